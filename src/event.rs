@@ -1,0 +1,486 @@
+//! Fixed-size typed events: [`EventRing<T>`] and its two halves.
+
+use crate::diag::{self, Stats, VerifyReport};
+use crate::layout::RingKind;
+use crate::ring::{ConsCore, ProdCore, RingMem};
+use crate::sync::Arc;
+use crate::{arch, Corruption, Error};
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::{align_of, size_of};
+
+/// A ring of `Copy` events with a power-of-two number of slots.
+///
+/// All slots are usable: positions are free-running `u64` counters, so a full
+/// ring and an empty ring are told apart without a spare slot. Build it, then
+/// [`split`](Self::split) it into an [`EventProducer`] and an
+/// [`EventConsumer`] that can live on two threads.
+///
+/// ```
+/// use tracering::EventRing;
+/// let (mut tx, mut rx) = EventRing::<u64>::with_capacity(8)?.split();
+/// tx.push(7)?;
+/// assert_eq!(rx.pop()?, 7);
+/// # Ok::<(), tracering::Error>(())
+/// ```
+pub struct EventRing<T> {
+    mem: RingMem,
+    _t: PhantomData<T>,
+}
+
+/// The writing half of an [`EventRing`]. Send it to the producer thread.
+pub struct EventProducer<T> {
+    core: ProdCore,
+    mem: Arc<RingMem>,
+    _t: PhantomData<T>,
+}
+
+/// The reading half of an [`EventRing`]. Send it to the consumer thread.
+pub struct EventConsumer<T> {
+    core: ConsCore,
+    mem: Arc<RingMem>,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: the halves own an Arc to the memory; the producer alone writes
+// slots and its line, the consumer alone reads slots and writes its line, and
+// the protocol in ring.rs orders the two. Moving a half moves values of T
+// between threads, hence `T: Send`.
+unsafe impl<T: Send> Send for EventProducer<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for EventConsumer<T> {}
+// SAFETY: the owner is not shared with any handle (split consumes it).
+unsafe impl<T: Send> Send for EventRing<T> {}
+
+impl<T: Copy> EventRing<T> {
+    /// Builds a ring of `capacity` slots.
+    ///
+    /// `capacity` must be a non-zero power of two; it is never rounded.
+    ///
+    /// ```
+    /// use tracering::{EventRing, Error, CapacityError};
+    /// assert!(EventRing::<[u8; 32]>::with_capacity(2048).is_ok()); // 64 KiB
+    /// assert_eq!(
+    ///     EventRing::<u8>::with_capacity(0).unwrap_err(),
+    ///     Error::InvalidCapacity { requested: 0, reason: CapacityError::Zero },
+    /// );
+    /// ```
+    pub fn with_capacity(capacity: usize) -> Result<Self, Error> {
+        let (size, align) = (size_of::<T>(), align_of::<T>());
+        if size == 0 || align > arch::CACHE_LINE || size > u32::MAX as usize {
+            return Err(Error::UnsupportedType { size, align });
+        }
+        let mem = RingMem::new(RingKind::Event, capacity, size, align, 1)?;
+        Ok(EventRing {
+            mem,
+            _t: PhantomData,
+        })
+    }
+
+    /// Number of slots.
+    ///
+    /// ```
+    /// assert_eq!(tracering::EventRing::<u16>::with_capacity(64)?.capacity(), 64);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.mem.raw().cap as usize
+    }
+
+    /// Splits the ring into its producer and consumer halves.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u32>::with_capacity(4)?.split();
+    /// std::thread::spawn(move || p.push(1).unwrap()).join().unwrap();
+    /// assert_eq!(c.pop()?, 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn split(self) -> (EventProducer<T>, EventConsumer<T>) {
+        let raw = self.mem.raw();
+        let mem = Arc::new(self.mem);
+        (
+            EventProducer {
+                core: ProdCore::new(raw),
+                mem: mem.clone(),
+                _t: PhantomData,
+            },
+            EventConsumer {
+                core: ConsCore::new(raw),
+                mem,
+                _t: PhantomData,
+            },
+        )
+    }
+
+    /// Joins two halves of the same ring back into the owner, for example to
+    /// [`reset`](Self::reset) it. Halves of different rings are handed back.
+    ///
+    /// ```
+    /// use tracering::EventRing;
+    /// let (p, c) = EventRing::<u8>::with_capacity(4)?.split();
+    /// let ring = EventRing::reunite(p, c).ok().unwrap();
+    /// assert_eq!(ring.capacity(), 4);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[allow(clippy::type_complexity, clippy::result_large_err)] // the halves go back by value
+    pub fn reunite(
+        producer: EventProducer<T>,
+        consumer: EventConsumer<T>,
+    ) -> Result<Self, (EventProducer<T>, EventConsumer<T>)> {
+        if !Arc::ptr_eq(&producer.mem, &consumer.mem) {
+            return Err((producer, consumer));
+        }
+        drop(producer);
+        let mem = Arc::try_unwrap(consumer.mem)
+            .unwrap_or_else(|_| unreachable!("both halves of the ring were given"));
+        Ok(EventRing {
+            mem,
+            _t: PhantomData,
+        })
+    }
+
+    /// Empties the ring and zeroes every counter. Taking `&mut self` on the
+    /// owner means no half can be live: the type system rules out a reset
+    /// under a running producer or consumer.
+    ///
+    /// ```
+    /// let mut ring = tracering::EventRing::<u8>::with_capacity(2)?;
+    /// let (mut p, c) = ring.split();
+    /// p.push(1)?;
+    /// let mut ring = tracering::EventRing::reunite(p, c).ok().unwrap();
+    /// ring.reset();
+    /// assert_eq!(ring.stats().used, 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn reset(&mut self) {
+        self.mem.reset();
+    }
+
+    /// A snapshot of the counters.
+    ///
+    /// ```
+    /// let ring = tracering::EventRing::<u8>::with_capacity(2)?;
+    /// assert_eq!(ring.stats().capacity, 2);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        diag::snapshot(&self.mem.raw(), RingKind::Event)
+    }
+
+    /// Whether the header lines and the data area sit on cache-line
+    /// boundaries, checked on the live ring.
+    ///
+    /// ```
+    /// assert!(tracering::EventRing::<u64>::with_capacity(8)?.is_aligned());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn is_aligned(&self) -> bool {
+        diag::aligned(&self.mem.raw())
+    }
+
+    /// Checks the positions and reports how many events are waiting.
+    ///
+    /// ```
+    /// let ring = tracering::EventRing::<u8>::with_capacity(2)?;
+    /// assert_eq!(ring.verify()?.records, 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn verify(&self) -> Result<VerifyReport, Error> {
+        ConsCore::new(self.mem.raw()).verify_events(size_of::<T>())
+    }
+}
+
+impl ConsCore {
+    /// Shared by the owner's and the consumer's `verify`.
+    fn verify_events(&mut self, size: usize) -> Result<VerifyReport, Error> {
+        let records = self.refresh()?;
+        Ok(VerifyReport {
+            records,
+            payload_bytes: records * size as u64,
+            padding_bytes: 0,
+        })
+    }
+}
+
+impl<T: Copy> EventProducer<T> {
+    #[inline(always)]
+    fn slots(&self) -> *mut T {
+        self.core.raw.data.as_ptr().cast::<T>()
+    }
+
+    /// Appends one event, or returns [`Error::Full`] at once and counts the
+    /// drop. Never blocks and never overwrites unread events.
+    ///
+    /// ```
+    /// let (mut p, _c) = tracering::EventRing::<u8>::with_capacity(1)?.split();
+    /// p.push(1)?;
+    /// assert_eq!(p.push(2), Err(tracering::Error::Full));
+    /// assert_eq!(p.stats().dropped, 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn push(&mut self, value: T) -> Result<(), Error> {
+        let head = self.core.head;
+        if self.core.free_cached() == 0 {
+            self.refresh_for(1)?;
+        }
+        let idx = (head & self.core.raw.mask) as usize;
+        // SAFETY: idx < capacity, so the slot is inside the data area, aligned
+        // for T (the area is cache-line aligned and slots are size_of::<T>()
+        // apart). It is free: the consumer released it (refresh acquired that
+        // release), and it is not visible to the consumer until `publish`.
+        unsafe { self.slots().add(idx).write(value) };
+        self.core.publish(head.wrapping_add(1));
+        Ok(())
+    }
+
+    /// Appends all of `values` with one publish, or none of them: on a full
+    /// ring every event of the batch is dropped and counted.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u32>::with_capacity(4)?.split();
+    /// p.push_batch(&[1, 2, 3])?;
+    /// assert!(p.push_batch(&[4, 5]).is_err());
+    /// let mut out = [0; 4];
+    /// assert_eq!(c.pop_batch(&mut out)?, 3);
+    /// assert_eq!(out[..3], [1, 2, 3]);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn push_batch(&mut self, values: &[T]) -> Result<(), Error> {
+        let n = values.len() as u64;
+        if n == 0 {
+            return Ok(());
+        }
+        if self.core.free_cached() < n {
+            self.refresh_for(n)?;
+        }
+        let head = self.core.head;
+        let cap = self.core.raw.cap as usize;
+        let idx = (head & self.core.raw.mask) as usize;
+        let first = values.len().min(cap - idx);
+        // SAFETY: n slots are free (checked above), so n <= capacity. The
+        // first run [idx, idx+first) and the wrapped run [0, n-first) are
+        // inside the data area and unpublished; `values` cannot overlap the
+        // ring's private memory.
+        unsafe {
+            core::ptr::copy_nonoverlapping(values.as_ptr(), self.slots().add(idx), first);
+            core::ptr::copy_nonoverlapping(
+                values.as_ptr().add(first),
+                self.slots(),
+                values.len() - first,
+            );
+        }
+        self.core.publish(head.wrapping_add(n));
+        Ok(())
+    }
+
+    /// Slow path of the writes: reload the consumer position, and if `n`
+    /// slots are still not free, count the drop.
+    #[cold]
+    #[inline(never)]
+    fn refresh_for(&mut self, n: u64) -> Result<(), Error> {
+        let err = match self.core.refresh() {
+            Ok(free) if free >= n => return Ok(()),
+            Ok(_) => Error::Full,
+            Err(e) => e,
+        };
+        self.core.count_drop(n, n * size_of::<T>() as u64);
+        Err(err)
+    }
+
+    /// Free slots, after reloading the consumer position.
+    ///
+    /// ```
+    /// let (mut p, _c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// p.push(0)?;
+    /// assert_eq!(p.available_write(), 3);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn available_write(&mut self) -> usize {
+        self.core.refresh().unwrap_or(0) as usize
+    }
+
+    /// Number of slots.
+    ///
+    /// ```
+    /// let (p, _c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// assert_eq!(p.capacity(), 4);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.core.raw.cap as usize
+    }
+
+    /// A snapshot of the ring's counters.
+    ///
+    /// ```
+    /// let (mut p, _c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// p.push(0)?;
+    /// assert_eq!(p.stats().committed, 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        diag::snapshot(&self.core.raw, RingKind::Event)
+    }
+}
+
+impl<T: Copy> EventConsumer<T> {
+    #[inline(always)]
+    fn slots(&self) -> *const T {
+        self.core.raw.data.as_ptr().cast::<T>()
+    }
+
+    /// Readable events, reloading the producer position only if none are cached.
+    #[inline(always)]
+    fn ready(&mut self) -> Result<u64, Error> {
+        let n = self.core.avail_cached();
+        if n != 0 {
+            return Ok(n);
+        }
+        self.core.refresh()
+    }
+
+    /// Removes the oldest event, or returns [`Error::Empty`].
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// assert_eq!(c.pop(), Err(tracering::Error::Empty));
+    /// p.push(9)?;
+    /// assert_eq!(c.pop()?, 9);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn pop(&mut self) -> Result<T, Error> {
+        let value = self.peek()?;
+        self.core.release(self.core.tail.wrapping_add(1));
+        Ok(value)
+    }
+
+    /// Copies the oldest event without removing it.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// p.push(3)?;
+    /// assert_eq!(c.peek()?, 3);
+    /// assert_eq!(c.pop()?, 3);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn peek(&mut self) -> Result<T, Error> {
+        if self.ready()? == 0 {
+            return Err(Error::Empty);
+        }
+        let idx = (self.core.tail & self.core.raw.mask) as usize;
+        // SAFETY: idx < capacity; the slot was written before the producer
+        // store-released a head past it, which `refresh` load-acquired.
+        Ok(unsafe { self.slots().add(idx).read() })
+    }
+
+    /// Moves up to `out.len()` events into `out` and releases them with one
+    /// store. Returns how many were moved (0 when empty).
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// p.push_batch(&[1, 2])?;
+    /// let mut out = [0u8; 8];
+    /// assert_eq!(c.pop_batch(&mut out)?, 2);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn pop_batch(&mut self, out: &mut [T]) -> Result<usize, Error> {
+        let n = (self.ready()? as usize).min(out.len());
+        if n == 0 {
+            return Ok(0);
+        }
+        let tail = self.core.tail;
+        let cap = self.core.raw.cap as usize;
+        let idx = (tail & self.core.raw.mask) as usize;
+        let first = n.min(cap - idx);
+        // SAFETY: n events are published (ready) and n <= out.len(); both
+        // runs lie inside the data area; `out` is caller memory that cannot
+        // overlap the ring.
+        unsafe {
+            core::ptr::copy_nonoverlapping(self.slots().add(idx), out.as_mut_ptr(), first);
+            core::ptr::copy_nonoverlapping(self.slots(), out.as_mut_ptr().add(first), n - first);
+        }
+        self.core.release(tail.wrapping_add(n as u64));
+        Ok(n)
+    }
+
+    /// Readable events, after reloading the producer position (0 if the
+    /// ring is poisoned; the next read reports why).
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// p.push(1)?;
+    /// assert_eq!(c.available_read(), 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn available_read(&mut self) -> usize {
+        self.core.refresh().unwrap_or(0) as usize
+    }
+
+    /// Number of slots.
+    ///
+    /// ```
+    /// let (_p, c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// assert_eq!(c.capacity(), 4);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.core.raw.cap as usize
+    }
+
+    /// A snapshot of the ring's counters.
+    ///
+    /// ```
+    /// let (_p, c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// assert_eq!(c.stats().read, 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        diag::snapshot(&self.core.raw, RingKind::Event)
+    }
+
+    /// Validates the producer position and counts the waiting events.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// p.push(1)?;
+    /// assert_eq!(c.verify()?.records, 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn verify(&mut self) -> Result<VerifyReport, Error> {
+        self.core.verify_events(size_of::<T>())
+    }
+
+    /// The corruption that poisoned this consumer, if any.
+    ///
+    /// ```
+    /// let (_p, c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// assert_eq!(c.poisoned(), None);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn poisoned(&self) -> Option<Corruption> {
+        self.stats().poisoned
+    }
+}
+
+impl<T> fmt::Debug for EventRing<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        diag::dump(f, "EventRing", &self.mem.raw(), RingKind::Event)
+    }
+}
+
+impl<T> fmt::Debug for EventProducer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        diag::dump(f, "EventProducer", &self.core.raw, RingKind::Event)
+    }
+}
+
+impl<T> fmt::Debug for EventConsumer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        diag::dump(f, "EventConsumer", &self.core.raw, RingKind::Event)
+    }
+}

@@ -1,0 +1,249 @@
+//! The `#[repr(C)]` ring header: one metadata line, one producer line, one
+//! consumer line, each on its own cache line. Static assertions pin every
+//! offset, so that two processes (or two builds) agree on the bytes.
+
+use crate::arch;
+use crate::sync::atomic::AtomicU64;
+use core::mem::{align_of, offset_of, size_of};
+use static_assertions::const_assert_eq;
+
+/// `b"TRCRING\x01"` read as a little-endian word.
+pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"TRCRING\x01");
+/// Bumped whenever the header layout or the record format changes.
+pub(crate) const VERSION: u32 = 1;
+/// Bytes in one record header (see [`crate::EventHeader`]).
+pub(crate) const RECORD_HEADER: u64 = 16;
+
+/// What a ring's units are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum RingKind {
+    /// Fixed-size events: positions count slots.
+    Event = 1,
+    /// Variable-length records: positions count bytes.
+    Record = 2,
+}
+
+/// Immutable description of the ring, written once when it is built.
+#[cfg_attr(
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    ),
+    repr(C, align(128))
+)]
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    )),
+    repr(C, align(64))
+)]
+pub(crate) struct MetaLine {
+    pub magic: u64,
+    pub version: u32,
+    pub kind: u32,
+    pub fingerprint: u64,
+    /// Slots (events) or bytes (records); a power of two.
+    pub capacity: u64,
+    pub unit_size: u32,
+    pub unit_align: u32,
+    /// Offset of the data area from the start of the header.
+    pub data_offset: u64,
+    /// Length of the data area in bytes.
+    pub data_len: u64,
+}
+
+/// Written only by the producer.
+#[cfg_attr(
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    ),
+    repr(C, align(128))
+)]
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    )),
+    repr(C, align(64))
+)]
+pub(crate) struct ProducerLine {
+    /// Free-running write position, store-released after each publish.
+    pub head: AtomicU64,
+    /// The producer's last view of `ConsumerLine::tail`.
+    pub cached_tail: AtomicU64,
+    /// Records committed (record rings; event rings derive it from `head`).
+    pub committed: AtomicU64,
+    /// Writes refused because the ring was full.
+    pub dropped: AtomicU64,
+    /// Payload bytes of those refused writes.
+    pub dropped_bytes: AtomicU64,
+}
+
+/// Written only by the consumer.
+#[cfg_attr(
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    ),
+    repr(C, align(128))
+)]
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    )),
+    repr(C, align(64))
+)]
+pub(crate) struct ConsumerLine {
+    /// Free-running read position, store-released after each consume.
+    pub tail: AtomicU64,
+    /// The consumer's last view of `ProducerLine::head`.
+    pub cached_head: AtomicU64,
+    /// Records consumed (record rings; event rings derive it from `tail`).
+    pub read: AtomicU64,
+    /// Largest occupancy the consumer has observed.
+    pub high_water: AtomicU64,
+    /// Non-zero once the consumer has seen corruption.
+    pub poisoned: AtomicU64,
+}
+
+/// The whole shared header. The data area follows at `HEADER_SIZE`.
+#[repr(C)]
+pub(crate) struct RingHeader {
+    pub meta: MetaLine,
+    pub prod: ProducerLine,
+    pub cons: ConsumerLine,
+}
+
+/// Bytes before the data area.
+pub(crate) const HEADER_SIZE: usize = size_of::<RingHeader>();
+
+const_assert_eq!(align_of::<MetaLine>(), arch::CACHE_LINE);
+const_assert_eq!(align_of::<ProducerLine>(), arch::CACHE_LINE);
+const_assert_eq!(align_of::<ConsumerLine>(), arch::CACHE_LINE);
+const_assert_eq!(size_of::<MetaLine>(), arch::CACHE_LINE);
+const_assert_eq!(size_of::<ProducerLine>(), arch::CACHE_LINE);
+const_assert_eq!(size_of::<ConsumerLine>(), arch::CACHE_LINE);
+const_assert_eq!(HEADER_SIZE, 3 * arch::CACHE_LINE);
+const_assert_eq!(offset_of!(RingHeader, meta), 0);
+const_assert_eq!(offset_of!(RingHeader, prod), arch::CACHE_LINE);
+const_assert_eq!(offset_of!(RingHeader, cons), 2 * arch::CACHE_LINE);
+const_assert_eq!(offset_of!(MetaLine, magic), 0);
+const_assert_eq!(offset_of!(MetaLine, version), 8);
+const_assert_eq!(offset_of!(MetaLine, kind), 12);
+const_assert_eq!(offset_of!(MetaLine, fingerprint), 16);
+const_assert_eq!(offset_of!(MetaLine, capacity), 24);
+const_assert_eq!(offset_of!(MetaLine, unit_size), 32);
+const_assert_eq!(offset_of!(MetaLine, unit_align), 36);
+const_assert_eq!(offset_of!(MetaLine, data_offset), 40);
+const_assert_eq!(offset_of!(MetaLine, data_len), 48);
+const_assert_eq!(offset_of!(ProducerLine, head), 0);
+const_assert_eq!(offset_of!(ProducerLine, cached_tail), 8);
+const_assert_eq!(offset_of!(ProducerLine, committed), 16);
+const_assert_eq!(offset_of!(ProducerLine, dropped), 24);
+const_assert_eq!(offset_of!(ProducerLine, dropped_bytes), 32);
+const_assert_eq!(offset_of!(ConsumerLine, tail), 0);
+const_assert_eq!(offset_of!(ConsumerLine, cached_head), 8);
+const_assert_eq!(offset_of!(ConsumerLine, read), 16);
+const_assert_eq!(offset_of!(ConsumerLine, high_water), 24);
+const_assert_eq!(offset_of!(ConsumerLine, poisoned), 32);
+
+/// Packs what two sides must agree on before sharing bytes: header size,
+/// line size, endianness, pointer width and record-header size.
+pub(crate) const fn fingerprint() -> u64 {
+    let endian: u64 = if cfg!(target_endian = "little") { 1 } else { 2 };
+    (HEADER_SIZE as u64)
+        | (arch::CACHE_LINE as u64) << 16
+        | endian << 32
+        | (usize::BITS as u64) << 40
+        | RECORD_HEADER << 48
+}
+
+impl RingHeader {
+    /// A fresh header with zero positions and counters.
+    pub(crate) fn new(kind: RingKind, capacity: u64, unit_size: u32, unit_align: u32) -> Self {
+        let z = || AtomicU64::new(0);
+        RingHeader {
+            meta: MetaLine {
+                magic: MAGIC,
+                version: VERSION,
+                kind: kind as u32,
+                fingerprint: fingerprint(),
+                capacity,
+                unit_size,
+                unit_align,
+                data_offset: HEADER_SIZE as u64,
+                data_len: capacity * unit_size as u64,
+            },
+            prod: ProducerLine {
+                head: z(),
+                cached_tail: z(),
+                committed: z(),
+                dropped: z(),
+                dropped_bytes: z(),
+            },
+            cons: ConsumerLine {
+                tail: z(),
+                cached_head: z(),
+                read: z(),
+                high_water: z(),
+                poisoned: z(),
+            },
+        }
+    }
+
+    /// Zeroes every position and counter. Needs exclusive access.
+    pub(crate) fn reset(&mut self) {
+        for a in [
+            &self.prod.head,
+            &self.prod.cached_tail,
+            &self.prod.committed,
+            &self.prod.dropped,
+            &self.prod.dropped_bytes,
+            &self.cons.tail,
+            &self.cons.cached_head,
+            &self.cons.read,
+            &self.cons.high_water,
+            &self.cons.poisoned,
+        ] {
+            arch::store_relaxed(a, 0);
+        }
+    }
+}
+
+/// Checks a capacity and returns the data-area length in bytes.
+pub(crate) fn data_bytes(capacity: usize, unit: usize, min: u64) -> Result<u64, crate::Error> {
+    use crate::{CapacityError, Error};
+    let requested = capacity as u64;
+    let err = |reason| Error::InvalidCapacity { requested, reason };
+    if capacity == 0 {
+        return Err(err(CapacityError::Zero));
+    }
+    if !capacity.is_power_of_two() {
+        return Err(err(CapacityError::NotPowerOfTwo));
+    }
+    if requested < min {
+        return Err(err(CapacityError::TooSmall { min }));
+    }
+    // The largest power of two whose data area, plus the header, fits in isize.
+    let max_bytes = (isize::MAX as u64 - HEADER_SIZE as u64 + 1).next_power_of_two() >> 1;
+    let max = max_bytes / unit as u64;
+    let max = if max.is_power_of_two() {
+        max
+    } else {
+        max.next_power_of_two() >> 1
+    };
+    if requested > max {
+        return Err(err(CapacityError::TooLarge { max }));
+    }
+    Ok(requested * unit as u64)
+}

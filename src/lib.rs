@@ -1,0 +1,101 @@
+//! # tracering
+//!
+//! Lock-free single-producer/single-consumer rings for trace events: the
+//! ring-buffer core of a low-overhead tracer.
+//!
+//! - [`EventRing<T>`]: fixed-size `Copy` events in a power-of-two number of
+//!   slots, with single and batch push/pop.
+//! - [`RecordRing`]: variable-length records behind a 16-byte
+//!   [`EventHeader`] (size, kind, timestamp), with zero-copy reads,
+//!   reserve/commit and batch operations.
+//!
+//! Both are split into a producer and a consumer half that may run on two
+//! threads. A write never blocks and never overwrites unread data: on a full
+//! ring it fails at once and the drop is counted, so that
+//! `written == read + dropped` holds exactly ([`Stats`]).
+//!
+//! ```
+//! use tracering::{EventRing, RecordRing};
+//!
+//! let (mut tx, mut rx) = EventRing::<[u64; 4]>::with_capacity(1024)?.split();
+//! let t = std::thread::spawn(move || for i in 0..100u64 { while tx.push([i; 4]).is_err() {} });
+//! let mut next = 0;
+//! while next < 100 { if let Ok(e) = rx.pop() { assert_eq!(e, [next; 4]); next += 1; } }
+//! t.join().unwrap();
+//!
+//! let (mut w, mut r) = RecordRing::new()?.split();
+//! w.write(7, b"span begin")?;
+//! assert_eq!(r.read()?.payload(), b"span begin");
+//! # Ok::<(), tracering::Error>(())
+//! ```
+//!
+//! ## Memory ordering
+//! The protocol's orderings live in the per-architecture backends under
+//! `arch/` (see [`backend`]): x86_64 relies on TSO plus compiler fences,
+//! aarch64 uses `ldar`/`ldapr`/`stlr`, and a generic backend uses core
+//! atomics. Builds under loom, Miri, ThreadSanitizer and the `portable`
+//! feature always use the generic one.
+
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+#[path = "../arch/mod.rs"]
+mod arch;
+mod diag;
+mod error;
+mod event;
+mod layout;
+mod record;
+mod region;
+mod ring;
+mod sync;
+
+pub use diag::{Stats, VerifyReport};
+pub use error::{CapacityError, Corruption, Error};
+pub use event::{EventConsumer, EventProducer, EventRing};
+pub use record::{
+    EventHeader, OwnedRecord, ReadGuard, Record, RecordConsumer, RecordProducer, RecordRing,
+    WriteGrant, DEFAULT_RING_BYTES,
+};
+
+/// Nanoseconds on the backend's cheap clock: the TSC on x86_64, CNTVCT_EL0 on
+/// aarch64, `CLOCK_MONOTONIC` elsewhere. Record timestamps use it.
+///
+/// ```
+/// let a = tracering::now_ns();
+/// let b = tracering::now_ns();
+/// assert!(b >= a);
+/// ```
+#[inline]
+pub fn now_ns() -> u64 {
+    arch::now_ns()
+}
+
+/// Name of the compiled memory-ordering backend: `"x86_64"`, `"aarch64"` or
+/// `"generic"`.
+///
+/// ```
+/// assert!(["x86_64", "aarch64", "generic"].contains(&tracering::backend()));
+/// ```
+pub fn backend() -> &'static str {
+    arch::BACKEND
+}
+
+/// The cache-line size the header is padded to (128 on x86_64 and aarch64).
+///
+/// ```
+/// assert!(tracering::cache_line() >= 64);
+/// ```
+pub fn cache_line() -> usize {
+    arch::CACHE_LINE
+}
+
+/// Hints to the CPU that the caller is spinning (`pause` / `yield`).
+///
+/// ```
+/// tracering::spin_hint();
+/// ```
+#[inline]
+pub fn spin_hint() {
+    arch::spin_hint()
+}

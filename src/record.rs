@@ -1,0 +1,1097 @@
+//! Variable-length records: an [`EventHeader`] followed by the payload.
+//!
+//! # Wraparound: contiguous records behind a padding marker
+//!
+//! A record never straddles the end of the buffer. When the next record does
+//! not fit in the bytes left before the end, the producer fills them with a
+//! padding marker (a header of kind [`EventHeader::KIND_PAD`], or nothing if
+//! fewer than 16 bytes are left) and writes the record at offset 0. The pad and
+//! the record are published by the same store, so a reader never sees one
+//! without the other.
+//!
+//! Why contiguous rather than split: every reader gets the payload as one
+//! `&[u8]`, so a sink can hand it to `write(2)` or cast it in place, and
+//! [`reserve`](RecordProducer::reserve) can give the writer one `&mut [u8]` to
+//! fill in place. The price is up to one record's worth of padding per lap and
+//! a payload limit of half the ring (minus the header), which guarantees that
+//! any valid record fits into an empty ring wherever the positions stand.
+
+use crate::diag::{self, Stats, VerifyReport};
+use crate::layout::{RingKind, RECORD_HEADER};
+use crate::ring::{ConsCore, ProdCore, RingMem};
+use crate::sync::Arc;
+use crate::{arch, Corruption, Error};
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::Deref;
+
+/// Default ring size, as the original backlog asks: 64 KiB.
+pub const DEFAULT_RING_BYTES: usize = 64 * 1024;
+
+/// The 16-byte header in front of every record.
+///
+/// Why 16 bytes: payloads must start 8-byte aligned, so the header is a
+/// multiple of 8. The timestamp needs all 8 bytes to hold nanoseconds for
+/// centuries without wrapping, which leaves 8 bytes for the rest: a 4-byte
+/// payload size (rings are at most a few GiB in practice), a 2-byte kind
+/// (65535 event kinds) and a 2-byte check word that lets readers detect a torn
+/// or overwritten header. Nothing smaller keeps both alignment and a
+/// non-wrapping clock. `#[repr(C)]` with this field order has no padding.
+///
+/// ```
+/// assert_eq!(core::mem::size_of::<tracering::EventHeader>(), 16);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct EventHeader {
+    /// Payload bytes (excluding this header and the alignment padding).
+    pub size: u32,
+    /// The caller's record kind.
+    pub kind: u16,
+    /// `size` and `kind` folded together; see [`EventHeader::check_word`].
+    pub check: u16,
+    /// Nanoseconds on the backend's clock (see [`crate::now_ns`]).
+    pub timestamp: u64,
+}
+
+static_assertions::const_assert_eq!(core::mem::size_of::<EventHeader>() as u64, RECORD_HEADER);
+static_assertions::const_assert_eq!(core::mem::align_of::<EventHeader>(), 8);
+
+impl EventHeader {
+    /// Kind reserved for the padding marker at the end of a lap.
+    pub const KIND_PAD: u16 = 0xFFFF;
+    /// Largest kind a caller may use.
+    pub const MAX_KIND: u16 = 0xFFFE;
+
+    /// The check word for a header with this size and kind.
+    ///
+    /// ```
+    /// use tracering::EventHeader;
+    /// let h = EventHeader::new(5, 1, 0);
+    /// assert_eq!(h.check, EventHeader::check_word(5, 1));
+    /// ```
+    pub const fn check_word(size: u32, kind: u16) -> u16 {
+        (size as u16) ^ ((size >> 16) as u16) ^ kind ^ 0x5A5A
+    }
+
+    /// A header with its check word filled in.
+    ///
+    /// ```
+    /// assert!(tracering::EventHeader::new(8, 2, 100).is_valid());
+    /// ```
+    pub const fn new(size: u32, kind: u16, timestamp: u64) -> Self {
+        EventHeader {
+            size,
+            kind,
+            check: Self::check_word(size, kind),
+            timestamp,
+        }
+    }
+
+    /// Whether the check word matches `size` and `kind`.
+    ///
+    /// ```
+    /// let mut h = tracering::EventHeader::new(8, 2, 0);
+    /// h.size = 9;
+    /// assert!(!h.is_valid());
+    /// ```
+    pub const fn is_valid(&self) -> bool {
+        self.check == Self::check_word(self.size, self.kind)
+    }
+}
+
+/// Bytes a record of `len` payload bytes occupies: header plus payload,
+/// rounded up to 8.
+#[inline(always)]
+const fn framed(len: u64) -> u64 {
+    (RECORD_HEADER + len + 7) & !7
+}
+
+/// A ring of variable-length records, sized in bytes (a power of two).
+///
+/// ```
+/// use tracering::RecordRing;
+/// let (mut tx, mut rx) = RecordRing::new()?.split();  // 64 KiB
+/// tx.write(1, b"hello")?;
+/// let rec = rx.read()?;
+/// assert_eq!((rec.kind(), rec.payload()), (1, &b"hello"[..]));
+/// # Ok::<(), tracering::Error>(())
+/// ```
+pub struct RecordRing {
+    mem: RingMem,
+}
+
+/// The writing half of a [`RecordRing`].
+pub struct RecordProducer {
+    core: ProdCore,
+    max_payload: u64,
+    mem: Arc<RingMem>,
+}
+
+/// The reading half of a [`RecordRing`].
+pub struct RecordConsumer {
+    r: Reader,
+    mem: Arc<RingMem>,
+}
+
+// SAFETY: each half owns an Arc to the memory and only touches the bytes the
+// protocol gives its side; payloads are plain bytes.
+unsafe impl Send for RecordProducer {}
+// SAFETY: as above.
+unsafe impl Send for RecordConsumer {}
+// SAFETY: the owner shares its memory with no handle.
+unsafe impl Send for RecordRing {}
+
+/// Smallest record ring: room for one 16-byte payload at half the ring.
+const MIN_RECORD_RING: u64 = 64;
+
+fn max_payload_for(cap: u64) -> u64 {
+    (cap / 2 - RECORD_HEADER).min(u32::MAX as u64)
+}
+
+impl RecordRing {
+    /// A ring of [`DEFAULT_RING_BYTES`] (64 KiB).
+    ///
+    /// ```
+    /// assert_eq!(tracering::RecordRing::new()?.capacity(), 65536);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn new() -> Result<Self, Error> {
+        Self::with_capacity(DEFAULT_RING_BYTES)
+    }
+
+    /// A ring of `bytes` bytes: a power of two, at least 64. Never rounded.
+    ///
+    /// ```
+    /// use tracering::{RecordRing, Error, CapacityError};
+    /// assert!(RecordRing::with_capacity(4096).is_ok());
+    /// assert_eq!(
+    ///     RecordRing::with_capacity(4000).unwrap_err(),
+    ///     Error::InvalidCapacity { requested: 4000, reason: CapacityError::NotPowerOfTwo },
+    /// );
+    /// ```
+    pub fn with_capacity(bytes: usize) -> Result<Self, Error> {
+        let mem = RingMem::new(RingKind::Record, bytes, 1, 8, MIN_RECORD_RING)?;
+        Ok(RecordRing { mem })
+    }
+
+    /// Capacity in bytes.
+    ///
+    /// ```
+    /// assert_eq!(tracering::RecordRing::with_capacity(128)?.capacity(), 128);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.mem.raw().cap as usize
+    }
+
+    /// Largest payload a record may carry: half the ring minus the header.
+    ///
+    /// ```
+    /// assert_eq!(tracering::RecordRing::with_capacity(128)?.max_payload(), 48);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn max_payload(&self) -> usize {
+        max_payload_for(self.mem.raw().cap) as usize
+    }
+
+    /// Splits the ring into its producer and consumer halves.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// std::thread::spawn(move || p.write(3, b"x").unwrap()).join().unwrap();
+    /// assert_eq!(c.read()?.payload(), b"x");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn split(self) -> (RecordProducer, RecordConsumer) {
+        let raw = self.mem.raw();
+        let max_payload = max_payload_for(raw.cap);
+        let mem = Arc::new(self.mem);
+        (
+            RecordProducer {
+                core: ProdCore::new(raw),
+                max_payload,
+                mem: mem.clone(),
+            },
+            RecordConsumer {
+                r: Reader {
+                    core: ConsCore::new(raw),
+                    max_payload,
+                },
+                mem,
+            },
+        )
+    }
+
+    /// Joins the two halves of one ring back into the owner. Halves of
+    /// different rings are handed back.
+    ///
+    /// ```
+    /// use tracering::RecordRing;
+    /// let (p, c) = RecordRing::new()?.split();
+    /// assert!(RecordRing::reunite(p, c).is_ok());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[allow(clippy::result_large_err)] // the halves go back by value
+    pub fn reunite(
+        producer: RecordProducer,
+        consumer: RecordConsumer,
+    ) -> Result<Self, (RecordProducer, RecordConsumer)> {
+        if !Arc::ptr_eq(&producer.mem, &consumer.mem) {
+            return Err((producer, consumer));
+        }
+        drop(producer);
+        let mem = Arc::try_unwrap(consumer.mem)
+            .unwrap_or_else(|_| unreachable!("both halves of the ring were given"));
+        Ok(RecordRing { mem })
+    }
+
+    /// Empties the ring and zeroes every counter; `&mut self` on the owner
+    /// proves that no half is live.
+    ///
+    /// ```
+    /// let (mut p, c) = tracering::RecordRing::new()?.split();
+    /// p.write(1, b"a")?;
+    /// let mut ring = tracering::RecordRing::reunite(p, c).ok().unwrap();
+    /// ring.reset();
+    /// assert_eq!(ring.stats().committed, 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn reset(&mut self) {
+        self.mem.reset();
+    }
+
+    /// A snapshot of the counters.
+    ///
+    /// ```
+    /// assert_eq!(tracering::RecordRing::new()?.stats().written, 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        diag::snapshot(&self.mem.raw(), RingKind::Record)
+    }
+
+    /// Whether the header lines and the data area sit on cache-line
+    /// boundaries, checked on the live ring.
+    ///
+    /// ```
+    /// assert!(tracering::RecordRing::new()?.is_aligned());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn is_aligned(&self) -> bool {
+        diag::aligned(&self.mem.raw())
+    }
+
+    /// Walks the unread records and checks their framing.
+    ///
+    /// ```
+    /// let (mut p, c) = tracering::RecordRing::new()?.split();
+    /// p.write(1, b"abc")?;
+    /// let ring = tracering::RecordRing::reunite(p, c).ok().unwrap();
+    /// assert_eq!(ring.verify()?.records, 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn verify(&self) -> Result<VerifyReport, Error> {
+        let raw = self.mem.raw();
+        let mut reader = Reader {
+            core: ConsCore::new(raw),
+            max_payload: max_payload_for(raw.cap),
+        };
+        reader.verify()
+    }
+}
+
+impl RecordProducer {
+    /// Largest payload a record may carry.
+    ///
+    /// ```
+    /// let (p, _c) = tracering::RecordRing::with_capacity(256)?.split();
+    /// assert_eq!(p.max_payload(), 112);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn max_payload(&self) -> usize {
+        self.max_payload as usize
+    }
+
+    /// Checks a record's kind and length before anything is written.
+    #[inline(always)]
+    fn check(&self, kind: u16, len: usize) -> Result<u64, Error> {
+        let len = len as u64;
+        if kind == EventHeader::KIND_PAD {
+            return Err(Error::ReservedKind(kind));
+        }
+        if len == 0 {
+            return Err(Error::EmptyRecord);
+        }
+        if len > self.max_payload {
+            return Err(Error::RecordTooLarge {
+                len,
+                max: self.max_payload,
+            });
+        }
+        Ok(framed(len))
+    }
+
+    /// Where a record of `total` framed bytes starts if written at `pos`:
+    /// `pos` itself, or the start of the next lap when it would straddle.
+    #[inline(always)]
+    fn place(&self, pos: u64, total: u64) -> u64 {
+        let room = self.core.raw.cap - (pos & self.core.raw.mask);
+        if total <= room {
+            pos
+        } else {
+            pos.wrapping_add(room)
+        }
+    }
+
+    /// Writes the padding marker between `pos` and the end of the buffer
+    /// (nothing if fewer than a header's bytes are left).
+    #[cold]
+    fn pad(&mut self, pos: u64) {
+        let idx = pos & self.core.raw.mask;
+        let room = self.core.raw.cap - idx;
+        if room >= RECORD_HEADER {
+            let hdr = EventHeader::new((room - RECORD_HEADER) as u32, EventHeader::KIND_PAD, 0);
+            // SAFETY: idx is 8-aligned and room >= 16, so the header lies in
+            // the data area; the bytes are free and unpublished.
+            unsafe { self.at(idx).cast::<EventHeader>().write(hdr) };
+        }
+    }
+
+    #[inline(always)]
+    fn at(&self, idx: u64) -> *mut u8 {
+        // SAFETY: callers pass idx < capacity, inside the data area.
+        unsafe { self.core.raw.data.as_ptr().add(idx as usize) }
+    }
+
+    /// Writes header and payload at `start` (already placed and free).
+    #[inline(always)]
+    fn put(&mut self, start: u64, kind: u16, ts: u64, payload: &[u8]) {
+        let idx = start & self.core.raw.mask;
+        let hdr = EventHeader::new(payload.len() as u32, kind, ts);
+        // SAFETY: `place` keeps [idx, idx + framed(len)) inside the data area;
+        // idx is 8-aligned; the space is free (has_room) and unpublished;
+        // `payload` is caller memory that cannot overlap the ring.
+        unsafe {
+            let p = self.at(idx);
+            p.cast::<EventHeader>().write(hdr);
+            core::ptr::copy_nonoverlapping(
+                payload.as_ptr(),
+                p.add(RECORD_HEADER as usize),
+                payload.len(),
+            );
+        }
+    }
+
+    /// Reserves `need` bytes from `head`, or counts the drop.
+    #[inline(always)]
+    fn claim(&mut self, need: u64, records: u64, bytes: u64) -> Result<(), Error> {
+        match self.core.has_room(need) {
+            Ok(true) => Ok(()),
+            other => Err(self.dropped(other.err(), records, bytes)),
+        }
+    }
+
+    #[cold]
+    fn dropped(&mut self, err: Option<Error>, records: u64, bytes: u64) -> Error {
+        self.core.count_drop(records, bytes);
+        err.unwrap_or(Error::Full)
+    }
+
+    /// Writes one record stamped with [`now_ns`](crate::now_ns). On a full
+    /// ring it returns [`Error::Full`] at once and counts the record and its
+    /// bytes as dropped.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(7, &42u32.to_le_bytes())?;
+    /// assert_eq!(c.read()?.kind(), 7);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn write(&mut self, kind: u16, payload: &[u8]) -> Result<(), Error> {
+        self.write_with_timestamp(kind, arch::now_ns(), payload)
+    }
+
+    /// Writes one record with a caller-supplied timestamp.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write_with_timestamp(1, 123, b"z")?;
+    /// assert_eq!(c.read()?.timestamp(), 123);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn write_with_timestamp(
+        &mut self,
+        kind: u16,
+        timestamp: u64,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        let total = self.check(kind, payload.len())?;
+        let head = self.core.head;
+        let start = self.place(head, total);
+        let end = start.wrapping_add(total);
+        self.claim(end.wrapping_sub(head), 1, payload.len() as u64)?;
+        if start != head {
+            self.pad(head);
+        }
+        self.put(start, kind, timestamp, payload);
+        self.core.publish(end);
+        self.core.add_committed(1);
+        Ok(())
+    }
+
+    /// Writes every record of `records` and publishes them with one store, or
+    /// writes none: on a full ring the whole batch is dropped and counted.
+    /// All records carry the same timestamp, taken once.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write_batch(&[(1, b"a"), (2, b"bb")])?;
+    /// assert_eq!(c.read_batch(10, |r| assert!(r.kind() <= 2))?, 2);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn write_batch(&mut self, records: &[(u16, &[u8])]) -> Result<(), Error> {
+        let head = self.core.head;
+        let mut end = head;
+        let mut bytes = 0u64;
+        for &(kind, payload) in records {
+            let total = self.check(kind, payload.len())?;
+            end = self.place(end, total).wrapping_add(total);
+            bytes += payload.len() as u64;
+        }
+        if end == head {
+            return Ok(());
+        }
+        let need = end.wrapping_sub(head);
+        if need > self.core.raw.cap {
+            return Err(self.dropped(Some(Error::Full), records.len() as u64, bytes));
+        }
+        self.claim(need, records.len() as u64, bytes)?;
+        let ts = arch::now_ns();
+        let mut pos = head;
+        for &(kind, payload) in records {
+            let total = framed(payload.len() as u64);
+            let start = self.place(pos, total);
+            if start != pos {
+                self.pad(pos);
+            }
+            self.put(start, kind, ts, payload);
+            pos = start.wrapping_add(total);
+        }
+        self.core.publish(end);
+        self.core.add_committed(records.len() as u64);
+        Ok(())
+    }
+
+    /// Reserves room for a `len`-byte payload to be filled in place, stamped
+    /// now. Nothing is visible to the consumer until
+    /// [`WriteGrant::commit`]; dropping the grant abandons it (and counts
+    /// nothing). A full ring counts the record as dropped.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// let mut g = p.reserve(5, 4)?;
+    /// g.payload_mut().copy_from_slice(b"abcd");
+    /// g.commit();
+    /// assert_eq!(c.read()?.payload(), b"abcd");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn reserve(&mut self, kind: u16, len: usize) -> Result<WriteGrant<'_>, Error> {
+        let total = self.check(kind, len)?;
+        let head = self.core.head;
+        let start = self.place(head, total);
+        self.claim(start.wrapping_add(total).wrapping_sub(head), 1, len as u64)?;
+        if start != head {
+            self.pad(head);
+        }
+        Ok(WriteGrant {
+            timestamp: arch::now_ns(),
+            producer: self,
+            start,
+            kind,
+            len,
+        })
+    }
+
+    /// Free bytes, after reloading the consumer position.
+    ///
+    /// ```
+    /// let (mut p, _c) = tracering::RecordRing::with_capacity(128)?.split();
+    /// p.write(1, b"12345678")?;
+    /// assert_eq!(p.available_write(), 128 - 24);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn available_write(&mut self) -> usize {
+        self.core.refresh().unwrap_or(0) as usize
+    }
+
+    /// A snapshot of the ring's counters.
+    ///
+    /// ```
+    /// let (mut p, _c) = tracering::RecordRing::new()?.split();
+    /// p.write(1, b"a")?;
+    /// assert_eq!(p.stats().committed, 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        diag::snapshot(&self.core.raw, RingKind::Record)
+    }
+}
+
+/// Room reserved by [`RecordProducer::reserve`], filled in place.
+pub struct WriteGrant<'a> {
+    producer: &'a mut RecordProducer,
+    start: u64,
+    kind: u16,
+    len: usize,
+    timestamp: u64,
+}
+
+impl WriteGrant<'_> {
+    /// The reserved payload bytes (they hold stale data until written).
+    ///
+    /// ```
+    /// let (mut p, _c) = tracering::RecordRing::new()?.split();
+    /// let mut g = p.reserve(1, 3)?;
+    /// assert_eq!(g.payload_mut().len(), 3);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let idx = (self.start & self.producer.core.raw.mask) + RECORD_HEADER;
+        // SAFETY: `reserve` claimed [start, start + framed(len)) inside the
+        // data area; the bytes are initialised (the region is zeroed at
+        // birth), unpublished, and borrowed mutably through `self` only.
+        unsafe { core::slice::from_raw_parts_mut(self.producer.at(idx), self.len) }
+    }
+
+    /// Replaces the timestamp taken at reservation.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// let mut g = p.reserve(1, 1)?;
+    /// g.set_timestamp(5);
+    /// g.commit();
+    /// assert_eq!(c.read()?.timestamp(), 5);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn set_timestamp(&mut self, timestamp: u64) {
+        self.timestamp = timestamp;
+    }
+
+    /// Publishes the whole reserved payload.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.reserve(1, 2)?.commit();
+    /// assert_eq!(c.read()?.payload().len(), 2);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn commit(self) {
+        let len = self.len;
+        self.finish(len);
+    }
+
+    /// Publishes only the first `len` reserved bytes. A `len` of zero or
+    /// beyond the reservation is refused and the grant is handed back.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// let mut g = p.reserve(1, 64)?;
+    /// g.payload_mut()[..2].copy_from_slice(b"hi");
+    /// g.commit_len(2).ok().unwrap();
+    /// assert_eq!(c.read()?.payload(), b"hi");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn commit_len(self, len: usize) -> Result<(), (Self, Error)> {
+        if len == 0 {
+            return Err((self, Error::EmptyRecord));
+        }
+        if len > self.len {
+            let max = self.len as u64;
+            return Err((
+                self,
+                Error::RecordTooLarge {
+                    len: len as u64,
+                    max,
+                },
+            ));
+        }
+        self.finish(len);
+        Ok(())
+    }
+
+    fn finish(self, len: usize) {
+        let p = self.producer;
+        let idx = self.start & p.core.raw.mask;
+        let hdr = EventHeader::new(len as u32, self.kind, self.timestamp);
+        // SAFETY: the header slot at idx was claimed by `reserve`, is
+        // 8-aligned and unpublished.
+        unsafe { p.at(idx).cast::<EventHeader>().write(hdr) };
+        p.core.publish(self.start.wrapping_add(framed(len as u64)));
+        p.core.add_committed(1);
+    }
+}
+
+/// The consumer's parsing state; shared with the owner's `verify`.
+struct Reader {
+    core: ConsCore,
+    max_payload: u64,
+}
+
+/// A parsed record: where it is and what its header says.
+#[derive(Clone, Copy)]
+struct Found {
+    idx: u64,
+    hdr: EventHeader,
+    next: u64,
+    padding: u64,
+}
+
+impl Reader {
+    /// Parses the record at `pos`, skipping a padding marker. `Ok(None)` when
+    /// nothing is published at `pos`. Every header field is read once into a
+    /// local and checked before use.
+    #[inline]
+    fn parse(&mut self, mut pos: u64) -> Result<Option<Found>, Corruption> {
+        let cap = self.core.raw.cap;
+        let mut padding = 0;
+        loop {
+            let mut avail = self.core.cached_head.wrapping_sub(pos);
+            if avail == 0 {
+                match self.core.refresh() {
+                    Ok(_) => {}
+                    Err(Error::Corrupted(c)) => return Err(c),
+                    Err(_) => return Err(Corruption::ProducerPosition),
+                }
+                avail = self.core.cached_head.wrapping_sub(pos);
+                if avail == 0 {
+                    return Ok(None);
+                }
+            }
+            let idx = pos & self.core.raw.mask;
+            let room = cap - idx;
+            if idx % 8 != 0 {
+                return Err(Corruption::RecordFraming);
+            }
+            if room < RECORD_HEADER {
+                // Implicit padding: too few bytes for a marker.
+                if avail <= room {
+                    return Err(Corruption::RecordFraming);
+                }
+                pos = pos.wrapping_add(room);
+                padding += room;
+                continue;
+            }
+            if avail < RECORD_HEADER {
+                return Err(Corruption::RecordFraming);
+            }
+            // SAFETY: idx is 8-aligned and idx + 16 <= capacity, so the header
+            // lies inside the data area; it was published (avail >= 16).
+            let hdr = unsafe {
+                self.core
+                    .raw
+                    .data
+                    .as_ptr()
+                    .add(idx as usize)
+                    .cast::<EventHeader>()
+                    .read()
+            };
+            if !hdr.is_valid() {
+                return Err(Corruption::RecordHeader);
+            }
+            let size = hdr.size as u64;
+            if hdr.kind == EventHeader::KIND_PAD {
+                if RECORD_HEADER + size != room || avail <= room {
+                    return Err(Corruption::RecordFraming);
+                }
+                pos = pos.wrapping_add(room);
+                padding += room;
+                continue;
+            }
+            if size == 0 || size > self.max_payload {
+                return Err(Corruption::RecordHeader);
+            }
+            let total = framed(size);
+            if total > room || total > avail {
+                return Err(Corruption::RecordFraming);
+            }
+            return Ok(Some(Found {
+                idx,
+                hdr,
+                next: pos.wrapping_add(total),
+                padding,
+            }));
+        }
+    }
+
+    /// Parses at the current tail, poisoning on corruption.
+    #[inline]
+    fn next(&mut self) -> Result<Found, Error> {
+        match self.parse(self.core.tail) {
+            Ok(Some(f)) => Ok(f),
+            Ok(None) => Err(Error::Empty),
+            Err(c) => Err(self.core.poison(c)),
+        }
+    }
+
+    /// A view of `f`. The caller ties `'a` to a borrow that keeps the bytes
+    /// from being released.
+    fn view<'a>(&self, f: &Found) -> Record<'a> {
+        Record {
+            hdr: f.hdr,
+            // SAFETY: `parse` checked that idx + 16 + size lies inside the
+            // data area.
+            ptr: unsafe {
+                self.core
+                    .raw
+                    .data
+                    .as_ptr()
+                    .add((f.idx + RECORD_HEADER) as usize)
+            },
+            _life: PhantomData,
+        }
+    }
+
+    fn verify(&mut self) -> Result<VerifyReport, Error> {
+        let mut report = VerifyReport::default();
+        let end = self.core.refresh()?;
+        let mut pos = self.core.tail;
+        while pos.wrapping_sub(self.core.tail) < end {
+            match self.parse(pos) {
+                Ok(Some(f)) => {
+                    report.records += 1;
+                    report.payload_bytes += f.hdr.size as u64;
+                    report.padding_bytes += f.padding;
+                    pos = f.next;
+                }
+                Ok(None) => break,
+                Err(c) => return Err(Error::Corrupted(c)),
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// A zero-copy view of one record in the ring.
+///
+/// It borrows the consumer, so the bytes cannot be released (and overwritten)
+/// while it exists. It is deliberately not `Clone`.
+pub struct Record<'a> {
+    hdr: EventHeader,
+    ptr: *const u8,
+    _life: PhantomData<&'a [u8]>,
+}
+
+impl Record<'_> {
+    /// The record's kind.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(4, b"a")?;
+    /// assert_eq!(c.peek()?.kind(), 4);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn kind(&self) -> u16 {
+        self.hdr.kind
+    }
+
+    /// The record's timestamp in nanoseconds.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write_with_timestamp(4, 99, b"a")?;
+    /// assert_eq!(c.peek()?.timestamp(), 99);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn timestamp(&self) -> u64 {
+        self.hdr.timestamp
+    }
+
+    /// The full header.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(4, b"ab")?;
+    /// assert_eq!(c.peek()?.header().size, 2);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn header(&self) -> EventHeader {
+        self.hdr
+    }
+
+    /// The payload, in place in the ring.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(4, b"ab")?;
+    /// assert_eq!(c.peek()?.payload(), b"ab");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn payload(&self) -> &[u8] {
+        // SAFETY: the parser checked the bounds; the bytes were published
+        // before the acquire load of head; the borrow of the consumer held by
+        // `self` keeps them from being released while this slice lives.
+        unsafe { core::slice::from_raw_parts(self.ptr, self.hdr.size as usize) }
+    }
+
+    /// Copies the payload into `buf` and returns its length. A short buffer is
+    /// an error, never a silent truncation.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(4, b"abc")?;
+    /// let mut buf = [0u8; 2];
+    /// assert!(c.peek()?.copy_to(&mut buf).is_err());
+    /// let mut buf = [0u8; 8];
+    /// assert_eq!(c.peek()?.copy_to(&mut buf)?, 3);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn copy_to(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        let p = self.payload();
+        let got = buf.len() as u64;
+        let dst = buf.get_mut(..p.len()).ok_or(Error::BufferTooSmall {
+            needed: p.len() as u64,
+            got,
+        })?;
+        dst.copy_from_slice(p);
+        Ok(p.len())
+    }
+
+    /// Copies the record out of the ring.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(4, b"abc")?;
+    /// let owned = c.read()?.to_owned();
+    /// assert_eq!(owned.payload, b"abc");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn to_owned(&self) -> OwnedRecord {
+        OwnedRecord {
+            kind: self.hdr.kind,
+            timestamp: self.hdr.timestamp,
+            payload: self.payload().to_vec(),
+        }
+    }
+}
+
+impl fmt::Debug for Record<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("kind", &self.hdr.kind)
+            .field("timestamp", &self.hdr.timestamp)
+            .field("len", &self.hdr.size)
+            .finish()
+    }
+}
+
+/// A record copied out of the ring.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedRecord {
+    /// The record's kind.
+    pub kind: u16,
+    /// The record's timestamp in nanoseconds.
+    pub timestamp: u64,
+    /// The payload bytes.
+    pub payload: Vec<u8>,
+}
+
+/// The oldest record, consumed when this guard is dropped.
+///
+/// ```
+/// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+/// p.write(1, b"a")?;
+/// {
+///     let rec = c.read()?;       // zero-copy view
+///     assert_eq!(rec.payload(), b"a");
+/// }                              // released here
+/// assert_eq!(c.read().unwrap_err(), tracering::Error::Empty);
+/// # Ok::<(), tracering::Error>(())
+/// ```
+pub struct ReadGuard<'a> {
+    record: Record<'a>,
+    reader: &'a mut Reader,
+    next: u64,
+}
+
+impl<'a> Deref for ReadGuard<'a> {
+    type Target = Record<'a>;
+    fn deref(&self) -> &Record<'a> {
+        &self.record
+    }
+}
+
+impl fmt::Debug for ReadGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.record.fmt(f)
+    }
+}
+
+impl Drop for ReadGuard<'_> {
+    fn drop(&mut self) {
+        self.reader.core.release(self.next);
+        self.reader.core.add_read(1);
+    }
+}
+
+impl RecordConsumer {
+    /// Takes the oldest record; it is consumed when the guard drops.
+    /// [`Error::Empty`] when nothing is published.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(2, b"xy")?;
+    /// assert_eq!(c.read()?.payload(), b"xy");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn read(&mut self) -> Result<ReadGuard<'_>, Error> {
+        let f = self.r.next()?;
+        let record = self.r.view(&f);
+        Ok(ReadGuard {
+            record,
+            reader: &mut self.r,
+            next: f.next,
+        })
+    }
+
+    /// Looks at the oldest record without consuming it.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(2, b"xy")?;
+    /// assert_eq!(c.peek()?.kind(), 2);
+    /// assert_eq!(c.read()?.kind(), 2);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn peek(&mut self) -> Result<Record<'_>, Error> {
+        let f = self.r.next()?;
+        Ok(self.r.view(&f))
+    }
+
+    /// Copies the oldest record out and consumes it.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(2, b"xy")?;
+    /// assert_eq!(c.read_owned()?.payload, b"xy");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn read_owned(&mut self) -> Result<OwnedRecord, Error> {
+        Ok(self.read()?.to_owned())
+    }
+
+    /// Hands up to `max` records to `f`, oldest first, then releases them all
+    /// with one store. Returns how many were handled (0 when empty).
+    ///
+    /// If corruption is met after some records were handled, those are
+    /// released and counted, and the next call reports the corruption.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// for i in 0..5u8 { p.write(1, &[i])?; }
+    /// let mut seen = Vec::new();
+    /// assert_eq!(c.read_batch(3, |r| seen.push(r.payload()[0]))?, 3);
+    /// assert_eq!(seen, [0, 1, 2]);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn read_batch<F: FnMut(&Record<'_>)>(
+        &mut self,
+        max: usize,
+        mut f: F,
+    ) -> Result<usize, Error> {
+        let mut pos = self.r.core.tail;
+        let mut n = 0;
+        while n < max {
+            match self.r.parse(pos) {
+                Ok(Some(found)) => {
+                    f(&self.r.view(&found));
+                    pos = found.next;
+                    n += 1;
+                }
+                Ok(None) => break,
+                Err(c) => {
+                    let e = self.r.core.poison(c);
+                    if n == 0 {
+                        return Err(e);
+                    }
+                    break;
+                }
+            }
+        }
+        if n > 0 {
+            self.r.core.release(pos);
+            self.r.core.add_read(n as u64);
+        }
+        Ok(n)
+    }
+
+    /// Readable bytes (including framing), after reloading the producer
+    /// position; 0 if the ring is poisoned.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(1, b"a")?;
+    /// assert_eq!(c.available_read(), 24);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn available_read(&mut self) -> usize {
+        self.r.core.refresh().unwrap_or(0) as usize
+    }
+
+    /// Walks every unread record and checks its framing, without consuming.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(1, b"abc")?;
+    /// let rep = c.verify()?;
+    /// assert_eq!((rep.records, rep.payload_bytes), (1, 3));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn verify(&mut self) -> Result<VerifyReport, Error> {
+        self.r.verify()
+    }
+
+    /// A snapshot of the ring's counters.
+    ///
+    /// ```
+    /// let (_p, c) = tracering::RecordRing::new()?.split();
+    /// assert_eq!(c.stats().read, 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        diag::snapshot(&self.r.core.raw, RingKind::Record)
+    }
+
+    /// The corruption that poisoned this consumer, if any.
+    ///
+    /// ```
+    /// let (_p, c) = tracering::RecordRing::new()?.split();
+    /// assert_eq!(c.poisoned(), None);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn poisoned(&self) -> Option<Corruption> {
+        self.stats().poisoned
+    }
+}
+
+impl fmt::Debug for RecordRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        diag::dump(f, "RecordRing", &self.mem.raw(), RingKind::Record)
+    }
+}
+
+impl fmt::Debug for RecordProducer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        diag::dump(f, "RecordProducer", &self.core.raw, RingKind::Record)
+    }
+}
+
+impl fmt::Debug for RecordConsumer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        diag::dump(f, "RecordConsumer", &self.r.core.raw, RingKind::Record)
+    }
+}

@@ -1,0 +1,295 @@
+//! The SPSC protocol shared by both front-ends: free-running positions, the
+//! cached remote position, publish and consume. Units (slots or bytes) are the
+//! front-end's business; this module only counts them.
+//!
+//! Publish: write the payload, then store-release `head`.
+//! Consume: load-acquire `head`, read the payload, then store-release `tail`.
+//! The producer load-acquires `tail` before reusing space, so the consumer's
+//! reads of old data happen before the producer's new writes.
+//!
+//! Each side trusts nothing it loads from the other side's line: a remote
+//! position is checked against the local one before it is used, and a bad one
+//! poisons the handle with [`Error::Corrupted`].
+
+use crate::layout::{self, RingHeader, RingKind, HEADER_SIZE};
+use crate::region::Region;
+use crate::{arch, Corruption, Error};
+use core::ptr::NonNull;
+
+/// Owns a ring's memory and its initialised header.
+pub(crate) struct RingMem {
+    /// Kept for its Drop, which frees the memory after the header is dropped.
+    _region: Region,
+    raw: RawRing,
+}
+
+// SAFETY: RingMem owns its memory. Through `&RingMem` only the header's
+// atomics and the raw pointers are reachable; which side may touch which
+// bytes is enforced by the producer and consumer handles.
+unsafe impl Send for RingMem {}
+// SAFETY: as above.
+unsafe impl Sync for RingMem {}
+
+impl RingMem {
+    /// Builds a ring of `capacity` units of `unit_size` bytes.
+    pub(crate) fn new(
+        kind: RingKind,
+        capacity: usize,
+        unit_size: usize,
+        unit_align: usize,
+        min_capacity: u64,
+    ) -> Result<RingMem, Error> {
+        let data = layout::data_bytes(capacity, unit_size, min_capacity)?;
+        let region = Region::heap(HEADER_SIZE as u64 + data)?;
+        let hdr = region.base().cast::<RingHeader>();
+        let header = RingHeader::new(kind, capacity as u64, unit_size as u32, unit_align as u32);
+        // SAFETY: the region is HEADER_SIZE + data bytes long, aligned to the
+        // cache line (the header's alignment, asserted in layout.rs), and
+        // nothing else refers to it yet.
+        unsafe { hdr.as_ptr().write(header) };
+        // SAFETY: HEADER_SIZE is within the region (data >= 1 byte follows it).
+        let data_ptr = unsafe { region.base().add(HEADER_SIZE) };
+        let raw = RawRing {
+            hdr,
+            data: data_ptr,
+            cap: capacity as u64,
+            mask: capacity as u64 - 1,
+        };
+        Ok(RingMem {
+            _region: region,
+            raw,
+        })
+    }
+
+    /// Pointers into this ring, valid while `self` lives.
+    pub(crate) fn raw(&self) -> RawRing {
+        self.raw
+    }
+
+    /// Zeroes positions and counters. `&mut self` proves no handle is live.
+    pub(crate) fn reset(&mut self) {
+        // SAFETY: the header was initialised in `new`, and `&mut self` means
+        // no producer or consumer handle shares this RingMem.
+        unsafe { (*self.raw.hdr.as_ptr()).reset() }
+    }
+}
+
+impl Drop for RingMem {
+    fn drop(&mut self) {
+        // SAFETY: the header was written in `new` and is dropped exactly once,
+        // before the region (a field) frees the memory.
+        unsafe { core::ptr::drop_in_place(self.raw.hdr.as_ptr()) }
+    }
+}
+
+/// Pointers and geometry of one ring. Copied into each handle so that the hot
+/// path never chases the owner.
+#[derive(Clone, Copy)]
+pub(crate) struct RawRing {
+    pub(crate) hdr: NonNull<RingHeader>,
+    pub(crate) data: NonNull<u8>,
+    /// Slots or bytes; a power of two.
+    pub(crate) cap: u64,
+    pub(crate) mask: u64,
+}
+
+impl RawRing {
+    /// The shared header.
+    #[inline(always)]
+    pub(crate) fn hdr(&self) -> &RingHeader {
+        // SAFETY: every RawRing comes from a RingMem, and every handle that
+        // holds one also holds an Arc to that RingMem, so the header is
+        // initialised and outlives this borrow. All shared-mutable fields are
+        // atomics.
+        unsafe { self.hdr.as_ref() }
+    }
+}
+
+/// Encodes a corruption for the consumer line's `poisoned` word.
+fn corruption_code(c: Corruption) -> u64 {
+    match c {
+        Corruption::ProducerPosition => 1,
+        Corruption::ConsumerPosition => 2,
+        Corruption::RecordHeader => 3,
+        Corruption::RecordFraming => 4,
+    }
+}
+
+/// Decodes the consumer line's `poisoned` word.
+pub(crate) fn corruption_from_code(code: u64) -> Option<Corruption> {
+    Some(match code {
+        0 => return None,
+        1 => Corruption::ProducerPosition,
+        2 => Corruption::ConsumerPosition,
+        3 => Corruption::RecordHeader,
+        _ => Corruption::RecordFraming,
+    })
+}
+
+/// The producer's private state: its position and its view of the consumer.
+pub(crate) struct ProdCore {
+    pub(crate) raw: RawRing,
+    /// Local copy of `ProducerLine::head`.
+    pub(crate) head: u64,
+    /// Last consumer position seen; only reloaded when the ring looks full.
+    pub(crate) cached_tail: u64,
+    /// Local copy of `ProducerLine::committed`.
+    committed: u64,
+}
+
+impl ProdCore {
+    /// Picks up the producer state stored in the header.
+    pub(crate) fn new(raw: RawRing) -> ProdCore {
+        let h = raw.hdr();
+        ProdCore {
+            raw,
+            head: arch::load_relaxed(&h.prod.head),
+            cached_tail: arch::load_relaxed(&h.prod.cached_tail),
+            committed: arch::load_relaxed(&h.prod.committed),
+        }
+    }
+
+    /// Free units according to the cached consumer position (a lower bound).
+    #[inline(always)]
+    pub(crate) fn free_cached(&self) -> u64 {
+        self.raw.cap - self.head.wrapping_sub(self.cached_tail)
+    }
+
+    /// Whether `need` units are free, reloading the consumer position only
+    /// when the cached one says they are not.
+    #[inline(always)]
+    pub(crate) fn has_room(&mut self, need: u64) -> Result<bool, Error> {
+        if self.free_cached() >= need {
+            return Ok(true);
+        }
+        Ok(self.refresh()? >= need)
+    }
+
+    /// Reloads the consumer position and returns the free units.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn refresh(&mut self) -> Result<u64, Error> {
+        let h = self.raw.hdr();
+        let tail = arch::load_acquire(&h.cons.tail);
+        // The consumer may only move forward, and never past our head.
+        if tail.wrapping_sub(self.cached_tail) > self.head.wrapping_sub(self.cached_tail) {
+            return Err(Error::Corrupted(Corruption::ConsumerPosition));
+        }
+        if tail != self.cached_tail {
+            self.cached_tail = tail;
+            arch::store_relaxed(&h.prod.cached_tail, tail);
+        }
+        Ok(self.free_cached())
+    }
+
+    /// Makes everything written before `new_head` visible to the consumer.
+    #[inline(always)]
+    pub(crate) fn publish(&mut self, new_head: u64) {
+        self.head = new_head;
+        arch::store_release(&self.raw.hdr().prod.head, new_head);
+    }
+
+    /// Adds to the committed-record counter (record rings).
+    #[inline(always)]
+    pub(crate) fn add_committed(&mut self, n: u64) {
+        self.committed += n;
+        arch::store_relaxed(&self.raw.hdr().prod.committed, self.committed);
+    }
+
+    /// Counts refused writes. Only the producer writes these words, so a load
+    /// and a store suffice: no read-modify-write instruction.
+    #[cold]
+    pub(crate) fn count_drop(&mut self, records: u64, bytes: u64) {
+        let p = &self.raw.hdr().prod;
+        arch::store_relaxed(&p.dropped, arch::load_relaxed(&p.dropped) + records);
+        arch::store_relaxed(
+            &p.dropped_bytes,
+            arch::load_relaxed(&p.dropped_bytes) + bytes,
+        );
+    }
+}
+
+/// The consumer's private state: its position and its view of the producer.
+pub(crate) struct ConsCore {
+    pub(crate) raw: RawRing,
+    /// Local copy of `ConsumerLine::tail`.
+    pub(crate) tail: u64,
+    /// Last producer position seen and validated.
+    pub(crate) cached_head: u64,
+    /// Local copy of `ConsumerLine::read`.
+    read: u64,
+    /// Local copy of `ConsumerLine::high_water`.
+    high_water: u64,
+    /// Set once corruption was seen; every later refresh fails.
+    poisoned: Option<Corruption>,
+}
+
+impl ConsCore {
+    /// Picks up the consumer state stored in the header.
+    pub(crate) fn new(raw: RawRing) -> ConsCore {
+        let h = raw.hdr();
+        let tail = arch::load_relaxed(&h.cons.tail);
+        ConsCore {
+            raw,
+            tail,
+            cached_head: tail,
+            read: arch::load_relaxed(&h.cons.read),
+            high_water: arch::load_relaxed(&h.cons.high_water),
+            poisoned: corruption_from_code(arch::load_relaxed(&h.cons.poisoned)),
+        }
+    }
+
+    /// Readable units according to the cached producer position.
+    #[inline(always)]
+    pub(crate) fn avail_cached(&self) -> u64 {
+        self.cached_head.wrapping_sub(self.tail)
+    }
+
+    /// Reloads and validates the producer position; returns readable units.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn refresh(&mut self) -> Result<u64, Error> {
+        if let Some(c) = self.poisoned {
+            return Err(Error::Corrupted(c));
+        }
+        let h = self.raw.hdr();
+        let head = arch::load_acquire(&h.prod.head);
+        let avail = head.wrapping_sub(self.tail);
+        // The producer may only move forward, and never more than a capacity
+        // ahead of us.
+        if avail > self.raw.cap || avail < self.avail_cached() {
+            return Err(self.poison(Corruption::ProducerPosition));
+        }
+        if head != self.cached_head {
+            self.cached_head = head;
+            arch::store_relaxed(&h.cons.cached_head, head);
+            if avail > self.high_water {
+                self.high_water = avail;
+                arch::store_relaxed(&h.cons.high_water, avail);
+            }
+        }
+        Ok(avail)
+    }
+
+    /// Hands the space up to `new_tail` back to the producer.
+    #[inline(always)]
+    pub(crate) fn release(&mut self, new_tail: u64) {
+        self.tail = new_tail;
+        arch::store_release(&self.raw.hdr().cons.tail, new_tail);
+    }
+
+    /// Adds to the read-record counter (record rings).
+    #[inline(always)]
+    pub(crate) fn add_read(&mut self, n: u64) {
+        self.read += n;
+        arch::store_relaxed(&self.raw.hdr().cons.read, self.read);
+    }
+
+    /// Marks this ring unusable and returns the error to report.
+    #[cold]
+    pub(crate) fn poison(&mut self, c: Corruption) -> Error {
+        self.poisoned = Some(c);
+        arch::store_relaxed(&self.raw.hdr().cons.poisoned, corruption_code(c));
+        Error::Corrupted(c)
+    }
+}
