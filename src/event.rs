@@ -225,6 +225,7 @@ impl<T: Copy> EventProducer<T> {
             self.refresh_for(1)?;
         }
         let idx = (head & self.core.raw.mask) as usize;
+        self.core.raw.log_write(head, 1);
         // SAFETY: idx < capacity, so the slot is inside the data area, aligned
         // for T (the area is cache-line aligned and slots are size_of::<T>()
         // apart). It is free: the consumer released it (refresh acquired that
@@ -259,6 +260,7 @@ impl<T: Copy> EventProducer<T> {
         let cap = self.core.raw.cap as usize;
         let idx = (head & self.core.raw.mask) as usize;
         let first = values.len().min(cap - idx);
+        self.core.raw.log_write(head, n);
         // SAFETY: n slots are free (checked above), so n <= capacity. The
         // first run [idx, idx+first) and the wrapped run [0, n-first) are
         // inside the data area and unpublished; `values` cannot overlap the
@@ -372,6 +374,7 @@ impl<T: Copy> EventConsumer<T> {
             return Err(Error::Empty);
         }
         let idx = (self.core.tail & self.core.raw.mask) as usize;
+        self.core.raw.log_read(self.core.tail, 1);
         // SAFETY: idx < capacity; the slot was written before the producer
         // store-released a head past it, which `refresh` load-acquired.
         Ok(unsafe { self.slots().add(idx).read() })
@@ -397,6 +400,7 @@ impl<T: Copy> EventConsumer<T> {
         let cap = self.core.raw.cap as usize;
         let idx = (tail & self.core.raw.mask) as usize;
         let first = n.min(cap - idx);
+        self.core.raw.log_read(tail, n as u64);
         // SAFETY: n events are published (ready) and n <= out.len(); both
         // runs lie inside the data area; `out` is caller memory that cannot
         // overlap the ring.

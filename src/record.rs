@@ -352,6 +352,7 @@ impl RecordProducer {
         let room = self.core.raw.cap - idx;
         if room >= RECORD_HEADER {
             let hdr = EventHeader::new((room - RECORD_HEADER) as u32, EventHeader::KIND_PAD, 0);
+            self.core.raw.log_write_bytes(idx, RECORD_HEADER);
             // SAFETY: idx is 8-aligned and room >= 16, so the header lies in
             // the data area; the bytes are free and unpublished.
             unsafe { self.at(idx).cast::<EventHeader>().write(hdr) };
@@ -369,6 +370,7 @@ impl RecordProducer {
     fn put(&mut self, start: u64, kind: u16, ts: u64, payload: &[u8]) {
         let idx = start & self.core.raw.mask;
         let hdr = EventHeader::new(payload.len() as u32, kind, ts);
+        self.core.raw.log_write_bytes(idx, RECORD_HEADER + payload.len() as u64);
         // SAFETY: `place` keeps [idx, idx + framed(len)) inside the data area;
         // idx is 8-aligned; the space is free (has_room) and unpublished;
         // `payload` is caller memory that cannot overlap the ring.
@@ -560,6 +562,7 @@ impl WriteGrant<'_> {
     /// ```
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let idx = (self.start & self.producer.core.raw.mask) + RECORD_HEADER;
+        self.producer.core.raw.log_write_bytes(idx, self.len as u64);
         // SAFETY: `reserve` claimed [start, start + framed(len)) inside the
         // data area; the bytes are initialised (the region is zeroed at
         // birth), unpublished, and borrowed mutably through `self` only.
@@ -626,6 +629,7 @@ impl WriteGrant<'_> {
         let p = self.producer;
         let idx = self.start & p.core.raw.mask;
         let hdr = EventHeader::new(len as u32, self.kind, self.timestamp);
+        p.core.raw.log_write_bytes(idx, RECORD_HEADER);
         // SAFETY: the header slot at idx was claimed by `reserve`, is
         // 8-aligned and unpublished.
         unsafe { p.at(idx).cast::<EventHeader>().write(hdr) };
@@ -687,6 +691,7 @@ impl Reader {
             if avail < RECORD_HEADER {
                 return Err(Corruption::RecordFraming);
             }
+            self.core.raw.log_read_bytes(idx, RECORD_HEADER);
             // SAFETY: idx is 8-aligned and idx + 16 <= capacity, so the header
             // lies inside the data area; it was published (avail >= 16).
             let hdr = unsafe {
@@ -739,6 +744,7 @@ impl Reader {
     /// A view of `f`. The caller ties `'a` to a borrow that keeps the bytes
     /// from being released.
     fn view<'a>(&self, f: &Found) -> Record<'a> {
+        self.core.raw.log_read_bytes(f.idx + RECORD_HEADER, f.hdr.size as u64);
         Record {
             hdr: f.hdr,
             // SAFETY: `parse` checked that idx + 16 + size lies inside the

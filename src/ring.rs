@@ -13,6 +13,7 @@
 
 use crate::layout::{self, RingHeader, RingKind, HEADER_SIZE};
 use crate::region::Region;
+use crate::sync::AccessLog;
 use crate::{arch, Corruption, Error};
 use core::ptr::NonNull;
 
@@ -20,6 +21,8 @@ use core::ptr::NonNull;
 pub(crate) struct RingMem {
     /// Kept for its Drop, which frees the memory after the header is dropped.
     _region: Region,
+    /// Boxed so that its address survives moving the RingMem into an Arc.
+    _log: Box<AccessLog>,
     raw: RawRing,
 }
 
@@ -49,14 +52,22 @@ impl RingMem {
         unsafe { hdr.as_ptr().write(header) };
         // SAFETY: HEADER_SIZE is within the region (data >= 1 byte follows it).
         let data_ptr = unsafe { region.base().add(HEADER_SIZE) };
+        // Loom tracks slots of an event ring, and 8-byte words of a record ring.
+        let units = match kind {
+            RingKind::Event => capacity,
+            RingKind::Record => capacity / 8,
+        };
+        let log = Box::new(AccessLog::new(units));
         let raw = RawRing {
             hdr,
             data: data_ptr,
             cap: capacity as u64,
             mask: capacity as u64 - 1,
+            log: NonNull::from(&*log),
         };
         Ok(RingMem {
             _region: region,
+            _log: log,
             raw,
         })
     }
@@ -91,6 +102,8 @@ pub(crate) struct RawRing {
     /// Slots or bytes; a power of two.
     pub(crate) cap: u64,
     pub(crate) mask: u64,
+    /// Data-access log for loom; a dangling-free no-op otherwise.
+    log: NonNull<AccessLog>,
 }
 
 impl RawRing {
@@ -102,6 +115,33 @@ impl RawRing {
         // initialised and outlives this borrow. All shared-mutable fields are
         // atomics.
         unsafe { self.hdr.as_ref() }
+    }
+
+    /// Logs a write of `n` units at position `pos` (for loom; free otherwise).
+    #[inline(always)]
+    pub(crate) fn log_write(&self, pos: u64, n: u64) {
+        // SAFETY: the log is boxed inside the RingMem this RawRing came from,
+        // which every holder keeps alive.
+        unsafe { self.log.as_ref() }.write(pos, n)
+    }
+
+    /// Logs a write of the bytes `[pos, pos + len)` of a record ring.
+    #[inline(always)]
+    pub(crate) fn log_write_bytes(&self, pos: u64, len: u64) {
+        self.log_write(pos / 8, (pos % 8 + len).div_ceil(8))
+    }
+
+    /// Logs a read of the bytes `[pos, pos + len)` of a record ring.
+    #[inline(always)]
+    pub(crate) fn log_read_bytes(&self, pos: u64, len: u64) {
+        self.log_read(pos / 8, (pos % 8 + len).div_ceil(8))
+    }
+
+    /// Logs a read of `n` units at position `pos` (for loom; free otherwise).
+    #[inline(always)]
+    pub(crate) fn log_read(&self, pos: u64, n: u64) {
+        // SAFETY: as in `log_write`.
+        unsafe { self.log.as_ref() }.read(pos, n)
     }
 }
 
