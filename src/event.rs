@@ -392,7 +392,11 @@ impl<T: Copy> EventConsumer<T> {
     /// ```
     #[inline]
     pub fn pop_batch(&mut self, out: &mut [T]) -> Result<usize, Error> {
-        let n = (self.ready()? as usize).min(out.len());
+        let mut ready = self.core.avail_cached();
+        if ready < out.len() as u64 {
+            ready = self.core.refresh()?;
+        }
+        let n = (ready as usize).min(out.len());
         if n == 0 {
             return Ok(0);
         }

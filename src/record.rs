@@ -370,7 +370,9 @@ impl RecordProducer {
     fn put(&mut self, start: u64, kind: u16, ts: u64, payload: &[u8]) {
         let idx = start & self.core.raw.mask;
         let hdr = EventHeader::new(payload.len() as u32, kind, ts);
-        self.core.raw.log_write_bytes(idx, RECORD_HEADER + payload.len() as u64);
+        self.core
+            .raw
+            .log_write_bytes(idx, RECORD_HEADER + payload.len() as u64);
         // SAFETY: `place` keeps [idx, idx + framed(len)) inside the data area;
         // idx is 8-aligned; the space is free (has_room) and unpublished;
         // `payload` is caller memory that cannot overlap the ring.
@@ -744,7 +746,9 @@ impl Reader {
     /// A view of `f`. The caller ties `'a` to a borrow that keeps the bytes
     /// from being released.
     fn view<'a>(&self, f: &Found) -> Record<'a> {
-        self.core.raw.log_read_bytes(f.idx + RECORD_HEADER, f.hdr.size as u64);
+        self.core
+            .raw
+            .log_read_bytes(f.idx + RECORD_HEADER, f.hdr.size as u64);
         Record {
             hdr: f.hdr,
             // SAFETY: `parse` checked that idx + 16 + size lies inside the

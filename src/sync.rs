@@ -24,7 +24,9 @@ pub(crate) struct AccessLog {
 impl AccessLog {
     pub(crate) fn new(units: usize) -> AccessLog {
         AccessLog {
-            cells: (0..units).map(|_| loom::cell::UnsafeCell::new(())).collect(),
+            cells: (0..units)
+                .map(|_| loom::cell::UnsafeCell::new(()))
+                .collect(),
         }
     }
 
