@@ -50,6 +50,12 @@ mod region;
 mod ring;
 mod sync;
 
+/// Hardware cache counters (cache references, cache misses, L1D read
+/// misses) for benchmarks, via `perf_event_open`; reports plainly when the
+/// machine has no PMU. Feature `perf`, Linux.
+#[cfg(feature = "perf")]
+pub mod perf;
+
 pub use diag::{Stats, VerifyReport};
 pub use error::{CapacityError, Corruption, Error};
 pub use event::{EventConsumer, EventProducer, EventRing};
@@ -99,3 +105,8 @@ pub fn cache_line() -> usize {
 pub fn spin_hint() {
     arch::spin_hint()
 }
+
+/// Runs the README's example as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
