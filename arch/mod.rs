@@ -42,6 +42,27 @@ pub(crate) use imp::{
     CACHE_LINE,
 };
 
+/// Relaxed load of a 32-bit word that is written once, before the magic.
+#[inline]
+pub(crate) fn load_relaxed32(a: &crate::sync::atomic::AtomicU32) -> u32 {
+    a.load(crate::sync::atomic::Ordering::Relaxed)
+}
+
+/// Relaxed store of a 32-bit metadata word.
+#[inline]
+pub(crate) fn store_relaxed32(a: &crate::sync::atomic::AtomicU32, v: u32) {
+    a.store(v, crate::sync::atomic::Ordering::Relaxed)
+}
+
+/// Compare-and-swap for cold paths only (claiming a ring side or a registry
+/// slot), never for the write or read path. Acquire-release on success so the
+/// winner sees the previous holder's writes and publishes its own.
+#[inline]
+pub(crate) fn cas(a: &crate::sync::atomic::AtomicU64, current: u64, new: u64) -> Result<u64, u64> {
+    use crate::sync::atomic::Ordering;
+    a.compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire)
+}
+
 /// Converts a tick count to nanoseconds with a 32.32 fixed-point scale.
 /// Shared by the backends whose counter runs at a rate other than 1 GHz.
 #[allow(dead_code)]

@@ -75,6 +75,90 @@ pub enum Error {
     /// The shared state broke an invariant: a peer is buggy, hostile or the
     /// memory was overwritten. The handle that saw it is poisoned.
     Corrupted(Corruption),
+    /// A ring's header failed validation on attach.
+    Attach(AttachError),
+    /// A ring does not fit in its region at the given offset.
+    RegionTooSmall {
+        /// Bytes the ring needs from the start of the region.
+        needed: u64,
+        /// Bytes the region has.
+        len: u64,
+    },
+    /// A ring's offset in a region is not a multiple of the cache line.
+    Misaligned {
+        /// The offending offset.
+        offset: u64,
+    },
+    /// This process already placed a ring overlapping that range.
+    InUse {
+        /// Offset of the refused ring.
+        offset: u64,
+    },
+    /// That side of the ring is held by a live process (0 if it is being
+    /// claimed right now).
+    SideTaken {
+        /// The holder's process id.
+        pid: u32,
+    },
+    /// A shared-memory name must start with '/', contain no other '/', no
+    /// NUL, and be at most 255 bytes.
+    InvalidName,
+    /// A system call failed.
+    Os {
+        /// The call.
+        op: &'static str,
+        /// Its `errno`.
+        errno: i32,
+    },
+}
+
+/// Which check an attach failed. Each names what was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AttachError {
+    /// Not a tracering header.
+    BadMagic {
+        /// The word found.
+        found: u64,
+    },
+    /// Written by an incompatible version of the format.
+    Version {
+        /// Version in the header.
+        found: u32,
+        /// Version this build speaks.
+        expected: u32,
+    },
+    /// Header size, line size, endianness or pointer width differ.
+    Layout {
+        /// Fingerprint in the header.
+        found: u64,
+        /// This build's fingerprint.
+        expected: u64,
+    },
+    /// An event ring where a record ring was expected, or the reverse.
+    WrongKind {
+        /// Kind in the header.
+        found: u32,
+    },
+    /// The event type's size or alignment differs from the ring's.
+    UnitMismatch {
+        /// Unit size in the header.
+        size: u32,
+        /// Unit alignment in the header.
+        align: u32,
+    },
+    /// The capacity is zero, not a power of two, or out of range.
+    Capacity {
+        /// Capacity in the header.
+        found: u64,
+    },
+    /// The data area's offset or length disagrees with the capacity.
+    DataArea {
+        /// Data offset in the header.
+        offset: u64,
+        /// Data length in the header.
+        len: u64,
+    },
 }
 
 /// Which invariant a corrupted ring broke.
@@ -123,6 +207,26 @@ impl fmt::Display for Error {
                 write!(f, "buffer of {got} bytes cannot hold {needed} bytes")
             }
             Error::Corrupted(what) => write!(f, "ring state is corrupted: {what:?}"),
+            Error::Attach(why) => write!(f, "cannot attach to ring: {why:?}"),
+            Error::RegionTooSmall { needed, len } => {
+                write!(f, "ring needs {needed} bytes of a {len}-byte region")
+            }
+            Error::Misaligned { offset } => {
+                write!(f, "ring offset {offset} is not cache-line aligned")
+            }
+            Error::InUse { offset } => {
+                write!(
+                    f,
+                    "a ring overlapping offset {offset} is already in use here"
+                )
+            }
+            Error::SideTaken { pid } => write!(f, "that side is held by live process {pid}"),
+            Error::InvalidName => write!(f, "invalid shared-memory name"),
+            Error::Os { op, errno } => write!(
+                f,
+                "{op} failed: {}",
+                std::io::Error::from_raw_os_error(*errno)
+            ),
         }
     }
 }

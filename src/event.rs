@@ -2,9 +2,10 @@
 
 use crate::diag::{self, Stats, VerifyReport};
 use crate::layout::RingKind;
-use crate::ring::{ConsCore, ProdCore, RingMem};
+use crate::peer::{self, Claim, Peer, Side};
+use crate::ring::{self, ConsCore, ProdCore, RingMem, Shape};
 use crate::sync::Arc;
-use crate::{arch, Corruption, Error};
+use crate::{arch, Corruption, Error, Region};
 use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
@@ -24,6 +25,8 @@ use core::mem::{align_of, size_of};
 /// # Ok::<(), tracering::Error>(())
 /// ```
 pub struct EventRing<T> {
+    // Claims are declared (and so dropped) before the memory they point into.
+    claims: (Claim, Claim),
     mem: RingMem,
     _t: PhantomData<T>,
 }
@@ -31,6 +34,7 @@ pub struct EventRing<T> {
 /// The writing half of an [`EventRing`]. Send it to the producer thread.
 pub struct EventProducer<T> {
     core: ProdCore,
+    claim: Claim,
     mem: Arc<RingMem>,
     _t: PhantomData<T>,
 }
@@ -38,8 +42,50 @@ pub struct EventProducer<T> {
 /// The reading half of an [`EventRing`]. Send it to the consumer thread.
 pub struct EventConsumer<T> {
     core: ConsCore,
+    claim: Claim,
     mem: Arc<RingMem>,
     _t: PhantomData<T>,
+}
+
+/// Types that may cross a process boundary in an [`EventRing`] placed in
+/// shared memory: plain data, valid for every bit pattern, holding no
+/// pointers or references.
+///
+/// # Safety
+/// Every bit pattern of `size_of::<Self>()` bytes must be a valid `Self`, and
+/// `Self` must not contain pointers, references or handles whose meaning is
+/// local to one process. (A corrupt peer can write any bytes into a slot.)
+///
+/// ```
+/// #[derive(Clone, Copy)]
+/// #[repr(C)]
+/// struct Sample { tid: u32, kind: u32, ts: u64 }
+/// // SAFETY: three integers: every bit pattern is valid; no pointers.
+/// unsafe impl tracering::Plain for Sample {}
+/// ```
+pub unsafe trait Plain: Copy + 'static {}
+
+macro_rules! plain {
+    ($($t:ty),*) => { $(
+        // SAFETY: a primitive number: every bit pattern is a valid value.
+        unsafe impl Plain for $t {}
+    )* };
+}
+plain!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
+// SAFETY: an array of plain values is plain.
+unsafe impl<T: Plain, const N: usize> Plain for [T; N] {}
+
+fn shape<T>() -> Result<Shape, Error> {
+    let (size, align) = (size_of::<T>(), align_of::<T>());
+    if size == 0 || align > arch::CACHE_LINE || size > u32::MAX as usize {
+        return Err(Error::UnsupportedType { size, align });
+    }
+    Ok(Shape {
+        kind: RingKind::Event,
+        unit_size: size,
+        unit_align: align,
+        min_capacity: 1,
+    })
 }
 
 // SAFETY: the halves own an Arc to the memory; the producer alone writes
@@ -66,15 +112,33 @@ impl<T: Copy> EventRing<T> {
     /// );
     /// ```
     pub fn with_capacity(capacity: usize) -> Result<Self, Error> {
-        let (size, align) = (size_of::<T>(), align_of::<T>());
-        if size == 0 || align > arch::CACHE_LINE || size > u32::MAX as usize {
-            return Err(Error::UnsupportedType { size, align });
-        }
-        let mem = RingMem::new(RingKind::Event, capacity, size, align, 1)?;
+        let shape = shape::<T>()?;
+        let region = Region::heap(ring::bytes_needed(capacity, shape.unit_size, 1)?)?;
+        Self::build(RingMem::create(&region, 0, capacity, shape)?)
+    }
+
+    /// Claims both sides of a freshly built ring.
+    fn build(mem: RingMem) -> Result<Self, Error> {
+        let claims = (
+            Claim::take(mem.raw(), Side::Producer)?,
+            Claim::take(mem.raw(), Side::Consumer)?,
+        );
         Ok(EventRing {
+            claims,
             mem,
             _t: PhantomData,
         })
+    }
+
+    /// The region the ring lives in (for a shared one, its descriptor).
+    ///
+    /// ```
+    /// let ring = tracering::EventRing::<u64>::with_capacity(8)?;
+    /// assert!(ring.region().len() >= 8 * 8);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn region(&self) -> &Region {
+        self.mem.region()
     }
 
     /// Number of slots.
@@ -97,15 +161,18 @@ impl<T: Copy> EventRing<T> {
     /// ```
     pub fn split(self) -> (EventProducer<T>, EventConsumer<T>) {
         let raw = self.mem.raw();
+        let (pc, cc) = self.claims;
         let mem = Arc::new(self.mem);
         (
             EventProducer {
                 core: ProdCore::new(raw),
+                claim: pc,
                 mem: mem.clone(),
                 _t: PhantomData,
             },
             EventConsumer {
                 core: ConsCore::new(raw),
+                claim: cc,
                 mem,
                 _t: PhantomData,
             },
@@ -130,10 +197,14 @@ impl<T: Copy> EventRing<T> {
         if !Arc::ptr_eq(&producer.mem, &consumer.mem) {
             return Err((producer, consumer));
         }
-        drop(producer);
+        let EventProducer {
+            claim: pc, mem: pm, ..
+        } = producer;
+        drop(pm);
         let mem = Arc::try_unwrap(consumer.mem)
             .unwrap_or_else(|_| unreachable!("both halves of the ring were given"));
         Ok(EventRing {
+            claims: (pc, consumer.claim),
             mem,
             _t: PhantomData,
         })
@@ -187,6 +258,89 @@ impl<T: Copy> EventRing<T> {
     /// ```
     pub fn verify(&self) -> Result<VerifyReport, Error> {
         ConsCore::new(self.mem.raw()).verify_events(size_of::<T>())
+    }
+}
+
+impl<T: Plain> EventRing<T> {
+    /// Bytes a ring of `capacity` slots needs in a [`Region`].
+    ///
+    /// ```
+    /// let n = tracering::EventRing::<u64>::bytes_needed(16)?;
+    /// assert_eq!(n, 3 * tracering::cache_line() + 16 * 8);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
+        ring::bytes_needed(capacity, shape::<T>()?.unit_size, 1)
+    }
+
+    /// Builds a ring of `capacity` slots at `offset` (a multiple of
+    /// [`cache_line`](crate::cache_line)) in `region`, typically shared
+    /// memory that another process then attaches to with
+    /// [`EventProducer::attach`] or [`EventConsumer::attach`].
+    ///
+    /// ```
+    /// use tracering::{EventRing, Region};
+    /// let region = Region::memfd("events", EventRing::<u64>::bytes_needed(64)?)?;
+    /// let (p, c) = EventRing::<u64>::create_in(&region, 0, 64)?.split();
+    /// drop(p); // this process only consumes; another may attach as producer
+    /// let mut p = tracering::EventProducer::<u64>::attach(&region, 0)?;
+    /// p.push(5)?;
+    /// # let mut c = c; assert_eq!(c.pop()?, 5);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn create_in(region: &Region, offset: usize, capacity: usize) -> Result<Self, Error> {
+        Self::build(RingMem::create(region, offset, capacity, shape::<T>()?)?)
+    }
+}
+
+impl<T: Plain> EventProducer<T> {
+    /// Attaches as the producer of the ring at `offset` in `region`, after
+    /// validating its header. Refused while a live process holds that side.
+    ///
+    /// ```
+    /// use tracering::{EventRing, EventProducer, Region, Error};
+    /// let region = Region::heap(EventRing::<u32>::bytes_needed(4)?)?;
+    /// let (p, _c) = EventRing::<u32>::create_in(&region, 0, 4)?.split();
+    /// assert!(matches!(EventProducer::<u32>::attach(&region, 0), Err(Error::SideTaken { .. })));
+    /// drop(p);
+    /// assert!(EventProducer::<u32>::attach(&region, 0).is_ok());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
+        let mem = RingMem::attach(region, offset, shape::<T>()?)?;
+        let claim = Claim::take(mem.raw(), Side::Producer)?;
+        Ok(EventProducer {
+            core: ProdCore::new(mem.raw()),
+            claim,
+            mem: Arc::new(mem),
+            _t: PhantomData,
+        })
+    }
+}
+
+impl<T: Plain> EventConsumer<T> {
+    /// Attaches as the consumer of the ring at `offset` in `region`, after
+    /// validating its header, and resumes from the stored read position.
+    ///
+    /// ```
+    /// use tracering::{EventRing, EventConsumer, Region};
+    /// let region = Region::heap(EventRing::<u32>::bytes_needed(4)?)?;
+    /// let (mut p, c) = EventRing::<u32>::create_in(&region, 0, 4)?.split();
+    /// p.push(1)?;
+    /// drop(c);
+    /// let mut c = EventConsumer::<u32>::attach(&region, 0)?;
+    /// assert_eq!(c.pop()?, 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
+        let mem = RingMem::attach(region, offset, shape::<T>()?)?;
+        let claim = Claim::take(mem.raw(), Side::Consumer)?;
+        Ok(EventConsumer {
+            core: ConsCore::new(mem.raw()),
+            claim,
+            mem: Arc::new(mem),
+            _t: PhantomData,
+        })
     }
 }
 
@@ -301,6 +455,19 @@ impl<T: Copy> EventProducer<T> {
     /// ```
     pub fn available_write(&mut self) -> usize {
         self.core.refresh().unwrap_or(0) as usize
+    }
+
+    /// Who holds the consumer side: alive, released, or dead.
+    ///
+    /// ```
+    /// let (p, c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// assert!(matches!(p.consumer(), tracering::Peer::Alive { .. }));
+    /// drop(c);
+    /// assert!(matches!(p.consumer(), tracering::Peer::Released { .. }));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn consumer(&self) -> Peer {
+        peer::status(&self.core.raw, Side::Consumer)
     }
 
     /// Number of slots.
@@ -427,6 +594,19 @@ impl<T: Copy> EventConsumer<T> {
     /// ```
     pub fn available_read(&mut self) -> usize {
         self.core.refresh().unwrap_or(0) as usize
+    }
+
+    /// Who holds the producer side: alive, released, or dead (its events
+    /// committed before it died can still be read).
+    ///
+    /// ```
+    /// let (p, c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// drop(p);
+    /// assert!(matches!(c.producer(), tracering::Peer::Released { .. }));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn producer(&self) -> Peer {
+        peer::status(&self.core.raw, Side::Producer)
     }
 
     /// Number of slots.

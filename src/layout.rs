@@ -3,7 +3,7 @@
 //! offset, so that two processes (or two builds) agree on the bytes.
 
 use crate::arch;
-use crate::sync::atomic::AtomicU64;
+use crate::sync::atomic::{AtomicU32, AtomicU64};
 use core::mem::{align_of, offset_of, size_of};
 use static_assertions::const_assert_eq;
 
@@ -42,18 +42,21 @@ pub(crate) enum RingKind {
     repr(C, align(64))
 )]
 pub(crate) struct MetaLine {
-    pub magic: u64,
-    pub version: u32,
-    pub kind: u32,
-    pub fingerprint: u64,
+    /// [`MAGIC`]; stored last when a ring is created, so an attacher that
+    /// sees it sees the rest.
+    pub magic: AtomicU64,
+    pub version: AtomicU32,
+    /// A [`RingKind`].
+    pub kind: AtomicU32,
+    pub fingerprint: AtomicU64,
     /// Slots (events) or bytes (records); a power of two.
-    pub capacity: u64,
-    pub unit_size: u32,
-    pub unit_align: u32,
+    pub capacity: AtomicU64,
+    pub unit_size: AtomicU32,
+    pub unit_align: AtomicU32,
     /// Offset of the data area from the start of the header.
-    pub data_offset: u64,
+    pub data_offset: AtomicU64,
     /// Length of the data area in bytes.
-    pub data_len: u64,
+    pub data_len: AtomicU64,
 }
 
 /// Written only by the producer.
@@ -84,6 +87,8 @@ pub(crate) struct ProducerLine {
     pub dropped: AtomicU64,
     /// Payload bytes of those refused writes.
     pub dropped_bytes: AtomicU64,
+    /// Who holds this side: see `peer.rs`.
+    pub owner: SideOwner,
 }
 
 /// Written only by the consumer.
@@ -114,6 +119,21 @@ pub(crate) struct ConsumerLine {
     pub high_water: AtomicU64,
     /// Non-zero once the consumer has seen corruption.
     pub poisoned: AtomicU64,
+    /// Who holds this side: see `peer.rs`.
+    pub owner: SideOwner,
+}
+
+/// The process holding one side of a ring, so the other side can tell a
+/// dead peer from an idle one.
+#[repr(C)]
+pub(crate) struct SideOwner {
+    /// `epoch << 2 | state`; state 0 = never held, 1 = held, 2 = released.
+    pub liveness: AtomicU64,
+    /// Process id of the holder.
+    pub pid: AtomicU64,
+    /// The holder's start time (clock ticks since boot), so that a recycled
+    /// pid is not mistaken for the holder.
+    pub start: AtomicU64,
 }
 
 /// The whole shared header. The data area follows at `HEADER_SIZE`.
@@ -155,7 +175,13 @@ const_assert_eq!(offset_of!(ConsumerLine, tail), 0);
 const_assert_eq!(offset_of!(ConsumerLine, cached_head), 8);
 const_assert_eq!(offset_of!(ConsumerLine, read), 16);
 const_assert_eq!(offset_of!(ConsumerLine, high_water), 24);
+const_assert_eq!(offset_of!(ProducerLine, owner), 40);
 const_assert_eq!(offset_of!(ConsumerLine, poisoned), 32);
+const_assert_eq!(offset_of!(ConsumerLine, owner), 40);
+const_assert_eq!(size_of::<SideOwner>(), 24);
+const_assert_eq!(offset_of!(SideOwner, liveness), 0);
+const_assert_eq!(offset_of!(SideOwner, pid), 8);
+const_assert_eq!(offset_of!(SideOwner, start), 16);
 
 /// Packs what two sides must agree on before sharing bytes: header size,
 /// line size, endianness, pointer width and record-header size.
@@ -168,21 +194,35 @@ pub(crate) const fn fingerprint() -> u64 {
         | RECORD_HEADER << 48
 }
 
+impl SideOwner {
+    fn words(&self) -> [&AtomicU64; 3] {
+        [&self.liveness, &self.pid, &self.start]
+    }
+}
+
 impl RingHeader {
-    /// A fresh header with zero positions and counters.
-    pub(crate) fn new(kind: RingKind, capacity: u64, unit_size: u32, unit_align: u32) -> Self {
+    /// A header of zeroed atomics, to be written in place and then `init`ed.
+    /// (Constructing real atomics, rather than reinterpreting zeroed bytes,
+    /// keeps loom's model of them valid.)
+    pub(crate) fn zeroed() -> RingHeader {
         let z = || AtomicU64::new(0);
+        let z32 = || AtomicU32::new(0);
+        let owner = || SideOwner {
+            liveness: z(),
+            pid: z(),
+            start: z(),
+        };
         RingHeader {
             meta: MetaLine {
-                magic: MAGIC,
-                version: VERSION,
-                kind: kind as u32,
-                fingerprint: fingerprint(),
-                capacity,
-                unit_size,
-                unit_align,
-                data_offset: HEADER_SIZE as u64,
-                data_len: capacity * unit_size as u64,
+                magic: z(),
+                version: z32(),
+                kind: z32(),
+                fingerprint: z(),
+                capacity: z(),
+                unit_size: z32(),
+                unit_align: z32(),
+                data_offset: z(),
+                data_len: z(),
             },
             prod: ProducerLine {
                 head: z(),
@@ -190,6 +230,7 @@ impl RingHeader {
                 committed: z(),
                 dropped: z(),
                 dropped_bytes: z(),
+                owner: owner(),
             },
             cons: ConsumerLine {
                 tail: z(),
@@ -197,25 +238,54 @@ impl RingHeader {
                 read: z(),
                 high_water: z(),
                 poisoned: z(),
+                owner: owner(),
             },
         }
     }
 
-    /// Zeroes every position and counter. Needs exclusive access.
-    pub(crate) fn reset(&mut self) {
-        for a in [
-            &self.prod.head,
-            &self.prod.cached_tail,
-            &self.prod.committed,
-            &self.prod.dropped,
-            &self.prod.dropped_bytes,
-            &self.cons.tail,
-            &self.cons.cached_head,
-            &self.cons.read,
-            &self.cons.high_water,
-            &self.cons.poisoned,
-        ] {
-            arch::store_relaxed(a, 0);
+    /// Every position, counter and owner word, for reset and initialisation.
+    fn state_words(&self) -> impl Iterator<Item = &AtomicU64> {
+        let p = &self.prod;
+        let c = &self.cons;
+        [
+            &p.head,
+            &p.cached_tail,
+            &p.committed,
+            &p.dropped,
+            &p.dropped_bytes,
+            &c.tail,
+            &c.cached_head,
+            &c.read,
+            &c.high_water,
+            &c.poisoned,
+        ]
+        .into_iter()
+        .chain(p.owner.words())
+        .chain(c.owner.words())
+    }
+
+    /// Writes a fresh header: zero positions and counters, no owners, and the
+    /// metadata, with the magic stored last (release).
+    pub(crate) fn init(&self, kind: RingKind, capacity: u64, unit_size: u32, unit_align: u32) {
+        for w in self.state_words() {
+            arch::store_relaxed(w, 0);
+        }
+        let m = &self.meta;
+        arch::store_relaxed32(&m.version, VERSION);
+        arch::store_relaxed32(&m.kind, kind as u32);
+        arch::store_relaxed(&m.fingerprint, fingerprint());
+        arch::store_relaxed(&m.capacity, capacity);
+        arch::store_relaxed32(&m.unit_size, unit_size);
+        arch::store_relaxed32(&m.unit_align, unit_align);
+        arch::store_relaxed(&m.data_offset, HEADER_SIZE as u64);
+        arch::store_relaxed(&m.data_len, capacity * unit_size as u64);
+        arch::store_release(&m.magic, MAGIC);
+    }
+
+    /// Zeroes positions and counters (owners stay). Needs exclusive access.
+    pub(crate) fn reset(&self) {
+        for w in self.state_words().take(10) {
+            arch::store_relaxed(w, 0);
         }
     }
 }

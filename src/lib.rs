@@ -45,6 +45,7 @@ mod diag;
 mod error;
 mod event;
 mod layout;
+mod peer;
 mod record;
 mod region;
 mod ring;
@@ -57,12 +58,14 @@ mod sync;
 pub mod perf;
 
 pub use diag::{Stats, VerifyReport};
-pub use error::{CapacityError, Corruption, Error};
-pub use event::{EventConsumer, EventProducer, EventRing};
+pub use error::{AttachError, CapacityError, Corruption, Error};
+pub use event::{EventConsumer, EventProducer, EventRing, Plain};
+pub use peer::Peer;
 pub use record::{
     EventHeader, OwnedRecord, ReadGuard, Record, RecordConsumer, RecordProducer, RecordRing,
     WriteGrant, DEFAULT_RING_BYTES,
 };
+pub use region::Region;
 
 /// Nanoseconds on the backend's cheap clock: the TSC on x86_64, CNTVCT_EL0 on
 /// aarch64, `CLOCK_MONOTONIC` elsewhere. Record timestamps use it.

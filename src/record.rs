@@ -18,9 +18,10 @@
 
 use crate::diag::{self, Stats, VerifyReport};
 use crate::layout::{RingKind, RECORD_HEADER};
-use crate::ring::{ConsCore, ProdCore, RingMem};
+use crate::peer::{self, Claim, Peer, Side};
+use crate::ring::{self, ConsCore, ProdCore, RingMem, Shape};
 use crate::sync::Arc;
-use crate::{arch, Corruption, Error};
+use crate::{arch, Corruption, Error, Region};
 use core::fmt;
 use core::marker::PhantomData;
 use core::ops::Deref;
@@ -118,6 +119,8 @@ const fn framed(len: u64) -> u64 {
 /// # Ok::<(), tracering::Error>(())
 /// ```
 pub struct RecordRing {
+    // Claims are declared (and so dropped) before the memory they point into.
+    claims: (Claim, Claim),
     mem: RingMem,
 }
 
@@ -125,14 +128,23 @@ pub struct RecordRing {
 pub struct RecordProducer {
     core: ProdCore,
     max_payload: u64,
+    claim: Claim,
     mem: Arc<RingMem>,
 }
 
 /// The reading half of a [`RecordRing`].
 pub struct RecordConsumer {
     r: Reader,
+    claim: Claim,
     mem: Arc<RingMem>,
 }
+
+const SHAPE: Shape = Shape {
+    kind: RingKind::Record,
+    unit_size: 1,
+    unit_align: 8,
+    min_capacity: MIN_RECORD_RING,
+};
 
 // SAFETY: each half owns an Arc to the memory and only touches the bytes the
 // protocol gives its side; payloads are plain bytes.
@@ -171,8 +183,56 @@ impl RecordRing {
     /// );
     /// ```
     pub fn with_capacity(bytes: usize) -> Result<Self, Error> {
-        let mem = RingMem::new(RingKind::Record, bytes, 1, 8, MIN_RECORD_RING)?;
-        Ok(RecordRing { mem })
+        let region = Region::heap(Self::bytes_needed(bytes)?)?;
+        Self::create_in(&region, 0, bytes)
+    }
+
+    /// Bytes a ring of `capacity` bytes needs in a [`Region`] (header
+    /// included).
+    ///
+    /// ```
+    /// let n = tracering::RecordRing::bytes_needed(4096)?;
+    /// assert_eq!(n, 3 * tracering::cache_line() + 4096);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
+        ring::bytes_needed(capacity, 1, MIN_RECORD_RING)
+    }
+
+    /// Builds a ring of `capacity` bytes at `offset` (a multiple of
+    /// [`cache_line`](crate::cache_line)) in `region`, typically shared
+    /// memory that another process attaches to with
+    /// [`RecordProducer::attach`] or [`RecordConsumer::attach`]. Either
+    /// process may be the creator; the creator holds both sides until it
+    /// drops the half it does not use.
+    ///
+    /// ```
+    /// use tracering::{RecordRing, RecordProducer, Region};
+    /// let region = Region::memfd("records", RecordRing::bytes_needed(4096)?)?;
+    /// let (p, mut c) = RecordRing::create_in(&region, 0, 4096)?.split();
+    /// drop(p); // the agent process attaches as producer:
+    /// let mut agent = RecordProducer::attach(&region, 0)?;
+    /// agent.write(1, b"from the agent")?;
+    /// assert_eq!(c.read()?.payload(), b"from the agent");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn create_in(region: &Region, offset: usize, capacity: usize) -> Result<Self, Error> {
+        let mem = RingMem::create(region, offset, capacity, SHAPE)?;
+        let claims = (
+            Claim::take(mem.raw(), Side::Producer)?,
+            Claim::take(mem.raw(), Side::Consumer)?,
+        );
+        Ok(RecordRing { claims, mem })
+    }
+
+    /// The region the ring lives in (for a shared one, its descriptor).
+    ///
+    /// ```
+    /// assert!(tracering::RecordRing::new()?.region().len() > 65536);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn region(&self) -> &Region {
+        self.mem.region()
     }
 
     /// Capacity in bytes.
@@ -204,22 +264,11 @@ impl RecordRing {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn split(self) -> (RecordProducer, RecordConsumer) {
-        let raw = self.mem.raw();
-        let max_payload = max_payload_for(raw.cap);
+        let (pc, cc) = self.claims;
         let mem = Arc::new(self.mem);
         (
-            RecordProducer {
-                core: ProdCore::new(raw),
-                max_payload,
-                mem: mem.clone(),
-            },
-            RecordConsumer {
-                r: Reader {
-                    core: ConsCore::new(raw),
-                    max_payload,
-                },
-                mem,
-            },
+            RecordProducer::new(pc, mem.clone()),
+            RecordConsumer::new(cc, mem),
         )
     }
 
@@ -240,10 +289,16 @@ impl RecordRing {
         if !Arc::ptr_eq(&producer.mem, &consumer.mem) {
             return Err((producer, consumer));
         }
-        drop(producer);
+        let RecordProducer {
+            claim: pc, mem: pm, ..
+        } = producer;
+        drop(pm);
         let mem = Arc::try_unwrap(consumer.mem)
             .unwrap_or_else(|_| unreachable!("both halves of the ring were given"));
-        Ok(RecordRing { mem })
+        Ok(RecordRing {
+            claims: (pc, consumer.claim),
+            mem,
+        })
     }
 
     /// Empties the ring and zeroes every counter; `&mut self` on the owner
@@ -302,6 +357,47 @@ impl RecordRing {
 }
 
 impl RecordProducer {
+    fn new(claim: Claim, mem: Arc<RingMem>) -> Self {
+        let raw = mem.raw();
+        RecordProducer {
+            core: ProdCore::new(raw),
+            max_payload: max_payload_for(raw.cap),
+            claim,
+            mem,
+        }
+    }
+
+    /// Attaches as the producer of the ring at `offset` in `region`, after
+    /// validating its header. Refused while a live process holds that side;
+    /// a dead holder's side is taken over.
+    ///
+    /// ```
+    /// use tracering::{RecordRing, RecordProducer, Region};
+    /// let region = Region::heap(RecordRing::bytes_needed(1024)?)?;
+    /// let (p, _c) = RecordRing::create_in(&region, 0, 1024)?.split();
+    /// assert!(RecordProducer::attach(&region, 0).is_err()); // held by `p`
+    /// drop(p);
+    /// assert!(RecordProducer::attach(&region, 0).is_ok());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
+        let mem = RingMem::attach(region, offset, SHAPE)?;
+        let claim = Claim::take(mem.raw(), Side::Producer)?;
+        Ok(RecordProducer::new(claim, Arc::new(mem)))
+    }
+
+    /// Who holds the consumer side: alive, released, or dead.
+    ///
+    /// ```
+    /// let (p, c) = tracering::RecordRing::new()?.split();
+    /// drop(c);
+    /// assert!(matches!(p.consumer(), tracering::Peer::Released { .. }));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn consumer(&self) -> Peer {
+        peer::status(&self.core.raw, Side::Consumer)
+    }
+
     /// Largest payload a record may carry.
     ///
     /// ```
@@ -947,6 +1043,52 @@ impl Drop for ReadGuard<'_> {
 }
 
 impl RecordConsumer {
+    fn new(claim: Claim, mem: Arc<RingMem>) -> Self {
+        let raw = mem.raw();
+        RecordConsumer {
+            r: Reader {
+                core: ConsCore::new(raw),
+                max_payload: max_payload_for(raw.cap),
+            },
+            claim,
+            mem,
+        }
+    }
+
+    /// Attaches as the consumer of the ring at `offset` in `region`, after
+    /// validating its header, and resumes from the stored read position. A
+    /// restarted consumer reads on where the last one stopped.
+    ///
+    /// ```
+    /// use tracering::{RecordRing, RecordConsumer, Region};
+    /// let region = Region::heap(RecordRing::bytes_needed(1024)?)?;
+    /// let (mut p, c) = RecordRing::create_in(&region, 0, 1024)?.split();
+    /// p.write(1, b"kept")?;
+    /// drop(c);
+    /// let mut c = RecordConsumer::attach(&region, 0)?;
+    /// assert_eq!(c.read()?.payload(), b"kept");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
+        let mem = RingMem::attach(region, offset, SHAPE)?;
+        let claim = Claim::take(mem.raw(), Side::Consumer)?;
+        Ok(RecordConsumer::new(claim, Arc::new(mem)))
+    }
+
+    /// Who holds the producer side: alive, released, or dead. Records a dead
+    /// producer committed can still be read; none is ever torn.
+    ///
+    /// ```
+    /// let (p, c) = tracering::RecordRing::new()?.split();
+    /// assert!(matches!(c.producer(), tracering::Peer::Alive { .. }));
+    /// drop(p);
+    /// assert!(matches!(c.producer(), tracering::Peer::Released { .. }));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn producer(&self) -> Peer {
+        peer::status(&self.r.core.raw, Side::Producer)
+    }
+
     /// Takes the oldest record; it is consumed when the guard drops.
     /// [`Error::Empty`] when nothing is published.
     ///

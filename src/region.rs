@@ -1,48 +1,487 @@
-//! Memory a ring lives in. For now, zeroed heap memory aligned to a cache line.
+//! Memory that rings live in: zeroed heap memory, or a shared-memory segment
+//! (`memfd_create` or `shm_open`) that a second process maps too.
+//!
+//! A [`Region`] is a cheap, clonable handle; the memory is freed (or unmapped)
+//! when the last clone and the last ring placed in it are gone. A region holds
+//! no pointers of its own: rings inside it are found by offset.
+//!
+//! # Cleanup rules for named segments
+//! - [`Region::create_named`] fails if the name exists, so two controllers
+//!   never share a segment by accident.
+//! - A name stays in `/dev/shm` until [`Region::unlink`] removes it, so that a
+//!   restarted process can re-attach with [`Region::open_named`]. Call
+//!   `unlink` when the tracer shuts down for good, or use
+//!   [`Region::unlink_on_drop`] to tie the name to this handle's lifetime.
+//! - Unlinking removes only the name: processes that have the segment mapped
+//!   keep using it, and the memory goes away with the last mapping.
+//! - Anonymous segments ([`Region::memfd`]) have no name to leak; pass the
+//!   file descriptor ([`Region::fd`]) to the other process.
 
 use crate::{arch, Error};
 use core::ptr::NonNull;
 use std::alloc::{self, Layout};
+use std::sync::{Arc, Mutex};
 
-/// An owned, zero-initialised, cache-line-aligned block of bytes.
+/// A block of zero-initialised, cache-line-aligned memory, on the heap or in a
+/// shared-memory segment.
 ///
-/// Zeroing matters: readers may be handed `&[u8]` views of any byte of the
-/// data area, so every byte must be initialised from the start.
-pub(crate) struct Region {
-    base: NonNull<u8>,
-    layout: Layout,
+/// ```
+/// let region = tracering::Region::heap(4096)?;
+/// assert_eq!(region.len(), 4096);
+/// # Ok::<(), tracering::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Region {
+    inner: Arc<Inner>,
 }
 
-// SAFETY: a Region is a plain owned allocation; the rings built on it decide
-// which thread may touch which bytes.
-unsafe impl Send for Region {}
-// SAFETY: `&Region` only exposes the base pointer and length.
-unsafe impl Sync for Region {}
+struct Inner {
+    base: NonNull<u8>,
+    len: usize,
+    backing: Backing,
+    /// Rings this process has placed in the region: `(offset, len, users)`.
+    /// Creating a ring needs a range nobody here uses; attaching needs the
+    /// exact range of a ring, or a free one. This keeps safe code in one
+    /// process from building two rings over the same bytes.
+    placed: Mutex<Vec<(usize, usize, usize)>>,
+}
+
+pub(crate) enum Backing {
+    Heap(Layout),
+    #[cfg(all(feature = "shm", unix))]
+    Mapped(shm::Mapping),
+}
+
+// SAFETY: a Region is owned memory plus (for mappings) a file descriptor;
+// which thread may touch which bytes is decided by the rings placed in it.
+unsafe impl Send for Inner {}
+// SAFETY: `&Inner` exposes only the base pointer, length and descriptor.
+unsafe impl Sync for Inner {}
 
 impl Region {
-    /// Allocates `len` zeroed bytes aligned to the cache line.
-    pub(crate) fn heap(len: u64) -> Result<Region, Error> {
-        let oom = Error::OutOfMemory { bytes: len };
-        let size = usize::try_from(len).map_err(|_| oom)?;
-        let layout = Layout::from_size_align(size, arch::CACHE_LINE).map_err(|_| oom)?;
-        if size == 0 {
+    /// `len` zeroed bytes of heap memory aligned to the cache line.
+    ///
+    /// ```
+    /// assert!(tracering::Region::heap(0).is_err());
+    /// assert!(tracering::Region::heap(128).is_ok());
+    /// ```
+    pub fn heap(len: usize) -> Result<Region, Error> {
+        let oom = Error::OutOfMemory { bytes: len as u64 };
+        if len == 0 {
             return Err(oom);
         }
+        let layout = Layout::from_size_align(len, arch::CACHE_LINE).map_err(|_| oom)?;
         // SAFETY: `layout` has a non-zero size (checked above).
         let ptr = unsafe { alloc::alloc_zeroed(layout) };
         let base = NonNull::new(ptr).ok_or(oom)?;
-        Ok(Region { base, layout })
+        Ok(Region::from_parts(base, len, Backing::Heap(layout)))
     }
 
-    /// First byte of the region.
+    /// Heap memory holding a copy of `bytes`: for replaying a saved segment,
+    /// or for fuzzing the attach path.
+    ///
+    /// ```
+    /// let r = tracering::Region::copy_from(&[1, 2, 3])?;
+    /// assert_eq!(r.len(), 3);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn copy_from(bytes: &[u8]) -> Result<Region, Error> {
+        let region = Region::heap(bytes.len())?;
+        // SAFETY: the new region is `bytes.len()` bytes long, writable, and
+        // private to this function.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), region.as_ptr(), bytes.len()) };
+        Ok(region)
+    }
+
+    fn from_parts(base: NonNull<u8>, len: usize, backing: Backing) -> Region {
+        Region {
+            inner: Arc::new(Inner {
+                base,
+                len,
+                backing,
+                placed: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Length in bytes.
+    ///
+    /// ```
+    /// assert_eq!(tracering::Region::heap(64)?.len(), 64);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.inner.len
+    }
+
+    /// Always false: regions are never empty.
+    ///
+    /// ```
+    /// assert!(!tracering::Region::heap(64)?.is_empty());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.inner.len == 0
+    }
+
+    /// The first byte. Writing through it is `unsafe` and races with the rings
+    /// placed in the region; it exists for tests and tools that inspect or
+    /// damage a segment on purpose.
+    ///
+    /// ```
+    /// let r = tracering::Region::heap(64)?;
+    /// assert_eq!(r.as_ptr() as usize % tracering::cache_line(), 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.inner.base.as_ptr()
+    }
+
     pub(crate) fn base(&self) -> NonNull<u8> {
-        self.base
+        self.inner.base
+    }
+
+    /// Registers a ring over `[offset, offset + len)`. `create` needs the
+    /// range unused by this process; an attach may share an identical range.
+    pub(crate) fn place(
+        &self,
+        offset: usize,
+        len: usize,
+        create: bool,
+    ) -> Result<Placement, Error> {
+        let end = offset.checked_add(len).filter(|&e| e <= self.inner.len);
+        let Some(end) = end else {
+            return Err(Error::RegionTooSmall {
+                needed: offset as u64 + len as u64,
+                len: self.inner.len as u64,
+            });
+        };
+        let mut placed = self.inner.placed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut same = None;
+        for (i, &(o, l, _)) in placed.iter().enumerate() {
+            let overlaps = offset < o + l && o < end;
+            if (o, l) == (offset, len) && !create {
+                same = Some(i);
+            } else if overlaps {
+                return Err(Error::InUse {
+                    offset: offset as u64,
+                });
+            }
+        }
+        match same {
+            Some(i) => placed[i].2 += 1,
+            None => placed.push((offset, len, 1)),
+        }
+        Ok(Placement {
+            region: self.clone(),
+            offset,
+            len,
+        })
     }
 }
 
-impl Drop for Region {
+/// A ring's registration in a [`Region`]; keeps the memory alive and
+/// unregisters the range when dropped.
+pub(crate) struct Placement {
+    region: Region,
+    offset: usize,
+    len: usize,
+}
+
+impl Placement {
+    pub(crate) fn region(&self) -> &Region {
+        &self.region
+    }
+}
+
+impl Drop for Placement {
     fn drop(&mut self) {
-        // SAFETY: `base` came from `alloc_zeroed` with exactly `layout`.
-        unsafe { alloc::dealloc(self.base.as_ptr(), self.layout) }
+        let mut placed = self
+            .region
+            .inner
+            .placed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = placed
+            .iter()
+            .position(|&(o, l, _)| (o, l) == (self.offset, self.len))
+        {
+            placed[i].2 -= 1;
+            if placed[i].2 == 0 {
+                placed.swap_remove(i);
+            }
+        }
+    }
+}
+
+impl core::fmt::Debug for Region {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let kind = match &self.inner.backing {
+            Backing::Heap(_) => "heap",
+            #[cfg(all(feature = "shm", unix))]
+            Backing::Mapped(_) => "shared",
+        };
+        f.debug_struct("Region")
+            .field("kind", &kind)
+            .field("len", &self.inner.len)
+            .finish()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        match &self.backing {
+            Backing::Heap(layout) => {
+                // SAFETY: `base` came from `alloc_zeroed` with exactly `layout`.
+                unsafe { alloc::dealloc(self.base.as_ptr(), *layout) }
+            }
+            #[cfg(all(feature = "shm", unix))]
+            Backing::Mapped(m) => m.unmap(self.base, self.len),
+        }
+    }
+}
+
+#[cfg(all(feature = "shm", unix))]
+mod shm {
+    //! POSIX and Linux shared memory through libc.
+
+    use super::{Backing, Region};
+    use crate::Error;
+    use core::ptr::NonNull;
+    use std::ffi::CString;
+    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+    /// A mapped segment's descriptor and, optionally, a name to unlink.
+    pub(crate) struct Mapping {
+        fd: OwnedFd,
+        unlink: std::sync::Mutex<Option<CString>>,
+    }
+
+    impl Mapping {
+        pub(crate) fn unmap(&self, base: NonNull<u8>, len: usize) {
+            // SAFETY: base/len are exactly the mapping made in `map`; no ring
+            // can use it any more (this runs when the last handle drops).
+            unsafe { libc::munmap(base.as_ptr().cast(), len) };
+            if let Some(name) = self.unlink.lock().ok().and_then(|mut n| n.take()) {
+                // SAFETY: `name` is a valid NUL-terminated string.
+                unsafe { libc::shm_unlink(name.as_ptr()) };
+            }
+        }
+    }
+
+    fn os_error(op: &'static str) -> Error {
+        Error::Os {
+            op,
+            errno: std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        }
+    }
+
+    /// Checks a POSIX shared-memory name: one leading '/', no other '/',
+    /// 2..=255 bytes, no NUL.
+    fn shm_name(name: &str) -> Result<CString, Error> {
+        let ok = name.len() >= 2
+            && name.len() <= 255
+            && name.starts_with('/')
+            && !name[1..].contains('/');
+        let c = CString::new(name).ok().filter(|_| ok);
+        c.ok_or(Error::InvalidName)
+    }
+
+    /// Maps all of `fd` read-write and shared.
+    fn map(fd: OwnedFd, len: usize) -> Result<Region, Error> {
+        if len == 0 {
+            return Err(Error::OutOfMemory { bytes: 0 });
+        }
+        // SAFETY: a fresh shared mapping of a descriptor we own; the kernel
+        // picks the (page-aligned) address.
+        let p = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(os_error("mmap"));
+        }
+        let base = NonNull::new(p.cast::<u8>()).ok_or(Error::Os {
+            op: "mmap",
+            errno: 0,
+        })?;
+        let mapping = Mapping {
+            fd,
+            unlink: std::sync::Mutex::new(None),
+        };
+        Ok(Region::from_parts(base, len, Backing::Mapped(mapping)))
+    }
+
+    /// Sizes a new segment and maps it.
+    fn size_and_map(fd: OwnedFd, len: usize) -> Result<Region, Error> {
+        let size =
+            libc::off_t::try_from(len).map_err(|_| Error::OutOfMemory { bytes: len as u64 })?;
+        // SAFETY: `fd` is an open, writable descriptor we own.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), size) } != 0 {
+            return Err(os_error("ftruncate"));
+        }
+        map(fd, len)
+    }
+
+    /// The size of the object behind `fd`.
+    fn fd_len(fd: &OwnedFd) -> Result<usize, Error> {
+        // SAFETY: zeroed `stat` is a valid out-parameter.
+        let mut st: libc::stat = unsafe { core::mem::zeroed() };
+        // SAFETY: `fd` is open; `st` is writable.
+        if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+            return Err(os_error("fstat"));
+        }
+        usize::try_from(st.st_size).map_err(|_| Error::Os {
+            op: "fstat",
+            errno: libc::EOVERFLOW,
+        })
+    }
+
+    impl Region {
+        /// An anonymous shared segment of `len` zeroed bytes (Linux
+        /// `memfd_create`). Hand [`fd`](Region::fd) to the other process.
+        /// The descriptor is close-on-exec; clear that flag (or pass it over a
+        /// Unix socket) to share it with a child.
+        ///
+        /// ```
+        /// let r = tracering::Region::memfd("trace", 4096)?;
+        /// assert!(r.fd().is_some());
+        /// # Ok::<(), tracering::Error>(())
+        /// ```
+        #[cfg(target_os = "linux")]
+        pub fn memfd(debug_name: &str, len: usize) -> Result<Region, Error> {
+            let name = CString::new(debug_name).map_err(|_| Error::InvalidName)?;
+            // SAFETY: `name` is NUL-terminated; the flags are valid.
+            let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+            if fd < 0 {
+                return Err(os_error("memfd_create"));
+            }
+            // SAFETY: memfd_create returned a fresh descriptor that we own.
+            size_and_map(unsafe { OwnedFd::from_raw_fd(fd) }, len)
+        }
+
+        /// Creates the named segment `name` (like `/my-tracer`) of `len`
+        /// zeroed bytes. Fails if it already exists. See the module docs for
+        /// when the name is removed.
+        ///
+        /// ```
+        /// use tracering::Region;
+        /// let name = format!("/tracering-doc-{}", std::process::id());
+        /// let r = Region::create_named(&name, 4096)?;
+        /// let again = Region::open_named(&name)?;
+        /// assert_eq!(again.len(), 4096);
+        /// Region::unlink(&name)?;
+        /// # Ok::<(), tracering::Error>(())
+        /// ```
+        pub fn create_named(name: &str, len: usize) -> Result<Region, Error> {
+            let c = shm_name(name)?;
+            // SAFETY: `c` is NUL-terminated; flags and mode are valid.
+            let fd = unsafe {
+                libc::shm_open(
+                    c.as_ptr(),
+                    libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+                    0o600,
+                )
+            };
+            if fd < 0 {
+                return Err(os_error("shm_open"));
+            }
+            // SAFETY: shm_open returned a fresh descriptor that we own.
+            let region = size_and_map(unsafe { OwnedFd::from_raw_fd(fd) }, len);
+            if region.is_err() {
+                // SAFETY: `c` is NUL-terminated; we created this name.
+                unsafe { libc::shm_unlink(c.as_ptr()) };
+            }
+            region
+        }
+
+        /// Maps the existing named segment `name`, whole.
+        ///
+        /// ```
+        /// assert!(tracering::Region::open_named("/tracering-no-such-segment").is_err());
+        /// ```
+        pub fn open_named(name: &str) -> Result<Region, Error> {
+            let c = shm_name(name)?;
+            // SAFETY: `c` is NUL-terminated; flags are valid.
+            let fd = unsafe { libc::shm_open(c.as_ptr(), libc::O_RDWR, 0) };
+            if fd < 0 {
+                return Err(os_error("shm_open"));
+            }
+            // SAFETY: shm_open returned a fresh descriptor that we own.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            let len = fd_len(&fd)?;
+            map(fd, len)
+        }
+
+        /// Maps the whole segment behind a descriptor received from another
+        /// process.
+        ///
+        /// ```
+        /// use std::os::fd::AsFd;
+        /// let a = tracering::Region::memfd("x", 4096)?;
+        /// let fd = a.fd().unwrap().try_clone_to_owned().unwrap();
+        /// let b = tracering::Region::from_fd(fd)?;
+        /// assert_eq!(b.len(), 4096);
+        /// # Ok::<(), tracering::Error>(())
+        /// ```
+        pub fn from_fd(fd: OwnedFd) -> Result<Region, Error> {
+            let len = fd_len(&fd)?;
+            map(fd, len)
+        }
+
+        /// Removes the name `name` from the system. Mappings stay valid.
+        ///
+        /// ```
+        /// assert!(tracering::Region::unlink("/tracering-no-such-segment").is_err());
+        /// ```
+        pub fn unlink(name: &str) -> Result<(), Error> {
+            let c = shm_name(name)?;
+            // SAFETY: `c` is NUL-terminated.
+            if unsafe { libc::shm_unlink(c.as_ptr()) } != 0 {
+                return Err(os_error("shm_unlink"));
+            }
+            Ok(())
+        }
+
+        /// Unlinks `name` when the last handle to this region (and every ring
+        /// in it) is dropped. Does nothing for heap regions.
+        ///
+        /// ```
+        /// let name = format!("/tracering-doc-drop-{}", std::process::id());
+        /// let r = tracering::Region::create_named(&name, 4096)?;
+        /// r.unlink_on_drop(&name)?;
+        /// drop(r);
+        /// assert!(tracering::Region::open_named(&name).is_err());
+        /// # Ok::<(), tracering::Error>(())
+        /// ```
+        pub fn unlink_on_drop(&self, name: &str) -> Result<(), Error> {
+            let c = shm_name(name)?;
+            if let Backing::Mapped(m) = &self.inner.backing {
+                if let Ok(mut slot) = m.unlink.lock() {
+                    *slot = Some(c);
+                }
+            }
+            Ok(())
+        }
+
+        /// The segment's descriptor, for passing to another process (`None`
+        /// for heap regions).
+        ///
+        /// ```
+        /// assert!(tracering::Region::heap(64)?.fd().is_none());
+        /// # Ok::<(), tracering::Error>(())
+        /// ```
+        pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+            match &self.inner.backing {
+                Backing::Mapped(m) => Some(m.fd.as_fd()),
+                Backing::Heap(_) => None,
+            }
+        }
     }
 }

@@ -12,64 +12,138 @@
 //! poisons the handle with [`Error::Corrupted`].
 
 use crate::layout::{self, RingHeader, RingKind, HEADER_SIZE};
-use crate::region::Region;
+use crate::region::{Placement, Region};
 use crate::sync::AccessLog;
-use crate::{arch, Corruption, Error};
+use crate::{arch, AttachError, Corruption, Error};
 use core::ptr::NonNull;
 
-/// Owns a ring's memory and its initialised header.
+/// A ring placed in a [`Region`]: keeps the memory alive, and knows where
+/// the header and the data area are.
 pub(crate) struct RingMem {
-    /// Kept for its Drop, which frees the memory after the header is dropped.
-    _region: Region,
     /// Boxed so that its address survives moving the RingMem into an Arc.
     _log: Box<AccessLog>,
     raw: RawRing,
+    /// True if this process built the header (and so drops it in place).
+    created: bool,
+    /// Dropped last: the registration that keeps the region mapped.
+    placement: Placement,
 }
 
-// SAFETY: RingMem owns its memory. Through `&RingMem` only the header's
-// atomics and the raw pointers are reachable; which side may touch which
-// bytes is enforced by the producer and consumer handles.
+// SAFETY: RingMem owns (a share of) its memory. Through `&RingMem` only the
+// header's atomics and the raw pointers are reachable; which side may touch
+// which bytes is enforced by the producer and consumer handles.
 unsafe impl Send for RingMem {}
 // SAFETY: as above.
 unsafe impl Sync for RingMem {}
 
+/// Bytes a ring of `capacity` units of `unit_size` bytes needs in a region.
+pub(crate) fn bytes_needed(capacity: usize, unit_size: usize, min: u64) -> Result<usize, Error> {
+    let data = layout::data_bytes(capacity, unit_size, min)?;
+    usize::try_from(data + HEADER_SIZE as u64).map_err(|_| Error::OutOfMemory { bytes: data })
+}
+
+fn check_offset(offset: usize) -> Result<(), Error> {
+    if offset % arch::CACHE_LINE != 0 {
+        return Err(Error::Misaligned {
+            offset: offset as u64,
+        });
+    }
+    Ok(())
+}
+
+/// What a front-end expects of a ring it builds or attaches to.
+#[derive(Clone, Copy)]
+pub(crate) struct Shape {
+    pub(crate) kind: RingKind,
+    pub(crate) unit_size: usize,
+    pub(crate) unit_align: usize,
+    pub(crate) min_capacity: u64,
+}
+
 impl RingMem {
-    /// Builds a ring of `capacity` units of `unit_size` bytes.
-    pub(crate) fn new(
-        kind: RingKind,
+    /// Builds a fresh ring of `capacity` units at `offset` in `region`.
+    pub(crate) fn create(
+        region: &Region,
+        offset: usize,
         capacity: usize,
-        unit_size: usize,
-        unit_align: usize,
-        min_capacity: u64,
+        shape: Shape,
     ) -> Result<RingMem, Error> {
-        let data = layout::data_bytes(capacity, unit_size, min_capacity)?;
-        let region = Region::heap(HEADER_SIZE as u64 + data)?;
-        let hdr = region.base().cast::<RingHeader>();
-        let header = RingHeader::new(kind, capacity as u64, unit_size as u32, unit_align as u32);
-        // SAFETY: the region is HEADER_SIZE + data bytes long, aligned to the
-        // cache line (the header's alignment, asserted in layout.rs), and
-        // nothing else refers to it yet.
-        unsafe { hdr.as_ptr().write(header) };
-        // SAFETY: HEADER_SIZE is within the region (data >= 1 byte follows it).
-        let data_ptr = unsafe { region.base().add(HEADER_SIZE) };
+        check_offset(offset)?;
+        let len = bytes_needed(capacity, shape.unit_size, shape.min_capacity)?;
+        let placement = region.place(offset, len, true)?;
+        // SAFETY: `place` checked that [offset, offset + len) is inside the
+        // region, which is cache-line aligned, as is `offset`.
+        let hdr = unsafe { region.base().add(offset) }.cast::<RingHeader>();
+        // SAFETY: the range is inside the region, aligned for RingHeader
+        // (asserted in layout.rs), and no ring of this process uses it
+        // (`place` refused overlaps), so nothing here holds a reference to it.
+        unsafe { hdr.as_ptr().write(RingHeader::zeroed()) };
+        let mem = RingMem::new(hdr, capacity as u64, shape.kind, true, placement);
+        mem.raw.hdr().init(
+            shape.kind,
+            capacity as u64,
+            shape.unit_size as u32,
+            shape.unit_align as u32,
+        );
+        Ok(mem)
+    }
+
+    /// Attaches to the ring at `offset` in `region`, validating every header
+    /// field (each read once) against `shape` and the region's length.
+    pub(crate) fn attach(region: &Region, offset: usize, shape: Shape) -> Result<RingMem, Error> {
+        check_offset(offset)?;
+        let fits = offset
+            .checked_add(HEADER_SIZE)
+            .is_some_and(|e| e <= region.len());
+        if !fits {
+            return Err(Error::RegionTooSmall {
+                needed: offset as u64 + HEADER_SIZE as u64,
+                len: region.len() as u64,
+            });
+        }
+        // SAFETY: [offset, offset + HEADER_SIZE) is inside the region and
+        // aligned for RingHeader, whose fields are all atomics, so reading it
+        // through a shared reference is sound whatever another process does.
+        let hdr = unsafe { region.base().add(offset) }.cast::<RingHeader>();
+        // SAFETY: as above; the reference ends with this block.
+        let capacity = validate(unsafe { hdr.as_ref() }, shape)?;
+        let len = HEADER_SIZE as u64 + capacity * shape.unit_size as u64;
+        let len = usize::try_from(len).map_err(|_| Error::RegionTooSmall {
+            needed: u64::MAX,
+            len: region.len() as u64,
+        })?;
+        let placement = region.place(offset, len, false)?;
+        Ok(RingMem::new(hdr, capacity, shape.kind, false, placement))
+    }
+
+    fn new(
+        hdr: NonNull<RingHeader>,
+        capacity: u64,
+        kind: RingKind,
+        created: bool,
+        placement: Placement,
+    ) -> RingMem {
+        // SAFETY: the data area follows the header inside the placed range.
+        let data = unsafe { hdr.cast::<u8>().add(HEADER_SIZE) };
         // Loom tracks slots of an event ring, and 8-byte words of a record ring.
         let units = match kind {
             RingKind::Event => capacity,
             RingKind::Record => capacity / 8,
         };
-        let log = Box::new(AccessLog::new(units));
+        let log = Box::new(AccessLog::new(units as usize));
         let raw = RawRing {
             hdr,
-            data: data_ptr,
-            cap: capacity as u64,
-            mask: capacity as u64 - 1,
+            data,
+            cap: capacity,
+            mask: capacity - 1,
             log: NonNull::from(&*log),
         };
-        Ok(RingMem {
-            _region: region,
+        RingMem {
             _log: log,
             raw,
-        })
+            created,
+            placement,
+        }
     }
 
     /// Pointers into this ring, valid while `self` lives.
@@ -77,19 +151,75 @@ impl RingMem {
         self.raw
     }
 
-    /// Zeroes positions and counters. `&mut self` proves no handle is live.
-    pub(crate) fn reset(&mut self) {
-        // SAFETY: the header was initialised in `new`, and `&mut self` means
-        // no producer or consumer handle shares this RingMem.
-        unsafe { (*self.raw.hdr.as_ptr()).reset() }
+    /// The region the ring lives in.
+    pub(crate) fn region(&self) -> &Region {
+        self.placement.region()
     }
+
+    /// Zeroes positions and counters. `&mut self` proves that no handle of
+    /// this process shares this RingMem.
+    pub(crate) fn reset(&mut self) {
+        self.raw.hdr().reset()
+    }
+}
+
+/// Reads each metadata word once and checks it; returns the capacity.
+fn validate(h: &RingHeader, shape: Shape) -> Result<u64, Error> {
+    let m = &h.meta;
+    let bad = |e| Err(Error::Attach(e));
+    let magic = arch::load_acquire(&m.magic);
+    if magic != layout::MAGIC {
+        return bad(AttachError::BadMagic { found: magic });
+    }
+    let version = arch::load_relaxed32(&m.version);
+    if version != layout::VERSION {
+        return bad(AttachError::Version {
+            found: version,
+            expected: layout::VERSION,
+        });
+    }
+    let fp = arch::load_relaxed(&m.fingerprint);
+    if fp != layout::fingerprint() {
+        return bad(AttachError::Layout {
+            found: fp,
+            expected: layout::fingerprint(),
+        });
+    }
+    let kind = arch::load_relaxed32(&m.kind);
+    if kind != shape.kind as u32 {
+        return bad(AttachError::WrongKind { found: kind });
+    }
+    let (size, align) = (
+        arch::load_relaxed32(&m.unit_size),
+        arch::load_relaxed32(&m.unit_align),
+    );
+    if (size as usize, align as usize) != (shape.unit_size, shape.unit_align) {
+        return bad(AttachError::UnitMismatch { size, align });
+    }
+    let capacity = arch::load_relaxed(&m.capacity);
+    let data = usize::try_from(capacity)
+        .ok()
+        .and_then(|c| layout::data_bytes(c, shape.unit_size, shape.min_capacity).ok());
+    let Some(data) = data else {
+        return bad(AttachError::Capacity { found: capacity });
+    };
+    let (off, len) = (
+        arch::load_relaxed(&m.data_offset),
+        arch::load_relaxed(&m.data_len),
+    );
+    if off != HEADER_SIZE as u64 || len != data {
+        return bad(AttachError::DataArea { offset: off, len });
+    }
+    Ok(capacity)
 }
 
 impl Drop for RingMem {
     fn drop(&mut self) {
-        // SAFETY: the header was written in `new` and is dropped exactly once,
-        // before the region (a field) frees the memory.
-        unsafe { core::ptr::drop_in_place(self.raw.hdr.as_ptr()) }
+        if self.created {
+            // SAFETY: this process wrote the header in `create`; it is
+            // dropped once, before the placement releases the memory.
+            unsafe { core::ptr::drop_in_place(self.raw.hdr.as_ptr()) }
+        }
     }
 }
 
