@@ -790,6 +790,8 @@ impl Reader {
                 return Err(Corruption::RecordFraming);
             }
             self.core.raw.log_read_bytes(idx, RECORD_HEADER);
+            // The header is read exactly once (volatile: the compiler may not
+            // re-fetch it), and only this copy is checked and used.
             // SAFETY: idx is 8-aligned and idx + 16 <= capacity, so the header
             // lies inside the data area; it was published (avail >= 16).
             let hdr = unsafe {
@@ -799,7 +801,7 @@ impl Reader {
                     .as_ptr()
                     .add(idx as usize)
                     .cast::<EventHeader>()
-                    .read()
+                    .read_volatile()
             };
             if !hdr.is_valid() {
                 return Err(Corruption::RecordHeader);

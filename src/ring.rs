@@ -311,10 +311,14 @@ impl ProdCore {
     /// Picks up the producer state stored in the header.
     pub(crate) fn new(raw: RawRing) -> ProdCore {
         let h = raw.hdr();
+        // Start from "no room known": the first write reloads and validates
+        // the consumer position, so a corrupt word in shared memory can never
+        // make the free space look larger than the capacity.
+        let head = arch::load_relaxed(&h.prod.head);
         ProdCore {
             raw,
-            head: arch::load_relaxed(&h.prod.head),
-            cached_tail: arch::load_relaxed(&h.prod.cached_tail),
+            head,
+            cached_tail: head.wrapping_sub(raw.cap),
             committed: arch::load_relaxed(&h.prod.committed),
         }
     }

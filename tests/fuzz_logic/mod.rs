@@ -1,0 +1,139 @@
+//! The fuzz targets' bodies. The cargo-fuzz targets in `fuzz/` include this
+//! file, and `tests/fuzz_corpus.rs` replays the checked-in corpus through the
+//! same code on the stable toolchain. Any input may make the ring report an
+//! error; none may panic, read out of bounds or hang.
+
+#![allow(dead_code)]
+
+use tracering::{
+    cache_line, EventConsumer, EventProducer, RecordConsumer, RecordProducer, RecordRing, Region,
+};
+
+/// Drains a record consumer, touching every byte it hands out.
+fn drain_records(c: &mut RecordConsumer) {
+    for _ in 0..64 {
+        let mut sum = 0u64;
+        match c.read_batch(64, |r| {
+            let p = r.payload();
+            assert!(!p.is_empty());
+            sum = p.iter().fold(sum, |s, &b| s.wrapping_add(b as u64));
+        }) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        std::hint::black_box(sum);
+    }
+    let _ = c.verify();
+    let _ = c.stats();
+    let _ = c.producer();
+    let _ = format!("{c:?}");
+}
+
+/// Writes a few records through a producer that may face a corrupt consumer.
+fn write_some(p: &mut RecordProducer, seed: &[u8]) {
+    let max = p.max_payload();
+    for (i, &b) in seed.iter().take(16).enumerate() {
+        let len = 1 + (b as usize * 7 + i) % max;
+        let _ = p.write(i as u16, &vec![b; len]);
+    }
+    let _ = p.available_write();
+}
+
+/// Builds a region from fuzz input. Mode bit 0 clear: the raw bytes. Set: a
+/// valid ring header (capacity picked by bits 1..4), with the input laid over
+/// everything after the metadata line, so positions, owners and records are
+/// hostile but the attach checks pass.
+fn region_from(data: &[u8]) -> Option<Region> {
+    let (&mode, body) = data.split_first()?;
+    if mode & 1 == 0 {
+        return Region::copy_from(body).ok();
+    }
+    let cap = 64usize << ((mode >> 1) & 7);
+    let region = Region::heap(RecordRing::bytes_needed(cap).ok()?).ok()?;
+    drop(RecordRing::create_in(&region, 0, cap).ok()?);
+    let skip = cache_line();
+    let n = body.len().min(region.len() - skip);
+    // SAFETY: [skip, skip + n) is inside the region, and no ring handle is
+    // live while we write it.
+    unsafe { std::ptr::copy_nonoverlapping(body.as_ptr(), region.as_ptr().add(skip), n) };
+    Some(region)
+}
+
+/// Attach to arbitrary bytes as consumer and producer, and use the ring.
+pub fn attach_bytes(data: &[u8]) {
+    let Some(region) = region_from(data) else {
+        return;
+    };
+    if let Ok(mut c) = RecordConsumer::attach(&region, 0) {
+        drain_records(&mut c);
+    }
+    if let Ok(mut p) = RecordProducer::attach(&region, 0) {
+        write_some(&mut p, data);
+        if let Ok(mut c) = RecordConsumer::attach(&region, 0) {
+            drain_records(&mut c);
+        }
+    }
+    if let Ok(mut c) = EventConsumer::<u64>::attach(&region, 0) {
+        let mut out = [0u64; 32];
+        while let Ok(n) = c.pop_batch(&mut out) {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    if let Ok(mut p) = EventProducer::<u64>::attach(&region, 0) {
+        let _ = p.push_batch(&[1, 2, 3]);
+    }
+}
+
+/// A valid ring driven by the input: write, read, and overwrite words of the
+/// header or the records between operations, as a hostile peer would.
+pub fn drain_mutating(data: &[u8]) {
+    let Some((&first, ops)) = data.split_first() else {
+        return;
+    };
+    let cap = 64usize << (first & 7);
+    let Ok(region) = Region::heap(RecordRing::bytes_needed(cap).unwrap()) else {
+        return;
+    };
+    let (mut p, mut c) = RecordRing::create_in(&region, 0, cap).unwrap().split();
+    let max = p.max_payload();
+    for op in ops.chunks(10) {
+        let arg = |i: usize| op.get(i).copied().unwrap_or(0);
+        match arg(0) % 5 {
+            0 => {
+                let len = 1 + arg(1) as usize % max;
+                let _ = p.write(arg(2) as u16, &vec![arg(3); len]);
+            }
+            1 => {
+                let _ = c.read_batch(arg(1) as usize % 8, |r| {
+                    std::hint::black_box(r.payload().iter().map(|&b| b as u64).sum::<u64>());
+                });
+            }
+            2 => {
+                let word = u16::from_le_bytes([arg(1), arg(2)]) as usize % (region.len() / 8);
+                let mut v = [0u8; 8];
+                for (i, b) in v.iter_mut().enumerate() {
+                    *b = arg(3 + i % 7);
+                }
+                // SAFETY: an aligned word inside the region; single-threaded,
+                // so nothing reads it concurrently.
+                unsafe {
+                    (region.as_ptr().add(word * 8) as *mut u64)
+                        .write_volatile(u64::from_le_bytes(v))
+                };
+            }
+            3 => {
+                if let Ok(mut g) = p.reserve(arg(1) as u16, 1 + arg(2) as usize % max) {
+                    g.payload_mut().fill(arg(3));
+                    g.commit();
+                }
+            }
+            _ => {
+                let _ = c.verify();
+                let _ = c.peek().map(|r| r.payload().len());
+            }
+        }
+    }
+    drain_records(&mut c);
+}
