@@ -2,6 +2,9 @@
 //! sequence number and a checksum. None may be lost, duplicated, reordered or
 //! corrupted, and the drop accounting must be exact.
 
+mod common;
+
+use common::mix;
 use std::thread;
 use tracering::{Error, EventRing, RecordRing};
 
@@ -12,11 +15,6 @@ struct Ev {
     a: u64,
     b: u64,
     check: u64,
-}
-
-fn mix(x: u64) -> u64 {
-    let x = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (x ^ (x >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9)
 }
 
 impl Ev {
