@@ -63,6 +63,13 @@ pub(crate) fn cas(a: &crate::sync::atomic::AtomicU64, current: u64, new: u64) ->
     a.compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire)
 }
 
+/// Atomic add for cold, many-writer counters (ids, registry exhaustion).
+/// Never used on a ring's write or read path.
+#[inline]
+pub(crate) fn fetch_add(a: &crate::sync::atomic::AtomicU64, v: u64) -> u64 {
+    a.fetch_add(v, crate::sync::atomic::Ordering::Relaxed)
+}
+
 /// Converts a tick count to nanoseconds with a 32.32 fixed-point scale.
 /// Shared by the backends whose counter runs at a rate other than 1 GHz.
 #[allow(dead_code)]

@@ -103,6 +103,23 @@ pub enum Error {
     /// A shared-memory name must start with '/', contain no other '/', no
     /// NUL, and be at most 255 bytes.
     InvalidName,
+    /// Every registry slot is held by a live thread (or awaits the drain);
+    /// the event was counted as dropped.
+    RegistryFull,
+    /// The registry no longer accepts new producers (the drain is stopping).
+    Closed,
+    /// A trace file ends in the middle of an entry.
+    TraceTruncated {
+        /// Byte offset of the incomplete entry.
+        offset: u64,
+    },
+    /// A trace file holds bytes that are not a valid entry.
+    TraceCorrupt {
+        /// Byte offset of the bad entry.
+        offset: u64,
+    },
+    /// Reading or writing a trace file failed.
+    Io(std::io::ErrorKind),
     /// A system call failed.
     Os {
         /// The call.
@@ -222,6 +239,11 @@ impl fmt::Display for Error {
             }
             Error::SideTaken { pid } => write!(f, "that side is held by live process {pid}"),
             Error::InvalidName => write!(f, "invalid shared-memory name"),
+            Error::RegistryFull => write!(f, "every registry slot is in use; event dropped"),
+            Error::Closed => write!(f, "the registry is closed to new producers"),
+            Error::TraceTruncated { offset } => write!(f, "trace truncated at byte {offset}"),
+            Error::TraceCorrupt { offset } => write!(f, "trace corrupt at byte {offset}"),
+            Error::Io(kind) => write!(f, "trace I/O failed: {kind}"),
             Error::Os { op, errno } => write!(
                 f,
                 "{op} failed: {}",
@@ -232,3 +254,9 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.kind())
+    }
+}

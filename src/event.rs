@@ -318,6 +318,16 @@ impl<T: Plain> EventProducer<T> {
     }
 }
 
+impl<T> EventConsumer<T> {
+    /// Empties the ring's positions and counters for a new producer. Only
+    /// for the drain, once the old producer is gone and the ring is empty.
+    pub(crate) fn recycle(&mut self) {
+        let raw = self.core.raw;
+        raw.hdr().reset();
+        self.core = ConsCore::new(raw);
+    }
+}
+
 impl<T: Plain> EventConsumer<T> {
     /// Attaches as the consumer of the ring at `offset` in `region`, after
     /// validating its header, and resumes from the stored read position.
@@ -521,9 +531,27 @@ impl<T: Copy> EventConsumer<T> {
     /// ```
     #[inline]
     pub fn pop(&mut self) -> Result<T, Error> {
-        let value = self.peek()?;
-        self.core.release(self.core.tail.wrapping_add(1));
-        Ok(value)
+        #[cfg(not(tracering_mutant = "early_release"))]
+        {
+            let value = self.peek()?;
+            self.core.release(self.core.tail.wrapping_add(1));
+            Ok(value)
+        }
+        // A deliberately broken consumer for ci/mutants.sh: it hands the
+        // slot back before reading it, so the producer may overwrite it
+        // while it is read. loom, Miri and TSan must all report it.
+        #[cfg(tracering_mutant = "early_release")]
+        {
+            if self.ready()? == 0 {
+                return Err(Error::Empty);
+            }
+            let tail = self.core.tail;
+            self.core.release(tail.wrapping_add(1));
+            let idx = (tail & self.core.raw.mask) as usize;
+            self.core.raw.log_read(tail, 1);
+            // SAFETY: none; this mutant exists to be caught.
+            Ok(unsafe { self.slots().add(idx).read() })
+        }
     }
 
     /// Copies the oldest event without removing it.

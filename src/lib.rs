@@ -42,13 +42,16 @@
 #[path = "../arch/mod.rs"]
 mod arch;
 mod diag;
+mod drain;
 mod error;
 mod event;
 mod layout;
 mod peer;
 mod record;
 mod region;
+mod registry;
 mod ring;
+mod sink;
 mod sync;
 
 /// Hardware cache counters (cache references, cache misses, L1D read
@@ -58,6 +61,7 @@ mod sync;
 pub mod perf;
 
 pub use diag::{Stats, VerifyReport};
+pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
 pub use error::{AttachError, CapacityError, Corruption, Error};
 pub use event::{EventConsumer, EventProducer, EventRing, Plain};
 pub use peer::Peer;
@@ -66,6 +70,8 @@ pub use record::{
     WriteGrant, DEFAULT_RING_BYTES,
 };
 pub use region::Region;
+pub use registry::{IndexEvent, Lane, Registry, RegistryConfig, RegistryStats};
+pub use sink::{CallbackSink, Entry, FileSink, LaneId, NullSink, Sink, TraceEntry, TraceReader};
 
 /// Nanoseconds on the backend's cheap clock: the TSC on x86_64, CNTVCT_EL0 on
 /// aarch64, `CLOCK_MONOTONIC` elsewhere. Record timestamps use it.

@@ -1045,6 +1045,14 @@ impl Drop for ReadGuard<'_> {
 }
 
 impl RecordConsumer {
+    /// Empties the ring's positions and counters for a new producer. Only
+    /// for the drain, once the old producer is gone and the ring is empty.
+    pub(crate) fn recycle(&mut self) {
+        let raw = self.r.core.raw;
+        raw.hdr().reset();
+        self.r.core = ConsCore::new(raw);
+    }
+
     fn new(claim: Claim, mem: Arc<RingMem>) -> Self {
         let raw = mem.raw();
         RecordConsumer {

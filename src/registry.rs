@@ -1,0 +1,821 @@
+//! The thread registry: a fixed table of slots, each with a lane of two rings
+//! (an index ring of fixed-size [`IndexEvent`]s and a detail ring of
+//! variable-length records) that one producer thread owns at a time.
+//!
+//! # Layout in the region (offsets, never pointers)
+//! ```text
+//! 0                      RegistryHeader (one cache line)
+//! LINE                   slot lines: one cache line per slot
+//! LINE * (1 + slots)     lanes: [index ring | detail ring] * slots
+//! ```
+//! Each slot line is written by the thread that holds the slot (and, when it
+//! recycles a retired slot, by the drain); no line is written by two
+//! producers.
+//!
+//! # Slot life cycle
+//! `FREE --register (CAS)--> ACTIVE --thread exits--> RETIRED --drain empties
+//! and resets the rings--> FREE`. A slot whose holder process died is treated
+//! as retired once its rings are drained. The generation in the state word
+//! grows with each registration, so a recycled slot is a new lane.
+
+use crate::event::{EventProducer, EventRing, Plain};
+use crate::record::{RecordProducer, RecordRing};
+use crate::sync::atomic::AtomicU64;
+use crate::sync::Arc;
+use crate::{arch, Error, Region};
+use core::cell::RefCell;
+use core::mem::ManuallyDrop;
+use core::mem::{offset_of, size_of};
+use core::ptr::NonNull;
+use static_assertions::const_assert_eq;
+
+/// A fixed-size event for a lane's index ring: 32 bytes, one half line.
+///
+/// ```
+/// assert_eq!(core::mem::size_of::<tracering::IndexEvent>(), 32);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct IndexEvent {
+    /// Nanoseconds on [`now_ns`](crate::now_ns)'s clock.
+    pub timestamp: u64,
+    /// The caller's event kind.
+    pub kind: u32,
+    /// A free 32-bit field (a CPU number, a nesting depth, ...).
+    pub aux: u32,
+    /// First argument.
+    pub a: u64,
+    /// Second argument.
+    pub b: u64,
+}
+
+// SAFETY: four integers: every bit pattern is valid; no pointers.
+unsafe impl Plain for IndexEvent {}
+
+/// Sizes of a registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegistryConfig {
+    /// Number of slots (threads that may hold a lane at once), 1..=65536.
+    pub slots: usize,
+    /// Events per index ring (a power of two).
+    pub index_capacity: usize,
+    /// Bytes per detail ring (a power of two, at least 64).
+    pub detail_capacity: usize,
+}
+
+impl Default for RegistryConfig {
+    /// 64 slots, 1024 index events (32 KiB) and 64 KiB of records each.
+    fn default() -> Self {
+        RegistryConfig {
+            slots: 64,
+            index_capacity: 1024,
+            detail_capacity: 64 * 1024,
+        }
+    }
+}
+
+const REG_MAGIC: u64 = u64::from_le_bytes(*b"TRCREG\x00\x01");
+const REG_VERSION: u64 = 1;
+const MAX_SLOTS: usize = 65536;
+
+/// Slot states (low two bits of the state word; the generation is above).
+pub(crate) const FREE: u64 = 0;
+pub(crate) const ACTIVE: u64 = 1;
+pub(crate) const RETIRED: u64 = 2;
+
+#[cfg_attr(
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    ),
+    repr(C, align(128))
+)]
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    )),
+    repr(C, align(64))
+)]
+struct RegistryHeader {
+    magic: AtomicU64,
+    version: AtomicU64,
+    fingerprint: AtomicU64,
+    slots: AtomicU64,
+    index_capacity: AtomicU64,
+    detail_capacity: AtomicU64,
+    lane_stride: AtomicU64,
+    /// 1 while new producers may register.
+    accepting: AtomicU64,
+    /// Events dropped because no slot was free (many writers: cold RMW).
+    exhausted: AtomicU64,
+}
+
+#[cfg_attr(
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    ),
+    repr(C, align(128))
+)]
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    )),
+    repr(C, align(64))
+)]
+pub(crate) struct SlotLine {
+    /// `generation << 2 | state`.
+    pub(crate) state: AtomicU64,
+    /// OS thread id of the holder.
+    pub(crate) tid: AtomicU64,
+    /// Index-ring drops the drain has already reported (drain-written, so a
+    /// restarted controller goes on from here).
+    pub(crate) reported_event_drops: AtomicU64,
+    /// Detail-ring drops the drain has already reported.
+    pub(crate) reported_record_drops: AtomicU64,
+}
+
+const LINE: usize = arch::CACHE_LINE;
+const_assert_eq!(size_of::<RegistryHeader>(), LINE);
+const_assert_eq!(size_of::<SlotLine>(), LINE);
+const_assert_eq!(offset_of!(RegistryHeader, magic), 0);
+const_assert_eq!(offset_of!(RegistryHeader, slots), 24);
+const_assert_eq!(offset_of!(RegistryHeader, accepting), 56);
+const_assert_eq!(offset_of!(RegistryHeader, exhausted), 64);
+const_assert_eq!(offset_of!(SlotLine, state), 0);
+const_assert_eq!(offset_of!(SlotLine, tid), 8);
+const_assert_eq!(offset_of!(SlotLine, reported_event_drops), 16);
+const_assert_eq!(offset_of!(SlotLine, reported_record_drops), 24);
+
+fn round_line(n: usize) -> usize {
+    n.div_ceil(LINE) * LINE
+}
+
+/// Where everything sits, derived from a validated configuration.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Geometry {
+    pub(crate) cfg: RegistryConfig,
+    index_bytes: usize,
+    stride: usize,
+    lanes_at: usize,
+    total: usize,
+}
+
+impl Geometry {
+    fn new(cfg: RegistryConfig) -> Result<Geometry, Error> {
+        if cfg.slots == 0 || cfg.slots > MAX_SLOTS {
+            return Err(Error::InvalidCapacity {
+                requested: cfg.slots as u64,
+                reason: if cfg.slots == 0 {
+                    crate::CapacityError::Zero
+                } else {
+                    crate::CapacityError::TooLarge {
+                        max: MAX_SLOTS as u64,
+                    }
+                },
+            });
+        }
+        let index_bytes = round_line(EventRing::<IndexEvent>::bytes_needed(cfg.index_capacity)?);
+        let detail_bytes = round_line(RecordRing::bytes_needed(cfg.detail_capacity)?);
+        let stride = index_bytes + detail_bytes;
+        let lanes_at = LINE * (1 + cfg.slots);
+        let total = stride
+            .checked_mul(cfg.slots)
+            .and_then(|l| l.checked_add(lanes_at))
+            .filter(|&t| t <= isize::MAX as usize)
+            .ok_or(Error::OutOfMemory { bytes: u64::MAX })?;
+        Ok(Geometry {
+            cfg,
+            index_bytes,
+            stride,
+            lanes_at,
+            total,
+        })
+    }
+
+    pub(crate) fn index_offset(&self, slot: usize) -> usize {
+        self.lanes_at + slot * self.stride
+    }
+
+    pub(crate) fn detail_offset(&self, slot: usize) -> usize {
+        self.index_offset(slot) + self.index_bytes
+    }
+}
+
+/// Registry-wide counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RegistryStats {
+    /// Slots in the table.
+    pub slots: usize,
+    /// Slots held by a thread right now.
+    pub active: usize,
+    /// Slots whose thread has exited and that await the drain.
+    pub retired: usize,
+    /// Events dropped because no slot was free.
+    pub exhausted: u64,
+    /// Whether new producers may still register.
+    pub accepting: bool,
+}
+
+/// A table of per-thread lanes in heap or shared memory. Cheap to clone.
+///
+/// Threads register lazily on their first event; their lane is cached in a
+/// thread-local, and released when the thread exits.
+///
+/// ```
+/// use tracering::{Registry, RegistryConfig};
+/// let reg = Registry::new(RegistryConfig::default())?;
+/// reg.emit(1, 10, 20)?;              // registers this thread, then writes
+/// reg.emit_record(2, b"details")?;
+/// assert_eq!(reg.stats().active, 1);
+/// # Ok::<(), tracering::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    id: u64,
+    region: Region,
+    hdr: NonNull<RegistryHeader>,
+    pub(crate) geo: Geometry,
+    /// The drain thread to unpark when a producer asks for it.
+    waker: std::sync::Mutex<Option<std::thread::Thread>>,
+}
+
+// SAFETY: the header and slot lines are atomics; the region stays mapped while
+// `Inner` (which holds a clone of it) lives.
+unsafe impl Send for Inner {}
+// SAFETY: as above.
+unsafe impl Sync for Inner {}
+
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    arch::fetch_add(&NEXT, 1)
+}
+
+impl Registry {
+    /// Bytes a registry of `cfg` needs in a [`Region`].
+    ///
+    /// ```
+    /// let n = tracering::Registry::bytes_needed(tracering::RegistryConfig::default())?;
+    /// assert!(n > 64 * (32 * 1024 + 64 * 1024));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn bytes_needed(cfg: RegistryConfig) -> Result<usize, Error> {
+        Ok(Geometry::new(cfg)?.total)
+    }
+
+    /// A registry in heap memory, for tracing within one process.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// assert_eq!(reg.config().slots, 64);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn new(cfg: RegistryConfig) -> Result<Registry, Error> {
+        let region = Region::heap(Self::bytes_needed(cfg)?)?;
+        Self::create_in(&region, cfg)
+    }
+
+    /// Builds a registry at the start of `region` (the controller's side).
+    /// Agents then [`attach`](Self::attach) to it.
+    ///
+    /// ```
+    /// use tracering::{Region, Registry, RegistryConfig};
+    /// let cfg = RegistryConfig { slots: 4, index_capacity: 64, detail_capacity: 4096 };
+    /// let region = Region::memfd("registry", Registry::bytes_needed(cfg)?)?;
+    /// let controller = Registry::create_in(&region, cfg)?;
+    /// let agent = Registry::attach(&region)?;
+    /// agent.emit(7, 1, 2)?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn create_in(region: &Region, cfg: RegistryConfig) -> Result<Registry, Error> {
+        let geo = Geometry::new(cfg)?;
+        if region.len() < geo.total {
+            return Err(Error::RegionTooSmall {
+                needed: geo.total as u64,
+                len: region.len() as u64,
+            });
+        }
+        for slot in 0..cfg.slots {
+            // Built and released at once: the rings stay in the region.
+            drop(EventRing::<IndexEvent>::create_in(
+                region,
+                geo.index_offset(slot),
+                cfg.index_capacity,
+            )?);
+            drop(RecordRing::create_in(
+                region,
+                geo.detail_offset(slot),
+                cfg.detail_capacity,
+            )?);
+        }
+        let reg = Registry::from_parts(region, geo);
+        let h = reg.inner.header();
+        for slot in 0..cfg.slots {
+            arch::store_relaxed(&reg.inner.slot(slot).state, FREE);
+            let line = reg.inner.slot(slot);
+            for w in [
+                &line.tid,
+                &line.reported_event_drops,
+                &line.reported_record_drops,
+            ] {
+                arch::store_relaxed(w, 0);
+            }
+        }
+        arch::store_relaxed(&h.version, REG_VERSION);
+        arch::store_relaxed(&h.fingerprint, crate::layout::fingerprint());
+        arch::store_relaxed(&h.slots, cfg.slots as u64);
+        arch::store_relaxed(&h.index_capacity, cfg.index_capacity as u64);
+        arch::store_relaxed(&h.detail_capacity, cfg.detail_capacity as u64);
+        arch::store_relaxed(&h.lane_stride, geo.stride as u64);
+        arch::store_relaxed(&h.exhausted, 0);
+        arch::store_relaxed(&h.accepting, 1);
+        arch::store_release(&h.magic, REG_MAGIC);
+        Ok(reg)
+    }
+
+    /// Attaches to the registry at the start of `region` (an agent, or a
+    /// controller that restarted), validating its header.
+    ///
+    /// ```
+    /// let region = tracering::Region::heap(4096)?;
+    /// assert!(tracering::Registry::attach(&region).is_err());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn attach(region: &Region) -> Result<Registry, Error> {
+        use crate::AttachError;
+        if region.len() < LINE {
+            return Err(Error::RegionTooSmall {
+                needed: LINE as u64,
+                len: region.len() as u64,
+            });
+        }
+        // SAFETY: the region holds at least one line, is line-aligned, and the
+        // header is all atomics.
+        let h = unsafe { &*region.as_ptr().cast::<RegistryHeader>() };
+        let magic = arch::load_acquire(&h.magic);
+        if magic != REG_MAGIC {
+            return Err(Error::Attach(AttachError::BadMagic { found: magic }));
+        }
+        let version = arch::load_relaxed(&h.version);
+        if version != REG_VERSION {
+            return Err(Error::Attach(AttachError::Version {
+                found: version as u32,
+                expected: REG_VERSION as u32,
+            }));
+        }
+        let fp = arch::load_relaxed(&h.fingerprint);
+        if fp != crate::layout::fingerprint() {
+            return Err(Error::Attach(AttachError::Layout {
+                found: fp,
+                expected: crate::layout::fingerprint(),
+            }));
+        }
+        let word = |a: &AtomicU64| usize::try_from(arch::load_relaxed(a)).unwrap_or(usize::MAX);
+        let cfg = RegistryConfig {
+            slots: word(&h.slots),
+            index_capacity: word(&h.index_capacity),
+            detail_capacity: word(&h.detail_capacity),
+        };
+        let geo = Geometry::new(cfg).map_err(|_| {
+            Error::Attach(AttachError::Capacity {
+                found: cfg.slots as u64,
+            })
+        })?;
+        if word(&h.lane_stride) != geo.stride {
+            return Err(Error::Attach(AttachError::DataArea {
+                offset: geo.lanes_at as u64,
+                len: arch::load_relaxed(&h.lane_stride),
+            }));
+        }
+        if region.len() < geo.total {
+            return Err(Error::RegionTooSmall {
+                needed: geo.total as u64,
+                len: region.len() as u64,
+            });
+        }
+        Ok(Registry::from_parts(region, geo))
+    }
+
+    fn from_parts(region: &Region, geo: Geometry) -> Registry {
+        Registry {
+            inner: Arc::new(Inner {
+                id: next_id(),
+                region: region.clone(),
+                hdr: NonNull::new(region.as_ptr().cast()).expect("region base is non-null"),
+                geo,
+                waker: std::sync::Mutex::new(None),
+            }),
+        }
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+
+    /// The sizes this registry was built with.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// assert_eq!(reg.config(), tracering::RegistryConfig::default());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn config(&self) -> RegistryConfig {
+        self.inner.geo.cfg
+    }
+
+    /// The region the registry lives in.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// assert!(reg.region().len() > 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn region(&self) -> &Region {
+        &self.inner.region
+    }
+
+    /// Claims a free slot for the calling thread and returns its lane. Most
+    /// code uses [`emit`](Self::emit), which does this once per thread and
+    /// caches the lane; call `register` to hold a lane explicitly.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let mut lane = reg.register()?;
+    /// lane.event(1, 2, 3)?;
+    /// drop(lane); // the slot retires; the drain recycles it
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn register(&self) -> Result<Lane, Error> {
+        let inner = &self.inner;
+        if arch::load_acquire(&inner.header().accepting) == 0 {
+            return Err(Error::Closed);
+        }
+        let slots = inner.geo.cfg.slots;
+        let tid = current_tid();
+        // Start probing at a per-thread place so that threads spread out.
+        let start = (spread(tid) % slots as u64) as usize;
+        for i in 0..slots {
+            let slot = (start + i) % slots;
+            let line = inner.slot(slot);
+            let cur = arch::load_relaxed(&line.state);
+            if cur & 3 != FREE {
+                continue;
+            }
+            let generation = (cur >> 2).wrapping_add(1);
+            if arch::cas(&line.state, cur, generation << 2 | ACTIVE).is_err() {
+                continue;
+            }
+            arch::store_relaxed(&line.tid, tid);
+            let region = &inner.region;
+            let lane =
+                EventProducer::attach(region, inner.geo.index_offset(slot)).and_then(|index| {
+                    let detail = RecordProducer::attach(region, inner.geo.detail_offset(slot))?;
+                    Ok(Lane {
+                        index: ManuallyDrop::new(index),
+                        detail: ManuallyDrop::new(detail),
+                        slot,
+                        generation,
+                        registry: self.clone(),
+                    })
+                });
+            match lane {
+                Ok(lane) => return Ok(lane),
+                Err(_) => {
+                    // Held by a live process outside this registry's rules;
+                    // leave the slot to the drain and look further.
+                    arch::store_release(&line.state, generation << 2 | RETIRED);
+                }
+            }
+        }
+        Err(Error::RegistryFull)
+    }
+
+    /// Runs `f` on the calling thread's lane, registering the thread first if
+    /// needed. The lane is cached in a thread-local and released when the
+    /// thread exits.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let slot = reg.with_lane(|lane| lane.slot())?;
+    /// assert!(slot < 64);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn with_lane<R>(&self, f: impl FnOnce(&mut Lane) -> R) -> Result<R, Error> {
+        let id = self.inner.id;
+        let r = LANES.try_with(|lanes| {
+            let mut lanes = lanes.borrow_mut();
+            // The common case: this thread's first (usually only) registry.
+            if let Some(lane) = lanes.first_mut().filter(|l| l.registry.inner.id == id) {
+                return Ok(f(lane));
+            }
+            if let Some(lane) = lanes.iter_mut().find(|l| l.registry.inner.id == id) {
+                return Ok(f(lane));
+            }
+            match self.register() {
+                Ok(lane) => {
+                    lanes.push(lane);
+                    let last = lanes.len() - 1;
+                    Ok(f(&mut lanes[last]))
+                }
+                Err(e) => Err(e),
+            }
+        });
+        match r {
+            Ok(r) => r,
+            // The thread is exiting and its lanes are gone.
+            Err(_) => Err(Error::Closed),
+        }
+    }
+
+    /// Writes an index event (stamped now) to the calling thread's lane.
+    /// Failures are counted: a full ring in the lane's drop counter, no free
+    /// slot in the registry's `exhausted` counter.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// reg.emit(3, 0xdead, 0xbeef)?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn emit(&self, kind: u32, a: u64, b: u64) -> Result<(), Error> {
+        match self.with_lane(|lane| lane.event(kind, a, b)) {
+            Ok(r) => r,
+            Err(e) => Err(self.exhausted(e)),
+        }
+    }
+
+    /// Writes a variable-length record (stamped now) to the calling thread's
+    /// detail ring.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// reg.emit_record(9, b"payload")?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn emit_record(&self, kind: u16, payload: &[u8]) -> Result<(), Error> {
+        match self.with_lane(|lane| lane.record(kind, payload)) {
+            Ok(r) => r,
+            Err(e) => Err(self.exhausted(e)),
+        }
+    }
+
+    #[cold]
+    fn exhausted(&self, e: Error) -> Error {
+        arch::fetch_add(&self.inner.header().exhausted, 1);
+        e
+    }
+
+    /// Releases the calling thread's lane now instead of at thread exit.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// reg.emit(1, 0, 0)?;
+    /// reg.detach_current_thread();
+    /// assert_eq!(reg.stats().active, 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn detach_current_thread(&self) {
+        let id = self.inner.id;
+        let _ = LANES.try_with(|lanes| lanes.borrow_mut().retain(|l| l.registry.inner.id != id));
+    }
+
+    /// Stops new threads from registering. Threads that hold a lane keep it
+    /// until they exit or detach.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// reg.close();
+    /// assert_eq!(reg.emit(1, 0, 0), Err(tracering::Error::Closed));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn close(&self) {
+        arch::store_release(&self.inner.header().accepting, 0);
+    }
+
+    /// Lets new threads register again after [`close`](Self::close) (for a
+    /// controller that restarts).
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// reg.close();
+    /// reg.reopen();
+    /// assert!(reg.emit(1, 0, 0).is_ok());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn reopen(&self) {
+        arch::store_release(&self.inner.header().accepting, 1);
+    }
+
+    /// Asks the drain thread (of this process) to wake from its idle sleep.
+    ///
+    /// ```
+    /// tracering::Registry::new(Default::default())?.wake_drain();
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn wake_drain(&self) {
+        if let Ok(w) = self.inner.waker.lock() {
+            if let Some(t) = w.as_ref() {
+                t.unpark();
+            }
+        }
+    }
+
+    /// A snapshot of the slot table.
+    ///
+    /// ```
+    /// let s = tracering::Registry::new(Default::default())?.stats();
+    /// assert_eq!((s.slots, s.active, s.accepting), (64, 0, true));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn stats(&self) -> RegistryStats {
+        let inner = &self.inner;
+        let mut s = RegistryStats {
+            slots: inner.geo.cfg.slots,
+            exhausted: arch::load_relaxed(&inner.header().exhausted),
+            accepting: arch::load_relaxed(&inner.header().accepting) != 0,
+            ..RegistryStats::default()
+        };
+        for slot in 0..s.slots {
+            match arch::load_relaxed(&inner.slot(slot).state) & 3 {
+                ACTIVE => s.active += 1,
+                RETIRED => s.retired += 1,
+                _ => {}
+            }
+        }
+        s
+    }
+}
+
+impl Inner {
+    fn header(&self) -> &RegistryHeader {
+        // SAFETY: `hdr` points at the region's first line, which stays mapped
+        // while `self.region` lives; the header is all atomics.
+        unsafe { self.hdr.as_ref() }
+    }
+
+    pub(crate) fn slot(&self, slot: usize) -> &SlotLine {
+        debug_assert!(slot < self.geo.cfg.slots);
+        // SAFETY: slot lines follow the header, one line each, inside the
+        // region (validated against `geo.total`); they are all atomics.
+        unsafe {
+            &*self
+                .region
+                .as_ptr()
+                .add(LINE * (1 + slot))
+                .cast::<SlotLine>()
+        }
+    }
+
+    pub(crate) fn region(&self) -> &Region {
+        &self.region
+    }
+
+    pub(crate) fn exhausted(&self) -> u64 {
+        arch::load_relaxed(&self.header().exhausted)
+    }
+
+    pub(crate) fn set_waker(&self, t: Option<std::thread::Thread>) {
+        if let Ok(mut w) = self.waker.lock() {
+            *w = t;
+        }
+    }
+}
+
+/// A thread's lane: its slot's two rings, held until dropped.
+pub struct Lane {
+    // ManuallyDrop: released before the slot is marked retired (see Drop).
+    index: ManuallyDrop<EventProducer<IndexEvent>>,
+    detail: ManuallyDrop<RecordProducer>,
+    slot: usize,
+    generation: u64,
+    registry: Registry,
+}
+
+impl Lane {
+    /// Writes an index event stamped now.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// reg.register()?.event(1, 2, 3)?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn event(&mut self, kind: u32, a: u64, b: u64) -> Result<(), Error> {
+        self.index.push(IndexEvent {
+            timestamp: arch::now_ns(),
+            kind,
+            aux: 0,
+            a,
+            b,
+        })
+    }
+
+    /// Writes a whole index event as given.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// reg.register()?.write(tracering::IndexEvent { kind: 4, ..Default::default() })?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn write(&mut self, event: IndexEvent) -> Result<(), Error> {
+        self.index.push(event)
+    }
+
+    /// Writes a variable-length record stamped now.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// reg.register()?.record(5, b"abc")?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn record(&mut self, kind: u16, payload: &[u8]) -> Result<(), Error> {
+        self.detail.write(kind, payload)
+    }
+
+    /// The lane's detail producer, for reserve/commit and batches.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let mut lane = reg.register()?;
+    /// lane.detail().write_batch(&[(1, b"a"), (2, b"b")])?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn detail(&mut self) -> &mut RecordProducer {
+        &mut self.detail
+    }
+
+    /// The slot this lane occupies.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// assert!(reg.register()?.slot() < 64);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn slot(&self) -> usize {
+        self.slot
+    }
+
+    /// How many times the slot has been registered, this time included.
+    ///
+    /// ```
+    /// let reg = tracering::Registry::new(Default::default())?;
+    /// assert!(reg.register()?.generation() >= 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        // Release the ring claims first, so that once the drain sees RETIRED
+        // and recycles the slot, a new thread can claim the rings at once.
+        // SAFETY: the producers are dropped exactly once, here, and never
+        // used again.
+        unsafe {
+            ManuallyDrop::drop(&mut self.index);
+            ManuallyDrop::drop(&mut self.detail);
+        }
+        let line = self.registry.inner.slot(self.slot);
+        arch::store_release(&line.state, self.generation << 2 | RETIRED);
+    }
+}
+
+std::thread_local! {
+    /// This thread's lanes, one per registry it has written to.
+    static LANES: RefCell<Vec<Lane>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The OS thread id (Linux `gettid`), or a per-thread counter elsewhere.
+fn current_tid() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid has no arguments and cannot fail.
+        (unsafe { libc::syscall(libc::SYS_gettid) }) as u64
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        std::thread_local!(static ID: u64 = next_id());
+        ID.with(|id| *id)
+    }
+}
+
+/// Scatters thread ids over the slot table.
+fn spread(x: u64) -> u64 {
+    let x = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^ (x >> 31)
+}

@@ -1,0 +1,431 @@
+//! The tracer pipeline end to end: thread registry, drain, sinks and the
+//! trace file, with exact accounting.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use tracering::{
+    CallbackSink, Drain, DrainConfig, Entry, Error, FileSink, NullSink, Registry, RegistryConfig,
+    TraceEntry, TraceReader,
+};
+
+fn trace_path(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    dir.join(format!("{name}-{}.trace", std::process::id()))
+}
+
+/// Emits `n` events (a = thread index, b = sequence), retrying on a full
+/// ring when `retry` is set. Returns the number of refused writes.
+fn produce(reg: &Registry, t: u64, n: u64, retry: bool) -> u64 {
+    let mut refused = 0;
+    let mut seq = 0;
+    while seq < n {
+        match reg.emit(1, t, seq) {
+            Ok(()) => seq += 1,
+            Err(Error::Full) => {
+                refused += 1;
+                if retry {
+                    thread::yield_now();
+                } else {
+                    seq += 1;
+                }
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    reg.detach_current_thread();
+    refused
+}
+
+/// Reads a trace back: per thread index, the sequence numbers in file order;
+/// plus the drops the trace reports.
+fn read_trace(path: &PathBuf) -> (HashMap<u64, Vec<u64>>, u64) {
+    let mut per_thread: HashMap<u64, Vec<u64>> = HashMap::new();
+    let mut drops = 0;
+    for entry in TraceReader::open(path).unwrap() {
+        match entry.unwrap() {
+            TraceEntry::Event { event, .. } => per_thread.entry(event.a).or_default().push(event.b),
+            TraceEntry::Drops { events, .. } => drops += events,
+            TraceEntry::Record { .. } => {}
+        }
+    }
+    (per_thread, drops)
+}
+
+#[test]
+fn sixteen_threads_through_the_drain_into_a_file() {
+    let per_thread: u64 = if cfg!(debug_assertions) {
+        100_000
+    } else {
+        1_000_000
+    };
+    let reg = Registry::new(RegistryConfig {
+        slots: 32,
+        index_capacity: 4096,
+        detail_capacity: 4096,
+    })
+    .unwrap();
+    let path = trace_path("e2e");
+    let drain = Drain::spawn(
+        &reg,
+        FileSink::create(&path).unwrap(),
+        DrainConfig::default(),
+    )
+    .unwrap();
+    let handles: Vec<_> = (0..16u64)
+        .map(|t| {
+            let reg = reg.clone();
+            thread::spawn(move || produce(&reg, t, per_thread, true))
+        })
+        .collect();
+    let refused: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let (report, _) = drain.stop().unwrap();
+    assert_eq!(report.events, 16 * per_thread);
+    assert_eq!(report.dropped_events, refused);
+    assert_eq!(report.emitted(), report.persisted() + report.dropped());
+    assert_eq!(report.emitted(), 16 * per_thread + refused);
+    let (seen, drops) = read_trace(&path);
+    assert_eq!(drops, refused);
+    assert_eq!(seen.len(), 16);
+    for (t, seqs) in seen {
+        assert_eq!(seqs.len() as u64, per_thread, "thread {t}");
+        assert!(
+            seqs.iter().enumerate().all(|(i, &s)| s == i as u64),
+            "thread {t} out of order"
+        );
+    }
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn tiny_rings_drop_and_the_accounting_stays_exact() {
+    let per_thread = 50_000u64;
+    let reg = Registry::new(RegistryConfig {
+        slots: 8,
+        index_capacity: 4,
+        detail_capacity: 64,
+    })
+    .unwrap();
+    let path = trace_path("tiny");
+    let cfg = DrainConfig {
+        poll_interval: std::time::Duration::from_millis(2),
+        ..DrainConfig::default()
+    };
+    let drain = Drain::spawn(&reg, FileSink::create(&path).unwrap(), cfg).unwrap();
+    let handles: Vec<_> = (0..4u64)
+        .map(|t| {
+            let reg = reg.clone();
+            thread::spawn(move || produce(&reg, t, per_thread, false))
+        })
+        .collect();
+    let refused: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let (report, _) = drain.stop().unwrap();
+    assert!(refused > 0, "tiny rings never overflowed");
+    assert_eq!(report.dropped_events, refused);
+    assert_eq!(report.events + report.dropped_events, 4 * per_thread);
+    assert_eq!(report.emitted(), report.persisted() + report.dropped());
+    let lane_drops: u64 = report.lanes.iter().map(|l| l.dropped_events).sum();
+    assert_eq!(lane_drops, refused);
+    let (seen, trace_drops) = read_trace(&path);
+    assert_eq!(trace_drops, refused, "drops are visible in the trace");
+    let persisted: u64 = seen.values().map(|v| v.len() as u64).sum();
+    assert_eq!(persisted, report.events);
+    for seqs in seen.values() {
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "per-thread order");
+    }
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn the_drain_shares_fairly_between_equal_lanes() {
+    let reg = Registry::new(RegistryConfig {
+        slots: 8,
+        index_capacity: 4096,
+        detail_capacity: 4096,
+    })
+    .unwrap();
+    // Four lanes with the same backlog: each ring filled before the drain runs.
+    let barrier = Arc::new(Barrier::new(5));
+    let done = Arc::new(Barrier::new(5));
+    let handles: Vec<_> = (0..4u64)
+        .map(|t| {
+            let (reg, barrier, done) = (reg.clone(), barrier.clone(), done.clone());
+            thread::spawn(move || {
+                let mut lane = reg.register().unwrap();
+                for i in 0..4096 {
+                    lane.event(1, t, i).unwrap();
+                }
+                barrier.wait();
+                done.wait();
+            })
+        })
+        .collect();
+    barrier.wait();
+    let cfg = DrainConfig {
+        quantum_events: 64,
+        ..DrainConfig::default()
+    };
+    let mut drain = Drain::new(&reg, NullSink, cfg).unwrap();
+    while drain.run_pass().unwrap() > 0 {}
+    let report = drain.report();
+    let jain = report.fairness.unwrap();
+    assert!(jain >= 0.9, "Jain index {jain}");
+    assert_eq!(report.events, 4 * 4096);
+    for l in report.lanes.iter().filter(|l| l.events > 0) {
+        assert_eq!(l.events, 4096);
+        assert!(l.visits >= 4096 / 64);
+    }
+    done.wait();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn ten_thousand_short_lived_threads_recycle_slots() {
+    let threads = if cfg!(miri) { 20 } else { 10_000 };
+    let reg = Registry::new(RegistryConfig {
+        slots: 16,
+        index_capacity: 64,
+        detail_capacity: 1024,
+    })
+    .unwrap();
+    let drain = Drain::spawn(&reg, NullSink, DrainConfig::default()).unwrap();
+    let mut refused_total = 0;
+    for wave in 0..threads / 8 {
+        let handles: Vec<_> = (0..8u64)
+            .map(|i| {
+                let reg = reg.clone();
+                let t = wave as u64 * 8 + i;
+                thread::spawn(move || {
+                    let mut refused = 0;
+                    let mut n = 0;
+                    while n < 10 {
+                        match reg.emit(2, t, n) {
+                            Ok(()) => n += 1,
+                            // All slots await recycling, or the ring is full:
+                            // counted; try again.
+                            Err(Error::RegistryFull) | Err(Error::Full) => {
+                                refused += 1;
+                                thread::yield_now();
+                            }
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    refused
+                })
+            })
+            .collect();
+        for h in handles {
+            refused_total += h.join().unwrap();
+        }
+    }
+    let (report, _) = drain.stop().unwrap();
+    assert_eq!(report.events, threads as u64 * 10, "events lost");
+    assert_eq!(report.dropped(), refused_total);
+    let stats = reg.stats();
+    assert_eq!((stats.active, stats.retired), (0, 0), "slots leaked");
+    let recycled: u64 = report.lanes.iter().map(|l| l.recycled).sum();
+    assert!(recycled >= threads as u64 - 16, "only {recycled} recycles");
+}
+
+#[test]
+fn exhaustion_is_a_counted_typed_error() {
+    let reg = Registry::new(RegistryConfig {
+        slots: 2,
+        index_capacity: 16,
+        detail_capacity: 1024,
+    })
+    .unwrap();
+    let a = reg.register().unwrap();
+    let b = reg.register().unwrap();
+    assert_ne!(a.slot(), b.slot());
+    let r = thread::scope(|s| s.spawn(|| reg.emit(1, 0, 0)).join().unwrap());
+    assert_eq!(r, Err(Error::RegistryFull));
+    assert_eq!(reg.stats().exhausted, 1);
+    drop((a, b));
+    let (report, _) = Drain::new(&reg, NullSink, DrainConfig::default())
+        .unwrap()
+        .finish()
+        .unwrap();
+    assert_eq!(report.exhausted, 1);
+    assert_eq!(report.emitted(), report.persisted() + report.dropped());
+}
+
+#[test]
+fn a_poisoned_lane_is_reported_and_skipped() {
+    let cfg = RegistryConfig {
+        slots: 4,
+        index_capacity: 64,
+        detail_capacity: 1024,
+    };
+    let reg = Registry::new(cfg).unwrap();
+    let mut good = reg.register().unwrap();
+    let mut bad = reg.register().unwrap();
+    good.event(1, 1, 1).unwrap();
+    bad.event(1, 2, 2).unwrap();
+    // Scribble over the bad lane's index-ring producer position.
+    let line = tracering::cache_line();
+    let round = |n: usize| n.div_ceil(line) * line;
+    let index = round(tracering::EventRing::<tracering::IndexEvent>::bytes_needed(64).unwrap());
+    let detail = round(tracering::RecordRing::bytes_needed(1024).unwrap());
+    let lane_at = line * (1 + cfg.slots) + bad.slot() * (index + detail);
+    // SAFETY: the producer-position word of that lane's index ring (one line
+    // into the ring header), inside the registry's region.
+    unsafe { (reg.region().as_ptr().add(lane_at + line) as *mut u64).write_volatile(u64::MAX / 3) };
+    let mut drain = Drain::new(&reg, NullSink, DrainConfig::default()).unwrap();
+    drain.run_pass().unwrap();
+    good.event(1, 1, 2).unwrap();
+    drain.run_pass().unwrap();
+    let report = drain.report();
+    let bad_stats = report.lanes[bad.slot()];
+    assert!(bad_stats.poisoned.is_some());
+    assert_eq!(
+        report.lanes[good.slot()].events,
+        2,
+        "other lanes keep draining"
+    );
+    assert!(report.lanes[good.slot()].poisoned.is_none());
+}
+
+#[test]
+fn records_and_a_restarted_drain() {
+    let reg = Registry::new(RegistryConfig {
+        slots: 4,
+        index_capacity: 64,
+        detail_capacity: 4096,
+    })
+    .unwrap();
+    let path1 = trace_path("restart1");
+    let path2 = trace_path("restart2");
+    let mut lane = reg.register().unwrap();
+    let first = Drain::spawn(
+        &reg,
+        FileSink::create(&path1).unwrap(),
+        DrainConfig::default(),
+    )
+    .unwrap();
+    for i in 0..100u64 {
+        lane.record(3, &i.to_le_bytes()).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let (r1, _) = first.detach().unwrap();
+    // While no drain runs, records wait in the ring, and overflow is counted.
+    let mut refused = 0;
+    for i in 100..400u64 {
+        if lane.record(3, &i.to_le_bytes()) == Err(Error::Full) {
+            refused += 1;
+        }
+    }
+    let second = Drain::spawn(
+        &reg,
+        FileSink::create(&path2).unwrap(),
+        DrainConfig::default(),
+    )
+    .unwrap();
+    drop(lane);
+    let (r2, _) = second.stop().unwrap();
+    assert_eq!(
+        r1.records + r2.records + r1.dropped_records + r2.dropped_records,
+        400
+    );
+    assert_eq!(r2.dropped_records, refused);
+    let mut seqs = Vec::new();
+    for p in [&path1, &path2] {
+        for e in TraceReader::open(p).unwrap() {
+            if let TraceEntry::Record { payload, kind, .. } = e.unwrap() {
+                assert_eq!(kind, 3);
+                seqs.push(u64::from_le_bytes(payload.try_into().unwrap()));
+            }
+        }
+        std::fs::remove_file(p).ok();
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(seqs.len() as u64, 400 - refused);
+}
+
+#[test]
+fn trace_reader_rejects_truncated_and_corrupt_files() {
+    let path = trace_path("reader");
+    {
+        let reg = Registry::new(RegistryConfig::default()).unwrap();
+        reg.emit(1, 2, 3).unwrap();
+        reg.emit_record(4, b"hello").unwrap();
+        reg.detach_current_thread();
+        Drain::new(
+            &reg,
+            FileSink::create(&path).unwrap(),
+            DrainConfig::default(),
+        )
+        .unwrap()
+        .finish()
+        .unwrap();
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    let entries: Vec<_> = TraceReader::new(&bytes[..])
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(entries.len(), 2);
+    for cut in [17, 40, bytes.len() - 1] {
+        let last = TraceReader::new(&bytes[..cut]).unwrap().last().unwrap();
+        assert!(
+            matches!(last, Err(Error::TraceTruncated { .. })),
+            "cut at {cut}"
+        );
+    }
+    let mut bad = bytes.clone();
+    bad[16 + 44] ^= 0xFF; // a payload byte of the first entry
+    assert_eq!(
+        TraceReader::new(&bad[..]).unwrap().next(),
+        Some(Err(Error::TraceCorrupt { offset: 16 }))
+    );
+    let mut bad = bytes.clone();
+    bad[16] = 9; // unknown tag
+    assert!(matches!(
+        TraceReader::new(&bad[..]).unwrap().next(),
+        Some(Err(Error::TraceCorrupt { .. }))
+    ));
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn callback_sink_sees_events_records_and_drops() {
+    let reg = Registry::new(RegistryConfig {
+        slots: 2,
+        index_capacity: 2,
+        detail_capacity: 1024,
+    })
+    .unwrap();
+    let mut lane = reg.register().unwrap();
+    lane.event(1, 10, 20).unwrap();
+    lane.event(1, 11, 21).unwrap();
+    assert_eq!(lane.event(1, 12, 22), Err(Error::Full));
+    lane.record(5, b"rec").unwrap();
+    let slot = lane.slot() as u32;
+    drop(lane);
+    let mut seen = Vec::new();
+    let sink = CallbackSink::new(|e: Entry<'_>| match e {
+        Entry::Event(id, ev) => seen.push(format!("e{}:{}:{}", id.slot, ev.a, ev.b)),
+        Entry::Record(id, r) => seen.push(format!("r{}:{}:{:?}", id.slot, r.kind(), r.payload())),
+        Entry::Drops(id, e, r) => seen.push(format!("d{}:{e}:{r}", id.slot)),
+    });
+    let (report, _) = Drain::new(&reg, sink, DrainConfig::default())
+        .unwrap()
+        .finish()
+        .unwrap();
+    assert_eq!(
+        (report.events, report.records, report.dropped_events),
+        (2, 1, 1)
+    );
+    assert_eq!(
+        seen,
+        [
+            format!("e{slot}:10:20"),
+            format!("e{slot}:11:21"),
+            format!("r{slot}:5:[114, 101, 99]"),
+            format!("d{slot}:1:0"),
+        ]
+    );
+}
