@@ -64,7 +64,7 @@ pub(crate) fn snapshot(raw: &RawRing, kind: RingKind) -> Stats {
     };
     Stats {
         capacity: raw.cap,
-        written: committed + dropped,
+        written: committed.wrapping_add(dropped),
         committed,
         read,
         dropped,

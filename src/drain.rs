@@ -108,7 +108,7 @@ pub struct DrainReport {
 impl DrainReport {
     /// Everything producers tried to write.
     pub fn emitted(&self) -> u64 {
-        self.persisted() + self.dropped()
+        self.persisted().wrapping_add(self.dropped())
     }
     /// Everything that reached the sink.
     pub fn persisted(&self) -> u64 {
@@ -116,7 +116,11 @@ impl DrainReport {
     }
     /// Everything dropped: full rings and registry exhaustion.
     pub fn dropped(&self) -> u64 {
-        self.dropped_events + self.dropped_records + self.exhausted
+        // Drop counts come from shared memory: wrap rather than panic if a
+        // corrupt peer wrote absurd values.
+        self.dropped_events
+            .wrapping_add(self.dropped_records)
+            .wrapping_add(self.exhausted)
     }
 }
 
@@ -373,8 +377,8 @@ impl<S: Sink> Drain<S> {
             r.events += s.events;
             r.records += s.records;
             r.record_bytes += s.record_bytes;
-            r.dropped_events += s.dropped_events;
-            r.dropped_records += s.dropped_records;
+            r.dropped_events = r.dropped_events.wrapping_add(s.dropped_events);
+            r.dropped_records = r.dropped_records.wrapping_add(s.dropped_records);
             r.lanes.push(*s);
         }
         r
@@ -426,8 +430,8 @@ fn report_drops(
     }
     let (ne, nr) = (de.wrapping_sub(seen_e), dr.wrapping_sub(seen_r));
     sink.drops(id, ne, nr)?;
-    lane.stats.dropped_events += ne;
-    lane.stats.dropped_records += nr;
+    lane.stats.dropped_events = lane.stats.dropped_events.wrapping_add(ne);
+    lane.stats.dropped_records = lane.stats.dropped_records.wrapping_add(nr);
     arch::store_relaxed(&line.reported_event_drops, de);
     arch::store_relaxed(&line.reported_record_drops, dr);
     Ok(())

@@ -366,7 +366,7 @@ impl ProdCore {
     /// Adds to the committed-record counter (record rings).
     #[inline(always)]
     pub(crate) fn add_committed(&mut self, n: u64) {
-        self.committed += n;
+        self.committed = self.committed.wrapping_add(n);
         arch::store_relaxed(&self.raw.hdr().prod.committed, self.committed);
     }
 
@@ -375,10 +375,13 @@ impl ProdCore {
     #[cold]
     pub(crate) fn count_drop(&mut self, records: u64, bytes: u64) {
         let p = &self.raw.hdr().prod;
-        arch::store_relaxed(&p.dropped, arch::load_relaxed(&p.dropped) + records);
+        arch::store_relaxed(
+            &p.dropped,
+            arch::load_relaxed(&p.dropped).wrapping_add(records),
+        );
         arch::store_relaxed(
             &p.dropped_bytes,
-            arch::load_relaxed(&p.dropped_bytes) + bytes,
+            arch::load_relaxed(&p.dropped_bytes).wrapping_add(bytes),
         );
     }
 }
@@ -455,7 +458,7 @@ impl ConsCore {
     /// Adds to the read-record counter (record rings).
     #[inline(always)]
     pub(crate) fn add_read(&mut self, n: u64) {
-        self.read += n;
+        self.read = self.read.wrapping_add(n);
         arch::store_relaxed(&self.raw.hdr().cons.read, self.read);
     }
 
