@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# ci/stable.sh: the pinned stable toolchain. rustfmt, clippy with every
+# warning denied, the whole test suite in debug and in release, and the docs
+# with warnings denied.
+set -euo pipefail
+source "$(dirname "$0")/setup.sh"
+
+need_component rustfmt
+need_component clippy
+
+fails=()
+
+run_logged stable-fmt cargo fmt --all --check || fails+=(fmt)
+run_logged stable-clippy cargo clippy --all-targets -- -D warnings || fails+=(clippy)
+
+run_logged stable-test-debug cargo test || fails+=(test-debug)
+read -r dp df < <(count_tests "$CI_LOGS/stable-test-debug.log")
+
+run_logged stable-test-release cargo test --release || fails+=(test-release)
+read -r rp rf < <(count_tests "$CI_LOGS/stable-test-release.log")
+
+run_logged stable-doc env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps || fails+=(doc)
+
+if [ ${#fails[@]} -eq 0 ]; then
+    echo "stable: fmt, clippy -D warnings and doc clean; tests debug $dp passed, release $rp passed"
+else
+    echo "stable: FAILED (${fails[*]}); tests debug $dp passed $df failed, release $rp passed $rf failed"
+    exit 1
+fi

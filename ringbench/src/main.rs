@@ -1,0 +1,533 @@
+//! `ringbench`: tracering against rtrb, ringbuf and crossbeam's ArrayQueue,
+//! measured side by side in one run.
+//!
+//! ```text
+//! cargo run --release --bin ringbench [-- --quick] [--json PATH]
+//!     [--rounds N] [--secs S] [--only WORKLOAD]
+//! ```
+//!
+//! The impls of a workload run in alternating rounds (A B C D, B C D A, ...:
+//! each round starts one impl further) so that the machine's drift between
+//! states, and whatever one run leaves behind for the next, hit them alike.
+//! The report gives each impl's median over the rounds, and the median over
+//! rounds of tracering's advantage within the round. A core-to-core hop probe runs
+//! before every round and its median is `machine.hop_ns`.
+//!
+//! The workloads themselves are in `benches/workloads/`, shared with the
+//! criterion benches.
+
+#[path = "../../benches/workloads/mod.rs"]
+mod workloads;
+
+mod report;
+
+use report::{Machine, Metric, Row, Sample};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tracering::perf::{CacheCounters, CacheCounts};
+use workloads::latency::{timer_floor, visibility_latency, write_latency, Latency};
+use workloads::queues::{BatchQueue, Crossbeam, EventQueue, Ringbuf, Rtrb, Tracering, Unpadded};
+use workloads::registry::{registry_drain, PRODUCERS};
+use workloads::throughput::{
+    event32_batch_cross, event32_cross, record_mixed_rtrb, record_mixed_tracering,
+};
+use workloads::{two_cores, Budget, Cores, RunCfg, ThreadHook, Throughput};
+
+/// What a run function gets.
+struct Ctx {
+    budget: Budget,
+    cores: Cores,
+    /// Whether to open hardware counters in the worker threads.
+    perf: bool,
+}
+
+/// Opens the cache counters on each worker thread and adds up what they
+/// counted.
+struct PerfHook {
+    enabled: bool,
+    total: Mutex<Option<CacheCounts>>,
+}
+
+impl PerfHook {
+    fn new(enabled: bool) -> PerfHook {
+        PerfHook {
+            enabled,
+            total: Mutex::new(None),
+        }
+    }
+
+    /// Puts the counted figures, per operation where that applies, into `s`.
+    fn fill(&self, s: &mut Sample, ops: u64) {
+        let total = *self.total.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = total {
+            s.cache_references = c.cache_references;
+            s.cache_misses = c.cache_misses;
+            s.miss_rate = c.miss_rate();
+            s.l1d_miss_per_op = c
+                .l1d_read_misses
+                .filter(|_| ops > 0)
+                .map(|m| m as f64 / ops as f64);
+        }
+    }
+}
+
+impl ThreadHook for PerfHook {
+    type Token = Option<CacheCounters>;
+
+    fn begin(&self) -> Self::Token {
+        if !self.enabled {
+            return None;
+        }
+        let mut c = CacheCounters::open().ok()?;
+        c.start().ok()?;
+        Some(c)
+    }
+
+    fn end(&self, token: Self::Token) {
+        let Some(mut c) = token else { return };
+        let Ok(counts) = c.stop() else { return };
+        let mut total = self.total.lock().unwrap_or_else(|e| e.into_inner());
+        match total.as_mut() {
+            Some(t) => t.add(&counts),
+            None => *total = Some(counts),
+        }
+    }
+}
+
+fn cfg<'a>(ctx: &Ctx, hook: &'a PerfHook) -> RunCfg<'a, PerfHook> {
+    RunCfg {
+        budget: ctx.budget,
+        cores: ctx.cores,
+        hook,
+    }
+}
+
+fn throughput_sample(t: Throughput, hook: &PerfHook) -> Sample {
+    let mut s = Sample {
+        ops_per_s: Some(t.ops_per_s()),
+        bytes_per_s: Some(t.bytes_per_s()),
+        ..Sample::default()
+    };
+    hook.fill(&mut s, t.items);
+    s
+}
+
+fn latency_sample(l: &Latency, hook: &PerfHook) -> Sample {
+    let mut s = Sample {
+        p50_ns: Some(l.quantile(0.50)),
+        p99_ns: Some(l.quantile(0.99)),
+        p999_ns: Some(l.quantile(0.999)),
+        anomalies: l.anomalies,
+        ops: l.ops,
+        ..Sample::default()
+    };
+    hook.fill(&mut s, l.ops);
+    s
+}
+
+fn ev_cross<Q: EventQueue>(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let t = event32_cross::<Q, _>(&cfg(ctx, &hook));
+    Ok(throughput_sample(t, &hook))
+}
+
+fn ev_batch<Q: BatchQueue>(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let t = event32_batch_cross::<Q, _>(&cfg(ctx, &hook));
+    Ok(throughput_sample(t, &hook))
+}
+
+fn rec_tracering(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let t = record_mixed_tracering(&cfg(ctx, &hook));
+    Ok(throughput_sample(t, &hook))
+}
+
+fn rec_rtrb(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let t = record_mixed_rtrb(&cfg(ctx, &hook));
+    Ok(throughput_sample(t, &hook))
+}
+
+fn write_lat<Q: EventQueue>(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let l = write_latency::<Q, _>(&cfg(ctx, &hook));
+    Ok(latency_sample(&l, &hook))
+}
+
+fn floor(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let budget = match ctx.budget {
+        Budget::Time(d) => Budget::Time(d / 4),
+        b => b,
+    };
+    let l = timer_floor(budget, ctx.cores);
+    Ok(latency_sample(&l, &PerfHook::new(false)))
+}
+
+fn vis_lat<Q: EventQueue>(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let l = visibility_latency::<Q, _>(&cfg(ctx, &hook));
+    Ok(latency_sample(&l, &hook))
+}
+
+fn drain<const P: usize>(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let t = registry_drain(&cfg(ctx, &hook), P)?;
+    Ok(throughput_sample(t, &hook))
+}
+
+/// One (workload, impl) of the report.
+struct Spec {
+    workload: &'static str,
+    imp: &'static str,
+    /// The figure the workload compares impls by.
+    metric: Metric,
+    run: fn(&Ctx) -> Result<Sample, &'static str>,
+    /// Said beside the row.
+    note: &'static str,
+}
+
+const fn spec(
+    workload: &'static str,
+    imp: &'static str,
+    metric: Metric,
+    run: fn(&Ctx) -> Result<Sample, &'static str>,
+    note: &'static str,
+) -> Spec {
+    Spec {
+        workload,
+        imp,
+        metric,
+        run,
+        note,
+    }
+}
+
+fn specs() -> Vec<Spec> {
+    use Metric::{Bytes, Ops, P50, P99};
+    let mut v = vec![
+        spec(
+            "event32_cross",
+            Tracering::NAME,
+            Ops,
+            ev_cross::<Tracering>,
+            "",
+        ),
+        spec("event32_cross", Rtrb::NAME, Ops, ev_cross::<Rtrb>, ""),
+        spec("event32_cross", Ringbuf::NAME, Ops, ev_cross::<Ringbuf>, ""),
+        spec(
+            "event32_cross",
+            Crossbeam::NAME,
+            Ops,
+            ev_cross::<Crossbeam>,
+            "ArrayQueue (MPMC)",
+        ),
+        spec(
+            "event32_batch_cross",
+            Tracering::NAME,
+            Ops,
+            ev_batch::<Tracering>,
+            "push_batch/pop_batch",
+        ),
+        spec(
+            "event32_batch_cross",
+            Rtrb::NAME,
+            Ops,
+            ev_batch::<Rtrb>,
+            "push_entire_slice/pop_partial_slice (chunks)",
+        ),
+        spec(
+            "event32_batch_cross",
+            Ringbuf::NAME,
+            Ops,
+            ev_batch::<Ringbuf>,
+            "push_slice/pop_slice",
+        ),
+        spec(
+            "record_mixed_cross",
+            Tracering::NAME,
+            Bytes,
+            rec_tracering,
+            "RecordRing write/read_batch; payload bytes",
+        ),
+        spec(
+            "record_mixed_cross",
+            Rtrb::NAME,
+            Bytes,
+            rec_rtrb,
+            "u8 ring, hand-made 12-byte frame, chunks; payload bytes",
+        ),
+        spec(
+            "write_latency",
+            Tracering::NAME,
+            P99,
+            write_lat::<Tracering>,
+            "ns per write, blocks of 16",
+        ),
+        spec(
+            "write_latency",
+            Rtrb::NAME,
+            P99,
+            write_lat::<Rtrb>,
+            "ns per write, blocks of 16",
+        ),
+        spec(
+            "write_latency",
+            "timer-floor",
+            Metric::None,
+            floor,
+            "empty timed block / 16",
+        ),
+        spec(
+            "visibility_latency",
+            Tracering::NAME,
+            P50,
+            vis_lat::<Tracering>,
+            "one-way write-to-read ns",
+        ),
+        spec(
+            "visibility_latency",
+            Rtrb::NAME,
+            P50,
+            vis_lat::<Rtrb>,
+            "one-way write-to-read ns",
+        ),
+        spec(
+            "false_sharing",
+            Tracering::NAME,
+            Ops,
+            ev_cross::<Tracering>,
+            "event32_cross on tracering",
+        ),
+        spec(
+            "false_sharing",
+            Unpadded::NAME,
+            Ops,
+            ev_cross::<Unpadded>,
+            "bench-only ring: tracering's protocol, all shared words in one line",
+        ),
+    ];
+    type Run = fn(&Ctx) -> Result<Sample, &'static str>;
+    const DRAINS: [(&str, usize, Run); 4] = [
+        ("tracering-1p", 1, drain::<1>),
+        ("tracering-2p", 2, drain::<2>),
+        ("tracering-4p", 4, drain::<4>),
+        ("tracering-8p", 8, drain::<8>),
+    ];
+    for (imp, producers, run) in DRAINS {
+        assert!(PRODUCERS.contains(&producers));
+        v.push(spec(
+            "registry_drain",
+            imp,
+            Ops,
+            run,
+            "events/s of all producers into one drain, NullSink",
+        ));
+    }
+    v
+}
+
+/// Command-line options.
+struct Opts {
+    quick: bool,
+    json: Option<String>,
+    rounds: usize,
+    secs: f64,
+    only: Option<String>,
+}
+
+const USAGE: &str =
+    "usage: ringbench [--quick] [--json PATH] [--rounds N] [--secs S] [--only WORKLOAD]
+  --quick        3 rounds of 0.15 s runs (about 10 s) instead of 9 of 0.25 s (about 50 s)
+  --json PATH    also write the report as JSON
+  --rounds N     number of rounds
+  --secs S       seconds per run
+  --only NAME    run one workload";
+
+fn parse_args() -> Result<Opts, String> {
+    let mut o = Opts {
+        quick: false,
+        json: None,
+        rounds: 0,
+        secs: 0.0,
+        only: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--quick" => o.quick = true,
+            "--json" => o.json = Some(value("--json")?),
+            "--rounds" => {
+                o.rounds = value("--rounds")?
+                    .parse()
+                    .map_err(|e| format!("--rounds: {e}"))?
+            }
+            "--secs" => {
+                o.secs = value("--secs")?
+                    .parse()
+                    .map_err(|e| format!("--secs: {e}"))?
+            }
+            "--only" => o.only = Some(value("--only")?),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if o.rounds == 0 {
+        o.rounds = if o.quick { 3 } else { 9 };
+    }
+    if o.secs <= 0.0 {
+        o.secs = if o.quick { 0.15 } else { 0.25 };
+    }
+    Ok(o)
+}
+
+/// The order of the specs in round `round`: workload by workload, and
+/// within a workload the impls in turn, starting one further each round
+/// (A B C D, B C D A, C D A B, ...). Every impl thus runs in every position
+/// equally often, so that whatever the run before leaves behind (a busy
+/// neighbour moved onto an idle core, say) does not always hit the same one.
+fn round_order(specs: &[Spec], round: usize) -> Vec<usize> {
+    let mut order = Vec::with_capacity(specs.len());
+    let mut start = 0;
+    while start < specs.len() {
+        let len = specs[start..]
+            .iter()
+            .take_while(|s| s.workload == specs[start].workload)
+            .count();
+        order.extend((0..len).map(|k| start + (round + k) % len));
+        start += len;
+    }
+    order
+}
+
+/// Whether both threads of a run can be pinned where asked.
+fn can_pin(cores: Cores) -> bool {
+    let Some((a, b)) = cores else { return false };
+    std::thread::scope(|s| {
+        let pa = s.spawn(move || core_affinity::set_for_current(a));
+        let pb = s.spawn(move || core_affinity::set_for_current(b));
+        pa.join().unwrap_or(false) & pb.join().unwrap_or(false)
+    })
+}
+
+fn main() {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("ringbench: {e}");
+            }
+            eprintln!("{USAGE}");
+            std::process::exit(if e.is_empty() { 0 } else { 2 });
+        }
+    };
+    let started = Instant::now();
+    let mut specs = specs();
+    if let Some(only) = &opts.only {
+        specs.retain(|s| s.workload == only);
+        if specs.is_empty() {
+            eprintln!("ringbench: no workload named {only}");
+            std::process::exit(2);
+        }
+    }
+    let counters = tracering::perf::probe();
+    let mut cores = two_cores();
+    if !can_pin(cores) {
+        cores = None;
+    }
+    let ctx = Ctx {
+        budget: Budget::Time(Duration::from_secs_f64(opts.secs)),
+        cores,
+        perf: counters.hardware,
+    };
+    eprintln!(
+        "ringbench: {} rounds of {} runs, {:.2} s each; pinned: {}; hardware counters: {}",
+        opts.rounds,
+        specs.len(),
+        opts.secs,
+        cores.is_some(),
+        match &counters.reason {
+            None => "yes".to_string(),
+            Some(r) => format!("{} ({r})", if counters.hardware { "partly" } else { "no" }),
+        }
+    );
+
+    let mut samples: Vec<Vec<Result<Sample, &'static str>>> = vec![Vec::new(); specs.len()];
+    let mut hops = Vec::new();
+    for round in 0..opts.rounds {
+        let hop = workloads::latency::hop_ns(cores, 5, 2_000);
+        if let Some(h) = hop {
+            hops.push(h);
+        }
+        eprint!(
+            "round {}/{} (hop {}):",
+            round + 1,
+            opts.rounds,
+            report::fmt_ns(hop)
+        );
+        for i in round_order(&specs, round) {
+            let r = (specs[i].run)(&ctx);
+            eprint!("{}", if r.is_ok() { " ." } else { " -" });
+            samples[i].push(r);
+        }
+        eprintln!();
+    }
+
+    let rows: Vec<Row> = specs
+        .iter()
+        .zip(&samples)
+        .map(|(s, v)| Row::new(s.workload, s.imp, s.metric, s.note, v))
+        .collect();
+    let rows = report::with_ratios(rows, Tracering::NAME);
+    let mut notes: Vec<(String, String, String)> = Vec::new();
+    for r in &rows {
+        if let Some(n) = r.note() {
+            notes.push((r.workload.to_string(), r.imp.to_string(), n));
+        }
+    }
+    let machine = Machine::detect(cores.is_some(), report::median(&hops));
+    let elapsed = started.elapsed();
+    let run = report::RunInfo {
+        date_utc: report::utc_now(),
+        mode: if opts.quick { "quick" } else { "default" },
+        rounds: opts.rounds,
+        run_secs: opts.secs,
+        total_secs: elapsed.as_secs_f64(),
+    };
+    print!("{}", report::table(&machine, &counters, &run, &rows, &hops));
+    if let Some(path) = &opts.json {
+        let json = report::json(&machine, &counters, &run, &rows, &hops, &notes);
+        if let Some(dir) = std::path::Path::new(path).parent() {
+            if !dir.as_os_str().is_empty() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+        }
+        if let Err(e) = std::fs::write(path, json) {
+            eprintln!("ringbench: cannot write {path}: {e}");
+            std::process::exit(1);
+        }
+        eprintln!("ringbench: wrote {path}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_rotate_within_each_workload() {
+        let specs = specs();
+        let r0 = round_order(&specs, 0);
+        assert_eq!(r0, (0..specs.len()).collect::<Vec<_>>());
+        let r1 = round_order(&specs, 1);
+        let mut sorted = r1.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, r0);
+        // event32_cross: tracering rtrb ringbuf crossbeam -> rtrb first.
+        assert_eq!(&r1[..4], &[1, 2, 3, 0]);
+        for (a, b) in r0.iter().zip(&r1) {
+            assert_eq!(specs[*a].workload, specs[*b].workload);
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The controller/agent demo (`tools/tracer.rs`) as two (three) real processes, with a
+//! controller restart in the middle of the agent's run.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use tracering::{TraceEntry, TraceReader};
+
+/// The `tracer` binary, which cargo builds before the integration tests.
+fn tracer() -> Command {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_tracer"));
+    let mut words: Vec<String> = std::env::var("TRACERING_TEST_RUNNER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    words.push(exe.to_string_lossy().into_owned());
+    let mut cmd = Command::new(&words[0]);
+    cmd.args(&words[1..]);
+    cmd
+}
+
+/// Waits for `child` (killing it after five minutes) and returns its stdout.
+fn out_of(mut child: std::process::Child) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("child {} did not finish", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+fn field(line: &str, key: &str) -> u64 {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} in {line:?}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "spawns processes")]
+fn controller_restart_mid_run_loses_nothing() {
+    let pid = std::process::id();
+    let name = format!("/tracering-test-{pid}-ctl");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let (t1, t2) = (
+        dir.join(format!("ctl1-{pid}.trace")),
+        dir.join(format!("ctl2-{pid}.trace")),
+    );
+    let (threads, events) = (4u64, 300_000u64);
+
+    let first = tracer()
+        .args(["controller", "--name", &name, "--out"])
+        .arg(&t1)
+        .args(["--slots", "8", "--index", "8192"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the registry to exist, then start the agent.
+    let mut tries = 0;
+    while tracering::Region::open_named(&name).is_err() {
+        tries += 1;
+        assert!(tries < 500, "controller never created the registry");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let agent = tracer()
+        .args(["agent", "--name", &name, "--threads", &threads.to_string()])
+        .args(["--events", &events.to_string(), "--rate", "500000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    // Restart the controller while the agent runs.
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
+    let first_out = out_of(first);
+    let second = tracer()
+        .args([
+            "controller",
+            "--attach",
+            "--exit-when-idle",
+            "--unlink",
+            "--name",
+            &name,
+            "--out",
+        ])
+        .arg(&t2)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let agent_out = out_of(agent);
+    let second_out = out_of(second);
+
+    let line = |text: &str, who: &str| {
+        text.lines()
+            .find(|l| l.starts_with(who))
+            .unwrap_or_else(|| panic!("{text}"))
+            .to_string()
+    };
+    let (c1, c2, a) = (
+        line(&first_out, "controller: events"),
+        line(&second_out, "controller: events"),
+        line(&agent_out, "agent:"),
+    );
+    let refused = field(&a, "refused");
+    assert_eq!(field(&a, "events"), threads * events);
+
+    // Every event is in one of the two traces exactly once, in per-thread
+    // order, or was counted as dropped.
+    let mut next = vec![0u64; threads as usize];
+    let mut persisted = 0;
+    let mut dropped = 0;
+    for path in [&t1, &t2] {
+        for e in TraceReader::open(path).unwrap() {
+            match e.unwrap() {
+                TraceEntry::Event { event, .. } => {
+                    let t = event.a as usize;
+                    assert!(
+                        event.b >= next[t],
+                        "thread {t}: {} after {}",
+                        event.b,
+                        next[t]
+                    );
+                    next[t] = event.b + 1;
+                    persisted += 1;
+                }
+                TraceEntry::Drops { events, .. } => dropped += events,
+                TraceEntry::Record { .. } => {}
+            }
+        }
+        std::fs::remove_file(path).ok();
+    }
+    assert_eq!(persisted + dropped, threads * events);
+    assert_eq!(dropped, refused);
+    assert_eq!(field(&c1, "events") + field(&c2, "events"), persisted);
+    eprintln!("{c1}\n{c2}\n{a}");
+    assert!(
+        field(&c1, "events") > 0,
+        "the first controller drained nothing"
+    );
+    assert!(field(&c2, "events") > 0, "the restart was not mid-run");
+    assert!(
+        tracering::Region::open_named(&name).is_err(),
+        "segment leaked"
+    );
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "spawns processes")]
+fn soak_mode_runs_and_verifies() {
+    let out = out_of(
+        tracer()
+            .args([
+                "soak",
+                "--duration",
+                "3s",
+                "--report-every",
+                "1s",
+                "--threads",
+                "2",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(out.contains("verify=ok"), "{out}");
+    assert!(out.trim_end().ends_with("soak: PASS"), "{out}");
+}

@@ -1,0 +1,320 @@
+//! A tracer built on tracering: a controller that owns a shared registry and
+//! drains it to a trace file, an agent that attaches from another process and
+//! emits events from many threads, and a soak mode that runs both in one
+//! process and verifies every event.
+//!
+//! ```text
+//! tracer controller --name /demo --out demo.trace [--slots 64] [--attach]
+//!                   [--exit-when-idle] [--unlink]
+//! tracer agent      --name /demo --threads 8 --events 1000000 [--rate 500000]
+//! tracer soak       --duration 60s [--threads 4] [--report-every 60s]
+//! tracer status     --name /demo
+//! ```
+//! The controller stops on SIGTERM by detaching (the registry stays for a
+//! restarted controller to pick up: run it again with `--attach`), and on
+//! SIGINT or `--exit-when-idle` by a full stop (close, drain to empty, flush).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracering::{
+    CallbackSink, Drain, DrainConfig, DrainReport, Entry, Error, FileSink, Region, Registry,
+    RegistryConfig,
+};
+
+static TERM: AtomicBool = AtomicBool::new(false);
+static INT: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    if sig == libc::SIGTERM {
+        TERM.store(true, Ordering::Relaxed);
+    } else {
+        INT.store(true, Ordering::Relaxed);
+    }
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn flag(args: &[String], name: &str) -> bool {
+    args.iter().any(|a| a == name)
+}
+
+fn num(args: &[String], name: &str, default: u64) -> u64 {
+    arg(args, name).map_or(default, |v| {
+        v.parse()
+            .unwrap_or_else(|_| fail(&format!("{name} wants a number, got {v:?}")))
+    })
+}
+
+/// Parses `90`, `90s`, `15m`, `24h`.
+fn duration(text: &str) -> Duration {
+    let (n, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = n
+        .parse()
+        .unwrap_or_else(|_| fail(&format!("bad duration {text:?}")));
+    Duration::from_secs(match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => fail(&format!("bad duration unit in {text:?}")),
+    })
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("tracer: {msg}");
+    std::process::exit(2)
+}
+
+fn check<T>(r: Result<T, Error>, what: &str) -> T {
+    r.unwrap_or_else(|e| fail(&format!("{what}: {e}")))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("controller") => controller(&args),
+        Some("agent") => agent(&args),
+        Some("soak") => std::process::exit(soak(&args)),
+        Some("status") => status(&args),
+        _ => fail("usage: tracer controller|agent|soak [options] (see the source header)"),
+    }
+}
+
+fn summary(who: &str, r: &DrainReport, secs: f64) {
+    println!(
+        "{who}: events={} records={} record_bytes={} dropped={} exhausted={} events_per_s={:.0} \
+         emitted={} persisted={}",
+        r.events,
+        r.records,
+        r.record_bytes,
+        r.dropped_events + r.dropped_records,
+        r.exhausted,
+        r.persisted() as f64 / secs.max(1e-9),
+        r.emitted(),
+        r.persisted(),
+    );
+}
+
+fn controller(args: &[String]) {
+    let name = arg(args, "--name").unwrap_or_else(|| fail("controller needs --name"));
+    let out = arg(args, "--out").unwrap_or_else(|| fail("controller needs --out"));
+    // SAFETY: installing a handler that only stores to atomics.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+    }
+    let registry = if flag(args, "--attach") {
+        let region = check(Region::open_named(&name), "open registry");
+        let reg = check(Registry::attach(&region), "attach registry");
+        reg.reopen();
+        reg
+    } else {
+        let cfg = RegistryConfig {
+            slots: num(args, "--slots", 64) as usize,
+            index_capacity: num(args, "--index", 4096) as usize,
+            detail_capacity: num(args, "--detail", 64 * 1024) as usize,
+        };
+        let len = check(Registry::bytes_needed(cfg), "registry size");
+        let region = check(Region::create_named(&name, len), "create registry");
+        check(Registry::create_in(&region, cfg), "build registry")
+    };
+    let sink = check(FileSink::create(&out), "create trace file");
+    let started = Instant::now();
+    let drain = check(
+        Drain::spawn(&registry, sink, DrainConfig::default()),
+        "start drain",
+    );
+    println!("controller: draining {name} into {out}");
+    let idle_exit = flag(args, "--exit-when-idle");
+    let report = loop {
+        std::thread::sleep(Duration::from_millis(20));
+        if TERM.load(Ordering::Relaxed) {
+            break check(drain.detach(), "detach").0;
+        }
+        // Idle: no thread holds a lane (give agents a moment to register).
+        let idle = registry.stats().active == 0 && started.elapsed() > Duration::from_millis(200);
+        if INT.load(Ordering::Relaxed) || (idle_exit && idle) {
+            break check(drain.stop(), "stop").0;
+        }
+    };
+    summary("controller", &report, started.elapsed().as_secs_f64());
+    if flag(args, "--unlink") {
+        check(Region::unlink(&name), "unlink");
+    }
+}
+
+/// Prints the registry's slot table and each lane's ring counters.
+fn status(args: &[String]) {
+    let name = arg(args, "--name").unwrap_or_else(|| fail("status needs --name"));
+    let region = check(Region::open_named(&name), "open registry");
+    let registry = check(Registry::attach(&region), "attach registry");
+    println!("{:?}", registry.stats());
+}
+
+fn agent(args: &[String]) {
+    let name = arg(args, "--name").unwrap_or_else(|| fail("agent needs --name"));
+    let threads = num(args, "--threads", 8);
+    let events = num(args, "--events", 1_000_000);
+    // Events per second per thread; 0 means as fast as possible.
+    let rate = num(args, "--rate", 0);
+    let region = check(Region::open_named(&name), "open registry");
+    let registry = check(Registry::attach(&region), "attach registry");
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let reg = registry.clone();
+            std::thread::spawn(move || {
+                let mut refused = 0u64;
+                for seq in 0..events {
+                    match reg.emit(1, t, seq) {
+                        Ok(()) => {}
+                        Err(Error::Full) | Err(Error::RegistryFull) => refused += 1,
+                        Err(e) => fail(&format!("emit: {e}")),
+                    }
+                    if seq % 4096 == 0 {
+                        let _ = reg.emit_record(2, &seq.to_le_bytes());
+                    }
+                    if rate > 0 && seq % 1024 == 0 {
+                        let due = Duration::from_secs_f64(seq as f64 / rate as f64);
+                        if let Some(wait) = due.checked_sub(started.elapsed()) {
+                            std::thread::sleep(wait);
+                        }
+                    }
+                }
+                reg.detach_current_thread();
+                refused
+            })
+        })
+        .collect();
+    let refused: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "agent: threads={threads} events={} refused={refused} events_per_s={:.0}",
+        threads * events,
+        (threads * events) as f64 / secs.max(1e-9)
+    );
+}
+
+/// Resident set size in bytes.
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no memory effects.
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
+}
+
+/// Producers emit `b = seq` and `a = check(thread, seq)`; the sink checks
+/// every event and that per-thread sequences only grow. Exits non-zero on
+/// loss, corruption, or resident-memory growth after the first report.
+fn soak(args: &[String]) -> i32 {
+    let total = duration(&arg(args, "--duration").unwrap_or_else(|| "60s".into()));
+    let every = duration(&arg(args, "--report-every").unwrap_or_else(|| "60s".into()));
+    let threads = num(args, "--threads", 4);
+    let mixer = |t: u64, s: u64| (t.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ s).rotate_left(17);
+    let registry = check(
+        Registry::new(RegistryConfig {
+            slots: 64,
+            index_capacity: 1024,
+            detail_capacity: 4096,
+        }),
+        "registry",
+    );
+    let bad = Arc::new(AtomicU64::new(0));
+    let bad_sink = bad.clone();
+    let mut last: HashMap<u64, u64> = HashMap::new();
+    let sink = CallbackSink::new(move |e: Entry<'_>| {
+        if let Entry::Event(_, ev) = e {
+            let t = ev.kind as u64;
+            let ok = ev.a == mixer(t, ev.b) && last.get(&t).map_or(true, |&prev| ev.b > prev);
+            last.insert(t, ev.b);
+            if !ok {
+                bad_sink.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    let drain = check(
+        Drain::spawn(&registry, sink, DrainConfig::default()),
+        "drain",
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let emitted = Arc::new(AtomicU64::new(0));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (reg, stop, emitted) = (registry.clone(), stop.clone(), emitted.clone());
+            std::thread::spawn(move || {
+                let mut seq = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    for _ in 0..1000 {
+                        let _ = reg.emit(t as u32, mixer(t, seq), seq);
+                        seq += 1;
+                    }
+                    emitted.fetch_add(1000, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                reg.detach_current_thread();
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let mut baseline = None;
+    let mut status = 0;
+    let mut next_report = every;
+    while started.elapsed() < total {
+        std::thread::sleep(Duration::from_millis(100).min(total.saturating_sub(started.elapsed())));
+        if started.elapsed() >= next_report || started.elapsed() >= total {
+            next_report += every;
+            let mem = rss();
+            let base = *baseline.get_or_insert(mem);
+            // Allow a little allocator noise; a leak grows without bound.
+            let grew = mem > base + 8 * 1024 * 1024;
+            let broken = bad.load(Ordering::Relaxed);
+            println!(
+                "soak: t={:.0}s emitted={} rss_kib={} verify={}{}",
+                started.elapsed().as_secs_f64(),
+                emitted.load(Ordering::Relaxed),
+                mem / 1024,
+                if broken == 0 { "ok" } else { "FAILED" },
+                if grew { " rss=GROWING" } else { "" },
+            );
+            if broken > 0 || grew {
+                status = 1;
+                break;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    let (report, _) = check(drain.stop(), "stop");
+    let emitted = emitted.load(Ordering::Relaxed);
+    summary("soak", &report, started.elapsed().as_secs_f64());
+    if report.emitted() != emitted || report.persisted() + report.dropped() != emitted {
+        println!(
+            "soak: LOSS: producers emitted {emitted}, drain accounts for {}",
+            report.emitted()
+        );
+        status = 1;
+    }
+    if bad.load(Ordering::Relaxed) > 0 {
+        println!(
+            "soak: CORRUPTION: {} events failed verification",
+            bad.load(Ordering::Relaxed)
+        );
+        status = 1;
+    }
+    println!("soak: {}", if status == 0 { "PASS" } else { "FAIL" });
+    status
+}
