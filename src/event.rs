@@ -384,9 +384,32 @@ impl<T: Copy> EventProducer<T> {
     /// ```
     #[inline]
     pub fn push(&mut self, value: T) -> Result<(), Error> {
+        self.put(value, true)
+    }
+
+    /// Like [`push`](Self::push), but a full ring is not counted as a drop:
+    /// for callers that keep the event and retry (or block) instead of
+    /// discarding it.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(1)?.split();
+    /// p.try_push(1)?;
+    /// assert_eq!(p.try_push(2), Err(tracering::Error::Full));
+    /// assert_eq!(p.stats().dropped, 0);
+    /// c.pop()?;
+    /// p.try_push(2)?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn try_push(&mut self, value: T) -> Result<(), Error> {
+        self.put(value, false)
+    }
+
+    #[inline(always)]
+    fn put(&mut self, value: T, count_drop: bool) -> Result<(), Error> {
         let head = self.core.head;
         if self.core.free_cached() == 0 {
-            self.refresh_for(1)?;
+            self.refresh_for(1, count_drop)?;
         }
         let idx = (head & self.core.raw.mask) as usize;
         self.core.raw.log_write(head, 1);
@@ -413,12 +436,31 @@ impl<T: Copy> EventProducer<T> {
     /// ```
     #[inline]
     pub fn push_batch(&mut self, values: &[T]) -> Result<(), Error> {
+        self.put_batch(values, true)
+    }
+
+    /// Like [`push_batch`](Self::push_batch), but a full ring is not counted
+    /// as a drop (the caller keeps the batch).
+    ///
+    /// ```
+    /// let (mut p, _c) = tracering::EventRing::<u8>::with_capacity(2)?.split();
+    /// assert!(p.try_push_batch(&[1, 2, 3]).is_err());
+    /// assert_eq!(p.stats().dropped, 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn try_push_batch(&mut self, values: &[T]) -> Result<(), Error> {
+        self.put_batch(values, false)
+    }
+
+    #[inline(always)]
+    fn put_batch(&mut self, values: &[T], count_drop: bool) -> Result<(), Error> {
         let n = values.len() as u64;
         if n == 0 {
             return Ok(());
         }
         if self.core.free_cached() < n {
-            self.refresh_for(n)?;
+            self.refresh_for(n, count_drop)?;
         }
         let head = self.core.head;
         let cap = self.core.raw.cap as usize;
@@ -442,16 +484,18 @@ impl<T: Copy> EventProducer<T> {
     }
 
     /// Slow path of the writes: reload the consumer position, and if `n`
-    /// slots are still not free, count the drop.
+    /// slots are still not free, count the drop (unless the caller retries).
     #[cold]
     #[inline(never)]
-    fn refresh_for(&mut self, n: u64) -> Result<(), Error> {
+    fn refresh_for(&mut self, n: u64, count_drop: bool) -> Result<(), Error> {
         let err = match self.core.refresh() {
             Ok(free) if free >= n => return Ok(()),
             Ok(_) => Error::Full,
             Err(e) => e,
         };
-        self.core.count_drop(n, n * size_of::<T>() as u64);
+        if count_drop {
+            self.core.count_drop(n, n * size_of::<T>() as u64);
+        }
         Err(err)
     }
 

@@ -494,7 +494,9 @@ impl RecordProducer {
 
     #[cold]
     fn dropped(&mut self, err: Option<Error>, records: u64, bytes: u64) -> Error {
-        self.core.count_drop(records, bytes);
+        if records > 0 {
+            self.core.count_drop(records, bytes);
+        }
         err.unwrap_or(Error::Full)
     }
 
@@ -528,11 +530,39 @@ impl RecordProducer {
         timestamp: u64,
         payload: &[u8],
     ) -> Result<(), Error> {
+        self.put_record(kind, timestamp, payload, true)
+    }
+
+    /// Like [`write`](Self::write), but a full ring is not counted as a drop:
+    /// for callers that keep the record and retry.
+    ///
+    /// ```
+    /// let (mut p, _c) = tracering::RecordRing::with_capacity(64)?.split();
+    /// p.try_write(1, &[0; 16])?;
+    /// p.try_write(1, &[0; 16])?;
+    /// assert_eq!(p.try_write(1, &[0; 16]), Err(tracering::Error::Full));
+    /// assert_eq!(p.stats().dropped, 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn try_write(&mut self, kind: u16, payload: &[u8]) -> Result<(), Error> {
+        self.put_record(kind, arch::now_ns(), payload, false)
+    }
+
+    #[inline(always)]
+    fn put_record(
+        &mut self,
+        kind: u16,
+        timestamp: u64,
+        payload: &[u8],
+        count_drop: bool,
+    ) -> Result<(), Error> {
         let total = self.check(kind, payload.len())?;
         let head = self.core.head;
         let start = self.place(head, total);
         let end = start.wrapping_add(total);
-        self.claim(end.wrapping_sub(head), 1, payload.len() as u64)?;
+        let n = if count_drop { 1 } else { 0 };
+        self.claim(end.wrapping_sub(head), n, n * payload.len() as u64)?;
         if start != head {
             self.pad(head);
         }

@@ -20,6 +20,7 @@
 
 use crate::event::{EventProducer, EventRing, Plain};
 use crate::record::{RecordProducer, RecordRing};
+use crate::region::Placement;
 use crate::sync::atomic::AtomicU64;
 use crate::sync::Arc;
 use crate::{arch, Error, Region};
@@ -142,16 +143,22 @@ pub(crate) struct SlotLine {
 }
 
 const LINE: usize = arch::CACHE_LINE;
-const_assert_eq!(size_of::<RegistryHeader>(), LINE);
-const_assert_eq!(size_of::<SlotLine>(), LINE);
-const_assert_eq!(offset_of!(RegistryHeader, magic), 0);
-const_assert_eq!(offset_of!(RegistryHeader, slots), 24);
-const_assert_eq!(offset_of!(RegistryHeader, accepting), 56);
-const_assert_eq!(offset_of!(RegistryHeader, exhausted), 64);
-const_assert_eq!(offset_of!(SlotLine, state), 0);
-const_assert_eq!(offset_of!(SlotLine, tid), 8);
-const_assert_eq!(offset_of!(SlotLine, reported_event_drops), 16);
-const_assert_eq!(offset_of!(SlotLine, reported_record_drops), 24);
+/// Pins the shared layout. (Under loom, atomics are model objects of another
+/// size, and nothing is shared between processes, so the checks are off.)
+#[cfg(not(loom))]
+mod pinned {
+    use super::*;
+    const_assert_eq!(size_of::<RegistryHeader>(), LINE);
+    const_assert_eq!(size_of::<SlotLine>(), LINE);
+    const_assert_eq!(offset_of!(RegistryHeader, magic), 0);
+    const_assert_eq!(offset_of!(RegistryHeader, slots), 24);
+    const_assert_eq!(offset_of!(RegistryHeader, accepting), 56);
+    const_assert_eq!(offset_of!(RegistryHeader, exhausted), 64);
+    const_assert_eq!(offset_of!(SlotLine, state), 0);
+    const_assert_eq!(offset_of!(SlotLine, tid), 8);
+    const_assert_eq!(offset_of!(SlotLine, reported_event_drops), 16);
+    const_assert_eq!(offset_of!(SlotLine, reported_record_drops), 24);
+}
 
 fn round_line(n: usize) -> usize {
     n.div_ceil(LINE) * LINE
@@ -243,6 +250,8 @@ pub struct Registry {
 
 pub(crate) struct Inner {
     id: u64,
+    /// This process's registration of the header and slot table.
+    _placement: Placement,
     region: Region,
     hdr: NonNull<RegistryHeader>,
     pub(crate) geo: Geometry,
@@ -305,6 +314,9 @@ impl Registry {
                 len: region.len() as u64,
             });
         }
+        // Claim the header and slot table for this process first (refused if
+        // another registry here uses them), then lay out the lanes.
+        let placement = region.place(0, geo.lanes_at, true)?;
         for slot in 0..cfg.slots {
             // Built and released at once: the rings stay in the region.
             drop(EventRing::<IndexEvent>::create_in(
@@ -318,19 +330,42 @@ impl Registry {
                 cfg.detail_capacity,
             )?);
         }
-        let reg = Registry::from_parts(region, geo);
-        let h = reg.inner.header();
-        for slot in 0..cfg.slots {
-            arch::store_relaxed(&reg.inner.slot(slot).state, FREE);
-            let line = reg.inner.slot(slot);
-            for w in [
-                &line.tid,
-                &line.reported_event_drops,
-                &line.reported_record_drops,
-            ] {
-                arch::store_relaxed(w, 0);
+        // Write real atomics over the header and slot lines (which keeps
+        // loom's model of them valid), then fill them in.
+        let z = || AtomicU64::new(0);
+        // SAFETY: the region holds `geo.total` bytes (checked above), is
+        // line-aligned, and `placement` proves no other registry or ring of
+        // this process uses the header and slot lines.
+        unsafe {
+            region
+                .as_ptr()
+                .cast::<RegistryHeader>()
+                .write(RegistryHeader {
+                    magic: z(),
+                    version: z(),
+                    fingerprint: z(),
+                    slots: z(),
+                    index_capacity: z(),
+                    detail_capacity: z(),
+                    lane_stride: z(),
+                    accepting: z(),
+                    exhausted: z(),
+                });
+            for slot in 0..cfg.slots {
+                region
+                    .as_ptr()
+                    .add(LINE * (1 + slot))
+                    .cast::<SlotLine>()
+                    .write(SlotLine {
+                        state: z(),
+                        tid: z(),
+                        reported_event_drops: z(),
+                        reported_record_drops: z(),
+                    });
             }
         }
+        let reg = Registry::from_parts(region, geo, placement);
+        let h = reg.inner.header();
         arch::store_relaxed(&h.version, REG_VERSION);
         arch::store_relaxed(&h.fingerprint, crate::layout::fingerprint());
         arch::store_relaxed(&h.slots, cfg.slots as u64);
@@ -403,13 +438,15 @@ impl Registry {
                 len: region.len() as u64,
             });
         }
-        Ok(Registry::from_parts(region, geo))
+        let placement = region.place(0, geo.lanes_at, false)?;
+        Ok(Registry::from_parts(region, geo, placement))
     }
 
-    fn from_parts(region: &Region, geo: Geometry) -> Registry {
+    fn from_parts(region: &Region, geo: Geometry, placement: Placement) -> Registry {
         Registry {
             inner: Arc::new(Inner {
                 id: next_id(),
+                _placement: placement,
                 region: region.clone(),
                 hdr: NonNull::new(region.as_ptr().cast()).expect("region base is non-null"),
                 geo,

@@ -69,7 +69,10 @@ fn controller_restart_mid_run_loses_nothing() {
         .unwrap();
     // Wait for the registry to exist, then start the agent.
     let mut tries = 0;
-    while tracering::Region::open_named(&name).is_err() {
+    while tracering::Region::open_named(&name)
+        .and_then(|r| tracering::Registry::attach(&r))
+        .is_err()
+    {
         tries += 1;
         assert!(tries < 500, "controller never created the registry");
         std::thread::sleep(Duration::from_millis(10));

@@ -159,14 +159,27 @@ fn status(args: &[String]) {
     println!("{:?}", registry.stats());
 }
 
+/// Attaches to the registry `name`, waiting up to ten seconds for a
+/// controller that is still creating it (its magic word is written last).
+fn attach_when_ready(name: &str) -> Registry {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = Region::open_named(name).and_then(|r| Registry::attach(&r));
+        match attempt {
+            Ok(reg) => return reg,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => fail(&format!("attach registry {name}: {e}")),
+        }
+    }
+}
+
 fn agent(args: &[String]) {
     let name = arg(args, "--name").unwrap_or_else(|| fail("agent needs --name"));
     let threads = num(args, "--threads", 8);
     let events = num(args, "--events", 1_000_000);
     // Events per second per thread; 0 means as fast as possible.
     let rate = num(args, "--rate", 0);
-    let region = check(Region::open_named(&name), "open registry");
-    let registry = check(Registry::attach(&region), "attach registry");
+    let registry = attach_when_ready(&name);
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|t| {
