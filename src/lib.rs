@@ -115,7 +115,12 @@ pub fn spin_hint() {
     arch::spin_hint()
 }
 
-/// Runs the README's example as a doctest.
+/// Runs the README's examples as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// Runs the integration guide's examples as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/INTEGRATION.md")]
+struct IntegrationDoctests;

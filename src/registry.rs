@@ -265,9 +265,12 @@ unsafe impl Send for Inner {}
 // SAFETY: as above.
 unsafe impl Sync for Inner {}
 
+/// A process-unique id (cold path: once per registry handle or thread).
 fn next_id() -> u64 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    arch::fetch_add(&NEXT, 1)
+    static NEXT: std::sync::Mutex<u64> = std::sync::Mutex::new(0);
+    let mut n = NEXT.lock().unwrap_or_else(|e| e.into_inner());
+    *n += 1;
+    *n
 }
 
 impl Registry {
