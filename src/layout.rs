@@ -14,6 +14,25 @@ pub(crate) const VERSION: u32 = 1;
 /// Bytes in one record header (see [`crate::EventHeader`]).
 pub(crate) const RECORD_HEADER: u64 = 16;
 
+/// Declares a `#[repr(C)]` struct that fills whole cache lines: aligned to
+/// 128 bytes where lines are (or are prefetched as) 128-byte pairs, 64
+/// elsewhere. (`repr(align)` takes only a literal, hence the macro.)
+macro_rules! line_struct {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($body:tt)* }) => {
+        $(#[$meta])*
+        #[cfg_attr(
+            any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "powerpc64"),
+            repr(C, align(128))
+        )]
+        #[cfg_attr(
+            not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "powerpc64")),
+            repr(C, align(64))
+        )]
+        $vis struct $name { $($body)* }
+    };
+}
+pub(crate) use line_struct;
+
 /// What a ring's units are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
@@ -24,103 +43,61 @@ pub(crate) enum RingKind {
     Record = 2,
 }
 
-/// Immutable description of the ring, written once when it is built.
-#[cfg_attr(
-    any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "powerpc64"
-    ),
-    repr(C, align(128))
-)]
-#[cfg_attr(
-    not(any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "powerpc64"
-    )),
-    repr(C, align(64))
-)]
-pub(crate) struct MetaLine {
-    /// [`MAGIC`]; stored last when a ring is created, so an attacher that
-    /// sees it sees the rest.
-    pub magic: AtomicU64,
-    pub version: AtomicU32,
-    /// A [`RingKind`].
-    pub kind: AtomicU32,
-    pub fingerprint: AtomicU64,
-    /// Slots (events) or bytes (records); a power of two.
-    pub capacity: AtomicU64,
-    pub unit_size: AtomicU32,
-    pub unit_align: AtomicU32,
-    /// Offset of the data area from the start of the header.
-    pub data_offset: AtomicU64,
-    /// Length of the data area in bytes.
-    pub data_len: AtomicU64,
+line_struct! {
+    /// Immutable description of the ring, written once when it is built.
+    pub(crate) struct MetaLine {
+        /// [`MAGIC`]; stored last when a ring is created, so an attacher that
+        /// sees it sees the rest.
+        pub magic: AtomicU64,
+        pub version: AtomicU32,
+        /// A [`RingKind`].
+        pub kind: AtomicU32,
+        pub fingerprint: AtomicU64,
+        /// Slots (events) or bytes (records); a power of two.
+        pub capacity: AtomicU64,
+        pub unit_size: AtomicU32,
+        pub unit_align: AtomicU32,
+        /// Offset of the data area from the start of the header.
+        pub data_offset: AtomicU64,
+        /// Length of the data area in bytes.
+        pub data_len: AtomicU64,
+    }
 }
 
-/// Written only by the producer.
-#[cfg_attr(
-    any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "powerpc64"
-    ),
-    repr(C, align(128))
-)]
-#[cfg_attr(
-    not(any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "powerpc64"
-    )),
-    repr(C, align(64))
-)]
-pub(crate) struct ProducerLine {
-    /// Free-running write position, store-released after each publish.
-    pub head: AtomicU64,
-    /// The producer's last view of `ConsumerLine::tail`.
-    pub cached_tail: AtomicU64,
-    /// Records committed (record rings; event rings derive it from `head`).
-    pub committed: AtomicU64,
-    /// Writes refused because the ring was full.
-    pub dropped: AtomicU64,
-    /// Payload bytes of those refused writes.
-    pub dropped_bytes: AtomicU64,
-    /// Who holds this side: see `peer.rs`.
-    pub owner: SideOwner,
+line_struct! {
+    /// Written only by the producer.
+    pub(crate) struct ProducerLine {
+        /// Free-running write position, store-released after each publish.
+        pub head: AtomicU64,
+        /// The producer's last view of `ConsumerLine::tail`.
+        pub cached_tail: AtomicU64,
+        /// Records committed (record rings; event rings derive it from `head`).
+        pub committed: AtomicU64,
+        /// Writes refused because the ring was full.
+        pub dropped: AtomicU64,
+        /// Payload bytes of those refused writes.
+        pub dropped_bytes: AtomicU64,
+        /// Who holds this side: see `peer.rs`.
+        pub owner: SideOwner,
+    }
 }
 
-/// Written only by the consumer.
-#[cfg_attr(
-    any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "powerpc64"
-    ),
-    repr(C, align(128))
-)]
-#[cfg_attr(
-    not(any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "powerpc64"
-    )),
-    repr(C, align(64))
-)]
-pub(crate) struct ConsumerLine {
-    /// Free-running read position, store-released after each consume.
-    pub tail: AtomicU64,
-    /// The consumer's last view of `ProducerLine::head`.
-    pub cached_head: AtomicU64,
-    /// Records consumed (record rings; event rings derive it from `tail`).
-    pub read: AtomicU64,
-    /// Largest occupancy the consumer has observed.
-    pub high_water: AtomicU64,
-    /// Non-zero once the consumer has seen corruption.
-    pub poisoned: AtomicU64,
-    /// Who holds this side: see `peer.rs`.
-    pub owner: SideOwner,
+line_struct! {
+    /// Written only by the consumer.
+    pub(crate) struct ConsumerLine {
+        /// Free-running read position, store-released after each consume.
+        pub tail: AtomicU64,
+        /// The consumer's last view of `ProducerLine::head`.
+        pub cached_head: AtomicU64,
+        /// Records consumed (record rings; event rings derive it from `tail`).
+        pub read: AtomicU64,
+        /// Largest occupancy the consumer has observed.
+        pub high_water: AtomicU64,
+        /// Non-zero once the consumer has seen corruption.
+        pub poisoned: AtomicU64,
+        /// Who holds this side: see `peer.rs`.
+        pub owner: SideOwner,
+    }
 }
 
 /// The process holding one side of a ring, so the other side can tell a

@@ -19,6 +19,7 @@
 //! grows with each registration, so a recycled slot is a new lane.
 
 use crate::event::{EventProducer, EventRing, Plain};
+use crate::layout::line_struct;
 use crate::record::{RecordProducer, RecordRing};
 use crate::region::Placement;
 use crate::sync::atomic::AtomicU64;
@@ -84,62 +85,34 @@ pub(crate) const FREE: u64 = 0;
 pub(crate) const ACTIVE: u64 = 1;
 pub(crate) const RETIRED: u64 = 2;
 
-#[cfg_attr(
-    any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "powerpc64"
-    ),
-    repr(C, align(128))
-)]
-#[cfg_attr(
-    not(any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "powerpc64"
-    )),
-    repr(C, align(64))
-)]
-struct RegistryHeader {
-    magic: AtomicU64,
-    version: AtomicU64,
-    fingerprint: AtomicU64,
-    slots: AtomicU64,
-    index_capacity: AtomicU64,
-    detail_capacity: AtomicU64,
-    lane_stride: AtomicU64,
-    /// 1 while new producers may register.
-    accepting: AtomicU64,
-    /// Events dropped because no slot was free (many writers: cold RMW).
-    exhausted: AtomicU64,
+line_struct! {
+    struct RegistryHeader {
+        magic: AtomicU64,
+        version: AtomicU64,
+        fingerprint: AtomicU64,
+        slots: AtomicU64,
+        index_capacity: AtomicU64,
+        detail_capacity: AtomicU64,
+        lane_stride: AtomicU64,
+        /// 1 while new producers may register.
+        accepting: AtomicU64,
+        /// Events dropped because no slot was free (many writers: cold RMW).
+        exhausted: AtomicU64,
+    }
 }
 
-#[cfg_attr(
-    any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "powerpc64"
-    ),
-    repr(C, align(128))
-)]
-#[cfg_attr(
-    not(any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "powerpc64"
-    )),
-    repr(C, align(64))
-)]
-pub(crate) struct SlotLine {
-    /// `generation << 2 | state`.
-    pub(crate) state: AtomicU64,
-    /// OS thread id of the holder.
-    pub(crate) tid: AtomicU64,
-    /// Index-ring drops the drain has already reported (drain-written, so a
-    /// restarted controller goes on from here).
-    pub(crate) reported_event_drops: AtomicU64,
-    /// Detail-ring drops the drain has already reported.
-    pub(crate) reported_record_drops: AtomicU64,
+line_struct! {
+    pub(crate) struct SlotLine {
+        /// `generation << 2 | state`.
+        pub(crate) state: AtomicU64,
+        /// OS thread id of the holder.
+        pub(crate) tid: AtomicU64,
+        /// Index-ring drops the drain has already reported (drain-written, so a
+        /// restarted controller goes on from here).
+        pub(crate) reported_event_drops: AtomicU64,
+        /// Detail-ring drops the drain has already reported.
+        pub(crate) reported_record_drops: AtomicU64,
+    }
 }
 
 const LINE: usize = arch::CACHE_LINE;

@@ -1,6 +1,8 @@
 //! The controller/agent demo (`tools/tracer.rs`) as two (three) real processes, with a
 //! controller restart in the middle of the agent's run.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -8,16 +10,7 @@ use tracering::{TraceEntry, TraceReader};
 
 /// The `tracer` binary, which cargo builds before the integration tests.
 fn tracer() -> Command {
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_tracer"));
-    let mut words: Vec<String> = std::env::var("TRACERING_TEST_RUNNER")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(String::from)
-        .collect();
-    words.push(exe.to_string_lossy().into_owned());
-    let mut cmd = Command::new(&words[0]);
-    cmd.args(&words[1..]);
-    cmd
+    common::runner(std::path::Path::new(env!("CARGO_BIN_EXE_tracer")))
 }
 
 /// Waits for `child` (killing it after five minutes) and returns its stdout.

@@ -35,11 +35,9 @@ pub fn check_seq_record(payload: &[u8]) -> Result<u64, String> {
     Ok(seq)
 }
 
-/// The command that re-runs this test binary as a child process, running
-/// only the test `entry`. Under an emulator (the aarch64 QEMU job), the
-/// runner named by `TRACERING_TEST_RUNNER` is put in front.
-pub fn child(entry: &str) -> std::process::Command {
-    let exe = std::env::current_exe().expect("test binary path");
+/// A command that runs `exe`, through the emulator named by
+/// `TRACERING_TEST_RUNNER` when there is one (the aarch64 QEMU job).
+pub fn runner(exe: &std::path::Path) -> std::process::Command {
     let mut words: Vec<String> = std::env::var("TRACERING_TEST_RUNNER")
         .unwrap_or_default()
         .split_whitespace()
@@ -47,7 +45,14 @@ pub fn child(entry: &str) -> std::process::Command {
         .collect();
     words.push(exe.to_string_lossy().into_owned());
     let mut cmd = std::process::Command::new(&words[0]);
-    cmd.args(&words[1..])
-        .args(["--exact", entry, "--nocapture", "--test-threads=1"]);
+    cmd.args(&words[1..]);
+    cmd
+}
+
+/// The command that re-runs this test binary as a child process, running
+/// only the test `entry`.
+pub fn child(entry: &str) -> std::process::Command {
+    let mut cmd = runner(&std::env::current_exe().expect("test binary path"));
+    cmd.args(["--exact", entry, "--nocapture", "--test-threads=1"]);
     cmd
 }
