@@ -75,6 +75,11 @@ pub(crate) fn snapshot(raw: &RawRing, kind: RingKind) -> Stats {
     }
 }
 
+/// The producer's drop counter.
+pub(crate) fn dropped(raw: &RawRing) -> u64 {
+    arch::load_relaxed(&raw.hdr().prod.dropped)
+}
+
 /// What [`verify`](crate::RecordConsumer::verify) found between the consumer
 /// and producer positions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -421,8 +421,8 @@ fn report_drops(
     id: LaneId,
     sink: &mut impl Sink,
 ) -> Result<(), Error> {
-    let de = lane.index.stats().dropped;
-    let dr = lane.detail.stats().dropped;
+    let de = lane.index.dropped();
+    let dr = lane.detail.dropped();
     let seen_e = arch::load_relaxed(&line.reported_event_drops);
     let seen_r = arch::load_relaxed(&line.reported_record_drops);
     if de == seen_e && dr == seen_r {

@@ -106,8 +106,12 @@ pub enum Error {
     /// Every registry slot is held by a live thread (or awaits the drain);
     /// the event was counted as dropped.
     RegistryFull,
-    /// The registry no longer accepts new producers (the drain is stopping).
+    /// The registry no longer accepts new producers (the drain is stopping),
+    /// or the calling thread is exiting and its lanes are gone.
     Closed,
+    /// An emit was made from inside [`Registry::with_lane`](crate::Registry::with_lane)
+    /// on the same thread; the event was counted as dropped.
+    Reentrant,
     /// A trace file ends in the middle of an entry.
     TraceTruncated {
         /// Byte offset of the incomplete entry.
@@ -241,6 +245,7 @@ impl fmt::Display for Error {
             Error::InvalidName => write!(f, "invalid shared-memory name"),
             Error::RegistryFull => write!(f, "every registry slot is in use; event dropped"),
             Error::Closed => write!(f, "the registry is closed to new producers"),
+            Error::Reentrant => write!(f, "nested emit on a thread already inside with_lane"),
             Error::TraceTruncated { offset } => write!(f, "trace truncated at byte {offset}"),
             Error::TraceCorrupt { offset } => write!(f, "trace corrupt at byte {offset}"),
             Error::Io(kind) => write!(f, "trace I/O failed: {kind}"),

@@ -319,6 +319,11 @@ impl<T: Plain> EventProducer<T> {
 }
 
 impl<T> EventConsumer<T> {
+    /// The producer's drop counter alone (cheaper than a full snapshot).
+    pub(crate) fn dropped(&self) -> u64 {
+        crate::diag::dropped(&self.core.raw)
+    }
+
     /// Empties the ring's positions and counters for a new producer. Only
     /// for the drain, once the old producer is gone and the ring is empty.
     pub(crate) fn recycle(&mut self) {

@@ -1075,6 +1075,11 @@ impl Drop for ReadGuard<'_> {
 }
 
 impl RecordConsumer {
+    /// The producer's drop counter alone (cheaper than a full snapshot).
+    pub(crate) fn dropped(&self) -> u64 {
+        crate::diag::dropped(&self.r.core.raw)
+    }
+
     /// Empties the ring's positions and counters for a new producer. Only
     /// for the drain, once the old producer is gone and the ring is empty.
     pub(crate) fn recycle(&mut self) {

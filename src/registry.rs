@@ -96,7 +96,8 @@ line_struct! {
         lane_stride: AtomicU64,
         /// 1 while new producers may register.
         accepting: AtomicU64,
-        /// Events dropped because no slot was free (many writers: cold RMW).
+        /// Events dropped because no lane could be used: no free slot, the
+    /// registry closed, or a nested emit.(many writers: cold RMW).
         exhausted: AtomicU64,
     }
 }
@@ -197,7 +198,8 @@ pub struct RegistryStats {
     pub active: usize,
     /// Slots whose thread has exited and that await the drain.
     pub retired: usize,
-    /// Events dropped because no slot was free.
+    /// Events dropped because no lane could be used: no free slot, the
+    /// registry closed, or a nested emit.
     pub exhausted: u64,
     /// Whether new producers may still register.
     pub accepting: bool,
@@ -526,7 +528,10 @@ impl Registry {
     pub fn with_lane<R>(&self, f: impl FnOnce(&mut Lane) -> R) -> Result<R, Error> {
         let id = self.inner.id;
         let r = LANES.try_with(|lanes| {
-            let mut lanes = lanes.borrow_mut();
+            // A write from inside `f` (a nested emit) finds the cache busy.
+            let Ok(mut lanes) = lanes.try_borrow_mut() else {
+                return Err(Error::Reentrant);
+            };
             // The common case: this thread's first (usually only) registry.
             if let Some(lane) = lanes.first_mut().filter(|l| l.registry.inner.id == id) {
                 return Ok(f(lane));

@@ -429,3 +429,12 @@ fn callback_sink_sees_events_records_and_drops() {
         ]
     );
 }
+
+#[test]
+fn a_nested_emit_is_a_typed_error_not_a_panic() {
+    let reg = Registry::new(RegistryConfig::default()).unwrap();
+    let inner = reg.with_lane(|_lane| reg.emit(1, 2, 3)).unwrap();
+    assert_eq!(inner, Err(Error::Reentrant));
+    assert_eq!(reg.stats().exhausted, 1);
+    reg.emit(1, 2, 3).unwrap();
+}
