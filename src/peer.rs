@@ -73,7 +73,11 @@ fn start_time(pid: u64) -> u64 {
     if cfg!(miri) || !cfg!(target_os = "linux") {
         return 0;
     }
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    // "/proc/./<pid>" is the same file to the kernel, but user-mode
+    // emulators (qemu-user) only recognise "/proc/self" and "/proc/<own pid>"
+    // as the guest's own and fake their contents; this spelling gets the real
+    // start time that every other process sees.
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/./{pid}/stat")) else {
         return 0;
     };
     // The command name may contain spaces; fields resume after its ')'.
