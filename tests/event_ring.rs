@@ -226,3 +226,24 @@ fn halves_move_to_other_threads() {
     assert_eq!(s.committed, n);
     assert_eq!(s.written, s.read + s.dropped);
 }
+
+#[test]
+fn retrying_writes_count_no_drops_and_accessors_agree() {
+    let ring = EventRing::<u32>::with_capacity(2).unwrap();
+    assert!(ring.region().len() >= 2 * 4);
+    assert_eq!(ring.verify().unwrap().records, 0);
+    let (mut p, mut c) = ring.split();
+    assert_eq!((p.capacity(), c.capacity()), (2, 2));
+    p.try_push(1).unwrap();
+    p.try_push_batch(&[2]).unwrap();
+    assert_eq!(p.try_push(3), Err(Error::Full));
+    assert_eq!(p.try_push_batch(&[3, 4]), Err(Error::Full));
+    assert_eq!(p.stats().dropped, 0);
+    assert_eq!(c.pop(), Ok(1));
+    p.try_push(3).unwrap();
+    let mut out = [0; 4];
+    assert_eq!(c.pop_batch(&mut out), Ok(2));
+    assert_eq!(out[..2], [2, 3]);
+    let s = c.stats();
+    assert_eq!((s.written, s.read, s.dropped), (3, 3, 0));
+}

@@ -278,3 +278,23 @@ fn available_counts_and_dump() {
     assert!(format!("{:?}", c.peek().unwrap()).contains("len: 9"));
     assert_eq!(c.poisoned(), None);
 }
+
+#[test]
+fn retrying_writes_count_no_drops_and_copy_out_works() {
+    let ring = RecordRing::with_capacity(64).unwrap();
+    assert!(ring.region().len() >= 64);
+    let (mut p, mut c) = ring.split();
+    p.try_write(1, &[7; 16]).unwrap();
+    p.try_write(2, &[8; 16]).unwrap();
+    assert_eq!(p.try_write(3, &[9; 16]), Err(Error::Full));
+    assert_eq!(p.stats().dropped, 0);
+    let mut buf = [0u8; 32];
+    assert_eq!(c.peek().unwrap().copy_to(&mut buf), Ok(16));
+    assert_eq!(buf[..16], [7; 16]);
+    let shown = format!("{:?}", c.read().unwrap());
+    assert!(
+        shown.contains("kind: 1") && shown.contains("len: 16"),
+        "{shown}"
+    );
+    assert_eq!(c.read().unwrap().payload(), [8; 16]);
+}
