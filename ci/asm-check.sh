@@ -18,6 +18,7 @@
 # rather than with `cargo build --example`, which would first build every
 # dev-dependency (criterion and the peer rings) for each target.
 set -euo pipefail
+# shellcheck source=ci/setup.sh
 source "$(dirname "$0")/setup.sh"
 
 need_component llvm-tools-preview
@@ -57,7 +58,7 @@ for line in sys.stdin:
     # shellcheck disable=SC2086 # $flags is a list of rustc flags
     rustc --edition 2021 --crate-type bin --crate-name asm_probe examples/asm_probe.rs \
         --target "$triple" -C opt-level=3 -C codegen-units=1 -C debuginfo=0 $flags \
-        "${linker[@]}" --extern tracering="$rlib" -L "dependency=$(dirname "$rlib")" \
+        "${linker[@]}" --extern tracering="$rlib" -L "dependency=$tdir/$triple/release/deps" \
         -o "$OUT/asm_probe-$name" 2>>"$CI_LOGS/asm-$name.log" ||
         { cat "$CI_LOGS/asm-$name.log" >&2; ci_die "probe build failed for $name"; }
     "$OBJDUMP" -d --no-show-raw-insn "$OUT/asm_probe-$name" >"$OUT/$name.s"

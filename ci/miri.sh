@@ -18,6 +18,7 @@
 # `wraparound_with_straddling_sizes_keeps_every_record` is skipped: it runs
 # 4000 steps and takes over six minutes under Miri.
 set -euo pipefail
+# shellcheck source=ci/setup.sh
 source "$(dirname "$0")/setup.sh"
 
 need_nightly miri rust-src

@@ -3,6 +3,7 @@
 # warning denied, the whole test suite in debug and in release, and the docs
 # with warnings denied.
 set -euo pipefail
+# shellcheck source=ci/setup.sh
 source "$(dirname "$0")/setup.sh"
 
 need_component rustfmt
@@ -13,10 +14,10 @@ fails=()
 run_logged stable-fmt cargo fmt --all --check || fails+=(fmt)
 run_logged stable-clippy cargo clippy --all-targets -- -D warnings || fails+=(clippy)
 
-run_logged stable-test-debug cargo test || fails+=(test-debug)
+run_logged stable-test-debug cargo test --no-fail-fast || fails+=(test-debug)
 read -r dp df < <(count_tests "$CI_LOGS/stable-test-debug.log")
 
-run_logged stable-test-release cargo test --release || fails+=(test-release)
+run_logged stable-test-release cargo test --release --no-fail-fast || fails+=(test-release)
 read -r rp rf < <(count_tests "$CI_LOGS/stable-test-release.log")
 
 run_logged stable-doc env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps || fails+=(doc)
