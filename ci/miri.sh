@@ -14,9 +14,10 @@
 #   - on the host only, the single-threaded functional suites, as UB checks
 #     of every unsafe block they reach.
 #
-# MIRI_SEEDS (default 0..8) sets the seed range. The record-ring test
-# `wraparound_with_straddling_sizes_keeps_every_record` is skipped: it runs
-# 4000 steps and takes over six minutes under Miri.
+# MIRI_SEEDS (default 0..8) sets the seed range. The suites scale themselves
+# down under cfg(miri). tests/shm.rs runs too: its attach checks and the
+# hostile-peer test on a heap-backed region (the cross-process tests are
+# ignored under Miri).
 set -euo pipefail
 # shellcheck source=ci/setup.sh
 source "$(dirname "$0")/setup.sh"
@@ -52,8 +53,7 @@ miri_run() {
 run_logged miri-setup cargo "+$CI_NIGHTLY" miri setup || ci_die "cargo miri setup failed"
 
 miri_run host "$CI_HOST" "" \
-    --lib --test stress --test event_ring --test record_ring --test fuzz_corpus \
-    -- --skip wraparound_with_straddling_sizes_keeps_every_record
+    --lib --test stress --test event_ring --test record_ring --test fuzz_corpus --test shm
 miri_run host-seeds "$CI_HOST" "-Zmiri-many-seeds=$SEEDS" --test miri_concurrency
 
 miri_run aarch64 aarch64-unknown-linux-gnu "" --lib --test stress

@@ -1,6 +1,6 @@
 //! Hardware cache counters for benchmarks, through `perf_event_open` (Linux).
 //!
-//! [`CacheCounters::open`] opens three counters on the calling thread: cache
+//! [`CacheCounters::open`](crate::perf::CacheCounters::open) opens three counters on the calling thread: cache
 //! references, cache misses and L1D read misses. Each is first opened on its
 //! own, and only the ones that opened are put in a group. (In perf-event 0.4 a
 //! group member that fails to open still enlarges the group's read buffer,
@@ -8,7 +8,7 @@
 //!
 //! Many machines have no performance-monitoring unit at all: virtual machines
 //! often hide it, and `perf stat` then says `<not supported>`. There
-//! [`open`](CacheCounters::open) returns an [`Unavailable`] that says why, and
+//! [`open`](crate::perf::CacheCounters::open) returns an [`Unavailable`](crate::perf::Unavailable) that says why, and
 //! a bench report prints `hardware: false` with that reason and goes on.
 //!
 //! ```

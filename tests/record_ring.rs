@@ -88,7 +88,8 @@ fn wraparound_with_straddling_sizes_keeps_every_record() {
         let max = p.max_payload();
         let (mut wseq, mut rseq) = (0u64, 0u64);
         let mut padding_seen = 0;
-        for step in 0..4000u64 {
+        let steps = if cfg!(miri) { 150 } else { 4000 };
+        for step in 0..steps {
             // Sizes cycle through every length, so records land on every
             // offset and many do not fit before the end of the buffer.
             let len = 1 + ((step * 13) as usize % max);
@@ -116,7 +117,9 @@ fn wraparound_with_straddling_sizes_keeps_every_record() {
             rseq += 1;
         }
         assert_eq!(wseq, rseq);
-        assert!(padding_seen > 0, "no record ever straddled the end");
+        if !cfg!(miri) || cap <= 256 {
+            assert!(padding_seen > 0, "no record ever straddled the end");
+        }
         let s = c.stats();
         assert_eq!(s.committed, wseq);
         assert_eq!(s.written, s.read + s.dropped);
