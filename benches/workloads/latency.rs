@@ -114,17 +114,7 @@ pub fn write_latency<Q: EventQueue, H: ThreadHook>(cfg: &RunCfg<'_, H>) -> Laten
             lat
         },
         move |ctl| {
-            let mut next = 0u64;
-            loop {
-                match Q::pop(&mut rx) {
-                    Some(e) => {
-                        assert_eq!(e.seq, next, "{}: lost or reordered event", Q::NAME);
-                        next += 1;
-                    }
-                    None if ctl.done(next) => break,
-                    None => {}
-                }
-            }
+            super::throughput::consume_in_order::<Q>(&mut rx, ctl);
         },
     );
     run.producer

@@ -35,25 +35,29 @@ pub fn event32_cross<Q: EventQueue, H: ThreadHook>(cfg: &RunCfg<'_, H>) -> Throu
             }
             ctl.finish(seq);
         },
-        move |ctl| {
-            let mut next = 0u64;
-            loop {
-                match Q::pop(&mut rx) {
-                    Some(e) => {
-                        assert_eq!(e.seq, next, "{}: lost or reordered event", Q::NAME);
-                        next += 1;
-                    }
-                    None if ctl.done(next) => break,
-                    None => {}
-                }
-            }
-            next
-        },
+        move |ctl| consume_in_order::<Q>(&mut rx, ctl),
     );
     Throughput {
         items: run.consumer,
         bytes: run.consumer * 32,
         elapsed: run.elapsed,
+    }
+}
+
+/// Pops single events until the producer is done, checking that each comes
+/// in sequence; returns how many arrived. Shared by the throughput and
+/// latency workloads, so that every impl is drained the same way.
+pub fn consume_in_order<Q: EventQueue>(rx: &mut Q::Rx, ctl: &super::Ctl) -> u64 {
+    let mut next = 0u64;
+    loop {
+        match Q::pop(rx) {
+            Some(e) => {
+                assert_eq!(e.seq, next, "{}: lost or reordered event", Q::NAME);
+                next += 1;
+            }
+            None if ctl.done(next) => return next,
+            None => {}
+        }
     }
 }
 
