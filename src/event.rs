@@ -119,12 +119,8 @@ impl<T: Copy> EventRing<T> {
 
     /// Claims both sides of a freshly built ring.
     fn build(mem: RingMem) -> Result<Self, Error> {
-        let claims = (
-            Claim::take(mem.raw(), Side::Producer)?,
-            Claim::take(mem.raw(), Side::Consumer)?,
-        );
         Ok(EventRing {
-            claims,
+            claims: mem.claim_both()?,
             mem,
             _t: PhantomData,
         })
@@ -327,9 +323,7 @@ impl<T> EventConsumer<T> {
     /// Empties the ring's positions and counters for a new producer. Only
     /// for the drain, once the old producer is gone and the ring is empty.
     pub(crate) fn recycle(&mut self) {
-        let raw = self.core.raw;
-        raw.hdr().reset();
-        self.core = ConsCore::new(raw);
+        self.core.recycle();
     }
 }
 

@@ -218,11 +218,10 @@ impl RecordRing {
     /// ```
     pub fn create_in(region: &Region, offset: usize, capacity: usize) -> Result<Self, Error> {
         let mem = RingMem::create(region, offset, capacity, SHAPE)?;
-        let claims = (
-            Claim::take(mem.raw(), Side::Producer)?,
-            Claim::take(mem.raw(), Side::Consumer)?,
-        );
-        Ok(RecordRing { claims, mem })
+        Ok(RecordRing {
+            claims: mem.claim_both()?,
+            mem,
+        })
     }
 
     /// The region the ring lives in (for a shared one, its descriptor).
@@ -1083,9 +1082,7 @@ impl RecordConsumer {
     /// Empties the ring's positions and counters for a new producer. Only
     /// for the drain, once the old producer is gone and the ring is empty.
     pub(crate) fn recycle(&mut self) {
-        let raw = self.r.core.raw;
-        raw.hdr().reset();
-        self.r.core = ConsCore::new(raw);
+        self.r.core.recycle();
     }
 
     fn new(claim: Claim, mem: Arc<RingMem>) -> Self {

@@ -532,10 +532,7 @@ impl Registry {
             let Ok(mut lanes) = lanes.try_borrow_mut() else {
                 return Err(Error::Reentrant);
             };
-            // The common case: this thread's first (usually only) registry.
-            if let Some(lane) = lanes.first_mut().filter(|l| l.registry.inner.id == id) {
-                return Ok(f(lane));
-            }
+            // Usually the first entry: a thread rarely writes to two registries.
             if let Some(lane) = lanes.iter_mut().find(|l| l.registry.inner.id == id) {
                 return Ok(f(lane));
             }

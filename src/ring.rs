@@ -12,6 +12,7 @@
 //! poisons the handle with [`Error::Corrupted`].
 
 use crate::layout::{self, RingHeader, RingKind, HEADER_SIZE};
+use crate::peer::{Claim, Side};
 use crate::region::{Placement, Region};
 use crate::sync::AccessLog;
 use crate::{arch, AttachError, Corruption, Error};
@@ -144,6 +145,14 @@ impl RingMem {
             created,
             placement,
         }
+    }
+
+    /// Claims both sides, for the owner of a freshly built ring.
+    pub(crate) fn claim_both(&self) -> Result<(Claim, Claim), Error> {
+        Ok((
+            Claim::take(self.raw, Side::Producer)?,
+            Claim::take(self.raw, Side::Consumer)?,
+        ))
     }
 
     /// Pointers into this ring, valid while `self` lives.
@@ -461,6 +470,14 @@ impl ConsCore {
     pub(crate) fn add_read(&mut self, n: u64) {
         self.read = self.read.wrapping_add(n);
         arch::store_relaxed(&self.raw.hdr().cons.read, self.read);
+    }
+
+    /// Empties the ring's positions and counters and starts this consumer
+    /// afresh. Only for the drain, once the producer is gone and the ring is
+    /// empty.
+    pub(crate) fn recycle(&mut self) {
+        self.raw.hdr().reset();
+        *self = ConsCore::new(self.raw);
     }
 
     /// Marks this ring unusable and returns the error to report.
