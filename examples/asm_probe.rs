@@ -11,13 +11,14 @@
 
 use std::hint::black_box;
 use tracering::{
-    Error, EventConsumer, EventProducer, EventRing, RecordConsumer, RecordProducer, RecordRing,
+    Error, EventConsumer, EventProducer, EventRing, PushError, RecordConsumer, RecordProducer,
+    RecordRing, RingError,
 };
 
 /// One event in: payload stores, then the release store of `head`.
 #[inline(never)]
 #[no_mangle]
-pub fn probe_event_push(p: &mut EventProducer<u64>, v: u64) -> Result<(), Error> {
+pub fn probe_event_push(p: &mut EventProducer<u64>, v: u64) -> Result<(), PushError<u64>> {
     p.push(v)
 }
 
@@ -25,21 +26,24 @@ pub fn probe_event_push(p: &mut EventProducer<u64>, v: u64) -> Result<(), Error>
 /// load, then the release store of `tail`.
 #[inline(never)]
 #[no_mangle]
-pub fn probe_event_pop(c: &mut EventConsumer<u64>) -> Result<u64, Error> {
+pub fn probe_event_pop(c: &mut EventConsumer<u64>) -> Result<u64, RingError> {
     c.pop()
 }
 
 /// A batch in with one publish.
 #[inline(never)]
 #[no_mangle]
-pub fn probe_event_push_batch(p: &mut EventProducer<u64>, v: &[u64]) -> Result<(), Error> {
+pub fn probe_event_push_batch(p: &mut EventProducer<u64>, v: &[u64]) -> Result<(), RingError> {
     p.push_batch(v)
 }
 
 /// A batch out with one release.
 #[inline(never)]
 #[no_mangle]
-pub fn probe_event_pop_batch(c: &mut EventConsumer<u64>, out: &mut [u64]) -> Result<usize, Error> {
+pub fn probe_event_pop_batch(
+    c: &mut EventConsumer<u64>,
+    out: &mut [u64],
+) -> Result<usize, RingError> {
     c.pop_batch(out)
 }
 
@@ -51,7 +55,7 @@ pub fn probe_record_write(
     kind: u16,
     timestamp: u64,
     payload: &[u8],
-) -> Result<(), Error> {
+) -> Result<(), RingError> {
     p.write_with_timestamp(kind, timestamp, payload)
 }
 

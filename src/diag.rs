@@ -19,7 +19,7 @@ use core::fmt;
 /// ```
 /// use tracering::EventRing;
 /// let (mut p, mut c) = EventRing::<u32>::with_capacity(2)?.split();
-/// for i in 0..3 { let _ = p.push(i); }          // the third push is dropped
+/// for i in 0..3 { let _ = p.push_or_drop(i); }  // the third is dropped and counted
 /// while c.pop().is_ok() {}
 /// let s = c.stats();
 /// assert_eq!((s.written, s.read, s.dropped), (3, 2, 1));

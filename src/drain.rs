@@ -20,7 +20,7 @@ use crate::record::RecordConsumer;
 use crate::registry::{IndexEvent, Inner, Registry, ACTIVE, FREE, RETIRED};
 use crate::sink::{LaneId, Sink};
 use crate::sync::atomic::AtomicU64;
-use crate::{arch, Corruption, Error};
+use crate::{arch, Corruption, Error, RingError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -311,11 +311,11 @@ impl<S: Sink> Drain<S> {
                 lane.stats.events += n as u64;
                 got += n as u64;
             }
-            Err(Error::Corrupted(c)) => {
+            Err(RingError::Corrupted(c)) => {
                 lane.stats.poisoned = Some(c);
                 return Ok(got);
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
         let mut sink_err = None;
         let mut bytes = 0;
@@ -334,11 +334,11 @@ impl<S: Sink> Drain<S> {
                 lane.stats.record_bytes += bytes;
                 got += n as u64;
             }
-            Err(Error::Corrupted(c)) => {
+            Err(RingError::Corrupted(c)) => {
                 lane.stats.poisoned = Some(c);
                 return Ok(got);
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
         if let Some(e) = sink_err {
             return Err(e);

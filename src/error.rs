@@ -1,4 +1,7 @@
-//! The crate's one error type.
+//! The errors: small ones for the write and read paths ([`RingError`],
+//! [`PushError`]), and one rich [`Error`] for constructors, attach and the
+//! pipeline. Every small error converts into [`Error`], so `?` works in a
+//! function that returns the rich one.
 
 use core::fmt;
 
@@ -54,17 +57,8 @@ pub enum Error {
     Full,
     /// The ring holds nothing to read.
     Empty,
-    /// A record must carry at least one payload byte.
-    EmptyRecord,
-    /// A record's payload exceeds [`RecordRing::max_payload`](crate::RecordRing::max_payload).
-    RecordTooLarge {
-        /// Payload length asked for.
-        len: u64,
-        /// Largest payload this ring accepts.
-        max: u64,
-    },
-    /// Kind `0xFFFF` is reserved for the ring's padding marker.
-    ReservedKind(u16),
+    /// A record was refused for what it is, whatever the ring holds.
+    InvalidRecord(InvalidRecord),
     /// A destination buffer is shorter than the record being copied out.
     BufferTooSmall {
         /// Bytes needed.
@@ -217,13 +211,9 @@ impl fmt::Display for Error {
                 "event type of size {size} and alignment {align} cannot be stored in a ring"
             ),
             Error::OutOfMemory { bytes } => write!(f, "could not allocate {bytes} bytes"),
-            Error::Full => write!(f, "ring is full; the write was dropped"),
+            Error::Full => write!(f, "ring is full"),
             Error::Empty => write!(f, "ring is empty"),
-            Error::EmptyRecord => write!(f, "a record needs at least one payload byte"),
-            Error::RecordTooLarge { len, max } => {
-                write!(f, "record payload of {len} bytes exceeds the maximum {max}")
-            }
-            Error::ReservedKind(k) => write!(f, "record kind {k:#x} is reserved"),
+            Error::InvalidRecord(why) => why.fmt(f),
             Error::BufferTooSmall { needed, got } => {
                 write!(f, "buffer of {got} bytes cannot hold {needed} bytes")
             }
@@ -263,5 +253,130 @@ impl std::error::Error for Error {}
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Io(e.kind())
+    }
+}
+
+/// Why a record was refused whatever the ring holds: retrying cannot help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidRecord {
+    /// A record must carry at least one payload byte.
+    Empty,
+    /// The payload exceeds the ring's largest (`max_payload`): half the ring
+    /// minus the 16-byte header.
+    TooLarge,
+    /// Kind `0xFFFF` is reserved for the ring's padding marker.
+    ReservedKind,
+}
+
+impl fmt::Display for InvalidRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InvalidRecord::Empty => "a record needs at least one payload byte",
+            InvalidRecord::TooLarge => "record payload exceeds the ring's max_payload",
+            InvalidRecord::ReservedKind => "record kind 0xFFFF is reserved for padding",
+        })
+    }
+}
+
+/// Why a read, a write or a batch on a ring did not happen.
+///
+/// Two bytes, so the hot paths return it in registers (a test pins the
+/// size). It converts into the rich [`Error`].
+///
+/// ```
+/// use tracering::{EventRing, RingError};
+/// let (_p, mut c) = EventRing::<u64>::with_capacity(4)?.split();
+/// assert_eq!(c.pop(), Err(RingError::Empty));
+/// assert!(core::mem::size_of::<RingError>() <= 8);
+/// # Ok::<(), tracering::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RingError {
+    /// No room: nothing was written (and, unless the method says it drops
+    /// the event, nothing was counted).
+    Full,
+    /// Nothing to read.
+    Empty,
+    /// The shared state broke an invariant; the handle is poisoned.
+    Corrupted(Corruption),
+    /// The record itself was refused.
+    InvalidRecord(InvalidRecord),
+}
+
+impl fmt::Display for RingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Error::from(*self).fmt(f)
+    }
+}
+
+impl std::error::Error for RingError {}
+
+impl From<RingError> for Error {
+    fn from(e: RingError) -> Self {
+        match e {
+            RingError::Full => Error::Full,
+            RingError::Empty => Error::Empty,
+            RingError::Corrupted(c) => Error::Corrupted(c),
+            RingError::InvalidRecord(r) => Error::InvalidRecord(r),
+        }
+    }
+}
+
+/// A refused [`push`](crate::EventProducer::push), which hands the value
+/// back, so a caller that retries keeps no copy of its own.
+///
+/// ```
+/// use tracering::{EventRing, PushError};
+/// let (mut p, _c) = EventRing::<[u64; 4]>::with_capacity(1)?.split();
+/// p.push([1; 4]).unwrap();
+/// let Err(PushError::Full(back)) = p.push([2; 4]) else { panic!() };
+/// assert_eq!(back, [2; 4]);
+/// # Ok::<(), tracering::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PushError<T> {
+    /// The ring had no free slot; here is the value.
+    Full(T),
+    /// The shared state broke an invariant; the handle is poisoned.
+    Corrupted(Corruption),
+}
+
+impl<T> PushError<T> {
+    /// The small error without the value.
+    ///
+    /// ```
+    /// use tracering::{PushError, RingError};
+    /// assert_eq!(PushError::Full(7u8).kind(), RingError::Full);
+    /// ```
+    pub fn kind(&self) -> RingError {
+        match self {
+            PushError::Full(_) => RingError::Full,
+            PushError::Corrupted(c) => RingError::Corrupted(*c),
+        }
+    }
+}
+
+impl<T> fmt::Debug for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::Full(_) => f.write_str("Full(..)"),
+            PushError::Corrupted(c) => f.debug_tuple("Corrupted").field(c).finish(),
+        }
+    }
+}
+
+impl<T> fmt::Display for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.kind().fmt(f)
+    }
+}
+
+impl<T> std::error::Error for PushError<T> {}
+
+impl<T> From<PushError<T>> for Error {
+    fn from(e: PushError<T>) -> Self {
+        e.kind().into()
     }
 }

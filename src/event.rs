@@ -5,10 +5,11 @@ use crate::layout::RingKind;
 use crate::peer::{self, Claim, Peer, Side};
 use crate::ring::{self, ConsCore, ProdCore, RingMem, Shape};
 use crate::sync::Arc;
-use crate::{arch, Corruption, Error, Region};
+use crate::{arch, Corruption, Error, PushError, Region, RingError};
+use bytemuck::Pod;
 use core::fmt;
 use core::marker::PhantomData;
-use core::mem::{align_of, size_of};
+use core::mem::{align_of, size_of, MaybeUninit};
 
 /// A ring of `Copy` events with a power-of-two number of slots.
 ///
@@ -42,38 +43,13 @@ pub struct EventProducer<T> {
 /// The reading half of an [`EventRing`]. Send it to the consumer thread.
 pub struct EventConsumer<T> {
     core: ConsCore,
+    /// The private copy that [`read_chunk`](Self::read_chunk) lends from a
+    /// ring in shared memory (`None` for one in this process's own memory).
+    private: Option<Vec<T>>,
     claim: Claim,
     mem: Arc<RingMem>,
     _t: PhantomData<T>,
 }
-
-/// Types that may cross a process boundary in an [`EventRing`] placed in
-/// shared memory: plain data, valid for every bit pattern, holding no
-/// pointers or references.
-///
-/// # Safety
-/// Every bit pattern of `size_of::<Self>()` bytes must be a valid `Self`, and
-/// `Self` must not contain pointers, references or handles whose meaning is
-/// local to one process. (A corrupt peer can write any bytes into a slot.)
-///
-/// ```
-/// #[derive(Clone, Copy)]
-/// #[repr(C)]
-/// struct Sample { tid: u32, kind: u32, ts: u64 }
-/// // SAFETY: three integers: every bit pattern is valid; no pointers.
-/// unsafe impl tracering::Plain for Sample {}
-/// ```
-pub unsafe trait Plain: Copy + 'static {}
-
-macro_rules! plain {
-    ($($t:ty),*) => { $(
-        // SAFETY: a primitive number: every bit pattern is a valid value.
-        unsafe impl Plain for $t {}
-    )* };
-}
-plain!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
-// SAFETY: an array of plain values is plain.
-unsafe impl<T: Plain, const N: usize> Plain for [T; N] {}
 
 fn shape<T>() -> Result<Shape, Error> {
     let (size, align) = (size_of::<T>(), align_of::<T>());
@@ -126,17 +102,6 @@ impl<T: Copy> EventRing<T> {
         })
     }
 
-    /// The region the ring lives in (for a shared one, its descriptor).
-    ///
-    /// ```
-    /// let ring = tracering::EventRing::<u64>::with_capacity(8)?;
-    /// assert!(ring.region().len() >= 8 * 8);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn region(&self) -> &Region {
-        self.mem.region()
-    }
-
     /// Number of slots.
     ///
     /// ```
@@ -168,6 +133,7 @@ impl<T: Copy> EventRing<T> {
             },
             EventConsumer {
                 core: ConsCore::new(raw),
+                private: mem.region().is_shared().then(Vec::new),
                 claim: cc,
                 mem,
                 _t: PhantomData,
@@ -257,7 +223,7 @@ impl<T: Copy> EventRing<T> {
     }
 }
 
-impl<T: Plain> EventRing<T> {
+impl<T: Pod> EventRing<T> {
     /// Bytes a ring of `capacity` slots needs in a [`Region`].
     ///
     /// ```
@@ -289,7 +255,7 @@ impl<T: Plain> EventRing<T> {
     }
 }
 
-impl<T: Plain> EventProducer<T> {
+impl<T: Pod> EventProducer<T> {
     /// Attaches as the producer of the ring at `offset` in `region`, after
     /// validating its header. Refused while a live process holds that side.
     ///
@@ -327,7 +293,7 @@ impl<T> EventConsumer<T> {
     }
 }
 
-impl<T: Plain> EventConsumer<T> {
+impl<T: Pod> EventConsumer<T> {
     /// Attaches as the consumer of the ring at `offset` in `region`, after
     /// validating its header, and resumes from the stored read position.
     ///
@@ -346,6 +312,7 @@ impl<T: Plain> EventConsumer<T> {
         let claim = Claim::take(mem.raw(), Side::Consumer)?;
         Ok(EventConsumer {
             core: ConsCore::new(mem.raw()),
+            private: region.is_shared().then(Vec::new),
             claim,
             mem: Arc::new(mem),
             _t: PhantomData,
@@ -371,58 +338,69 @@ impl<T: Copy> EventProducer<T> {
         self.core.raw.data.as_ptr().cast::<T>()
     }
 
-    /// Appends one event, or returns [`Error::Full`] at once and counts the
-    /// drop. Never blocks and never overwrites unread events.
+    /// Appends one event. A full ring hands it back at once in
+    /// [`PushError::Full`] and counts nothing: the caller still holds the
+    /// event and may retry. Never blocks and never overwrites unread events.
     ///
     /// ```
-    /// let (mut p, _c) = tracering::EventRing::<u8>::with_capacity(1)?.split();
+    /// use tracering::{EventRing, PushError};
+    /// let (mut p, _c) = EventRing::<u8>::with_capacity(1)?.split();
     /// p.push(1)?;
-    /// assert_eq!(p.push(2), Err(tracering::Error::Full));
+    /// assert_eq!(p.push(2), Err(PushError::Full(2)));
+    /// assert_eq!(p.stats().dropped, 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
+        if self.core.free_cached() == 0 {
+            match self.core.refresh() {
+                Ok(free) if free > 0 => {}
+                Ok(_) => return Err(PushError::Full(value)),
+                Err(e) => return Err(push_error(e, value)),
+            }
+        }
+        self.put(value);
+        Ok(())
+    }
+
+    /// Appends one event, or gives it up and counts the drop (in
+    /// [`Stats::dropped`]): the write of a tracer that never waits, so that
+    /// `written == read + dropped` holds exactly.
+    ///
+    /// ```
+    /// use tracering::{EventRing, RingError};
+    /// let (mut p, _c) = EventRing::<u8>::with_capacity(1)?.split();
+    /// p.push_or_drop(1)?;
+    /// assert_eq!(p.push_or_drop(2), Err(RingError::Full));
     /// assert_eq!(p.stats().dropped, 1);
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn push(&mut self, value: T) -> Result<(), Error> {
-        self.put(value, true)
-    }
-
-    /// Like [`push`](Self::push), but a full ring is not counted as a drop:
-    /// for callers that keep the event and retry (or block) instead of
-    /// discarding it.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(1)?.split();
-    /// p.try_push(1)?;
-    /// assert_eq!(p.try_push(2), Err(tracering::Error::Full));
-    /// assert_eq!(p.stats().dropped, 0);
-    /// c.pop()?;
-    /// p.try_push(2)?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    #[inline]
-    pub fn try_push(&mut self, value: T) -> Result<(), Error> {
-        self.put(value, false)
-    }
-
-    #[inline(always)]
-    fn put(&mut self, value: T, count_drop: bool) -> Result<(), Error> {
-        let head = self.core.head;
+    pub fn push_or_drop(&mut self, value: T) -> Result<(), RingError> {
         if self.core.free_cached() == 0 {
-            self.refresh_for(1, count_drop)?;
+            self.core.room_or_drop(1, size_of::<T>() as u64)?;
         }
+        self.put(value);
+        Ok(())
+    }
+
+    /// Writes `value` into the free slot at `head` and publishes it.
+    #[inline(always)]
+    fn put(&mut self, value: T) {
+        let head = self.core.head;
         let idx = (head & self.core.raw.mask) as usize;
         self.core.raw.log_write(head, 1);
         // SAFETY: idx < capacity, so the slot is inside the data area, aligned
         // for T (the area is cache-line aligned and slots are size_of::<T>()
-        // apart). It is free: the consumer released it (refresh acquired that
-        // release), and it is not visible to the consumer until `publish`.
+        // apart). It is free: the callers saw at least one free slot, so the
+        // consumer released it (refresh acquired that release), and it is not
+        // visible to the consumer until `publish`.
         unsafe { self.slots().add(idx).write(value) };
         self.core.publish(head.wrapping_add(1));
-        Ok(())
     }
 
-    /// Appends all of `values` with one publish, or none of them: on a full
-    /// ring every event of the batch is dropped and counted.
+    /// Appends all of `values` with one publish, or none of them
+    /// ([`RingError::Full`], nothing counted: the caller keeps the slice).
     ///
     /// ```
     /// let (mut p, mut c) = tracering::EventRing::<u32>::with_capacity(4)?.split();
@@ -434,68 +412,64 @@ impl<T: Copy> EventProducer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn push_batch(&mut self, values: &[T]) -> Result<(), Error> {
-        self.put_batch(values, true)
+    pub fn push_batch(&mut self, values: &[T]) -> Result<(), RingError> {
+        let mut chunk = self.write_chunk_uninit(values.len())?;
+        let (a, b) = chunk.as_mut_slices();
+        let (va, vb) = values.split_at(a.len());
+        // SAFETY: MaybeUninit<T> has T's layout, and the source is
+        // initialised; the chunk's slots are ring memory that cannot overlap
+        // the caller's slice.
+        unsafe {
+            core::ptr::copy_nonoverlapping(va.as_ptr(), a.as_mut_ptr().cast::<T>(), va.len());
+            core::ptr::copy_nonoverlapping(vb.as_ptr(), b.as_mut_ptr().cast::<T>(), vb.len());
+        }
+        // SAFETY: every slot of the chunk was written just above.
+        unsafe { chunk.commit_all() };
+        Ok(())
     }
 
-    /// Like [`push_batch`](Self::push_batch), but a full ring is not counted
-    /// as a drop (the caller keeps the batch).
+    /// Reserves `n` free slots to fill in place, or [`RingError::Full`]
+    /// (nothing counted) if fewer are free. The slots become visible to the
+    /// consumer when the chunk is committed, all with one store.
     ///
     /// ```
-    /// let (mut p, _c) = tracering::EventRing::<u8>::with_capacity(2)?.split();
-    /// assert!(p.try_push_batch(&[1, 2, 3]).is_err());
-    /// assert_eq!(p.stats().dropped, 0);
+    /// let (mut p, mut c) = tracering::EventRing::<u64>::with_capacity(4)?.split();
+    /// let mut chunk = p.write_chunk_uninit(3)?;
+    /// let (a, b) = chunk.as_mut_slices();
+    /// for (i, slot) in a.iter_mut().chain(b).enumerate() {
+    ///     slot.write(i as u64 * 10);
+    /// }
+    /// // SAFETY: all three slots were written above.
+    /// unsafe { chunk.commit_all() };
+    /// assert_eq!(c.pop()?, 0);
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn try_push_batch(&mut self, values: &[T]) -> Result<(), Error> {
-        self.put_batch(values, false)
-    }
-
-    #[inline(always)]
-    fn put_batch(&mut self, values: &[T], count_drop: bool) -> Result<(), Error> {
-        let n = values.len() as u64;
-        if n == 0 {
-            return Ok(());
-        }
-        if self.core.free_cached() < n {
-            self.refresh_for(n, count_drop)?;
+    pub fn write_chunk_uninit(&mut self, n: usize) -> Result<WriteChunkUninit<'_, T>, RingError> {
+        let n64 = n as u64;
+        if self.core.free_cached() < n64 && self.core.refresh()? < n64 {
+            return Err(RingError::Full);
         }
         let head = self.core.head;
         let cap = self.core.raw.cap as usize;
         let idx = (head & self.core.raw.mask) as usize;
-        let first = values.len().min(cap - idx);
-        self.core.raw.log_write(head, n);
-        // SAFETY: n slots are free (checked above), so n <= capacity. The
-        // first run [idx, idx+first) and the wrapped run [0, n-first) are
-        // inside the data area and unpublished; `values` cannot overlap the
-        // ring's private memory.
-        unsafe {
-            core::ptr::copy_nonoverlapping(values.as_ptr(), self.slots().add(idx), first);
-            core::ptr::copy_nonoverlapping(
-                values.as_ptr().add(first),
-                self.slots(),
-                values.len() - first,
-            );
-        }
-        self.core.publish(head.wrapping_add(n));
-        Ok(())
-    }
-
-    /// Slow path of the writes: reload the consumer position, and if `n`
-    /// slots are still not free, count the drop (unless the caller retries).
-    #[cold]
-    #[inline(never)]
-    fn refresh_for(&mut self, n: u64, count_drop: bool) -> Result<(), Error> {
-        let err = match self.core.refresh() {
-            Ok(free) if free >= n => return Ok(()),
-            Ok(_) => Error::Full,
-            Err(e) => e,
+        let first = n.min(cap - idx);
+        self.core.raw.log_write(head, n64);
+        let base = self.slots().cast::<MaybeUninit<T>>();
+        // SAFETY: n slots are free, so n <= capacity; [idx, idx + first) and
+        // [0, n - first) lie inside the data area, do not overlap each other,
+        // and are unpublished, so only this producer (borrowed mutably by the
+        // chunk) touches them. MaybeUninit<T> needs no initialisation.
+        let (a, b) = unsafe {
+            (
+                core::slice::from_raw_parts_mut(base.add(idx), first),
+                core::slice::from_raw_parts_mut(base, n - first),
+            )
         };
-        if count_drop {
-            self.core.count_drop(n, n * size_of::<T>() as u64);
-        }
-        Err(err)
+        Ok(WriteChunkUninit {
+            slots: (a, b),
+            core: &mut self.core,
+        })
     }
 
     /// Free slots, after reloading the consumer position.
@@ -555,7 +529,7 @@ impl<T: Copy> EventConsumer<T> {
 
     /// Readable events, reloading the producer position only if none are cached.
     #[inline(always)]
-    fn ready(&mut self) -> Result<u64, Error> {
+    fn ready(&mut self) -> Result<u64, RingError> {
         let n = self.core.avail_cached();
         if n != 0 {
             return Ok(n);
@@ -563,38 +537,27 @@ impl<T: Copy> EventConsumer<T> {
         self.core.refresh()
     }
 
-    /// Removes the oldest event, or returns [`Error::Empty`].
+    /// Removes the oldest event, or returns [`RingError::Empty`].
     ///
     /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// assert_eq!(c.pop(), Err(tracering::Error::Empty));
+    /// use tracering::{EventRing, RingError};
+    /// let (mut p, mut c) = EventRing::<u8>::with_capacity(4)?.split();
+    /// assert_eq!(c.pop(), Err(RingError::Empty));
     /// p.push(9)?;
     /// assert_eq!(c.pop()?, 9);
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn pop(&mut self) -> Result<T, Error> {
-        #[cfg(not(tracering_mutant = "early_release"))]
-        {
-            let value = self.peek()?;
-            self.core.release(self.core.tail.wrapping_add(1));
-            Ok(value)
+    pub fn pop(&mut self) -> Result<T, RingError> {
+        if self.ready()? == 0 {
+            return Err(RingError::Empty);
         }
-        // A deliberately broken consumer for ci/mutants.sh: it hands the
-        // slot back before reading it, so the producer may overwrite it
-        // while it is read. loom, Miri and TSan must all report it.
-        #[cfg(tracering_mutant = "early_release")]
-        {
-            if self.ready()? == 0 {
-                return Err(Error::Empty);
-            }
-            let tail = self.core.tail;
-            self.core.release(tail.wrapping_add(1));
-            let idx = (tail & self.core.raw.mask) as usize;
-            self.core.raw.log_read(tail, 1);
-            // SAFETY: none; this mutant exists to be caught.
-            Ok(unsafe { self.slots().add(idx).read() })
-        }
+        let (idx, _) = self.runs(1);
+        let slot = self.slots();
+        // SAFETY: idx < capacity; the slot was written before the producer
+        // store-released a head past it, which `refresh` load-acquired, and
+        // `consume` hands it back only after this copy.
+        Ok(self.core.consume(1, |_| unsafe { slot.add(idx).read() }))
     }
 
     /// Copies the oldest event without removing it.
@@ -607,14 +570,14 @@ impl<T: Copy> EventConsumer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn peek(&mut self) -> Result<T, Error> {
+    pub fn peek(&mut self) -> Result<T, RingError> {
         if self.ready()? == 0 {
-            return Err(Error::Empty);
+            return Err(RingError::Empty);
         }
-        let idx = (self.core.tail & self.core.raw.mask) as usize;
-        self.core.raw.log_read(self.core.tail, 1);
+        let (idx, _) = self.runs(1);
         // SAFETY: idx < capacity; the slot was written before the producer
-        // store-released a head past it, which `refresh` load-acquired.
+        // store-released a head past it, which `refresh` load-acquired. The
+        // value is copied out: nothing keeps a reference into the ring.
         Ok(unsafe { self.slots().add(idx).read() })
     }
 
@@ -629,7 +592,7 @@ impl<T: Copy> EventConsumer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn pop_batch(&mut self, out: &mut [T]) -> Result<usize, Error> {
+    pub fn pop_batch(&mut self, out: &mut [T]) -> Result<usize, RingError> {
         let mut ready = self.core.avail_cached();
         if ready < out.len() as u64 {
             ready = self.core.refresh()?;
@@ -638,20 +601,90 @@ impl<T: Copy> EventConsumer<T> {
         if n == 0 {
             return Ok(0);
         }
-        let tail = self.core.tail;
-        let cap = self.core.raw.cap as usize;
-        let idx = (tail & self.core.raw.mask) as usize;
-        let first = n.min(cap - idx);
-        self.core.raw.log_read(tail, n as u64);
+        let (idx, first) = self.runs(n);
+        let slots = self.slots();
         // SAFETY: n events are published (ready) and n <= out.len(); both
         // runs lie inside the data area; `out` is caller memory that cannot
-        // overlap the ring.
-        unsafe {
-            core::ptr::copy_nonoverlapping(self.slots().add(idx), out.as_mut_ptr(), first);
-            core::ptr::copy_nonoverlapping(self.slots(), out.as_mut_ptr().add(first), n - first);
-        }
-        self.core.release(tail.wrapping_add(n as u64));
+        // overlap the ring; `consume` hands the slots back after the copy.
+        self.core.consume(n as u64, |_| unsafe {
+            core::ptr::copy_nonoverlapping(slots.add(idx), out.as_mut_ptr(), first);
+            core::ptr::copy_nonoverlapping(slots, out.as_mut_ptr().add(first), n - first);
+        });
         Ok(n)
+    }
+
+    /// Logs a read of the next `n` published slots and returns where they
+    /// start and how many come before the end of the buffer.
+    #[inline(always)]
+    fn runs(&self, n: usize) -> (usize, usize) {
+        let tail = self.core.tail;
+        self.core.raw.log_read(tail, n as u64);
+        let idx = (tail & self.core.raw.mask) as usize;
+        (idx, n.min(self.core.raw.cap as usize - idx))
+    }
+
+    /// The next `n` events to read in place, or [`RingError::Empty`] if
+    /// fewer are published. They are released to the producer when the
+    /// chunk is committed.
+    ///
+    /// A ring in shared memory ([`Region::memfd`](crate::Region::memfd),
+    /// [`Region::create_named`](crate::Region::create_named)) can be
+    /// rewritten by another process at any time, so there the chunk's slices
+    /// are a private copy that this consumer owns (reused from call to
+    /// call), never a view of the shared bytes.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u32>::with_capacity(4)?.split();
+    /// p.push_batch(&[1, 2, 3])?;
+    /// let chunk = c.read_chunk(2)?;
+    /// let (a, b) = chunk.as_slices();
+    /// assert_eq!([a, b].concat(), [1, 2]);
+    /// chunk.commit_all();
+    /// assert_eq!(c.pop()?, 3);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, T>, RingError> {
+        let n64 = n as u64;
+        if self.core.avail_cached() < n64 && self.core.refresh()? < n64 {
+            return Err(RingError::Empty);
+        }
+        let (idx, first) = self.runs(n);
+        let base = self.slots();
+        let slots = match &mut self.private {
+            None => {
+                // SAFETY: n events are published (acquired by refresh); both
+                // runs lie inside the data area of a ring in this process's
+                // own memory, whose producer writes no slot before this
+                // consumer releases it, and the chunk borrows the consumer,
+                // so nothing is released while the slices live.
+                unsafe {
+                    (
+                        core::slice::from_raw_parts(base.add(idx), first),
+                        core::slice::from_raw_parts(base, n - first),
+                    )
+                }
+            }
+            Some(copy) => {
+                copy.clear();
+                copy.reserve(n);
+                // SAFETY: the runs are inside the data area and published;
+                // `copy` has room for n values. A ring in shared memory holds
+                // a `bytemuck::Pod` type (create_in and attach require it), so
+                // whatever bytes a peer left there are a valid T.
+                unsafe {
+                    let dst = copy.as_mut_ptr();
+                    core::ptr::copy_nonoverlapping(base.add(idx), dst, first);
+                    core::ptr::copy_nonoverlapping(base, dst.add(first), n - first);
+                    copy.set_len(n);
+                }
+                (&copy[..], &copy[n..])
+            }
+        };
+        Ok(ReadChunk {
+            slots,
+            core: &mut self.core,
+        })
     }
 
     /// Readable events, after reloading the producer position (0 if the
@@ -741,5 +774,197 @@ impl<T> fmt::Debug for EventProducer<T> {
 impl<T> fmt::Debug for EventConsumer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         diag::dump(f, "EventConsumer", &self.core.raw, RingKind::Event)
+    }
+}
+
+/// Free slots reserved by [`EventProducer::write_chunk_uninit`], filled in
+/// place and published together by a commit. Dropping the chunk without a
+/// commit publishes nothing.
+pub struct WriteChunkUninit<'a, T> {
+    slots: (&'a mut [MaybeUninit<T>], &'a mut [MaybeUninit<T>]),
+    core: &'a mut ProdCore,
+}
+
+impl<T> WriteChunkUninit<'_, T> {
+    /// The reserved slots: up to the end of the buffer, then from its start.
+    ///
+    /// ```
+    /// let (mut p, _c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// let mut chunk = p.write_chunk_uninit(4)?;
+    /// let (a, b) = chunk.as_mut_slices();
+    /// assert_eq!(a.len() + b.len(), 4);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn as_mut_slices(&mut self) -> (&mut [MaybeUninit<T>], &mut [MaybeUninit<T>]) {
+        (&mut *self.slots.0, &mut *self.slots.1)
+    }
+
+    /// Number of reserved slots.
+    ///
+    /// ```
+    /// let (mut p, _c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// assert_eq!(p.write_chunk_uninit(3)?.len(), 3);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.slots.0.len() + self.slots.1.len()
+    }
+
+    /// Whether the chunk reserved no slot.
+    ///
+    /// ```
+    /// let (mut p, _c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// assert!(p.write_chunk_uninit(0)?.is_empty());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Publishes the first `n` slots (all of them if `n` is larger), with
+    /// one release store.
+    ///
+    /// # Safety
+    /// The first `n` slots (in the order of
+    /// [`as_mut_slices`](Self::as_mut_slices)) must have been written.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// let mut chunk = p.write_chunk_uninit(4)?;
+    /// chunk.as_mut_slices().0[0].write(7);
+    /// // SAFETY: the first slot was written.
+    /// unsafe { chunk.commit(1) };
+    /// assert_eq!(c.pop()?, 7);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub unsafe fn commit(self, n: usize) {
+        let n = n.min(self.len()) as u64;
+        self.core.publish(self.core.head.wrapping_add(n));
+    }
+
+    /// Publishes every slot of the chunk.
+    ///
+    /// # Safety
+    /// Every slot of the chunk must have been written.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(2)?.split();
+    /// let mut chunk = p.write_chunk_uninit(2)?;
+    /// let (a, b) = chunk.as_mut_slices();
+    /// for s in a.iter_mut().chain(b) { s.write(1); }
+    /// // SAFETY: both slots were written.
+    /// unsafe { chunk.commit_all() };
+    /// assert_eq!(c.pop()? + c.pop()?, 2);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub unsafe fn commit_all(self) {
+        let n = self.len();
+        // SAFETY: the caller wrote every slot.
+        unsafe { self.commit(n) }
+    }
+
+    /// Fills the slots from `iter` until either runs out, publishes what was
+    /// written, and returns how many.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u32>::with_capacity(4)?.split();
+    /// assert_eq!(p.write_chunk_uninit(4)?.fill_from_iter(10..12), 2);
+    /// assert_eq!(c.pop()?, 10);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn fill_from_iter(mut self, iter: impl IntoIterator<Item = T>) -> usize {
+        let (a, b) = self.as_mut_slices();
+        let mut n = 0;
+        for (slot, value) in a.iter_mut().chain(b.iter_mut()).zip(iter) {
+            slot.write(value);
+            n += 1;
+        }
+        // SAFETY: the first n slots were written in the loop above.
+        unsafe { self.commit(n) };
+        n
+    }
+}
+
+/// Published events lent by [`EventConsumer::read_chunk`], released to the
+/// producer by a commit. Dropping the chunk without a commit releases
+/// nothing: the events stay to be read again.
+pub struct ReadChunk<'a, T> {
+    slots: (&'a [T], &'a [T]),
+    core: &'a mut ConsCore,
+}
+
+impl<T> ReadChunk<'_, T> {
+    /// The events: up to the end of the buffer, then from its start.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// p.push_batch(&[1, 2])?;
+    /// assert_eq!(c.read_chunk(2)?.as_slices().0[0], 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn as_slices(&self) -> (&[T], &[T]) {
+        self.slots
+    }
+
+    /// Number of events in the chunk.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// p.push_batch(&[1, 2])?;
+    /// assert_eq!(c.read_chunk(2)?.len(), 2);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.slots.0.len() + self.slots.1.len()
+    }
+
+    /// Whether the chunk holds no event.
+    ///
+    /// ```
+    /// let (_p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// assert!(c.read_chunk(0)?.is_empty());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Releases the first `n` events (all of them if `n` is larger) with one
+    /// store.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// p.push_batch(&[1, 2])?;
+    /// c.read_chunk(2)?.commit(1);
+    /// assert_eq!(c.pop()?, 2);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn commit(self, n: usize) {
+        let n = n.min(self.len()) as u64;
+        self.core.release(self.core.tail.wrapping_add(n));
+    }
+
+    /// Releases every event of the chunk.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
+    /// p.push_batch(&[1, 2])?;
+    /// c.read_chunk(2)?.commit_all();
+    /// assert_eq!(c.pop(), Err(tracering::RingError::Empty));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn commit_all(self) {
+        let n = self.len();
+        self.commit(n)
+    }
+}
+
+/// The small push error for a failed refresh: the value goes back on a full
+/// ring.
+#[cold]
+fn push_error<T>(e: RingError, value: T) -> PushError<T> {
+    match e {
+        RingError::Corrupted(c) => PushError::Corrupted(c),
+        _ => PushError::Full(value),
     }
 }

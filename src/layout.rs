@@ -250,6 +250,9 @@ impl RingHeader {
     /// Writes a fresh header: zero positions and counters, no owners, and the
     /// metadata, with the magic stored last (release).
     pub(crate) fn init(&self, kind: RingKind, capacity: u64, unit_size: u32, unit_align: u32) {
+        // An old ring may live here: withdraw its magic before changing the
+        // words an attacher would validate.
+        arch::store_release(&self.meta.magic, 0);
         for w in self.state_words() {
             arch::store_relaxed(w, 0);
         }

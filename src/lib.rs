@@ -29,6 +29,38 @@
 //! # Ok::<(), tracering::Error>(())
 //! ```
 //!
+//! ## The trust boundary
+//! A ring built with `with_capacity` lives in this process's own heap memory
+//! and cannot be reached from outside: its region is not exposed, so nothing
+//! can attach to it with another type. Anything placed in or attached from a
+//! [`Region`] requires [`bytemuck::Pod`] (plain data, no padding, every bit
+//! pattern valid), so whatever bytes a peer leaves in a slot are a valid
+//! value. Readers of rings in shared memory get private copies of payloads,
+//! never views of bytes a peer may rewrite.
+//!
+//! This program, which once popped an invalid `char` from safe code, no
+//! longer compiles:
+//!
+//! ```compile_fail,E0599
+//! use tracering::{EventProducer, EventRing};
+//! let ring = EventRing::<char>::with_capacity(4)?;
+//! let region = ring.region().clone();
+//! let (p, mut c) = ring.split();
+//! drop(p);
+//! EventProducer::<u32>::attach(&region, 0)?.push(0xD800)?; // same size and alignment
+//! let bad: char = c.pop()?;                                // would be an invalid char
+//! # Ok::<(), tracering::Error>(())
+//! ```
+//!
+//! and neither does its shared-memory form, because `char` is not plain data:
+//!
+//! ```compile_fail,E0277
+//! use tracering::{EventRing, Region};
+//! let region = Region::heap(EventRing::<u32>::bytes_needed(4)?)?;
+//! let ring = EventRing::<char>::create_in(&region, 0, 4)?;
+//! # Ok::<(), tracering::Error>(())
+//! ```
+//!
 //! ## Memory ordering
 //! The protocol's orderings live in the per-architecture backends under
 //! `arch/` (see [`backend`]): x86_64 relies on TSO plus compiler fences,
@@ -46,6 +78,7 @@ mod drain;
 mod error;
 mod event;
 mod layout;
+mod mutants;
 mod peer;
 mod record;
 mod region;
@@ -60,10 +93,15 @@ mod sync;
 #[cfg(feature = "perf")]
 pub mod perf;
 
+/// The plain-data traits that shared-memory rings require (`Pod`, `Zeroable`,
+/// and their derives), re-exported so that users need no second dependency.
+pub use bytemuck;
 pub use diag::{Stats, VerifyReport};
 pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
-pub use error::{AttachError, CapacityError, Corruption, Error};
-pub use event::{EventConsumer, EventProducer, EventRing, Plain};
+pub use error::{
+    AttachError, CapacityError, Corruption, Error, InvalidRecord, PushError, RingError,
+};
+pub use event::{EventConsumer, EventProducer, EventRing, ReadChunk, WriteChunkUninit};
 pub use peer::Peer;
 pub use record::{
     EventHeader, OwnedRecord, ReadGuard, Record, RecordConsumer, RecordProducer, RecordRing,

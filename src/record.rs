@@ -21,9 +21,8 @@ use crate::layout::{RingKind, RECORD_HEADER};
 use crate::peer::{self, Claim, Peer, Side};
 use crate::ring::{self, ConsCore, ProdCore, RingMem, Shape};
 use crate::sync::Arc;
-use crate::{arch, Corruption, Error, Region};
+use crate::{arch, Corruption, Error, InvalidRecord, Region, RingError};
 use core::fmt;
-use core::marker::PhantomData;
 use core::ops::Deref;
 
 /// Default ring size, as the original backlog asks: 64 KiB.
@@ -135,6 +134,9 @@ pub struct RecordProducer {
 /// The reading half of a [`RecordRing`].
 pub struct RecordConsumer {
     r: Reader,
+    /// The private copy of payloads read from a ring in shared memory
+    /// (`None` for a ring in this process's own memory: zero-copy).
+    private: Option<Vec<u8>>,
     claim: Claim,
     mem: Arc<RingMem>,
 }
@@ -222,16 +224,6 @@ impl RecordRing {
             claims: mem.claim_both()?,
             mem,
         })
-    }
-
-    /// The region the ring lives in (for a shared one, its descriptor).
-    ///
-    /// ```
-    /// assert!(tracering::RecordRing::new()?.region().len() > 65536);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn region(&self) -> &Region {
-        self.mem.region()
     }
 
     /// Capacity in bytes.
@@ -410,19 +402,17 @@ impl RecordProducer {
 
     /// Checks a record's kind and length before anything is written.
     #[inline(always)]
-    fn check(&self, kind: u16, len: usize) -> Result<u64, Error> {
+    fn check(&self, kind: u16, len: usize) -> Result<u64, RingError> {
         let len = len as u64;
+        let bad = |why| Err(RingError::InvalidRecord(why));
         if kind == EventHeader::KIND_PAD {
-            return Err(Error::ReservedKind(kind));
+            return bad(InvalidRecord::ReservedKind);
         }
         if len == 0 {
-            return Err(Error::EmptyRecord);
+            return bad(InvalidRecord::Empty);
         }
         if len > self.max_payload {
-            return Err(Error::RecordTooLarge {
-                len,
-                max: self.max_payload,
-            });
+            return bad(InvalidRecord::TooLarge);
         }
         Ok(framed(len))
     }
@@ -482,39 +472,36 @@ impl RecordProducer {
         }
     }
 
-    /// Reserves `need` bytes from `head`, or counts the drop.
+    /// Reserves `need` bytes from `head`, or says why not.
     #[inline(always)]
-    fn claim(&mut self, need: u64, records: u64, bytes: u64) -> Result<(), Error> {
-        match self.core.has_room(need) {
-            Ok(true) => Ok(()),
-            other => Err(self.dropped(other.err(), records, bytes)),
+    fn claim(&mut self, need: u64) -> Result<(), RingError> {
+        if self.core.free_cached() >= need || self.core.refresh()? >= need {
+            return Ok(());
         }
+        Err(RingError::Full)
     }
 
-    #[cold]
-    fn dropped(&mut self, err: Option<Error>, records: u64, bytes: u64) -> Error {
-        if records > 0 {
-            self.core.count_drop(records, bytes);
-        }
-        err.unwrap_or(Error::Full)
-    }
-
-    /// Writes one record stamped with [`now_ns`](crate::now_ns). On a full
-    /// ring it returns [`Error::Full`] at once and counts the record and its
-    /// bytes as dropped.
+    /// Writes one record stamped with [`now_ns`](crate::now_ns). A full ring
+    /// refuses it at once with [`RingError::Full`] and counts nothing: the
+    /// caller still has the payload and may retry.
     ///
     /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.write(7, &42u32.to_le_bytes())?;
+    /// use tracering::{RecordRing, RingError};
+    /// let (mut p, mut c) = RecordRing::with_capacity(64)?.split();
+    /// p.write(7, &[1; 16])?;
+    /// p.write(7, &[2; 16])?;
+    /// assert_eq!(p.write(7, &[3; 16]), Err(RingError::Full));
+    /// assert_eq!(p.stats().dropped, 0);
     /// assert_eq!(c.read()?.kind(), 7);
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn write(&mut self, kind: u16, payload: &[u8]) -> Result<(), Error> {
-        self.write_with_timestamp(kind, arch::now_ns(), payload)
+    pub fn write(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
+        self.put_record(kind, arch::now_ns(), payload, false)
     }
 
-    /// Writes one record with a caller-supplied timestamp.
+    /// Writes one record with a caller-supplied timestamp; like
+    /// [`write`](Self::write), a full ring counts nothing.
     ///
     /// ```
     /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
@@ -528,24 +515,26 @@ impl RecordProducer {
         kind: u16,
         timestamp: u64,
         payload: &[u8],
-    ) -> Result<(), Error> {
-        self.put_record(kind, timestamp, payload, true)
+    ) -> Result<(), RingError> {
+        self.put_record(kind, timestamp, payload, false)
     }
 
-    /// Like [`write`](Self::write), but a full ring is not counted as a drop:
-    /// for callers that keep the record and retry.
+    /// Writes one record, or gives it up and counts it and its bytes as
+    /// dropped ([`Stats::dropped`], [`Stats::dropped_bytes`]): the write of a
+    /// tracer that never waits.
     ///
     /// ```
-    /// let (mut p, _c) = tracering::RecordRing::with_capacity(64)?.split();
-    /// p.try_write(1, &[0; 16])?;
-    /// p.try_write(1, &[0; 16])?;
-    /// assert_eq!(p.try_write(1, &[0; 16]), Err(tracering::Error::Full));
-    /// assert_eq!(p.stats().dropped, 0);
+    /// use tracering::{RecordRing, RingError};
+    /// let (mut p, _c) = RecordRing::with_capacity(64)?.split();
+    /// p.write_or_drop(1, &[0; 16])?;
+    /// p.write_or_drop(1, &[0; 16])?;
+    /// assert_eq!(p.write_or_drop(1, &[0; 16]), Err(RingError::Full));
+    /// assert_eq!((p.stats().dropped, p.stats().dropped_bytes), (1, 16));
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn try_write(&mut self, kind: u16, payload: &[u8]) -> Result<(), Error> {
-        self.put_record(kind, arch::now_ns(), payload, false)
+    pub fn write_or_drop(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
+        self.put_record(kind, arch::now_ns(), payload, true)
     }
 
     #[inline(always)]
@@ -555,13 +544,17 @@ impl RecordProducer {
         timestamp: u64,
         payload: &[u8],
         count_drop: bool,
-    ) -> Result<(), Error> {
+    ) -> Result<(), RingError> {
         let total = self.check(kind, payload.len())?;
         let head = self.core.head;
         let start = self.place(head, total);
         let end = start.wrapping_add(total);
-        let n = if count_drop { 1 } else { 0 };
-        self.claim(end.wrapping_sub(head), n, n * payload.len() as u64)?;
+        if let Err(e) = self.claim(end.wrapping_sub(head)) {
+            if count_drop {
+                self.core.count_drop(1, payload.len() as u64);
+            }
+            return Err(e);
+        }
         if start != head {
             self.pad(head);
         }
@@ -572,8 +565,8 @@ impl RecordProducer {
     }
 
     /// Writes every record of `records` and publishes them with one store, or
-    /// writes none: on a full ring the whole batch is dropped and counted.
-    /// All records carry the same timestamp, taken once.
+    /// writes none ([`RingError::Full`], nothing counted). All records carry
+    /// the same timestamp, taken once.
     ///
     /// ```
     /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
@@ -581,23 +574,21 @@ impl RecordProducer {
     /// assert_eq!(c.read_batch(10, |r| assert!(r.kind() <= 2))?, 2);
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn write_batch(&mut self, records: &[(u16, &[u8])]) -> Result<(), Error> {
+    pub fn write_batch(&mut self, records: &[(u16, &[u8])]) -> Result<(), RingError> {
         let head = self.core.head;
         let mut end = head;
-        let mut bytes = 0u64;
         for &(kind, payload) in records {
             let total = self.check(kind, payload.len())?;
             end = self.place(end, total).wrapping_add(total);
-            bytes += payload.len() as u64;
         }
         if end == head {
             return Ok(());
         }
         let need = end.wrapping_sub(head);
         if need > self.core.raw.cap {
-            return Err(self.dropped(Some(Error::Full), records.len() as u64, bytes));
+            return Err(RingError::Full);
         }
-        self.claim(need, records.len() as u64, bytes)?;
+        self.claim(need)?;
         let ts = arch::now_ns();
         let mut pos = head;
         for &(kind, payload) in records {
@@ -617,7 +608,7 @@ impl RecordProducer {
     /// Reserves room for a `len`-byte payload to be filled in place, stamped
     /// now. Nothing is visible to the consumer until
     /// [`WriteGrant::commit`]; dropping the grant abandons it (and counts
-    /// nothing). A full ring counts the record as dropped.
+    /// nothing), and a full ring refuses it with nothing counted.
     ///
     /// ```
     /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
@@ -627,11 +618,11 @@ impl RecordProducer {
     /// assert_eq!(c.read()?.payload(), b"abcd");
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn reserve(&mut self, kind: u16, len: usize) -> Result<WriteGrant<'_>, Error> {
+    pub fn reserve(&mut self, kind: u16, len: usize) -> Result<WriteGrant<'_>, RingError> {
         let total = self.check(kind, len)?;
         let head = self.core.head;
         let start = self.place(head, total);
-        self.claim(start.wrapping_add(total).wrapping_sub(head), 1, len as u64)?;
+        self.claim(start.wrapping_add(total).wrapping_sub(head))?;
         if start != head {
             self.pad(head);
         }
@@ -734,19 +725,12 @@ impl WriteGrant<'_> {
     /// assert_eq!(c.read()?.payload(), b"hi");
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn commit_len(self, len: usize) -> Result<(), (Self, Error)> {
+    pub fn commit_len(self, len: usize) -> Result<(), (Self, InvalidRecord)> {
         if len == 0 {
-            return Err((self, Error::EmptyRecord));
+            return Err((self, InvalidRecord::Empty));
         }
         if len > self.len {
-            let max = self.len as u64;
-            return Err((
-                self,
-                Error::RecordTooLarge {
-                    len: len as u64,
-                    max,
-                },
-            ));
+            return Err((self, InvalidRecord::TooLarge));
         }
         self.finish(len);
         Ok(())
@@ -793,7 +777,7 @@ impl Reader {
             if avail == 0 {
                 match self.core.refresh() {
                     Ok(_) => {}
-                    Err(Error::Corrupted(c)) => return Err(c),
+                    Err(RingError::Corrupted(c)) => return Err(c),
                     Err(_) => return Err(Corruption::ProducerPosition),
                 }
                 avail = self.core.cached_head.wrapping_sub(pos);
@@ -862,32 +846,47 @@ impl Reader {
 
     /// Parses at the current tail, poisoning on corruption.
     #[inline]
-    fn next(&mut self) -> Result<Found, Error> {
+    fn next(&mut self) -> Result<Found, RingError> {
         match self.parse(self.core.tail) {
             Ok(Some(f)) => Ok(f),
-            Ok(None) => Err(Error::Empty),
+            Ok(None) => Err(RingError::Empty),
             Err(c) => Err(self.core.poison(c)),
         }
     }
 
-    /// A view of `f`. The caller ties `'a` to a borrow that keeps the bytes
-    /// from being released.
-    fn view<'a>(&self, f: &Found) -> Record<'a> {
+    /// The record `f`: in place for a ring in this process's own memory, or
+    /// copied once into `private` for a ring in shared memory, which another
+    /// process may rewrite at any time. The caller ties `'a` to a borrow
+    /// that keeps the bytes from being released.
+    fn view<'a>(&self, f: &Found, private: Option<&'a mut Vec<u8>>) -> Record<'a> {
+        let len = f.hdr.size as usize;
         self.core
             .raw
-            .log_read_bytes(f.idx + RECORD_HEADER, f.hdr.size as u64);
+            .log_read_bytes(f.idx + RECORD_HEADER, len as u64);
+        // SAFETY: `parse` checked that idx + framed(size) lies inside the data
+        // area, so the payload and the padding up to the next 8-byte boundary
+        // do.
+        let src = unsafe {
+            self.core
+                .raw
+                .data
+                .as_ptr()
+                .add((f.idx + RECORD_HEADER) as usize)
+        };
+        let payload = match private {
+            // SAFETY: in bounds (above), published before the acquire load
+            // of head, and in memory that only this process's producer
+            // writes, which never rewrites bytes before this consumer
+            // releases them; the caller's borrow keeps them unreleased.
+            None => unsafe { core::slice::from_raw_parts(src, len) },
+            Some(buf) => {
+                copy_out(src, len, buf);
+                &buf[..len]
+            }
+        };
         Record {
             hdr: f.hdr,
-            // SAFETY: `parse` checked that idx + 16 + size lies inside the
-            // data area.
-            ptr: unsafe {
-                self.core
-                    .raw
-                    .data
-                    .as_ptr()
-                    .add((f.idx + RECORD_HEADER) as usize)
-            },
-            _life: PhantomData,
+            payload,
         }
     }
 
@@ -911,14 +910,31 @@ impl Reader {
     }
 }
 
-/// A zero-copy view of one record in the ring.
+/// Copies `len` payload bytes from shared memory at `src` (8-aligned, with
+/// its frame readable up to the next multiple of 8) into `buf`, reading each
+/// 8-byte word exactly once with a volatile load, so that a peer rewriting
+/// the bytes meanwhile can change what is copied but never what the reader
+/// sees afterwards.
+fn copy_out(src: *const u8, len: usize, buf: &mut Vec<u8>) {
+    let words = len.div_ceil(8);
+    buf.clear();
+    buf.reserve(words * 8);
+    for i in 0..words {
+        // SAFETY: the caller guarantees that `src` is 8-aligned and that the
+        // `words` words from it are inside the data area.
+        let w = unsafe { src.cast::<u64>().add(i).read_volatile() };
+        buf.extend_from_slice(&w.to_ne_bytes());
+    }
+}
+
+/// One record of the ring: its header, and its payload in place (rings in
+/// this process's memory) or as a private copy (rings in shared memory).
 ///
 /// It borrows the consumer, so the bytes cannot be released (and overwritten)
 /// while it exists. It is deliberately not `Clone`.
 pub struct Record<'a> {
     hdr: EventHeader,
-    ptr: *const u8,
-    _life: PhantomData<&'a [u8]>,
+    payload: &'a [u8],
 }
 
 impl Record<'_> {
@@ -958,7 +974,9 @@ impl Record<'_> {
         self.hdr
     }
 
-    /// The payload, in place in the ring.
+    /// The payload: in place in the ring, or, for a ring in shared memory,
+    /// the consumer's private copy of it (bytes that cannot change while
+    /// this borrow lives).
     ///
     /// ```
     /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
@@ -967,10 +985,7 @@ impl Record<'_> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn payload(&self) -> &[u8] {
-        // SAFETY: the parser checked the bounds; the bytes were published
-        // before the acquire load of head; the borrow of the consumer held by
-        // `self` keeps them from being released while this slice lives.
-        unsafe { core::slice::from_raw_parts(self.ptr, self.hdr.size as usize) }
+        self.payload
     }
 
     /// Copies the payload into `buf` and returns its length. A short buffer is
@@ -1044,7 +1059,7 @@ pub struct OwnedRecord {
 ///     let rec = c.read()?;       // zero-copy view
 ///     assert_eq!(rec.payload(), b"a");
 /// }                              // released here
-/// assert_eq!(c.read().unwrap_err(), tracering::Error::Empty);
+/// assert_eq!(c.read().unwrap_err(), tracering::RingError::Empty);
 /// # Ok::<(), tracering::Error>(())
 /// ```
 pub struct ReadGuard<'a> {
@@ -1092,6 +1107,7 @@ impl RecordConsumer {
                 core: ConsCore::new(raw),
                 max_payload: max_payload_for(raw.cap),
             },
+            private: mem.region().is_shared().then(Vec::new),
             claim,
             mem,
         }
@@ -1132,7 +1148,7 @@ impl RecordConsumer {
     }
 
     /// Takes the oldest record; it is consumed when the guard drops.
-    /// [`Error::Empty`] when nothing is published.
+    /// [`RingError::Empty`] when nothing is published.
     ///
     /// ```
     /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
@@ -1141,9 +1157,9 @@ impl RecordConsumer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn read(&mut self) -> Result<ReadGuard<'_>, Error> {
+    pub fn read(&mut self) -> Result<ReadGuard<'_>, RingError> {
         let f = self.r.next()?;
-        let record = self.r.view(&f);
+        let record = self.r.view(&f, self.private.as_mut());
         Ok(ReadGuard {
             record,
             reader: &mut self.r,
@@ -1161,9 +1177,9 @@ impl RecordConsumer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn peek(&mut self) -> Result<Record<'_>, Error> {
+    pub fn peek(&mut self) -> Result<Record<'_>, RingError> {
         let f = self.r.next()?;
-        Ok(self.r.view(&f))
+        Ok(self.r.view(&f, self.private.as_mut()))
     }
 
     /// Copies the oldest record out and consumes it.
@@ -1174,7 +1190,7 @@ impl RecordConsumer {
     /// assert_eq!(c.read_owned()?.payload, b"xy");
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn read_owned(&mut self) -> Result<OwnedRecord, Error> {
+    pub fn read_owned(&mut self) -> Result<OwnedRecord, RingError> {
         Ok(self.read()?.to_owned())
     }
 
@@ -1196,13 +1212,13 @@ impl RecordConsumer {
         &mut self,
         max: usize,
         mut f: F,
-    ) -> Result<usize, Error> {
+    ) -> Result<usize, RingError> {
         let mut pos = self.r.core.tail;
         let mut n = 0;
         while n < max {
             match self.r.parse(pos) {
                 Ok(Some(found)) => {
-                    f(&self.r.view(&found));
+                    f(&self.r.view(&found, self.private.as_mut()));
                     pos = found.next;
                     n += 1;
                 }

@@ -137,6 +137,12 @@ impl Region {
         self.inner.base.as_ptr()
     }
 
+    /// Whether another process can map this memory (a shared-memory
+    /// segment), so that readers must copy rather than view it.
+    pub(crate) fn is_shared(&self) -> bool {
+        !matches!(self.inner.backing, Backing::Heap(_))
+    }
+
     pub(crate) fn base(&self) -> NonNull<u8> {
         self.inner.base
     }

@@ -18,13 +18,13 @@
 //! as retired once its rings are drained. The generation in the state word
 //! grows with each registration, so a recycled slot is a new lane.
 
-use crate::event::{EventProducer, EventRing, Plain};
+use crate::event::{EventProducer, EventRing};
 use crate::layout::line_struct;
 use crate::record::{RecordProducer, RecordRing};
 use crate::region::Placement;
 use crate::sync::atomic::AtomicU64;
-use crate::sync::Arc;
-use crate::{arch, Error, Region};
+use crate::sync::{prepare_atomics, Arc};
+use crate::{arch, Error, Region, RingError};
 use core::cell::RefCell;
 use core::mem::ManuallyDrop;
 use core::mem::{offset_of, size_of};
@@ -36,7 +36,7 @@ use static_assertions::const_assert_eq;
 /// ```
 /// assert_eq!(core::mem::size_of::<tracering::IndexEvent>(), 32);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct IndexEvent {
     /// Nanoseconds on [`now_ns`](crate::now_ns)'s clock.
@@ -50,9 +50,6 @@ pub struct IndexEvent {
     /// Second argument.
     pub b: u64,
 }
-
-// SAFETY: four integers: every bit pattern is valid; no pointers.
-unsafe impl Plain for IndexEvent {}
 
 /// Sizes of a registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -293,10 +290,56 @@ impl Registry {
             });
         }
         // Claim the header and slot table for this process first (refused if
-        // another registry here uses them), then lay out the lanes.
+        // another registry here uses them).
         let placement = region.place(0, geo.lanes_at, true)?;
+        let base = region.base();
+        let z = || AtomicU64::new(0);
+        // SAFETY: the region holds `geo.total` bytes (checked above) of
+        // initialised memory, is line-aligned, and `placement` proves no
+        // other registry or ring of this process uses the header and slot
+        // lines, which are atomics only.
+        unsafe {
+            prepare_atomics(base.cast::<RegistryHeader>(), || RegistryHeader {
+                magic: z(),
+                version: z(),
+                fingerprint: z(),
+                slots: z(),
+                index_capacity: z(),
+                detail_capacity: z(),
+                lane_stride: z(),
+                accepting: z(),
+                exhausted: z(),
+            });
+            for slot in 0..cfg.slots {
+                prepare_atomics(base.add(LINE * (1 + slot)).cast::<SlotLine>(), || {
+                    SlotLine {
+                        state: z(),
+                        tid: z(),
+                        reported_event_drops: z(),
+                        reported_record_drops: z(),
+                    }
+                });
+            }
+        }
+        let reg = Registry::from_parts(region, geo, placement);
+        let h = reg.inner.header();
+        // An old registry may live here: withdraw its magic first, so no
+        // attacher validates a header that is being rewritten.
+        arch::store_release(&h.magic, 0);
         for slot in 0..cfg.slots {
-            // Built and released at once: the rings stay in the region.
+            let s = reg.inner.slot(slot);
+            for w in [
+                &s.state,
+                &s.tid,
+                &s.reported_event_drops,
+                &s.reported_record_drops,
+            ] {
+                arch::store_relaxed(w, 0);
+            }
+        }
+        // Lay out the lanes; each ring is built and released at once (it
+        // stays in the region).
+        for slot in 0..cfg.slots {
             drop(EventRing::<IndexEvent>::create_in(
                 region,
                 geo.index_offset(slot),
@@ -308,42 +351,6 @@ impl Registry {
                 cfg.detail_capacity,
             )?);
         }
-        // Write real atomics over the header and slot lines (which keeps
-        // loom's model of them valid), then fill them in.
-        let z = || AtomicU64::new(0);
-        // SAFETY: the region holds `geo.total` bytes (checked above), is
-        // line-aligned, and `placement` proves no other registry or ring of
-        // this process uses the header and slot lines.
-        unsafe {
-            region
-                .as_ptr()
-                .cast::<RegistryHeader>()
-                .write(RegistryHeader {
-                    magic: z(),
-                    version: z(),
-                    fingerprint: z(),
-                    slots: z(),
-                    index_capacity: z(),
-                    detail_capacity: z(),
-                    lane_stride: z(),
-                    accepting: z(),
-                    exhausted: z(),
-                });
-            for slot in 0..cfg.slots {
-                region
-                    .as_ptr()
-                    .add(LINE * (1 + slot))
-                    .cast::<SlotLine>()
-                    .write(SlotLine {
-                        state: z(),
-                        tid: z(),
-                        reported_event_drops: z(),
-                        reported_record_drops: z(),
-                    });
-            }
-        }
-        let reg = Registry::from_parts(region, geo, placement);
-        let h = reg.inner.header();
         arch::store_relaxed(&h.version, REG_VERSION);
         arch::store_relaxed(&h.fingerprint, crate::layout::fingerprint());
         arch::store_relaxed(&h.slots, cfg.slots as u64);
@@ -564,7 +571,7 @@ impl Registry {
     #[inline]
     pub fn emit(&self, kind: u32, a: u64, b: u64) -> Result<(), Error> {
         match self.with_lane(|lane| lane.event(kind, a, b)) {
-            Ok(r) => r,
+            Ok(r) => r.map_err(Error::from),
             Err(e) => Err(self.exhausted(e)),
         }
     }
@@ -580,7 +587,7 @@ impl Registry {
     #[inline]
     pub fn emit_record(&self, kind: u16, payload: &[u8]) -> Result<(), Error> {
         match self.with_lane(|lane| lane.record(kind, payload)) {
-            Ok(r) => r,
+            Ok(r) => r.map_err(Error::from),
             Err(e) => Err(self.exhausted(e)),
         }
     }
@@ -718,7 +725,8 @@ pub struct Lane {
 }
 
 impl Lane {
-    /// Writes an index event stamped now.
+    /// Writes an index event stamped now. A full ring drops it and counts
+    /// the drop ([`RingError::Full`]), so the drain's report stays exact.
     ///
     /// ```
     /// let reg = tracering::Registry::new(Default::default())?;
@@ -726,8 +734,8 @@ impl Lane {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn event(&mut self, kind: u32, a: u64, b: u64) -> Result<(), Error> {
-        self.index.push(IndexEvent {
+    pub fn event(&mut self, kind: u32, a: u64, b: u64) -> Result<(), RingError> {
+        self.index.push_or_drop(IndexEvent {
             timestamp: arch::now_ns(),
             kind,
             aux: 0,
@@ -736,7 +744,7 @@ impl Lane {
         })
     }
 
-    /// Writes a whole index event as given.
+    /// Writes a whole index event as given (dropped and counted when full).
     ///
     /// ```
     /// let reg = tracering::Registry::new(Default::default())?;
@@ -744,11 +752,12 @@ impl Lane {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn write(&mut self, event: IndexEvent) -> Result<(), Error> {
-        self.index.push(event)
+    pub fn write(&mut self, event: IndexEvent) -> Result<(), RingError> {
+        self.index.push_or_drop(event)
     }
 
-    /// Writes a variable-length record stamped now.
+    /// Writes a variable-length record stamped now (dropped and counted
+    /// when full).
     ///
     /// ```
     /// let reg = tracering::Registry::new(Default::default())?;
@@ -756,8 +765,8 @@ impl Lane {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn record(&mut self, kind: u16, payload: &[u8]) -> Result<(), Error> {
-        self.detail.write(kind, payload)
+    pub fn record(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
+        self.detail.write_or_drop(kind, payload)
     }
 
     /// The lane's detail producer, for reserve/commit and batches.

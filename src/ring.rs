@@ -15,7 +15,7 @@ use crate::layout::{self, RingHeader, RingKind, HEADER_SIZE};
 use crate::peer::{Claim, Side};
 use crate::region::{Placement, Region};
 use crate::sync::AccessLog;
-use crate::{arch, AttachError, Corruption, Error};
+use crate::{arch, AttachError, Corruption, Error, RingError};
 use core::ptr::NonNull;
 
 /// A ring placed in a [`Region`]: keeps the memory alive, and knows where
@@ -24,7 +24,9 @@ pub(crate) struct RingMem {
     /// Boxed so that its address survives moving the RingMem into an Arc.
     _log: Box<AccessLog>,
     raw: RawRing,
-    /// True if this process built the header (and so drops it in place).
+    /// True if this process built the header (and so, under loom, drops it
+    /// in place).
+    #[cfg_attr(not(loom), allow(dead_code))]
     created: bool,
     /// Dropped last: the registration that keeps the region mapped.
     placement: Placement,
@@ -75,10 +77,10 @@ impl RingMem {
         // SAFETY: `place` checked that [offset, offset + len) is inside the
         // region, which is cache-line aligned, as is `offset`.
         let hdr = unsafe { region.base().add(offset) }.cast::<RingHeader>();
-        // SAFETY: the range is inside the region, aligned for RingHeader
-        // (asserted in layout.rs), and no ring of this process uses it
-        // (`place` refused overlaps), so nothing here holds a reference to it.
-        unsafe { hdr.as_ptr().write(RingHeader::zeroed()) };
+        // SAFETY: the range is inside the region (initialised memory),
+        // aligned for RingHeader (asserted in layout.rs), and no ring of this
+        // process uses it (`place` refused overlaps); RingHeader is atomics only.
+        unsafe { crate::sync::prepare_atomics(hdr, RingHeader::zeroed) };
         let mem = RingMem::new(hdr, capacity as u64, shape.kind, true, placement);
         mem.raw.hdr().init(
             shape.kind,
@@ -224,6 +226,10 @@ fn validate(h: &RingHeader, shape: Shape) -> Result<u64, Error> {
 
 impl Drop for RingMem {
     fn drop(&mut self) {
+        // Under loom the header's atomics are model objects that this
+        // process constructed in `create`, and must drop; elsewhere they
+        // have no drop glue and the bytes simply stay in the region.
+        #[cfg(loom)]
         if self.created {
             // SAFETY: this process wrote the header in `create`; it is
             // dropped once, before the placement releases the memory.
@@ -338,25 +344,15 @@ impl ProdCore {
         self.raw.cap - self.head.wrapping_sub(self.cached_tail)
     }
 
-    /// Whether `need` units are free, reloading the consumer position only
-    /// when the cached one says they are not.
-    #[inline(always)]
-    pub(crate) fn has_room(&mut self, need: u64) -> Result<bool, Error> {
-        if self.free_cached() >= need {
-            return Ok(true);
-        }
-        Ok(self.refresh()? >= need)
-    }
-
     /// Reloads the consumer position and returns the free units.
     #[cold]
     #[inline(never)]
-    pub(crate) fn refresh(&mut self) -> Result<u64, Error> {
+    pub(crate) fn refresh(&mut self) -> Result<u64, RingError> {
         let h = self.raw.hdr();
         let tail = arch::load_acquire(&h.cons.tail);
         // The consumer may only move forward, and never past our head.
         if tail.wrapping_sub(self.cached_tail) > self.head.wrapping_sub(self.cached_tail) {
-            return Err(Error::Corrupted(Corruption::ConsumerPosition));
+            return Err(RingError::Corrupted(Corruption::ConsumerPosition));
         }
         if tail != self.cached_tail {
             self.cached_tail = tail;
@@ -377,6 +373,21 @@ impl ProdCore {
     pub(crate) fn add_committed(&mut self, n: u64) {
         self.committed = self.committed.wrapping_add(n);
         arch::store_relaxed(&self.raw.hdr().prod.committed, self.committed);
+    }
+
+    /// Slow path of a write that gives its event up when the ring is full:
+    /// reloads the consumer position, and if `n` units are still not free,
+    /// counts one dropped event of `bytes` bytes.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn room_or_drop(&mut self, n: u64, bytes: u64) -> Result<(), RingError> {
+        let err = match self.refresh() {
+            Ok(free) if free >= n => return Ok(()),
+            Ok(_) => RingError::Full,
+            Err(e) => e,
+        };
+        self.count_drop(1, bytes);
+        Err(err)
     }
 
     /// Counts refused writes. Only the producer writes these words, so a load
@@ -435,9 +446,9 @@ impl ConsCore {
     /// Inlined: a consumer that keeps up with its producer takes this path
     /// on nearly every read.
     #[inline]
-    pub(crate) fn refresh(&mut self) -> Result<u64, Error> {
+    pub(crate) fn refresh(&mut self) -> Result<u64, RingError> {
         if let Some(c) = self.poisoned {
-            return Err(Error::Corrupted(c));
+            return Err(RingError::Corrupted(c));
         }
         let h = self.raw.hdr();
         let head = arch::load_acquire(&h.prod.head);
@@ -465,6 +476,17 @@ impl ConsCore {
         arch::store_release(&self.raw.hdr().cons.tail, new_tail);
     }
 
+    /// Reads the next `n` published units with `read`, then hands them back
+    /// to the producer. (`ci/mutants.sh` swaps in a twin from
+    /// `src/mutants.rs` that hands them back first.)
+    #[cfg(not(tracering_mutant = "early_release"))]
+    #[inline(always)]
+    pub(crate) fn consume<R>(&mut self, n: u64, read: impl FnOnce(&Self) -> R) -> R {
+        let value = read(self);
+        self.release(self.tail.wrapping_add(n));
+        value
+    }
+
     /// Adds to the read-record counter (record rings).
     #[inline(always)]
     pub(crate) fn add_read(&mut self, n: u64) {
@@ -482,9 +504,9 @@ impl ConsCore {
 
     /// Marks this ring unusable and returns the error to report.
     #[cold]
-    pub(crate) fn poison(&mut self, c: Corruption) -> Error {
+    pub(crate) fn poison(&mut self, c: Corruption) -> RingError {
         self.poisoned = Some(c);
         arch::store_relaxed(&self.raw.hdr().cons.poisoned, corruption_code(c));
-        Error::Corrupted(c)
+        RingError::Corrupted(c)
     }
 }

@@ -1,7 +1,7 @@
 //! EventRing: construction, FIFO, wraparound, overflow accounting, batches,
 //! reset and diagnostics.
 
-use tracering::{CapacityError, Error, EventRing};
+use tracering::{CapacityError, Error, EventRing, PushError, RingError};
 
 #[test]
 fn capacity_is_validated_never_rounded() {
@@ -50,18 +50,18 @@ fn unsupported_types_are_refused() {
 #[test]
 fn every_slot_is_usable_and_fifo_holds() {
     let (mut p, mut c) = EventRing::<u32>::with_capacity(8).unwrap().split();
-    assert_eq!(c.pop(), Err(Error::Empty));
+    assert_eq!(c.pop(), Err(RingError::Empty));
     for i in 0..8 {
         p.push(i).unwrap();
     }
-    assert_eq!(p.push(8), Err(Error::Full));
+    assert_eq!(p.push(8), Err(PushError::Full(8)));
     assert_eq!(p.available_write(), 0);
     assert_eq!(c.available_read(), 8);
     assert_eq!(c.peek(), Ok(0));
     for i in 0..8 {
         assert_eq!(c.pop(), Ok(i));
     }
-    assert_eq!(c.pop(), Err(Error::Empty));
+    assert_eq!(c.pop(), Err(RingError::Empty));
     assert_eq!(p.available_write(), 8);
 }
 
@@ -70,7 +70,7 @@ fn capacity_one_ring_works() {
     let (mut p, mut c) = EventRing::<u64>::with_capacity(1).unwrap().split();
     for i in 0..100 {
         p.push(i).unwrap();
-        assert_eq!(p.push(i), Err(Error::Full));
+        assert_eq!(p.push_or_drop(i), Err(RingError::Full));
         assert_eq!(c.pop(), Ok(i));
     }
     let s = c.stats();
@@ -102,7 +102,7 @@ fn overflow_is_counted_exactly() {
     for round in 0..50 {
         for _ in 0..(20 + round % 5) {
             attempts += 1;
-            if p.push([round as u8; 24]) == Err(Error::Full) {
+            if p.push_or_drop([round as u8; 24]) == Err(RingError::Full) {
                 refused += 1;
             }
         }
@@ -129,14 +129,15 @@ fn batches_wrap_and_are_all_or_nothing() {
     assert_eq!(out, [0, 1, 2, 3]);
     // Head is at 6 and tail at 4: this batch wraps around the end.
     p.push_batch(&[6, 7, 8, 9, 10, 11]).unwrap();
-    assert_eq!(p.push_batch(&[12]), Err(Error::Full));
-    assert_eq!(p.push_batch(&[0; 9]), Err(Error::Full));
+    assert_eq!(p.push_batch(&[12]), Err(RingError::Full));
+    assert_eq!(p.push_batch(&[0; 9]), Err(RingError::Full));
     let mut out = [0u32; 16];
     assert_eq!(c.pop_batch(&mut out), Ok(8));
     assert_eq!(out[..8], [4, 5, 6, 7, 8, 9, 10, 11]);
     assert_eq!(c.pop_batch(&mut out), Ok(0));
     let s = c.stats();
-    assert_eq!((s.committed, s.dropped, s.read), (12, 10, 12));
+    // A refused batch is handed back to the caller: nothing is counted.
+    assert_eq!((s.committed, s.dropped, s.read), (12, 0, 12));
     assert_eq!(s.written, s.read + s.dropped);
 }
 
@@ -144,7 +145,7 @@ fn batches_wrap_and_are_all_or_nothing() {
 fn reset_clears_and_the_ring_is_reusable() {
     let (mut p, mut c) = EventRing::<u16>::with_capacity(4).unwrap().split();
     p.push_batch(&[1, 2, 3, 4]).unwrap();
-    let _ = p.push(5);
+    let _ = p.push_or_drop(5);
     c.pop().unwrap();
     let mut ring = EventRing::reunite(p, c).ok().unwrap();
     assert_eq!(ring.stats().dropped, 1);
@@ -217,7 +218,7 @@ fn halves_move_to_other_threads() {
                 assert_eq!(v, [next; 4]);
                 next += 1;
             }
-            Err(Error::Empty) => std::thread::yield_now(),
+            Err(RingError::Empty) => std::thread::yield_now(),
             Err(e) => panic!("{e}"),
         }
     }
@@ -230,20 +231,61 @@ fn halves_move_to_other_threads() {
 #[test]
 fn retrying_writes_count_no_drops_and_accessors_agree() {
     let ring = EventRing::<u32>::with_capacity(2).unwrap();
-    assert!(ring.region().len() >= 2 * 4);
     assert_eq!(ring.verify().unwrap().records, 0);
     let (mut p, mut c) = ring.split();
     assert_eq!((p.capacity(), c.capacity()), (2, 2));
-    p.try_push(1).unwrap();
-    p.try_push_batch(&[2]).unwrap();
-    assert_eq!(p.try_push(3), Err(Error::Full));
-    assert_eq!(p.try_push_batch(&[3, 4]), Err(Error::Full));
+    p.push(1).unwrap();
+    p.push_batch(&[2]).unwrap();
+    assert_eq!(p.push(3), Err(PushError::Full(3)));
+    assert_eq!(p.push_batch(&[3, 4]), Err(RingError::Full));
     assert_eq!(p.stats().dropped, 0);
     assert_eq!(c.pop(), Ok(1));
-    p.try_push(3).unwrap();
+    p.push(3).unwrap();
     let mut out = [0; 4];
     assert_eq!(c.pop_batch(&mut out), Ok(2));
     assert_eq!(out[..2], [2, 3]);
     let s = c.stats();
     assert_eq!((s.written, s.read, s.dropped), (3, 3, 0));
+}
+
+#[test]
+fn hot_path_errors_are_small() {
+    use core::mem::size_of;
+    assert!(size_of::<RingError>() <= 8);
+    assert!(size_of::<Result<(), RingError>>() <= 8);
+    assert!(size_of::<Result<usize, RingError>>() <= 16);
+    assert!(size_of::<PushError<u64>>() <= 16);
+    assert!(size_of::<Result<(), PushError<u64>>>() <= 16);
+    // The rich error stays for constructors and attach.
+    assert!(size_of::<Error>() > 8);
+}
+
+#[test]
+fn chunks_write_and_read_in_place_across_the_wrap() {
+    let (mut p, mut c) = EventRing::<u32>::with_capacity(8).unwrap().split();
+    p.push_batch(&[0; 6]).unwrap();
+    c.read_chunk(6).unwrap().commit_all();
+    // Head and tail at 6: a chunk of 5 wraps after two slots.
+    let mut w = p.write_chunk_uninit(5).unwrap();
+    let (a, b) = w.as_mut_slices();
+    assert_eq!((a.len(), b.len()), (2, 3));
+    for (i, s) in a.iter_mut().chain(b.iter_mut()).enumerate() {
+        s.write(10 + i as u32);
+    }
+    // SAFETY: every slot was written above.
+    unsafe { w.commit_all() };
+    assert_eq!(p.write_chunk_uninit(4).err(), Some(RingError::Full));
+    assert_eq!(c.read_chunk(6).err(), Some(RingError::Empty));
+    let r = c.read_chunk(5).unwrap();
+    let (a, b) = r.as_slices();
+    assert_eq!([a, b].concat(), [10, 11, 12, 13, 14]);
+    r.commit(2);
+    assert_eq!(c.pop(), Ok(12));
+    // A dropped chunk publishes or releases nothing.
+    drop(p.write_chunk_uninit(3).unwrap());
+    drop(c.read_chunk(2).unwrap());
+    assert_eq!(c.pop_batch(&mut [0; 8]), Ok(2));
+    assert_eq!(p.write_chunk_uninit(8).unwrap().fill_from_iter(0..3), 3);
+    assert_eq!(c.stats().committed, 14);
+    assert_eq!(c.stats().dropped, 0);
 }

@@ -15,7 +15,7 @@
 #![cfg(loom)]
 
 use loom::thread;
-use tracering::{Error, EventRing, RecordRing};
+use tracering::{Error, EventRing, PushError, RecordRing, RingError};
 
 /// Runs `f` under loom with a bounded number of preemptions.
 fn model<F>(f: F)
@@ -34,7 +34,7 @@ fn push_spin(p: &mut tracering::EventProducer<u64>, v: u64) {
     loop {
         match p.push(v) {
             Ok(()) => return,
-            Err(Error::Full) => thread::yield_now(),
+            Err(PushError::Full(_)) => thread::yield_now(),
             Err(e) => panic!("push failed: {e:?}"),
         }
     }
@@ -45,7 +45,7 @@ fn pop_spin(c: &mut tracering::EventConsumer<u64>) -> u64 {
     loop {
         match c.pop() {
             Ok(v) => return v,
-            Err(Error::Empty) => thread::yield_now(),
+            Err(RingError::Empty) => thread::yield_now(),
             Err(e) => panic!("pop failed: {e:?}"),
         }
     }
@@ -63,7 +63,7 @@ fn write_spin(p: &mut tracering::RecordProducer, kind: u16, data: &[u8]) {
     loop {
         match p.write_with_timestamp(kind, kind as u64, data) {
             Ok(()) => return,
-            Err(Error::Full) => thread::yield_now(),
+            Err(PushError::Full(_)) => thread::yield_now(),
             Err(e) => panic!("write failed: {e:?}"),
         }
     }
@@ -74,7 +74,7 @@ fn read_spin(c: &mut tracering::RecordConsumer) -> (u16, u64, Vec<u8>) {
     loop {
         match c.read() {
             Ok(r) => return (r.kind(), r.timestamp(), r.payload().to_vec()),
-            Err(Error::Empty) => thread::yield_now(),
+            Err(RingError::Empty) => thread::yield_now(),
             Err(e) => panic!("read failed: {e:?}"),
         }
     }
@@ -94,7 +94,7 @@ fn event_publish_consume() {
         assert_eq!(pop_spin(&mut c), 11);
         assert_eq!(pop_spin(&mut c), 22);
         t.join().unwrap();
-        assert_eq!(c.pop(), Err(Error::Empty));
+        assert_eq!(c.pop(), Err(RingError::Empty));
     });
 }
 
@@ -114,7 +114,7 @@ fn event_empty_edge() {
                 true
             }
             Err(e) => {
-                assert_eq!(e, Error::Empty);
+                assert_eq!(e, RingError::Empty);
                 false
             }
         };
@@ -122,7 +122,7 @@ fn event_empty_edge() {
         if !early {
             assert_eq!(c.pop(), Ok(7));
         }
-        assert_eq!(c.pop(), Err(Error::Empty));
+        assert_eq!(c.pop(), Err(RingError::Empty));
         let s = c.stats();
         assert_eq!((s.written, s.read, s.dropped), (1, 1, 0));
     });
@@ -140,7 +140,7 @@ fn event_full_edge_drops() {
             for v in 1..=3u64 {
                 match p.push(v) {
                     Ok(()) => accepted.push(v),
-                    Err(e) => assert_eq!(e, Error::Full),
+                    Err(e) => assert_eq!(e, RingError::Full),
                 }
             }
             accepted
@@ -189,7 +189,7 @@ fn event_cached_tail_refresh() {
         let (mut p, mut c) = EventRing::<u64>::with_capacity(2).unwrap().split();
         p.push(1).unwrap();
         p.push(2).unwrap();
-        assert_eq!(p.push(9), Err(Error::Full));
+        assert_eq!(p.push(9), Err(PushError::Full(9)));
         let t = thread::spawn(move || {
             push_spin(&mut p, 3);
         });
@@ -215,7 +215,7 @@ fn event_batch_wrap() {
         let t = thread::spawn(move || {
             p.push_batch(&[1, 2, 3]).unwrap();
             while let Err(e) = p.push_batch(&[4, 5]) {
-                assert_eq!(e, Error::Full);
+                assert_eq!(e, RingError::Full);
                 thread::yield_now();
             }
         });
@@ -270,7 +270,7 @@ fn record_publish_consume() {
         assert_eq!(read_spin(&mut c), (1, 1, payload(1, 8)));
         assert_eq!(read_spin(&mut c), (2, 2, payload(2, 5)));
         t.join().unwrap();
-        assert_eq!(c.read().unwrap_err(), Error::Empty);
+        assert_eq!(c.read().unwrap_err(), RingError::Empty);
     });
 }
 
@@ -286,7 +286,7 @@ fn record_full_edge_drops() {
             for k in 1..=3u16 {
                 match p.write_with_timestamp(k, 0, &payload(k as u8, 16)) {
                     Ok(()) => accepted.push(k),
-                    Err(e) => assert_eq!(e, Error::Full),
+                    Err(e) => assert_eq!(e, RingError::Full),
                 }
             }
             accepted
@@ -356,7 +356,7 @@ fn record_cached_tail_refresh() {
         p.write_with_timestamp(2, 0, &payload(2, 16)).unwrap();
         assert_eq!(
             p.write_with_timestamp(9, 0, &payload(9, 1)).unwrap_err(),
-            Error::Full
+            RingError::Full
         );
         let t = thread::spawn(move || {
             write_spin(&mut p, 3, &payload(3, 16));
@@ -384,7 +384,7 @@ fn record_batch() {
             let (a, b, d) = (payload(1, 8), payload(2, 4), payload(3, 8));
             p.write_batch(&[(1, &a[..]), (2, &b[..])]).unwrap();
             while let Err(e) = p.write_batch(&[(3, &d[..])]) {
-                assert_eq!(e, Error::Full);
+                assert_eq!(e, RingError::Full);
                 thread::yield_now();
             }
         });
@@ -422,7 +422,7 @@ fn record_reserve_commit() {
                 match p.reserve(2, 16) {
                     Ok(g) => break g,
                     Err(e) => {
-                        assert_eq!(e, Error::Full);
+                        assert_eq!(e, RingError::Full);
                         thread::yield_now();
                     }
                 }
@@ -434,7 +434,7 @@ fn record_reserve_commit() {
         let (kind, _, data) = read_spin(&mut c);
         assert_eq!((kind, data), (2, payload(2, 4)));
         t.join().unwrap();
-        assert_eq!(c.read().unwrap_err(), Error::Empty);
+        assert_eq!(c.read().unwrap_err(), RingError::Empty);
     });
 }
 
@@ -452,7 +452,7 @@ fn record_peek_then_read() {
         let peeked = loop {
             match c.peek() {
                 Ok(r) => break (r.kind(), r.payload().to_vec()),
-                Err(Error::Empty) => thread::yield_now(),
+                Err(RingError::Empty) => thread::yield_now(),
                 Err(e) => panic!("peek failed: {e:?}"),
             }
         };

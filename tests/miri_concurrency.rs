@@ -9,7 +9,7 @@
 //! a missing acquire or release, or an early release, shows up.
 
 use std::thread;
-use tracering::{Error, EventRing, RecordRing};
+use tracering::{EventRing, PushError, RecordRing, RingError};
 
 /// Events per run: enough for dozens of laps, few enough for Miri.
 const EVENTS: u64 = 300;
@@ -39,7 +39,7 @@ fn event_push_pop_two_threads() {
             loop {
                 match p.push([i, !i]) {
                     Ok(()) => break,
-                    Err(Error::Full) => thread::yield_now(),
+                    Err(PushError::Full(_)) => thread::yield_now(),
                     Err(e) => panic!("push: {e:?}"),
                 }
             }
@@ -53,7 +53,7 @@ fn event_push_pop_two_threads() {
                 assert_eq!(v, [next, !next]);
                 next += 1;
             }
-            Err(Error::Empty) => thread::yield_now(),
+            Err(RingError::Empty) => thread::yield_now(),
             Err(e) => panic!("pop: {e:?}"),
         }
     }
@@ -74,7 +74,7 @@ fn event_batches_two_threads() {
             let batch: Vec<u64> = (i..i + n).collect();
             match p.push_batch(&batch) {
                 Ok(()) => i += n,
-                Err(Error::Full) => thread::yield_now(),
+                Err(RingError::Full) => thread::yield_now(),
                 Err(e) => panic!("push_batch: {e:?}"),
             }
         }
@@ -105,7 +105,7 @@ fn record_write_read_two_threads() {
             loop {
                 match p.write_with_timestamp(1 + (n % 7) as u16, n, &data) {
                     Ok(()) => break,
-                    Err(Error::Full) => thread::yield_now(),
+                    Err(RingError::Full) => thread::yield_now(),
                     Err(e) => panic!("write: {e:?}"),
                 }
             }
@@ -120,7 +120,7 @@ fn record_write_read_two_threads() {
                 assert_eq!(r.payload(), &payload(next, len_of(next))[..]);
                 next += 1;
             }
-            Err(Error::Empty) => thread::yield_now(),
+            Err(RingError::Empty) => thread::yield_now(),
             Err(e) => panic!("read: {e:?}"),
         }
     }
@@ -145,7 +145,7 @@ fn record_reserve_and_batches_two_threads() {
                         true
                     }
                     Err(e) => {
-                        assert_eq!(e, Error::Full);
+                        assert_eq!(e, RingError::Full);
                         false
                     }
                 }
@@ -155,7 +155,7 @@ fn record_reserve_and_batches_two_threads() {
                 match p.write_batch(&[(3, &a[..])]) {
                     Ok(()) => true,
                     Err(e) => {
-                        assert_eq!(e, Error::Full);
+                        assert_eq!(e, RingError::Full);
                         false
                     }
                 }

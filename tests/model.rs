@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use std::collections::VecDeque;
-use tracering::{Error, EventRing, RecordRing};
+use tracering::{EventRing, InvalidRecord, RecordRing, RingError};
 
 fn cases() -> ProptestConfig {
     ProptestConfig {
@@ -46,12 +46,12 @@ proptest! {
         for op in ops {
             match op {
                 EvOp::Push => {
-                    let r = p.push(seq);
+                    let r = p.push_or_drop(seq);
                     if q.len() < cap {
                         prop_assert_eq!(r, Ok(()));
                         q.push_back(seq);
                     } else {
-                        prop_assert_eq!(r, Err(Error::Full));
+                        prop_assert_eq!(r, Err(RingError::Full));
                         dropped += 1;
                     }
                     seq += 1;
@@ -64,13 +64,15 @@ proptest! {
                         prop_assert_eq!(r, Ok(()));
                         q.extend(batch);
                     } else {
-                        prop_assert_eq!(r, Err(Error::Full));
-                        dropped += n as u64;
+                        // A refused batch stays with the caller: nothing
+                        // counted, and its numbers are used again.
+                        prop_assert_eq!(r, Err(RingError::Full));
+                        seq -= n as u64;
                     }
                 }
                 EvOp::Pop => match q.pop_front() {
                     Some(v) => { prop_assert_eq!(c.pop(), Ok(v)); read += 1; }
-                    None => prop_assert_eq!(c.pop(), Err(Error::Empty)),
+                    None => prop_assert_eq!(c.pop(), Err(RingError::Empty)),
                 },
                 EvOp::PopBatch(n) => {
                     let mut out = vec![0u64; n];
@@ -83,7 +85,7 @@ proptest! {
                 }
                 EvOp::Peek => match q.front() {
                     Some(v) => prop_assert_eq!(c.peek(), Ok(*v)),
-                    None => prop_assert_eq!(c.peek(), Err(Error::Empty)),
+                    None => prop_assert_eq!(c.peek(), Err(RingError::Empty)),
                 },
                 EvOp::Available => {
                     prop_assert_eq!(c.available_read(), q.len());
@@ -207,17 +209,26 @@ proptest! {
                 RecOp::Write(k, l) => {
                     let l = fit(l);
                     let data = bytes(&mut seq, l);
-                    let r = p.write_with_timestamp(k, seq, &data);
+                    // Odd kinds give the record up when full (counted);
+                    // even kinds are handed back (nothing counted).
+                    let gives_up = k % 2 == 1;
+                    let r = if gives_up {
+                        p.write_or_drop(k, &data)
+                    } else {
+                        p.write_with_timestamp(k, seq, &data)
+                    };
                     if l == 0 {
-                        prop_assert_eq!(r, Err(Error::EmptyRecord));
+                        prop_assert_eq!(r, Err(RingError::InvalidRecord(InvalidRecord::Empty)));
                     } else if l > max {
-                        prop_assert_eq!(r, Err(Error::RecordTooLarge { len: l as u64, max: max as u64 }));
+                        prop_assert_eq!(r, Err(RingError::InvalidRecord(InvalidRecord::TooLarge)));
                     } else if o.fits(&[framed(l)]) {
                         prop_assert_eq!(r, Ok(()));
                         o.push(k, data, framed(l));
                     } else {
-                        prop_assert_eq!(r, Err(Error::Full));
-                        o.drop_(1, l as u64);
+                        prop_assert_eq!(r, Err(RingError::Full));
+                        if gives_up {
+                            o.drop_(1, l as u64);
+                        }
                     }
                 }
                 RecOp::Batch(recs) => {
@@ -233,8 +244,8 @@ proptest! {
                             o.push(k, d, t);
                         }
                     } else {
-                        prop_assert_eq!(r, Err(Error::Full));
-                        o.drop_(recs.len() as u64, recs.iter().map(|(_, d)| d.len() as u64).sum());
+                        // A refused batch stays with the caller: nothing counted.
+                        prop_assert_eq!(r, Err(RingError::Full));
                     }
                 }
                 RecOp::Reserve(k, l, n) => {
@@ -254,8 +265,7 @@ proptest! {
                         }
                         Err(e) => {
                             prop_assert!(!fits);
-                            prop_assert_eq!(e, Error::Full);
-                            o.drop_(1, l as u64);
+                            prop_assert_eq!(e, RingError::Full);
                         }
                     }
                 }
@@ -265,7 +275,7 @@ proptest! {
                         prop_assert_eq!(r.kind(), k);
                         prop_assert_eq!(r.payload(), &d[..]);
                     }
-                    None => prop_assert_eq!(c.read().unwrap_err(), Error::Empty),
+                    None => prop_assert_eq!(c.read().unwrap_err(), RingError::Empty),
                 },
                 RecOp::ReadBatch(n) => {
                     let mut got = Vec::new();
@@ -280,7 +290,7 @@ proptest! {
                         let r = c.peek().unwrap();
                         prop_assert_eq!((r.kind(), r.payload()), (*k, &d[..]));
                     }
-                    None => prop_assert_eq!(c.peek().unwrap_err(), Error::Empty),
+                    None => prop_assert_eq!(c.peek().unwrap_err(), RingError::Empty),
                 },
                 RecOp::Verify => {
                     let rep = c.verify().unwrap();

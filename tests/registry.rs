@@ -7,7 +7,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use tracering::{
     CallbackSink, Drain, DrainConfig, Entry, Error, FileSink, NullSink, Registry, RegistryConfig,
-    TraceEntry, TraceReader,
+    RingError, TraceEntry, TraceReader,
 };
 
 fn trace_path(name: &str) -> PathBuf {
@@ -314,7 +314,7 @@ fn records_and_a_restarted_drain() {
     // While no drain runs, records wait in the ring, and overflow is counted.
     let mut refused = 0;
     for i in 100..400u64 {
-        if lane.record(3, &i.to_le_bytes()) == Err(Error::Full) {
+        if lane.record(3, &i.to_le_bytes()) == Err(RingError::Full) {
             refused += 1;
         }
     }
@@ -401,7 +401,7 @@ fn callback_sink_sees_events_records_and_drops() {
     let mut lane = reg.register().unwrap();
     lane.event(1, 10, 20).unwrap();
     lane.event(1, 11, 21).unwrap();
-    assert_eq!(lane.event(1, 12, 22), Err(Error::Full));
+    assert_eq!(lane.event(1, 12, 22), Err(RingError::Full));
     lane.record(5, b"rec").unwrap();
     let slot = lane.slot() as u32;
     drop(lane);

@@ -11,7 +11,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 use tracering::{
     AttachError, Error, EventConsumer, EventRing, Peer, RecordConsumer, RecordProducer, RecordRing,
-    Region,
+    Region, RingError,
 };
 
 /// Entry point of the child processes; does nothing in a normal test run.
@@ -48,8 +48,8 @@ fn child_main() {
                 seq_record(seq, &mut buf);
                 match p.write((seq % 7) as u16, &buf) {
                     Ok(()) => seq += 1,
-                    Err(Error::Full) if orphaned() => return,
-                    Err(Error::Full) => std::thread::yield_now(),
+                    Err(RingError::Full) if orphaned() => return,
+                    Err(RingError::Full) => std::thread::yield_now(),
                     Err(e) => panic!("{e}"),
                 }
             }
@@ -63,8 +63,8 @@ fn child_main() {
                         assert_eq!(e, ev(next));
                         next += 1;
                     }
-                    Err(Error::Empty) if orphaned() => return,
-                    Err(Error::Empty) => std::thread::yield_now(),
+                    Err(RingError::Empty) if orphaned() => return,
+                    Err(RingError::Empty) => std::thread::yield_now(),
                     Err(e) => panic!("{e}"),
                 }
             }
@@ -159,7 +159,7 @@ fn ten_million_records_from_another_process() {
     assert_eq!((s.committed, s.read), (n, n));
     assert_eq!(s.written, s.read + s.dropped);
     assert!(matches!(c.producer(), Peer::Released { .. }));
-    assert_eq!(c.read().unwrap_err(), Error::Empty);
+    assert_eq!(c.read().unwrap_err(), RingError::Empty);
 }
 
 #[test]
@@ -218,9 +218,9 @@ fn killed_consumer_never_blocks_the_producer() {
     let deadline = Instant::now() + Duration::from_secs(120);
     while p.stats().read < 50_000 {
         assert!(Instant::now() < deadline, "consumer never started");
-        match p.push(ev(seq)) {
+        match p.push_or_drop(ev(seq)) {
             Ok(()) => seq += 1,
-            Err(Error::Full) => refused += 1,
+            Err(RingError::Full) => refused += 1,
             Err(e) => panic!("{e}"),
         }
     }
@@ -229,9 +229,9 @@ fn killed_consumer_never_blocks_the_producer() {
     assert!(matches!(p.consumer(), Peer::Dead { .. }));
     // The producer goes on: every write returns at once, Ok or Full.
     for _ in 0..100_000 {
-        match p.push(ev(seq)) {
+        match p.push_or_drop(ev(seq)) {
             Ok(()) => seq += 1,
-            Err(Error::Full) => refused += 1,
+            Err(RingError::Full) => refused += 1,
             Err(e) => panic!("{e}"),
         }
     }
@@ -473,7 +473,7 @@ fn hostile_peer_yields_only_valid_records_or_corrupted() {
                 assert!(r.header().is_valid());
             }) {
                 Ok(_) => {}
-                Err(Error::Corrupted(_)) => {
+                Err(RingError::Corrupted(_)) => {
                     corrupted = true;
                     break;
                 }
@@ -499,10 +499,13 @@ fn hostile_peer_yields_only_valid_records_or_corrupted() {
             if outcome.is_ok() {
                 outcome = c.read_batch(usize::MAX, |_| {});
             }
-            assert!(matches!(outcome, Err(Error::Corrupted(_))), "{outcome:?}");
+            assert!(
+                matches!(outcome, Err(RingError::Corrupted(_))),
+                "{outcome:?}"
+            );
         }
         // Poisoned for good: every later read reports it.
-        assert!(matches!(c.read(), Err(Error::Corrupted(_))));
+        assert!(matches!(c.read(), Err(RingError::Corrupted(_))));
         assert!(c.poisoned().is_some());
     }
     eprintln!("hostile peer: {poisoned_rounds}/{rounds} rounds poisoned by the scribbler");

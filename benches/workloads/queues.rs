@@ -50,7 +50,7 @@ impl EventQueue for Tracering {
 
     #[inline(always)]
     fn push(tx: &mut Self::Tx, e: Event32) -> bool {
-        tx.try_push(e).is_ok()
+        tx.push(e).is_ok()
     }
 
     #[inline(always)]
@@ -62,7 +62,7 @@ impl EventQueue for Tracering {
 impl BatchQueue for Tracering {
     #[inline(always)]
     fn push_batch(tx: &mut Self::Tx, batch: &[Event32]) -> usize {
-        match tx.try_push_batch(batch) {
+        match tx.push_batch(batch) {
             Ok(()) => batch.len(),
             Err(_) => 0,
         }

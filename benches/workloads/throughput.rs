@@ -142,7 +142,7 @@ pub fn record_mixed_tracering<H: ThreadHook>(cfg: &RunCfg<'_, H>) -> Throughput 
                 }
                 let len = sizes[seq as usize % SIZE_TABLE] as usize;
                 src[0] = seq as u8;
-                while tx.try_write(1, &src[..len]).is_err() {}
+                while tx.write(1, &src[..len]).is_err() {}
                 seq += 1;
             }
             ctl.finish(seq);
