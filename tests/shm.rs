@@ -69,6 +69,27 @@ fn child_main() {
                 }
             }
         }
+        "scribble_payloads" => {
+            // Rewrites the payload bytes of every 64-byte record frame of a
+            // detail ring, never its headers, until the parent goes away.
+            let at: usize = std::env::var("TRACERING_DATA_AT").unwrap().parse().unwrap();
+            let len: usize = std::env::var("TRACERING_DATA_LEN")
+                .unwrap()
+                .parse()
+                .unwrap();
+            let base = region.as_ptr() as usize + at;
+            let mut x = 1u64;
+            while !orphaned() {
+                for frame in 0..len / 64 {
+                    for word in 2..8 {
+                        x = mix(x);
+                        // SAFETY: an aligned word inside the ring's data area
+                        // (a foreign process's view: racy on purpose).
+                        unsafe { ((base + frame * 64 + word * 8) as *mut u64).write_volatile(x) };
+                    }
+                }
+            }
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -509,4 +530,95 @@ fn hostile_peer_yields_only_valid_records_or_corrupted() {
         assert!(c.poisoned().is_some());
     }
     eprintln!("hostile peer: {poisoned_rounds}/{rounds} rounds poisoned by the scribbler");
+}
+
+/// A hostile peer rewrites payload bytes while the drain copies them into a
+/// FileSink: each payload is copied once into memory the reader owns, so
+/// every entry in the file still passes its checksum.
+#[test]
+#[cfg_attr(miri, ignore = "spawns processes")]
+fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
+    use tracering::{Drain, DrainConfig, FileSink, IndexEvent, Registry, RegistryConfig};
+    use tracering::{TraceEntry, TraceReader};
+    let cfg = RegistryConfig {
+        slots: 1,
+        index_capacity: 64,
+        detail_capacity: 4096,
+    };
+    let region = Region::memfd("scribbled", Registry::bytes_needed(cfg).unwrap()).unwrap();
+    let reg = Registry::create_in(&region, cfg).unwrap();
+    let line = tracering::cache_line();
+    let index = EventRing::<IndexEvent>::bytes_needed(64)
+        .unwrap()
+        .div_ceil(line)
+        * line;
+    // Lanes follow the header line and one line per slot; the detail ring's
+    // data area follows the index ring and its own 3-line header.
+    let data_at = line * (1 + cfg.slots) + index + 3 * line;
+    let fd = region.fd().unwrap().as_raw_fd();
+    let mut cmd = child("child_main");
+    cmd.env("TRACERING_ROLE", "scribble_payloads")
+        .env("TRACERING_FD", fd.to_string())
+        .env("TRACERING_PARENT", std::process::id().to_string())
+        .env("TRACERING_DATA_AT", data_at.to_string())
+        .env("TRACERING_DATA_LEN", cfg.detail_capacity.to_string());
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // fcntl, which is async-signal-safe.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut kid = cmd.spawn().expect("spawn child");
+    // Wait until the scribbler is running: payload words start to change.
+    let watched = (region.as_ptr() as usize + data_at + 16) as *const u64;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // SAFETY: an aligned word inside the region's data area.
+    while unsafe { watched.read_volatile() } == 0 {
+        assert!(Instant::now() < deadline, "scribbler never started");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("scribbled-{}.trace", std::process::id()));
+    let mut drain = Drain::new(
+        &reg,
+        FileSink::create(&path).unwrap(),
+        DrainConfig::default(),
+    )
+    .unwrap();
+    let mut lane = reg.register().unwrap();
+    let payload = [0xA5u8; 48]; // framed to exactly one 64-byte frame
+    let n = if cfg!(debug_assertions) { 50_000 } else { 300_000u64 };
+    let mut written = 0;
+    while written < n {
+        match lane.detail().write(1, &payload) {
+            Ok(()) => written += 1,
+            Err(RingError::Full) => {
+                drain.run_pass().unwrap();
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    drop(lane);
+    let (report, _sink) = drain.finish().unwrap();
+    kill9(&mut kid);
+    assert_eq!(report.persisted(), n);
+    let (mut records, mut changed) = (0u64, 0u64);
+    for entry in TraceReader::open(&path).unwrap() {
+        match entry.expect("every entry passes its checksum") {
+            TraceEntry::Record { payload: p, .. } => {
+                assert_eq!(p.len(), 48);
+                records += 1;
+                changed += u64::from(p != payload);
+            }
+            other => panic!("unexpected entry {other:?}"),
+        }
+    }
+    assert_eq!(records, n);
+    eprintln!("{changed} of {records} payloads were rewritten by the peer");
+    let _ = std::fs::remove_file(&path);
 }
