@@ -282,8 +282,8 @@ fn chunks_write_and_read_in_place_across_the_wrap() {
     r.commit(2);
     assert_eq!(c.pop(), Ok(12));
     // A dropped chunk publishes or releases nothing.
-    drop(p.write_chunk_uninit(3).unwrap());
-    drop(c.read_chunk(2).unwrap());
+    let _ = p.write_chunk_uninit(3).unwrap();
+    let _ = c.read_chunk(2).unwrap();
     assert_eq!(c.pop_batch(&mut [0; 8]), Ok(2));
     assert_eq!(p.write_chunk_uninit(8).unwrap().fill_from_iter(0..3), 3);
     assert_eq!(c.stats().committed, 14);
