@@ -103,7 +103,7 @@ pub enum Error {
     /// The registry no longer accepts new producers (the drain is stopping),
     /// or the calling thread is exiting and its lanes are gone.
     Closed,
-    /// An emit was made from inside [`Registry::with_lane`](crate::Registry::with_lane)
+    /// An emit was made from inside [`Registry::with_lane`](crate::pipeline::Registry::with_lane)
     /// on the same thread; the event was counted as dropped.
     Reentrant,
     /// A trace file ends in the middle of an entry.

@@ -74,17 +74,15 @@
 #[path = "../arch/mod.rs"]
 mod arch;
 mod diag;
-mod drain;
 mod error;
 mod event;
 mod layout;
 mod mutants;
 mod peer;
+pub mod pipeline;
 mod record;
 mod region;
-mod registry;
 mod ring;
-mod sink;
 mod sync;
 
 /// Hardware cache counters (cache references, cache misses, L1D read
@@ -97,7 +95,6 @@ pub mod perf;
 /// and their derives), re-exported so that users need no second dependency.
 pub use bytemuck;
 pub use diag::{Stats, VerifyReport};
-pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
 pub use error::{
     AttachError, CapacityError, Corruption, Error, InvalidRecord, PushError, RingError,
 };
@@ -108,8 +105,6 @@ pub use record::{
     WriteGrant, DEFAULT_RING_BYTES,
 };
 pub use region::Region;
-pub use registry::{IndexEvent, Lane, Registry, RegistryConfig, RegistryStats};
-pub use sink::{CallbackSink, Entry, FileSink, LaneId, NullSink, Sink, TraceEntry, TraceReader};
 
 /// Nanoseconds on the backend's cheap clock: the TSC on x86_64, CNTVCT_EL0 on
 /// aarch64, `CLOCK_MONOTONIC` elsewhere. Record timestamps use it.

@@ -7,7 +7,8 @@
 #![cfg(loom)]
 
 use loom::thread;
-use tracering::{Drain, DrainConfig, Error, NullSink, Registry, RegistryConfig};
+use tracering::pipeline::{Drain, DrainConfig, NullSink, Registry, RegistryConfig};
+use tracering::Error;
 
 fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     let mut b = loom::model::Builder::new();

@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use std::thread;
-use tracering::{
-    CallbackSink, Drain, DrainConfig, Entry, Error, FileSink, NullSink, Registry, RegistryConfig,
-    RingError, TraceEntry, TraceReader,
+use tracering::pipeline::{
+    CallbackSink, Drain, DrainConfig, Entry, FileSink, NullSink, Registry, RegistryConfig,
+    TraceEntry, TraceReader,
 };
+use tracering::{Error, RingError};
 
 fn trace_path(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
@@ -268,7 +269,8 @@ fn a_poisoned_lane_is_reported_and_skipped() {
     // Scribble over the bad lane's index-ring producer position.
     let line = tracering::cache_line();
     let round = |n: usize| n.div_ceil(line) * line;
-    let index = round(tracering::EventRing::<tracering::IndexEvent>::bytes_needed(64).unwrap());
+    let index =
+        round(tracering::EventRing::<tracering::pipeline::IndexEvent>::bytes_needed(64).unwrap());
     let detail = round(tracering::RecordRing::bytes_needed(1024).unwrap());
     let lane_at = line * (1 + cfg.slots) + bad.slot() * (index + detail);
     // SAFETY: the producer-position word of that lane's index ring (one line

@@ -538,8 +538,8 @@ fn hostile_peer_yields_only_valid_records_or_corrupted() {
 #[test]
 #[cfg_attr(miri, ignore = "spawns processes")]
 fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
-    use tracering::{Drain, DrainConfig, FileSink, IndexEvent, Registry, RegistryConfig};
-    use tracering::{TraceEntry, TraceReader};
+    use tracering::pipeline::{Drain, DrainConfig, FileSink, IndexEvent, Registry, RegistryConfig};
+    use tracering::pipeline::{TraceEntry, TraceReader};
     let cfg = RegistryConfig {
         slots: 1,
         index_capacity: 64,
@@ -592,7 +592,11 @@ fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
     .unwrap();
     let mut lane = reg.register().unwrap();
     let payload = [0xA5u8; 48]; // framed to exactly one 64-byte frame
-    let n = if cfg!(debug_assertions) { 50_000 } else { 300_000u64 };
+    let n = if cfg!(debug_assertions) {
+        50_000
+    } else {
+        300_000u64
+    };
     let mut written = 0;
     while written < n {
         match lane.detail().write(1, &payload) {

@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use tracering::{TraceEntry, TraceReader};
+use tracering::pipeline::{TraceEntry, TraceReader};
 
 /// The `tracer` binary, which cargo builds before the integration tests.
 fn tracer() -> Command {
@@ -63,7 +63,7 @@ fn controller_restart_mid_run_loses_nothing() {
     // Wait for the registry to exist, then start the agent.
     let mut tries = 0;
     while tracering::Region::open_named(&name)
-        .and_then(|r| tracering::Registry::attach(&r))
+        .and_then(|r| tracering::pipeline::Registry::attach(&r))
         .is_err()
     {
         tries += 1;

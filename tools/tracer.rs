@@ -18,10 +18,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tracering::{
-    CallbackSink, Drain, DrainConfig, DrainReport, Entry, Error, FileSink, Region, Registry,
-    RegistryConfig,
+use tracering::pipeline::{
+    CallbackSink, Drain, DrainConfig, DrainReport, Entry, FileSink, Registry, RegistryConfig,
 };
+use tracering::{Error, Region};
 
 static TERM: AtomicBool = AtomicBool::new(false);
 static INT: AtomicBool = AtomicBool::new(false);

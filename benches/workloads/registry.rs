@@ -17,7 +17,7 @@ use super::{Budget, RunCfg, ThreadHook, Throughput, EVENT_SLOTS};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::Instant;
-use tracering::{Drain, DrainConfig, NullSink, Registry, RegistryConfig};
+use tracering::pipeline::{Drain, DrainConfig, NullSink, Registry, RegistryConfig};
 
 /// Producer-thread counts of the workload.
 pub const PRODUCERS: [usize; 4] = [1, 2, 4, 8];

@@ -13,11 +13,11 @@
 //! producers.
 //!
 //! # Slot life cycle
-//! `FREE --register (CAS)--> ACTIVE --thread exits--> RETIRED --drain empties
-//! and resets the rings--> FREE`. A slot whose holder process died is treated
-//! as retired once its rings are drained. The generation in the state word
-//! grows with each registration, so a recycled slot is a new lane.
+//! See `slot.rs`: `FREE --register--> ACTIVE --thread exits--> RETIRED
+//! --drain empties and resets the rings--> FREE`, and a slot whose holder
+//! process died is recycled like a retired one.
 
+use super::slot::{Slot, SlotLine, State};
 use crate::event::{EventProducer, EventRing};
 use crate::layout::line_struct;
 use crate::record::{RecordProducer, RecordRing};
@@ -34,7 +34,7 @@ use static_assertions::const_assert_eq;
 /// A fixed-size event for a lane's index ring: 32 bytes, one half line.
 ///
 /// ```
-/// assert_eq!(core::mem::size_of::<tracering::IndexEvent>(), 32);
+/// assert_eq!(core::mem::size_of::<tracering::pipeline::IndexEvent>(), 32);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
@@ -77,11 +77,6 @@ const REG_MAGIC: u64 = u64::from_le_bytes(*b"TRCREG\x00\x01");
 const REG_VERSION: u64 = 1;
 const MAX_SLOTS: usize = 65536;
 
-/// Slot states (low two bits of the state word; the generation is above).
-pub(crate) const FREE: u64 = 0;
-pub(crate) const ACTIVE: u64 = 1;
-pub(crate) const RETIRED: u64 = 2;
-
 line_struct! {
     struct RegistryHeader {
         magic: AtomicU64,
@@ -96,20 +91,6 @@ line_struct! {
         /// Events dropped because no lane could be used: no free slot, the
     /// registry closed, or a nested emit.(many writers: cold RMW).
         exhausted: AtomicU64,
-    }
-}
-
-line_struct! {
-    pub(crate) struct SlotLine {
-        /// `generation << 2 | state`.
-        pub(crate) state: AtomicU64,
-        /// OS thread id of the holder.
-        pub(crate) tid: AtomicU64,
-        /// Index-ring drops the drain has already reported (drain-written, so a
-        /// restarted controller goes on from here).
-        pub(crate) reported_event_drops: AtomicU64,
-        /// Detail-ring drops the drain has already reported.
-        pub(crate) reported_record_drops: AtomicU64,
     }
 }
 
@@ -208,7 +189,7 @@ pub struct RegistryStats {
 /// thread-local, and released when the thread exits.
 ///
 /// ```
-/// use tracering::{Registry, RegistryConfig};
+/// use tracering::pipeline::{Registry, RegistryConfig};
 /// let reg = Registry::new(RegistryConfig::default())?;
 /// reg.emit(1, 10, 20)?;              // registers this thread, then writes
 /// reg.emit_record(2, b"details")?;
@@ -249,7 +230,7 @@ impl Registry {
     /// Bytes a registry of `cfg` needs in a [`Region`].
     ///
     /// ```
-    /// let n = tracering::Registry::bytes_needed(tracering::RegistryConfig::default())?;
+    /// let n = tracering::pipeline::Registry::bytes_needed(tracering::pipeline::RegistryConfig::default())?;
     /// assert!(n > 64 * (32 * 1024 + 64 * 1024));
     /// # Ok::<(), tracering::Error>(())
     /// ```
@@ -260,7 +241,7 @@ impl Registry {
     /// A registry in heap memory, for tracing within one process.
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// assert_eq!(reg.config().slots, 64);
     /// # Ok::<(), tracering::Error>(())
     /// ```
@@ -273,7 +254,8 @@ impl Registry {
     /// Agents then [`attach`](Self::attach) to it.
     ///
     /// ```
-    /// use tracering::{Region, Registry, RegistryConfig};
+    /// use tracering::Region;
+    /// use tracering::pipeline::{Registry, RegistryConfig};
     /// let cfg = RegistryConfig { slots: 4, index_capacity: 64, detail_capacity: 4096 };
     /// let region = Region::memfd("registry", Registry::bytes_needed(cfg)?)?;
     /// let controller = Registry::create_in(&region, cfg)?;
@@ -311,14 +293,10 @@ impl Registry {
                 exhausted: z(),
             });
             for slot in 0..cfg.slots {
-                prepare_atomics(base.add(LINE * (1 + slot)).cast::<SlotLine>(), || {
-                    SlotLine {
-                        state: z(),
-                        tid: z(),
-                        reported_event_drops: z(),
-                        reported_record_drops: z(),
-                    }
-                });
+                prepare_atomics(
+                    base.add(LINE * (1 + slot)).cast::<SlotLine>(),
+                    SlotLine::zeroed,
+                );
             }
         }
         let reg = Registry::from_parts(region, geo, placement);
@@ -327,15 +305,7 @@ impl Registry {
         // attacher validates a header that is being rewritten.
         arch::store_release(&h.magic, 0);
         for slot in 0..cfg.slots {
-            let s = reg.inner.slot(slot);
-            for w in [
-                &s.state,
-                &s.tid,
-                &s.reported_event_drops,
-                &s.reported_record_drops,
-            ] {
-                arch::store_relaxed(w, 0);
-            }
+            reg.inner.slot(slot).reset();
         }
         // Lay out the lanes; each ring is built and released at once (it
         // stays in the region).
@@ -368,7 +338,7 @@ impl Registry {
     ///
     /// ```
     /// let region = tracering::Region::heap(4096)?;
-    /// assert!(tracering::Registry::attach(&region).is_err());
+    /// assert!(tracering::pipeline::Registry::attach(&region).is_err());
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn attach(region: &Region) -> Result<Registry, Error> {
@@ -447,8 +417,8 @@ impl Registry {
     /// The sizes this registry was built with.
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
-    /// assert_eq!(reg.config(), tracering::RegistryConfig::default());
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
+    /// assert_eq!(reg.config(), tracering::pipeline::RegistryConfig::default());
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn config(&self) -> RegistryConfig {
@@ -458,7 +428,7 @@ impl Registry {
     /// The region the registry lives in.
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// assert!(reg.region().len() > 0);
     /// # Ok::<(), tracering::Error>(())
     /// ```
@@ -471,7 +441,7 @@ impl Registry {
     /// caches the lane; call `register` to hold a lane explicitly.
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// let mut lane = reg.register()?;
     /// lane.event(1, 2, 3)?;
     /// drop(lane); // the slot retires; the drain recycles it
@@ -489,15 +459,9 @@ impl Registry {
         for i in 0..slots {
             let slot = (start + i) % slots;
             let line = inner.slot(slot);
-            let cur = arch::load_relaxed(&line.state);
-            if cur & 3 != FREE {
+            let Some(generation) = line.claim(tid) else {
                 continue;
-            }
-            let generation = (cur >> 2).wrapping_add(1);
-            if arch::cas(&line.state, cur, generation << 2 | ACTIVE).is_err() {
-                continue;
-            }
-            arch::store_relaxed(&line.tid, tid);
+            };
             let region = &inner.region;
             let lane =
                 EventProducer::attach(region, inner.geo.index_offset(slot)).and_then(|index| {
@@ -515,7 +479,7 @@ impl Registry {
                 Err(_) => {
                     // Held by a live process outside this registry's rules;
                     // leave the slot to the drain and look further.
-                    arch::store_release(&line.state, generation << 2 | RETIRED);
+                    line.retire(generation);
                 }
             }
         }
@@ -527,7 +491,7 @@ impl Registry {
     /// thread exits.
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// let slot = reg.with_lane(|lane| lane.slot())?;
     /// assert!(slot < 64);
     /// # Ok::<(), tracering::Error>(())
@@ -564,7 +528,7 @@ impl Registry {
     /// slot in the registry's `exhausted` counter.
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// reg.emit(3, 0xdead, 0xbeef)?;
     /// # Ok::<(), tracering::Error>(())
     /// ```
@@ -580,7 +544,7 @@ impl Registry {
     /// detail ring.
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// reg.emit_record(9, b"payload")?;
     /// # Ok::<(), tracering::Error>(())
     /// ```
@@ -601,7 +565,7 @@ impl Registry {
     /// Releases the calling thread's lane now instead of at thread exit.
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// reg.emit(1, 0, 0)?;
     /// reg.detach_current_thread();
     /// assert_eq!(reg.stats().active, 0);
@@ -616,7 +580,7 @@ impl Registry {
     /// until they exit or detach.
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// reg.close();
     /// assert_eq!(reg.emit(1, 0, 0), Err(tracering::Error::Closed));
     /// # Ok::<(), tracering::Error>(())
@@ -629,7 +593,7 @@ impl Registry {
     /// controller that restarts).
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// reg.close();
     /// reg.reopen();
     /// assert!(reg.emit(1, 0, 0).is_ok());
@@ -642,7 +606,7 @@ impl Registry {
     /// Asks the drain thread (of this process) to wake from its idle sleep.
     ///
     /// ```
-    /// tracering::Registry::new(Default::default())?.wake_drain();
+    /// tracering::pipeline::Registry::new(Default::default())?.wake_drain();
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn wake_drain(&self) {
@@ -656,7 +620,7 @@ impl Registry {
     /// A snapshot of the slot table.
     ///
     /// ```
-    /// let s = tracering::Registry::new(Default::default())?.stats();
+    /// let s = tracering::pipeline::Registry::new(Default::default())?.stats();
     /// assert_eq!((s.slots, s.active, s.accepting), (64, 0, true));
     /// # Ok::<(), tracering::Error>(())
     /// ```
@@ -669,10 +633,10 @@ impl Registry {
             ..RegistryStats::default()
         };
         for slot in 0..s.slots {
-            match arch::load_relaxed(&inner.slot(slot).state) & 3 {
-                ACTIVE => s.active += 1,
-                RETIRED => s.retired += 1,
-                _ => {}
+            match inner.slot(slot).load().state() {
+                State::Active => s.active += 1,
+                State::Retired => s.retired += 1,
+                State::Free => {}
             }
         }
         s
@@ -686,17 +650,18 @@ impl Inner {
         unsafe { self.hdr.as_ref() }
     }
 
-    pub(crate) fn slot(&self, slot: usize) -> &SlotLine {
+    pub(crate) fn slot(&self, slot: usize) -> Slot<'_> {
         debug_assert!(slot < self.geo.cfg.slots);
         // SAFETY: slot lines follow the header, one line each, inside the
         // region (validated against `geo.total`); they are all atomics.
-        unsafe {
+        let line = unsafe {
             &*self
                 .region
                 .as_ptr()
                 .add(LINE * (1 + slot))
                 .cast::<SlotLine>()
-        }
+        };
+        Slot { line }
     }
 
     pub(crate) fn region(&self) -> &Region {
@@ -729,7 +694,7 @@ impl Lane {
     /// the drop ([`RingError::Full`]), so the drain's report stays exact.
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// reg.register()?.event(1, 2, 3)?;
     /// # Ok::<(), tracering::Error>(())
     /// ```
@@ -747,8 +712,8 @@ impl Lane {
     /// Writes a whole index event as given (dropped and counted when full).
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
-    /// reg.register()?.write(tracering::IndexEvent { kind: 4, ..Default::default() })?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
+    /// reg.register()?.write(tracering::pipeline::IndexEvent { kind: 4, ..Default::default() })?;
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
@@ -760,7 +725,7 @@ impl Lane {
     /// when full).
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// reg.register()?.record(5, b"abc")?;
     /// # Ok::<(), tracering::Error>(())
     /// ```
@@ -772,7 +737,7 @@ impl Lane {
     /// The lane's detail producer, for reserve/commit and batches.
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// let mut lane = reg.register()?;
     /// lane.detail().write_batch(&[(1, b"a"), (2, b"b")])?;
     /// # Ok::<(), tracering::Error>(())
@@ -784,7 +749,7 @@ impl Lane {
     /// The slot this lane occupies.
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// assert!(reg.register()?.slot() < 64);
     /// # Ok::<(), tracering::Error>(())
     /// ```
@@ -795,7 +760,7 @@ impl Lane {
     /// How many times the slot has been registered, this time included.
     ///
     /// ```
-    /// let reg = tracering::Registry::new(Default::default())?;
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// assert!(reg.register()?.generation() >= 1);
     /// # Ok::<(), tracering::Error>(())
     /// ```
@@ -814,8 +779,7 @@ impl Drop for Lane {
             ManuallyDrop::drop(&mut self.index);
             ManuallyDrop::drop(&mut self.detail);
         }
-        let line = self.registry.inner.slot(self.slot);
-        arch::store_release(&line.state, self.generation << 2 | RETIRED);
+        self.registry.inner.slot(self.slot).retire(self.generation);
     }
 }
 

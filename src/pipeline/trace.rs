@@ -1,6 +1,5 @@
-//! Where the drain puts what it reads: the [`Sink`] trait, a callback sink, a
-//! null sink, and [`FileSink`], which writes the binary trace format that
-//! [`TraceReader`] reads back.
+//! The binary trace file: [`FileSink`] writes it and [`TraceReader`] reads
+//! it back.
 //!
 //! # Trace file format (version 1, little-endian)
 //! ```text
@@ -16,121 +15,11 @@
 //! A file that ends inside an entry gives [`Error::TraceTruncated`]; any
 //! other malformed entry gives [`Error::TraceCorrupt`].
 
-use crate::registry::IndexEvent;
+use super::registry::IndexEvent;
+use super::sink::{LaneId, Sink};
 use crate::{Error, Record};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
-
-/// Which lane an entry came from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct LaneId {
-    /// Registry slot.
-    pub slot: u32,
-    /// Registration count of the slot: a recycled slot is a new lane.
-    pub generation: u64,
-    /// OS thread id of the producer.
-    pub thread: u64,
-}
-
-/// Receives everything the drain reads, in per-lane order.
-///
-/// ```
-/// use tracering::{IndexEvent, LaneId, Record, Sink, Error};
-/// struct Count(u64);
-/// impl Sink for Count {
-///     fn event(&mut self, _: LaneId, _: &IndexEvent) -> Result<(), Error> { self.0 += 1; Ok(()) }
-///     fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> { self.0 += 1; Ok(()) }
-/// }
-/// ```
-pub trait Sink {
-    /// One index event.
-    fn event(&mut self, lane: LaneId, event: &IndexEvent) -> Result<(), Error>;
-    /// One variable-length record (zero-copy: valid during the call only).
-    fn record(&mut self, lane: LaneId, record: &Record<'_>) -> Result<(), Error>;
-    /// The lane dropped `events` index events and `records` records since the
-    /// last report.
-    fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
-        let _ = (lane, events, records);
-        Ok(())
-    }
-    /// Makes everything written so far durable.
-    fn flush(&mut self) -> Result<(), Error> {
-        Ok(())
-    }
-}
-
-/// Discards everything (for measuring the drain itself).
-///
-/// ```
-/// let _sink = tracering::NullSink;
-/// ```
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NullSink;
-
-impl Sink for NullSink {
-    fn event(&mut self, _: LaneId, _: &IndexEvent) -> Result<(), Error> {
-        Ok(())
-    }
-    fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> {
-        Ok(())
-    }
-}
-
-/// One item handed to a [`CallbackSink`].
-#[derive(Debug)]
-pub enum Entry<'a> {
-    /// An index event.
-    Event(LaneId, &'a IndexEvent),
-    /// A record, zero-copy.
-    Record(LaneId, &'a Record<'a>),
-    /// Drops reported by a lane: `(lane, events, records)`.
-    Drops(LaneId, u64, u64),
-}
-
-/// A sink that calls a closure for each entry.
-///
-/// ```
-/// use tracering::{CallbackSink, Entry};
-/// let mut n = 0;
-/// let _sink = CallbackSink::new(move |e: Entry<'_>| if let Entry::Event(..) = e { n += 1 });
-/// ```
-pub struct CallbackSink<F>(F);
-
-impl<F: FnMut(Entry<'_>)> CallbackSink<F> {
-    /// Wraps `f`.
-    ///
-    /// ```
-    /// let _ = tracering::CallbackSink::new(|_e: tracering::Entry<'_>| {});
-    /// ```
-    pub fn new(f: F) -> Self {
-        CallbackSink(f)
-    }
-
-    /// Returns the closure (and whatever it captured).
-    ///
-    /// ```
-    /// let s = tracering::CallbackSink::new(|_e: tracering::Entry<'_>| {});
-    /// let _f = s.into_inner();
-    /// ```
-    pub fn into_inner(self) -> F {
-        self.0
-    }
-}
-
-impl<F: FnMut(Entry<'_>)> Sink for CallbackSink<F> {
-    fn event(&mut self, lane: LaneId, event: &IndexEvent) -> Result<(), Error> {
-        (self.0)(Entry::Event(lane, event));
-        Ok(())
-    }
-    fn record(&mut self, lane: LaneId, record: &Record<'_>) -> Result<(), Error> {
-        (self.0)(Entry::Record(lane, record));
-        Ok(())
-    }
-    fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
-        (self.0)(Entry::Drops(lane, events, records));
-        Ok(())
-    }
-}
 
 const FILE_MAGIC: &[u8; 8] = b"TRCTRACE";
 const FILE_VERSION: u32 = 1;
@@ -173,7 +62,7 @@ fn entry_header(tag: u8, kind: u32, lane: LaneId, len: u32, ts: u64) -> [u8; ENT
 /// Writes the binary trace format (see the module docs) through a buffer.
 ///
 /// ```
-/// use tracering::{FileSink, Sink, TraceReader, TraceEntry, IndexEvent, LaneId};
+/// use tracering::pipeline::{FileSink, Sink, TraceReader, TraceEntry, IndexEvent, LaneId};
 /// let path = std::env::temp_dir().join(format!("doc-{}.trace", std::process::id()));
 /// let mut sink = FileSink::create(&path)?;
 /// sink.event(LaneId::default(), &IndexEvent { kind: 1, ..Default::default() })?;
@@ -191,7 +80,7 @@ impl FileSink {
     /// Creates (or truncates) `path` and writes the file header.
     ///
     /// ```
-    /// assert!(tracering::FileSink::create("/no/such/dir/x.trace").is_err());
+    /// assert!(tracering::pipeline::FileSink::create("/no/such/dir/x.trace").is_err());
     /// ```
     pub fn create(path: impl AsRef<Path>) -> Result<FileSink, Error> {
         let file = std::fs::File::create(path)?;
@@ -290,7 +179,7 @@ impl TraceReader<BufReader<std::fs::File>> {
     /// ```
     /// let p = std::env::temp_dir().join(format!("bad-{}.trace", std::process::id()));
     /// std::fs::write(&p, b"TRCT").unwrap();
-    /// assert_eq!(tracering::TraceReader::open(&p).err(), Some(tracering::Error::TraceTruncated { offset: 0 }));
+    /// assert_eq!(tracering::pipeline::TraceReader::open(&p).err(), Some(tracering::Error::TraceTruncated { offset: 0 }));
     /// # std::fs::remove_file(&p).ok();
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
@@ -320,7 +209,7 @@ impl<R: Read> TraceReader<R> {
     /// Reads from any byte source, starting with the file header.
     ///
     /// ```
-    /// let r = tracering::TraceReader::new(&b"NOTATRACEFILE..."[..]);
+    /// let r = tracering::pipeline::TraceReader::new(&b"NOTATRACEFILE..."[..]);
     /// assert_eq!(r.err(), Some(tracering::Error::TraceCorrupt { offset: 0 }));
     /// ```
     pub fn new(mut input: R) -> Result<Self, Error> {

@@ -14,11 +14,12 @@
 //!   every ring is empty, flushes the sink and returns the final counts, for
 //!   which `emitted == persisted + dropped` holds exactly.
 
+use super::registry::{IndexEvent, Inner, Registry};
+use super::sink::{LaneId, Sink};
+use super::slot::{Slot, State};
 use crate::event::EventConsumer;
 use crate::peer::Peer;
 use crate::record::RecordConsumer;
-use crate::registry::{IndexEvent, Inner, Registry, ACTIVE, FREE, RETIRED};
-use crate::sink::{LaneId, Sink};
 use crate::sync::atomic::AtomicU64;
 use crate::{arch, Corruption, Error, RingError};
 use std::sync::Arc;
@@ -157,7 +158,7 @@ impl<S: Sink> Drain<S> {
     /// controller resumes where the last drain stopped.
     ///
     /// ```
-    /// use tracering::{Drain, NullSink, Registry};
+    /// use tracering::pipeline::{Drain, NullSink, Registry};
     /// let reg = Registry::new(Default::default())?;
     /// reg.emit(1, 2, 3)?;
     /// let mut drain = Drain::new(&reg, NullSink, Default::default())?;
@@ -195,7 +196,7 @@ impl<S: Sink> Drain<S> {
     /// Starts the drain on its own thread.
     ///
     /// ```
-    /// use tracering::{Drain, NullSink, Registry};
+    /// use tracering::pipeline::{Drain, NullSink, Registry};
     /// let reg = Registry::new(Default::default())?;
     /// let drain = Drain::spawn(&reg, NullSink, Default::default())?;
     /// reg.emit(1, 2, 3)?;
@@ -286,17 +287,17 @@ impl<S: Sink> Drain<S> {
     fn visit(&mut self, slot: usize) -> Result<u64, Error> {
         let inner: &Inner = self.registry.inner();
         let line = inner.slot(slot);
-        let word = arch::load_acquire(&line.state);
-        let lane_state = word & 3;
+        let word = line.load();
+        let lane_state = word.state();
         let lane = &mut self.lanes[slot];
-        if lane_state == FREE || lane.stats.poisoned.is_some() {
+        if lane_state == State::Free || lane.stats.poisoned.is_some() {
             return Ok(0);
         }
         lane.stats.visits += 1;
         let id = LaneId {
             slot: slot as u32,
-            generation: word >> 2,
-            thread: arch::load_relaxed(&line.tid),
+            generation: word.generation(),
+            thread: line.tid(),
         };
         let sink = &mut self.sink;
         let mut got = 0u64;
@@ -345,8 +346,8 @@ impl<S: Sink> Drain<S> {
         }
         report_drops(lane, line, id, sink)?;
         if got == 0 {
-            let gone = lane_state == RETIRED
-                || (lane_state == ACTIVE
+            let gone = lane_state == State::Retired
+                || (lane_state == State::Active
                     && self.passes % 256 == 0
                     && matches!(lane.index.producer(), Peer::Dead { .. }));
             if gone && lane.index.available_read() == 0 && lane.detail.available_read() == 0 {
@@ -354,9 +355,7 @@ impl<S: Sink> Drain<S> {
                 report_drops(lane, line, id, sink)?;
                 lane.index.recycle();
                 lane.detail.recycle();
-                arch::store_relaxed(&line.reported_event_drops, 0);
-                arch::store_relaxed(&line.reported_record_drops, 0);
-                if arch::cas(&line.state, word, (word & !3) | FREE).is_ok() {
+                if line.recycle(word) {
                     lane.stats.recycled += 1;
                 }
             }
@@ -417,14 +416,14 @@ impl<S: Sink> Drain<S> {
 /// them in the slot line so that a restarted drain goes on from there.
 fn report_drops(
     lane: &mut LaneReader,
-    line: &crate::registry::SlotLine,
+    line: Slot<'_>,
     id: LaneId,
     sink: &mut impl Sink,
 ) -> Result<(), Error> {
     let de = lane.index.dropped();
     let dr = lane.detail.dropped();
-    let seen_e = arch::load_relaxed(&line.reported_event_drops);
-    let seen_r = arch::load_relaxed(&line.reported_record_drops);
+    let seen_e = arch::load_relaxed(&line.line.reported_event_drops);
+    let seen_r = arch::load_relaxed(&line.line.reported_record_drops);
     if de == seen_e && dr == seen_r {
         return Ok(());
     }
@@ -432,8 +431,8 @@ fn report_drops(
     sink.drops(id, ne, nr)?;
     lane.stats.dropped_events = lane.stats.dropped_events.wrapping_add(ne);
     lane.stats.dropped_records = lane.stats.dropped_records.wrapping_add(nr);
-    arch::store_relaxed(&line.reported_event_drops, de);
-    arch::store_relaxed(&line.reported_record_drops, dr);
+    arch::store_relaxed(&line.line.reported_event_drops, de);
+    arch::store_relaxed(&line.line.reported_record_drops, dr);
     Ok(())
 }
 

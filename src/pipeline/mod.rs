@@ -1,0 +1,27 @@
+//! The tracer pipeline, built on the rings through their public API: a
+//! [`Registry`] of per-thread lanes in heap or shared memory, the [`Drain`]
+//! that empties them, and the [`Sink`]s it writes to (a [`FileSink`] writes
+//! the trace file that [`TraceReader`] reads back).
+//!
+//! ```
+//! use tracering::pipeline::{Drain, NullSink, Registry, RegistryConfig};
+//!
+//! let registry = Registry::new(RegistryConfig::default())?;
+//! let drain = Drain::spawn(&registry, NullSink, Default::default())?;
+//! let r = registry.clone();
+//! std::thread::spawn(move || r.emit(1, 42, 7)).join().unwrap()?;
+//! let (report, _sink) = drain.stop()?;
+//! assert_eq!(report.emitted(), report.persisted() + report.dropped());
+//! # Ok::<(), tracering::Error>(())
+//! ```
+
+mod drain;
+mod registry;
+mod sink;
+mod slot;
+mod trace;
+
+pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
+pub use registry::{IndexEvent, Lane, Registry, RegistryConfig, RegistryStats};
+pub use sink::{CallbackSink, Entry, LaneId, NullSink, Sink};
+pub use trace::{FileSink, TraceEntry, TraceReader};

@@ -1,0 +1,118 @@
+//! Where the drain puts what it reads: the [`Sink`] trait, a callback sink
+//! and a null sink. [`FileSink`](super::FileSink) (in `trace.rs`) writes the
+//! binary trace file.
+
+use super::registry::IndexEvent;
+use crate::{Error, Record};
+
+/// Which lane an entry came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LaneId {
+    /// Registry slot.
+    pub slot: u32,
+    /// Registration count of the slot: a recycled slot is a new lane.
+    pub generation: u64,
+    /// OS thread id of the producer.
+    pub thread: u64,
+}
+
+/// Receives everything the drain reads, in per-lane order.
+///
+/// ```
+/// use tracering::{Record, Error};
+/// use tracering::pipeline::{IndexEvent, LaneId, Sink};
+/// struct Count(u64);
+/// impl Sink for Count {
+///     fn event(&mut self, _: LaneId, _: &IndexEvent) -> Result<(), Error> { self.0 += 1; Ok(()) }
+///     fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> { self.0 += 1; Ok(()) }
+/// }
+/// ```
+pub trait Sink {
+    /// One index event.
+    fn event(&mut self, lane: LaneId, event: &IndexEvent) -> Result<(), Error>;
+    /// One variable-length record (zero-copy: valid during the call only).
+    fn record(&mut self, lane: LaneId, record: &Record<'_>) -> Result<(), Error>;
+    /// The lane dropped `events` index events and `records` records since the
+    /// last report.
+    fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
+        let _ = (lane, events, records);
+        Ok(())
+    }
+    /// Makes everything written so far durable.
+    fn flush(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// Discards everything (for measuring the drain itself).
+///
+/// ```
+/// let _sink = tracering::pipeline::NullSink;
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NullSink;
+
+impl Sink for NullSink {
+    fn event(&mut self, _: LaneId, _: &IndexEvent) -> Result<(), Error> {
+        Ok(())
+    }
+    fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// One item handed to a [`CallbackSink`].
+#[derive(Debug)]
+pub enum Entry<'a> {
+    /// An index event.
+    Event(LaneId, &'a IndexEvent),
+    /// A record, zero-copy.
+    Record(LaneId, &'a Record<'a>),
+    /// Drops reported by a lane: `(lane, events, records)`.
+    Drops(LaneId, u64, u64),
+}
+
+/// A sink that calls a closure for each entry.
+///
+/// ```
+/// use tracering::pipeline::{CallbackSink, Entry};
+/// let mut n = 0;
+/// let _sink = CallbackSink::new(move |e: Entry<'_>| if let Entry::Event(..) = e { n += 1 });
+/// ```
+pub struct CallbackSink<F>(F);
+
+impl<F: FnMut(Entry<'_>)> CallbackSink<F> {
+    /// Wraps `f`.
+    ///
+    /// ```
+    /// let _ = tracering::pipeline::CallbackSink::new(|_e: tracering::pipeline::Entry<'_>| {});
+    /// ```
+    pub fn new(f: F) -> Self {
+        CallbackSink(f)
+    }
+
+    /// Returns the closure (and whatever it captured).
+    ///
+    /// ```
+    /// let s = tracering::pipeline::CallbackSink::new(|_e: tracering::pipeline::Entry<'_>| {});
+    /// let _f = s.into_inner();
+    /// ```
+    pub fn into_inner(self) -> F {
+        self.0
+    }
+}
+
+impl<F: FnMut(Entry<'_>)> Sink for CallbackSink<F> {
+    fn event(&mut self, lane: LaneId, event: &IndexEvent) -> Result<(), Error> {
+        (self.0)(Entry::Event(lane, event));
+        Ok(())
+    }
+    fn record(&mut self, lane: LaneId, record: &Record<'_>) -> Result<(), Error> {
+        (self.0)(Entry::Record(lane, record));
+        Ok(())
+    }
+    fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
+        (self.0)(Entry::Drops(lane, events, records));
+        Ok(())
+    }
+}

@@ -1,0 +1,139 @@
+//! One registry slot and its life cycle, in one place.
+//!
+//! ```text
+//! FREE --claim (CAS, generation + 1)--> ACTIVE --the thread's lane drops--> RETIRED
+//!   ^                                      |                                  |
+//!   |                                      | (its process died)               |
+//!   +------ recycle (CAS): the drain emptied and reset the rings <------------+
+//! ```
+//! The state word is `generation << 2 | state`. The generation grows with
+//! each claim, so a recycled slot is a new lane. [`Slot`] holds the only code
+//! that changes the word; the registry claims and retires, the drain
+//! recycles.
+
+use crate::arch;
+use crate::layout::line_struct;
+use crate::sync::atomic::AtomicU64;
+
+line_struct! {
+    /// A slot's shared line, written by the thread that holds the slot and,
+    /// when it recycles a retired slot, by the drain.
+    pub(crate) struct SlotLine {
+        /// `generation << 2 | state`.
+        pub(crate) state: AtomicU64,
+        /// OS thread id of the holder.
+        pub(crate) tid: AtomicU64,
+        /// Index-ring drops the drain has already reported (drain-written, so a
+        /// restarted controller goes on from here).
+        pub(crate) reported_event_drops: AtomicU64,
+        /// Detail-ring drops the drain has already reported.
+        pub(crate) reported_record_drops: AtomicU64,
+    }
+}
+
+impl SlotLine {
+    /// A line of zeroed atomics (for [`prepare_atomics`](crate::sync::prepare_atomics)).
+    pub(crate) fn zeroed() -> SlotLine {
+        SlotLine {
+            state: AtomicU64::new(0),
+            tid: AtomicU64::new(0),
+            reported_event_drops: AtomicU64::new(0),
+            reported_record_drops: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Where a slot is in its life cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// No thread holds it; its rings are empty and reset.
+    Free,
+    /// A thread holds it and writes its rings.
+    Active,
+    /// Its thread let go; the drain empties it, then frees it.
+    Retired,
+}
+
+/// One load of a slot's state word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Word(u64);
+
+impl Word {
+    /// The state (a corrupt value 3 reads as retired: the drain empties the
+    /// slot and frees it).
+    pub(crate) fn state(self) -> State {
+        match self.0 & 3 {
+            0 => State::Free,
+            1 => State::Active,
+            _ => State::Retired,
+        }
+    }
+
+    /// How many times the slot has been claimed.
+    pub(crate) fn generation(self) -> u64 {
+        self.0 >> 2
+    }
+}
+
+const FREE: u64 = 0;
+const ACTIVE: u64 = 1;
+const RETIRED: u64 = 2;
+
+/// A slot's line with its life-cycle transitions.
+#[derive(Clone, Copy)]
+pub(crate) struct Slot<'a> {
+    pub(crate) line: &'a SlotLine,
+}
+
+impl Slot<'_> {
+    /// The state word, acquiring what the holder wrote before it (the drain
+    /// reads it before the rings).
+    pub(crate) fn load(self) -> Word {
+        Word(arch::load_acquire(&self.line.state))
+    }
+
+    /// FREE → ACTIVE for thread `tid`; returns the new generation, or `None`
+    /// if the slot is not free or another thread won it.
+    pub(crate) fn claim(self, tid: u64) -> Option<u64> {
+        let cur = arch::load_relaxed(&self.line.state);
+        if cur & 3 != FREE {
+            return None;
+        }
+        let generation = (cur >> 2).wrapping_add(1);
+        arch::cas(&self.line.state, cur, generation << 2 | ACTIVE).ok()?;
+        arch::store_relaxed(&self.line.tid, tid);
+        Some(generation)
+    }
+
+    /// ACTIVE → RETIRED: the holder is done (after releasing its rings).
+    pub(crate) fn retire(self, generation: u64) {
+        arch::store_release(&self.line.state, generation << 2 | RETIRED);
+    }
+
+    /// → FREE, if the word is still `seen`: the drain has emptied and reset
+    /// the rings and zeroed the drop counters it reported. Returns whether
+    /// the slot was freed.
+    pub(crate) fn recycle(self, seen: Word) -> bool {
+        arch::store_relaxed(&self.line.reported_event_drops, 0);
+        arch::store_relaxed(&self.line.reported_record_drops, 0);
+        arch::cas(&self.line.state, seen.0, (seen.0 & !3) | FREE).is_ok()
+    }
+
+    /// Every word zeroed: a fresh slot in a registry being built.
+    pub(crate) fn reset(self) {
+        let l = self.line;
+        for w in [
+            &l.state,
+            &l.tid,
+            &l.reported_event_drops,
+            &l.reported_record_drops,
+        ] {
+            arch::store_relaxed(w, 0);
+        }
+    }
+
+    /// The holder's OS thread id.
+    pub(crate) fn tid(self) -> u64 {
+        arch::load_relaxed(&self.line.tid)
+    }
+}
