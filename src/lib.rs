@@ -138,15 +138,6 @@ pub fn cache_line() -> usize {
     arch::CACHE_LINE
 }
 
-/// Hints to the CPU that the caller is spinning (`pause` / `yield`).
-///
-/// ```
-/// tracering::spin_hint();
-/// ```
-#[inline]
-pub fn spin_hint() {
-    arch::spin_hint()
-}
 
 /// Runs the README's examples as doctests.
 #[cfg(doctest)]
