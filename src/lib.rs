@@ -54,12 +54,6 @@ mod ring;
 mod sink;
 mod sync;
 
-/// Hardware cache counters (cache references, cache misses, L1D read
-/// misses) for benchmarks, via `perf_event_open`; reports plainly when the
-/// machine has no PMU. Feature `perf`, Linux.
-#[cfg(feature = "perf")]
-pub mod perf;
-
 pub use diag::{Stats, VerifyReport};
 pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
 pub use error::{AttachError, CapacityError, Corruption, Error};

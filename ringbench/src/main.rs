@@ -22,9 +22,9 @@ mod workloads;
 mod report;
 
 use report::{Machine, Metric, Row, Sample};
+use ringbench::perf::{CacheCounters, CacheCounts};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tracering::perf::{CacheCounters, CacheCounts};
 use workloads::latency::{timer_floor, visibility_latency, write_latency, Latency};
 use workloads::queues::{BatchQueue, Crossbeam, EventQueue, Ringbuf, Rtrb, Tracering, Unpadded};
 use workloads::registry::{registry_drain, PRODUCERS};
@@ -431,7 +431,7 @@ fn main() {
             std::process::exit(2);
         }
     }
-    let counters = tracering::perf::probe();
+    let counters = ringbench::perf::probe();
     let mut cores = two_cores();
     if !can_pin(cores) {
         cores = None;
