@@ -25,7 +25,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1 abort_on_error=0 detect_stac
 rc=0
 run_logged asan env RUSTFLAGS="-Zsanitizer=address" RUSTDOCFLAGS="-Zsanitizer=address" \
     cargo "+$CI_NIGHTLY" test --target "$CI_HOST" --target-dir target/asan --release \
-    -p tracering --no-fail-fast || rc=$?
+    -p tracering -p tracering-tracer --no-fail-fast || rc=$?
 read -r apassed afailed < <(count_tests "$CI_LOGS/asan.log")
 areports=$(grep -cE "ERROR: (AddressSanitizer|LeakSanitizer)" "$CI_LOGS/asan.log" || true)
 if [ "$rc" -ne 0 ] || [ "$areports" -ne 0 ] || [ "$apassed" -eq 0 ]; then
@@ -41,7 +41,7 @@ for s in $VALGRIND_SKIP; do
 done
 
 bins="$CI_LOGS/valgrind-bins.txt"
-cargo test --release -p tracering --no-run --message-format=json 2>"$CI_LOGS/valgrind-build.log" |
+cargo test --release -p tracering -p tracering-tracer --no-run --message-format=json 2>"$CI_LOGS/valgrind-build.log" |
     python3 -c '
 import json, sys
 for line in sys.stdin:

@@ -33,7 +33,7 @@ done
 
 export TRACERING_TEST_RUNNER="${TRACERING_TEST_RUNNER:-qemu-aarch64-static -L /usr/aarch64-linux-gnu}"
 rc=0
-run_logged qemu cargo test --target aarch64-unknown-linux-gnu --release -p tracering \
+run_logged qemu cargo test --target aarch64-unknown-linux-gnu --release -p tracering -p tracering-tracer \
     --no-fail-fast "${skip_args[@]}" || rc=$?
 read -r passed failed < <(count_tests "$CI_LOGS/qemu.log")
 doctests=$(awk '/Doc-tests/{d=1} d && /^test result: /{print $4; exit}' "$CI_LOGS/qemu.log")

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur="${SOAK_DURATION:-60s}"
-cargo build --release -p tracering --bin tracer
+cargo build --release -p tracering-tracer --bin tracer
 out=$(target/release/tracer soak --duration "$dur" --report-every 20s --threads 4 | tee /dev/stderr)
 last=$(printf '%s\n' "$out" | grep '^soak: events=' | tail -1)
 verdict=$(printf '%s\n' "$out" | tail -1)

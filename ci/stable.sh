@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ci/stable.sh: the pinned stable toolchain. rustfmt, clippy with every
 # warning denied, the whole test suite in debug and in release, and the docs
-# with warnings denied.
+# with warnings denied, over every workspace crate (the library, ringbench
+# and the tracer).
 set -euo pipefail
 # shellcheck source=ci/setup.sh
 source "$(dirname "$0")/setup.sh"
@@ -12,15 +13,15 @@ need_component clippy
 fails=()
 
 run_logged stable-fmt cargo fmt --all --check || fails+=(fmt)
-run_logged stable-clippy cargo clippy --all-targets -- -D warnings || fails+=(clippy)
+run_logged stable-clippy cargo clippy --workspace --all-targets -- -D warnings || fails+=(clippy)
 
-run_logged stable-test-debug cargo test --no-fail-fast || fails+=(test-debug)
+run_logged stable-test-debug cargo test --workspace --no-fail-fast || fails+=(test-debug)
 read -r dp df < <(count_tests "$CI_LOGS/stable-test-debug.log")
 
-run_logged stable-test-release cargo test --release --no-fail-fast || fails+=(test-release)
+run_logged stable-test-release cargo test --workspace --release --no-fail-fast || fails+=(test-release)
 read -r rp rf < <(count_tests "$CI_LOGS/stable-test-release.log")
 
-run_logged stable-doc env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps || fails+=(doc)
+run_logged stable-doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps || fails+=(doc)
 
 if [ ${#fails[@]} -eq 0 ]; then
     echo "stable: fmt, clippy -D warnings and doc clean; tests debug $dp passed, release $rp passed"

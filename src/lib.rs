@@ -85,12 +85,6 @@ mod region;
 mod ring;
 mod sync;
 
-/// Hardware cache counters (cache references, cache misses, L1D read
-/// misses) for benchmarks, via `perf_event_open`; reports plainly when the
-/// machine has no PMU. Feature `perf`, Linux.
-#[cfg(feature = "perf")]
-pub mod perf;
-
 /// The plain-data traits that shared-memory rings require (`Pod`, `Zeroable`,
 /// and their derives), re-exported so that users need no second dependency.
 pub use bytemuck;
@@ -137,7 +131,6 @@ pub fn backend() -> &'static str {
 pub fn cache_line() -> usize {
     arch::CACHE_LINE
 }
-
 
 /// Runs the README's examples as doctests.
 #[cfg(doctest)]

@@ -12,12 +12,9 @@
 //! `--toggle-collect`). The queue code is inlined into them, as in the real
 //! benches.
 
-#[path = "../../benches/workloads/mod.rs"]
-mod workloads;
-
+use ringbench::workloads::queues::{EventQueue, Rtrb, Tracering};
+use ringbench::workloads::{Event32, EVENT_SLOTS};
 use std::hint::black_box;
-use workloads::queues::{EventQueue, Rtrb, Tracering};
-use workloads::{Event32, EVENT_SLOTS};
 
 /// Events per lap: half the ring, so the ring never fills or runs dry.
 const LAP: u64 = EVENT_SLOTS as u64 / 2;

@@ -13,25 +13,24 @@
 //! rounds of tracering's advantage within the round. A core-to-core hop probe runs
 //! before every round and its median is `machine.hop_ns`.
 //!
-//! The workloads themselves are in `benches/workloads/`, shared with the
-//! criterion benches.
-
-#[path = "../../benches/workloads/mod.rs"]
-mod workloads;
+//! The workloads themselves are in `ringbench::workloads`
+//! (`ringbench/src/workloads/`), shared with the criterion benches.
 
 mod report;
 
 use report::{Machine, Metric, Row, Sample};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-use tracering::perf::{CacheCounters, CacheCounts};
-use workloads::latency::{timer_floor, visibility_latency, write_latency, Latency};
-use workloads::queues::{BatchQueue, Crossbeam, EventQueue, Ringbuf, Rtrb, Tracering, Unpadded};
-use workloads::registry::{registry_drain, PRODUCERS};
-use workloads::throughput::{
+use ringbench::perf::{CacheCounters, CacheCounts};
+use ringbench::workloads::latency::{timer_floor, visibility_latency, write_latency, Latency};
+use ringbench::workloads::queues::{
+    BatchQueue, Crossbeam, EventQueue, Ringbuf, Rtrb, Tracering, Unpadded,
+};
+use ringbench::workloads::registry::{registry_drain, PRODUCERS};
+use ringbench::workloads::throughput::{
     event32_batch_cross, event32_cross, record_mixed_rtrb, record_mixed_tracering,
 };
-use workloads::{two_cores, Budget, Cores, RunCfg, ThreadHook, Throughput};
+use ringbench::workloads::{two_cores, Budget, Cores, RunCfg, ThreadHook, Throughput};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// What a run function gets.
 struct Ctx {
@@ -431,7 +430,7 @@ fn main() {
             std::process::exit(2);
         }
     }
-    let counters = tracering::perf::probe();
+    let counters = ringbench::perf::probe();
     let mut cores = two_cores();
     if !can_pin(cores) {
         cores = None;
@@ -456,7 +455,7 @@ fn main() {
     let mut samples: Vec<Vec<Result<Sample, &'static str>>> = vec![Vec::new(); specs.len()];
     let mut hops = Vec::new();
     for round in 0..opts.rounds {
-        let hop = workloads::latency::hop_ns(cores, 5, 2_000);
+        let hop = ringbench::workloads::latency::hop_ns(cores, 5, 2_000);
         if let Some(h) = hop {
             hops.push(h);
         }

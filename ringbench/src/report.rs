@@ -1,7 +1,7 @@
 //! Aggregation over rounds, the printed table and the JSON report.
 
+use ringbench::perf::Availability;
 use std::fmt::Write as _;
-use tracering::perf::Availability;
 
 /// The figures of one run of one (workload, impl).
 #[derive(Clone, Debug, Default)]

@@ -126,10 +126,8 @@ pub fn registry_drain<H: ThreadHook>(
     })
 }
 
-// Run by ringbench's `cargo test`; the criterion benches (harness = false)
-// compile them without running them.
+// Run by ringbench's `cargo test` (the library's unit tests).
 #[cfg(test)]
-#[allow(unused_imports)]
 mod tests {
     use super::super::NoHook;
     use super::*;

@@ -8,11 +8,11 @@
 //!
 //! Many machines have no performance-monitoring unit at all: virtual machines
 //! often hide it, and `perf stat` then says `<not supported>`. There
-//! [`open`](crate::perf::CacheCounters::open) returns an [`Unavailable`](crate::perf::Unavailable) that says why, and
+//! [`open`](crate::perf::CacheCounters::open) returns an [`Unavailable`] that says why, and
 //! a bench report prints `hardware: false` with that reason and goes on.
 //!
 //! ```
-//! match tracering::perf::CacheCounters::open() {
+//! match ringbench::perf::CacheCounters::open() {
 //!     Ok(mut c) => {
 //!         c.start()?;
 //!         let v: Vec<u64> = (0..1000).collect();
@@ -45,7 +45,7 @@ impl CacheCounts {
     /// was at least one reference.
     ///
     /// ```
-    /// use tracering::perf::CacheCounts;
+    /// use ringbench::perf::CacheCounts;
     /// let c = CacheCounts { cache_references: Some(200), cache_misses: Some(5), l1d_read_misses: None };
     /// assert_eq!(c.miss_rate(), Some(0.025));
     /// assert_eq!(CacheCounts::default().miss_rate(), None);
@@ -61,7 +61,7 @@ impl CacheCounts {
     /// both sides have it).
     ///
     /// ```
-    /// use tracering::perf::CacheCounts;
+    /// use ringbench::perf::CacheCounts;
     /// let mut a = CacheCounts { cache_references: Some(1), cache_misses: Some(1), l1d_read_misses: None };
     /// a.add(&CacheCounts { cache_references: Some(2), cache_misses: Some(0), l1d_read_misses: Some(3) });
     /// assert_eq!((a.cache_references, a.cache_misses, a.l1d_read_misses), (Some(3), Some(1), None));
@@ -94,7 +94,7 @@ impl std::error::Error for Unavailable {}
 /// Whether hardware counters work here, as a bench report states it.
 ///
 /// ```
-/// let a = tracering::perf::probe();
+/// let a = ringbench::perf::probe();
 /// assert_eq!(a.hardware, a.reason.is_none());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,7 +110,7 @@ pub struct Availability {
 /// Tries the counters on the calling thread and closes them again.
 ///
 /// ```
-/// let a = tracering::perf::probe();
+/// let a = ringbench::perf::probe();
 /// if !a.hardware { println!("no PMU: {}", a.reason.unwrap()); }
 /// ```
 pub fn probe() -> Availability {
@@ -161,7 +161,7 @@ impl CacheCounters {
     /// [`missing`](Self::missing) and read as `None`.
     ///
     /// ```
-    /// if let Err(e) = tracering::perf::CacheCounters::open() {
+    /// if let Err(e) = ringbench::perf::CacheCounters::open() {
     ///     assert!(!e.reason.is_empty());
     /// }
     /// ```
@@ -173,7 +173,7 @@ impl CacheCounters {
     /// Counters that could not be opened, each with the reason.
     ///
     /// ```
-    /// if let Ok(c) = tracering::perf::CacheCounters::open() {
+    /// if let Ok(c) = ringbench::perf::CacheCounters::open() {
     ///     assert!(c.missing().len() < 3);
     /// }
     /// ```
@@ -184,7 +184,7 @@ impl CacheCounters {
     /// Zeroes the counters and starts counting.
     ///
     /// ```
-    /// if let Ok(mut c) = tracering::perf::CacheCounters::open() {
+    /// if let Ok(mut c) = ringbench::perf::CacheCounters::open() {
     ///     c.start()?;
     /// }
     /// # Ok::<(), std::io::Error>(())
@@ -197,7 +197,7 @@ impl CacheCounters {
     /// time-share the hardware between more counters than it has.
     ///
     /// ```
-    /// if let Ok(mut c) = tracering::perf::CacheCounters::open() {
+    /// if let Ok(mut c) = ringbench::perf::CacheCounters::open() {
     ///     c.start()?;
     ///     let counts = c.stop()?;
     ///     assert!(counts.cache_references.is_some() || counts.l1d_read_misses.is_some()

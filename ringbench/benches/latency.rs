@@ -1,5 +1,5 @@
 //! Criterion benches of the latency workloads, the same code as the
-//! `ringbench` report (`benches/workloads/`). Criterion reports means;
+//! `ringbench` report (`ringbench::workloads`). Criterion reports means;
 //! the percentiles (p50/p99/p999) are ringbench's.
 //!
 //! - `write_latency`: one iteration is one write; the time returned is the
@@ -9,13 +9,11 @@
 //! - `visibility_latency`: one iteration is one event; the time returned is
 //!   the sum of the write-to-read latencies.
 
-mod workloads;
-
 use criterion::{criterion_group, criterion_main, Criterion};
+use ringbench::workloads::latency::{timer_floor, visibility_latency, write_latency};
+use ringbench::workloads::queues::{EventQueue, Rtrb, Tracering};
+use ringbench::workloads::{two_cores, Budget, NoHook, RunCfg};
 use std::time::Duration;
-use workloads::latency::{timer_floor, visibility_latency, write_latency};
-use workloads::queues::{EventQueue, Rtrb, Tracering};
-use workloads::{two_cores, Budget, NoHook, RunCfg};
 
 fn cfg(n: u64) -> RunCfg<'static, NoHook> {
     RunCfg {

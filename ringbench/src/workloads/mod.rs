@@ -1,6 +1,6 @@
 //! The bench workloads, written once and shared by the `ringbench` report
-//! (ringbench/src/main.rs includes this file by path) and by the criterion
-//! benches in `benches/*.rs`.
+//! (src/main.rs), the `ringbench-loops` valgrind driver (src/loops.rs) and
+//! the criterion benches in `ringbench/benches/`.
 //!
 //! Every two-thread workload pins its producer and consumer to different
 //! CPUs when the caller passes two core ids, releases both through one
@@ -9,9 +9,6 @@
 //!
 //! Queue adapters for each implementation are in `queues.rs`; the bench-only
 //! `tracering-unpadded` layout is in `unpadded.rs`.
-
-// Each includer uses a different subset of these items.
-#![allow(dead_code)]
 
 pub mod latency;
 pub mod queues;
@@ -295,10 +292,8 @@ impl Throughput {
     }
 }
 
-// Run by ringbench's `cargo test`; the criterion benches (harness = false)
-// compile them without running them.
+// Run by ringbench's `cargo test` (the library's unit tests).
 #[cfg(test)]
-#[allow(unused_imports)]
 mod tests {
     use super::*;
 

@@ -187,10 +187,8 @@ impl UnpaddedRx {
     }
 }
 
-// Run by ringbench's `cargo test`; the criterion benches (harness = false)
-// compile them without running them.
+// Run by ringbench's `cargo test` (the library's unit tests).
 #[cfg(test)]
-#[allow(unused_imports)]
 mod tests {
     use super::*;
 

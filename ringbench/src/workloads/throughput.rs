@@ -294,10 +294,8 @@ pub fn record_mixed_rtrb<H: ThreadHook>(cfg: &RunCfg<'_, H>) -> Throughput {
     }
 }
 
-// Run by ringbench's `cargo test`; the criterion benches (harness = false)
-// compile them without running them.
+// Run by ringbench's `cargo test` (the library's unit tests).
 #[cfg(test)]
-#[allow(unused_imports)]
 mod tests {
     use super::super::queues::{Crossbeam, Ringbuf, Rtrb, Tracering, Unpadded};
     use super::super::{Budget, NoHook, RunCfg};

@@ -10,11 +10,14 @@
 //! tracer soak       --duration 60s [--threads 4] [--report-every 60s]
 //! tracer status     --name /demo
 //! ```
+//! `tracer --help` and `tracer SUBCOMMAND --help` list every option.
 //! The controller stops on SIGTERM by detaching (the registry stays for a
 //! restarted controller to pick up: run it again with `--attach`), and on
 //! SIGINT or `--exit-when-idle` by a full stop (close, drain to empty, flush).
 
+use clap::{Args, Parser, Subcommand};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +25,98 @@ use tracering::pipeline::{
     CallbackSink, Drain, DrainConfig, DrainReport, Entry, FileSink, Registry, RegistryConfig,
 };
 use tracering::{Error, Region};
+
+/// A demo tracer on tracering's shared-memory registry.
+#[derive(Parser, Debug)]
+#[command(name = "tracer", version, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Own a named registry and drain it into a trace file.
+    ///
+    /// SIGTERM detaches (the registry stays for a restarted controller to
+    /// pick up with --attach); SIGINT or --exit-when-idle stops fully:
+    /// close, drain to empty, flush.
+    Controller(ControllerArgs),
+    /// Attach to a controller's registry and emit events from many threads.
+    Agent(AgentArgs),
+    /// Run producers, the drain and a verifying sink in one process.
+    ///
+    /// Prints a report line every --report-every and exits non-zero on
+    /// loss, corruption or resident-memory growth.
+    Soak(SoakArgs),
+    /// Print a registry's slot table and ring counters.
+    Status(StatusArgs),
+}
+
+#[derive(Args, Debug)]
+struct ControllerArgs {
+    /// Name of the shared-memory registry (shm_open), e.g. /demo.
+    #[arg(long)]
+    name: String,
+    /// Trace file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Lanes (threads that may hold one at a time) of a new registry.
+    #[arg(long, default_value_t = 64)]
+    slots: usize,
+    /// Index-ring capacity of each lane, in events.
+    #[arg(long, default_value_t = 4096)]
+    index: usize,
+    /// Detail-ring capacity of each lane, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    detail: usize,
+    /// Take over an existing registry (left by a controller that detached)
+    /// instead of creating one.
+    #[arg(long)]
+    attach: bool,
+    /// Stop once no thread holds a lane.
+    #[arg(long)]
+    exit_when_idle: bool,
+    /// Remove the registry's name when done.
+    #[arg(long)]
+    unlink: bool,
+}
+
+#[derive(Args, Debug)]
+struct AgentArgs {
+    /// Name of the controller's registry.
+    #[arg(long)]
+    name: String,
+    /// Emitting threads.
+    #[arg(long, default_value_t = 8)]
+    threads: u64,
+    /// Events per thread.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Events per second per thread; 0 means as fast as possible.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+}
+
+#[derive(Args, Debug)]
+struct SoakArgs {
+    /// How long to run: 90, 90s, 15m or 24h.
+    #[arg(long, default_value = "60s", value_parser = duration)]
+    duration: Duration,
+    /// How often to print a report line (same units).
+    #[arg(long, default_value = "60s", value_parser = duration)]
+    report_every: Duration,
+    /// Producer threads.
+    #[arg(long, default_value_t = 4)]
+    threads: u64,
+}
+
+#[derive(Args, Debug)]
+struct StatusArgs {
+    /// Name of the registry.
+    #[arg(long)]
+    name: String,
+}
 
 static TERM: AtomicBool = AtomicBool::new(false);
 static INT: AtomicBool = AtomicBool::new(false);
@@ -34,38 +129,22 @@ extern "C" fn on_signal(sig: libc::c_int) {
     }
 }
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn flag(args: &[String], name: &str) -> bool {
-    args.iter().any(|a| a == name)
-}
-
-fn num(args: &[String], name: &str, default: u64) -> u64 {
-    arg(args, name).map_or(default, |v| {
-        v.parse()
-            .unwrap_or_else(|_| fail(&format!("{name} wants a number, got {v:?}")))
-    })
-}
-
 /// Parses `90`, `90s`, `15m`, `24h`.
-fn duration(text: &str) -> Duration {
+fn duration(text: &str) -> Result<Duration, String> {
     let (n, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len()),
     );
-    let n: u64 = n
-        .parse()
-        .unwrap_or_else(|_| fail(&format!("bad duration {text:?}")));
-    Duration::from_secs(match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => fail(&format!("bad duration unit in {text:?}")),
-    })
+    let n: u64 = n.parse().map_err(|_| format!("bad duration {text:?}"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("bad duration unit in {text:?} (s, m or h)")),
+    };
+    n.checked_mul(scale)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("duration {text:?} is too long"))
 }
 
 fn fail(msg: &str) -> ! {
@@ -78,13 +157,11 @@ fn check<T>(r: Result<T, Error>, what: &str) -> T {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("controller") => controller(&args),
-        Some("agent") => agent(&args),
-        Some("soak") => std::process::exit(soak(&args)),
-        Some("status") => status(&args),
-        _ => fail("usage: tracer controller|agent|soak [options] (see the source header)"),
+    match Cli::parse().command {
+        Command::Controller(a) => controller(&a),
+        Command::Agent(a) => agent(&a),
+        Command::Soak(a) => std::process::exit(soak(&a)),
+        Command::Status(a) => status(&a),
     }
 }
 
@@ -103,37 +180,36 @@ fn summary(who: &str, r: &DrainReport, secs: f64) {
     );
 }
 
-fn controller(args: &[String]) {
-    let name = arg(args, "--name").unwrap_or_else(|| fail("controller needs --name"));
-    let out = arg(args, "--out").unwrap_or_else(|| fail("controller needs --out"));
+fn controller(args: &ControllerArgs) {
+    let (name, out) = (&args.name, &args.out);
     // SAFETY: installing a handler that only stores to atomics.
     unsafe {
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
     }
-    let registry = if flag(args, "--attach") {
-        let region = check(Region::open_named(&name), "open registry");
+    let registry = if args.attach {
+        let region = check(Region::open_named(name), "open registry");
         let reg = check(Registry::attach(&region), "attach registry");
         reg.reopen();
         reg
     } else {
         let cfg = RegistryConfig {
-            slots: num(args, "--slots", 64) as usize,
-            index_capacity: num(args, "--index", 4096) as usize,
-            detail_capacity: num(args, "--detail", 64 * 1024) as usize,
+            slots: args.slots,
+            index_capacity: args.index,
+            detail_capacity: args.detail,
         };
         let len = check(Registry::bytes_needed(cfg), "registry size");
-        let region = check(Region::create_named(&name, len), "create registry");
+        let region = check(Region::create_named(name, len), "create registry");
         check(Registry::create_in(&region, cfg), "build registry")
     };
-    let sink = check(FileSink::create(&out), "create trace file");
+    let sink = check(FileSink::create(out), "create trace file");
     let started = Instant::now();
     let drain = check(
         Drain::spawn(&registry, sink, DrainConfig::default()),
         "start drain",
     );
-    println!("controller: draining {name} into {out}");
-    let idle_exit = flag(args, "--exit-when-idle");
+    println!("controller: draining {name} into {}", out.display());
+    let idle_exit = args.exit_when_idle;
     let report = loop {
         std::thread::sleep(Duration::from_millis(20));
         if TERM.load(Ordering::Relaxed) {
@@ -146,15 +222,14 @@ fn controller(args: &[String]) {
         }
     };
     summary("controller", &report, started.elapsed().as_secs_f64());
-    if flag(args, "--unlink") {
-        check(Region::unlink(&name), "unlink");
+    if args.unlink {
+        check(Region::unlink(name), "unlink");
     }
 }
 
 /// Prints the registry's slot table and each lane's ring counters.
-fn status(args: &[String]) {
-    let name = arg(args, "--name").unwrap_or_else(|| fail("status needs --name"));
-    let region = check(Region::open_named(&name), "open registry");
+fn status(args: &StatusArgs) {
+    let region = check(Region::open_named(&args.name), "open registry");
     let registry = check(Registry::attach(&region), "attach registry");
     println!("{:?}", registry.stats());
 }
@@ -173,13 +248,9 @@ fn attach_when_ready(name: &str) -> Registry {
     }
 }
 
-fn agent(args: &[String]) {
-    let name = arg(args, "--name").unwrap_or_else(|| fail("agent needs --name"));
-    let threads = num(args, "--threads", 8);
-    let events = num(args, "--events", 1_000_000);
-    // Events per second per thread; 0 means as fast as possible.
-    let rate = num(args, "--rate", 0);
-    let registry = attach_when_ready(&name);
+fn agent(args: &AgentArgs) {
+    let (threads, events, rate) = (args.threads, args.events, args.rate);
+    let registry = attach_when_ready(&args.name);
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|t| {
@@ -231,10 +302,8 @@ fn rss() -> u64 {
 /// Producers emit `b = seq` and `a = check(thread, seq)`; the sink checks
 /// every event and that per-thread sequences only grow. Exits non-zero on
 /// loss, corruption, or resident-memory growth after the first report.
-fn soak(args: &[String]) -> i32 {
-    let total = duration(&arg(args, "--duration").unwrap_or_else(|| "60s".into()));
-    let every = duration(&arg(args, "--report-every").unwrap_or_else(|| "60s".into()));
-    let threads = num(args, "--threads", 4);
+fn soak(args: &SoakArgs) -> i32 {
+    let (total, every, threads) = (args.duration, args.report_every, args.threads);
     let mixer = |t: u64, s: u64| (t.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ s).rotate_left(17);
     let registry = check(
         Registry::new(RegistryConfig {
@@ -250,7 +319,7 @@ fn soak(args: &[String]) -> i32 {
     let sink = CallbackSink::new(move |e: Entry<'_>| {
         if let Entry::Event(_, ev) = e {
             let t = ev.kind as u64;
-            let ok = ev.a == mixer(t, ev.b) && last.get(&t).map_or(true, |&prev| ev.b > prev);
+            let ok = ev.a == mixer(t, ev.b) && last.get(&t).is_none_or(|&prev| ev.b > prev);
             last.insert(t, ev.b);
             if !ok {
                 bad_sink.fetch_add(1, Ordering::Relaxed);
@@ -330,4 +399,68 @@ fn soak(args: &[String]) -> i32 {
     }
     println!("soak: {}", if status == 0 { "PASS" } else { "FAIL" });
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert!(duration("").is_err());
+        assert!(duration("5d").is_err());
+        assert!(duration("m").is_err());
+        assert!(duration("99999999999999999999h").is_err());
+        assert!(duration("9999999999999999h").is_err());
+    }
+
+    #[test]
+    fn flags_reach_the_subcommands() {
+        let cli = Cli::try_parse_from([
+            "tracer",
+            "controller",
+            "--name",
+            "/x",
+            "--out",
+            "x.trace",
+            "--slots",
+            "8",
+            "--index",
+            "8192",
+            "--attach",
+            "--exit-when-idle",
+        ])
+        .unwrap();
+        let Command::Controller(c) = cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!((c.slots, c.index, c.detail), (8, 8192, 64 * 1024));
+        assert!(c.attach && c.exit_when_idle && !c.unlink);
+
+        let cli = Cli::try_parse_from(["tracer", "soak", "--report-every", "1s"]).unwrap();
+        let Command::Soak(s) = cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(s.duration, Duration::from_secs(60));
+        assert_eq!(s.report_every, Duration::from_secs(1));
+        assert_eq!(s.threads, 4);
+
+        assert!(
+            Cli::try_parse_from(["tracer", "agent"]).is_err(),
+            "--name is required"
+        );
+        assert!(
+            Cli::try_parse_from(["tracer", "agent", "--name", "/x", "--threads", "many"]).is_err()
+        );
+    }
 }

@@ -1,20 +1,20 @@
 //! Criterion benches of the throughput workloads, the same code as the
-//! `ringbench` report (`benches/workloads/`). One iteration is one event
+//! `ringbench` report (`ringbench::workloads`). One iteration is one event
 //! (one record for `record_mixed_cross`); each sample spawns a pinned
 //! producer and consumer, and criterion's slope estimate removes that
 //! fixed cost. HTML reports land in `target/criterion/`.
 
-mod workloads;
-
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
-use std::time::Duration;
-use workloads::queues::{BatchQueue, Crossbeam, EventQueue, Ringbuf, Rtrb, Tracering, Unpadded};
-use workloads::registry::{registry_drain, PRODUCERS};
-use workloads::throughput::{
+use ringbench::workloads::queues::{
+    BatchQueue, Crossbeam, EventQueue, Ringbuf, Rtrb, Tracering, Unpadded,
+};
+use ringbench::workloads::registry::{registry_drain, PRODUCERS};
+use ringbench::workloads::throughput::{
     event32_batch_cross, event32_cross, record_mixed_rtrb, record_mixed_tracering,
 };
-use workloads::{two_cores, Budget, NoHook, RunCfg};
+use ringbench::workloads::{two_cores, Budget, NoHook, RunCfg};
+use std::time::Duration;
 
 fn cfg(n: u64) -> RunCfg<'static, NoHook> {
     RunCfg {

@@ -245,10 +245,8 @@ pub fn hop_ns(cores: Cores, batches: usize, trips: u64) -> Option<f64> {
     per_batch.get(per_batch.len() / 2).copied()
 }
 
-// Run by ringbench's `cargo test`; the criterion benches (harness = false)
-// compile them without running them.
+// Run by ringbench's `cargo test` (the library's unit tests).
 #[cfg(test)]
-#[allow(unused_imports)]
 mod tests {
     use super::super::queues::{Rtrb, Tracering};
     use super::super::NoHook;

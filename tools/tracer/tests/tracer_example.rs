@@ -1,16 +1,24 @@
-//! The controller/agent demo (`tools/tracer.rs`) as two (three) real processes, with a
-//! controller restart in the middle of the agent's run.
-
-mod common;
+//! The controller/agent demo (`tools/tracer/src/main.rs`) as two (three) real
+//! processes, with a controller restart in the middle of the agent's run.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use tracering::pipeline::{TraceEntry, TraceReader};
 
-/// The `tracer` binary, which cargo builds before the integration tests.
+/// The `tracer` binary, which cargo builds before the integration tests, run
+/// through the emulator named by `TRACERING_TEST_RUNNER` when there is one
+/// (the aarch64 QEMU job, as in the library's tests/common).
 fn tracer() -> Command {
-    common::runner(std::path::Path::new(env!("CARGO_BIN_EXE_tracer")))
+    let mut words: Vec<String> = std::env::var("TRACERING_TEST_RUNNER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    words.push(env!("CARGO_BIN_EXE_tracer").to_string());
+    let mut cmd = Command::new(&words[0]);
+    cmd.args(&words[1..]);
+    cmd
 }
 
 /// Waits for `child` (killing it after five minutes) and returns its stdout.
@@ -172,4 +180,27 @@ fn soak_mode_runs_and_verifies() {
     );
     assert!(out.contains("verify=ok"), "{out}");
     assert!(out.trim_end().ends_with("soak: PASS"), "{out}");
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "spawns processes")]
+fn help_lists_every_subcommand_and_bad_flags_fail() {
+    let out = tracer().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for sub in ["controller", "agent", "soak", "status"] {
+        assert!(text.contains(sub), "{sub} missing from:\n{text}");
+    }
+    let out = tracer().args(["soak", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("--report-every"), "{text}");
+
+    let out = tracer()
+        .args(["soak", "--duration", "5d"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad duration unit"));
+    let out = tracer().output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "no subcommand is a usage error");
 }
