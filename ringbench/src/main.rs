@@ -22,11 +22,12 @@ use report::{Machine, Metric, Row, Sample};
 use ringbench::perf::{CacheCounters, CacheCounts};
 use ringbench::workloads::latency::{timer_floor, visibility_latency, write_latency, Latency};
 use ringbench::workloads::queues::{
-    BatchQueue, Crossbeam, EventQueue, Ringbuf, Rtrb, Tracering, Unpadded,
+    BatchQueue, ChunkQueue, Crossbeam, EventQueue, Ringbuf, Rtrb, Tracering, Unpadded,
 };
 use ringbench::workloads::registry::{registry_drain, PRODUCERS};
 use ringbench::workloads::throughput::{
-    event32_batch_cross, event32_cross, record_mixed_rtrb, record_mixed_tracering,
+    event32_batch_cross, event32_chunk_cross, event32_cross, record_mixed_rtrb,
+    record_mixed_tracering,
 };
 use ringbench::workloads::{two_cores, Budget, Cores, RunCfg, ThreadHook, Throughput};
 use std::sync::Mutex;
@@ -136,6 +137,12 @@ fn ev_batch<Q: BatchQueue>(ctx: &Ctx) -> Result<Sample, &'static str> {
     Ok(throughput_sample(t, &hook))
 }
 
+fn ev_chunk<Q: ChunkQueue>(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let t = event32_chunk_cross::<Q, _>(&cfg(ctx, &hook));
+    Ok(throughput_sample(t, &hook))
+}
+
 fn rec_tracering(ctx: &Ctx) -> Result<Sample, &'static str> {
     let hook = PerfHook::new(ctx.perf);
     let t = record_mixed_tracering(&cfg(ctx, &hook));
@@ -241,6 +248,20 @@ fn specs() -> Vec<Spec> {
             Ops,
             ev_batch::<Ringbuf>,
             "push_slice/pop_slice",
+        ),
+        spec(
+            "event32_chunk_cross",
+            Tracering::NAME,
+            Ops,
+            ev_chunk::<Tracering>,
+            "write_chunk_uninit/read_chunk (zero-copy)",
+        ),
+        spec(
+            "event32_chunk_cross",
+            Rtrb::NAME,
+            Ops,
+            ev_chunk::<Rtrb>,
+            "write_chunk_uninit/read_chunk (zero-copy)",
         ),
         spec(
             "record_mixed_cross",

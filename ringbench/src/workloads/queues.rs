@@ -34,6 +34,17 @@ pub trait BatchQueue: EventQueue {
     fn pop_batch(rx: &mut Self::Rx, out: &mut [Event32]) -> usize;
 }
 
+/// A queue with zero-copy chunks: events are written into and read from the
+/// ring's own slots, with one publish and one release per chunk.
+pub trait ChunkQueue: EventQueue {
+    /// Reserves `n` slots, writes `Event32::nth(seq..seq + n)` into them in
+    /// place and commits; returns `n`, or 0 if fewer than `n` are free.
+    fn write_chunk(tx: &mut Self::Tx, seq: u64, n: usize) -> usize;
+    /// Lends up to `max` published events in place to `f`, then releases
+    /// them; returns how many.
+    fn read_chunk(rx: &mut Self::Rx, max: usize, f: impl FnMut(&Event32)) -> usize;
+}
+
 /// `tracering::EventRing`.
 pub struct Tracering;
 
@@ -94,6 +105,66 @@ impl EventQueue for Rtrb {
     #[inline(always)]
     fn pop(rx: &mut Self::Rx) -> Option<Event32> {
         rx.pop().ok()
+    }
+}
+
+impl ChunkQueue for Tracering {
+    /// `write_chunk_uninit`: slots filled in place, one publish.
+    #[inline(always)]
+    fn write_chunk(tx: &mut Self::Tx, seq: u64, n: usize) -> usize {
+        let Ok(mut chunk) = tx.write_chunk_uninit(n) else {
+            return 0;
+        };
+        let (a, b) = chunk.as_mut_slices();
+        for (i, slot) in a.iter_mut().chain(b.iter_mut()).enumerate() {
+            slot.write(Event32::nth(seq + i as u64));
+        }
+        // SAFETY: every slot of the chunk was written in the loop above.
+        unsafe { chunk.commit_all() };
+        n
+    }
+
+    /// `read_chunk`: events lent in place, one release.
+    #[inline(always)]
+    fn read_chunk(rx: &mut Self::Rx, max: usize, mut f: impl FnMut(&Event32)) -> usize {
+        let n = rx.available_read().min(max);
+        let Ok(chunk) = rx.read_chunk(n) else {
+            return 0;
+        };
+        let (a, b) = chunk.as_slices();
+        a.iter().chain(b).for_each(&mut f);
+        chunk.commit_all();
+        n
+    }
+}
+
+impl ChunkQueue for Rtrb {
+    /// `write_chunk_uninit`: slots filled in place, one commit.
+    #[inline(always)]
+    fn write_chunk(tx: &mut Self::Tx, seq: u64, n: usize) -> usize {
+        let Ok(mut chunk) = tx.write_chunk_uninit(n) else {
+            return 0;
+        };
+        let (a, b) = chunk.as_mut_slices();
+        for (i, slot) in a.iter_mut().chain(b.iter_mut()).enumerate() {
+            slot.write(Event32::nth(seq + i as u64));
+        }
+        // SAFETY: every slot of the chunk was written in the loop above.
+        unsafe { chunk.commit_all() };
+        n
+    }
+
+    /// `read_chunk` of what `slots()` says is readable, one commit.
+    #[inline(always)]
+    fn read_chunk(rx: &mut Self::Rx, max: usize, mut f: impl FnMut(&Event32)) -> usize {
+        let n = rx.slots().min(max);
+        let Ok(chunk) = rx.read_chunk(n) else {
+            return 0;
+        };
+        let (a, b) = chunk.as_slices();
+        a.iter().chain(b).for_each(&mut f);
+        chunk.commit_all();
+        n
     }
 }
 

@@ -5,7 +5,7 @@
 //! Both sides spin on a full or empty queue without a pause hint, the same
 //! way for every implementation.
 
-use super::queues::{BatchQueue, EventQueue};
+use super::queues::{BatchQueue, ChunkQueue, EventQueue};
 use super::{
     cross, payload_sizes, Event32, RunCfg, ThreadHook, Throughput, BATCH, EVENT_SLOTS,
     RECORD_BYTES, SIZE_TABLE,
@@ -58,6 +58,46 @@ pub fn consume_in_order<Q: EventQueue>(rx: &mut Q::Rx, ctl: &super::Ctl) -> u64 
             None if ctl.done(next) => return next,
             None => {}
         }
+    }
+}
+
+/// The same events in chunks of up to [`BATCH`], written and read in place
+/// in the ring's own slots (each crate's zero-copy chunk API).
+pub fn event32_chunk_cross<Q: ChunkQueue, H: ThreadHook>(cfg: &RunCfg<'_, H>) -> Throughput {
+    let (mut tx, mut rx) = Q::with_slots(EVENT_SLOTS);
+    let (limit, deadline) = cfg.budget.limits();
+    let run = cross(
+        cfg,
+        move |ctl| {
+            let mut seq = 0u64;
+            while seq < limit {
+                if seq % (CLOCK_EVERY * BATCH as u64) == 0 && tracering::now_ns() >= deadline {
+                    break;
+                }
+                let n = (limit - seq).min(BATCH as u64) as usize;
+                while Q::write_chunk(&mut tx, seq, n) == 0 {}
+                seq += n as u64;
+            }
+            ctl.finish(seq);
+        },
+        move |ctl| {
+            let mut next = 0u64;
+            loop {
+                let n = Q::read_chunk(&mut rx, BATCH, |e| {
+                    assert_eq!(e.seq, next, "{}: lost or reordered event", Q::NAME);
+                    next += 1;
+                });
+                if n == 0 && ctl.done(next) {
+                    break;
+                }
+            }
+            next
+        },
+    );
+    Throughput {
+        items: run.consumer,
+        bytes: run.consumer * 32,
+        elapsed: run.elapsed,
     }
 }
 
@@ -322,6 +362,11 @@ mod tests {
             n + 7
         );
         assert_eq!(event32_batch_cross::<Rtrb, _>(&cfg(n + 7)).items, n + 7);
+        assert_eq!(
+            event32_chunk_cross::<Tracering, _>(&cfg(n + 5)).items,
+            n + 5
+        );
+        assert_eq!(event32_chunk_cross::<Rtrb, _>(&cfg(n + 5)).items, n + 5);
         assert_eq!(event32_batch_cross::<Ringbuf, _>(&cfg(n + 7)).items, n + 7);
         let a = record_mixed_tracering(&cfg(n));
         let b = record_mixed_rtrb(&cfg(n));
