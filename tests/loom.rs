@@ -15,7 +15,7 @@
 #![cfg(loom)]
 
 use loom::thread;
-use tracering::{Error, EventRing, PushError, RecordRing, RingError};
+use tracering::{EventRing, PushError, RecordRing, RingError};
 
 /// Runs `f` under loom with a bounded number of preemptions.
 fn model<F>(f: F)
@@ -63,7 +63,7 @@ fn write_spin(p: &mut tracering::RecordProducer, kind: u16, data: &[u8]) {
     loop {
         match p.write_with_timestamp(kind, kind as u64, data) {
             Ok(()) => return,
-            Err(PushError::Full(_)) => thread::yield_now(),
+            Err(RingError::Full) => thread::yield_now(),
             Err(e) => panic!("write failed: {e:?}"),
         }
     }
@@ -140,7 +140,7 @@ fn event_full_edge_drops() {
             for v in 1..=3u64 {
                 match p.push(v) {
                     Ok(()) => accepted.push(v),
-                    Err(e) => assert_eq!(e, RingError::Full),
+                    Err(e) => assert_eq!(e, PushError::Full(v)),
                 }
             }
             accepted

@@ -27,9 +27,7 @@ use crate::sync::{prepare_atomics, Arc};
 use crate::{arch, Error, Region, RingError};
 use core::cell::RefCell;
 use core::mem::ManuallyDrop;
-use core::mem::{offset_of, size_of};
 use core::ptr::NonNull;
-use static_assertions::const_assert_eq;
 
 /// A fixed-size event for a lane's index ring: 32 bytes, one half line.
 ///
@@ -100,6 +98,8 @@ const LINE: usize = arch::CACHE_LINE;
 #[cfg(not(loom))]
 mod pinned {
     use super::*;
+    use core::mem::{offset_of, size_of};
+    use static_assertions::const_assert_eq;
     const_assert_eq!(size_of::<RegistryHeader>(), LINE);
     const_assert_eq!(size_of::<SlotLine>(), LINE);
     const_assert_eq!(offset_of!(RegistryHeader, magic), 0);
