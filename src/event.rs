@@ -2,8 +2,8 @@
 
 use crate::diag::{self, Stats, VerifyReport};
 use crate::layout::RingKind;
-use crate::peer::{self, Claim, Peer, Side};
-use crate::ring::{self, ConsCore, ProdCore, RingMem, Shape};
+use crate::peer::{self, Claim, Peer};
+use crate::ring::{self, ConsCore, ProdCore, RingMem, Shape, Side};
 use crate::sync::Arc;
 use crate::{arch, Corruption, Error, PushError, Region, RingError};
 use bytemuck::Pod;
@@ -270,7 +270,7 @@ impl<T: Pod> EventProducer<T> {
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
         let mem = RingMem::attach(region, offset, shape::<T>()?)?;
-        let claim = Claim::take(mem.raw(), Side::Producer)?;
+        let claim = mem.claim(Side::Producer)?;
         Ok(EventProducer {
             core: ProdCore::new(mem.raw()),
             claim,
@@ -309,7 +309,7 @@ impl<T: Pod> EventConsumer<T> {
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
         let mem = RingMem::attach(region, offset, shape::<T>()?)?;
-        let claim = Claim::take(mem.raw(), Side::Consumer)?;
+        let claim = mem.claim(Side::Consumer)?;
         Ok(EventConsumer {
             core: ConsCore::new(mem.raw()),
             private: region.is_shared().then(Vec::new),
@@ -494,7 +494,7 @@ impl<T: Copy> EventProducer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn consumer(&self) -> Peer {
-        peer::status(&self.core.raw, Side::Consumer)
+        peer::status(self.core.raw.owner(Side::Consumer))
     }
 
     /// Number of slots.
@@ -710,7 +710,7 @@ impl<T: Copy> EventConsumer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn producer(&self) -> Peer {
-        peer::status(&self.core.raw, Side::Producer)
+        peer::status(self.core.raw.owner(Side::Producer))
     }
 
     /// Number of slots.

@@ -18,8 +18,8 @@
 
 use crate::diag::{self, Stats, VerifyReport};
 use crate::layout::{RingKind, RECORD_HEADER};
-use crate::peer::{self, Claim, Peer, Side};
-use crate::ring::{self, ConsCore, ProdCore, RingMem, Shape};
+use crate::peer::{self, Claim, Peer};
+use crate::ring::{self, ConsCore, ProdCore, RingMem, Shape, Side};
 use crate::sync::Arc;
 use crate::{arch, Corruption, Error, InvalidRecord, Region, RingError};
 use core::fmt;
@@ -373,7 +373,7 @@ impl RecordProducer {
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
         let mem = RingMem::attach(region, offset, SHAPE)?;
-        let claim = Claim::take(mem.raw(), Side::Producer)?;
+        let claim = mem.claim(Side::Producer)?;
         Ok(RecordProducer::new(claim, Arc::new(mem)))
     }
 
@@ -386,7 +386,7 @@ impl RecordProducer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn consumer(&self) -> Peer {
-        peer::status(&self.core.raw, Side::Consumer)
+        peer::status(self.core.raw.owner(Side::Consumer))
     }
 
     /// Largest payload a record may carry.
@@ -1129,7 +1129,7 @@ impl RecordConsumer {
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
         let mem = RingMem::attach(region, offset, SHAPE)?;
-        let claim = Claim::take(mem.raw(), Side::Consumer)?;
+        let claim = mem.claim(Side::Consumer)?;
         Ok(RecordConsumer::new(claim, Arc::new(mem)))
     }
 
@@ -1144,7 +1144,7 @@ impl RecordConsumer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn producer(&self) -> Peer {
-        peer::status(&self.r.core.raw, Side::Producer)
+        peer::status(self.r.core.raw.owner(Side::Producer))
     }
 
     /// Takes the oldest record; it is consumed when the guard drops.
