@@ -77,6 +77,7 @@ mod diag;
 mod drain;
 mod error;
 mod event;
+mod handles;
 mod layout;
 mod mutants;
 mod peer;

@@ -16,11 +16,11 @@
 //! a payload limit of half the ring (minus the header), which guarantees that
 //! any valid record fits into an empty ring wherever the positions stand.
 
-use crate::diag::{self, Stats, VerifyReport};
+use crate::diag::{Stats, VerifyReport};
+use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
 use crate::layout::{RingKind, RECORD_HEADER};
-use crate::peer::{self, Claim, Peer};
-use crate::ring::{self, ConsCore, ProdCore, RingMem, Shape, Side};
-use crate::sync::Arc;
+use crate::peer::Peer;
+use crate::ring::{ConsCore, Shape};
 use crate::{arch, Corruption, Error, InvalidRecord, Region, RingError};
 use core::fmt;
 use core::ops::Deref;
@@ -118,43 +118,50 @@ const fn framed(len: u64) -> u64 {
 /// # Ok::<(), tracering::Error>(())
 /// ```
 pub struct RecordRing {
-    // Claims are declared (and so dropped) before the memory they point into.
-    claims: (Claim, Claim),
-    mem: RingMem,
+    h: Owner<Bytes>,
 }
 
-/// The writing half of a [`RecordRing`].
+/// The writing half of a [`RecordRing`]. Its `h.extra` is the largest
+/// payload.
 pub struct RecordProducer {
-    core: ProdCore,
-    max_payload: u64,
-    claim: Claim,
-    mem: Arc<RingMem>,
+    h: ProducerHandle<Bytes>,
 }
 
-/// The reading half of a [`RecordRing`].
+/// The reading half of a [`RecordRing`]. Its private copy (`h.private`)
+/// holds payloads read from a ring in shared memory (`None` for a ring in
+/// this process's own memory: zero-copy); `h.extra` is the largest payload.
 pub struct RecordConsumer {
-    r: Reader,
-    /// The private copy of payloads read from a ring in shared memory
-    /// (`None` for a ring in this process's own memory: zero-copy).
-    private: Option<Vec<u8>>,
-    claim: Claim,
-    mem: Arc<RingMem>,
+    h: ConsumerHandle<Bytes>,
 }
 
-const SHAPE: Shape = Shape {
-    kind: RingKind::Record,
-    unit_size: 1,
-    unit_align: 8,
-    min_capacity: MIN_RECORD_RING,
-};
+/// The unit of a record ring: one byte. Payloads are plain bytes, so both
+/// halves are `Send`.
+pub(crate) struct Bytes;
 
-// SAFETY: each half owns an Arc to the memory and only touches the bytes the
-// protocol gives its side; payloads are plain bytes.
-unsafe impl Send for RecordProducer {}
-// SAFETY: as above.
-unsafe impl Send for RecordConsumer {}
-// SAFETY: the owner shares its memory with no handle.
-unsafe impl Send for RecordRing {}
+impl Unit for Bytes {
+    type Elem = u8;
+    /// The largest payload.
+    type Extra = u64;
+    const KIND: RingKind = RingKind::Record;
+    const NAMES: [&'static str; 3] = ["RecordRing", "RecordProducer", "RecordConsumer"];
+
+    fn shape() -> Result<Shape, Error> {
+        Ok(Shape {
+            kind: RingKind::Record,
+            unit_size: 1,
+            unit_align: 8,
+            min_capacity: MIN_RECORD_RING,
+        })
+    }
+
+    fn extra(cap: u64) -> u64 {
+        max_payload_for(cap)
+    }
+
+    fn verify(core: &mut ConsCore, max_payload: u64) -> Result<VerifyReport, Error> {
+        Reader { core, max_payload }.verify()
+    }
+}
 
 /// Smallest record ring: room for one 16-byte payload at half the ring.
 const MIN_RECORD_RING: u64 = 64;
@@ -185,8 +192,9 @@ impl RecordRing {
     /// );
     /// ```
     pub fn with_capacity(bytes: usize) -> Result<Self, Error> {
-        let region = Region::heap(Self::bytes_needed(bytes)?)?;
-        Self::create_in(&region, 0, bytes)
+        Ok(RecordRing {
+            h: Owner::with_capacity(bytes)?,
+        })
     }
 
     /// Bytes a ring of `capacity` bytes needs in a [`Region`] (header
@@ -198,7 +206,7 @@ impl RecordRing {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
-        ring::bytes_needed(capacity, 1, MIN_RECORD_RING)
+        handles::bytes_needed::<Bytes>(capacity)
     }
 
     /// Builds a ring of `capacity` bytes at `offset` (a multiple of
@@ -219,10 +227,8 @@ impl RecordRing {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn create_in(region: &Region, offset: usize, capacity: usize) -> Result<Self, Error> {
-        let mem = RingMem::create(region, offset, capacity, SHAPE)?;
         Ok(RecordRing {
-            claims: mem.claim_both()?,
-            mem,
+            h: Owner::create_in(region, offset, capacity)?,
         })
     }
 
@@ -233,7 +239,7 @@ impl RecordRing {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn capacity(&self) -> usize {
-        self.mem.raw().cap as usize
+        self.h.capacity()
     }
 
     /// Largest payload a record may carry: half the ring minus the header.
@@ -243,7 +249,7 @@ impl RecordRing {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn max_payload(&self) -> usize {
-        max_payload_for(self.mem.raw().cap) as usize
+        max_payload_for(self.h.raw().cap) as usize
     }
 
     /// Splits the ring into its producer and consumer halves.
@@ -255,12 +261,8 @@ impl RecordRing {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn split(self) -> (RecordProducer, RecordConsumer) {
-        let (pc, cc) = self.claims;
-        let mem = Arc::new(self.mem);
-        (
-            RecordProducer::new(pc, mem.clone()),
-            RecordConsumer::new(cc, mem),
-        )
+        let (p, c) = self.h.split();
+        (RecordProducer { h: p }, RecordConsumer { h: c })
     }
 
     /// Joins the two halves of one ring back into the owner. Halves of
@@ -277,19 +279,10 @@ impl RecordRing {
         producer: RecordProducer,
         consumer: RecordConsumer,
     ) -> Result<Self, (RecordProducer, RecordConsumer)> {
-        if !Arc::ptr_eq(&producer.mem, &consumer.mem) {
-            return Err((producer, consumer));
+        match Owner::reunite(producer.h, consumer.h) {
+            Ok(h) => Ok(RecordRing { h }),
+            Err((p, c)) => Err((RecordProducer { h: p }, RecordConsumer { h: c })),
         }
-        let RecordProducer {
-            claim: pc, mem: pm, ..
-        } = producer;
-        drop(pm);
-        let mem = Arc::try_unwrap(consumer.mem)
-            .unwrap_or_else(|_| unreachable!("both halves of the ring were given"));
-        Ok(RecordRing {
-            claims: (pc, consumer.claim),
-            mem,
-        })
     }
 
     /// Empties the ring and zeroes every counter; `&mut self` on the owner
@@ -304,7 +297,7 @@ impl RecordRing {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn reset(&mut self) {
-        self.mem.reset();
+        self.h.reset();
     }
 
     /// A snapshot of the counters.
@@ -314,7 +307,7 @@ impl RecordRing {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        diag::snapshot(&self.mem.raw(), RingKind::Record)
+        self.h.stats()
     }
 
     /// Whether the header lines and the data area sit on cache-line
@@ -325,7 +318,7 @@ impl RecordRing {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn is_aligned(&self) -> bool {
-        diag::aligned(&self.mem.raw())
+        self.h.is_aligned()
     }
 
     /// Walks the unread records and checks their framing.
@@ -338,26 +331,11 @@ impl RecordRing {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn verify(&self) -> Result<VerifyReport, Error> {
-        let raw = self.mem.raw();
-        let mut reader = Reader {
-            core: ConsCore::new(raw),
-            max_payload: max_payload_for(raw.cap),
-        };
-        reader.verify()
+        self.h.verify()
     }
 }
 
 impl RecordProducer {
-    fn new(claim: Claim, mem: Arc<RingMem>) -> Self {
-        let raw = mem.raw();
-        RecordProducer {
-            core: ProdCore::new(raw),
-            max_payload: max_payload_for(raw.cap),
-            claim,
-            mem,
-        }
-    }
-
     /// Attaches as the producer of the ring at `offset` in `region`, after
     /// validating its header. Refused while a live process holds that side;
     /// a dead holder's side is taken over.
@@ -372,9 +350,9 @@ impl RecordProducer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
-        let mem = RingMem::attach(region, offset, SHAPE)?;
-        let claim = mem.claim(Side::Producer)?;
-        Ok(RecordProducer::new(claim, Arc::new(mem)))
+        Ok(RecordProducer {
+            h: ProducerHandle::attach(region, offset)?,
+        })
     }
 
     /// Who holds the consumer side: alive, released, or dead.
@@ -386,7 +364,7 @@ impl RecordProducer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn consumer(&self) -> Peer {
-        peer::status(self.core.raw.owner(Side::Consumer))
+        self.h.consumer()
     }
 
     /// Largest payload a record may carry.
@@ -397,7 +375,7 @@ impl RecordProducer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn max_payload(&self) -> usize {
-        self.max_payload as usize
+        self.h.extra as usize
     }
 
     /// Checks a record's kind and length before anything is written.
@@ -411,7 +389,7 @@ impl RecordProducer {
         if len == 0 {
             return bad(InvalidRecord::Empty);
         }
-        if len > self.max_payload {
+        if len > self.h.extra {
             return bad(InvalidRecord::TooLarge);
         }
         Ok(framed(len))
@@ -421,7 +399,7 @@ impl RecordProducer {
     /// `pos` itself, or the start of the next lap when it would straddle.
     #[inline(always)]
     fn place(&self, pos: u64, total: u64) -> u64 {
-        let room = self.core.raw.cap - (pos & self.core.raw.mask);
+        let room = self.h.core.raw.cap - (pos & self.h.core.raw.mask);
         if total <= room {
             pos
         } else {
@@ -433,11 +411,11 @@ impl RecordProducer {
     /// (nothing if fewer than a header's bytes are left).
     #[cold]
     fn pad(&mut self, pos: u64) {
-        let idx = pos & self.core.raw.mask;
-        let room = self.core.raw.cap - idx;
+        let idx = pos & self.h.core.raw.mask;
+        let room = self.h.core.raw.cap - idx;
         if room >= RECORD_HEADER {
             let hdr = EventHeader::new((room - RECORD_HEADER) as u32, EventHeader::KIND_PAD, 0);
-            self.core.raw.log_write_bytes(idx, RECORD_HEADER);
+            self.h.core.raw.log_write_bytes(idx, RECORD_HEADER);
             // SAFETY: idx is 8-aligned and room >= 16, so the header lies in
             // the data area; the bytes are free and unpublished.
             unsafe { self.at(idx).cast::<EventHeader>().write(hdr) };
@@ -447,15 +425,16 @@ impl RecordProducer {
     #[inline(always)]
     fn at(&self, idx: u64) -> *mut u8 {
         // SAFETY: callers pass idx < capacity, inside the data area.
-        unsafe { self.core.raw.data.as_ptr().add(idx as usize) }
+        unsafe { self.h.core.raw.data.as_ptr().add(idx as usize) }
     }
 
     /// Writes header and payload at `start` (already placed and free).
     #[inline(always)]
     fn put(&mut self, start: u64, kind: u16, ts: u64, payload: &[u8]) {
-        let idx = start & self.core.raw.mask;
+        let idx = start & self.h.core.raw.mask;
         let hdr = EventHeader::new(payload.len() as u32, kind, ts);
-        self.core
+        self.h
+            .core
             .raw
             .log_write_bytes(idx, RECORD_HEADER + payload.len() as u64);
         // SAFETY: `place` keeps [idx, idx + framed(len)) inside the data area;
@@ -475,7 +454,7 @@ impl RecordProducer {
     /// Reserves `need` bytes from `head`, or says why not.
     #[inline(always)]
     fn claim(&mut self, need: u64) -> Result<(), RingError> {
-        if self.core.free_cached() >= need || self.core.refresh()? >= need {
+        if self.h.core.free_cached() >= need || self.h.core.refresh()? >= need {
             return Ok(());
         }
         Err(RingError::Full)
@@ -546,12 +525,12 @@ impl RecordProducer {
         count_drop: bool,
     ) -> Result<(), RingError> {
         let total = self.check(kind, payload.len())?;
-        let head = self.core.head;
+        let head = self.h.core.head;
         let start = self.place(head, total);
         let end = start.wrapping_add(total);
         if let Err(e) = self.claim(end.wrapping_sub(head)) {
             if count_drop {
-                self.core.count_drop(1, payload.len() as u64);
+                self.h.core.count_drop(1, payload.len() as u64);
             }
             return Err(e);
         }
@@ -559,8 +538,8 @@ impl RecordProducer {
             self.pad(head);
         }
         self.put(start, kind, timestamp, payload);
-        self.core.publish(end);
-        self.core.add_committed(1);
+        self.h.core.publish(end);
+        self.h.core.add_committed(1);
         Ok(())
     }
 
@@ -575,7 +554,7 @@ impl RecordProducer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn write_batch(&mut self, records: &[(u16, &[u8])]) -> Result<(), RingError> {
-        let head = self.core.head;
+        let head = self.h.core.head;
         let mut end = head;
         for &(kind, payload) in records {
             let total = self.check(kind, payload.len())?;
@@ -585,7 +564,7 @@ impl RecordProducer {
             return Ok(());
         }
         let need = end.wrapping_sub(head);
-        if need > self.core.raw.cap {
+        if need > self.h.core.raw.cap {
             return Err(RingError::Full);
         }
         self.claim(need)?;
@@ -600,8 +579,8 @@ impl RecordProducer {
             self.put(start, kind, ts, payload);
             pos = start.wrapping_add(total);
         }
-        self.core.publish(end);
-        self.core.add_committed(records.len() as u64);
+        self.h.core.publish(end);
+        self.h.core.add_committed(records.len() as u64);
         Ok(())
     }
 
@@ -620,7 +599,7 @@ impl RecordProducer {
     /// ```
     pub fn reserve(&mut self, kind: u16, len: usize) -> Result<WriteGrant<'_>, RingError> {
         let total = self.check(kind, len)?;
-        let head = self.core.head;
+        let head = self.h.core.head;
         let start = self.place(head, total);
         self.claim(start.wrapping_add(total).wrapping_sub(head))?;
         if start != head {
@@ -644,7 +623,7 @@ impl RecordProducer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn available_write(&mut self) -> usize {
-        self.core.refresh().unwrap_or(0) as usize
+        self.h.available_write()
     }
 
     /// A snapshot of the ring's counters.
@@ -656,7 +635,7 @@ impl RecordProducer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        diag::snapshot(&self.core.raw, RingKind::Record)
+        self.h.stats()
     }
 }
 
@@ -679,8 +658,12 @@ impl WriteGrant<'_> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn payload_mut(&mut self) -> &mut [u8] {
-        let idx = (self.start & self.producer.core.raw.mask) + RECORD_HEADER;
-        self.producer.core.raw.log_write_bytes(idx, self.len as u64);
+        let idx = (self.start & self.producer.h.core.raw.mask) + RECORD_HEADER;
+        self.producer
+            .h
+            .core
+            .raw
+            .log_write_bytes(idx, self.len as u64);
         // SAFETY: `reserve` claimed [start, start + framed(len)) inside the
         // data area; the bytes are initialised (the region is zeroed at
         // birth), unpublished, and borrowed mutably through `self` only.
@@ -738,20 +721,22 @@ impl WriteGrant<'_> {
 
     fn finish(self, len: usize) {
         let p = self.producer;
-        let idx = self.start & p.core.raw.mask;
+        let idx = self.start & p.h.core.raw.mask;
         let hdr = EventHeader::new(len as u32, self.kind, self.timestamp);
-        p.core.raw.log_write_bytes(idx, RECORD_HEADER);
+        p.h.core.raw.log_write_bytes(idx, RECORD_HEADER);
         // SAFETY: the header slot at idx was claimed by `reserve`, is
         // 8-aligned and unpublished.
         unsafe { p.at(idx).cast::<EventHeader>().write(hdr) };
-        p.core.publish(self.start.wrapping_add(framed(len as u64)));
-        p.core.add_committed(1);
+        p.h.core
+            .publish(self.start.wrapping_add(framed(len as u64)));
+        p.h.core.add_committed(1);
     }
 }
 
-/// The consumer's parsing state; shared with the owner's `verify`.
-struct Reader {
-    core: ConsCore,
+/// The consumer's parsing state, borrowed from a consumer (or, for the
+/// owner's `verify`, from a fresh core).
+struct Reader<'a> {
+    core: &'a mut ConsCore,
     max_payload: u64,
 }
 
@@ -764,7 +749,7 @@ struct Found {
     padding: u64,
 }
 
-impl Reader {
+impl Reader<'_> {
     /// Parses the record at `pos`, skipping a padding marker. `Ok(None)` when
     /// nothing is published at `pos`. Every header field is read once into a
     /// local and checked before use.
@@ -1064,7 +1049,7 @@ pub struct OwnedRecord {
 /// ```
 pub struct ReadGuard<'a> {
     record: Record<'a>,
-    reader: &'a mut Reader,
+    core: &'a mut ConsCore,
     next: u64,
 }
 
@@ -1083,34 +1068,32 @@ impl fmt::Debug for ReadGuard<'_> {
 
 impl Drop for ReadGuard<'_> {
     fn drop(&mut self) {
-        self.reader.core.release(self.next);
-        self.reader.core.add_read(1);
+        self.core.release(self.next);
+        self.core.add_read(1);
     }
 }
 
 impl RecordConsumer {
     /// The producer's drop counter alone (cheaper than a full snapshot).
     pub(crate) fn dropped(&self) -> u64 {
-        crate::diag::dropped(&self.r.core.raw)
+        self.h.dropped()
     }
 
     /// Empties the ring's positions and counters for a new producer. Only
     /// for the drain, once the old producer is gone and the ring is empty.
     pub(crate) fn recycle(&mut self) {
-        self.r.core.recycle();
+        self.h.recycle();
     }
 
-    fn new(claim: Claim, mem: Arc<RingMem>) -> Self {
-        let raw = mem.raw();
-        RecordConsumer {
-            r: Reader {
-                core: ConsCore::new(raw),
-                max_payload: max_payload_for(raw.cap),
-            },
-            private: mem.region().is_shared().then(Vec::new),
-            claim,
-            mem,
-        }
+    /// The parsing state and the private copy, borrowed apart.
+    #[inline(always)]
+    fn parts(&mut self) -> (Reader<'_>, Option<&mut Vec<u8>>) {
+        let h = &mut self.h;
+        let reader = Reader {
+            core: &mut h.core,
+            max_payload: h.extra,
+        };
+        (reader, h.private.as_mut())
     }
 
     /// Attaches as the consumer of the ring at `offset` in `region`, after
@@ -1128,9 +1111,9 @@ impl RecordConsumer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
-        let mem = RingMem::attach(region, offset, SHAPE)?;
-        let claim = mem.claim(Side::Consumer)?;
-        Ok(RecordConsumer::new(claim, Arc::new(mem)))
+        Ok(RecordConsumer {
+            h: ConsumerHandle::attach(region, offset)?,
+        })
     }
 
     /// Who holds the producer side: alive, released, or dead. Records a dead
@@ -1144,7 +1127,7 @@ impl RecordConsumer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn producer(&self) -> Peer {
-        peer::status(self.r.core.raw.owner(Side::Producer))
+        self.h.producer()
     }
 
     /// Takes the oldest record; it is consumed when the guard drops.
@@ -1158,11 +1141,12 @@ impl RecordConsumer {
     /// ```
     #[inline]
     pub fn read(&mut self) -> Result<ReadGuard<'_>, RingError> {
-        let f = self.r.next()?;
-        let record = self.r.view(&f, self.private.as_mut());
+        let (mut r, private) = self.parts();
+        let f = r.next()?;
+        let record = r.view(&f, private);
         Ok(ReadGuard {
             record,
-            reader: &mut self.r,
+            core: r.core,
             next: f.next,
         })
     }
@@ -1178,8 +1162,9 @@ impl RecordConsumer {
     /// ```
     #[inline]
     pub fn peek(&mut self) -> Result<Record<'_>, RingError> {
-        let f = self.r.next()?;
-        Ok(self.r.view(&f, self.private.as_mut()))
+        let (mut r, private) = self.parts();
+        let f = r.next()?;
+        Ok(r.view(&f, private))
     }
 
     /// Copies the oldest record out and consumes it.
@@ -1213,18 +1198,19 @@ impl RecordConsumer {
         max: usize,
         mut f: F,
     ) -> Result<usize, RingError> {
-        let mut pos = self.r.core.tail;
+        let (mut r, mut private) = self.parts();
+        let mut pos = r.core.tail;
         let mut n = 0;
         while n < max {
-            match self.r.parse(pos) {
+            match r.parse(pos) {
                 Ok(Some(found)) => {
-                    f(&self.r.view(&found, self.private.as_mut()));
+                    f(&r.view(&found, private.as_deref_mut()));
                     pos = found.next;
                     n += 1;
                 }
                 Ok(None) => break,
                 Err(c) => {
-                    let e = self.r.core.poison(c);
+                    let e = r.core.poison(c);
                     if n == 0 {
                         return Err(e);
                     }
@@ -1233,8 +1219,8 @@ impl RecordConsumer {
             }
         }
         if n > 0 {
-            self.r.core.release(pos);
-            self.r.core.add_read(n as u64);
+            r.core.release(pos);
+            r.core.add_read(n as u64);
         }
         Ok(n)
     }
@@ -1249,7 +1235,7 @@ impl RecordConsumer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn available_read(&mut self) -> usize {
-        self.r.core.refresh().unwrap_or(0) as usize
+        self.h.available_read()
     }
 
     /// Walks every unread record and checks its framing, without consuming.
@@ -1262,7 +1248,7 @@ impl RecordConsumer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn verify(&mut self) -> Result<VerifyReport, Error> {
-        self.r.verify()
+        self.h.verify()
     }
 
     /// A snapshot of the ring's counters.
@@ -1273,7 +1259,7 @@ impl RecordConsumer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        diag::snapshot(&self.r.core.raw, RingKind::Record)
+        self.h.stats()
     }
 
     /// The corruption that poisoned this consumer, if any.
@@ -1284,24 +1270,24 @@ impl RecordConsumer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn poisoned(&self) -> Option<Corruption> {
-        self.stats().poisoned
+        self.h.poisoned()
     }
 }
 
 impl fmt::Debug for RecordRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        diag::dump(f, "RecordRing", &self.mem.raw(), RingKind::Record)
+        self.h.dump(f)
     }
 }
 
 impl fmt::Debug for RecordProducer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        diag::dump(f, "RecordProducer", &self.core.raw, RingKind::Record)
+        self.h.dump(f)
     }
 }
 
 impl fmt::Debug for RecordConsumer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        diag::dump(f, "RecordConsumer", &self.r.core.raw, RingKind::Record)
+        self.h.dump(f)
     }
 }
