@@ -35,9 +35,9 @@ pub struct EventProducer<T> {
 }
 
 /// The reading half of an [`EventRing`]. Send it to the consumer thread.
-/// Its private copy (`h.private`) is what [`read_chunk`](Self::read_chunk)
-/// lends from a ring in shared memory.
 pub struct EventConsumer<T> {
+    // `h.private` is the copy that `read_chunk` lends from a ring in shared
+    // memory (`None` for one in this process's own memory).
     h: ConsumerHandle<Slots<T>>,
 }
 

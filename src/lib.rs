@@ -109,6 +109,15 @@ pub use record::{
     WriteGrant, DEFAULT_RING_BYTES,
 };
 pub use region::Region;
+
+/// The pure record parser and its framing helpers, for the fuzz targets in
+/// `fuzz/` and for `tests/parse_records.rs`: separate crates, which reach
+/// nothing private. Not part of the API: hidden from the docs and free to
+/// change in any release.
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::record::format::{framed, header_at, max_payload_for, parse, Found};
+}
 pub use registry::{IndexEvent, Lane, Registry, RegistryConfig, RegistryStats};
 pub use sink::{CallbackSink, Entry, FileSink, LaneId, NullSink, Sink, TraceEntry, TraceReader};
 
