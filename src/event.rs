@@ -1,10 +1,10 @@
 //! Fixed-size typed events: [`EventRing<T>`] and its two halves.
 
-use crate::diag::{self, Stats, VerifyReport};
+use crate::diag::{Stats, VerifyReport};
+use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
 use crate::layout::RingKind;
-use crate::peer::{self, Claim, Peer, Side};
-use crate::ring::{self, ConsCore, ProdCore, RingMem, Shape};
-use crate::sync::Arc;
+use crate::peer::Peer;
+use crate::ring::{ConsCore, ProdCore, Shape};
 use crate::{arch, Corruption, Error, PushError, Region, RingError};
 use bytemuck::Pod;
 use core::fmt;
@@ -26,53 +26,56 @@ use core::mem::{align_of, size_of, MaybeUninit};
 /// # Ok::<(), tracering::Error>(())
 /// ```
 pub struct EventRing<T> {
-    // Claims are declared (and so dropped) before the memory they point into.
-    claims: (Claim, Claim),
-    mem: RingMem,
-    _t: PhantomData<T>,
+    h: Owner<Slots<T>>,
 }
 
 /// The writing half of an [`EventRing`]. Send it to the producer thread.
 pub struct EventProducer<T> {
-    core: ProdCore,
-    claim: Claim,
-    mem: Arc<RingMem>,
-    _t: PhantomData<T>,
+    h: ProducerHandle<Slots<T>>,
 }
 
 /// The reading half of an [`EventRing`]. Send it to the consumer thread.
 pub struct EventConsumer<T> {
-    core: ConsCore,
-    /// The private copy that [`read_chunk`](Self::read_chunk) lends from a
-    /// ring in shared memory (`None` for one in this process's own memory).
-    private: Option<Vec<T>>,
-    claim: Claim,
-    mem: Arc<RingMem>,
-    _t: PhantomData<T>,
+    // `h.private` is the copy that `read_chunk` lends from a ring in shared
+    // memory (`None` for one in this process's own memory).
+    h: ConsumerHandle<Slots<T>>,
 }
 
-fn shape<T>() -> Result<Shape, Error> {
-    let (size, align) = (size_of::<T>(), align_of::<T>());
-    if size == 0 || align > arch::CACHE_LINE || size > u32::MAX as usize {
-        return Err(Error::UnsupportedType { size, align });
+/// The unit of an event ring: one slot of `T`. Each half is `Send` when `T`
+/// is: moving it moves values of `T` between threads.
+pub(crate) struct Slots<T>(PhantomData<T>);
+
+impl<T> Unit for Slots<T> {
+    type Elem = T;
+    type Extra = ();
+    const KIND: RingKind = RingKind::Event;
+    const NAMES: [&'static str; 3] = ["EventRing", "EventProducer", "EventConsumer"];
+
+    fn shape() -> Result<Shape, Error> {
+        let (size, align) = (size_of::<T>(), align_of::<T>());
+        if size == 0 || align > arch::CACHE_LINE || size > u32::MAX as usize {
+            return Err(Error::UnsupportedType { size, align });
+        }
+        Ok(Shape {
+            kind: RingKind::Event,
+            unit_size: size,
+            unit_align: align,
+            min_capacity: 1,
+        })
     }
-    Ok(Shape {
-        kind: RingKind::Event,
-        unit_size: size,
-        unit_align: align,
-        min_capacity: 1,
-    })
-}
 
-// SAFETY: the halves own an Arc to the memory; the producer alone writes
-// slots and its line, the consumer alone reads slots and writes its line, and
-// the protocol in ring.rs orders the two. Moving a half moves values of T
-// between threads, hence `T: Send`.
-unsafe impl<T: Send> Send for EventProducer<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send> Send for EventConsumer<T> {}
-// SAFETY: the owner is not shared with any handle (split consumes it).
-unsafe impl<T: Send> Send for EventRing<T> {}
+    fn extra(_cap: u64) {}
+
+    /// Validates the producer position and counts the waiting events.
+    fn verify(core: &mut ConsCore, _: ()) -> Result<VerifyReport, Error> {
+        let records = core.refresh()?;
+        Ok(VerifyReport {
+            records,
+            payload_bytes: records * size_of::<T>() as u64,
+            padding_bytes: 0,
+        })
+    }
+}
 
 impl<T: Copy> EventRing<T> {
     /// Builds a ring of `capacity` slots.
@@ -88,17 +91,8 @@ impl<T: Copy> EventRing<T> {
     /// );
     /// ```
     pub fn with_capacity(capacity: usize) -> Result<Self, Error> {
-        let shape = shape::<T>()?;
-        let region = Region::heap(ring::bytes_needed(capacity, shape.unit_size, 1)?)?;
-        Self::build(RingMem::create(&region, 0, capacity, shape)?)
-    }
-
-    /// Claims both sides of a freshly built ring.
-    fn build(mem: RingMem) -> Result<Self, Error> {
         Ok(EventRing {
-            claims: mem.claim_both()?,
-            mem,
-            _t: PhantomData,
+            h: Owner::with_capacity(capacity)?,
         })
     }
 
@@ -109,7 +103,7 @@ impl<T: Copy> EventRing<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn capacity(&self) -> usize {
-        self.mem.raw().cap as usize
+        self.h.capacity()
     }
 
     /// Splits the ring into its producer and consumer halves.
@@ -121,24 +115,8 @@ impl<T: Copy> EventRing<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn split(self) -> (EventProducer<T>, EventConsumer<T>) {
-        let raw = self.mem.raw();
-        let (pc, cc) = self.claims;
-        let mem = Arc::new(self.mem);
-        (
-            EventProducer {
-                core: ProdCore::new(raw),
-                claim: pc,
-                mem: mem.clone(),
-                _t: PhantomData,
-            },
-            EventConsumer {
-                core: ConsCore::new(raw),
-                private: mem.region().is_shared().then(Vec::new),
-                claim: cc,
-                mem,
-                _t: PhantomData,
-            },
-        )
+        let (p, c) = self.h.split();
+        (EventProducer { h: p }, EventConsumer { h: c })
     }
 
     /// Joins two halves of the same ring back into the owner, for example to
@@ -156,20 +134,10 @@ impl<T: Copy> EventRing<T> {
         producer: EventProducer<T>,
         consumer: EventConsumer<T>,
     ) -> Result<Self, (EventProducer<T>, EventConsumer<T>)> {
-        if !Arc::ptr_eq(&producer.mem, &consumer.mem) {
-            return Err((producer, consumer));
+        match Owner::reunite(producer.h, consumer.h) {
+            Ok(h) => Ok(EventRing { h }),
+            Err((p, c)) => Err((EventProducer { h: p }, EventConsumer { h: c })),
         }
-        let EventProducer {
-            claim: pc, mem: pm, ..
-        } = producer;
-        drop(pm);
-        let mem = Arc::try_unwrap(consumer.mem)
-            .unwrap_or_else(|_| unreachable!("both halves of the ring were given"));
-        Ok(EventRing {
-            claims: (pc, consumer.claim),
-            mem,
-            _t: PhantomData,
-        })
     }
 
     /// Empties the ring and zeroes every counter. Taking `&mut self` on the
@@ -186,7 +154,7 @@ impl<T: Copy> EventRing<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn reset(&mut self) {
-        self.mem.reset();
+        self.h.reset();
     }
 
     /// A snapshot of the counters.
@@ -197,7 +165,7 @@ impl<T: Copy> EventRing<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        diag::snapshot(&self.mem.raw(), RingKind::Event)
+        self.h.stats()
     }
 
     /// Whether the header lines and the data area sit on cache-line
@@ -208,7 +176,7 @@ impl<T: Copy> EventRing<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn is_aligned(&self) -> bool {
-        diag::aligned(&self.mem.raw())
+        self.h.is_aligned()
     }
 
     /// Checks the positions and reports how many events are waiting.
@@ -219,7 +187,7 @@ impl<T: Copy> EventRing<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn verify(&self) -> Result<VerifyReport, Error> {
-        ConsCore::new(self.mem.raw()).verify_events(size_of::<T>())
+        self.h.verify()
     }
 }
 
@@ -232,7 +200,7 @@ impl<T: Pod> EventRing<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
-        ring::bytes_needed(capacity, shape::<T>()?.unit_size, 1)
+        handles::bytes_needed::<Slots<T>>(capacity)
     }
 
     /// Builds a ring of `capacity` slots at `offset` (a multiple of
@@ -251,7 +219,9 @@ impl<T: Pod> EventRing<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn create_in(region: &Region, offset: usize, capacity: usize) -> Result<Self, Error> {
-        Self::build(RingMem::create(region, offset, capacity, shape::<T>()?)?)
+        Ok(EventRing {
+            h: Owner::create_in(region, offset, capacity)?,
+        })
     }
 }
 
@@ -269,13 +239,8 @@ impl<T: Pod> EventProducer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
-        let mem = RingMem::attach(region, offset, shape::<T>()?)?;
-        let claim = Claim::take(mem.raw(), Side::Producer)?;
         Ok(EventProducer {
-            core: ProdCore::new(mem.raw()),
-            claim,
-            mem: Arc::new(mem),
-            _t: PhantomData,
+            h: ProducerHandle::attach(region, offset)?,
         })
     }
 }
@@ -283,13 +248,13 @@ impl<T: Pod> EventProducer<T> {
 impl<T> EventConsumer<T> {
     /// The producer's drop counter alone (cheaper than a full snapshot).
     pub(crate) fn dropped(&self) -> u64 {
-        crate::diag::dropped(&self.core.raw)
+        self.h.dropped()
     }
 
     /// Empties the ring's positions and counters for a new producer. Only
     /// for the drain, once the old producer is gone and the ring is empty.
     pub(crate) fn recycle(&mut self) {
-        self.core.recycle();
+        self.h.recycle();
     }
 }
 
@@ -308,26 +273,8 @@ impl<T: Pod> EventConsumer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
-        let mem = RingMem::attach(region, offset, shape::<T>()?)?;
-        let claim = Claim::take(mem.raw(), Side::Consumer)?;
         Ok(EventConsumer {
-            core: ConsCore::new(mem.raw()),
-            private: region.is_shared().then(Vec::new),
-            claim,
-            mem: Arc::new(mem),
-            _t: PhantomData,
-        })
-    }
-}
-
-impl ConsCore {
-    /// Shared by the owner's and the consumer's `verify`.
-    fn verify_events(&mut self, size: usize) -> Result<VerifyReport, Error> {
-        let records = self.refresh()?;
-        Ok(VerifyReport {
-            records,
-            payload_bytes: records * size as u64,
-            padding_bytes: 0,
+            h: ConsumerHandle::attach(region, offset)?,
         })
     }
 }
@@ -335,7 +282,7 @@ impl ConsCore {
 impl<T: Copy> EventProducer<T> {
     #[inline(always)]
     fn slots(&self) -> *mut T {
-        self.core.raw.data.as_ptr().cast::<T>()
+        self.h.core.raw.data.as_ptr().cast::<T>()
     }
 
     /// Appends one event. A full ring hands it back at once in
@@ -352,8 +299,8 @@ impl<T: Copy> EventProducer<T> {
     /// ```
     #[inline]
     pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
-        if self.core.free_cached() == 0 {
-            match self.core.refresh() {
+        if self.h.core.free_cached() == 0 {
+            match self.h.core.refresh() {
                 Ok(free) if free > 0 => {}
                 Ok(_) => return Err(PushError::Full(value)),
                 Err(e) => return Err(push_error(e, value)),
@@ -377,8 +324,8 @@ impl<T: Copy> EventProducer<T> {
     /// ```
     #[inline]
     pub fn push_or_drop(&mut self, value: T) -> Result<(), RingError> {
-        if self.core.free_cached() == 0 {
-            self.core.room_or_drop(1, size_of::<T>() as u64)?;
+        if self.h.core.free_cached() == 0 {
+            self.h.core.room_or_drop(1, size_of::<T>() as u64)?;
         }
         self.put(value);
         Ok(())
@@ -387,16 +334,16 @@ impl<T: Copy> EventProducer<T> {
     /// Writes `value` into the free slot at `head` and publishes it.
     #[inline(always)]
     fn put(&mut self, value: T) {
-        let head = self.core.head;
-        let idx = (head & self.core.raw.mask) as usize;
-        self.core.raw.log_write(head, 1);
+        let head = self.h.core.head;
+        let idx = (head & self.h.core.raw.mask) as usize;
+        self.h.core.raw.log_write(head, 1);
         // SAFETY: idx < capacity, so the slot is inside the data area, aligned
         // for T (the area is cache-line aligned and slots are size_of::<T>()
         // apart). It is free: the callers saw at least one free slot, so the
         // consumer released it (refresh acquired that release), and it is not
         // visible to the consumer until `publish`.
         unsafe { self.slots().add(idx).write(value) };
-        self.core.publish(head.wrapping_add(1));
+        self.h.core.publish(head.wrapping_add(1));
     }
 
     /// Appends all of `values` with one publish, or none of them
@@ -447,14 +394,14 @@ impl<T: Copy> EventProducer<T> {
     #[inline]
     pub fn write_chunk_uninit(&mut self, n: usize) -> Result<WriteChunkUninit<'_, T>, RingError> {
         let n64 = n as u64;
-        if self.core.free_cached() < n64 && self.core.refresh()? < n64 {
+        if self.h.core.free_cached() < n64 && self.h.core.refresh()? < n64 {
             return Err(RingError::Full);
         }
-        let head = self.core.head;
-        let cap = self.core.raw.cap as usize;
-        let idx = (head & self.core.raw.mask) as usize;
+        let head = self.h.core.head;
+        let cap = self.h.core.raw.cap as usize;
+        let idx = (head & self.h.core.raw.mask) as usize;
         let first = n.min(cap - idx);
-        self.core.raw.log_write(head, n64);
+        self.h.core.raw.log_write(head, n64);
         let base = self.slots().cast::<MaybeUninit<T>>();
         // SAFETY: n slots are free, so n <= capacity; [idx, idx + first) and
         // [0, n - first) lie inside the data area, do not overlap each other,
@@ -468,7 +415,7 @@ impl<T: Copy> EventProducer<T> {
         };
         Ok(WriteChunkUninit {
             slots: (a, b),
-            core: &mut self.core,
+            core: &mut self.h.core,
         })
     }
 
@@ -481,7 +428,7 @@ impl<T: Copy> EventProducer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn available_write(&mut self) -> usize {
-        self.core.refresh().unwrap_or(0) as usize
+        self.h.available_write()
     }
 
     /// Who holds the consumer side: alive, released, or dead.
@@ -494,7 +441,7 @@ impl<T: Copy> EventProducer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn consumer(&self) -> Peer {
-        peer::status(&self.core.raw, Side::Consumer)
+        self.h.consumer()
     }
 
     /// Number of slots.
@@ -505,7 +452,7 @@ impl<T: Copy> EventProducer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn capacity(&self) -> usize {
-        self.core.raw.cap as usize
+        self.h.capacity()
     }
 
     /// A snapshot of the ring's counters.
@@ -517,24 +464,24 @@ impl<T: Copy> EventProducer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        diag::snapshot(&self.core.raw, RingKind::Event)
+        self.h.stats()
     }
 }
 
 impl<T: Copy> EventConsumer<T> {
     #[inline(always)]
     fn slots(&self) -> *const T {
-        self.core.raw.data.as_ptr().cast::<T>()
+        self.h.core.raw.data.as_ptr().cast::<T>()
     }
 
     /// Readable events, reloading the producer position only if none are cached.
     #[inline(always)]
     fn ready(&mut self) -> Result<u64, RingError> {
-        let n = self.core.avail_cached();
+        let n = self.h.core.avail_cached();
         if n != 0 {
             return Ok(n);
         }
-        self.core.refresh()
+        self.h.core.refresh()
     }
 
     /// Removes the oldest event, or returns [`RingError::Empty`].
@@ -557,7 +504,7 @@ impl<T: Copy> EventConsumer<T> {
         // SAFETY: idx < capacity; the slot was written before the producer
         // store-released a head past it, which `refresh` load-acquired, and
         // `consume` hands it back only after this copy.
-        Ok(self.core.consume(1, |_| unsafe { slot.add(idx).read() }))
+        Ok(self.h.core.consume(1, |_| unsafe { slot.add(idx).read() }))
     }
 
     /// Copies the oldest event without removing it.
@@ -593,9 +540,9 @@ impl<T: Copy> EventConsumer<T> {
     /// ```
     #[inline]
     pub fn pop_batch(&mut self, out: &mut [T]) -> Result<usize, RingError> {
-        let mut ready = self.core.avail_cached();
+        let mut ready = self.h.core.avail_cached();
         if ready < out.len() as u64 {
-            ready = self.core.refresh()?;
+            ready = self.h.core.refresh()?;
         }
         let n = (ready as usize).min(out.len());
         if n == 0 {
@@ -606,7 +553,7 @@ impl<T: Copy> EventConsumer<T> {
         // SAFETY: n events are published (ready) and n <= out.len(); both
         // runs lie inside the data area; `out` is caller memory that cannot
         // overlap the ring; `consume` hands the slots back after the copy.
-        self.core.consume(n as u64, |_| unsafe {
+        self.h.core.consume(n as u64, |_| unsafe {
             core::ptr::copy_nonoverlapping(slots.add(idx), out.as_mut_ptr(), first);
             core::ptr::copy_nonoverlapping(slots, out.as_mut_ptr().add(first), n - first);
         });
@@ -617,10 +564,10 @@ impl<T: Copy> EventConsumer<T> {
     /// start and how many come before the end of the buffer.
     #[inline(always)]
     fn runs(&self, n: usize) -> (usize, usize) {
-        let tail = self.core.tail;
-        self.core.raw.log_read(tail, n as u64);
-        let idx = (tail & self.core.raw.mask) as usize;
-        (idx, n.min(self.core.raw.cap as usize - idx))
+        let tail = self.h.core.tail;
+        self.h.core.raw.log_read(tail, n as u64);
+        let idx = (tail & self.h.core.raw.mask) as usize;
+        (idx, n.min(self.h.core.raw.cap as usize - idx))
     }
 
     /// The next `n` events to read in place, or [`RingError::Empty`] if
@@ -646,12 +593,12 @@ impl<T: Copy> EventConsumer<T> {
     #[inline]
     pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, T>, RingError> {
         let n64 = n as u64;
-        if self.core.avail_cached() < n64 && self.core.refresh()? < n64 {
+        if self.h.core.avail_cached() < n64 && self.h.core.refresh()? < n64 {
             return Err(RingError::Empty);
         }
         let (idx, first) = self.runs(n);
         let base = self.slots();
-        let slots = match &mut self.private {
+        let slots = match &mut self.h.private {
             None => {
                 // SAFETY: n events are published (acquired by refresh); both
                 // runs lie inside the data area of a ring in this process's
@@ -683,7 +630,7 @@ impl<T: Copy> EventConsumer<T> {
         };
         Ok(ReadChunk {
             slots,
-            core: &mut self.core,
+            core: &mut self.h.core,
         })
     }
 
@@ -697,7 +644,7 @@ impl<T: Copy> EventConsumer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn available_read(&mut self) -> usize {
-        self.core.refresh().unwrap_or(0) as usize
+        self.h.available_read()
     }
 
     /// Who holds the producer side: alive, released, or dead (its events
@@ -710,7 +657,7 @@ impl<T: Copy> EventConsumer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn producer(&self) -> Peer {
-        peer::status(&self.core.raw, Side::Producer)
+        self.h.producer()
     }
 
     /// Number of slots.
@@ -721,7 +668,7 @@ impl<T: Copy> EventConsumer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn capacity(&self) -> usize {
-        self.core.raw.cap as usize
+        self.h.capacity()
     }
 
     /// A snapshot of the ring's counters.
@@ -732,7 +679,7 @@ impl<T: Copy> EventConsumer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        diag::snapshot(&self.core.raw, RingKind::Event)
+        self.h.stats()
     }
 
     /// Validates the producer position and counts the waiting events.
@@ -744,7 +691,7 @@ impl<T: Copy> EventConsumer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn verify(&mut self) -> Result<VerifyReport, Error> {
-        self.core.verify_events(size_of::<T>())
+        self.h.verify()
     }
 
     /// The corruption that poisoned this consumer, if any.
@@ -755,25 +702,25 @@ impl<T: Copy> EventConsumer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn poisoned(&self) -> Option<Corruption> {
-        self.stats().poisoned
+        self.h.poisoned()
     }
 }
 
 impl<T> fmt::Debug for EventRing<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        diag::dump(f, "EventRing", &self.mem.raw(), RingKind::Event)
+        self.h.dump(f)
     }
 }
 
 impl<T> fmt::Debug for EventProducer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        diag::dump(f, "EventProducer", &self.core.raw, RingKind::Event)
+        self.h.dump(f)
     }
 }
 
 impl<T> fmt::Debug for EventConsumer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        diag::dump(f, "EventConsumer", &self.core.raw, RingKind::Event)
+        self.h.dump(f)
     }
 }
 

@@ -76,6 +76,7 @@ mod arch;
 mod diag;
 mod error;
 mod event;
+mod handles;
 mod layout;
 mod mutants;
 mod peer;
@@ -99,6 +100,15 @@ pub use record::{
     WriteGrant, DEFAULT_RING_BYTES,
 };
 pub use region::Region;
+
+/// The pure record parser and its framing helpers, for the fuzz targets in
+/// `fuzz/` and for `tests/parse_records.rs`: separate crates, which reach
+/// nothing private. Not part of the API: hidden from the docs and free to
+/// change in any release.
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::record::format::{framed, header_at, max_payload_for, parse, Found};
+}
 
 /// Nanoseconds on the backend's cheap clock: the TSC on x86_64, CNTVCT_EL0 on
 /// aarch64, `CLOCK_MONOTONIC` elsewhere. Record timestamps use it.

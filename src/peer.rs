@@ -10,8 +10,8 @@
 //! and its side may be claimed again.
 
 use crate::layout::SideOwner;
-use crate::ring::RawRing;
 use crate::{arch, Error};
+use core::ptr::NonNull;
 
 const NEVER: u64 = 0;
 const HELD: u64 = 1;
@@ -39,20 +39,6 @@ pub enum Peer {
         /// The dead holder's process id.
         pid: u32,
     },
-}
-
-/// Which side of a ring.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Side {
-    Producer,
-    Consumer,
-}
-
-fn owner(raw: &RawRing, side: Side) -> &SideOwner {
-    match side {
-        Side::Producer => &raw.hdr().prod.owner,
-        Side::Consumer => &raw.hdr().cons.owner,
-    }
 }
 
 /// This process's pid and start time (cached; recomputed after a fork).
@@ -109,9 +95,8 @@ fn alive(pid: u64, start: u64) -> bool {
     exists && (start == 0 || start_time(pid) == start)
 }
 
-/// Reports the holder of `side`.
-pub(crate) fn status(raw: &RawRing, side: Side) -> Peer {
-    let o = owner(raw, side);
+/// Reports the holder of the side that `o` describes.
+pub(crate) fn status(o: &SideOwner) -> Peer {
     let live = arch::load_acquire(&o.liveness);
     let pid = arch::load_relaxed(&o.pid);
     let start = arch::load_relaxed(&o.start);
@@ -126,17 +111,25 @@ pub(crate) fn status(raw: &RawRing, side: Side) -> Peer {
 
 /// A held side; releases it when dropped.
 pub(crate) struct Claim {
-    raw: RawRing,
-    side: Side,
+    /// The side's record in a ring header that outlives this Claim.
+    owner: NonNull<SideOwner>,
 }
 
-// SAFETY: a Claim only touches atomics of a header that its owner keeps alive.
+// SAFETY: a Claim only touches atomics of a header that its holder keeps
+// alive (see `take`).
 unsafe impl Send for Claim {}
 
 impl Claim {
-    /// Claims `side`, unless a live process (this one included) holds it.
-    pub(crate) fn take(raw: RawRing, side: Side) -> Result<Claim, Error> {
-        let o = owner(&raw, side);
+    /// Claims the side that `owner` describes, unless a live process (this
+    /// one included) holds it.
+    ///
+    /// # Safety
+    /// `owner` must point to an initialised `SideOwner` that stays valid
+    /// until the returned Claim is dropped.
+    pub(crate) unsafe fn take(owner: NonNull<SideOwner>) -> Result<Claim, Error> {
+        // SAFETY: valid for the Claim's lifetime, per the caller; only
+        // atomics are reached through it.
+        let o = unsafe { owner.as_ref() };
         let (pid, start) = me();
         loop {
             let cur = arch::load_acquire(&o.liveness);
@@ -155,7 +148,7 @@ impl Claim {
                 arch::store_relaxed(&o.pid, pid);
                 arch::store_relaxed(&o.start, start);
                 arch::store_release(&o.liveness, epoch << 2 | HELD);
-                return Ok(Claim { raw, side });
+                return Ok(Claim { owner });
             }
         }
     }
@@ -163,7 +156,8 @@ impl Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        let o = owner(&self.raw, self.side);
+        // SAFETY: `take`'s caller keeps the SideOwner valid until now.
+        let o = unsafe { self.owner.as_ref() };
         let cur = arch::load_relaxed(&o.liveness);
         if cur & 3 == HELD && arch::load_relaxed(&o.pid) == std::process::id() as u64 {
             arch::store_release(&o.liveness, (cur & !3) | RELEASED);

@@ -11,8 +11,8 @@
 //! position is checked against the local one before it is used, and a bad one
 //! poisons the handle with [`Error::Corrupted`].
 
-use crate::layout::{self, RingHeader, RingKind, HEADER_SIZE};
-use crate::peer::{Claim, Side};
+use crate::layout::{self, RingHeader, RingKind, SideOwner, HEADER_SIZE};
+use crate::peer::Claim;
 use crate::region::{Placement, Region};
 use crate::sync::AccessLog;
 use crate::{arch, AttachError, Corruption, Error, RingError};
@@ -149,12 +149,19 @@ impl RingMem {
         }
     }
 
+    /// Claims `side` for this process. The Claim points into this ring's
+    /// header: its holder drops it before this RingMem (owners and handles
+    /// declare it before the memory they keep).
+    pub(crate) fn claim(&self, side: Side) -> Result<Claim, Error> {
+        // SAFETY: the SideOwner lies in this ring's initialised header, which
+        // lives as long as this RingMem; every holder of the Claim drops it
+        // first (see above).
+        unsafe { Claim::take(NonNull::from(self.raw.owner(side))) }
+    }
+
     /// Claims both sides, for the owner of a freshly built ring.
     pub(crate) fn claim_both(&self) -> Result<(Claim, Claim), Error> {
-        Ok((
-            Claim::take(self.raw, Side::Producer)?,
-            Claim::take(self.raw, Side::Consumer)?,
-        ))
+        Ok((self.claim(Side::Producer)?, self.claim(Side::Consumer)?))
     }
 
     /// Pointers into this ring, valid while `self` lives.
@@ -238,6 +245,13 @@ impl Drop for RingMem {
     }
 }
 
+/// Which side of a ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Producer,
+    Consumer,
+}
+
 /// Pointers and geometry of one ring. Copied into each handle so that the hot
 /// path never chases the owner.
 #[derive(Clone, Copy)]
@@ -260,6 +274,14 @@ impl RawRing {
         // initialised and outlives this borrow. All shared-mutable fields are
         // atomics.
         unsafe { self.hdr.as_ref() }
+    }
+
+    /// The record of which process holds `side`.
+    pub(crate) fn owner(&self, side: Side) -> &SideOwner {
+        match side {
+            Side::Producer => &self.hdr().prod.owner,
+            Side::Consumer => &self.hdr().cons.owner,
+        }
     }
 
     /// Logs a write of `n` units at position `pos` (for loom; free otherwise).

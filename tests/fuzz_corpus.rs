@@ -31,3 +31,8 @@ fn corpus_attach_bytes() {
 fn corpus_drain_mutating() {
     replay("drain_mutating", fuzz_logic::drain_mutating);
 }
+
+#[test]
+fn corpus_parse_records() {
+    replay("parse_records", fuzz_logic::parse_records);
+}

@@ -137,3 +137,58 @@ pub fn drain_mutating(data: &[u8]) {
     }
     drain_records(&mut c);
 }
+
+/// Walks arbitrary bytes with the pure record parser, no ring involved. The
+/// first 16 bytes pick the positions; the largest power-of-two prefix of
+/// the rest (at least 64 bytes) is the data area. Whatever the bytes, the
+/// parser may report corruption, but never panics or hangs, reads each
+/// header it visits once and inside the area, and hands out only records
+/// that lie inside the area and before the producer position.
+pub fn parse_records(data: &[u8]) {
+    use tracering::__fuzz::{framed, header_at, max_payload_for, parse};
+    if data.len() < 16 + 64 {
+        return;
+    }
+    let (words, rest) = data.split_at(16);
+    let word = |i: usize| u64::from_le_bytes(words[i..i + 8].try_into().unwrap());
+    let area = &rest[..1 << rest.len().ilog2()];
+    let cap = area.len() as u64;
+    // Mostly 8-aligned positions, so that the walk gets past the first
+    // framing check; the top bit of the second word lets any through.
+    let tail = if word(8) >> 63 == 0 {
+        word(0) & !7
+    } else {
+        word(0)
+    };
+    let head = tail.wrapping_add(word(8) % (cap + 1));
+    let max_payload = max_payload_for(cap);
+    let mut pos = tail;
+    for _ in 0..=cap / 8 {
+        let mut seen = Vec::new();
+        let found = parse(cap, pos, head, max_payload, |idx| {
+            assert!(!seen.contains(&idx), "header at {idx} read twice");
+            seen.push(idx);
+            header_at(area, idx)
+        });
+        let Ok(Some(f)) = found else {
+            return;
+        };
+        let size = f.hdr.size as u64;
+        let total = framed(size);
+        assert!(f.hdr.is_valid() && f.hdr.kind != tracering::EventHeader::KIND_PAD);
+        assert!((1..=max_payload).contains(&size), "size {size}");
+        assert!(
+            f.idx % 8 == 0 && f.idx + total <= cap,
+            "record outside the area"
+        );
+        assert_eq!(f.next.wrapping_sub(pos), f.padding + total);
+        assert!(
+            f.next.wrapping_sub(pos) <= head.wrapping_sub(pos),
+            "record past the producer position"
+        );
+        let payload = &area[(f.idx + 16) as usize..][..size as usize];
+        std::hint::black_box(payload);
+        pos = f.next;
+    }
+    panic!("the walk did not end within {} steps", cap / 8 + 1);
+}

@@ -1,0 +1,521 @@
+//! The reading half of a record ring: [`RecordConsumer`], the records it
+//! lends ([`Record`], [`ReadGuard`]) or copies out ([`OwnedRecord`]), and
+//! the reader that runs the pure parser of `format.rs` over the ring.
+
+use super::format::{self, EventHeader, Found};
+use super::Bytes;
+use crate::diag::{Stats, VerifyReport};
+use crate::handles::ConsumerHandle;
+use crate::layout::RECORD_HEADER;
+use crate::peer::Peer;
+use crate::ring::ConsCore;
+use crate::{Corruption, Error, Region, RingError};
+use core::fmt;
+use core::ops::Deref;
+
+/// The reading half of a [`RecordRing`](super::RecordRing).
+pub struct RecordConsumer {
+    // `h.private` holds payloads read from a ring in shared memory (`None`
+    // for a ring in this process's own memory: zero-copy); `h.extra` is the
+    // largest payload.
+    pub(super) h: ConsumerHandle<Bytes>,
+}
+
+/// The consumer's parsing state, borrowed from a consumer (or, for the
+/// owner's `verify`, from a fresh core).
+struct Reader<'a> {
+    core: &'a mut ConsCore,
+    max_payload: u64,
+}
+
+impl Reader<'_> {
+    /// Parses the record at `pos` with [`format::parse`], after reloading
+    /// the producer position if nothing more is known to be published.
+    /// Every header is read once, with one volatile load, and the parser
+    /// checks that copy before using it.
+    #[inline]
+    fn parse(&mut self, pos: u64) -> Result<Option<Found>, Corruption> {
+        if self.core.cached_head == pos {
+            match self.core.refresh() {
+                Ok(_) => {}
+                Err(RingError::Corrupted(c)) => return Err(c),
+                Err(_) => return Err(Corruption::ProducerPosition),
+            }
+        }
+        let raw = self.core.raw;
+        let head = self.core.cached_head;
+        format::parse(raw.cap, pos, head, self.max_payload, |idx| {
+            raw.log_read_bytes(idx, RECORD_HEADER);
+            // Volatile: the compiler may not re-fetch the header later.
+            // SAFETY: `format::parse` asks only for an 8-aligned idx with
+            // idx + 16 <= capacity, so the header lies inside the data area
+            // and is aligned for EventHeader, and only for bytes before
+            // `head`, which `refresh` load-acquired (validated against the
+            // tail), so they are published.
+            unsafe {
+                raw.data
+                    .as_ptr()
+                    .add(idx as usize)
+                    .cast::<EventHeader>()
+                    .read_volatile()
+            }
+        })
+    }
+
+    /// Parses at the current tail, poisoning on corruption.
+    #[inline]
+    fn next(&mut self) -> Result<Found, RingError> {
+        match self.parse(self.core.tail) {
+            Ok(Some(f)) => Ok(f),
+            Ok(None) => Err(RingError::Empty),
+            Err(c) => Err(self.core.poison(c)),
+        }
+    }
+
+    /// The record `f`: in place for a ring in this process's own memory, or
+    /// copied once into `private` for a ring in shared memory, which another
+    /// process may rewrite at any time. The caller ties `'a` to a borrow
+    /// that keeps the bytes from being released.
+    fn view<'a>(&self, f: &Found, private: Option<&'a mut Vec<u8>>) -> Record<'a> {
+        let len = f.hdr.size as usize;
+        self.core
+            .raw
+            .log_read_bytes(f.idx + RECORD_HEADER, len as u64);
+        // SAFETY: `parse` checked that idx + framed(size) lies inside the data
+        // area, so the payload and the padding up to the next 8-byte boundary
+        // do.
+        let src = unsafe {
+            self.core
+                .raw
+                .data
+                .as_ptr()
+                .add((f.idx + RECORD_HEADER) as usize)
+        };
+        let payload = match private {
+            // SAFETY: in bounds (above), published before the acquire load
+            // of head, and in memory that only this process's producer
+            // writes, which never rewrites bytes before this consumer
+            // releases them; the caller's borrow keeps them unreleased.
+            None => unsafe { core::slice::from_raw_parts(src, len) },
+            Some(buf) => {
+                copy_out(src, len, buf);
+                &buf[..len]
+            }
+        };
+        Record {
+            hdr: f.hdr,
+            payload,
+        }
+    }
+
+    /// Walks the unread records without consuming them.
+    fn verify(&mut self) -> Result<VerifyReport, Error> {
+        let mut report = VerifyReport::default();
+        let end = self.core.refresh()?;
+        let mut pos = self.core.tail;
+        while pos.wrapping_sub(self.core.tail) < end {
+            match self.parse(pos) {
+                Ok(Some(f)) => {
+                    report.records += 1;
+                    report.payload_bytes += f.hdr.size as u64;
+                    report.padding_bytes += f.padding;
+                    pos = f.next;
+                }
+                Ok(None) => break,
+                Err(c) => return Err(Error::Corrupted(c)),
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Walks the unread records of the ring that `core` reads, without
+/// consuming them: for both the consumer's and the owner's `verify`.
+pub(super) fn verify(core: &mut ConsCore, max_payload: u64) -> Result<VerifyReport, Error> {
+    Reader { core, max_payload }.verify()
+}
+
+/// Copies `len` payload bytes from shared memory at `src` (8-aligned, with
+/// its frame readable up to the next multiple of 8) into `buf`, reading each
+/// 8-byte word exactly once with a volatile load, so that a peer rewriting
+/// the bytes meanwhile can change what is copied but never what the reader
+/// sees afterwards.
+fn copy_out(src: *const u8, len: usize, buf: &mut Vec<u8>) {
+    let words = len.div_ceil(8);
+    buf.clear();
+    buf.reserve(words * 8);
+    for i in 0..words {
+        // SAFETY: the caller guarantees that `src` is 8-aligned and that the
+        // `words` words from it are inside the data area.
+        let w = unsafe { src.cast::<u64>().add(i).read_volatile() };
+        buf.extend_from_slice(&w.to_ne_bytes());
+    }
+}
+
+/// One record of the ring: its header, and its payload in place (rings in
+/// this process's memory) or as a private copy (rings in shared memory).
+///
+/// It borrows the consumer, so the bytes cannot be released (and overwritten)
+/// while it exists. It is deliberately not `Clone`.
+pub struct Record<'a> {
+    hdr: EventHeader,
+    payload: &'a [u8],
+}
+
+impl Record<'_> {
+    /// The record's kind.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(4, b"a")?;
+    /// assert_eq!(c.peek()?.kind(), 4);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn kind(&self) -> u16 {
+        self.hdr.kind
+    }
+
+    /// The record's timestamp in nanoseconds.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write_with_timestamp(4, 99, b"a")?;
+    /// assert_eq!(c.peek()?.timestamp(), 99);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn timestamp(&self) -> u64 {
+        self.hdr.timestamp
+    }
+
+    /// The full header.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(4, b"ab")?;
+    /// assert_eq!(c.peek()?.header().size, 2);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn header(&self) -> EventHeader {
+        self.hdr
+    }
+
+    /// The payload: in place in the ring, or, for a ring in shared memory,
+    /// the consumer's private copy of it (bytes that cannot change while
+    /// this borrow lives).
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(4, b"ab")?;
+    /// assert_eq!(c.peek()?.payload(), b"ab");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn payload(&self) -> &[u8] {
+        self.payload
+    }
+
+    /// Copies the payload into `buf` and returns its length. A short buffer is
+    /// an error, never a silent truncation.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(4, b"abc")?;
+    /// let mut buf = [0u8; 2];
+    /// assert!(c.peek()?.copy_to(&mut buf).is_err());
+    /// let mut buf = [0u8; 8];
+    /// assert_eq!(c.peek()?.copy_to(&mut buf)?, 3);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn copy_to(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        let p = self.payload();
+        let got = buf.len() as u64;
+        let dst = buf.get_mut(..p.len()).ok_or(Error::BufferTooSmall {
+            needed: p.len() as u64,
+            got,
+        })?;
+        dst.copy_from_slice(p);
+        Ok(p.len())
+    }
+
+    /// Copies the record out of the ring.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(4, b"abc")?;
+    /// let owned = c.read()?.to_owned();
+    /// assert_eq!(owned.payload, b"abc");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn to_owned(&self) -> OwnedRecord {
+        OwnedRecord {
+            kind: self.hdr.kind,
+            timestamp: self.hdr.timestamp,
+            payload: self.payload().to_vec(),
+        }
+    }
+}
+
+impl fmt::Debug for Record<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("kind", &self.hdr.kind)
+            .field("timestamp", &self.hdr.timestamp)
+            .field("len", &self.hdr.size)
+            .finish()
+    }
+}
+
+/// A record copied out of the ring.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedRecord {
+    /// The record's kind.
+    pub kind: u16,
+    /// The record's timestamp in nanoseconds.
+    pub timestamp: u64,
+    /// The payload bytes.
+    pub payload: Vec<u8>,
+}
+
+/// The oldest record, consumed when this guard is dropped.
+///
+/// ```
+/// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+/// p.write(1, b"a")?;
+/// {
+///     let rec = c.read()?;       // zero-copy view
+///     assert_eq!(rec.payload(), b"a");
+/// }                              // released here
+/// assert_eq!(c.read().unwrap_err(), tracering::RingError::Empty);
+/// # Ok::<(), tracering::Error>(())
+/// ```
+pub struct ReadGuard<'a> {
+    record: Record<'a>,
+    core: &'a mut ConsCore,
+    next: u64,
+}
+
+impl<'a> Deref for ReadGuard<'a> {
+    type Target = Record<'a>;
+    fn deref(&self) -> &Record<'a> {
+        &self.record
+    }
+}
+
+impl fmt::Debug for ReadGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.record.fmt(f)
+    }
+}
+
+impl Drop for ReadGuard<'_> {
+    fn drop(&mut self) {
+        self.core.release(self.next);
+        self.core.add_read(1);
+    }
+}
+
+impl RecordConsumer {
+    /// The producer's drop counter alone (cheaper than a full snapshot).
+    pub(crate) fn dropped(&self) -> u64 {
+        self.h.dropped()
+    }
+
+    /// Empties the ring's positions and counters for a new producer. Only
+    /// for the drain, once the old producer is gone and the ring is empty.
+    pub(crate) fn recycle(&mut self) {
+        self.h.recycle();
+    }
+
+    /// The parsing state and the private copy, borrowed apart.
+    #[inline(always)]
+    fn parts(&mut self) -> (Reader<'_>, Option<&mut Vec<u8>>) {
+        let h = &mut self.h;
+        let reader = Reader {
+            core: &mut h.core,
+            max_payload: h.extra,
+        };
+        (reader, h.private.as_mut())
+    }
+
+    /// Attaches as the consumer of the ring at `offset` in `region`, after
+    /// validating its header, and resumes from the stored read position. A
+    /// restarted consumer reads on where the last one stopped.
+    ///
+    /// ```
+    /// use tracering::{RecordRing, RecordConsumer, Region};
+    /// let region = Region::heap(RecordRing::bytes_needed(1024)?)?;
+    /// let (mut p, c) = RecordRing::create_in(&region, 0, 1024)?.split();
+    /// p.write(1, b"kept")?;
+    /// drop(c);
+    /// let mut c = RecordConsumer::attach(&region, 0)?;
+    /// assert_eq!(c.read()?.payload(), b"kept");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
+        Ok(RecordConsumer {
+            h: ConsumerHandle::attach(region, offset)?,
+        })
+    }
+
+    /// Who holds the producer side: alive, released, or dead. Records a dead
+    /// producer committed can still be read; none is ever torn.
+    ///
+    /// ```
+    /// let (p, c) = tracering::RecordRing::new()?.split();
+    /// assert!(matches!(c.producer(), tracering::Peer::Alive { .. }));
+    /// drop(p);
+    /// assert!(matches!(c.producer(), tracering::Peer::Released { .. }));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn producer(&self) -> Peer {
+        self.h.producer()
+    }
+
+    /// Takes the oldest record; it is consumed when the guard drops.
+    /// [`RingError::Empty`] when nothing is published.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(2, b"xy")?;
+    /// assert_eq!(c.read()?.payload(), b"xy");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn read(&mut self) -> Result<ReadGuard<'_>, RingError> {
+        let (mut r, private) = self.parts();
+        let f = r.next()?;
+        let record = r.view(&f, private);
+        Ok(ReadGuard {
+            record,
+            core: r.core,
+            next: f.next,
+        })
+    }
+
+    /// Looks at the oldest record without consuming it.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(2, b"xy")?;
+    /// assert_eq!(c.peek()?.kind(), 2);
+    /// assert_eq!(c.read()?.kind(), 2);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn peek(&mut self) -> Result<Record<'_>, RingError> {
+        let (mut r, private) = self.parts();
+        let f = r.next()?;
+        Ok(r.view(&f, private))
+    }
+
+    /// Copies the oldest record out and consumes it.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(2, b"xy")?;
+    /// assert_eq!(c.read_owned()?.payload, b"xy");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn read_owned(&mut self) -> Result<OwnedRecord, RingError> {
+        Ok(self.read()?.to_owned())
+    }
+
+    /// Hands up to `max` records to `f`, oldest first, then releases them all
+    /// with one store. Returns how many were handled (0 when empty).
+    ///
+    /// If corruption is met after some records were handled, those are
+    /// released and counted, and the next call reports the corruption.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// for i in 0..5u8 { p.write(1, &[i])?; }
+    /// let mut seen = Vec::new();
+    /// assert_eq!(c.read_batch(3, |r| seen.push(r.payload()[0]))?, 3);
+    /// assert_eq!(seen, [0, 1, 2]);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn read_batch<F: FnMut(&Record<'_>)>(
+        &mut self,
+        max: usize,
+        mut f: F,
+    ) -> Result<usize, RingError> {
+        let (mut r, mut private) = self.parts();
+        let mut pos = r.core.tail;
+        let mut n = 0;
+        while n < max {
+            match r.parse(pos) {
+                Ok(Some(found)) => {
+                    f(&r.view(&found, private.as_deref_mut()));
+                    pos = found.next;
+                    n += 1;
+                }
+                Ok(None) => break,
+                Err(c) => {
+                    let e = r.core.poison(c);
+                    if n == 0 {
+                        return Err(e);
+                    }
+                    break;
+                }
+            }
+        }
+        if n > 0 {
+            r.core.release(pos);
+            r.core.add_read(n as u64);
+        }
+        Ok(n)
+    }
+
+    /// Readable bytes (including framing), after reloading the producer
+    /// position; 0 if the ring is poisoned.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(1, b"a")?;
+    /// assert_eq!(c.available_read(), 24);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn available_read(&mut self) -> usize {
+        self.h.available_read()
+    }
+
+    /// Walks every unread record and checks its framing, without consuming.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write(1, b"abc")?;
+    /// let rep = c.verify()?;
+    /// assert_eq!((rep.records, rep.payload_bytes), (1, 3));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn verify(&mut self) -> Result<VerifyReport, Error> {
+        self.h.verify()
+    }
+
+    /// A snapshot of the ring's counters.
+    ///
+    /// ```
+    /// let (_p, c) = tracering::RecordRing::new()?.split();
+    /// assert_eq!(c.stats().read, 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.h.stats()
+    }
+
+    /// The corruption that poisoned this consumer, if any.
+    ///
+    /// ```
+    /// let (_p, c) = tracering::RecordRing::new()?.split();
+    /// assert_eq!(c.poisoned(), None);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn poisoned(&self) -> Option<Corruption> {
+        self.h.poisoned()
+    }
+}
+
+impl fmt::Debug for RecordConsumer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.h.dump(f)
+    }
+}

@@ -1,0 +1,421 @@
+//! The writing half of a record ring: [`RecordProducer`] and the in-place
+//! [`WriteGrant`].
+
+use super::format::{framed, EventHeader};
+use super::Bytes;
+use crate::diag::Stats;
+use crate::handles::ProducerHandle;
+use crate::layout::RECORD_HEADER;
+use crate::peer::Peer;
+use crate::{arch, Error, InvalidRecord, Region, RingError};
+use core::fmt;
+
+/// The writing half of a [`RecordRing`](super::RecordRing).
+pub struct RecordProducer {
+    // `h.extra` is the largest payload.
+    pub(super) h: ProducerHandle<Bytes>,
+}
+
+impl RecordProducer {
+    /// Attaches as the producer of the ring at `offset` in `region`, after
+    /// validating its header. Refused while a live process holds that side;
+    /// a dead holder's side is taken over.
+    ///
+    /// ```
+    /// use tracering::{RecordRing, RecordProducer, Region};
+    /// let region = Region::heap(RecordRing::bytes_needed(1024)?)?;
+    /// let (p, _c) = RecordRing::create_in(&region, 0, 1024)?.split();
+    /// assert!(RecordProducer::attach(&region, 0).is_err()); // held by `p`
+    /// drop(p);
+    /// assert!(RecordProducer::attach(&region, 0).is_ok());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
+        Ok(RecordProducer {
+            h: ProducerHandle::attach(region, offset)?,
+        })
+    }
+
+    /// Who holds the consumer side: alive, released, or dead.
+    ///
+    /// ```
+    /// let (p, c) = tracering::RecordRing::new()?.split();
+    /// drop(c);
+    /// assert!(matches!(p.consumer(), tracering::Peer::Released { .. }));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn consumer(&self) -> Peer {
+        self.h.consumer()
+    }
+
+    /// Largest payload a record may carry.
+    ///
+    /// ```
+    /// let (p, _c) = tracering::RecordRing::with_capacity(256)?.split();
+    /// assert_eq!(p.max_payload(), 112);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn max_payload(&self) -> usize {
+        self.h.extra as usize
+    }
+
+    /// Checks a record's kind and length before anything is written.
+    #[inline(always)]
+    fn check(&self, kind: u16, len: usize) -> Result<u64, RingError> {
+        let len = len as u64;
+        let bad = |why| Err(RingError::InvalidRecord(why));
+        if kind == EventHeader::KIND_PAD {
+            return bad(InvalidRecord::ReservedKind);
+        }
+        if len == 0 {
+            return bad(InvalidRecord::Empty);
+        }
+        if len > self.h.extra {
+            return bad(InvalidRecord::TooLarge);
+        }
+        Ok(framed(len))
+    }
+
+    /// Where a record of `total` framed bytes starts if written at `pos`:
+    /// `pos` itself, or the start of the next lap when it would straddle.
+    #[inline(always)]
+    fn place(&self, pos: u64, total: u64) -> u64 {
+        let room = self.h.core.raw.cap - (pos & self.h.core.raw.mask);
+        if total <= room {
+            pos
+        } else {
+            pos.wrapping_add(room)
+        }
+    }
+
+    /// Writes the padding marker between `pos` and the end of the buffer
+    /// (nothing if fewer than a header's bytes are left).
+    #[cold]
+    fn pad(&mut self, pos: u64) {
+        let idx = pos & self.h.core.raw.mask;
+        let room = self.h.core.raw.cap - idx;
+        if room >= RECORD_HEADER {
+            let hdr = EventHeader::new((room - RECORD_HEADER) as u32, EventHeader::KIND_PAD, 0);
+            self.h.core.raw.log_write_bytes(idx, RECORD_HEADER);
+            // SAFETY: idx is 8-aligned and room >= 16, so the header lies in
+            // the data area; the bytes are free and unpublished.
+            unsafe { self.at(idx).cast::<EventHeader>().write(hdr) };
+        }
+    }
+
+    #[inline(always)]
+    fn at(&self, idx: u64) -> *mut u8 {
+        // SAFETY: callers pass idx < capacity, inside the data area.
+        unsafe { self.h.core.raw.data.as_ptr().add(idx as usize) }
+    }
+
+    /// Writes header and payload at `start` (already placed and free).
+    #[inline(always)]
+    fn put(&mut self, start: u64, kind: u16, ts: u64, payload: &[u8]) {
+        let idx = start & self.h.core.raw.mask;
+        let hdr = EventHeader::new(payload.len() as u32, kind, ts);
+        self.h
+            .core
+            .raw
+            .log_write_bytes(idx, RECORD_HEADER + payload.len() as u64);
+        // SAFETY: `place` keeps [idx, idx + framed(len)) inside the data area;
+        // idx is 8-aligned; the space is free (has_room) and unpublished;
+        // `payload` is caller memory that cannot overlap the ring.
+        unsafe {
+            let p = self.at(idx);
+            p.cast::<EventHeader>().write(hdr);
+            core::ptr::copy_nonoverlapping(
+                payload.as_ptr(),
+                p.add(RECORD_HEADER as usize),
+                payload.len(),
+            );
+        }
+    }
+
+    /// Reserves `need` bytes from `head`, or says why not.
+    #[inline(always)]
+    fn claim(&mut self, need: u64) -> Result<(), RingError> {
+        if self.h.core.free_cached() >= need || self.h.core.refresh()? >= need {
+            return Ok(());
+        }
+        Err(RingError::Full)
+    }
+
+    /// Writes one record stamped with [`now_ns`](crate::now_ns). A full ring
+    /// refuses it at once with [`RingError::Full`] and counts nothing: the
+    /// caller still has the payload and may retry.
+    ///
+    /// ```
+    /// use tracering::{RecordRing, RingError};
+    /// let (mut p, mut c) = RecordRing::with_capacity(64)?.split();
+    /// p.write(7, &[1; 16])?;
+    /// p.write(7, &[2; 16])?;
+    /// assert_eq!(p.write(7, &[3; 16]), Err(RingError::Full));
+    /// assert_eq!(p.stats().dropped, 0);
+    /// assert_eq!(c.read()?.kind(), 7);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn write(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
+        self.put_record(kind, arch::now_ns(), payload, false)
+    }
+
+    /// Writes one record with a caller-supplied timestamp; like
+    /// [`write`](Self::write), a full ring counts nothing.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write_with_timestamp(1, 123, b"z")?;
+    /// assert_eq!(c.read()?.timestamp(), 123);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn write_with_timestamp(
+        &mut self,
+        kind: u16,
+        timestamp: u64,
+        payload: &[u8],
+    ) -> Result<(), RingError> {
+        self.put_record(kind, timestamp, payload, false)
+    }
+
+    /// Writes one record, or gives it up and counts it and its bytes as
+    /// dropped ([`Stats::dropped`], [`Stats::dropped_bytes`]): the write of a
+    /// tracer that never waits.
+    ///
+    /// ```
+    /// use tracering::{RecordRing, RingError};
+    /// let (mut p, _c) = RecordRing::with_capacity(64)?.split();
+    /// p.write_or_drop(1, &[0; 16])?;
+    /// p.write_or_drop(1, &[0; 16])?;
+    /// assert_eq!(p.write_or_drop(1, &[0; 16]), Err(RingError::Full));
+    /// assert_eq!((p.stats().dropped, p.stats().dropped_bytes), (1, 16));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn write_or_drop(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
+        self.put_record(kind, arch::now_ns(), payload, true)
+    }
+
+    #[inline(always)]
+    fn put_record(
+        &mut self,
+        kind: u16,
+        timestamp: u64,
+        payload: &[u8],
+        count_drop: bool,
+    ) -> Result<(), RingError> {
+        let total = self.check(kind, payload.len())?;
+        let head = self.h.core.head;
+        let start = self.place(head, total);
+        let end = start.wrapping_add(total);
+        if let Err(e) = self.claim(end.wrapping_sub(head)) {
+            if count_drop {
+                self.h.core.count_drop(1, payload.len() as u64);
+            }
+            return Err(e);
+        }
+        if start != head {
+            self.pad(head);
+        }
+        self.put(start, kind, timestamp, payload);
+        self.h.core.publish(end);
+        self.h.core.add_committed(1);
+        Ok(())
+    }
+
+    /// Writes every record of `records` and publishes them with one store, or
+    /// writes none ([`RingError::Full`], nothing counted). All records carry
+    /// the same timestamp, taken once.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write_batch(&[(1, b"a"), (2, b"bb")])?;
+    /// assert_eq!(c.read_batch(10, |r| assert!(r.kind() <= 2))?, 2);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn write_batch(&mut self, records: &[(u16, &[u8])]) -> Result<(), RingError> {
+        let head = self.h.core.head;
+        let mut end = head;
+        for &(kind, payload) in records {
+            let total = self.check(kind, payload.len())?;
+            end = self.place(end, total).wrapping_add(total);
+        }
+        if end == head {
+            return Ok(());
+        }
+        let need = end.wrapping_sub(head);
+        if need > self.h.core.raw.cap {
+            return Err(RingError::Full);
+        }
+        self.claim(need)?;
+        let ts = arch::now_ns();
+        let mut pos = head;
+        for &(kind, payload) in records {
+            let total = framed(payload.len() as u64);
+            let start = self.place(pos, total);
+            if start != pos {
+                self.pad(pos);
+            }
+            self.put(start, kind, ts, payload);
+            pos = start.wrapping_add(total);
+        }
+        self.h.core.publish(end);
+        self.h.core.add_committed(records.len() as u64);
+        Ok(())
+    }
+
+    /// Reserves room for a `len`-byte payload to be filled in place, stamped
+    /// now. Nothing is visible to the consumer until
+    /// [`WriteGrant::commit`]; dropping the grant abandons it (and counts
+    /// nothing), and a full ring refuses it with nothing counted.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// let mut g = p.reserve(5, 4)?;
+    /// g.payload_mut().copy_from_slice(b"abcd");
+    /// g.commit();
+    /// assert_eq!(c.read()?.payload(), b"abcd");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn reserve(&mut self, kind: u16, len: usize) -> Result<WriteGrant<'_>, RingError> {
+        let total = self.check(kind, len)?;
+        let head = self.h.core.head;
+        let start = self.place(head, total);
+        self.claim(start.wrapping_add(total).wrapping_sub(head))?;
+        if start != head {
+            self.pad(head);
+        }
+        Ok(WriteGrant {
+            timestamp: arch::now_ns(),
+            producer: self,
+            start,
+            kind,
+            len,
+        })
+    }
+
+    /// Free bytes, after reloading the consumer position.
+    ///
+    /// ```
+    /// let (mut p, _c) = tracering::RecordRing::with_capacity(128)?.split();
+    /// p.write(1, b"12345678")?;
+    /// assert_eq!(p.available_write(), 128 - 24);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn available_write(&mut self) -> usize {
+        self.h.available_write()
+    }
+
+    /// A snapshot of the ring's counters.
+    ///
+    /// ```
+    /// let (mut p, _c) = tracering::RecordRing::new()?.split();
+    /// p.write(1, b"a")?;
+    /// assert_eq!(p.stats().committed, 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.h.stats()
+    }
+}
+
+/// Room reserved by [`RecordProducer::reserve`], filled in place.
+pub struct WriteGrant<'a> {
+    producer: &'a mut RecordProducer,
+    start: u64,
+    kind: u16,
+    len: usize,
+    timestamp: u64,
+}
+
+impl WriteGrant<'_> {
+    /// The reserved payload bytes (they hold stale data until written).
+    ///
+    /// ```
+    /// let (mut p, _c) = tracering::RecordRing::new()?.split();
+    /// let mut g = p.reserve(1, 3)?;
+    /// assert_eq!(g.payload_mut().len(), 3);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let idx = (self.start & self.producer.h.core.raw.mask) + RECORD_HEADER;
+        self.producer
+            .h
+            .core
+            .raw
+            .log_write_bytes(idx, self.len as u64);
+        // SAFETY: `reserve` claimed [start, start + framed(len)) inside the
+        // data area; the bytes are initialised (the region is zeroed at
+        // birth), unpublished, and borrowed mutably through `self` only.
+        unsafe { core::slice::from_raw_parts_mut(self.producer.at(idx), self.len) }
+    }
+
+    /// Replaces the timestamp taken at reservation.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// let mut g = p.reserve(1, 1)?;
+    /// g.set_timestamp(5);
+    /// g.commit();
+    /// assert_eq!(c.read()?.timestamp(), 5);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn set_timestamp(&mut self, timestamp: u64) {
+        self.timestamp = timestamp;
+    }
+
+    /// Publishes the whole reserved payload.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.reserve(1, 2)?.commit();
+    /// assert_eq!(c.read()?.payload().len(), 2);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn commit(self) {
+        let len = self.len;
+        self.finish(len);
+    }
+
+    /// Publishes only the first `len` reserved bytes. A `len` of zero or
+    /// beyond the reservation is refused and the grant is handed back.
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// let mut g = p.reserve(1, 64)?;
+    /// g.payload_mut()[..2].copy_from_slice(b"hi");
+    /// g.commit_len(2).ok().unwrap();
+    /// assert_eq!(c.read()?.payload(), b"hi");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn commit_len(self, len: usize) -> Result<(), (Self, InvalidRecord)> {
+        if len == 0 {
+            return Err((self, InvalidRecord::Empty));
+        }
+        if len > self.len {
+            return Err((self, InvalidRecord::TooLarge));
+        }
+        self.finish(len);
+        Ok(())
+    }
+
+    fn finish(self, len: usize) {
+        let p = self.producer;
+        let idx = self.start & p.h.core.raw.mask;
+        let hdr = EventHeader::new(len as u32, self.kind, self.timestamp);
+        p.h.core.raw.log_write_bytes(idx, RECORD_HEADER);
+        // SAFETY: the header slot at idx was claimed by `reserve`, is
+        // 8-aligned and unpublished.
+        unsafe { p.at(idx).cast::<EventHeader>().write(hdr) };
+        p.h.core
+            .publish(self.start.wrapping_add(framed(len as u64)));
+        p.h.core.add_committed(1);
+    }
+}
+
+impl fmt::Debug for RecordProducer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.h.dump(f)
+    }
+}
