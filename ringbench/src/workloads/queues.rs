@@ -108,65 +108,44 @@ impl EventQueue for Rtrb {
     }
 }
 
-impl ChunkQueue for Tracering {
-    /// `write_chunk_uninit`: slots filled in place, one publish.
-    #[inline(always)]
-    fn write_chunk(tx: &mut Self::Tx, seq: u64, n: usize) -> usize {
-        let Ok(mut chunk) = tx.write_chunk_uninit(n) else {
-            return 0;
-        };
-        let (a, b) = chunk.as_mut_slices();
-        for (i, slot) in a.iter_mut().chain(b.iter_mut()).enumerate() {
-            slot.write(Event32::nth(seq + i as u64));
-        }
-        // SAFETY: every slot of the chunk was written in the loop above.
-        unsafe { chunk.commit_all() };
-        n
-    }
+/// Both crates' chunk APIs have the same shape (`write_chunk_uninit` with
+/// two `MaybeUninit` slices and an unsafe commit; `read_chunk` with two
+/// slices), so one body serves both; `$readable` names how each asks how many
+/// events are published.
+macro_rules! chunk_queue {
+    ($queue:ty, $readable:ident) => {
+        impl ChunkQueue for $queue {
+            #[inline(always)]
+            fn write_chunk(tx: &mut Self::Tx, seq: u64, n: usize) -> usize {
+                let Ok(mut chunk) = tx.write_chunk_uninit(n) else {
+                    return 0;
+                };
+                let (a, b) = chunk.as_mut_slices();
+                for (i, slot) in a.iter_mut().chain(b.iter_mut()).enumerate() {
+                    slot.write(Event32::nth(seq + i as u64));
+                }
+                // SAFETY: every slot of the chunk was written in the loop above.
+                unsafe { chunk.commit_all() };
+                n
+            }
 
-    /// `read_chunk`: events lent in place, one release.
-    #[inline(always)]
-    fn read_chunk(rx: &mut Self::Rx, max: usize, mut f: impl FnMut(&Event32)) -> usize {
-        let n = rx.available_read().min(max);
-        let Ok(chunk) = rx.read_chunk(n) else {
-            return 0;
-        };
-        let (a, b) = chunk.as_slices();
-        a.iter().chain(b).for_each(&mut f);
-        chunk.commit_all();
-        n
-    }
+            #[inline(always)]
+            fn read_chunk(rx: &mut Self::Rx, max: usize, mut f: impl FnMut(&Event32)) -> usize {
+                let n = rx.$readable().min(max);
+                let Ok(chunk) = rx.read_chunk(n) else {
+                    return 0;
+                };
+                let (a, b) = chunk.as_slices();
+                a.iter().chain(b).for_each(&mut f);
+                chunk.commit_all();
+                n
+            }
+        }
+    };
 }
 
-impl ChunkQueue for Rtrb {
-    /// `write_chunk_uninit`: slots filled in place, one commit.
-    #[inline(always)]
-    fn write_chunk(tx: &mut Self::Tx, seq: u64, n: usize) -> usize {
-        let Ok(mut chunk) = tx.write_chunk_uninit(n) else {
-            return 0;
-        };
-        let (a, b) = chunk.as_mut_slices();
-        for (i, slot) in a.iter_mut().chain(b.iter_mut()).enumerate() {
-            slot.write(Event32::nth(seq + i as u64));
-        }
-        // SAFETY: every slot of the chunk was written in the loop above.
-        unsafe { chunk.commit_all() };
-        n
-    }
-
-    /// `read_chunk` of what `slots()` says is readable, one commit.
-    #[inline(always)]
-    fn read_chunk(rx: &mut Self::Rx, max: usize, mut f: impl FnMut(&Event32)) -> usize {
-        let n = rx.slots().min(max);
-        let Ok(chunk) = rx.read_chunk(n) else {
-            return 0;
-        };
-        let (a, b) = chunk.as_slices();
-        a.iter().chain(b).for_each(&mut f);
-        chunk.commit_all();
-        n
-    }
-}
+chunk_queue!(Tracering, available_read);
+chunk_queue!(Rtrb, slots);
 
 impl BatchQueue for Rtrb {
     /// `push_entire_slice`: one write chunk for the whole batch, copied in
