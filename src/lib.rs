@@ -97,7 +97,7 @@ pub use event::{EventConsumer, EventProducer, EventRing, ReadChunk, WriteChunkUn
 pub use peer::Peer;
 pub use record::{
     EventHeader, OwnedRecord, ReadGuard, Record, RecordConsumer, RecordProducer, RecordRing,
-    WriteGrant, DEFAULT_RING_BYTES,
+    WriteGrant,
 };
 pub use region::Region;
 

@@ -38,9 +38,6 @@ pub use producer::{RecordProducer, WriteGrant};
 
 use format::max_payload_for;
 
-/// Default ring size, as the original backlog asks: 64 KiB.
-pub const DEFAULT_RING_BYTES: usize = 64 * 1024;
-
 /// A ring of variable-length records, sized in bytes (a power of two).
 ///
 /// ```
@@ -88,14 +85,21 @@ impl Unit for Bytes {
 const MIN_RECORD_RING: u64 = 64;
 
 impl RecordRing {
-    /// A ring of [`DEFAULT_RING_BYTES`] (64 KiB).
+    /// Default ring size, as the original backlog asks: 64 KiB.
+    ///
+    /// ```
+    /// assert_eq!(tracering::RecordRing::DEFAULT_CAPACITY, 64 * 1024);
+    /// ```
+    pub const DEFAULT_CAPACITY: usize = 64 * 1024;
+
+    /// A ring of [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) (64 KiB).
     ///
     /// ```
     /// assert_eq!(tracering::RecordRing::new()?.capacity(), 65536);
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn new() -> Result<Self, Error> {
-        Self::with_capacity(DEFAULT_RING_BYTES)
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
     }
 
     /// A ring of `bytes` bytes: a power of two, at least 64. Never rounded.
