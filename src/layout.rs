@@ -4,8 +4,7 @@
 
 use crate::arch;
 use crate::sync::atomic::{AtomicU32, AtomicU64};
-use core::mem::{align_of, offset_of, size_of};
-use static_assertions::const_assert_eq;
+use core::mem::size_of;
 
 /// `b"TRCRING\x01"` read as a little-endian word.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"TRCRING\x01");
@@ -129,6 +128,8 @@ pub(crate) const HEADER_SIZE: usize = size_of::<RingHeader>();
 #[cfg(not(loom))]
 mod pinned {
     use super::*;
+    use core::mem::{align_of, offset_of};
+    use static_assertions::const_assert_eq;
     const_assert_eq!(align_of::<MetaLine>(), arch::CACHE_LINE);
     const_assert_eq!(align_of::<ProducerLine>(), arch::CACHE_LINE);
     const_assert_eq!(align_of::<ConsumerLine>(), arch::CACHE_LINE);

@@ -140,7 +140,7 @@ fn event_full_edge_drops() {
             for v in 1..=3u64 {
                 match p.push_or_drop(v) {
                     Ok(()) => accepted.push(v),
-                    Err(e) => assert_eq!(e, PushError::Full(v)),
+                    Err(e) => assert_eq!(e, RingError::Full),
                 }
             }
             accepted
