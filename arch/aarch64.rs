@@ -1,15 +1,13 @@
-//! aarch64 backend: one-instruction acquire loads and release stores.
+//! aarch64: the CNTVCT_EL0 clock, 128-byte lines and `yield`.
 //!
-//! Arm is weakly ordered, so the ordering must be in the instructions. `stlr`
-//! orders every earlier access before the store; `ldar` orders every later
-//! access after the load. With the `rcpc` target feature, `ldapr` (RCpc
-//! acquire) is enough for SPSC and is cheaper, because it need not wait for an
-//! older `stlr` to a different address. No `dmb` barrier is ever needed. The
-//! instructions are written out in `asm!` so that what runs is exactly what
-//! this file says; the asm blocks also act as compiler barriers, because they
-//! do not declare `nomem`.
+//! The memory orderings are not here: they are the core atomics of
+//! `order.rs`, which on aarch64 compile to `ldar` (`ldapr` with the `rcpc`
+//! target feature) and `stlr`, with no `dmb` (see there).
 
-use crate::sync::atomic::{AtomicU64, Ordering};
+// The clock's scale is a process-wide cache, no part of the protocol: it
+// uses core's atomics directly, never loom's (a loom atomic cannot be a
+// `static`).
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Name reported in diagnostics and bench reports.
 pub(crate) const BACKEND: &str = "aarch64";
@@ -17,49 +15,6 @@ pub(crate) const BACKEND: &str = "aarch64";
 /// Big Arm cores (Neoverse V, Apple M-series) use 128-byte lines or prefetch
 /// in pairs; 128 keeps the two sides apart on all of them.
 pub(crate) const CACHE_LINE: usize = 128;
-
-/// `ldar` (or `ldapr` with rcpc): later accesses cannot move above it.
-#[inline(always)]
-pub(crate) fn load_acquire(a: &AtomicU64) -> u64 {
-    let v: u64;
-    #[cfg(not(target_feature = "rcpc"))]
-    // SAFETY: `a.as_ptr()` is valid, aligned and live for the asm; ldar is an
-    // atomic 64-bit load, so it cannot race with the peer's atomic stores.
-    unsafe {
-        core::arch::asm!("ldar {v}, [{p}]", p = in(reg) a.as_ptr(), v = lateout(reg) v,
-            options(nostack, preserves_flags));
-    }
-    #[cfg(target_feature = "rcpc")]
-    // SAFETY: as above; ldapr is the RCpc form of the same atomic load.
-    unsafe {
-        core::arch::asm!("ldapr {v}, [{p}]", p = in(reg) a.as_ptr(), v = lateout(reg) v,
-            options(nostack, preserves_flags));
-    }
-    v
-}
-
-/// `stlr`: earlier accesses cannot move below it.
-#[inline(always)]
-pub(crate) fn store_release(a: &AtomicU64, v: u64) {
-    // SAFETY: `a.as_ptr()` is valid, aligned and live for the asm; stlr is an
-    // atomic 64-bit store, so it cannot race with the peer's atomic loads.
-    unsafe {
-        core::arch::asm!("stlr {v}, [{p}]", p = in(reg) a.as_ptr(), v = in(reg) v,
-            options(nostack, preserves_flags));
-    }
-}
-
-/// Plain `ldr` of a single-writer word.
-#[inline(always)]
-pub(crate) fn load_relaxed(a: &AtomicU64) -> u64 {
-    a.load(Ordering::Relaxed)
-}
-
-/// Plain `str` of a single-writer word.
-#[inline(always)]
-pub(crate) fn store_relaxed(a: &AtomicU64, v: u64) {
-    a.store(v, Ordering::Relaxed);
-}
 
 /// `yield` (via `spin_loop`): a hint to SMT cores and hypervisors.
 #[inline(always)]

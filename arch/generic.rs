@@ -1,9 +1,11 @@
-//! Portable backend: core atomics with `Acquire`/`Release`.
+//! Portable: `CLOCK_MONOTONIC`, a per-target cache-line size and
+//! `core::hint::spin_loop`.
 //!
-//! This is the reference semantics that the other backends must match, and the
-//! backend that loom, Miri and ThreadSanitizer check.
-
-use crate::sync::atomic::{AtomicU64, Ordering};
+//! Used on targets without their own file, and on every target with the
+//! `portable` feature. Compiled everywhere (see `mod.rs`): its
+//! [`monotonic_ns`] is also the reference the TSC is calibrated against, and
+//! the clock under Miri and loom. The memory orderings are not here: they are
+//! in `order.rs`, the same on every target.
 
 /// Name reported in diagnostics and bench reports.
 pub(crate) const BACKEND: &str = "generic";
@@ -24,40 +26,6 @@ pub(crate) const CACHE_LINE: usize = 128;
 )))]
 pub(crate) const CACHE_LINE: usize = 64;
 
-/// Loads the peer's position; later reads of the payload see its writes.
-#[inline(always)]
-pub(crate) fn load_acquire(a: &AtomicU64) -> u64 {
-    #[cfg(not(tracering_mutant = "relaxed_acquire"))]
-    {
-        a.load(Ordering::Acquire)
-    }
-    #[cfg(tracering_mutant = "relaxed_acquire")]
-    {
-        a.load(Ordering::Relaxed)
-    }
-}
-
-/// Publishes our position after the payload writes (or reads) before it.
-#[inline(always)]
-pub(crate) fn store_release(a: &AtomicU64, v: u64) {
-    #[cfg(not(tracering_mutant = "relaxed_release"))]
-    a.store(v, Ordering::Release);
-    #[cfg(tracering_mutant = "relaxed_release")]
-    a.store(v, Ordering::Relaxed);
-}
-
-/// Loads a word that only one side writes, with no ordering.
-#[inline(always)]
-pub(crate) fn load_relaxed(a: &AtomicU64) -> u64 {
-    a.load(Ordering::Relaxed)
-}
-
-/// Stores a word that only this side writes, with no ordering.
-#[inline(always)]
-pub(crate) fn store_relaxed(a: &AtomicU64, v: u64) {
-    a.store(v, Ordering::Relaxed);
-}
-
 /// Tells the core we are spinning.
 #[inline(always)]
 pub(crate) fn spin_hint() {
@@ -67,5 +35,23 @@ pub(crate) fn spin_hint() {
 /// `CLOCK_MONOTONIC` in nanoseconds.
 #[inline]
 pub(crate) fn now_ns() -> u64 {
-    super::monotonic_ns()
+    monotonic_ns()
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds: the portable clock, and the reference
+/// the cycle-counter clocks calibrate against.
+pub(crate) fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec and CLOCK_MONOTONIC exists on
+    // every supported OS; clock_gettime writes only through the pointer.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
 }

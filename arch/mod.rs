@@ -1,99 +1,76 @@
-//! Per-architecture backends: the whole memory-ordering surface of the crate.
+//! What differs per architecture, behind one dispatch point; and the
+//! protocol's memory orderings, which do not.
 //!
-//! The SPSC protocol needs exactly four kinds of access to a position word:
-//! a load of the *other* side's position that acquires its writes, a store of
-//! our own position that releases our writes, and plain (relaxed) loads and
-//! stores for everything only one side ever writes (counters, cached copies).
-//! Each backend provides those four functions plus a spin hint, a cheap
-//! nanosecond clock and the cache-line size. Nothing outside `arch/` names a
-//! memory ordering.
+//! The orderings (`load_acquire`, `store_release`, the relaxed accesses,
+//! `cas`, `fetch_add`) live in [`order`]: core atomics with
+//! `Ordering::Acquire`/`Release`, one implementation compiled on every
+//! target and under every checker. x86_64 runs them as plain `mov`s (TSO),
+//! aarch64 as `ldar`/`ldapr`/`stlr`; see `order.rs`. Nothing outside `arch/`
+//! names a memory ordering.
 //!
-//! Which backend is compiled:
-//! - `x86_64`: TSO hardware already orders load→load, store→store and
-//!   load→store, so acquire/release need only a *compiler* fence around a
-//!   plain `mov`.
-//! - `aarch64`: `ldar`/`ldapr` and `stlr` (one instruction each, no `dmb`).
-//! - `generic`: core atomics with `Acquire`/`Release`, for every other target.
+//! What truly differs per architecture is the rest: the tick clock and its
+//! scaling to nanoseconds (`now_ns`), the cache-line size (`CACHE_LINE`), the
+//! spin hint (`spin_hint`) and the name of the file that provides them
+//! (`BACKEND`). Each of `x86_64.rs`, `aarch64.rs` and `generic.rs` provides
+//! those four items, and the `cfg_if!` below is the one place that picks:
 //!
-//! loom, Miri and ThreadSanitizer reason about the Rust memory model, in which
-//! a `compiler_fence` does not synchronise two threads, and they cannot see
-//! inline assembly. So builds under `cfg(loom)`, `cfg(miri)`,
-//! `cfg(tracering_tsan)` (set by the TSan script) and the `portable` feature
-//! take the generic backend, whose orderings those tools check directly.
+//! - `x86_64.rs` on x86_64: the TSC, 128-byte lines, `pause`;
+//! - `aarch64.rs` on aarch64: CNTVCT_EL0, 128-byte lines, `yield`;
+//! - `generic.rs` on every other target, and everywhere with the `portable`
+//!   feature: `CLOCK_MONOTONIC`, 128 or 64-byte lines, `spin_loop`.
+//!
+//! `generic.rs` is compiled on every target, so that the portable code is
+//! always type-checked and available as the fallback; where a per-arch file
+//! is in use most of it is dead code.
+//!
+//! Under Miri and loom only the *clock* is the portable `CLOCK_MONOTONIC`
+//! one: Miri cannot execute `rdtsc` or `mrs`, and the clock is no part of the
+//! protocol. `BACKEND`, `CACHE_LINE` and `spin_hint` stay the target's, and
+//! the orderings are the same code everywhere.
+
+mod order;
+
+pub(crate) use order::{
+    cas, fetch_add, load_acquire, load_relaxed, load_relaxed32, store_relaxed, store_relaxed32,
+    store_release,
+};
+
+// Always compiled (see above); on x86_64 and aarch64 without `portable` only
+// `monotonic_ns` is used (x86_64 calibrates the TSC against it; under Miri
+// and loom it is the clock), so the rest is allowed to be dead there.
+#[allow(dead_code)]
+mod generic;
 
 cfg_if::cfg_if! {
-    if #[cfg(any(loom, miri, tracering_tsan, feature = "portable"))] {
-        #[path = "generic.rs"]
-        mod imp;
-    } else if #[cfg(target_arch = "x86_64")] {
-        #[path = "x86_64.rs"]
-        mod imp;
-    } else if #[cfg(target_arch = "aarch64")] {
-        #[path = "aarch64.rs"]
-        mod imp;
+    if #[cfg(all(target_arch = "x86_64", not(feature = "portable")))] {
+        // Under Miri and loom its clock is unused.
+        #[cfg_attr(any(miri, loom), allow(dead_code))]
+        mod x86_64;
+        use x86_64 as imp;
+    } else if #[cfg(all(target_arch = "aarch64", not(feature = "portable")))] {
+        // Under Miri and loom its clock is unused.
+        #[cfg_attr(any(miri, loom), allow(dead_code))]
+        mod aarch64;
+        use aarch64 as imp;
     } else {
-        #[path = "generic.rs"]
-        mod imp;
+        use generic as imp;
     }
 }
 
-pub(crate) use imp::{
-    load_acquire, load_relaxed, now_ns, spin_hint, store_relaxed, store_release, BACKEND,
-    CACHE_LINE,
-};
+pub(crate) use imp::{spin_hint, BACKEND, CACHE_LINE};
 
-/// Relaxed load of a 32-bit word that is written once, before the magic.
-#[inline]
-pub(crate) fn load_relaxed32(a: &crate::sync::atomic::AtomicU32) -> u32 {
-    a.load(crate::sync::atomic::Ordering::Relaxed)
-}
-
-/// Relaxed store of a 32-bit metadata word.
-#[inline]
-pub(crate) fn store_relaxed32(a: &crate::sync::atomic::AtomicU32, v: u32) {
-    a.store(v, crate::sync::atomic::Ordering::Relaxed)
-}
-
-/// Compare-and-swap for cold paths only (claiming a ring side or a registry
-/// slot), never for the write or read path. Acquire-release on success so the
-/// winner sees the previous holder's writes and publishes its own.
-#[inline]
-pub(crate) fn cas(a: &crate::sync::atomic::AtomicU64, current: u64, new: u64) -> Result<u64, u64> {
-    use crate::sync::atomic::Ordering;
-    a.compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire)
-}
-
-/// Atomic add for cold, many-writer counters (ids, registry exhaustion).
-/// Never used on a ring's write or read path.
-#[inline]
-pub(crate) fn fetch_add(a: &crate::sync::atomic::AtomicU64, v: u64) -> u64 {
-    a.fetch_add(v, crate::sync::atomic::Ordering::Relaxed)
-}
+/// Nanoseconds on `CLOCK_MONOTONIC`: Miri cannot run the cycle counters.
+#[cfg(any(miri, loom))]
+pub(crate) use generic::now_ns;
+/// Nanoseconds on the cheap clock of the selected file; `CLOCK_MONOTONIC`
+/// under Miri and loom.
+#[cfg(not(any(miri, loom)))]
+pub(crate) use imp::now_ns;
 
 /// Converts a tick count to nanoseconds with a 32.32 fixed-point scale.
-/// Shared by the backends whose counter runs at a rate other than 1 GHz.
+/// Shared by the clocks whose counter runs at a rate other than 1 GHz.
 #[allow(dead_code)]
 #[inline(always)]
 pub(crate) fn scale_ticks(ticks: u64, ns_per_tick_q32: u64) -> u64 {
     ((ticks as u128 * ns_per_tick_q32 as u128) >> 32) as u64
-}
-
-/// `CLOCK_MONOTONIC` in nanoseconds: the generic clock, and the reference the
-/// cycle-counter backends calibrate against.
-// Unused by the aarch64 backend, which reads CNTVCT_EL0 and its frequency.
-#[cfg_attr(target_arch = "aarch64", allow(dead_code))]
-pub(crate) fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec and CLOCK_MONOTONIC exists on
-    // every supported OS; clock_gettime writes only through the pointer.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    if rc != 0 {
-        return 0;
-    }
-    (ts.tv_sec as u64)
-        .wrapping_mul(1_000_000_000)
-        .wrapping_add(ts.tv_nsec as u64)
 }

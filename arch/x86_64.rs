@@ -1,13 +1,13 @@
-//! x86_64 backend: total store order plus compiler fences.
+//! x86_64: the TSC clock, 128-byte lines and `pause`.
 //!
-//! x86 hardware never reorders a load with an older load, nor a store with an
-//! older store or load. Acquire and release therefore cost nothing at run time:
-//! a plain `mov` suffices, and only the *compiler* must be kept from moving
-//! payload accesses across it. `compiler_fence` does exactly that. The emitted
-//! code is the same `mov` that `Ordering::Acquire`/`Release` produce, and the
-//! CI disassembles the hot paths to prove there is no `lock` prefix or `mfence`.
+//! The memory orderings are not here: they are the core atomics of
+//! `order.rs`, which on x86_64 compile to plain `mov`s because the hardware
+//! is TSO (see there).
 
-use crate::sync::atomic::{compiler_fence, AtomicU64, Ordering};
+// The clock's calibration is a process-wide cache, no part of the protocol:
+// it uses core's atomics directly, never loom's (a loom atomic cannot be a
+// `static`).
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Name reported in diagnostics and bench reports.
 pub(crate) const BACKEND: &str = "x86_64";
@@ -15,34 +15,6 @@ pub(crate) const BACKEND: &str = "x86_64";
 /// Intel's spatial prefetcher pulls lines in 128-byte pairs, so two 64-byte
 /// lines that share a pair still bounce between cores.
 pub(crate) const CACHE_LINE: usize = 128;
-
-/// Relaxed load, then a compiler fence so that later payload reads stay after it.
-#[inline(always)]
-pub(crate) fn load_acquire(a: &AtomicU64) -> u64 {
-    let v = a.load(Ordering::Relaxed);
-    compiler_fence(Ordering::Acquire);
-    v
-}
-
-/// A compiler fence so that earlier payload accesses stay before it, then a
-/// relaxed store.
-#[inline(always)]
-pub(crate) fn store_release(a: &AtomicU64, v: u64) {
-    compiler_fence(Ordering::Release);
-    a.store(v, Ordering::Relaxed);
-}
-
-/// Plain load of a single-writer word.
-#[inline(always)]
-pub(crate) fn load_relaxed(a: &AtomicU64) -> u64 {
-    a.load(Ordering::Relaxed)
-}
-
-/// Plain store of a single-writer word.
-#[inline(always)]
-pub(crate) fn store_relaxed(a: &AtomicU64, v: u64) {
-    a.store(v, Ordering::Relaxed);
-}
 
 /// `pause`: frees the sibling hyper-thread and avoids a memory-order
 /// mis-speculation flush when the spin ends.
@@ -64,7 +36,7 @@ fn rdtsc() -> u64 {
 /// Measures the TSC rate against CLOCK_MONOTONIC over about 2 ms.
 #[cold]
 fn calibrate() -> u64 {
-    let mono = super::monotonic_ns;
+    let mono = super::generic::monotonic_ns;
     let (t0, c0) = (mono(), rdtsc());
     let mut t1 = t0;
     while t1.wrapping_sub(t0) < 2_000_000 {

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # ci/miri.sh: Miri (nightly) on the host and on aarch64-unknown-linux-gnu.
 #
-# Miri builds take the generic backend (core atomics), so Miri's data-race
-# detector and weak-memory emulation check the protocol's orderings; with
-# `--target aarch64-unknown-linux-gnu` it interprets the aarch64 build of
-# the crate (the same generic backend, with aarch64 layout and cfgs).
+# The orderings are core atomics on every target (arch/order.rs), so Miri's
+# data-race detector and weak-memory emulation check the shipped protocol;
+# with `--target aarch64-unknown-linux-gnu` it interprets the aarch64 build
+# of the crate (aarch64 layout and cfgs). Only the clock differs under Miri:
+# CLOCK_MONOTONIC, because Miri cannot run rdtsc or mrs.
 #
 # Per target:
 #   - the unit tests and the Miri-sized concurrency tests (tests/stress.rs

@@ -4,12 +4,17 @@
 # Each mutant is a cfg-gated bug in the crate, switched on with
 # `--cfg tracering_mutant="NAME"`:
 #
-#   relaxed_acquire  arch/generic.rs: the acquire load of the peer's
-#                    position is Relaxed, so payload reads may see old data
-#   relaxed_release  arch/generic.rs: the release store of our position is
+#   relaxed_acquire  arch/order.rs: the acquire load of the peer's position
+#                    is Relaxed, so payload reads may see old data
+#   relaxed_release  arch/order.rs: the release store of our position is
 #                    Relaxed, so the peer may see the position before the data
-#   early_release    src/event.rs: EventConsumer::pop hands the slot back
-#                    before reading it, so the producer may overwrite it
+#   early_release    src/mutants.rs: a twin of ConsCore::consume (used by
+#                    pop and pop_batch) that hands the slots back before
+#                    reading them, so the producer may overwrite them
+#
+# arch/order.rs is the one implementation of the orderings on every target,
+# so the first two mutants break the code that ships, not a checker-only
+# copy of it.
 #
 # Each checker runs on each mutant:
 #
@@ -69,7 +74,7 @@ check() {
             ;;
         tsan)
             [ "$mutant" = none ] || mapfile -t flags < <(profile_flags release "$mutant")
-            env RUSTFLAGS="-Zsanitizer=thread --cfg tracering_tsan" \
+            env RUSTFLAGS="-Zsanitizer=thread" \
                 cargo "+$CI_NIGHTLY" test "${flags[@]}" -Zbuild-std --target "$CI_HOST" \
                 --target-dir target/tsan --release -p tracering --test miri_concurrency \
                 >"$log" 2>&1 || rc=$?

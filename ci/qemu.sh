@@ -5,7 +5,8 @@
 # .cargo/config.toml names the cross linker and the QEMU runner, so this is
 # plain `cargo test --target aarch64-unknown-linux-gnu`; cargo (1.89 and
 # later) cross-compiles the doctests too and runs them through the runner.
-# The aarch64 backend (ldar/ldapr/stlr in asm!) is what runs here.
+# The aarch64 build (ldar/ldapr/stlr from core atomics, the CNTVCT_EL0
+# clock) is what runs here.
 #
 # QEMU user mode runs aarch64 code with the host's stronger (x86 TSO)
 # ordering, so this job proves that the aarch64 build compiles, passes its

@@ -62,11 +62,12 @@
 //! ```
 //!
 //! ## Memory ordering
-//! The protocol's orderings live in the per-architecture backends under
-//! `arch/` (see [`backend`]): x86_64 relies on TSO plus compiler fences,
-//! aarch64 uses `ldar`/`ldapr`/`stlr`, and a generic backend uses core
-//! atomics. Builds under loom, Miri, ThreadSanitizer and the `portable`
-//! feature always use the generic one.
+//! Every ordering of the protocol is a core atomic with `Acquire`/`Release`,
+//! in one implementation (`arch/order.rs`) used on every target, so loom,
+//! Miri and ThreadSanitizer check the code that ships. On x86_64 (TSO) they
+//! compile to a plain `mov`; on aarch64 to `ldar` (`ldapr` with `rcpc`) and
+//! `stlr`, with no `dmb`. Only the clock, cache-line size and spin hint are
+//! per architecture (see [`backend`]).
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -123,8 +124,9 @@ pub fn now_ns() -> u64 {
     arch::now_ns()
 }
 
-/// Name of the compiled memory-ordering backend: `"x86_64"`, `"aarch64"` or
-/// `"generic"`.
+/// Name of the compiled per-architecture backend (clock, cache-line size,
+/// spin hint): `"x86_64"`, `"aarch64"` or `"generic"` (other targets, or the
+/// `portable` feature). The memory orderings are the same for all three.
 ///
 /// ```
 /// assert!(["x86_64", "aarch64", "generic"].contains(&tracering::backend()));
