@@ -256,6 +256,34 @@ impl<T> EventConsumer<T> {
     pub(crate) fn recycle(&mut self) {
         self.h.recycle();
     }
+
+    /// One load of the producer position: the readable events (for the
+    /// drain, which reads each producer word at most once per visit).
+    pub(crate) fn poll(&mut self) -> Result<u64, RingError> {
+        self.h.poll()
+    }
+}
+
+impl<T: Copy> EventConsumer<T> {
+    /// [`pop_batch`](Self::pop_batch) of the events already known to be
+    /// published (after [`poll`](Self::poll)), without loading the producer
+    /// position again.
+    pub(crate) fn pop_batch_cached(&mut self, out: &mut [T]) -> usize {
+        let n = (self.h.core.avail_cached() as usize).min(out.len());
+        if n == 0 {
+            return 0;
+        }
+        let (idx, first) = self.runs(n);
+        let slots = self.slots();
+        // SAFETY: as in `pop_batch`: n events are published (cached after an
+        // acquire load), n <= out.len(), both runs lie inside the data area
+        // and `out` cannot overlap the ring; `consume` releases after the copy.
+        self.h.core.consume(n as u64, |_| unsafe {
+            core::ptr::copy_nonoverlapping(slots.add(idx), out.as_mut_ptr(), first);
+            core::ptr::copy_nonoverlapping(slots, out.as_mut_ptr().add(first), n - first);
+        });
+        n
+    }
 }
 
 impl<T: Pod> EventConsumer<T> {
@@ -540,24 +568,10 @@ impl<T: Copy> EventConsumer<T> {
     /// ```
     #[inline]
     pub fn pop_batch(&mut self, out: &mut [T]) -> Result<usize, RingError> {
-        let mut ready = self.h.core.avail_cached();
-        if ready < out.len() as u64 {
-            ready = self.h.core.refresh()?;
+        if self.h.core.avail_cached() < out.len() as u64 {
+            self.h.core.refresh()?;
         }
-        let n = (ready as usize).min(out.len());
-        if n == 0 {
-            return Ok(0);
-        }
-        let (idx, first) = self.runs(n);
-        let slots = self.slots();
-        // SAFETY: n events are published (ready) and n <= out.len(); both
-        // runs lie inside the data area; `out` is caller memory that cannot
-        // overlap the ring; `consume` hands the slots back after the copy.
-        self.h.core.consume(n as u64, |_| unsafe {
-            core::ptr::copy_nonoverlapping(slots.add(idx), out.as_mut_ptr(), first);
-            core::ptr::copy_nonoverlapping(slots, out.as_mut_ptr().add(first), n - first);
-        });
-        Ok(n)
+        Ok(self.pop_batch_cached(out))
     }
 
     /// Logs a read of the next `n` published slots and returns where they

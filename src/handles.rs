@@ -12,7 +12,7 @@ use crate::layout::RingKind;
 use crate::peer::{self, Claim, Peer};
 use crate::ring::{self, ConsCore, ProdCore, RawRing, RingMem, Shape, Side};
 use crate::sync::Arc;
-use crate::{Corruption, Error, Region};
+use crate::{Corruption, Error, Region, RingError};
 use core::fmt;
 use core::marker::PhantomData;
 
@@ -278,6 +278,12 @@ impl<U: Unit> ConsumerHandle<U> {
     /// for the drain, once the old producer is gone and the ring is empty.
     pub(crate) fn recycle(&mut self) {
         self.core.recycle();
+    }
+
+    /// Loads the producer position once (acquire, validated) and returns
+    /// the readable units; the reads that follow use only this value.
+    pub(crate) fn poll(&mut self) -> Result<u64, RingError> {
+        self.core.refresh()
     }
 
     /// Writes the ring state, under the consumer's name.

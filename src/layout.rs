@@ -188,6 +188,7 @@ impl RingHeader {
     /// A header of zeroed atomics, to be written in place and then `init`ed.
     /// (Constructing real atomics, rather than reinterpreting zeroed bytes,
     /// keeps loom's model of them valid.)
+    #[cfg(loom)]
     pub(crate) fn zeroed() -> RingHeader {
         let z = || AtomicU64::new(0);
         let z32 = || AtomicU32::new(0);

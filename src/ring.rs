@@ -77,10 +77,16 @@ impl RingMem {
         // SAFETY: `place` checked that [offset, offset + len) is inside the
         // region, which is cache-line aligned, as is `offset`.
         let hdr = unsafe { region.base().add(offset) }.cast::<RingHeader>();
-        // SAFETY: the range is inside the region (initialised memory),
-        // aligned for RingHeader (asserted in layout.rs), and no ring of this
-        // process uses it (`place` refused overlaps); RingHeader is atomics only.
-        unsafe { crate::sync::prepare_atomics(hdr, RingHeader::zeroed) };
+        // Outside loom the header's words are found in place (initialised,
+        // and atomics are valid for any bits) and `init` stores each one
+        // atomically; loom's model atomics must be constructed first.
+        #[cfg(loom)]
+        // SAFETY: the range is inside the region, aligned for RingHeader
+        // (asserted in layout.rs), and no ring of this process uses it
+        // (`place` refused overlaps).
+        unsafe {
+            crate::sync::construct_in_place(hdr, RingHeader::zeroed)
+        };
         let mem = RingMem::new(hdr, capacity as u64, shape.kind, true, placement);
         mem.raw.hdr().init(
             shape.kind,
@@ -111,10 +117,9 @@ impl RingMem {
         // SAFETY: as above; the reference ends with this block.
         let capacity = validate(unsafe { hdr.as_ref() }, shape)?;
         let len = HEADER_SIZE as u64 + capacity * shape.unit_size as u64;
-        let len = usize::try_from(len).map_err(|_| Error::RegionTooSmall {
-            needed: u64::MAX,
-            len: region.len() as u64,
-        })?;
+        // `validate` bounded the capacity so that this fits in an isize; an
+        // impossible overflow would ask for usize::MAX, which `place` refuses.
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
         let placement = region.place(offset, len, false)?;
         Ok(RingMem::new(hdr, capacity, shape.kind, false, placement))
     }
@@ -469,8 +474,14 @@ impl ConsCore {
     /// on nearly every read.
     #[inline]
     pub(crate) fn refresh(&mut self) -> Result<u64, RingError> {
+        self.reload().map_err(RingError::Corrupted)
+    }
+
+    /// [`refresh`](Self::refresh), whose only failure is a corruption.
+    #[inline]
+    pub(crate) fn reload(&mut self) -> Result<u64, Corruption> {
         if let Some(c) = self.poisoned {
-            return Err(RingError::Corrupted(c));
+            return Err(c);
         }
         let h = self.raw.hdr();
         let head = arch::load_acquire(&h.prod.head);
@@ -478,7 +489,8 @@ impl ConsCore {
         // The producer may only move forward, and never more than a capacity
         // ahead of us.
         if avail > self.raw.cap || avail < self.avail_cached() {
-            return Err(self.poison(Corruption::ProducerPosition));
+            self.poison(Corruption::ProducerPosition);
+            return Err(Corruption::ProducerPosition);
         }
         if head != self.cached_head {
             self.cached_head = head;

@@ -65,27 +65,19 @@ impl AccessLog {
     pub(crate) fn read(&self, _pos: u64, _n: u64) {}
 }
 
-/// Readies the atomics at `ptr` to be used as a fresh `T`, without a plain
-/// write to memory that another process may already map.
-///
-/// Outside loom this writes nothing: the region's bytes are initialised
-/// (zero-filled when it was made) and every field of `T` is an atomic, which
-/// is valid for any bits, so the caller goes on to store each word
-/// atomically. Under loom, atomics are model objects that must be
-/// constructed, so `fresh()` is written in place (nothing is shared between
-/// processes in a loom model).
+/// Under loom, constructs `fresh()` in place at `ptr`: loom's atomics are
+/// model objects that must be built, not found in memory. (Outside loom
+/// nothing is written this way: a region's bytes are initialised, zero-filled
+/// when it was made, and every field of the shared headers is an atomic,
+/// valid for any bits, so the callers store each word atomically instead,
+/// never with a plain write to memory another process may map.)
 ///
 /// # Safety
-/// `ptr` must be valid for writes of a `T`, aligned, and point into
-/// initialised memory that no reference of this process is using; `T` must
-/// consist of atomics only.
+/// `ptr` must be valid for writes of a `T`, aligned, and point into memory
+/// that no reference of this process is using.
+#[cfg(loom)]
 #[inline]
-pub(crate) unsafe fn prepare_atomics<T>(ptr: core::ptr::NonNull<T>, fresh: impl FnOnce() -> T) {
-    #[cfg(loom)]
+pub(crate) unsafe fn construct_in_place<T>(ptr: core::ptr::NonNull<T>, fresh: impl FnOnce() -> T) {
     // SAFETY: the caller guarantees `ptr` is valid, aligned and unused.
-    unsafe {
-        ptr.as_ptr().write(fresh())
-    };
-    #[cfg(not(loom))]
-    let _ = (ptr, fresh);
+    unsafe { ptr.as_ptr().write(fresh()) };
 }

@@ -285,6 +285,8 @@ fn chunks_write_and_read_in_place_across_the_wrap() {
     let _ = p.write_chunk_uninit(3).unwrap();
     let _ = c.read_chunk(2).unwrap();
     assert_eq!(c.pop_batch(&mut [0; 8]), Ok(2));
+    assert!(p.write_chunk_uninit(0).unwrap().is_empty());
+    assert!(c.read_chunk(0).unwrap().is_empty());
     assert_eq!(p.write_chunk_uninit(8).unwrap().fill_from_iter(0..3), 3);
     assert_eq!(c.stats().committed, 14);
     assert_eq!(c.stats().dropped, 0);

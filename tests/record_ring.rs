@@ -304,3 +304,10 @@ fn retrying_writes_count_no_drops_and_copy_out_works() {
     );
     assert_eq!(c.read().unwrap().payload(), [8; 16]);
 }
+
+#[test]
+fn owner_debug_shows_the_ring_state() {
+    let ring = RecordRing::with_capacity(64).unwrap();
+    let text = format!("{ring:?}");
+    assert!(text.contains("RecordRing"), "{text}");
+}

@@ -626,3 +626,56 @@ fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
     eprintln!("{changed} of {records} payloads were rewritten by the peer");
     let _ = std::fs::remove_file(&path);
 }
+
+/// A ring in shared memory lends read chunks from a private copy, in order
+/// and across the wrap, and releases them like any chunk.
+#[test]
+fn shared_rings_lend_read_chunks_from_a_private_copy() {
+    let region = Region::memfd("chunks", EventRing::<u64>::bytes_needed(8).unwrap()).unwrap();
+    let (mut p, mut c) = EventRing::<u64>::create_in(&region, 0, 8).unwrap().split();
+    for round in 0..4u64 {
+        let base = round * 6;
+        p.push_batch(&[base, base + 1, base + 2, base + 3, base + 4, base + 5])
+            .unwrap();
+        let chunk = c.read_chunk(6).unwrap();
+        let (a, b) = chunk.as_slices();
+        let got: Vec<u64> = a.iter().chain(b).copied().collect();
+        assert_eq!(got, (base..base + 6).collect::<Vec<_>>());
+        // The copy lives in the consumer's memory, not in the region.
+        let start = region.as_ptr() as usize;
+        let inside = (start..start + region.len()).contains(&(a.as_ptr() as usize));
+        assert!(!inside, "a shared ring must not lend a view of its bytes");
+        chunk.commit_all();
+    }
+    assert_eq!(c.pop(), Err(RingError::Empty));
+}
+
+/// A consumer position that jumps past the producer's is corruption: `push`
+/// reports it (handing nothing back), and `push_or_drop` reports it and
+/// counts the event it gave up.
+#[test]
+fn a_corrupt_consumer_position_is_reported_to_the_producer() {
+    let region = Region::heap(EventRing::<u64>::bytes_needed(4).unwrap()).unwrap();
+    let (mut p, c) = EventRing::<u64>::create_in(&region, 0, 4).unwrap().split();
+    for i in 0..4 {
+        p.push(i).unwrap();
+    }
+    let tail_at = 2 * tracering::cache_line();
+    poke(&region, tail_at, &1000u64.to_ne_bytes());
+    use tracering::{Corruption, PushError};
+    assert_eq!(
+        p.push(9),
+        Err(PushError::Corrupted(Corruption::ConsumerPosition))
+    );
+    assert_eq!(
+        p.push_or_drop(9),
+        Err(RingError::Corrupted(Corruption::ConsumerPosition))
+    );
+    assert_eq!(p.stats().dropped, 1);
+    drop(c);
+    // A consumer that attaches finds the poison code a peer left behind.
+    poke(&region, tail_at, &0u64.to_ne_bytes());
+    poke(&region, tail_at + 32, &2u64.to_ne_bytes());
+    let c = EventConsumer::<u64>::attach(&region, 0).unwrap();
+    assert_eq!(c.poisoned(), Some(Corruption::ConsumerPosition));
+}

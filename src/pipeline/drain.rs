@@ -301,10 +301,12 @@ impl<S: Sink> Drain<S> {
         };
         let sink = &mut self.sink;
         let mut got = 0u64;
-        match lane
-            .index
-            .pop_batch(&mut self.buf[..self.cfg.quantum_events.max(1)])
-        {
+        // One load of each producer position per visit; the reads below use
+        // only what it published.
+        match lane.index.poll().map(|_| {
+            lane.index
+                .pop_batch_cached(&mut self.buf[..self.cfg.quantum_events.max(1)])
+        }) {
             Ok(n) => {
                 for e in &self.buf[..n] {
                     sink.event(id, e)?;
@@ -320,16 +322,18 @@ impl<S: Sink> Drain<S> {
         }
         let mut sink_err = None;
         let mut bytes = 0;
-        match lane
-            .detail
-            .read_batch(self.cfg.quantum_records.max(1), |r| {
-                bytes += r.payload().len() as u64;
-                if sink_err.is_none() {
-                    if let Err(e) = sink.record(id, r) {
-                        sink_err = Some(e);
+        let polled = lane.detail.poll();
+        match polled.and_then(|_| {
+            lane.detail
+                .read_batch_cached(self.cfg.quantum_records.max(1), |r| {
+                    bytes += r.payload().len() as u64;
+                    if sink_err.is_none() {
+                        if let Err(e) = sink.record(id, r) {
+                            sink_err = Some(e);
+                        }
                     }
-                }
-            }) {
+                })
+        }) {
             Ok(n) => {
                 lane.stats.records += n as u64;
                 lane.stats.record_bytes += bytes;

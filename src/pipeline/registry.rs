@@ -23,7 +23,9 @@ use crate::layout::line_struct;
 use crate::record::{RecordProducer, RecordRing};
 use crate::region::Placement;
 use crate::sync::atomic::AtomicU64;
-use crate::sync::{prepare_atomics, Arc};
+#[cfg(loom)]
+use crate::sync::construct_in_place;
+use crate::sync::Arc;
 use crate::{arch, Error, Region, RingError};
 use core::cell::RefCell;
 use core::mem::ManuallyDrop;
@@ -274,29 +276,34 @@ impl Registry {
         // Claim the header and slot table for this process first (refused if
         // another registry here uses them).
         let placement = region.place(0, geo.lanes_at, true)?;
-        let base = region.base();
-        let z = || AtomicU64::new(0);
-        // SAFETY: the region holds `geo.total` bytes (checked above) of
-        // initialised memory, is line-aligned, and `placement` proves no
-        // other registry or ring of this process uses the header and slot
-        // lines, which are atomics only.
-        unsafe {
-            prepare_atomics(base.cast::<RegistryHeader>(), || RegistryHeader {
-                magic: z(),
-                version: z(),
-                fingerprint: z(),
-                slots: z(),
-                index_capacity: z(),
-                detail_capacity: z(),
-                lane_stride: z(),
-                accepting: z(),
-                exhausted: z(),
-            });
-            for slot in 0..cfg.slots {
-                prepare_atomics(
-                    base.add(LINE * (1 + slot)).cast::<SlotLine>(),
-                    SlotLine::zeroed,
-                );
+        // Outside loom the header and slot words are found in place
+        // (initialised, and atomics are valid for any bits) and stored one by
+        // one below; loom's model atomics must be constructed first.
+        #[cfg(loom)]
+        {
+            let base = region.base();
+            let z = || AtomicU64::new(0);
+            // SAFETY: the region holds `geo.total` bytes (checked above), is
+            // line-aligned, and `placement` proves no other registry or ring
+            // of this process uses the header and slot lines.
+            unsafe {
+                construct_in_place(base.cast::<RegistryHeader>(), || RegistryHeader {
+                    magic: z(),
+                    version: z(),
+                    fingerprint: z(),
+                    slots: z(),
+                    index_capacity: z(),
+                    detail_capacity: z(),
+                    lane_stride: z(),
+                    accepting: z(),
+                    exhausted: z(),
+                });
+                for slot in 0..cfg.slots {
+                    construct_in_place(
+                        base.add(LINE * (1 + slot)).cast::<SlotLine>(),
+                        SlotLine::zeroed,
+                    );
+                }
             }
         }
         let reg = Registry::from_parts(region, geo, placement);

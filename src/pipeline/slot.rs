@@ -31,8 +31,10 @@ line_struct! {
     }
 }
 
+#[cfg(loom)]
 impl SlotLine {
-    /// A line of zeroed atomics (for [`prepare_atomics`](crate::sync::prepare_atomics)).
+    /// A line of zeroed atomics, for loom, whose atomics must be built.
+    #[cfg(loom)]
     pub(crate) fn zeroed() -> SlotLine {
         SlotLine {
             state: AtomicU64::new(0),

@@ -26,6 +26,9 @@ pub struct RecordConsumer {
 struct Reader<'a> {
     core: &'a mut ConsCore,
     max_payload: u64,
+    /// Whether `parse` may reload the producer position (false for the
+    /// drain's visits, which load it once beforehand).
+    reload: bool,
 }
 
 impl Reader<'_> {
@@ -36,11 +39,10 @@ impl Reader<'_> {
     #[inline]
     fn parse(&mut self, pos: u64) -> Result<Option<Found>, Corruption> {
         if self.core.cached_head == pos {
-            match self.core.refresh() {
-                Ok(_) => {}
-                Err(RingError::Corrupted(c)) => return Err(c),
-                Err(_) => return Err(Corruption::ProducerPosition),
+            if !self.reload {
+                return Ok(None);
             }
+            self.core.reload()?;
         }
         let raw = self.core.raw;
         let head = self.core.cached_head;
@@ -132,7 +134,12 @@ impl Reader<'_> {
 /// Walks the unread records of the ring that `core` reads, without
 /// consuming them: for both the consumer's and the owner's `verify`.
 pub(super) fn verify(core: &mut ConsCore, max_payload: u64) -> Result<VerifyReport, Error> {
-    Reader { core, max_payload }.verify()
+    Reader {
+        core,
+        max_payload,
+        reload: true,
+    }
+    .verify()
 }
 
 /// Copies `len` payload bytes from shared memory at `src` (8-aligned, with
@@ -332,6 +339,7 @@ impl RecordConsumer {
         let reader = Reader {
             core: &mut h.core,
             max_payload: h.extra,
+            reload: true,
         };
         (reader, h.private.as_mut())
     }
@@ -436,9 +444,37 @@ impl RecordConsumer {
     pub fn read_batch<F: FnMut(&Record<'_>)>(
         &mut self,
         max: usize,
+        f: F,
+    ) -> Result<usize, RingError> {
+        self.batch(max, f, true)
+    }
+
+    /// [`read_batch`](Self::read_batch) of the records already known to be
+    /// published (after [`poll`](Self::poll)), without loading the producer
+    /// position again.
+    pub(crate) fn read_batch_cached<F: FnMut(&Record<'_>)>(
+        &mut self,
+        max: usize,
+        f: F,
+    ) -> Result<usize, RingError> {
+        self.batch(max, f, false)
+    }
+
+    /// One load of the producer position: the readable bytes (for the
+    /// drain, which reads each producer word at most once per visit).
+    pub(crate) fn poll(&mut self) -> Result<u64, RingError> {
+        self.h.poll()
+    }
+
+    #[inline]
+    fn batch<F: FnMut(&Record<'_>)>(
+        &mut self,
+        max: usize,
         mut f: F,
+        reload: bool,
     ) -> Result<usize, RingError> {
         let (mut r, mut private) = self.parts();
+        r.reload = reload;
         let mut pos = r.core.tail;
         let mut n = 0;
         while n < max {
