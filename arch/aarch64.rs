@@ -16,12 +16,6 @@ pub(crate) const BACKEND: &str = "aarch64";
 /// in pairs; 128 keeps the two sides apart on all of them.
 pub(crate) const CACHE_LINE: usize = 128;
 
-/// `yield` (via `spin_loop`): a hint to SMT cores and hypervisors.
-#[inline(always)]
-pub(crate) fn spin_hint() {
-    core::hint::spin_loop();
-}
-
 /// 32.32 fixed-point nanoseconds per CNTVCT tick; 0 until first use.
 static NS_PER_TICK_Q32: AtomicU64 = AtomicU64::new(0);
 

@@ -1,5 +1,4 @@
-//! Portable: `CLOCK_MONOTONIC`, a per-target cache-line size and
-//! `core::hint::spin_loop`.
+//! Portable: `CLOCK_MONOTONIC` and a per-target cache-line size.
 //!
 //! Used on targets without their own file, and on every target with the
 //! `portable` feature. Compiled everywhere (see `mod.rs`): its
@@ -25,12 +24,6 @@ pub(crate) const CACHE_LINE: usize = 128;
     target_arch = "powerpc64"
 )))]
 pub(crate) const CACHE_LINE: usize = 64;
-
-/// Tells the core we are spinning.
-#[inline(always)]
-pub(crate) fn spin_hint() {
-    core::hint::spin_loop();
-}
 
 /// `CLOCK_MONOTONIC` in nanoseconds.
 #[inline]

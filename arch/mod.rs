@@ -9,15 +9,18 @@
 //! names a memory ordering.
 //!
 //! What truly differs per architecture is the rest: the tick clock and its
-//! scaling to nanoseconds (`now_ns`), the cache-line size (`CACHE_LINE`), the
-//! spin hint (`spin_hint`) and the name of the file that provides them
-//! (`BACKEND`). Each of `x86_64.rs`, `aarch64.rs` and `generic.rs` provides
-//! those four items, and the `cfg_if!` below is the one place that picks:
+//! scaling to nanoseconds (`now_ns`), the cache-line size (`CACHE_LINE`) and
+//! the name of the file that provides them (`BACKEND`). Each of `x86_64.rs`,
+//! `aarch64.rs` and `generic.rs` provides those three items, and the
+//! `cfg_if!` below is the one place that picks:
 //!
-//! - `x86_64.rs` on x86_64: the TSC, 128-byte lines, `pause`;
-//! - `aarch64.rs` on aarch64: CNTVCT_EL0, 128-byte lines, `yield`;
+//! - `x86_64.rs` on x86_64: the TSC, 128-byte lines;
+//! - `aarch64.rs` on aarch64: CNTVCT_EL0, 128-byte lines;
 //! - `generic.rs` on every other target, and everywhere with the `portable`
-//!   feature: `CLOCK_MONOTONIC`, 128 or 64-byte lines, `spin_loop`.
+//!   feature: `CLOCK_MONOTONIC`, 128 or 64-byte lines.
+//!
+//! (The spin hint is `core::hint::spin_loop`, which already emits `pause` or
+//! `yield` per target; nothing in the crate spins any more: the drain sleeps.)
 //!
 //! `generic.rs` is compiled on every target, so that the portable code is
 //! always type-checked and available as the fallback; where a per-arch file
@@ -25,14 +28,14 @@
 //!
 //! Under Miri and loom only the *clock* is the portable `CLOCK_MONOTONIC`
 //! one: Miri cannot execute `rdtsc` or `mrs`, and the clock is no part of the
-//! protocol. `BACKEND`, `CACHE_LINE` and `spin_hint` stay the target's, and
+//! protocol. `BACKEND` and `CACHE_LINE` stay the target's, and
 //! the orderings are the same code everywhere.
 
 mod order;
 
 pub(crate) use order::{
-    cas, fetch_add, load_acquire, load_relaxed, load_relaxed32, store_relaxed, store_relaxed32,
-    store_release,
+    cas, fence_full, fetch_add, load_acquire, load_relaxed, load_relaxed32, store_relaxed,
+    store_relaxed32, store_release,
 };
 
 // Always compiled (see above); on x86_64 and aarch64 without `portable` only
@@ -57,7 +60,7 @@ cfg_if::cfg_if! {
     }
 }
 
-pub(crate) use imp::{spin_hint, BACKEND, CACHE_LINE};
+pub(crate) use imp::{BACKEND, CACHE_LINE};
 
 /// Nanoseconds on `CLOCK_MONOTONIC`: Miri cannot run the cycle counters.
 #[cfg(any(miri, loom))]

@@ -101,3 +101,12 @@ pub(crate) fn cas(a: &AtomicU64, current: u64, new: u64) -> Result<u64, u64> {
 pub(crate) fn fetch_add(a: &AtomicU64, v: u64) -> u64 {
     a.fetch_add(v, Ordering::Relaxed)
 }
+
+/// A full fence, for the drain only, between announcing that it sleeps and
+/// looking at the lanes one last time (the store-then-load pattern that
+/// acquire and release cannot order). Never on a producer's path: a
+/// producer that misses the announcement wakes the drain on its next event.
+#[inline]
+pub(crate) fn fence_full() {
+    crate::sync::atomic::fence(Ordering::SeqCst)
+}

@@ -16,13 +16,6 @@ pub(crate) const BACKEND: &str = "x86_64";
 /// lines that share a pair still bounce between cores.
 pub(crate) const CACHE_LINE: usize = 128;
 
-/// `pause`: frees the sibling hyper-thread and avoids a memory-order
-/// mis-speculation flush when the spin ends.
-#[inline(always)]
-pub(crate) fn spin_hint() {
-    core::hint::spin_loop();
-}
-
 /// 32.32 fixed-point nanoseconds per TSC tick; 0 until calibrated.
 static NS_PER_TICK_Q32: AtomicU64 = AtomicU64::new(0);
 

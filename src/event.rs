@@ -262,6 +262,11 @@ impl<T> EventConsumer<T> {
     pub(crate) fn poll(&mut self) -> Result<u64, RingError> {
         self.h.poll()
     }
+
+    /// This consumer's position.
+    pub(crate) fn tail(&self) -> u64 {
+        self.h.tail()
+    }
 }
 
 impl<T: Copy> EventConsumer<T> {
@@ -308,6 +313,18 @@ impl<T: Pod> EventConsumer<T> {
 }
 
 impl<T: Copy> EventProducer<T> {
+    /// Units in use as far as this producer knows (for the lane's
+    /// watermark check).
+    #[inline(always)]
+    pub(crate) fn used_cached(&self) -> u64 {
+        self.h.used_cached()
+    }
+
+    /// Units in use after reloading the consumer position.
+    pub(crate) fn used_now(&mut self) -> u64 {
+        self.h.used_now()
+    }
+
     #[inline(always)]
     fn slots(&self) -> *mut T {
         self.h.core.raw.data.as_ptr().cast::<T>()

@@ -202,6 +202,19 @@ impl<U: Unit> ProducerHandle<U> {
         self.core.refresh().unwrap_or(0) as usize
     }
 
+    /// Units in use as far as this producer knows (an upper bound: the
+    /// consumer may have freed more since it last looked).
+    #[inline(always)]
+    pub(crate) fn used_cached(&self) -> u64 {
+        self.core.raw.cap - self.core.free_cached()
+    }
+
+    /// Units in use, after reloading the consumer position (the whole ring
+    /// on corruption).
+    pub(crate) fn used_now(&mut self) -> u64 {
+        self.core.raw.cap - self.core.refresh().unwrap_or(0)
+    }
+
     /// Units in the ring.
     pub(crate) fn capacity(&self) -> usize {
         self.core.raw.cap as usize
@@ -278,6 +291,16 @@ impl<U: Unit> ConsumerHandle<U> {
     /// for the drain, once the old producer is gone and the ring is empty.
     pub(crate) fn recycle(&mut self) {
         self.core.recycle();
+    }
+
+    /// This consumer's position.
+    pub(crate) fn tail(&self) -> u64 {
+        self.core.tail
+    }
+
+    /// Readable units as last loaded (no new load of the producer position).
+    pub(crate) fn available_cached(&self) -> u64 {
+        self.core.avail_cached()
     }
 
     /// Loads the producer position once (acquire, validated) and returns

@@ -110,7 +110,7 @@ fn tiny_rings_drop_and_the_accounting_stays_exact() {
     .unwrap();
     let path = trace_path("tiny");
     let cfg = DrainConfig {
-        poll_interval: std::time::Duration::from_millis(2),
+        period: std::time::Duration::from_millis(2),
         ..DrainConfig::default()
     };
     let drain = Drain::spawn(&reg, FileSink::create(&path).unwrap(), cfg).unwrap();
@@ -439,4 +439,97 @@ fn a_nested_emit_is_a_typed_error_not_a_panic() {
     assert_eq!(inner, Err(Error::Reentrant));
     assert_eq!(reg.stats().exhausted, 1);
     reg.emit(1, 2, 3).unwrap();
+}
+
+/// A drain whose period is long leaves a lane below its watermark alone
+/// (sleeping), reads a lane whose producer crosses the watermark (the
+/// producer wakes it), and still delivers everything when stopped.
+#[test]
+fn the_drain_sleeps_below_the_watermark_and_a_crossing_producer_wakes_it() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+    let reg = Registry::new(RegistryConfig {
+        slots: 2,
+        index_capacity: 64,
+        detail_capacity: 4096,
+    })
+    .unwrap();
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = seen.clone();
+    let sink = CallbackSink::new(move |e: Entry<'_>| {
+        if let Entry::Event(..) = e {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    let cfg = DrainConfig {
+        watermark: 0.25, // 16 of 64 events
+        period: Duration::from_secs(600),
+        ..DrainConfig::default()
+    };
+    let drain = Drain::spawn(&reg, sink, cfg).unwrap();
+    let mut lane = reg.register().unwrap();
+    // Below the watermark: nothing is read while the period has not passed.
+    for i in 0..5 {
+        lane.event(1, i, 0).unwrap();
+    }
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(seen.load(Ordering::Relaxed), 0, "read below the watermark");
+    // Crossing it wakes the drain, which reads the lane long before the
+    // period ends.
+    for i in 5..16 {
+        lane.event(1, i, 0).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.load(Ordering::Relaxed) < 16 {
+        assert!(
+            Instant::now() < deadline,
+            "the crossing producer never woke the drain"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+    // Below the watermark again: the rest waits until the stop.
+    lane.event(1, 16, 0).unwrap();
+    drop(lane);
+    let (report, _sink) = drain.stop().unwrap();
+    assert_eq!(seen.load(Ordering::Relaxed), 17);
+    assert_eq!(report.events, 17);
+    assert_eq!(report.emitted(), report.persisted() + report.dropped());
+    assert!(report.sleeps >= 1, "the drain never slept: {report:?}");
+}
+
+/// Drops are counted exactly even though the drain reads the index ring's
+/// drop counter only when a drop can have happened.
+#[test]
+fn drops_are_reported_exactly_with_the_watermark_drain() {
+    use std::time::Duration;
+    let reg = Registry::new(RegistryConfig {
+        slots: 1,
+        index_capacity: 16,
+        detail_capacity: 1024,
+    })
+    .unwrap();
+    let cfg = DrainConfig {
+        quantum_events: 4,
+        period: Duration::from_micros(200),
+        ..DrainConfig::default()
+    };
+    let drain = Drain::spawn(&reg, NullSink, cfg).unwrap();
+    let mut lane = reg.register().unwrap();
+    let mut refused = 0u64;
+    for round in 0..2_000u64 {
+        for i in 0..40 {
+            if lane.event(1, round, i) == Err(RingError::Full) {
+                refused += 1;
+            }
+        }
+        if round % 64 == 0 {
+            thread::sleep(Duration::from_micros(300));
+        }
+    }
+    drop(lane);
+    let (report, _sink) = drain.stop().unwrap();
+    assert!(refused > 0, "the ring never filled");
+    assert_eq!(report.dropped_events, refused);
+    assert_eq!(report.events + refused, 2_000 * 40);
+    assert_eq!(report.emitted(), report.persisted() + report.dropped());
 }

@@ -4,9 +4,18 @@
 //! - **Fairness.** Each visit takes at most a quantum of events and records
 //!   from a lane, and releases each batch with one store, so a busy lane
 //!   cannot starve the others.
-//! - **Idle.** After a pass that found nothing, the drain spins, then yields,
-//!   then sleeps for the poll interval (producers may wake it early with
-//!   [`Registry::wake_drain`]).
+//! - **Staying off the producers' lines.** A lane is read only when it
+//!   holds at least a watermark (a fraction of its ring), or when data has
+//!   waited in it for a period (default 1 ms). A visit loads each producer
+//!   position once, and reads the index ring's drop counter only when a drop
+//!   can have happened since the last visit (the ring was full relative to
+//!   where that visit started).
+//! - **Sleeping.** When no lane is due, the drain announces that it sleeps
+//!   on a word of the registry header and sleeps (a futex on Linux) until a
+//!   producer at its watermark wakes it, or until the next lane ages past
+//!   the period. A producer pays one compare per event, and one relaxed load
+//!   while at or above the watermark; the syscall happens only when it
+//!   finds the drain asleep.
 //! - **Recycling.** A slot whose thread exited (or whose process died) is
 //!   drained to empty, its rings are reset, and it becomes free again.
 //! - **Stop.** [`DrainHandle::stop`] closes the registry to new producers,
@@ -17,6 +26,7 @@
 use super::registry::{IndexEvent, Inner, Registry};
 use super::sink::{LaneId, Sink};
 use super::slot::{Slot, State};
+use super::wake;
 use crate::event::EventConsumer;
 use crate::peer::Peer;
 use crate::record::RecordConsumer;
@@ -26,30 +36,31 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How the drain paces itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DrainConfig {
     /// Most index events taken from one lane per visit.
     pub quantum_events: usize,
     /// Most records taken from one lane per visit.
     pub quantum_records: usize,
-    /// Empty passes spent spinning before yielding.
-    pub spin_passes: u32,
-    /// Empty passes spent yielding before sleeping.
-    pub yield_passes: u32,
-    /// Sleep between passes while idle.
-    pub poll_interval: Duration,
+    /// The fill, as a fraction of a ring (0.0 to 1.0), at which a lane is
+    /// read at once and its producer wakes a sleeping drain.
+    pub watermark: f64,
+    /// The longest data may wait in a lane below the watermark before the
+    /// drain reads it (and the longest the drain sleeps).
+    pub period: Duration,
     /// How long `stop` waits for live producers to finish or detach.
     pub stop_timeout: Duration,
 }
 
 impl Default for DrainConfig {
+    /// Quanta of 256 events and 64 records, a quarter-ring watermark, a
+    /// 1 ms period and a 30 s stop timeout.
     fn default() -> Self {
         DrainConfig {
             quantum_events: 256,
             quantum_records: 64,
-            spin_passes: 64,
-            yield_passes: 16,
-            poll_interval: Duration::from_millis(1),
+            watermark: 0.25,
+            period: Duration::from_millis(1),
             stop_timeout: Duration::from_secs(30),
         }
     }
@@ -70,7 +81,7 @@ pub struct LaneStats {
     pub dropped_events: u64,
     /// Records the lane's producers dropped.
     pub dropped_records: u64,
-    /// Visits to the lane.
+    /// Visits to the lane (reads of its rings).
     pub visits: u64,
     /// Times the slot was recycled for a new thread.
     pub recycled: u64,
@@ -97,6 +108,8 @@ pub struct DrainReport {
     pub exhausted: u64,
     /// Passes over the slot table.
     pub passes: u64,
+    /// Times the drain went to sleep because no lane was due.
+    pub sleeps: u64,
     /// Mean Jain fairness index of the per-lane shares over the passes in
     /// which two or more lanes had data (1.0 is perfectly even).
     pub fairness: Option<f64>,
@@ -129,6 +142,29 @@ struct LaneReader {
     index: EventConsumer<IndexEvent>,
     detail: RecordConsumer,
     stats: LaneStats,
+    /// When the drain first saw data waiting below the watermark.
+    waiting_since: Option<Instant>,
+    /// The index consumer's position when the last visit started: a drop
+    /// since then means the producer saw the ring full relative to it.
+    index_tail_seen: u64,
+}
+
+/// Which lanes a pass reads.
+#[derive(Clone, Copy, PartialEq)]
+enum Policy {
+    /// Every lane with data (a pass asked for by the caller, and stopping).
+    All,
+    /// Lanes at their watermark or waiting past the period, as of `now`.
+    Due(Instant),
+}
+
+/// What one visit found.
+#[derive(Clone, Copy, Default)]
+struct Visit {
+    /// Entries handed to the sink.
+    got: u64,
+    /// Whether the lane is still at or above its watermark.
+    busy: bool,
 }
 
 /// The drain's state; runs on its own thread via [`Drain::spawn`], or inline
@@ -137,6 +173,10 @@ pub struct Drain<S> {
     registry: Registry,
     sink: S,
     cfg: DrainConfig,
+    /// The watermark in index events and in detail bytes.
+    wm_events: u64,
+    wm_bytes: u64,
+    sleeps: u64,
     lanes: Vec<LaneReader>,
     buf: Vec<IndexEvent>,
     start: usize,
@@ -170,19 +210,36 @@ impl<S: Sink> Drain<S> {
         let slots = inner.geo.cfg.slots;
         let mut lanes = Vec::with_capacity(slots);
         for slot in 0..slots {
+            let index = EventConsumer::attach(inner.region(), inner.geo.index_offset(slot))?;
             lanes.push(LaneReader {
-                index: EventConsumer::attach(inner.region(), inner.geo.index_offset(slot))?,
+                index_tail_seen: index.tail(),
+                index,
                 detail: RecordConsumer::attach(inner.region(), inner.geo.detail_offset(slot))?,
                 stats: LaneStats {
                     slot,
                     ..LaneStats::default()
                 },
+                waiting_since: None,
             });
         }
+        let fraction = if cfg.watermark.is_nan() {
+            1.0
+        } else {
+            cfg.watermark.clamp(0.0, 1.0)
+        };
+        let mark = |cap: usize| ((cap as f64 * fraction) as u64).max(1);
+        let (wm_events, wm_bytes) = (
+            mark(inner.geo.cfg.index_capacity),
+            mark(inner.geo.cfg.detail_capacity),
+        );
+        inner.set_watermarks(wm_events, wm_bytes);
         Ok(Drain {
             registry: registry.clone(),
             sink,
             cfg,
+            wm_events,
+            wm_bytes,
+            sleeps: 0,
             lanes,
             buf: vec![IndexEvent::default(); cfg.quantum_events.max(1)],
             start: 0,
@@ -236,39 +293,80 @@ impl<S: Sink> Drain<S> {
         })
     }
 
-    /// Drains until `stop` is set, idling when there is nothing to do.
+    /// Drains until `stop` is set, sleeping when no lane is due.
     fn run_until(&mut self, stop: &AtomicU64) -> Result<(), Error> {
-        let mut idle = 0u32;
         while arch::load_acquire(stop) == 0 {
-            if self.run_pass()? > 0 {
-                idle = 0;
+            let (got, busy) = self.pass(Policy::Due(Instant::now()))?;
+            if got > 0 || busy {
                 continue;
             }
-            idle = idle.saturating_add(1);
-            if idle <= self.cfg.spin_passes {
-                arch::spin_hint();
-            } else if idle <= self.cfg.spin_passes + self.cfg.yield_passes {
-                std::thread::yield_now();
-            } else {
-                std::thread::park_timeout(self.cfg.poll_interval);
+            // Announce the sleep, then look once more: a producer that
+            // crossed its watermark before it could see the announcement is
+            // found here; one that crosses after it wakes us.
+            let registry = self.registry.clone();
+            let word = registry.inner().drain_asleep();
+            arch::store_relaxed32(word, 1);
+            arch::fence_full();
+            let now = Instant::now();
+            if arch::load_acquire(stop) != 0 || self.any_due(now)? {
+                arch::store_relaxed32(word, 0);
+                continue;
             }
+            self.sleeps += 1;
+            wake::wait(word, 1, self.sleep_for(now));
+            arch::store_relaxed32(word, 0);
         }
         Ok(())
     }
 
-    /// One round-robin pass over every slot. Returns the entries handed to
-    /// the sink.
+    /// How long the drain may sleep: until the oldest waiting lane reaches
+    /// the period, or one period.
+    fn sleep_for(&self, now: Instant) -> Duration {
+        let period = self.cfg.period;
+        self.lanes
+            .iter()
+            .filter_map(|l| l.waiting_since)
+            .map(|t| (t + period).saturating_duration_since(now))
+            .min()
+            .unwrap_or(period)
+            .max(Duration::from_micros(20))
+    }
+
+    /// Whether any lane is due now (one load of each producer position).
+    fn any_due(&mut self, now: Instant) -> Result<bool, Error> {
+        let period = self.cfg.period;
+        let (wm_e, wm_b) = (self.wm_events, self.wm_bytes);
+        Ok(self.lanes.iter_mut().any(|l| {
+            if l.stats.poisoned.is_some() {
+                return false;
+            }
+            let (e, b) = (l.index.poll().unwrap_or(0), l.detail.poll().unwrap_or(0));
+            e >= wm_e || b >= wm_b || l.waiting_since.is_some_and(|t| now - t >= period)
+        }))
+    }
+
+    /// One round-robin pass that reads every lane with data, up to a quantum
+    /// each, whatever its watermark. Returns the entries handed to the sink.
     pub fn run_pass(&mut self) -> Result<u64, Error> {
+        Ok(self.pass(Policy::All)?.0)
+    }
+
+    /// One round-robin pass over every slot under `policy`. Returns the
+    /// entries handed to the sink, and whether a lane is still at or above
+    /// its watermark.
+    fn pass(&mut self, policy: Policy) -> Result<(u64, bool), Error> {
         let n = self.lanes.len();
         let mut total = 0;
+        let mut busy = false;
         self.shares.clear();
         for i in 0..n {
             let slot = (self.start + i) % n;
-            let got = self.visit(slot)?;
-            if got > 0 {
-                self.shares.push(got);
+            let v = self.visit(slot, policy)?;
+            if v.got > 0 {
+                self.shares.push(v.got);
             }
-            total += got;
+            total += v.got;
+            busy |= v.busy;
         }
         // Rotate the starting lane so no lane is always served first.
         self.start = (self.start + 1) % n.max(1);
@@ -279,19 +377,52 @@ impl<S: Sink> Drain<S> {
             self.jain_sum += sum * sum / (self.shares.len() as f64 * sq);
             self.jain_n += 1;
         }
-        Ok(total)
+        Ok((total, busy))
     }
 
-    /// Drains up to one quantum from `slot`, reports new drops, and recycles
-    /// the slot if its producer is gone and its rings are empty.
-    fn visit(&mut self, slot: usize) -> Result<u64, Error> {
+    /// Reads up to one quantum from `slot` if `policy` says it is due,
+    /// reports new drops, and recycles the slot if its producer is gone and
+    /// its rings are empty.
+    fn visit(&mut self, slot: usize, policy: Policy) -> Result<Visit, Error> {
         let inner: &Inner = self.registry.inner();
         let line = inner.slot(slot);
         let word = line.load();
         let lane_state = word.state();
         let lane = &mut self.lanes[slot];
         if lane_state == State::Free || lane.stats.poisoned.is_some() {
-            return Ok(0);
+            return Ok(Visit::default());
+        }
+        // One load of each producer position; everything below uses it.
+        let polled = lane.index.poll().and_then(|e| Ok((e, lane.detail.poll()?)));
+        let (events, bytes) = match polled {
+            Ok(avail) => avail,
+            Err(RingError::Corrupted(c)) => {
+                lane.stats.poisoned = Some(c);
+                return Ok(Visit::default());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // A held slot whose process died is emptied and recycled like a
+        // retired one (checked every 256 passes: it reads /proc).
+        let gone = lane_state == State::Retired
+            || (lane_state == State::Active
+                && self.passes % 256 == 0
+                && matches!(lane.index.producer(), Peer::Dead { .. }));
+        let due = match policy {
+            Policy::All => true,
+            Policy::Due(now) => {
+                gone || events >= self.wm_events
+                    || bytes >= self.wm_bytes
+                    || lane
+                        .waiting_since
+                        .is_some_and(|t| now - t >= self.cfg.period)
+            }
+        };
+        if !due {
+            if events + bytes > 0 && lane.waiting_since.is_none() {
+                lane.waiting_since = Some(Instant::now());
+            }
+            return Ok(Visit::default());
         }
         lane.stats.visits += 1;
         let id = LaneId {
@@ -300,71 +431,70 @@ impl<S: Sink> Drain<S> {
             thread: line.tid(),
         };
         let sink = &mut self.sink;
-        let mut got = 0u64;
-        // One load of each producer position per visit; the reads below use
-        // only what it published.
-        match lane.index.poll().map(|_| {
-            lane.index
-                .pop_batch_cached(&mut self.buf[..self.cfg.quantum_events.max(1)])
-        }) {
-            Ok(n) => {
-                for e in &self.buf[..n] {
-                    sink.event(id, e)?;
-                }
-                lane.stats.events += n as u64;
-                got += n as u64;
-            }
-            Err(RingError::Corrupted(c)) => {
-                lane.stats.poisoned = Some(c);
-                return Ok(got);
-            }
-            Err(e) => return Err(e.into()),
+        // A drop since the last visit means the producer saw the ring full
+        // relative to where that visit started.
+        let index_tail = lane.index.tail();
+        let index_drops =
+            events + index_tail.wrapping_sub(lane.index_tail_seen) >= lane.index.capacity() as u64;
+        lane.index_tail_seen = index_tail;
+        let n = lane
+            .index
+            .pop_batch_cached(&mut self.buf[..self.cfg.quantum_events.max(1)]);
+        for e in &self.buf[..n] {
+            sink.event(id, e)?;
         }
+        lane.stats.events += n as u64;
+        let mut got = n as u64;
         let mut sink_err = None;
-        let mut bytes = 0;
-        let polled = lane.detail.poll();
-        match polled.and_then(|_| {
-            lane.detail
-                .read_batch_cached(self.cfg.quantum_records.max(1), |r| {
-                    bytes += r.payload().len() as u64;
-                    if sink_err.is_none() {
-                        if let Err(e) = sink.record(id, r) {
-                            sink_err = Some(e);
-                        }
+        let mut record_bytes = 0;
+        match lane
+            .detail
+            .read_batch_cached(self.cfg.quantum_records.max(1), |r| {
+                record_bytes += r.payload().len() as u64;
+                if sink_err.is_none() {
+                    if let Err(e) = sink.record(id, r) {
+                        sink_err = Some(e);
                     }
-                })
-        }) {
-            Ok(n) => {
-                lane.stats.records += n as u64;
-                lane.stats.record_bytes += bytes;
-                got += n as u64;
+                }
+            }) {
+            Ok(k) => {
+                lane.stats.records += k as u64;
+                lane.stats.record_bytes += record_bytes;
+                got += k as u64;
             }
             Err(RingError::Corrupted(c)) => {
                 lane.stats.poisoned = Some(c);
-                return Ok(got);
+                return Ok(Visit { got, busy: false });
             }
             Err(e) => return Err(e.into()),
         }
         if let Some(e) = sink_err {
             return Err(e);
         }
-        report_drops(lane, line, id, sink)?;
-        if got == 0 {
-            let gone = lane_state == State::Retired
-                || (lane_state == State::Active
-                    && self.passes % 256 == 0
-                    && matches!(lane.index.producer(), Peer::Dead { .. }));
-            if gone && lane.index.available_read() == 0 && lane.detail.available_read() == 0 {
-                // Count drops up to the last moment, then start the slot afresh.
-                report_drops(lane, line, id, sink)?;
-                lane.index.recycle();
-                lane.detail.recycle();
-                if line.recycle(word) {
-                    lane.stats.recycled += 1;
-                }
+        report_drops(lane, line, id, sink, index_drops)?;
+        let (left_events, left_bytes) = (events - n as u64, lane.detail.available_cached());
+        // What is left is at least as old as what waited before it.
+        lane.waiting_since = if left_events + left_bytes == 0 {
+            None
+        } else {
+            lane.waiting_since.or_else(|| Some(Instant::now()))
+        };
+        if got == 0 && gone && lane.index.available_read() == 0 && lane.detail.available_read() == 0
+        {
+            // Count drops up to the last moment, then start the slot afresh.
+            report_drops(lane, line, id, sink, true)?;
+            lane.index.recycle();
+            lane.detail.recycle();
+            lane.index_tail_seen = lane.index.tail();
+            lane.waiting_since = None;
+            if line.recycle(word) {
+                lane.stats.recycled += 1;
             }
         }
-        Ok(got)
+        Ok(Visit {
+            got,
+            busy: left_events >= self.wm_events || left_bytes >= self.wm_bytes,
+        })
     }
 
     /// The current totals (the drain keeps running).
@@ -372,6 +502,7 @@ impl<S: Sink> Drain<S> {
         let mut r = DrainReport {
             exhausted: self.registry.inner().exhausted(),
             passes: self.passes,
+            sleeps: self.sleeps,
             fairness: (self.jain_n > 0).then(|| self.jain_sum / self.jain_n as f64),
             ..DrainReport::default()
         };
@@ -423,10 +554,15 @@ fn report_drops(
     line: Slot<'_>,
     id: LaneId,
     sink: &mut impl Sink,
+    index_drops: bool,
 ) -> Result<(), Error> {
-    let de = lane.index.dropped();
-    let dr = lane.detail.dropped();
     let seen_e = arch::load_relaxed(&line.line.reported_event_drops);
+    let de = if index_drops {
+        lane.index.dropped()
+    } else {
+        seen_e
+    };
+    let dr = lane.detail.dropped();
     let seen_r = arch::load_relaxed(&line.line.reported_record_drops);
     if de == seen_e && dr == seen_r {
         return Ok(());

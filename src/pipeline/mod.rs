@@ -20,6 +20,7 @@ mod registry;
 mod sink;
 mod slot;
 mod trace;
+mod wake;
 
 pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
 pub use registry::{IndexEvent, Lane, Registry, RegistryConfig, RegistryStats};

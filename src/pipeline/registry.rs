@@ -18,11 +18,12 @@
 //! process died is recycled like a retired one.
 
 use super::slot::{Slot, SlotLine, State};
+use super::wake;
 use crate::event::{EventProducer, EventRing};
 use crate::layout::line_struct;
 use crate::record::{RecordProducer, RecordRing};
 use crate::region::Placement;
-use crate::sync::atomic::AtomicU64;
+use crate::sync::atomic::{AtomicU32, AtomicU64};
 #[cfg(loom)]
 use crate::sync::construct_in_place;
 use crate::sync::Arc;
@@ -74,7 +75,7 @@ impl Default for RegistryConfig {
 }
 
 const REG_MAGIC: u64 = u64::from_le_bytes(*b"TRCREG\x00\x01");
-const REG_VERSION: u64 = 1;
+const REG_VERSION: u64 = 2;
 const MAX_SLOTS: usize = 65536;
 
 line_struct! {
@@ -89,8 +90,18 @@ line_struct! {
         /// 1 while new producers may register.
         accepting: AtomicU64,
         /// Events dropped because no lane could be used: no free slot, the
-    /// registry closed, or a nested emit.(many writers: cold RMW).
+        /// registry closed, or a nested emit (many writers: cold RMW).
         exhausted: AtomicU64,
+        /// 1 while the drain sleeps (a futex word on Linux); a producer at or
+        /// above its watermark that finds 1 clears it and wakes the drain.
+        drain_asleep: AtomicU32,
+        /// Unused; keeps the next word 8-aligned.
+        spare: AtomicU32,
+        /// Index events in a ring at which its producer wakes a sleeping
+        /// drain (set by the drain; `u64::MAX` until one runs).
+        wake_events: AtomicU64,
+        /// The same for detail-ring bytes.
+        wake_bytes: AtomicU64,
     }
 }
 
@@ -108,6 +119,9 @@ mod pinned {
     const_assert_eq!(offset_of!(RegistryHeader, slots), 24);
     const_assert_eq!(offset_of!(RegistryHeader, accepting), 56);
     const_assert_eq!(offset_of!(RegistryHeader, exhausted), 64);
+    const_assert_eq!(offset_of!(RegistryHeader, drain_asleep), 72);
+    const_assert_eq!(offset_of!(RegistryHeader, wake_events), 80);
+    const_assert_eq!(offset_of!(RegistryHeader, wake_bytes), 88);
     const_assert_eq!(offset_of!(SlotLine, state), 0);
     const_assert_eq!(offset_of!(SlotLine, tid), 8);
     const_assert_eq!(offset_of!(SlotLine, reported_event_drops), 16);
@@ -297,6 +311,10 @@ impl Registry {
                     lane_stride: z(),
                     accepting: z(),
                     exhausted: z(),
+                    drain_asleep: AtomicU32::new(0),
+                    spare: AtomicU32::new(0),
+                    wake_events: z(),
+                    wake_bytes: z(),
                 });
                 for slot in 0..cfg.slots {
                     construct_in_place(
@@ -335,6 +353,9 @@ impl Registry {
         arch::store_relaxed(&h.detail_capacity, cfg.detail_capacity as u64);
         arch::store_relaxed(&h.lane_stride, geo.stride as u64);
         arch::store_relaxed(&h.exhausted, 0);
+        arch::store_relaxed32(&h.drain_asleep, 0);
+        arch::store_relaxed(&h.wake_events, u64::MAX);
+        arch::store_relaxed(&h.wake_bytes, u64::MAX);
         arch::store_relaxed(&h.accepting, 1);
         arch::store_release(&h.magic, REG_MAGIC);
         Ok(reg)
@@ -473,9 +494,12 @@ impl Registry {
             let lane =
                 EventProducer::attach(region, inner.geo.index_offset(slot)).and_then(|index| {
                     let detail = RecordProducer::attach(region, inner.geo.detail_offset(slot))?;
+                    let h = inner.header();
                     Ok(Lane {
                         index: ManuallyDrop::new(index),
                         detail: ManuallyDrop::new(detail),
+                        wake_events: arch::load_relaxed(&h.wake_events),
+                        wake_bytes: arch::load_relaxed(&h.wake_bytes),
                         slot,
                         generation,
                         registry: self.clone(),
@@ -617,6 +641,7 @@ impl Registry {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn wake_drain(&self) {
+        self.inner.wake_drain();
         if let Ok(w) = self.inner.waker.lock() {
             if let Some(t) = w.as_ref() {
                 t.unpark();
@@ -679,6 +704,35 @@ impl Inner {
         arch::load_relaxed(&self.header().exhausted)
     }
 
+    /// The word the drain sleeps on.
+    pub(crate) fn drain_asleep(&self) -> &AtomicU32 {
+        &self.header().drain_asleep
+    }
+
+    /// Tells producers when to wake a sleeping drain: at `events` index
+    /// events or `bytes` detail bytes in a ring (lanes read this when they
+    /// register).
+    pub(crate) fn set_watermarks(&self, events: u64, bytes: u64) {
+        let h = self.header();
+        arch::store_relaxed(&h.wake_events, events);
+        arch::store_relaxed(&h.wake_bytes, bytes);
+    }
+
+    /// Wakes the drain if it sleeps: clears the word, then wakes its
+    /// sleepers (a futex wake on Linux; the in-process waker elsewhere).
+    pub(crate) fn wake_drain(&self) {
+        let word = self.drain_asleep();
+        arch::store_relaxed32(word, 0);
+        wake::wake(word);
+        if !wake::SHARED {
+            if let Ok(w) = self.waker.lock() {
+                if let Some(t) = w.as_ref() {
+                    t.unpark();
+                }
+            }
+        }
+    }
+
     pub(crate) fn set_waker(&self, t: Option<std::thread::Thread>) {
         if let Ok(mut w) = self.waker.lock() {
             *w = t;
@@ -691,6 +745,10 @@ pub struct Lane {
     // ManuallyDrop: released before the slot is marked retired (see Drop).
     index: ManuallyDrop<EventProducer<IndexEvent>>,
     detail: ManuallyDrop<RecordProducer>,
+    /// Index events at which this lane wakes a sleeping drain.
+    wake_events: u64,
+    /// Detail bytes at which this lane wakes a sleeping drain.
+    wake_bytes: u64,
     slot: usize,
     generation: u64,
     registry: Registry,
@@ -707,7 +765,7 @@ impl Lane {
     /// ```
     #[inline]
     pub fn event(&mut self, kind: u32, a: u64, b: u64) -> Result<(), RingError> {
-        self.index.push_or_drop(IndexEvent {
+        self.write(IndexEvent {
             timestamp: arch::now_ns(),
             kind,
             aux: 0,
@@ -725,7 +783,13 @@ impl Lane {
     /// ```
     #[inline]
     pub fn write(&mut self, event: IndexEvent) -> Result<(), RingError> {
-        self.index.push_or_drop(event)
+        let r = self.index.push_or_drop(event);
+        // One compare on the fast path; at or above the watermark, one
+        // relaxed load of the drain's word.
+        if self.index.used_cached() >= self.wake_events && self.drain_sleeps() {
+            self.wake_for_index();
+        }
+        r
     }
 
     /// Writes a variable-length record stamped now (dropped and counted
@@ -738,7 +802,11 @@ impl Lane {
     /// ```
     #[inline]
     pub fn record(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
-        self.detail.write_or_drop(kind, payload)
+        let r = self.detail.write_or_drop(kind, payload);
+        if self.detail.used_cached() >= self.wake_bytes && self.drain_sleeps() {
+            self.wake_for_detail();
+        }
+        r
     }
 
     /// The lane's detail producer, for reserve/commit and batches.
@@ -773,6 +841,34 @@ impl Lane {
     /// ```
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+}
+
+impl Lane {
+    /// Whether the drain announced that it sleeps.
+    #[inline(always)]
+    fn drain_sleeps(&self) -> bool {
+        arch::load_relaxed32(self.registry.inner.drain_asleep()) != 0
+    }
+
+    /// The index ring looked at or above the watermark while the drain
+    /// sleeps: look at the real fill (the cached consumer position may be
+    /// old), and wake the drain if it is still there.
+    #[cold]
+    #[inline(never)]
+    fn wake_for_index(&mut self) {
+        if self.index.used_now() >= self.wake_events {
+            self.registry.inner.wake_drain();
+        }
+    }
+
+    /// The same for the detail ring.
+    #[cold]
+    #[inline(never)]
+    fn wake_for_detail(&mut self) {
+        if self.detail.used_now() >= self.wake_bytes {
+            self.registry.inner.wake_drain();
+        }
     }
 }
 

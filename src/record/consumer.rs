@@ -466,6 +466,11 @@ impl RecordConsumer {
         self.h.poll()
     }
 
+    /// Readable bytes as last loaded (no new load of the producer position).
+    pub(crate) fn available_cached(&self) -> u64 {
+        self.h.available_cached()
+    }
+
     #[inline]
     fn batch<F: FnMut(&Record<'_>)>(
         &mut self,

@@ -17,6 +17,18 @@ pub struct RecordProducer {
 }
 
 impl RecordProducer {
+    /// Units in use as far as this producer knows (for the lane's
+    /// watermark check).
+    #[inline(always)]
+    pub(crate) fn used_cached(&self) -> u64 {
+        self.h.used_cached()
+    }
+
+    /// Units in use after reloading the consumer position.
+    pub(crate) fn used_now(&mut self) -> u64 {
+        self.h.used_now()
+    }
+
     /// Attaches as the producer of the ring at `offset` in `region`, after
     /// validating its header. Refused while a live process holds that side;
     /// a dead holder's side is taken over.
