@@ -46,6 +46,12 @@ expected = {
     "visibility_latency": ["tracering", "rtrb"],
     "false_sharing": ["tracering", "tracering-unpadded"],
     "registry_drain": ["tracering-1p", "tracering-2p", "tracering-4p", "tracering-8p"],
+    "observer_effect": ["tracering-no-consumer", "tracering-spinning-consumer",
+                        "tracering-lane-no-drain", "tracering-default-drain",
+                        "rtrb-no-consumer", "rtrb-spinning-consumer"],
+    "lane_event": ["lane-event", "push-plus-clock", "bare-push"],
+    # One producer on any machine; more rows where there are more cores.
+    "scaling": ["tracering-1p"],
 }
 # Figures each workload must have once it has run.
 figures = {
@@ -56,6 +62,9 @@ figures = {
     "visibility_latency": ["p50_ns", "p99_ns", "p999_ns"],
     "false_sharing": ["ops_per_s"],
     "registry_drain": ["ops_per_s"],
+    "observer_effect": ["ops_per_s"],
+    "lane_event": ["ops_per_s"],
+    "scaling": ["ops_per_s"],
 }
 notes = {(n["workload"], n["impl"]): n["note"] for n in report.get("notes", [])}
 rows = {}
@@ -78,6 +87,51 @@ for workload, impls in expected.items():
         if not counters.get("hardware"):
             need(r["cache_miss_rate"] is None,
                  f"{workload}/{impl}: cache_miss_rate without hardware counters")
+
+# Producer cost: every row of the producer-cost workloads has ns/event,
+# and each row with a base has its ratio.
+costs = {(c["workload"], c["impl"]): c for c in report.get("costs", [])}
+cost_bases = {
+    ("observer_effect", "tracering-spinning-consumer"): ["tracering-no-consumer"],
+    ("observer_effect", "tracering-default-drain"): ["tracering-lane-no-drain"],
+    ("observer_effect", "rtrb-spinning-consumer"): ["rtrb-no-consumer"],
+    ("lane_event", "lane-event"): ["push-plus-clock", "bare-push"],
+    ("lane_event", "push-plus-clock"): ["bare-push"],
+}
+for workload in ("observer_effect", "lane_event", "scaling"):
+    for impl in expected[workload]:
+        c = costs.get((workload, impl))
+        if c is None:
+            problems.append(f"costs: missing {workload}/{impl}")
+            continue
+        need(isinstance(c["ns_per_event"], (int, float)) and c["ns_per_event"] > 0,
+             f"costs: {workload}/{impl}: ns_per_event = {c['ns_per_event']!r}")
+        got = [(v["base"], v["ratio"]) for v in c["vs"]]
+        want = cost_bases.get((workload, impl), [])
+        need([b for b, _ in got] == want, f"costs: {workload}/{impl}: bases {got} != {want}")
+        need(all(isinstance(r, (int, float)) and r > 0 for _, r in got),
+             f"costs: {workload}/{impl}: ratios {got}")
+
+# Hop classes: one class per round, counts that add up, and a per-class
+# advantage for every row with a tracering advantage.
+hc = report.get("hop_classes", {})
+classes = ["fast", "mid", "slow", "unknown"]
+need(hc.get("fast_below_ns") == 40 and hc.get("slow_above_ns") == 150,
+     f"hop_classes bounds {hc.get('fast_below_ns')}, {hc.get('slow_above_ns')}")
+per_round = hc.get("per_round", [])
+need(len(per_round) == report["run"]["rounds"] and set(per_round) <= set(classes),
+     f"hop_classes.per_round = {per_round}")
+need(hc.get("rounds") == {k: per_round.count(k) for k in classes},
+     f"hop_classes.rounds = {hc.get('rounds')}")
+by_class = {(a["workload"], a["impl"]): a for a in hc.get("advantage", [])}
+for r in report.get("ratios", []):
+    a = by_class.get((r["workload"], r["impl"]))
+    if a is None:
+        problems.append(f"hop_classes: no entry for {r['workload']}/{r['impl']}")
+        continue
+    need(sum(a[k]["rounds"] for k in classes) == len(r["per_round"]),
+         f"hop_classes: {r['workload']}/{r['impl']}: rounds do not add up")
+need(("event32_cross", "rtrb") in by_class, "hop_classes: no event32_cross/rtrb entry")
 
 if problems:
     print("bench-smoke: FAIL")

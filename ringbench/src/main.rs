@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --bin ringbench [-- --quick] [--json PATH]
-//!     [--rounds N] [--secs S] [--only WORKLOAD]
+//!     [--rounds N] [--secs S] [--only WORKLOAD] [--cores LIST]
 //! ```
 //!
 //! The impls of a workload run in alternating rounds (A B C D, B C D A, ...:
@@ -11,7 +11,14 @@
 //! states, and whatever one run leaves behind for the next, hit them alike.
 //! The report gives each impl's median over the rounds, and the median over
 //! rounds of tracering's advantage within the round. A core-to-core hop probe runs
-//! before every round and its median is `machine.hop_ns`.
+//! before every round and its median is `machine.hop_ns`; each round is also
+//! classed by its probe (fast < 40 ns, mid, slow > 150 ns, unknown when the
+//! probe failed) and tracering's advantage is given per class.
+//!
+//! `observer_effect`, `lane_event` and `scaling` report the producer's own
+//! ns per event, and compare each row with base rows of its workload
+//! (a consumer's cost against no consumer, `Lane::event` against a raw push)
+//! as the median over rounds of the ratio within the round.
 //!
 //! The workloads themselves are in `ringbench::workloads`
 //! (`ringbench/src/workloads/`), shared with the criterion benches.
@@ -21,10 +28,15 @@ mod report;
 use report::{Machine, Metric, Row, Sample};
 use ringbench::perf::{CacheCounters, CacheCounts};
 use ringbench::workloads::latency::{timer_floor, visibility_latency, write_latency, Latency};
+use ringbench::workloads::producer::Discard;
+use ringbench::workloads::producer::{
+    lane_default_drain, lane_no_drain, no_consumer, raw_index_push, spinning_consumer, ProducerCost,
+};
 use ringbench::workloads::queues::{
     BatchQueue, ChunkQueue, Crossbeam, EventQueue, Ringbuf, Rtrb, Tracering, Unpadded,
 };
 use ringbench::workloads::registry::{registry_drain, PRODUCERS};
+use ringbench::workloads::scaling::{producer_counts, scaling, ScalingRun};
 use ringbench::workloads::throughput::{
     event32_batch_cross, event32_chunk_cross, event32_cross, record_mixed_rtrb,
     record_mixed_tracering,
@@ -37,6 +49,9 @@ use std::time::{Duration, Instant};
 struct Ctx {
     budget: Budget,
     cores: Cores,
+    /// The `scaling` workload's cores, drain first; `None` leaves it
+    /// unpinned.
+    scaling_cores: Option<Vec<core_affinity::CoreId>>,
     /// Whether to open hardware counters in the worker threads.
     perf: bool,
 }
@@ -182,34 +197,135 @@ fn drain<const P: usize>(ctx: &Ctx) -> Result<Sample, &'static str> {
     Ok(throughput_sample(t, &hook))
 }
 
+/// A producer-cost run: the producer's events/s and ns/event, and the
+/// writes that met a full ring.
+fn cost_sample(c: ProducerCost, hook: &PerfHook) -> Sample {
+    let mut s = Sample {
+        ops_per_s: Some(c.ops_per_s()),
+        bytes_per_s: Some(c.ops_per_s() * 32.0),
+        ns_per_op: Some(c.ns_per_event()),
+        anomalies: c.full,
+        ops: c.events,
+        ..Sample::default()
+    };
+    hook.fill(&mut s, c.events);
+    s
+}
+
+fn cost_no_consumer<Q: Discard>(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let c = no_consumer::<Q, _>(&cfg(ctx, &hook))?;
+    Ok(cost_sample(c, &hook))
+}
+
+fn cost_spinning<Q: EventQueue>(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let c = spinning_consumer::<Q, _>(&cfg(ctx, &hook));
+    Ok(cost_sample(c, &hook))
+}
+
+fn cost_lane_no_drain(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let c = lane_no_drain(&cfg(ctx, &hook))?;
+    Ok(cost_sample(c, &hook))
+}
+
+fn cost_lane_default_drain(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let c = lane_default_drain(&cfg(ctx, &hook))?;
+    Ok(cost_sample(c, &hook))
+}
+
+fn cost_raw_push<const CLOCK: bool>(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let c = raw_index_push(&cfg(ctx, &hook), CLOCK)?;
+    Ok(cost_sample(c, &hook))
+}
+
+fn scale(ctx: &Ctx, producers: usize) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let r: ScalingRun = scaling(ctx.budget, &hook, ctx.scaling_cores.as_deref(), producers)?;
+    let mut s = Sample {
+        ops_per_s: Some(r.delivered_per_s()),
+        bytes_per_s: Some(r.delivered_per_s() * 32.0),
+        ns_per_op: Some(r.ns_per_event),
+        anomalies: r.dropped,
+        ops: r.calls,
+        ..Sample::default()
+    };
+    hook.fill(&mut s, r.calls);
+    Ok(s)
+}
+
+type Run = Box<dyn Fn(&Ctx) -> Result<Sample, &'static str>>;
+
 /// One (workload, impl) of the report.
 struct Spec {
     workload: &'static str,
     imp: &'static str,
     /// The figure the workload compares impls by.
     metric: Metric,
-    run: fn(&Ctx) -> Result<Sample, &'static str>,
+    run: Run,
     /// Said beside the row.
     note: &'static str,
+    /// Rows of the same workload whose ns/event this row's is compared with.
+    bases: &'static [&'static str],
 }
 
-const fn spec(
+fn spec(
     workload: &'static str,
     imp: &'static str,
     metric: Metric,
-    run: fn(&Ctx) -> Result<Sample, &'static str>,
+    run: impl Fn(&Ctx) -> Result<Sample, &'static str> + 'static,
     note: &'static str,
 ) -> Spec {
     Spec {
         workload,
         imp,
         metric,
-        run,
+        run: Box::new(run),
         note,
+        bases: &[],
     }
 }
 
-fn specs() -> Vec<Spec> {
+impl Spec {
+    fn vs(mut self, bases: &'static [&'static str]) -> Spec {
+        self.bases = bases;
+        self
+    }
+}
+
+/// The `scaling` rows: one per producer count that `cores` allows (`None`:
+/// unpinned, one producer).
+fn scaling_specs(cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
+    let counts = producer_counts(cores.map_or(1, |c| c.len()));
+    let note = match cores {
+        Some(c) => format!(
+            "Lane::event as fast as it can, each producer on its own core; default drain on core {}; \
+             delivered events/s from DrainReport::persisted",
+            c[0].id
+        ),
+        None => "Lane::event as fast as it can; unpinned (fewer than 2 cores to use); \
+                 delivered events/s from DrainReport::persisted"
+            .to_string(),
+    };
+    let note: &'static str = Box::leak(note.into_boxed_str());
+    counts
+        .into_iter()
+        .map(|k| {
+            let imp: &'static str = Box::leak(format!("tracering-{k}p").into_boxed_str());
+            let s = spec("scaling", imp, Metric::Ops, move |ctx| scale(ctx, k), note);
+            if k > 1 {
+                s.vs(&["tracering-1p"])
+            } else {
+                s
+            }
+        })
+        .collect()
+}
+
+fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
     use Metric::{Bytes, Ops, P50, P99};
     let mut v = vec![
         spec(
@@ -327,8 +443,8 @@ fn specs() -> Vec<Spec> {
             "bench-only ring: tracering's protocol, all shared words in one line",
         ),
     ];
-    type Run = fn(&Ctx) -> Result<Sample, &'static str>;
-    const DRAINS: [(&str, usize, Run); 4] = [
+    type DrainRun = fn(&Ctx) -> Result<Sample, &'static str>;
+    const DRAINS: [(&str, usize, DrainRun); 4] = [
         ("tracering-1p", 1, drain::<1>),
         ("tracering-2p", 2, drain::<2>),
         ("tracering-4p", 4, drain::<4>),
@@ -341,9 +457,81 @@ fn specs() -> Vec<Spec> {
             imp,
             Ops,
             run,
-            "events/s of all producers into one drain, NullSink",
+            "events/s of all producers into one drain, NullSink; every producer pinned to \
+             one core (see scaling)",
         ));
     }
+    v.extend([
+        spec(
+            "observer_effect",
+            "tracering-no-consumer",
+            Ops,
+            cost_no_consumer::<Tracering>,
+            "EventRing 64K x 32 B, push; emptied between timed blocks on the producer's thread",
+        ),
+        spec(
+            "observer_effect",
+            "tracering-spinning-consumer",
+            Ops,
+            cost_spinning::<Tracering>,
+            "EventRing push; consumer spinning on pop on the other core",
+        )
+        .vs(&["tracering-no-consumer"]),
+        spec(
+            "observer_effect",
+            "tracering-lane-no-drain",
+            Ops,
+            cost_lane_no_drain,
+            "Lane::event, 64K lane; a Drain on the producer's thread empties it between timed blocks",
+        ),
+        spec(
+            "observer_effect",
+            "tracering-default-drain",
+            Ops,
+            cost_lane_default_drain,
+            "Lane::event, 64K lane; Drain::spawn(NullSink, DrainConfig::default()) on the other core",
+        )
+        .vs(&["tracering-lane-no-drain"]),
+        spec(
+            "observer_effect",
+            "rtrb-no-consumer",
+            Ops,
+            cost_no_consumer::<Rtrb>,
+            "rtrb 64K x 32 B, push; emptied between timed blocks on the producer's thread",
+        ),
+        spec(
+            "observer_effect",
+            "rtrb-spinning-consumer",
+            Ops,
+            cost_spinning::<Rtrb>,
+            "rtrb push; consumer spinning on pop on the other core",
+        )
+        .vs(&["rtrb-no-consumer"]),
+        spec(
+            "lane_event",
+            "lane-event",
+            Ops,
+            cost_lane_no_drain,
+            "Lane::event; 64K lane emptied between timed blocks",
+        )
+        .vs(&["push-plus-clock", "bare-push"]),
+        spec(
+            "lane_event",
+            "push-plus-clock",
+            Ops,
+            cost_raw_push::<true>,
+            "EventProducer<IndexEvent>::push_or_drop, stamped with one now_ns()",
+        )
+        .vs(&["bare-push"]),
+        spec(
+            "lane_event",
+            "bare-push",
+            Ops,
+            cost_raw_push::<false>,
+            "EventProducer<IndexEvent>::push_or_drop, no clock read",
+        ),
+    ]);
+    v.extend(scaling_specs(scaling_cores));
     v
 }
 
@@ -354,15 +542,70 @@ struct Opts {
     rounds: usize,
     secs: f64,
     only: Option<String>,
+    /// `--cores`: core ids, in order.
+    cores: Option<Vec<usize>>,
 }
 
 const USAGE: &str =
-    "usage: ringbench [--quick] [--json PATH] [--rounds N] [--secs S] [--only WORKLOAD]
-  --quick        3 rounds of 0.15 s runs (about 10 s) instead of 9 of 0.25 s (about 50 s)
+    "usage: ringbench [--quick] [--json PATH] [--rounds N] [--secs S] [--only WORKLOAD] [--cores LIST]
+  --quick        3 rounds of 0.15 s runs instead of 9 of 0.25 s
   --json PATH    also write the report as JSON
   --rounds N     number of rounds
   --secs S       seconds per run
-  --only NAME    run one workload";
+  --only NAME    run one workload
+  --cores LIST   cores of the scaling workload, e.g. 0,2,4-7: the drain on the first,
+                 each producer on one of the others (default: every core the process
+                 may use); the other workloads keep the first two cores they may use";
+
+/// Parses a core list: ids and ranges (`0,2,4-7`), each id once.
+fn parse_cores(list: &str) -> Result<Vec<usize>, String> {
+    let mut ids = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let num = |t: &str| {
+            t.trim()
+                .parse::<usize>()
+                .map_err(|e| format!("--cores: {t:?}: {e}"))
+        };
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (num(a)?, num(b)?),
+            None => (num(part)?, num(part)?),
+        };
+        if lo > hi {
+            return Err(format!("--cores: empty range {part}"));
+        }
+        for id in lo..=hi {
+            if ids.contains(&id) {
+                return Err(format!("--cores: core {id} given twice"));
+            }
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        return Err("--cores: no core given".into());
+    }
+    Ok(ids)
+}
+
+/// The `scaling` cores: `--cores` (each must be one the process may use),
+/// or every core the process may use. `None` (unpinned) with fewer than
+/// two.
+fn scaling_cores(asked: Option<&[usize]>) -> Result<Option<Vec<core_affinity::CoreId>>, String> {
+    let allowed = core_affinity::get_core_ids().unwrap_or_default();
+    let cores = match asked {
+        None => allowed,
+        Some(ids) => ids
+            .iter()
+            .map(|&id| {
+                allowed
+                    .iter()
+                    .copied()
+                    .find(|c| c.id == id)
+                    .ok_or_else(|| format!("--cores: this process may not run on core {id}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    Ok((cores.len() >= 2).then_some(cores))
+}
 
 fn parse_args() -> Result<Opts, String> {
     let mut o = Opts {
@@ -371,6 +614,7 @@ fn parse_args() -> Result<Opts, String> {
         rounds: 0,
         secs: 0.0,
         only: None,
+        cores: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -389,6 +633,7 @@ fn parse_args() -> Result<Opts, String> {
                     .map_err(|e| format!("--secs: {e}"))?
             }
             "--only" => o.only = Some(value("--only")?),
+            "--cores" => o.cores = Some(parse_cores(&value("--cores")?)?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -443,7 +688,14 @@ fn main() {
         }
     };
     let started = Instant::now();
-    let mut specs = specs();
+    let scaling_cores = match scaling_cores(opts.cores.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ringbench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut specs = specs(scaling_cores.as_deref());
     if let Some(only) = &opts.only {
         specs.retain(|s| s.workload == only);
         if specs.is_empty() {
@@ -459,6 +711,7 @@ fn main() {
     let ctx = Ctx {
         budget: Budget::Time(Duration::from_secs_f64(opts.secs)),
         cores,
+        scaling_cores: scaling_cores.clone(),
         perf: counters.hardware,
     };
     eprintln!(
@@ -475,8 +728,10 @@ fn main() {
 
     let mut samples: Vec<Vec<Result<Sample, &'static str>>> = vec![Vec::new(); specs.len()];
     let mut hops = Vec::new();
+    let mut round_hops = Vec::with_capacity(opts.rounds);
     for round in 0..opts.rounds {
         let hop = ringbench::workloads::latency::hop_ns(cores, 5, 2_000);
+        round_hops.push(hop);
         if let Some(h) = hop {
             hops.push(h);
         }
@@ -497,9 +752,9 @@ fn main() {
     let rows: Vec<Row> = specs
         .iter()
         .zip(&samples)
-        .map(|(s, v)| Row::new(s.workload, s.imp, s.metric, s.note, v))
+        .map(|(s, v)| Row::new(s.workload, s.imp, s.metric, s.note, v).with_bases(s.bases))
         .collect();
-    let rows = report::with_ratios(rows, Tracering::NAME);
+    let rows = report::with_costs(report::with_ratios(rows, Tracering::NAME));
     let mut notes: Vec<(String, String, String)> = Vec::new();
     for r in &rows {
         if let Some(n) = r.note() {
@@ -514,6 +769,8 @@ fn main() {
         rounds: opts.rounds,
         run_secs: opts.secs,
         total_secs: elapsed.as_secs_f64(),
+        scaling_cores: scaling_cores.iter().flatten().map(|c| c.id).collect(),
+        round_hops,
     };
     print!("{}", report::table(&machine, &counters, &run, &rows, &hops));
     if let Some(path) = &opts.json {
@@ -537,7 +794,7 @@ mod tests {
 
     #[test]
     fn rounds_rotate_within_each_workload() {
-        let specs = specs();
+        let specs = specs(None);
         let r0 = round_order(&specs, 0);
         assert_eq!(r0, (0..specs.len()).collect::<Vec<_>>());
         let r1 = round_order(&specs, 1);
@@ -549,5 +806,48 @@ mod tests {
         for (a, b) in r0.iter().zip(&r1) {
             assert_eq!(specs[*a].workload, specs[*b].workload);
         }
+    }
+
+    #[test]
+    fn core_lists_parse() {
+        assert_eq!(parse_cores("0,2,4-6"), Ok(vec![0, 2, 4, 5, 6]));
+        assert_eq!(parse_cores(" 3 , 1 "), Ok(vec![3, 1]));
+        assert!(parse_cores("1,1").is_err());
+        assert!(parse_cores("5-3").is_err());
+        assert!(parse_cores("x").is_err());
+        assert!(parse_cores("").is_err());
+    }
+
+    #[test]
+    fn every_base_is_a_row_of_its_workload() {
+        let ids: Vec<core_affinity::CoreId> =
+            (0..16).map(|id| core_affinity::CoreId { id }).collect();
+        for cores in [None, Some(&ids[..])] {
+            let specs = specs(cores);
+            for s in &specs {
+                for b in s.bases {
+                    assert!(
+                        specs
+                            .iter()
+                            .any(|o| o.workload == s.workload && o.imp == *b),
+                        "{}/{}: no base {b}",
+                        s.workload,
+                        s.imp
+                    );
+                }
+            }
+        }
+        let imps: Vec<&str> = scaling_specs(Some(&ids)).iter().map(|s| s.imp).collect();
+        assert_eq!(
+            imps,
+            [
+                "tracering-1p",
+                "tracering-2p",
+                "tracering-4p",
+                "tracering-8p",
+                "tracering-15p"
+            ]
+        );
+        assert_eq!(scaling_specs(None).len(), 1);
     }
 }

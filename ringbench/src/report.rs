@@ -15,6 +15,9 @@ pub struct Sample {
     pub cache_misses: Option<u64>,
     pub miss_rate: Option<f64>,
     pub l1d_miss_per_op: Option<f64>,
+    /// The producer's nanoseconds per event (`observer_effect`,
+    /// `lane_event`; per producer for `scaling`).
+    pub ns_per_op: Option<f64>,
     /// Operations the latency figures cover.
     pub ops: u64,
     /// See `workloads::latency::Latency::anomalies`.
@@ -100,11 +103,81 @@ pub struct Row {
     pub p999_ns: Option<f64>,
     pub miss_rate: Option<f64>,
     pub l1d_miss_per_op: Option<f64>,
+    pub ns_per_op: Option<f64>,
     /// Median over rounds of tracering's advantage over this impl.
     pub advantage: Option<f64>,
     pub per_round: Vec<f64>,
+    /// The round each `per_round` ratio comes from.
+    per_round_at: Vec<usize>,
+    /// Rows of the same workload whose ns/event this row's is compared with.
+    bases: Vec<&'static str>,
+    /// This row's ns/event against each base's, round by round.
+    pub costs: Vec<Cost>,
     anomalies: u64,
     ops: u64,
+}
+
+/// A row's cost against a base row of the same workload: the median over
+/// rounds of (this row's ns/event) / (the base's ns/event) within a round.
+/// >1: this row costs the producer more.
+pub struct Cost {
+    pub base: &'static str,
+    pub ratio: Option<f64>,
+    pub per_round: Vec<f64>,
+}
+
+/// Hop probe at or above this is not fast (ns).
+pub const HOP_FAST_BELOW_NS: f64 = 40.0;
+/// Hop probe above this is slow (ns).
+pub const HOP_SLOW_ABOVE_NS: f64 = 150.0;
+
+/// The class of a round by its core-to-core hop probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HopClass {
+    /// Below [`HOP_FAST_BELOW_NS`].
+    Fast,
+    /// Between the two bounds.
+    Mid,
+    /// Above [`HOP_SLOW_ABOVE_NS`].
+    Slow,
+    /// The probe failed (no two cores to pin to).
+    Unknown,
+}
+
+impl HopClass {
+    pub const ALL: [HopClass; 4] = [
+        HopClass::Fast,
+        HopClass::Mid,
+        HopClass::Slow,
+        HopClass::Unknown,
+    ];
+
+    pub fn of(hop: Option<f64>) -> HopClass {
+        match hop {
+            Some(h) if h.is_finite() && h < HOP_FAST_BELOW_NS => HopClass::Fast,
+            Some(h) if h.is_finite() && h > HOP_SLOW_ABOVE_NS => HopClass::Slow,
+            Some(h) if h.is_finite() => HopClass::Mid,
+            _ => HopClass::Unknown,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HopClass::Fast => "fast",
+            HopClass::Mid => "mid",
+            HopClass::Slow => "slow",
+            HopClass::Unknown => "unknown",
+        }
+    }
+}
+
+/// Rounds of each class, in [`HopClass::ALL`] order.
+pub fn rounds_by_class(round_hops: &[Option<f64>]) -> [usize; 4] {
+    let mut n = [0; 4];
+    for h in round_hops {
+        n[HopClass::of(*h) as usize] += 1;
+    }
+    n
 }
 
 impl Row {
@@ -136,12 +209,32 @@ impl Row {
             p999_ns: med(|s| s.p999_ns),
             miss_rate: med(|s| s.miss_rate),
             l1d_miss_per_op: med(|s| s.l1d_miss_per_op),
+            ns_per_op: med(|s| s.ns_per_op),
             advantage: None,
             per_round: Vec::new(),
+            per_round_at: Vec::new(),
+            bases: Vec::new(),
+            costs: Vec::new(),
             anomalies: got.iter().map(|s| s.anomalies).sum(),
             ops: got.iter().map(|s| s.ops).sum(),
             samples,
         }
+    }
+
+    /// Compares this row's ns/event with these rows' (see [`with_costs`]).
+    pub fn with_bases(mut self, bases: &[&'static str]) -> Row {
+        self.bases = bases.to_vec();
+        self
+    }
+
+    /// Tracering's advantage over this row per hop class of the round, in
+    /// [`HopClass::ALL`] order: (median over those rounds, rounds).
+    pub fn advantage_by_class(&self, round_hops: &[Option<f64>]) -> [(Option<f64>, usize); 4] {
+        let mut per: [Vec<f64>; 4] = Default::default();
+        for (r, &round) in self.per_round.iter().zip(&self.per_round_at) {
+            per[HopClass::of(round_hops.get(round).copied().flatten()) as usize].push(*r);
+        }
+        per.map(|v| (median(&v), v.len()))
     }
 
     /// The producer count of a `registry_drain` row ("tracering-4p": 4).
@@ -164,8 +257,29 @@ impl Row {
         if let (Some(p), Some(ops)) = (self.producers(), self.ops_per_s) {
             parts.push(format!("{:.1} ns/event per producer", p as f64 * 1e9 / ops));
         }
+        if let Some(ns) = self.ns_per_op {
+            parts.push(match self.workload {
+                "scaling" => format!("{ns:.2} ns/event per producer (each on its own clock)"),
+                _ => format!("{ns:.2} ns/event (producer)"),
+            });
+        }
+        for c in &self.costs {
+            if let Some(r) = c.ratio {
+                parts.push(format!("{r:.2}x the ns/event of {}", c.base));
+            }
+        }
         if self.anomalies > 0 {
             match self.workload {
+                "observer_effect" => parts.push(format!(
+                    "{} writes met a full ring and were retried, in {} events",
+                    self.anomalies, self.ops
+                )),
+                "scaling" => parts.push(format!(
+                    "{} of {} calls dropped by a full ring ({:.2}%)",
+                    self.anomalies,
+                    self.ops,
+                    self.anomalies as f64 * 100.0 / self.ops.max(1) as f64
+                )),
                 "write_latency" => parts.push(format!(
                     "{} push attempts met a full ring in {} writes",
                     self.anomalies, self.ops
@@ -194,17 +308,50 @@ pub fn with_ratios(mut rows: Vec<Row>, base: &str) -> Vec<Row> {
             continue;
         }
         let metric = rows[i].metric;
-        let per_round: Vec<f64> = rows[b]
+        let (per_round_at, per_round): (Vec<usize>, Vec<f64>) = rows[b]
             .samples
             .iter()
             .zip(&rows[i].samples)
-            .filter_map(|(bs, os)| {
+            .enumerate()
+            .filter_map(|(round, (bs, os))| {
                 let (bs, os) = (bs.as_ref()?, os.as_ref()?);
-                metric.advantage(metric.of(bs)?, metric.of(os)?)
+                Some((round, metric.advantage(metric.of(bs)?, metric.of(os)?)?))
             })
-            .collect();
+            .unzip();
         rows[i].advantage = median(&per_round);
         rows[i].per_round = per_round;
+        rows[i].per_round_at = per_round_at;
+    }
+    rows
+}
+
+/// Fills in each row's [`Cost`] against each of its bases.
+pub fn with_costs(mut rows: Vec<Row>) -> Vec<Row> {
+    for i in 0..rows.len() {
+        let mut costs = Vec::new();
+        for &base in &rows[i].bases {
+            let Some(b) = rows
+                .iter()
+                .position(|r| r.workload == rows[i].workload && r.imp == base)
+            else {
+                continue;
+            };
+            let per_round: Vec<f64> = rows[b]
+                .samples
+                .iter()
+                .zip(&rows[i].samples)
+                .filter_map(|(bs, os)| {
+                    let r = os.as_ref()?.ns_per_op? / bs.as_ref()?.ns_per_op?;
+                    r.is_finite().then_some(r)
+                })
+                .collect();
+            costs.push(Cost {
+                base,
+                ratio: median(&per_round),
+                per_round,
+            });
+        }
+        rows[i].costs = costs;
     }
     rows
 }
@@ -250,6 +397,10 @@ pub struct RunInfo {
     pub rounds: usize,
     pub run_secs: f64,
     pub total_secs: f64,
+    /// The `scaling` workload's cores (drain first), empty if unpinned.
+    pub scaling_cores: Vec<usize>,
+    /// Each round's hop probe (`None`: it failed).
+    pub round_hops: Vec<Option<f64>>,
 }
 
 /// Now, as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -328,11 +479,12 @@ pub fn table(m: &Machine, c: &Availability, run: &RunInfo, rows: &[Row], hops: &
     );
     let _ = writeln!(
         out,
-        "\n{:<20} {:<19} {:>12} {:>12} {:>8} {:>8} {:>8} {:>6} {:>8} {:>7} {:>4}",
+        "\n{:<20} {:<27} {:>12} {:>12} {:>7} {:>8} {:>8} {:>8} {:>6} {:>8} {:>7} {:>4}",
         "workload",
         "impl",
         "ops/s",
         "bytes/s",
+        "ns/ev",
         "p50 ns",
         "p99 ns",
         "p999 ns",
@@ -354,11 +506,12 @@ pub fn table(m: &Machine, c: &Availability, run: &RunInfo, rows: &[Row], hops: &
         };
         let _ = writeln!(
             out,
-            "{:<20} {:<19} {:>12} {:>12} {:>8} {:>8} {:>8} {:>6} {:>8} {:>7} {:>4}",
+            "{:<20} {:<27} {:>12} {:>12} {:>7} {:>8} {:>8} {:>8} {:>6} {:>8} {:>7} {:>4}",
             r.workload,
             r.imp,
             fmt_rate(r.ops_per_s, "/s"),
             fmt_rate(r.bytes_per_s, "B/s"),
+            r.ns_per_op.map_or("-".into(), |x| format!("{x:.2}")),
             fmt_ns(r.p50_ns),
             fmt_ns(r.p99_ns),
             fmt_ns(r.p999_ns),
@@ -373,8 +526,12 @@ pub fn table(m: &Machine, c: &Availability, run: &RunInfo, rows: &[Row], hops: &
         out,
         "\ntr.adv: median over rounds of tracering's advantage within the round on the\n\
          workload's main figure (ops/s; bytes/s for records; p99 for write_latency;\n\
-         p50 for visibility_latency). >1: tracering is better."
+         p50 for visibility_latency). >1: tracering is better.\n\
+         ns/ev: the producer's own ns per event (per producer for scaling); the\n\
+         notes give each row's ns/ev against its base rows, as the median over\n\
+         rounds of the ratio within the round (>1: the producer pays more)."
     );
+    out.push_str(&class_table(rows, &run.round_hops));
     let notes: Vec<String> = rows
         .iter()
         .filter_map(|r| {
@@ -384,6 +541,37 @@ pub fn table(m: &Machine, c: &Availability, run: &RunInfo, rows: &[Row], hops: &
         .collect();
     if !notes.is_empty() {
         let _ = writeln!(out, "notes:\n{}", notes.join("\n"));
+    }
+    out
+}
+
+/// The text section of tracering's advantage per hop class.
+fn class_table(rows: &[Row], round_hops: &[Option<f64>]) -> String {
+    let mut out = String::new();
+    if rows.iter().all(|r| r.advantage.is_none()) {
+        return out;
+    }
+    let n = rounds_by_class(round_hops);
+    let _ = writeln!(
+        out,
+        "\ntr.adv by hop class of the round (fast < {HOP_FAST_BELOW_NS:.0} ns, slow > {HOP_SLOW_ABOVE_NS:.0} ns, \
+         unknown: no probe);\nrounds: fast {}, mid {}, slow {}, unknown {}; each cell: median (rounds)",
+        n[0], n[1], n[2], n[3]
+    );
+    let _ = writeln!(
+        out,
+        "{:<20} {:<27} {:>12} {:>12} {:>12} {:>12}",
+        "workload", "impl", "fast", "mid", "slow", "unknown"
+    );
+    for r in rows.iter().filter(|r| r.advantage.is_some()) {
+        let cells = r
+            .advantage_by_class(round_hops)
+            .map(|(a, k)| a.map_or("-".to_string(), |a| format!("{a:.2}x ({k})")));
+        let _ = writeln!(
+            out,
+            "{:<20} {:<27} {:>12} {:>12} {:>12} {:>12}",
+            r.workload, r.imp, cells[0], cells[1], cells[2], cells[3]
+        );
     }
     out
 }
@@ -421,7 +609,8 @@ fn jopt_str(v: Option<&str>) -> String {
 }
 
 /// The JSON report: the schema of the issue (`machine`, `counters`,
-/// `results`), plus `run`, `ratios`, `notes` and `hop_probes_ns`.
+/// `results`), plus `run`, `ratios`, `hop_classes`, `costs`, `notes` and
+/// `hop_probes_ns`.
 pub fn json(
     m: &Machine,
     c: &Availability,
@@ -468,12 +657,17 @@ pub fn json(
     let _ = writeln!(o, "  ],");
     let _ = writeln!(
         o,
-        "  \"run\": {{\"date_utc\": {}, \"mode\": {}, \"rounds\": {}, \"run_secs\": {}, \"total_secs\": {}}},",
+        "  \"run\": {{\"date_utc\": {}, \"mode\": {}, \"rounds\": {}, \"run_secs\": {}, \"total_secs\": {}, \"scaling_cores\": [{}]}},",
         jstr(&run.date_utc),
         jstr(run.mode),
         run.rounds,
         jnum(Some(run.run_secs), 3),
-        jnum(Some(run.total_secs), 1)
+        jnum(Some(run.total_secs), 1),
+        run.scaling_cores
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let ratios: Vec<String> = rows
         .iter()
@@ -491,6 +685,34 @@ pub fn json(
         })
         .collect();
     let _ = writeln!(o, "  \"ratios\": [\n{}\n  ],", ratios.join(",\n"));
+    o.push_str(&json_classes(rows, &run.round_hops));
+    let costs: Vec<String> = rows
+        .iter()
+        .filter(|r| r.ns_per_op.is_some())
+        .map(|r| {
+            let vs: Vec<String> = r
+                .costs
+                .iter()
+                .map(|c| {
+                    let per: Vec<String> = c.per_round.iter().map(|x| jnum(Some(*x), 3)).collect();
+                    format!(
+                        "{{\"base\": {}, \"ratio\": {}, \"per_round\": [{}]}}",
+                        jstr(c.base),
+                        jnum(c.ratio, 3),
+                        per.join(", ")
+                    )
+                })
+                .collect();
+            format!(
+                "    {{\"workload\": {}, \"impl\": {}, \"ns_per_event\": {}, \"vs\": [{}]}}",
+                jstr(r.workload),
+                jstr(r.imp),
+                jnum(r.ns_per_op, 3),
+                vs.join(", ")
+            )
+        })
+        .collect();
+    let _ = writeln!(o, "  \"costs\": [\n{}\n  ],", costs.join(",\n"));
     let notes: Vec<String> = notes
         .iter()
         .map(|(w, i, n)| {
@@ -507,6 +729,53 @@ pub fn json(
     let _ = writeln!(o, "  \"hop_probes_ns\": [{}]", hops.join(", "));
     let _ = writeln!(o, "}}");
     o
+}
+
+/// The `hop_classes` section: the bounds, each round's class, and
+/// tracering's advantage per class for every row that has one.
+fn json_classes(rows: &[Row], round_hops: &[Option<f64>]) -> String {
+    let n = rounds_by_class(round_hops);
+    let counts: Vec<String> = HopClass::ALL
+        .iter()
+        .map(|c| format!("{}: {}", jstr(c.name()), n[*c as usize]))
+        .collect();
+    let classes: Vec<String> = round_hops
+        .iter()
+        .map(|h| jstr(HopClass::of(*h).name()))
+        .collect();
+    let adv: Vec<String> = rows
+        .iter()
+        .filter(|r| r.advantage.is_some())
+        .map(|r| {
+            let by = r.advantage_by_class(round_hops);
+            let cells: Vec<String> = HopClass::ALL
+                .iter()
+                .map(|c| {
+                    let (a, k) = by[*c as usize];
+                    format!(
+                        "{}: {{\"tracering_advantage\": {}, \"rounds\": {}}}",
+                        jstr(c.name()),
+                        jnum(a, 3),
+                        k
+                    )
+                })
+                .collect();
+            format!(
+                "      {{\"workload\": {}, \"impl\": {}, {}}}",
+                jstr(r.workload),
+                jstr(r.imp),
+                cells.join(", ")
+            )
+        })
+        .collect();
+    format!(
+        "  \"hop_classes\": {{\"fast_below_ns\": {}, \"slow_above_ns\": {}, \"rounds\": {{{}}}, \"per_round\": [{}], \"advantage\": [\n{}\n  ]}},\n",
+        HOP_FAST_BELOW_NS,
+        HOP_SLOW_ABOVE_NS,
+        counts.join(", "),
+        classes.join(", "),
+        adv.join(",\n")
+    )
 }
 
 #[cfg(test)]
@@ -547,5 +816,77 @@ mod tests {
         assert_eq!(rows[1].per_round, vec![2.0, 1.0, 4.0]);
         assert_eq!(rows[1].advantage, Some(2.0));
         assert_eq!(rows[0].advantage, None);
+    }
+
+    #[test]
+    fn hop_classes_split_the_rounds() {
+        assert_eq!(HopClass::of(Some(39.9)), HopClass::Fast);
+        assert_eq!(HopClass::of(Some(40.0)), HopClass::Mid);
+        assert_eq!(HopClass::of(Some(150.0)), HopClass::Mid);
+        assert_eq!(HopClass::of(Some(150.1)), HopClass::Slow);
+        assert_eq!(HopClass::of(None), HopClass::Unknown);
+        assert_eq!(HopClass::of(Some(f64::NAN)), HopClass::Unknown);
+        let s = |ops: Option<f64>| -> Result<Sample, &'static str> {
+            ops.map(|o| Sample {
+                ops_per_s: Some(o),
+                ..Sample::default()
+            })
+            .ok_or("failed")
+        };
+        // Round 1 of the peer failed: its ratio is missing, not shifted.
+        let rows = vec![
+            Row::new(
+                "w",
+                "tracering",
+                Metric::Ops,
+                "",
+                &[s(Some(10.0)), s(Some(10.0)), s(Some(30.0)), s(Some(8.0))],
+            ),
+            Row::new(
+                "w",
+                "peer",
+                Metric::Ops,
+                "",
+                &[s(Some(5.0)), s(None), s(Some(10.0)), s(Some(8.0))],
+            ),
+        ];
+        let rows = with_ratios(rows, "tracering");
+        let hops = [Some(30.0), Some(20.0), Some(35.0), None];
+        assert_eq!(rounds_by_class(&hops), [3, 0, 0, 1]);
+        let by = rows[1].advantage_by_class(&hops);
+        assert_eq!(by[0], (Some(2.5), 2));
+        assert_eq!(by[1], (None, 0));
+        assert_eq!(by[3], (Some(1.0), 1));
+        let text = class_table(&rows, &hops);
+        assert!(text.contains("2.50x (2)"), "{text}");
+        let json = json_classes(&rows, &hops);
+        assert!(
+            json.contains("\"per_round\": [\"fast\", \"fast\", \"fast\", \"unknown\"]"),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn costs_are_per_round_ratios_of_ns() {
+        let s = |ns: f64| -> Result<Sample, &'static str> {
+            Ok(Sample {
+                ns_per_op: Some(ns),
+                ..Sample::default()
+            })
+        };
+        let rows = vec![
+            Row::new("o", "alone", Metric::Ops, "", &[s(2.0), s(4.0), s(2.0)]),
+            Row::new("o", "watched", Metric::Ops, "", &[s(3.0), s(4.0), s(5.0)])
+                .with_bases(&["alone", "absent"]),
+        ];
+        let rows = with_costs(rows);
+        assert!(rows[0].costs.is_empty());
+        assert_eq!(rows[1].costs.len(), 1);
+        assert_eq!(rows[1].costs[0].per_round, vec![1.5, 1.0, 2.5]);
+        assert_eq!(rows[1].costs[0].ratio, Some(1.5));
+        assert!(rows[1]
+            .note()
+            .unwrap()
+            .contains("1.50x the ns/event of alone"));
     }
 }

@@ -8,11 +8,15 @@
 //! lengths), so that a ring that lost or reordered data would stop the run.
 //!
 //! Queue adapters for each implementation are in `queues.rs`; the bench-only
-//! `tracering-unpadded` layout is in `unpadded.rs`.
+//! `tracering-unpadded` layout is in `unpadded.rs`. The producer-cost
+//! workloads (`observer_effect`, `lane_event`) are in `producer.rs`, and the
+//! many-core pipeline workload (`scaling`) in `scaling.rs`.
 
 pub mod latency;
+pub mod producer;
 pub mod queues;
 pub mod registry;
+pub mod scaling;
 pub mod throughput;
 pub mod unpadded;
 

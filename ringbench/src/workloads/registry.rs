@@ -6,12 +6,16 @@
 //! Producers write with `Lane::event` (stamped now, 32-byte `IndexEvent`)
 //! and retry a full ring, so the figure is what the drain delivers, not what
 //! it drops. (Each refused write is also counted as a drop by the lane, as
-//! the crate does for every refusal.) The producers are pinned to the first
-//! core and the drain to the second: on a 2-core machine more than one
-//! producer share a core. The drain runs `Drain::run_pass` in a loop on its
-//! own pinned thread, then `finish`, which closes the registry and drains
-//! every ring to empty; the run ends when that returns, and the count of
-//! events the sink received must equal the count the producers wrote.
+//! the crate does for every refusal.) Every producer is pinned to the first
+//! core and the drain to the second, whatever the machine: more than one
+//! producer share that one core, so this workload shows the drain's cost
+//! with many lanes, not how producers scale with cores; the `scaling`
+//! workload (`scaling.rs`) gives each producer a core of its own.
+//!
+//! The drain runs `Drain::run_pass` in a loop on its own pinned thread, then
+//! `finish`, which closes the registry and drains every ring to empty; the
+//! run ends when that returns, and the count of events the sink received
+//! must equal the count the producers wrote.
 
 use super::{Budget, RunCfg, ThreadHook, Throughput, EVENT_SLOTS};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
