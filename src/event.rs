@@ -448,19 +448,14 @@ impl<T: Copy> EventProducer<T> {
         let first = n.min(cap - idx);
         self.h.core.raw.log_write(head, n64);
         let base = self.slots().cast::<MaybeUninit<T>>();
-        // SAFETY: n slots are free, so n <= capacity; [idx, idx + first) and
-        // [0, n - first) lie inside the data area, do not overlap each other,
-        // and are unpublished, so only this producer (borrowed mutably by the
-        // chunk) touches them. MaybeUninit<T> needs no initialisation.
-        let (a, b) = unsafe {
-            (
-                core::slice::from_raw_parts_mut(base.add(idx), first),
-                core::slice::from_raw_parts_mut(base, n - first),
-            )
-        };
+        // The chunk keeps raw runs, not slices: a `&mut` into the ring must
+        // not outlive the publish in `commit`, after which the consumer may
+        // read those slots.
         Ok(WriteChunkUninit {
-            slots: (a, b),
+            // SAFETY: idx < capacity, so `base + idx` is inside the data area.
+            runs: [(unsafe { base.add(idx) }, first), (base, n - first)],
             core: &mut self.h.core,
+            _slots: PhantomData,
         })
     }
 
@@ -629,20 +624,12 @@ impl<T: Copy> EventConsumer<T> {
         }
         let (idx, first) = self.runs(n);
         let base = self.slots();
-        let slots = match &mut self.h.private {
-            None => {
-                // SAFETY: n events are published (acquired by refresh); both
-                // runs lie inside the data area of a ring in this process's
-                // own memory, whose producer writes no slot before this
-                // consumer releases it, and the chunk borrows the consumer,
-                // so nothing is released while the slices live.
-                unsafe {
-                    (
-                        core::slice::from_raw_parts(base.add(idx), first),
-                        core::slice::from_raw_parts(base, n - first),
-                    )
-                }
-            }
+        // The chunk keeps raw runs, not slices: a `&` into the ring must not
+        // outlive the release in `commit`, after which the producer may
+        // rewrite those slots.
+        let runs = match &mut self.h.private {
+            // SAFETY: idx < capacity, so `base + idx` is inside the data area.
+            None => [(unsafe { base.add(idx) }, first), (base, n - first)],
             Some(copy) => {
                 copy.clear();
                 copy.reserve(n);
@@ -656,12 +643,13 @@ impl<T: Copy> EventConsumer<T> {
                     core::ptr::copy_nonoverlapping(base, dst.add(first), n - first);
                     copy.set_len(n);
                 }
-                (&copy[..], &copy[n..])
+                [(copy.as_ptr(), n), (copy.as_ptr(), 0)]
             }
         };
         Ok(ReadChunk {
-            slots,
+            runs,
             core: &mut self.h.core,
+            _slots: PhantomData,
         })
     }
 
@@ -759,8 +747,10 @@ impl<T> fmt::Debug for EventConsumer<T> {
 /// place and published together by a commit. Dropping the chunk without a
 /// commit publishes nothing.
 pub struct WriteChunkUninit<'a, T> {
-    slots: (&'a mut [MaybeUninit<T>], &'a mut [MaybeUninit<T>]),
+    /// Up to the end of the buffer, then from its start: (first slot, count).
+    runs: [(*mut MaybeUninit<T>, usize); 2],
     core: &'a mut ProdCore,
+    _slots: PhantomData<&'a mut [MaybeUninit<T>]>,
 }
 
 impl<T> WriteChunkUninit<'_, T> {
@@ -774,7 +764,17 @@ impl<T> WriteChunkUninit<'_, T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn as_mut_slices(&mut self) -> (&mut [MaybeUninit<T>], &mut [MaybeUninit<T>]) {
-        (&mut *self.slots.0, &mut *self.slots.1)
+        let [(a, na), (b, nb)] = self.runs;
+        // SAFETY: `write_chunk_uninit` reserved both runs: inside the data
+        // area, disjoint, free and unpublished, so only this producer
+        // (borrowed mutably by the chunk, and here through `&mut self`)
+        // touches them. MaybeUninit<T> needs no initialisation.
+        unsafe {
+            (
+                core::slice::from_raw_parts_mut(a, na),
+                core::slice::from_raw_parts_mut(b, nb),
+            )
+        }
     }
 
     /// Number of reserved slots.
@@ -785,7 +785,7 @@ impl<T> WriteChunkUninit<'_, T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn len(&self) -> usize {
-        self.slots.0.len() + self.slots.1.len()
+        self.runs[0].1 + self.runs[1].1
     }
 
     /// Whether the chunk reserved no slot.
@@ -867,8 +867,11 @@ impl<T> WriteChunkUninit<'_, T> {
 /// producer by a commit. Dropping the chunk without a commit releases
 /// nothing: the events stay to be read again.
 pub struct ReadChunk<'a, T> {
-    slots: (&'a [T], &'a [T]),
+    /// Up to the end of the buffer, then from its start (or the private
+    /// copy): (first event, count).
+    runs: [(*const T, usize); 2],
     core: &'a mut ConsCore,
+    _slots: PhantomData<&'a [T]>,
 }
 
 impl<T> ReadChunk<'_, T> {
@@ -881,7 +884,16 @@ impl<T> ReadChunk<'_, T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn as_slices(&self) -> (&[T], &[T]) {
-        self.slots
+        let [(a, na), (b, nb)] = self.runs;
+        // SAFETY: `read_chunk` checked that both runs are published (or are
+        // the consumer's private copy); the chunk borrows the consumer, so
+        // nothing is released, and no slot rewritten, while `&self` lives.
+        unsafe {
+            (
+                core::slice::from_raw_parts(a, na),
+                core::slice::from_raw_parts(b, nb),
+            )
+        }
     }
 
     /// Number of events in the chunk.
@@ -893,7 +905,7 @@ impl<T> ReadChunk<'_, T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn len(&self) -> usize {
-        self.slots.0.len() + self.slots.1.len()
+        self.runs[0].1 + self.runs[1].1
     }
 
     /// Whether the chunk holds no event.

@@ -94,6 +94,40 @@ fn event_batches_two_threads() {
     t.join().unwrap();
 }
 
+/// Zero-copy chunks on both sides: slots filled in place and published by a
+/// commit, events read in place and released by a commit, across the wrap.
+#[test]
+fn event_chunks_two_threads() {
+    let (mut p, mut c) = EventRing::<u64>::with_capacity(4).unwrap().split();
+    let t = thread::spawn(move || {
+        let mut i = 0;
+        while i < EVENTS {
+            let n = (1 + i % 3).min(EVENTS - i) as usize;
+            match p.write_chunk_uninit(n) {
+                Ok(chunk) => i += chunk.fill_from_iter(i..) as u64,
+                Err(RingError::Full) => thread::yield_now(),
+                Err(e) => panic!("write_chunk_uninit: {e:?}"),
+            }
+        }
+    });
+    let mut next = 0;
+    while next < EVENTS {
+        let n = c.available_read().min(2);
+        if n == 0 {
+            thread::yield_now();
+            continue;
+        }
+        let chunk = c.read_chunk(n).unwrap();
+        let (a, b) = chunk.as_slices();
+        for &v in a.iter().chain(b) {
+            assert_eq!(v, next);
+            next += 1;
+        }
+        chunk.commit_all();
+    }
+    t.join().unwrap();
+}
+
 /// Variable-length records through a 128-byte ring: single writes and
 /// reads, zero-copy payload checks.
 #[test]
