@@ -137,6 +137,41 @@ impl Region {
         self.inner.base.as_ptr()
     }
 
+    /// Faults in the pages of `[offset, offset + len)` now (Linux
+    /// `MADV_POPULATE_WRITE`), so that a traced thread's first laps over a
+    /// fresh ring do not pay for page faults. Best effort: on an older
+    /// kernel, another OS, or under Miri it does nothing, and the pages
+    /// fault in on first use as before.
+    pub(crate) fn prefault(&self, offset: usize, len: usize) {
+        #[cfg(all(target_os = "linux", not(miri), not(loom)))]
+        {
+            // SAFETY: sysconf has no preconditions.
+            let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+                .unwrap_or(4096)
+                .max(1);
+            let base = self.inner.base.as_ptr() as usize;
+            let end = offset.saturating_add(len).min(self.inner.len);
+            let (from, to) = (
+                (base + offset).next_multiple_of(page),
+                (base + end) / page * page,
+            );
+            if to > from {
+                // SAFETY: [from, to) is whole pages inside this region's
+                // mapping or allocation; MADV_POPULATE_WRITE only faults the
+                // pages in (as a write would, without changing their bytes).
+                unsafe {
+                    libc::madvise(
+                        from as *mut libc::c_void,
+                        to - from,
+                        libc::MADV_POPULATE_WRITE,
+                    )
+                };
+            }
+        }
+        #[cfg(not(all(target_os = "linux", not(miri), not(loom))))]
+        let _ = (offset, len);
+    }
+
     /// Whether another process can map this memory (a shared-memory
     /// segment), so that readers must copy rather than view it.
     pub(crate) fn is_shared(&self) -> bool {

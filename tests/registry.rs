@@ -533,3 +533,48 @@ fn drops_are_reported_exactly_with_the_watermark_drain() {
     assert_eq!(report.events + refused, 2_000 * 40);
     assert_eq!(report.emitted(), report.persisted() + report.dropped());
 }
+
+/// Building a registry faults its lanes' pages in, so the traced threads'
+/// first laps do not pay for page faults (Linux, where
+/// `MADV_POPULATE_WRITE` exists).
+#[test]
+#[cfg(all(target_os = "linux", not(miri)))]
+fn lanes_are_prefaulted_when_the_registry_is_built() {
+    use tracering::Region;
+    let cfg = RegistryConfig {
+        slots: 4,
+        index_capacity: 1024,
+        detail_capacity: 64 * 1024,
+    };
+    let region = Region::memfd("prefault", Registry::bytes_needed(cfg).unwrap()).unwrap();
+    let resident = |region: &Region| {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        let pages = region.len().div_ceil(page);
+        let mut vec = vec![0u8; pages];
+        // SAFETY: the region's mapping is page-aligned and `pages` pages long
+        // (rounded up); mincore writes one byte per page into `vec`.
+        let rc = unsafe {
+            libc::mincore(
+                region.as_ptr().cast(),
+                region.len(),
+                vec.as_mut_ptr().cast(),
+            )
+        };
+        assert_eq!(rc, 0);
+        vec.iter().filter(|&&b| b & 1 == 1).count() * 100 / pages
+    };
+    let before = resident(&region);
+    let _reg = Registry::create_in(&region, cfg).unwrap();
+    let after = resident(&region);
+    assert!(before < 50, "{before}% resident before");
+    // Probe the kernel: an old one lacks MADV_POPULATE_WRITE (EINVAL), and
+    // then the pages fault in on first use as before.
+    let probe = Region::memfd("probe", 1 << 16).unwrap();
+    // SAFETY: the probe's whole mapping, page-aligned.
+    let supported =
+        unsafe { libc::madvise(probe.as_ptr().cast(), 1 << 16, libc::MADV_POPULATE_WRITE) } == 0;
+    if supported {
+        assert!(after >= 95, "only {after}% of the registry is resident");
+    }
+}

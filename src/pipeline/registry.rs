@@ -346,6 +346,9 @@ impl Registry {
                 cfg.detail_capacity,
             )?);
         }
+        // Fault the lanes' pages in now, not on the traced threads' first
+        // laps.
+        region.prefault(geo.lanes_at, geo.total - geo.lanes_at);
         arch::store_relaxed(&h.version, REG_VERSION);
         arch::store_relaxed(&h.fingerprint, crate::layout::fingerprint());
         arch::store_relaxed(&h.slots, cfg.slots as u64);
