@@ -52,9 +52,10 @@
 //! # Ok::<(), tracering::Error>(())
 //! ```
 //!
-//! and neither does its shared-memory form, because `char` is not plain data:
+//! and neither does its shared-memory form: `create_in` exists only for
+//! `bytemuck::Pod` types, and `char` is not one:
 //!
-//! ```compile_fail,E0277
+//! ```compile_fail,E0599
 //! use tracering::{EventRing, Region};
 //! let region = Region::heap(EventRing::<u32>::bytes_needed(4)?)?;
 //! let ring = EventRing::<char>::create_in(&region, 0, 4)?;
