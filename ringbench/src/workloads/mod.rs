@@ -96,6 +96,17 @@ pub trait ThreadHook: Sync {
 /// A hook that does nothing.
 pub struct NoHook;
 
+impl RunCfg<'static, NoHook> {
+    /// `n` events, no pinning, no hook: the configuration of the unit tests.
+    pub fn events(n: u64) -> Self {
+        RunCfg {
+            budget: Budget::Events(n),
+            cores: None,
+            hook: &NoHook,
+        }
+    }
+}
+
 impl ThreadHook for NoHook {
     type Token = ();
     fn begin(&self) {}

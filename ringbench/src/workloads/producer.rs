@@ -375,15 +375,11 @@ pub fn raw_index_push<H: ThreadHook>(
 // Run by ringbench's `cargo test` (the library's unit tests).
 #[cfg(test)]
 mod tests {
-    use super::super::{Budget, NoHook};
+    use super::super::NoHook;
     use super::*;
 
     fn cfg(n: u64) -> RunCfg<'static, NoHook> {
-        RunCfg {
-            budget: Budget::Events(n),
-            cores: None,
-            hook: &NoHook,
-        }
+        RunCfg::events(n)
     }
 
     #[test]

@@ -338,15 +338,11 @@ pub fn record_mixed_rtrb<H: ThreadHook>(cfg: &RunCfg<'_, H>) -> Throughput {
 #[cfg(test)]
 mod tests {
     use super::super::queues::{Crossbeam, Ringbuf, Rtrb, Tracering, Unpadded};
-    use super::super::{Budget, NoHook, RunCfg};
+    use super::super::{NoHook, RunCfg};
     use super::*;
 
     fn cfg(n: u64) -> RunCfg<'static, NoHook> {
-        RunCfg {
-            budget: Budget::Events(n),
-            cores: None,
-            hook: &NoHook,
-        }
+        RunCfg::events(n)
     }
 
     #[test]
