@@ -280,12 +280,15 @@ impl<T: Copy> EventConsumer<T> {
         }
         let (idx, first) = self.runs(n);
         let slots = self.slots();
-        // SAFETY: as in `pop_batch`: n events are published (cached after an
-        // acquire load), n <= out.len(), both runs lie inside the data area
-        // and `out` cannot overlap the ring; `consume` releases after the copy.
-        self.h.core.consume(n as u64, |_| unsafe {
-            core::ptr::copy_nonoverlapping(slots.add(idx), out.as_mut_ptr(), first);
-            core::ptr::copy_nonoverlapping(slots, out.as_mut_ptr().add(first), n - first);
+        self.h.core.consume(n as u64, |core| {
+            core.raw.log_read(core.tail, n as u64);
+            // SAFETY: n events are published (cached after an acquire load),
+            // n <= out.len(), both runs lie inside the data area and `out`
+            // cannot overlap the ring; `consume` releases after the copy.
+            unsafe {
+                core::ptr::copy_nonoverlapping(slots.add(idx), out.as_mut_ptr(), first);
+                core::ptr::copy_nonoverlapping(slots, out.as_mut_ptr().add(first), n - first);
+            }
         });
         n
     }
@@ -541,10 +544,13 @@ impl<T: Copy> EventConsumer<T> {
         }
         let (idx, _) = self.runs(1);
         let slot = self.slots();
-        // SAFETY: idx < capacity; the slot was written before the producer
-        // store-released a head past it, which `refresh` load-acquired, and
-        // `consume` hands it back only after this copy.
-        Ok(self.h.core.consume(1, |_| unsafe { slot.add(idx).read() }))
+        Ok(self.h.core.consume(1, |core| {
+            core.raw.log_read(core.tail, 1);
+            // SAFETY: idx < capacity; the slot was written before the
+            // producer store-released a head past it, which `refresh`
+            // load-acquired, and `consume` hands it back only after this copy.
+            unsafe { slot.add(idx).read() }
+        }))
     }
 
     /// Copies the oldest event without removing it.
@@ -562,6 +568,7 @@ impl<T: Copy> EventConsumer<T> {
             return Err(RingError::Empty);
         }
         let (idx, _) = self.runs(1);
+        self.h.core.raw.log_read(self.h.core.tail, 1);
         // SAFETY: idx < capacity; the slot was written before the producer
         // store-released a head past it, which `refresh` load-acquired. The
         // value is copied out: nothing keeps a reference into the ring.
@@ -586,13 +593,12 @@ impl<T: Copy> EventConsumer<T> {
         Ok(self.pop_batch_cached(out))
     }
 
-    /// Logs a read of the next `n` published slots and returns where they
-    /// start and how many come before the end of the buffer.
+    /// Where the next `n` published slots start, and how many come before
+    /// the end of the buffer. (Callers log the read, for loom, where it
+    /// happens: inside `consume` for the reads that release.)
     #[inline(always)]
     fn runs(&self, n: usize) -> (usize, usize) {
-        let tail = self.h.core.tail;
-        self.h.core.raw.log_read(tail, n as u64);
-        let idx = (tail & self.h.core.raw.mask) as usize;
+        let idx = (self.h.core.tail & self.h.core.raw.mask) as usize;
         (idx, n.min(self.h.core.raw.cap as usize - idx))
     }
 
@@ -623,6 +629,7 @@ impl<T: Copy> EventConsumer<T> {
             return Err(RingError::Empty);
         }
         let (idx, first) = self.runs(n);
+        self.h.core.raw.log_read(self.h.core.tail, n64);
         let base = self.slots();
         // The chunk keeps raw runs, not slices: a `&` into the ring must not
         // outlive the release in `commit`, after which the producer may
