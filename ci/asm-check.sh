@@ -63,6 +63,7 @@ for line in sys.stdin:
     rustc --edition 2021 --crate-type bin --crate-name asm_probe examples/asm_probe.rs \
         --target "$triple" -C opt-level=3 -C codegen-units=1 -C debuginfo=0 $flags \
         "${linker[@]}" --extern tracering="$rlib" -L "dependency=$tdir/$triple/release/deps" \
+        -L "dependency=$tdir/release/deps" \
         -o "$OUT/asm_probe-$name" 2>>"$CI_LOGS/asm-$name.log" ||
         { cat "$CI_LOGS/asm-$name.log" >&2; ci_die "probe build failed for $name"; }
     "$OBJDUMP" -d --no-show-raw-insn "$OUT/asm_probe-$name" >"$OUT/$name.s"
