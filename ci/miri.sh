@@ -54,7 +54,14 @@ miri_run() {
 run_logged miri-setup cargo "+$CI_NIGHTLY" miri setup || ci_die "cargo miri setup failed"
 
 miri_run host "$CI_HOST" "" \
-    --lib --test stress --test event_ring --test record_ring --test fuzz_corpus --test shm
+    --lib --test stress --test event_ring --test record_ring --test shm
+# The corpus replay is single-threaded, so weak-memory emulation adds nothing
+# there, and Miri's emulation panics on it (an ICE at weak_memory.rs:233,
+# "cannot have empty store buffer when previous write was atomic": the fuzz
+# input is copied with a plain memcpy over header words that were stored
+# atomically when the ring was built). The data-race detector and Stacked
+# Borrows still run.
+miri_run host-corpus "$CI_HOST" "-Zmiri-disable-weak-memory-emulation" --test fuzz_corpus
 miri_run host-seeds "$CI_HOST" "-Zmiri-many-seeds=$SEEDS" --test miri_concurrency
 
 miri_run aarch64 aarch64-unknown-linux-gnu "" --lib --test stress

@@ -630,6 +630,7 @@ fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
 /// A ring in shared memory lends read chunks from a private copy, in order
 /// and across the wrap, and releases them like any chunk.
 #[test]
+#[cfg_attr(miri, ignore = "memfd_create")]
 fn shared_rings_lend_read_chunks_from_a_private_copy() {
     let region = Region::memfd("chunks", EventRing::<u64>::bytes_needed(8).unwrap()).unwrap();
     let (mut p, mut c) = EventRing::<u64>::create_in(&region, 0, 8).unwrap().split();
