@@ -420,20 +420,30 @@ mod tests {
         };
         let reg = one_lane_registry().expect("registry");
         let drain = spawn_drain_on(&reg, Some(last)).expect("drain");
-        let pinned_here = std::fs::read_dir("/proc/self/task")
-            .expect("/proc/self/task")
-            .flatten()
-            .filter(|t| {
-                std::fs::read_to_string(t.path().join("comm"))
-                    .is_ok_and(|c| c.trim() == "tracering-drain")
-            })
-            .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
-            .any(|st| {
-                st.lines().any(|l| {
-                    l.split_whitespace().collect::<Vec<_>>()
-                        == ["Cpus_allowed_list:", &last.id.to_string()]
+        let pinned = || {
+            std::fs::read_dir("/proc/self/task")
+                .expect("/proc/self/task")
+                .flatten()
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("comm"))
+                        .is_ok_and(|c| c.trim() == "tracering-drain")
                 })
-            });
+                .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+                .any(|st| {
+                    st.lines().any(|l| {
+                        l.split_whitespace().collect::<Vec<_>>()
+                            == ["Cpus_allowed_list:", &last.id.to_string()]
+                    })
+                })
+        };
+        // The new thread names itself when it first runs, which may be a
+        // little after `spawn` returns: look again until it has.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut pinned_here = pinned();
+        while !pinned_here && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            pinned_here = pinned();
+        }
         drain.stop().expect("stop");
         assert!(pinned_here, "no drain thread pinned to core {}", last.id);
     }
