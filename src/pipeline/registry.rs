@@ -645,11 +645,6 @@ impl Registry {
     /// ```
     pub fn wake_drain(&self) {
         self.inner.wake_drain();
-        if let Ok(w) = self.inner.waker.lock() {
-            if let Some(t) = w.as_ref() {
-                t.unpark();
-            }
-        }
     }
 
     /// A snapshot of the slot table.
