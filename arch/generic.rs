@@ -31,6 +31,22 @@ pub(crate) fn now_ns() -> u64 {
     monotonic_ns()
 }
 
+/// The raw counter is `CLOCK_MONOTONIC` itself: one tick is a nanosecond.
+#[inline]
+pub(crate) fn ticks() -> u64 {
+    monotonic_ns()
+}
+
+/// 32.32 fixed-point nanoseconds per tick: exactly 1.
+pub(crate) fn ns_per_tick_q32() -> u64 {
+    1 << 32
+}
+
+/// What [`ticks`] reads.
+pub(crate) fn source() -> super::ClockSource {
+    super::ClockSource::Monotonic(super::Fallback::Portable)
+}
+
 /// `CLOCK_MONOTONIC` in nanoseconds: the portable clock, and the reference
 /// the cycle-counter clocks calibrate against.
 pub(crate) fn monotonic_ns() -> u64 {

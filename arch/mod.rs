@@ -42,7 +42,7 @@ pub(crate) use order::{
 // `monotonic_ns` is used (x86_64 calibrates the TSC against it; under Miri
 // and loom it is the clock), so the rest is allowed to be dead there.
 #[allow(dead_code)]
-mod generic;
+pub(crate) mod generic;
 
 cfg_if::cfg_if! {
     if #[cfg(all(target_arch = "x86_64", not(feature = "portable")))] {
@@ -62,13 +62,48 @@ cfg_if::cfg_if! {
 
 pub(crate) use imp::{BACKEND, CACHE_LINE};
 
-/// Nanoseconds on `CLOCK_MONOTONIC`: Miri cannot run the cycle counters.
+/// Nanoseconds and ticks on `CLOCK_MONOTONIC`: Miri cannot run the cycle
+/// counters.
 #[cfg(any(miri, loom))]
-pub(crate) use generic::now_ns;
-/// Nanoseconds on the cheap clock of the selected file; `CLOCK_MONOTONIC`
-/// under Miri and loom.
+pub(crate) use generic::{now_ns, ns_per_tick_q32, source, ticks};
+/// Nanoseconds and raw ticks on the cheap clock of the selected file;
+/// `CLOCK_MONOTONIC` under Miri and loom.
 #[cfg(not(any(miri, loom)))]
-pub(crate) use imp::now_ns;
+pub(crate) use imp::{now_ns, ns_per_tick_q32, source, ticks};
+
+/// The counter behind [`crate::clock::ticks`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockSource {
+    /// The x86_64 time-stamp counter (invariant, not trapping).
+    Tsc,
+    /// The aarch64 virtual counter, CNTVCT_EL0.
+    Cntvct,
+    /// `CLOCK_MONOTONIC` through the vDSO: one tick is one nanosecond.
+    Monotonic(Fallback),
+}
+
+/// Why the ticks are `CLOCK_MONOTONIC` rather than a cycle counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// The target has no counter backend, or the `portable` feature (or
+    /// Miri, or loom) chose the portable clock.
+    Portable,
+    /// CPUID does not report an invariant TSC: its rate may change with the
+    /// power state, so ticks could not be converted to time.
+    NotInvariant,
+    /// `rdtsc` looked emulated (a trapping hypervisor): 64 reads took
+    /// longer than 64 `clock_gettime` calls plus 20 µs.
+    Traps,
+    /// The environment variable `TRACERING_CLOCK=monotonic` asked for it.
+    Requested,
+}
+
+/// Whether `TRACERING_CLOCK=monotonic` is set (read once, on the cold path
+/// that picks the source).
+#[allow(dead_code)]
+fn fallback_requested() -> bool {
+    std::env::var_os("TRACERING_CLOCK").is_some_and(|v| v == "monotonic")
+}
 
 /// Converts a tick count to nanoseconds with a 32.32 fixed-point scale.
 /// Shared by the clocks whose counter runs at a rate other than 1 GHz.

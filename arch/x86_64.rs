@@ -1,13 +1,21 @@
-//! x86_64: the TSC clock, 128-byte lines and `pause`.
+//! x86_64: the TSC clock and 128-byte lines.
 //!
 //! The memory orderings are not here: they are the core atomics of
 //! `order.rs`, which on x86_64 compile to plain `mov`s because the hardware
 //! is TSO (see there).
+//!
+//! The TSC is used only where it can be trusted: the CPU must report an
+//! invariant TSC (CPUID 8000_0007h, EDX bit 8: constant rate, running in
+//! every power state), and `rdtsc` must not trap (a hypervisor that
+//! emulates it makes each read cost microseconds). Otherwise `ticks` reads
+//! `CLOCK_MONOTONIC`, and [`source`] says why. The decision is taken once,
+//! on the first read.
 
 // The clock's calibration is a process-wide cache, no part of the protocol:
 // it uses core's atomics directly, never loom's (a loom atomic cannot be a
 // `static`).
-use core::sync::atomic::{AtomicU64, Ordering};
+use super::{ClockSource, Fallback};
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 /// Name reported in diagnostics and bench reports.
 pub(crate) const BACKEND: &str = "x86_64";
@@ -16,8 +24,16 @@ pub(crate) const BACKEND: &str = "x86_64";
 /// lines that share a pair still bounce between cores.
 pub(crate) const CACHE_LINE: usize = 128;
 
-/// 32.32 fixed-point nanoseconds per TSC tick; 0 until calibrated.
+/// 32.32 fixed-point nanoseconds per tick; 0 until decided.
 static NS_PER_TICK_Q32: AtomicU64 = AtomicU64::new(0);
+
+/// What `ticks` reads: 0 undecided, then a [`code`] of the decided source.
+static SOURCE: AtomicU8 = AtomicU8::new(0);
+
+const TSC: u8 = 1;
+const FALLBACK_NOT_INVARIANT: u8 = 2;
+const FALLBACK_TRAPS: u8 = 3;
+const FALLBACK_REQUESTED: u8 = 4;
 
 /// Reads the time-stamp counter.
 #[inline(always)]
@@ -26,8 +42,43 @@ fn rdtsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
+/// Whether CPUID reports an invariant TSC.
+fn invariant_tsc() -> bool {
+    use core::arch::x86_64::__cpuid;
+    // Leaf 8000_0000h gives the highest extended leaf; 8000_0007h EDX bit 8
+    // is "TscInvariant" on AMD and "Invariant TSC" on Intel.
+    #[allow(unused_unsafe)]
+    // SAFETY: CPUID exists on every x86_64 CPU and only writes registers.
+    let max = unsafe { __cpuid(0x8000_0000) }.eax;
+    if max < 0x8000_0007 {
+        return false;
+    }
+    #[allow(unused_unsafe)]
+    // SAFETY: as above; the leaf is in range.
+    let edx = unsafe { __cpuid(0x8000_0007) }.edx;
+    edx & (1 << 8) != 0
+}
+
+/// Whether `rdtsc` looks emulated: 64 reads taking longer than 64 vDSO
+/// `clock_gettime` calls plus 20 µs (an emulated read costs about a
+/// microsecond; a native one tens of nanoseconds, even under KVM).
+fn rdtsc_traps() -> bool {
+    let mono = super::generic::monotonic_ns;
+    let t0 = mono();
+    let mut sink = 0u64;
+    for _ in 0..64 {
+        sink = sink.wrapping_add(rdtsc());
+    }
+    let t1 = mono();
+    for _ in 0..64 {
+        sink = sink.wrapping_add(mono());
+    }
+    let t2 = mono();
+    core::hint::black_box(sink);
+    t1.wrapping_sub(t0) > t2.wrapping_sub(t1) + 20_000
+}
+
 /// Measures the TSC rate against CLOCK_MONOTONIC over about 2 ms.
-#[cold]
 fn calibrate() -> u64 {
     let mono = super::generic::monotonic_ns;
     let (t0, c0) = (mono(), rdtsc());
@@ -38,18 +89,71 @@ fn calibrate() -> u64 {
     let c1 = rdtsc();
     let ticks = c1.wrapping_sub(c0).max(1);
     let scale = ((t1.wrapping_sub(t0) as u128) << 32) / ticks as u128;
-    let scale = (scale as u64).max(1);
-    NS_PER_TICK_Q32.store(scale, Ordering::Relaxed);
-    scale
+    (scale as u64).max(1)
 }
 
-/// The TSC scaled to nanoseconds (invariant TSC is assumed, as on every
-/// x86_64 CPU of the last decade and under KVM).
+/// Picks the source (once; racing threads agree, as every input is the same
+/// machine) and returns its code.
+#[cold]
+#[inline(never)]
+fn decide() -> u8 {
+    let code = if super::fallback_requested() {
+        FALLBACK_REQUESTED
+    } else if !invariant_tsc() {
+        FALLBACK_NOT_INVARIANT
+    } else if rdtsc_traps() {
+        FALLBACK_TRAPS
+    } else {
+        TSC
+    };
+    let scale = if code == TSC { calibrate() } else { 1 << 32 };
+    NS_PER_TICK_Q32.store(scale, Ordering::Relaxed);
+    // Published after the scale: a reader that sees the code sees the scale
+    // (a benign race otherwise: both values are recomputed the same way).
+    SOURCE.store(code, Ordering::Release);
+    code
+}
+
+#[inline(always)]
+fn code() -> u8 {
+    match SOURCE.load(Ordering::Acquire) {
+        0 => decide(),
+        c => c,
+    }
+}
+
+/// One read of the raw counter: TSC ticks, or nanoseconds on the fallback.
+#[inline]
+pub(crate) fn ticks() -> u64 {
+    if code() == TSC {
+        rdtsc()
+    } else {
+        super::generic::monotonic_ns()
+    }
+}
+
+/// 32.32 fixed-point nanoseconds per tick of [`ticks`].
+pub(crate) fn ns_per_tick_q32() -> u64 {
+    code();
+    NS_PER_TICK_Q32.load(Ordering::Relaxed)
+}
+
+/// What [`ticks`] reads.
+pub(crate) fn source() -> ClockSource {
+    match code() {
+        TSC => ClockSource::Tsc,
+        FALLBACK_NOT_INVARIANT => ClockSource::Monotonic(Fallback::NotInvariant),
+        FALLBACK_TRAPS => ClockSource::Monotonic(Fallback::Traps),
+        _ => ClockSource::Monotonic(Fallback::Requested),
+    }
+}
+
+/// The TSC scaled to nanoseconds (`CLOCK_MONOTONIC` on the fallback).
 #[inline]
 pub(crate) fn now_ns() -> u64 {
-    let mut scale = NS_PER_TICK_Q32.load(Ordering::Relaxed);
-    if scale == 0 {
-        scale = calibrate();
+    if code() == TSC {
+        super::scale_ticks(rdtsc(), NS_PER_TICK_Q32.load(Ordering::Relaxed))
+    } else {
+        super::generic::monotonic_ns()
     }
-    super::scale_ticks(rdtsc(), scale)
 }

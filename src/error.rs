@@ -41,6 +41,12 @@ pub enum Error {
         /// Why it was refused.
         reason: CapacityError,
     },
+    /// A coarse clock period outside 1 µs ..= 1 s (a registry's
+    /// [`ClockMode`](crate::clock::ClockMode), given or found in a header).
+    InvalidClock {
+        /// The period in nanoseconds.
+        period_ns: u64,
+    },
     /// The event type cannot live in a ring (zero-sized, or aligned above a cache line).
     UnsupportedType {
         /// `size_of::<T>()`.
@@ -206,6 +212,10 @@ impl fmt::Display for Error {
                     write!(f, "capacity {requested} exceeds the maximum {max}")
                 }
             },
+            Error::InvalidClock { period_ns } => write!(
+                f,
+                "coarse clock period of {period_ns} ns is outside 1 µs ..= 1 s"
+            ),
             Error::UnsupportedType { size, align } => write!(
                 f,
                 "event type of size {size} and alignment {align} cannot be stored in a ring"

@@ -75,6 +75,7 @@
 
 #[path = "../arch/mod.rs"]
 mod arch;
+pub mod clock;
 mod diag;
 mod error;
 mod event;

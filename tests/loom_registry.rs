@@ -23,6 +23,7 @@ fn small(slots: usize) -> Registry {
         slots,
         index_capacity: 2,
         detail_capacity: 64,
+        ..Default::default()
     })
     .unwrap()
 }

@@ -65,6 +65,7 @@ fn sixteen_threads_through_the_drain_into_a_file() {
         slots: 32,
         index_capacity: 4096,
         detail_capacity: 4096,
+        ..Default::default()
     })
     .unwrap();
     let path = trace_path("e2e");
@@ -106,6 +107,7 @@ fn tiny_rings_drop_and_the_accounting_stays_exact() {
         slots: 8,
         index_capacity: 4,
         detail_capacity: 64,
+        ..Default::default()
     })
     .unwrap();
     let path = trace_path("tiny");
@@ -144,6 +146,7 @@ fn the_drain_shares_fairly_between_equal_lanes() {
         slots: 8,
         index_capacity: 4096,
         detail_capacity: 4096,
+        ..Default::default()
     })
     .unwrap();
     // Four lanes with the same backlog: each ring filled before the drain runs.
@@ -190,6 +193,7 @@ fn ten_thousand_short_lived_threads_recycle_slots() {
         slots: 16,
         index_capacity: 64,
         detail_capacity: 1024,
+        ..Default::default()
     })
     .unwrap();
     let drain = Drain::spawn(&reg, NullSink, DrainConfig::default()).unwrap();
@@ -237,6 +241,7 @@ fn exhaustion_is_a_counted_typed_error() {
         slots: 2,
         index_capacity: 16,
         detail_capacity: 1024,
+        ..Default::default()
     })
     .unwrap();
     let a = reg.register().unwrap();
@@ -260,6 +265,7 @@ fn a_poisoned_lane_is_reported_and_skipped() {
         slots: 4,
         index_capacity: 64,
         detail_capacity: 1024,
+        ..Default::default()
     };
     let reg = Registry::new(cfg).unwrap();
     let mut good = reg.register().unwrap();
@@ -272,7 +278,8 @@ fn a_poisoned_lane_is_reported_and_skipped() {
     let index =
         round(tracering::EventRing::<tracering::pipeline::IndexEvent>::bytes_needed(64).unwrap());
     let detail = round(tracering::RecordRing::bytes_needed(1024).unwrap());
-    let lane_at = line * (1 + cfg.slots) + bad.slot() * (index + detail);
+    // Header line, clock line, one line per slot, then the lanes.
+    let lane_at = line * (2 + cfg.slots) + bad.slot() * (index + detail);
     // SAFETY: the producer-position word of that lane's index ring (one line
     // into the ring header), inside the registry's region.
     unsafe { (reg.region().as_ptr().add(lane_at + line) as *mut u64).write_volatile(u64::MAX / 3) };
@@ -297,6 +304,7 @@ fn records_and_a_restarted_drain() {
         slots: 4,
         index_capacity: 64,
         detail_capacity: 4096,
+        ..Default::default()
     })
     .unwrap();
     let path1 = trace_path("restart1");
@@ -398,6 +406,7 @@ fn callback_sink_sees_events_records_and_drops() {
         slots: 2,
         index_capacity: 2,
         detail_capacity: 1024,
+        ..Default::default()
     })
     .unwrap();
     let mut lane = reg.register().unwrap();
@@ -452,6 +461,7 @@ fn the_drain_sleeps_below_the_watermark_and_a_crossing_producer_wakes_it() {
         slots: 2,
         index_capacity: 64,
         detail_capacity: 4096,
+        ..Default::default()
     })
     .unwrap();
     let seen = Arc::new(AtomicU64::new(0));
@@ -506,6 +516,7 @@ fn drops_are_reported_exactly_with_the_watermark_drain() {
         slots: 1,
         index_capacity: 16,
         detail_capacity: 1024,
+        ..Default::default()
     })
     .unwrap();
     let cfg = DrainConfig {
@@ -545,6 +556,7 @@ fn lanes_are_prefaulted_when_the_registry_is_built() {
         slots: 4,
         index_capacity: 1024,
         detail_capacity: 64 * 1024,
+        ..Default::default()
     };
     let region = Region::memfd("prefault", Registry::bytes_needed(cfg).unwrap()).unwrap();
     let resident = |region: &Region| {

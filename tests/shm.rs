@@ -544,6 +544,7 @@ fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
         slots: 1,
         index_capacity: 64,
         detail_capacity: 4096,
+        ..Default::default()
     };
     let region = Region::memfd("scribbled", Registry::bytes_needed(cfg).unwrap()).unwrap();
     let reg = Registry::create_in(&region, cfg).unwrap();
@@ -552,9 +553,10 @@ fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
         .unwrap()
         .div_ceil(line)
         * line;
-    // Lanes follow the header line and one line per slot; the detail ring's
-    // data area follows the index ring and its own 3-line header.
-    let data_at = line * (1 + cfg.slots) + index + 3 * line;
+    // Lanes follow the header line, the clock line and one line per slot;
+    // the detail ring's data area follows the index ring and its own 3-line
+    // header.
+    let data_at = line * (2 + cfg.slots) + index + 3 * line;
     let fd = region.fd().unwrap().as_raw_fd();
     let mut cmd = child("child_main");
     cmd.env("TRACERING_ROLE", "scribble_payloads")

@@ -27,10 +27,12 @@ mod report;
 
 use report::{Machine, Metric, Row, Sample};
 use ringbench::perf::{CacheCounters, CacheCounts};
+use ringbench::workloads::clock::{accuracy, read_cost, Read};
 use ringbench::workloads::latency::{timer_floor, visibility_latency, write_latency, Latency};
 use ringbench::workloads::producer::Discard;
 use ringbench::workloads::producer::{
-    lane_default_drain, lane_no_drain, no_consumer, raw_index_push, spinning_consumer, ProducerCost,
+    lane_default_drain, lane_no_drain, no_consumer, raw_index_push, spinning_consumer,
+    ProducerCost, Stamp,
 };
 use ringbench::workloads::queues::{
     BatchQueue, ChunkQueue, Crossbeam, EventQueue, Ringbuf, Rtrb, Tracering, Unpadded,
@@ -44,6 +46,7 @@ use ringbench::workloads::throughput::{
 use ringbench::workloads::{two_cores, Budget, Cores, RunCfg, ThreadHook, Throughput};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tracering::clock::ClockMode;
 
 /// What a run function gets.
 struct Ctx {
@@ -224,22 +227,68 @@ fn cost_spinning<Q: EventQueue>(ctx: &Ctx) -> Result<Sample, &'static str> {
     Ok(cost_sample(c, &hook))
 }
 
-fn cost_lane_no_drain(ctx: &Ctx) -> Result<Sample, &'static str> {
+/// `COARSE`: the registry's clock is `ClockMode::coarse()`, else precise.
+fn mode<const COARSE: bool>() -> ClockMode {
+    if COARSE {
+        ClockMode::coarse()
+    } else {
+        ClockMode::Precise
+    }
+}
+
+fn cost_lane_no_drain<const COARSE: bool>(ctx: &Ctx) -> Result<Sample, &'static str> {
     let hook = PerfHook::new(ctx.perf);
-    let c = lane_no_drain(&cfg(ctx, &hook))?;
+    let c = lane_no_drain(&cfg(ctx, &hook), mode::<COARSE>())?;
     Ok(cost_sample(c, &hook))
 }
 
-fn cost_lane_default_drain(ctx: &Ctx) -> Result<Sample, &'static str> {
+fn cost_lane_default_drain<const COARSE: bool>(ctx: &Ctx) -> Result<Sample, &'static str> {
     let hook = PerfHook::new(ctx.perf);
-    let c = lane_default_drain(&cfg(ctx, &hook))?;
+    let c = lane_default_drain(&cfg(ctx, &hook), mode::<COARSE>())?;
     Ok(cost_sample(c, &hook))
 }
 
-fn cost_raw_push<const CLOCK: bool>(ctx: &Ctx) -> Result<Sample, &'static str> {
+/// `S`: 0 bare, 1 ticks, 2 now_ns.
+fn cost_raw_push<const S: u8>(ctx: &Ctx) -> Result<Sample, &'static str> {
     let hook = PerfHook::new(ctx.perf);
-    let c = raw_index_push(&cfg(ctx, &hook), CLOCK)?;
+    let stamp = match S {
+        0 => Stamp::None,
+        1 => Stamp::Ticks,
+        _ => Stamp::NowNs,
+    };
+    let c = raw_index_push(&cfg(ctx, &hook), stamp)?;
     Ok(cost_sample(c, &hook))
+}
+
+/// `R`: 0 ticks, 1 now_ns, 2 clock_gettime.
+fn clock_read<const R: u8>(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(false);
+    let read = match R {
+        0 => Read::Ticks,
+        1 => Read::NowNs,
+        _ => Read::ClockGettime,
+    };
+    let ns = read_cost(&cfg(ctx, &hook), read);
+    Ok(Sample {
+        ops_per_s: Some(1e9 / ns.max(1e-3)),
+        ns_per_op: Some(ns),
+        ..Sample::default()
+    })
+}
+
+fn clock_error<const COARSE: bool>(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(false);
+    let a = accuracy(&cfg(ctx, &hook), mode::<COARSE>())?;
+    let q = |x: f64| a.error.value_at_quantile(x) as f64;
+    Ok(Sample {
+        p50_ns: Some(q(0.5)),
+        p99_ns: Some(q(0.99)),
+        p999_ns: Some(q(0.999)),
+        max_ns: Some(a.error.max() as f64),
+        anomalies: a.order_violations,
+        ops: a.events,
+        ..Sample::default()
+    })
 }
 
 fn scale(ctx: &Ctx, producers: usize) -> Result<Sample, &'static str> {
@@ -481,14 +530,14 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
             "observer_effect",
             "tracering-lane-no-drain",
             Ops,
-            cost_lane_no_drain,
+            cost_lane_no_drain::<false>,
             "Lane::event, 64K lane; a Drain on the producer's thread empties it between timed blocks",
         ),
         spec(
             "observer_effect",
             "tracering-default-drain",
             Ops,
-            cost_lane_default_drain,
+            cost_lane_default_drain::<false>,
             "Lane::event, 64K lane; Drain::spawn(NullSink, DrainConfig::default()) on the other core",
         )
         .vs(&["tracering-lane-no-drain"]),
@@ -511,15 +560,39 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
             "lane_event",
             "lane-event",
             Ops,
-            cost_lane_no_drain,
-            "Lane::event; 64K lane emptied between timed blocks",
+            cost_lane_no_drain::<false>,
+            "Lane::event, precise clock; 64K lane emptied between timed blocks",
         )
-        .vs(&["push-plus-clock", "bare-push"]),
+        .vs(&["push-plus-ticks", "bare-push"]),
         spec(
             "lane_event",
-            "push-plus-clock",
+            "lane-event-coarse",
             Ops,
-            cost_raw_push::<true>,
+            cost_lane_no_drain::<true>,
+            "Lane::event, coarse clock (10 us ticker running, no drain); lane emptied between blocks",
+        )
+        .vs(&["bare-push", "push-plus-ticks"]),
+        spec(
+            "lane_event",
+            "lane-event-coarse-drain",
+            Ops,
+            cost_lane_default_drain::<true>,
+            "Lane::event, coarse clock; Drain::spawn (and its ticker) on the other core",
+        )
+        .vs(&["bare-push", "push-plus-ticks"]),
+        spec(
+            "lane_event",
+            "push-plus-ticks",
+            Ops,
+            cost_raw_push::<1>,
+            "EventProducer<IndexEvent>::push_or_drop, stamped with one clock::ticks()",
+        )
+        .vs(&["bare-push"]),
+        spec(
+            "lane_event",
+            "push-plus-now-ns",
+            Ops,
+            cost_raw_push::<2>,
             "EventProducer<IndexEvent>::push_or_drop, stamped with one now_ns()",
         )
         .vs(&["bare-push"]),
@@ -527,8 +600,43 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
             "lane_event",
             "bare-push",
             Ops,
-            cost_raw_push::<false>,
+            cost_raw_push::<0>,
             "EventProducer<IndexEvent>::push_or_drop, no clock read",
+        ),
+        spec(
+            "clock_cost",
+            "ticks",
+            Ops,
+            clock_read::<0>,
+            "tracering::clock::ticks(): the raw counter (rdtsc on x86_64)",
+        ),
+        spec(
+            "clock_cost",
+            "now-ns",
+            Ops,
+            clock_read::<1>,
+            "tracering::now_ns(): the counter scaled to ns",
+        ),
+        spec(
+            "clock_cost",
+            "clock-gettime",
+            Ops,
+            clock_read::<2>,
+            "Instant::now(): clock_gettime(CLOCK_MONOTONIC) through the vDSO",
+        ),
+        spec(
+            "clock_accuracy",
+            "precise",
+            Metric::None,
+            clock_error::<false>,
+            "one event per 200 ns; default drain",
+        ),
+        spec(
+            "clock_accuracy",
+            "coarse",
+            Metric::None,
+            clock_error::<true>,
+            "one event per 200 ns; default drain and its 10 us ticker",
         ),
     ]);
     v.extend(scaling_specs(scaling_cores));

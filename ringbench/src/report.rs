@@ -22,6 +22,8 @@ pub struct Sample {
     pub ops: u64,
     /// See `workloads::latency::Latency::anomalies`.
     pub anomalies: u64,
+    /// The largest value the latency figures cover (`clock_accuracy`).
+    pub max_ns: Option<f64>,
 }
 
 /// The figure a workload compares its impls by.
@@ -104,6 +106,8 @@ pub struct Row {
     pub miss_rate: Option<f64>,
     pub l1d_miss_per_op: Option<f64>,
     pub ns_per_op: Option<f64>,
+    /// The largest `max_ns` of any round.
+    pub max_ns: Option<f64>,
     /// Median over rounds of tracering's advantage over this impl.
     pub advantage: Option<f64>,
     pub per_round: Vec<f64>,
@@ -210,6 +214,7 @@ impl Row {
             miss_rate: med(|s| s.miss_rate),
             l1d_miss_per_op: med(|s| s.l1d_miss_per_op),
             ns_per_op: med(|s| s.ns_per_op),
+            max_ns: got.iter().filter_map(|s| s.max_ns).reduce(f64::max),
             advantage: None,
             per_round: Vec::new(),
             per_round_at: Vec::new(),
@@ -257,8 +262,18 @@ impl Row {
         if let (Some(p), Some(ops)) = (self.producers(), self.ops_per_s) {
             parts.push(format!("{:.1} ns/event per producer", p as f64 * 1e9 / ops));
         }
+        if let (Some(max), "clock_accuracy") = (self.max_ns, self.workload) {
+            parts.push(format!(
+                "error |stamp - precise read|: p50 {:.0} ns, p99 {:.0} ns, max {max:.0} ns; {} of {} events out of order",
+                self.p50_ns.unwrap_or(f64::NAN),
+                self.p99_ns.unwrap_or(f64::NAN),
+                self.anomalies,
+                self.ops
+            ));
+        }
         if let Some(ns) = self.ns_per_op {
             parts.push(match self.workload {
+                "clock_cost" => format!("{ns:.2} ns per read"),
                 "scaling" => format!("{ns:.2} ns/event per producer (each on its own clock)"),
                 _ => format!("{ns:.2} ns/event (producer)"),
             });

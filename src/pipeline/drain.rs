@@ -18,6 +18,13 @@
 //!   finds the drain asleep.
 //! - **Recycling.** A slot whose thread exited (or whose process died) is
 //!   drained to empty, its rings are reset, and it becomes free again.
+//! - **Time.** Lanes stamp raw counter ticks; the drain converts each
+//!   timestamp to nanoseconds on `CLOCK_MONOTONIC` before the sink sees it,
+//!   and never lets a lane's time run backwards (see [`crate::clock`]). For
+//!   a registry in [`ClockMode::Coarse`](crate::clock::ClockMode), a drain
+//!   started with [`Drain::spawn`] also runs the ticker thread that refreshes
+//!   the time word, and stops it when it stops; without a running ticker the
+//!   lanes read the counter themselves.
 //! - **Stop.** [`DrainHandle::stop`] closes the registry to new producers,
 //!   waits for live producers to finish or detach, runs final passes until
 //!   every ring is empty, flushes the sink and returns the final counts, for
@@ -27,6 +34,7 @@ use super::registry::{IndexEvent, Inner, Registry};
 use super::sink::{LaneId, Sink};
 use super::slot::{Slot, State};
 use super::wake;
+use crate::clock::{self, ClockMode, TickConverter, Ticker};
 use crate::event::EventConsumer;
 use crate::peer::Peer;
 use crate::record::RecordConsumer;
@@ -87,6 +95,10 @@ pub struct LaneStats {
     pub recycled: u64,
     /// Set if the lane was found corrupted; it is skipped from then on.
     pub poisoned: Option<Corruption>,
+    /// Timestamps that were below an earlier one of the same ring (a
+    /// counter that is not synchronised across cores, or a writer that
+    /// supplied its own); each was raised to the earlier one.
+    pub clock_backsteps: u64,
 }
 
 /// The drain's totals.
@@ -115,6 +127,9 @@ pub struct DrainReport {
     pub fairness: Option<f64>,
     /// Lanes still held by a producer when the stop timed out.
     pub still_active: usize,
+    /// Timestamps raised to keep a ring's time from running backwards (see
+    /// [`LaneStats::clock_backsteps`]).
+    pub clock_backsteps: u64,
     /// Per-slot statistics.
     pub lanes: Vec<LaneStats>,
 }
@@ -147,6 +162,30 @@ struct LaneReader {
     /// The index consumer's position when the last visit started: a drop
     /// since then means the producer saw the ring full relative to it.
     index_tail_seen: u64,
+    /// The last (ticks, ns) of the index ring and of the detail ring.
+    index_time: LaneTime,
+    detail_time: LaneTime,
+}
+
+/// Converts one ring's timestamps, keeping them in order.
+#[derive(Clone, Copy, Default)]
+struct LaneTime {
+    ticks: u64,
+    ns: u64,
+}
+
+impl LaneTime {
+    /// Nanoseconds for `t`, never below the ring's previous timestamp.
+    #[inline]
+    fn convert(&mut self, conv: &TickConverter, t: u64, stats: &mut LaneStats) -> u64 {
+        if t < self.ticks {
+            stats.clock_backsteps += 1;
+        } else {
+            self.ticks = t;
+        }
+        self.ns = conv.to_ns(t).max(self.ns);
+        self.ns
+    }
 }
 
 /// Which lanes a pass reads.
@@ -184,6 +223,25 @@ pub struct Drain<S> {
     jain_sum: f64,
     jain_n: u64,
     shares: Vec<u64>,
+    conv: TickConverter,
+    /// Runs the coarse clock's ticker (spawned drains), and marks the time
+    /// word stopped when the drain goes.
+    clock: ClockGuard,
+}
+
+/// Stops the ticker, if any, then marks the time word stopped, so that
+/// lanes read the counter themselves once the drain is gone.
+struct ClockGuard {
+    registry: Registry,
+    ticker: Option<Ticker>,
+}
+
+impl Drop for ClockGuard {
+    fn drop(&mut self) {
+        if self.ticker.take().is_some() {
+            clock::stop_word(self.registry.inner().time_word());
+        }
+    }
 }
 
 /// A running drain thread.
@@ -220,6 +278,8 @@ impl<S: Sink> Drain<S> {
                     ..LaneStats::default()
                 },
                 waiting_since: None,
+                index_time: LaneTime::default(),
+                detail_time: LaneTime::default(),
             });
         }
         let fraction = if cfg.watermark.is_nan() {
@@ -247,6 +307,11 @@ impl<S: Sink> Drain<S> {
             jain_sum: 0.0,
             jain_n: 0,
             shares: Vec::with_capacity(slots),
+            conv: TickConverter::new(),
+            clock: ClockGuard {
+                registry: registry.clone(),
+                ticker: None,
+            },
         })
     }
 
@@ -267,6 +332,9 @@ impl<S: Sink> Drain<S> {
         S: Send + 'static,
     {
         let mut drain = Drain::new(registry, sink, cfg)?;
+        if let ClockMode::Coarse { .. } = registry.config().clock {
+            drain.clock.ticker = Some(registry.start_ticker()?);
+        }
         let stop = Arc::new(AtomicU64::new(0));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -359,6 +427,7 @@ impl<S: Sink> Drain<S> {
         let mut total = 0;
         let mut busy = false;
         self.shares.clear();
+        self.conv.resample(false);
         for i in 0..n {
             let slot = (self.start + i) % n;
             let v = self.visit(slot, policy)?;
@@ -431,6 +500,7 @@ impl<S: Sink> Drain<S> {
             thread: line.tid(),
         };
         let sink = &mut self.sink;
+        let conv = &self.conv;
         // A drop since the last visit means the producer saw the ring full
         // relative to where that visit started.
         let index_tail = lane.index.tail();
@@ -441,18 +511,21 @@ impl<S: Sink> Drain<S> {
             .index
             .pop_batch_cached(&mut self.buf[..self.cfg.quantum_events.max(1)]);
         for e in &self.buf[..n] {
-            sink.event(id, e)?;
+            let timestamp = lane.index_time.convert(conv, e.timestamp, &mut lane.stats);
+            sink.event(id, &IndexEvent { timestamp, ..*e })?;
         }
         lane.stats.events += n as u64;
         let mut got = n as u64;
         let mut sink_err = None;
         let mut record_bytes = 0;
+        let (time, stats) = (&mut lane.detail_time, &mut lane.stats);
         match lane
             .detail
             .read_batch_cached(self.cfg.quantum_records.max(1), |r| {
                 record_bytes += r.payload().len() as u64;
+                let ns = time.convert(conv, r.timestamp(), stats);
                 if sink_err.is_none() {
-                    if let Err(e) = sink.record(id, r) {
+                    if let Err(e) = sink.record(id, &r.retimed(ns)) {
                         sink_err = Some(e);
                     }
                 }
@@ -487,6 +560,8 @@ impl<S: Sink> Drain<S> {
             lane.detail.recycle();
             lane.index_tail_seen = lane.index.tail();
             lane.waiting_since = None;
+            lane.index_time = LaneTime::default();
+            lane.detail_time = LaneTime::default();
             if line.recycle(word) {
                 lane.stats.recycled += 1;
             }
@@ -513,6 +588,7 @@ impl<S: Sink> Drain<S> {
             r.record_bytes += s.record_bytes;
             r.dropped_events = r.dropped_events.wrapping_add(s.dropped_events);
             r.dropped_records = r.dropped_records.wrapping_add(s.dropped_records);
+            r.clock_backsteps += s.clock_backsteps;
             r.lanes.push(*s);
         }
         r
@@ -523,6 +599,7 @@ impl<S: Sink> Drain<S> {
     /// returns the final report with the sink.
     pub fn finish(mut self) -> Result<(DrainReport, S), Error> {
         self.registry.close();
+        self.conv.resample(true);
         let deadline = Instant::now() + self.cfg.stop_timeout;
         loop {
             let got = self.run_pass()?;

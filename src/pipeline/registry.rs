@@ -5,8 +5,9 @@
 //! # Layout in the region (offsets, never pointers)
 //! ```text
 //! 0                      RegistryHeader (one cache line)
-//! LINE                   slot lines: one cache line per slot
-//! LINE * (1 + slots)     lanes: [index ring | detail ring] * slots
+//! LINE                   ClockLine: the coarse clock's time word
+//! 2 * LINE               slot lines: one cache line per slot
+//! LINE * (2 + slots)     lanes: [index ring | detail ring] * slots
 //! ```
 //! Each slot line is written by the thread that holds the slot (and, when it
 //! recycles a retired slot, by the drain); no line is written by two
@@ -19,6 +20,7 @@
 
 use super::slot::{Slot, SlotLine, State};
 use super::wake;
+use crate::clock::{ClockMode, LaneClock};
 use crate::event::{EventProducer, EventRing};
 use crate::layout::line_struct;
 use crate::record::{RecordProducer, RecordRing};
@@ -40,7 +42,9 @@ use core::ptr::NonNull;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct IndexEvent {
-    /// Nanoseconds on [`now_ns`](crate::now_ns)'s clock.
+    /// When it happened. A lane writes raw [`ticks`](crate::clock::ticks);
+    /// the drain hands its sink nanoseconds on `CLOCK_MONOTONIC` (see
+    /// [`clock`](crate::clock)).
     pub timestamp: u64,
     /// The caller's event kind.
     pub kind: u32,
@@ -61,6 +65,8 @@ pub struct RegistryConfig {
     pub index_capacity: usize,
     /// Bytes per detail ring (a power of two, at least 64).
     pub detail_capacity: usize,
+    /// How lanes stamp their events (precise by default).
+    pub clock: ClockMode,
 }
 
 impl Default for RegistryConfig {
@@ -70,12 +76,15 @@ impl Default for RegistryConfig {
             slots: 64,
             index_capacity: 1024,
             detail_capacity: 64 * 1024,
+            clock: ClockMode::Precise,
         }
     }
 }
 
 const REG_MAGIC: u64 = u64::from_le_bytes(*b"TRCREG\x00\x01");
-const REG_VERSION: u64 = 2;
+const REG_VERSION: u64 = 3;
+/// Lines before the slot lines: the header and the clock line.
+const HEADER_LINES: usize = 2;
 const MAX_SLOTS: usize = 65536;
 
 line_struct! {
@@ -102,6 +111,17 @@ line_struct! {
         wake_events: AtomicU64,
         /// The same for detail-ring bytes.
         wake_bytes: AtomicU64,
+        /// The [`ClockMode`] as a word (0 precise, else the coarse period).
+        clock_mode: AtomicU64,
+    }
+}
+
+line_struct! {
+    /// The coarse clock's time word, alone on its line: the ticker stores
+    /// it, every producer only loads it.
+    struct ClockLine {
+        /// Ticks at the ticker's last refresh; 0 while no ticker runs.
+        now: AtomicU64,
     }
 }
 
@@ -115,6 +135,8 @@ mod pinned {
     use static_assertions::const_assert_eq;
     const_assert_eq!(size_of::<RegistryHeader>(), LINE);
     const_assert_eq!(size_of::<SlotLine>(), LINE);
+    const_assert_eq!(size_of::<ClockLine>(), LINE);
+    const_assert_eq!(offset_of!(RegistryHeader, clock_mode), 96);
     const_assert_eq!(offset_of!(RegistryHeader, magic), 0);
     const_assert_eq!(offset_of!(RegistryHeader, slots), 24);
     const_assert_eq!(offset_of!(RegistryHeader, accepting), 56);
@@ -159,7 +181,12 @@ impl Geometry {
         let index_bytes = round_line(EventRing::<IndexEvent>::bytes_needed(cfg.index_capacity)?);
         let detail_bytes = round_line(RecordRing::bytes_needed(cfg.detail_capacity)?);
         let stride = index_bytes + detail_bytes;
-        let lanes_at = LINE * (1 + cfg.slots);
+        if cfg.clock != ClockMode::Precise && ClockMode::from_word(cfg.clock.to_word()).is_none() {
+            return Err(Error::InvalidClock {
+                period_ns: cfg.clock.to_word(),
+            });
+        }
+        let lanes_at = LINE * (HEADER_LINES + cfg.slots);
         let total = stride
             .checked_mul(cfg.slots)
             .and_then(|l| l.checked_add(lanes_at))
@@ -272,7 +299,7 @@ impl Registry {
     /// ```
     /// use tracering::Region;
     /// use tracering::pipeline::{Registry, RegistryConfig};
-    /// let cfg = RegistryConfig { slots: 4, index_capacity: 64, detail_capacity: 4096 };
+    /// let cfg = RegistryConfig { slots: 4, index_capacity: 64, detail_capacity: 4096, ..Default::default() };
     /// let region = Region::memfd("registry", Registry::bytes_needed(cfg)?)?;
     /// let controller = Registry::create_in(&region, cfg)?;
     /// let agent = Registry::attach(&region)?;
@@ -315,10 +342,14 @@ impl Registry {
                     spare: AtomicU32::new(0),
                     wake_events: z(),
                     wake_bytes: z(),
+                    clock_mode: z(),
+                });
+                construct_in_place(base.add(LINE).cast::<ClockLine>(), || ClockLine {
+                    now: z(),
                 });
                 for slot in 0..cfg.slots {
                     construct_in_place(
-                        base.add(LINE * (1 + slot)).cast::<SlotLine>(),
+                        base.add(LINE * (HEADER_LINES + slot)).cast::<SlotLine>(),
                         SlotLine::zeroed,
                     );
                 }
@@ -359,6 +390,8 @@ impl Registry {
         arch::store_relaxed32(&h.drain_asleep, 0);
         arch::store_relaxed(&h.wake_events, u64::MAX);
         arch::store_relaxed(&h.wake_bytes, u64::MAX);
+        arch::store_relaxed(&h.clock_mode, cfg.clock.to_word());
+        crate::clock::stop_word(reg.inner.time_word());
         arch::store_relaxed(&h.accepting, 1);
         arch::store_release(&h.magic, REG_MAGIC);
         Ok(reg)
@@ -402,10 +435,13 @@ impl Registry {
             }));
         }
         let word = |a: &AtomicU64| usize::try_from(arch::load_relaxed(a)).unwrap_or(usize::MAX);
+        let mode = arch::load_relaxed(&h.clock_mode);
+        let clock = ClockMode::from_word(mode).ok_or(Error::InvalidClock { period_ns: mode })?;
         let cfg = RegistryConfig {
             slots: word(&h.slots),
             index_capacity: word(&h.index_capacity),
             detail_capacity: word(&h.detail_capacity),
+            clock,
         };
         let geo = Geometry::new(cfg).map_err(|_| {
             Error::Attach(AttachError::Capacity {
@@ -496,11 +532,17 @@ impl Registry {
             let region = &inner.region;
             let lane =
                 EventProducer::attach(region, inner.geo.index_offset(slot)).and_then(|index| {
-                    let detail = RecordProducer::attach(region, inner.geo.detail_offset(slot))?;
+                    let mut detail = RecordProducer::attach(region, inner.geo.detail_offset(slot))?;
+                    detail.stamp_ticks();
                     let h = inner.header();
+                    let word = match inner.geo.cfg.clock {
+                        ClockMode::Precise => None,
+                        ClockMode::Coarse { .. } => Some(NonNull::from(inner.time_word())),
+                    };
                     Ok(Lane {
                         index: ManuallyDrop::new(index),
                         detail: ManuallyDrop::new(detail),
+                        clock: LaneClock::new(word),
                         wake_events: arch::load_relaxed(&h.wake_events),
                         wake_bytes: arch::load_relaxed(&h.wake_bytes),
                         slot,
@@ -637,6 +679,31 @@ impl Registry {
         arch::store_release(&self.inner.header().accepting, 1);
     }
 
+    /// Starts the ticker of a [`ClockMode::Coarse`] registry without a
+    /// drain (a spawned drain runs its own); it runs until dropped. Two
+    /// tickers of one registry are harmless: both store the counter.
+    /// Refused with [`Error::InvalidClock`] for a precise registry.
+    ///
+    /// ```
+    /// use tracering::clock::ClockMode;
+    /// use tracering::pipeline::{Registry, RegistryConfig};
+    /// let reg = Registry::new(RegistryConfig { clock: ClockMode::coarse(), ..Default::default() })?;
+    /// let _ticker = reg.start_ticker()?;
+    /// assert!(Registry::new(Default::default())?.start_ticker().is_err());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn start_ticker(&self) -> Result<crate::clock::Ticker, Error> {
+        let ClockMode::Coarse { period_ns } = self.config().clock else {
+            return Err(Error::InvalidClock { period_ns: 0 });
+        };
+        crate::clock::Ticker::spawn(
+            NonNull::from(self.inner.time_word()),
+            self.clone(),
+            std::time::Duration::from_nanos(period_ns),
+        )
+        .map_err(|e| Error::Io(e.kind()))
+    }
+
     /// Asks the drain thread (of this process) to wake from its idle sleep.
     ///
     /// ```
@@ -688,7 +755,7 @@ impl Inner {
             &*self
                 .region
                 .as_ptr()
-                .add(LINE * (1 + slot))
+                .add(LINE * (HEADER_LINES + slot))
                 .cast::<SlotLine>()
         };
         Slot { line }
@@ -700,6 +767,13 @@ impl Inner {
 
     pub(crate) fn exhausted(&self) -> u64 {
         arch::load_relaxed(&self.header().exhausted)
+    }
+
+    /// The coarse clock's time word.
+    pub(crate) fn time_word(&self) -> &AtomicU64 {
+        // SAFETY: the clock line follows the header inside the region
+        // (`geo.total` counts it); it is all atomics.
+        unsafe { &(*self.region.as_ptr().add(LINE).cast::<ClockLine>()).now }
     }
 
     /// The word the drain sleeps on.
@@ -743,6 +817,8 @@ pub struct Lane {
     // ManuallyDrop: released before the slot is marked retired (see Drop).
     index: ManuallyDrop<EventProducer<IndexEvent>>,
     detail: ManuallyDrop<RecordProducer>,
+    /// Stamps this lane's events (see [`crate::clock`]).
+    clock: LaneClock,
     /// Index events at which this lane wakes a sleeping drain.
     wake_events: u64,
     /// Detail bytes at which this lane wakes a sleeping drain.
@@ -753,8 +829,9 @@ pub struct Lane {
 }
 
 impl Lane {
-    /// Writes an index event stamped now. A full ring drops it and counts
-    /// the drop ([`RingError::Full`]), so the drain's report stays exact.
+    /// Writes an index event stamped now (in ticks, by the registry's
+    /// [`ClockMode`]). A full ring drops it and counts the drop
+    /// ([`RingError::Full`]), so the drain's report stays exact.
     ///
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;
@@ -763,8 +840,9 @@ impl Lane {
     /// ```
     #[inline]
     pub fn event(&mut self, kind: u32, a: u64, b: u64) -> Result<(), RingError> {
+        let timestamp = self.clock.stamp();
         self.write(IndexEvent {
-            timestamp: arch::now_ns(),
+            timestamp,
             kind,
             aux: 0,
             a,
@@ -773,6 +851,8 @@ impl Lane {
     }
 
     /// Writes a whole index event as given (dropped and counted when full).
+    /// Its timestamp must be in [`ticks`](crate::clock::ticks), like the
+    /// lane's own: the drain converts every lane timestamp.
     ///
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;
@@ -790,8 +870,8 @@ impl Lane {
         r
     }
 
-    /// Writes a variable-length record stamped now (dropped and counted
-    /// when full).
+    /// Writes a variable-length record stamped now (in ticks, by the
+    /// registry's [`ClockMode`]; dropped and counted when full).
     ///
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;
@@ -800,14 +880,17 @@ impl Lane {
     /// ```
     #[inline]
     pub fn record(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
-        let r = self.detail.write_or_drop(kind, payload);
+        let ts = self.clock.stamp();
+        let r = self.detail.write_or_drop_at(kind, ts, payload);
         if self.detail.used_cached() >= self.wake_bytes && self.drain_sleeps() {
             self.wake_for_detail();
         }
         r
     }
 
-    /// The lane's detail producer, for reserve/commit and batches.
+    /// The lane's detail producer, for reserve/commit and batches. It
+    /// stamps records with a precise [`ticks`](crate::clock::ticks) read in
+    /// either mode (a caller-supplied timestamp must be in ticks too).
     ///
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;

@@ -243,6 +243,18 @@ impl Record<'_> {
         Ok(p.len())
     }
 
+    /// The same record with another timestamp (the drain's conversion of
+    /// ticks to nanoseconds).
+    pub(crate) fn retimed(&self, timestamp: u64) -> Record<'_> {
+        Record {
+            hdr: EventHeader {
+                timestamp,
+                ..self.hdr
+            },
+            payload: self.payload,
+        }
+    }
+
     /// Copies the record out of the ring.
     ///
     /// ```

@@ -183,7 +183,7 @@ impl RecordRing {
     /// ```
     pub fn split(self) -> (RecordProducer, RecordConsumer) {
         let (p, c) = self.h.split();
-        (RecordProducer { h: p }, RecordConsumer { h: c })
+        (RecordProducer::from_handle(p), RecordConsumer { h: c })
     }
 
     /// Joins the two halves of one ring back into the owner. Halves of
@@ -202,7 +202,7 @@ impl RecordRing {
     ) -> Result<Self, (RecordProducer, RecordConsumer)> {
         match Owner::reunite(producer.h, consumer.h) {
             Ok(h) => Ok(RecordRing { h }),
-            Err((p, c)) => Err((RecordProducer { h: p }, RecordConsumer { h: c })),
+            Err((p, c)) => Err((RecordProducer::from_handle(p), RecordConsumer { h: c })),
         }
     }
 

@@ -14,9 +14,43 @@ use core::fmt;
 pub struct RecordProducer {
     // `h.extra` is the largest payload.
     pub(super) h: ProducerHandle<Bytes>,
+    /// Stamp with raw ticks rather than nanoseconds (a registry lane's).
+    ticks: bool,
 }
 
 impl RecordProducer {
+    /// Wraps a handle; records are stamped in nanoseconds.
+    pub(super) fn from_handle(h: ProducerHandle<Bytes>) -> RecordProducer {
+        RecordProducer { h, ticks: false }
+    }
+
+    /// Stamps records with raw [`ticks`](crate::clock::ticks) from now on,
+    /// as a registry lane's are.
+    pub(crate) fn stamp_ticks(&mut self) {
+        self.ticks = true;
+    }
+
+    /// The time to stamp a record with.
+    #[inline(always)]
+    fn now(&self) -> u64 {
+        if self.ticks {
+            arch::ticks()
+        } else {
+            arch::now_ns()
+        }
+    }
+
+    /// [`write_or_drop`](Self::write_or_drop) with a given timestamp.
+    #[inline]
+    pub(crate) fn write_or_drop_at(
+        &mut self,
+        kind: u16,
+        timestamp: u64,
+        payload: &[u8],
+    ) -> Result<(), RingError> {
+        self.put_record(kind, timestamp, payload, true)
+    }
+
     /// Units in use as far as this producer knows (for the lane's
     /// watermark check).
     #[inline(always)]
@@ -43,9 +77,9 @@ impl RecordProducer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
-        Ok(RecordProducer {
-            h: ProducerHandle::attach(region, offset)?,
-        })
+        Ok(RecordProducer::from_handle(ProducerHandle::attach(
+            region, offset,
+        )?))
     }
 
     /// Who holds the consumer side: alive, released, or dead.
@@ -169,7 +203,7 @@ impl RecordProducer {
     /// ```
     #[inline]
     pub fn write(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
-        self.put_record(kind, arch::now_ns(), payload, false)
+        self.put_record(kind, self.now(), payload, false)
     }
 
     /// Writes one record with a caller-supplied timestamp; like
@@ -206,7 +240,7 @@ impl RecordProducer {
     /// ```
     #[inline]
     pub fn write_or_drop(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
-        self.put_record(kind, arch::now_ns(), payload, true)
+        self.put_record(kind, self.now(), payload, true)
     }
 
     #[inline(always)]
@@ -261,7 +295,7 @@ impl RecordProducer {
             return Err(RingError::Full);
         }
         self.claim(need)?;
-        let ts = arch::now_ns();
+        let ts = self.now();
         let mut pos = head;
         for &(kind, payload) in records {
             let total = framed(payload.len() as u64);
@@ -299,7 +333,7 @@ impl RecordProducer {
             self.pad(head);
         }
         Ok(WriteGrant {
-            timestamp: arch::now_ns(),
+            timestamp: self.now(),
             producer: self,
             start,
             kind,

@@ -12,6 +12,7 @@
 //! workloads (`observer_effect`, `lane_event`) are in `producer.rs`, and the
 //! many-core pipeline workload (`scaling`) in `scaling.rs`.
 
+pub mod clock;
 pub mod latency;
 pub mod producer;
 pub mod queues;

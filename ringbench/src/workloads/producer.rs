@@ -40,6 +40,7 @@
 use super::queues::{EventQueue, Rtrb, Tracering};
 use super::throughput::consume_in_order;
 use super::{cross, Event32, RunCfg, ThreadHook};
+use tracering::clock::ClockMode;
 use tracering::pipeline::{
     Drain, DrainConfig, DrainHandle, IndexEvent, NullSink, Registry, RegistryConfig,
 };
@@ -217,12 +218,13 @@ pub fn spinning_consumer<Q: EventQueue, H: ThreadHook>(cfg: &RunCfg<'_, H>) -> P
     run.producer
 }
 
-/// A registry of one lane of [`COST_SLOTS`] index events.
-fn one_lane_registry() -> Result<Registry, &'static str> {
+/// A registry of one lane of [`COST_SLOTS`] index events, stamped by `clock`.
+fn one_lane_registry(clock: ClockMode) -> Result<Registry, &'static str> {
     Registry::new(RegistryConfig {
         slots: 1,
         index_capacity: COST_SLOTS,
         detail_capacity: 4096,
+        clock,
     })
     .map_err(|_| "registry could not be built")
 }
@@ -230,9 +232,17 @@ fn one_lane_registry() -> Result<Registry, &'static str> {
 /// `Lane::event` with no drain running: a `Drain` on the producer's own
 /// thread empties the lane between timed blocks (see the module docs).
 /// The `tracering-lane-no-drain` row of `observer_effect` and the
-/// `lane-event` row of `lane_event`.
-pub fn lane_no_drain<H: ThreadHook>(cfg: &RunCfg<'_, H>) -> Result<ProducerCost, &'static str> {
-    let reg = one_lane_registry()?;
+/// `lane-event` rows of `lane_event`. In coarse mode the registry's ticker
+/// runs (`Registry::start_ticker`, an unpinned thread).
+pub fn lane_no_drain<H: ThreadHook>(
+    cfg: &RunCfg<'_, H>,
+    clock: ClockMode,
+) -> Result<ProducerCost, &'static str> {
+    let reg = one_lane_registry(clock)?;
+    let _ticker = match clock {
+        ClockMode::Precise => None,
+        ClockMode::Coarse { .. } => Some(reg.start_ticker().map_err(|_| "no ticker")?),
+    };
     let (limit, deadline) = cfg.budget.limits();
     alone(cfg, || {
         let mut lane = reg.register().map_err(|_| "no lane")?;
@@ -291,8 +301,9 @@ pub fn spawn_drain_on(
 /// also a drop the lane counts); the drain must deliver every event.
 pub fn lane_default_drain<H: ThreadHook>(
     cfg: &RunCfg<'_, H>,
+    clock: ClockMode,
 ) -> Result<ProducerCost, &'static str> {
-    let reg = one_lane_registry()?;
+    let reg = one_lane_registry(clock)?;
     let (limit, deadline) = cfg.budget.limits();
     let drain = spawn_drain_on(&reg, cfg.cores.map(|(_, c)| c))?;
     let cost = alone(cfg, || {
@@ -325,13 +336,23 @@ pub fn lane_default_drain<H: ThreadHook>(
     Ok(cost)
 }
 
+/// What a raw push of `lane_event` stamps its event with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stamp {
+    /// Nothing: a bare push.
+    None,
+    /// One `tracering::clock::ticks()` read (the raw counter).
+    Ticks,
+    /// One `tracering::now_ns()` read (the counter scaled to ns).
+    NowNs,
+}
+
 /// `lane_event` baselines: a raw `EventProducer<IndexEvent>::push_or_drop`
-/// of a prebuilt event, with one `tracering::now_ns()` read for its
-/// timestamp (`clock`) or without (a bare push), into a ring emptied
+/// of a prebuilt event, stamped as `stamp` says, into a ring emptied
 /// between timed blocks like `Lane::event`'s.
 pub fn raw_index_push<H: ThreadHook>(
     cfg: &RunCfg<'_, H>,
-    clock: bool,
+    stamp: Stamp,
 ) -> Result<ProducerCost, &'static str> {
     let (mut tx, mut rx) = tracering::EventRing::<IndexEvent>::with_capacity(COST_SLOTS)
         .map_err(|_| "ring could not be built")?
@@ -349,14 +370,15 @@ pub fn raw_index_push<H: ThreadHook>(
             limit,
             deadline,
             |seq| {
-                let e = if clock {
-                    IndexEvent {
-                        timestamp: tracering::now_ns(),
-                        a: seq,
-                        ..proto
-                    }
-                } else {
-                    IndexEvent { a: seq, ..proto }
+                let timestamp = match stamp {
+                    Stamp::None => 0,
+                    Stamp::Ticks => tracering::clock::ticks(),
+                    Stamp::NowNs => tracering::now_ns(),
+                };
+                let e = IndexEvent {
+                    timestamp,
+                    a: seq,
+                    ..proto
                 };
                 tx.push_or_drop(e).is_ok()
             },
@@ -389,9 +411,11 @@ mod tests {
         for cost in [
             no_consumer::<Tracering, _>(&cfg(n)),
             no_consumer::<Rtrb, _>(&cfg(n)),
-            lane_no_drain(&cfg(n)),
-            raw_index_push(&cfg(n), true),
-            raw_index_push(&cfg(n), false),
+            lane_no_drain(&cfg(n), ClockMode::Precise),
+            lane_no_drain(&cfg(n), ClockMode::coarse()),
+            raw_index_push(&cfg(n), Stamp::None),
+            raw_index_push(&cfg(n), Stamp::Ticks),
+            raw_index_push(&cfg(n), Stamp::NowNs),
         ] {
             let cost = cost.expect("a no-consumer run failed");
             assert_eq!((cost.events, cost.full), (n, 0));
@@ -405,8 +429,10 @@ mod tests {
         assert_eq!(t.events, 5_000);
         let r = spinning_consumer::<Rtrb, _>(&cfg(5_000));
         assert_eq!(r.events, 5_000);
-        let d = lane_default_drain(&cfg(5_000)).expect("default drain run");
-        assert_eq!(d.events, 5_000);
+        for clock in [ClockMode::Precise, ClockMode::coarse()] {
+            let d = lane_default_drain(&cfg(5_000), clock).expect("default drain run");
+            assert_eq!(d.events, 5_000);
+        }
     }
 
     /// The drain's thread starts with the affinity of the thread that
@@ -418,7 +444,7 @@ mod tests {
         let Some(&last) = cores.last().filter(|_| cores.len() >= 2) else {
             return;
         };
-        let reg = one_lane_registry().expect("registry");
+        let reg = one_lane_registry(ClockMode::Precise).expect("registry");
         let drain = spawn_drain_on(&reg, Some(last)).expect("drain");
         let pinned = || {
             std::fs::read_dir("/proc/self/task")

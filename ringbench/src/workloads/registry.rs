@@ -34,6 +34,7 @@ fn config() -> RegistryConfig {
         slots: PRODUCERS[PRODUCERS.len() - 1],
         index_capacity: EVENT_SLOTS,
         detail_capacity: 4096,
+        ..Default::default()
     }
 }
 

@@ -197,6 +197,7 @@ fn controller(args: &ControllerArgs) {
             slots: args.slots,
             index_capacity: args.index,
             detail_capacity: args.detail,
+            ..Default::default()
         };
         let len = check(Registry::bytes_needed(cfg), "registry size");
         let region = check(Region::create_named(name, len), "create registry");
@@ -310,6 +311,7 @@ fn soak(args: &SoakArgs) -> i32 {
             slots: 64,
             index_capacity: 1024,
             detail_capacity: 4096,
+            ..Default::default()
         }),
         "registry",
     );

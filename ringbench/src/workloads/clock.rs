@@ -1,0 +1,220 @@
+//! What a timestamp costs and how true it is: `clock_cost` (one read of
+//! each clock, alone) and `clock_accuracy` (each [`ClockMode`] against a
+//! precise reading of the same event).
+//!
+//! **Accuracy.** One producer writes `Lane::event(KIND, p, seq)` where `p`
+//! is a `clock::ticks()` read taken just before the call, while the default
+//! drain (and, in coarse mode, its ticker) runs. The drain converts the
+//! lane's stamp to `CLOCK_MONOTONIC` nanoseconds; the run converts `p` with
+//! its own line through two (ticks, `CLOCK_MONOTONIC`) pairs taken at its
+//! start and end. The error of an event is `|stamp − p|` in nanoseconds;
+//! the conversions' own disagreement (a few hundred ns at most over a run)
+//! is part of it, so the precise mode's figure is the floor. An event whose
+//! stamp is below its predecessor's is an order violation.
+//!
+//! The producer writes one event every [`PACE_NS`] or so (a traced program,
+//! not a flood), so the ring never fills and every event is checked.
+
+use super::{Budget, RunCfg, ThreadHook};
+use hdrhistogram::Histogram;
+use tracering::clock::{self, ClockMode};
+use tracering::pipeline::{Drain, DrainConfig, IndexEvent, LaneId, Registry, RegistryConfig, Sink};
+use tracering::{Error, Record};
+
+/// The event kind of measured events.
+const KIND: u32 = 7;
+
+/// Nanoseconds between two events of the accuracy run.
+pub const PACE_NS: u64 = 200;
+
+/// One clock read, for `clock_cost`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// `tracering::clock::ticks()`: the raw counter.
+    Ticks,
+    /// `tracering::now_ns()`: the counter scaled to nanoseconds.
+    NowNs,
+    /// `std::time::Instant::now()`: `clock_gettime(CLOCK_MONOTONIC)`.
+    ClockGettime,
+}
+
+/// Nanoseconds per read of `read`, over the budget, on the producer core.
+pub fn read_cost<H: ThreadHook>(cfg: &RunCfg<'_, H>, read: Read) -> f64 {
+    let (limit, deadline) = cfg.budget.limits();
+    let core = cfg.cores.map(|(p, _)| p);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            if let Some(c) = core {
+                core_affinity::set_for_current(c);
+            }
+            let mut n = 0u64;
+            let mut sink = 0u64;
+            let t0 = tracering::now_ns();
+            while n < limit && (n % 4096 != 0 || tracering::now_ns() < deadline) {
+                for _ in 0..64 {
+                    sink = sink.wrapping_add(match read {
+                        Read::Ticks => clock::ticks(),
+                        Read::NowNs => tracering::now_ns(),
+                        Read::ClockGettime => {
+                            std::hint::black_box(std::time::Instant::now());
+                            1
+                        }
+                    });
+                }
+                n += 64;
+            }
+            let ns = tracering::now_ns().saturating_sub(t0);
+            std::hint::black_box(sink);
+            ns as f64 / n.max(1) as f64
+        })
+        .join()
+        .expect("clock thread panicked")
+    })
+}
+
+/// The result of one accuracy run.
+#[derive(Clone, Debug)]
+pub struct Accuracy {
+    /// |stamp − precise reading| per event, in ns.
+    pub error: Histogram<u64>,
+    /// Events whose stamp was below the previous event's.
+    pub order_violations: u64,
+    /// Events checked.
+    pub events: u64,
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds (elsewhere: nanoseconds since the
+/// first call, which serves the same purpose within a run).
+fn monotonic_ns() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid timespec that clock_gettime only writes.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        ORIGIN
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_nanos() as u64
+    }
+}
+
+/// A (ticks, `CLOCK_MONOTONIC` ns) pair: the tightest of 5 tries.
+fn pair() -> (u64, u64) {
+    let mut best = (u64::MAX, 0, 0);
+    for _ in 0..5 {
+        let a = clock::ticks();
+        let n = monotonic_ns();
+        let b = clock::ticks();
+        if b.wrapping_sub(a) < best.0 {
+            best = (b.wrapping_sub(a), a + b.wrapping_sub(a) / 2, n);
+        }
+    }
+    (best.1, best.2)
+}
+
+/// Runs one accuracy measurement of `mode` (see the module docs).
+pub fn accuracy<H: ThreadHook>(
+    cfg: &RunCfg<'_, H>,
+    mode: ClockMode,
+) -> Result<Accuracy, &'static str> {
+    let reg = Registry::new(RegistryConfig {
+        slots: 2,
+        index_capacity: 64 * 1024,
+        detail_capacity: 4096,
+        clock: mode,
+    })
+    .map_err(|_| "registry could not be built")?;
+    let (limit, deadline) = match cfg.budget {
+        // Paced: cap the events so that a run keeps its memory small.
+        Budget::Events(n) => (n.min(2_000_000), u64::MAX),
+        b => {
+            let (l, d) = b.limits();
+            (l.min(2_000_000), d)
+        }
+    };
+    let sink = Collect(Vec::with_capacity(limit.min(1 << 21) as usize));
+    let drain = Drain::spawn(&reg, sink, DrainConfig::default()).map_err(|_| "no drain")?;
+    let core = cfg.cores.map(|(p, _)| p);
+    let (start, end, written) = std::thread::scope(|s| {
+        s.spawn(|| {
+            if let Some(c) = core {
+                core_affinity::set_for_current(c);
+            }
+            let mut lane = reg.register().map_err(|_| "no lane")?;
+            // Let the ticker run a few periods first.
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            let start = pair();
+            let mut seq = 0u64;
+            let mut next = clock::ticks();
+            let pace = ticks_for(PACE_NS);
+            while seq < limit && (seq % 1024 != 0 || tracering::now_ns() < deadline) {
+                let mut p = clock::ticks();
+                while p < next {
+                    std::hint::spin_loop();
+                    p = clock::ticks();
+                }
+                next = p + pace;
+                if lane.event(KIND, p, seq).is_err() {
+                    return Err("the lane refused an event");
+                }
+                seq += 1;
+            }
+            let end = pair();
+            Ok((start, end, seq))
+        })
+        .join()
+        .expect("producer panicked")
+    })?;
+    let (_report, Collect(mut got)) = drain.stop().map_err(|_| "the drain failed")?;
+    if got.len() as u64 != written {
+        return Err("the drain lost events");
+    }
+    // The run's own line from ticks to CLOCK_MONOTONIC ns.
+    let slope = (end.1 - start.1) as f64 / (end.0 - start.0).max(1) as f64;
+    let to_ns = |t: u64| start.1 as f64 + (t as f64 - start.0 as f64) * slope;
+    let mut error = Histogram::<u64>::new(3).map_err(|_| "histogram")?;
+    let mut order_violations = 0;
+    let mut last = 0u64;
+    got.sort_by_key(|&(_, _, seq)| seq);
+    for &(ts, p, _) in &got {
+        let e = (ts as f64 - to_ns(p)).abs() as u64;
+        error.saturating_record(e);
+        if ts < last {
+            order_violations += 1;
+        }
+        last = ts;
+    }
+    Ok(Accuracy {
+        error,
+        order_violations,
+        events: written,
+    })
+}
+
+/// Ticks in `ns` nanoseconds, at the first calibration's rate.
+fn ticks_for(ns: u64) -> u64 {
+    ((ns as u128 * clock::ticks_per_second() as u128) / 1_000_000_000) as u64
+}
+
+/// Keeps (stamp in ns, precise ticks, sequence) of each measured event.
+struct Collect(Vec<(u64, u64, u64)>);
+
+impl Sink for Collect {
+    fn event(&mut self, _: LaneId, e: &IndexEvent) -> Result<(), Error> {
+        if e.kind == KIND {
+            self.0.push((e.timestamp, e.a, e.b));
+        }
+        Ok(())
+    }
+    fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> {
+        Ok(())
+    }
+}
