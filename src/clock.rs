@@ -152,6 +152,77 @@ impl ClockMode {
     }
 }
 
+/// What a trace's timestamps mean: the mode that stamped them, and the
+/// counter under it. A drain hands it to its sink before any entry
+/// ([`Sink::timebase`](crate::pipeline::Sink::timebase)); the trace file
+/// keeps it, so that a reader knows the resolution (a coarse trace is no
+/// finer than its period).
+///
+/// ```
+/// let t = tracering::clock::Timebase::current(tracering::clock::ClockMode::coarse());
+/// assert_eq!(t.resolution_ns(), 10_000);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timebase {
+    /// How lanes stamped their events.
+    pub mode: ClockMode,
+    /// The counter they read.
+    pub source: ClockSource,
+    /// The counter's rate in ticks per second (timestamps in a trace are
+    /// nanoseconds whatever it is).
+    pub counter_hz: u64,
+}
+
+impl Timebase {
+    /// This process's counter, under `mode`.
+    pub fn current(mode: ClockMode) -> Timebase {
+        Timebase {
+            mode,
+            source: source(),
+            counter_hz: ticks_per_second(),
+        }
+    }
+
+    /// The finest difference two timestamps can show, in nanoseconds: the
+    /// coarse period, or one counter tick (at least 1).
+    ///
+    /// ```
+    /// let t = tracering::clock::Timebase::current(tracering::clock::ClockMode::Precise);
+    /// assert!(t.resolution_ns() >= 1);
+    /// ```
+    pub fn resolution_ns(&self) -> u64 {
+        match self.mode {
+            ClockMode::Coarse { period_ns } => period_ns,
+            ClockMode::Precise => (1_000_000_000 / self.counter_hz.max(1)).max(1),
+        }
+    }
+
+    /// A stable code for the source (trace files).
+    pub(crate) fn source_code(&self) -> u8 {
+        match self.source {
+            ClockSource::Tsc => 1,
+            ClockSource::Cntvct => 2,
+            ClockSource::Monotonic(Fallback::Portable) => 3,
+            ClockSource::Monotonic(Fallback::NotInvariant) => 4,
+            ClockSource::Monotonic(Fallback::Traps) => 5,
+            ClockSource::Monotonic(Fallback::Requested) => 6,
+        }
+    }
+
+    /// The source of a code; `None` for an unknown one.
+    pub(crate) fn source_of(code: u8) -> Option<ClockSource> {
+        Some(match code {
+            1 => ClockSource::Tsc,
+            2 => ClockSource::Cntvct,
+            3 => ClockSource::Monotonic(Fallback::Portable),
+            4 => ClockSource::Monotonic(Fallback::NotInvariant),
+            5 => ClockSource::Monotonic(Fallback::Traps),
+            6 => ClockSource::Monotonic(Fallback::Requested),
+            _ => return None,
+        })
+    }
+}
+
 /// Shortest coarse period: a faster ticker would cost more than it saves.
 pub(crate) const MIN_PERIOD_NS: u64 = 1_000;
 /// Longest coarse period.

@@ -48,7 +48,8 @@ fn read_trace(path: &PathBuf) -> (HashMap<u64, Vec<u64>>, u64) {
         match entry.unwrap() {
             TraceEntry::Event { event, .. } => per_thread.entry(event.a).or_default().push(event.b),
             TraceEntry::Drops { events, .. } => drops += events,
-            TraceEntry::Record { .. } => {}
+            TraceEntry::Timebase(t) => assert_eq!(t.mode, tracering::clock::ClockMode::Precise),
+            _ => {}
         }
     }
     (per_thread, drops)
@@ -377,7 +378,11 @@ fn trace_reader_rejects_truncated_and_corrupt_files() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(entries.len(), 2);
+    // The timebase first, then the event and the record.
+    assert_eq!(entries.len(), 3);
+    assert!(
+        matches!(entries[0], TraceEntry::Timebase(t) if t.mode == tracering::clock::ClockMode::Precise)
+    );
     for cut in [17, 40, bytes.len() - 1] {
         let last = TraceReader::new(&bytes[..cut]).unwrap().last().unwrap();
         assert!(

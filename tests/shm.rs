@@ -621,6 +621,7 @@ fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
                 records += 1;
                 changed += u64::from(p != payload);
             }
+            TraceEntry::Timebase(_) => {}
             other => panic!("unexpected entry {other:?}"),
         }
     }

@@ -285,7 +285,7 @@ impl Row {
         }
         if self.anomalies > 0 {
             match self.workload {
-                "observer_effect" => parts.push(format!(
+                "observer_effect" | "lane_event" => parts.push(format!(
                     "{} writes met a full ring and were retried, in {} events",
                     self.anomalies, self.ops
                 )),

@@ -263,7 +263,8 @@ impl<S: Sink> Drain<S> {
     /// assert_eq!(drain.run_pass()?, 1);
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn new(registry: &Registry, sink: S, cfg: DrainConfig) -> Result<Self, Error> {
+    pub fn new(registry: &Registry, mut sink: S, cfg: DrainConfig) -> Result<Self, Error> {
+        sink.timebase(&clock::Timebase::current(registry.config().clock))?;
         let inner = registry.inner();
         let slots = inner.geo.cfg.slots;
         let mut lanes = Vec::with_capacity(slots);

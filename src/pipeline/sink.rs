@@ -38,6 +38,12 @@ pub trait Sink {
         let _ = (lane, events, records);
         Ok(())
     }
+    /// What the timestamps of the entries that follow mean (the drain calls
+    /// this once, before any entry).
+    fn timebase(&mut self, timebase: &crate::clock::Timebase) -> Result<(), Error> {
+        let _ = timebase;
+        Ok(())
+    }
     /// Makes everything written so far durable.
     fn flush(&mut self) -> Result<(), Error> {
         Ok(())

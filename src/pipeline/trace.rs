@@ -1,7 +1,7 @@
 //! The binary trace file: [`FileSink`] writes it and [`TraceReader`] reads
 //! it back.
 //!
-//! # Trace file format (version 1, little-endian)
+//! # Trace file format (version 2, little-endian)
 //! ```text
 //! file   = "TRCTRACE" version:u32 flags:u32 entry*
 //! entry  = tag:u8 0:u8 0:u16 kind:u32 slot:u32 len:u32
@@ -10,24 +10,32 @@
 //! tag 1  index event   payload = aux:u32 a:u64 b:u64      (len 20)
 //! tag 2  record        payload = the record's bytes       (len >= 1)
 //! tag 3  drops         payload = events:u64 records:u64   (len 16)
+//! tag 4  timebase      payload = period_ns:u64 source:u8 0:u8*7
+//!                                counter_hz:u64             (len 24)
 //! check  = a 32-bit hash of the 40 header bytes and the payload
 //! ```
+//! Timestamps are nanoseconds on `CLOCK_MONOTONIC` (the drain converts the
+//! lanes' ticks). The timebase entry (period 0: the precise mode) comes
+//! first in a file a drain writes. Version 1 files (no timebase entry) are
+//! still read.
 //! A file that ends inside an entry gives [`Error::TraceTruncated`]; any
 //! other malformed entry gives [`Error::TraceCorrupt`].
 
 use super::registry::IndexEvent;
 use super::sink::{LaneId, Sink};
+use crate::clock::{ClockMode, Timebase};
 use crate::{Error, Record};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 const FILE_MAGIC: &[u8; 8] = b"TRCTRACE";
-const FILE_VERSION: u32 = 1;
+const FILE_VERSION: u32 = 2;
 const ENTRY_HEADER: usize = 40;
 const MAX_ENTRY: u32 = 1 << 24;
 const TAG_EVENT: u8 = 1;
 const TAG_RECORD: u8 = 2;
 const TAG_DROPS: u8 = 3;
+const TAG_TIMEBASE: u8 = 4;
 
 /// A 32-bit hash of an entry's bytes, eight at a time.
 fn check(parts: [&[u8]; 2]) -> u32 {
@@ -128,14 +136,24 @@ impl Sink for FileSink {
         self.entry(entry_header(TAG_DROPS, 0, lane, 16, 0), &p)
     }
 
+    fn timebase(&mut self, t: &Timebase) -> Result<(), Error> {
+        let mut p = [0u8; 24];
+        p[..8].copy_from_slice(&t.mode.to_word().to_le_bytes());
+        p[8] = t.source_code();
+        p[16..].copy_from_slice(&t.counter_hz.to_le_bytes());
+        self.entry(entry_header(TAG_TIMEBASE, 0, LaneId::default(), 24, 0), &p)
+    }
+
     fn flush(&mut self) -> Result<(), Error> {
         self.out.flush()?;
         Ok(())
     }
 }
 
-/// One entry read back from a trace file.
+/// One entry read back from a trace file. Later versions of the format may
+/// add kinds of entries, so a `match` needs a wildcard arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TraceEntry {
     /// An index event.
     Event {
@@ -155,6 +173,8 @@ pub enum TraceEntry {
         /// Payload bytes.
         payload: Vec<u8>,
     },
+    /// What the timestamps mean (first in a file a drain wrote).
+    Timebase(Timebase),
     /// Drops a lane reported.
     Drops {
         /// The lane.
@@ -218,7 +238,7 @@ impl<R: Read> TraceReader<R> {
             return Err(Error::TraceTruncated { offset: 0 });
         }
         let version = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
-        if &h[..8] != FILE_MAGIC || version != FILE_VERSION {
+        if &h[..8] != FILE_MAGIC || !(1..=FILE_VERSION).contains(&version) {
             return Err(Error::TraceCorrupt { offset: 0 });
         }
         Ok(TraceReader {
@@ -242,6 +262,7 @@ impl<R: Read> TraceReader<R> {
             TAG_EVENT => len == 20,
             TAG_RECORD => (1..=MAX_ENTRY).contains(&len) && kind <= u16::MAX as u32,
             TAG_DROPS => len == 16,
+            TAG_TIMEBASE => len == 24,
             _ => false,
         };
         if !len_ok || h[1..4] != [0, 0, 0] {
@@ -282,6 +303,18 @@ impl<R: Read> TraceReader<R> {
                     timestamp: u64_at(32),
                     payload,
                 }
+            }
+            TAG_TIMEBASE => {
+                let mode = ClockMode::from_word(p64(0)).ok_or(corrupt)?;
+                let source = Timebase::source_of(payload[8]).ok_or(corrupt)?;
+                if payload[9..16] != [0; 7] {
+                    return Err(corrupt);
+                }
+                TraceEntry::Timebase(Timebase {
+                    mode,
+                    source,
+                    counter_hz: p64(16),
+                })
             }
             _ => TraceEntry::Drops {
                 lane,

@@ -241,7 +241,7 @@ pub fn lane_no_drain<H: ThreadHook>(
     let reg = one_lane_registry(clock)?;
     let _ticker = match clock {
         ClockMode::Precise => None,
-        ClockMode::Coarse { .. } => Some(reg.start_ticker().map_err(|_| "no ticker")?),
+        ClockMode::Coarse { .. } => Some(start_ticker_on(&reg, cfg.cores.map(|(_, c)| c))?),
     };
     let (limit, deadline) = cfg.budget.limits();
     alone(cfg, || {
@@ -293,6 +293,26 @@ pub fn spawn_drain_on(
         })
         .join()
         .expect("drain-spawning thread panicked")
+    })
+}
+
+/// Starts the registry's ticker pinned to `core` (spawned from a thread
+/// pinned there, whose affinity it inherits).
+pub fn start_ticker_on(
+    reg: &Registry,
+    core: Option<core_affinity::CoreId>,
+) -> Result<tracering::clock::Ticker, &'static str> {
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            if let Some(c) = core {
+                if !core_affinity::set_for_current(c) {
+                    return Err("could not pin the ticker");
+                }
+            }
+            reg.start_ticker().map_err(|_| "no ticker")
+        })
+        .join()
+        .expect("ticker-spawning thread panicked")
     })
 }
 

@@ -140,7 +140,7 @@ fn controller_restart_mid_run_loses_nothing() {
                     persisted += 1;
                 }
                 TraceEntry::Drops { events, .. } => dropped += events,
-                TraceEntry::Record { .. } => {}
+                _ => {}
             }
         }
         std::fs::remove_file(path).ok();
