@@ -306,7 +306,8 @@ impl LaneClock {
 /// # Ok::<(), tracering::Error>(())
 /// ```
 pub struct Ticker {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// [0]: 1 once asked to stop; [1]: refreshes so far (ticker-written).
+    shared: std::sync::Arc<[AtomicU64; 2]>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -327,8 +328,8 @@ impl Ticker {
         keep: crate::pipeline::Registry,
         period: Duration,
     ) -> std::io::Result<Ticker> {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
+        let shared = std::sync::Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+        let theirs = shared.clone();
         let ptr = WordPtr { word, _keep: keep };
         let thread = std::thread::Builder::new()
             .name("tracering-ticker".into())
@@ -337,16 +338,35 @@ impl Ticker {
                 fine_timer_slack();
                 // SAFETY: see WordPtr.
                 let w = unsafe { ptr.word.as_ref() };
-                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let [stop, count] = &*theirs;
+                let mut n = 0u64;
+                while arch::load_relaxed(stop) == 0 {
                     tick(w);
+                    n += 1;
+                    arch::store_relaxed(count, n);
                     std::thread::sleep(period);
                 }
                 stop_word(w);
             })?;
         Ok(Ticker {
-            stop,
+            shared,
             thread: Some(thread),
         })
+    }
+
+    /// How many times the ticker has refreshed the word so far.
+    ///
+    /// ```
+    /// use tracering::clock::ClockMode;
+    /// use tracering::pipeline::{Registry, RegistryConfig};
+    /// let reg = Registry::new(RegistryConfig { clock: ClockMode::coarse(), ..Default::default() })?;
+    /// let ticker = reg.start_ticker()?;
+    /// std::thread::sleep(std::time::Duration::from_millis(5));
+    /// assert!(ticker.refreshes() > 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn refreshes(&self) -> u64 {
+        arch::load_relaxed(&self.shared[1])
     }
 }
 
@@ -360,7 +380,7 @@ impl core::fmt::Debug for Ticker {
 
 impl Drop for Ticker {
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        arch::store_relaxed(&self.shared[0], 1);
         if let Some(t) = self.thread.take() {
             // The thread stores 0 before it ends; a panic there cannot
             // happen (it only stores and sleeps), and is not ours to raise.

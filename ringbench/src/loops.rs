@@ -1,8 +1,14 @@
 //! `ringbench-loops`: single-thread write and read loops for valgrind.
 //!
 //! ```text
-//! ringbench-loops <tracering|rtrb> [LAPS]
+//! ringbench-loops <tracering|rtrb|lane-precise|lane-coarse|push-ticks> [LAPS]
 //! ```
+//!
+//! `lane-precise` and `lane-coarse` write with `Lane::event` into a
+//! registry lane of that clock mode (the coarse one with its ticker
+//! running), and empty it with a `Drain` pass after each lap;
+//! `push-ticks` pushes `IndexEvent`s stamped with one `clock::ticks()`.
+//! Their write loops are `ringbench_lane_event` and `ringbench_push_ticks`.
 //!
 //! Each lap writes [`LAP`] 32-byte events into a 64 KiB ring (2048 slots)
 //! with single pushes, then reads them back with single pops. The write and
@@ -15,6 +21,11 @@
 use ringbench::workloads::queues::{EventQueue, Rtrb, Tracering};
 use ringbench::workloads::{Event32, EVENT_SLOTS};
 use std::hint::black_box;
+use tracering::clock::ClockMode;
+use tracering::pipeline::{
+    Drain, DrainConfig, IndexEvent, Lane, NullSink, Registry, RegistryConfig,
+};
+use tracering::EventProducer;
 
 /// Events per lap: half the ring, so the ring never fills or runs dry.
 const LAP: u64 = EVENT_SLOTS as u64 / 2;
@@ -71,6 +82,71 @@ pub fn ringbench_read_rtrb(rx: &mut <Rtrb as EventQueue>::Rx, n: u64) -> u64 {
     read_loop::<Rtrb>(rx, n)
 }
 
+/// The `Lane::event` write loop.
+#[no_mangle]
+#[inline(never)]
+pub fn ringbench_lane_event(lane: &mut Lane, first: u64, n: u64) -> u64 {
+    let mut pushed = 0;
+    for seq in first..first + n {
+        pushed += u64::from(lane.event(1, seq, seq).is_ok());
+    }
+    pushed
+}
+
+/// The raw push of an `IndexEvent` stamped with one counter read.
+#[no_mangle]
+#[inline(never)]
+pub fn ringbench_push_ticks(tx: &mut EventProducer<IndexEvent>, first: u64, n: u64) -> u64 {
+    let mut pushed = 0;
+    for seq in first..first + n {
+        let e = IndexEvent {
+            timestamp: tracering::clock::ticks(),
+            kind: 1,
+            aux: 0,
+            a: seq,
+            b: seq,
+        };
+        pushed += u64::from(tx.push_or_drop(e).is_ok());
+    }
+    pushed
+}
+
+/// `Lane::event` laps into a one-slot registry of `clock`'s mode.
+fn lane_laps(clock: ClockMode, laps: u64) -> (u64, u64) {
+    let reg = Registry::new(RegistryConfig {
+        slots: 1,
+        index_capacity: EVENT_SLOTS,
+        detail_capacity: 4096,
+        clock,
+    })
+    .expect("registry");
+    let _ticker = (clock != ClockMode::Precise).then(|| reg.start_ticker().expect("ticker"));
+    let mut lane = reg.register().expect("lane");
+    let mut drain = Drain::new(&reg, NullSink, DrainConfig::default()).expect("drain");
+    let mut pushed = 0;
+    for lap in 0..laps {
+        pushed += ringbench_lane_event(&mut lane, lap * LAP, LAP);
+        while drain.run_pass().expect("drain") > 0 {}
+    }
+    (pushed, 0)
+}
+
+/// Pushes stamped with one counter read, emptied after each lap.
+fn push_ticks_laps(laps: u64) -> (u64, u64) {
+    let (mut tx, mut rx) = tracering::EventRing::<IndexEvent>::with_capacity(EVENT_SLOTS)
+        .expect("ring")
+        .split();
+    let mut pushed = 0;
+    for lap in 0..laps {
+        pushed += ringbench_push_ticks(&mut tx, lap * LAP, LAP);
+        let n = rx.available_read();
+        if let Ok(c) = rx.read_chunk(n) {
+            c.commit_all();
+        }
+    }
+    (pushed, 0)
+}
+
 fn laps<Tx, Rx>(
     (mut tx, mut rx): (Tx, Rx),
     laps: u64,
@@ -102,8 +178,13 @@ fn main() {
             ringbench_write_rtrb,
             ringbench_read_rtrb,
         ),
+        "lane-precise" => lane_laps(ClockMode::Precise, n),
+        "lane-coarse" => lane_laps(ClockMode::coarse(), n),
+        "push-ticks" => push_ticks_laps(n),
         _ => {
-            eprintln!("usage: ringbench-loops <tracering|rtrb> [LAPS]");
+            eprintln!(
+                "usage: ringbench-loops <tracering|rtrb|lane-precise|lane-coarse|push-ticks> [LAPS]"
+            );
             std::process::exit(2);
         }
     };

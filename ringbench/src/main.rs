@@ -27,6 +27,8 @@ mod report;
 
 use report::{Machine, Metric, Row, Sample};
 use ringbench::perf::{CacheCounters, CacheCounts};
+#[cfg(target_os = "linux")]
+use ringbench::workloads::clock::ticker_cost;
 use ringbench::workloads::clock::{accuracy, read_cost, Read};
 use ringbench::workloads::latency::{timer_floor, visibility_latency, write_latency, Latency};
 use ringbench::workloads::producer::Discard;
@@ -276,6 +278,22 @@ fn clock_read<const R: u8>(ctx: &Ctx) -> Result<Sample, &'static str> {
     })
 }
 
+#[cfg(target_os = "linux")]
+fn ticker(ctx: &Ctx) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(false);
+    let t = ticker_cost(&cfg(ctx, &hook))?;
+    Ok(Sample {
+        ops_per_s: Some(t.refreshes_per_s),
+        ns_per_op: Some(t.cpu_ns_per_refresh),
+        ..Sample::default()
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn ticker(_: &Ctx) -> Result<Sample, &'static str> {
+    Err("getrusage: Linux only")
+}
+
 fn clock_error<const COARSE: bool>(ctx: &Ctx) -> Result<Sample, &'static str> {
     let hook = PerfHook::new(false);
     let a = accuracy(&cfg(ctx, &hook), mode::<COARSE>())?;
@@ -286,6 +304,7 @@ fn clock_error<const COARSE: bool>(ctx: &Ctx) -> Result<Sample, &'static str> {
         p999_ns: Some(q(0.999)),
         max_ns: Some(a.error.max() as f64),
         anomalies: a.order_violations,
+        ns_per_op: Some(a.preempted as f64),
         ops: a.events,
         ..Sample::default()
     })
@@ -623,6 +642,13 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
             Ops,
             clock_read::<2>,
             "Instant::now(): clock_gettime(CLOCK_MONOTONIC) through the vDSO",
+        ),
+        spec(
+            "clock_cost",
+            "coarse-ticker",
+            Ops,
+            ticker,
+            "the coarse clock's ticker alone on the consumer core (period 10 us)",
         ),
         spec(
             "clock_accuracy",

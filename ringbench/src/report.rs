@@ -264,15 +264,21 @@ impl Row {
         }
         if let (Some(max), "clock_accuracy") = (self.max_ns, self.workload) {
             parts.push(format!(
-                "error |stamp - precise read|: p50 {:.0} ns, p99 {:.0} ns, max {max:.0} ns; {} of {} events out of order",
+                "error (stamp vs precise reads around the call): p50 {:.0} ns, p99 {:.0} ns, max {max:.0} ns; {} of {} events out of order; {:.0} interrupted calls left out (median per round)",
                 self.p50_ns.unwrap_or(f64::NAN),
                 self.p99_ns.unwrap_or(f64::NAN),
                 self.anomalies,
-                self.ops
+                self.ops,
+                self.ns_per_op.unwrap_or(f64::NAN)
             ));
         }
-        if let Some(ns) = self.ns_per_op {
+        if let (Some(ns), false) = (self.ns_per_op, self.workload == "clock_accuracy") {
             parts.push(match self.workload {
+                "clock_cost" if self.imp == "coarse-ticker" => format!(
+                    "{ns:.0} ns of CPU per refresh at {:.0} refreshes/s: {:.1}% of a core",
+                    self.ops_per_s.unwrap_or(f64::NAN),
+                    ns * self.ops_per_s.unwrap_or(f64::NAN) / 1e7
+                ),
                 "clock_cost" => format!("{ns:.2} ns per read"),
                 "scaling" => format!("{ns:.2} ns/event per producer (each on its own clock)"),
                 _ => format!("{ns:.2} ns/event (producer)"),

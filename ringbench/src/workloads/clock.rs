@@ -7,7 +7,10 @@
 //! drain (and, in coarse mode, its ticker) runs. The drain converts the
 //! lane's stamp to `CLOCK_MONOTONIC` nanoseconds; the run converts `p` with
 //! its own line through two (ticks, `CLOCK_MONOTONIC`) pairs taken at its
-//! start and end. The error of an event is `|stamp − p|` in nanoseconds;
+//! start and end. The event happened between `p` and a second read `q`
+//! taken just after the call; its error is the distance of its stamp from
+//! `[p, q]` in nanoseconds (events whose call took over 5 µs, interrupted,
+//! are counted apart and left out);
 //! the conversions' own disagreement (a few hundred ns at most over a run)
 //! is part of it, so the precise mode's figure is the floor. An event whose
 //! stamp is below its predecessor's is an order violation.
@@ -79,8 +82,11 @@ pub struct Accuracy {
     pub error: Histogram<u64>,
     /// Events whose stamp was below the previous event's.
     pub order_violations: u64,
-    /// Events checked.
+    /// Events written.
     pub events: u64,
+    /// Events left out of the error figures because the `Lane::event` call
+    /// took over 5 µs (the thread was interrupted within it).
+    pub preempted: u64,
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds (elsewhere: nanoseconds since the
@@ -143,7 +149,7 @@ pub fn accuracy<H: ThreadHook>(
     let sink = Collect(Vec::with_capacity(limit.min(1 << 21) as usize));
     let drain = Drain::spawn(&reg, sink, DrainConfig::default()).map_err(|_| "no drain")?;
     let core = cfg.cores.map(|(p, _)| p);
-    let (start, end, written) = std::thread::scope(|s| {
+    let (start, end, written, after) = std::thread::scope(|s| {
         s.spawn(|| {
             if let Some(c) = core {
                 core_affinity::set_for_current(c);
@@ -151,6 +157,7 @@ pub fn accuracy<H: ThreadHook>(
             let mut lane = reg.register().map_err(|_| "no lane")?;
             // Let the ticker run a few periods first.
             std::thread::sleep(std::time::Duration::from_millis(2));
+            let mut after = Vec::with_capacity(limit.min(1 << 21) as usize);
             let start = pair();
             let mut seq = 0u64;
             let mut next = clock::ticks();
@@ -165,10 +172,11 @@ pub fn accuracy<H: ThreadHook>(
                 if lane.event(KIND, p, seq).is_err() {
                     return Err("the lane refused an event");
                 }
+                after.push(clock::ticks());
                 seq += 1;
             }
             let end = pair();
-            Ok((start, end, seq))
+            Ok((start, end, seq, after))
         })
         .join()
         .expect("producer panicked")
@@ -180,12 +188,24 @@ pub fn accuracy<H: ThreadHook>(
     // The run's own line from ticks to CLOCK_MONOTONIC ns.
     let slope = (end.1 - start.1) as f64 / (end.0 - start.0).max(1) as f64;
     let to_ns = |t: u64| start.1 as f64 + (t as f64 - start.0 as f64) * slope;
-    let mut error = Histogram::<u64>::new(3).map_err(|_| "histogram")?;
+    // Up to 100 s, 3 significant digits (anything larger saturates there).
+    let mut error =
+        Histogram::<u64>::new_with_bounds(1, 100_000_000_000, 3).map_err(|_| "histogram")?;
     let mut order_violations = 0;
     let mut last = 0u64;
     got.sort_by_key(|&(_, _, seq)| seq);
-    for &(ts, p, _) in &got {
-        let e = (ts as f64 - to_ns(p)).abs() as u64;
+    let mut preempted = 0;
+    for &(ts, p, seq) in &got {
+        // The event happened between the reads before and after the call;
+        // a call that took over 5 µs was interrupted, and is left out.
+        let (lo, hi) = (to_ns(p), to_ns(after[seq as usize]));
+        if hi - lo > 5_000.0 {
+            preempted += 1;
+            continue;
+        }
+        let t = ts as f64;
+        let e = if t < lo { lo - t } else { (t - hi).max(0.0) } as u64;
+
         error.saturating_record(e);
         if ts < last {
             order_violations += 1;
@@ -196,6 +216,7 @@ pub fn accuracy<H: ThreadHook>(
         error,
         order_violations,
         events: written,
+        preempted,
     })
 }
 
@@ -217,4 +238,68 @@ impl Sink for Collect {
     fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> {
         Ok(())
     }
+}
+
+/// What the coarse clock's ticker costs the machine.
+#[derive(Clone, Copy, Debug)]
+pub struct TickerCost {
+    /// CPU nanoseconds (user and system, the whole process while only the
+    /// ticker runs) per refresh of the time word.
+    pub cpu_ns_per_refresh: f64,
+    /// Refreshes per second of wall time.
+    pub refreshes_per_s: f64,
+}
+
+impl TickerCost {
+    /// The share of one core the ticker keeps busy.
+    pub fn core_share(&self) -> f64 {
+        self.cpu_ns_per_refresh * self.refreshes_per_s / 1e9
+    }
+}
+
+/// The process's CPU time (user + system) in nanoseconds.
+#[cfg(target_os = "linux")]
+fn process_cpu_ns() -> u64 {
+    // SAFETY: an all-zero rusage is valid, and getrusage only writes it.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF and a valid, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Runs the default coarse ticker alone (pinned to the consumer core) for
+/// the budget's time, while every other thread of the process sleeps.
+#[cfg(target_os = "linux")]
+pub fn ticker_cost<H: ThreadHook>(cfg: &RunCfg<'_, H>) -> Result<TickerCost, &'static str> {
+    let reg = Registry::new(RegistryConfig {
+        slots: 1,
+        index_capacity: 64,
+        detail_capacity: 4096,
+        clock: ClockMode::coarse(),
+    })
+    .map_err(|_| "registry could not be built")?;
+    let wall = match cfg.budget {
+        Budget::Time(d) => d,
+        Budget::Events(_) => std::time::Duration::from_millis(50),
+    };
+    let ticker = super::producer::start_ticker_on(&reg, cfg.cores.map(|(_, c)| c))?;
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let (n0, c0, t0) = (
+        ticker.refreshes(),
+        process_cpu_ns(),
+        std::time::Instant::now(),
+    );
+    std::thread::sleep(wall);
+    let (n1, c1, t1) = (
+        ticker.refreshes(),
+        process_cpu_ns(),
+        std::time::Instant::now(),
+    );
+    drop(ticker);
+    let n = (n1 - n0).max(1) as f64;
+    Ok(TickerCost {
+        cpu_ns_per_refresh: c1.saturating_sub(c0) as f64 / n,
+        refreshes_per_s: n / (t1 - t0).as_secs_f64(),
+    })
 }
