@@ -7,7 +7,7 @@
 # every target (arch/order.rs), which TSan understands, so it checks the
 # shipped build.
 #
-# TSAN_TESTS (default "stress miri_concurrency registry") lists the test
+# TSAN_TESTS (default "stress miri_concurrency registry clock") lists the test
 # targets; those without a tests/NAME.rs are skipped. Release mode keeps the
 # 10M-event stress run short under TSan.
 set -euo pipefail
@@ -18,7 +18,7 @@ need_nightly rust-src
 
 TESTS=""
 args=()
-for t in ${TSAN_TESTS:-stress miri_concurrency registry}; do
+for t in ${TSAN_TESTS:-stress miri_concurrency registry clock}; do
     [ -f "tests/$t.rs" ] || continue
     TESTS="$TESTS${TESTS:+ }$t"
     args+=(--test "$t")
