@@ -279,9 +279,9 @@ fn clock_read<const R: u8>(ctx: &Ctx) -> Result<Sample, &'static str> {
 }
 
 #[cfg(target_os = "linux")]
-fn ticker(ctx: &Ctx) -> Result<Sample, &'static str> {
+fn ticker<const US: u64>(ctx: &Ctx) -> Result<Sample, &'static str> {
     let hook = PerfHook::new(false);
-    let t = ticker_cost(&cfg(ctx, &hook))?;
+    let t = ticker_cost(&cfg(ctx, &hook), US * 1000)?;
     Ok(Sample {
         ops_per_s: Some(t.refreshes_per_s),
         ns_per_op: Some(t.cpu_ns_per_refresh),
@@ -290,7 +290,7 @@ fn ticker(ctx: &Ctx) -> Result<Sample, &'static str> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn ticker(_: &Ctx) -> Result<Sample, &'static str> {
+fn ticker<const US: u64>(_: &Ctx) -> Result<Sample, &'static str> {
     Err("getrusage: Linux only")
 }
 
@@ -647,8 +647,15 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
             "clock_cost",
             "coarse-ticker",
             Ops,
-            ticker,
-            "the coarse clock's ticker alone on the consumer core (period 10 us)",
+            ticker::<10>,
+            "the coarse clock's ticker alone on the consumer core (period 10 us, the default)",
+        ),
+        spec(
+            "clock_cost",
+            "coarse-ticker-100us",
+            Ops,
+            ticker::<100>,
+            "the same ticker with a 100 us period",
         ),
         spec(
             "clock_accuracy",

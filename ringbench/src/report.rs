@@ -274,7 +274,7 @@ impl Row {
         }
         if let (Some(ns), false) = (self.ns_per_op, self.workload == "clock_accuracy") {
             parts.push(match self.workload {
-                "clock_cost" if self.imp == "coarse-ticker" => format!(
+                "clock_cost" if self.imp.starts_with("coarse-ticker") => format!(
                     "{ns:.0} ns of CPU per refresh at {:.0} refreshes/s: {:.1}% of a core",
                     self.ops_per_s.unwrap_or(f64::NAN),
                     ns * self.ops_per_s.unwrap_or(f64::NAN) / 1e7

@@ -268,15 +268,18 @@ fn process_cpu_ns() -> u64 {
     tv(u.ru_utime) + tv(u.ru_stime)
 }
 
-/// Runs the default coarse ticker alone (pinned to the consumer core) for
-/// the budget's time, while every other thread of the process sleeps.
+/// Runs a coarse ticker of `period_ns` alone (pinned to the consumer core)
+/// for the budget's time, while every other thread of the process sleeps.
 #[cfg(target_os = "linux")]
-pub fn ticker_cost<H: ThreadHook>(cfg: &RunCfg<'_, H>) -> Result<TickerCost, &'static str> {
+pub fn ticker_cost<H: ThreadHook>(
+    cfg: &RunCfg<'_, H>,
+    period_ns: u64,
+) -> Result<TickerCost, &'static str> {
     let reg = Registry::new(RegistryConfig {
         slots: 1,
         index_capacity: 64,
         detail_capacity: 4096,
-        clock: ClockMode::coarse(),
+        clock: ClockMode::Coarse { period_ns },
     })
     .map_err(|_| "registry could not be built")?;
     let wall = match cfg.budget {
