@@ -78,6 +78,7 @@ mod arch;
 mod diag;
 mod error;
 mod event;
+pub mod export;
 mod handles;
 mod layout;
 mod mutants;
