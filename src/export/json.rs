@@ -83,7 +83,7 @@ impl Serialize for Object<'_> {
 /// json.event(&ExportEvent { ts: 1_500, thread: t, phase: Phase::Instant, category: "app", name: "tick", args: &[] })?;
 /// json.finish()?;
 /// let text = String::from_utf8(json.into_inner()).unwrap();
-/// assert!(text.ends_with("]}"));
+/// assert!(text.ends_with("]}\n"));
 /// assert!(text.contains(r#""ph":"i","s":"t","ts":1.5,"pid":1,"tid":2"#));
 /// # Ok::<(), tracering::Error>(())
 /// ```
