@@ -96,11 +96,15 @@ fn clip(s: &str) -> &str {
 }
 
 /// A bounded table of values, with round-robin reuse of its indexes once
-/// every index is taken.
+/// every index is taken. An entry used by the record being built is pinned
+/// (stamped with the record's number) and never reused for that record.
 struct Table<K> {
     index: HashMap<K, u16>,
     slots: Vec<Option<K>>,
+    /// The record number that last used each slot.
+    used: Vec<u64>,
     next: usize,
+    record: u64,
 }
 
 impl<K: std::hash::Hash + Eq + Clone> Table<K> {
@@ -108,30 +112,50 @@ impl<K: std::hash::Hash + Eq + Clone> Table<K> {
         Table {
             index: HashMap::new(),
             slots: vec![None; capacity],
+            used: vec![0; capacity],
             next: 0,
+            record: 0,
         }
     }
 
-    /// Gives `key`, which is not in the table, the next index (1-based),
-    /// taking it from the oldest entry once every index is used.
+    /// Starts a new record: unpins every entry.
+    fn next_record(&mut self) {
+        self.record += 1;
+    }
+
+    /// Gives `key`, which is not in the table, the next index (1-based)
+    /// that the current record does not use, taking it from its entry once
+    /// every index is used. The callers intern at most 33 entries per
+    /// record and the table has at least 64, so one is always free.
     fn assign(&mut self, key: K) -> u16 {
-        let at = self.next;
-        self.next = (self.next + 1) % self.slots.len();
+        let n = self.slots.len();
+        let mut at = self.next;
+        for _ in 0..n {
+            if self.used[at] != self.record {
+                break;
+            }
+            at = (at + 1) % n;
+        }
+        self.next = (at + 1) % n;
         if let Some(old) = self.slots[at].take() {
             self.index.remove(&old);
         }
         let i = (at + 1) as u16;
         self.index.insert(key.clone(), i);
         self.slots[at] = Some(key);
+        self.used[at] = self.record;
         i
     }
 
-    fn get<Q>(&self, key: &Q) -> Option<u16>
+    /// The index of `key`, pinned for the current record.
+    fn get<Q>(&mut self, key: &Q) -> Option<u16>
     where
         K: Borrow<Q>,
         Q: std::hash::Hash + Eq + ?Sized,
     {
-        self.index.get(key).copied()
+        let i = self.index.get(key).copied()?;
+        self.used[i as usize - 1] = self.record;
+        Some(i)
     }
 }
 
@@ -269,6 +293,7 @@ impl<W: Write> FxtWriter<W> {
         name: &str,
         process: Option<u64>,
     ) -> Result<(), Error> {
+        self.strings.next_record();
         let name_ref = self.string(name)?;
         let process_ref = match process {
             Some(_) => self.string("process")?,
@@ -310,6 +335,8 @@ impl<W: Write> ExportWriter for FxtWriter<W> {
         let args = &e.args[..e.args.len().min(MAX_ARGS)];
         // Intern every string first: the string records go out before the
         // event record that refers to them.
+        self.strings.next_record();
+        self.threads.next_record();
         let thread_ref = self.thread(e.thread)?;
         let category = self.string(e.category)?;
         let name = self.string(e.name)?;
@@ -320,8 +347,7 @@ impl<W: Write> ExportWriter for FxtWriter<W> {
                 r.1 = self.string(s)?;
             }
         }
-        // Every ref is still valid: the table has at least 64 entries and
-        // this record interned at most 32 strings.
+        // Every ref is still valid: the entries this record uses are pinned.
         self.words.clear();
         self.words.push(e.ts);
         for (a, &(name_ref, value_ref)) in args.iter().zip(&refs) {
@@ -474,6 +500,47 @@ mod tests {
             }
         }
         assert_eq!(seen, names);
+    }
+
+    #[test]
+    fn a_full_table_never_reuses_an_entry_the_same_record_needs() {
+        let mut w = FxtWriter::with_string_capacity(Vec::new(), 64);
+        w.start(&ClockInfo::nanoseconds()).unwrap();
+        let t = ThreadRef { pid: 1, tid: 1 };
+        let names: Vec<String> = (0..300).map(|i| format!("n{i}")).collect();
+        for (i, n) in names.iter().enumerate() {
+            // The category was interned first and is the oldest entry when
+            // the table is full: the new name must not take its index.
+            let args = [Arg::new("k", "v")];
+            w.event(&ExportEvent {
+                ts: i as u64,
+                thread: t,
+                phase: Phase::Instant,
+                category: "cat",
+                name: n,
+                args: &args,
+            })
+            .unwrap();
+        }
+        let bytes = w.into_inner();
+        let mut table = HashMap::new();
+        for r in records(&bytes) {
+            let h = word(r, 0);
+            match h & 0xF {
+                RT_STRING => {
+                    let len = ((h >> 32) & 0x7FFF) as usize;
+                    let s = std::str::from_utf8(&r[8..8 + len]).unwrap().to_string();
+                    table.insert((h >> 16) & 0x7FFF, s);
+                }
+                RT_EVENT => {
+                    assert_eq!(table[&((h >> 32) & 0xFFFF)], "cat");
+                    let arg = word(r, 2);
+                    assert_eq!(table[&((arg >> 16) & 0xFFFF)], "k");
+                    assert_eq!(table[&((arg >> 32) & 0xFFFF)], "v");
+                }
+                _ => {}
+            }
+        }
     }
 
     #[test]
