@@ -148,7 +148,10 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
 /// Up to `top` rows, largest count first, and a line for the rest.
 fn table<K: std::fmt::Display>(out: &mut String, rows: Vec<(K, u64, String)>, top: usize) {
     let mut rows = rows;
-    rows.sort_by(|a, b| b.1.cmp(&a.1));
+    rows.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| a.0.to_string().cmp(&b.0.to_string()))
+    });
     let n = rows.len();
     for (k, count, extra) in rows.into_iter().take(top) {
         let _ = writeln!(out, "  {k:<32} {count:>12}{extra}");
