@@ -62,8 +62,10 @@ fn have_fxt() -> bool {
     ok
 }
 
-/// Runs ci/check_fxt.py on `fxt` against `expected`, if fxt is installed.
+/// Checks `fxt` against `expected` with our structural reader, then with
+/// ci/check_fxt.py when the fxt package is installed.
 fn check_with_fxt(fxt: &Path, expected: &Value) {
+    check_structure(fxt, expected);
     if !have_fxt() {
         return;
     }
@@ -80,6 +82,133 @@ fn check_with_fxt(fxt: &Path, expected: &Value) {
     assert!(out.status.success(), "{msg}");
     assert!(msg.contains("check_fxt: ok"), "{msg}");
     eprintln!("{}", msg.trim());
+}
+
+/// Our own structural FXT reader, which runs everywhere (the QEMU and
+/// sanitizer jobs have no Python package): every record's size field is
+/// consistent and 8-byte aligned, the magic, provider and initialization
+/// records come first, every string and thread ref is defined before use,
+/// and the events decode to the expected ones; thread and process names
+/// come from the kernel-object records.
+fn check_structure(fxt: &Path, expected: &Value) {
+    let bytes = std::fs::read(fxt).unwrap();
+    assert_eq!(bytes.len() % 8, 0, "not a whole number of words");
+    let words: Vec<u64> = bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(words[0], 0x0016_5478_4604_0010, "magic");
+    let mut strings: HashMap<u64, String> = HashMap::new();
+    let mut threads: HashMap<u64, (u64, u64)> = HashMap::new();
+    let mut names: HashMap<(u64, u64), String> = HashMap::new();
+    let mut processes: HashMap<u64, String> = HashMap::new();
+    let mut events = Vec::new();
+    let mut tps = None;
+    let text_at = |w: &[u64], len: usize| -> String {
+        let b: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).take(len).collect();
+        String::from_utf8(b).expect("UTF-8 string")
+    };
+    let mut at = 1;
+    while at < words.len() {
+        let h = words[at];
+        let size = ((h >> 4) & 0xFFF) as usize;
+        assert!(
+            size >= 1 && at + size <= words.len(),
+            "record at word {at}: size {size}"
+        );
+        let body = &words[at + 1..at + size];
+        let sref = |r: u64, strings: &HashMap<u64, String>| -> String {
+            if r == 0 {
+                return String::new();
+            }
+            assert_eq!(r & 0x8000, 0, "we write no inline strings");
+            strings
+                .get(&r)
+                .unwrap_or_else(|| panic!("string ref {r} undefined at word {at}"))
+                .clone()
+        };
+        match h & 0xF {
+            0 => assert!(at == 1 && (h >> 16) & 0xF == 1, "provider info first"),
+            1 => tps = Some(body[0]),
+            2 => {
+                let len = ((h >> 32) & 0x7FFF) as usize;
+                assert_eq!(size, 1 + len.div_ceil(8));
+                strings.insert((h >> 16) & 0x7FFF, text_at(body, len));
+            }
+            3 => {
+                assert_eq!(size, 3);
+                threads.insert((h >> 16) & 0xFF, (body[0], body[1]));
+            }
+            4 => {
+                assert!(tps.is_some(), "event before the initialization record");
+                let kind = (h >> 16) & 0xF;
+                let nargs = (h >> 20) & 0xF;
+                let (pid, tid) = *threads
+                    .get(&((h >> 24) & 0xFF))
+                    .unwrap_or_else(|| panic!("thread ref undefined at word {at}"));
+                let mut args = serde_json::Map::new();
+                let mut i = 1;
+                for _ in 0..nargs {
+                    let a = body[i];
+                    let name = sref((a >> 16) & 0xFFFF, &strings);
+                    let asize = ((a >> 4) & 0xFFF) as usize;
+                    let v = match a & 0xF {
+                        3 => json!(body[i + 1] as i64),
+                        4 => json!(body[i + 1]),
+                        5 => json!(f64::from_bits(body[i + 1])),
+                        6 => json!(sref((a >> 32) & 0xFFFF, &strings)),
+                        9 => json!((a >> 32) & 1 == 1),
+                        t => panic!("argument type {t}"),
+                    };
+                    args.insert(name, v);
+                    i += asize;
+                }
+                let phase = ["instant", "counter", "begin", "end"][kind as usize];
+                if kind == 1 {
+                    i += 1; // counter id
+                }
+                assert_eq!(i, body.len(), "event size at word {at}");
+                events.push(
+                    json!({"phase": phase, "ts": body[0], "pid": pid, "tid": tid,
+                    "category": sref((h >> 32) & 0xFFFF, &strings),
+                    "name": sref(h >> 48, &strings), "args": args}),
+                );
+            }
+            7 => {
+                let name = sref((h >> 24) & 0xFFFF, &strings);
+                match (h >> 16) & 0xFF {
+                    1 => {
+                        processes.insert(body[0], name);
+                    }
+                    2 => {
+                        assert_eq!(sref((body[1] >> 16) & 0xFFFF, &strings), "process");
+                        names.insert((body[2], body[0]), name);
+                    }
+                    k => panic!("object type {k}"),
+                }
+            }
+            t => panic!("record type {t} at word {at}"),
+        }
+        at += size;
+    }
+    assert_eq!(tps, expected["ticks_per_second"].as_u64());
+    let want = expected["events"].as_array().unwrap();
+    assert_eq!(events.len(), want.len());
+    for (i, (got, w)) in events.iter().zip(want).enumerate() {
+        assert_eq!(got, w, "event {i}");
+    }
+    for t in expected["threads"].as_array().unwrap() {
+        let key = (t["pid"].as_u64().unwrap(), t["tid"].as_u64().unwrap());
+        assert_eq!(
+            names.get(&key).map(String::as_str),
+            t["name"].as_str(),
+            "{key:?}"
+        );
+    }
+    if let Some(p) = expected.get("process") {
+        let name = processes.get(&p["pid"].as_u64().unwrap());
+        assert_eq!(name.map(String::as_str), p["name"].as_str());
+    }
 }
 
 fn phase_name(p: Phase) -> &'static str {
@@ -354,6 +483,26 @@ fn export_a_trace_file_to_fxt_and_json() {
         text(&out.stdout)
     );
     check_with_fxt(&fxt, &expected);
+    // The external check is not vacuous: one tick off fails it.
+    if have_fxt() {
+        let mut wrong = expected.clone();
+        wrong["events"][3]["ts"] = json!(wrong["events"][3]["ts"].as_u64().unwrap() + 1);
+        let exp = fxt.with_extension("wrong.json");
+        std::fs::write(&exp, serde_json::to_vec(&wrong).unwrap()).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ci/check_fxt.py");
+        let out = Command::new("python3")
+            .arg(script)
+            .arg(&fxt)
+            .arg(&exp)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(
+            text(&out.stdout).contains("event 3"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
 
     let js = file("known.json");
     let out = run(&[
