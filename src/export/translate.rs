@@ -48,7 +48,13 @@ pub const DEFAULT_PID: u64 = 1;
 /// thread names, nothing at all) and returns `Ok(true)`; `Ok(false)` hands
 /// the entry to the default translation. The default methods handle
 /// nothing. `collect` is the first pass (see the module docs): learn names
-/// there, into `meta`.
+/// there, into `meta`. A sink has no first pass and never calls `collect`:
+/// a decoder that also runs in a sink learns in `event` and `record` too
+/// (and names a thread by calling `out.thread_name` there).
+///
+/// Reserved kinds: the `tracing` layer uses index-event kinds from
+/// `0xFFFF_0000` and record kinds from `0xFF00`; without a decoder they get
+/// the default translation like any other kind.
 ///
 /// ```
 /// use tracering::Error;
