@@ -129,7 +129,7 @@ pub fn run(args: &ExportArgs) -> i32 {
             stopped: Some(s),
         }) => {
             eprintln!(
-                "tracer: export stopped at entry {} of {}: {} ({:?}); \
+                "tracer: export stopped at entry {} (counting from 0) of {}: {} ({:?}); \
                  {entries} entries before it -> {events} events written to {}, \
                  a complete {what} file up to there",
                 s.entry,

@@ -246,7 +246,7 @@ pub fn run(args: &SummaryArgs) -> i32 {
                 None => 0,
                 Some((entry, e)) => {
                     eprintln!(
-                        "tracer: summary stopped at entry {entry} of {}: {e} ({e:?}); \
+                        "tracer: summary stopped at entry {entry} (counting from 0) of {}: {e} ({e:?}); \
                          the summary above covers the {entry} entries before it",
                         args.file.display()
                     );
