@@ -11,8 +11,11 @@ use std::process::{Command, Output};
 use tracering::export::{
     Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, FxtWriter, JsonWriter, Phase, ThreadRef,
 };
-use tracering::pipeline::{FileSink, IndexEvent, LaneId, Sink, TraceEntry, TraceReader};
-use tracering::RecordRing;
+use tracering::export::{FxtSink, JsonSink};
+use tracering::pipeline::{
+    Drain, FileSink, IndexEvent, LaneId, Registry, RegistryConfig, Sink, TraceEntry, TraceReader,
+};
+use tracering::{Error, Record, RecordRing};
 
 /// The `tracer` binary, through `TRACERING_TEST_RUNNER` when set (QEMU).
 fn tracer() -> Command {
@@ -806,4 +809,83 @@ fn summary_fits_a_screen_and_counts_everything() {
         "{}",
         text(&help.stdout)
     );
+}
+
+/// Hands every entry to a FileSink and to an export sink, so that the trace
+/// file says exactly what the export must hold, in the drain's order.
+struct Tee<A, B>(A, B);
+
+impl<A: Sink, B: Sink> Sink for Tee<A, B> {
+    fn event(&mut self, lane: LaneId, e: &IndexEvent) -> Result<(), Error> {
+        self.0.event(lane, e)?;
+        self.1.event(lane, e)
+    }
+    fn record(&mut self, lane: LaneId, r: &Record<'_>) -> Result<(), Error> {
+        self.0.record(lane, r)?;
+        self.1.record(lane, r)
+    }
+    fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
+        self.0.drops(lane, events, records)?;
+        self.1.drops(lane, events, records)
+    }
+    fn flush(&mut self) -> Result<(), Error> {
+        self.0.flush()?;
+        self.1.flush()
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "too slow under Miri")]
+fn sinks_export_straight_from_a_running_drain() {
+    let trace = file("drain.trace");
+    let fxt = file("drain.fxt");
+    let out = std::io::BufWriter::new(std::fs::File::create(&fxt).unwrap());
+    let fxt_sink = FxtSink::new(FxtWriter::new(out), ClockInfo::nanoseconds()).unwrap();
+    let json_sink = JsonSink::new(JsonWriter::new(Vec::new()), ClockInfo::nanoseconds()).unwrap();
+    let sink = Tee(FileSink::create(&trace).unwrap(), Tee(fxt_sink, json_sink));
+    let registry = Registry::new(RegistryConfig {
+        slots: 8,
+        index_capacity: 64, // small: some drops are likely
+        detail_capacity: 4096,
+    })
+    .unwrap();
+    let drain = Drain::spawn(&registry, sink, Default::default()).unwrap();
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let r = registry.clone();
+            std::thread::spawn(move || {
+                for i in 0..2_000u64 {
+                    let _ = r.emit(t as u32 + 1, i, t);
+                    if i % 100 == 0 {
+                        let _ = r.emit_record(9, format!("thread {t} at {i}").as_bytes());
+                    }
+                }
+                r.detach_current_thread();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let (report, Tee(mut file_sink, Tee(fxt_sink, json_sink))) = drain.stop().unwrap();
+    file_sink.flush().unwrap();
+    assert_eq!(
+        fxt_sink.translator().events_written(),
+        json_sink.translator().events_written()
+    );
+    drop(fxt_sink.finish().unwrap());
+    let json = json_sink.finish().unwrap().into_inner();
+
+    let mut expected = expected_for(&trace);
+    expected["process"]["name"] = json!("tracering");
+    let n = expected["events"].as_array().unwrap().len() as u64;
+    let drop_reports = expected["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["name"] == "dropped")
+        .count() as u64;
+    assert_eq!(n - drop_reports, report.persisted());
+    check_with_fxt(&fxt, &expected);
+    check_json(&json, &expected);
 }
