@@ -186,6 +186,15 @@ pub struct FxtWriter<W: Write> {
     bytes: Vec<u8>,
 }
 
+impl<W: Write> std::fmt::Debug for FxtWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FxtWriter")
+            .field("strings", &self.strings.index.len())
+            .field("threads", &self.threads.index.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<W: Write> FxtWriter<W> {
     /// A writer to `out`, with the format's full string table (32767
     /// entries).

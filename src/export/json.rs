@@ -93,6 +93,14 @@ pub struct JsonWriter<W: Write> {
     first: bool,
 }
 
+impl<W: Write> std::fmt::Debug for JsonWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonWriter")
+            .field("ticks_per_second", &self.ticks_per_second)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<W: Write> JsonWriter<W> {
     /// A writer to `out` (wrap a file in a
     /// [`BufWriter`](std::io::BufWriter)).

@@ -41,6 +41,15 @@ pub type FxtSink<W> = ExportSink<FxtWriter<W>>;
 #[cfg(feature = "json")]
 pub type JsonSink<W> = ExportSink<JsonWriter<W>>;
 
+impl<X: std::fmt::Debug, D> std::fmt::Debug for ExportSink<X, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportSink")
+            .field("writer", &self.writer)
+            .field("translator", &self.translator)
+            .finish()
+    }
+}
+
 impl<X: ExportWriter> ExportSink<X> {
     /// Starts `writer` with `clock` and the default translation.
     ///

@@ -308,6 +308,16 @@ pub struct Translator<D = NoDecoder> {
     text: String,
 }
 
+impl<D> std::fmt::Debug for Translator<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Translator")
+            .field("pid", &self.pid)
+            .field("events", &self.events)
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Translator<NoDecoder> {
     /// The default translation alone.
     ///
