@@ -8,7 +8,7 @@
 //! |---|---|
 //! | index event of kind `k` | an instant `"kind {k}"`, args `a`, `b`, `aux` |
 //! | record of kind `k` | an instant `"record {k}"`, args `len`, then `payload` (the bytes as text when they are UTF-8, cut to [`MAX_PAYLOAD_TEXT`] bytes) or `payload_hex` (hex of the first [`MAX_PAYLOAD_HEX`] bytes), and `cut: true` when either was cut |
-//! | drops | a counter `"dropped"`, args `events`, `records`: the lane's running totals, at the lane's last timestamp |
+//! | drops | a counter `"dropped"`, args `events`, `records`: the thread's running totals, at the thread's last timestamp (the last entry's on any thread if it has none yet) |
 //!
 //! All in category [`CATEGORY`], on thread `ThreadRef { pid, tid:
 //! lane.thread }` (pid 1 unless [`Translator::with_pid`] says otherwise).
@@ -303,6 +303,8 @@ pub struct Translator<D = NoDecoder> {
     named: HashSet<ThreadRef>,
     drops: HashMap<ThreadRef, (u64, u64)>,
     last_ts: HashMap<ThreadRef, u64>,
+    /// The timestamp of the last entry on any thread.
+    latest: u64,
     events: u64,
     name: String,
     text: String,
@@ -350,6 +352,7 @@ impl<D: EntryDecoder> Translator<D> {
             named: HashSet::new(),
             drops: HashMap::new(),
             last_ts: HashMap::new(),
+            latest: 0,
             events: 0,
             name: String::new(),
             text: String::new(),
@@ -536,6 +539,7 @@ impl<D: EntryDecoder> Translator<D> {
     ) -> Result<(), Error> {
         let thread = self.name_once(out, lane)?;
         self.last_ts.insert(thread, event.timestamp);
+        self.latest = event.timestamp;
         let mut out = Counting {
             out,
             events: &mut self.events,
@@ -587,6 +591,7 @@ impl<D: EntryDecoder> Translator<D> {
     ) -> Result<(), Error> {
         let thread = self.name_once(out, lane)?;
         self.last_ts.insert(thread, timestamp);
+        self.latest = timestamp;
         let mut out = Counting {
             out,
             events: &mut self.events,
@@ -631,7 +636,8 @@ impl<D: EntryDecoder> Translator<D> {
         })
     }
 
-    /// A drop report: a counter `"dropped"` with the lane's running totals.
+    /// A drop report: a counter `"dropped"` with the thread's running
+    /// totals, at its last timestamp (or the last on any thread).
     ///
     /// ```
     /// use tracering::export::{ClockInfo, FxtWriter, Translator};
@@ -655,7 +661,7 @@ impl<D: EntryDecoder> Translator<D> {
         total.0 = total.0.saturating_add(events);
         total.1 = total.1.saturating_add(records);
         let args = [Arg::new("events", total.0), Arg::new("records", total.1)];
-        let ts = self.last_ts.get(&thread).copied().unwrap_or(0);
+        let ts = self.last_ts.get(&thread).copied().unwrap_or(self.latest);
         out.event(&ExportEvent {
             ts,
             thread,

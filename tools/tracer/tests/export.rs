@@ -398,12 +398,14 @@ fn expected_for(path: &Path) -> Value {
     let mut events = Vec::new();
     let mut threads: HashMap<u64, u32> = HashMap::new();
     let mut last_ts: HashMap<u64, u64> = HashMap::new();
+    let mut latest = 0;
     let mut drops: HashMap<u64, (u64, u64)> = HashMap::new();
     for entry in TraceReader::open(path).unwrap() {
         match entry.unwrap() {
             TraceEntry::Event { lane, event } => {
                 threads.entry(lane.thread).or_insert(lane.slot);
                 last_ts.insert(lane.thread, event.timestamp);
+                latest = event.timestamp;
                 events.push(json!({"phase": "instant", "ts": event.timestamp, "pid": 1,
                     "tid": lane.thread, "category": "tracering", "name": format!("kind {}", event.kind),
                     "args": {"a": event.a, "b": event.b, "aux": event.aux}}));
@@ -416,6 +418,7 @@ fn expected_for(path: &Path) -> Value {
             } => {
                 threads.entry(lane.thread).or_insert(lane.slot);
                 last_ts.insert(lane.thread, timestamp);
+                latest = timestamp;
                 let mut args = json!({"len": payload.len()});
                 match std::str::from_utf8(&payload) {
                     Ok(s) if s.len() <= 1024 => args["payload"] = json!(s),
@@ -449,7 +452,7 @@ fn expected_for(path: &Path) -> Value {
                 let t = drops.entry(lane.thread).or_default();
                 t.0 += e;
                 t.1 += r;
-                events.push(json!({"phase": "counter", "ts": last_ts.get(&lane.thread).copied().unwrap_or(0),
+                events.push(json!({"phase": "counter", "ts": last_ts.get(&lane.thread).copied().unwrap_or(latest),
                     "pid": 1, "tid": lane.thread, "category": "tracering", "name": "dropped",
                     "args": {"events": t.0, "records": t.1}}));
             }
