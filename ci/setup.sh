@@ -125,6 +125,26 @@ need_python() {
     need_command python3 python3
 }
 
+# need_pip_package NAME VERSION: python3 and pip, then `pip install
+# NAME==VERSION` unless that version is installed already (e.g.
+# `need_pip_package fxt 0.3.0`, the independent FXT reader of the export
+# tests). Falls back to --break-system-packages where the system Python is
+# marked externally managed (PEP 668).
+need_pip_package() {
+    local name="$1" version="$2"
+    need_python
+    if python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('$name') != '$version')" \
+        >/dev/null 2>&1; then
+        return 0
+    fi
+    python3 -m pip --version >/dev/null 2>&1 || need_apt python3-pip
+    ci_log "pip install $name==$version"
+    python3 -m pip install --quiet "$name==$version" >/dev/null 2>&1 ||
+        python3 -m pip install --quiet --break-system-packages "$name==$version" >/dev/null ||
+        ci_die "pip install $name==$version failed"
+    python3 -c "import $name" || ci_die "$name cannot be imported after pip install"
+}
+
 # Path of an llvm tool (llvm-objdump, ...) from the llvm-tools component.
 llvm_tool() {
     local sysroot

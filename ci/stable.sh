@@ -2,13 +2,17 @@
 # ci/stable.sh: the pinned stable toolchain. rustfmt, clippy with every
 # warning denied, the whole test suite in debug and in release, and the docs
 # with warnings denied, over every workspace crate (the library, ringbench
-# and the tracer).
+# and the tracer). The export tests read the FXT files back with the PyPI
+# package fxt (installed here, pinned); TRACERING_REQUIRE_FXT=1 makes its
+# absence a failure instead of a skipped check.
 set -euo pipefail
 # shellcheck source=ci/setup.sh
 source "$(dirname "$0")/setup.sh"
 
 need_component rustfmt
 need_component clippy
+need_pip_package fxt 0.3.0
+export TRACERING_REQUIRE_FXT=1
 
 fails=()
 

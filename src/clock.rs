@@ -361,7 +361,10 @@ impl Ticker {
     /// use tracering::pipeline::{Registry, RegistryConfig};
     /// let reg = Registry::new(RegistryConfig { clock: ClockMode::coarse(), ..Default::default() })?;
     /// let ticker = reg.start_ticker()?;
-    /// std::thread::sleep(std::time::Duration::from_millis(5));
+    /// let t0 = std::time::Instant::now();
+    /// while ticker.refreshes() == 0 && t0.elapsed().as_secs() < 10 {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
     /// assert!(ticker.refreshes() > 0);
     /// # Ok::<(), tracering::Error>(())
     /// ```

@@ -79,6 +79,7 @@ pub mod clock;
 mod diag;
 mod error;
 mod event;
+pub mod export;
 mod handles;
 mod layout;
 mod mutants;

@@ -9,11 +9,16 @@
 //! tracer agent      --name /demo --threads 8 --events 1000000 [--rate 500000]
 //! tracer soak       --duration 60s [--threads 4] [--report-every 60s]
 //! tracer status     --name /demo
+//! tracer export     --format fxt|json IN OUT
+//! tracer summary    FILE
 //! ```
 //! `tracer --help` and `tracer SUBCOMMAND --help` list every option.
 //! The controller stops on SIGTERM by detaching (the registry stays for a
 //! restarted controller to pick up: run it again with `--attach`), and on
 //! SIGINT or `--exit-when-idle` by a full stop (close, drain to empty, flush).
+
+mod export_cmd;
+mod summary;
 
 use clap::{Args, Parser, Subcommand};
 use std::collections::HashMap;
@@ -51,6 +56,28 @@ enum Command {
     Soak(SoakArgs),
     /// Print a registry's slot table and ring counters.
     Status(StatusArgs),
+    /// Convert a trace file to a format that viewers open.
+    ///
+    /// FXT (Fuchsia trace format) opens in Perfetto (ui.perfetto.dev) and
+    /// trace_processor; JSON (Chrome trace events) in chrome://tracing and
+    /// Perfetto. The conversion streams, in two passes over the input: thread
+    /// names first, then the events. Index events become instants named
+    /// "kind K" (args a, b, aux), records instants named "record K" (args
+    /// len and the payload), drop reports a "dropped" counter; each thread is
+    /// named "lane SLOT".
+    ///
+    /// A truncated or corrupt input stops the conversion at the damaged
+    /// entry: the output is still a complete file holding everything before
+    /// it, the message says which entry and byte offset, and the exit code
+    /// is 1.
+    Export(export_cmd::ExportArgs),
+    /// Print a one-screen summary of a trace file.
+    ///
+    /// Entries and events per thread, per kind and per name, records,
+    /// drops, the first and last timestamps and the time span. A damaged
+    /// file is summarised up to the damaged entry, which the message names
+    /// (entry number and byte offset), with exit code 1.
+    Summary(summary::SummaryArgs),
 }
 
 #[derive(Args, Debug)]
@@ -162,6 +189,8 @@ fn main() {
         Command::Agent(a) => agent(&a),
         Command::Soak(a) => std::process::exit(soak(&a)),
         Command::Status(a) => status(&a),
+        Command::Export(a) => std::process::exit(export_cmd::run(&a)),
+        Command::Summary(a) => std::process::exit(summary::run(&a)),
     }
 }
 
@@ -464,5 +493,23 @@ mod tests {
         assert!(
             Cli::try_parse_from(["tracer", "agent", "--name", "/x", "--threads", "many"]).is_err()
         );
+
+        let cli = Cli::try_parse_from([
+            "tracer", "export", "--format", "json", "in.trace", "out.json",
+        ])
+        .unwrap();
+        let Command::Export(e) = cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(e.format, export_cmd::Format::Json);
+        assert_eq!(e.pid, 1);
+        assert_eq!(e.input, PathBuf::from("in.trace"));
+        assert!(Cli::try_parse_from(["tracer", "export", "--format", "xml", "a", "b"]).is_err());
+        assert!(
+            Cli::try_parse_from(["tracer", "export", "a", "b"]).is_err(),
+            "--format is required"
+        );
+        let cli = Cli::try_parse_from(["tracer", "summary", "x.trace"]).unwrap();
+        assert!(matches!(cli.command, Command::Summary(s) if s.top == 10));
     }
 }

@@ -1,0 +1,270 @@
+//! [`JsonWriter`]: Chrome trace-event JSON (chrome://tracing, Perfetto's
+//! legacy importer), streamed.
+//!
+//! The document is written as it goes: `{"otherData":{...},"traceEvents":[`
+//! first, then one object per event, then `]}` at
+//! [`finish`](ExportWriter::finish), so a trace of any size is exported in
+//! constant memory. Each object is serialised by `serde_json`:
+//! ```text
+//! {"name":"work","cat":"app","ph":"B","ts":12.345,"pid":1,"tid":7,"args":{"n":3}}
+//! ```
+//! - `ph` is `B`, `E`, `i` (with `"s":"t"`, a thread-scoped instant), `C`,
+//!   or `M` for the `process_name` / `thread_name` metadata events (which
+//!   carry `ts` 0, and `tid` 0 for a process);
+//! - `ts` is in microseconds, converted from ticks with the clock's ticks
+//!   per second (fractional: nanosecond ticks give three decimals);
+//! - non-finite `f64` arguments become `null` (JSON has no NaN).
+
+use super::model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
+use crate::Error;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::io::Write;
+
+fn json_error(e: serde_json::Error) -> Error {
+    Error::Io(std::io::Error::from(e).kind())
+}
+
+/// The `args` object of an event.
+struct Args<'a>(&'a [Arg<'a>]);
+
+impl Serialize for Args<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for a in self.0 {
+            match a.value {
+                ArgValue::U64(v) => m.serialize_entry(a.name, &v)?,
+                ArgValue::I64(v) => m.serialize_entry(a.name, &v)?,
+                ArgValue::F64(v) => m.serialize_entry(a.name, &v)?,
+                ArgValue::Bool(v) => m.serialize_entry(a.name, &v)?,
+                ArgValue::Str(v) => m.serialize_entry(a.name, v)?,
+            }
+        }
+        m.end()
+    }
+}
+
+/// One trace-event object.
+struct Object<'a> {
+    name: &'a str,
+    cat: Option<&'a str>,
+    ph: &'a str,
+    ts: f64,
+    thread: ThreadRef,
+    args: Args<'a>,
+}
+
+impl Serialize for Object<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("name", self.name)?;
+        if let Some(cat) = self.cat {
+            m.serialize_entry("cat", cat)?;
+        }
+        m.serialize_entry("ph", self.ph)?;
+        if self.ph == "i" {
+            m.serialize_entry("s", "t")?;
+        }
+        m.serialize_entry("ts", &self.ts)?;
+        m.serialize_entry("pid", &self.thread.pid)?;
+        m.serialize_entry("tid", &self.thread.tid)?;
+        m.serialize_entry("args", &self.args)?;
+        m.end()
+    }
+}
+
+/// Writes Chrome trace-event JSON to `W`, streaming (see the module docs).
+///
+/// ```
+/// use tracering::export::{ClockInfo, ExportEvent, ExportWriter, JsonWriter, Phase, ThreadRef};
+/// let mut json = JsonWriter::new(Vec::new());
+/// json.start(&ClockInfo::nanoseconds())?;
+/// let t = ThreadRef { pid: 1, tid: 2 };
+/// json.thread_name(t, "main")?;
+/// json.event(&ExportEvent { ts: 1_500, thread: t, phase: Phase::Instant, category: "app", name: "tick", args: &[] })?;
+/// json.finish()?;
+/// let text = String::from_utf8(json.into_inner()).unwrap();
+/// assert!(text.ends_with("]}\n"));
+/// assert!(text.contains(r#""ph":"i","s":"t","ts":1.5,"pid":1,"tid":2"#));
+/// # Ok::<(), tracering::Error>(())
+/// ```
+pub struct JsonWriter<W: Write> {
+    out: W,
+    ticks_per_second: u64,
+    first: bool,
+}
+
+impl<W: Write> std::fmt::Debug for JsonWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonWriter")
+            .field("ticks_per_second", &self.ticks_per_second)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> JsonWriter<W> {
+    /// A writer to `out` (wrap a file in a
+    /// [`BufWriter`](std::io::BufWriter)).
+    ///
+    /// ```
+    /// let _w = tracering::export::JsonWriter::new(std::io::sink());
+    /// ```
+    pub fn new(out: W) -> Self {
+        JsonWriter {
+            out,
+            ticks_per_second: 1_000_000_000,
+            first: true,
+        }
+    }
+
+    /// Returns the destination. Call [`finish`](ExportWriter::finish)
+    /// first to close the document.
+    ///
+    /// ```
+    /// let w = tracering::export::JsonWriter::new(Vec::<u8>::new());
+    /// assert!(w.into_inner().is_empty());
+    /// ```
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    /// Microseconds from ticks, exact to the tick for timestamps below
+    /// 2^53 ticks.
+    fn micros(&self, ticks: u64) -> f64 {
+        let tps = self.ticks_per_second;
+        let whole = (ticks / tps) as f64 * 1e6;
+        whole + (ticks % tps) as f64 * 1e6 / tps as f64
+    }
+
+    fn object(&mut self, o: &Object<'_>) -> Result<(), Error> {
+        self.out
+            .write_all(if self.first { b"\n" } else { b",\n" })?;
+        self.first = false;
+        serde_json::to_writer(&mut self.out, o).map_err(json_error)
+    }
+
+    fn metadata(&mut self, what: &str, thread: ThreadRef, name: &str) -> Result<(), Error> {
+        let args = [Arg::new("name", name)];
+        self.object(&Object {
+            name: what,
+            cat: None,
+            ph: "M",
+            ts: 0.0,
+            thread,
+            args: Args(&args),
+        })
+    }
+}
+
+impl<W: Write> ExportWriter for JsonWriter<W> {
+    fn start(&mut self, clock: &ClockInfo) -> Result<(), Error> {
+        self.ticks_per_second = clock.rate();
+        self.out
+            .write_all(b"{\"displayTimeUnit\":\"ns\",\"otherData\":")?;
+        let other = [
+            Arg::new("clock", clock.mode.as_str()),
+            Arg::new("clock_resolution_ns", clock.resolution_ns),
+            Arg::new("ticks_per_second", clock.rate()),
+        ];
+        serde_json::to_writer(&mut self.out, &Args(&other)).map_err(json_error)?;
+        self.out.write_all(b",\"traceEvents\":[")?;
+        Ok(())
+    }
+
+    fn process_name(&mut self, pid: u64, name: &str) -> Result<(), Error> {
+        self.metadata("process_name", ThreadRef { pid, tid: 0 }, name)
+    }
+
+    fn thread_name(&mut self, thread: ThreadRef, name: &str) -> Result<(), Error> {
+        self.metadata("thread_name", thread, name)
+    }
+
+    fn event(&mut self, e: &ExportEvent<'_>) -> Result<(), Error> {
+        let ph = match e.phase {
+            Phase::Begin => "B",
+            Phase::End => "E",
+            Phase::Instant => "i",
+            Phase::Counter => "C",
+        };
+        let ts = self.micros(e.ts);
+        self.object(&Object {
+            name: e.name,
+            cat: Some(e.category),
+            ph,
+            ts,
+            thread: e.thread,
+            args: Args(e.args),
+        })
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        self.out.write_all(b"\n]}\n")?;
+        self.out.flush()?;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_parses_with_every_phase_and_argument_type() {
+        let mut w = JsonWriter::new(Vec::new());
+        w.start(&ClockInfo::nanoseconds()).unwrap();
+        let t = ThreadRef { pid: 3, tid: 4 };
+        w.process_name(3, "p\"q").unwrap();
+        w.thread_name(t, "lane 0").unwrap();
+        let args = [
+            Arg::new("u", u64::MAX),
+            Arg::new("i", -1i64),
+            Arg::new("f", f64::NAN),
+            Arg::new("b", false),
+            Arg::new("s", "a\nb"),
+        ];
+        for (ts, phase) in [
+            (1_001, Phase::Begin),
+            (2_000, Phase::Counter),
+            (3_000, Phase::End),
+        ] {
+            w.event(&ExportEvent {
+                ts,
+                thread: t,
+                phase,
+                category: "c",
+                name: "n",
+                args: &args,
+            })
+            .unwrap();
+        }
+        w.finish().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&w.into_inner()).unwrap();
+        let evs = v["traceEvents"].as_array().unwrap();
+        assert_eq!(evs.len(), 5);
+        assert_eq!(evs[0]["args"]["name"], "p\"q");
+        assert_eq!(evs[2]["ph"], "B");
+        assert_eq!(evs[2]["ts"].as_f64(), Some(1.001));
+        assert_eq!(evs[2]["args"]["u"].as_u64(), Some(u64::MAX));
+        assert!(evs[2]["args"]["f"].is_null());
+        assert_eq!(evs[2]["args"]["s"], "a\nb");
+        assert_eq!(evs[4]["ph"], "E");
+        assert_eq!(v["otherData"]["ticks_per_second"], 1_000_000_000u64);
+    }
+
+    #[test]
+    fn microseconds_from_other_tick_rates() {
+        let mut w = JsonWriter::new(std::io::sink());
+        w.start(&ClockInfo {
+            ticks_per_second: 3_000_000,
+            mode: "precise".into(),
+            resolution_ns: 1,
+        })
+        .unwrap();
+        assert_eq!(w.micros(3_000_003), 1_000_001.0);
+        assert_eq!(w.micros(0), 0.0);
+    }
+}

@@ -1,0 +1,48 @@
+//! Exports that viewers open: the Fuchsia trace format ([`FxtWriter`]),
+//! which Perfetto's UI and trace_processor read directly, and Chrome
+//! trace-event JSON ([`JsonWriter`], feature `json`, on by default) for
+//! chrome://tracing and quick looks.
+//!
+//! Three parts, each in its own file:
+//! - `model.rs`: the intermediate model both writers consume
+//!   ([`ExportEvent`], [`ThreadRef`], [`Phase`], [`Arg`], [`ClockInfo`]) and
+//!   the [`ExportWriter`] trait;
+//! - `fxt.rs` and `json.rs`: the two writers, both streaming;
+//! - `translate.rs`: [`Translator`], from trace entries to events, with the
+//!   [`EntryDecoder`] hook for reserved kinds; `sink.rs`: [`ExportSink`]
+//!   ([`FxtSink`], [`JsonSink`]), which writes an export straight from the
+//!   drain.
+//!
+//! ```
+//! use tracering::export::{Arg, ClockInfo, ExportEvent, ExportWriter, FxtWriter, Phase, ThreadRef};
+//!
+//! let mut fxt = FxtWriter::new(Vec::new());
+//! fxt.start(&ClockInfo::nanoseconds())?;
+//! let main = ThreadRef { pid: 1, tid: 1 };
+//! fxt.thread_name(main, "main")?;
+//! let args = [Arg::new("bytes", 512u64)];
+//! fxt.event(&ExportEvent { ts: 1_000, thread: main, phase: Phase::Begin, category: "io", name: "read", args: &args })?;
+//! fxt.event(&ExportEvent { ts: 2_000, thread: main, phase: Phase::End, category: "io", name: "read", args: &[] })?;
+//! fxt.finish()?;
+//! std::fs::write(std::env::temp_dir().join("read.fxt"), fxt.into_inner()).ok(); // open it in Perfetto
+//! # Ok::<(), tracering::Error>(())
+//! ```
+
+mod fxt;
+#[cfg(feature = "json")]
+mod json;
+mod model;
+mod sink;
+mod translate;
+
+pub use fxt::{FxtWriter, MAX_ARGS, MAX_STRING};
+#[cfg(feature = "json")]
+pub use json::JsonWriter;
+pub use model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
+#[cfg(feature = "json")]
+pub use sink::JsonSink;
+pub use sink::{ExportSink, FxtSink};
+pub use translate::{
+    EntryDecoder, NoDecoder, ThreadMeta, TraceMeta, Translator, CATEGORY, DEFAULT_PID,
+    MAX_PAYLOAD_HEX, MAX_PAYLOAD_TEXT,
+};

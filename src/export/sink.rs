@@ -1,0 +1,164 @@
+//! [`ExportSink`]: a pipeline [`Sink`] that writes an export directly from
+//! the drain, through a [`Translator`] (so the same translation as `tracer
+//! export`). [`FxtSink`] and [`JsonSink`] name the two formats.
+
+use super::fxt::FxtWriter;
+#[cfg(feature = "json")]
+use super::json::JsonWriter;
+use super::model::{ClockInfo, ExportWriter};
+use super::translate::{EntryDecoder, NoDecoder, Translator};
+use crate::clock::Timebase;
+use crate::pipeline::{IndexEvent, LaneId, Sink};
+use crate::{Error, Record};
+
+/// A [`Sink`] that translates each entry and writes it to an
+/// [`ExportWriter`]. Call [`finish`](ExportSink::finish) after the drain
+/// stops, to close the output.
+///
+/// ```
+/// use tracering::export::{ClockInfo, FxtSink, FxtWriter};
+/// use tracering::pipeline::{Drain, Registry, RegistryConfig};
+///
+/// let registry = Registry::new(RegistryConfig::default())?;
+/// let sink = FxtSink::new(FxtWriter::new(Vec::new()), ClockInfo::nanoseconds())?;
+/// let drain = Drain::spawn(&registry, sink, Default::default())?;
+/// let r = registry.clone();
+/// std::thread::spawn(move || r.emit(1, 42, 7)).join().unwrap()?;
+/// let (_report, sink) = drain.stop()?;
+/// assert_eq!(sink.translator().events_written(), 1);
+/// let bytes = sink.finish()?.into_inner();
+/// assert_eq!(bytes.len() % 8, 0);
+/// # Ok::<(), tracering::Error>(())
+/// ```
+pub struct ExportSink<X, D = NoDecoder> {
+    writer: X,
+    translator: Translator<D>,
+    /// The clock to start with; `None` once the writer has started.
+    pending: Option<ClockInfo>,
+}
+
+/// An [`ExportSink`] writing the Fuchsia trace format.
+pub type FxtSink<W> = ExportSink<FxtWriter<W>>;
+
+/// An [`ExportSink`] writing Chrome trace-event JSON.
+#[cfg(feature = "json")]
+pub type JsonSink<W> = ExportSink<JsonWriter<W>>;
+
+impl<X: std::fmt::Debug, D> std::fmt::Debug for ExportSink<X, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportSink")
+            .field("writer", &self.writer)
+            .field("translator", &self.translator)
+            .field("started", &self.pending.is_none())
+            .finish()
+    }
+}
+
+impl<X: ExportWriter> ExportSink<X> {
+    /// A sink to `writer` with the default translation. The writer starts
+    /// with the drain's timebase ([`Sink::timebase`], which a drain calls
+    /// first), or with `clock` if entries come without one.
+    ///
+    /// ```
+    /// use tracering::export::{ClockInfo, JsonSink, JsonWriter};
+    /// let _sink = JsonSink::new(JsonWriter::new(Vec::new()), ClockInfo::nanoseconds())?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn new(writer: X, clock: ClockInfo) -> Result<Self, Error> {
+        Self::with_translator(writer, Translator::new(), clock)
+    }
+}
+
+impl<X: ExportWriter, D: EntryDecoder> ExportSink<X, D> {
+    /// A sink to `writer` translating through `translator` (with its
+    /// decoder, pid and any names given by hand); it starts like
+    /// [`new`](ExportSink::new)'s.
+    ///
+    /// ```
+    /// use tracering::export::{ClockInfo, ExportSink, FxtWriter, Translator};
+    /// let t = Translator::new().with_pid(std::process::id() as u64);
+    /// let _sink = ExportSink::with_translator(FxtWriter::new(Vec::new()), t, ClockInfo::nanoseconds())?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn with_translator(
+        writer: X,
+        translator: Translator<D>,
+        clock: ClockInfo,
+    ) -> Result<Self, Error> {
+        Ok(ExportSink {
+            writer,
+            translator,
+            pending: Some(clock),
+        })
+    }
+
+    /// Starts the writer with the pending clock, once.
+    fn started(&mut self) -> Result<(), Error> {
+        if let Some(clock) = self.pending.take() {
+            self.translator.start(&mut self.writer, &clock)?;
+        }
+        Ok(())
+    }
+
+    /// The translator (for its counts and metadata).
+    ///
+    /// ```
+    /// use tracering::export::{ClockInfo, FxtSink, FxtWriter};
+    /// let sink = FxtSink::new(FxtWriter::new(std::io::sink()), ClockInfo::nanoseconds())?;
+    /// assert_eq!(sink.translator().events_written(), 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn translator(&self) -> &Translator<D> {
+        &self.translator
+    }
+
+    /// Closes the output ([`ExportWriter::finish`]) and returns the writer.
+    ///
+    /// ```
+    /// use tracering::export::{ClockInfo, JsonSink, JsonWriter};
+    /// let sink = JsonSink::new(JsonWriter::new(Vec::new()), ClockInfo::nanoseconds())?;
+    /// let text = String::from_utf8(sink.finish()?.into_inner()).unwrap();
+    /// assert!(text.ends_with("]}\n"));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn finish(mut self) -> Result<X, Error> {
+        self.started()?;
+        self.writer.finish()?;
+        Ok(self.writer)
+    }
+}
+
+impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
+    fn timebase(&mut self, t: &Timebase) -> Result<(), Error> {
+        if self.pending.is_some() {
+            self.pending = Some(ClockInfo::from_timebase(t));
+        }
+        self.started()
+    }
+
+    fn event(&mut self, lane: LaneId, event: &IndexEvent) -> Result<(), Error> {
+        self.started()?;
+        self.translator.index_event(&mut self.writer, lane, event)
+    }
+
+    fn record(&mut self, lane: LaneId, record: &Record<'_>) -> Result<(), Error> {
+        self.started()?;
+        self.translator.record(
+            &mut self.writer,
+            lane,
+            record.kind(),
+            record.timestamp(),
+            record.payload(),
+        )
+    }
+
+    fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
+        self.started()?;
+        self.translator
+            .drops(&mut self.writer, lane, events, records)
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        self.writer.flush()
+    }
+}

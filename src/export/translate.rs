@@ -1,0 +1,707 @@
+//! From the binary trace to the model: [`Translator`] turns each
+//! [`TraceEntry`] (or each entry a drain hands a sink) into
+//! [`ExportEvent`]s, and [`EntryDecoder`] is where a decoder of reserved
+//! kinds plugs in.
+//!
+//! # The default translation
+//! | entry | becomes |
+//! |---|---|
+//! | index event of kind `k` | an instant `"kind {k}"`, args `a`, `b`, `aux` |
+//! | record of kind `k` | an instant `"record {k}"`, args `len`, then `payload` (the bytes as text when they are UTF-8, cut to [`MAX_PAYLOAD_TEXT`] bytes) or `payload_hex` (hex of the first [`MAX_PAYLOAD_HEX`] bytes), and `cut: true` when either was cut |
+//! | drops | a counter `"dropped"`, args `events`, `records`: the thread's running totals, at the thread's last timestamp (the last entry's on any thread if it has none yet) |
+//!
+//! All in category [`CATEGORY`], on thread `ThreadRef { pid, tid:
+//! lane.thread }` (pid 1 unless [`Translator::with_pid`] says otherwise).
+//! A thread is named `"lane {slot}"` unless a decoder names it.
+//!
+//! # Two passes, or one
+//! A trace file can be read twice. The first pass hands every entry to
+//! [`Translator::collect`], which learns the threads (and lets the decoder
+//! learn names); [`Translator::start`] then writes the clock, the process
+//! name and every thread's name before any event, and the second pass
+//! streams events through [`Translator::entry`]. A sink has only one pass:
+//! it calls [`start`](Translator::start) first, and each thread is named
+//! when its first entry arrives.
+
+use super::model::{Arg, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
+use crate::pipeline::{IndexEvent, LaneId, TraceEntry};
+use crate::Error;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+
+/// The category of every event of the default translation.
+pub const CATEGORY: &str = "tracering";
+
+/// The longest record payload shown as text, in bytes.
+pub const MAX_PAYLOAD_TEXT: usize = 1024;
+
+/// The most record payload bytes shown in hex.
+pub const MAX_PAYLOAD_HEX: usize = 64;
+
+/// The default process id when the trace does not say.
+pub const DEFAULT_PID: u64 = 1;
+
+/// Where a decoder of reserved kinds plugs into a [`Translator`].
+///
+/// Each method sees an entry before the default translation. A method that
+/// handles the entry writes what it becomes to `out` (any number of events,
+/// thread names, nothing at all) and returns `Ok(true)`; `Ok(false)` hands
+/// the entry to the default translation. The default methods handle
+/// nothing. `collect` is the first pass (see the module docs): learn names
+/// there, into `meta`. A sink has no first pass and never calls `collect`:
+/// a decoder that also runs in a sink learns in `event` and `record` too
+/// (and names a thread by calling `out.thread_name` there).
+///
+/// Reserved kinds: the `tracing` layer uses index-event kinds from
+/// `0xFFFF_0000` and record kinds from `0xFF00`; without a decoder they get
+/// the default translation like any other kind.
+///
+/// ```
+/// use tracering::Error;
+/// use tracering::export::{Arg, EntryDecoder, ExportEvent, ExportWriter, JsonWriter, Phase, ThreadRef, Translator, ClockInfo};
+/// use tracering::pipeline::{IndexEvent, LaneId};
+///
+/// /// Kind 100 opens a span named by `a`, kind 101 closes it.
+/// struct Spans;
+/// impl EntryDecoder for Spans {
+///     fn event(&mut self, out: &mut dyn ExportWriter, thread: ThreadRef, _: LaneId, e: &IndexEvent) -> Result<bool, Error> {
+///         let phase = match e.kind { 100 => Phase::Begin, 101 => Phase::End, _ => return Ok(false) };
+///         let name = if e.a == 1 { "parse" } else { "other" };
+///         out.event(&ExportEvent { ts: e.timestamp, thread, phase, category: "app", name, args: &[] })?;
+///         Ok(true)
+///     }
+/// }
+///
+/// let mut json = JsonWriter::new(Vec::new());
+/// let mut t = Translator::with_decoder(Spans);
+/// t.start(&mut json, &ClockInfo::nanoseconds())?;
+/// let lane = LaneId { slot: 0, generation: 1, thread: 9 };
+/// t.index_event(&mut json, lane, &IndexEvent { timestamp: 5, kind: 100, a: 1, ..Default::default() })?;
+/// t.index_event(&mut json, lane, &IndexEvent { timestamp: 6, kind: 7, ..Default::default() })?;
+/// t.index_event(&mut json, lane, &IndexEvent { timestamp: 9, kind: 101, a: 1, ..Default::default() })?;
+/// json.finish()?;
+/// assert_eq!(t.events_written(), 3);
+/// let text = String::from_utf8(json.into_inner()).unwrap();
+/// assert!(text.contains(r#""name":"parse","cat":"app","ph":"B""#));
+/// assert!(text.contains(r#""name":"kind 7""#));
+/// # Ok::<(), Error>(())
+/// ```
+pub trait EntryDecoder {
+    /// First pass: sees every entry of the file, in order, before anything
+    /// is written. Name threads and the process here.
+    fn collect(&mut self, entry: &TraceEntry, meta: &mut TraceMeta) -> Result<(), Error> {
+        let _ = (entry, meta);
+        Ok(())
+    }
+
+    /// An index event on `thread`. `Ok(true)`: handled.
+    fn event(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        thread: ThreadRef,
+        lane: LaneId,
+        event: &IndexEvent,
+    ) -> Result<bool, Error> {
+        let _ = (out, thread, lane, event);
+        Ok(false)
+    }
+
+    /// A record on `thread`. `Ok(true)`: handled.
+    fn record(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        thread: ThreadRef,
+        lane: LaneId,
+        kind: u16,
+        timestamp: u64,
+        payload: &[u8],
+    ) -> Result<bool, Error> {
+        let _ = (out, thread, lane, kind, timestamp, payload);
+        Ok(false)
+    }
+}
+
+/// The decoder that decodes nothing: every entry gets the default
+/// translation.
+///
+/// ```
+/// let _t = tracering::export::Translator::with_decoder(tracering::export::NoDecoder);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoDecoder;
+
+impl EntryDecoder for NoDecoder {}
+
+/// What the first pass learned about one thread.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ThreadMeta {
+    /// The registry slot of its first lane.
+    pub slot: u32,
+    /// Its name, if a decoder gave one.
+    pub name: Option<String>,
+    /// Entries seen on it.
+    pub entries: u64,
+}
+
+/// What the first pass learned about the trace: its threads, their names,
+/// the process name and the time span.
+///
+/// ```
+/// use tracering::export::{ThreadRef, TraceMeta};
+/// let mut m = TraceMeta::default();
+/// m.name_thread(ThreadRef { pid: 1, tid: 3 }, "worker");
+/// assert_eq!(m.thread_name(ThreadRef { pid: 1, tid: 3 }), "worker");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceMeta {
+    threads: BTreeMap<ThreadRef, ThreadMeta>,
+    timebase: Option<crate::clock::Timebase>,
+    process_name: Option<String>,
+    first_ts: Option<u64>,
+    last_ts: Option<u64>,
+}
+
+impl TraceMeta {
+    /// The trace's timebase entry, if the first pass saw one.
+    ///
+    /// ```
+    /// assert!(tracering::export::TraceMeta::default().timebase().is_none());
+    /// ```
+    pub fn timebase(&self) -> Option<crate::clock::Timebase> {
+        self.timebase
+    }
+
+    /// The clock an export of this trace declares: its timebase's, or
+    /// plain nanoseconds for a file without one (format version 1).
+    ///
+    /// ```
+    /// assert_eq!(tracering::export::TraceMeta::default().clock().mode, "precise");
+    /// ```
+    pub fn clock(&self) -> ClockInfo {
+        self.timebase
+            .map(|t| ClockInfo::from_timebase(&t))
+            .unwrap_or_default()
+    }
+
+    /// Names `thread` (a later name replaces an earlier one).
+    ///
+    /// ```
+    /// let mut m = tracering::export::TraceMeta::default();
+    /// m.name_thread(Default::default(), "main");
+    /// assert_eq!(m.threads().count(), 1);
+    /// ```
+    pub fn name_thread(&mut self, thread: ThreadRef, name: &str) {
+        self.threads.entry(thread).or_default().name = Some(name.to_string());
+    }
+
+    /// Names the process.
+    ///
+    /// ```
+    /// let mut m = tracering::export::TraceMeta::default();
+    /// m.name_process("server");
+    /// assert_eq!(m.process_name(), Some("server"));
+    /// ```
+    pub fn name_process(&mut self, name: &str) {
+        self.process_name = Some(name.to_string());
+    }
+
+    /// The process name, if one was given.
+    ///
+    /// ```
+    /// assert_eq!(tracering::export::TraceMeta::default().process_name(), None);
+    /// ```
+    pub fn process_name(&self) -> Option<&str> {
+        self.process_name.as_deref()
+    }
+
+    /// The threads seen or named, in order of (pid, tid).
+    ///
+    /// ```
+    /// assert_eq!(tracering::export::TraceMeta::default().threads().count(), 0);
+    /// ```
+    pub fn threads(&self) -> impl Iterator<Item = (ThreadRef, &ThreadMeta)> + '_ {
+        self.threads.iter().map(|(t, m)| (*t, m))
+    }
+
+    /// The name `thread` gets: its given name, or `"lane {slot}"`.
+    ///
+    /// ```
+    /// let m = tracering::export::TraceMeta::default();
+    /// assert_eq!(m.thread_name(Default::default()), "lane 0");
+    /// ```
+    pub fn thread_name(&self, thread: ThreadRef) -> String {
+        match self.threads.get(&thread) {
+            Some(ThreadMeta {
+                name: Some(name), ..
+            }) => name.clone(),
+            Some(m) => format!("lane {}", m.slot),
+            None => "lane 0".to_string(),
+        }
+    }
+
+    /// The first and last timestamps seen (drop reports carry none).
+    ///
+    /// ```
+    /// assert_eq!(tracering::export::TraceMeta::default().time_span(), None);
+    /// ```
+    pub fn time_span(&self) -> Option<(u64, u64)> {
+        Some((self.first_ts?, self.last_ts?))
+    }
+
+    fn saw(&mut self, thread: ThreadRef, slot: u32, ts: Option<u64>) {
+        let m = self.threads.entry(thread).or_insert_with(|| ThreadMeta {
+            slot,
+            ..Default::default()
+        });
+        m.entries += 1;
+        if let Some(ts) = ts {
+            self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
+            self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
+        }
+    }
+}
+
+/// Counts the events that reach the writer, whoever writes them.
+struct Counting<'a> {
+    out: &'a mut dyn ExportWriter,
+    events: &'a mut u64,
+}
+
+impl ExportWriter for Counting<'_> {
+    fn start(&mut self, clock: &ClockInfo) -> Result<(), Error> {
+        self.out.start(clock)
+    }
+    fn process_name(&mut self, pid: u64, name: &str) -> Result<(), Error> {
+        self.out.process_name(pid, name)
+    }
+    fn thread_name(&mut self, thread: ThreadRef, name: &str) -> Result<(), Error> {
+        self.out.thread_name(thread, name)
+    }
+    fn event(&mut self, e: &ExportEvent<'_>) -> Result<(), Error> {
+        self.out.event(e)?;
+        *self.events += 1;
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<(), Error> {
+        self.out.finish()
+    }
+    fn flush(&mut self) -> Result<(), Error> {
+        self.out.flush()
+    }
+}
+
+/// Turns trace entries into [`ExportEvent`]s for an [`ExportWriter`], with
+/// an optional [`EntryDecoder`] for reserved kinds (see the module docs).
+///
+/// ```
+/// use tracering::export::{ClockInfo, ExportWriter, FxtWriter, Translator};
+/// use tracering::pipeline::{FileSink, IndexEvent, LaneId, Sink, TraceReader};
+///
+/// let path = std::env::temp_dir().join(format!("translate-{}.trace", std::process::id()));
+/// let mut sink = FileSink::create(&path)?;
+/// let lane = LaneId { slot: 2, generation: 1, thread: 77 };
+/// sink.event(lane, &IndexEvent { timestamp: 100, kind: 1, ..Default::default() })?;
+/// sink.flush()?;
+///
+/// let mut t = Translator::new();
+/// for entry in TraceReader::open(&path)? {      // first pass: names
+///     t.collect(&entry?)?;
+/// }
+/// let mut fxt = FxtWriter::new(Vec::new());
+/// t.start(&mut fxt, &ClockInfo::nanoseconds())?;
+/// for entry in TraceReader::open(&path)? {      // second pass: events
+///     t.entry(&mut fxt, &entry?)?;
+/// }
+/// fxt.finish()?;
+/// assert_eq!(t.events_written(), 1);
+/// assert_eq!(t.meta().thread_name(t.thread_of(lane)), "lane 2");
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), tracering::Error>(())
+/// ```
+pub struct Translator<D = NoDecoder> {
+    decoder: D,
+    pid: u64,
+    meta: TraceMeta,
+    named: HashSet<ThreadRef>,
+    drops: HashMap<ThreadRef, (u64, u64)>,
+    last_ts: HashMap<ThreadRef, u64>,
+    /// The timestamp of the last entry on any thread.
+    latest: u64,
+    events: u64,
+    name: String,
+    text: String,
+}
+
+impl<D> std::fmt::Debug for Translator<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Translator")
+            .field("pid", &self.pid)
+            .field("events", &self.events)
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Translator<NoDecoder> {
+    /// The default translation alone.
+    ///
+    /// ```
+    /// assert_eq!(tracering::export::Translator::new().events_written(), 0);
+    /// ```
+    pub fn new() -> Self {
+        Self::with_decoder(NoDecoder)
+    }
+}
+
+impl Default for Translator<NoDecoder> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<D: EntryDecoder> Translator<D> {
+    /// The default translation behind `decoder`.
+    ///
+    /// ```
+    /// let t = tracering::export::Translator::with_decoder(tracering::export::NoDecoder);
+    /// assert_eq!(t.events_written(), 0);
+    /// ```
+    pub fn with_decoder(decoder: D) -> Self {
+        Translator {
+            decoder,
+            pid: DEFAULT_PID,
+            meta: TraceMeta::default(),
+            named: HashSet::new(),
+            drops: HashMap::new(),
+            last_ts: HashMap::new(),
+            latest: 0,
+            events: 0,
+            name: String::new(),
+            text: String::new(),
+        }
+    }
+
+    /// Sets the process id of every thread (default [`DEFAULT_PID`]).
+    ///
+    /// ```
+    /// use tracering::export::Translator;
+    /// let t = Translator::new().with_pid(4242);
+    /// assert_eq!(t.thread_of(Default::default()).pid, 4242);
+    /// ```
+    pub fn with_pid(mut self, pid: u64) -> Self {
+        self.pid = pid;
+        self
+    }
+
+    /// The decoder.
+    ///
+    /// ```
+    /// let t = tracering::export::Translator::new();
+    /// let _d: &tracering::export::NoDecoder = t.decoder();
+    /// ```
+    pub fn decoder(&self) -> &D {
+        &self.decoder
+    }
+
+    /// The decoder, mutably.
+    ///
+    /// ```
+    /// let mut t = tracering::export::Translator::new();
+    /// let _d = t.decoder_mut();
+    /// ```
+    pub fn decoder_mut(&mut self) -> &mut D {
+        &mut self.decoder
+    }
+
+    /// What the first pass (and the entries so far) taught.
+    ///
+    /// ```
+    /// assert_eq!(tracering::export::Translator::new().meta().threads().count(), 0);
+    /// ```
+    pub fn meta(&self) -> &TraceMeta {
+        &self.meta
+    }
+
+    /// The metadata, mutably: to name the process or threads by hand.
+    ///
+    /// ```
+    /// let mut t = tracering::export::Translator::new();
+    /// t.meta_mut().name_process("my app");
+    /// ```
+    pub fn meta_mut(&mut self) -> &mut TraceMeta {
+        &mut self.meta
+    }
+
+    /// The thread a lane's entries are shown on.
+    ///
+    /// ```
+    /// use tracering::export::{ThreadRef, Translator};
+    /// use tracering::pipeline::LaneId;
+    /// let t = Translator::new();
+    /// assert_eq!(t.thread_of(LaneId { slot: 1, generation: 1, thread: 5 }), ThreadRef { pid: 1, tid: 5 });
+    /// ```
+    pub fn thread_of(&self, lane: LaneId) -> ThreadRef {
+        ThreadRef {
+            pid: self.pid,
+            tid: lane.thread,
+        }
+    }
+
+    /// Events written so far, by the default translation and the decoder.
+    ///
+    /// ```
+    /// assert_eq!(tracering::export::Translator::new().events_written(), 0);
+    /// ```
+    pub fn events_written(&self) -> u64 {
+        self.events
+    }
+
+    /// First pass: learns `entry`'s thread and time, and hands it to the
+    /// decoder's [`collect`](EntryDecoder::collect).
+    ///
+    /// ```
+    /// use tracering::export::Translator;
+    /// use tracering::pipeline::{LaneId, TraceEntry};
+    /// let mut t = Translator::new();
+    /// t.collect(&TraceEntry::Drops { lane: LaneId::default(), events: 1, records: 0 })?;
+    /// assert_eq!(t.meta().threads().count(), 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn collect(&mut self, entry: &TraceEntry) -> Result<(), Error> {
+        let (lane, ts) = match entry {
+            TraceEntry::Timebase(t) => {
+                self.meta.timebase = Some(*t);
+                return self.decoder.collect(entry, &mut self.meta);
+            }
+            TraceEntry::Event { lane, event } => (lane, Some(event.timestamp)),
+            TraceEntry::Record {
+                lane, timestamp, ..
+            } => (lane, Some(*timestamp)),
+            TraceEntry::Drops { lane, .. } => (lane, None),
+        };
+        let thread = self.thread_of(*lane);
+        self.meta.saw(thread, lane.slot, ts);
+        self.decoder.collect(entry, &mut self.meta)
+    }
+
+    /// Starts `out` with `clock`, then names the process (its given name, or
+    /// `"tracering"`) and every thread the first pass saw.
+    ///
+    /// ```
+    /// use tracering::export::{ClockInfo, JsonWriter, Translator};
+    /// let mut json = JsonWriter::new(Vec::new());
+    /// Translator::new().start(&mut json, &ClockInfo::nanoseconds())?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn start(&mut self, out: &mut dyn ExportWriter, clock: &ClockInfo) -> Result<(), Error> {
+        out.start(clock)?;
+        let process = self.meta.process_name().unwrap_or("tracering").to_string();
+        out.process_name(self.pid, &process)?;
+        let threads: Vec<ThreadRef> = self.meta.threads.keys().copied().collect();
+        for t in threads {
+            out.thread_name(t, &self.meta.thread_name(t))?;
+            self.named.insert(t);
+        }
+        Ok(())
+    }
+
+    /// Names `thread` if it has not been named yet.
+    fn name_once(&mut self, out: &mut dyn ExportWriter, lane: LaneId) -> Result<ThreadRef, Error> {
+        let thread = self.thread_of(lane);
+        if self.named.insert(thread) {
+            if !self.meta.threads.contains_key(&thread) {
+                self.meta.saw(thread, lane.slot, None);
+            }
+            out.thread_name(thread, &self.meta.thread_name(thread))?;
+        }
+        Ok(thread)
+    }
+
+    /// Second pass: writes what `entry` becomes.
+    ///
+    /// ```
+    /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, Translator};
+    /// use tracering::pipeline::{IndexEvent, LaneId, TraceEntry};
+    /// let mut json = JsonWriter::new(Vec::new());
+    /// let mut t = Translator::new();
+    /// t.start(&mut json, &ClockInfo::nanoseconds())?;
+    /// t.entry(&mut json, &TraceEntry::Event { lane: LaneId::default(), event: IndexEvent::default() })?;
+    /// assert_eq!(t.events_written(), 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn entry(&mut self, out: &mut dyn ExportWriter, entry: &TraceEntry) -> Result<(), Error> {
+        match entry {
+            TraceEntry::Event { lane, event } => self.index_event(out, *lane, event),
+            TraceEntry::Record {
+                lane,
+                kind,
+                timestamp,
+                payload,
+            } => self.record(out, *lane, *kind, *timestamp, payload),
+            TraceEntry::Drops {
+                lane,
+                events,
+                records,
+            } => self.drops(out, *lane, *events, *records),
+            // Declared once, by `start`.
+            TraceEntry::Timebase(t) => {
+                self.meta.timebase = Some(*t);
+                Ok(())
+            }
+        }
+    }
+
+    /// An index event: the decoder's, or an instant `"kind {k}"`.
+    ///
+    /// ```
+    /// use tracering::export::{ClockInfo, FxtWriter, Translator};
+    /// use tracering::pipeline::{IndexEvent, LaneId};
+    /// let mut fxt = FxtWriter::new(std::io::sink());
+    /// let mut t = Translator::new();
+    /// t.start(&mut fxt, &ClockInfo::nanoseconds())?;
+    /// t.index_event(&mut fxt, LaneId::default(), &IndexEvent { kind: 3, ..Default::default() })?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn index_event(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        lane: LaneId,
+        event: &IndexEvent,
+    ) -> Result<(), Error> {
+        let thread = self.name_once(out, lane)?;
+        self.last_ts.insert(thread, event.timestamp);
+        self.latest = event.timestamp;
+        let mut out = Counting {
+            out,
+            events: &mut self.events,
+        };
+        if self.decoder.event(&mut out, thread, lane, event)? {
+            return Ok(());
+        }
+        self.name.clear();
+        let _ = write!(self.name, "kind {}", event.kind);
+        let args = [
+            Arg::new("a", event.a),
+            Arg::new("b", event.b),
+            Arg::new("aux", event.aux as u64),
+        ];
+        out.event(&ExportEvent {
+            ts: event.timestamp,
+            thread,
+            phase: Phase::Instant,
+            category: CATEGORY,
+            name: &self.name,
+            args: &args,
+        })
+    }
+
+    /// A record: the decoder's, or an instant `"record {kind}"` with its
+    /// length and payload.
+    ///
+    /// ```
+    /// use tracering::export::{ClockInfo, JsonWriter, ExportWriter, Translator};
+    /// use tracering::pipeline::LaneId;
+    /// let mut json = JsonWriter::new(Vec::new());
+    /// let mut t = Translator::new();
+    /// t.start(&mut json, &ClockInfo::nanoseconds())?;
+    /// t.record(&mut json, LaneId::default(), 2, 10, b"hello")?;
+    /// t.record(&mut json, LaneId::default(), 2, 11, &[0xff, 0x00])?;
+    /// json.finish()?;
+    /// let text = String::from_utf8(json.into_inner()).unwrap();
+    /// assert!(text.contains(r#""args":{"len":5,"payload":"hello"}"#));
+    /// assert!(text.contains(r#""args":{"len":2,"payload_hex":"ff00"}"#));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn record(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        lane: LaneId,
+        kind: u16,
+        timestamp: u64,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        let thread = self.name_once(out, lane)?;
+        self.last_ts.insert(thread, timestamp);
+        self.latest = timestamp;
+        let mut out = Counting {
+            out,
+            events: &mut self.events,
+        };
+        if self
+            .decoder
+            .record(&mut out, thread, lane, kind, timestamp, payload)?
+        {
+            return Ok(());
+        }
+        self.name.clear();
+        let _ = write!(self.name, "record {kind}");
+        self.text.clear();
+        let (key, cut) = match std::str::from_utf8(payload) {
+            Ok(s) => {
+                let mut end = s.len().min(MAX_PAYLOAD_TEXT);
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                self.text.push_str(&s[..end]);
+                ("payload", end < s.len())
+            }
+            Err(_) => {
+                for b in payload.iter().take(MAX_PAYLOAD_HEX) {
+                    let _ = write!(self.text, "{b:02x}");
+                }
+                ("payload_hex", payload.len() > MAX_PAYLOAD_HEX)
+            }
+        };
+        let args = [
+            Arg::new("len", payload.len() as u64),
+            Arg::new(key, self.text.as_str()),
+            Arg::new("cut", true),
+        ];
+        out.event(&ExportEvent {
+            ts: timestamp,
+            thread,
+            phase: Phase::Instant,
+            category: CATEGORY,
+            name: &self.name,
+            args: &args[..if cut { 3 } else { 2 }],
+        })
+    }
+
+    /// A drop report: a counter `"dropped"` with the thread's running
+    /// totals, at its last timestamp (or the last on any thread).
+    ///
+    /// ```
+    /// use tracering::export::{ClockInfo, FxtWriter, Translator};
+    /// use tracering::pipeline::LaneId;
+    /// let mut fxt = FxtWriter::new(std::io::sink());
+    /// let mut t = Translator::new();
+    /// t.start(&mut fxt, &ClockInfo::nanoseconds())?;
+    /// t.drops(&mut fxt, LaneId::default(), 3, 1)?;
+    /// assert_eq!(t.events_written(), 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn drops(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        lane: LaneId,
+        events: u64,
+        records: u64,
+    ) -> Result<(), Error> {
+        let thread = self.name_once(out, lane)?;
+        let total = self.drops.entry(thread).or_default();
+        total.0 = total.0.saturating_add(events);
+        total.1 = total.1.saturating_add(records);
+        let args = [Arg::new("events", total.0), Arg::new("records", total.1)];
+        let ts = self.last_ts.get(&thread).copied().unwrap_or(self.latest);
+        out.event(&ExportEvent {
+            ts,
+            thread,
+            phase: Phase::Counter,
+            category: CATEGORY,
+            name: "dropped",
+            args: &args,
+        })?;
+        self.events += 1;
+        Ok(())
+    }
+}
