@@ -17,6 +17,7 @@
 
 mod drain;
 mod registry;
+pub mod schema;
 mod sink;
 mod slot;
 mod trace;
