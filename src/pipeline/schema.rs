@@ -48,13 +48,17 @@
 //! trace file written by one layer).
 //!
 //! # Order
-//! Lanes are persisted independently, so a reader sees one lane's entries
-//! in order but no order between lanes. The layer therefore writes a
-//! callsite record into each lane before that lane's first use of the
-//! callsite (the same id may appear in several lanes, with the same
-//! content), and the thread-name record first in each lane. A new-span
-//! record is in the lane of the thread that created the span; enter and
-//! exit events carry the callsite id, so a reader can name them without it.
+//! A lane's index events and records travel in two rings that the drain
+//! empties in batches, and lanes are persisted independently: a reader
+//! sees no order between lanes, nor between a lane's events and its
+//! records in the file. Merge a lane's entries by timestamp: they are all
+//! taken on the lane's one thread and do not go backwards. In that order
+//! the thread-name record comes first, and a lane describes each callsite
+//! (the layer writes its record into the lane) before its first use there;
+//! the same callsite id may be described in several lanes, with the same
+//! content. A new-span record is in the lane of the thread that created the
+//! span; enter, exit and close events carry the callsite id, so a reader
+//! can name them without it.
 //!
 //! ```
 //! use tracering::pipeline::schema::{self, Decoded, Value};
@@ -944,7 +948,7 @@ impl Out<'_> {
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a
 /// character boundary.
-fn cut(s: &str, max: usize) -> &str {
+pub(crate) fn cut(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
