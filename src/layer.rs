@@ -318,11 +318,13 @@ impl Shared {
         let mut st = ThreadState {
             layer: self.id,
             lane: None,
-            buf: Box::new([]),
-            seen: vec![0; words].into_boxed_slice(),
-            stack: Vec::with_capacity(STACK),
-            next_span: 0,
-            span_end: 0,
+            local: Local {
+                buf: Box::new([]),
+                seen: vec![0; words].into_boxed_slice(),
+                stack: Vec::with_capacity(STACK),
+                next_span: 0,
+                span_end: 0,
+            },
         };
         st.attach(self);
         st
@@ -333,6 +335,11 @@ impl Shared {
 struct ThreadState {
     layer: u64,
     lane: Option<Lane>,
+    local: Local,
+}
+
+/// A thread's state besides its lane (borrowed beside it).
+struct Local {
     /// The record buffer, reused by every record.
     buf: Box<[u8]>,
     /// Bit `i`: this lane holds callsite `i`'s record.
@@ -357,21 +364,24 @@ impl ThreadState {
             .max_record
             .max(MIN_RECORD)
             .min(lane.detail().max_payload());
-        if self.buf.len() != size {
-            self.buf = vec![0; size].into_boxed_slice();
+        if self.local.buf.len() != size {
+            self.local.buf = vec![0; size].into_boxed_slice();
         }
         let thread = std::thread::current();
         let n = schema::encode_thread_name(
-            &mut self.buf,
+            &mut self.local.buf,
             crate::pipeline::current_tid(),
             thread.name().unwrap_or(""),
         );
-        let _ = lane.record(schema::RECORD_THREAD_NAME, &self.buf[..n]);
-        self.seen.fill(0);
+        let _ = lane.record(schema::RECORD_THREAD_NAME, &self.local.buf[..n]);
+        self.local.seen.fill(0);
         self.lane = Some(lane);
         true
     }
 
+}
+
+impl Local {
     /// The next trace span id.
     #[inline]
     fn span_id(&mut self, shared: &Shared) -> u64 {
@@ -464,19 +474,19 @@ fn index(f: &Field) -> u16 {
 
 impl Visit for Recorder<'_, '_> {
     fn record_u64(&mut self, f: &Field, v: u64) {
-        self.w.value(index(f), Value::U64(v));
+        self.w.u64(index(f), v);
     }
 
     fn record_i64(&mut self, f: &Field, v: i64) {
-        self.w.value(index(f), Value::I64(v));
+        self.w.i64(index(f), v);
     }
 
     fn record_f64(&mut self, f: &Field, v: f64) {
-        self.w.value(index(f), Value::F64(v));
+        self.w.f64(index(f), v);
     }
 
     fn record_bool(&mut self, f: &Field, v: bool) {
-        self.w.value(index(f), Value::Bool(v));
+        self.w.bool(index(f), v);
     }
 
     fn record_str(&mut self, f: &Field, v: &str) {
@@ -681,7 +691,7 @@ impl TraceringLayer {
     /// counts a lost write if the state is busy (a nested callback) or
     /// gone (the thread is exiting), or if it has no lane.
     #[inline(always)]
-    fn with_state(&self, f: impl FnOnce(&Shared, &mut ThreadState, &mut Lane)) {
+    fn with_state(&self, f: impl FnOnce(&Shared, &mut Local, &mut Lane)) {
         let shared = &*self.shared;
         let done = STATE
             .try_with(|cell| {
@@ -699,13 +709,13 @@ impl TraceringLayer {
                 if st.lane.is_none() && !st.attach(shared) {
                     return false;
                 }
-                // Taken out for the call so that `f` may borrow the rest.
-                let Some(mut lane) = st.lane.take() else {
-                    return false;
-                };
-                f(shared, st, &mut lane);
-                st.lane = Some(lane);
-                true
+                match st.lane.as_mut() {
+                    Some(lane) => {
+                        f(shared, &mut st.local, lane);
+                        true
+                    }
+                    None => false,
+                }
             })
             .unwrap_or(false);
         if !done {

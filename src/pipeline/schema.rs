@@ -927,6 +927,7 @@ impl Out<'_> {
     }
 
     /// Appends `bytes` if they fit; says whether they did.
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) -> bool {
         let end = self.len + bytes.len();
         match self.buf.get_mut(self.len..end) {
@@ -939,6 +940,7 @@ impl Out<'_> {
         }
     }
 
+    #[inline(always)]
     fn patch_u16(&mut self, at: usize, v: u16) {
         if let Some(dst) = self.buf.get_mut(at..at + 2) {
             dst.copy_from_slice(&v.to_le_bytes());
@@ -971,6 +973,7 @@ struct List<'b> {
 }
 
 impl<'b> List<'b> {
+    #[inline(always)]
     fn start(mut out: Out<'b>, head_fit: bool) -> List<'b> {
         let at = out.len;
         let head = (head_fit && out.put(&[0; 4])).then_some(at);
@@ -995,6 +998,7 @@ impl<'b> List<'b> {
         true
     }
 
+    #[inline(always)]
     fn finish(mut self) -> usize {
         if let Some(at) = self.head {
             self.out.patch_u16(at, self.count);
@@ -1174,6 +1178,7 @@ impl fmt::Write for Bounded<'_, '_> {
 }
 
 impl<'b> ValuesWriter<'b> {
+    #[inline(always)]
     fn with_head(buf: &'b mut [u8], kind: u16, head: &[u64]) -> Self {
         let mut out = Out { buf, len: 0 };
         let mut ok = true;
@@ -1194,6 +1199,7 @@ impl<'b> ValuesWriter<'b> {
     /// let w = tracering::pipeline::schema::EventWriter::new(&mut buf, 1, 0);
     /// assert_eq!(w.finish(), (tracering::pipeline::schema::RECORD_EVENT, 20));
     /// ```
+    #[inline]
     pub fn new(buf: &'b mut [u8], callsite: u64, parent: u64) -> Self {
         Self::with_head(buf, RECORD_EVENT, &[callsite, parent])
     }
@@ -1241,13 +1247,14 @@ impl<'b> ValuesWriter<'b> {
     /// assert_eq!(values.iter().next(), Some((0, Value::Str { text: "01234", truncated: true })));
     /// # Ok::<(), SchemaError>(())
     /// ```
+    #[inline]
     pub fn value(&mut self, field: u16, v: Value<'_>) -> bool {
         let f = field.to_le_bytes();
         match v {
-            Value::U64(x) => self.fixed(f, TAG_U64, &x.to_le_bytes()),
-            Value::I64(x) => self.fixed(f, TAG_I64, &x.to_le_bytes()),
-            Value::F64(x) => self.fixed(f, TAG_F64, &x.to_bits().to_le_bytes()),
-            Value::Bool(x) => self.fixed(f, TAG_BOOL, &[x as u8]),
+            Value::U64(x) => self.fixed(f, TAG_U64, x.to_le_bytes()),
+            Value::I64(x) => self.fixed(f, TAG_I64, x.to_le_bytes()),
+            Value::F64(x) => self.fixed(f, TAG_F64, x.to_bits().to_le_bytes()),
+            Value::Bool(x) => self.fixed(f, TAG_BOOL, [x as u8]),
             Value::Str { text, truncated } => {
                 self.list.item(5, |out| {
                     let room = out.room() - 5;
@@ -1266,11 +1273,73 @@ impl<'b> ValuesWriter<'b> {
         }
     }
 
-    fn fixed(&mut self, f: [u8; 2], tag: u8, body: &[u8]) -> bool {
-        self.list.item(3 + body.len(), |out| {
-            out.put(&[f[0], f[1], tag]);
-            out.put(body);
-        })
+    /// Adds a `u64` value (the same as `value(field, Value::U64(v))`,
+    /// inlined for the layer's hot path).
+    ///
+    /// ```
+    /// let mut buf = [0u8; 32];
+    /// let mut w = tracering::pipeline::schema::EventWriter::new(&mut buf, 1, 0);
+    /// assert!(w.u64(0, 7));
+    /// assert!(!w.u64(1, 8)); // 20 + 4 + 11 > 32
+    /// ```
+    #[inline(always)]
+    pub fn u64(&mut self, field: u16, v: u64) -> bool {
+        self.fixed(field.to_le_bytes(), TAG_U64, v.to_le_bytes())
+    }
+
+    /// Adds an `i64` value.
+    ///
+    /// ```
+    /// let mut buf = [0u8; 64];
+    /// assert!(tracering::pipeline::schema::EventWriter::new(&mut buf, 1, 0).i64(0, -7));
+    /// ```
+    #[inline(always)]
+    pub fn i64(&mut self, field: u16, v: i64) -> bool {
+        self.fixed(field.to_le_bytes(), TAG_I64, v.to_le_bytes())
+    }
+
+    /// Adds an `f64` value.
+    ///
+    /// ```
+    /// let mut buf = [0u8; 64];
+    /// assert!(tracering::pipeline::schema::EventWriter::new(&mut buf, 1, 0).f64(0, 0.5));
+    /// ```
+    #[inline(always)]
+    pub fn f64(&mut self, field: u16, v: f64) -> bool {
+        self.fixed(field.to_le_bytes(), TAG_F64, v.to_bits().to_le_bytes())
+    }
+
+    /// Adds a `bool` value.
+    ///
+    /// ```
+    /// let mut buf = [0u8; 64];
+    /// assert!(tracering::pipeline::schema::EventWriter::new(&mut buf, 1, 0).bool(0, true));
+    /// ```
+    #[inline(always)]
+    pub fn bool(&mut self, field: u16, v: bool) -> bool {
+        self.fixed(field.to_le_bytes(), TAG_BOOL, [v as u8])
+    }
+
+    /// A value of fixed size: the layer's hot path, written straight into
+    /// the buffer with one bounds check.
+    #[inline(always)]
+    fn fixed<const N: usize>(&mut self, f: [u8; 2], tag: u8, body: [u8; N]) -> bool {
+        let l = &mut self.list;
+        let at = l.out.len;
+        if !l.full && l.count < u16::MAX {
+            if let Some(dst) = l.out.buf.get_mut(at..at + 3 + N) {
+                dst[0] = f[0];
+                dst[1] = f[1];
+                dst[2] = tag;
+                dst[3..].copy_from_slice(&body);
+                l.out.len = at + 3 + N;
+                l.count += 1;
+                return true;
+            }
+        }
+        l.full = true;
+        l.omitted = l.omitted.saturating_add(1);
+        false
     }
 
     /// Adds the `Debug` form of a value, formatted in place (no
@@ -1312,6 +1381,7 @@ impl<'b> ValuesWriter<'b> {
     }
 
     /// The record kind and the payload length.
+    #[inline]
     pub fn finish(self) -> (u16, usize) {
         (self.kind, self.list.finish())
     }
