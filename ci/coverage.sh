@@ -30,7 +30,7 @@ CORE="src/ring.rs src/handles.rs src/event.rs src/record/mod.rs src/record/forma
 IGNORE='(^|/)(tests|benches|examples|ringbench|tools|fuzz)/|/\.cargo/|/rustc/'
 
 rc=0
-run_logged coverage-run cargo llvm-cov --no-report -p tracering -p tracering-tracer || rc=$?
+run_logged coverage-run cargo llvm-cov --no-report -p tracering -p tracering-tracer --features tracering/tracing || rc=$?
 read -r passed failed < <(count_tests "$CI_LOGS/coverage-run.log")
 [ "$rc" -eq 0 ] || { echo "coverage: FAILED, the instrumented tests failed ($passed passed, $failed failed)"; exit 1; }
 

@@ -55,12 +55,19 @@ fn report(doc: usize, counts: &HashMap<&str, u64>) -> u64 {
     if n * 4 > total {
         warn!(top, n, total, "one word dominates");
     }
-    info!(total, top, share = n as f64 / total.max(1) as f64, "document done");
+    info!(
+        total,
+        top,
+        share = n as f64 / total.max(1) as f64,
+        "document done"
+    );
     total
 }
 
 fn main() -> Result<(), tracering::Error> {
-    let out = std::env::args().nth(1).unwrap_or_else(|| "trace.trc".into());
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "trace.trc".into());
     let (layer, guard) = TraceringLayer::file(&out, LayerConfig::default())?;
     tracing_subscriber::registry()
         .with(layer.with_filter(LevelFilter::DEBUG))

@@ -166,7 +166,10 @@ struct Table {
 
 impl Table {
     fn new(entries: usize) -> Table {
-        let n = entries.clamp(8, 1 << 24).saturating_mul(2).next_power_of_two();
+        let n = entries
+            .clamp(8, 1 << 24)
+            .saturating_mul(2)
+            .next_power_of_two();
         Table {
             slots: (0..n)
                 .map(|_| Slot {
@@ -378,7 +381,6 @@ impl ThreadState {
         self.lane = Some(lane);
         true
     }
-
 }
 
 impl Local {

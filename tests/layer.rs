@@ -68,6 +68,9 @@ enum Item {
     Other,
 }
 
+/// A span's parent, name and values.
+type SpanInfo = (Option<u64>, String, Vec<(u16, V)>);
+
 struct Trace {
     /// Each lane's items in timestamp order: a lane's index ring and record
     /// ring are drained separately, so the file holds them in batches, and
@@ -231,7 +234,7 @@ fn nested_spans_on_several_threads_read_back() {
         threads.insert(name.clone());
         // A lane describes a callsite before it uses it.
         let mut described = BTreeSet::new();
-        let mut spans: HashMap<u64, (Option<u64>, String, Vec<(u16, V)>)> = HashMap::new();
+        let mut spans: HashMap<u64, SpanInfo> = HashMap::new();
         let mut order = Vec::new();
         let mut stack: Vec<u64> = Vec::new();
         let mut events = 0;
@@ -332,7 +335,9 @@ where
     for items in trace.lanes.values() {
         for item in items {
             match item {
-                Item::Event { values, callsite, .. } => {
+                Item::Event {
+                    values, callsite, ..
+                } => {
                     let v = trace.named(*callsite, values);
                     match v.get("message") {
                         Some(V::S(m, _)) => names.push(m.clone()),
@@ -430,10 +435,7 @@ fn overflowing_rings_count_drops_exactly() {
     // counted as dropped.
     assert_eq!(report.emitted(), 3000 + 5);
     let trace = Trace::read(&path);
-    assert_eq!(
-        trace.drops,
-        (report.dropped_events, report.dropped_records)
-    );
+    assert_eq!(trace.drops, (report.dropped_events, report.dropped_records));
     std::fs::remove_file(&path).ok();
 }
 

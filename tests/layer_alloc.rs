@@ -80,44 +80,43 @@ fn hot_path_allocates_nothing_after_the_first_event() {
     assert_eq!(count(|| drop(std::hint::black_box(vec![1u8; 8]))), 1);
     let (layer, guard) = TraceringLayer::with_sink(NullSink, LayerConfig::default()).unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);
-    let (loop_allocs, new_span_allocs, report) =
-        std::thread::spawn(move || {
-            tracing::subscriber::with_default(subscriber, || {
-                let span = info_span!("work");
-                let iteration = |i: u64| {
-                    let _g = span.enter();
-                    info!(a = i, b = i * 2, p = ?Point { x: 1, y: -1 });
-                };
-                // The first events make the thread's state.
-                for i in 0..10 {
+    let (loop_allocs, new_span_allocs, report) = std::thread::spawn(move || {
+        tracing::subscriber::with_default(subscriber, || {
+            let span = info_span!("work");
+            let iteration = |i: u64| {
+                let _g = span.enter();
+                info!(a = i, b = i * 2, p = ?Point { x: 1, y: -1 });
+            };
+            // The first events make the thread's state.
+            for i in 0..10 {
+                iteration(i);
+            }
+            let loop_allocs = count(|| {
+                for i in 0..100_000 {
                     iteration(i);
                 }
-                let loop_allocs = count(|| {
-                    for i in 0..100_000 {
-                        iteration(i);
-                    }
-                });
-                // Also: a span made, entered and closed each time (after the
-                // registry's slab has grown to hold it).
-                let make = |i: u64| {
-                    let s = info_span!("each", i);
-                    let _g = s.enter();
-                    info!(a = i, b = i + 1);
-                };
-                for i in 0..10 {
+            });
+            // Also: a span made, entered and closed each time (after the
+            // registry's slab has grown to hold it).
+            let make = |i: u64| {
+                let s = info_span!("each", i);
+                let _g = s.enter();
+                info!(a = i, b = i + 1);
+            };
+            for i in 0..10 {
+                make(i);
+            }
+            let new_span_allocs = count(|| {
+                for i in 0..100_000 {
                     make(i);
                 }
-                let new_span_allocs = count(|| {
-                    for i in 0..100_000 {
-                        make(i);
-                    }
-                });
-                (loop_allocs, new_span_allocs)
-            })
+            });
+            (loop_allocs, new_span_allocs)
         })
-        .join()
-        .map(|(a, b)| (a, b, guard.finish().unwrap().0))
-        .unwrap();
+    })
+    .join()
+    .map(|(a, b)| (a, b, guard.finish().unwrap().0))
+    .unwrap();
     assert_eq!(loop_allocs, 0, "allocations in the enter/exit + info! loop");
     assert_eq!(
         new_span_allocs, 0,

@@ -322,7 +322,11 @@ fn tracing_layer_specs() -> Vec<Spec> {
                 move |ctx| layer_run(ctx, sub, threads),
                 note,
             );
-            v.push(if sub == Subscriber::Tracering { s } else { s.vs(bases) });
+            v.push(if sub == Subscriber::Tracering {
+                s
+            } else {
+                s.vs(bases)
+            });
         }
     }
     v

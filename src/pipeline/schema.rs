@@ -1134,8 +1134,7 @@ pub fn encode_thread_name(buf: &mut [u8], tid: u64, name: &str) -> usize {
 /// ```
 pub fn encode_clock(buf: &mut [u8], clock: &Clock<'_>) -> usize {
     let mut out = Out { buf, len: 0 };
-    if out.put(&clock.ticks_per_second.to_le_bytes())
-        && out.put(&clock.resolution_ns.to_le_bytes())
+    if out.put(&clock.ticks_per_second.to_le_bytes()) && out.put(&clock.resolution_ns.to_le_bytes())
     {
         let room = out.room().saturating_sub(2);
         put_str(&mut out, clock.mode, room);
@@ -1255,21 +1254,19 @@ impl<'b> ValuesWriter<'b> {
             Value::I64(x) => self.fixed(f, TAG_I64, x.to_le_bytes()),
             Value::F64(x) => self.fixed(f, TAG_F64, x.to_bits().to_le_bytes()),
             Value::Bool(x) => self.fixed(f, TAG_BOOL, [x as u8]),
-            Value::Str { text, truncated } => {
-                self.list.item(5, |out| {
-                    let room = out.room() - 5;
-                    let s = cut(text, room.min(MAX_STR));
-                    let cut_short = truncated || s.len() < text.len();
-                    let tag = if cut_short {
-                        TAG_STR | TAG_TRUNCATED
-                    } else {
-                        TAG_STR
-                    };
-                    out.put(&[f[0], f[1], tag]);
-                    out.put(&(s.len() as u16).to_le_bytes());
-                    out.put(s.as_bytes());
-                })
-            }
+            Value::Str { text, truncated } => self.list.item(5, |out| {
+                let room = out.room() - 5;
+                let s = cut(text, room.min(MAX_STR));
+                let cut_short = truncated || s.len() < text.len();
+                let tag = if cut_short {
+                    TAG_STR | TAG_TRUNCATED
+                } else {
+                    TAG_STR
+                };
+                out.put(&[f[0], f[1], tag]);
+                out.put(&(s.len() as u16).to_le_bytes());
+                out.put(s.as_bytes());
+            }),
         }
     }
 
