@@ -21,7 +21,7 @@
 //! ```
 //!
 //! # What it writes
-//! The kinds and byte layouts are in [`schema`](crate::pipeline::schema):
+//! The kinds and byte layouts are in [`crate::pipeline::schema`]:
 //! - each callsite gets an id, once, when `tracing` registers it (or when
 //!   first seen); its metadata record (name, target, level, file, line,
 //!   field names) goes into each lane before that lane first refers to it,

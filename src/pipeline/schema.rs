@@ -431,7 +431,7 @@ impl<'a> Values<'a> {
     ///
     /// ```
     /// # use tracering::pipeline::schema::{self, Decoded, Value};
-    /// let mut buf = [0u8; 24];
+    /// let mut buf = [0u8; 31]; // head 16, list header 4, one u64 value 11
     /// let mut w = schema::EventWriter::new(&mut buf, 1, 0);
     /// w.value(0, Value::U64(1));
     /// w.value(1, Value::U64(2)); // does not fit
