@@ -1706,4 +1706,122 @@ mod tests {
             ))
         );
     }
+
+    #[test]
+    fn the_small_surface_works() {
+        // Every error displays.
+        for e in [
+            SchemaError::UnknownEventKind(1),
+            SchemaError::UnknownRecordKind(1),
+            SchemaError::BadAux(1),
+            SchemaError::Truncated { at: 1 },
+            SchemaError::TrailingBytes { at: 1 },
+            SchemaError::BadUtf8 { at: 1 },
+            SchemaError::BadTag { at: 1, tag: 9 },
+            SchemaError::BadBool { at: 1 },
+            SchemaError::BadCallsiteKind(1),
+            SchemaError::BadLevel(1),
+            SchemaError::BadFlags(1),
+            SchemaError::ZeroSpanId,
+        ] {
+            assert!(!e.to_string().is_empty());
+        }
+        let names: Vec<_> = [
+            Level::Trace,
+            Level::Debug,
+            Level::Info,
+            Level::Warn,
+            Level::Error,
+        ]
+        .iter()
+        .map(|l| l.as_str())
+        .collect();
+        assert_eq!(names, ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]);
+        // Accessors and Debug of values and names.
+        let mut buf = [0u8; 31];
+        let mut w = EventWriter::new(&mut buf, 1, 0);
+        assert!(w.value(0, Value::I64(-1)));
+        assert!(!w.value(1, Value::Bool(true)));
+        let (k, n) = w.finish();
+        let Some(Decoded::Event { values, .. }) = decode_record(k, &buf[..n]).unwrap() else {
+            panic!()
+        };
+        assert!(!values.is_empty());
+        assert_eq!(format!("{values:?}"), "[(0, I64(-1))] (+1 omitted)");
+        let mut buf = [0u8; 64];
+        let mut w = CallsiteWriter::new(
+            &mut buf,
+            &CallsiteHead {
+                id: 1,
+                kind: CallsiteKind::Event,
+                level: Level::Info,
+                name: "n",
+                target: "t",
+                file: None,
+                line: None,
+            },
+        );
+        assert!(w.field_name("a"));
+        assert!(!w.field_name(&"b".repeat(100)));
+        assert!(!w.field_name("c"));
+        let (k, n) = w.finish();
+        let Some(Decoded::Callsite(cs)) = decode_record(k, &buf[..n]).unwrap() else {
+            panic!()
+        };
+        assert_eq!((cs.fields.len(), cs.fields.omitted()), (1, 2));
+        assert!(!cs.fields.is_empty());
+        assert_eq!(cs.fields.get(0), Some("a"));
+        assert_eq!(cs.fields.get(1), None);
+        assert_eq!(format!("{:?}", cs.fields), "[\"a\"]");
+        // Clocks and thread names in buffers too small: cut, or rejected.
+        let clock = Clock {
+            ticks_per_second: 1,
+            resolution_ns: 2,
+            mode: "monotonic",
+        };
+        let mut small = [0u8; 21];
+        let n = encode_clock(&mut small, &clock);
+        assert_eq!(
+            decode_record(RECORD_CLOCK, &small[..n]).unwrap(),
+            Some(Decoded::Clock(Clock {
+                mode: "mon",
+                ..clock
+            }))
+        );
+        let n = encode_clock(&mut small[..10], &clock);
+        assert!(decode_record(RECORD_CLOCK, &small[..n]).is_err());
+        let n = encode_thread_name(&mut small[..4], 1, "x");
+        assert!(decode_record(RECORD_THREAD_NAME, &small[..n]).is_err());
+        // Entries that are not reserved.
+        let lane = super::super::LaneId::default();
+        let drops = TraceEntry::Drops {
+            lane,
+            events: 1,
+            records: 2,
+        };
+        assert_eq!(decode(&drops), Ok(None));
+        let rec = TraceEntry::Record {
+            lane,
+            kind: 5,
+            timestamp: 0,
+            payload: vec![1],
+        };
+        assert_eq!(decode(&rec), Ok(None));
+        assert_eq!(
+            decode_event(&IndexEvent {
+                kind: 5,
+                ..Default::default()
+            }),
+            Ok(None)
+        );
+        assert_eq!(
+            decode_event(&IndexEvent {
+                kind: 0xFFFF_0010,
+                ..Default::default()
+            }),
+            Err(SchemaError::UnknownEventKind(0xFFFF_0010))
+        );
+        assert!(is_reserved_record_kind(RECORD_CLOCK) && !is_reserved_record_kind(0xFEFF));
+        assert!(is_reserved_event_kind(EVENT_SPAN_CLOSE) && !is_reserved_event_kind(0xFFFE_FFFF));
+    }
 }
