@@ -510,3 +510,79 @@ fn long_debug_values_are_marked_truncated() {
     assert_eq!(seen, 1);
     std::fs::remove_file(&path).ok();
 }
+
+/// `Span::record` writes the new values; an event with an explicit parent
+/// names that span even on another thread; a span entered on another
+/// thread is entered there; the span ids of the trace are the ones of
+/// the new-span records.
+#[test]
+fn recorded_values_and_explicit_parents() {
+    let path = temp("explicit");
+    let (layer, guard) = TraceringLayer::file(&path, LayerConfig::default()).unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    std::thread::spawn(move || {
+        dispatcher::with_default(&dispatch, || {
+            let span = info_span!("job", progress = tracing::field::Empty);
+            span.record("progress", 7u64);
+            let d = dispatch.clone();
+            let moved = span.clone();
+            std::thread::spawn(move || {
+                dispatcher::with_default(&d, || {
+                    info!(parent: &moved, "from elsewhere");
+                    let _g = moved.enter();
+                    info!("inside, elsewhere");
+                })
+            })
+            .join()
+            .unwrap();
+        })
+    })
+    .join()
+    .unwrap();
+    let (report, _) = guard.finish().unwrap();
+    assert_eq!(report.dropped(), 0);
+    let trace = Trace::read(&path);
+    let mut job = None;
+    let mut recorded = None;
+    let mut parents = Vec::new();
+    let mut entered = Vec::new();
+    for items in trace.lanes.values() {
+        for item in items {
+            match item {
+                Item::NewSpan { span, values, .. } => {
+                    job = Some(*span);
+                    assert!(values.is_empty());
+                }
+                Item::Event {
+                    callsite,
+                    parent,
+                    values,
+                } => {
+                    let v = trace.named(*callsite, values);
+                    parents.push((v["message"].clone(), *parent));
+                }
+                Item::Enter(span, _) => entered.push(*span),
+                _ => {}
+            }
+        }
+    }
+    // The span-values record is not in `Item`: find it directly.
+    for entry in TraceReader::open(&path).unwrap() {
+        let entry = entry.unwrap();
+        if let Some(Decoded::SpanValues { span, values, .. }) = schema::decode(&entry).unwrap() {
+            recorded = Some((span, own(values)));
+        }
+    }
+    let job = job.expect("a new-span record");
+    assert_eq!(recorded, Some((job, vec![(0, V::U(7))])));
+    assert_eq!(entered, [job]);
+    parents.sort_by_key(|p| format!("{:?}", p.0));
+    assert_eq!(
+        parents,
+        [
+            (V::S("from elsewhere".into(), false), Some(job)),
+            (V::S("inside, elsewhere".into(), false), Some(job)),
+        ]
+    );
+    std::fs::remove_file(&path).ok();
+}
