@@ -261,7 +261,7 @@ fn scale(ctx: &Ctx, producers: usize) -> Result<Sample, &'static str> {
 /// A `tracing_layer` run: the traced threads' events/s and ns/event (CPU
 /// time), and the events the subscriber dropped.
 fn layer_run(ctx: &Ctx, sub: Subscriber, threads: usize) -> Result<Sample, &'static str> {
-    let c: LayerCost = tracing_layer(sub, threads, ctx.budget)?;
+    let c: LayerCost = tracing_layer(sub, threads, ctx.budget, ctx.cores)?;
     Ok(Sample {
         ops_per_s: Some(c.ops_per_s()),
         bytes_per_s: None,

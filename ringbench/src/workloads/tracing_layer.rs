@@ -32,11 +32,18 @@
 //!   layer, the floor under every layer (the macros, the dispatcher, the
 //!   span registry's enter/exit bookkeeping).
 //!
+//! **Cores.** Given two cores (as the report does), every traced thread is
+//! pinned to the first and the subscriber is built on a thread pinned to
+//! the second, so that its background thread (tracering's drain,
+//! tracing-chrome's writer) inherits that core: the traced threads share
+//! one core and the background work has the other, as in `registry_drain`
+//! and `observer_effect`. Without cores nothing is pinned.
+//!
 //! Warm-up: 1000 iterations before the timed part, so every thread has made
 //! its per-thread state. Events a subscriber drops (tracering's rings full)
 //! are counted in [`LayerCost::dropped`]; tracering never waits for room.
 
-use super::Budget;
+use super::{Budget, Cores};
 use std::sync::Barrier;
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{FileSink, NullSink};
@@ -127,9 +134,28 @@ fn temp_path(tag: &str) -> std::path::PathBuf {
     ))
 }
 
-/// Runs the loop on `threads` threads under `dispatch`; returns
-/// (iterations, cpu ns) summed over the threads.
-fn traced(dispatch: &Dispatch, threads: usize, budget: Budget) -> (u64, u64) {
+/// Runs `f` on a new thread pinned to `core` (if any).
+fn on_core<R: Send>(core: Option<core_affinity::CoreId>, f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            if let Some(c) = core {
+                core_affinity::set_for_current(c);
+            }
+            f()
+        })
+        .join()
+        .expect("setup thread panicked")
+    })
+}
+
+/// Runs the loop on `threads` threads (pinned to `core`, if any) under
+/// `dispatch`; returns (iterations, cpu ns) summed over the threads.
+fn traced(
+    dispatch: &Dispatch,
+    threads: usize,
+    budget: Budget,
+    core: Option<core_affinity::CoreId>,
+) -> (u64, u64) {
     let (limit, deadline) = match budget {
         Budget::Events(n) => (n.div_ceil(EVENTS_PER_ITERATION), u64::MAX),
         Budget::Time(d) => (u64::MAX, d.as_nanos() as u64),
@@ -140,6 +166,9 @@ fn traced(dispatch: &Dispatch, threads: usize, budget: Budget) -> (u64, u64) {
             .map(|_| {
                 let barrier = &barrier;
                 s.spawn(move || {
+                    if let Some(c) = core {
+                        core_affinity::set_for_current(c);
+                    }
                     dispatcher::with_default(dispatch, || {
                         let span = info_span!("iteration");
                         for i in 0..1000u64 {
@@ -176,13 +205,19 @@ fn traced(dispatch: &Dispatch, threads: usize, budget: Budget) -> (u64, u64) {
     })
 }
 
-/// One run of the loop under `sub` on `threads` threads.
+/// One run of the loop under `sub` on `threads` threads (see the module
+/// docs for `cores`).
 pub fn tracing_layer(
     sub: Subscriber,
     threads: usize,
     budget: Budget,
+    cores: Cores,
 ) -> Result<LayerCost, &'static str> {
     let threads = threads.max(1);
+    let (traced_core, background_core) = match cores {
+        Some((a, b)) => (Some(a), Some(b)),
+        None => (None, None),
+    };
     match sub {
         Subscriber::Tracering | Subscriber::TraceringFile => {
             let path = temp_path("tracering");
@@ -191,17 +226,19 @@ pub fn tracing_layer(
                 TraceringLayer,
                 Box<dyn FnOnce() -> Result<tracering::pipeline::DrainReport, tracering::Error>>,
             ) = if sub == Subscriber::Tracering {
-                let (layer, guard) =
-                    TraceringLayer::with_sink(NullSink, cfg).map_err(|_| "layer setup failed")?;
+                let (layer, guard) = on_core(background_core, || {
+                    TraceringLayer::with_sink(NullSink, cfg).map_err(|_| "layer setup failed")
+                })?;
                 (layer, Box::new(move || guard.finish().map(|r| r.0)))
             } else {
                 let sink = FileSink::create(&path).map_err(|_| "cannot create the trace file")?;
-                let (layer, guard) =
-                    TraceringLayer::with_sink(sink, cfg).map_err(|_| "layer setup failed")?;
+                let (layer, guard) = on_core(background_core, || {
+                    TraceringLayer::with_sink(sink, cfg).map_err(|_| "layer setup failed")
+                })?;
                 (layer, Box::new(move || guard.finish().map(|r| r.0)))
             };
             let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
-            let (iterations, cpu_ns) = traced(&dispatch, threads, budget);
+            let (iterations, cpu_ns) = traced(&dispatch, threads, budget, traced_core);
             drop(dispatch);
             let report = finish().map_err(|_| "the drain failed");
             let _ = std::fs::remove_file(&path);
@@ -217,11 +254,13 @@ pub fn tracing_layer(
         }
         Subscriber::Chrome => {
             let path = temp_path("chrome.json");
-            let (layer, guard) = tracing_chrome::ChromeLayerBuilder::new()
-                .file(&path)
-                .build();
+            let (layer, guard) = on_core(background_core, || {
+                tracing_chrome::ChromeLayerBuilder::new()
+                    .file(&path)
+                    .build()
+            });
             let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
-            let (iterations, cpu_ns) = traced(&dispatch, threads, budget);
+            let (iterations, cpu_ns) = traced(&dispatch, threads, budget, traced_core);
             drop(dispatch);
             // Waits for the writer thread to write everything.
             drop(guard);
@@ -242,7 +281,7 @@ pub fn tracing_layer(
             } else {
                 Dispatch::new(tracing_subscriber::registry())
             };
-            let (iterations, cpu_ns) = traced(&dispatch, threads, budget);
+            let (iterations, cpu_ns) = traced(&dispatch, threads, budget, traced_core);
             Ok(LayerCost {
                 iterations,
                 cpu_ns,
@@ -266,7 +305,7 @@ mod tests {
             Subscriber::RegistryOnly,
         ] {
             for threads in THREADS {
-                let c = tracing_layer(sub, threads, Budget::Events(3000)).unwrap();
+                let c = tracing_layer(sub, threads, Budget::Events(3000), None).unwrap();
                 assert_eq!(c.iterations, 1000 * threads as u64, "{sub:?}");
                 assert_eq!(c.events(), 3 * c.iterations);
                 assert!(c.ns_per_event() > 0.0);
