@@ -24,6 +24,7 @@ mod trace;
 mod wake;
 
 pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
+#[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
 pub use registry::{IndexEvent, Lane, Registry, RegistryConfig, RegistryStats};
 pub use sink::{CallbackSink, Entry, LaneId, NullSink, Sink};
