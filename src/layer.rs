@@ -24,8 +24,9 @@
 //! The kinds and byte layouts are in [`crate::pipeline::schema`]:
 //! - each callsite gets an id, once, when `tracing` registers it (or when
 //!   first seen); its metadata record (name, target, level, file, line,
-//!   field names) goes into each lane before that lane first refers to it,
-//!   so the trace describes itself and every lane can be read on its own;
+//!   field names) goes into each lane before that lane first refers to it
+//!   (in timestamp order: see the schema's "Order"), so the trace
+//!   describes itself and every lane can be read on its own;
 //! - a thread's first event writes its name;
 //! - a new span writes a record (span id, parent, callsite, field values);
 //!   `Span::record` writes the new values;
@@ -55,14 +56,22 @@
 //! After a thread's first event (which allocates its state: the lane, a
 //! record buffer, a bitset of the callsites its lane has described, a span
 //! stack), a span enter, exit or event takes no lock and allocates nothing:
-//! one thread-local lookup, one table probe, and one ring write. Callsite
-//! ids come from a lock-free table filled when `tracing` registers the
-//! callsite (a mutex guards only that cold insert).
+//! one thread-local lookup, one or two table probes (span, callsite), and
+//! one ring write. Callsite ids come from a lock-free table filled when
+//! `tracing` registers the callsite (a mutex guards only that cold insert).
 //!
-//! A callback that runs inside another on the same thread (a `Debug` impl
-//! that logs) cannot write, and neither can a thread that finds no free
-//! lane; both are counted in the registry's `exhausted` counter, so the
-//! drain's report keeps `emitted == persisted + dropped`.
+//! A write never waits: a full ring drops the event and counts it. A
+//! thread that finds no free lane (or a closed registry) cannot write, nor
+//! can a callback that runs inside another of this layer on the same
+//! thread (`tracing` itself already drops an event made inside a
+//! subscriber's callback); both are counted in the registry's `exhausted`
+//! counter, so the drain's report keeps `emitted == persisted + dropped`.
+//!
+//! # Reading the trace
+//! [`TraceReader`](crate::pipeline::TraceReader) reads the file and
+//! [`schema::decode`](crate::pipeline::schema::decode) turns each entry into
+//! a typed [`Decoded`](crate::pipeline::schema::Decoded); group the entries
+//! by lane and order each lane by timestamp (`tests/layer.rs` does this).
 //!
 //! # Filters
 //! Use `tracing_subscriber`'s filters as with any layer:
