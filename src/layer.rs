@@ -69,7 +69,7 @@
 //!
 //! # Reading the trace
 //! [`TraceReader`](crate::pipeline::TraceReader) reads the file and
-//! [`schema::decode`](crate::pipeline::schema::decode) turns each entry into
+//! [`schema::decode`] turns each entry into
 //! a typed [`Decoded`](crate::pipeline::schema::Decoded); group the entries
 //! by lane and order each lane by timestamp (`tests/layer.rs` does this).
 //!
