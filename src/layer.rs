@@ -330,6 +330,14 @@ impl Shared {
         }
     }
 
+    /// Adds this thread's state to `states` (allocates); returns its index.
+    #[cold]
+    #[inline(never)]
+    fn add_state(&self, states: &mut Vec<ThreadState>) -> usize {
+        states.push(self.new_state());
+        states.len() - 1
+    }
+
     /// A thread's state, made on its first event (allocates).
     #[cold]
     #[inline(never)]
@@ -719,10 +727,7 @@ impl TraceringLayer {
                 };
                 let i = match states.iter().position(|s| s.layer == shared.id) {
                     Some(i) => i,
-                    None => {
-                        states.push(shared.new_state());
-                        states.len() - 1
-                    }
+                    None => shared.add_state(&mut states),
                 };
                 let st = &mut states[i];
                 if st.lane.is_none() && !st.attach(shared) {
