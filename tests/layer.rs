@@ -12,6 +12,19 @@ use tracing::{debug, debug_span, info, info_span, warn};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
+/// The default layer with smaller rings (the tests run side by side, and
+/// under valgrind and ASan).
+fn cfg() -> LayerConfig {
+    LayerConfig {
+        registry: RegistryConfig {
+            slots: 8,
+            index_capacity: 4096,
+            detail_capacity: 64 * 1024,
+        },
+        ..LayerConfig::default()
+    }
+}
+
 fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("tracering-layer-{name}-{}.trc", std::process::id()))
 }
@@ -175,7 +188,7 @@ impl Trace {
 #[test]
 fn nested_spans_on_several_threads_read_back() {
     let path = temp("nested");
-    let (layer, guard) = TraceringLayer::file(&path, LayerConfig::default()).unwrap();
+    let (layer, guard) = TraceringLayer::file(&path, cfg()).unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer.clone()));
     const THREADS: u64 = 3;
     const INNER: u64 = 5;
@@ -322,7 +335,7 @@ where
     F: tracing_subscriber::layer::Filter<tracing_subscriber::Registry> + Send + Sync + 'static,
 {
     let path = temp(name);
-    let (layer, guard) = TraceringLayer::file(&path, LayerConfig::default()).unwrap();
+    let (layer, guard) = TraceringLayer::file(&path, cfg()).unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer.with_filter(filter)));
     std::thread::spawn(move || dispatcher::with_default(&dispatch, f))
         .join()
@@ -407,7 +420,7 @@ fn overflowing_rings_count_drops_exactly() {
         detail_capacity: 4096,
     };
     let registry = Registry::new(cfg).unwrap();
-    let layer = TraceringLayer::new(&registry, &LayerConfig::default());
+    let layer = TraceringLayer::new(&registry, &cfg());
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
     // No drain yet: the rings fill and the rest is dropped and counted.
     std::thread::spawn(move || {
@@ -452,7 +465,7 @@ fn an_event_inside_a_callback_does_no_harm() {
         }
     }
     let path = temp("nested-write");
-    let (layer, guard) = TraceringLayer::file(&path, LayerConfig::default()).unwrap();
+    let (layer, guard) = TraceringLayer::file(&path, cfg()).unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
     std::thread::spawn(move || dispatcher::with_default(&dispatch, || info!(v = ?Logs)))
         .join()
@@ -481,7 +494,7 @@ fn long_debug_values_are_marked_truncated() {
     let path = temp("long");
     let cfg = LayerConfig {
         max_debug: 16,
-        ..LayerConfig::default()
+        ..cfg()
     };
     let (layer, guard) = TraceringLayer::file(&path, cfg).unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
@@ -518,7 +531,7 @@ fn long_debug_values_are_marked_truncated() {
 #[test]
 fn recorded_values_and_explicit_parents() {
     let path = temp("explicit");
-    let (layer, guard) = TraceringLayer::file(&path, LayerConfig::default()).unwrap();
+    let (layer, guard) = TraceringLayer::file(&path, cfg()).unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
     std::thread::spawn(move || {
         dispatcher::with_default(&dispatch, || {
