@@ -414,12 +414,12 @@ fn targets_filter_applies() {
 #[test]
 fn overflowing_rings_count_drops_exactly() {
     let path = temp("drops");
-    let cfg = RegistryConfig {
+    let small = RegistryConfig {
         slots: 4,
         index_capacity: 64,
         detail_capacity: 4096,
     };
-    let registry = Registry::new(cfg).unwrap();
+    let registry = Registry::new(small).unwrap();
     let layer = TraceringLayer::new(&registry, &cfg());
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
     // No drain yet: the rings fill and the rest is dropped and counted.
