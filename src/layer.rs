@@ -127,10 +127,13 @@ impl Default for LayerConfig {
     /// `registry`.
     fn default() -> Self {
         LayerConfig {
+            // Every other registry setting (if any) at its default.
+            #[allow(clippy::needless_update)]
             registry: RegistryConfig {
                 slots: 32,
                 index_capacity: 32768,
                 detail_capacity: 512 * 1024,
+                ..RegistryConfig::default()
             },
             drain: DrainConfig {
                 stop_timeout: Duration::from_secs(2),

@@ -16,10 +16,12 @@ use tracing_subscriber::prelude::*;
 /// under valgrind and ASan).
 fn cfg() -> LayerConfig {
     LayerConfig {
+        #[allow(clippy::needless_update)] // any other setting at its default
         registry: RegistryConfig {
             slots: 8,
             index_capacity: 4096,
             detail_capacity: 64 * 1024,
+            ..RegistryConfig::default()
         },
         ..LayerConfig::default()
     }
@@ -103,19 +105,23 @@ impl Trace {
         };
         for entry in TraceReader::open(path).unwrap() {
             let entry = entry.unwrap();
-            let lane: LaneId = match &entry {
-                TraceEntry::Event { lane, .. }
-                | TraceEntry::Record { lane, .. }
-                | TraceEntry::Drops { lane, .. } => *lane,
+            let (lane, ts): (LaneId, u64) = match &entry {
+                TraceEntry::Event { lane, event } => (*lane, event.timestamp),
+                TraceEntry::Record {
+                    lane, timestamp, ..
+                } => (*lane, *timestamp),
+                // Drop reports (and any other entry a file may hold).
+                other => {
+                    if let TraceEntry::Drops {
+                        events, records, ..
+                    } = other
+                    {
+                        t.drops.0 += events;
+                        t.drops.1 += records;
+                    }
+                    continue;
+                }
             };
-            if let TraceEntry::Drops {
-                events, records, ..
-            } = entry
-            {
-                t.drops.0 += events;
-                t.drops.1 += records;
-                continue;
-            }
             let item = match schema::decode(&entry).expect("well-formed") {
                 Some(Decoded::ThreadName { name, .. }) => Item::Thread(name.to_string()),
                 Some(Decoded::Callsite(cs)) => {
@@ -152,11 +158,6 @@ impl Trace {
                     values: own(values),
                 },
                 _ => Item::Other,
-            };
-            let ts = match &entry {
-                TraceEntry::Event { event, .. } => event.timestamp,
-                TraceEntry::Record { timestamp, .. } => *timestamp,
-                TraceEntry::Drops { .. } => 0,
             };
             stamped
                 .entry((lane.slot, lane.generation))
@@ -414,10 +415,12 @@ fn targets_filter_applies() {
 #[test]
 fn overflowing_rings_count_drops_exactly() {
     let path = temp("drops");
+    #[allow(clippy::needless_update)] // any other setting at its default
     let small = RegistryConfig {
         slots: 4,
         index_capacity: 64,
         detail_capacity: 4096,
+        ..RegistryConfig::default()
     };
     let registry = Registry::new(small).unwrap();
     let layer = TraceringLayer::new(&registry, &cfg());

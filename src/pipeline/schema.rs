@@ -882,8 +882,8 @@ pub fn decode_record(kind: u16, payload: &[u8]) -> Result<Option<Decoded<'_>>, S
 }
 
 /// Decodes an entry read back from a trace file: index events and records
-/// as [`decode_event`] and [`decode_record`] do; drop reports are not
-/// reserved (`Ok(None)`).
+/// as [`decode_event`] and [`decode_record`] do; drop reports (and any
+/// other kind of entry) are not reserved (`Ok(None)`).
 ///
 /// ```
 /// use tracering::pipeline::{IndexEvent, LaneId, TraceEntry, schema::{self, Decoded}};
@@ -898,7 +898,8 @@ pub fn decode(entry: &TraceEntry) -> Result<Option<Decoded<'_>>, SchemaError> {
     match entry {
         TraceEntry::Event { event, .. } => decode_event(event),
         TraceEntry::Record { kind, payload, .. } => decode_record(*kind, payload),
-        TraceEntry::Drops { .. } => Ok(None),
+        // Drop reports, and any entry a later file format adds.
+        _ => Ok(None),
     }
 }
 
