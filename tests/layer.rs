@@ -92,7 +92,7 @@ struct Trace {
     /// the timestamps (taken on the lane's one thread) give their order.
     lanes: BTreeMap<(u32, u64), Vec<Item>>,
     drops: (u64, u64),
-    callsites: HashMap<u64, (String, Vec<String>)>,
+    callsites: schema::Callsites,
 }
 
 impl Trace {
@@ -101,7 +101,7 @@ impl Trace {
         let mut t = Trace {
             lanes: BTreeMap::new(),
             drops: (0, 0),
-            callsites: HashMap::new(),
+            callsites: schema::Callsites::default(),
         };
         for entry in TraceReader::open(path).unwrap() {
             let entry = entry.unwrap();
@@ -122,12 +122,14 @@ impl Trace {
                     continue;
                 }
             };
-            let item = match schema::decode(&entry).expect("well-formed") {
+            let decoded = schema::decode(&entry).expect("well-formed");
+            if let Some(d) = &decoded {
+                t.callsites.learn(d);
+            }
+            let item = match decoded {
                 Some(Decoded::ThreadName { name, .. }) => Item::Thread(name.to_string()),
                 Some(Decoded::Callsite(cs)) => {
                     let fields: Vec<String> = cs.fields.iter().map(str::to_string).collect();
-                    t.callsites
-                        .insert(cs.id, (cs.name.to_string(), fields.clone()));
                     Item::Callsite {
                         id: cs.id,
                         name: cs.name.to_string(),
@@ -173,15 +175,17 @@ impl Trace {
     }
 
     fn name(&self, callsite: u64) -> &str {
-        &self.callsites[&callsite].0
+        &self.callsites.get(callsite).expect("described").name
     }
 
     /// Event values by field name.
     fn named(&self, callsite: u64, values: &[(u16, V)]) -> BTreeMap<String, V> {
-        let fields = &self.callsites[&callsite].1;
         values
             .iter()
-            .map(|(f, v)| (fields[*f as usize].clone(), v.clone()))
+            .map(|(f, v)| {
+                let name = self.callsites.field_name(callsite, *f).expect("a field");
+                (name.to_string(), v.clone())
+            })
             .collect()
     }
 }

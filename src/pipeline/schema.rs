@@ -913,6 +913,116 @@ fn values<'a>(c: &mut Cursor<'a>) -> Result<Values<'a>, SchemaError> {
 }
 
 // ---------------------------------------------------------------------------
+// What a reader remembers
+
+/// An owned copy of a callsite record, kept by [`Callsites`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallsiteInfo {
+    /// Span or event.
+    pub kind: CallsiteKind,
+    /// Its level.
+    pub level: Level,
+    /// Its name.
+    pub name: String,
+    /// Its target.
+    pub target: String,
+    /// Its source file, if known.
+    pub file: Option<String>,
+    /// Its source line, if known.
+    pub line: Option<u32>,
+    /// Its field names, field 0 first.
+    pub fields: Vec<String>,
+}
+
+/// The callsites a reader has seen, by id: what an exporter needs to name
+/// spans and events and their fields. Feed it every decoded entry
+/// ([`learn`](Self::learn) keeps the callsite records and ignores the
+/// rest); the same id described again (in another lane) is kept once.
+///
+/// ```
+/// use tracering::pipeline::schema::*;
+/// let mut buf = [0u8; 128];
+/// let mut w = CallsiteWriter::new(&mut buf, &CallsiteHead {
+///     id: 4, kind: CallsiteKind::Event, level: Level::Info,
+///     name: "event app.rs:9", target: "app", file: Some("app.rs"), line: Some(9),
+/// });
+/// w.field_name("message");
+/// let (kind, n) = w.finish();
+/// let mut callsites = Callsites::default();
+/// assert!(callsites.learn(&decode_record(kind, &buf[..n])?.unwrap()));
+/// assert_eq!(callsites.get(4).map(|c| c.name.as_str()), Some("event app.rs:9"));
+/// assert_eq!(callsites.field_name(4, 0), Some("message"));
+/// assert_eq!(callsites.field_name(5, 0), None);
+/// # Ok::<(), SchemaError>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Callsites {
+    map: std::collections::HashMap<u64, CallsiteInfo>,
+}
+
+impl Callsites {
+    /// Keeps `d` if it is a callsite record not seen before; says whether
+    /// it was one (new or not).
+    ///
+    /// ```
+    /// use tracering::pipeline::schema::{Callsites, Decoded};
+    /// let enter = Decoded::SpanEnter { span: 1, callsite: 2 };
+    /// assert!(!Callsites::default().learn(&enter));
+    /// ```
+    pub fn learn(&mut self, d: &Decoded<'_>) -> bool {
+        let Decoded::Callsite(cs) = d else {
+            return false;
+        };
+        self.map.entry(cs.id).or_insert_with(|| CallsiteInfo {
+            kind: cs.kind,
+            level: cs.level,
+            name: cs.name.to_string(),
+            target: cs.target.to_string(),
+            file: cs.file.map(str::to_string),
+            line: cs.line,
+            fields: cs.fields.iter().map(str::to_string).collect(),
+        });
+        true
+    }
+
+    /// The callsite `id`, if seen.
+    ///
+    /// ```
+    /// assert!(tracering::pipeline::schema::Callsites::default().get(1).is_none());
+    /// ```
+    pub fn get(&self, id: u64) -> Option<&CallsiteInfo> {
+        self.map.get(&id)
+    }
+
+    /// The name of field `index` of callsite `id`, if seen.
+    ///
+    /// ```
+    /// assert!(tracering::pipeline::schema::Callsites::default().field_name(1, 0).is_none());
+    /// ```
+    pub fn field_name(&self, id: u64, index: u16) -> Option<&str> {
+        self.get(id)?.fields.get(index as usize).map(String::as_str)
+    }
+
+    /// How many callsites are known.
+    ///
+    /// ```
+    /// assert_eq!(tracering::pipeline::schema::Callsites::default().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether none is known.
+    ///
+    /// ```
+    /// assert!(tracering::pipeline::schema::Callsites::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Encoding
 
 /// Appends to a caller's buffer; once something does not fit, it and
@@ -1063,6 +1173,15 @@ pub struct CallsiteWriter<'b> {
 
 impl<'b> CallsiteWriter<'b> {
     /// Writes the head into `buf`.
+    ///
+    /// ```
+    /// use tracering::pipeline::schema::*;
+    /// let mut buf = [0u8; 64];
+    /// let head = CallsiteHead { id: 1, kind: CallsiteKind::Span, level: Level::Debug,
+    ///     name: "s", target: "t", file: None, line: None };
+    /// let (kind, len) = CallsiteWriter::new(&mut buf, &head).finish();
+    /// assert_eq!((kind, len), (RECORD_CALLSITE, 16 + 3 + 3 + 4));
+    /// ```
     pub fn new(buf: &'b mut [u8], head: &CallsiteHead<'_>) -> Self {
         let mut out = Out { buf, len: 0 };
         let mut flags = 0;
@@ -1092,6 +1211,16 @@ impl<'b> CallsiteWriter<'b> {
 
     /// Adds the next field name; `false` if it did not fit (then it and
     /// every later name are left out and counted).
+    ///
+    /// ```
+    /// use tracering::pipeline::schema::*;
+    /// let mut buf = [0u8; 30];
+    /// let head = CallsiteHead { id: 1, kind: CallsiteKind::Event, level: Level::Info,
+    ///     name: "e", target: "t", file: None, line: None };
+    /// let mut w = CallsiteWriter::new(&mut buf, &head);
+    /// assert!(w.field_name("a"));       // 26 + 3 bytes
+    /// assert!(!w.field_name("b"));      // no room left
+    /// ```
     pub fn field_name(&mut self, name: &str) -> bool {
         let name = cut(name, MAX_STR);
         self.list.item(2 + name.len(), |out| {
@@ -1100,6 +1229,14 @@ impl<'b> CallsiteWriter<'b> {
     }
 
     /// The record kind and the payload length.
+    ///
+    /// ```
+    /// use tracering::pipeline::schema::*;
+    /// let mut buf = [0u8; 64];
+    /// let head = CallsiteHead { id: 1, kind: CallsiteKind::Event, level: Level::Info,
+    ///     name: "e", target: "t", file: None, line: None };
+    /// assert_eq!(CallsiteWriter::new(&mut buf, &head).finish().0, RECORD_CALLSITE);
+    /// ```
     pub fn finish(self) -> (u16, usize) {
         (RECORD_CALLSITE, self.list.finish())
     }
