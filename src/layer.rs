@@ -25,14 +25,16 @@
 //! - each callsite gets an id, once, when `tracing` registers it (or when
 //!   first seen); its metadata record (name, target, level, file, line,
 //!   field names) goes into each lane before that lane first refers to it
-//!   (in timestamp order: see the schema's "Order"), so the trace
+//!   (in the lane's order: see the schema's "Order"), so the trace
 //!   describes itself and every lane can be read on its own;
 //! - a thread's first event writes its name;
 //! - a new span writes a record (span id, parent, callsite, field values);
 //!   `Span::record` writes the new values;
 //! - span enter, exit and close are index events (span id, callsite);
 //! - an event without fields is an index event (callsite, parent span);
-//!   one with fields is a record (callsite, parent span, values).
+//!   one with fields is a record (callsite, parent span, values);
+//! - every index event also carries the number of records its lane had
+//!   written, which places it exactly among them.
 //!
 //! Values go through `tracing`'s typed `Visit` methods: `u64`, `i64`,
 //! `f64`, `bool` and `str` keep their type; everything else
@@ -71,7 +73,9 @@
 //! [`TraceReader`](crate::pipeline::TraceReader) reads the file and
 //! [`schema::decode`] turns each entry into
 //! a typed [`Decoded`](crate::pipeline::schema::Decoded); group the entries
-//! by lane and order each lane by timestamp (`tests/layer.rs` does this).
+//! by lane, and merge each lane's index events among its records with
+//! their `records_before` (exact, whatever the clock; `tests/layer.rs` does
+//! this).
 //!
 //! # Filters
 //! Use `tracing_subscriber`'s filters as with any layer:
@@ -109,7 +113,7 @@ pub struct LayerConfig {
     pub max_debug: usize,
     /// Spans alive at once that get a unique trace id.
     pub max_spans: usize,
-    /// Callsites the layer describes (ids 1 to this).
+    /// Callsites the layer describes (ids 1 to this; at most `u32::MAX`).
     pub max_callsites: usize,
 }
 
@@ -309,7 +313,8 @@ impl Shared {
         if let Some((id, _)) = self.callsites.get(key) {
             return id;
         }
-        if *next > self.cfg.max_callsites as u64 || !self.callsites.insert(key, *next, 0) {
+        let max = (self.cfg.max_callsites as u64).min(u32::MAX as u64);
+        if *next > max || !self.callsites.insert(key, *next, 0) {
             arch::fetch_add(&self.callsites_refused, 1);
             return 0;
         }
@@ -355,6 +360,7 @@ impl Shared {
                 stack: Vec::with_capacity(STACK),
                 next_span: 0,
                 span_end: 0,
+                records: 0,
             },
         };
         st.attach(self);
@@ -379,6 +385,9 @@ struct Local {
     stack: Vec<u64>,
     next_span: u64,
     span_end: u64,
+    /// Records this lane holds so far (wrapping): the order word's high
+    /// half.
+    records: u32,
 }
 
 impl ThreadState {
@@ -404,7 +413,9 @@ impl ThreadState {
             crate::pipeline::current_tid(),
             thread.name().unwrap_or(""),
         );
-        let _ = lane.record(schema::RECORD_THREAD_NAME, &self.local.buf[..n]);
+        // A new lane: its records are counted from 0.
+        self.local.records = 0;
+        self.local.record(&mut lane, schema::RECORD_THREAD_NAME, n);
         self.local.seen.fill(0);
         self.lane = Some(lane);
         true
@@ -412,6 +423,21 @@ impl ThreadState {
 }
 
 impl Local {
+    /// Writes the first `len` bytes of the buffer as a record, and counts
+    /// it if the ring took it.
+    #[inline(always)]
+    fn record(&mut self, lane: &mut Lane, kind: u16, len: usize) -> bool {
+        let ok = lane.record(kind, &self.buf[..len]).is_ok();
+        self.records = self.records.wrapping_add(ok as u32);
+        ok
+    }
+
+    /// The order word of an index event of callsite `cs` written now.
+    #[inline(always)]
+    fn order(&self, cs: u64) -> u64 {
+        schema::order_word(cs, self.records)
+    }
+
     /// The next trace span id.
     #[inline]
     fn span_id(&mut self, shared: &Shared) -> u64 {
@@ -478,7 +504,7 @@ impl Local {
         let (kind, n) = w.finish();
         // Marked as described only once it is in the ring; a full ring
         // drops it (counted), and the next use tries again.
-        if lane.record(kind, &self.buf[..n]).is_ok() {
+        if self.record(lane, kind, n) {
             if let Some(w) = self.seen.get_mut((cs / 64) as usize) {
                 *w |= 1 << (cs % 64);
             }
@@ -786,7 +812,7 @@ where
                 max: shared.cfg.max_debug,
             });
             let (kind, n) = w.finish();
-            let _ = lane.record(kind, &st.buf[..n]);
+            st.record(lane, kind, n);
         });
         if !ran {
             // No state on this thread: still give the span an id that
@@ -809,7 +835,7 @@ where
                 max: shared.cfg.max_debug,
             });
             let (kind, n) = w.finish();
-            let _ = lane.record(kind, &st.buf[..n]);
+            st.record(lane, kind, n);
         });
     }
 
@@ -825,7 +851,7 @@ where
                 explicit.unwrap_or_else(|| st.current())
             };
             if meta.fields().is_empty() {
-                let _ = lane.event(schema::EVENT_INSTANT, cs, parent);
+                let _ = lane.event(schema::EVENT_INSTANT, st.order(cs), parent);
                 return;
             }
             let mut w = ValuesWriter::new(&mut st.buf, cs, parent);
@@ -834,7 +860,7 @@ where
                 max: shared.cfg.max_debug,
             });
             let (kind, n) = w.finish();
-            let _ = lane.record(kind, &st.buf[..n]);
+            st.record(lane, kind, n);
         });
     }
 
@@ -842,7 +868,7 @@ where
         let (span, cs) = self.shared.span(id);
         self.with_state(|_, st, lane| {
             st.describe(lane, cs, || ctx.metadata(id));
-            let _ = lane.event(schema::EVENT_SPAN_ENTER, span, cs);
+            let _ = lane.event(schema::EVENT_SPAN_ENTER, span, st.order(cs));
             if st.stack.len() < STACK {
                 st.stack.push(span);
             }
@@ -853,7 +879,7 @@ where
         let (span, cs) = self.shared.span(id);
         self.with_state(|_, st, lane| {
             st.describe(lane, cs, || ctx.metadata(id));
-            let _ = lane.event(schema::EVENT_SPAN_EXIT, span, cs);
+            let _ = lane.event(schema::EVENT_SPAN_EXIT, span, st.order(cs));
             // Usually the innermost; out-of-order exits are allowed.
             if st.stack.last() == Some(&span) {
                 st.stack.pop();
@@ -872,7 +898,7 @@ where
             .unwrap_or((key | UNTRACKED, 0));
         self.with_state(|_, st, lane| {
             st.describe(lane, cs, || ctx.metadata(&id));
-            let _ = lane.event(schema::EVENT_SPAN_CLOSE, span, cs);
+            let _ = lane.event(schema::EVENT_SPAN_CLOSE, span, st.order(cs));
         });
     }
 }

@@ -87,9 +87,10 @@ enum Item {
 type SpanInfo = (Option<u64>, String, Vec<(u16, V)>);
 
 struct Trace {
-    /// Each lane's items in timestamp order: a lane's index ring and record
-    /// ring are drained separately, so the file holds them in batches, and
-    /// the timestamps (taken on the lane's one thread) give their order.
+    /// Each lane's items in order: a lane's index ring and record ring are
+    /// drained separately, so the file holds them in batches; each index
+    /// event says how many of the lane's records came before it, which
+    /// merges the two exactly.
     lanes: BTreeMap<(u32, u64), Vec<Item>>,
     drops: (u64, u64),
     callsites: schema::Callsites,
@@ -97,7 +98,10 @@ struct Trace {
 
 impl Trace {
     fn read(path: &PathBuf) -> Trace {
-        let mut stamped: BTreeMap<(u32, u64), Vec<(u64, Item)>> = BTreeMap::new();
+        // Per lane: its records in order, and its index events in order
+        // with their `records_before`.
+        type Lanes = BTreeMap<(u32, u64), (Vec<Item>, Vec<(u32, Item)>)>;
+        let mut streams: Lanes = BTreeMap::new();
         let mut t = Trace {
             lanes: BTreeMap::new(),
             drops: (0, 0),
@@ -105,11 +109,8 @@ impl Trace {
         };
         for entry in TraceReader::open(path).unwrap() {
             let entry = entry.unwrap();
-            let (lane, ts): (LaneId, u64) = match &entry {
-                TraceEntry::Event { lane, event } => (*lane, event.timestamp),
-                TraceEntry::Record {
-                    lane, timestamp, ..
-                } => (*lane, *timestamp),
+            let lane: LaneId = match &entry {
+                TraceEntry::Event { lane, .. } | TraceEntry::Record { lane, .. } => *lane,
                 // Drop reports (and any other entry a file may hold).
                 other => {
                     if let TraceEntry::Drops {
@@ -147,13 +148,14 @@ impl Trace {
                     callsite,
                     values: own(values),
                 },
-                Some(Decoded::SpanEnter { span, callsite }) => Item::Enter(span, callsite),
-                Some(Decoded::SpanExit { span, callsite }) => Item::Exit(span, callsite),
-                Some(Decoded::SpanClose { span, callsite }) => Item::Close(span, callsite),
+                Some(Decoded::SpanEnter { span, callsite, .. }) => Item::Enter(span, callsite),
+                Some(Decoded::SpanExit { span, callsite, .. }) => Item::Exit(span, callsite),
+                Some(Decoded::SpanClose { span, callsite, .. }) => Item::Close(span, callsite),
                 Some(Decoded::Event {
                     callsite,
                     parent,
                     values,
+                    ..
                 }) => Item::Event {
                     callsite,
                     parent,
@@ -161,15 +163,36 @@ impl Trace {
                 },
                 _ => Item::Other,
             };
-            stamped
-                .entry((lane.slot, lane.generation))
-                .or_default()
-                .push((ts, item));
+            let (records, events) = streams.entry((lane.slot, lane.generation)).or_default();
+            match &decoded {
+                Some(
+                    Decoded::SpanEnter { records_before, .. }
+                    | Decoded::SpanExit { records_before, .. }
+                    | Decoded::SpanClose { records_before, .. }
+                    | Decoded::Event {
+                        records_before: Some(records_before),
+                        ..
+                    },
+                ) => events.push((*records_before, item)),
+                _ => records.push(item),
+            }
         }
-        for (lane, mut items) in stamped {
-            items.sort_by_key(|(ts, _)| *ts);
-            t.lanes
-                .insert(lane, items.into_iter().map(|(_, i)| i).collect());
+        for (lane, (records, events)) in streams {
+            // No timestamps here: a thread that moves to another CPU may
+            // stamp a little earlier than before (the TSCs of this machine's
+            // vCPUs differ slightly), which is why the order word exists.
+            let mut merged = Vec::new();
+            let mut records = records.into_iter();
+            let mut taken = 0u32;
+            for (before, item) in events {
+                while taken != before {
+                    merged.push(records.next().expect("the records an event counts"));
+                    taken += 1;
+                }
+                merged.push(item);
+            }
+            merged.extend(records);
+            t.lanes.insert(lane, merged);
         }
         t
     }

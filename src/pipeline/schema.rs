@@ -16,10 +16,15 @@
 //! # Index events (32 bytes: `timestamp kind aux a b`)
 //! | kind | name | `a` | `b` | `aux` |
 //! |---|---|---|---|---|
-//! | `0xFFFF_0000` | [`EVENT_SPAN_ENTER`] | span id | callsite id | 0 |
-//! | `0xFFFF_0001` | [`EVENT_SPAN_EXIT`] | span id | callsite id | 0 |
-//! | `0xFFFF_0002` | [`EVENT_INSTANT`] (an event without fields) | callsite id | parent span id, 0 = none | 0 |
-//! | `0xFFFF_0003` | [`EVENT_SPAN_CLOSE`] | span id | callsite id | 0 |
+//! | `0xFFFF_0000` | [`EVENT_SPAN_ENTER`] | span id | order word | 0 |
+//! | `0xFFFF_0001` | [`EVENT_SPAN_EXIT`] | span id | order word | 0 |
+//! | `0xFFFF_0002` | [`EVENT_INSTANT`] (an event without fields) | order word | parent span id, 0 = none | 0 |
+//! | `0xFFFF_0003` | [`EVENT_SPAN_CLOSE`] | span id | order word | 0 |
+//!
+//! The order word ([`order_word`]) is `callsite id | records_before << 32`:
+//! the callsite in the low 32 bits, and in the high 32 bits the number of
+//! records the lane had written when the event was written (wrapping), which
+//! places the event exactly among the lane's records (see "Order").
 //!
 //! # Records (little-endian; `str` = `len:u16` then `len` bytes of UTF-8)
 //! ```text
@@ -51,14 +56,19 @@
 //! A lane's index events and records travel in two rings that the drain
 //! empties in batches, and lanes are persisted independently: a reader
 //! sees no order between lanes, nor between a lane's events and its
-//! records in the file. Merge a lane's entries by timestamp: they are all
-//! taken on the lane's one thread and do not go backwards. In that order
-//! the thread-name record comes first, and a lane describes each callsite
-//! (the layer writes its record into the lane) before its first use there;
-//! the same callsite id may be described in several lanes, with the same
-//! content. A new-span record is in the lane of the thread that created the
-//! span; enter, exit and close events carry the callsite id, so a reader
-//! can name them without it.
+//! records in the file. Within each ring a lane's entries are in order,
+//! and each reserved index event says how many of the lane's records came
+//! before it (`records_before`, wrapping at 2^32; records that a full ring
+//! dropped are not counted): merge a lane's two streams with it, exactly,
+//! whatever the clock's resolution (equal timestamps included). Lanes are
+//! ordered against each other by timestamp only.
+//!
+//! In that order the thread-name record comes first, and a lane describes
+//! each callsite (the layer writes its record into the lane) before its
+//! first use there; the same callsite id may be described in several lanes,
+//! with the same content. A new-span record is in the lane of the thread
+//! that created the span; enter, exit and close events carry the callsite
+//! id, so a reader can name them without it. Callsite ids fit in 32 bits.
 //!
 //! ```
 //! use tracering::pipeline::schema::{self, Decoded, Value};
@@ -68,7 +78,7 @@
 //! w.value(1, Value::Str { text: "hi", truncated: false });
 //! let (kind, len) = w.finish();
 //! match schema::decode_record(kind, &buf[..len])? {
-//!     Some(Decoded::Event { callsite: 7, parent: None, values }) => {
+//!     Some(Decoded::Event { callsite: 7, parent: None, values, .. }) => {
 //!         let v: Vec<_> = values.iter().collect();
 //!         assert_eq!(v[0], (0, Value::U64(42)));
 //!     }
@@ -128,6 +138,24 @@ pub const fn is_reserved_event_kind(kind: u32) -> bool {
 /// ```
 pub const fn is_reserved_record_kind(kind: u16) -> bool {
     kind >= RECORD_KIND_FIRST
+}
+
+/// The order word of a reserved index event: `callsite` (which must fit in
+/// 32 bits; higher bits are cut) in the low half, `records_before` in the
+/// high half.
+///
+/// ```
+/// use tracering::pipeline::{IndexEvent, schema::{self, Decoded}};
+/// let b = schema::order_word(3, 17);
+/// let e = IndexEvent { kind: schema::EVENT_SPAN_EXIT, a: 9, b, ..Default::default() };
+/// assert_eq!(
+///     schema::decode_event(&e)?,
+///     Some(Decoded::SpanExit { span: 9, callsite: 3, records_before: 17 })
+/// );
+/// # Ok::<(), schema::SchemaError>(())
+/// ```
+pub const fn order_word(callsite: u64, records_before: u32) -> u64 {
+    (callsite & 0xFFFF_FFFF) | (records_before as u64) << 32
 }
 
 /// Why a reserved event or record could not be decoded. Offsets are byte
@@ -672,6 +700,8 @@ pub enum Decoded<'a> {
         span: u64,
         /// Its callsite.
         callsite: u64,
+        /// The lane's records written before this event (see "Order").
+        records_before: u32,
     },
     /// [`EVENT_SPAN_EXIT`].
     SpanExit {
@@ -679,6 +709,8 @@ pub enum Decoded<'a> {
         span: u64,
         /// Its callsite.
         callsite: u64,
+        /// The lane's records written before this event.
+        records_before: u32,
     },
     /// [`EVENT_SPAN_CLOSE`].
     SpanClose {
@@ -686,6 +718,8 @@ pub enum Decoded<'a> {
         span: u64,
         /// Its callsite.
         callsite: u64,
+        /// The lane's records written before this event.
+        records_before: u32,
     },
     /// [`EVENT_INSTANT`] (no values) or [`RECORD_EVENT`].
     Event {
@@ -695,6 +729,9 @@ pub enum Decoded<'a> {
         parent: Option<u64>,
         /// Its field values (empty for an index event).
         values: Values<'a>,
+        /// For an index event, the lane's records written before it; `None`
+        /// for a record (records are in order in their ring).
+        records_before: Option<u32>,
     },
     /// [`RECORD_CALLSITE`].
     Callsite(Callsite<'a>),
@@ -754,7 +791,10 @@ fn parent(id: u64) -> Option<u64> {
 /// ```
 /// use tracering::pipeline::{IndexEvent, schema::{self, Decoded}};
 /// let e = IndexEvent { kind: schema::EVENT_SPAN_ENTER, a: 5, b: 1, ..Default::default() };
-/// assert_eq!(schema::decode_event(&e)?, Some(Decoded::SpanEnter { span: 5, callsite: 1 }));
+/// assert_eq!(
+///     schema::decode_event(&e)?,
+///     Some(Decoded::SpanEnter { span: 5, callsite: 1, records_before: 0 })
+/// );
 /// assert_eq!(schema::decode_event(&IndexEvent { kind: 1, ..Default::default() })?, None);
 /// let bad = IndexEvent { kind: 0xFFFF_FFFF, ..Default::default() };
 /// assert_eq!(schema::decode_event(&bad), Err(schema::SchemaError::UnknownEventKind(0xFFFF_FFFF)));
@@ -764,24 +804,41 @@ pub fn decode_event(e: &IndexEvent) -> Result<Option<Decoded<'static>>, SchemaEr
     if !is_reserved_event_kind(e.kind) {
         return Ok(None);
     }
+    let split = |w: u64| (w & 0xFFFF_FFFF, (w >> 32) as u32);
     let d = match e.kind {
-        EVENT_SPAN_ENTER => Decoded::SpanEnter {
-            span: span_id(e.a)?,
-            callsite: e.b,
-        },
-        EVENT_SPAN_EXIT => Decoded::SpanExit {
-            span: span_id(e.a)?,
-            callsite: e.b,
-        },
-        EVENT_SPAN_CLOSE => Decoded::SpanClose {
-            span: span_id(e.a)?,
-            callsite: e.b,
-        },
-        EVENT_INSTANT => Decoded::Event {
-            callsite: e.a,
-            parent: parent(e.b),
-            values: NO_VALUES,
-        },
+        EVENT_SPAN_ENTER => {
+            let (callsite, records_before) = split(e.b);
+            Decoded::SpanEnter {
+                span: span_id(e.a)?,
+                callsite,
+                records_before,
+            }
+        }
+        EVENT_SPAN_EXIT => {
+            let (callsite, records_before) = split(e.b);
+            Decoded::SpanExit {
+                span: span_id(e.a)?,
+                callsite,
+                records_before,
+            }
+        }
+        EVENT_SPAN_CLOSE => {
+            let (callsite, records_before) = split(e.b);
+            Decoded::SpanClose {
+                span: span_id(e.a)?,
+                callsite,
+                records_before,
+            }
+        }
+        EVENT_INSTANT => {
+            let (callsite, records_before) = split(e.a);
+            Decoded::Event {
+                callsite,
+                parent: parent(e.b),
+                values: NO_VALUES,
+                records_before: Some(records_before),
+            }
+        }
         k => return Err(SchemaError::UnknownEventKind(k)),
     };
     if e.aux != 0 {
@@ -864,6 +921,7 @@ pub fn decode_record(kind: u16, payload: &[u8]) -> Result<Option<Decoded<'_>>, S
             callsite: c.u64()?,
             parent: parent(c.u64()?),
             values: values(&mut c)?,
+            records_before: None,
         },
         RECORD_SPAN_VALUES => Decoded::SpanValues {
             span: span_id(c.u64()?)?,
@@ -966,7 +1024,7 @@ impl Callsites {
     ///
     /// ```
     /// use tracering::pipeline::schema::{Callsites, Decoded};
-    /// let enter = Decoded::SpanEnter { span: 1, callsite: 2 };
+    /// let enter = Decoded::SpanEnter { span: 1, callsite: 2, records_before: 0 };
     /// assert!(!Callsites::default().learn(&enter));
     /// ```
     pub fn learn(&mut self, d: &Decoded<'_>) -> bool {
@@ -1569,7 +1627,7 @@ mod tests {
             let (kind, n) = w.finish();
             let d = decode_record(kind, &buf[..n]).unwrap().unwrap();
             let values = match d {
-                Decoded::Event { callsite: c, parent: p, values } => {
+                Decoded::Event { callsite: c, parent: p, values, .. } => {
                     prop_assert_eq!((c, p), (callsite, (parent != 0).then_some(parent)));
                     values
                 }
@@ -1621,6 +1679,27 @@ mod tests {
             prop_assert_eq!(cs.level, head.level);
             prop_assert_eq!((cs.name, cs.target, cs.file, cs.line), (head.name, head.target, head.file, line));
             prop_assert_eq!(cs.fields.iter().collect::<Vec<_>>(), fields.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn index_events_round_trip(span in 1u64.., callsite in 0u64..=u32::MAX as u64, before in any::<u32>(), parent in any::<u64>()) {
+            let w = order_word(callsite, before);
+            for kind in [EVENT_SPAN_ENTER, EVENT_SPAN_EXIT, EVENT_SPAN_CLOSE] {
+                let e = IndexEvent { kind, a: span, b: w, ..Default::default() };
+                let d = decode_event(&e).unwrap().unwrap();
+                let got = match d {
+                    Decoded::SpanEnter { span, callsite, records_before }
+                    | Decoded::SpanExit { span, callsite, records_before }
+                    | Decoded::SpanClose { span, callsite, records_before } => (span, callsite, records_before),
+                    other => return Err(TestCaseError::fail(format!("{other:?}"))),
+                };
+                prop_assert_eq!(got, (span, callsite, before));
+            }
+            let e = IndexEvent { kind: EVENT_INSTANT, a: w, b: parent, ..Default::default() };
+            let Some(Decoded::Event { callsite: c, parent: p, values, records_before }) = decode_event(&e).unwrap() else {
+                return Err(TestCaseError::fail("not an event"));
+            };
+            prop_assert_eq!((c, p, values.len(), records_before), (callsite, (parent != 0).then_some(parent), 0, Some(before)));
         }
 
         /// Any bytes, any kind: a typed result, never a panic; and every
