@@ -2,6 +2,8 @@
 # ci/asan.sh: AddressSanitizer (with LeakSanitizer) over the whole test
 # suite, doctests included, then valgrind memcheck over the test binaries.
 #
+# The library's `tracing` feature (the layer and its tests) is on.
+#
 # AddressSanitizer needs nightly (-Zsanitizer=address). Only our code and the
 # dependencies are instrumented; std is not rebuilt, which ASan does not need
 # (unlike TSan). Release mode keeps the stress tests short.
@@ -25,7 +27,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1 abort_on_error=0 detect_stac
 rc=0
 run_logged asan env RUSTFLAGS="-Zsanitizer=address" RUSTDOCFLAGS="-Zsanitizer=address" \
     cargo "+$CI_NIGHTLY" test --target "$CI_HOST" --target-dir target/asan --release \
-    -p tracering -p tracering-tracer --no-fail-fast || rc=$?
+    -p tracering -p tracering-tracer --features tracering/tracing --no-fail-fast || rc=$?
 read -r apassed afailed < <(count_tests "$CI_LOGS/asan.log")
 areports=$(grep -cE "ERROR: (AddressSanitizer|LeakSanitizer)" "$CI_LOGS/asan.log" || true)
 if [ "$rc" -ne 0 ] || [ "$areports" -ne 0 ] || [ "$apassed" -eq 0 ]; then
@@ -41,7 +43,7 @@ for s in $VALGRIND_SKIP; do
 done
 
 bins="$CI_LOGS/valgrind-bins.txt"
-cargo test --release -p tracering -p tracering-tracer --no-run --message-format=json 2>"$CI_LOGS/valgrind-build.log" |
+cargo test --release -p tracering -p tracering-tracer --features tracering/tracing --no-run --message-format=json 2>"$CI_LOGS/valgrind-build.log" |
     python3 -c '
 import json, sys
 for line in sys.stdin:

@@ -52,6 +52,8 @@ expected = {
     "lane_event": ["lane-event", "push-plus-clock", "bare-push"],
     # One producer on any machine; more rows where there are more cores.
     "scaling": ["tracering-1p"],
+    "tracing_layer": [f"{s}-{t}t" for t in (1, 4) for s in
+                      ("tracering", "tracering-file", "tracing-chrome", "fmt", "registry-only")],
 }
 # Figures each workload must have once it has run.
 figures = {
@@ -65,6 +67,7 @@ figures = {
     "observer_effect": ["ops_per_s"],
     "lane_event": ["ops_per_s"],
     "scaling": ["ops_per_s"],
+    "tracing_layer": ["ops_per_s"],
 }
 notes = {(n["workload"], n["impl"]): n["note"] for n in report.get("notes", [])}
 rows = {}
@@ -98,7 +101,10 @@ cost_bases = {
     ("lane_event", "lane-event"): ["push-plus-clock", "bare-push"],
     ("lane_event", "push-plus-clock"): ["bare-push"],
 }
-for workload in ("observer_effect", "lane_event", "scaling"):
+for t in (1, 4):
+    for s in ("tracering-file", "tracing-chrome", "fmt", "registry-only"):
+        cost_bases[("tracing_layer", f"{s}-{t}t")] = [f"tracering-{t}t"]
+for workload in ("observer_effect", "lane_event", "scaling", "tracing_layer"):
     for impl in expected[workload]:
         c = costs.get((workload, impl))
         if c is None:

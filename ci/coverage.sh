@@ -8,9 +8,11 @@
 # below COVERAGE_MIN (95) percent of lines. The core is the SPSC protocol
 # and its front-ends (src/ring.rs, src/handles.rs, src/event.rs,
 # src/record/*.rs), the shared header (src/layout.rs), the orderings
-# (arch/order.rs, the same on every target) and the host's clock/line/spin
+# (arch/order.rs, the same on every target), the host's clock/line/spin
 # file (arch/mod.rs plus arch/x86_64.rs, or arch/aarch64.rs on an aarch64
-# host). arch/generic.rs is compiled on every host but mostly unused on those
+# host), and the trace schema's decoder (src/pipeline/schema.rs), which
+# reads what a hostile peer may have written. The library's `tracing`
+# feature is on, so the layer's tests run too. arch/generic.rs is compiled on every host but mostly unused on those
 # two, so it is reported and not held to the minimum; the aarch64 file runs
 # under QEMU.
 set -euo pipefail
@@ -26,11 +28,11 @@ case "$CI_HOST" in
     aarch64-*) host_backend=arch/aarch64.rs ;;
     *) host_backend=arch/generic.rs ;;
 esac
-CORE="src/ring.rs src/handles.rs src/event.rs src/record/mod.rs src/record/format.rs src/record/producer.rs src/record/consumer.rs src/layout.rs arch/mod.rs arch/order.rs $host_backend"
+CORE="src/ring.rs src/handles.rs src/event.rs src/record/mod.rs src/record/format.rs src/record/producer.rs src/record/consumer.rs src/layout.rs src/pipeline/schema.rs arch/mod.rs arch/order.rs $host_backend"
 IGNORE='(^|/)(tests|benches|examples|ringbench|tools|fuzz)/|/\.cargo/|/rustc/'
 
 rc=0
-run_logged coverage-run cargo llvm-cov --no-report -p tracering -p tracering-tracer || rc=$?
+run_logged coverage-run cargo llvm-cov --no-report -p tracering -p tracering-tracer --features tracering/tracing || rc=$?
 read -r passed failed < <(count_tests "$CI_LOGS/coverage-run.log")
 [ "$rc" -eq 0 ] || { echo "coverage: FAILED, the instrumented tests failed ($passed passed, $failed failed)"; exit 1; }
 

@@ -4,7 +4,9 @@
 # with warnings denied, over every workspace crate (the library, ringbench
 # and the tracer). The export tests read the FXT files back with the PyPI
 # package fxt (installed here, pinned); TRACERING_REQUIRE_FXT=1 makes its
-# absence a failure instead of a skipped check.
+# absence a failure instead of a skipped check. The library's `tracing`
+# feature (the layer, its tests, its example and doctests) is on everywhere;
+# clippy also runs with every feature (`portable` included).
 set -euo pipefail
 # shellcheck source=ci/setup.sh
 source "$(dirname "$0")/setup.sh"
@@ -17,15 +19,16 @@ export TRACERING_REQUIRE_FXT=1
 fails=()
 
 run_logged stable-fmt cargo fmt --all --check || fails+=(fmt)
-run_logged stable-clippy cargo clippy --workspace --all-targets -- -D warnings || fails+=(clippy)
+run_logged stable-clippy cargo clippy --workspace --all-targets --features tracering/tracing -- -D warnings || fails+=(clippy)
+run_logged stable-clippy-all-features cargo clippy --workspace --all-targets --all-features -- -D warnings || fails+=(clippy-all-features)
 
-run_logged stable-test-debug cargo test --workspace --no-fail-fast || fails+=(test-debug)
+run_logged stable-test-debug cargo test --workspace --features tracering/tracing --no-fail-fast || fails+=(test-debug)
 read -r dp df < <(count_tests "$CI_LOGS/stable-test-debug.log")
 
-run_logged stable-test-release cargo test --workspace --release --no-fail-fast || fails+=(test-release)
+run_logged stable-test-release cargo test --workspace --features tracering/tracing --release --no-fail-fast || fails+=(test-release)
 read -r rp rf < <(count_tests "$CI_LOGS/stable-test-release.log")
 
-run_logged stable-doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps || fails+=(doc)
+run_logged stable-doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --features tracering/tracing --no-deps || fails+=(doc)
 
 if [ ${#fails[@]} -eq 0 ]; then
     echo "stable: fmt, clippy -D warnings and doc clean; tests debug $dp passed, release $rp passed"

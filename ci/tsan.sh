@@ -7,8 +7,11 @@
 # every target (arch/order.rs), which TSan understands, so it checks the
 # shipped build.
 #
-# TSAN_TESTS (default "stress miri_concurrency registry clock") lists the test
-# targets; those without a tests/NAME.rs are skipped. Release mode keeps the
+# TSAN_TESTS (default "stress miri_concurrency registry clock layer") lists
+# the test targets; those without a tests/NAME.rs are skipped. The library's
+# `tracing` feature is on (`layer`: the tracing layer's threads, its
+# lock-free span and callsite tables, and its drain; `clock`: the drain, the
+# coarse clock's ticker and a producer). Release mode keeps the
 # 10M-event stress run short under TSan.
 set -euo pipefail
 # shellcheck source=ci/setup.sh
@@ -18,7 +21,7 @@ need_nightly rust-src
 
 TESTS=""
 args=()
-for t in ${TSAN_TESTS:-stress miri_concurrency registry clock}; do
+for t in ${TSAN_TESTS:-stress miri_concurrency registry clock layer}; do
     [ -f "tests/$t.rs" ] || continue
     TESTS="$TESTS${TESTS:+ }$t"
     args+=(--test "$t")
@@ -31,7 +34,7 @@ rc=0
 run_logged tsan env RUSTFLAGS="-Zsanitizer=thread" \
     RUSTDOCFLAGS="-Zsanitizer=thread" \
     cargo "+$CI_NIGHTLY" test -Zbuild-std --target "$CI_HOST" --target-dir target/tsan \
-    --release -p tracering "${args[@]}" || rc=$?
+    --release -p tracering --features tracing "${args[@]}" || rc=$?
 
 read -r passed failed < <(count_tests "$CI_LOGS/tsan.log")
 reports=$(grep -c "WARNING: ThreadSanitizer" "$CI_LOGS/tsan.log" || true)

@@ -81,6 +81,8 @@ mod error;
 mod event;
 pub mod export;
 mod handles;
+#[cfg(all(feature = "tracing", not(loom)))]
+pub mod layer;
 mod layout;
 mod mutants;
 mod peer;
@@ -104,6 +106,10 @@ pub use record::{
     WriteGrant,
 };
 pub use region::Region;
+
+/// The `tracing` layer (feature `tracing`); see [`layer`].
+#[cfg(all(feature = "tracing", not(loom)))]
+pub use layer::TraceringLayer;
 
 /// The pure record parser and its framing helpers, for the fuzz targets in
 /// `fuzz/` and for `tests/parse_records.rs`: separate crates, which reach

@@ -36,3 +36,8 @@ fn corpus_drain_mutating() {
 fn corpus_parse_records() {
     replay("parse_records", fuzz_logic::parse_records);
 }
+
+#[test]
+fn corpus_decode_schema() {
+    replay("decode_schema", fuzz_logic::decode_schema);
+}

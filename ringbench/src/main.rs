@@ -45,6 +45,7 @@ use ringbench::workloads::throughput::{
     event32_batch_cross, event32_chunk_cross, event32_cross, record_mixed_rtrb,
     record_mixed_tracering,
 };
+use ringbench::workloads::tracing_layer::{tracing_layer, LayerCost, Subscriber};
 use ringbench::workloads::{two_cores, Budget, Cores, RunCfg, ThreadHook, Throughput};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -323,6 +324,80 @@ fn scale(ctx: &Ctx, producers: usize) -> Result<Sample, &'static str> {
     };
     hook.fill(&mut s, r.calls);
     Ok(s)
+}
+
+/// A `tracing_layer` run: the traced threads' events/s and ns/event (CPU
+/// time), and the events the subscriber dropped.
+fn layer_run(ctx: &Ctx, sub: Subscriber, threads: usize) -> Result<Sample, &'static str> {
+    let c: LayerCost = tracing_layer(sub, threads, ctx.budget, ctx.cores)?;
+    Ok(Sample {
+        ops_per_s: Some(c.ops_per_s()),
+        bytes_per_s: None,
+        ns_per_op: Some(c.ns_per_event()),
+        anomalies: c.dropped,
+        ops: c.events(),
+        ..Sample::default()
+    })
+}
+
+/// The `tracing_layer` rows: each subscriber on 1 and 4 threads; the
+/// others' ns/event against tracering's layer with the same threads.
+fn tracing_layer_specs() -> Vec<Spec> {
+    let mut v = Vec::new();
+    for threads in ringbench::workloads::tracing_layer::THREADS {
+        let base: &'static str = Box::leak(format!("tracering-{threads}t").into_boxed_str());
+        let bases: &'static [&'static str] = Box::leak(vec![base].into_boxed_slice());
+        let rows: [(&str, Subscriber, &str); 5] = [
+            (
+                "tracering",
+                Subscriber::Tracering,
+                "TraceringLayer, default drain into NullSink",
+            ),
+            (
+                "tracering-file",
+                Subscriber::TraceringFile,
+                "TraceringLayer, default drain into FileSink (temp file)",
+            ),
+            (
+                "tracing-chrome",
+                Subscriber::Chrome,
+                "tracing-chrome 0.7.2 layer writing JSON to a temp file",
+            ),
+            (
+                "fmt",
+                Subscriber::Fmt,
+                "tracing_subscriber::fmt() defaults, writer std::io::sink",
+            ),
+            (
+                "registry-only",
+                Subscriber::RegistryOnly,
+                "tracing_subscriber::registry() and no layer: the floor under every layer",
+            ),
+        ];
+        for (name, sub, what) in rows {
+            let imp: &'static str = Box::leak(format!("{name}-{threads}t").into_boxed_str());
+            let note: &'static str = Box::leak(
+                format!(
+                    "{what}; {threads} traced thread(s); ns per event of traced-thread CPU time, \
+                     3 events per iteration (span enter + info! with 2 u64 fields + exit)"
+                )
+                .into_boxed_str(),
+            );
+            let s = spec(
+                "tracing_layer",
+                imp,
+                Metric::Ops,
+                move |ctx| layer_run(ctx, sub, threads),
+                note,
+            );
+            v.push(if sub == Subscriber::Tracering {
+                s
+            } else {
+                s.vs(bases)
+            });
+        }
+    }
+    v
 }
 
 type Run = Box<dyn Fn(&Ctx) -> Result<Sample, &'static str>>;
@@ -673,6 +748,7 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
         ),
     ]);
     v.extend(scaling_specs(scaling_cores));
+    v.extend(tracing_layer_specs());
     v
 }
 

@@ -289,6 +289,14 @@ impl Row {
                 parts.push(format!("{r:.2}x the ns/event of {}", c.base));
             }
         }
+        if self.workload == "tracing_layer" && self.imp.starts_with("tracering") {
+            parts.push(format!(
+                "{} events dropped by full rings over the runs ({:.3}% of the {} timed)",
+                self.anomalies,
+                self.anomalies as f64 * 100.0 / self.ops.max(1) as f64,
+                self.ops
+            ));
+        }
         if self.anomalies > 0 {
             match self.workload {
                 "observer_effect" | "lane_event" => parts.push(format!(

@@ -17,12 +17,15 @@
 
 mod drain;
 mod registry;
+pub mod schema;
 mod sink;
 mod slot;
 mod trace;
 mod wake;
 
 pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
+#[cfg(all(feature = "tracing", not(loom)))]
+pub(crate) use registry::current_tid;
 pub use registry::{IndexEvent, Lane, Registry, RegistryConfig, RegistryStats};
 pub use sink::{CallbackSink, Entry, LaneId, NullSink, Sink};
 pub use trace::{FileSink, TraceEntry, TraceReader};

@@ -634,8 +634,15 @@ impl Registry {
 
     #[cold]
     fn exhausted(&self, e: Error) -> Error {
-        arch::fetch_add(&self.inner.header().exhausted, 1);
+        self.count_exhausted();
         e
+    }
+
+    /// Counts one write that found no lane (for writers that hold their own
+    /// lanes, like the `tracing` layer), so the drain's report stays exact.
+    #[cold]
+    pub(crate) fn count_exhausted(&self) {
+        arch::fetch_add(&self.inner.header().exhausted, 1);
     }
 
     /// Releases the calling thread's lane now instead of at thread exit.
@@ -973,7 +980,7 @@ std::thread_local! {
 }
 
 /// The OS thread id (Linux `gettid`), or a per-thread counter elsewhere.
-fn current_tid() -> u64 {
+pub(crate) fn current_tid() -> u64 {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: gettid has no arguments and cannot fail.

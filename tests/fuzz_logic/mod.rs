@@ -192,3 +192,52 @@ pub fn parse_records(data: &[u8]) {
     }
     panic!("the walk did not end within {} steps", cap / 8 + 1);
 }
+
+/// `decode_schema`: the layer's schema decoder over arbitrary bytes. The
+/// first byte picks the reserved kind (`0x00..=0xEF`: record kind
+/// `0xFF00 + byte`; `0xF0..`: an index event of kind `0xFFFF_0000 +
+/// (byte - 0xF0)`, built from the next 28 bytes); the rest is the payload.
+/// Any input may be rejected with a typed error; none may panic, and what
+/// decodes must iterate to exactly its counts.
+pub fn decode_schema(data: &[u8]) {
+    use tracering::pipeline::schema::{self, Decoded};
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    if sel >= 0xF0 {
+        let mut b = [0u8; 28];
+        let n = rest.len().min(28);
+        b[..n].copy_from_slice(&rest[..n]);
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+        let e = tracering::pipeline::IndexEvent {
+            timestamp: u64_at(0),
+            kind: 0xFFFF_0000 + (sel - 0xF0) as u32,
+            aux: u32::from_le_bytes(b[8..12].try_into().unwrap()),
+            a: u64_at(12),
+            b: u64_at(20),
+        };
+        let _ = std::hint::black_box(schema::decode_event(&e));
+        return;
+    }
+    let kind = 0xFF00 + sel as u16;
+    match schema::decode_record(kind, rest) {
+        Ok(Some(d)) => {
+            match d {
+                Decoded::Event { values, .. }
+                | Decoded::NewSpan { values, .. }
+                | Decoded::SpanValues { values, .. } => {
+                    assert_eq!(values.iter().count(), values.len());
+                }
+                Decoded::Callsite(cs) => {
+                    assert_eq!(cs.fields.iter().count(), cs.fields.len());
+                }
+                _ => {}
+            }
+            std::hint::black_box(format!("{d:?}"));
+        }
+        Ok(None) => unreachable!("reserved kinds always decode or fail"),
+        Err(e) => {
+            std::hint::black_box(e.to_string());
+        }
+    }
+}

@@ -10,7 +10,9 @@
 //! Queue adapters for each implementation are in `queues.rs`; the bench-only
 //! `tracering-unpadded` layout is in `unpadded.rs`. The producer-cost
 //! workloads (`observer_effect`, `lane_event`) are in `producer.rs`, and the
-//! many-core pipeline workload (`scaling`) in `scaling.rs`.
+//! many-core pipeline workload (`scaling`) in `scaling.rs`. The `tracing`
+//! workload (`tracing_layer`: tracering's layer against tracing-chrome and
+//! `tracing_subscriber::fmt`) is in `tracing_layer.rs`.
 
 pub mod clock;
 pub mod latency;
@@ -19,6 +21,7 @@ pub mod queues;
 pub mod registry;
 pub mod scaling;
 pub mod throughput;
+pub mod tracing_layer;
 pub mod unpadded;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,0 +1,112 @@
+//! An ordinary program instrumented with `tracing`, traced by tracering.
+//!
+//! ```text
+//! cargo run --release --example trace_my_app --features tracing [-- OUT]
+//! ```
+//!
+//! It counts words in a few generated documents on four worker threads,
+//! with `#[instrument]`ed functions, spans and `info!` events, and writes
+//! the binary trace to `trace.trc` (or `OUT`), which
+//! `tracering::pipeline::TraceReader` and `tracering::pipeline::schema`
+//! read back. `RUST_LOG`-style filtering works as with any layer: here a
+//! `LevelFilter` keeps `DEBUG` and above.
+
+use std::collections::HashMap;
+use tracering::layer::{LayerConfig, TraceringLayer};
+use tracing::{debug, info, info_span, instrument, warn};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::prelude::*;
+
+/// A made-up document: `words` words drawn from a small vocabulary.
+fn document(seed: u64, words: usize) -> String {
+    const VOCAB: [&str; 8] = [
+        "ring", "trace", "span", "event", "lane", "drain", "sink", "thread",
+    ];
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = String::new();
+    for _ in 0..words {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.push_str(VOCAB[(x % VOCAB.len() as u64) as usize]);
+        out.push(' ');
+    }
+    out
+}
+
+#[instrument(skip(text), fields(bytes = text.len()))]
+fn count_words(doc: usize, text: &str) -> HashMap<&str, u64> {
+    let mut counts = HashMap::new();
+    for w in text.split_whitespace() {
+        *counts.entry(w).or_insert(0) += 1;
+    }
+    debug!(distinct = counts.len() as u64, "counted");
+    counts
+}
+
+#[instrument(skip(counts))]
+fn report(doc: usize, counts: &HashMap<&str, u64>) -> u64 {
+    let total: u64 = counts.values().sum();
+    let (top, n) = counts
+        .iter()
+        .max_by_key(|(w, n)| (**n, std::cmp::Reverse(**w)))
+        .map(|(w, n)| (*w, *n))
+        .unwrap_or(("", 0));
+    if n * 4 > total {
+        warn!(top, n, total, "one word dominates");
+    }
+    info!(
+        total,
+        top,
+        share = n as f64 / total.max(1) as f64,
+        "document done"
+    );
+    total
+}
+
+fn main() -> Result<(), tracering::Error> {
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "trace.trc".into());
+    let (layer, guard) = TraceringLayer::file(&out, LayerConfig::default())?;
+    tracing_subscriber::registry()
+        .with(layer.with_filter(LevelFilter::DEBUG))
+        .init();
+
+    let run = info_span!("run", workers = 4u64);
+    let _run = run.enter();
+    info!("starting");
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let parent = run.clone();
+            std::thread::Builder::new()
+                .name(format!("worker-{w}"))
+                .spawn(move || {
+                    let span = info_span!(parent: &parent, "worker", id = w as u64);
+                    let _g = span.enter();
+                    let mut total = 0;
+                    for doc in (w..16).step_by(4) {
+                        let text = document(doc as u64, 2000);
+                        let counts = count_words(doc, &text);
+                        total += report(doc, &counts);
+                    }
+                    info!(total, "worker done");
+                    total
+                })
+                .expect("spawn a worker")
+        })
+        .collect();
+    let words: u64 = workers.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+    info!(words, "all done");
+    drop(_run);
+
+    // Stops the drain, flushes the file, and reports what was kept and
+    // what (if anything) was dropped.
+    let (report, _file) = guard.finish()?;
+    println!(
+        "{words} words; trace: {} entries written to {out}, {} dropped",
+        report.persisted(),
+        report.dropped()
+    );
+    Ok(())
+}

@@ -1,0 +1,904 @@
+//! [`TraceringLayer`]: a [`tracing_subscriber::Layer`] that writes spans
+//! and events into a [`Registry`]'s per-thread lanes (feature `tracing`).
+//!
+//! ```
+//! use tracing_subscriber::prelude::*;
+//! use tracering::layer::{LayerConfig, TraceringLayer};
+//!
+//! let path = std::env::temp_dir().join(format!("layer-doc-{}.trc", std::process::id()));
+//! let (layer, guard) = TraceringLayer::file(&path, LayerConfig::default())?;
+//! let subscriber = tracing_subscriber::registry().with(layer);
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let span = tracing::info_span!("work", items = 3);
+//!     let _entered = span.enter();
+//!     tracing::info!(answer = 42, "done");
+//! });
+//! let (report, _sink) = guard.finish()?; // stops the drain and flushes
+//! assert_eq!(report.dropped(), 0);
+//! assert!(report.persisted() >= 5); // thread name, 2 callsites, span, enter, event, exit, close
+//! # std::fs::remove_file(&path).ok();
+//! # Ok::<(), tracering::Error>(())
+//! ```
+//!
+//! # What it writes
+//! The kinds and byte layouts are in [`crate::pipeline::schema`]:
+//! - each callsite gets an id, once, when `tracing` registers it (or when
+//!   first seen); its metadata record (name, target, level, file, line,
+//!   field names) goes into each lane before that lane first refers to it
+//!   (in the lane's order: see the schema's "Order"), so the trace
+//!   describes itself and every lane can be read on its own;
+//! - a thread's first event writes its name;
+//! - a new span writes a record (span id, parent, callsite, field values);
+//!   `Span::record` writes the new values;
+//! - span enter, exit and close are index events (span id, callsite);
+//! - an event without fields is an index event (callsite, parent span);
+//!   one with fields is a record (callsite, parent span, values);
+//! - every index event also carries the number of records its lane had
+//!   written, which places it exactly among them.
+//!
+//! Values go through `tracing`'s typed `Visit` methods: `u64`, `i64`,
+//! `f64`, `bool` and `str` keep their type; everything else
+//! (`record_debug`, including the `message`) is formatted in place into
+//! the thread's record buffer, cut at [`LayerConfig::max_debug`] bytes
+//! or at the end of the buffer, and marked truncated when cut.
+//!
+//! # Span ids
+//! `tracing_subscriber`'s registry reuses a span's id once it closes. The
+//! trace uses its own ids instead: each thread takes blocks of 256 from a
+//! shared counter (one atomic add per 256 spans) and numbers the spans it
+//! creates from its block, so ids are unique in the trace and never 0. The
+//! layer finds a span's trace id from its `tracing` id in a fixed-size
+//! lock-free table (open addressing, [`LayerConfig::max_spans`] live spans),
+//! filled when the span is created and emptied when it closes: no
+//! allocation and no lock per span. A span created while the table has no
+//! room keeps its `tracing` id with bit 63 set (unique only while it lives)
+//! and is counted in [`LayerStats::spans_untracked`].
+//!
+//! # The hot path
+//! After a thread's first event (which allocates its state: the lane, a
+//! record buffer, a bitset of the callsites its lane has described, a span
+//! stack), a span enter, exit or event takes no lock and allocates nothing:
+//! one thread-local lookup, one or two table probes (span, callsite), and
+//! one ring write. Callsite ids come from a lock-free table filled when
+//! `tracing` registers the callsite (a mutex guards only that cold insert).
+//!
+//! A write never waits: a full ring drops the event and counts it. A
+//! thread that finds no free lane (or a closed registry) cannot write, nor
+//! can a callback that runs inside another of this layer on the same
+//! thread (`tracing` itself already drops an event made inside a
+//! subscriber's callback); both are counted in the registry's `exhausted`
+//! counter, so the drain's report keeps `emitted == persisted + dropped`.
+//!
+//! # Reading the trace
+//! [`TraceReader`](crate::pipeline::TraceReader) reads the file and
+//! [`schema::decode`] turns each entry into
+//! a typed [`Decoded`](crate::pipeline::schema::Decoded); group the entries
+//! by lane, and merge each lane's index events among its records with
+//! their `records_before` (exact, whatever the clock; `tests/layer.rs` does
+//! this).
+//!
+//! # Filters
+//! Use `tracing_subscriber`'s filters as with any layer:
+//! `layer.with_filter(LevelFilter::INFO)`, `Targets`, or `EnvFilter` (its
+//! `env-filter` feature).
+
+use crate::pipeline::schema::{self, CallsiteHead, CallsiteKind, Level, Value, ValuesWriter};
+use crate::pipeline::{
+    Drain, DrainConfig, DrainHandle, DrainReport, FileSink, Lane, Registry, RegistryConfig, Sink,
+};
+use crate::sync::atomic::AtomicU64;
+use crate::{arch, Error};
+use core::cell::RefCell;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tracing_core::field::{Field, Visit};
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::{Event, Interest, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+/// Sizes and limits of a [`TraceringLayer`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerConfig {
+    /// The registry the constructors that make one ([`TraceringLayer::file`],
+    /// [`TraceringLayer::with_sink`]) build.
+    pub registry: RegistryConfig,
+    /// Their drain.
+    pub drain: DrainConfig,
+    /// Bytes of a thread's record buffer: the largest record (a span's or
+    /// event's values) the layer writes; cut to the lane's largest payload.
+    pub max_record: usize,
+    /// Most bytes of one formatted (`Debug`) or string value.
+    pub max_debug: usize,
+    /// Spans alive at once that get a unique trace id.
+    pub max_spans: usize,
+    /// Callsites the layer describes (ids 1 to this; at most `u32::MAX`).
+    pub max_callsites: usize,
+}
+
+impl Default for LayerConfig {
+    /// 32 lanes (threads tracing at once) of 32768 index events (1 MiB)
+    /// and 512 KiB of records, 48 MiB in all, allocated and pre-faulted
+    /// when the registry is made; the default drain with a 2 s stop
+    /// timeout; 4 KiB records, 1 KiB values, 16384 live spans and 4096
+    /// callsites.
+    ///
+    /// Large rings are what keep the traced threads' cost low: the drain
+    /// sleeps until a ring is a quarter full, and each time a thread wakes
+    /// it costs that thread a system call. Smaller rings work (fewer bytes,
+    /// more wake-ups and a higher risk of drops under bursts): set
+    /// `registry`.
+    fn default() -> Self {
+        LayerConfig {
+            // Every other registry setting (if any) at its default.
+            #[allow(clippy::needless_update)]
+            registry: RegistryConfig {
+                slots: 32,
+                index_capacity: 32768,
+                detail_capacity: 512 * 1024,
+                ..RegistryConfig::default()
+            },
+            drain: DrainConfig {
+                stop_timeout: Duration::from_secs(2),
+                ..DrainConfig::default()
+            },
+            max_record: 4096,
+            max_debug: 1024,
+            max_spans: 16384,
+            max_callsites: 4096,
+        }
+    }
+}
+
+/// Counters of a layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LayerStats {
+    /// Callsites given an id.
+    pub callsites: u64,
+    /// Callsites refused because [`LayerConfig::max_callsites`] were
+    /// interned (their events name callsite 0, "unknown").
+    pub callsites_refused: u64,
+    /// Spans created while the span table was full (their trace id is their
+    /// `tracing` id with bit 63 set).
+    pub spans_untracked: u64,
+}
+
+// ---------------------------------------------------------------------------
+// A fixed-size, lock-free map from u64 keys to two u64 values.
+
+const EMPTY: u64 = 0;
+const TOMB: u64 = u64::MAX;
+const CLAIMED: u64 = u64::MAX - 1;
+/// Longest probe sequence; a key is always within this many slots of home.
+const PROBES: usize = 32;
+
+struct Slot {
+    key: AtomicU64,
+    a: AtomicU64,
+    b: AtomicU64,
+}
+
+/// Open addressing with linear probing. Readers take no lock: they load a
+/// key (acquire) and, on a match, its values, which its inserter stored
+/// before it published the key (release). Removal leaves a tombstone that
+/// a later insert may reuse.
+struct Table {
+    slots: Box<[Slot]>,
+    shift: u32,
+}
+
+impl Table {
+    fn new(entries: usize) -> Table {
+        let n = entries
+            .clamp(8, 1 << 24)
+            .saturating_mul(2)
+            .next_power_of_two();
+        Table {
+            slots: (0..n)
+                .map(|_| Slot {
+                    key: AtomicU64::new(EMPTY),
+                    a: AtomicU64::new(0),
+                    b: AtomicU64::new(0),
+                })
+                .collect(),
+            shift: 64 - n.trailing_zeros(),
+        }
+    }
+
+    #[inline(always)]
+    fn home(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    #[inline(always)]
+    fn find(&self, key: u64) -> Option<&Slot> {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        for _ in 0..PROBES {
+            let s = &self.slots[i];
+            let k = arch::load_acquire(&s.key);
+            if k == key {
+                return Some(s);
+            }
+            if k == EMPTY {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+        None
+    }
+
+    #[inline(always)]
+    fn get(&self, key: u64) -> Option<(u64, u64)> {
+        let s = self.find(key)?;
+        Some((arch::load_relaxed(&s.a), arch::load_relaxed(&s.b)))
+    }
+
+    /// Inserts `key` (not already present) with its values; `false` if no
+    /// slot within the probe limit is free.
+    fn insert(&self, key: u64, a: u64, b: u64) -> bool {
+        if key == EMPTY || key >= CLAIMED {
+            return false;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        for _ in 0..PROBES {
+            let s = &self.slots[i];
+            let k = arch::load_acquire(&s.key);
+            if (k == EMPTY || k == TOMB) && arch::cas(&s.key, k, CLAIMED).is_ok() {
+                arch::store_relaxed(&s.a, a);
+                arch::store_relaxed(&s.b, b);
+                arch::store_release(&s.key, key);
+                return true;
+            }
+            i = (i + 1) & mask;
+        }
+        false
+    }
+
+    /// Removes `key`, returning its values.
+    fn remove(&self, key: u64) -> Option<(u64, u64)> {
+        let s = self.find(key)?;
+        let v = (arch::load_relaxed(&s.a), arch::load_relaxed(&s.b));
+        arch::store_release(&s.key, TOMB);
+        Some(v)
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+/// What every clone of a layer shares.
+struct Shared {
+    /// Process-unique id, naming this layer's thread-local state.
+    id: u64,
+    registry: Registry,
+    cfg: LayerConfig,
+    /// Metadata address -> callsite id.
+    callsites: Table,
+    /// The next callsite id; held only to intern (cold).
+    intern: Mutex<u64>,
+    /// `tracing` span id -> (trace span id, callsite id).
+    spans: Table,
+    /// The next free block of trace span ids.
+    next_span: AtomicU64,
+    callsites_refused: AtomicU64,
+    spans_untracked: AtomicU64,
+}
+
+/// Trace span ids a thread takes from the shared counter at a time.
+const SPAN_BLOCK: u64 = 256;
+/// Bit 63 marks a span id that is the `tracing` id (the table was full).
+const UNTRACKED: u64 = 1 << 63;
+/// Span stack entries a thread keeps (deeper nesting loses parents).
+const STACK: usize = 64;
+/// The smallest record buffer.
+const MIN_RECORD: usize = 256;
+
+impl Shared {
+    /// The callsite id of `meta`, interning it if it is new; 0 if refused.
+    #[inline(always)]
+    fn callsite(&self, meta: &'static Metadata<'static>) -> u64 {
+        let key = meta as *const Metadata<'static> as usize as u64;
+        match self.callsites.get(key) {
+            Some((id, _)) => id,
+            None => self.intern(key),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn intern(&self, key: u64) -> u64 {
+        let mut next = self.intern.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((id, _)) = self.callsites.get(key) {
+            return id;
+        }
+        let max = (self.cfg.max_callsites as u64).min(u32::MAX as u64);
+        if *next > max || !self.callsites.insert(key, *next, 0) {
+            arch::fetch_add(&self.callsites_refused, 1);
+            return 0;
+        }
+        *next += 1;
+        *next - 1
+    }
+
+    /// The trace id and callsite of a live span.
+    #[inline(always)]
+    fn span(&self, id: &Id) -> (u64, u64) {
+        let key = id.into_u64();
+        self.spans.get(key).unwrap_or((key | UNTRACKED, 0))
+    }
+
+    fn stats(&self) -> LayerStats {
+        let next = *self.intern.lock().unwrap_or_else(|e| e.into_inner());
+        LayerStats {
+            callsites: next - 1,
+            callsites_refused: arch::load_relaxed(&self.callsites_refused),
+            spans_untracked: arch::load_relaxed(&self.spans_untracked),
+        }
+    }
+
+    /// Adds this thread's state to `states` (allocates); returns its index.
+    #[cold]
+    #[inline(never)]
+    fn add_state(&self, states: &mut Vec<ThreadState>) -> usize {
+        states.push(self.new_state());
+        states.len() - 1
+    }
+
+    /// A thread's state, made on its first event (allocates).
+    #[cold]
+    #[inline(never)]
+    fn new_state(&self) -> ThreadState {
+        let words = (self.cfg.max_callsites + 1).div_ceil(64);
+        let mut st = ThreadState {
+            layer: self.id,
+            lane: None,
+            local: Local {
+                buf: Box::new([]),
+                seen: vec![0; words].into_boxed_slice(),
+                stack: Vec::with_capacity(STACK),
+                next_span: 0,
+                span_end: 0,
+                records: 0,
+            },
+        };
+        st.attach(self);
+        st
+    }
+}
+
+/// One thread's state for one layer.
+struct ThreadState {
+    layer: u64,
+    lane: Option<Lane>,
+    local: Local,
+}
+
+/// A thread's state besides its lane (borrowed beside it).
+struct Local {
+    /// The record buffer, reused by every record.
+    buf: Box<[u8]>,
+    /// Bit `i`: this lane holds callsite `i`'s record.
+    seen: Box<[u64]>,
+    /// Trace ids of the spans this thread is in, innermost last.
+    stack: Vec<u64>,
+    next_span: u64,
+    span_end: u64,
+    /// Records this lane holds so far (wrapping): the order word's high
+    /// half.
+    records: u32,
+}
+
+impl ThreadState {
+    /// Takes a lane, sizes the buffer to it and writes the thread's name;
+    /// `false` if no lane is free (or the registry is closed).
+    #[cold]
+    #[inline(never)]
+    fn attach(&mut self, shared: &Shared) -> bool {
+        let Ok(mut lane) = shared.registry.register() else {
+            return false;
+        };
+        let size = shared
+            .cfg
+            .max_record
+            .max(MIN_RECORD)
+            .min(lane.detail().max_payload());
+        if self.local.buf.len() != size {
+            self.local.buf = vec![0; size].into_boxed_slice();
+        }
+        let thread = std::thread::current();
+        let n = schema::encode_thread_name(
+            &mut self.local.buf,
+            crate::pipeline::current_tid(),
+            thread.name().unwrap_or(""),
+        );
+        // A new lane: its records are counted from 0.
+        self.local.records = 0;
+        self.local.record(&mut lane, schema::RECORD_THREAD_NAME, n);
+        self.local.seen.fill(0);
+        self.lane = Some(lane);
+        true
+    }
+}
+
+impl Local {
+    /// Writes the first `len` bytes of the buffer as a record, and counts
+    /// it if the ring took it.
+    #[inline(always)]
+    fn record(&mut self, lane: &mut Lane, kind: u16, len: usize) -> bool {
+        let ok = lane.record(kind, &self.buf[..len]).is_ok();
+        self.records = self.records.wrapping_add(ok as u32);
+        ok
+    }
+
+    /// The order word of an index event of callsite `cs` written now.
+    #[inline(always)]
+    fn order(&self, cs: u64) -> u64 {
+        schema::order_word(cs, self.records)
+    }
+
+    /// The next trace span id.
+    #[inline]
+    fn span_id(&mut self, shared: &Shared) -> u64 {
+        if self.next_span == self.span_end {
+            self.next_span = arch::fetch_add(&shared.next_span, SPAN_BLOCK);
+            self.span_end = self.next_span + SPAN_BLOCK;
+        }
+        self.next_span += 1;
+        self.next_span - 1
+    }
+
+    /// The innermost span this thread is in (0: none).
+    #[inline]
+    fn current(&self) -> u64 {
+        self.stack.last().copied().unwrap_or(0)
+    }
+
+    /// Writes callsite `cs`'s record into the lane unless it holds it.
+    #[inline(always)]
+    fn describe(
+        &mut self,
+        lane: &mut Lane,
+        cs: u64,
+        meta: impl FnOnce() -> Option<&'static Metadata<'static>>,
+    ) {
+        let (word, bit) = ((cs / 64) as usize, cs % 64);
+        match self.seen.get(word) {
+            Some(w) if cs != 0 && w & (1 << bit) == 0 => {
+                if let Some(m) = meta() {
+                    self.write_callsite(lane, cs, m);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_callsite(&mut self, lane: &mut Lane, cs: u64, m: &'static Metadata<'static>) {
+        let level = match *m.level() {
+            tracing_core::Level::TRACE => Level::Trace,
+            tracing_core::Level::DEBUG => Level::Debug,
+            tracing_core::Level::INFO => Level::Info,
+            tracing_core::Level::WARN => Level::Warn,
+            _ => Level::Error,
+        };
+        let head = CallsiteHead {
+            id: cs,
+            kind: if m.is_span() {
+                CallsiteKind::Span
+            } else {
+                CallsiteKind::Event
+            },
+            level,
+            name: m.name(),
+            target: m.target(),
+            file: m.file(),
+            line: m.line(),
+        };
+        let mut w = schema::CallsiteWriter::new(&mut self.buf, &head);
+        for f in m.fields() {
+            w.field_name(f.name());
+        }
+        let (kind, n) = w.finish();
+        // Marked as described only once it is in the ring; a full ring
+        // drops it (counted), and the next use tries again.
+        if self.record(lane, kind, n) {
+            if let Some(w) = self.seen.get_mut((cs / 64) as usize) {
+                *w |= 1 << (cs % 64);
+            }
+        }
+    }
+}
+
+std::thread_local! {
+    /// This thread's state, one entry per layer it has written through.
+    static STATE: RefCell<Vec<ThreadState>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Writes visited values into a record.
+struct Recorder<'w, 'b> {
+    w: &'w mut ValuesWriter<'b>,
+    max: usize,
+}
+
+#[inline(always)]
+fn index(f: &Field) -> u16 {
+    f.index().min(u16::MAX as usize) as u16
+}
+
+impl Visit for Recorder<'_, '_> {
+    fn record_u64(&mut self, f: &Field, v: u64) {
+        self.w.u64(index(f), v);
+    }
+
+    fn record_i64(&mut self, f: &Field, v: i64) {
+        self.w.i64(index(f), v);
+    }
+
+    fn record_f64(&mut self, f: &Field, v: f64) {
+        self.w.f64(index(f), v);
+    }
+
+    fn record_bool(&mut self, f: &Field, v: bool) {
+        self.w.bool(index(f), v);
+    }
+
+    fn record_str(&mut self, f: &Field, v: &str) {
+        let text = schema::cut(v, self.max);
+        self.w.value(
+            index(f),
+            Value::Str {
+                text,
+                truncated: text.len() < v.len(),
+            },
+        );
+    }
+
+    fn record_debug(&mut self, f: &Field, v: &dyn core::fmt::Debug) {
+        self.w.debug_value(index(f), v, self.max);
+    }
+}
+
+/// A [`tracing_subscriber::Layer`] that writes into a [`Registry`]'s lanes
+/// (see the [module docs](self)). Cheap to clone.
+#[derive(Clone)]
+pub struct TraceringLayer {
+    shared: Arc<Shared>,
+}
+
+impl core::fmt::Debug for TraceringLayer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TraceringLayer")
+            .field("id", &self.shared.id)
+            .field("cfg", &self.shared.cfg)
+            .finish()
+    }
+}
+
+/// Stops the drain and flushes the sink when dropped (or at
+/// [`finish`](Self::finish), which also returns the drain's report).
+///
+/// Before stopping it releases the lane of the thread it is dropped on;
+/// other threads release theirs when they exit (or through
+/// [`TraceringLayer::detach_current_thread`]). The drain waits up to
+/// [`DrainConfig::stop_timeout`] for lanes still held, then reads what they
+/// hold and stops.
+pub struct TraceGuard<S> {
+    drain: Option<DrainHandle<S>>,
+    layer: TraceringLayer,
+}
+
+impl<S> TraceGuard<S> {
+    /// Stops the drain, flushes the sink, and returns the final report
+    /// (with its drop counts) and the sink.
+    ///
+    /// ```
+    /// use tracering::layer::TraceringLayer;
+    /// let (_layer, guard) = TraceringLayer::with_sink(tracering::pipeline::NullSink, Default::default())?;
+    /// let (report, _sink) = guard.finish()?;
+    /// assert_eq!(report.emitted(), 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn finish(mut self) -> Result<(DrainReport, S), Error> {
+        self.stop().unwrap_or(Err(Error::Closed))
+    }
+
+    fn stop(&mut self) -> Option<Result<(DrainReport, S), Error>> {
+        let drain = self.drain.take()?;
+        self.layer.detach_current_thread();
+        Some(drain.stop())
+    }
+}
+
+impl<S> Drop for TraceGuard<S> {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+impl<S> core::fmt::Debug for TraceGuard<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TraceGuard")
+            .field("running", &self.drain.is_some())
+            .finish()
+    }
+}
+
+impl TraceringLayer {
+    /// A layer over an existing registry; the caller runs the drain. Spawn
+    /// the drain first: lanes learn its wake-up watermark when they are
+    /// taken.
+    ///
+    /// ```
+    /// use tracering::layer::TraceringLayer;
+    /// use tracering::pipeline::{Drain, NullSink, Registry};
+    /// let registry = Registry::new(Default::default())?;
+    /// let drain = Drain::spawn(&registry, NullSink, Default::default())?;
+    /// let layer = TraceringLayer::new(&registry, &Default::default());
+    /// # drop(layer); drain.stop()?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn new(registry: &Registry, cfg: &LayerConfig) -> TraceringLayer {
+        static NEXT_LAYER: AtomicU64 = AtomicU64::new(1);
+        TraceringLayer {
+            shared: Arc::new(Shared {
+                id: arch::fetch_add(&NEXT_LAYER, 1),
+                registry: registry.clone(),
+                cfg: *cfg,
+                callsites: Table::new(cfg.max_callsites),
+                intern: Mutex::new(1),
+                spans: Table::new(cfg.max_spans),
+                next_span: AtomicU64::new(1),
+                callsites_refused: AtomicU64::new(0),
+                spans_untracked: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// A layer with its own registry and a drain that writes the binary
+    /// trace file at `path` ([`FileSink`]; read it with
+    /// [`TraceReader`](crate::pipeline::TraceReader) and
+    /// [`schema::decode`]).
+    ///
+    /// ```no_run
+    /// use tracing_subscriber::prelude::*;
+    /// let (layer, _guard) = tracering::layer::TraceringLayer::file("trace.trc", Default::default())?;
+    /// tracing_subscriber::registry().with(layer).init();
+    /// tracing::info!("traced");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn file(
+        path: impl AsRef<Path>,
+        cfg: LayerConfig,
+    ) -> Result<(TraceringLayer, TraceGuard<FileSink>), Error> {
+        Self::with_sink(FileSink::create(path)?, cfg)
+    }
+
+    /// A layer with its own registry and a drain that writes to `sink`.
+    ///
+    /// ```
+    /// use tracering::pipeline::NullSink;
+    /// let (layer, guard) = tracering::layer::TraceringLayer::with_sink(NullSink, Default::default())?;
+    /// assert_eq!(layer.registry().config().slots, 32);
+    /// # drop(guard);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn with_sink<S: Sink + Send + 'static>(
+        sink: S,
+        cfg: LayerConfig,
+    ) -> Result<(TraceringLayer, TraceGuard<S>), Error> {
+        let registry = Registry::new(cfg.registry)?;
+        let drain = Drain::spawn(&registry, sink, cfg.drain)?;
+        let layer = TraceringLayer::new(&registry, &cfg);
+        Ok((
+            layer.clone(),
+            TraceGuard {
+                drain: Some(drain),
+                layer,
+            },
+        ))
+    }
+
+    /// The registry the layer writes to.
+    ///
+    /// ```
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
+    /// let layer = tracering::layer::TraceringLayer::new(&reg, &Default::default());
+    /// assert_eq!(layer.registry().stats().active, 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn registry(&self) -> &Registry {
+        &self.shared.registry
+    }
+
+    /// The layer's counters.
+    ///
+    /// ```
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
+    /// let layer = tracering::layer::TraceringLayer::new(&reg, &Default::default());
+    /// assert_eq!(layer.stats().callsites, 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn stats(&self) -> LayerStats {
+        self.shared.stats()
+    }
+
+    /// Releases the calling thread's lane (and its state) now instead of at
+    /// thread exit; its next event takes a lane again.
+    ///
+    /// ```
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
+    /// let layer = tracering::layer::TraceringLayer::new(&reg, &Default::default());
+    /// layer.detach_current_thread();
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn detach_current_thread(&self) {
+        let id = self.shared.id;
+        let _ = STATE.try_with(|s| {
+            if let Ok(mut states) = s.try_borrow_mut() {
+                states.retain(|st| st.layer != id);
+            }
+        });
+    }
+
+    /// Runs `f` on this thread's state for this layer (made on first use);
+    /// counts a lost write if the state is busy (a nested callback) or
+    /// gone (the thread is exiting), or if it has no lane.
+    #[inline(always)]
+    fn with_state(&self, f: impl FnOnce(&Shared, &mut Local, &mut Lane)) {
+        let shared = &*self.shared;
+        let done = STATE
+            .try_with(|cell| {
+                let Ok(mut states) = cell.try_borrow_mut() else {
+                    return false;
+                };
+                let i = match states.iter().position(|s| s.layer == shared.id) {
+                    Some(i) => i,
+                    None => shared.add_state(&mut states),
+                };
+                let st = &mut states[i];
+                if st.lane.is_none() && !st.attach(shared) {
+                    return false;
+                }
+                match st.lane.as_mut() {
+                    Some(lane) => {
+                        f(shared, &mut st.local, lane);
+                        true
+                    }
+                    None => false,
+                }
+            })
+            .unwrap_or(false);
+        if !done {
+            shared.registry.count_exhausted();
+        }
+    }
+}
+
+impl<S> Layer<S> for TraceringLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        self.shared.callsite(metadata);
+        Interest::always()
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _ctx: Context<'_, S>) {
+        let meta = attrs.metadata();
+        let cs = self.shared.callsite(meta);
+        let explicit = attrs.parent().map(|p| self.shared.span(p).0);
+        let mut ran = false;
+        self.with_state(|shared, st, lane| {
+            ran = true;
+            let span = st.span_id(shared);
+            let span = if shared.spans.insert(id.into_u64(), span, cs) {
+                span
+            } else {
+                arch::fetch_add(&shared.spans_untracked, 1);
+                id.into_u64() | UNTRACKED
+            };
+            st.describe(lane, cs, || Some(meta));
+            let parent = if attrs.is_root() {
+                0
+            } else {
+                explicit.unwrap_or_else(|| st.current())
+            };
+            let mut w = ValuesWriter::new_span(&mut st.buf, span, parent, cs);
+            attrs.record(&mut Recorder {
+                w: &mut w,
+                max: shared.cfg.max_debug,
+            });
+            let (kind, n) = w.finish();
+            st.record(lane, kind, n);
+        });
+        if !ran {
+            // No state on this thread: still give the span an id that
+            // enter and exit will find (a whole block: ids are handed out
+            // by blocks).
+            let span = arch::fetch_add(&self.shared.next_span, SPAN_BLOCK);
+            if !self.shared.spans.insert(id.into_u64(), span, cs) {
+                arch::fetch_add(&self.shared.spans_untracked, 1);
+            }
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let (span, cs) = self.shared.span(id);
+        self.with_state(|shared, st, lane| {
+            st.describe(lane, cs, || ctx.metadata(id));
+            let mut w = ValuesWriter::span_values(&mut st.buf, span, cs);
+            values.record(&mut Recorder {
+                w: &mut w,
+                max: shared.cfg.max_debug,
+            });
+            let (kind, n) = w.finish();
+            st.record(lane, kind, n);
+        });
+    }
+
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let cs = self.shared.callsite(meta);
+        let explicit = event.parent().map(|p| self.shared.span(p).0);
+        self.with_state(|shared, st, lane| {
+            st.describe(lane, cs, || Some(meta));
+            let parent = if event.is_root() {
+                0
+            } else {
+                explicit.unwrap_or_else(|| st.current())
+            };
+            if meta.fields().is_empty() {
+                let _ = lane.event(schema::EVENT_INSTANT, st.order(cs), parent);
+                return;
+            }
+            let mut w = ValuesWriter::new(&mut st.buf, cs, parent);
+            event.record(&mut Recorder {
+                w: &mut w,
+                max: shared.cfg.max_debug,
+            });
+            let (kind, n) = w.finish();
+            st.record(lane, kind, n);
+        });
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        let (span, cs) = self.shared.span(id);
+        self.with_state(|_, st, lane| {
+            st.describe(lane, cs, || ctx.metadata(id));
+            let _ = lane.event(schema::EVENT_SPAN_ENTER, span, st.order(cs));
+            if st.stack.len() < STACK {
+                st.stack.push(span);
+            }
+        });
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        let (span, cs) = self.shared.span(id);
+        self.with_state(|_, st, lane| {
+            st.describe(lane, cs, || ctx.metadata(id));
+            let _ = lane.event(schema::EVENT_SPAN_EXIT, span, st.order(cs));
+            // Usually the innermost; out-of-order exits are allowed.
+            if st.stack.last() == Some(&span) {
+                st.stack.pop();
+            } else if let Some(at) = st.stack.iter().rposition(|&s| s == span) {
+                st.stack.remove(at);
+            }
+        });
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let key = id.into_u64();
+        let (span, cs) = self
+            .shared
+            .spans
+            .remove(key)
+            .unwrap_or((key | UNTRACKED, 0));
+        self.with_state(|_, st, lane| {
+            st.describe(lane, cs, || ctx.metadata(&id));
+            let _ = lane.event(schema::EVENT_SPAN_CLOSE, span, st.order(cs));
+        });
+    }
+}

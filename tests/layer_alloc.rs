@@ -1,0 +1,126 @@
+//! The layer's hot path allocates nothing (feature `tracing`): a counting
+//! global allocator counts the allocations of the traced thread only,
+//! while it runs span enter/exit and an `info!` with two integer fields and
+//! one `Debug` field after its first events.
+//!
+//! One test per binary: the allocator counts per thread, but nothing else
+//! should run meanwhile.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use tracering::layer::{LayerConfig, TraceringLayer};
+use tracering::pipeline::NullSink;
+use tracing::{info, info_span};
+use tracing_subscriber::prelude::*;
+
+struct Counting;
+
+std::thread_local! {
+    /// Allocations of this thread while `COUNTING` is set.
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    // `try_with`: the thread-locals may be gone while a thread exits.
+    let _ = COUNTING.try_with(|on| {
+        if on.get() {
+            let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
+        }
+    });
+}
+
+// SAFETY: every call forwards to the system allocator with the caller's
+// arguments; the counting touches only const-initialised thread-locals
+// without destructors, which never allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded as is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded as is.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: forwarded as is.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as is.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Counts this thread's allocations during `f`.
+fn count(f: impl FnOnce()) -> u64 {
+    ALLOCS.with(|n| n.set(0));
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCS.with(|n| n.get())
+}
+
+#[derive(Debug)]
+#[allow(dead_code)] // read through Debug only
+struct Point {
+    x: i32,
+    y: i32,
+}
+
+#[test]
+fn hot_path_allocates_nothing_after_the_first_event() {
+    // The counter works.
+    assert_eq!(count(|| drop(std::hint::black_box(vec![1u8; 8]))), 1);
+    let (layer, guard) = TraceringLayer::with_sink(NullSink, LayerConfig::default()).unwrap();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    let (loop_allocs, new_span_allocs, report) = std::thread::spawn(move || {
+        tracing::subscriber::with_default(subscriber, || {
+            let span = info_span!("work");
+            let iteration = |i: u64| {
+                let _g = span.enter();
+                info!(a = i, b = i * 2, p = ?Point { x: 1, y: -1 });
+            };
+            // The first events make the thread's state.
+            for i in 0..10 {
+                iteration(i);
+            }
+            let loop_allocs = count(|| {
+                for i in 0..100_000 {
+                    iteration(i);
+                }
+            });
+            // Also: a span made, entered and closed each time (after the
+            // registry's slab has grown to hold it).
+            let make = |i: u64| {
+                let s = info_span!("each", i);
+                let _g = s.enter();
+                info!(a = i, b = i + 1);
+            };
+            for i in 0..10 {
+                make(i);
+            }
+            let new_span_allocs = count(|| {
+                for i in 0..100_000 {
+                    make(i);
+                }
+            });
+            (loop_allocs, new_span_allocs)
+        })
+    })
+    .join()
+    .map(|(a, b)| (a, b, guard.finish().unwrap().0))
+    .unwrap();
+    assert_eq!(loop_allocs, 0, "allocations in the enter/exit + info! loop");
+    assert_eq!(
+        new_span_allocs, 0,
+        "allocations in the new span + enter/exit + info! loop"
+    );
+    assert_eq!(report.emitted(), report.persisted() + report.dropped());
+}
