@@ -5,14 +5,19 @@
 //! ```
 //!
 //! It counts words in a few generated documents on four worker threads,
-//! with `#[instrument]`ed functions, spans and `info!` events, and writes
-//! the binary trace to `trace.trc` (or `OUT`), which
-//! `tracering::pipeline::TraceReader` and `tracering::pipeline::schema`
-//! read back. `RUST_LOG`-style filtering works as with any layer: here a
-//! `LevelFilter` keeps `DEBUG` and above.
+//! with `#[instrument]`ed functions, spans and `info!` events. The layer's
+//! drain writes the binary trace to `trace.trc` (or `OUT.trc`), and at the
+//! end the program converts it to `trace.fxt` (or `OUT.fxt`), which
+//! ui.perfetto.dev opens: one track per worker thread, the spans nested as
+//! durations with their fields, and the events as instants with theirs.
+//! (`tracer export --format fxt trace.trc trace.fxt` does the same
+//! conversion.) Filtering works as with any layer: here a `LevelFilter`
+//! keeps `DEBUG` and above.
 
 use std::collections::HashMap;
+use tracering::export::{ExportWriter, FxtWriter, SpanDecoder, Translator};
 use tracering::layer::{LayerConfig, TraceringLayer};
+use tracering::pipeline::TraceReader;
 use tracing::{debug, info, info_span, instrument, warn};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
@@ -64,10 +69,27 @@ fn report(doc: usize, counts: &HashMap<&str, u64>) -> u64 {
     total
 }
 
+/// Converts the binary trace at `trc` to FXT at `fxt`: a first pass learns
+/// the callsites, spans and thread names, the second writes the events.
+fn to_fxt(trc: &str, fxt: &str) -> Result<u64, tracering::Error> {
+    let mut t =
+        Translator::with_decoder(SpanDecoder::default()).with_pid(u64::from(std::process::id()));
+    for entry in TraceReader::open(trc)? {
+        t.collect(&entry?)?;
+    }
+    let mut out = FxtWriter::new(std::io::BufWriter::new(std::fs::File::create(fxt)?));
+    let clock = t.meta().clock();
+    t.start(&mut out, &clock)?;
+    for entry in TraceReader::open(trc)? {
+        t.entry(&mut out, &entry?)?;
+    }
+    out.finish()?;
+    Ok(t.events_written())
+}
+
 fn main() -> Result<(), tracering::Error> {
-    let out = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "trace.trc".into());
+    let stem = std::env::args().nth(1).unwrap_or_else(|| "trace".into());
+    let (out, fxt) = (format!("{stem}.trc"), format!("{stem}.fxt"));
     let (layer, guard) = TraceringLayer::file(&out, LayerConfig::default())?;
     tracing_subscriber::registry()
         .with(layer.with_filter(LevelFilter::DEBUG))
@@ -108,5 +130,7 @@ fn main() -> Result<(), tracering::Error> {
         report.persisted(),
         report.dropped()
     );
+    let events = to_fxt(&out, &fxt)?;
+    println!("{events} events written to {fxt}: open it in https://ui.perfetto.dev");
     Ok(())
 }

@@ -33,6 +33,7 @@ mod fxt;
 mod json;
 mod model;
 mod sink;
+mod spans;
 mod translate;
 
 pub use fxt::{FxtWriter, MAX_ARGS, MAX_STRING};
@@ -42,6 +43,7 @@ pub use model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, Thre
 #[cfg(feature = "json")]
 pub use sink::JsonSink;
 pub use sink::{ExportSink, FxtSink};
+pub use spans::SpanDecoder;
 pub use translate::{
     EntryDecoder, NoDecoder, ThreadMeta, TraceMeta, Translator, CATEGORY, DEFAULT_PID,
     MAX_PAYLOAD_HEX, MAX_PAYLOAD_TEXT,

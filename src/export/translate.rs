@@ -194,6 +194,24 @@ impl TraceMeta {
         self.threads.entry(thread).or_default().name = Some(name.to_string());
     }
 
+    /// Names every thread seen so far with OS thread id `tid` (a decoder's
+    /// first pass sees a thread's entries after the translator has).
+    ///
+    /// ```
+    /// use tracering::export::{ThreadRef, TraceMeta};
+    /// let mut m = TraceMeta::default();
+    /// m.name_thread(ThreadRef { pid: 1, tid: 3 }, "lane 0");
+    /// m.name_tid(3, "worker");
+    /// assert_eq!(m.thread_name(ThreadRef { pid: 1, tid: 3 }), "worker");
+    /// ```
+    pub fn name_tid(&mut self, tid: u64, name: &str) {
+        for (t, m) in self.threads.iter_mut() {
+            if t.tid == tid {
+                m.name = Some(name.to_string());
+            }
+        }
+    }
+
     /// Names the process.
     ///
     /// ```

@@ -5,7 +5,7 @@ use clap::{Args, ValueEnum};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use tracering::export::{ExportWriter, FxtWriter, JsonWriter, Translator};
+use tracering::export::{ExportWriter, FxtWriter, JsonWriter, SpanDecoder, Translator};
 use tracering::pipeline::TraceReader;
 use tracering::Error;
 
@@ -61,7 +61,7 @@ pub struct Exported {
 /// stops the conversion, which still closes the output properly, and is
 /// reported in `Exported::stopped`.
 pub fn export(format: Format, pid: u64, input: &Path, output: &Path) -> Result<Exported, Error> {
-    let mut translator = Translator::new().with_pid(pid);
+    let mut translator = Translator::with_decoder(SpanDecoder::default()).with_pid(pid);
     if let Some(name) = input.file_name() {
         translator
             .meta_mut()

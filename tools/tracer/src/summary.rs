@@ -6,7 +6,7 @@ use clap::Args;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use tracering::export::{ClockInfo, ExportEvent, ExportWriter, ThreadRef, Translator};
+use tracering::export::{ClockInfo, ExportEvent, ExportWriter, SpanDecoder, ThreadRef, Translator};
 use tracering::pipeline::{TraceEntry, TraceReader};
 use tracering::Error;
 
@@ -92,7 +92,7 @@ impl Summary {
 /// cannot be opened, or whose header is damaged, is an `Err`.
 pub fn summarise(path: &Path) -> Result<Summary, Error> {
     let mut s = Summary::default();
-    let mut translator = Translator::new();
+    let mut translator = Translator::with_decoder(SpanDecoder::default());
     let clock = translator.meta().clock();
     translator.start(&mut s.counter, &clock)?;
     for entry in TraceReader::open(path)? {

@@ -1,0 +1,302 @@
+//! [`SpanDecoder`]: the [`EntryDecoder`] for the reserved kinds of
+//! [`schema`](crate::pipeline::schema) (what the `tracing` layer writes), so
+//! that an export shows spans as nested durations and events with their
+//! fields, named after their callsites, on named threads.
+//!
+//! | entry | becomes |
+//! |---|---|
+//! | span enter / exit | a duration begin / end named after the span's callsite (category: its target); the begin carries the span's fields and `span_id` |
+//! | event (with or without fields) | an instant named by its `message` field if it has one, else after its callsite, with its fields and `level` |
+//! | callsite, thread name, new span, span values | no event: names and arguments for the others |
+//! | span close | no event |
+//!
+//! A malformed reserved entry (a hostile or damaged trace) falls back to
+//! the default translation, which shows its raw kind and bytes.
+//!
+//! On a file, the first pass ([`EntryDecoder::collect`]) learns every
+//! callsite, thread name and span before anything is written; it keeps one
+//! small entry per span (its callsite and fields), so memory grows with the
+//! number of spans in the trace, not with its events. In a sink (one pass)
+//! a name or a span's fields are known only once their record has been
+//! seen: lanes are drained independently, so an event may come before the
+//! callsite record another lane wrote, and is then named `callsite N`.
+
+use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
+use super::translate::{EntryDecoder, TraceMeta};
+use crate::pipeline::schema::{self, Callsites, Decoded, Value, Values};
+use crate::pipeline::{IndexEvent, LaneId, TraceEntry};
+use crate::Error;
+use std::collections::HashMap;
+
+/// A field value kept past its record.
+#[derive(Clone, Debug)]
+enum Owned {
+    U64(u64),
+    I64(i64),
+    F64(f64),
+    Bool(bool),
+    Str(String),
+}
+
+impl Owned {
+    fn of(v: Value<'_>) -> Owned {
+        match v {
+            Value::U64(x) => Owned::U64(x),
+            Value::I64(x) => Owned::I64(x),
+            Value::F64(x) => Owned::F64(x),
+            Value::Bool(x) => Owned::Bool(x),
+            Value::Str { text, .. } => Owned::Str(text.to_string()),
+        }
+    }
+
+    fn arg(&self) -> ArgValue<'_> {
+        match self {
+            Owned::U64(x) => ArgValue::U64(*x),
+            Owned::I64(x) => ArgValue::I64(*x),
+            Owned::F64(x) => ArgValue::F64(*x),
+            Owned::Bool(x) => ArgValue::Bool(*x),
+            Owned::Str(s) => ArgValue::Str(s),
+        }
+    }
+}
+
+/// What an export needs of a span: its callsite and its fields so far.
+#[derive(Clone, Debug, Default)]
+struct SpanInfo {
+    callsite: u64,
+    fields: Vec<(u16, Owned)>,
+}
+
+/// Decodes the `tracing` layer's reserved kinds for an export (see the
+/// module docs).
+///
+/// ```
+/// use tracering::export::{ClockInfo, JsonWriter, SpanDecoder, Translator};
+/// let mut t = Translator::with_decoder(SpanDecoder::default());
+/// let mut json = JsonWriter::new(Vec::new());
+/// t.start(&mut json, &ClockInfo::nanoseconds())?;
+/// # Ok::<(), tracering::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct SpanDecoder {
+    callsites: Callsites,
+    spans: HashMap<u64, SpanInfo>,
+}
+
+impl SpanDecoder {
+    /// Learns what `d` says about callsites, threads and spans; says
+    /// whether `d` is metadata only (no event of its own).
+    fn learn(&mut self, d: &Decoded<'_>, mut name_thread: impl FnMut(&str)) -> bool {
+        if self.callsites.learn(d) {
+            return true;
+        }
+        match d {
+            Decoded::ThreadName { name, .. } => {
+                if !name.is_empty() {
+                    name_thread(name);
+                }
+                true
+            }
+            Decoded::NewSpan {
+                span,
+                callsite,
+                values,
+                ..
+            } => {
+                let info = self.spans.entry(*span).or_default();
+                info.callsite = *callsite;
+                info.fields = values.iter().map(|(i, v)| (i, Owned::of(v))).collect();
+                true
+            }
+            Decoded::SpanValues {
+                span,
+                callsite,
+                values,
+            } => {
+                let info = self.spans.entry(*span).or_default();
+                info.callsite = *callsite;
+                for (i, v) in values.iter() {
+                    match info.fields.iter_mut().find(|(j, _)| *j == i) {
+                        Some(slot) => slot.1 = Owned::of(v),
+                        None => info.fields.push((i, Owned::of(v))),
+                    }
+                }
+                true
+            }
+            Decoded::SpanClose { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The callsite's name and target, or placeholders.
+    fn naming(&mut self, callsite: u64) -> (String, String) {
+        match self.callsites.get(callsite) {
+            Some(c) => (c.name.clone(), c.target.clone()),
+            None => (format!("callsite {callsite}"), "tracing".to_string()),
+        }
+    }
+
+    fn field_name(&self, callsite: u64, index: u16) -> String {
+        self.callsites
+            .field_name(callsite, index)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("field {index}"))
+    }
+
+    /// Writes the event `d` stands for (after [`learn`](Self::learn)).
+    fn write(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        thread: ThreadRef,
+        ts: u64,
+        d: &Decoded<'_>,
+    ) -> Result<(), Error> {
+        match *d {
+            Decoded::SpanEnter { span, callsite, .. } => {
+                let (name, target) = self.naming(callsite);
+                let fields: Vec<(String, Owned)> = self
+                    .spans
+                    .get(&span)
+                    .map(|s| {
+                        s.fields
+                            .iter()
+                            .map(|(i, v)| (self.field_name(callsite, *i), v.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut args: Vec<Arg<'_>> = fields
+                    .iter()
+                    .map(|(n, v)| Arg {
+                        name: n,
+                        value: v.arg(),
+                    })
+                    .collect();
+                args.push(Arg::new("span_id", span));
+                out.event(&ExportEvent {
+                    ts,
+                    thread,
+                    phase: Phase::Begin,
+                    category: &target,
+                    name: &name,
+                    args: &args,
+                })
+            }
+            Decoded::SpanExit { callsite, .. } => {
+                let (name, target) = self.naming(callsite);
+                out.event(&ExportEvent {
+                    ts,
+                    thread,
+                    phase: Phase::End,
+                    category: &target,
+                    name: &name,
+                    args: &[],
+                })
+            }
+            Decoded::Event {
+                callsite, values, ..
+            } => self.instant(out, thread, ts, callsite, values),
+            _ => Ok(()),
+        }
+    }
+
+    fn instant(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        thread: ThreadRef,
+        ts: u64,
+        callsite: u64,
+        values: Values<'_>,
+    ) -> Result<(), Error> {
+        let (name, target) = self.naming(callsite);
+        let level = self.callsites.get(callsite).map(|c| c.level.as_str());
+        let fields: Vec<(String, Owned)> = values
+            .iter()
+            .map(|(i, v)| (self.field_name(callsite, i), Owned::of(v)))
+            .collect();
+        let mut args: Vec<Arg<'_>> = fields
+            .iter()
+            .map(|(n, v)| Arg {
+                name: n,
+                value: v.arg(),
+            })
+            .collect();
+        if let Some(level) = level {
+            args.push(Arg::new("level", level));
+        }
+        // `info!(x, "text")` is named "text" (tracing's event name is
+        // "event file:line").
+        let message = fields.iter().find_map(|(n, v)| match v {
+            Owned::Str(text) if n == "message" => Some(text.as_str()),
+            _ => None,
+        });
+        out.event(&ExportEvent {
+            ts,
+            thread,
+            phase: Phase::Instant,
+            category: &target,
+            name: message.unwrap_or(&name),
+            args: &args,
+        })
+    }
+
+    /// Handles a decoded entry in the second pass (or a sink's only pass).
+    fn handle(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        thread: ThreadRef,
+        ts: u64,
+        d: &Decoded<'_>,
+    ) -> Result<bool, Error> {
+        let mut named = None;
+        let meta_only = self.learn(d, |n| named = Some(n.to_string()));
+        if let Some(n) = named {
+            out.thread_name(thread, &n)?;
+        }
+        if !meta_only {
+            self.write(out, thread, ts, d)?;
+        }
+        Ok(true)
+    }
+}
+
+impl EntryDecoder for SpanDecoder {
+    fn collect(&mut self, entry: &TraceEntry, meta: &mut TraceMeta) -> Result<(), Error> {
+        let tid = match entry {
+            TraceEntry::Event { lane, .. } | TraceEntry::Record { lane, .. } => lane.thread,
+            _ => return Ok(()),
+        };
+        if let Ok(Some(d)) = schema::decode(entry) {
+            self.learn(&d, |n| meta.name_tid(tid, n));
+        }
+        Ok(())
+    }
+
+    fn event(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        thread: ThreadRef,
+        _lane: LaneId,
+        event: &IndexEvent,
+    ) -> Result<bool, Error> {
+        match schema::decode_event(event) {
+            Ok(Some(d)) => self.handle(out, thread, event.timestamp, &d),
+            // Not reserved, or malformed: the default translation.
+            _ => Ok(false),
+        }
+    }
+
+    fn record(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        thread: ThreadRef,
+        _lane: LaneId,
+        kind: u16,
+        timestamp: u64,
+        payload: &[u8],
+    ) -> Result<bool, Error> {
+        match schema::decode_record(kind, payload) {
+            Ok(Some(d)) => self.handle(out, thread, timestamp, &d),
+            _ => Ok(false),
+        }
+    }
+}

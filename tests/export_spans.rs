@@ -1,0 +1,198 @@
+//! A program traced by the `tracing` layer, exported through `SpanDecoder`
+//! (feature `tracing`): spans become nested begin/end pairs named after
+//! their callsites, with their fields; events become instants with theirs;
+//! threads are named. Checked on the JSON export with serde_json, and on
+//! the FXT export with the PyPI `fxt` reader when it is installed (CI's
+//! stable stage installs it and sets TRACERING_REQUIRE_FXT=1).
+
+use serde_json::Value as Json;
+use std::collections::HashMap;
+use tracering::export::{ExportWriter, FxtWriter, JsonWriter, SpanDecoder, Translator};
+use tracering::layer::{LayerConfig, TraceringLayer};
+use tracering::pipeline::{RegistryConfig, TraceReader};
+use tracing::dispatcher::{self, Dispatch};
+use tracing::{info, info_span};
+use tracing_subscriber::prelude::*;
+
+fn temp(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "tracering-export-spans-{name}-{}",
+        std::process::id()
+    ))
+}
+
+/// Traces two threads, each: span "outer"(t) { 3 × span "inner"(i) { info!(i, "step") } }.
+fn trace_file() -> std::path::PathBuf {
+    let path = temp("trace.trc");
+    let cfg = LayerConfig {
+        registry: RegistryConfig {
+            slots: 4,
+            index_capacity: 1024,
+            detail_capacity: 64 * 1024,
+            ..RegistryConfig::default()
+        },
+        ..LayerConfig::default()
+    };
+    let (layer, guard) = TraceringLayer::file(&path, cfg).unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let handles: Vec<_> = (0..2u64)
+        .map(|t| {
+            let d = dispatch.clone();
+            std::thread::Builder::new()
+                .name(format!("exporter-{t}"))
+                .spawn(move || {
+                    dispatcher::with_default(&d, || {
+                        let outer = info_span!("outer", t);
+                        let _o = outer.enter();
+                        for i in 0..3u64 {
+                            let inner = info_span!("inner", i);
+                            let _g = inner.enter();
+                            info!(i, "step");
+                        }
+                    })
+                })
+                .unwrap()
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    drop(dispatch);
+    let (report, _) = guard.finish().unwrap();
+    assert_eq!(report.dropped(), 0);
+    path
+}
+
+/// Both passes of the translation into `out`.
+fn export(trc: &std::path::Path, out: &mut dyn ExportWriter) {
+    let mut t = Translator::with_decoder(SpanDecoder::default());
+    for e in TraceReader::open(trc).unwrap() {
+        t.collect(&e.unwrap()).unwrap();
+    }
+    let clock = t.meta().clock();
+    t.start(out, &clock).unwrap();
+    for e in TraceReader::open(trc).unwrap() {
+        t.entry(out, &e.unwrap()).unwrap();
+    }
+    out.finish().unwrap();
+}
+
+#[test]
+fn spans_and_events_export_with_their_names_fields_and_threads() {
+    let trc = trace_file();
+    let mut json = JsonWriter::new(Vec::new());
+    export(&trc, &mut json);
+    let doc: Json = serde_json::from_slice(&json.into_inner()).unwrap();
+    let events = doc["traceEvents"].as_array().unwrap();
+    // Thread names, from the layer's thread-name records.
+    let names: HashMap<u64, String> = events
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+        .map(|e| {
+            (
+                e["tid"].as_u64().unwrap(),
+                e["args"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut per_thread: HashMap<u64, Vec<&Json>> = HashMap::new();
+    for e in events.iter().filter(|e| e["ph"] != "M") {
+        per_thread
+            .entry(e["tid"].as_u64().unwrap())
+            .or_default()
+            .push(e);
+    }
+    let mut seen = 0;
+    for (tid, evs) in &per_thread {
+        let name = &names[tid];
+        assert!(
+            name.starts_with("exporter-"),
+            "thread {tid} is named {name}"
+        );
+        let t: u64 = name["exporter-".len()..].parse().unwrap();
+        // Begin/end nest, by name, in the order the thread wrote them.
+        let mut stack = Vec::new();
+        let (mut inner, mut steps) = (0u64, 0u64);
+        for e in evs {
+            match e["ph"].as_str().unwrap() {
+                "B" => {
+                    let n = e["name"].as_str().unwrap();
+                    match n {
+                        "outer" => assert_eq!(e["args"]["t"], t),
+                        "inner" => {
+                            assert_eq!(e["args"]["i"], inner);
+                            inner += 1;
+                        }
+                        other => panic!("unexpected span {other}"),
+                    }
+                    assert!(e["args"]["span_id"].as_u64().unwrap() > 0);
+                    stack.push(n.to_string());
+                }
+                "E" => assert_eq!(stack.pop().as_deref(), e["name"].as_str()),
+                "i" => {
+                    assert_eq!(e["name"], "step");
+                    assert_eq!(e["args"]["message"], "step");
+                    assert_eq!(e["args"]["i"], steps);
+                    assert_eq!(e["args"]["level"], "INFO");
+                    steps += 1;
+                }
+                other => panic!("unexpected phase {other}"),
+            }
+        }
+        assert!(stack.is_empty(), "unclosed spans {stack:?}");
+        assert_eq!((inner, steps), (3, 3));
+        seen += 1;
+    }
+    assert_eq!(seen, 2);
+    assert_eq!(doc["otherData"]["clock"], "precise");
+
+    // The same trace as FXT, read back by a reader we did not write.
+    let fxt = temp("trace.fxt");
+    let mut w = FxtWriter::new(std::io::BufWriter::new(
+        std::fs::File::create(&fxt).unwrap(),
+    ));
+    export(&trc, &mut w);
+    drop(w);
+    let have_fxt = std::process::Command::new("python3")
+        .args(["-c", "import fxt"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_fxt {
+        assert!(
+            std::env::var_os("TRACERING_REQUIRE_FXT").is_none(),
+            "the PyPI package fxt is required here"
+        );
+        eprintln!("python3 -c 'import fxt' failed: the external FXT check is skipped");
+    } else {
+        let script = r#"
+import sys
+from fxt.reader import parse_records
+from fxt.transform import transform_records_to_spans
+from fxt.models import DurationBeginEventRecord, InstantEventRecord, KernelObjectRecord
+res = parse_records(open(sys.argv[1], 'rb'))
+assert not res.had_unexpected_eof
+recs = [r for p in res.records_by_provider.values() for r in p.records]
+begins = [r for r in recs if isinstance(r, DurationBeginEventRecord)]
+instants = [r for r in recs if isinstance(r, InstantEventRecord)]
+names = {r.name for r in recs if isinstance(r, KernelObjectRecord)}
+assert sorted(b.name for b in begins) == ['inner'] * 6 + ['outer'] * 2, begins
+assert [i.name for i in instants] == ['step'] * 6, instants
+assert {'exporter-0', 'exporter-1'} <= names, names
+transform_records_to_spans(recs)
+print('fxt: ok')
+"#;
+        let out = std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(&fxt)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::remove_file(&trc).ok();
+    std::fs::remove_file(&fxt).ok();
+}
