@@ -113,14 +113,20 @@ fn spans_and_events_export_with_their_names_fields_and_threads() {
         // Begin/end nest, by name, in the order the thread wrote them.
         let mut stack = Vec::new();
         let (mut inner, mut steps) = (0u64, 0u64);
+        let mut outer_id = None;
         for e in evs {
             match e["ph"].as_str().unwrap() {
                 "B" => {
                     let n = e["name"].as_str().unwrap();
                     match n {
-                        "outer" => assert_eq!(e["args"]["t"], t),
+                        "outer" => {
+                            assert_eq!(e["args"]["t"], t);
+                            assert!(e["args"].get("parent_span_id").is_none());
+                            outer_id = e["args"]["span_id"].as_u64();
+                        }
                         "inner" => {
                             assert_eq!(e["args"]["i"], inner);
+                            assert_eq!(e["args"]["parent_span_id"].as_u64(), outer_id);
                             inner += 1;
                         }
                         other => panic!("unexpected span {other}"),

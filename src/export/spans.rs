@@ -5,7 +5,7 @@
 //!
 //! | entry | becomes |
 //! |---|---|
-//! | span enter / exit | a duration begin / end named after the span's callsite (category: its target); the begin carries the span's fields and `span_id` |
+//! | span enter / exit | a duration begin / end named after the span's callsite (category: its target); the begin carries the span's fields, `span_id` and `parent_span_id` (if it has a parent) |
 //! | event (with or without fields) | an instant named by its `message` field if it has one, else after its callsite, with its fields and `level` |
 //! | callsite, thread name, new span, span values | no event: names and arguments for the others |
 //! | span close | no event |
@@ -64,6 +64,7 @@ impl Owned {
 #[derive(Clone, Debug, Default)]
 struct SpanInfo {
     callsite: u64,
+    parent: Option<u64>,
     fields: Vec<(u16, Owned)>,
 }
 
@@ -99,12 +100,13 @@ impl SpanDecoder {
             }
             Decoded::NewSpan {
                 span,
+                parent,
                 callsite,
                 values,
-                ..
             } => {
                 let info = self.spans.entry(*span).or_default();
                 info.callsite = *callsite;
+                info.parent = *parent;
                 info.fields = values.iter().map(|(i, v)| (i, Owned::of(v))).collect();
                 true
             }
@@ -172,6 +174,11 @@ impl SpanDecoder {
                     })
                     .collect();
                 args.push(Arg::new("span_id", span));
+                if let Some(p) = self.spans.get(&span).and_then(|s| s.parent) {
+                    // The parent may live on another thread, where nesting
+                    // cannot show it.
+                    args.push(Arg::new("parent_span_id", p));
+                }
                 out.event(&ExportEvent {
                     ts,
                     thread,
