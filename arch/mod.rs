@@ -19,6 +19,11 @@
 //! - `generic.rs` on every other target, and everywhere with the `portable`
 //!   feature: `CLOCK_MONOTONIC`, 128 or 64-byte lines.
 //!
+//! `counter.rs` is what the two cycle-counter files share: the decision,
+//! taken once, whether the counter can be trusted (the checks themselves
+//! differ per architecture), its scale, and the fallback to
+//! `CLOCK_MONOTONIC` (see [`ClockSource`]).
+//!
 //! (The spin hint is `core::hint::spin_loop`, which already emits `pause` or
 //! `yield` per target; nothing in the crate spins any more: the drain sleeps.)
 //!
@@ -43,6 +48,14 @@ pub(crate) use order::{
 // and loom it is the clock), so the rest is allowed to be dead there.
 #[allow(dead_code)]
 pub(crate) mod generic;
+
+// The counter decision both cycle-counter files share.
+#[cfg(any(
+    all(target_arch = "x86_64", not(feature = "portable")),
+    all(target_arch = "aarch64", not(feature = "portable"))
+))]
+#[cfg_attr(any(miri, loom), allow(dead_code))]
+mod counter;
 
 cfg_if::cfg_if! {
     if #[cfg(all(target_arch = "x86_64", not(feature = "portable")))] {

@@ -11,11 +11,8 @@
 //! `CLOCK_MONOTONIC`, and [`source`] says why. The decision is taken once,
 //! on the first read.
 
-// The clock's calibration is a process-wide cache, no part of the protocol:
-// it uses core's atomics directly, never loom's (a loom atomic cannot be a
-// `static`).
+use super::counter::{Backend, Counter};
 use super::{ClockSource, Fallback};
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 /// Name reported in diagnostics and bench reports.
 pub(crate) const BACKEND: &str = "x86_64";
@@ -23,17 +20,6 @@ pub(crate) const BACKEND: &str = "x86_64";
 /// Intel's spatial prefetcher pulls lines in 128-byte pairs, so two 64-byte
 /// lines that share a pair still bounce between cores.
 pub(crate) const CACHE_LINE: usize = 128;
-
-/// 32.32 fixed-point nanoseconds per tick; 0 until decided.
-static NS_PER_TICK_Q32: AtomicU64 = AtomicU64::new(0);
-
-/// What `ticks` reads: 0 undecided, then a [`code`] of the decided source.
-static SOURCE: AtomicU8 = AtomicU8::new(0);
-
-const TSC: u8 = 1;
-const FALLBACK_NOT_INVARIANT: u8 = 2;
-const FALLBACK_TRAPS: u8 = 3;
-const FALLBACK_REQUESTED: u8 = 4;
 
 /// Reads the time-stamp counter.
 #[inline(always)]
@@ -92,68 +78,48 @@ fn calibrate() -> u64 {
     (scale as u64).max(1)
 }
 
-/// Picks the source (once; racing threads agree, as every input is the same
-/// machine) and returns its code.
-#[cold]
-#[inline(never)]
-fn decide() -> u8 {
-    let code = if super::fallback_requested() {
-        FALLBACK_REQUESTED
-    } else if !invariant_tsc() {
-        FALLBACK_NOT_INVARIANT
-    } else if rdtsc_traps() {
-        FALLBACK_TRAPS
-    } else {
-        TSC
-    };
-    let scale = if code == TSC { calibrate() } else { 1 << 32 };
-    NS_PER_TICK_Q32.store(scale, Ordering::Relaxed);
-    // Published after the scale: a reader that sees the code sees the scale
-    // (a benign race otherwise: both values are recomputed the same way).
-    SOURCE.store(code, Ordering::Release);
-    code
-}
+/// The TSC as a [`Backend`].
+struct Tsc;
 
-#[inline(always)]
-fn code() -> u8 {
-    match SOURCE.load(Ordering::Acquire) {
-        0 => decide(),
-        c => c,
+impl Backend for Tsc {
+    const SOURCE: ClockSource = ClockSource::Tsc;
+
+    #[inline(always)]
+    fn read() -> u64 {
+        rdtsc()
+    }
+
+    fn decide() -> Result<u64, Fallback> {
+        if !invariant_tsc() {
+            Err(Fallback::NotInvariant)
+        } else if rdtsc_traps() {
+            Err(Fallback::Traps)
+        } else {
+            Ok(calibrate())
+        }
     }
 }
+
+static TSC: Counter = Counter::new();
 
 /// One read of the raw counter: TSC ticks, or nanoseconds on the fallback.
 #[inline]
 pub(crate) fn ticks() -> u64 {
-    if code() == TSC {
-        rdtsc()
-    } else {
-        super::generic::monotonic_ns()
-    }
+    TSC.ticks::<Tsc>()
 }
 
 /// 32.32 fixed-point nanoseconds per tick of [`ticks`].
 pub(crate) fn ns_per_tick_q32() -> u64 {
-    code();
-    NS_PER_TICK_Q32.load(Ordering::Relaxed)
+    TSC.ns_per_tick_q32::<Tsc>()
 }
 
 /// What [`ticks`] reads.
 pub(crate) fn source() -> ClockSource {
-    match code() {
-        TSC => ClockSource::Tsc,
-        FALLBACK_NOT_INVARIANT => ClockSource::Monotonic(Fallback::NotInvariant),
-        FALLBACK_TRAPS => ClockSource::Monotonic(Fallback::Traps),
-        _ => ClockSource::Monotonic(Fallback::Requested),
-    }
+    TSC.source::<Tsc>()
 }
 
 /// The TSC scaled to nanoseconds (`CLOCK_MONOTONIC` on the fallback).
 #[inline]
 pub(crate) fn now_ns() -> u64 {
-    if code() == TSC {
-        super::scale_ticks(rdtsc(), NS_PER_TICK_Q32.load(Ordering::Relaxed))
-    } else {
-        super::generic::monotonic_ns()
-    }
+    TSC.now_ns::<Tsc>()
 }

@@ -60,6 +60,17 @@ impl Owned {
     }
 }
 
+/// The arguments for named fields.
+fn args_of(fields: &[(String, Owned)]) -> Vec<Arg<'_>> {
+    fields
+        .iter()
+        .map(|(n, v)| Arg {
+            name: n,
+            value: v.arg(),
+        })
+        .collect()
+}
+
 /// What an export needs of a span: its callsite and its fields so far.
 #[derive(Clone, Debug, Default)]
 struct SpanInfo {
@@ -166,13 +177,7 @@ impl SpanDecoder {
                             .collect()
                     })
                     .unwrap_or_default();
-                let mut args: Vec<Arg<'_>> = fields
-                    .iter()
-                    .map(|(n, v)| Arg {
-                        name: n,
-                        value: v.arg(),
-                    })
-                    .collect();
+                let mut args = args_of(&fields);
                 args.push(Arg::new("span_id", span));
                 if let Some(p) = self.spans.get(&span).and_then(|s| s.parent) {
                     // The parent may live on another thread, where nesting
@@ -220,13 +225,7 @@ impl SpanDecoder {
             .iter()
             .map(|(i, v)| (self.field_name(callsite, i), Owned::of(v)))
             .collect();
-        let mut args: Vec<Arg<'_>> = fields
-            .iter()
-            .map(|(n, v)| Arg {
-                name: n,
-                value: v.arg(),
-            })
-            .collect();
+        let mut args = args_of(&fields);
         if let Some(level) = level {
             args.push(Arg::new("level", level));
         }
