@@ -108,7 +108,7 @@ fn coarse_time_with_a_spawned_drain_is_ordered_and_moves() {
     // The 3 ms sleeps show in the stamps: the clock did not freeze.
     let first = keep.events[0].0;
     let last = keep.events[keep.events.len() - 1].0;
-    assert!(last - first >= 9_000_000, "{first} .. {last}");
+    assert!(last - first >= 8_000_000, "{first} .. {last}");
 }
 
 #[test]
