@@ -49,11 +49,15 @@ expected = {
     "observer_effect": ["tracering-no-consumer", "tracering-spinning-consumer",
                         "tracering-lane-no-drain", "tracering-default-drain",
                         "rtrb-no-consumer", "rtrb-spinning-consumer"],
-    "lane_event": ["lane-event", "push-plus-clock", "bare-push"],
+    "lane_event": ["lane-event", "lane-event-coarse", "lane-event-coarse-drain",
+                   "push-plus-ticks", "push-plus-now-ns", "bare-push"],
+    "clock_cost": ["ticks", "now-ns", "clock-gettime", "coarse-ticker", "coarse-ticker-100us"],
+    "clock_accuracy": ["precise", "coarse"],
     # One producer on any machine; more rows where there are more cores.
     "scaling": ["tracering-1p"],
     "tracing_layer": [f"{s}-{t}t" for t in (1, 4) for s in
-                      ("tracering", "tracering-file", "tracing-chrome", "fmt", "registry-only")],
+                      ("tracering", "tracering-coarse", "tracering-file", "tracing-chrome",
+                       "fmt", "registry-only")],
 }
 # Figures each workload must have once it has run.
 figures = {
@@ -66,6 +70,9 @@ figures = {
     "registry_drain": ["ops_per_s"],
     "observer_effect": ["ops_per_s"],
     "lane_event": ["ops_per_s"],
+    "clock_cost": ["ops_per_s"],
+    # Errors may be 0 ns (precise stamps): presence and runs only.
+    "clock_accuracy": [],
     "scaling": ["ops_per_s"],
     "tracing_layer": ["ops_per_s"],
 }
@@ -98,11 +105,14 @@ cost_bases = {
     ("observer_effect", "tracering-spinning-consumer"): ["tracering-no-consumer"],
     ("observer_effect", "tracering-default-drain"): ["tracering-lane-no-drain"],
     ("observer_effect", "rtrb-spinning-consumer"): ["rtrb-no-consumer"],
-    ("lane_event", "lane-event"): ["push-plus-clock", "bare-push"],
-    ("lane_event", "push-plus-clock"): ["bare-push"],
+    ("lane_event", "lane-event"): ["push-plus-ticks", "bare-push"],
+    ("lane_event", "lane-event-coarse"): ["bare-push", "push-plus-ticks"],
+    ("lane_event", "lane-event-coarse-drain"): ["bare-push", "push-plus-ticks"],
+    ("lane_event", "push-plus-ticks"): ["bare-push"],
+    ("lane_event", "push-plus-now-ns"): ["bare-push"],
 }
 for t in (1, 4):
-    for s in ("tracering-file", "tracing-chrome", "fmt", "registry-only"):
+    for s in ("tracering-coarse", "tracering-file", "tracing-chrome", "fmt", "registry-only"):
         cost_bases[("tracing_layer", f"{s}-{t}t")] = [f"tracering-{t}t"]
 for workload in ("observer_effect", "lane_event", "scaling", "tracing_layer"):
     for impl in expected[workload]:

@@ -305,7 +305,7 @@ fn clock_error<const COARSE: bool>(ctx: &Ctx) -> Result<Sample, &'static str> {
         p999_ns: Some(q(0.999)),
         max_ns: Some(a.error.max() as f64),
         anomalies: a.order_violations,
-        ns_per_op: Some(a.preempted as f64),
+        left_out: Some(a.preempted as f64),
         ops: a.events,
         ..Sample::default()
     })
@@ -347,11 +347,16 @@ fn tracing_layer_specs() -> Vec<Spec> {
     for threads in ringbench::workloads::tracing_layer::THREADS {
         let base: &'static str = Box::leak(format!("tracering-{threads}t").into_boxed_str());
         let bases: &'static [&'static str] = Box::leak(vec![base].into_boxed_slice());
-        let rows: [(&str, Subscriber, &str); 5] = [
+        let rows: [(&str, Subscriber, &str); 6] = [
             (
                 "tracering",
                 Subscriber::Tracering,
                 "TraceringLayer, default drain into NullSink",
+            ),
+            (
+                "tracering-coarse",
+                Subscriber::TraceringCoarse,
+                "TraceringLayer, coarse clock (10 us ticker beside the drain), NullSink",
             ),
             (
                 "tracering-file",

@@ -24,6 +24,9 @@ pub struct Sample {
     pub anomalies: u64,
     /// The largest value the latency figures cover (`clock_accuracy`).
     pub max_ns: Option<f64>,
+    /// Operations left out of the figures (`clock_accuracy`: interrupted
+    /// calls).
+    pub left_out: Option<f64>,
 }
 
 /// The figure a workload compares its impls by.
@@ -108,6 +111,8 @@ pub struct Row {
     pub ns_per_op: Option<f64>,
     /// The largest `max_ns` of any round.
     pub max_ns: Option<f64>,
+    /// The median `left_out` over the rounds.
+    pub left_out: Option<f64>,
     /// Median over rounds of tracering's advantage over this impl.
     pub advantage: Option<f64>,
     pub per_round: Vec<f64>,
@@ -215,6 +220,7 @@ impl Row {
             l1d_miss_per_op: med(|s| s.l1d_miss_per_op),
             ns_per_op: med(|s| s.ns_per_op),
             max_ns: got.iter().filter_map(|s| s.max_ns).reduce(f64::max),
+            left_out: med(|s| s.left_out),
             advantage: None,
             per_round: Vec::new(),
             per_round_at: Vec::new(),
@@ -269,10 +275,10 @@ impl Row {
                 self.p99_ns.unwrap_or(f64::NAN),
                 self.anomalies,
                 self.ops,
-                self.ns_per_op.unwrap_or(f64::NAN)
+                self.left_out.unwrap_or(f64::NAN)
             ));
         }
-        if let (Some(ns), false) = (self.ns_per_op, self.workload == "clock_accuracy") {
+        if let Some(ns) = self.ns_per_op {
             parts.push(match self.workload {
                 "clock_cost" if self.imp.starts_with("coarse-ticker") => format!(
                     "{ns:.0} ns of CPU per refresh at {:.0} refreshes/s: {:.1}% of a core",

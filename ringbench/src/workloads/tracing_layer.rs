@@ -62,6 +62,9 @@ pub const THREADS: [usize; 2] = [1, 4];
 pub enum Subscriber {
     /// `TraceringLayer` with the default drain into a `NullSink`.
     Tracering,
+    /// The same with the registry in `ClockMode::coarse()` (the drain runs
+    /// the ticker, on the background core).
+    TraceringCoarse,
     /// `TraceringLayer` with the default drain into a `FileSink`.
     TraceringFile,
     /// `tracing-chrome`'s layer writing a JSON file.
@@ -219,13 +222,16 @@ pub fn tracing_layer(
         None => (None, None),
     };
     match sub {
-        Subscriber::Tracering | Subscriber::TraceringFile => {
+        Subscriber::Tracering | Subscriber::TraceringCoarse | Subscriber::TraceringFile => {
             let path = temp_path("tracering");
-            let cfg = LayerConfig::default();
+            let mut cfg = LayerConfig::default();
+            if sub == Subscriber::TraceringCoarse {
+                cfg.registry.clock = tracering::clock::ClockMode::coarse();
+            }
             let (layer, finish): (
                 TraceringLayer,
                 Box<dyn FnOnce() -> Result<tracering::pipeline::DrainReport, tracering::Error>>,
-            ) = if sub == Subscriber::Tracering {
+            ) = if sub != Subscriber::TraceringFile {
                 let (layer, guard) = on_core(background_core, || {
                     TraceringLayer::with_sink(NullSink, cfg).map_err(|_| "layer setup failed")
                 })?;
@@ -299,6 +305,7 @@ mod tests {
     fn every_subscriber_runs_the_loop() {
         for sub in [
             Subscriber::Tracering,
+            Subscriber::TraceringCoarse,
             Subscriber::TraceringFile,
             Subscriber::Chrome,
             Subscriber::Fmt,
@@ -309,7 +316,10 @@ mod tests {
                 assert_eq!(c.iterations, 1000 * threads as u64, "{sub:?}");
                 assert_eq!(c.events(), 3 * c.iterations);
                 assert!(c.ns_per_event() > 0.0);
-                if sub != Subscriber::TraceringFile && sub != Subscriber::Tracering {
+                if !matches!(
+                    sub,
+                    Subscriber::Tracering | Subscriber::TraceringCoarse | Subscriber::TraceringFile
+                ) {
                     assert_eq!(c.dropped, 0);
                 }
             }
