@@ -180,6 +180,16 @@ pub enum AttachError {
         /// Data length in the header.
         len: u64,
     },
+    /// The process that built the registry stamps with another counter
+    /// than this one (one of them fell back to `CLOCK_MONOTONIC`, or was
+    /// told to with `TRACERING_CLOCK`): their ticks could not be converted
+    /// alike. The codes are those of a trace file's timebase entry.
+    ClockSource {
+        /// The creator's counter, as found in the header.
+        found: u8,
+        /// This process's counter.
+        expected: u8,
+    },
 }
 
 /// Which invariant a corrupted ring broke.

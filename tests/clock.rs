@@ -165,6 +165,18 @@ fn an_attacher_refuses_a_scribbled_clock_mode() {
         Registry::attach(&region).unwrap().config().clock,
         ClockMode::coarse()
     );
+    // A creator that read another counter (the source word, byte 104).
+    // SAFETY: inside the region's first line, which holds atomics; volatile
+    // accesses stand in for a peer process.
+    let ours = unsafe { (region.as_ptr().add(104) as *const u64).read_volatile() };
+    // SAFETY: as above.
+    unsafe { (region.as_ptr().add(104) as *mut u64).write_volatile(ours ^ 1) };
+    assert!(matches!(
+        Registry::attach(&region).err(),
+        Some(Error::Attach(tracering::AttachError::ClockSource { .. }))
+    ));
+    // SAFETY: as above.
+    unsafe { (region.as_ptr().add(104) as *mut u64).write_volatile(ours) };
     // The mode word is at byte 96 of the header.
     // SAFETY: inside the region's first line, which holds atomics; a
     // volatile write stands in for a hostile peer.

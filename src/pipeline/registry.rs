@@ -113,6 +113,9 @@ line_struct! {
         wake_bytes: AtomicU64,
         /// The [`ClockMode`] as a word (0 precise, else the coarse period).
         clock_mode: AtomicU64,
+        /// The creator's counter (a timebase source code): every process
+        /// that writes lanes must read the same one.
+        clock_source: AtomicU64,
     }
 }
 
@@ -137,6 +140,7 @@ mod pinned {
     const_assert_eq!(size_of::<SlotLine>(), LINE);
     const_assert_eq!(size_of::<ClockLine>(), LINE);
     const_assert_eq!(offset_of!(RegistryHeader, clock_mode), 96);
+    const_assert_eq!(offset_of!(RegistryHeader, clock_source), 104);
     const_assert_eq!(offset_of!(RegistryHeader, magic), 0);
     const_assert_eq!(offset_of!(RegistryHeader, slots), 24);
     const_assert_eq!(offset_of!(RegistryHeader, accepting), 56);
@@ -343,6 +347,7 @@ impl Registry {
                     wake_events: z(),
                     wake_bytes: z(),
                     clock_mode: z(),
+                    clock_source: z(),
                 });
                 construct_in_place(base.add(LINE).cast::<ClockLine>(), || ClockLine {
                     now: z(),
@@ -391,6 +396,8 @@ impl Registry {
         arch::store_relaxed(&h.wake_events, u64::MAX);
         arch::store_relaxed(&h.wake_bytes, u64::MAX);
         arch::store_relaxed(&h.clock_mode, cfg.clock.to_word());
+        let source = crate::clock::Timebase::current(cfg.clock).source_code();
+        arch::store_relaxed(&h.clock_source, source as u64);
         crate::clock::stop_word(reg.inner.time_word());
         arch::store_relaxed(&h.accepting, 1);
         arch::store_release(&h.magic, REG_MAGIC);
@@ -437,6 +444,14 @@ impl Registry {
         let word = |a: &AtomicU64| usize::try_from(arch::load_relaxed(a)).unwrap_or(usize::MAX);
         let mode = arch::load_relaxed(&h.clock_mode);
         let clock = ClockMode::from_word(mode).ok_or(Error::InvalidClock { period_ns: mode })?;
+        let ours = crate::clock::Timebase::current(clock).source_code();
+        let theirs = arch::load_relaxed(&h.clock_source);
+        if theirs != ours as u64 {
+            return Err(Error::Attach(AttachError::ClockSource {
+                found: u8::try_from(theirs).unwrap_or(u8::MAX),
+                expected: ours,
+            }));
+        }
         let cfg = RegistryConfig {
             slots: word(&h.slots),
             index_capacity: word(&h.index_capacity),
