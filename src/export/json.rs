@@ -12,7 +12,11 @@
 //!   or `M` for the `process_name` / `thread_name` metadata events (which
 //!   carry `ts` 0, and `tid` 0 for a process);
 //! - `ts` is in microseconds, converted from ticks with the clock's ticks
-//!   per second (fractional: nanosecond ticks give three decimals);
+//!   per second (fractional: nanosecond ticks give three decimals). It is a
+//!   JSON number, which viewers read as a double: exact to the tick below
+//!   2^53 ticks (104 days of `CLOCK_MONOTONIC` nanoseconds), to double
+//!   precision (about 16 significant digits) beyond; the FXT export keeps
+//!   every tick of any timestamp;
 //! - non-finite `f64` arguments become `null` (JSON has no NaN).
 
 use super::model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
