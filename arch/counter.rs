@@ -21,32 +21,10 @@ pub(crate) trait Backend {
 
 /// The decision about one counter, taken on first use.
 pub(crate) struct Counter {
-    /// 0 undecided, [`USE`] the counter, else `FALLBACK + why`.
+    /// 0 undecided, else the [`ClockSource::code`] of what `ticks` reads.
     state: AtomicU8,
     /// 32.32 fixed-point nanoseconds per tick (1.0 on the fallback).
     scale: AtomicU64,
-}
-
-const USE: u8 = 1;
-const FALLBACK: u8 = 2;
-
-fn code(f: Fallback) -> u8 {
-    FALLBACK
-        + match f {
-            Fallback::Portable => 0,
-            Fallback::NotInvariant => 1,
-            Fallback::Traps => 2,
-            Fallback::Requested => 3,
-        }
-}
-
-fn fallback(state: u8) -> Fallback {
-    match state.wrapping_sub(FALLBACK) {
-        0 => Fallback::Portable,
-        1 => Fallback::NotInvariant,
-        2 => Fallback::Traps,
-        _ => Fallback::Requested,
-    }
 }
 
 impl Counter {
@@ -68,8 +46,8 @@ impl Counter {
             B::decide()
         };
         let (state, scale) = match decided {
-            Ok(scale) => (USE, scale.max(1)),
-            Err(why) => (code(why), 1 << 32),
+            Ok(scale) => (B::SOURCE.code(), scale.max(1)),
+            Err(why) => (ClockSource::Monotonic(why).code(), 1 << 32),
         };
         self.scale.store(scale, Ordering::Relaxed);
         // Published after the scale: a reader that sees the state sees it.
@@ -88,7 +66,7 @@ impl Counter {
     /// One read of the counter, or of `CLOCK_MONOTONIC` on the fallback.
     #[inline(always)]
     pub(crate) fn ticks<B: Backend>(&self) -> u64 {
-        if self.state::<B>() == USE {
+        if self.state::<B>() == B::SOURCE.code() {
             B::read()
         } else {
             super::generic::monotonic_ns()
@@ -98,7 +76,7 @@ impl Counter {
     /// The counter scaled to nanoseconds (`CLOCK_MONOTONIC` on the fallback).
     #[inline(always)]
     pub(crate) fn now_ns<B: Backend>(&self) -> u64 {
-        if self.state::<B>() == USE {
+        if self.state::<B>() == B::SOURCE.code() {
             super::scale_ticks(B::read(), self.scale.load(Ordering::Relaxed))
         } else {
             super::generic::monotonic_ns()
@@ -113,9 +91,7 @@ impl Counter {
 
     /// What [`ticks`](Self::ticks) reads.
     pub(crate) fn source<B: Backend>(&self) -> ClockSource {
-        match self.state::<B>() {
-            USE => B::SOURCE,
-            s => ClockSource::Monotonic(fallback(s)),
-        }
+        // Only `decide` stores the state, always a valid code.
+        ClockSource::from_code(self.state::<B>()).unwrap_or(B::SOURCE)
     }
 }

@@ -95,6 +95,34 @@ pub enum ClockSource {
     Monotonic(Fallback),
 }
 
+impl ClockSource {
+    /// A stable code, never 0 (trace files, registry headers, and the
+    /// counter's decided state).
+    pub(crate) const fn code(self) -> u8 {
+        match self {
+            ClockSource::Tsc => 1,
+            ClockSource::Cntvct => 2,
+            ClockSource::Monotonic(Fallback::Portable) => 3,
+            ClockSource::Monotonic(Fallback::NotInvariant) => 4,
+            ClockSource::Monotonic(Fallback::Traps) => 5,
+            ClockSource::Monotonic(Fallback::Requested) => 6,
+        }
+    }
+
+    /// The source of a code; `None` for an unknown one.
+    pub(crate) const fn from_code(code: u8) -> Option<ClockSource> {
+        Some(match code {
+            1 => ClockSource::Tsc,
+            2 => ClockSource::Cntvct,
+            3 => ClockSource::Monotonic(Fallback::Portable),
+            4 => ClockSource::Monotonic(Fallback::NotInvariant),
+            5 => ClockSource::Monotonic(Fallback::Traps),
+            6 => ClockSource::Monotonic(Fallback::Requested),
+            _ => return None,
+        })
+    }
+}
+
 /// Why the ticks are `CLOCK_MONOTONIC` rather than a cycle counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fallback {

@@ -196,31 +196,6 @@ impl Timebase {
             ClockMode::Precise => (1_000_000_000 / self.counter_hz.max(1)).max(1),
         }
     }
-
-    /// A stable code for the source (trace files).
-    pub(crate) fn source_code(&self) -> u8 {
-        match self.source {
-            ClockSource::Tsc => 1,
-            ClockSource::Cntvct => 2,
-            ClockSource::Monotonic(Fallback::Portable) => 3,
-            ClockSource::Monotonic(Fallback::NotInvariant) => 4,
-            ClockSource::Monotonic(Fallback::Traps) => 5,
-            ClockSource::Monotonic(Fallback::Requested) => 6,
-        }
-    }
-
-    /// The source of a code; `None` for an unknown one.
-    pub(crate) fn source_of(code: u8) -> Option<ClockSource> {
-        Some(match code {
-            1 => ClockSource::Tsc,
-            2 => ClockSource::Cntvct,
-            3 => ClockSource::Monotonic(Fallback::Portable),
-            4 => ClockSource::Monotonic(Fallback::NotInvariant),
-            5 => ClockSource::Monotonic(Fallback::Traps),
-            6 => ClockSource::Monotonic(Fallback::Requested),
-            _ => return None,
-        })
-    }
 }
 
 /// Shortest coarse period: a faster ticker would cost more than it saves.

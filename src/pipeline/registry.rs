@@ -185,7 +185,7 @@ impl Geometry {
         let index_bytes = round_line(EventRing::<IndexEvent>::bytes_needed(cfg.index_capacity)?);
         let detail_bytes = round_line(RecordRing::bytes_needed(cfg.detail_capacity)?);
         let stride = index_bytes + detail_bytes;
-        if cfg.clock != ClockMode::Precise && ClockMode::from_word(cfg.clock.to_word()).is_none() {
+        if ClockMode::from_word(cfg.clock.to_word()).is_none() {
             return Err(Error::InvalidClock {
                 period_ns: cfg.clock.to_word(),
             });
@@ -396,7 +396,7 @@ impl Registry {
         arch::store_relaxed(&h.wake_events, u64::MAX);
         arch::store_relaxed(&h.wake_bytes, u64::MAX);
         arch::store_relaxed(&h.clock_mode, cfg.clock.to_word());
-        let source = crate::clock::Timebase::current(cfg.clock).source_code();
+        let source = crate::clock::source().code();
         arch::store_relaxed(&h.clock_source, source as u64);
         crate::clock::stop_word(reg.inner.time_word());
         arch::store_relaxed(&h.accepting, 1);
@@ -444,7 +444,7 @@ impl Registry {
         let word = |a: &AtomicU64| usize::try_from(arch::load_relaxed(a)).unwrap_or(usize::MAX);
         let mode = arch::load_relaxed(&h.clock_mode);
         let clock = ClockMode::from_word(mode).ok_or(Error::InvalidClock { period_ns: mode })?;
-        let ours = crate::clock::Timebase::current(clock).source_code();
+        let ours = crate::clock::source().code();
         let theirs = arch::load_relaxed(&h.clock_source);
         if theirs != ours as u64 {
             return Err(Error::Attach(AttachError::ClockSource {

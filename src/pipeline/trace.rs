@@ -23,7 +23,7 @@
 
 use super::registry::IndexEvent;
 use super::sink::{LaneId, Sink};
-use crate::clock::{ClockMode, Timebase};
+use crate::clock::{ClockMode, ClockSource, Timebase};
 use crate::{Error, Record};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -139,7 +139,7 @@ impl Sink for FileSink {
     fn timebase(&mut self, t: &Timebase) -> Result<(), Error> {
         let mut p = [0u8; 24];
         p[..8].copy_from_slice(&t.mode.to_word().to_le_bytes());
-        p[8] = t.source_code();
+        p[8] = t.source.code();
         p[16..].copy_from_slice(&t.counter_hz.to_le_bytes());
         self.entry(entry_header(TAG_TIMEBASE, 0, LaneId::default(), 24, 0), &p)
     }
@@ -306,7 +306,7 @@ impl<R: Read> TraceReader<R> {
             }
             TAG_TIMEBASE => {
                 let mode = ClockMode::from_word(p64(0)).ok_or(corrupt)?;
-                let source = Timebase::source_of(payload[8]).ok_or(corrupt)?;
+                let source = ClockSource::from_code(payload[8]).ok_or(corrupt)?;
                 if payload[9..16] != [0; 7] {
                     return Err(corrupt);
                 }
