@@ -39,8 +39,8 @@
 mod order;
 
 pub(crate) use order::{
-    cas, fence_full, fetch_add, load_acquire, load_relaxed, load_relaxed32, store_relaxed,
-    store_relaxed32, store_release,
+    cas, fence_acquire, fence_full, fence_release, fetch_add, load_acquire, load_relaxed,
+    load_relaxed32, store_relaxed, store_relaxed32, store_release,
 };
 
 // Always compiled (see above); on x86_64 and aarch64 without `portable` only

@@ -16,7 +16,9 @@
 //! - **aarch64**: `ldar` for an acquire load (`ldapr`, the cheaper RCpc form
 //!   that need not wait for an older `stlr` to another address, when built
 //!   with `-C target-feature=+rcpc`), `stlr` for a release store, plain
-//!   `ldr`/`str` for relaxed accesses. Never a `dmb`.
+//!   `ldr`/`str` for relaxed accesses. Never a `dmb` on an SPSC ring's
+//!   path; a flight ring's writer pays one (`fence_release`), its snapshot
+//!   reader another (`fence_acquire`).
 //! - other targets: whatever the compiler emits for these orderings.
 //!
 //! `ci/asm-check.sh` proves the x86_64 and aarch64 claims by disassembling
@@ -100,6 +102,30 @@ pub(crate) fn cas(a: &AtomicU64, current: u64, new: u64) -> Result<u64, u64> {
 #[inline]
 pub(crate) fn fetch_add(a: &AtomicU64, v: u64) -> u64 {
     a.fetch_add(v, Ordering::Relaxed)
+}
+
+/// Orders the flight-ring claim before the data stores that follow it: a
+/// reader whose data load sees one of those stores, and that then runs
+/// [`fence_acquire`], sees the claim. (Compiler-only on x86_64; `dmb ish` on
+/// aarch64, paid once per flight-ring write.)
+#[cfg(not(tracering_mutant = "no_claim_fence"))]
+#[inline(always)]
+pub(crate) fn fence_release() {
+    crate::sync::atomic::fence(Ordering::Release)
+}
+
+/// Mutant: no fence between the claim and the data stores, so a reader may
+/// copy half-overwritten data and still see the old claim.
+#[cfg(tracering_mutant = "no_claim_fence")]
+#[inline(always)]
+pub(crate) fn fence_release() {}
+
+/// Orders a flight-ring snapshot's data loads before its re-check of the
+/// claim (see [`fence_release`]). (Compiler-only on x86_64; `dmb ishld` on
+/// aarch64, paid by the reader only.)
+#[inline(always)]
+pub(crate) fn fence_acquire() {
+    crate::sync::atomic::fence(Ordering::Acquire)
 }
 
 /// A full fence, for the drain only, between announcing that it sleeps and

@@ -59,14 +59,14 @@ pub(crate) fn snapshot(raw: &RawRing, kind: RingKind) -> Stats {
     let committed_rec = arch::load_relaxed(&h.prod.committed);
     let dropped = arch::load_relaxed(&h.prod.dropped);
     let (committed, read) = match kind {
-        RingKind::Event => (head, tail),
+        RingKind::Event | RingKind::FlightEvent => (head, tail),
         // A producer killed between publishing a record and counting it
         // leaves its counter one behind; every record read was committed, so
         // the count is never taken below the reads.
         RingKind::Record if (read_rec.wrapping_sub(committed_rec) as i64) > 0 => {
             (read_rec, read_rec)
         }
-        RingKind::Record => (committed_rec, read_rec),
+        RingKind::Record | RingKind::FlightRecord => (committed_rec, read_rec),
     };
     Stats {
         capacity: raw.cap,

@@ -40,6 +40,20 @@ pub(crate) enum RingKind {
     Event = 1,
     /// Variable-length records: positions count bytes.
     Record = 2,
+    /// A flight ring of fixed-size events (overwrites the oldest): positions
+    /// count slots, each a whole number of 8-byte words.
+    FlightEvent = 3,
+    /// A flight ring of records (overwrites the oldest): positions count
+    /// bytes.
+    FlightRecord = 4,
+}
+
+impl RingKind {
+    /// Whether a full ring of this kind overwrites its oldest data.
+    #[cfg_attr(not(loom), allow(dead_code))]
+    pub(crate) fn is_flight(self) -> bool {
+        matches!(self, RingKind::FlightEvent | RingKind::FlightRecord)
+    }
 }
 
 line_struct! {
@@ -68,7 +82,10 @@ line_struct! {
     pub(crate) struct ProducerLine {
         /// Free-running write position, store-released after each publish.
         pub head: AtomicU64,
-        /// The producer's last view of `ConsumerLine::tail`.
+        /// The producer's last view of `ConsumerLine::tail`. A flight ring
+        /// has no consumer position to cache, and keeps its *claim* here
+        /// instead: the end of the write in progress, stored before its data
+        /// (see `flight/mod.rs`).
         pub cached_tail: AtomicU64,
         /// Records committed (record rings; event rings derive it from `head`).
         pub committed: AtomicU64,
@@ -268,6 +285,12 @@ impl RingHeader {
         arch::store_relaxed(&m.data_offset, HEADER_SIZE as u64);
         arch::store_relaxed(&m.data_len, capacity * unit_size as u64);
         arch::store_release(&m.magic, MAGIC);
+    }
+
+    /// A flight ring's claim word (see [`ProducerLine::cached_tail`]).
+    #[inline(always)]
+    pub(crate) fn claim(&self) -> &AtomicU64 {
+        &self.prod.cached_tail
     }
 
     /// Zeroes positions and counters (owners stay). Needs exclusive access.

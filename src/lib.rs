@@ -80,6 +80,7 @@ mod diag;
 mod error;
 mod event;
 pub mod export;
+pub mod flight;
 mod handles;
 #[cfg(all(feature = "tracing", not(loom)))]
 pub mod layer;

@@ -14,15 +14,28 @@
 use crate::layout::{self, RingHeader, RingKind, SideOwner, HEADER_SIZE};
 use crate::peer::Claim;
 use crate::region::{Placement, Region};
+use crate::sync::atomic::AtomicU64;
 use crate::sync::AccessLog;
 use crate::{arch, AttachError, Corruption, Error, RingError};
 use core::ptr::NonNull;
+
+/// Words in the data area of the ring whose (initialised) header is at `hdr`.
+#[cfg(loom)]
+fn flight_words(hdr: &NonNull<RingHeader>) -> usize {
+    // SAFETY: called only from `RingMem::new`, after `create` initialised or
+    // `attach` validated the header.
+    let m = unsafe { &hdr.as_ref().meta };
+    (arch::load_relaxed(&m.data_len) / 8) as usize
+}
 
 /// A ring placed in a [`Region`]: keeps the memory alive, and knows where
 /// the header and the data area are.
 pub(crate) struct RingMem {
     /// Boxed so that its address survives moving the RingMem into an Arc.
     _log: Box<AccessLog>,
+    /// A flight ring's data words under loom (see `RingMem::new`).
+    #[cfg(loom)]
+    _words: Box<[AtomicU64]>,
     raw: RawRing,
     /// True if this process built the header (and so, under loom, drops it
     /// in place).
@@ -87,14 +100,21 @@ impl RingMem {
         unsafe {
             crate::sync::construct_in_place(hdr, RingHeader::zeroed)
         };
-        let mem = RingMem::new(hdr, capacity as u64, shape.kind, true, placement);
-        mem.raw.hdr().init(
+        // SAFETY: the header lies inside the placed range, aligned, and its
+        // words are atomics (constructed above under loom).
+        unsafe { hdr.as_ref() }.init(
             shape.kind,
             capacity as u64,
             shape.unit_size as u32,
             shape.unit_align as u32,
         );
-        Ok(mem)
+        Ok(RingMem::new(
+            hdr,
+            capacity as u64,
+            shape.kind,
+            true,
+            placement,
+        ))
     }
 
     /// Attaches to the ring at `offset` in `region`, validating every header
@@ -134,20 +154,37 @@ impl RingMem {
         // SAFETY: the data area follows the header inside the placed range.
         let data = unsafe { hdr.cast::<u8>().add(HEADER_SIZE) };
         // Loom tracks slots of an event ring, and 8-byte words of a record ring.
+        // A flight ring's data are atomic words that loom sees directly.
         let units = match kind {
             RingKind::Event => capacity,
             RingKind::Record => capacity / 8,
+            RingKind::FlightEvent | RingKind::FlightRecord => 0,
         };
         let log = Box::new(AccessLog::new(units as usize));
+        // Under loom a flight ring's words are model atomics, built here
+        // (the region's bytes cannot hold them); only this process sees them.
+        #[cfg(loom)]
+        let words: Box<[AtomicU64]> = if kind.is_flight() {
+            (0..flight_words(&hdr)).map(|_| AtomicU64::new(0)).collect()
+        } else {
+            Box::new([])
+        };
+        #[cfg(loom)]
+        let word_ptr = NonNull::from(&*words).cast::<AtomicU64>();
+        #[cfg(not(loom))]
+        let word_ptr = data.cast::<AtomicU64>();
         let raw = RawRing {
             hdr,
             data,
+            words: word_ptr,
             cap: capacity,
             mask: capacity - 1,
             log: NonNull::from(&*log),
         };
         RingMem {
             _log: log,
+            #[cfg(loom)]
+            _words: words,
             raw,
             created,
             placement,
@@ -263,6 +300,9 @@ pub(crate) enum Side {
 pub(crate) struct RawRing {
     pub(crate) hdr: NonNull<RingHeader>,
     pub(crate) data: NonNull<u8>,
+    /// The data area as 8-byte atomic words, for flight rings (the data
+    /// area itself, except under loom: see `RingMem::new`).
+    pub(crate) words: NonNull<AtomicU64>,
     /// Slots or bytes; a power of two.
     pub(crate) cap: u64,
     pub(crate) mask: u64,

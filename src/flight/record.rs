@@ -1,0 +1,610 @@
+//! [`FlightRecordRing`]: variable-length records, overwriting the oldest.
+//!
+//! A record's frame, in 8-byte words from its start position:
+//!
+//! ```text
+//! [size u32 | kind u16 | check u16] [timestamp u64] [payload, zero-padded
+//! to 8] [sequence number u64] [start position u64]
+//! ```
+//!
+//! The first two words are an [`EventHeader`] as laid out in memory; the
+//! last two are the trailer that lets a reader walk from the newest record
+//! back to the oldest. Frames wrap around the end of the data area word by
+//! word (no padding marker): every access goes through a word index reduced
+//! modulo the area.
+
+use super::{claim, get, put, recheck, Snapshot};
+use crate::diag::{Stats, VerifyReport};
+use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
+use crate::layout::RingKind;
+use crate::peer::Peer;
+use crate::record::format::framed;
+use crate::ring::{ConsCore, Shape};
+use crate::{arch, Corruption, Error, EventHeader, InvalidRecord, OwnedRecord, Region, RingError};
+use core::fmt;
+
+/// Bytes of the trailer after each frame: sequence number and start.
+const TRAILER: u64 = 16;
+/// The smallest frame: header, one payload word (empty payloads are
+/// refused) and trailer.
+const MIN_FRAME: u64 = 40;
+/// Smallest flight record ring: room for a 32-byte payload at half the ring.
+const MIN_FLIGHT_RECORD_RING: u64 = 128;
+/// Snapshot attempts before a writer that laps the whole ring during every
+/// copy is reported from its counter alone.
+const ATTEMPTS: usize = 8;
+
+/// A flight ring of variable-length records, sized in bytes (a power of
+/// two, at least 128), where a write that does not fit replaces the oldest
+/// records.
+///
+/// ```
+/// use tracering::flight::FlightRecordRing;
+/// let (mut w, mut r) = FlightRecordRing::with_capacity(128)?.split();
+/// for i in 0..5u8 { w.write(1, &[i; 8])?; } // 40 bytes a frame: three fit
+/// let mut out = Vec::new();
+/// let s = r.snapshot(&mut out)?;
+/// assert_eq!(out.iter().map(|r| r.payload[0]).collect::<Vec<_>>(), [2, 3, 4]);
+/// assert_eq!((s.first, s.overwritten), (2, 2));
+/// # Ok::<(), tracering::Error>(())
+/// ```
+pub struct FlightRecordRing {
+    h: Owner<FlightBytes>,
+}
+
+/// The writing half of a [`FlightRecordRing`]: never waits; fails only on
+/// a record it refuses to frame.
+pub struct FlightRecordProducer {
+    // `h.extra` is the largest payload.
+    h: ProducerHandle<FlightBytes>,
+    /// The next record's sequence number.
+    seq: u64,
+    /// A claim this writer's claims never go below: the claim a dead
+    /// predecessor left ahead of `head` (see `attach`).
+    floor: u64,
+    /// Stamp with raw ticks rather than nanoseconds (a registry lane's).
+    ticks: bool,
+}
+
+/// The reading half of a [`FlightRecordRing`]: takes
+/// [snapshots](Self::snapshot).
+pub struct FlightRecordReader {
+    h: ConsumerHandle<FlightBytes>,
+    /// `head` at the last snapshot: it may only move forward.
+    last_head: u64,
+}
+
+/// The unit of a flight record ring: one byte.
+pub(crate) struct FlightBytes;
+
+impl Unit for FlightBytes {
+    type Elem = u8;
+    /// The largest payload.
+    type Extra = u64;
+    const KIND: RingKind = RingKind::FlightRecord;
+    const NAMES: [&'static str; 3] = [
+        "FlightRecordRing",
+        "FlightRecordProducer",
+        "FlightRecordReader",
+    ];
+
+    fn shape() -> Result<Shape, Error> {
+        Ok(Shape {
+            kind: RingKind::FlightRecord,
+            unit_size: 1,
+            unit_align: 8,
+            min_capacity: MIN_FLIGHT_RECORD_RING,
+        })
+    }
+
+    fn extra(cap: u64) -> u64 {
+        max_payload(cap)
+    }
+
+    /// Counts the bytes a snapshot would look at (no data is checked).
+    fn verify(core: &mut ConsCore, _: u64) -> Result<VerifyReport, Error> {
+        let head = arch::load_acquire(&core.raw.hdr().prod.head);
+        let committed = arch::load_relaxed(&core.raw.hdr().prod.committed);
+        Ok(VerifyReport {
+            records: committed,
+            payload_bytes: head.min(core.raw.cap),
+            padding_bytes: 0,
+        })
+    }
+}
+
+/// Largest payload of a flight ring of `cap` bytes: a frame fits in half
+/// the ring.
+fn max_payload(cap: u64) -> u64 {
+    (cap / 2 - 16 - TRAILER).min(u32::MAX as u64 - 7)
+}
+
+/// The first word of a record: the header's size, kind and check word as
+/// an [`EventHeader`] lays them out in memory.
+fn header_word(size: u32, kind: u16) -> u64 {
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&size.to_ne_bytes());
+    b[4..6].copy_from_slice(&kind.to_ne_bytes());
+    b[6..].copy_from_slice(&EventHeader::check_word(size, kind).to_ne_bytes());
+    u64::from_ne_bytes(b)
+}
+
+/// The header that `header_word` packed (not yet checked).
+fn read_header(word: u64, timestamp: u64) -> EventHeader {
+    let b = word.to_ne_bytes();
+    EventHeader {
+        size: u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+        kind: u16::from_ne_bytes([b[4], b[5]]),
+        check: u16::from_ne_bytes([b[6], b[7]]),
+        timestamp,
+    }
+}
+
+impl FlightRecordRing {
+    /// Builds a flight record ring of `capacity` bytes (a power of two, at
+    /// least 128) in this process's memory.
+    ///
+    /// ```
+    /// use tracering::{flight::FlightRecordRing, CapacityError, Error};
+    /// assert!(FlightRecordRing::with_capacity(4096).is_ok());
+    /// assert!(matches!(
+    ///     FlightRecordRing::with_capacity(64),
+    ///     Err(Error::InvalidCapacity { reason: CapacityError::TooSmall { min: 128 }, .. })
+    /// ));
+    /// ```
+    pub fn with_capacity(capacity: usize) -> Result<Self, Error> {
+        Ok(FlightRecordRing {
+            h: Owner::with_capacity(capacity)?,
+        })
+    }
+
+    /// Bytes a flight record ring of `capacity` bytes needs in a [`Region`].
+    ///
+    /// ```
+    /// let n = tracering::flight::FlightRecordRing::bytes_needed(4096)?;
+    /// assert_eq!(n, 3 * tracering::cache_line() + 4096);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
+        handles::bytes_needed::<FlightBytes>(capacity)
+    }
+
+    /// Builds a flight record ring at `offset` (a multiple of the cache
+    /// line) in `region`, for another process to attach to.
+    ///
+    /// ```
+    /// use tracering::{flight::{FlightRecordRing, FlightRecordReader}, Region};
+    /// let region = Region::memfd("flight", FlightRecordRing::bytes_needed(256)?)?;
+    /// let (mut w, r) = FlightRecordRing::create_in(&region, 0, 256)?.split();
+    /// w.write(3, b"last words")?;
+    /// drop((w, r));
+    /// let mut out = Vec::new();
+    /// FlightRecordReader::attach(&region, 0)?.snapshot(&mut out)?;
+    /// assert_eq!(out[0].payload, b"last words");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn create_in(region: &Region, offset: usize, capacity: usize) -> Result<Self, Error> {
+        Ok(FlightRecordRing {
+            h: Owner::create_in(region, offset, capacity)?,
+        })
+    }
+
+    /// Capacity in bytes.
+    ///
+    /// ```
+    /// assert_eq!(tracering::flight::FlightRecordRing::with_capacity(256)?.capacity(), 256);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.h.capacity()
+    }
+
+    /// Largest payload a write accepts: the frame (16-byte header, payload
+    /// padded to 8, 16-byte trailer) fits in half the ring.
+    ///
+    /// ```
+    /// assert_eq!(tracering::flight::FlightRecordRing::with_capacity(256)?.max_payload(), 96);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn max_payload(&self) -> usize {
+        max_payload(self.h.capacity() as u64) as usize
+    }
+
+    /// Splits the ring into its writer and its reader.
+    ///
+    /// ```
+    /// let (mut w, mut r) = tracering::flight::FlightRecordRing::with_capacity(256)?.split();
+    /// std::thread::spawn(move || w.write(1, b"x")).join().unwrap()?;
+    /// assert_eq!(r.snapshot(&mut Vec::new())?.kept, 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn split(self) -> (FlightRecordProducer, FlightRecordReader) {
+        let (p, c) = self.h.split();
+        (FlightRecordProducer::new(p), FlightRecordReader::new(c))
+    }
+
+    /// A snapshot of the counters (`written` counts every record).
+    ///
+    /// ```
+    /// assert_eq!(tracering::flight::FlightRecordRing::with_capacity(128)?.stats().written, 0);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.h.stats()
+    }
+}
+
+impl FlightRecordProducer {
+    fn new(h: ProducerHandle<FlightBytes>) -> Self {
+        let hdr = h.core.raw.hdr();
+        let seq = arch::load_relaxed(&hdr.prod.committed);
+        let floor = arch::load_relaxed(hdr.claim()).max(h.core.head);
+        FlightRecordProducer {
+            h,
+            seq,
+            floor,
+            ticks: false,
+        }
+    }
+
+    /// Stamps records with raw [`ticks`](crate::clock::ticks) from now on,
+    /// as a registry lane's are.
+    #[allow(dead_code)] // for the registry's flight lanes
+    pub(crate) fn stamp_ticks(&mut self) {
+        self.ticks = true;
+    }
+
+    /// Attaches as the writer of the flight record ring at `offset` in
+    /// `region`, after validating its header, and continues its sequence.
+    /// A predecessor that died mid-write left a claim ahead of the last
+    /// published record; this writer's claims never go below it, so a
+    /// reader still discards what the dead writer may have half-rewritten.
+    ///
+    /// ```
+    /// use tracering::{flight::{FlightRecordRing, FlightRecordProducer}, Region};
+    /// let region = Region::heap(FlightRecordRing::bytes_needed(256)?)?;
+    /// let (w, mut r) = FlightRecordRing::create_in(&region, 0, 256)?.split();
+    /// drop(w);
+    /// FlightRecordProducer::attach(&region, 0)?.write(1, b"again")?;
+    /// assert_eq!(r.snapshot(&mut Vec::new())?.kept, 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
+        Ok(Self::new(ProducerHandle::attach(region, offset)?))
+    }
+
+    /// Writes one record stamped now (nanoseconds, as
+    /// [`RecordProducer::write`](crate::RecordProducer::write)); when the
+    /// ring is full it replaces the oldest records. Fails only for a
+    /// record no ring accepts ([`RingError::InvalidRecord`]: the padding
+    /// kind, an empty payload, or one over [`max_payload`](Self::max_payload)).
+    ///
+    /// ```
+    /// use tracering::{flight::FlightRecordRing, InvalidRecord, RingError};
+    /// let (mut w, _r) = FlightRecordRing::with_capacity(128)?.split();
+    /// w.write(1, &[0; 32])?;
+    /// assert_eq!(w.write(1, &[0; 33]), Err(RingError::InvalidRecord(InvalidRecord::TooLarge)));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn write(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
+        let ts = if self.ticks {
+            arch::ticks()
+        } else {
+            arch::now_ns()
+        };
+        self.write_with_timestamp(kind, ts, payload)
+    }
+
+    /// Writes one record with a caller-supplied timestamp.
+    ///
+    /// ```
+    /// let (mut w, mut r) = tracering::flight::FlightRecordRing::with_capacity(128)?.split();
+    /// w.write_with_timestamp(2, 77, b"t")?;
+    /// let mut out = Vec::new();
+    /// r.snapshot(&mut out)?;
+    /// assert_eq!((out[0].kind, out[0].timestamp), (2, 77));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn write_with_timestamp(
+        &mut self,
+        kind: u16,
+        timestamp: u64,
+        payload: &[u8],
+    ) -> Result<(), RingError> {
+        let len = payload.len() as u64;
+        let refuse = |why| Err(RingError::InvalidRecord(why));
+        if kind == EventHeader::KIND_PAD {
+            return refuse(InvalidRecord::ReservedKind);
+        }
+        if len == 0 {
+            return refuse(InvalidRecord::Empty);
+        }
+        if len > self.h.extra {
+            return refuse(InvalidRecord::TooLarge);
+        }
+        let core = &mut self.h.core;
+        let raw = core.raw;
+        let wmask = raw.mask >> 3;
+        let head = core.head;
+        let end = head.wrapping_add(framed(len) + TRAILER);
+        claim(&raw, end.max(self.floor));
+        let w = head / 8;
+        put(&raw, w & wmask, header_word(len as u32, kind));
+        put(&raw, (w + 1) & wmask, timestamp);
+        for (i, chunk) in payload.chunks(8).enumerate() {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            put(&raw, (w + 2 + i as u64) & wmask, u64::from_ne_bytes(b));
+        }
+        let t = end / 8 - 2;
+        put(&raw, t & wmask, self.seq);
+        put(&raw, (t + 1) & wmask, head);
+        self.seq += 1;
+        // Counted before the publish, so a reader that sees this record
+        // sees it counted.
+        core.add_committed(1);
+        core.publish(end);
+        Ok(())
+    }
+
+    /// Largest payload a write accepts.
+    ///
+    /// ```
+    /// let (w, _r) = tracering::flight::FlightRecordRing::with_capacity(128)?.split();
+    /// assert_eq!(w.max_payload(), 32);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn max_payload(&self) -> usize {
+        self.h.extra as usize
+    }
+
+    /// Who holds the reader side.
+    ///
+    /// ```
+    /// let (w, r) = tracering::flight::FlightRecordRing::with_capacity(128)?.split();
+    /// drop(r);
+    /// assert!(matches!(w.reader(), tracering::Peer::Released { .. }));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn reader(&self) -> Peer {
+        self.h.consumer()
+    }
+
+    /// A snapshot of the counters (`written` counts every record).
+    ///
+    /// ```
+    /// let (mut w, _r) = tracering::flight::FlightRecordRing::with_capacity(128)?.split();
+    /// for _ in 0..9 { w.write(1, b"x")?; }
+    /// assert_eq!(w.stats().written, 9);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.h.stats()
+    }
+}
+
+/// Why a snapshot's walk stopped.
+enum Stop {
+    /// At the window's old end: older records were overwritten.
+    Overwritten,
+    /// At a record the writer rewrote while it was copied.
+    Torn,
+}
+
+impl FlightRecordReader {
+    fn new(h: ConsumerHandle<FlightBytes>) -> Self {
+        FlightRecordReader { h, last_head: 0 }
+    }
+
+    /// Attaches as the reader of the flight record ring at `offset` in
+    /// `region`, after validating its header: for example to snapshot the
+    /// last records of a writer that crashed.
+    ///
+    /// ```
+    /// use tracering::{flight::{FlightRecordRing, FlightRecordReader}, Region};
+    /// let region = Region::heap(FlightRecordRing::bytes_needed(128)?)?;
+    /// let (_w, r) = FlightRecordRing::create_in(&region, 0, 128)?.split();
+    /// assert!(FlightRecordReader::attach(&region, 0).is_err()); // taken
+    /// drop(r);
+    /// assert!(FlightRecordReader::attach(&region, 0).is_ok());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
+        Ok(Self::new(ConsumerHandle::attach(region, offset)?))
+    }
+
+    /// Copies the newest records into `out` (cleared first), oldest first,
+    /// while the writer keeps running. A record the writer rewrote during
+    /// the copy is discarded and counted as torn; `out` holds only intact
+    /// records with consecutive sequence numbers from [`Snapshot::first`].
+    ///
+    /// If the writer laps the whole ring during every one of several
+    /// attempts, the snapshot is empty and its counts come from the
+    /// writer's record counter.
+    ///
+    /// ```
+    /// let (mut w, mut r) = tracering::flight::FlightRecordRing::with_capacity(256)?.split();
+    /// w.write(1, b"one")?;
+    /// w.write(2, b"two")?;
+    /// let mut out = Vec::new();
+    /// let s = r.snapshot(&mut out)?;
+    /// assert_eq!(out[1].payload, b"two");
+    /// assert_eq!((s.first, s.kept, s.torn), (0, 2, 0));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn snapshot(&mut self, out: &mut Vec<OwnedRecord>) -> Result<Snapshot, RingError> {
+        if let Some(c) = self.h.poisoned() {
+            return Err(RingError::Corrupted(c));
+        }
+        let mut torn = 0;
+        for _ in 0..ATTEMPTS {
+            out.clear();
+            let (stop, first) = match self.walk(out) {
+                Ok(walked) => walked,
+                Err(c) => return Err(self.h.core.poison(c)),
+            };
+            let Some(first) = first else {
+                torn += matches!(stop, Stop::Torn) as u64;
+                if matches!(stop, Stop::Overwritten) {
+                    return Ok(Snapshot::default());
+                }
+                continue;
+            };
+            out.reverse();
+            let t = matches!(stop, Stop::Torn) as u64;
+            return Ok(Snapshot {
+                first,
+                kept: out.len() as u64,
+                overwritten: first.saturating_sub(t),
+                torn: t.min(first),
+            });
+        }
+        let written = arch::load_relaxed(&self.h.core.raw.hdr().prod.committed);
+        let torn = torn.min(written);
+        Ok(Snapshot {
+            first: written,
+            kept: 0,
+            overwritten: written - torn,
+            torn,
+        })
+    }
+
+    /// One attempt: walks from `head` back to the oldest intact record,
+    /// pushing records newest first. Returns why it stopped and the oldest
+    /// kept record's sequence number (`None` if none was kept).
+    fn walk(&mut self, out: &mut Vec<OwnedRecord>) -> Result<(Stop, Option<u64>), Corruption> {
+        let raw = self.h.core.raw;
+        let cap = raw.cap;
+        let wmask = raw.mask >> 3;
+        let head = arch::load_acquire(&raw.hdr().prod.head);
+        if head < self.last_head || head % 8 != 0 {
+            return Err(Corruption::ProducerPosition);
+        }
+        self.last_head = head;
+        // Whether the bytes from `from` on are intact, by the claim as it
+        // stands after everything copied so far.
+        let intact = |from: u64| -> Result<bool, Corruption> {
+            let c = recheck(&raw);
+            if c < head {
+                return Err(Corruption::ProducerPosition);
+            }
+            Ok(c.saturating_sub(cap) <= from)
+        };
+        let lo = head.saturating_sub(cap);
+        let max_frame = framed(max_payload(cap)) + TRAILER;
+        let mut pos = head;
+        let mut oldest = None;
+        loop {
+            if pos - lo < MIN_FRAME {
+                // The window's old end; at position 0 nothing may be left.
+                if lo == 0 && pos != 0 && intact(0)? {
+                    return Err(Corruption::RecordFraming);
+                }
+                return Ok((Stop::Overwritten, oldest));
+            }
+            let t = pos / 8 - 2;
+            let seq = get(&raw, t & wmask);
+            let start = get(&raw, (t + 1) & wmask);
+            let len = pos.wrapping_sub(start);
+            let framing_ok = start < pos && len >= MIN_FRAME && len % 8 == 0 && len <= max_frame;
+            if !framing_ok || start < lo {
+                if !intact(pos - TRAILER)? {
+                    return Ok((Stop::Torn, oldest));
+                }
+                if framing_ok {
+                    // Begins before the window: overwritten before the walk.
+                    return Ok((Stop::Overwritten, oldest));
+                }
+                return Err(Corruption::RecordFraming);
+            }
+            let w = start / 8;
+            let hdr = read_header(get(&raw, w & wmask), get(&raw, (w + 1) & wmask));
+            let header_ok = hdr.is_valid()
+                && hdr.kind != EventHeader::KIND_PAD
+                && hdr.size != 0
+                && framed(hdr.size as u64) + TRAILER == len;
+            if !header_ok {
+                if !intact(start)? {
+                    return Ok((Stop::Torn, oldest));
+                }
+                return Err(Corruption::RecordHeader);
+            }
+            let words = (hdr.size as u64).div_ceil(8);
+            let mut payload = Vec::with_capacity((words * 8) as usize);
+            for i in 0..words {
+                payload.extend_from_slice(&get(&raw, (w + 2 + i) & wmask).to_ne_bytes());
+            }
+            payload.truncate(hdr.size as usize);
+            if !intact(start)? {
+                return Ok((Stop::Torn, oldest));
+            }
+            // Intact, so a broken sequence is the writer's doing.
+            let expected = oldest.map_or(seq, |o: u64| o.wrapping_sub(1));
+            if seq != expected || (seq == 0) != (start == 0) {
+                return Err(Corruption::RecordFraming);
+            }
+            out.push(OwnedRecord {
+                kind: hdr.kind,
+                timestamp: hdr.timestamp,
+                payload,
+            });
+            oldest = Some(seq);
+            pos = start;
+        }
+    }
+
+    /// Capacity in bytes.
+    ///
+    /// ```
+    /// let (_w, r) = tracering::flight::FlightRecordRing::with_capacity(128)?.split();
+    /// assert_eq!(r.capacity(), 128);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.h.capacity()
+    }
+
+    /// Who holds the writer side: alive, released, or dead.
+    ///
+    /// ```
+    /// let (w, r) = tracering::flight::FlightRecordRing::with_capacity(128)?.split();
+    /// drop(w);
+    /// assert!(matches!(r.writer(), tracering::Peer::Released { .. }));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn writer(&self) -> Peer {
+        self.h.producer()
+    }
+
+    /// A snapshot of the counters (`written` counts every record).
+    ///
+    /// ```
+    /// let (mut w, r) = tracering::flight::FlightRecordRing::with_capacity(128)?.split();
+    /// w.write(1, b"x")?;
+    /// assert_eq!(r.stats().written, 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.h.stats()
+    }
+}
+
+impl fmt::Debug for FlightRecordRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.h.dump(f)
+    }
+}
+
+impl fmt::Debug for FlightRecordProducer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.h.dump(f)
+    }
+}
+
+impl fmt::Debug for FlightRecordReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.h.dump(f)
+    }
+}
