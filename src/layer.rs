@@ -403,7 +403,7 @@ impl ThreadState {
             .cfg
             .max_record
             .max(MIN_RECORD)
-            .min(lane.detail().max_payload());
+            .min(lane.max_payload());
         if self.local.buf.len() != size {
             self.local.buf = vec![0; size].into_boxed_slice();
         }

@@ -47,6 +47,7 @@ fn registry(clock: ClockMode) -> Registry {
         index_capacity: 4096,
         detail_capacity: 4096,
         clock,
+        ..Default::default()
     })
     .unwrap()
 }
@@ -158,6 +159,7 @@ fn an_attacher_refuses_a_scribbled_clock_mode() {
         index_capacity: 64,
         detail_capacity: 1024,
         clock: ClockMode::coarse(),
+        ..Default::default()
     };
     let region = tracering::Region::heap(Registry::bytes_needed(cfg).unwrap()).unwrap();
     let reg = Registry::create_in(&region, cfg).unwrap();

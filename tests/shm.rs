@@ -601,7 +601,7 @@ fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
     };
     let mut written = 0;
     while written < n {
-        match lane.detail().write(1, &payload) {
+        match lane.detail().expect("a stream lane").write(1, &payload) {
             Ok(()) => written += 1,
             Err(RingError::Full) => {
                 drain.run_pass().unwrap();

@@ -118,6 +118,7 @@ fn lane_laps(clock: ClockMode, laps: u64) -> (u64, u64) {
         index_capacity: EVENT_SLOTS,
         detail_capacity: 4096,
         clock,
+        ..Default::default()
     })
     .expect("registry");
     let _ticker = (clock != ClockMode::Precise).then(|| reg.start_ticker().expect("ticker"));

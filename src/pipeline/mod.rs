@@ -20,12 +20,14 @@ mod registry;
 pub mod schema;
 mod sink;
 mod slot;
+mod snapshot;
 mod trace;
 mod wake;
 
 pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
-pub use registry::{IndexEvent, Lane, Registry, RegistryConfig, RegistryStats};
+pub use registry::{IndexEvent, Lane, LaneMode, Registry, RegistryConfig, RegistryStats};
 pub use sink::{CallbackSink, Entry, LaneId, NullSink, Sink};
+pub use snapshot::{LaneSnapshot, SnapshotReport, Snapshotter};
 pub use trace::{FileSink, TraceEntry, TraceReader};

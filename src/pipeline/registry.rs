@@ -22,6 +22,7 @@ use super::slot::{Slot, SlotLine, State};
 use super::wake;
 use crate::clock::{ClockMode, LaneClock};
 use crate::event::{EventProducer, EventRing};
+use crate::flight::{FlightProducer, FlightRecordProducer, FlightRecordRing, FlightRing};
 use crate::layout::line_struct;
 use crate::record::{RecordProducer, RecordRing};
 use crate::region::Placement;
@@ -67,6 +68,49 @@ pub struct RegistryConfig {
     pub detail_capacity: usize,
     /// How lanes stamp their events (precise by default).
     pub clock: ClockMode,
+    /// What a full lane does: drop the newest (streamed to a drain, the
+    /// default) or overwrite the oldest (a flight recorder).
+    pub mode: LaneMode,
+}
+
+/// What a registry's lanes do when full, chosen when it is built.
+///
+/// ```
+/// use tracering::pipeline::{LaneMode, Registry, RegistryConfig, Snapshotter, NullSink};
+/// let reg = Registry::new(RegistryConfig { mode: LaneMode::FlightRecorder, ..Default::default() })?;
+/// for i in 0..5000 { reg.emit(1, i, 0)?; }      // more than a lane holds: never refused
+/// let report = Snapshotter::new(&reg)?.snapshot(&mut NullSink)?;
+/// assert_eq!(report.lanes[0].events.kept, 1024); // the newest 1024
+/// # Ok::<(), tracering::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LaneMode {
+    /// SPSC rings emptied by a [`Drain`](super::Drain): a full ring drops
+    /// the newest write and counts it.
+    #[default]
+    Stream,
+    /// [Flight rings](crate::flight): a full ring overwrites the oldest,
+    /// and a [`Snapshotter`](super::Snapshotter) copies the newest data of
+    /// every lane on demand. No drain runs; a slot whose thread exited is
+    /// taken over by the next thread, which continues its sequence.
+    FlightRecorder,
+}
+
+impl LaneMode {
+    fn to_word(self) -> u64 {
+        match self {
+            LaneMode::Stream => 0,
+            LaneMode::FlightRecorder => 1,
+        }
+    }
+
+    fn from_word(w: u64) -> Option<LaneMode> {
+        match w {
+            0 => Some(LaneMode::Stream),
+            1 => Some(LaneMode::FlightRecorder),
+            _ => None,
+        }
+    }
 }
 
 impl Default for RegistryConfig {
@@ -77,12 +121,13 @@ impl Default for RegistryConfig {
             index_capacity: 1024,
             detail_capacity: 64 * 1024,
             clock: ClockMode::Precise,
+            mode: LaneMode::Stream,
         }
     }
 }
 
 const REG_MAGIC: u64 = u64::from_le_bytes(*b"TRCREG\x00\x01");
-const REG_VERSION: u64 = 3;
+const REG_VERSION: u64 = 4;
 /// Lines before the slot lines: the header and the clock line.
 const HEADER_LINES: usize = 2;
 const MAX_SLOTS: usize = 65536;
@@ -116,6 +161,8 @@ line_struct! {
         /// The creator's counter (a timebase source code): every process
         /// that writes lanes must read the same one.
         clock_source: AtomicU64,
+        /// The [`LaneMode`] as a word (0 stream, 1 flight recorder).
+        lane_mode: AtomicU64,
     }
 }
 
@@ -141,6 +188,7 @@ mod pinned {
     const_assert_eq!(size_of::<ClockLine>(), LINE);
     const_assert_eq!(offset_of!(RegistryHeader, clock_mode), 96);
     const_assert_eq!(offset_of!(RegistryHeader, clock_source), 104);
+    const_assert_eq!(offset_of!(RegistryHeader, lane_mode), 112);
     const_assert_eq!(offset_of!(RegistryHeader, magic), 0);
     const_assert_eq!(offset_of!(RegistryHeader, slots), 24);
     const_assert_eq!(offset_of!(RegistryHeader, accepting), 56);
@@ -182,8 +230,17 @@ impl Geometry {
                 },
             });
         }
-        let index_bytes = round_line(EventRing::<IndexEvent>::bytes_needed(cfg.index_capacity)?);
-        let detail_bytes = round_line(RecordRing::bytes_needed(cfg.detail_capacity)?);
+        let (index_bytes, detail_bytes) = match cfg.mode {
+            LaneMode::Stream => (
+                EventRing::<IndexEvent>::bytes_needed(cfg.index_capacity)?,
+                RecordRing::bytes_needed(cfg.detail_capacity)?,
+            ),
+            LaneMode::FlightRecorder => (
+                FlightRing::<IndexEvent>::bytes_needed(cfg.index_capacity)?,
+                FlightRecordRing::bytes_needed(cfg.detail_capacity)?,
+            ),
+        };
+        let (index_bytes, detail_bytes) = (round_line(index_bytes), round_line(detail_bytes));
         let stride = index_bytes + detail_bytes;
         if ClockMode::from_word(cfg.clock.to_word()).is_none() {
             return Err(Error::InvalidClock {
@@ -348,6 +405,7 @@ impl Registry {
                     wake_bytes: z(),
                     clock_mode: z(),
                     clock_source: z(),
+                    lane_mode: z(),
                 });
                 construct_in_place(base.add(LINE).cast::<ClockLine>(), || ClockLine {
                     now: z(),
@@ -371,16 +429,29 @@ impl Registry {
         // Lay out the lanes; each ring is built and released at once (it
         // stays in the region).
         for slot in 0..cfg.slots {
-            drop(EventRing::<IndexEvent>::create_in(
-                region,
-                geo.index_offset(slot),
-                cfg.index_capacity,
-            )?);
-            drop(RecordRing::create_in(
-                region,
-                geo.detail_offset(slot),
-                cfg.detail_capacity,
-            )?);
+            let (index, detail) = (geo.index_offset(slot), geo.detail_offset(slot));
+            match cfg.mode {
+                LaneMode::Stream => {
+                    drop(EventRing::<IndexEvent>::create_in(
+                        region,
+                        index,
+                        cfg.index_capacity,
+                    )?);
+                    drop(RecordRing::create_in(region, detail, cfg.detail_capacity)?);
+                }
+                LaneMode::FlightRecorder => {
+                    drop(FlightRing::<IndexEvent>::create_in(
+                        region,
+                        index,
+                        cfg.index_capacity,
+                    )?);
+                    drop(FlightRecordRing::create_in(
+                        region,
+                        detail,
+                        cfg.detail_capacity,
+                    )?);
+                }
+            }
         }
         // Fault the lanes' pages in now, not on the traced threads' first
         // laps.
@@ -396,6 +467,7 @@ impl Registry {
         arch::store_relaxed(&h.wake_events, u64::MAX);
         arch::store_relaxed(&h.wake_bytes, u64::MAX);
         arch::store_relaxed(&h.clock_mode, cfg.clock.to_word());
+        arch::store_relaxed(&h.lane_mode, cfg.mode.to_word());
         let source = crate::clock::source().code();
         arch::store_relaxed(&h.clock_source, source as u64);
         crate::clock::stop_word(reg.inner.time_word());
@@ -452,11 +524,16 @@ impl Registry {
                 expected: ours,
             }));
         }
+        let lane_mode = arch::load_relaxed(&h.lane_mode);
+        let mode = LaneMode::from_word(lane_mode).ok_or(Error::Attach(AttachError::WrongKind {
+            found: lane_mode as u32,
+        }))?;
         let cfg = RegistryConfig {
             slots: word(&h.slots),
             index_capacity: word(&h.index_capacity),
             detail_capacity: word(&h.detail_capacity),
             clock,
+            mode,
         };
         let geo = Geometry::new(cfg).map_err(|_| {
             Error::Attach(AttachError::Capacity {
@@ -541,30 +618,29 @@ impl Registry {
         for i in 0..slots {
             let slot = (start + i) % slots;
             let line = inner.slot(slot);
-            let Some(generation) = line.claim(tid) else {
+            // A flight recorder has no drain to recycle retired slots: the
+            // next thread takes them over as they are.
+            let flight = inner.geo.cfg.mode == LaneMode::FlightRecorder;
+            let Some(generation) = line.claim(tid, flight) else {
                 continue;
             };
-            let region = &inner.region;
-            let lane =
-                EventProducer::attach(region, inner.geo.index_offset(slot)).and_then(|index| {
-                    let mut detail = RecordProducer::attach(region, inner.geo.detail_offset(slot))?;
-                    detail.stamp_ticks();
-                    let h = inner.header();
-                    let word = match inner.geo.cfg.clock {
-                        ClockMode::Precise => None,
-                        ClockMode::Coarse { .. } => Some(NonNull::from(inner.time_word())),
-                    };
-                    Ok(Lane {
-                        index: ManuallyDrop::new(index),
-                        detail: ManuallyDrop::new(detail),
-                        clock: LaneClock::new(word),
-                        wake_events: arch::load_relaxed(&h.wake_events),
-                        wake_bytes: arch::load_relaxed(&h.wake_bytes),
-                        slot,
-                        generation,
-                        registry: self.clone(),
-                    })
-                });
+            let lane = self.lane_writers(slot).map(|(index, detail)| {
+                let h = inner.header();
+                let word = match inner.geo.cfg.clock {
+                    ClockMode::Precise => None,
+                    ClockMode::Coarse { .. } => Some(NonNull::from(inner.time_word())),
+                };
+                Lane {
+                    index: ManuallyDrop::new(index),
+                    detail: ManuallyDrop::new(detail),
+                    clock: LaneClock::new(word),
+                    wake_events: arch::load_relaxed(&h.wake_events),
+                    wake_bytes: arch::load_relaxed(&h.wake_bytes),
+                    slot,
+                    generation,
+                    registry: self.clone(),
+                }
+            });
             match lane {
                 Ok(lane) => return Ok(lane),
                 Err(_) => {
@@ -575,6 +651,27 @@ impl Registry {
             }
         }
         Err(Error::RegistryFull)
+    }
+
+    /// Attaches the writers of `slot`'s two rings, of the registry's mode.
+    fn lane_writers(&self, slot: usize) -> Result<(IndexWriter, DetailWriter), Error> {
+        let inner = &self.inner;
+        let region = &inner.region;
+        let (index, detail) = (inner.geo.index_offset(slot), inner.geo.detail_offset(slot));
+        Ok(match inner.geo.cfg.mode {
+            LaneMode::Stream => {
+                let index = EventProducer::attach(region, index)?;
+                let mut detail = RecordProducer::attach(region, detail)?;
+                detail.stamp_ticks();
+                (IndexWriter::Stream(index), DetailWriter::Stream(detail))
+            }
+            LaneMode::FlightRecorder => {
+                let index = FlightProducer::attach(region, index)?;
+                let mut detail = FlightRecordProducer::attach(region, detail)?;
+                detail.stamp_ticks();
+                (IndexWriter::Flight(index), DetailWriter::Flight(detail))
+            }
+        })
     }
 
     /// Runs `f` on the calling thread's lane, registering the thread first if
@@ -837,8 +934,8 @@ impl Inner {
 /// A thread's lane: its slot's two rings, held until dropped.
 pub struct Lane {
     // ManuallyDrop: released before the slot is marked retired (see Drop).
-    index: ManuallyDrop<EventProducer<IndexEvent>>,
-    detail: ManuallyDrop<RecordProducer>,
+    index: ManuallyDrop<IndexWriter>,
+    detail: ManuallyDrop<DetailWriter>,
     /// Stamps this lane's events (see [`crate::clock`]).
     clock: LaneClock,
     /// Index events at which this lane wakes a sleeping drain.
@@ -883,10 +980,17 @@ impl Lane {
     /// ```
     #[inline]
     pub fn write(&mut self, event: IndexEvent) -> Result<(), RingError> {
-        let r = self.index.push_or_drop(event);
+        let index = match &mut *self.index {
+            IndexWriter::Stream(index) => index,
+            IndexWriter::Flight(index) => {
+                index.push(event);
+                return Ok(());
+            }
+        };
+        let r = index.push_or_drop(event);
         // One compare on the fast path; at or above the watermark, one
         // relaxed load of the drain's word.
-        if self.index.used_cached() >= self.wake_events && self.drain_sleeps() {
+        if index.used_cached() >= self.wake_events && self.drain_sleeps() {
             self.wake_for_index();
         }
         r
@@ -903,25 +1007,48 @@ impl Lane {
     #[inline]
     pub fn record(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
         let ts = self.clock.stamp();
-        let r = self.detail.write_or_drop_at(kind, ts, payload);
-        if self.detail.used_cached() >= self.wake_bytes && self.drain_sleeps() {
+        let detail = match &mut *self.detail {
+            DetailWriter::Stream(detail) => detail,
+            DetailWriter::Flight(detail) => return detail.write_with_timestamp(kind, ts, payload),
+        };
+        let r = detail.write_or_drop_at(kind, ts, payload);
+        if detail.used_cached() >= self.wake_bytes && self.drain_sleeps() {
             self.wake_for_detail();
         }
         r
     }
 
-    /// The lane's detail producer, for reserve/commit and batches. It
-    /// stamps records with a precise [`ticks`](crate::clock::ticks) read in
-    /// either mode (a caller-supplied timestamp must be in ticks too).
+    /// The lane's detail producer, for reserve/commit and batches (`None` in
+    /// a [`LaneMode::FlightRecorder`] registry, whose lanes write records
+    /// with [`record`](Self::record) only). It stamps records with a precise
+    /// [`ticks`](crate::clock::ticks) read in either clock mode (a
+    /// caller-supplied timestamp must be in ticks too).
     ///
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// let mut lane = reg.register()?;
-    /// lane.detail().write_batch(&[(1, b"a"), (2, b"b")])?;
+    /// lane.detail().unwrap().write_batch(&[(1, b"a"), (2, b"b")])?;
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn detail(&mut self) -> &mut RecordProducer {
-        &mut self.detail
+    pub fn detail(&mut self) -> Option<&mut RecordProducer> {
+        match &mut *self.detail {
+            DetailWriter::Stream(detail) => Some(detail),
+            DetailWriter::Flight(_) => None,
+        }
+    }
+
+    /// The largest record payload [`record`](Self::record) accepts.
+    ///
+    /// ```
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
+    /// assert_eq!(reg.register()?.max_payload(), 32 * 1024 - 16);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn max_payload(&self) -> usize {
+        match &*self.detail {
+            DetailWriter::Stream(detail) => detail.max_payload(),
+            DetailWriter::Flight(detail) => detail.max_payload(),
+        }
     }
 
     /// The slot this lane occupies.
@@ -960,7 +1087,10 @@ impl Lane {
     #[cold]
     #[inline(never)]
     fn wake_for_index(&mut self) {
-        if self.index.used_now() >= self.wake_events {
+        let IndexWriter::Stream(index) = &mut *self.index else {
+            return;
+        };
+        if index.used_now() >= self.wake_events {
             self.registry.inner.wake_drain();
         }
     }
@@ -969,10 +1099,25 @@ impl Lane {
     #[cold]
     #[inline(never)]
     fn wake_for_detail(&mut self) {
-        if self.detail.used_now() >= self.wake_bytes {
+        let DetailWriter::Stream(detail) = &mut *self.detail else {
+            return;
+        };
+        if detail.used_now() >= self.wake_bytes {
             self.registry.inner.wake_drain();
         }
     }
+}
+
+/// A lane's index-ring writer, of the registry's [`LaneMode`].
+enum IndexWriter {
+    Stream(EventProducer<IndexEvent>),
+    Flight(FlightProducer<IndexEvent>),
+}
+
+/// A lane's detail-ring writer, of the registry's [`LaneMode`].
+enum DetailWriter {
+    Stream(RecordProducer),
+    Flight(FlightRecordProducer),
 }
 
 impl Drop for Lane {

@@ -94,11 +94,13 @@ impl Slot<'_> {
         Word(arch::load_acquire(&self.line.state))
     }
 
-    /// FREE → ACTIVE for thread `tid`; returns the new generation, or `None`
-    /// if the slot is not free or another thread won it.
-    pub(crate) fn claim(self, tid: u64) -> Option<u64> {
+    /// FREE → ACTIVE for thread `tid` (also RETIRED → ACTIVE if
+    /// `take_retired`: a flight recorder's slots need no drain between
+    /// threads); returns the new generation, or `None` if the slot is taken
+    /// or another thread won it.
+    pub(crate) fn claim(self, tid: u64, take_retired: bool) -> Option<u64> {
         let cur = arch::load_relaxed(&self.line.state);
-        if cur & 3 != FREE {
+        if cur & 3 != FREE && !(take_retired && cur & 3 == RETIRED) {
             return None;
         }
         let generation = (cur >> 2).wrapping_add(1);

@@ -243,6 +243,15 @@ impl Record<'_> {
         Ok(p.len())
     }
 
+    /// A view of a record copied out of a flight ring, stamped `timestamp`
+    /// (the snapshotter's conversion of ticks to nanoseconds).
+    pub(crate) fn from_owned(r: &OwnedRecord, timestamp: u64) -> Record<'_> {
+        Record {
+            hdr: EventHeader::new(r.payload.len() as u32, r.kind, timestamp),
+            payload: &r.payload,
+        }
+    }
+
     /// The same record with another timestamp (the drain's conversion of
     /// ticks to nanoseconds).
     pub(crate) fn retimed(&self, timestamp: u64) -> Record<'_> {

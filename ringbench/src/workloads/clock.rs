@@ -136,6 +136,7 @@ pub fn accuracy<H: ThreadHook>(
         index_capacity: 64 * 1024,
         detail_capacity: 4096,
         clock: mode,
+        ..Default::default()
     })
     .map_err(|_| "registry could not be built")?;
     let (limit, deadline) = match cfg.budget {
@@ -280,6 +281,7 @@ pub fn ticker_cost<H: ThreadHook>(
         index_capacity: 64,
         detail_capacity: 4096,
         clock: ClockMode::Coarse { period_ns },
+        ..Default::default()
     })
     .map_err(|_| "registry could not be built")?;
     let wall = match cfg.budget {

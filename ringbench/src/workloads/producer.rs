@@ -225,6 +225,7 @@ fn one_lane_registry(clock: ClockMode) -> Result<Registry, &'static str> {
         index_capacity: COST_SLOTS,
         detail_capacity: 4096,
         clock,
+        ..Default::default()
     })
     .map_err(|_| "registry could not be built")
 }

@@ -1,0 +1,178 @@
+//! The flight recorder's reader: [`Snapshotter`] copies the newest events
+//! and records of every lane of a [`LaneMode::FlightRecorder`] registry into
+//! a [`Sink`], while the traced threads keep writing.
+
+use super::registry::{IndexEvent, LaneMode, Registry};
+use super::sink::{LaneId, Sink};
+use crate::clock::{self, TickConverter};
+use crate::flight::{FlightReader, FlightRecordReader, Snapshot};
+use crate::{AttachError, Error, OwnedRecord, Record};
+
+/// What one lane's snapshot kept and lost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LaneSnapshot {
+    /// The lane, as the sink saw it.
+    pub lane: LaneId,
+    /// Its index events.
+    pub events: Snapshot,
+    /// Its records.
+    pub records: Snapshot,
+}
+
+/// What a [`Snapshotter::snapshot`] handed to its sink.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotReport {
+    /// Every lane that was ever written, in slot order.
+    pub lanes: Vec<LaneSnapshot>,
+}
+
+impl SnapshotReport {
+    /// Events and records kept, over all lanes.
+    ///
+    /// ```
+    /// assert_eq!(tracering::pipeline::SnapshotReport::default().kept(), 0);
+    /// ```
+    pub fn kept(&self) -> u64 {
+        self.lanes
+            .iter()
+            .map(|l| l.events.kept + l.records.kept)
+            .sum()
+    }
+
+    /// Events and records lost (overwritten or torn), over all lanes.
+    ///
+    /// ```
+    /// assert_eq!(tracering::pipeline::SnapshotReport::default().lost(), 0);
+    /// ```
+    pub fn lost(&self) -> u64 {
+        self.lanes
+            .iter()
+            .map(|l| l.events.first + l.records.first)
+            .sum()
+    }
+}
+
+/// The reader of a flight-recorder registry: holds the reader side of every
+/// lane's two rings, and on demand copies the newest data of each into a
+/// sink.
+///
+/// ```
+/// use tracering::pipeline::{CallbackSink, Entry, LaneMode, Registry, RegistryConfig, Snapshotter};
+/// let cfg = RegistryConfig { mode: LaneMode::FlightRecorder, ..Default::default() };
+/// let reg = Registry::new(cfg)?;
+/// let mut snap = Snapshotter::new(&reg)?;
+/// reg.emit(1, 10, 20)?;
+/// reg.emit_record(2, b"detail")?;
+/// let mut seen = Vec::new();
+/// let report = snap.snapshot(&mut CallbackSink::new(|e: Entry<'_>| seen.push(format!("{e:?}"))))?;
+/// assert_eq!(report.kept(), 2);
+/// assert_eq!(seen.len(), 2);
+/// # Ok::<(), tracering::Error>(())
+/// ```
+pub struct Snapshotter {
+    registry: Registry,
+    lanes: Vec<(FlightReader<IndexEvent>, FlightRecordReader)>,
+    events: Vec<IndexEvent>,
+    records: Vec<OwnedRecord>,
+}
+
+impl Snapshotter {
+    /// Attaches as the reader of every lane of `registry`, which must be a
+    /// [`LaneMode::FlightRecorder`] one (else
+    /// [`AttachError::WrongKind`]). One snapshotter per registry at a time:
+    /// a second is refused ([`Error::SideTaken`]) while the first lives.
+    ///
+    /// ```
+    /// use tracering::pipeline::{Registry, Snapshotter};
+    /// let stream = Registry::new(Default::default())?;
+    /// assert!(Snapshotter::new(&stream).is_err());
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn new(registry: &Registry) -> Result<Self, Error> {
+        let inner = registry.inner();
+        if inner.geo.cfg.mode != LaneMode::FlightRecorder {
+            return Err(Error::Attach(AttachError::WrongKind { found: 0 }));
+        }
+        let region = inner.region();
+        let lanes = (0..inner.geo.cfg.slots)
+            .map(|slot| {
+                Ok((
+                    FlightReader::attach(region, inner.geo.index_offset(slot))?,
+                    FlightRecordReader::attach(region, inner.geo.detail_offset(slot))?,
+                ))
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Snapshotter {
+            registry: registry.clone(),
+            lanes,
+            events: Vec::new(),
+            records: Vec::new(),
+        })
+    }
+
+    /// Copies the newest events and records of every lane into `sink`:
+    /// first the timebase, then, lane by lane, the writes each lane lost
+    /// before its snapshot ([`Sink::drops`]: overwritten plus torn), its
+    /// events and its records, oldest first, with timestamps in
+    /// nanoseconds on `CLOCK_MONOTONIC`. Ends with a flush. The lanes keep
+    /// writing meanwhile; each snapshot is a complete trace of its own.
+    ///
+    /// A lane whose shared memory breaks an invariant fails the snapshot
+    /// with [`Error::Corrupted`]; nothing of a torn copy reaches the sink.
+    ///
+    /// ```
+    /// use tracering::pipeline::{LaneMode, NullSink, Registry, RegistryConfig, Snapshotter};
+    /// let cfg = RegistryConfig { mode: LaneMode::FlightRecorder, index_capacity: 8, ..Default::default() };
+    /// let reg = Registry::new(cfg)?;
+    /// for i in 0..20 { reg.emit(1, i, 0)?; }
+    /// let report = Snapshotter::new(&reg)?.snapshot(&mut NullSink)?;
+    /// let lane = report.lanes[0];
+    /// assert_eq!((lane.events.first, lane.events.kept, lane.events.overwritten), (12, 8, 12));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn snapshot<S: Sink>(&mut self, sink: &mut S) -> Result<SnapshotReport, Error> {
+        let inner = self.registry.inner().clone();
+        sink.timebase(&clock::Timebase::current(inner.geo.cfg.clock))?;
+        let conv = TickConverter::new();
+        let mut report = SnapshotReport::default();
+        for (slot, (index, detail)) in self.lanes.iter_mut().enumerate() {
+            let word = inner.slot(slot).load();
+            if word.generation() == 0 {
+                continue; // never written
+            }
+            let lane = LaneId {
+                slot: slot as u32,
+                generation: word.generation(),
+                thread: inner.slot(slot).tid(),
+            };
+            let events = index.snapshot(&mut self.events)?;
+            let records = detail.snapshot(&mut self.records)?;
+            if events.first + records.first > 0 {
+                sink.drops(lane, events.first, records.first)?;
+            }
+            let mut last = 0;
+            for e in &self.events {
+                last = conv.to_ns(e.timestamp).max(last);
+                sink.event(
+                    lane,
+                    &IndexEvent {
+                        timestamp: last,
+                        ..*e
+                    },
+                )?;
+            }
+            let mut last = 0;
+            for r in &self.records {
+                last = conv.to_ns(r.timestamp).max(last);
+                sink.record(lane, &Record::from_owned(r, last))?;
+            }
+            report.lanes.push(LaneSnapshot {
+                lane,
+                events,
+                records,
+            });
+        }
+        sink.flush()?;
+        Ok(report)
+    }
+}
