@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! tracer controller --name /demo --out demo.trace [--slots 64] [--attach]
-//!                   [--exit-when-idle] [--unlink]
+//!                   [--exit-when-idle] [--unlink] [--flight]
+//! tracer snapshot   --name /demo --out snap.trace
 //! tracer agent      --name /demo --threads 8 --events 1000000 [--rate 500000]
 //! tracer soak       --duration 60s [--threads 4] [--report-every 60s]
 //! tracer status     --name /demo
@@ -16,6 +17,9 @@
 //! The controller stops on SIGTERM by detaching (the registry stays for a
 //! restarted controller to pick up: run it again with `--attach`), and on
 //! SIGINT or `--exit-when-idle` by a full stop (close, drain to empty, flush).
+//! With `--flight` the registry is a flight recorder: nothing is drained,
+//! each SIGUSR2 writes a snapshot of every lane's newest events to
+//! `OUT.1`, `OUT.2`, ..., and the stop writes a last one to `OUT`.
 
 mod export_cmd;
 mod summary;
@@ -27,7 +31,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracering::pipeline::{
-    CallbackSink, Drain, DrainConfig, DrainReport, Entry, FileSink, Registry, RegistryConfig,
+    CallbackSink, Drain, DrainConfig, DrainReport, Entry, FileSink, LaneMode, Registry,
+    RegistryConfig, Snapshotter,
 };
 use tracering::{Error, Region};
 
@@ -56,6 +61,14 @@ enum Command {
     Soak(SoakArgs),
     /// Print a registry's slot table and ring counters.
     Status(StatusArgs),
+    /// Write a snapshot of a flight-recorder registry to a trace file.
+    ///
+    /// Copies the newest events and records of every lane (threads keep
+    /// writing meanwhile; a copy they overwrote is discarded and counted)
+    /// into a trace file that `tracer export` and `tracer summary` read.
+    /// Works on the registry of a controller started with --flight, or on
+    /// one whose processes crashed. Prints what each lane kept and lost.
+    Snapshot(SnapshotArgs),
     /// Convert a trace file to a format that viewers open.
     ///
     /// FXT (Fuchsia trace format) opens in Perfetto (ui.perfetto.dev) and
@@ -107,6 +120,21 @@ struct ControllerArgs {
     /// Remove the registry's name when done.
     #[arg(long)]
     unlink: bool,
+    /// Build a flight recorder: full lanes overwrite their oldest events,
+    /// nothing is drained, SIGUSR2 writes a snapshot to OUT.N (N = 1, 2,
+    /// ...) and the stop writes a last one to OUT.
+    #[arg(long)]
+    flight: bool,
+}
+
+#[derive(Args, Debug)]
+struct SnapshotArgs {
+    /// Name of the flight-recorder registry.
+    #[arg(long)]
+    name: String,
+    /// Trace file to write (created or truncated).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -147,13 +175,19 @@ struct StatusArgs {
 
 static TERM: AtomicBool = AtomicBool::new(false);
 static INT: AtomicBool = AtomicBool::new(false);
+/// Set by SIGUSR2: the flight controller's loop takes a snapshot.
+static SNAP: AtomicBool = AtomicBool::new(false);
 
+/// The signal handler: one relaxed store to a static flag, nothing else (no
+/// allocation, no lock, nothing that is not async-signal-safe). The
+/// controller's loop polls the flags.
 extern "C" fn on_signal(sig: libc::c_int) {
-    if sig == libc::SIGTERM {
-        TERM.store(true, Ordering::Relaxed);
-    } else {
-        INT.store(true, Ordering::Relaxed);
-    }
+    let flag = match sig {
+        libc::SIGTERM => &TERM,
+        libc::SIGUSR2 => &SNAP,
+        _ => &INT,
+    };
+    flag.store(true, Ordering::Relaxed);
 }
 
 /// Parses `90`, `90s`, `15m`, `24h`.
@@ -189,6 +223,7 @@ fn main() {
         Command::Agent(a) => agent(&a),
         Command::Soak(a) => std::process::exit(soak(&a)),
         Command::Status(a) => status(&a),
+        Command::Snapshot(a) => std::process::exit(snapshot_cmd(&a)),
         Command::Export(a) => std::process::exit(export_cmd::run(&a)),
         Command::Summary(a) => std::process::exit(summary::run(&a)),
     }
@@ -215,6 +250,9 @@ fn controller(args: &ControllerArgs) {
     unsafe {
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        if args.flight {
+            libc::signal(libc::SIGUSR2, on_signal as *const () as libc::sighandler_t);
+        }
     }
     let registry = if args.attach {
         let region = check(Region::open_named(name), "open registry");
@@ -226,12 +264,20 @@ fn controller(args: &ControllerArgs) {
             slots: args.slots,
             index_capacity: args.index,
             detail_capacity: args.detail,
+            mode: if args.flight {
+                LaneMode::FlightRecorder
+            } else {
+                LaneMode::Stream
+            },
             ..Default::default()
         };
         let len = check(Registry::bytes_needed(cfg), "registry size");
         let region = check(Region::create_named(name, len), "create registry");
         check(Registry::create_in(&region, cfg), "build registry")
     };
+    if registry.config().mode == LaneMode::FlightRecorder {
+        return flight_controller(args, &registry);
+    }
     let sink = check(FileSink::create(out), "create trace file");
     let started = Instant::now();
     let drain = check(
@@ -254,6 +300,85 @@ fn controller(args: &ControllerArgs) {
     summary("controller", &report, started.elapsed().as_secs_f64());
     if args.unlink {
         check(Region::unlink(name), "unlink");
+    }
+}
+
+/// The controller of a flight recorder: no drain; a snapshot on each
+/// SIGUSR2 and a last one at the stop.
+fn flight_controller(args: &ControllerArgs, registry: &Registry) {
+    let (name, out) = (&args.name, &args.out);
+    println!(
+        "controller: flight recorder {name}; SIGUSR2 snapshots to {}.N",
+        out.display()
+    );
+    let started = Instant::now();
+    let mut taken = 0u64;
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        if SNAP.swap(false, Ordering::Relaxed) {
+            taken += 1;
+            let path = PathBuf::from(format!("{}.{taken}", out.display()));
+            write_snapshot(registry, &path);
+        }
+        let idle = registry.stats().active == 0 && started.elapsed() > Duration::from_millis(200);
+        if TERM.load(Ordering::Relaxed)
+            || INT.load(Ordering::Relaxed)
+            || (args.exit_when_idle && idle)
+        {
+            break;
+        }
+    }
+    write_snapshot(registry, out);
+    if args.unlink {
+        check(Region::unlink(name), "unlink");
+    }
+}
+
+/// Takes one snapshot of `registry` into the trace file `path` and prints
+/// a summary line; returns whether it succeeded.
+fn write_snapshot(registry: &Registry, path: &std::path::Path) -> bool {
+    let result = Snapshotter::new(registry).and_then(|mut snap| {
+        let mut sink = FileSink::create(path)?;
+        snap.snapshot(&mut sink)
+    });
+    match result {
+        Ok(report) => {
+            let torn: u64 = report
+                .lanes
+                .iter()
+                .map(|l| l.events.torn + l.records.torn)
+                .sum();
+            println!(
+                "snapshot: {} lanes={} kept={} lost={} torn={}",
+                path.display(),
+                report.lanes.len(),
+                report.kept(),
+                report.lost(),
+                torn,
+            );
+            true
+        }
+        Err(e) => {
+            eprintln!("tracer: snapshot to {}: {e}", path.display());
+            false
+        }
+    }
+}
+
+/// `tracer snapshot`: one snapshot of a named flight-recorder registry.
+fn snapshot_cmd(args: &SnapshotArgs) -> i32 {
+    let region = check(Region::open_named(&args.name), "open registry");
+    let registry = check(Registry::attach(&region), "attach registry");
+    if registry.config().mode != LaneMode::FlightRecorder {
+        fail(&format!(
+            "{} is not a flight recorder (start the controller with --flight)",
+            args.name
+        ));
+    }
+    if write_snapshot(&registry, &args.out) {
+        0
+    } else {
+        1
     }
 }
 

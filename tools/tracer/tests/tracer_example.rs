@@ -204,3 +204,131 @@ fn help_lists_every_subcommand_and_bad_flags_fail() {
     let out = tracer().output().unwrap();
     assert_eq!(out.status.code(), Some(2), "no subcommand is a usage error");
 }
+
+/// Reads a snapshot trace file: per lane, the events kept (each lane's
+/// `a` is its agent thread, `b` its sequence number) and the drops reported.
+fn snapshot_lanes(path: &std::path::Path) -> Vec<(u64, Vec<u64>, u64)> {
+    let mut lanes: Vec<(u64, Vec<u64>, u64)> = Vec::new();
+    for e in TraceReader::open(path).unwrap() {
+        match e.unwrap() {
+            TraceEntry::Event { lane, event } => {
+                let i = match lanes.iter().position(|l| l.0 == lane.slot as u64) {
+                    Some(i) => i,
+                    None => {
+                        lanes.push((lane.slot as u64, Vec::new(), 0));
+                        lanes.len() - 1
+                    }
+                };
+                lanes[i].1.push(event.b);
+            }
+            TraceEntry::Drops { lane, events, .. } => {
+                lanes.push((lane.slot as u64, Vec::new(), events));
+            }
+            _ => {}
+        }
+    }
+    lanes
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "spawns processes")]
+fn flight_controller_snapshots_on_sigusr2_and_on_demand() {
+    let pid = std::process::id();
+    let name = format!("/tracering-test-{pid}-flight");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let (out, other) = (
+        dir.join(format!("flight-{pid}.trace")),
+        dir.join(format!("flight-{pid}-cmd.trace")),
+    );
+    let signalled = PathBuf::from(format!("{}.1", out.display()));
+    let (threads, events, index) = (2u64, 20_000u64, 1024u64);
+    let controller = tracer()
+        .args([
+            "controller",
+            "--flight",
+            "--unlink",
+            "--name",
+            &name,
+            "--out",
+        ])
+        .arg(&out)
+        .args(["--slots", "4", "--index", &index.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut tries = 0;
+    while tracering::Region::open_named(&name)
+        .and_then(|r| tracering::pipeline::Registry::attach(&r))
+        .is_err()
+    {
+        tries += 1;
+        assert!(tries < 500, "controller never created the registry");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let agent = tracer()
+        .args(["agent", "--name", &name, "--threads", &threads.to_string()])
+        .args(["--events", &events.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let agent_out = out_of(agent);
+    assert!(agent_out.contains("refused=0"), "{agent_out}");
+    // A snapshot from another process, while the controller runs.
+    let cmd_out = out_of(
+        tracer()
+            .args(["snapshot", "--name", &name, "--out"])
+            .arg(&other)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(cmd_out.starts_with("snapshot:"), "{cmd_out}");
+    // SIGUSR2: the controller writes OUT.1; then SIGINT stops it, writing OUT.
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(controller.id() as i32, libc::SIGUSR2) };
+    let mut tries = 0;
+    while !signalled.exists() {
+        tries += 1;
+        assert!(tries < 500, "no snapshot after SIGUSR2");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(controller.id() as i32, libc::SIGINT) };
+    let ctl_out = out_of(controller);
+    assert_eq!(ctl_out.matches("snapshot: ").count(), 2, "{ctl_out}");
+
+    // Each snapshot holds, per agent thread, exactly its newest `index`
+    // events, contiguous and ending at its last, with the rest reported
+    // as lost.
+    for path in [&other, &signalled, &out] {
+        let lanes = snapshot_lanes(path);
+        let kept: Vec<_> = lanes.iter().filter(|l| !l.1.is_empty()).collect();
+        assert_eq!(kept.len(), threads as usize, "{}", path.display());
+        for (slot, seqs, _) in &kept {
+            let want: Vec<u64> = (events - index..events).collect();
+            assert_eq!(seqs, &want, "{} slot {slot}", path.display());
+            let lost: u64 = lanes.iter().filter(|l| l.0 == *slot).map(|l| l.2).sum();
+            assert_eq!(lost, events - index, "{} slot {slot}", path.display());
+        }
+    }
+    // A snapshot exports like any trace.
+    let json = dir.join(format!("flight-{pid}.json"));
+    let export_out = out_of(
+        tracer()
+            .args(["export", "--format", "json"])
+            .arg(&out)
+            .arg(&json)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("{export_out}: {e}"));
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let instants = value["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["name"] == "kind 1")
+        .count();
+    assert_eq!(instants as u64, threads * index);
+}
