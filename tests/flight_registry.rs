@@ -1,0 +1,162 @@
+//! A registry configured as a flight recorder: lanes overwrite their oldest
+//! events, a Snapshotter copies every lane while the threads keep writing,
+//! and exited threads' slots are taken over without a drain.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tracering::pipeline::{CallbackSink, Entry, LaneMode, Registry, RegistryConfig, Snapshotter};
+
+fn flight(slots: usize, index: usize, detail: usize) -> Registry {
+    Registry::new(RegistryConfig {
+        slots,
+        index_capacity: index,
+        detail_capacity: detail,
+        mode: LaneMode::FlightRecorder,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// Per slot: the events' (a, b) in order, and the records' payloads.
+type Lanes = Vec<(Vec<(u64, u64)>, Vec<Vec<u8>>)>;
+
+fn take(snap: &mut Snapshotter, slots: usize) -> (Lanes, tracering::pipeline::SnapshotReport) {
+    let mut lanes: Lanes = vec![(Vec::new(), Vec::new()); slots];
+    let report = snap
+        .snapshot(&mut CallbackSink::new(|e: Entry<'_>| match e {
+            Entry::Event(l, ev) => lanes[l.slot as usize].0.push((ev.a, ev.b)),
+            Entry::Record(l, r) => lanes[l.slot as usize].1.push(r.payload().to_vec()),
+            Entry::Drops(..) => {}
+        }))
+        .unwrap();
+    (lanes, report)
+}
+
+#[test]
+fn snapshots_race_writers_and_stay_contiguous() {
+    let (threads, index) = (2usize, 64usize);
+    let reg = flight(4, index, 1024);
+    let mut snap = Snapshotter::new(&reg).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..threads as u64)
+        .map(|t| {
+            let (reg, stop) = (reg.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut seq = 0u64;
+                while !stop.load(Ordering::Relaxed) || seq < 2000 {
+                    reg.emit(1, t, seq).unwrap();
+                    if seq % 8 == 0 {
+                        reg.emit_record(2, &seq.to_le_bytes().repeat(1 + (seq % 5) as usize))
+                            .unwrap();
+                    }
+                    seq += 1;
+                    if cfg!(miri) && seq >= 40 {
+                        break;
+                    }
+                }
+                reg.detach_current_thread();
+                seq
+            })
+        })
+        .collect();
+    let rounds = if cfg!(miri) { 3 } else { 200 };
+    let mut torn = 0;
+    for _ in 0..rounds {
+        let (lanes, report) = take(&mut snap, 4);
+        for l in &report.lanes {
+            let (events, records) = &lanes[l.lane.slot as usize];
+            torn += l.events.torn + l.records.torn;
+            assert_eq!(l.events.first, l.events.overwritten + l.events.torn);
+            assert_eq!(l.records.first, l.records.overwritten + l.records.torn);
+            assert_eq!(events.len() as u64, l.events.kept);
+            assert!(events.len() <= index);
+            // One writer thread per lane here: its events' b run on by one.
+            for w in events.windows(2) {
+                assert_eq!(w[0].0, w[1].0);
+                assert_eq!(w[1].1, w[0].1 + 1, "gap in {events:?}");
+            }
+            if let Some(&(_, b)) = events.first() {
+                assert_eq!(
+                    b, l.events.first,
+                    "the first kept event is write number `first`"
+                );
+            }
+            for r in records {
+                let seq = u64::from_le_bytes(r[..8].try_into().unwrap());
+                assert_eq!(r, &seq.to_le_bytes().repeat(r.len() / 8), "torn record");
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_micros(500));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let written: Vec<u64> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    // Quiescent: each lane holds exactly its newest `index` events.
+    let (lanes, report) = take(&mut snap, 4);
+    for l in &report.lanes {
+        let events = &lanes[l.lane.slot as usize].0;
+        let t = events[0].0 as usize;
+        assert_eq!(l.events.written(), written[t]);
+        assert_eq!(l.events.torn, 0);
+        assert_eq!(events.len(), index.min(written[t] as usize));
+        assert_eq!(events.last().unwrap().1, written[t] - 1);
+    }
+    println!("torn copies discarded while racing: {torn}");
+}
+
+#[test]
+fn exited_threads_slots_are_taken_over_and_keep_their_sequence() {
+    let reg = flight(1, 8, 256);
+    for round in 0..3u64 {
+        let r = reg.clone();
+        std::thread::spawn(move || {
+            for i in 0..5 {
+                r.emit(7, round, i).unwrap();
+            }
+        })
+        .join()
+        .unwrap();
+    }
+    assert_eq!(reg.stats().retired, 1);
+    let mut snap = Snapshotter::new(&reg).unwrap();
+    let (lanes, report) = take(&mut snap, 1);
+    // 15 writes through one slot of 8: the newest 8, across the threads.
+    assert_eq!(report.lanes[0].events.written(), 15);
+    assert_eq!(report.lanes[0].events.overwritten, 7);
+    assert_eq!(
+        lanes[0].0,
+        [
+            (1, 2),
+            (1, 3),
+            (1, 4),
+            (2, 0),
+            (2, 1),
+            (2, 2),
+            (2, 3),
+            (2, 4)
+        ]
+    );
+    assert_eq!(report.lanes[0].lane.generation, 3);
+}
+
+#[test]
+fn a_second_snapshotter_is_refused_and_a_stream_registry_has_none() {
+    let reg = flight(2, 8, 256);
+    let first = Snapshotter::new(&reg).unwrap();
+    assert!(matches!(
+        Snapshotter::new(&reg),
+        Err(tracering::Error::SideTaken { .. })
+    ));
+    drop(first);
+    assert!(Snapshotter::new(&reg).is_ok());
+    let stream = Registry::new(RegistryConfig::default()).unwrap();
+    assert!(matches!(
+        Snapshotter::new(&stream),
+        Err(tracering::Error::Attach(_))
+    ));
+    assert!(tracering::pipeline::Drain::new(
+        &reg,
+        tracering::pipeline::NullSink,
+        Default::default()
+    )
+    .is_err());
+}
