@@ -9,6 +9,9 @@
 //!   [`EventHeader`] (size, kind, timestamp), with zero-copy reads,
 //!   reserve/commit and batch operations.
 //!
+//! - [`flight`]: rings that overwrite their oldest data when full, read by
+//!   consistent snapshots (a flight recorder).
+//!
 //! Both are split into a producer and a consumer half that may run on two
 //! threads. A write never blocks and never overwrites unread data: on a full
 //! ring it fails at once and the drop is counted, so that
