@@ -12,7 +12,7 @@
 //! - [`flight`]: rings that overwrite their oldest data when full, read by
 //!   consistent snapshots (a flight recorder).
 //!
-//! Both are split into a producer and a consumer half that may run on two
+//! The SPSC rings are split into a producer and a consumer half that may run on two
 //! threads. A write never blocks and never overwrites unread data: on a full
 //! ring it fails at once and the drop is counted, so that
 //! `written == read + dropped` holds exactly ([`Stats`]).
