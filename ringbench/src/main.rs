@@ -20,6 +20,10 @@
 //! (a consumer's cost against no consumer, `Lane::event` against a raw push)
 //! as the median over rounds of the ratio within the round.
 //!
+//! `flight` reports the flight rings' writer cost against the normal
+//! rings' (each `-flight` row's ns/write over its `-normal` row's, per
+//! round), and whether it meets the issue's target of at most 1.10×.
+//!
 //! The workloads themselves are in `ringbench::workloads`
 //! (`ringbench/src/workloads/`), shared with the criterion benches.
 
@@ -30,6 +34,7 @@ use ringbench::perf::{CacheCounters, CacheCounts};
 #[cfg(target_os = "linux")]
 use ringbench::workloads::clock::ticker_cost;
 use ringbench::workloads::clock::{accuracy, read_cost, Read};
+use ringbench::workloads::flight::{flight, Variant};
 use ringbench::workloads::latency::{timer_floor, visibility_latency, write_latency, Latency};
 use ringbench::workloads::producer::Discard;
 use ringbench::workloads::producer::{
@@ -261,6 +266,81 @@ fn cost_raw_push<const S: u8>(ctx: &Ctx) -> Result<Sample, &'static str> {
     };
     let c = raw_index_push(&cfg(ctx, &hook), stamp)?;
     Ok(cost_sample(c, &hook))
+}
+
+/// A `flight` run: the writer's writes/s and ns/write.
+fn flight_run(ctx: &Ctx, variant: Variant) -> Result<Sample, &'static str> {
+    let hook = PerfHook::new(ctx.perf);
+    let c = flight(&cfg(ctx, &hook), variant)?;
+    let mut s = Sample {
+        ops_per_s: Some(c.ops_per_s()),
+        ns_per_op: Some(c.ns_per_write()),
+        anomalies: c.torn,
+        ops: c.snapshots,
+        ..Sample::default()
+    };
+    hook.fill(&mut s, c.writes);
+    Ok(s)
+}
+
+/// The `flight` rows: each flight write against the normal ring's, the
+/// `+reader` rows also against the flight write alone.
+fn flight_specs() -> Vec<Spec> {
+    let rows: [(&str, Variant, &str, &'static [&'static str]); 6] = [
+        (
+            "event32-normal",
+            Variant::EventNormal,
+            "EventProducer<[u64; 4]>::push_or_drop, 2048-slot EventRing emptied between \
+             timed blocks (read_chunk/commit_all, same thread); no reader",
+            &[],
+        ),
+        (
+            "event32-flight",
+            Variant::EventFlight,
+            "FlightProducer<[u64; 4]>::push, 2048-slot FlightRing, wrapping; no reader",
+            &["event32-normal"],
+        ),
+        (
+            "event32-flight+reader",
+            Variant::EventFlightReader,
+            "FlightProducer<[u64; 4]>::push while a reader on the other core snapshots \
+             every 1 ms (not the target: what snapshots cost the writer)",
+            &["event32-normal", "event32-flight"],
+        ),
+        (
+            "record-normal",
+            Variant::RecordNormal,
+            "RecordProducer::write_with_timestamp, 24-byte payload, 64 KiB RecordRing \
+             emptied between timed blocks of 1024 (read_batch, same thread); no reader",
+            &[],
+        ),
+        (
+            "record-flight",
+            Variant::RecordFlight,
+            "FlightRecordProducer::write_with_timestamp, 24-byte payload, 64 KiB \
+             FlightRecordRing, wrapping; no reader",
+            &["record-normal"],
+        ),
+        (
+            "record-flight+reader",
+            Variant::RecordFlightReader,
+            "FlightRecordProducer::write_with_timestamp while a reader on the other core \
+             snapshots every 1 ms (not the target: what snapshots cost the writer)",
+            &["record-normal", "record-flight"],
+        ),
+    ];
+    rows.into_iter()
+        .map(|(imp, variant, note, bases)| {
+            spec(
+                "flight",
+                imp,
+                Metric::Ops,
+                move |ctx| flight_run(ctx, variant),
+                note,
+            )
+            .vs(bases)
+        })
+        .collect()
 }
 
 /// `R`: 0 ticks, 1 now_ns, 2 clock_gettime.
@@ -752,6 +832,7 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
             "one event per 200 ns; default drain and its 10 us ticker",
         ),
     ]);
+    v.extend(flight_specs());
     v.extend(scaling_specs(scaling_cores));
     v.extend(tracing_layer_specs());
     v

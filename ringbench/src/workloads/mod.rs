@@ -12,9 +12,11 @@
 //! workloads (`observer_effect`, `lane_event`) are in `producer.rs`, and the
 //! many-core pipeline workload (`scaling`) in `scaling.rs`. The `tracing`
 //! workload (`tracing_layer`: tracering's layer against tracing-chrome and
-//! `tracing_subscriber::fmt`) is in `tracing_layer.rs`.
+//! `tracing_subscriber::fmt`) is in `tracing_layer.rs`. The flight rings'
+//! writer cost against the normal rings' (`flight`) is in `flight.rs`.
 
 pub mod clock;
+pub mod flight;
 pub mod latency;
 pub mod producer;
 pub mod queues;
