@@ -32,7 +32,10 @@
 //!
 //! Mutants: `--cfg tracering_mutant="relaxed_acquire"` (or
 //! `"relaxed_release"`) turns `ACQUIRE` (or `RELEASE`) into `Relaxed`,
-//! which is a real ordering bug that every checker must catch.
+//! which is a real ordering bug that every checker must catch;
+//! `"no_claim_fence"` drops the flight writer's [`fence_release`], which
+//! loom catches (tests/loom_flight.rs; no access becomes a data race, so
+//! Miri and ThreadSanitizer are not asked to).
 
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 

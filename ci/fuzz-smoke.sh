@@ -13,7 +13,7 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   cargo install --locked cargo-fuzz
 fi
 
-targets=(attach_bytes drain_mutating parse_records decode_schema)
+targets=(attach_bytes attach_flight drain_mutating parse_records decode_schema)
 summary=()
 for t in "${targets[@]}"; do
   work="target/fuzz-corpus/$t"

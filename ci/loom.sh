@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # ci/loom.sh: the loom models of tests/loom*.rs (the rings in loom.rs, the
-# thread registry in loom_registry.rs). Under `--cfg loom` the crate
-# takes loom's atomics and logs every access to ring data in loom cells
-# (src/sync.rs), so loom explores the interleavings (and the stale values
-# that weak memory allows) and reports any data race on the ring.
+# flight rings in loom_flight.rs, the thread registry in loom_registry.rs).
+# Under `--cfg loom` the crate takes loom's atomics and logs every access to
+# ring data in loom cells (src/sync.rs), so loom explores the interleavings
+# (and the stale values that weak memory allows) and reports any data race
+# on the ring.
 #
 # LOOM_MAX_PREEMPTIONS bounds the preemptions per execution (3 here).
 set -euo pipefail

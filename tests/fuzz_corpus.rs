@@ -41,3 +41,8 @@ fn corpus_parse_records() {
 fn corpus_decode_schema() {
     replay("decode_schema", fuzz_logic::decode_schema);
 }
+
+#[test]
+fn corpus_attach_flight() {
+    replay("attach_flight", fuzz_logic::attach_flight);
+}

@@ -52,8 +52,10 @@
 //!
 //! Every data word is an atomic, accessed relaxed, so a racing copy is not a
 //! data race: the Rust memory model, loom, Miri and ThreadSanitizer all see
-//! the protocol as written (`tests/loom_flight.rs` checks it, with a mutant
-//! that drops the re-check).
+//! the protocol as written (`tests/loom_flight.rs` checks it; `ci/mutants.sh`
+//! shows that it catches the mutants `no_recheck`, a re-check of `head`
+//! instead of the claim, and `no_claim_fence`, the writer without its
+//! fence).
 //!
 //! Records need one more thing: a reader must find record boundaries
 //! without reading from the oldest end, which the writer is overwriting.
@@ -143,11 +145,16 @@ fn recheck(raw: &RawRing) -> u64 {
     arch::load_relaxed(raw.hdr().claim())
 }
 
-/// Mutant: no re-check; every copied word is taken as intact.
+/// Mutant: no re-check of the claim. The reader re-loads `head` instead,
+/// which a write in progress has not moved yet, so what that write half
+/// rewrote during the copy is kept as intact. (Returning a constant would
+/// trip the reader's `claim >= head` sanity check on every snapshot, a
+/// catch that says nothing about tearing.)
 #[cfg(tracering_mutant = "no_recheck")]
 #[inline]
-fn recheck(_raw: &RawRing) -> u64 {
-    0
+fn recheck(raw: &RawRing) -> u64 {
+    arch::fence_acquire();
+    arch::load_acquire(&raw.hdr().prod.head)
 }
 
 /// The data word at index `i` (already reduced modulo the data area).

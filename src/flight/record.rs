@@ -351,10 +351,12 @@ impl FlightRecordProducer {
             b[..rest.len()].copy_from_slice(rest);
             put(&raw, i & wmask, u64::from_ne_bytes(b));
         }
-        let t = end / 8 - 2;
+        // Positions and the sequence come from shared memory at attach, so
+        // they wrap (a hostile head near 2^64) rather than overflow.
+        let t = (end / 8).wrapping_sub(2);
         put(&raw, t & wmask, self.seq);
-        put(&raw, (t + 1) & wmask, head);
-        self.seq += 1;
+        put(&raw, t.wrapping_add(1) & wmask, head);
+        self.seq = self.seq.wrapping_add(1);
         // Counted before the publish, so a reader that sees this record
         // sees it counted.
         core.add_committed(1);

@@ -5,6 +5,10 @@
 
 #![allow(dead_code)]
 
+use tracering::flight::{
+    FlightProducer, FlightReader, FlightRecordProducer, FlightRecordReader, FlightRecordRing,
+    FlightRing,
+};
 use tracering::{
     cache_line, EventConsumer, EventProducer, RecordConsumer, RecordProducer, RecordRing, Region,
 };
@@ -83,6 +87,155 @@ pub fn attach_bytes(data: &[u8]) {
     }
     if let Ok(mut p) = EventProducer::<u64>::attach(&region, 0) {
         let _ = p.push_batch(&[1, 2, 3]);
+    }
+    // Flight rings (kinds 3 and 4): only a region whose header says so
+    // attaches; the others must be refused with a typed error.
+    if let Ok(mut r) = FlightReader::<[u64; 2]>::attach(&region, 0) {
+        flight_events(&mut r);
+    }
+    if let Ok(mut r) = FlightRecordReader::attach(&region, 0) {
+        flight_records(&mut r);
+    }
+    if let Ok(mut p) = FlightRecordProducer::attach(&region, 0) {
+        let _ = p.write(1, b"flight");
+        if let Ok(mut r) = FlightRecordReader::attach(&region, 0) {
+            flight_records(&mut r);
+        }
+    }
+}
+
+/// Snapshots a flight event ring and checks what a snapshot promises, on
+/// any bytes: the counts add up and `out` holds exactly the kept events.
+fn flight_events(r: &mut FlightReader<[u64; 2]>) {
+    let mut out = Vec::new();
+    if let Ok(s) = r.snapshot(&mut out) {
+        assert_eq!(s.first, s.overwritten.wrapping_add(s.torn), "{s:?}");
+        assert_eq!(out.len() as u64, s.kept, "{s:?}");
+        assert!(s.kept <= r.capacity() as u64, "{s:?}");
+    }
+    let _ = r.stats();
+    let _ = r.writer();
+    let _ = format!("{r:?}");
+}
+
+/// Snapshots a flight record ring and checks the counts, on any bytes.
+fn flight_records(r: &mut FlightRecordReader) {
+    let mut out = Vec::new();
+    if let Ok(s) = r.snapshot(&mut out) {
+        assert_eq!(s.first, s.overwritten.wrapping_add(s.torn), "{s:?}");
+        assert_eq!(out.len() as u64, s.kept, "{s:?}");
+        for rec in &out {
+            assert!(!rec.payload.is_empty() && rec.payload.len() <= r.capacity() / 2);
+            assert_ne!(rec.kind, tracering::EventHeader::KIND_PAD);
+        }
+    }
+    let _ = r.stats();
+    let _ = r.writer();
+    let _ = format!("{r:?}");
+}
+
+/// `attach_flight`: a flight ring with a valid header and hostile
+/// positions and data, attached and snapshotted between further hostile
+/// writes, as a crashed or malicious writer in shared memory would leave
+/// it.
+///
+/// Byte 0, the mode: bit 0 picks a flight record ring (`128 << n` bytes)
+/// over a flight event ring of `[u64; 2]` (`1 << n` slots), `n` from bits
+/// 1..4. Byte 1: the overlay's length in words, laid from the producer
+/// line on (head at +0, claim at +8, committed at +16, then the consumer
+/// line and the data area) so positions and data are arbitrary but the
+/// attach checks pass. The rest, in chunks of 10, are operations: snapshot,
+/// overwrite any word of the region (the metadata line too: its kind, at
+/// byte 12, may become another ring's; word `arg1 + 256 * (arg0 / 5)`,
+/// little-endian from `arg2`), write through an attached writer,
+/// attach the reader afresh, or look at the counters.
+pub fn attach_flight(data: &[u8]) {
+    let [mode, words, ops @ ..] = data else {
+        return;
+    };
+    let record = mode & 1 == 1;
+    let n = (mode >> 1) & 7;
+    let region = if record {
+        let cap = 128usize << n;
+        let region = Region::heap(FlightRecordRing::bytes_needed(cap).unwrap()).unwrap();
+        drop(FlightRecordRing::create_in(&region, 0, cap).unwrap());
+        region
+    } else {
+        let cap = 1usize << n;
+        let region = Region::heap(FlightRing::<[u64; 2]>::bytes_needed(cap).unwrap()).unwrap();
+        drop(FlightRing::<[u64; 2]>::create_in(&region, 0, cap).unwrap());
+        region
+    };
+    let skip = cache_line();
+    let len = (*words as usize * 8)
+        .min(ops.len())
+        .min(region.len() - skip);
+    let (overlay, ops) = ops.split_at(len);
+    // SAFETY: [skip, skip + len) is inside the region, and no ring handle
+    // is live while we write it.
+    unsafe { std::ptr::copy_nonoverlapping(overlay.as_ptr(), region.as_ptr().add(skip), len) };
+    let mut events = None;
+    let mut records = None;
+    let attach = |events: &mut Option<FlightReader<[u64; 2]>>,
+                  records: &mut Option<FlightRecordReader>| {
+        *events = None;
+        *records = None;
+        if record {
+            *records = FlightRecordReader::attach(&region, 0).ok();
+        } else {
+            *events = FlightReader::<[u64; 2]>::attach(&region, 0).ok();
+        }
+    };
+    attach(&mut events, &mut records);
+    for op in ops.chunks(10) {
+        let arg = |i: usize| op.get(i).copied().unwrap_or(0);
+        match arg(0) % 5 {
+            0 => snapshot(&mut events, &mut records),
+            1 => {
+                // Word `arg(1) + 256 * (arg(0) / 5)` gets the next 8 bytes.
+                let word = (arg(1) as usize | (arg(0) as usize / 5) << 8) % (region.len() / 8);
+                let v: [u8; 8] = std::array::from_fn(|i| arg(2 + i));
+                // SAFETY: an aligned word inside the region; single-threaded,
+                // so nothing reads it concurrently.
+                unsafe {
+                    (region.as_ptr().add(word * 8) as *mut u64)
+                        .write_volatile(u64::from_le_bytes(v))
+                };
+            }
+            2 => {
+                // A writer attaching to a hostile ring: refused, or it
+                // writes somewhere in the data area and nowhere else.
+                let times = 1 + arg(1) % 4;
+                if record {
+                    if let Ok(mut p) = FlightRecordProducer::attach(&region, 0) {
+                        let len = 1 + arg(2) as usize % p.max_payload();
+                        for i in 0..times {
+                            let _ = p.write(arg(3) as u16 ^ i as u16, &vec![arg(4); len]);
+                        }
+                    }
+                } else if let Ok(mut p) = FlightProducer::<[u64; 2]>::attach(&region, 0) {
+                    for i in 0..times {
+                        p.push([arg(2) as u64 + i as u64, arg(3) as u64]);
+                    }
+                }
+            }
+            3 => attach(&mut events, &mut records),
+            _ => {
+                let _ = events.as_ref().map(|r| (r.stats(), r.writer()));
+                let _ = records.as_ref().map(|r| (r.stats(), r.writer()));
+            }
+        }
+    }
+    snapshot(&mut events, &mut records);
+}
+
+/// Snapshots whichever flight reader is attached.
+fn snapshot(events: &mut Option<FlightReader<[u64; 2]>>, records: &mut Option<FlightRecordReader>) {
+    if let Some(r) = events {
+        flight_events(r);
+    }
+    if let Some(r) = records {
+        flight_records(r);
     }
 }
 
