@@ -4,9 +4,10 @@
 
 use super::registry::{IndexEvent, LaneMode, Registry};
 use super::sink::{LaneId, Sink};
+use super::slot::State;
 use crate::clock::{self, TickConverter};
 use crate::flight::{FlightReader, FlightRecordReader, Snapshot};
-use crate::{AttachError, Error, OwnedRecord, Record};
+use crate::{AttachError, Error, OwnedRecord, Peer, Record};
 
 /// What one lane's snapshot kept and lost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -115,7 +116,9 @@ impl Snapshotter {
     /// before its snapshot ([`Sink::drops`]: overwritten plus torn), its
     /// events and its records, oldest first, with timestamps in
     /// nanoseconds on `CLOCK_MONOTONIC`. Ends with a flush. The lanes keep
-    /// writing meanwhile; each snapshot is a complete trace of its own.
+    /// writing meanwhile; each snapshot is a complete trace of its own. A
+    /// lane whose process died is snapshotted like any other, then its slot
+    /// is retired so that a new thread can take it over.
     ///
     /// A lane whose shared memory breaks an invariant fails the snapshot
     /// with [`Error::Corrupted`]; nothing of a torn copy reaches the sink.
@@ -147,6 +150,12 @@ impl Snapshotter {
             };
             let events = index.snapshot(&mut self.events)?;
             let records = detail.snapshot(&mut self.records)?;
+            // A slot held by a process that died would stay taken forever
+            // (no drain recycles it): once its last events are copied, it
+            // retires, and the next thread takes it over.
+            if word.state() == State::Active && matches!(index.writer(), Peer::Dead { .. }) {
+                inner.slot(slot).retire(word.generation());
+            }
             if events.first + records.first > 0 {
                 sink.drops(lane, events.first, records.first)?;
             }

@@ -332,3 +332,106 @@ fn flight_controller_snapshots_on_sigusr2_and_on_demand() {
         .count();
     assert_eq!(instants as u64, threads * index);
 }
+
+#[test]
+#[cfg_attr(miri, ignore = "spawns processes")]
+fn flight_snapshot_recovers_a_killed_agents_last_events() {
+    let pid = std::process::id();
+    let name = format!("/tracering-test-{pid}-crash");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let (out, snap) = (
+        dir.join(format!("crash-{pid}.trace")),
+        dir.join(format!("crash-{pid}-snap.trace")),
+    );
+    let index = 512u64;
+    let controller = tracer()
+        .args([
+            "controller",
+            "--flight",
+            "--unlink",
+            "--name",
+            &name,
+            "--out",
+        ])
+        .arg(&out)
+        .args(["--slots", "2", "--index", &index.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut tries = 0;
+    while tracering::Region::open_named(&name)
+        .and_then(|r| tracering::pipeline::Registry::attach(&r))
+        .is_err()
+    {
+        tries += 1;
+        assert!(tries < 500, "controller never created the registry");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // An agent writing as fast as it can, killed mid-stream.
+    let mut agent = tracer()
+        .args(["agent", "--name", &name, "--threads", "2"])
+        .args(["--events", "1000000000"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let region = tracering::Region::open_named(&name).unwrap();
+    let registry = tracering::pipeline::Registry::attach(&region).unwrap();
+    let mut tries = 0;
+    while registry.stats().active < 2 {
+        tries += 1;
+        assert!(tries < 500, "the agent never registered");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    agent.kill().unwrap();
+    agent.wait().unwrap();
+
+    let line = out_of(
+        tracer()
+            .args(["snapshot", "--name", &name, "--out"])
+            .arg(&snap)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(line.contains("lanes=2"), "{line}");
+    // Each dead lane's newest events, contiguous; a write cut off by the
+    // kill may cost the oldest slot (its claim is ahead of its head).
+    let lanes = snapshot_lanes(&snap);
+    let kept: Vec<_> = lanes.iter().filter(|l| !l.1.is_empty()).collect();
+    assert_eq!(kept.len(), 2, "{line}");
+    for (slot, seqs, _) in &kept {
+        assert!(
+            seqs.len() as u64 >= index - 1,
+            "slot {slot}: {}",
+            seqs.len()
+        );
+        for w in seqs.windows(2) {
+            assert_eq!(w[1], w[0] + 1, "slot {slot}");
+        }
+        let lost: u64 = lanes.iter().filter(|l| l.0 == *slot).map(|l| l.2).sum();
+        assert_eq!(lost, seqs[0], "slot {slot}: lost counts every older write");
+    }
+    // The snapshot retired the dead lanes: a new agent takes both slots over.
+    assert_eq!(registry.stats().retired, 2);
+    let again = out_of(
+        tracer()
+            .args([
+                "agent",
+                "--name",
+                &name,
+                "--threads",
+                "2",
+                "--events",
+                "100",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(again.contains("refused=0"), "{again}");
+    drop(registry);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(controller.id() as i32, libc::SIGINT) };
+    out_of(controller);
+}
