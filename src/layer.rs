@@ -54,6 +54,15 @@
 //! room keeps its `tracing` id with bit 63 set (unique only while it lives)
 //! and is counted in [`LayerStats::spans_untracked`].
 //!
+//! # As a flight recorder
+//! [`TraceringLayer::new`] over a registry built with
+//! [`LaneMode::FlightRecorder`] traces into lanes that overwrite their
+//! oldest data, and a [`Snapshotter`](crate::pipeline::Snapshotter) dumps
+//! the newest on demand. Such a lane overwrites its metadata records too,
+//! so every quarter of its detail ring it writes the thread's name again
+//! and describes each callsite anew on its next use: a snapshot holds the
+//! names of the spans and events it shows.
+//!
 //! # The hot path
 //! After a thread's first event (which allocates its state: the lane, a
 //! record buffer, a bitset of the callsites its lane has described, a span
@@ -84,7 +93,8 @@
 
 use crate::pipeline::schema::{self, CallsiteHead, CallsiteKind, Level, Value, ValuesWriter};
 use crate::pipeline::{
-    Drain, DrainConfig, DrainHandle, DrainReport, FileSink, Lane, Registry, RegistryConfig, Sink,
+    Drain, DrainConfig, DrainHandle, DrainReport, FileSink, Lane, LaneMode, Registry,
+    RegistryConfig, Sink,
 };
 use crate::sync::atomic::AtomicU64;
 use crate::{arch, Error};
@@ -361,6 +371,11 @@ impl Shared {
                 next_span: 0,
                 span_end: 0,
                 records: 0,
+                since_refresh: 0,
+                refresh_every: match self.registry.config().mode {
+                    LaneMode::Stream => usize::MAX,
+                    LaneMode::FlightRecorder => self.registry.config().detail_capacity / 4,
+                },
             },
         };
         st.attach(self);
@@ -388,6 +403,13 @@ struct Local {
     /// Records this lane holds so far (wrapping): the order word's high
     /// half.
     records: u32,
+    /// Record bytes written since the thread name and callsites were last
+    /// written (a flight lane's refresh, below).
+    since_refresh: usize,
+    /// After how many record bytes a lane writes its metadata again:
+    /// a quarter of a flight lane's detail ring (its oldest records are
+    /// overwritten, metadata included), never for a drained lane.
+    refresh_every: usize,
 }
 
 impl ThreadState {
@@ -407,28 +429,49 @@ impl ThreadState {
         if self.local.buf.len() != size {
             self.local.buf = vec![0; size].into_boxed_slice();
         }
-        let thread = std::thread::current();
-        let n = schema::encode_thread_name(
-            &mut self.local.buf,
-            crate::pipeline::current_tid(),
-            thread.name().unwrap_or(""),
-        );
         // A new lane: its records are counted from 0.
         self.local.records = 0;
-        self.local.record(&mut lane, schema::RECORD_THREAD_NAME, n);
-        self.local.seen.fill(0);
+        self.local.describe_thread(&mut lane);
         self.lane = Some(lane);
         true
     }
 }
 
 impl Local {
+    /// Writes the thread's name into `lane` and forgets which callsites
+    /// it holds, so that each is described again on its next use.
+    #[cold]
+    #[inline(never)]
+    fn describe_thread(&mut self, lane: &mut Lane) {
+        let thread = std::thread::current();
+        let n = schema::encode_thread_name(
+            &mut self.buf,
+            crate::pipeline::current_tid(),
+            thread.name().unwrap_or(""),
+        );
+        self.record(lane, schema::RECORD_THREAD_NAME, n);
+        self.seen.fill(0);
+        self.since_refresh = 0;
+    }
+
+    /// A flight lane overwrites its oldest records, the metadata among
+    /// them: every quarter ring it writes the thread's name again and
+    /// describes callsites anew, so a snapshot (the whole ring) holds the
+    /// names of what it shows. One compare on a drained lane.
+    #[inline(always)]
+    fn refresh(&mut self, lane: &mut Lane) {
+        if self.since_refresh >= self.refresh_every {
+            self.describe_thread(lane);
+        }
+    }
+
     /// Writes the first `len` bytes of the buffer as a record, and counts
     /// it if the ring took it.
     #[inline(always)]
     fn record(&mut self, lane: &mut Lane, kind: u16, len: usize) -> bool {
         let ok = lane.record(kind, &self.buf[..len]).is_ok();
         self.records = self.records.wrapping_add(ok as u32);
+        self.since_refresh = self.since_refresh.wrapping_add(len);
         ok
     }
 
@@ -764,6 +807,7 @@ impl TraceringLayer {
                 }
                 match st.lane.as_mut() {
                     Some(lane) => {
+                        st.local.refresh(lane);
                         f(shared, &mut st.local, lane);
                         true
                     }

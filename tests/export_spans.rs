@@ -202,3 +202,63 @@ print('fxt: ok')
     std::fs::remove_file(&trc).ok();
     std::fs::remove_file(&fxt).ok();
 }
+
+/// The layer over a flight-recorder registry: a thread writes far more than
+/// its lane holds, a snapshot keeps the newest, and the snapshot exports.
+#[test]
+fn a_flight_recorder_snapshot_of_the_layer_exports() {
+    use tracering::pipeline::{FileSink, LaneMode, Registry, Snapshotter};
+    let registry = Registry::new(RegistryConfig {
+        slots: 2,
+        index_capacity: 256,
+        detail_capacity: 64 * 1024,
+        mode: LaneMode::FlightRecorder,
+        ..RegistryConfig::default()
+    })
+    .unwrap();
+    let layer = TraceringLayer::new(&registry, &LayerConfig::default());
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    std::thread::Builder::new()
+        .name("flight-0".into())
+        .spawn(move || {
+            dispatcher::with_default(&dispatch, || {
+                for i in 0..1000u64 {
+                    let span = info_span!("work", i);
+                    let _g = span.enter();
+                    info!(i, "step");
+                }
+            })
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let trc = temp("flight.trc");
+    let mut sink = FileSink::create(&trc).unwrap();
+    let report = Snapshotter::new(&registry)
+        .unwrap()
+        .snapshot(&mut sink)
+        .unwrap();
+    drop(sink);
+    let lane = report.lanes[0];
+    assert_eq!(lane.events.kept, 256);
+    assert!(lane.events.overwritten > 0);
+    let mut json = JsonWriter::new(Vec::new());
+    export(&trc, &mut json);
+    let doc: Json = serde_json::from_slice(&json.into_inner()).unwrap();
+    let events = doc["traceEvents"].as_array().unwrap();
+    // The newest step is there, by name, with its field.
+    let last = events
+        .iter()
+        .rfind(|e| e["ph"] == "i" && e["name"] == "step")
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(last["args"]["i"], 999);
+    // The lane wrote its metadata again as its oldest records went: the
+    // thread and every span in the snapshot are named.
+    assert!(events
+        .iter()
+        .any(|e| e["name"] == "thread_name" && e["args"]["name"] == "flight-0"));
+    let begins: Vec<_> = events.iter().filter(|e| e["ph"] == "B").collect();
+    assert!(begins.len() > 10);
+    assert!(begins.iter().all(|e| e["name"] == "work"), "{begins:?}");
+    std::fs::remove_file(&trc).ok();
+}
