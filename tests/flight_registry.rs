@@ -160,3 +160,36 @@ fn a_second_snapshotter_is_refused_and_a_stream_registry_has_none() {
     )
     .is_err());
 }
+
+#[test]
+fn a_bad_lane_mode_word_is_refused_on_attach() {
+    let cfg = RegistryConfig {
+        slots: 1,
+        index_capacity: 8,
+        detail_capacity: 256,
+        mode: LaneMode::FlightRecorder,
+        ..Default::default()
+    };
+    let region = tracering::Region::heap(Registry::bytes_needed(cfg).unwrap()).unwrap();
+    let reg = Registry::create_in(&region, cfg).unwrap();
+    assert_eq!(
+        Registry::attach(&region).unwrap().config().mode,
+        LaneMode::FlightRecorder
+    );
+    // The header's lane-mode word (offset 112) as a hostile peer leaves it.
+    // SAFETY: an aligned word inside the region; nothing reads it meanwhile.
+    unsafe { (region.as_ptr().add(112) as *mut u64).write_volatile(7) };
+    assert!(matches!(
+        Registry::attach(&region),
+        Err(tracering::Error::Attach(
+            tracering::AttachError::WrongKind { found: 7 }
+        ))
+    ));
+    // Stream mode over flight rings: no lane attaches (the rings' kind
+    // differs), and the write is refused with a typed error.
+    // SAFETY: as above.
+    unsafe { (region.as_ptr().add(112) as *mut u64).write_volatile(0) };
+    let confused = Registry::attach(&region).unwrap();
+    assert!(confused.register().is_err());
+    drop(reg);
+}
