@@ -338,7 +338,10 @@ fn event_writer_dead_mid_write_costs_one_slot() {
 }
 
 /// Records: a writer that died mid-write, at each point of the write, and
-/// a new writer that continues the sequence after it.
+/// a new writer that continues the sequence after it. From stage 1 on the
+/// dead writer had already counted record 9 in `committed`; a successor
+/// that numbered its records from that count skipped 9, so the reader
+/// found the chain of trailer sequence numbers broken.
 #[test]
 fn record_writer_dead_mid_write_is_survivable() {
     let cap = 256;
