@@ -18,7 +18,10 @@
 # MIRI_SEEDS (default 0..8) sets the seed range. The suites scale themselves
 # down under cfg(miri). tests/shm.rs runs too: its attach checks and the
 # hostile-peer test on a heap-backed region (the cross-process tests are
-# ignored under Miri).
+# ignored under Miri). tests/flight.rs runs its model tests (4 cases) and
+# its stress tests scaled down to a few snapshots of short-lived writers;
+# tests/flight_shm.rs its crash simulations and hostile writers on heap
+# regions (the cross-process tests are ignored under Miri).
 set -euo pipefail
 # shellcheck source=ci/setup.sh
 source "$(dirname "$0")/setup.sh"
@@ -54,7 +57,8 @@ miri_run() {
 run_logged miri-setup cargo "+$CI_NIGHTLY" miri setup || ci_die "cargo miri setup failed"
 
 miri_run host "$CI_HOST" "" \
-    --lib --test stress --test event_ring --test record_ring --test shm
+    --lib --test stress --test event_ring --test record_ring --test shm \
+    --test flight --test flight_shm
 # The corpus replay is single-threaded, so weak-memory emulation adds nothing
 # there, and Miri's emulation panics on it (an ICE at weak_memory.rs:233,
 # "cannot have empty store buffer when previous write was atomic": the fuzz

@@ -7,8 +7,8 @@
 # every target (arch/order.rs), which TSan understands, so it checks the
 # shipped build.
 #
-# TSAN_TESTS (default "stress miri_concurrency registry clock layer") lists
-# the test targets; those without a tests/NAME.rs are skipped. The library's
+# TSAN_TESTS (default "stress miri_concurrency registry clock layer flight
+# flight_shm") lists the test targets; those without a tests/NAME.rs are skipped. The library's
 # `tracing` feature is on (`layer`: the tracing layer's threads, its
 # lock-free span and callsite tables, and its drain; `clock`: the drain, the
 # coarse clock's ticker and a producer). Release mode keeps the
@@ -21,7 +21,7 @@ need_nightly rust-src
 
 TESTS=""
 args=()
-for t in ${TSAN_TESTS:-stress miri_concurrency registry clock layer}; do
+for t in ${TSAN_TESTS:-stress miri_concurrency registry clock layer flight flight_shm}; do
     [ -f "tests/$t.rs" ] || continue
     TESTS="$TESTS${TESTS:+ }$t"
     args+=(--test "$t")

@@ -435,6 +435,14 @@ impl ProdCore {
         arch::store_release(&self.raw.hdr().prod.head, new_head);
     }
 
+    /// Sets the committed-record counter (a flight record writer taking
+    /// over re-derives it from the records published; see
+    /// `FlightRecordProducer::new`).
+    pub(crate) fn set_committed(&mut self, n: u64) {
+        self.committed = n;
+        arch::store_relaxed(&self.raw.hdr().prod.committed, n);
+    }
+
     /// Adds to the committed-record counter (record rings).
     #[inline(always)]
     pub(crate) fn add_committed(&mut self, n: u64) {

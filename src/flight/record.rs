@@ -237,10 +237,25 @@ impl FlightRecordRing {
 }
 
 impl FlightRecordProducer {
-    fn new(h: ProducerHandle<FlightBytes>) -> Self {
-        let hdr = h.core.raw.hdr();
-        let seq = arch::load_relaxed(&hdr.prod.committed);
-        let floor = arch::load_relaxed(hdr.claim()).max(h.core.head);
+    fn new(mut h: ProducerHandle<FlightBytes>) -> Self {
+        let raw = h.core.raw;
+        let head = h.core.head;
+        // The sequence goes on from the newest published record's trailer,
+        // not from `committed`: a writer that died between counting its
+        // record and publishing it left `committed` one ahead of the records
+        // `head` covers, and the next record would then skip a number and
+        // break the chain of trailers (a reader reports it as corrupted).
+        // That trailer is intact: a write in progress starts at `head`, and
+        // its frame, at most half the ring, cannot wrap back to it.
+        let seq = if head == 0 {
+            0
+        } else {
+            get(&raw, (head / 8).wrapping_sub(2) & (raw.mask >> 3)).wrapping_add(1)
+        };
+        if seq != arch::load_relaxed(&raw.hdr().prod.committed) {
+            h.core.set_committed(seq);
+        }
+        let floor = arch::load_relaxed(raw.hdr().claim()).max(head);
         FlightRecordProducer {
             h,
             seq,
