@@ -72,6 +72,8 @@ pub struct FlightRecordReader {
     h: ConsumerHandle<FlightBytes>,
     /// `head` at the last snapshot: it may only move forward.
     last_head: u64,
+    /// `first + kept` of the last snapshot that kept anything.
+    accounted: u64,
 }
 
 /// The unit of a flight record ring: one byte.
@@ -425,7 +427,11 @@ enum Stop {
 
 impl FlightRecordReader {
     fn new(h: ConsumerHandle<FlightBytes>) -> Self {
-        FlightRecordReader { h, last_head: 0 }
+        FlightRecordReader {
+            h,
+            last_head: 0,
+            accounted: 0,
+        }
     }
 
     /// Attaches as the reader of the flight record ring at `offset` in
@@ -451,8 +457,8 @@ impl FlightRecordReader {
     /// records with consecutive sequence numbers from [`Snapshot::first`].
     ///
     /// If the writer laps the whole ring during every one of several
-    /// attempts, the snapshot is empty and its counts come from the
-    /// writer's record counter.
+    /// attempts, the snapshot is empty and accounts for no write beyond
+    /// the previous snapshot's (those count as overwritten).
     ///
     /// ```
     /// let (mut w, mut r) = tracering::flight::FlightRecordRing::with_capacity(256)?.split();
@@ -468,7 +474,6 @@ impl FlightRecordReader {
         if let Some(c) = self.h.poisoned() {
             return Err(RingError::Corrupted(c));
         }
-        let mut torn = 0;
         for _ in 0..ATTEMPTS {
             out.clear();
             let (stop, first) = match self.walk(out) {
@@ -476,28 +481,29 @@ impl FlightRecordReader {
                 Err(c) => return Err(self.h.core.poison(c)),
             };
             let Some(first) = first else {
-                torn += matches!(stop, Stop::Torn) as u64;
                 if matches!(stop, Stop::Overwritten) {
-                    return Ok(Snapshot::default());
+                    break; // nothing published
                 }
                 continue;
             };
             out.reverse();
             let t = matches!(stop, Stop::Torn) as u64;
+            let kept = out.len() as u64;
+            self.accounted = first.wrapping_add(kept);
             return Ok(Snapshot {
                 first,
-                kept: out.len() as u64,
+                kept,
                 overwritten: first.saturating_sub(t),
                 torn: t.min(first),
             });
         }
-        let written = arch::load_relaxed(&self.h.core.raw.hdr().prod.committed);
-        let torn = torn.min(written);
+        // Nothing intact: account for no write beyond the last snapshot's
+        // (all of them gone since), never for one not known published.
         Ok(Snapshot {
-            first: written,
+            first: self.accounted,
             kept: 0,
-            overwritten: written - torn,
-            torn,
+            overwritten: self.accounted,
+            torn: 0,
         })
     }
 
