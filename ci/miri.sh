@@ -21,7 +21,9 @@
 # ignored under Miri). tests/flight.rs runs its model tests (4 cases) and
 # its stress tests scaled down to a few snapshots of short-lived writers;
 # tests/flight_shm.rs its crash simulations and hostile writers on heap
-# regions (the cross-process tests are ignored under Miri).
+# regions (the cross-process tests are ignored under Miri);
+# tests/flight_registry.rs a flight-recorder registry's snapshots racing
+# its writers, scaled down.
 set -euo pipefail
 # shellcheck source=ci/setup.sh
 source "$(dirname "$0")/setup.sh"
@@ -58,7 +60,7 @@ run_logged miri-setup cargo "+$CI_NIGHTLY" miri setup || ci_die "cargo miri setu
 
 miri_run host "$CI_HOST" "" \
     --lib --test stress --test event_ring --test record_ring --test shm \
-    --test flight --test flight_shm
+    --test flight --test flight_shm --test flight_registry
 # The corpus replay is single-threaded, so weak-memory emulation adds nothing
 # there, and Miri's emulation panics on it (an ICE at weak_memory.rs:233,
 # "cannot have empty store buffer when previous write was atomic": the fuzz

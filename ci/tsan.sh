@@ -8,7 +8,8 @@
 # shipped build.
 #
 # TSAN_TESTS (default "stress miri_concurrency registry clock layer flight
-# flight_shm") lists the test targets; those without a tests/NAME.rs are skipped. The library's
+# flight_shm flight_registry") lists the test targets; those without a
+# tests/NAME.rs are skipped. The library's
 # `tracing` feature is on (`layer`: the tracing layer's threads, its
 # lock-free span and callsite tables, and its drain; `clock`: the drain, the
 # coarse clock's ticker and a producer). Release mode keeps the
@@ -21,7 +22,7 @@ need_nightly rust-src
 
 TESTS=""
 args=()
-for t in ${TSAN_TESTS:-stress miri_concurrency registry clock layer flight flight_shm}; do
+for t in ${TSAN_TESTS:-stress miri_concurrency registry clock layer flight flight_shm flight_registry}; do
     [ -f "tests/$t.rs" ] || continue
     TESTS="$TESTS${TESTS:+ }$t"
     args+=(--test "$t")
