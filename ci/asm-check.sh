@@ -10,7 +10,9 @@
 #   x86_64            no `lock` prefix, no `mfence`, no `xchg` with memory:
 #                     acquire and release are plain `mov`s (TSO)
 #   aarch64           at least one `stlr` and one `ldar`/`ldapr`, no `dmb`,
-#                     no exclusive-monitor or LSE read-modify-write
+#                     no exclusive-monitor or LSE read-modify-write; the
+#                     flight writers (probe_flight_*): a `stlr`, exactly one
+#                     `dmb` (the claim's release fence) and no acquire load
 #   aarch64 + rcpc    the same, with `ldapr` in place of `ldar`
 #   `portable`        the same checks for the `portable` feature build on
 #                     both targets, which must emit the same ordering
@@ -89,7 +91,9 @@ from collections import Counter
 
 out = sys.argv[1]
 PROBES = ["probe_event_push", "probe_event_pop", "probe_event_push_batch",
-          "probe_event_pop_batch", "probe_record_write", "probe_record_read"]
+          "probe_event_pop_batch", "probe_record_write", "probe_record_read",
+          "probe_flight_push", "probe_flight_record_write"]
+FLIGHT = {"probe_flight_push", "probe_flight_record_write"}
 
 def functions(path):
     """Maps symbol -> list of (mnemonic, operands) from llvm-objdump -d."""
@@ -214,12 +218,18 @@ for name in ["aarch64", "aarch64-rcpc", "aarch64-portable"]:
     for p, (c, _) in results[name].items():
         if c["stlr"] == 0:
             failures.append(f"{name}: {p} has no stlr")
+        if c["rmw"]:
+            failures.append(f"{name}: {p} has {c['rmw']} read-modify-write instructions")
+        if p in FLIGHT:
+            if c["dmb"] != 1:
+                failures.append(f"{name}: {p} has {c['dmb']} dmb/dsb, not the one fence")
+            if c["ldar"] or c["ldapr"]:
+                failures.append(f"{name}: {p} has an acquire load")
+            continue
         if c[acq] == 0:
             failures.append(f"{name}: {p} has no {acq}")
         if c["dmb"]:
             failures.append(f"{name}: {p} has {c['dmb']} dmb/dsb")
-        if c["rmw"]:
-            failures.append(f"{name}: {p} has {c['rmw']} read-modify-write instructions")
 
 same = 0
 for base, keys in (("x86_64", X86), ("aarch64", ARM)):
@@ -246,5 +256,5 @@ if failures:
     print(f"asm-check: FAILED, {len(failures)} violations in {n} probe builds")
     sys.exit(1)
 print(f"asm-check: {n} probes clean (x86_64: no lock/mfence/xchg; aarch64: stlr+ldar, "
-      f"rcpc: stlr+ldapr, no dmb); the portable build orders the same on {same}/{2 * len(PROBES)} probes")
+      f"rcpc: stlr+ldapr, no dmb; flight writers: stlr, one dmb, no acquire); the portable build orders the same on {same}/{2 * len(PROBES)} probes")
 PY

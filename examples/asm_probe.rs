@@ -6,10 +6,14 @@
 //! script disassembles each probe and the crate functions it calls, and
 //! checks which ordering instructions appear: no `lock` prefix and no
 //! `mfence` on x86_64; `stlr` and `ldar`/`ldapr` and no `dmb` on aarch64.
+//! The flight writers' probes have one `dmb` (the claim's release fence),
+//! a `stlr` (head) and no acquire load at all: they read nothing the
+//! reader writes.
 //!
 //! Run it to see the probes work: `cargo run --release --example asm_probe`.
 
 use std::hint::black_box;
+use tracering::flight::{FlightProducer, FlightRecordProducer, FlightRecordRing, FlightRing};
 use tracering::{
     Error, EventConsumer, EventProducer, EventRing, PushError, RecordConsumer, RecordProducer,
     RecordRing, RingError,
@@ -67,6 +71,25 @@ pub fn probe_record_read(c: &mut RecordConsumer, out: &mut [u8]) -> Result<usize
     r.copy_to(out)
 }
 
+/// One flight event in: claim, fence, data words, release store of `head`.
+#[inline(never)]
+#[no_mangle]
+pub fn probe_flight_push(p: &mut FlightProducer<[u64; 4]>, v: [u64; 4]) {
+    p.push(v)
+}
+
+/// One flight record in, with a caller-supplied timestamp.
+#[inline(never)]
+#[no_mangle]
+pub fn probe_flight_record_write(
+    p: &mut FlightRecordProducer,
+    kind: u16,
+    timestamp: u64,
+    payload: &[u8],
+) -> Result<(), RingError> {
+    p.write_with_timestamp(kind, timestamp, payload)
+}
+
 fn main() -> Result<(), Error> {
     let (mut p, mut c) = EventRing::<u64>::with_capacity(8)?.split();
     let mut sum = 0u64;
@@ -91,8 +114,16 @@ fn main() -> Result<(), Error> {
         let mut out = [0u8; 64];
         bytes += probe_record_read(black_box(&mut r), &mut out)?;
     }
+    let (mut fw, mut fr) = FlightRing::<[u64; 4]>::with_capacity(8)?.split();
+    let (mut rw, mut rr) = FlightRecordRing::with_capacity(256)?.split();
+    for i in 0..100u64 {
+        probe_flight_push(black_box(&mut fw), [i; 4]);
+        probe_flight_record_write(black_box(&mut rw), 1, i, b"flight probe")?;
+    }
+    let (mut events, mut records) = (Vec::new(), Vec::new());
+    let kept = fr.snapshot(&mut events)?.kept + rr.snapshot(&mut records)?.kept;
     println!(
-        "asm_probe on the {} backend: {sum} summed, {bytes} record bytes read",
+        "asm_probe on the {} backend: {sum} summed, {bytes} record bytes read, {kept} flight writes kept",
         tracering::backend()
     );
     Ok(())
