@@ -18,9 +18,9 @@ use crate::diag::{Stats, VerifyReport};
 use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
 use crate::layout::RingKind;
 use crate::peer::Peer;
-use crate::record::format::framed;
+use crate::record::format::{check_record, framed};
 use crate::ring::{ConsCore, Shape};
-use crate::{arch, Corruption, Error, EventHeader, InvalidRecord, OwnedRecord, Region, RingError};
+use crate::{arch, Corruption, Error, EventHeader, OwnedRecord, Region, RingError};
 use core::fmt;
 
 /// Bytes of the trailer after each frame: sequence number and start.
@@ -333,16 +333,7 @@ impl FlightRecordProducer {
         payload: &[u8],
     ) -> Result<(), RingError> {
         let len = payload.len() as u64;
-        let refuse = |why| Err(RingError::InvalidRecord(why));
-        if kind == EventHeader::KIND_PAD {
-            return refuse(InvalidRecord::ReservedKind);
-        }
-        if len == 0 {
-            return refuse(InvalidRecord::Empty);
-        }
-        if len > self.h.extra {
-            return refuse(InvalidRecord::TooLarge);
-        }
+        check_record(kind, len, self.h.extra).map_err(RingError::InvalidRecord)?;
         let core = &mut self.h.core;
         let raw = core.raw;
         let wmask = raw.mask >> 3;

@@ -86,6 +86,24 @@ pub const fn framed(len: u64) -> u64 {
     (RECORD_HEADER + len + 7) & !7
 }
 
+/// Whether a record of `kind` with `len` payload bytes may be written to a
+/// ring whose largest payload is `max`: the checks both record rings (SPSC
+/// and flight) make before they touch the ring.
+#[inline(always)]
+pub(crate) fn check_record(kind: u16, len: u64, max: u64) -> Result<(), crate::InvalidRecord> {
+    use crate::InvalidRecord;
+    if kind == EventHeader::KIND_PAD {
+        return Err(InvalidRecord::ReservedKind);
+    }
+    if len == 0 {
+        return Err(InvalidRecord::Empty);
+    }
+    if len > max {
+        return Err(InvalidRecord::TooLarge);
+    }
+    Ok(())
+}
+
 /// Largest payload of a ring of `cap` bytes: half the ring minus the header,
 /// so that any valid record fits into an empty ring wherever the positions
 /// stand.

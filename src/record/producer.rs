@@ -1,7 +1,7 @@
 //! The writing half of a record ring: [`RecordProducer`] and the in-place
 //! [`WriteGrant`].
 
-use super::format::{framed, EventHeader};
+use super::format::{check_record, framed, EventHeader};
 use super::Bytes;
 use crate::diag::Stats;
 use crate::handles::ProducerHandle;
@@ -109,16 +109,7 @@ impl RecordProducer {
     #[inline(always)]
     fn check(&self, kind: u16, len: usize) -> Result<u64, RingError> {
         let len = len as u64;
-        let bad = |why| Err(RingError::InvalidRecord(why));
-        if kind == EventHeader::KIND_PAD {
-            return bad(InvalidRecord::ReservedKind);
-        }
-        if len == 0 {
-            return bad(InvalidRecord::Empty);
-        }
-        if len > self.h.extra {
-            return bad(InvalidRecord::TooLarge);
-        }
+        check_record(kind, len, self.h.extra).map_err(RingError::InvalidRecord)?;
         Ok(framed(len))
     }
 

@@ -205,6 +205,40 @@ fn help_lists_every_subcommand_and_bad_flags_fail() {
     assert_eq!(out.status.code(), Some(2), "no subcommand is a usage error");
 }
 
+/// Starts `tracer controller --flight` on the registry `name` with `slots`
+/// lanes of `index` events, and waits for the registry to exist.
+fn flight_controller(
+    name: &str,
+    out: &std::path::Path,
+    slots: u64,
+    index: u64,
+) -> std::process::Child {
+    let child = tracer()
+        .args([
+            "controller",
+            "--flight",
+            "--unlink",
+            "--name",
+            name,
+            "--out",
+        ])
+        .arg(out)
+        .args(["--slots", &slots.to_string(), "--index", &index.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut tries = 0;
+    while tracering::Region::open_named(name)
+        .and_then(|r| tracering::pipeline::Registry::attach(&r))
+        .is_err()
+    {
+        tries += 1;
+        assert!(tries < 500, "controller never created the registry");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
 /// Reads a snapshot trace file: per lane, the events kept (each lane's
 /// `a` is its agent thread, `b` its sequence number) and the drops reported.
 fn snapshot_lanes(path: &std::path::Path) -> Vec<(u64, Vec<u64>, u64)> {
@@ -242,29 +276,7 @@ fn flight_controller_snapshots_on_sigusr2_and_on_demand() {
     );
     let signalled = PathBuf::from(format!("{}.1", out.display()));
     let (threads, events, index) = (2u64, 20_000u64, 1024u64);
-    let controller = tracer()
-        .args([
-            "controller",
-            "--flight",
-            "--unlink",
-            "--name",
-            &name,
-            "--out",
-        ])
-        .arg(&out)
-        .args(["--slots", "4", "--index", &index.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut tries = 0;
-    while tracering::Region::open_named(&name)
-        .and_then(|r| tracering::pipeline::Registry::attach(&r))
-        .is_err()
-    {
-        tries += 1;
-        assert!(tries < 500, "controller never created the registry");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let controller = flight_controller(&name, &out, 4, index);
     let agent = tracer()
         .args(["agent", "--name", &name, "--threads", &threads.to_string()])
         .args(["--events", &events.to_string()])
@@ -344,29 +356,7 @@ fn flight_snapshot_recovers_a_killed_agents_last_events() {
         dir.join(format!("crash-{pid}-snap.trace")),
     );
     let index = 512u64;
-    let controller = tracer()
-        .args([
-            "controller",
-            "--flight",
-            "--unlink",
-            "--name",
-            &name,
-            "--out",
-        ])
-        .arg(&out)
-        .args(["--slots", "2", "--index", &index.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut tries = 0;
-    while tracering::Region::open_named(&name)
-        .and_then(|r| tracering::pipeline::Registry::attach(&r))
-        .is_err()
-    {
-        tries += 1;
-        assert!(tries < 500, "controller never created the registry");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let controller = flight_controller(&name, &out, 2, index);
     // An agent writing as fast as it can, killed mid-stream.
     let mut agent = tracer()
         .args(["agent", "--name", &name, "--threads", "2"])
