@@ -443,6 +443,15 @@ impl ProdCore {
         arch::store_relaxed(&self.raw.hdr().prod.committed, n);
     }
 
+    /// Adds to the committed-record counter after a publish, releasing it:
+    /// a reader that acquires the count sees the records it counts
+    /// published (a flight record ring's reader falls back on it).
+    #[inline(always)]
+    pub(crate) fn add_published(&mut self, n: u64) {
+        self.committed = self.committed.wrapping_add(n);
+        arch::store_release(&self.raw.hdr().prod.committed, self.committed);
+    }
+
     /// Adds to the committed-record counter (record rings).
     #[inline(always)]
     pub(crate) fn add_committed(&mut self, n: u64) {

@@ -402,7 +402,7 @@ fn record_ring_extremes_match_the_model() {
 //   `head` (acquire) after `before` was loaded (acquire): the writer
 //   published `before` writes ahead of storing `before`, so `head` covers
 //   at least them. At the other end, `head` (or the record counter, which a
-//   write bumps just before publishing) covers at most the writes whose
+//   write bumps just after publishing) covers at most the writes whose
 //   publish the reader saw; the writer stores `done` only after each
 //   publish, so at most one write can be published (or counted) and not yet
 //   in `done` when `after` is loaded. The newest kept write is thus at most

@@ -168,15 +168,12 @@ fn flight_record_wrap() {
         });
         // May keep nothing: a reader that sees the claim move on but keeps
         // loading an old head (weak memory allows it) gives up after its
-        // attempts, and then accounts for no write beyond its last
-        // snapshot's (none here). Whatever it keeps ends at a published
-        // head: at least the two writes made before the race.
+        // attempts and reports every write the writer counted as lost
+        // (the count follows the publish). Either way it accounts for the
+        // two writes made before the race, and for no more than four.
         let (a, _) = check_records(&mut r, 4);
-        assert!(a.kept == 0 || a.written() >= 2, "{a:?}");
+        assert!(a.written() >= 2, "{a:?}");
         assert!(a.written() <= 4, "{a:?}");
-        if a.kept == 0 {
-            assert_eq!(a, Snapshot::default());
-        }
         t.join().unwrap();
         // Head 208: frames 2 and 3 [128, 208) and frame 1 [64, 128) are
         // within the last 128 bytes only from 80 on, so record 1 is gone.

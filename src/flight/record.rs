@@ -243,10 +243,11 @@ impl FlightRecordProducer {
         let raw = h.core.raw;
         let head = h.core.head;
         // The sequence goes on from the newest published record's trailer,
-        // not from `committed`: a writer that died between counting its
-        // record and publishing it left `committed` one ahead of the records
-        // `head` covers, and the next record would then skip a number and
-        // break the chain of trailers (a reader reports it as corrupted).
+        // not from `committed`: a writer that died between publishing its
+        // record and counting it left `committed` one behind the records
+        // `head` covers (and a hostile or older writer may leave it
+        // anywhere), and the next record would then repeat or skip a number
+        // and break the chain of trailers (a reader reports it as corrupted).
         // That trailer is intact: a write in progress starts at `head`, and
         // its frame, at most half the ring, cannot wrap back to it.
         let seq = if head == 0 {
@@ -365,10 +366,11 @@ impl FlightRecordProducer {
         put(&raw, t & wmask, self.seq);
         put(&raw, t.wrapping_add(1) & wmask, head);
         self.seq = self.seq.wrapping_add(1);
-        // Counted before the publish, so a reader that sees this record
-        // sees it counted.
-        core.add_committed(1);
+        // Counted after the publish, so the count never covers a record
+        // not yet published (a reader that finds nothing intact reports
+        // the count: see `snapshot`).
         core.publish(end);
+        core.add_published(1);
         Ok(())
     }
 
@@ -448,8 +450,9 @@ impl FlightRecordReader {
     /// records with consecutive sequence numbers from [`Snapshot::first`].
     ///
     /// If the writer laps the whole ring during every one of several
-    /// attempts, the snapshot is empty and accounts for no write beyond
-    /// the previous snapshot's (those count as overwritten).
+    /// attempts, the snapshot is empty, and every write the writer had
+    /// counted (after publishing it) is lost: the copies it discarded as
+    /// torn, the rest as overwritten.
     ///
     /// ```
     /// let (mut w, mut r) = tracering::flight::FlightRecordRing::with_capacity(256)?.split();
@@ -465,6 +468,7 @@ impl FlightRecordReader {
         if let Some(c) = self.h.poisoned() {
             return Err(RingError::Corrupted(c));
         }
+        let mut torn = 0;
         for _ in 0..ATTEMPTS {
             out.clear();
             let (stop, first) = match self.walk(out) {
@@ -475,6 +479,7 @@ impl FlightRecordReader {
                 if matches!(stop, Stop::Overwritten) {
                     break; // nothing published
                 }
+                torn += 1;
                 continue;
             };
             out.reverse();
@@ -488,13 +493,19 @@ impl FlightRecordReader {
                 torn: t.min(first),
             });
         }
-        // Nothing intact: account for no write beyond the last snapshot's
-        // (all of them gone since), never for one not known published.
+        // Nothing intact: every write the writer has counted (all of them
+        // published: the count follows the publish, and acquiring it makes
+        // later snapshots see at least as far) is lost, the copies this
+        // snapshot discarded among them.
+        let counted = arch::load_acquire(&self.h.core.raw.hdr().prod.committed);
+        let written = counted.max(self.accounted);
+        let torn = torn.min(written);
+        self.accounted = written;
         Ok(Snapshot {
-            first: self.accounted,
+            first: written,
             kept: 0,
-            overwritten: self.accounted,
-            torn: 0,
+            overwritten: written - torn,
+            torn,
         })
     }
 
