@@ -4,7 +4,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tracering::pipeline::{CallbackSink, Entry, LaneMode, Registry, RegistryConfig, Snapshotter};
+use tracering::pipeline::{
+    CallbackSink, Entry, IndexEvent, LaneMode, Registry, RegistryConfig, Snapshotter,
+};
 
 fn flight(slots: usize, index: usize, detail: usize) -> Registry {
     Registry::new(RegistryConfig {
@@ -192,4 +194,69 @@ fn a_bad_lane_mode_word_is_refused_on_attach() {
     let confused = Registry::attach(&region).unwrap();
     assert!(confused.register().is_err());
     drop(reg);
+}
+
+#[test]
+fn a_corrupt_lane_is_reported_and_the_others_still_snapshot() {
+    let cfg = RegistryConfig {
+        slots: 2,
+        index_capacity: 8,
+        detail_capacity: 256,
+        mode: LaneMode::FlightRecorder,
+        ..Default::default()
+    };
+    let region = tracering::Region::heap(Registry::bytes_needed(cfg).unwrap()).unwrap();
+    let reg = Registry::create_in(&region, cfg).unwrap();
+    let mut lanes: Vec<_> = (0..2).map(|_| reg.register().unwrap()).collect();
+    for (i, lane) in lanes.iter_mut().enumerate() {
+        for n in 0..5 {
+            lane.event(1, i as u64, n).unwrap();
+            lane.record(2, &[i as u8; 8]).unwrap();
+        }
+    }
+    let mut snap = Snapshotter::new(&reg).unwrap();
+    let (_, clean) = take(&mut snap, 2);
+    assert_eq!(clean.kept(), 20);
+    // A hostile writer moves one lane's record-ring head backwards (the
+    // registry's documented layout: header and clock lines, a line per
+    // slot, then per slot its index ring and its detail ring, each on whole
+    // lines; a ring's head is the first word of its second line).
+    let line = tracering::cache_line();
+    let round = |n: usize| n.div_ceil(line) * line;
+    let index_bytes = round(tracering::flight::FlightRing::<IndexEvent>::bytes_needed(8).unwrap());
+    let detail_bytes = round(tracering::flight::FlightRecordRing::bytes_needed(256).unwrap());
+    let bad = lanes[1].slot();
+    let detail = line * (2 + 2) + bad * (index_bytes + detail_bytes) + index_bytes;
+    let head = (detail + line) / 8;
+    let base = region.as_ptr() as *mut u64;
+    // SAFETY: an aligned word inside the region; no other thread writes it.
+    unsafe {
+        assert_eq!(base.add(head).read_volatile(), 200, "5 frames of 40 bytes");
+        base.add(head).write_volatile(40);
+    }
+    let (seen, report) = take(&mut snap, 2);
+    let by_slot = |s: usize| {
+        report
+            .lanes
+            .iter()
+            .find(|l| l.lane.slot as usize == s)
+            .unwrap()
+    };
+    let good = 1 - bad;
+    assert_eq!(by_slot(good).poisoned, None);
+    assert_eq!(
+        (by_slot(good).events.kept, by_slot(good).records.kept),
+        (5, 5)
+    );
+    assert!(by_slot(bad).poisoned.is_some(), "{report:?}");
+    assert_eq!(by_slot(bad).records.kept, 0);
+    assert!(
+        seen[bad].1.is_empty(),
+        "nothing of the corrupt ring reaches the sink"
+    );
+    assert_eq!(
+        seen[bad].0.len(),
+        5,
+        "the lane's other ring still snapshots"
+    );
 }

@@ -473,7 +473,10 @@ impl FlightRecordReader {
             out.clear();
             let (stop, first) = match self.walk(out) {
                 Ok(walked) => walked,
-                Err(c) => return Err(self.h.core.poison(c)),
+                Err(c) => {
+                    out.clear(); // nothing of a corrupt ring is handed out
+                    return Err(self.h.core.poison(c));
+                }
             };
             let Some(first) = first else {
                 if matches!(stop, Stop::Overwritten) {

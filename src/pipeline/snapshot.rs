@@ -7,7 +7,7 @@ use super::sink::{LaneId, Sink};
 use super::slot::State;
 use crate::clock::{self, TickConverter};
 use crate::flight::{FlightReader, FlightRecordReader, Snapshot};
-use crate::{AttachError, Error, OwnedRecord, Peer, Record};
+use crate::{AttachError, Corruption, Error, OwnedRecord, Peer, Record, RingError};
 
 /// What one lane's snapshot kept and lost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -18,6 +18,9 @@ pub struct LaneSnapshot {
     pub events: Snapshot,
     /// Its records.
     pub records: Snapshot,
+    /// The corruption that made its reader skip one of its rings (hostile
+    /// or broken shared memory); nothing of that ring was handed out.
+    pub poisoned: Option<Corruption>,
 }
 
 /// What a [`Snapshotter::snapshot`] handed to its sink.
@@ -120,8 +123,9 @@ impl Snapshotter {
     /// lane whose process died is snapshotted like any other, then its slot
     /// is retired so that a new thread can take it over.
     ///
-    /// A lane whose shared memory breaks an invariant fails the snapshot
-    /// with [`Error::Corrupted`]; nothing of a torn copy reaches the sink.
+    /// A ring whose shared memory breaks an invariant is skipped and named
+    /// in its lane's [`LaneSnapshot::poisoned`] (the other lanes go on);
+    /// nothing of a torn or corrupt copy reaches the sink.
     ///
     /// ```
     /// use tracering::pipeline::{LaneMode, NullSink, Registry, RegistryConfig, Snapshotter};
@@ -148,8 +152,19 @@ impl Snapshotter {
                 generation: word.generation(),
                 thread: inner.slot(slot).tid(),
             };
-            let events = index.snapshot(&mut self.events)?;
-            let records = detail.snapshot(&mut self.records)?;
+            // A lane whose shared memory broke an invariant is reported and
+            // skipped (its reader stays poisoned); the other lanes go on.
+            let mut poisoned = None;
+            let mut take = |r: Result<Snapshot, RingError>| match r {
+                Ok(s) => Ok(s),
+                Err(RingError::Corrupted(c)) => {
+                    poisoned = poisoned.or(Some(c));
+                    Ok(Snapshot::default())
+                }
+                Err(e) => Err(Error::from(e)),
+            };
+            let events = take(index.snapshot(&mut self.events))?;
+            let records = take(detail.snapshot(&mut self.records))?;
             // A slot held by a process that died would stay taken forever
             // (no drain recycles it): once its last events are copied, it
             // retires, and the next thread takes it over.
@@ -179,6 +194,7 @@ impl Snapshotter {
                 lane,
                 events,
                 records,
+                poisoned,
             });
         }
         sink.flush()?;
