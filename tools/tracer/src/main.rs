@@ -348,8 +348,9 @@ fn write_snapshot(registry: &Registry, path: &std::path::Path) -> bool {
                 .iter()
                 .map(|l| l.events.torn + l.records.torn)
                 .sum();
+            let poisoned = report.lanes.iter().filter(|l| l.poisoned.is_some()).count();
             println!(
-                "snapshot: {} lanes={} kept={} lost={} torn={}",
+                "snapshot: {} lanes={} kept={} lost={} torn={} corrupt_lanes={poisoned}",
                 path.display(),
                 report.lanes.len(),
                 report.kept(),
