@@ -91,8 +91,9 @@ pub enum LaneMode {
     Stream,
     /// [Flight rings](crate::flight): a full ring overwrites the oldest,
     /// and a [`Snapshotter`](super::Snapshotter) copies the newest data of
-    /// every lane on demand. No drain runs; a slot whose thread exited is
-    /// taken over by the next thread, which continues its sequence.
+    /// every lane on demand. No drain runs; once no slot is free, a slot
+    /// whose thread exited is taken over by the next thread, which
+    /// continues its sequence.
     FlightRecorder,
 }
 
@@ -615,13 +616,21 @@ impl Registry {
         let tid = current_tid();
         // Start probing at a per-thread place so that threads spread out.
         let start = (spread(tid) % slots as u64) as usize;
-        for i in 0..slots {
+        // A flight recorder has no drain to recycle retired slots: once no
+        // slot is free, the next thread takes a retired one over as it is
+        // (free ones first, so an exited thread's last events stay as long
+        // as they can).
+        let passes: &[bool] = match inner.geo.cfg.mode {
+            LaneMode::Stream => &[false],
+            LaneMode::FlightRecorder => &[false, true],
+        };
+        for (&take_retired, i) in passes
+            .iter()
+            .flat_map(|p| core::iter::repeat(p).zip(0..slots))
+        {
             let slot = (start + i) % slots;
             let line = inner.slot(slot);
-            // A flight recorder has no drain to recycle retired slots: the
-            // next thread takes them over as they are.
-            let flight = inner.geo.cfg.mode == LaneMode::FlightRecorder;
-            let Some(generation) = line.claim(tid, flight) else {
+            let Some(generation) = line.claim(tid, take_retired) else {
                 continue;
             };
             let lane = self.lane_writers(slot).map(|(index, detail)| {
