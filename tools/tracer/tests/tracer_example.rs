@@ -228,12 +228,11 @@ fn flight_controller(
         .spawn()
         .unwrap();
     let mut tries = 0;
-    while tracering::Region::open_named(name)
-        .and_then(|r| tracering::pipeline::Registry::attach(&r))
-        .is_err()
+    while let Err(e) =
+        tracering::Region::open_named(name).and_then(|r| tracering::pipeline::Registry::attach(&r))
     {
         tries += 1;
-        assert!(tries < 3000, "controller never created the registry");
+        assert!(tries < 3000, "controller never created the registry: {e}");
         std::thread::sleep(Duration::from_millis(10));
     }
     child
