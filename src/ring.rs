@@ -435,6 +435,12 @@ impl ProdCore {
         arch::store_release(&self.raw.hdr().prod.head, new_head);
     }
 
+    /// The committed-record counter, as this producer keeps it.
+    #[inline(always)]
+    pub(crate) fn committed(&self) -> u64 {
+        self.committed
+    }
+
     /// Sets the committed-record counter (a flight record writer taking
     /// over re-derives it from the records published; see
     /// `FlightRecordProducer::new`).

@@ -56,9 +56,8 @@ pub struct FlightRecordRing {
 /// a record it refuses to frame.
 pub struct FlightRecordProducer {
     // `h.extra` is the largest payload.
+    // `h.core`'s committed count is the next record's sequence number.
     h: ProducerHandle<FlightBytes>,
-    /// The next record's sequence number.
-    seq: u64,
     /// A claim this writer's claims never go below: the claim a dead
     /// predecessor left ahead of `head` (see `attach`).
     floor: u64,
@@ -261,7 +260,6 @@ impl FlightRecordProducer {
         let floor = arch::load_relaxed(raw.hdr().claim()).max(head);
         FlightRecordProducer {
             h,
-            seq,
             floor,
             ticks: false,
         }
@@ -269,7 +267,6 @@ impl FlightRecordProducer {
 
     /// Stamps records with raw [`ticks`](crate::clock::ticks) from now on,
     /// as a registry lane's are.
-    #[allow(dead_code)] // for the registry's flight lanes
     pub(crate) fn stamp_ticks(&mut self) {
         self.ticks = true;
     }
@@ -363,9 +360,8 @@ impl FlightRecordProducer {
         // Positions and the sequence come from shared memory at attach, so
         // they wrap (a hostile head near 2^64) rather than overflow.
         let t = (end / 8).wrapping_sub(2);
-        put(&raw, t & wmask, self.seq);
+        put(&raw, t & wmask, core.committed());
         put(&raw, t.wrapping_add(1) & wmask, head);
-        self.seq = self.seq.wrapping_add(1);
         // Counted after the publish, so the count never covers a record
         // not yet published (a reader that finds nothing intact reports
         // the count: see `snapshot`).
