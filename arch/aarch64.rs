@@ -70,6 +70,12 @@ pub(crate) fn source() -> ClockSource {
     CNTVCT.source::<Cntvct>()
 }
 
+/// Takes a peer process's clock decision if this one has none yet (see
+/// `counter.rs`), and returns what [`ticks`] reads.
+pub(crate) fn adopt(peer: ClockSource) -> ClockSource {
+    CNTVCT.adopt::<Cntvct>(peer)
+}
+
 /// CNTVCT_EL0 scaled to nanoseconds by CNTFRQ_EL0.
 #[inline]
 pub(crate) fn now_ns() -> u64 {

@@ -2,11 +2,17 @@
 //! whether the counter can be used, its scale to nanoseconds, and the
 //! fallback to `CLOCK_MONOTONIC`. `x86_64.rs` and `aarch64.rs` supply only
 //! the counter read and the checks that differ (a [`Backend`]).
+//!
+//! Processes that share a registry must stamp with the same clock, so a
+//! process that attaches before it has read the clock takes the decision
+//! of the one that created the registry ([`Counter::adopt`]) instead of
+//! timing the counter itself: the speed check is a measurement, and on a
+//! loaded machine two processes could measure differently.
 
 // A process-wide cache, no part of the protocol: core's atomics, never
 // loom's (a loom atomic cannot be a `static`).
 use super::{ClockSource, Fallback};
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// A cycle counter of one architecture.
 pub(crate) trait Backend {
@@ -17,56 +23,82 @@ pub(crate) trait Backend {
     /// Whether the counter can be used: its 32.32 fixed-point nanoseconds
     /// per tick, or why not.
     fn decide() -> Result<u64, Fallback>;
+    /// As [`decide`](Self::decide), without the checks that only measure
+    /// whether the counter is fast (another process on this machine already
+    /// found it was); what makes its ticks convertible is still checked.
+    fn decide_known_fast() -> Result<u64, Fallback> {
+        Self::decide()
+    }
 }
+
+/// The bits of [`Counter::word`] that hold the scale; the source's code is
+/// in the top byte.
+const SCALE_BITS: u32 = 56;
+const SCALE_MASK: u64 = (1 << SCALE_BITS) - 1;
 
 /// The decision about one counter, taken on first use.
 pub(crate) struct Counter {
-    /// 0 undecided, else the [`ClockSource::code`] of what `ticks` reads.
-    state: AtomicU8,
-    /// 32.32 fixed-point nanoseconds per tick (1.0 on the fallback).
-    scale: AtomicU64,
+    /// 0 undecided; else the [`ClockSource::code`] of what `ticks` reads in
+    /// the top byte and the 32.32 fixed-point nanoseconds per tick below it
+    /// (1.0 on the fallback). One word, so that two threads deciding at
+    /// once cannot pair one's source with the other's scale.
+    word: AtomicU64,
 }
 
 impl Counter {
     pub(crate) const fn new() -> Counter {
         Counter {
-            state: AtomicU8::new(0),
-            scale: AtomicU64::new(0),
+            word: AtomicU64::new(0),
         }
     }
 
-    /// Decides (once; racing threads agree, as every input is the same
-    /// machine) and returns the state.
+    /// Publishes `decided` unless another thread decided first, and returns
+    /// the decision that stands.
+    fn publish<B: Backend>(&self, decided: Result<u64, Fallback>) -> u64 {
+        let (code, scale) = match decided {
+            Ok(scale) => (B::SOURCE.code(), scale.clamp(1, SCALE_MASK)),
+            Err(why) => (ClockSource::Monotonic(why).code(), 1 << 32),
+        };
+        let word = (code as u64) << SCALE_BITS | scale;
+        match self
+            .word
+            .compare_exchange(0, word, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => word,
+            Err(first) => first,
+        }
+    }
+
+    /// Decides on first use (the first thread to finish deciding wins) and
+    /// returns the word.
     #[cold]
     #[inline(never)]
-    fn decide<B: Backend>(&self) -> u8 {
+    fn decide<B: Backend>(&self) -> u64 {
         let decided = if super::fallback_requested() {
             Err(Fallback::Requested)
         } else {
             B::decide()
         };
-        let (state, scale) = match decided {
-            Ok(scale) => (B::SOURCE.code(), scale.max(1)),
-            Err(why) => (ClockSource::Monotonic(why).code(), 1 << 32),
-        };
-        self.scale.store(scale, Ordering::Relaxed);
-        // Published after the scale: a reader that sees the state sees it.
-        self.state.store(state, Ordering::Release);
-        state
+        self.publish::<B>(decided)
     }
 
     #[inline(always)]
-    fn state<B: Backend>(&self) -> u8 {
-        match self.state.load(Ordering::Acquire) {
+    fn word<B: Backend>(&self) -> u64 {
+        match self.word.load(Ordering::Acquire) {
             0 => self.decide::<B>(),
-            s => s,
+            w => w,
         }
+    }
+
+    #[inline(always)]
+    fn uses_counter<B: Backend>(&self) -> bool {
+        self.word::<B>() >> SCALE_BITS == B::SOURCE.code() as u64
     }
 
     /// One read of the counter, or of `CLOCK_MONOTONIC` on the fallback.
     #[inline(always)]
     pub(crate) fn ticks<B: Backend>(&self) -> u64 {
-        if self.state::<B>() == B::SOURCE.code() {
+        if self.uses_counter::<B>() {
             B::read()
         } else {
             super::generic::monotonic_ns()
@@ -76,8 +108,9 @@ impl Counter {
     /// The counter scaled to nanoseconds (`CLOCK_MONOTONIC` on the fallback).
     #[inline(always)]
     pub(crate) fn now_ns<B: Backend>(&self) -> u64 {
-        if self.state::<B>() == B::SOURCE.code() {
-            super::scale_ticks(B::read(), self.scale.load(Ordering::Relaxed))
+        let w = self.word::<B>();
+        if w >> SCALE_BITS == B::SOURCE.code() as u64 {
+            super::scale_ticks(B::read(), w & SCALE_MASK)
         } else {
             super::generic::monotonic_ns()
         }
@@ -85,13 +118,33 @@ impl Counter {
 
     /// 32.32 fixed-point nanoseconds per tick of [`ticks`](Self::ticks).
     pub(crate) fn ns_per_tick_q32<B: Backend>(&self) -> u64 {
-        self.state::<B>();
-        self.scale.load(Ordering::Relaxed)
+        self.word::<B>() & SCALE_MASK
     }
 
     /// What [`ticks`](Self::ticks) reads.
     pub(crate) fn source<B: Backend>(&self) -> ClockSource {
-        // Only `decide` stores the state, always a valid code.
-        ClockSource::from_code(self.state::<B>()).unwrap_or(B::SOURCE)
+        // Only `publish` stores the word, always with a valid code.
+        ClockSource::from_code((self.word::<B>() >> SCALE_BITS) as u8).unwrap_or(B::SOURCE)
+    }
+
+    /// Takes `peer`'s decision if this process has not decided yet, and
+    /// returns the source that stands: the counter (after the checks that
+    /// make its ticks convertible) if `peer` used it, `CLOCK_MONOTONIC` if
+    /// `peer` fell back to it. `TRACERING_CLOCK=monotonic` still wins, and
+    /// a source this machine has no counter for is decided as usual.
+    pub(crate) fn adopt<B: Backend>(&self, peer: ClockSource) -> ClockSource {
+        if self.word.load(Ordering::Acquire) == 0 {
+            let decided = if super::fallback_requested() {
+                Err(Fallback::Requested)
+            } else if peer == B::SOURCE {
+                B::decide_known_fast()
+            } else if let ClockSource::Monotonic(why) = peer {
+                Err(why)
+            } else {
+                B::decide()
+            };
+            self.publish::<B>(decided);
+        }
+        self.source::<B>()
     }
 }

@@ -47,6 +47,12 @@ pub(crate) fn source() -> super::ClockSource {
     super::ClockSource::Monotonic(super::Fallback::Portable)
 }
 
+/// The portable clock has nothing to adopt: it is always
+/// `CLOCK_MONOTONIC`, which matches any peer that fell back to it.
+pub(crate) fn adopt(_peer: super::ClockSource) -> super::ClockSource {
+    source()
+}
+
 /// `CLOCK_MONOTONIC` in nanoseconds: the portable clock, and the reference
 /// the cycle-counter clocks calibrate against.
 pub(crate) fn monotonic_ns() -> u64 {

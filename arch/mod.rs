@@ -78,11 +78,11 @@ pub(crate) use imp::{BACKEND, CACHE_LINE};
 /// Nanoseconds and ticks on `CLOCK_MONOTONIC`: Miri cannot run the cycle
 /// counters.
 #[cfg(any(miri, loom))]
-pub(crate) use generic::{now_ns, ns_per_tick_q32, source, ticks};
+pub(crate) use generic::{adopt, now_ns, ns_per_tick_q32, source, ticks};
 /// Nanoseconds and raw ticks on the cheap clock of the selected file;
 /// `CLOCK_MONOTONIC` under Miri and loom.
 #[cfg(not(any(miri, loom)))]
-pub(crate) use imp::{now_ns, ns_per_tick_q32, source, ticks};
+pub(crate) use imp::{adopt, now_ns, ns_per_tick_q32, source, ticks};
 
 /// The counter behind [`crate::clock::ticks`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +106,15 @@ impl ClockSource {
             ClockSource::Monotonic(Fallback::NotInvariant) => 4,
             ClockSource::Monotonic(Fallback::Traps) => 5,
             ClockSource::Monotonic(Fallback::Requested) => 6,
+        }
+    }
+
+    /// Whether two sources give the same ticks: the same counter, or
+    /// `CLOCK_MONOTONIC` for whatever reason each fell back to it.
+    pub(crate) fn same_ticks(self, other: ClockSource) -> bool {
+        match (self, other) {
+            (ClockSource::Monotonic(_), ClockSource::Monotonic(_)) => true,
+            (a, b) => a == b,
         }
     }
 
@@ -133,7 +142,7 @@ pub enum Fallback {
     /// power state, so ticks could not be converted to time.
     NotInvariant,
     /// `rdtsc` looked emulated (a trapping hypervisor): 64 reads took
-    /// longer than 64 `clock_gettime` calls plus 20 µs.
+    /// longer than 64 `clock_gettime` calls plus 20 µs, in each of 8 trials.
     Traps,
     /// The environment variable `TRACERING_CLOCK=monotonic` asked for it.
     Requested,

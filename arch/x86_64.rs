@@ -47,8 +47,17 @@ fn invariant_tsc() -> bool {
 
 /// Whether `rdtsc` looks emulated: 64 reads taking longer than 64 vDSO
 /// `clock_gettime` calls plus 20 µs (an emulated read costs about a
-/// microsecond; a native one tens of nanoseconds, even under KVM).
+/// microsecond; a native one tens of nanoseconds, even under KVM), in each
+/// of 8 trials. One fast trial is enough to trust it: a trial that the
+/// scheduler interrupted looks slow, and on a loaded machine (or under
+/// valgrind, which runs one thread at a time) a single trial decided
+/// differently from one process to the next.
 fn rdtsc_traps() -> bool {
+    (0..8).all(|_| rdtsc_trial_slow())
+}
+
+/// One trial of [`rdtsc_traps`].
+fn rdtsc_trial_slow() -> bool {
     let mono = super::generic::monotonic_ns;
     let t0 = mono();
     let mut sink = 0u64;
@@ -98,6 +107,14 @@ impl Backend for Tsc {
             Ok(calibrate())
         }
     }
+
+    fn decide_known_fast() -> Result<u64, Fallback> {
+        if invariant_tsc() {
+            Ok(calibrate())
+        } else {
+            Err(Fallback::NotInvariant)
+        }
+    }
 }
 
 static TSC: Counter = Counter::new();
@@ -116,6 +133,12 @@ pub(crate) fn ns_per_tick_q32() -> u64 {
 /// What [`ticks`] reads.
 pub(crate) fn source() -> ClockSource {
     TSC.source::<Tsc>()
+}
+
+/// Takes a peer process's clock decision if this one has none yet (see
+/// `counter.rs`), and returns what [`ticks`] reads.
+pub(crate) fn adopt(peer: ClockSource) -> ClockSource {
+    TSC.adopt::<Tsc>(peer)
 }
 
 /// The TSC scaled to nanoseconds (`CLOCK_MONOTONIC` on the fallback).

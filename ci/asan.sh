@@ -36,12 +36,7 @@ fi
 ci_log "asan: $apassed passed, $afailed failed, $areports sanitizer reports"
 
 # --- valgrind memcheck ------------------------------------------------------
-# The tracer's controller/agent process tests are left out: valgrind does
-# not follow the processes they spawn (which is where their work runs), and
-# since the flight-recorder changes the harness under valgrind never sees
-# the controller's registry (undiagnosed; they pass natively in the stable,
-# asan and qemu stages).
-VALGRIND_SKIP="${VALGRIND_SKIP-controller_restart_mid_run_loses_nothing flight_controller_snapshots flight_snapshot_recovers}"
+VALGRIND_SKIP="${VALGRIND_SKIP-}"
 skip_args=()
 for s in $VALGRIND_SKIP; do
     skip_args+=(--skip "$s")

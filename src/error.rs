@@ -181,9 +181,12 @@ pub enum AttachError {
         len: u64,
     },
     /// The process that built the registry stamps with another counter
-    /// than this one (one of them fell back to `CLOCK_MONOTONIC`, or was
-    /// told to with `TRACERING_CLOCK`): their ticks could not be converted
-    /// alike. The codes are those of a trace file's timebase entry.
+    /// than this one, which had already chosen its own before attaching
+    /// (one of them fell back to `CLOCK_MONOTONIC`, or was told to with
+    /// `TRACERING_CLOCK`), or the header names no known counter: their
+    /// ticks could not be converted alike. A process that attaches before
+    /// its first clock read takes the creator's choice instead. The codes
+    /// are those of a trace file's timebase entry.
     ClockSource {
         /// The creator's counter, as found in the header.
         found: u8,

@@ -167,12 +167,15 @@ fn an_attacher_refuses_a_scribbled_clock_mode() {
         Registry::attach(&region).unwrap().config().clock,
         ClockMode::coarse()
     );
-    // A creator that read another counter (the source word, byte 104).
+    // A creator that read another counter (the source word, byte 104):
+    // this process has read its clock already, so it cannot take the
+    // creator's. Codes 1-2 are the counters, 3-6 `CLOCK_MONOTONIC`.
     // SAFETY: inside the region's first line, which holds atomics; volatile
     // accesses stand in for a peer process.
     let ours = unsafe { (region.as_ptr().add(104) as *const u64).read_volatile() };
+    let other = if ours <= 2 { 5 } else { 1 };
     // SAFETY: as above.
-    unsafe { (region.as_ptr().add(104) as *mut u64).write_volatile(ours ^ 1) };
+    unsafe { (region.as_ptr().add(104) as *mut u64).write_volatile(other) };
     assert!(matches!(
         Registry::attach(&region).err(),
         Some(Error::Attach(tracering::AttachError::ClockSource { .. }))

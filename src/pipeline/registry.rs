@@ -20,7 +20,7 @@
 
 use super::slot::{Slot, SlotLine, State};
 use super::wake;
-use crate::clock::{ClockMode, LaneClock};
+use crate::clock::{ClockMode, ClockSource, LaneClock};
 use crate::event::{EventProducer, EventRing};
 use crate::flight::{FlightProducer, FlightRecordProducer, FlightRecordRing, FlightRing};
 use crate::layout::line_struct;
@@ -517,12 +517,20 @@ impl Registry {
         let word = |a: &AtomicU64| usize::try_from(arch::load_relaxed(a)).unwrap_or(usize::MAX);
         let mode = arch::load_relaxed(&h.clock_mode);
         let clock = ClockMode::from_word(mode).ok_or(Error::InvalidClock { period_ns: mode })?;
-        let ours = crate::clock::source().code();
+        // The lanes' ticks must be this process's ticks. A process that has
+        // not read the clock yet takes the creator's decision rather than
+        // timing the counter itself (see `arch::adopt`); one that already
+        // reads another clock cannot attach.
         let theirs = arch::load_relaxed(&h.clock_source);
-        if theirs != ours as u64 {
+        let peer = u8::try_from(theirs).ok().and_then(ClockSource::from_code);
+        let ours = match peer {
+            Some(peer) => arch::adopt(peer),
+            None => crate::clock::source(),
+        };
+        if !peer.is_some_and(|p| p.same_ticks(ours)) {
             return Err(Error::Attach(AttachError::ClockSource {
                 found: u8::try_from(theirs).unwrap_or(u8::MAX),
-                expected: ours,
+                expected: ours.code(),
             }));
         }
         let lane_mode = arch::load_relaxed(&h.lane_mode);

@@ -9,7 +9,12 @@ use tracering::pipeline::{TraceEntry, TraceReader};
 /// The `tracer` binary, which cargo builds before the integration tests, run
 /// through the emulator named by `TRACERING_TEST_RUNNER` when there is one
 /// (the aarch64 QEMU job, as in the library's tests/common).
+///
+/// The child is killed when the test's thread ends, so that a test that
+/// fails leaves no controller running (one that did kept the CI stage's
+/// output pipe open until the stage timed out).
 fn tracer() -> Command {
+    use std::os::unix::process::CommandExt;
     let mut words: Vec<String> = std::env::var("TRACERING_TEST_RUNNER")
         .unwrap_or_default()
         .split_whitespace()
@@ -18,6 +23,16 @@ fn tracer() -> Command {
     words.push(env!("CARGO_BIN_EXE_tracer").to_string());
     let mut cmd = Command::new(&words[0]);
     cmd.args(&words[1..]);
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls prctl, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     cmd
 }
 
