@@ -11,6 +11,12 @@
 //! file are comparable with `clock_gettime(CLOCK_MONOTONIC)` of any process
 //! on the machine.
 //!
+//! The choice of counter is made once per process, on its first read. A
+//! process that attaches to a shared registry before then takes the
+//! creator's choice instead of testing the counter itself, so the lanes of
+//! both processes stamp alike; one that already reads another clock is
+//! refused with [`AttachError::ClockSource`](crate::AttachError::ClockSource).
+//!
 //! # Modes
 //!
 //! A [`Registry`](crate::pipeline::Registry) picks one [`ClockMode`]:
