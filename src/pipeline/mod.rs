@@ -16,6 +16,7 @@
 //! ```
 
 mod drain;
+mod lane;
 mod registry;
 pub mod schema;
 mod sink;
@@ -25,9 +26,10 @@ mod trace;
 mod wake;
 
 pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
+pub use lane::Lane;
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
-pub use registry::{IndexEvent, Lane, LaneMode, Registry, RegistryConfig, RegistryStats};
+pub use registry::{IndexEvent, LaneMode, Registry, RegistryConfig, RegistryStats};
 pub use sink::{CallbackSink, Entry, LaneId, NullSink, Sink};
 pub use snapshot::{LaneSnapshot, SnapshotReport, Snapshotter};
 pub use trace::{FileSink, TraceEntry, TraceReader};

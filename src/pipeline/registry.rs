@@ -13,26 +13,29 @@
 //! recycles a retired slot, by the drain); no line is written by two
 //! producers.
 //!
+//! What a thread does with the lane it holds (stamp, write, wake the
+//! drain) is in `lane.rs`.
+//!
 //! # Slot life cycle
 //! See `slot.rs`: `FREE --register--> ACTIVE --thread exits--> RETIRED
 //! --drain empties and resets the rings--> FREE`, and a slot whose holder
 //! process died is recycled like a retired one.
 
+use super::lane::Lane;
 use super::slot::{Slot, SlotLine, State};
 use super::wake;
-use crate::clock::{ClockMode, ClockSource, LaneClock};
-use crate::event::{EventProducer, EventRing};
-use crate::flight::{FlightProducer, FlightRecordProducer, FlightRecordRing, FlightRing};
+use crate::clock::{ClockMode, ClockSource};
+use crate::event::EventRing;
+use crate::flight::{FlightRecordRing, FlightRing};
 use crate::layout::line_struct;
-use crate::record::{RecordProducer, RecordRing};
+use crate::record::RecordRing;
 use crate::region::Placement;
 use crate::sync::atomic::{AtomicU32, AtomicU64};
 #[cfg(loom)]
 use crate::sync::construct_in_place;
 use crate::sync::Arc;
-use crate::{arch, Error, Region, RingError};
+use crate::{arch, Error, Region};
 use core::cell::RefCell;
-use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 
 /// A fixed-size event for a lane's index ring: 32 bytes, one half line.
@@ -641,23 +644,7 @@ impl Registry {
             let Some(generation) = line.claim(tid, take_retired) else {
                 continue;
             };
-            let lane = self.lane_writers(slot).map(|(index, detail)| {
-                let h = inner.header();
-                let word = match inner.geo.cfg.clock {
-                    ClockMode::Precise => None,
-                    ClockMode::Coarse { .. } => Some(NonNull::from(inner.time_word())),
-                };
-                Lane {
-                    index: ManuallyDrop::new(index),
-                    detail: ManuallyDrop::new(detail),
-                    clock: LaneClock::new(word),
-                    wake_events: arch::load_relaxed(&h.wake_events),
-                    wake_bytes: arch::load_relaxed(&h.wake_bytes),
-                    slot,
-                    generation,
-                    registry: self.clone(),
-                }
-            });
+            let lane = Lane::open(self, slot, generation);
             match lane {
                 Ok(lane) => return Ok(lane),
                 Err(_) => {
@@ -668,27 +655,6 @@ impl Registry {
             }
         }
         Err(Error::RegistryFull)
-    }
-
-    /// Attaches the writers of `slot`'s two rings, of the registry's mode.
-    fn lane_writers(&self, slot: usize) -> Result<(IndexWriter, DetailWriter), Error> {
-        let inner = &self.inner;
-        let region = &inner.region;
-        let (index, detail) = (inner.geo.index_offset(slot), inner.geo.detail_offset(slot));
-        Ok(match inner.geo.cfg.mode {
-            LaneMode::Stream => {
-                let index = EventProducer::attach(region, index)?;
-                let mut detail = RecordProducer::attach(region, detail)?;
-                detail.stamp_ticks();
-                (IndexWriter::Stream(index), DetailWriter::Stream(detail))
-            }
-            LaneMode::FlightRecorder => {
-                let index = FlightProducer::attach(region, index)?;
-                let mut detail = FlightRecordProducer::attach(region, detail)?;
-                detail.stamp_ticks();
-                (IndexWriter::Flight(index), DetailWriter::Flight(detail))
-            }
-        })
     }
 
     /// Runs `f` on the calling thread's lane, registering the thread first if
@@ -709,7 +675,7 @@ impl Registry {
                 return Err(Error::Reentrant);
             };
             // Usually the first entry: a thread rarely writes to two registries.
-            if let Some(lane) = lanes.iter_mut().find(|l| l.registry.inner.id == id) {
+            if let Some(lane) = lanes.iter_mut().find(|l| l.registry().inner.id == id) {
                 return Ok(f(lane));
             }
             match self.register() {
@@ -785,7 +751,7 @@ impl Registry {
     /// ```
     pub fn detach_current_thread(&self) {
         let id = self.inner.id;
-        let _ = LANES.try_with(|lanes| lanes.borrow_mut().retain(|l| l.registry.inner.id != id));
+        let _ = LANES.try_with(|lanes| lanes.borrow_mut().retain(|l| l.registry().inner.id != id));
     }
 
     /// Stops new threads from registering. Threads that hold a lane keep it
@@ -926,6 +892,16 @@ impl Inner {
         arch::store_relaxed(&h.wake_bytes, bytes);
     }
 
+    /// The drain's watermarks: (index events, detail bytes) at which a lane
+    /// wakes it.
+    pub(crate) fn watermarks(&self) -> (u64, u64) {
+        let h = self.header();
+        (
+            arch::load_relaxed(&h.wake_events),
+            arch::load_relaxed(&h.wake_bytes),
+        )
+    }
+
     /// Wakes the drain if it sleeps: clears the word, then wakes its
     /// sleepers (a futex wake on Linux; the in-process waker elsewhere).
     pub(crate) fn wake_drain(&self) {
@@ -945,209 +921,6 @@ impl Inner {
         if let Ok(mut w) = self.waker.lock() {
             *w = t;
         }
-    }
-}
-
-/// A thread's lane: its slot's two rings, held until dropped.
-pub struct Lane {
-    // ManuallyDrop: released before the slot is marked retired (see Drop).
-    index: ManuallyDrop<IndexWriter>,
-    detail: ManuallyDrop<DetailWriter>,
-    /// Stamps this lane's events (see [`crate::clock`]).
-    clock: LaneClock,
-    /// Index events at which this lane wakes a sleeping drain.
-    wake_events: u64,
-    /// Detail bytes at which this lane wakes a sleeping drain.
-    wake_bytes: u64,
-    slot: usize,
-    generation: u64,
-    registry: Registry,
-}
-
-impl Lane {
-    /// Writes an index event stamped now (in ticks, by the registry's
-    /// [`ClockMode`]). A full ring drops it and counts the drop
-    /// ([`RingError::Full`]), so the drain's report stays exact.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// reg.register()?.event(1, 2, 3)?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    #[inline]
-    pub fn event(&mut self, kind: u32, a: u64, b: u64) -> Result<(), RingError> {
-        let timestamp = self.clock.stamp();
-        self.write(IndexEvent {
-            timestamp,
-            kind,
-            aux: 0,
-            a,
-            b,
-        })
-    }
-
-    /// Writes a whole index event as given (dropped and counted when full).
-    /// Its timestamp must be in [`ticks`](crate::clock::ticks), like the
-    /// lane's own: the drain converts every lane timestamp.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// reg.register()?.write(tracering::pipeline::IndexEvent { kind: 4, ..Default::default() })?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    #[inline]
-    pub fn write(&mut self, event: IndexEvent) -> Result<(), RingError> {
-        let index = match &mut *self.index {
-            IndexWriter::Stream(index) => index,
-            IndexWriter::Flight(index) => {
-                index.push(event);
-                return Ok(());
-            }
-        };
-        let r = index.push_or_drop(event);
-        // One compare on the fast path; at or above the watermark, one
-        // relaxed load of the drain's word.
-        if index.used_cached() >= self.wake_events && self.drain_sleeps() {
-            self.wake_for_index();
-        }
-        r
-    }
-
-    /// Writes a variable-length record stamped now (in ticks, by the
-    /// registry's [`ClockMode`]; dropped and counted when full).
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// reg.register()?.record(5, b"abc")?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    #[inline]
-    pub fn record(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
-        let ts = self.clock.stamp();
-        let detail = match &mut *self.detail {
-            DetailWriter::Stream(detail) => detail,
-            DetailWriter::Flight(detail) => return detail.write_with_timestamp(kind, ts, payload),
-        };
-        let r = detail.write_or_drop_at(kind, ts, payload);
-        if detail.used_cached() >= self.wake_bytes && self.drain_sleeps() {
-            self.wake_for_detail();
-        }
-        r
-    }
-
-    /// The lane's detail producer, for reserve/commit and batches (`None` in
-    /// a [`LaneMode::FlightRecorder`] registry, whose lanes write records
-    /// with [`record`](Self::record) only). It stamps records with a precise
-    /// [`ticks`](crate::clock::ticks) read in either clock mode (a
-    /// caller-supplied timestamp must be in ticks too).
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// let mut lane = reg.register()?;
-    /// lane.detail().unwrap().write_batch(&[(1, b"a"), (2, b"b")])?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn detail(&mut self) -> Option<&mut RecordProducer> {
-        match &mut *self.detail {
-            DetailWriter::Stream(detail) => Some(detail),
-            DetailWriter::Flight(_) => None,
-        }
-    }
-
-    /// The largest record payload [`record`](Self::record) accepts.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// assert_eq!(reg.register()?.max_payload(), 32 * 1024 - 16);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn max_payload(&self) -> usize {
-        match &*self.detail {
-            DetailWriter::Stream(detail) => detail.max_payload(),
-            DetailWriter::Flight(detail) => detail.max_payload(),
-        }
-    }
-
-    /// The slot this lane occupies.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// assert!(reg.register()?.slot() < 64);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn slot(&self) -> usize {
-        self.slot
-    }
-
-    /// How many times the slot has been registered, this time included.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// assert!(reg.register()?.generation() >= 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-}
-
-impl Lane {
-    /// Whether the drain announced that it sleeps.
-    #[inline(always)]
-    fn drain_sleeps(&self) -> bool {
-        arch::load_relaxed32(self.registry.inner.drain_asleep()) != 0
-    }
-
-    /// The index ring looked at or above the watermark while the drain
-    /// sleeps: look at the real fill (the cached consumer position may be
-    /// old), and wake the drain if it is still there.
-    #[cold]
-    #[inline(never)]
-    fn wake_for_index(&mut self) {
-        let IndexWriter::Stream(index) = &mut *self.index else {
-            return;
-        };
-        if index.used_now() >= self.wake_events {
-            self.registry.inner.wake_drain();
-        }
-    }
-
-    /// The same for the detail ring.
-    #[cold]
-    #[inline(never)]
-    fn wake_for_detail(&mut self) {
-        let DetailWriter::Stream(detail) = &mut *self.detail else {
-            return;
-        };
-        if detail.used_now() >= self.wake_bytes {
-            self.registry.inner.wake_drain();
-        }
-    }
-}
-
-/// A lane's index-ring writer, of the registry's [`LaneMode`].
-enum IndexWriter {
-    Stream(EventProducer<IndexEvent>),
-    Flight(FlightProducer<IndexEvent>),
-}
-
-/// A lane's detail-ring writer, of the registry's [`LaneMode`].
-enum DetailWriter {
-    Stream(RecordProducer),
-    Flight(FlightRecordProducer),
-}
-
-impl Drop for Lane {
-    fn drop(&mut self) {
-        // Release the ring claims first, so that once the drain sees RETIRED
-        // and recycles the slot, a new thread can claim the rings at once.
-        // SAFETY: the producers are dropped exactly once, here, and never
-        // used again.
-        unsafe {
-            ManuallyDrop::drop(&mut self.index);
-            ManuallyDrop::drop(&mut self.detail);
-        }
-        self.registry.inner.slot(self.slot).retire(self.generation);
     }
 }
 

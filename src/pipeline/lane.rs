@@ -1,0 +1,264 @@
+//! A thread's lane: the writers of its slot's two rings, which stamp each
+//! event by the registry's clock mode, write it in the registry's lane mode
+//! and wake a sleeping drain at the watermarks. [`Registry`] hands lanes
+//! out; this module holds what a lane does.
+
+use super::registry::{IndexEvent, LaneMode, Registry};
+use crate::clock::{ClockMode, LaneClock};
+use crate::event::EventProducer;
+use crate::flight::{FlightProducer, FlightRecordProducer};
+use crate::record::RecordProducer;
+use crate::{arch, Error, RingError};
+use core::mem::ManuallyDrop;
+use core::ptr::NonNull;
+
+impl Lane {
+    /// The lane of `slot`, which the calling thread has just claimed at
+    /// `generation`: attaches the writers of the slot's two rings, of the
+    /// registry's mode.
+    pub(super) fn open(registry: &Registry, slot: usize, generation: u64) -> Result<Lane, Error> {
+        let inner = registry.inner();
+        let region = inner.region();
+        let (index, detail) = (inner.geo.index_offset(slot), inner.geo.detail_offset(slot));
+        let (index, detail) = match inner.geo.cfg.mode {
+            LaneMode::Stream => {
+                let index = EventProducer::attach(region, index)?;
+                let mut detail = RecordProducer::attach(region, detail)?;
+                detail.stamp_ticks();
+                (IndexWriter::Stream(index), DetailWriter::Stream(detail))
+            }
+            LaneMode::FlightRecorder => {
+                let index = FlightProducer::attach(region, index)?;
+                let mut detail = FlightRecordProducer::attach(region, detail)?;
+                detail.stamp_ticks();
+                (IndexWriter::Flight(index), DetailWriter::Flight(detail))
+            }
+        };
+        let word = match inner.geo.cfg.clock {
+            ClockMode::Precise => None,
+            ClockMode::Coarse { .. } => Some(NonNull::from(inner.time_word())),
+        };
+        let (wake_events, wake_bytes) = inner.watermarks();
+        Ok(Lane {
+            index: ManuallyDrop::new(index),
+            detail: ManuallyDrop::new(detail),
+            clock: LaneClock::new(word),
+            wake_events,
+            wake_bytes,
+            slot,
+            generation,
+            registry: registry.clone(),
+        })
+    }
+
+    /// The registry this lane belongs to.
+    pub(super) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+/// A thread's lane: its slot's two rings, held until dropped.
+pub struct Lane {
+    // ManuallyDrop: released before the slot is marked retired (see Drop).
+    index: ManuallyDrop<IndexWriter>,
+    detail: ManuallyDrop<DetailWriter>,
+    /// Stamps this lane's events (see [`crate::clock`]).
+    clock: LaneClock,
+    /// Index events at which this lane wakes a sleeping drain.
+    wake_events: u64,
+    /// Detail bytes at which this lane wakes a sleeping drain.
+    wake_bytes: u64,
+    slot: usize,
+    generation: u64,
+    registry: Registry,
+}
+
+impl Lane {
+    /// Writes an index event stamped now (in ticks, by the registry's
+    /// [`ClockMode`]). A full ring drops it and counts the drop
+    /// ([`RingError::Full`]), so the drain's report stays exact.
+    ///
+    /// ```
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
+    /// reg.register()?.event(1, 2, 3)?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn event(&mut self, kind: u32, a: u64, b: u64) -> Result<(), RingError> {
+        let timestamp = self.clock.stamp();
+        self.write(IndexEvent {
+            timestamp,
+            kind,
+            aux: 0,
+            a,
+            b,
+        })
+    }
+
+    /// Writes a whole index event as given (dropped and counted when full).
+    /// Its timestamp must be in [`ticks`](crate::clock::ticks), like the
+    /// lane's own: the drain converts every lane timestamp.
+    ///
+    /// ```
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
+    /// reg.register()?.write(tracering::pipeline::IndexEvent { kind: 4, ..Default::default() })?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn write(&mut self, event: IndexEvent) -> Result<(), RingError> {
+        let index = match &mut *self.index {
+            IndexWriter::Stream(index) => index,
+            IndexWriter::Flight(index) => {
+                index.push(event);
+                return Ok(());
+            }
+        };
+        let r = index.push_or_drop(event);
+        // One compare on the fast path; at or above the watermark, one
+        // relaxed load of the drain's word.
+        if index.used_cached() >= self.wake_events && self.drain_sleeps() {
+            self.wake_for_index();
+        }
+        r
+    }
+
+    /// Writes a variable-length record stamped now (in ticks, by the
+    /// registry's [`ClockMode`]; dropped and counted when full).
+    ///
+    /// ```
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
+    /// reg.register()?.record(5, b"abc")?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[inline]
+    pub fn record(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
+        let ts = self.clock.stamp();
+        let detail = match &mut *self.detail {
+            DetailWriter::Stream(detail) => detail,
+            DetailWriter::Flight(detail) => return detail.write_with_timestamp(kind, ts, payload),
+        };
+        let r = detail.write_or_drop_at(kind, ts, payload);
+        if detail.used_cached() >= self.wake_bytes && self.drain_sleeps() {
+            self.wake_for_detail();
+        }
+        r
+    }
+
+    /// The lane's detail producer, for reserve/commit and batches (`None` in
+    /// a [`LaneMode::FlightRecorder`] registry, whose lanes write records
+    /// with [`record`](Self::record) only). It stamps records with a precise
+    /// [`ticks`](crate::clock::ticks) read in either clock mode (a
+    /// caller-supplied timestamp must be in ticks too).
+    ///
+    /// ```
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
+    /// let mut lane = reg.register()?;
+    /// lane.detail().unwrap().write_batch(&[(1, b"a"), (2, b"b")])?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn detail(&mut self) -> Option<&mut RecordProducer> {
+        match &mut *self.detail {
+            DetailWriter::Stream(detail) => Some(detail),
+            DetailWriter::Flight(_) => None,
+        }
+    }
+
+    /// The largest record payload [`record`](Self::record) accepts.
+    ///
+    /// ```
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
+    /// assert_eq!(reg.register()?.max_payload(), 32 * 1024 - 16);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn max_payload(&self) -> usize {
+        match &*self.detail {
+            DetailWriter::Stream(detail) => detail.max_payload(),
+            DetailWriter::Flight(detail) => detail.max_payload(),
+        }
+    }
+
+    /// The slot this lane occupies.
+    ///
+    /// ```
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
+    /// assert!(reg.register()?.slot() < 64);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn slot(&self) -> usize {
+        self.slot
+    }
+
+    /// How many times the slot has been registered, this time included.
+    ///
+    /// ```
+    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
+    /// assert!(reg.register()?.generation() >= 1);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+impl Lane {
+    /// Whether the drain announced that it sleeps.
+    #[inline(always)]
+    fn drain_sleeps(&self) -> bool {
+        arch::load_relaxed32(self.registry.inner().drain_asleep()) != 0
+    }
+
+    /// The index ring looked at or above the watermark while the drain
+    /// sleeps: look at the real fill (the cached consumer position may be
+    /// old), and wake the drain if it is still there.
+    #[cold]
+    #[inline(never)]
+    fn wake_for_index(&mut self) {
+        let IndexWriter::Stream(index) = &mut *self.index else {
+            return;
+        };
+        if index.used_now() >= self.wake_events {
+            self.registry.inner().wake_drain();
+        }
+    }
+
+    /// The same for the detail ring.
+    #[cold]
+    #[inline(never)]
+    fn wake_for_detail(&mut self) {
+        let DetailWriter::Stream(detail) = &mut *self.detail else {
+            return;
+        };
+        if detail.used_now() >= self.wake_bytes {
+            self.registry.inner().wake_drain();
+        }
+    }
+}
+
+/// A lane's index-ring writer, of the registry's [`LaneMode`].
+enum IndexWriter {
+    Stream(EventProducer<IndexEvent>),
+    Flight(FlightProducer<IndexEvent>),
+}
+
+/// A lane's detail-ring writer, of the registry's [`LaneMode`].
+enum DetailWriter {
+    Stream(RecordProducer),
+    Flight(FlightRecordProducer),
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        // Release the ring claims first, so that once the drain sees RETIRED
+        // and recycles the slot, a new thread can claim the rings at once.
+        // SAFETY: the producers are dropped exactly once, here, and never
+        // used again.
+        unsafe {
+            ManuallyDrop::drop(&mut self.index);
+            ManuallyDrop::drop(&mut self.detail);
+        }
+        self.registry
+            .inner()
+            .slot(self.slot)
+            .retire(self.generation);
+    }
+}
