@@ -1,0 +1,641 @@
+//! Decoding: a bounds-checked cursor over a payload, the borrowed views of
+//! what a record holds, and [`decode_event`] / [`decode_record`], which
+//! check every length, tag and string and never panic.
+
+use super::*;
+use crate::pipeline::registry::IndexEvent;
+use crate::pipeline::trace::TraceEntry;
+
+/// A bounds-checked reader over a payload.
+struct Cursor<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        Cursor { b, at: 0 }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SchemaError> {
+        let at = self.at;
+        let end = at.checked_add(n).ok_or(SchemaError::Truncated { at })?;
+        let s = self.b.get(at..end).ok_or(SchemaError::Truncated { at })?;
+        self.at = end;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], SchemaError> {
+        let at = self.at;
+        self.take(N)?
+            .try_into()
+            .map_err(|_| SchemaError::Truncated { at })
+    }
+
+    fn u8(&mut self) -> Result<u8, SchemaError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, SchemaError> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+
+    fn u32(&mut self) -> Result<u32, SchemaError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> Result<u64, SchemaError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    fn str(&mut self) -> Result<&'a str, SchemaError> {
+        let at = self.at;
+        let len = self.u16()? as usize;
+        let bytes = self.take(len).map_err(|_| SchemaError::Truncated { at })?;
+        core::str::from_utf8(bytes).map_err(|_| SchemaError::BadUtf8 { at })
+    }
+
+    fn end(&self) -> Result<(), SchemaError> {
+        if self.at == self.b.len() {
+            Ok(())
+        } else {
+            Err(SchemaError::TrailingBytes { at: self.at })
+        }
+    }
+
+    fn value(&mut self) -> Result<(u16, Value<'a>), SchemaError> {
+        let field = self.u16()?;
+        let at = self.at;
+        let tag = self.u8()?;
+        let v = match tag {
+            TAG_U64 => Value::U64(self.u64()?),
+            TAG_I64 => Value::I64(self.u64()? as i64),
+            TAG_F64 => Value::F64(f64::from_bits(self.u64()?)),
+            TAG_BOOL => {
+                let at = self.at;
+                match self.u8()? {
+                    0 => Value::Bool(false),
+                    1 => Value::Bool(true),
+                    _ => return Err(SchemaError::BadBool { at }),
+                }
+            }
+            TAG_STR | TAG_STR_CUT => Value::Str {
+                text: self.str()?,
+                truncated: tag & TAG_TRUNCATED != 0,
+            },
+            _ => return Err(SchemaError::BadTag { at, tag }),
+        };
+        Ok((field, v))
+    }
+
+    /// A list header and `count` items, each checked by `item`; returns
+    /// the items' bytes, the count and the omitted count.
+    fn list(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<(), SchemaError>,
+    ) -> Result<(&'a [u8], u16, u16), SchemaError> {
+        let count = self.u16()?;
+        let omitted = self.u16()?;
+        let start = self.at;
+        for _ in 0..count {
+            item(self)?;
+        }
+        Ok((&self.b[start..self.at], count, omitted))
+    }
+}
+
+/// A record's field values, already checked; iterate with
+/// [`iter`](Self::iter).
+#[derive(Clone, Copy, PartialEq)]
+pub struct Values<'a> {
+    bytes: &'a [u8],
+    count: u16,
+    omitted: u16,
+}
+
+impl<'a> Values<'a> {
+    /// How many values the record holds.
+    ///
+    /// ```
+    /// # use tracering::pipeline::schema::{self, Decoded};
+    /// let mut buf = [0u8; 64];
+    /// let (k, n) = schema::EventWriter::new(&mut buf, 1, 0).finish();
+    /// let Some(Decoded::Event { values, .. }) = schema::decode_record(k, &buf[..n])? else { panic!() };
+    /// assert_eq!((values.len(), values.omitted()), (0, 0));
+    /// # Ok::<(), schema::SchemaError>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether the record holds no value.
+    ///
+    /// ```
+    /// # use tracering::pipeline::schema::{self, Decoded};
+    /// let mut buf = [0u8; 64];
+    /// let (k, n) = schema::EventWriter::new(&mut buf, 1, 0).finish();
+    /// let Some(Decoded::Event { values, .. }) = schema::decode_record(k, &buf[..n])? else { panic!() };
+    /// assert!(values.is_empty());
+    /// # Ok::<(), schema::SchemaError>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Values the writer left out because the record was full (the last
+    /// ones the layer was given).
+    ///
+    /// ```
+    /// # use tracering::pipeline::schema::{self, Decoded, Value};
+    /// let mut buf = [0u8; 31]; // head 16, list header 4, one u64 value 11
+    /// let mut w = schema::EventWriter::new(&mut buf, 1, 0);
+    /// w.value(0, Value::U64(1));
+    /// w.value(1, Value::U64(2)); // does not fit
+    /// let (k, n) = w.finish();
+    /// let Some(Decoded::Event { values, .. }) = schema::decode_record(k, &buf[..n])? else { panic!() };
+    /// assert_eq!((values.len(), values.omitted()), (1, 1));
+    /// # Ok::<(), schema::SchemaError>(())
+    /// ```
+    pub fn omitted(&self) -> usize {
+        self.omitted as usize
+    }
+
+    /// The values in the order written: `(field index, value)`; the index
+    /// refers to the callsite's field names.
+    ///
+    /// ```
+    /// # use tracering::pipeline::schema::{self, Decoded, Value};
+    /// let mut buf = [0u8; 64];
+    /// let mut w = schema::EventWriter::new(&mut buf, 1, 0);
+    /// w.value(3, Value::Bool(true));
+    /// let (k, n) = w.finish();
+    /// let Some(Decoded::Event { values, .. }) = schema::decode_record(k, &buf[..n])? else { panic!() };
+    /// assert_eq!(values.iter().next(), Some((3, Value::Bool(true))));
+    /// # Ok::<(), schema::SchemaError>(())
+    /// ```
+    pub fn iter(&self) -> ValueIter<'a> {
+        ValueIter {
+            c: Cursor::new(self.bytes),
+            left: self.count,
+        }
+    }
+}
+
+impl fmt::Debug for Values<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()?;
+        if self.omitted > 0 {
+            write!(f, " (+{} omitted)", self.omitted)?;
+        }
+        Ok(())
+    }
+}
+
+/// Iterator over [`Values`].
+pub struct ValueIter<'a> {
+    c: Cursor<'a>,
+    left: u16,
+}
+
+impl<'a> Iterator for ValueIter<'a> {
+    type Item = (u16, Value<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        // Checked when decoded: cannot fail; stop rather than panic if so.
+        match self.c.value() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.left = 0;
+                None
+            }
+        }
+    }
+}
+
+/// A callsite's field names, already checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct FieldNames<'a> {
+    bytes: &'a [u8],
+    count: u16,
+    omitted: u16,
+}
+
+impl<'a> FieldNames<'a> {
+    /// How many names the record holds.
+    ///
+    /// ```
+    /// # use tracering::pipeline::schema::{self, Decoded};
+    /// # let mut buf = [0u8; 128];
+    /// # let mut w = schema::CallsiteWriter::new(&mut buf, &schema::CallsiteHead {
+    /// #     id: 1, kind: schema::CallsiteKind::Event, level: schema::Level::Info,
+    /// #     name: "n", target: "t", file: None, line: None });
+    /// # w.field_name("x");
+    /// # let (k, n) = w.finish();
+    /// let Some(Decoded::Callsite(cs)) = schema::decode_record(k, &buf[..n])? else { panic!() };
+    /// assert_eq!(cs.fields.len(), 1);
+    /// # Ok::<(), schema::SchemaError>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether the callsite has no field.
+    ///
+    /// ```
+    /// # use tracering::pipeline::schema::{self, Decoded};
+    /// # let mut buf = [0u8; 128];
+    /// # let w = schema::CallsiteWriter::new(&mut buf, &schema::CallsiteHead {
+    /// #     id: 1, kind: schema::CallsiteKind::Event, level: schema::Level::Info,
+    /// #     name: "n", target: "t", file: None, line: None });
+    /// # let (k, n) = w.finish();
+    /// let Some(Decoded::Callsite(cs)) = schema::decode_record(k, &buf[..n])? else { panic!() };
+    /// assert!(cs.fields.is_empty());
+    /// # Ok::<(), schema::SchemaError>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Names left out because the record was full (always the last ones).
+    ///
+    /// ```
+    /// # use tracering::pipeline::schema::{self, Decoded};
+    /// # let mut buf = [0u8; 128];
+    /// # let w = schema::CallsiteWriter::new(&mut buf, &schema::CallsiteHead {
+    /// #     id: 1, kind: schema::CallsiteKind::Event, level: schema::Level::Info,
+    /// #     name: "n", target: "t", file: None, line: None });
+    /// # let (k, n) = w.finish();
+    /// let Some(Decoded::Callsite(cs)) = schema::decode_record(k, &buf[..n])? else { panic!() };
+    /// assert_eq!(cs.fields.omitted(), 0);
+    /// # Ok::<(), schema::SchemaError>(())
+    /// ```
+    pub fn omitted(&self) -> usize {
+        self.omitted as usize
+    }
+
+    /// The names, field 0 first.
+    ///
+    /// ```
+    /// # use tracering::pipeline::schema::{self, Decoded};
+    /// # let mut buf = [0u8; 128];
+    /// # let mut w = schema::CallsiteWriter::new(&mut buf, &schema::CallsiteHead {
+    /// #     id: 1, kind: schema::CallsiteKind::Event, level: schema::Level::Info,
+    /// #     name: "n", target: "t", file: None, line: None });
+    /// # w.field_name("a"); w.field_name("b");
+    /// # let (k, n) = w.finish();
+    /// let Some(Decoded::Callsite(cs)) = schema::decode_record(k, &buf[..n])? else { panic!() };
+    /// assert_eq!(cs.fields.iter().collect::<Vec<_>>(), ["a", "b"]);
+    /// assert_eq!(cs.fields.get(1), Some("b"));
+    /// # Ok::<(), schema::SchemaError>(())
+    /// ```
+    pub fn iter(&self) -> NameIter<'a> {
+        NameIter {
+            c: Cursor::new(self.bytes),
+            left: self.count,
+        }
+    }
+
+    /// The name of field `index`, if the record holds it.
+    ///
+    /// ```
+    /// # use tracering::pipeline::schema::{self, Decoded};
+    /// # let mut buf = [0u8; 128];
+    /// # let w = schema::CallsiteWriter::new(&mut buf, &schema::CallsiteHead {
+    /// #     id: 1, kind: schema::CallsiteKind::Event, level: schema::Level::Info,
+    /// #     name: "n", target: "t", file: None, line: None });
+    /// # let (k, n) = w.finish();
+    /// let Some(Decoded::Callsite(cs)) = schema::decode_record(k, &buf[..n])? else { panic!() };
+    /// assert_eq!(cs.fields.get(0), None);
+    /// # Ok::<(), schema::SchemaError>(())
+    /// ```
+    pub fn get(&self, index: u16) -> Option<&'a str> {
+        self.iter().nth(index as usize)
+    }
+}
+
+impl fmt::Debug for FieldNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// Iterator over [`FieldNames`].
+pub struct NameIter<'a> {
+    c: Cursor<'a>,
+    left: u16,
+}
+
+impl<'a> Iterator for NameIter<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        match self.c.str() {
+            Ok(s) => Some(s),
+            Err(_) => {
+                self.left = 0;
+                None
+            }
+        }
+    }
+}
+
+/// A decoded callsite record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Callsite<'a> {
+    /// The callsite id that events and spans refer to.
+    pub id: u64,
+    /// Span or event.
+    pub kind: CallsiteKind,
+    /// Its level.
+    pub level: Level,
+    /// The span's or event's name.
+    pub name: &'a str,
+    /// Its target (usually the module path).
+    pub target: &'a str,
+    /// The source file, if known.
+    pub file: Option<&'a str>,
+    /// The source line, if known.
+    pub line: Option<u32>,
+    /// The field names; values refer to them by index.
+    pub fields: FieldNames<'a>,
+}
+
+/// A reserved index event or record, decoded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Decoded<'a> {
+    /// [`EVENT_SPAN_ENTER`].
+    SpanEnter {
+        /// The span.
+        span: u64,
+        /// Its callsite.
+        callsite: u64,
+        /// The lane's records written before this event (see "Order").
+        records_before: u32,
+    },
+    /// [`EVENT_SPAN_EXIT`].
+    SpanExit {
+        /// The span.
+        span: u64,
+        /// Its callsite.
+        callsite: u64,
+        /// The lane's records written before this event.
+        records_before: u32,
+    },
+    /// [`EVENT_SPAN_CLOSE`].
+    SpanClose {
+        /// The span.
+        span: u64,
+        /// Its callsite.
+        callsite: u64,
+        /// The lane's records written before this event.
+        records_before: u32,
+    },
+    /// [`EVENT_INSTANT`] (no values) or [`RECORD_EVENT`].
+    Event {
+        /// The event's callsite.
+        callsite: u64,
+        /// The span it happened in, if any.
+        parent: Option<u64>,
+        /// Its field values (empty for an index event).
+        values: Values<'a>,
+        /// For an index event, the lane's records written before it; `None`
+        /// for a record (records are in order in their ring).
+        records_before: Option<u32>,
+    },
+    /// [`RECORD_CALLSITE`].
+    Callsite(Callsite<'a>),
+    /// [`RECORD_THREAD_NAME`].
+    ThreadName {
+        /// The OS thread id.
+        tid: u64,
+        /// The thread's name (empty if it has none).
+        name: &'a str,
+    },
+    /// [`RECORD_NEW_SPAN`].
+    NewSpan {
+        /// The span.
+        span: u64,
+        /// Its parent, if any.
+        parent: Option<u64>,
+        /// Its callsite.
+        callsite: u64,
+        /// Its field values.
+        values: Values<'a>,
+    },
+    /// [`RECORD_SPAN_VALUES`].
+    SpanValues {
+        /// The span.
+        span: u64,
+        /// Its callsite.
+        callsite: u64,
+        /// The values recorded.
+        values: Values<'a>,
+    },
+}
+
+const NO_VALUES: Values<'static> = Values {
+    bytes: &[],
+    count: 0,
+    omitted: 0,
+};
+
+fn span_id(id: u64) -> Result<u64, SchemaError> {
+    if id == 0 {
+        Err(SchemaError::ZeroSpanId)
+    } else {
+        Ok(id)
+    }
+}
+
+fn parent(id: u64) -> Option<u64> {
+    (id != 0).then_some(id)
+}
+
+/// Decodes an index event: `Ok(None)` if its kind is not reserved (an
+/// application's own event), a typed error if it is reserved but
+/// malformed.
+///
+/// ```
+/// use tracering::pipeline::{IndexEvent, schema::{self, Decoded}};
+/// let e = IndexEvent { kind: schema::EVENT_SPAN_ENTER, a: 5, b: 1, ..Default::default() };
+/// assert_eq!(
+///     schema::decode_event(&e)?,
+///     Some(Decoded::SpanEnter { span: 5, callsite: 1, records_before: 0 })
+/// );
+/// assert_eq!(schema::decode_event(&IndexEvent { kind: 1, ..Default::default() })?, None);
+/// let bad = IndexEvent { kind: 0xFFFF_FFFF, ..Default::default() };
+/// assert_eq!(schema::decode_event(&bad), Err(schema::SchemaError::UnknownEventKind(0xFFFF_FFFF)));
+/// # Ok::<(), schema::SchemaError>(())
+/// ```
+pub fn decode_event(e: &IndexEvent) -> Result<Option<Decoded<'static>>, SchemaError> {
+    if !is_reserved_event_kind(e.kind) {
+        return Ok(None);
+    }
+    let split = |w: u64| (w & 0xFFFF_FFFF, (w >> 32) as u32);
+    let d = match e.kind {
+        EVENT_SPAN_ENTER => {
+            let (callsite, records_before) = split(e.b);
+            Decoded::SpanEnter {
+                span: span_id(e.a)?,
+                callsite,
+                records_before,
+            }
+        }
+        EVENT_SPAN_EXIT => {
+            let (callsite, records_before) = split(e.b);
+            Decoded::SpanExit {
+                span: span_id(e.a)?,
+                callsite,
+                records_before,
+            }
+        }
+        EVENT_SPAN_CLOSE => {
+            let (callsite, records_before) = split(e.b);
+            Decoded::SpanClose {
+                span: span_id(e.a)?,
+                callsite,
+                records_before,
+            }
+        }
+        EVENT_INSTANT => {
+            let (callsite, records_before) = split(e.a);
+            Decoded::Event {
+                callsite,
+                parent: parent(e.b),
+                values: NO_VALUES,
+                records_before: Some(records_before),
+            }
+        }
+        k => return Err(SchemaError::UnknownEventKind(k)),
+    };
+    if e.aux != 0 {
+        return Err(SchemaError::BadAux(e.aux));
+    }
+    Ok(Some(d))
+}
+
+/// Decodes a record's payload: `Ok(None)` if its kind is not reserved, a
+/// typed error if it is reserved but malformed. Never panics, whatever the
+/// bytes.
+///
+/// ```
+/// use tracering::pipeline::schema::{self, Decoded};
+/// let mut buf = [0u8; 64];
+/// let n = schema::encode_thread_name(&mut buf, 42, "worker-1");
+/// assert_eq!(
+///     schema::decode_record(schema::RECORD_THREAD_NAME, &buf[..n])?,
+///     Some(Decoded::ThreadName { tid: 42, name: "worker-1" })
+/// );
+/// assert!(schema::decode_record(schema::RECORD_THREAD_NAME, &buf[..n - 1]).is_err());
+/// assert_eq!(schema::decode_record(7, b"app data")?, None);
+/// # Ok::<(), schema::SchemaError>(())
+/// ```
+pub fn decode_record(kind: u16, payload: &[u8]) -> Result<Option<Decoded<'_>>, SchemaError> {
+    if !is_reserved_record_kind(kind) {
+        return Ok(None);
+    }
+    let mut c = Cursor::new(payload);
+    let d = match kind {
+        RECORD_CALLSITE => {
+            let id = c.u64()?;
+            let k = c.u8()?;
+            let kind = match k {
+                0 => CallsiteKind::Span,
+                1 => CallsiteKind::Event,
+                _ => return Err(SchemaError::BadCallsiteKind(k)),
+            };
+            let level = Level::from_u8(c.u8()?)?;
+            let flags = c.u8()?;
+            let zero = c.u8()?;
+            if flags & !(FLAG_FILE | FLAG_LINE) != 0 || zero != 0 {
+                return Err(SchemaError::BadFlags(flags));
+            }
+            let line = c.u32()?;
+            let name = c.str()?;
+            let target = c.str()?;
+            let file = if flags & FLAG_FILE != 0 {
+                Some(c.str()?)
+            } else {
+                None
+            };
+            let (bytes, count, omitted) = c.list(|c| c.str().map(drop))?;
+            Decoded::Callsite(Callsite {
+                id,
+                kind,
+                level,
+                name,
+                target,
+                file,
+                line: (flags & FLAG_LINE != 0).then_some(line),
+                fields: FieldNames {
+                    bytes,
+                    count,
+                    omitted,
+                },
+            })
+        }
+        RECORD_THREAD_NAME => Decoded::ThreadName {
+            tid: c.u64()?,
+            name: c.str()?,
+        },
+        RECORD_NEW_SPAN => Decoded::NewSpan {
+            span: span_id(c.u64()?)?,
+            parent: parent(c.u64()?),
+            callsite: c.u64()?,
+            values: values(&mut c)?,
+        },
+        RECORD_EVENT => Decoded::Event {
+            callsite: c.u64()?,
+            parent: parent(c.u64()?),
+            values: values(&mut c)?,
+            records_before: None,
+        },
+        RECORD_SPAN_VALUES => Decoded::SpanValues {
+            span: span_id(c.u64()?)?,
+            callsite: c.u64()?,
+            values: values(&mut c)?,
+        },
+        k => return Err(SchemaError::UnknownRecordKind(k)),
+    };
+    c.end()?;
+    Ok(Some(d))
+}
+
+/// Decodes an entry read back from a trace file: index events and records
+/// as [`decode_event`] and [`decode_record`] do; drop reports (and any
+/// other kind of entry) are not reserved (`Ok(None)`).
+///
+/// ```
+/// use tracering::pipeline::{IndexEvent, LaneId, TraceEntry, schema::{self, Decoded}};
+/// let e = TraceEntry::Event {
+///     lane: LaneId::default(),
+///     event: IndexEvent { kind: schema::EVENT_INSTANT, a: 3, ..Default::default() },
+/// };
+/// assert!(matches!(schema::decode(&e)?, Some(Decoded::Event { callsite: 3, parent: None, .. })));
+/// # Ok::<(), schema::SchemaError>(())
+/// ```
+pub fn decode(entry: &TraceEntry) -> Result<Option<Decoded<'_>>, SchemaError> {
+    match entry {
+        TraceEntry::Event { event, .. } => decode_event(event),
+        TraceEntry::Record { kind, payload, .. } => decode_record(*kind, payload),
+        // Drop reports, and any entry a later file format adds.
+        _ => Ok(None),
+    }
+}
+
+fn values<'a>(c: &mut Cursor<'a>) -> Result<Values<'a>, SchemaError> {
+    let (bytes, count, omitted) = c.list(|c| c.value().map(drop))?;
+    Ok(Values {
+        bytes,
+        count,
+        omitted,
+    })
+}
