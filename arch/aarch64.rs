@@ -36,8 +36,9 @@ impl Backend for Cntvct {
         v
     }
 
-    /// Reads the counter frequency, which the firmware sets once at boot.
-    fn decide() -> Result<u64, Fallback> {
+    /// Reads the counter frequency, which the firmware sets once at boot
+    /// (the counter is never slow to read: nothing to check for speed).
+    fn decide(_check_speed: bool) -> Result<u64, Fallback> {
         let freq: u64;
         // SAFETY: CNTFRQ_EL0 is readable from EL0 on Linux; no memory effects.
         unsafe {

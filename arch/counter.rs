@@ -21,14 +21,11 @@ pub(crate) trait Backend {
     /// One read of the counter.
     fn read() -> u64;
     /// Whether the counter can be used: its 32.32 fixed-point nanoseconds
-    /// per tick, or why not.
-    fn decide() -> Result<u64, Fallback>;
-    /// As [`decide`](Self::decide), without the checks that only measure
-    /// whether the counter is fast (another process on this machine already
-    /// found it was); what makes its ticks convertible is still checked.
-    fn decide_known_fast() -> Result<u64, Fallback> {
-        Self::decide()
-    }
+    /// per tick, or why not. `check_speed` false skips the checks that only
+    /// measure whether reads are fast (another process on this machine
+    /// already found they were); what makes the ticks convertible is
+    /// always checked.
+    fn decide(check_speed: bool) -> Result<u64, Fallback>;
 }
 
 /// The bits of [`Counter::word`] that hold the scale; the source's code is
@@ -69,17 +66,26 @@ impl Counter {
         }
     }
 
+    /// What this process reads: the requested fallback, else `peer`'s
+    /// choice where it has one (see [`adopt`](Self::adopt)), else the
+    /// backend's own checks.
+    fn choose<B: Backend>(peer: Option<ClockSource>) -> Result<u64, Fallback> {
+        if super::fallback_requested() {
+            return Err(Fallback::Requested);
+        }
+        match peer {
+            Some(ClockSource::Monotonic(why)) => Err(why),
+            Some(p) if p == B::SOURCE => B::decide(false),
+            _ => B::decide(true),
+        }
+    }
+
     /// Decides on first use (the first thread to finish deciding wins) and
     /// returns the word.
     #[cold]
     #[inline(never)]
     fn decide<B: Backend>(&self) -> u64 {
-        let decided = if super::fallback_requested() {
-            Err(Fallback::Requested)
-        } else {
-            B::decide()
-        };
-        self.publish::<B>(decided)
+        self.publish::<B>(Self::choose::<B>(None))
     }
 
     #[inline(always)]
@@ -90,15 +96,18 @@ impl Counter {
         }
     }
 
+    /// The counter's scale if [`ticks`](Self::ticks) reads the counter,
+    /// `None` on the fallback.
     #[inline(always)]
-    fn uses_counter<B: Backend>(&self) -> bool {
-        self.word::<B>() >> SCALE_BITS == B::SOURCE.code() as u64
+    fn counter_scale<B: Backend>(&self) -> Option<u64> {
+        let w = self.word::<B>();
+        (w >> SCALE_BITS == B::SOURCE.code() as u64).then_some(w & SCALE_MASK)
     }
 
     /// One read of the counter, or of `CLOCK_MONOTONIC` on the fallback.
     #[inline(always)]
     pub(crate) fn ticks<B: Backend>(&self) -> u64 {
-        if self.uses_counter::<B>() {
+        if self.counter_scale::<B>().is_some() {
             B::read()
         } else {
             super::generic::monotonic_ns()
@@ -108,11 +117,9 @@ impl Counter {
     /// The counter scaled to nanoseconds (`CLOCK_MONOTONIC` on the fallback).
     #[inline(always)]
     pub(crate) fn now_ns<B: Backend>(&self) -> u64 {
-        let w = self.word::<B>();
-        if w >> SCALE_BITS == B::SOURCE.code() as u64 {
-            super::scale_ticks(B::read(), w & SCALE_MASK)
-        } else {
-            super::generic::monotonic_ns()
+        match self.counter_scale::<B>() {
+            Some(scale) => super::scale_ticks(B::read(), scale),
+            None => super::generic::monotonic_ns(),
         }
     }
 
@@ -134,16 +141,7 @@ impl Counter {
     /// a source this machine has no counter for is decided as usual.
     pub(crate) fn adopt<B: Backend>(&self, peer: ClockSource) -> ClockSource {
         if self.word.load(Ordering::Acquire) == 0 {
-            let decided = if super::fallback_requested() {
-                Err(Fallback::Requested)
-            } else if peer == B::SOURCE {
-                B::decide_known_fast()
-            } else if let ClockSource::Monotonic(why) = peer {
-                Err(why)
-            } else {
-                B::decide()
-            };
-            self.publish::<B>(decided);
+            self.publish::<B>(Self::choose::<B>(Some(peer)));
         }
         self.source::<B>()
     }

@@ -98,21 +98,13 @@ impl Backend for Tsc {
         rdtsc()
     }
 
-    fn decide() -> Result<u64, Fallback> {
+    fn decide(check_speed: bool) -> Result<u64, Fallback> {
         if !invariant_tsc() {
             Err(Fallback::NotInvariant)
-        } else if rdtsc_traps() {
+        } else if check_speed && rdtsc_traps() {
             Err(Fallback::Traps)
         } else {
             Ok(calibrate())
-        }
-    }
-
-    fn decide_known_fast() -> Result<u64, Fallback> {
-        if invariant_tsc() {
-            Ok(calibrate())
-        } else {
-            Err(Fallback::NotInvariant)
         }
     }
 }

@@ -36,7 +36,7 @@ fi
 ci_log "asan: $apassed passed, $afailed failed, $areports sanitizer reports"
 
 # --- valgrind memcheck ------------------------------------------------------
-VALGRIND_SKIP="${VALGRIND_SKIP-}"
+VALGRIND_SKIP="${VALGRIND_SKIP:-}"
 skip_args=()
 for s in $VALGRIND_SKIP; do
     skip_args+=(--skip "$s")
