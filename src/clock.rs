@@ -404,11 +404,58 @@ fn fine_timer_slack() {
 /// converts backwards along the same line. Where the ticks are already
 /// nanoseconds (the `CLOCK_MONOTONIC` fallback) the conversion is exact.
 pub(crate) struct TickConverter {
-    identity: bool,
     first: (u64, u64),
-    anchor: (u64, u64),
-    /// 32.32 fixed-point nanoseconds per tick.
-    q32: u64,
+    scale: TickScale,
+}
+
+/// How a lane's ticks map to nanoseconds on `CLOCK_MONOTONIC`: an anchor
+/// pair (ticks, ns) and a rate. The drain keeps one up to date; a trace file
+/// stores it beside the raw ticks it writes, and its reader converts with
+/// it, so the drain does no per-event arithmetic on its way to the file.
+///
+/// ```
+/// let s = tracering::clock::TickScale::IDENTITY;
+/// assert_eq!(s.to_ns(42), 42);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TickScale {
+    /// Ticks already are nanoseconds (the `CLOCK_MONOTONIC` fallback).
+    pub identity: bool,
+    /// A tick count of the anchor pair.
+    pub anchor_ticks: u64,
+    /// The nanoseconds of that tick count.
+    pub anchor_ns: u64,
+    /// Nanoseconds per tick, in 32.32 fixed point.
+    pub ns_per_tick_q32: u64,
+}
+
+impl TickScale {
+    /// Ticks are nanoseconds.
+    pub const IDENTITY: TickScale = TickScale {
+        identity: true,
+        anchor_ticks: 0,
+        anchor_ns: 0,
+        ns_per_tick_q32: 1 << 32,
+    };
+
+    /// Nanoseconds on `CLOCK_MONOTONIC` of a tick count; a count before the
+    /// anchor converts backwards along the same line.
+    ///
+    /// ```
+    /// let s = tracering::clock::TickScale {
+    ///     identity: false, anchor_ticks: 100, anchor_ns: 1_000, ns_per_tick_q32: 2 << 32,
+    /// };
+    /// assert_eq!((s.to_ns(100), s.to_ns(150), s.to_ns(50)), (1_000, 1_100, 900));
+    /// ```
+    #[inline]
+    pub fn to_ns(&self, t: u64) -> u64 {
+        if self.identity {
+            return t;
+        }
+        let d = t.wrapping_sub(self.anchor_ticks) as i64 as i128;
+        let ns = self.anchor_ns as i128 + ((d * self.ns_per_tick_q32 as i128) >> 32);
+        ns.clamp(0, u64::MAX as i128) as u64
+    }
 }
 
 /// Nanoseconds between resamples.
@@ -419,20 +466,23 @@ impl TickConverter {
         let identity = matches!(source(), ClockSource::Monotonic(_));
         let pair = sample();
         TickConverter {
-            identity,
             first: pair,
-            anchor: pair,
-            q32: arch::ns_per_tick_q32().max(1),
+            scale: TickScale {
+                identity,
+                anchor_ticks: pair.0,
+                anchor_ns: pair.1,
+                ns_per_tick_q32: arch::ns_per_tick_q32().max(1),
+            },
         }
     }
 
     /// Takes a new pair if the last is 100 ms old (`force`: in any case).
     pub(crate) fn resample(&mut self, force: bool) {
-        if self.identity {
+        if self.scale.identity {
             return;
         }
         let now = arch::generic::monotonic_ns();
-        if !force && now.wrapping_sub(self.anchor.1) < RESAMPLE_NS {
+        if !force && now.wrapping_sub(self.scale.anchor_ns) < RESAMPLE_NS {
             return;
         }
         let pair = sample();
@@ -443,21 +493,21 @@ impl TickConverter {
         if dn >= 50_000_000 && dt > 0 {
             let q = ((dn as u128) << 32) / dt as u128;
             if q > 0 && q < (1u128 << 48) {
-                self.q32 = q as u64;
+                self.scale.ns_per_tick_q32 = q as u64;
             }
         }
-        self.anchor = pair;
+        (self.scale.anchor_ticks, self.scale.anchor_ns) = pair;
     }
 
     /// Nanoseconds on `CLOCK_MONOTONIC` of a tick count.
     #[inline]
     pub(crate) fn to_ns(&self, t: u64) -> u64 {
-        if self.identity {
-            return t;
-        }
-        let d = t.wrapping_sub(self.anchor.0) as i64 as i128;
-        let ns = self.anchor.1 as i128 + ((d * self.q32 as i128) >> 32);
-        ns.clamp(0, u64::MAX as i128) as u64
+        self.scale.to_ns(t)
+    }
+
+    /// The conversion as it stands.
+    pub(crate) fn scale(&self) -> TickScale {
+        self.scale
     }
 }
 

@@ -238,6 +238,7 @@ fn entry() -> impl Strategy<Value = tracering::pipeline::TraceEntry> {
         slot,
         generation,
         thread,
+        pid: 0,
     });
     prop_oneof![
         (lane.clone(), any::<(u64, u32, u32, u64, u64)>()).prop_map(|(lane, (t, k, x, a, b))| {

@@ -378,10 +378,21 @@ fn trace_reader_rejects_truncated_and_corrupt_files() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    // The timebase first, then the event and the record.
-    assert_eq!(entries.len(), 3);
+    // The timebase first, then the process's name, the event and the
+    // record.
+    assert_eq!(entries.len(), 4, "{entries:?}");
     assert!(
         matches!(entries[0], TraceEntry::Timebase(t) if t.mode == tracering::clock::ClockMode::Precise)
+    );
+    assert!(
+        matches!(&entries[1], TraceEntry::Process { pid, .. } if *pid == std::process::id()),
+        "{entries:?}"
+    );
+    assert!(
+        matches!(&entries[2], TraceEntry::Event { lane, event } if event.kind == 1 && lane.pid == std::process::id())
+    );
+    assert!(
+        matches!(&entries[3], TraceEntry::Record { kind: 4, payload, .. } if payload == b"hello")
     );
     for cut in [17, 40, bytes.len() - 1] {
         let last = TraceReader::new(&bytes[..cut]).unwrap().last().unwrap();
@@ -391,7 +402,7 @@ fn trace_reader_rejects_truncated_and_corrupt_files() {
         );
     }
     let mut bad = bytes.clone();
-    bad[16 + 44] ^= 0xFF; // a payload byte of the first entry
+    bad[16 + 16 + 20] ^= 0xFF; // a body byte of the first block
     assert_eq!(
         TraceReader::new(&bad[..]).unwrap().next(),
         Some(Err(Error::TraceCorrupt { offset: 16 }))

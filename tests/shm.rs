@@ -622,6 +622,7 @@ fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
                 changed += u64::from(p != payload);
             }
             TraceEntry::Timebase(_) => {}
+            TraceEntry::Process { pid, .. } => assert_eq!(pid, std::process::id()),
             other => panic!("unexpected entry {other:?}"),
         }
     }

@@ -485,6 +485,50 @@ fn tracing_layer_specs() -> Vec<Spec> {
     v
 }
 
+/// A `drain_capacity` run: the drain's events/s and wall ns per event, and
+/// the bytes its sink wrote per second.
+fn drain_capacity_run(lanes: usize, sink: &str) -> Result<Sample, &'static str> {
+    let (t, file_bytes) = ringbench::workloads::drain_capacity::drain_capacity(lanes, sink)?;
+    Ok(Sample {
+        ops_per_s: Some(t.ops_per_s()),
+        bytes_per_s: Some(file_bytes as f64 / t.elapsed.as_secs_f64().max(1e-9)),
+        ns_per_op: Some(t.elapsed.as_nanos() as f64 / t.items.max(1) as f64),
+        ops: t.items,
+        ..Sample::default()
+    })
+}
+
+/// The `drain_capacity` rows: each sink with 1, 4 and 16 pre-filled lanes.
+fn drain_capacity_specs() -> Vec<Spec> {
+    use ringbench::workloads::drain_capacity::{LANES, SINKS};
+    let mut v = Vec::new();
+    for lanes in LANES {
+        for sink in SINKS {
+            let imp: &'static str = Box::leak(format!("{sink}-{lanes}l").into_boxed_str());
+            let what = match sink {
+                "null" => "NullSink",
+                "file" => "FileSink (binary trace file, temp dir); bytes/s: of the file",
+                _ => "FXT ExportSink with the span decoder (temp file); bytes/s: of the file",
+            };
+            let note: &'static str = Box::leak(
+                format!(
+                    "{lanes} lane(s) pre-filled by the layer, 20000 events each, drained into \
+                     {what}; ns/ev: the drain's wall time per event"
+                )
+                .into_boxed_str(),
+            );
+            v.push(spec(
+                "drain_capacity",
+                imp,
+                Metric::Ops,
+                move |_| drain_capacity_run(lanes, sink),
+                note,
+            ));
+        }
+    }
+    v
+}
+
 type Run = Box<dyn Fn(&Ctx) -> Result<Sample, &'static str>>;
 
 /// One (workload, impl) of the report.
@@ -835,6 +879,7 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
     v.extend(flight_specs());
     v.extend(scaling_specs(scaling_cores));
     v.extend(tracing_layer_specs());
+    v.extend(drain_capacity_specs());
     v
 }
 

@@ -152,6 +152,11 @@ impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
         )
     }
 
+    fn process(&mut self, pid: u32, name: &str) -> Result<(), Error> {
+        self.started()?;
+        self.translator.process(&mut self.writer, pid, name)
+    }
+
     fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
         self.started()?;
         self.translator

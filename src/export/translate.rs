@@ -75,7 +75,7 @@ pub const DEFAULT_PID: u64 = 1;
 /// let mut json = JsonWriter::new(Vec::new());
 /// let mut t = Translator::with_decoder(Spans);
 /// t.start(&mut json, &ClockInfo::nanoseconds())?;
-/// let lane = LaneId { slot: 0, generation: 1, thread: 9 };
+/// let lane = LaneId { slot: 0, generation: 1, thread: 9, pid: 0 };
 /// t.index_event(&mut json, lane, &IndexEvent { timestamp: 5, kind: 100, a: 1, ..Default::default() })?;
 /// t.index_event(&mut json, lane, &IndexEvent { timestamp: 6, kind: 7, ..Default::default() })?;
 /// t.index_event(&mut json, lane, &IndexEvent { timestamp: 9, kind: 101, a: 1, ..Default::default() })?;
@@ -157,6 +157,8 @@ pub struct TraceMeta {
     threads: BTreeMap<ThreadRef, ThreadMeta>,
     timebase: Option<crate::clock::Timebase>,
     process_name: Option<String>,
+    /// Names the trace recorded, by process id.
+    processes: BTreeMap<u64, String>,
     first_ts: Option<u64>,
     last_ts: Option<u64>,
 }
@@ -221,6 +223,35 @@ impl TraceMeta {
     /// ```
     pub fn name_process(&mut self, name: &str) {
         self.process_name = Some(name.to_string());
+    }
+
+    /// Records `name` as the name of process `pid` (as a trace's process
+    /// entry says); a name given with [`name_process`](Self::name_process)
+    /// still wins.
+    ///
+    /// ```
+    /// let mut m = tracering::export::TraceMeta::default();
+    /// m.name_process_of(42, "agent");
+    /// assert_eq!(m.process_name_of(42), "agent");
+    /// assert_eq!(m.process_name_of(7), "tracering");
+    /// ```
+    pub fn name_process_of(&mut self, pid: u64, name: &str) {
+        self.processes.insert(pid, name.to_string());
+    }
+
+    /// The name process `pid` gets: the one given by hand, else the one
+    /// the trace recorded, else `"tracering"`.
+    ///
+    /// ```
+    /// let mut m = tracering::export::TraceMeta::default();
+    /// m.name_process("my app");
+    /// assert_eq!(m.process_name_of(1), "my app");
+    /// ```
+    pub fn process_name_of(&self, pid: u64) -> &str {
+        self.process_name
+            .as_deref()
+            .or_else(|| self.processes.get(&pid).map(String::as_str))
+            .unwrap_or("tracering")
     }
 
     /// The process name, if one was given.
@@ -317,7 +348,7 @@ impl ExportWriter for Counting<'_> {
 ///
 /// let path = std::env::temp_dir().join(format!("translate-{}.trace", std::process::id()));
 /// let mut sink = FileSink::create(&path)?;
-/// let lane = LaneId { slot: 2, generation: 1, thread: 77 };
+/// let lane = LaneId { slot: 2, generation: 1, thread: 77, pid: 0 };
 /// sink.event(lane, &IndexEvent { timestamp: 100, kind: 1, ..Default::default() })?;
 /// sink.flush()?;
 ///
@@ -341,6 +372,8 @@ pub struct Translator<D = NoDecoder> {
     pid: u64,
     meta: TraceMeta,
     named: HashSet<ThreadRef>,
+    /// Processes already named in the output.
+    named_processes: HashSet<u64>,
     drops: HashMap<ThreadRef, (u64, u64)>,
     last_ts: HashMap<ThreadRef, u64>,
     /// The timestamp of the last entry on any thread.
@@ -390,6 +423,7 @@ impl<D: EntryDecoder> Translator<D> {
             pid: DEFAULT_PID,
             meta: TraceMeta::default(),
             named: HashSet::new(),
+            named_processes: HashSet::new(),
             drops: HashMap::new(),
             last_ts: HashMap::new(),
             latest: 0,
@@ -399,7 +433,8 @@ impl<D: EntryDecoder> Translator<D> {
         }
     }
 
-    /// Sets the process id of every thread (default [`DEFAULT_PID`]).
+    /// Sets the process id of threads whose lane does not record one
+    /// (default [`DEFAULT_PID`]).
     ///
     /// ```
     /// use tracering::export::Translator;
@@ -456,11 +491,16 @@ impl<D: EntryDecoder> Translator<D> {
     /// use tracering::export::{ThreadRef, Translator};
     /// use tracering::pipeline::LaneId;
     /// let t = Translator::new();
-    /// assert_eq!(t.thread_of(LaneId { slot: 1, generation: 1, thread: 5 }), ThreadRef { pid: 1, tid: 5 });
+    /// assert_eq!(t.thread_of(LaneId { slot: 1, generation: 1, thread: 5, pid: 0 }), ThreadRef { pid: 1, tid: 5 });
+    /// assert_eq!(t.thread_of(LaneId { slot: 1, generation: 1, thread: 5, pid: 77 }), ThreadRef { pid: 77, tid: 5 });
     /// ```
     pub fn thread_of(&self, lane: LaneId) -> ThreadRef {
         ThreadRef {
-            pid: self.pid,
+            pid: if lane.pid == 0 {
+                self.pid
+            } else {
+                lane.pid as u64
+            },
             tid: lane.thread,
         }
     }
@@ -496,6 +536,10 @@ impl<D: EntryDecoder> Translator<D> {
                 lane, timestamp, ..
             } => (lane, Some(*timestamp)),
             TraceEntry::Drops { lane, .. } => (lane, None),
+            TraceEntry::Process { pid, name } => {
+                self.meta.name_process_of(*pid as u64, name);
+                return Ok(());
+            }
         };
         let thread = self.thread_of(*lane);
         self.meta.saw(thread, lane.slot, ts);
@@ -513,9 +557,17 @@ impl<D: EntryDecoder> Translator<D> {
     /// ```
     pub fn start(&mut self, out: &mut dyn ExportWriter, clock: &ClockInfo) -> Result<(), Error> {
         out.start(clock)?;
-        let process = self.meta.process_name().unwrap_or("tracering").to_string();
-        out.process_name(self.pid, &process)?;
         let threads: Vec<ThreadRef> = self.meta.threads.keys().copied().collect();
+        let mut pids: Vec<u64> = threads.iter().map(|t| t.pid).collect();
+        pids.dedup();
+        if pids.is_empty() {
+            pids.push(self.pid);
+        }
+        for pid in pids {
+            let name = self.meta.process_name_of(pid).to_string();
+            out.process_name(pid, &name)?;
+            self.named_processes.insert(pid);
+        }
         for t in threads {
             out.thread_name(t, &self.meta.thread_name(t))?;
             self.named.insert(t);
@@ -527,6 +579,10 @@ impl<D: EntryDecoder> Translator<D> {
     fn name_once(&mut self, out: &mut dyn ExportWriter, lane: LaneId) -> Result<ThreadRef, Error> {
         let thread = self.thread_of(lane);
         if self.named.insert(thread) {
+            if self.named_processes.insert(thread.pid) {
+                let name = self.meta.process_name_of(thread.pid).to_string();
+                out.process_name(thread.pid, &name)?;
+            }
             if !self.meta.threads.contains_key(&thread) {
                 self.meta.saw(thread, lane.slot, None);
             }
@@ -566,7 +622,35 @@ impl<D: EntryDecoder> Translator<D> {
                 self.meta.timebase = Some(*t);
                 Ok(())
             }
+            TraceEntry::Process { pid, name } => self.process(out, *pid, name),
         }
+    }
+
+    /// Names process `pid` (a one-pass export meets the name before the
+    /// process's threads); a name [`start`](Self::start) wrote stands.
+    ///
+    /// ```
+    /// use tracering::export::{ClockInfo, JsonWriter, Translator};
+    /// let mut json = JsonWriter::new(Vec::new());
+    /// let mut t = Translator::new();
+    /// t.start(&mut json, &ClockInfo::nanoseconds())?;
+    /// t.process(&mut json, 42, "agent")?;
+    /// assert_eq!(t.meta().process_name_of(42), "agent");
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn process(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        pid: u32,
+        name: &str,
+    ) -> Result<(), Error> {
+        let pid = pid as u64;
+        self.meta.name_process_of(pid, name);
+        if self.named_processes.insert(pid) {
+            let name = self.meta.process_name_of(pid).to_string();
+            out.process_name(pid, &name)?;
+        }
+        Ok(())
     }
 
     /// An index event: the decoder's, or an instant `"kind {k}"`.

@@ -31,7 +31,7 @@
 //!   which `emitted == persisted + dropped` holds exactly.
 
 use super::registry::{IndexEvent, Inner, Registry};
-use super::sink::{LaneId, Sink};
+use super::sink::{Batch, LaneId, Sink};
 use super::slot::{Slot, State};
 use super::wake;
 use crate::clock::{self, ClockMode, TickConverter, Ticker};
@@ -218,6 +218,12 @@ pub struct Drain<S> {
     sleeps: u64,
     lanes: Vec<LaneReader>,
     buf: Vec<IndexEvent>,
+    /// The records of one visit, copied out for a sink that takes batches.
+    record_buf: Vec<u8>,
+    /// Processes whose name the sink has been given.
+    processes: Vec<u32>,
+    /// Whether the sink took something since it was last flushed.
+    unflushed: bool,
     start: usize,
     passes: u64,
     jain_sum: f64,
@@ -303,6 +309,9 @@ impl<S: Sink> Drain<S> {
             sleeps: 0,
             lanes,
             buf: vec![IndexEvent::default(); cfg.quantum_events.max(1)],
+            record_buf: Vec::new(),
+            processes: Vec::new(),
+            unflushed: false,
             start: 0,
             passes: 0,
             jain_sum: 0.0,
@@ -366,8 +375,15 @@ impl<S: Sink> Drain<S> {
     fn run_until(&mut self, stop: &AtomicU64) -> Result<(), Error> {
         while arch::load_acquire(stop) == 0 {
             let (got, busy) = self.pass(Policy::Due(Instant::now()))?;
+            self.unflushed |= got > 0;
             if got > 0 || busy {
                 continue;
+            }
+            // Idle: hand what the sink holds to the OS, so that it survives
+            // the process ending abruptly (`exit`, a signal).
+            if self.unflushed {
+                self.unflushed = false;
+                self.sink.flush()?;
             }
             // Announce the sleep, then look once more: a producer that
             // crossed its watermark before it could see the announcement is
@@ -499,7 +515,15 @@ impl<S: Sink> Drain<S> {
             slot: slot as u32,
             generation: word.generation(),
             thread: line.tid(),
+            pid: line.pid(),
         };
+        if !self.processes.contains(&id.pid) {
+            self.processes.push(id.pid);
+            let name = line.process_name();
+            let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            self.sink
+                .process(id.pid, &String::from_utf8_lossy(&name[..len]))?;
+        }
         let sink = &mut self.sink;
         let conv = &self.conv;
         // A drop since the last visit means the producer saw the ring full
@@ -511,18 +535,38 @@ impl<S: Sink> Drain<S> {
         let n = lane
             .index
             .pop_batch_cached(&mut self.buf[..self.cfg.quantum_events.max(1)]);
-        for e in &self.buf[..n] {
-            let timestamp = lane.index_time.convert(conv, e.timestamp, &mut lane.stats);
-            sink.event(id, &IndexEvent { timestamp, ..*e })?;
-        }
         lane.stats.events += n as u64;
         let mut got = n as u64;
-        let mut sink_err = None;
-        let mut record_bytes = 0;
-        let (time, stats) = (&mut lane.detail_time, &mut lane.stats);
-        match lane
-            .detail
-            .read_batch_cached(self.cfg.quantum_records.max(1), |r| {
+        let quantum_records = self.cfg.quantum_records.max(1);
+        let copied = if sink.takes_batches() {
+            // Bytes, not events: the records are copied out as they are
+            // framed, and the sink converts nothing.
+            self.record_buf.clear();
+            let copied = lane
+                .detail
+                .copy_batch_cached(quantum_records, &mut self.record_buf);
+            let records = match copied {
+                Ok((k, _)) => k,
+                Err(_) => 0,
+            };
+            if n + records > 0 {
+                sink.batch(&Batch {
+                    lane: id,
+                    events: &self.buf[..n],
+                    records: &self.record_buf,
+                    scale: conv.scale(),
+                })?;
+            }
+            copied
+        } else {
+            for e in &self.buf[..n] {
+                let timestamp = lane.index_time.convert(conv, e.timestamp, &mut lane.stats);
+                sink.event(id, &IndexEvent { timestamp, ..*e })?;
+            }
+            let mut sink_err = None;
+            let mut record_bytes = 0;
+            let (time, stats) = (&mut lane.detail_time, &mut lane.stats);
+            let read = lane.detail.read_batch_cached(quantum_records, |r| {
                 record_bytes += r.payload().len() as u64;
                 let ns = time.convert(conv, r.timestamp(), stats);
                 if sink_err.is_none() {
@@ -530,8 +574,14 @@ impl<S: Sink> Drain<S> {
                         sink_err = Some(e);
                     }
                 }
-            }) {
-            Ok(k) => {
+            });
+            if let Some(e) = sink_err {
+                return Err(e);
+            }
+            read.map(|k| (k, record_bytes))
+        };
+        match copied {
+            Ok((k, record_bytes)) => {
                 lane.stats.records += k as u64;
                 lane.stats.record_bytes += record_bytes;
                 got += k as u64;
@@ -541,9 +591,6 @@ impl<S: Sink> Drain<S> {
                 return Ok(Visit { got, busy: false });
             }
             Err(e) => return Err(e.into()),
-        }
-        if let Some(e) = sink_err {
-            return Err(e);
         }
         report_drops(lane, line, id, sink, index_drops)?;
         let (left_events, left_bytes) = (events - n as u64, lane.detail.available_cached());

@@ -204,6 +204,8 @@ mod pinned {
     const_assert_eq!(offset_of!(SlotLine, tid), 8);
     const_assert_eq!(offset_of!(SlotLine, reported_event_drops), 16);
     const_assert_eq!(offset_of!(SlotLine, reported_record_drops), 24);
+    const_assert_eq!(offset_of!(SlotLine, pid), 32);
+    const_assert_eq!(offset_of!(SlotLine, process), 40);
 }
 
 fn round_line(n: usize) -> usize {

@@ -3,6 +3,7 @@
 //! binary trace file.
 
 use super::registry::IndexEvent;
+use crate::clock::TickScale;
 use crate::{Error, Record};
 
 /// Which lane an entry came from.
@@ -14,6 +15,27 @@ pub struct LaneId {
     pub generation: u64,
     /// OS thread id of the producer.
     pub thread: u64,
+    /// Process id of the producer (0: unknown).
+    pub pid: u32,
+}
+
+/// One visit's worth of a lane, as the drain copied it out of the rings:
+/// what a [`Sink`] that [takes batches](Sink::takes_batches) receives.
+/// Timestamps are raw ticks, converted by [`scale`](Self::scale) (a file
+/// stores the scale and converts when it is read).
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    /// The lane.
+    pub lane: LaneId,
+    /// Its index events, oldest first (timestamps in ticks).
+    pub events: &'a [IndexEvent],
+    /// Its records, oldest first, each framed as in the ring: a 16-byte
+    /// header (payload size `u32`, kind `u16`, check `u16`, timestamp in
+    /// ticks `u64`, little-endian), the payload, zeros to a multiple of 8.
+    /// The drain checked every header.
+    pub records: &'a [u8],
+    /// How the ticks convert to nanoseconds on `CLOCK_MONOTONIC`.
+    pub scale: TickScale,
 }
 
 /// Receives everything the drain reads, in per-lane order.
@@ -42,6 +64,26 @@ pub trait Sink {
     /// this once, before any entry).
     fn timebase(&mut self, timebase: &crate::clock::Timebase) -> Result<(), Error> {
         let _ = timebase;
+        Ok(())
+    }
+    /// Whether the drain hands this sink whole [`Batch`]es, through
+    /// [`batch`](Self::batch), instead of entry by entry through
+    /// [`event`](Self::event) and [`record`](Self::record) with converted
+    /// timestamps. A sink that stores bytes ([`FileSink`](super::FileSink))
+    /// takes batches: the drain then does no per-event work for it.
+    fn takes_batches(&self) -> bool {
+        false
+    }
+    /// One visit's worth of a lane (called only if
+    /// [`takes_batches`](Self::takes_batches) says so).
+    fn batch(&mut self, batch: &Batch<'_>) -> Result<(), Error> {
+        let _ = batch;
+        Ok(())
+    }
+    /// The name of process `pid`, the first time the drain meets one of its
+    /// lanes (at most 16 bytes, as the process gave it).
+    fn process(&mut self, pid: u32, name: &str) -> Result<(), Error> {
+        let _ = (pid, name);
         Ok(())
     }
     /// Makes everything written so far durable.

@@ -28,6 +28,11 @@ line_struct! {
         pub(crate) reported_event_drops: AtomicU64,
         /// Detail-ring drops the drain has already reported.
         pub(crate) reported_record_drops: AtomicU64,
+        /// Process id of the holder.
+        pub(crate) pid: AtomicU64,
+        /// The holder's process name: up to 16 bytes, zero-padded, in two
+        /// little-endian words.
+        pub(crate) process: [AtomicU64; 2],
     }
 }
 
@@ -41,6 +46,8 @@ impl SlotLine {
             tid: AtomicU64::new(0),
             reported_event_drops: AtomicU64::new(0),
             reported_record_drops: AtomicU64::new(0),
+            pid: AtomicU64::new(0),
+            process: [AtomicU64::new(0), AtomicU64::new(0)],
         }
     }
 }
@@ -106,6 +113,10 @@ impl Slot<'_> {
         let generation = (cur >> 2).wrapping_add(1);
         arch::cas(&self.line.state, cur, generation << 2 | ACTIVE).ok()?;
         arch::store_relaxed(&self.line.tid, tid);
+        let (pid, name) = this_process();
+        arch::store_relaxed(&self.line.pid, pid);
+        arch::store_relaxed(&self.line.process[0], name[0]);
+        arch::store_relaxed(&self.line.process[1], name[1]);
         Some(generation)
     }
 
@@ -131,6 +142,9 @@ impl Slot<'_> {
             &l.tid,
             &l.reported_event_drops,
             &l.reported_record_drops,
+            &l.pid,
+            &l.process[0],
+            &l.process[1],
         ] {
             arch::store_relaxed(w, 0);
         }
@@ -140,4 +154,51 @@ impl Slot<'_> {
     pub(crate) fn tid(self) -> u64 {
         arch::load_relaxed(&self.line.tid)
     }
+
+    /// The holder's process id (a value that is no pid reads as 0).
+    pub(crate) fn pid(self) -> u32 {
+        u32::try_from(arch::load_relaxed(&self.line.pid)).unwrap_or(0)
+    }
+
+    /// The holder's process name, as it wrote it (at most 16 bytes; the
+    /// bytes are the peer's: read them as lossy UTF-8).
+    pub(crate) fn process_name(self) -> [u8; 16] {
+        let mut name = [0u8; 16];
+        name[..8].copy_from_slice(&arch::load_relaxed(&self.line.process[0]).to_le_bytes());
+        name[8..].copy_from_slice(&arch::load_relaxed(&self.line.process[1]).to_le_bytes());
+        name
+    }
+}
+
+/// This process's id and name (`/proc/self/comm` on Linux, else the
+/// executable's file name), cut to 16 bytes; read once per process.
+fn this_process() -> (u64, [u64; 2]) {
+    use std::sync::Mutex;
+    static CACHE: Mutex<(u64, [u64; 2])> = Mutex::new((0, [0; 2]));
+    let pid = std::process::id() as u64;
+    let mut cached = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if cached.0 != pid {
+        // Miri's isolation refuses file system access.
+        let comm = if cfg!(miri) {
+            None
+        } else {
+            std::fs::read_to_string("/proc/self/comm").ok()
+        };
+        let name = comm
+            .map(|s| s.trim_end().to_owned())
+            .or_else(|| {
+                if cfg!(miri) {
+                    return None;
+                }
+                let exe = std::env::current_exe().ok()?;
+                Some(exe.file_name()?.to_string_lossy().into_owned())
+            })
+            .unwrap_or_default();
+        let mut bytes = [0u8; 16];
+        let n = name.len().min(16);
+        bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+        let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or([0; 8]));
+        *cached = (pid, [word(0), word(8)]);
+    }
+    *cached
 }

@@ -151,6 +151,7 @@ impl Snapshotter {
                 slot: slot as u32,
                 generation: word.generation(),
                 thread: inner.slot(slot).tid(),
+                pid: inner.slot(slot).pid(),
             };
             // A lane whose shared memory broke an invariant is reported and
             // skipped (its reader stays poisoned); the other lanes go on.

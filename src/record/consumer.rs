@@ -481,6 +481,36 @@ impl RecordConsumer {
         self.batch(max, f, false)
     }
 
+    /// [`read_batch_cached`](Self::read_batch_cached) that appends each
+    /// record to `out` as the ring frames it: its 16-byte header (check
+    /// word and raw timestamp included, little-endian), its payload, and
+    /// zeros up to a multiple of 8. Returns the records and their payload
+    /// bytes. This is the drain's private copy: whatever a peer does to the
+    /// ring afterwards, `out` keeps what was checked.
+    pub(crate) fn copy_batch_cached(
+        &mut self,
+        max: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(usize, u64), RingError> {
+        let mut payload_bytes = 0u64;
+        let n = self.batch(
+            max,
+            |r| {
+                let h = r.header();
+                let p = r.payload();
+                payload_bytes += p.len() as u64;
+                out.extend_from_slice(&h.size.to_le_bytes());
+                out.extend_from_slice(&h.kind.to_le_bytes());
+                out.extend_from_slice(&h.check.to_le_bytes());
+                out.extend_from_slice(&h.timestamp.to_le_bytes());
+                out.extend_from_slice(p);
+                out.resize(out.len() + (p.len().wrapping_neg() & 7), 0);
+            },
+            false,
+        )?;
+        Ok((n, payload_bytes))
+    }
+
     /// One load of the producer position: the readable bytes (for the
     /// drain, which reads each producer word at most once per visit).
     pub(crate) fn poll(&mut self) -> Result<u64, RingError> {

@@ -16,6 +16,7 @@
 //! writer cost against the normal rings' (`flight`) is in `flight.rs`.
 
 pub mod clock;
+pub mod drain_capacity;
 pub mod flight;
 pub mod latency;
 pub mod producer;
@@ -314,6 +315,17 @@ impl Throughput {
 }
 
 // Run by ringbench's `cargo test` (the library's unit tests).
+/// A temporary file path for one run.
+pub(crate) fn temp_path(tag: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    std::env::temp_dir().join(format!(
+        "ringbench-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,17 +126,6 @@ fn thread_cpu_ns() -> u64 {
     }
 }
 
-/// A temporary file path for one run.
-fn temp_path(tag: &str) -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    std::env::temp_dir().join(format!(
-        "ringbench-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ))
-}
-
 /// Runs `f` on a new thread pinned to `core` (if any).
 fn on_core<R: Send>(core: Option<core_affinity::CoreId>, f: impl FnOnce() -> R + Send) -> R {
     std::thread::scope(|s| {
@@ -223,7 +212,7 @@ pub fn tracing_layer(
     };
     match sub {
         Subscriber::Tracering | Subscriber::TraceringCoarse | Subscriber::TraceringFile => {
-            let path = temp_path("tracering");
+            let path = super::temp_path("tracering");
             let mut cfg = LayerConfig::default();
             if sub == Subscriber::TraceringCoarse {
                 cfg.registry.clock = tracering::clock::ClockMode::coarse();
@@ -259,7 +248,7 @@ pub fn tracing_layer(
             })
         }
         Subscriber::Chrome => {
-            let path = temp_path("chrome.json");
+            let path = super::temp_path("chrome.json");
             let (layer, guard) = on_core(background_core, || {
                 tracing_chrome::ChromeLayerBuilder::new()
                     .file(&path)

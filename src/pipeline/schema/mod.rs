@@ -99,8 +99,7 @@ pub use callsites::{CallsiteInfo, Callsites};
 pub use decode::{
     decode, decode_event, decode_record, Callsite, Decoded, FieldNames, NameIter, ValueIter, Values,
 };
-// The layer cuts strings as the encoders do.
-#[cfg(all(feature = "tracing", not(loom)))]
+// The layer and the trace file cut strings as the encoders do.
 pub(crate) use encode::cut;
 pub use encode::{encode_thread_name, CallsiteHead, CallsiteWriter, EventWriter, ValuesWriter};
 

@@ -363,16 +363,19 @@ fn known_trace(name: &str) -> PathBuf {
             slot: 0,
             generation: 1,
             thread: 1001,
+            pid: 0,
         },
         LaneId {
             slot: 1,
             generation: 1,
             thread: 1002,
+            pid: 0,
         },
         LaneId {
             slot: 5,
             generation: 3,
             thread: 1003,
+            pid: 0,
         },
     ];
     let (mut w, mut r) = RecordRing::with_capacity(1 << 16).unwrap().split();
@@ -403,11 +406,22 @@ fn known_trace(name: &str) -> PathBuf {
     path
 }
 
+/// The process a lane's entries are exported under: its own, or 1 where the
+/// lane does not record one.
+fn pid_of(lane: &LaneId) -> u64 {
+    if lane.pid == 0 {
+        1
+    } else {
+        lane.pid as u64
+    }
+}
+
 /// What the documented translation makes of `path`'s entries, derived
 /// here from the file as TraceReader reads it.
 fn expected_for(path: &Path) -> Value {
     let mut events = Vec::new();
     let mut threads: HashMap<u64, u32> = HashMap::new();
+    let mut pid = 1;
     let mut last_ts: HashMap<u64, u64> = HashMap::new();
     let mut latest = 0;
     let mut drops: HashMap<u64, (u64, u64)> = HashMap::new();
@@ -415,9 +429,10 @@ fn expected_for(path: &Path) -> Value {
         match entry.unwrap() {
             TraceEntry::Event { lane, event } => {
                 threads.entry(lane.thread).or_insert(lane.slot);
+                pid = pid_of(&lane);
                 last_ts.insert(lane.thread, event.timestamp);
                 latest = event.timestamp;
-                events.push(json!({"phase": "instant", "ts": event.timestamp, "pid": 1,
+                events.push(json!({"phase": "instant", "ts": event.timestamp, "pid": pid_of(&lane),
                     "tid": lane.thread, "category": "tracering", "name": format!("kind {}", event.kind),
                     "args": {"a": event.a, "b": event.b, "aux": event.aux}}));
             }
@@ -428,6 +443,7 @@ fn expected_for(path: &Path) -> Value {
                 payload,
             } => {
                 threads.entry(lane.thread).or_insert(lane.slot);
+                pid = pid_of(&lane);
                 last_ts.insert(lane.thread, timestamp);
                 latest = timestamp;
                 let mut args = json!({"len": payload.len()});
@@ -450,9 +466,11 @@ fn expected_for(path: &Path) -> Value {
                         }
                     }
                 }
-                events.push(json!({"phase": "instant", "ts": timestamp, "pid": 1,
+                events.push(
+                    json!({"phase": "instant", "ts": timestamp, "pid": pid_of(&lane),
                     "tid": lane.thread, "category": "tracering", "name": format!("record {kind}"),
-                    "args": args}));
+                    "args": args}),
+                );
             }
             TraceEntry::Drops {
                 lane,
@@ -460,11 +478,12 @@ fn expected_for(path: &Path) -> Value {
                 records: r,
             } => {
                 threads.entry(lane.thread).or_insert(lane.slot);
+                pid = pid_of(&lane);
                 let t = drops.entry(lane.thread).or_default();
                 t.0 += e;
                 t.1 += r;
                 events.push(json!({"phase": "counter", "ts": last_ts.get(&lane.thread).copied().unwrap_or(latest),
-                    "pid": 1, "tid": lane.thread, "category": "tracering", "name": "dropped",
+                    "pid": pid_of(&lane), "tid": lane.thread, "category": "tracering", "name": "dropped",
                     "args": {"events": t.0, "records": t.1}}));
             }
             // The timebase is metadata, not an event.
@@ -473,11 +492,11 @@ fn expected_for(path: &Path) -> Value {
     }
     let threads: Vec<Value> = threads
         .iter()
-        .map(|(tid, slot)| json!({"pid": 1, "tid": tid, "name": format!("lane {slot}")}))
+        .map(|(tid, slot)| json!({"pid": pid, "tid": tid, "name": format!("lane {slot}")}))
         .collect();
     let process = format!("tracering: {}", path.file_name().unwrap().to_string_lossy());
     json!({"ticks_per_second": 1_000_000_000u64, "threads": threads, "events": events,
-        "process": {"pid": 1, "name": process}})
+        "process": {"pid": pid, "name": process}})
 }
 
 #[test]
@@ -715,9 +734,10 @@ fn readable(path: &Path) -> (usize, tracering::Error) {
 #[cfg_attr(miri, ignore = "spawns processes")]
 fn damaged_inputs_give_the_typed_error_and_a_valid_partial_export() {
     let truncated = damaged("truncated.trace", |b| b.truncate(b.len() - 30));
-    // A byte in the payload of the 11th entry (16-byte file header, 64-byte
-    // index-event entries before any record).
-    let corrupt = damaged("corrupt.trace", |b| b[16 + 10 * 64 + 45] ^= 0x40);
+    // A byte of the event in the 11th block (16-byte file header, 80-byte
+    // one-event blocks before any record: a 16-byte block header, the
+    // 32-byte lane header, the event).
+    let corrupt = damaged("corrupt.trace", |b| b[16 + 10 * 80 + 60] ^= 0x40);
     for ((path, intact), kind) in [(&truncated, "TraceTruncated"), (&corrupt, "TraceCorrupt")] {
         let (good, err) = readable(path);
         let offset = match err {
