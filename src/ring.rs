@@ -584,6 +584,13 @@ impl ConsCore {
         value
     }
 
+    /// The read-record counter (record rings): records consumed since the
+    /// ring was made or recycled.
+    #[inline(always)]
+    pub(crate) fn read_count(&self) -> u64 {
+        self.read
+    }
+
     /// Adds to the read-record counter (record rings).
     #[inline(always)]
     pub(crate) fn add_read(&mut self, n: u64) {

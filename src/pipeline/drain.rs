@@ -271,6 +271,7 @@ impl<S: Sink> Drain<S> {
     /// ```
     pub fn new(registry: &Registry, mut sink: S, cfg: DrainConfig) -> Result<Self, Error> {
         sink.timebase(&clock::Timebase::current(registry.config().clock))?;
+        let sink_batches = sink.takes_batches();
         let inner = registry.inner();
         let slots = inner.geo.cfg.slots;
         let mut lanes = Vec::with_capacity(slots);
@@ -308,7 +309,14 @@ impl<S: Sink> Drain<S> {
             wm_bytes,
             sleeps: 0,
             lanes,
-            buf: vec![IndexEvent::default(); cfg.quantum_events.max(1)],
+            buf: vec![
+                IndexEvent::default();
+                if sink_batches {
+                    inner.geo.cfg.index_capacity
+                } else {
+                    cfg.quantum_events.max(1)
+                }
+            ],
             record_buf: Vec::new(),
             processes: Vec::new(),
             unflushed: false,
@@ -479,7 +487,10 @@ impl<S: Sink> Drain<S> {
             return Ok(Visit::default());
         }
         // One load of each producer position; everything below uses it.
-        let polled = lane.index.poll().and_then(|e| Ok((e, lane.detail.poll()?)));
+        // The record ring first: an index event written before one of the
+        // records seen is then among the index events seen (see
+        // `Batch::complete`).
+        let polled = lane.detail.poll().and_then(|b| Ok((lane.index.poll()?, b)));
         let (events, bytes) = match polled {
             Ok(avail) => avail,
             Err(RingError::Corrupted(c)) => {
@@ -532,19 +543,27 @@ impl<S: Sink> Drain<S> {
         let index_drops =
             events + index_tail.wrapping_sub(lane.index_tail_seen) >= lane.index.capacity() as u64;
         lane.index_tail_seen = index_tail;
-        let n = lane
-            .index
-            .pop_batch_cached(&mut self.buf[..self.cfg.quantum_events.max(1)]);
+        let batches = sink.takes_batches();
+        // A sink that takes batches gets all the lane holds (its buffer
+        // has room for a whole index ring), so that its batches are
+        // complete; others get a quantum.
+        let quantum_events = if batches {
+            self.buf.len()
+        } else {
+            self.cfg.quantum_events.max(1).min(self.buf.len())
+        };
+        let n = lane.index.pop_batch_cached(&mut self.buf[..quantum_events]);
         lane.stats.events += n as u64;
         let mut got = n as u64;
         let quantum_records = self.cfg.quantum_records.max(1);
-        let copied = if sink.takes_batches() {
+        let copied = if batches {
             // Bytes, not events: the records are copied out as they are
             // framed, and the sink converts nothing.
             self.record_buf.clear();
+            let first_record = lane.detail.records_read();
             let copied = lane
                 .detail
-                .copy_batch_cached(quantum_records, &mut self.record_buf);
+                .copy_batch_cached(usize::MAX, &mut self.record_buf);
             let records = match copied {
                 Ok((k, _)) => k,
                 Err(_) => 0,
@@ -555,6 +574,8 @@ impl<S: Sink> Drain<S> {
                     events: &self.buf[..n],
                     records: &self.record_buf,
                     scale: conv.scale(),
+                    first_record,
+                    complete: n as u64 == events && copied.is_ok(),
                 })?;
             }
             copied

@@ -17,6 +17,7 @@
 
 mod drain;
 mod lane;
+pub(crate) mod merge;
 mod registry;
 pub mod schema;
 mod sink;

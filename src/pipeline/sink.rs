@@ -36,6 +36,15 @@ pub struct Batch<'a> {
     pub records: &'a [u8],
     /// How the ticks convert to nanoseconds on `CLOCK_MONOTONIC`.
     pub scale: TickScale,
+    /// The lane's count of its first record here: records of the lane
+    /// read before this batch.
+    pub first_record: u64,
+    /// Whether the drain took everything the lane held when it looked
+    /// (its record ring's position first, then its index ring's): then
+    /// every index event of a later batch counts at least
+    /// `first_record + ` (this batch's records) records, which is what lets
+    /// a reader merge the two rings in one pass.
+    pub complete: bool,
 }
 
 /// Receives everything the drain reads, in per-lane order.

@@ -12,12 +12,16 @@
 //! block  = tag:u8 flags:u8 0:u16 len:u32 check:u32 0:u32 body[len]
 //! check  = a 32-bit hash of the block header's first 8 bytes and the body
 //! tag 1  batch      body = slot:u32 pid:u32 generation:u64 thread:u64
-//!                          events:u32 record_bytes:u32
+//!                          events:u32 record_bytes:u32 first_record:u64
 //!                          event[events]        (32 bytes each: an IndexEvent)
 //!                          records[record_bytes] (16-byte record header,
 //!                                                 payload, zeros to 8)
 //!                   flags bit 0: timestamps are ticks (converted by the
 //!                   last scale block), else nanoseconds
+//!                   flags bit 1: a drain's batch, merged in lane order
+//!                   (first_record: the lane's count of its first record
+//!                   here); without it, entries are read in file order
+//!                   flags bit 2: the batch is complete (`Batch::complete`)
 //! tag 3  drops      body = slot:u32 pid:u32 generation:u64 thread:u64
 //!                          events:u64 records:u64
 //! tag 4  timebase   body = mode:u64 source:u8 0:u8*7 counter_hz:u64
@@ -25,27 +29,28 @@
 //!                          ns_per_tick_q32:u64
 //! tag 6  process    body = pid:u32 name (UTF-8, at most 64 bytes)
 //! ```
+//! The reader hands out each lane's entries in the order its thread wrote
+//! them: index events merged among records by the layer's order word.
 //! The header is written and flushed when the file is created, and the
 //! drain flushes whenever it goes idle, so a process that ends abruptly
 //! leaves a file that reads up to its last flushed block.
 //! A file that ends inside a block gives [`Error::TraceTruncated`]; any
 //! other malformed block gives [`Error::TraceCorrupt`].
 
+use super::merge::{parse_records, BatchOrder, Merge};
 use super::registry::IndexEvent;
 use super::sink::{Batch, LaneId, Sink};
 use crate::clock::{ClockMode, ClockSource, TickScale, Timebase};
 use crate::record::format::framed;
-use crate::{Error, EventHeader, Record};
-use std::collections::{HashMap, VecDeque};
+use crate::{Error, Record};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 const FILE_MAGIC: &[u8; 8] = b"TRCTRACE";
 const FILE_VERSION: u32 = 3;
 const BLOCK_HEADER: usize = 16;
-const LANE_HEADER: usize = 32;
+const LANE_HEADER: usize = 40;
 const EVENT_BYTES: usize = core::mem::size_of::<IndexEvent>();
-const RECORD_HEADER: usize = 16;
 /// The largest block a reader accepts.
 const MAX_BLOCK: u32 = 1 << 30;
 const MAX_NAME: usize = 64;
@@ -55,6 +60,8 @@ const TAG_TIMEBASE: u8 = 4;
 const TAG_SCALE: u8 = 5;
 const TAG_PROCESS: u8 = 6;
 const FLAG_TICKS: u8 = 1;
+const FLAG_ORDERED: u8 = 2;
+const FLAG_COMPLETE: u8 = 4;
 
 /// A 32-bit hash of a block's bytes, however they are split into parts:
 /// four independent lanes over 32-byte chunks, so that checking costs a
@@ -99,18 +106,25 @@ fn check<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 
-fn lane_header(lane: LaneId, a: u64, b: u64, wide: bool) -> Vec<u8> {
+/// The lane part of a block: the lane, then `a` and `b` as two `u32`s and
+/// `c` (a batch's counts and first record), or as two `u64`s (a drop
+/// report's counts).
+fn lane_header(lane: LaneId, a: u64, b: u64, c: Option<u64>) -> Vec<u8> {
     let mut h = Vec::with_capacity(40);
     h.extend_from_slice(&lane.slot.to_le_bytes());
     h.extend_from_slice(&lane.pid.to_le_bytes());
     h.extend_from_slice(&lane.generation.to_le_bytes());
     h.extend_from_slice(&lane.thread.to_le_bytes());
-    if wide {
-        h.extend_from_slice(&a.to_le_bytes());
-        h.extend_from_slice(&b.to_le_bytes());
-    } else {
-        h.extend_from_slice(&(a as u32).to_le_bytes());
-        h.extend_from_slice(&(b as u32).to_le_bytes());
+    match c {
+        None => {
+            h.extend_from_slice(&a.to_le_bytes());
+            h.extend_from_slice(&b.to_le_bytes());
+        }
+        Some(c) => {
+            h.extend_from_slice(&(a as u32).to_le_bytes());
+            h.extend_from_slice(&(b as u32).to_le_bytes());
+            h.extend_from_slice(&c.to_le_bytes());
+        }
     }
     h
 }
@@ -185,18 +199,18 @@ fn frame_record(r: &Record<'_>) -> Vec<u8> {
 
 impl Sink for FileSink {
     fn event(&mut self, lane: LaneId, e: &IndexEvent) -> Result<(), Error> {
-        let head = lane_header(lane, 1, 0, false);
+        let head = lane_header(lane, 1, 0, Some(0));
         self.block(TAG_BATCH, 0, &[&head, bytemuck::bytes_of(e)])
     }
 
     fn record(&mut self, lane: LaneId, r: &Record<'_>) -> Result<(), Error> {
         let body = frame_record(r);
-        let head = lane_header(lane, 0, body.len() as u64, false);
+        let head = lane_header(lane, 0, body.len() as u64, Some(0));
         self.block(TAG_BATCH, 0, &[&head, &body])
     }
 
     fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
-        let head = lane_header(lane, events, records, true);
+        let head = lane_header(lane, events, records, None);
         self.block(TAG_DROPS, 0, &[&head])
     }
 
@@ -223,10 +237,16 @@ impl Sink for FileSink {
             self.block(TAG_SCALE, 0, &[&p])?;
             self.scale = Some(s);
         }
-        let head = lane_header(b.lane, b.events.len() as u64, b.records.len() as u64, false);
+        let head = lane_header(
+            b.lane,
+            b.events.len() as u64,
+            b.records.len() as u64,
+            Some(b.first_record),
+        );
+        let complete = if b.complete { FLAG_COMPLETE } else { 0 };
         self.block(
             TAG_BATCH,
-            FLAG_TICKS,
+            FLAG_TICKS | FLAG_ORDERED | complete,
             &[&head, bytemuck::cast_slice(b.events), b.records],
         )
     }
@@ -285,24 +305,19 @@ pub enum TraceEntry {
     },
 }
 
-/// Keeps one ring's converted timestamps from running backwards.
-#[derive(Clone, Copy, Default)]
-struct LaneTime {
-    ns: u64,
-}
-
-/// Reads a trace file written by [`FileSink`], entry by entry, converting
-/// tick timestamps to nanoseconds.
+/// Reads a trace file written by [`FileSink`], entry by entry: each lane's
+/// entries in the order its thread wrote them (see the module docs), tick
+/// timestamps converted to nanoseconds.
 pub struct TraceReader<R> {
     input: R,
     offset: u64,
     done: bool,
     /// The current block's body (reused).
     body: Vec<u8>,
-    pending: VecDeque<TraceEntry>,
+    merge: Merge,
     scale: Option<TickScale>,
-    /// Per lane: the index ring's and the detail ring's last timestamp.
-    times: HashMap<(u32, u32, u64), [LaneTime; 2]>,
+    /// The error that ended reading, handed out after what came before it.
+    error: Option<Error>,
 }
 
 impl TraceReader<BufReader<std::fs::File>> {
@@ -366,9 +381,9 @@ impl<R: Read> TraceReader<R> {
             offset: 16,
             done: false,
             body: Vec::new(),
-            pending: VecDeque::new(),
+            merge: Merge::default(),
             scale: None,
-            times: HashMap::new(),
+            error: None,
         })
     }
 
@@ -403,7 +418,10 @@ impl<R: Read> TraceReader<R> {
             thread: u64_at(b, 16),
         };
         match (tag, body.len()) {
-            (TAG_BATCH, n) if n >= LANE_HEADER && flags & !FLAG_TICKS == 0 => {
+            (TAG_BATCH, n)
+                if n >= LANE_HEADER
+                    && flags & !(FLAG_TICKS | FLAG_ORDERED | FLAG_COMPLETE) == 0 =>
+            {
                 let id = lane(body);
                 let events = u32_at(body, 24) as usize;
                 let record_bytes = u32_at(body, 28) as usize;
@@ -417,54 +435,19 @@ impl<R: Read> TraceReader<R> {
                 } else {
                     None
                 };
-                let key = (id.slot, id.pid, id.generation);
-                let times = self.times.entry(key).or_default();
-                let mut convert = |t: u64, ring: usize| match scale {
-                    Some(s) => {
-                        let ns = s.to_ns(t).max(times[ring].ns);
-                        times[ring].ns = ns;
-                        ns
-                    }
-                    None => t,
-                };
-                for e in body[LANE_HEADER..records_at].chunks_exact(EVENT_BYTES) {
-                    let mut event: IndexEvent = bytemuck::pod_read_unaligned(e);
-                    event.timestamp = convert(event.timestamp, 0);
-                    self.pending
-                        .push_back(TraceEntry::Event { lane: id, event });
-                }
-                let mut rest = &body[records_at..];
-                while !rest.is_empty() {
-                    if rest.len() < RECORD_HEADER {
-                        return Err(corrupt);
-                    }
-                    let (size, kind) = (u32_at(rest, 0), u16::from_le_bytes([rest[4], rest[5]]));
-                    let hdr = EventHeader {
-                        size,
-                        kind,
-                        check: u16::from_le_bytes([rest[6], rest[7]]),
-                        timestamp: u64_at(rest, 8),
-                    };
-                    let frame = framed(size as u64);
-                    if !hdr.is_valid()
-                        || size == 0
-                        || kind == EventHeader::KIND_PAD
-                        || frame > rest.len() as u64
-                    {
-                        return Err(corrupt);
-                    }
-                    let payload = rest[RECORD_HEADER..RECORD_HEADER + size as usize].to_vec();
-                    self.pending.push_back(TraceEntry::Record {
-                        lane: id,
-                        kind,
-                        timestamp: convert(hdr.timestamp, 1),
-                        payload,
-                    });
-                    rest = &rest[frame as usize..];
-                }
+                let order = (flags & FLAG_ORDERED != 0).then(|| BatchOrder {
+                    first_record: u64_at(body, 32),
+                    complete: flags & FLAG_COMPLETE != 0,
+                });
+                let records = parse_records(&body[records_at..]).ok_or(corrupt)?;
+                let events = body[LANE_HEADER..records_at]
+                    .chunks_exact(EVENT_BYTES)
+                    .map(bytemuck::pod_read_unaligned::<IndexEvent>);
+                self.merge
+                    .batch(id, events, records.into_iter(), scale, order);
             }
             (TAG_DROPS, 40) if flags == 0 => {
-                self.pending.push_back(TraceEntry::Drops {
+                self.merge.pass(TraceEntry::Drops {
                     lane: lane(body),
                     events: u64_at(body, 24),
                     records: u64_at(body, 32),
@@ -476,7 +459,7 @@ impl<R: Read> TraceReader<R> {
                 if body[9..16] != [0; 7] {
                     return Err(corrupt);
                 }
-                self.pending.push_back(TraceEntry::Timebase(Timebase {
+                self.merge.pass(TraceEntry::Timebase(Timebase {
                     mode,
                     source,
                     counter_hz: u64_at(body, 16),
@@ -492,7 +475,7 @@ impl<R: Read> TraceReader<R> {
             }
             (TAG_PROCESS, n) if flags == 0 && (4..=4 + MAX_NAME).contains(&n) => {
                 let name = std::str::from_utf8(&body[4..]).map_err(|_| corrupt)?;
-                self.pending.push_back(TraceEntry::Process {
+                self.merge.pass(TraceEntry::Process {
                     pid: u32_at(body, 0),
                     name: name.to_owned(),
                 });
@@ -508,21 +491,23 @@ impl<R: Read> Iterator for TraceReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(e) = self.pending.pop_front() {
+            if let Some(e) = self.merge.next() {
                 return Some(Ok(e));
             }
             if self.done {
-                return None;
+                return self.error.take().map(Err);
             }
             match self.next_block() {
                 Ok(true) => {}
                 Ok(false) => {
                     self.done = true;
-                    return None;
+                    self.merge.finish();
                 }
                 Err(e) => {
+                    // What was read before the damage goes out first.
                     self.done = true;
-                    return Some(Err(e));
+                    self.merge.finish();
+                    self.error = Some(e);
                 }
             }
         }

@@ -511,6 +511,12 @@ impl RecordConsumer {
         Ok((n, payload_bytes))
     }
 
+    /// Records consumed since the ring was made or recycled (the lane's
+    /// count of the next record).
+    pub(crate) fn records_read(&self) -> u64 {
+        self.h.core.read_count()
+    }
+
     /// One load of the producer position: the readable bytes (for the
     /// drain, which reads each producer word at most once per visit).
     pub(crate) fn poll(&mut self) -> Result<u64, RingError> {

@@ -1,0 +1,233 @@
+//! One ordered stream per lane: merges a lane's index events among its
+//! records by the order word the `tracing` layer writes (see the schema's
+//! "Order"), converting tick timestamps on the way. The trace reader and
+//! the export sink both read through it, so a one-pass consumer sees each
+//! lane in the order its thread wrote it, names before their use.
+//!
+//! A lane's blocks say where their records start in the lane's count
+//! (`first_record`) and whether the drain took everything the lane held
+//! (`complete`). A complete block bounds what may still come: every index
+//! event of a later block counts at least as many records as this block
+//! ends with (the drain loads the record ring's position before the index
+//! ring's, so an event written before one of these records is among the
+//! events it read). So records below that bound go out as soon as the index
+//! events before them have, and a merge holds back at most one visit.
+
+use super::registry::IndexEvent;
+use super::schema;
+use super::sink::LaneId;
+use super::trace::TraceEntry;
+use crate::clock::TickScale;
+use std::collections::{HashMap, VecDeque};
+
+/// One ring's last converted timestamp: conversion never runs backwards.
+#[derive(Clone, Copy, Default)]
+struct LaneTime {
+    ns: u64,
+}
+
+/// The records an index event of the layer says came before it, if it
+/// carries an order word.
+fn records_before(e: &IndexEvent) -> Option<u32> {
+    match e.kind {
+        schema::EVENT_SPAN_ENTER | schema::EVENT_SPAN_EXIT | schema::EVENT_SPAN_CLOSE => {
+            Some((e.b >> 32) as u32)
+        }
+        schema::EVENT_INSTANT => Some((e.a >> 32) as u32),
+        _ => None,
+    }
+}
+
+#[derive(Default)]
+struct LaneQueue {
+    events: VecDeque<(TraceEntry, Option<u32>)>,
+    records: VecDeque<TraceEntry>,
+    /// The lane's count of the next record to hand out.
+    next_record: u64,
+    /// Records numbered below this may go out once the events before them
+    /// have.
+    floor: u64,
+    times: [LaneTime; 2],
+}
+
+impl LaneQueue {
+    /// Hands out what is known to be in order.
+    fn release(&mut self, out: &mut VecDeque<TraceEntry>) {
+        loop {
+            if let Some((_, rb)) = self.events.front() {
+                let due = match rb {
+                    // An event of the caller's own kind: no order word.
+                    None => true,
+                    Some(rb) => (self.next_record as u32).wrapping_sub(*rb) as i32 >= 0,
+                };
+                if due {
+                    if let Some((e, _)) = self.events.pop_front() {
+                        out.push_back(e);
+                    }
+                    continue;
+                }
+            }
+            if !self.records.is_empty()
+                && (self.next_record < self.floor || !self.events.is_empty())
+            {
+                if let Some(r) = self.records.pop_front() {
+                    out.push_back(r);
+                }
+                self.next_record += 1;
+                continue;
+            }
+            return;
+        }
+    }
+}
+
+/// A record of a batch, as parsed from its framing.
+pub(crate) struct RawRecord<'a> {
+    pub(crate) kind: u16,
+    pub(crate) timestamp: u64,
+    pub(crate) payload: &'a [u8],
+}
+
+/// Where a batch's records start in the lane's count, and whether the
+/// drain took everything the lane held.
+#[derive(Clone, Copy)]
+pub(crate) struct BatchOrder {
+    pub(crate) first_record: u64,
+    pub(crate) complete: bool,
+}
+
+/// Per-lane merges, and the entries they released.
+#[derive(Default)]
+pub(crate) struct Merge {
+    lanes: HashMap<(u32, u32, u64), LaneQueue>,
+    ready: VecDeque<TraceEntry>,
+}
+
+impl Merge {
+    /// Takes one batch of `lane`: its index events and records, with tick
+    /// timestamps converted by `scale` (`None`: already nanoseconds), in
+    /// order by `order` (`None`: handed out as they come).
+    pub(crate) fn batch<'a>(
+        &mut self,
+        lane: LaneId,
+        events: impl Iterator<Item = IndexEvent>,
+        records: impl Iterator<Item = RawRecord<'a>>,
+        scale: Option<TickScale>,
+        order: Option<BatchOrder>,
+    ) {
+        let q = self
+            .lanes
+            .entry((lane.slot, lane.pid, lane.generation))
+            .or_default();
+        let times = &mut q.times;
+        let mut convert = |t: u64, ring: usize| match scale {
+            Some(s) => {
+                let ns = s.to_ns(t).max(times[ring].ns);
+                times[ring].ns = ns;
+                ns
+            }
+            None => t,
+        };
+        let Some(order) = order else {
+            for mut event in events {
+                event.timestamp = convert(event.timestamp, 0);
+                self.ready.push_back(TraceEntry::Event { lane, event });
+            }
+            for r in records {
+                self.ready.push_back(TraceEntry::Record {
+                    lane,
+                    kind: r.kind,
+                    timestamp: convert(r.timestamp, 1),
+                    payload: r.payload.to_vec(),
+                });
+            }
+            return;
+        };
+        for mut event in events {
+            event.timestamp = convert(event.timestamp, 0);
+            let rb = records_before(&event);
+            q.events.push_back((TraceEntry::Event { lane, event }, rb));
+        }
+        if q.records.is_empty() {
+            // Where the count stands (a reader may start in a lane's middle).
+            q.next_record = order.first_record;
+        }
+        let mut n = 0;
+        for r in records {
+            n += 1;
+            q.records.push_back(TraceEntry::Record {
+                lane,
+                kind: r.kind,
+                timestamp: convert(r.timestamp, 1),
+                payload: r.payload.to_vec(),
+            });
+        }
+        if order.complete {
+            q.floor = q.floor.max(order.first_record + n);
+        }
+        q.release(&mut self.ready);
+    }
+
+    /// An entry that needs no merging (it goes out now).
+    pub(crate) fn pass(&mut self, entry: TraceEntry) {
+        self.ready.push_back(entry);
+    }
+
+    /// The next entry released, if any.
+    pub(crate) fn next(&mut self) -> Option<TraceEntry> {
+        self.ready.pop_front()
+    }
+
+    /// The end of the input: hands out everything still held, lane by lane.
+    pub(crate) fn finish(&mut self) {
+        let mut keys: Vec<_> = self.lanes.keys().copied().collect();
+        keys.sort_unstable();
+        for k in keys {
+            if let Some(q) = self.lanes.get_mut(&k) {
+                q.floor = u64::MAX;
+                q.release(&mut self.ready);
+                // Events that count records the file does not hold (the ring
+                // dropped them, or the file ends early) go out last.
+                while let Some((e, _)) = q.events.pop_front() {
+                    self.ready.push_back(e);
+                }
+            }
+        }
+    }
+}
+
+/// Parses the records of a batch: each a 16-byte header (size, kind, check,
+/// timestamp), the payload and zeros to 8. `None` at the first bad frame.
+pub(crate) fn parse_records(mut bytes: &[u8]) -> Option<Vec<RawRecord<'_>>> {
+    use crate::record::format::framed;
+    use crate::EventHeader;
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let head = bytes.get(..16)?;
+        let size = u32::from_le_bytes(head[0..4].try_into().ok()?);
+        let kind = u16::from_le_bytes(head[4..6].try_into().ok()?);
+        let check = u16::from_le_bytes(head[6..8].try_into().ok()?);
+        let timestamp = u64::from_le_bytes(head[8..16].try_into().ok()?);
+        let hdr = EventHeader {
+            size,
+            kind,
+            check,
+            timestamp,
+        };
+        let frame = framed(size as u64);
+        if !hdr.is_valid()
+            || size == 0
+            || kind == EventHeader::KIND_PAD
+            || frame > bytes.len() as u64
+        {
+            return None;
+        }
+        out.push(RawRecord {
+            kind,
+            timestamp,
+            payload: &bytes[16..16 + size as usize],
+        });
+        bytes = &bytes[frame as usize..];
+    }
+    Some(out)
+}
