@@ -191,7 +191,9 @@ impl Lane {
     /// a [`LaneMode::FlightRecorder`] registry, whose lanes write records
     /// with [`record`](Self::record) only). It stamps records with a precise
     /// [`ticks`](crate::clock::ticks) read in either clock mode (a
-    /// caller-supplied timestamp must be in ticks too).
+    /// caller-supplied timestamp must be in ticks too). Its writes return
+    /// [`RingError::Full`] at once whatever the registry's [`FullPolicy`]:
+    /// retrying is the caller's.
     ///
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;
@@ -329,8 +331,8 @@ impl Retry for DetailRetry<'_> {
 
 /// Spins (with the arch spin hint) for the first rounds of a wait, then
 /// yields for as many, then sleeps this long between looks.
-const SPIN_ROUNDS: u32 = 64;
-const YIELD_ROUNDS: u32 = 64;
+const SPIN_ROUNDS: u32 = 16;
+const YIELD_ROUNDS: u32 = 16;
 const NAP: Duration = Duration::from_micros(50);
 
 /// A write found its ring full: applies `policy`. `Drop` drops and counts

@@ -107,6 +107,13 @@ pub struct RegistryConfig {
 ///   [`Snapshotter`](super::Snapshotter) copies the newest on demand. Its
 ///   `on_full` must be `Drop` (it never waits).
 ///
+/// The policy applies to the writes of [`Lane::event`](super::Lane::event),
+/// [`Lane::write`](super::Lane::write), [`Lane::record`](super::Lane::record)
+/// and the registry's [`emit`](Registry::emit) and
+/// [`emit_record`](Registry::emit_record) (and so to the `tracing` layer);
+/// the raw producer of [`Lane::detail`](super::Lane::detail) is the
+/// caller's to retry.
+///
 /// The fast path (a ring with room) costs the same under every policy: the
 /// policy is looked at only once a ring is found full. The policy is
 /// stored in a shared registry's header, so an attaching process waits (or
@@ -189,7 +196,8 @@ impl FullPolicy {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LaneMode {
     /// SPSC rings emptied by a [`Drain`](super::Drain): a full ring drops
-    /// the newest write and counts it.
+    /// the newest write and counts it, at once or after waiting for the
+    /// drain, as [`RegistryConfig::on_full`] says.
     #[default]
     Stream,
     /// [Flight rings](crate::flight): a full ring overwrites the oldest,
