@@ -65,7 +65,9 @@ fn wait_keeps_every_event_of_tiny_rings_in_order() {
     const THREADS: u64 = 4;
     const EVENTS: u64 = 200_000;
     const RECORDS: u64 = 50_000;
-    let reg = Registry::new(tiny(wait(1000))).unwrap();
+    // A timeout far longer than any wait here, even under valgrind: a drop
+    // would mean the drain was never woken.
+    let reg = Registry::new(tiny(wait(10_000))).unwrap();
     let drain = Drain::spawn(&reg, Ordered::default(), DrainConfig::default()).unwrap();
     let writers: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -96,9 +98,12 @@ fn wait_keeps_every_event_of_tiny_rings_in_order() {
     assert_eq!(report.emitted(), report.persisted() + report.dropped());
 }
 
+const TIMEOUT_MS: u64 = 100;
+const TIMEOUT: Duration = Duration::from_millis(TIMEOUT_MS);
+
 #[test]
 fn wait_without_a_drain_gives_up_after_the_timeout_and_counts() {
-    let reg = Registry::new(tiny(wait(20))).unwrap();
+    let reg = Registry::new(tiny(wait(TIMEOUT_MS))).unwrap();
     let mut lane = reg.register().unwrap();
     for i in 0..16 {
         lane.event(1, 0, i).unwrap();
@@ -106,13 +111,13 @@ fn wait_without_a_drain_gives_up_after_the_timeout_and_counts() {
     let t = Instant::now();
     assert_eq!(lane.event(1, 0, 16), Err(tracering::RingError::Full));
     let waited = t.elapsed();
-    assert!(waited >= Duration::from_millis(19), "{waited:?}");
+    assert!(waited >= TIMEOUT, "{waited:?}");
     assert!(waited < Duration::from_secs(5), "{waited:?}");
     // The ring stayed full for a whole timeout and took nothing since: the
     // next write drops at once instead of waiting again.
     let t = Instant::now();
     assert_eq!(lane.event(1, 0, 17), Err(tracering::RingError::Full));
-    assert!(t.elapsed() < Duration::from_millis(19), "{:?}", t.elapsed());
+    assert!(t.elapsed() < TIMEOUT / 2, "{:?}", t.elapsed());
 
     // The detail ring waits the same way.
     let payload = [7u8; 100];
@@ -127,7 +132,7 @@ fn wait_without_a_drain_gives_up_after_the_timeout_and_counts() {
             }
         }
     };
-    assert!(waited >= Duration::from_millis(19), "{waited:?}");
+    assert!(waited >= TIMEOUT, "{waited:?}");
     assert!(records >= 8, "{records}");
 
     // Once a drain makes room, writes enter again, and a full ring waits
@@ -141,7 +146,7 @@ fn wait_without_a_drain_gives_up_after_the_timeout_and_counts() {
     }
     let t = Instant::now();
     assert_eq!(lane.event(1, 0, 34), Err(tracering::RingError::Full));
-    assert!(t.elapsed() >= Duration::from_millis(19));
+    assert!(t.elapsed() >= TIMEOUT);
     while drain.run_pass().unwrap() > 0 {}
     let report = drain.report();
     assert_eq!((report.dropped_events, report.dropped_records), (3, 1));
@@ -322,7 +327,7 @@ impl Sink for Echo {
 
 #[test]
 fn a_sink_that_emits_into_its_own_registry_does_not_deadlock() {
-    let reg = Registry::new(tiny(wait(2000))).unwrap();
+    let reg = Registry::new(tiny(wait(10_000))).unwrap();
     let sink = Echo {
         registry: reg.clone(),
         events: 0,
