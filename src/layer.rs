@@ -73,13 +73,13 @@
 //!
 //! # When a ring is full
 //! What a write does on a full ring is the registry's
-//! [`FullPolicy`](crate::pipeline::FullPolicy). The registry that
+//! [`FullPolicy`]. The registry that
 //! [`TraceringLayer::file`] and [`TraceringLayer::with_sink`] build waits
 //! for the drain, by [`LayerConfig::default`]: file capture is lossless
 //! while the drain keeps up within the timeout (250 ms), and a dead or
 //! stuck drain costs a thread that one timeout, after which its full ring
 //! drops (counted) until it has room again. Set `registry.on_full` to
-//! [`FullPolicy::Drop`](crate::pipeline::FullPolicy::Drop) for a traced
+//! [`FullPolicy::Drop`] for a traced
 //! program that must never wait. [`TraceringLayer::new`] uses whatever its
 //! registry was built with (`Drop` for `RegistryConfig::default()`), and a
 //! [`LaneMode::FlightRecorder`] registry overwrites.

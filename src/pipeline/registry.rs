@@ -100,8 +100,12 @@ pub struct RegistryConfig {
 ///   registry (a stopping drain) is not waited for, and a write made on
 ///   the drain's own thread is refused ([`Error::DrainThread`]) rather
 ///   than waiting on itself. A zero timeout is valid: wake the drain, try
-///   once more, drop. The default of
-///   [`LayerConfig`](crate::layer::LayerConfig) (file capture) is `Wait`.
+///   once more, drop. The default of the
+///   `tracing` layer's `LayerConfig` (file capture) is `Wait`.
+///   (Only a drain started with [`Drain::spawn`](super::Drain::spawn)
+///   marks its thread; a thread that runs
+///   [`Drain::run_pass`](super::Drain::run_pass) itself and also writes
+///   waits out one timeout on its own full ring, then drops.)
 /// - **Overwrite**: [`LaneMode::FlightRecorder`], chosen with
 ///   [`RegistryConfig::mode`]: a full ring overwrites its oldest data and a
 ///   [`Snapshotter`](super::Snapshotter) copies the newest on demand. Its
