@@ -84,7 +84,7 @@ pub(crate) use imp::{BACKEND, CACHE_LINE};
 #[inline(always)]
 pub(crate) fn spin_hint() {
     #[cfg(loom)]
-    loom::hint::spin_loop();
+    crate::sync::yield_now();
     #[cfg(not(loom))]
     core::hint::spin_loop();
 }

@@ -380,12 +380,12 @@ fn on_full(
         if round < SPIN_ROUNDS {
             arch::spin_hint();
         } else if round < SPIN_ROUNDS + YIELD_ROUNDS {
-            std::thread::yield_now();
+            crate::sync::yield_now();
         } else {
             // The drain may have gone to sleep meanwhile (below the
             // watermark of the other ring, say): wake it again.
             wake_if_asleep(inner);
-            std::thread::sleep(NAP);
+            crate::sync::nap(NAP);
         }
         round = round.saturating_add(1);
     }
