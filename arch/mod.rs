@@ -24,8 +24,11 @@
 //! differ per architecture), its scale, and the fallback to
 //! `CLOCK_MONOTONIC` (see [`ClockSource`]).
 //!
-//! (The spin hint is `core::hint::spin_loop`, which already emits `pause` or
-//! `yield` per target; nothing in the crate spins any more: the drain sleeps.)
+//! The spin hint is [`spin_hint`]: `core::hint::spin_loop`, which already
+//! emits `pause` or `yield` per target (under loom, a yield to the model's
+//! scheduler). Only one loop spins, briefly: a lane of a
+//! `FullPolicy::Wait` registry waiting for room before it yields and
+//! sleeps; the drain itself sleeps.
 //!
 //! `generic.rs` is compiled on every target, so that the portable code is
 //! always type-checked and available as the fallback; where a per-arch file
@@ -74,6 +77,17 @@ cfg_if::cfg_if! {
 }
 
 pub(crate) use imp::{BACKEND, CACHE_LINE};
+
+/// Tells the CPU that the caller spins waiting for another thread (`pause`
+/// on x86_64, `yield` on aarch64; under loom, lets the model run another
+/// thread).
+#[inline(always)]
+pub(crate) fn spin_hint() {
+    #[cfg(loom)]
+    crate::sync::yield_now();
+    #[cfg(not(loom))]
+    core::hint::spin_loop();
+}
 
 /// Nanoseconds and ticks on `CLOCK_MONOTONIC`: Miri cannot run the cycle
 /// counters.

@@ -59,8 +59,8 @@ expected = {
     # One producer on any machine; more rows where there are more cores.
     "scaling": ["tracering-1p"],
     "tracing_layer": [f"{s}-{t}t" for t in (1, 4) for s in
-                      ("tracering", "tracering-coarse", "tracering-file", "tracing-chrome",
-                       "fmt", "registry-only")],
+                      ("tracering", "tracering-coarse", "tracering-file-drop",
+                       "tracering-file-wait", "tracing-chrome", "fmt", "registry-only")],
 }
 # Figures each workload must have once it has run.
 figures = {
@@ -120,7 +120,8 @@ cost_bases = {
     ("flight", "record-flight+reader"): ["record-normal", "record-flight"],
 }
 for t in (1, 4):
-    for s in ("tracering-coarse", "tracering-file", "tracing-chrome", "fmt", "registry-only"):
+    for s in ("tracering-coarse", "tracering-file-drop", "tracering-file-wait", "tracing-chrome",
+              "fmt", "registry-only"):
         cost_bases[("tracing_layer", f"{s}-{t}t")] = [f"tracering-{t}t"]
 for workload in ("observer_effect", "lane_event", "flight", "scaling", "tracing_layer"):
     for impl in expected[workload]:

@@ -112,6 +112,18 @@ pub enum Error {
     /// An emit was made from inside [`Registry::with_lane`](crate::pipeline::Registry::with_lane)
     /// on the same thread; the event was counted as dropped.
     Reentrant,
+    /// A registry's [`FullPolicy`](crate::pipeline::FullPolicy) was
+    /// refused: a `Wait` timeout above
+    /// [`FullPolicy::MAX_WAIT`](crate::pipeline::FullPolicy::MAX_WAIT), or
+    /// `Wait` in a flight recorder (whose rings overwrite, never wait).
+    InvalidFullPolicy {
+        /// The timeout in nanoseconds.
+        timeout_ns: u64,
+    },
+    /// The thread of a drain tried to take a lane of the registry it
+    /// drains (a sink that traces into its own registry): refused, since
+    /// it could wait on itself; an emit counts it as dropped.
+    DrainThread,
     /// A trace file ends in the middle of an entry.
     TraceTruncated {
         /// Byte offset of the incomplete entry.
@@ -193,6 +205,13 @@ pub enum AttachError {
         /// This process's counter.
         expected: u8,
     },
+    /// A registry header names no valid
+    /// [`FullPolicy`](crate::pipeline::FullPolicy) (a wait above the
+    /// maximum, or a wait in a flight recorder).
+    FullPolicy {
+        /// The policy word in the header.
+        found: u64,
+    },
 }
 
 /// Which invariant a corrupted ring broke.
@@ -259,6 +278,14 @@ impl fmt::Display for Error {
             Error::RegistryFull => write!(f, "every registry slot is in use; event dropped"),
             Error::Closed => write!(f, "the registry is closed to new producers"),
             Error::Reentrant => write!(f, "nested emit on a thread already inside with_lane"),
+            Error::InvalidFullPolicy { timeout_ns } => write!(
+                f,
+                "full-ring wait of {timeout_ns} ns refused (at most 60 s, stream lanes only)"
+            ),
+            Error::DrainThread => write!(
+                f,
+                "a drain's thread cannot write into the registry it drains; event dropped"
+            ),
             Error::TraceTruncated { offset } => write!(f, "trace truncated at byte {offset}"),
             Error::TraceCorrupt { offset } => write!(f, "trace corrupt at byte {offset}"),
             Error::Io(kind) => write!(f, "trace I/O failed: {kind}"),

@@ -379,6 +379,24 @@ impl<T: Copy> EventProducer<T> {
         Ok(())
     }
 
+    /// Appends `value` if the ring has room as far as the producer knows,
+    /// without loading the consumer's position: `Err(value)` (nothing
+    /// counted) otherwise. The fast path of a lane's write, which handles
+    /// a full ring by its policy (`push_or_drop`'s fast path exactly).
+    #[inline(always)]
+    pub(crate) fn push_cached(&mut self, value: T) -> Result<(), T> {
+        if self.h.core.free_cached() == 0 {
+            return Err(value);
+        }
+        self.put(value);
+        Ok(())
+    }
+
+    /// The producer position: moves with every write that enters the ring.
+    pub(crate) fn position(&self) -> u64 {
+        self.h.core.head
+    }
+
     /// Writes `value` into the free slot at `head` and publishes it.
     #[inline(always)]
     fn put(&mut self, value: T) {

@@ -71,11 +71,24 @@
 //! one ring write. Callsite ids come from a lock-free table filled when
 //! `tracing` registers the callsite (a mutex guards only that cold insert).
 //!
-//! A write never waits: a full ring drops the event and counts it. A
-//! thread that finds no free lane (or a closed registry) cannot write, nor
-//! can a callback that runs inside another of this layer on the same
+//! # When a ring is full
+//! What a write does on a full ring is the registry's
+//! [`FullPolicy`]. The registry that
+//! [`TraceringLayer::file`] and [`TraceringLayer::with_sink`] build waits
+//! for the drain, by [`LayerConfig::default`]: file capture is lossless
+//! while the drain keeps up within the timeout (250 ms), and a dead or
+//! stuck drain costs a thread that one timeout, after which its full ring
+//! drops (counted) until it has room again. Set `registry.on_full` to
+//! [`FullPolicy::Drop`] for a traced
+//! program that must never wait. [`TraceringLayer::new`] uses whatever its
+//! registry was built with (`Drop` for `RegistryConfig::default()`), and a
+//! [`LaneMode::FlightRecorder`] registry overwrites.
+//!
+//! A thread that finds no free lane (or a closed registry) cannot write,
+//! nor can a callback that runs inside another of this layer on the same
 //! thread (`tracing` itself already drops an event made inside a
-//! subscriber's callback); both are counted in the registry's `exhausted`
+//! subscriber's callback), nor the drain's own thread (a sink that traces
+//! through this layer): each is counted in the registry's `exhausted`
 //! counter, so the drain's report keeps `emitted == persisted + dropped`.
 //!
 //! # Reading the trace
@@ -93,7 +106,7 @@
 
 use crate::pipeline::schema::{self, CallsiteHead, CallsiteKind, Level, Value, ValuesWriter};
 use crate::pipeline::{
-    Drain, DrainConfig, DrainHandle, DrainReport, FileSink, Lane, LaneMode, Registry,
+    Drain, DrainConfig, DrainHandle, DrainReport, FileSink, FullPolicy, Lane, LaneMode, Registry,
     RegistryConfig, Sink,
 };
 use crate::sync::atomic::AtomicU64;
@@ -108,11 +121,20 @@ use tracing_core::{Event, Interest, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+/// How long a write of the layer's own registry waits for room in a full
+/// ring before it drops (see [`LayerConfig::default`]): 250 ms.
+///
+/// ```
+/// assert_eq!(tracering::layer::DEFAULT_WAIT.as_millis(), 250);
+/// ```
+pub const DEFAULT_WAIT: Duration = Duration::from_millis(250);
+
 /// Sizes and limits of a [`TraceringLayer`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LayerConfig {
     /// The registry the constructors that make one ([`TraceringLayer::file`],
-    /// [`TraceringLayer::with_sink`]) build.
+    /// [`TraceringLayer::with_sink`]) build: by default its full rings wait
+    /// for the drain (see [`LayerConfig::default`]).
     pub registry: RegistryConfig,
     /// Their drain.
     pub drain: DrainConfig,
@@ -137,8 +159,35 @@ impl Default for LayerConfig {
     /// Large rings are what keep the traced threads' cost low: the drain
     /// sleeps until a ring is a quarter full, and each time a thread wakes
     /// it costs that thread a system call. Smaller rings work (fewer bytes,
-    /// more wake-ups and a higher risk of drops under bursts): set
-    /// `registry`.
+    /// more wake-ups, and more waits for the drain under bursts): set
+    /// `registry`, starting from `LayerConfig::default().registry` to keep
+    /// the policy below.
+    ///
+    /// A full ring waits for the drain ([`FullPolicy::Wait`]) for at most
+    /// [`DEFAULT_WAIT`] (250 ms), so that a file capture is lossless: a
+    /// drain woken at a quarter ring empties a ring in well under a
+    /// millisecond, and a ring fills only while the drain is kept from
+    /// running (descheduled on a loaded machine, tens of milliseconds) or
+    /// its sink stalls (a write to a busy disk, up to hundreds). A quarter
+    /// second rides out those, and is short enough that a drain that died
+    /// costs each thread one noticeable pause, not a hang: its ring then
+    /// drops, counted, until it has room again.
+    ///
+    /// ```
+    /// use tracering::layer::{LayerConfig, DEFAULT_WAIT};
+    /// use tracering::pipeline::FullPolicy;
+    /// let cfg = LayerConfig::default();
+    /// assert_eq!(cfg.registry.on_full, FullPolicy::Wait { timeout: DEFAULT_WAIT });
+    /// // Never wait: drop and count instead.
+    /// let never = LayerConfig {
+    ///     registry: tracering::pipeline::RegistryConfig {
+    ///         on_full: FullPolicy::Drop,
+    ///         ..LayerConfig::default().registry
+    ///     },
+    ///     ..LayerConfig::default()
+    /// };
+    /// # let _ = never;
+    /// ```
     fn default() -> Self {
         LayerConfig {
             // Every other registry setting (if any) at its default.
@@ -147,6 +196,9 @@ impl Default for LayerConfig {
                 slots: 32,
                 index_capacity: 32768,
                 detail_capacity: 512 * 1024,
+                on_full: FullPolicy::Wait {
+                    timeout: DEFAULT_WAIT,
+                },
                 ..RegistryConfig::default()
             },
             drain: DrainConfig {
@@ -672,7 +724,9 @@ impl<S> core::fmt::Debug for TraceGuard<S> {
 impl TraceringLayer {
     /// A layer over an existing registry; the caller runs the drain. Spawn
     /// the drain first: lanes learn its wake-up watermark when they are
-    /// taken.
+    /// taken. A full ring does what the registry's
+    /// [`on_full`](RegistryConfig::on_full) says (`cfg.registry` is not
+    /// used here).
     ///
     /// ```
     /// use tracering::layer::TraceringLayer;
@@ -703,7 +757,9 @@ impl TraceringLayer {
     /// A layer with its own registry and a drain that writes the binary
     /// trace file at `path` ([`FileSink`]; read it with
     /// [`TraceReader`](crate::pipeline::TraceReader) and
-    /// [`schema::decode`]).
+    /// [`schema::decode`]). With the default `cfg` the capture is lossless:
+    /// a full ring waits for the drain (bounded; see
+    /// [`LayerConfig::default`]).
     ///
     /// ```no_run
     /// use tracing_subscriber::prelude::*;

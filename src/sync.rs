@@ -14,6 +14,24 @@ pub(crate) use loom::sync::{atomic, Arc};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{atomic, Arc};
 
+/// Lets another thread run (loom's scheduler under loom).
+#[cfg(loom)]
+pub(crate) use loom::thread::yield_now;
+#[cfg(not(loom))]
+pub(crate) use std::thread::yield_now;
+
+/// Sleeps for `d`; under loom, whose clock does not advance, yields.
+#[cfg(loom)]
+pub(crate) fn nap(_d: std::time::Duration) {
+    loom::thread::yield_now();
+}
+
+/// Sleeps for `d`; under loom, whose clock does not advance, yields.
+#[cfg(not(loom))]
+pub(crate) fn nap(d: std::time::Duration) {
+    std::thread::sleep(d);
+}
+
 /// One loom cell per data unit (slot, or 8-byte word of a record ring).
 #[cfg(loom)]
 pub(crate) struct AccessLog {

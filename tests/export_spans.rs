@@ -29,7 +29,7 @@ fn trace_file() -> std::path::PathBuf {
             slots: 4,
             index_capacity: 1024,
             detail_capacity: 64 * 1024,
-            ..RegistryConfig::default()
+            ..LayerConfig::default().registry
         },
         ..LayerConfig::default()
     };

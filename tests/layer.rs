@@ -6,22 +6,23 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::schema::{self, Decoded, Value};
-use tracering::pipeline::{Drain, LaneId, Registry, RegistryConfig, TraceEntry, TraceReader};
+use tracering::pipeline::{
+    Drain, FullPolicy, LaneId, Registry, RegistryConfig, TraceEntry, TraceReader,
+};
 use tracing::dispatcher::{self, Dispatch};
 use tracing::{debug, debug_span, info, info_span, warn};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
 /// The default layer with smaller rings (the tests run side by side, and
-/// under valgrind and ASan).
+/// under valgrind and ASan); full rings wait for the drain, as by default.
 fn cfg() -> LayerConfig {
     LayerConfig {
-        #[allow(clippy::needless_update)] // any other setting at its default
         registry: RegistryConfig {
             slots: 8,
             index_capacity: 4096,
             detail_capacity: 64 * 1024,
-            ..RegistryConfig::default()
+            ..LayerConfig::default().registry
         },
         ..LayerConfig::default()
     }
@@ -627,5 +628,76 @@ fn recorded_values_and_explicit_parents() {
             (V::S("inside, elsewhere".into(), false), Some(job)),
         ]
     );
+    std::fs::remove_file(&path).ok();
+}
+
+/// File capture waits for the drain by default, and is then lossless: with
+/// rings far too small for the burst, nothing is dropped; each thread's
+/// events arrive whole and in order. (The timeout is raised from the
+/// default so that a slow checker, valgrind, cannot make a wait run out.)
+#[test]
+fn file_capture_with_tiny_rings_loses_nothing_when_it_waits() {
+    const THREADS: u64 = 3;
+    const EVENTS: u64 = 5_000;
+    let path = temp("lossless");
+    let cfg = LayerConfig {
+        registry: RegistryConfig {
+            slots: 4,
+            index_capacity: 16,
+            detail_capacity: 1024,
+            on_full: FullPolicy::Wait {
+                timeout: std::time::Duration::from_secs(10),
+            },
+            ..LayerConfig::default().registry
+        },
+        ..LayerConfig::default()
+    };
+    assert_eq!(
+        LayerConfig::default().registry.on_full,
+        FullPolicy::Wait {
+            timeout: tracering::layer::DEFAULT_WAIT
+        }
+    );
+    let (layer, guard) = TraceringLayer::file(&path, cfg).unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let d = dispatch.clone();
+            std::thread::spawn(move || {
+                dispatcher::with_default(&d, || {
+                    let s = info_span!("burst", t);
+                    let _g = s.enter();
+                    for i in 0..EVENTS {
+                        info!(t, i, "tick");
+                    }
+                })
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let (report, _) = guard.finish().unwrap();
+    assert_eq!(report.dropped(), 0, "{report:?}");
+    let trace = Trace::read(&path);
+    assert_eq!(trace.drops, (0, 0));
+    let mut per_thread: HashMap<u64, Vec<u64>> = HashMap::new();
+    for items in trace.lanes.values() {
+        for item in items {
+            if let Item::Event {
+                callsite, values, ..
+            } = item
+            {
+                let v = trace.named(*callsite, values);
+                if let (Some(V::U(t)), Some(V::U(i))) = (v.get("t"), v.get("i")) {
+                    per_thread.entry(*t).or_default().push(*i);
+                }
+            }
+        }
+    }
+    assert_eq!(per_thread.len(), THREADS as usize);
+    for seq in per_thread.values() {
+        assert_eq!(*seq, (0..EVENTS).collect::<Vec<_>>());
+    }
     std::fs::remove_file(&path).ok();
 }

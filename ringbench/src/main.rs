@@ -427,11 +427,11 @@ fn tracing_layer_specs() -> Vec<Spec> {
     for threads in ringbench::workloads::tracing_layer::THREADS {
         let base: &'static str = Box::leak(format!("tracering-{threads}t").into_boxed_str());
         let bases: &'static [&'static str] = Box::leak(vec![base].into_boxed_slice());
-        let rows: [(&str, Subscriber, &str); 6] = [
+        let rows: [(&str, Subscriber, &str); 7] = [
             (
                 "tracering",
                 Subscriber::Tracering,
-                "TraceringLayer, default drain into NullSink",
+                "TraceringLayer, default drain into NullSink (full ring: default Wait)",
             ),
             (
                 "tracering-coarse",
@@ -439,9 +439,16 @@ fn tracing_layer_specs() -> Vec<Spec> {
                 "TraceringLayer, coarse clock (10 us ticker beside the drain), NullSink",
             ),
             (
-                "tracering-file",
-                Subscriber::TraceringFile,
-                "TraceringLayer, default drain into FileSink (temp file)",
+                "tracering-file-drop",
+                Subscriber::TraceringFileDrop,
+                "TraceringLayer, default drain into FileSink (temp file), full ring: \
+                 FullPolicy::Drop (drop and count)",
+            ),
+            (
+                "tracering-file-wait",
+                Subscriber::TraceringFileWait,
+                "TraceringLayer, default drain into FileSink (temp file), full ring: \
+                 FullPolicy::Wait (250 ms timeout, the layer's default)",
             ),
             (
                 "tracing-chrome",

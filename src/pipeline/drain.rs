@@ -358,6 +358,9 @@ impl<S: Sink> Drain<S> {
         let thread = std::thread::Builder::new()
             .name("tracering-drain".into())
             .spawn(move || {
+                // A sink that traces into this registry must not take a
+                // lane of it here: the drain would wait on itself.
+                drain.registry.inner().mark_drain_thread();
                 drain
                     .registry
                     .inner()

@@ -2,8 +2,13 @@
 //! event by the registry's clock mode, write it in the registry's lane mode
 //! and wake a sleeping drain at the watermarks. [`Registry`] hands lanes
 //! out; this module holds what a lane does.
+//!
+//! A write that finds a stream ring full goes to one cold function, which
+//! applies the registry's [`FullPolicy`]: drop and count, or wake the drain
+//! and wait for room (bounded), then drop and count. The fast path is the
+//! same under both.
 
-use super::registry::{IndexEvent, LaneMode, Registry};
+use super::registry::{FullPolicy, IndexEvent, Inner, LaneMode, Registry};
 use crate::clock::{ClockMode, LaneClock};
 use crate::event::EventProducer;
 use crate::flight::{FlightProducer, FlightRecordProducer};
@@ -11,6 +16,7 @@ use crate::record::RecordProducer;
 use crate::{arch, Error, RingError};
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
+use std::time::{Duration, Instant};
 
 impl Lane {
     /// The lane of `slot`, which the calling thread has just claimed at
@@ -45,6 +51,9 @@ impl Lane {
             clock: LaneClock::new(word),
             wake_events,
             wake_bytes,
+            on_full: inner.geo.cfg.on_full,
+            index_stall: None,
+            detail_stall: None,
             slot,
             generation,
             registry: registry.clone(),
@@ -68,6 +77,14 @@ pub struct Lane {
     wake_events: u64,
     /// Detail bytes at which this lane wakes a sleeping drain.
     wake_bytes: u64,
+    /// What a write does when it finds a ring full (the registry's).
+    on_full: FullPolicy,
+    /// The index producer's position when a wait for room last ran out
+    /// (`None`: it did not, or the ring took a write since): while it
+    /// stands, a full ring drops at once instead of waiting again.
+    index_stall: Option<u64>,
+    /// The same for the detail ring.
+    detail_stall: Option<u64>,
     slot: usize,
     generation: u64,
     registry: Registry,
@@ -75,8 +92,10 @@ pub struct Lane {
 
 impl Lane {
     /// Writes an index event stamped now (in ticks, by the registry's
-    /// [`ClockMode`]). A full ring drops it and counts the drop
-    /// ([`RingError::Full`]), so the drain's report stays exact.
+    /// [`ClockMode`]). A full ring is handled by the registry's
+    /// [`FullPolicy`]: it drops the event and counts the drop
+    /// ([`RingError::Full`]) at once, or after waiting (bounded) for the
+    /// drain, so the drain's report stays exact.
     ///
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;
@@ -95,7 +114,8 @@ impl Lane {
         })
     }
 
-    /// Writes a whole index event as given (dropped and counted when full).
+    /// Writes a whole index event as given (when full: waits, then drops
+    /// and counts, by the registry's [`FullPolicy`]).
     /// Its timestamp must be in [`ticks`](crate::clock::ticks), like the
     /// lane's own: the drain converts every lane timestamp.
     ///
@@ -113,7 +133,15 @@ impl Lane {
                 return Ok(());
             }
         };
-        let r = index.push_or_drop(event);
+        let r = match index.push_cached(event) {
+            Ok(()) => Ok(()),
+            Err(event) => on_full(
+                self.on_full,
+                &mut self.index_stall,
+                self.registry.inner(),
+                IndexRetry { index, event },
+            ),
+        };
         // One compare on the fast path; at or above the watermark, one
         // relaxed load of the drain's word.
         if index.used_cached() >= self.wake_events && self.drain_sleeps() {
@@ -123,7 +151,9 @@ impl Lane {
     }
 
     /// Writes a variable-length record stamped now (in ticks, by the
-    /// registry's [`ClockMode`]; dropped and counted when full).
+    /// registry's [`ClockMode`]; when full: waits, then drops and counts, by
+    /// the registry's [`FullPolicy`]). The record keeps the time it was
+    /// stamped with, before any wait.
     ///
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;
@@ -137,7 +167,20 @@ impl Lane {
             DetailWriter::Stream(detail) => detail,
             DetailWriter::Flight(detail) => return detail.write_with_timestamp(kind, ts, payload),
         };
-        let r = detail.write_or_drop_at(kind, ts, payload);
+        let r = match detail.write_with_timestamp(kind, ts, payload) {
+            Err(RingError::Full | RingError::Corrupted(_)) => on_full(
+                self.on_full,
+                &mut self.detail_stall,
+                self.registry.inner(),
+                DetailRetry {
+                    detail: &mut *detail,
+                    kind,
+                    ts,
+                    payload,
+                },
+            ),
+            r => r,
+        };
         if detail.used_cached() >= self.wake_bytes && self.drain_sleeps() {
             self.wake_for_detail();
         }
@@ -148,7 +191,9 @@ impl Lane {
     /// a [`LaneMode::FlightRecorder`] registry, whose lanes write records
     /// with [`record`](Self::record) only). It stamps records with a precise
     /// [`ticks`](crate::clock::ticks) read in either clock mode (a
-    /// caller-supplied timestamp must be in ticks too).
+    /// caller-supplied timestamp must be in ticks too). Its writes return
+    /// [`RingError::Full`] at once whatever the registry's [`FullPolicy`]:
+    /// retrying is the caller's.
     ///
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;
@@ -231,6 +276,125 @@ impl Lane {
         if detail.used_now() >= self.wake_bytes {
             self.registry.inner().wake_drain();
         }
+    }
+}
+
+/// A write that found its ring full, to try again.
+trait Retry {
+    /// Writes if the ring has room now; `Err(Full)` (nothing counted) if
+    /// not.
+    fn try_write(&mut self) -> Result<(), RingError>;
+    /// Writes if the ring has room now; otherwise drops the write and
+    /// counts it.
+    fn write_or_drop(&mut self) -> Result<(), RingError>;
+    /// The producer position, which moves with every write that enters.
+    fn position(&self) -> u64;
+}
+
+struct IndexRetry<'a> {
+    index: &'a mut EventProducer<IndexEvent>,
+    event: IndexEvent,
+}
+
+impl Retry for IndexRetry<'_> {
+    fn try_write(&mut self) -> Result<(), RingError> {
+        self.index.push(self.event).map_err(|e| e.kind())
+    }
+    fn write_or_drop(&mut self) -> Result<(), RingError> {
+        self.index.push_or_drop(self.event)
+    }
+    fn position(&self) -> u64 {
+        self.index.position()
+    }
+}
+
+struct DetailRetry<'a> {
+    detail: &'a mut RecordProducer,
+    kind: u16,
+    ts: u64,
+    payload: &'a [u8],
+}
+
+impl Retry for DetailRetry<'_> {
+    fn try_write(&mut self) -> Result<(), RingError> {
+        self.detail
+            .write_with_timestamp(self.kind, self.ts, self.payload)
+    }
+    fn write_or_drop(&mut self) -> Result<(), RingError> {
+        self.detail
+            .write_or_drop_at(self.kind, self.ts, self.payload)
+    }
+    fn position(&self) -> u64 {
+        self.detail.position()
+    }
+}
+
+/// Spins (with the arch spin hint) for the first rounds of a wait, then
+/// yields for as many, then sleeps this long between looks.
+const SPIN_ROUNDS: u32 = 16;
+const YIELD_ROUNDS: u32 = 16;
+const NAP: Duration = Duration::from_micros(50);
+
+/// A write found its ring full: applies `policy`. `Drop` drops and counts
+/// it (after one more look at the consumer position, as the ring's own
+/// `push_or_drop` does). `Wait` wakes the drain if it sleeps and waits for
+/// room until the timeout, then drops and counts; it does not wait on a
+/// closed registry (its drain is stopping), with a zero timeout (one more
+/// try), or while `stall` says that the last wait of this ring ran out and
+/// no write has entered it since (a dead or stuck drain costs a thread one
+/// timeout, not one per write).
+#[cold]
+#[inline(never)]
+fn on_full(
+    policy: FullPolicy,
+    stall: &mut Option<u64>,
+    inner: &Inner,
+    mut w: impl Retry,
+) -> Result<(), RingError> {
+    let FullPolicy::Wait { timeout } = policy else {
+        return w.write_or_drop();
+    };
+    wake_if_asleep(inner);
+    if *stall != Some(w.position()) {
+        *stall = None;
+    }
+    if stall.is_some() || timeout.is_zero() || !inner.accepting() {
+        return w.write_or_drop();
+    }
+    let deadline = Instant::now().checked_add(timeout);
+    let mut round = 0u32;
+    loop {
+        match w.try_write() {
+            Ok(()) => return Ok(()),
+            Err(RingError::Full) => {}
+            // A corrupted ring: count the write as dropped.
+            Err(_) => return w.write_or_drop(),
+        }
+        if deadline.map_or(true, |d| Instant::now() >= d) || !inner.accepting() {
+            let r = w.write_or_drop();
+            if r.is_err() {
+                *stall = Some(w.position());
+            }
+            return r;
+        }
+        if round < SPIN_ROUNDS {
+            arch::spin_hint();
+        } else if round < SPIN_ROUNDS + YIELD_ROUNDS {
+            crate::sync::yield_now();
+        } else {
+            // The drain may have gone to sleep meanwhile (below the
+            // watermark of the other ring, say): wake it again.
+            wake_if_asleep(inner);
+            crate::sync::nap(NAP);
+        }
+        round = round.saturating_add(1);
+    }
+}
+
+/// Wakes the drain if it announced that it sleeps.
+fn wake_if_asleep(inner: &Inner) {
+    if arch::load_relaxed32(inner.drain_asleep()) != 0 {
+        inner.wake_drain();
     }
 }
 

@@ -35,8 +35,9 @@ use crate::sync::atomic::{AtomicU32, AtomicU64};
 use crate::sync::construct_in_place;
 use crate::sync::Arc;
 use crate::{arch, Error, Region};
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::ptr::NonNull;
+use std::time::Duration;
 
 /// A fixed-size event for a lane's index ring: 32 bytes, one half line.
 ///
@@ -74,6 +75,116 @@ pub struct RegistryConfig {
     /// What a full lane does: drop the newest (streamed to a drain, the
     /// default) or overwrite the oldest (a flight recorder).
     pub mode: LaneMode,
+    /// What a write that finds a [`LaneMode::Stream`] ring full does:
+    /// drop and count ([`FullPolicy::Drop`], the default) or wait, bounded,
+    /// for the drain to make room ([`FullPolicy::Wait`]). A flight recorder
+    /// overwrites instead and takes only `Drop` here.
+    pub on_full: FullPolicy,
+}
+
+/// What a write does when it finds its [`LaneMode::Stream`] ring full.
+///
+/// A registry offers three answers to a full ring, one per use:
+///
+/// - **Drop** ([`FullPolicy::Drop`], the default): the write is given up at
+///   once and counted in the lane's drop counter; the drain reports it, so
+///   `emitted == persisted + dropped` stays exact. A traced thread never
+///   waits, whatever the drain does.
+/// - **Wait** ([`FullPolicy::Wait`]): lossless backpressure. The writer
+///   wakes the drain and waits for room (a short spin, then yields and
+///   short sleeps), for at most `timeout` from its first failed attempt;
+///   then it drops and counts the write exactly as `Drop` does. A dead or
+///   stuck drain therefore never hangs the program: a lane whose wait ran
+///   out stops waiting (drops at once) until its ring has room again, so a
+///   thread loses at most one `timeout` per stall of the drain. A closed
+///   registry (a stopping drain) is not waited for, and a write made on
+///   the drain's own thread is refused ([`Error::DrainThread`]) rather
+///   than waiting on itself. A zero timeout is valid: wake the drain, try
+///   once more, drop. The default of the
+///   `tracing` layer's `LayerConfig` (file capture) is `Wait`.
+///   (Only a drain started with [`Drain::spawn`](super::Drain::spawn)
+///   marks its thread; a thread that runs
+///   [`Drain::run_pass`](super::Drain::run_pass) itself and also writes
+///   waits out one timeout on its own full ring, then drops.)
+/// - **Overwrite**: [`LaneMode::FlightRecorder`], chosen with
+///   [`RegistryConfig::mode`]: a full ring overwrites its oldest data and a
+///   [`Snapshotter`](super::Snapshotter) copies the newest on demand. Its
+///   `on_full` must be `Drop` (it never waits).
+///
+/// The policy applies to the writes of [`Lane::event`](super::Lane::event),
+/// [`Lane::write`](super::Lane::write), [`Lane::record`](super::Lane::record)
+/// and the registry's [`emit`](Registry::emit) and
+/// [`emit_record`](Registry::emit_record) (and so to the `tracing` layer);
+/// the raw producer of [`Lane::detail`](super::Lane::detail) is the
+/// caller's to retry.
+///
+/// The fast path (a ring with room) costs the same under every policy: the
+/// policy is looked at only once a ring is found full. The policy is
+/// stored in a shared registry's header, so an attaching process waits (or
+/// drops) as its creator chose.
+///
+/// ```
+/// use std::time::Duration;
+/// use tracering::pipeline::{FullPolicy, Registry, RegistryConfig};
+/// let cfg = RegistryConfig {
+///     index_capacity: 16,
+///     on_full: FullPolicy::Wait { timeout: Duration::from_millis(5) },
+///     ..Default::default()
+/// };
+/// let reg = Registry::new(cfg)?;
+/// for i in 0..16 { reg.emit(1, i, 0)?; }
+/// // No drain runs: the 17th write waits 5 ms, then is dropped and counted.
+/// assert_eq!(reg.emit(1, 16, 0), Err(tracering::Error::Full));
+/// assert!(Registry::new(RegistryConfig {
+///     on_full: FullPolicy::Wait { timeout: FullPolicy::MAX_WAIT * 2 },
+///     ..Default::default()
+/// }).is_err());
+/// # Ok::<(), tracering::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FullPolicy {
+    /// Give the write up at once and count it as dropped.
+    #[default]
+    Drop,
+    /// Wake the drain and wait for room, for at most `timeout` (up to
+    /// [`FullPolicy::MAX_WAIT`]); then drop and count as `Drop` does.
+    Wait {
+        /// The longest one write waits, from its first failed attempt.
+        timeout: Duration,
+    },
+}
+
+impl FullPolicy {
+    /// The longest `Wait` timeout a registry accepts (a minute): a longer
+    /// one would hang a program on a stuck drain in all but name.
+    ///
+    /// ```
+    /// assert_eq!(tracering::pipeline::FullPolicy::MAX_WAIT.as_secs(), 60);
+    /// ```
+    pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+    /// The policy as a header word: 0 for `Drop`, 1 + the timeout in
+    /// nanoseconds for `Wait`.
+    fn to_word(self) -> u64 {
+        match self {
+            FullPolicy::Drop => 0,
+            FullPolicy::Wait { timeout } => {
+                u64::try_from(timeout.as_nanos()).map_or(u64::MAX, |ns| ns.saturating_add(1))
+            }
+        }
+    }
+
+    /// The policy a header word names; `None` for a timeout above
+    /// [`MAX_WAIT`](Self::MAX_WAIT).
+    fn from_word(w: u64) -> Option<FullPolicy> {
+        match w {
+            0 => Some(FullPolicy::Drop),
+            w if w - 1 <= Self::MAX_WAIT.as_nanos() as u64 => Some(FullPolicy::Wait {
+                timeout: Duration::from_nanos(w - 1),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// What a registry's lanes do when full, chosen when it is built.
@@ -89,7 +200,8 @@ pub struct RegistryConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LaneMode {
     /// SPSC rings emptied by a [`Drain`](super::Drain): a full ring drops
-    /// the newest write and counts it.
+    /// the newest write and counts it, at once or after waiting for the
+    /// drain, as [`RegistryConfig::on_full`] says.
     #[default]
     Stream,
     /// [Flight rings](crate::flight): a full ring overwrites the oldest,
@@ -126,12 +238,13 @@ impl Default for RegistryConfig {
             detail_capacity: 64 * 1024,
             clock: ClockMode::Precise,
             mode: LaneMode::Stream,
+            on_full: FullPolicy::Drop,
         }
     }
 }
 
 const REG_MAGIC: u64 = u64::from_le_bytes(*b"TRCREG\x00\x01");
-const REG_VERSION: u64 = 4;
+const REG_VERSION: u64 = 5;
 /// Lines before the slot lines: the header and the clock line.
 const HEADER_LINES: usize = 2;
 const MAX_SLOTS: usize = 65536;
@@ -148,7 +261,8 @@ line_struct! {
         /// 1 while new producers may register.
         accepting: AtomicU64,
         /// Events dropped because no lane could be used: no free slot, the
-        /// registry closed, or a nested emit (many writers: cold RMW).
+        /// registry closed, a nested emit, or an emit on the drain's own
+        /// thread (many writers: cold RMW).
         exhausted: AtomicU64,
         /// 1 while the drain sleeps (a futex word on Linux); a producer at or
         /// above its watermark that finds 1 clears it and wakes the drain.
@@ -167,6 +281,9 @@ line_struct! {
         clock_source: AtomicU64,
         /// The [`LaneMode`] as a word (0 stream, 1 flight recorder).
         lane_mode: AtomicU64,
+        /// The [`FullPolicy`] as a word (0 drop, else 1 + the wait timeout
+        /// in nanoseconds).
+        full_policy: AtomicU64,
     }
 }
 
@@ -193,6 +310,7 @@ mod pinned {
     const_assert_eq!(offset_of!(RegistryHeader, clock_mode), 96);
     const_assert_eq!(offset_of!(RegistryHeader, clock_source), 104);
     const_assert_eq!(offset_of!(RegistryHeader, lane_mode), 112);
+    const_assert_eq!(offset_of!(RegistryHeader, full_policy), 120);
     const_assert_eq!(offset_of!(RegistryHeader, magic), 0);
     const_assert_eq!(offset_of!(RegistryHeader, slots), 24);
     const_assert_eq!(offset_of!(RegistryHeader, accepting), 56);
@@ -253,6 +371,13 @@ impl Geometry {
                 period_ns: cfg.clock.to_word(),
             });
         }
+        if let FullPolicy::Wait { timeout } = cfg.on_full {
+            if timeout > FullPolicy::MAX_WAIT || cfg.mode == LaneMode::FlightRecorder {
+                return Err(Error::InvalidFullPolicy {
+                    timeout_ns: u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX),
+                });
+            }
+        }
         let lanes_at = LINE * (HEADER_LINES + cfg.slots);
         let total = stride
             .checked_mul(cfg.slots)
@@ -287,7 +412,7 @@ pub struct RegistryStats {
     /// Slots whose thread has exited and that await the drain.
     pub retired: usize,
     /// Events dropped because no lane could be used: no free slot, the
-    /// registry closed, or a nested emit.
+    /// registry closed, a nested emit, or an emit on the drain's own thread.
     pub exhausted: u64,
     /// Whether new producers may still register.
     pub accepting: bool,
@@ -412,6 +537,7 @@ impl Registry {
                     clock_mode: z(),
                     clock_source: z(),
                     lane_mode: z(),
+                    full_policy: z(),
                 });
                 construct_in_place(base.add(LINE).cast::<ClockLine>(), || ClockLine {
                     now: z(),
@@ -474,6 +600,7 @@ impl Registry {
         arch::store_relaxed(&h.wake_bytes, u64::MAX);
         arch::store_relaxed(&h.clock_mode, cfg.clock.to_word());
         arch::store_relaxed(&h.lane_mode, cfg.mode.to_word());
+        arch::store_relaxed(&h.full_policy, cfg.on_full.to_word());
         let source = crate::clock::source().code();
         arch::store_relaxed(&h.clock_source, source as u64);
         crate::clock::stop_word(reg.inner.time_word());
@@ -542,12 +669,17 @@ impl Registry {
         let mode = LaneMode::from_word(lane_mode).ok_or(Error::Attach(AttachError::WrongKind {
             found: lane_mode as u32,
         }))?;
+        let policy = arch::load_relaxed(&h.full_policy);
+        let on_full = FullPolicy::from_word(policy)
+            .filter(|p| mode == LaneMode::Stream || *p == FullPolicy::Drop)
+            .ok_or(Error::Attach(AttachError::FullPolicy { found: policy }))?;
         let cfg = RegistryConfig {
             slots: word(&h.slots),
             index_capacity: word(&h.index_capacity),
             detail_capacity: word(&h.detail_capacity),
             clock,
             mode,
+            on_full,
         };
         let geo = Geometry::new(cfg).map_err(|_| {
             Error::Attach(AttachError::Capacity {
@@ -613,6 +745,13 @@ impl Registry {
     /// code uses [`emit`](Self::emit), which does this once per thread and
     /// caches the lane; call `register` to hold a lane explicitly.
     ///
+    /// Refused with [`Error::Closed`] once the registry is closed, with
+    /// [`Error::RegistryFull`] when no slot is free, and with
+    /// [`Error::DrainThread`] on the thread of a drain spawned on this
+    /// registry (a sink that traces into the registry it drains could wait
+    /// on itself); [`emit`](Self::emit) counts each of these in
+    /// [`RegistryStats::exhausted`].
+    ///
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// let mut lane = reg.register()?;
@@ -622,6 +761,9 @@ impl Registry {
     /// ```
     pub fn register(&self) -> Result<Lane, Error> {
         let inner = &self.inner;
+        if inner.drained_here() {
+            return Err(Error::DrainThread);
+        }
         if arch::load_acquire(&inner.header().accepting) == 0 {
             return Err(Error::Closed);
         }
@@ -919,6 +1061,26 @@ impl Inner {
         }
     }
 
+    /// Whether the registry still accepts producers (a closed one has a
+    /// stopping drain, which a full lane does not wait for).
+    pub(crate) fn accepting(&self) -> bool {
+        arch::load_relaxed(&self.header().accepting) != 0
+    }
+
+    /// Marks the calling thread as this registry's drain thread: from now
+    /// on it cannot take a lane of it (see [`Registry::register`]).
+    pub(crate) fn mark_drain_thread(&self) {
+        let _ = DRAINS.try_with(|d| d.set(self.hdr.as_ptr() as usize));
+    }
+
+    /// Whether the calling thread drains this registry (the same mapping
+    /// of its header).
+    fn drained_here(&self) -> bool {
+        DRAINS
+            .try_with(|d| d.get() == self.hdr.as_ptr() as usize)
+            .unwrap_or(false)
+    }
+
     pub(crate) fn set_waker(&self, t: Option<std::thread::Thread>) {
         if let Ok(mut w) = self.waker.lock() {
             *w = t;
@@ -929,6 +1091,8 @@ impl Inner {
 std::thread_local! {
     /// This thread's lanes, one per registry it has written to.
     static LANES: RefCell<Vec<Lane>> = const { RefCell::new(Vec::new()) };
+    /// The header address of the registry this thread drains (0: none).
+    static DRAINS: Cell<usize> = const { Cell::new(0) };
 }
 
 /// The OS thread id (Linux `gettid`), or a per-thread counter elsewhere.

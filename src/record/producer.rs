@@ -63,6 +63,11 @@ impl RecordProducer {
         self.h.used_now()
     }
 
+    /// The producer position: moves with every write that enters the ring.
+    pub(crate) fn position(&self) -> u64 {
+        self.h.core.head
+    }
+
     /// Attaches as the producer of the ring at `offset` in `region`, after
     /// validating its header. Refused while a live process holds that side;
     /// a dead holder's side is taken over.

@@ -20,9 +20,12 @@
 //! `tracing::dispatcher::with_default` on each traced thread:
 //! - [`Subscriber::Tracering`]: `TraceringLayer::with_sink(NullSink,
 //!   LayerConfig::default())`, its default drain on its own thread,
-//!   discarding what it reads;
-//! - [`Subscriber::TraceringFile`]: the same writing the binary trace to a
-//!   temporary file (`FileSink`), removed after the run;
+//!   discarding what it reads (a full ring waits, as by default);
+//! - [`Subscriber::TraceringFileDrop`] and
+//!   [`Subscriber::TraceringFileWait`]: the same writing the binary trace
+//!   to a temporary file (`FileSink`), removed after the run, with each
+//!   full-ring policy: `FullPolicy::Drop` (never wait, drop and count) and
+//!   `FullPolicy::Wait` with the layer's default timeout (the default);
 //! - [`Subscriber::Chrome`]: `tracing-chrome` 0.7.2's layer writing its
 //!   JSON to a temporary file, removed after the run (its writer thread
 //!   gets the events through a channel);
@@ -41,12 +44,15 @@
 //!
 //! Warm-up: 1000 iterations before the timed part, so every thread has made
 //! its per-thread state. Events a subscriber drops (tracering's rings full)
-//! are counted in [`LayerCost::dropped`]; tracering never waits for room.
+//! are counted in [`LayerCost::dropped`]. Under `FullPolicy::Wait` a traced
+//! thread that finds its ring full waits for the drain: its spinning and
+//! yielding count in its CPU time, its short sleeps do not (they show in
+//! [`LayerCost::wall_ns`]).
 
 use super::{Budget, Cores};
 use std::sync::Barrier;
-use tracering::layer::{LayerConfig, TraceringLayer};
-use tracering::pipeline::{FileSink, NullSink};
+use tracering::layer::{LayerConfig, TraceringLayer, DEFAULT_WAIT};
+use tracering::pipeline::{FileSink, FullPolicy, NullSink};
 use tracing::dispatcher::{self, Dispatch};
 use tracing::{info, info_span};
 use tracing_subscriber::prelude::*;
@@ -65,8 +71,12 @@ pub enum Subscriber {
     /// The same with the registry in `ClockMode::coarse()` (the drain runs
     /// the ticker, on the background core).
     TraceringCoarse,
-    /// `TraceringLayer` with the default drain into a `FileSink`.
-    TraceringFile,
+    /// `TraceringLayer` with the default drain into a `FileSink`; a full
+    /// ring drops and counts (`FullPolicy::Drop`).
+    TraceringFileDrop,
+    /// The same where a full ring waits for the drain (`FullPolicy::Wait`,
+    /// the layer's default, with its default timeout).
+    TraceringFileWait,
     /// `tracing-chrome`'s layer writing a JSON file.
     Chrome,
     /// `tracing_subscriber::fmt` writing to `std::io::sink()`.
@@ -85,6 +95,9 @@ pub struct LayerCost {
     pub cpu_ns: u64,
     /// Events the subscriber dropped (tracering's report), 0 for the others.
     pub dropped: u64,
+    /// Wall-clock nanoseconds of the timed loop, summed over the threads
+    /// (with the time a thread slept waiting for room).
+    pub wall_ns: u64,
 }
 
 impl LayerCost {
@@ -141,13 +154,14 @@ fn on_core<R: Send>(core: Option<core_affinity::CoreId>, f: impl FnOnce() -> R +
 }
 
 /// Runs the loop on `threads` threads (pinned to `core`, if any) under
-/// `dispatch`; returns (iterations, cpu ns) summed over the threads.
+/// `dispatch`; returns (iterations, cpu ns, wall ns) summed over the
+/// threads.
 fn traced(
     dispatch: &Dispatch,
     threads: usize,
     budget: Budget,
     core: Option<core_affinity::CoreId>,
-) -> (u64, u64) {
+) -> (u64, u64, u64) {
     let (limit, deadline) = match budget {
         Budget::Events(n) => (n.div_ceil(EVENTS_PER_ITERATION), u64::MAX),
         Budget::Time(d) => (u64::MAX, d.as_nanos() as u64),
@@ -170,6 +184,7 @@ fn traced(
                         barrier.wait();
                         let end = tracering::now_ns().saturating_add(deadline);
                         let t0 = thread_cpu_ns();
+                        let w0 = tracering::now_ns();
                         let mut i = 0u64;
                         'run: loop {
                             for _ in 0..256 {
@@ -185,7 +200,11 @@ fn traced(
                                 break;
                             }
                         }
-                        (i, thread_cpu_ns().saturating_sub(t0))
+                        (
+                            i,
+                            thread_cpu_ns().saturating_sub(t0),
+                            tracering::now_ns().saturating_sub(w0),
+                        )
                     })
                 })
             })
@@ -193,7 +212,7 @@ fn traced(
         handles
             .into_iter()
             .map(|h| h.join().expect("traced thread panicked"))
-            .fold((0, 0), |(i, ns), (a, b)| (i + a, ns + b))
+            .fold((0, 0, 0), |(i, ns, w), (a, b, c)| (i + a, ns + b, w + c))
     })
 }
 
@@ -211,16 +230,32 @@ pub fn tracing_layer(
         None => (None, None),
     };
     match sub {
-        Subscriber::Tracering | Subscriber::TraceringCoarse | Subscriber::TraceringFile => {
+        Subscriber::Tracering
+        | Subscriber::TraceringCoarse
+        | Subscriber::TraceringFileDrop
+        | Subscriber::TraceringFileWait => {
             let path = super::temp_path("tracering");
             let mut cfg = LayerConfig::default();
-            if sub == Subscriber::TraceringCoarse {
-                cfg.registry.clock = tracering::clock::ClockMode::coarse();
+            match sub {
+                Subscriber::TraceringCoarse => {
+                    cfg.registry.clock = tracering::clock::ClockMode::coarse();
+                }
+                Subscriber::TraceringFileDrop => cfg.registry.on_full = FullPolicy::Drop,
+                Subscriber::TraceringFileWait => {
+                    cfg.registry.on_full = FullPolicy::Wait {
+                        timeout: DEFAULT_WAIT,
+                    };
+                }
+                _ => {}
             }
+            let file = matches!(
+                sub,
+                Subscriber::TraceringFileDrop | Subscriber::TraceringFileWait
+            );
             let (layer, finish): (
                 TraceringLayer,
                 Box<dyn FnOnce() -> Result<tracering::pipeline::DrainReport, tracering::Error>>,
-            ) = if sub != Subscriber::TraceringFile {
+            ) = if !file {
                 let (layer, guard) = on_core(background_core, || {
                     TraceringLayer::with_sink(NullSink, cfg).map_err(|_| "layer setup failed")
                 })?;
@@ -233,7 +268,7 @@ pub fn tracing_layer(
                 (layer, Box::new(move || guard.finish().map(|r| r.0)))
             };
             let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
-            let (iterations, cpu_ns) = traced(&dispatch, threads, budget, traced_core);
+            let (iterations, cpu_ns, wall_ns) = traced(&dispatch, threads, budget, traced_core);
             drop(dispatch);
             let report = finish().map_err(|_| "the drain failed");
             let _ = std::fs::remove_file(&path);
@@ -245,6 +280,7 @@ pub fn tracing_layer(
                 iterations,
                 cpu_ns,
                 dropped: report.dropped(),
+                wall_ns,
             })
         }
         Subscriber::Chrome => {
@@ -255,7 +291,7 @@ pub fn tracing_layer(
                     .build()
             });
             let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
-            let (iterations, cpu_ns) = traced(&dispatch, threads, budget, traced_core);
+            let (iterations, cpu_ns, wall_ns) = traced(&dispatch, threads, budget, traced_core);
             drop(dispatch);
             // Waits for the writer thread to write everything.
             drop(guard);
@@ -264,6 +300,7 @@ pub fn tracing_layer(
                 iterations,
                 cpu_ns,
                 dropped: 0,
+                wall_ns,
             })
         }
         Subscriber::Fmt | Subscriber::RegistryOnly => {
@@ -276,11 +313,12 @@ pub fn tracing_layer(
             } else {
                 Dispatch::new(tracing_subscriber::registry())
             };
-            let (iterations, cpu_ns) = traced(&dispatch, threads, budget, traced_core);
+            let (iterations, cpu_ns, wall_ns) = traced(&dispatch, threads, budget, traced_core);
             Ok(LayerCost {
                 iterations,
                 cpu_ns,
                 dropped: 0,
+                wall_ns,
             })
         }
     }
@@ -295,7 +333,8 @@ mod tests {
         for sub in [
             Subscriber::Tracering,
             Subscriber::TraceringCoarse,
-            Subscriber::TraceringFile,
+            Subscriber::TraceringFileDrop,
+            Subscriber::TraceringFileWait,
             Subscriber::Chrome,
             Subscriber::Fmt,
             Subscriber::RegistryOnly,
@@ -307,9 +346,17 @@ mod tests {
                 assert!(c.ns_per_event() > 0.0);
                 if !matches!(
                     sub,
-                    Subscriber::Tracering | Subscriber::TraceringCoarse | Subscriber::TraceringFile
+                    Subscriber::Tracering
+                        | Subscriber::TraceringCoarse
+                        | Subscriber::TraceringFileDrop
+                        | Subscriber::TraceringFileWait
                 ) {
                     assert_eq!(c.dropped, 0);
+                }
+                if sub == Subscriber::TraceringFileWait {
+                    // Rings far larger than the run: nothing waits long, and
+                    // under Wait nothing is dropped.
+                    assert_eq!(c.dropped, 0, "{sub:?}");
                 }
             }
         }
