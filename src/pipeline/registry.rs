@@ -29,7 +29,7 @@ use crate::event::EventRing;
 use crate::flight::{FlightRecordRing, FlightRing};
 use crate::layout::line_struct;
 use crate::record::RecordRing;
-use crate::region::Placement;
+use crate::region::{Lanes, Placement};
 use crate::sync::atomic::{AtomicU32, AtomicU64};
 #[cfg(loom)]
 use crate::sync::construct_in_place;
@@ -273,6 +273,16 @@ impl Geometry {
     pub(crate) fn detail_offset(&self, slot: usize) -> usize {
         self.index_offset(slot) + self.index_bytes
     }
+
+    /// Where the lane rings sit, for the region's placement check.
+    fn lanes(&self) -> Lanes {
+        Lanes {
+            at: self.lanes_at,
+            stride: self.stride,
+            split: self.index_bytes,
+            count: self.cfg.slots,
+        }
+    }
 }
 
 /// Registry-wide counters.
@@ -354,7 +364,7 @@ impl Registry {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn new(cfg: RegistryConfig) -> Result<Registry, Error> {
-        let region = Region::heap(Self::bytes_needed(cfg)?)?;
+        let region = Region::on_demand(Self::bytes_needed(cfg)?)?;
         Self::create_in(&region, cfg)
     }
 
@@ -379,9 +389,11 @@ impl Registry {
                 len: region.len() as u64,
             });
         }
-        // Claim the header and slot table for this process first (refused if
-        // another registry here uses them).
-        let placement = region.place(0, geo.lanes_at, true)?;
+        // Claim the whole registry (header, slot table and every lane) for
+        // this process first: refused if a ring or registry here uses any of
+        // it, and from now on no ring can be built over it except the
+        // registry's own lanes.
+        let placement = region.place_registry(0, geo.total, geo.lanes(), true)?;
         // Outside loom the header and slot words are found in place
         // (initialised, and atomics are valid for any bits) and stored one by
         // one below; loom's model atomics must be constructed first.
@@ -433,29 +445,7 @@ impl Registry {
         // Lay out the lanes; each ring is built and released at once (it
         // stays in the region).
         for slot in 0..cfg.slots {
-            let (index, detail) = (geo.index_offset(slot), geo.detail_offset(slot));
-            match cfg.mode {
-                LaneMode::Stream => {
-                    drop(EventRing::<IndexEvent>::create_in(
-                        region,
-                        index,
-                        cfg.index_capacity,
-                    )?);
-                    drop(RecordRing::create_in(region, detail, cfg.detail_capacity)?);
-                }
-                LaneMode::FlightRecorder => {
-                    drop(FlightRing::<IndexEvent>::create_in(
-                        region,
-                        index,
-                        cfg.index_capacity,
-                    )?);
-                    drop(FlightRecordRing::create_in(
-                        region,
-                        detail,
-                        cfg.detail_capacity,
-                    )?);
-                }
-            }
+            reg.inner.build_lane(slot)?;
         }
         // Fault the lanes' pages in now, not on the traced threads' first
         // laps.
@@ -564,7 +554,7 @@ impl Registry {
                 len: region.len() as u64,
             });
         }
-        let placement = region.place(0, geo.lanes_at, false)?;
+        let placement = region.place_registry(0, geo.total, geo.lanes(), false)?;
         Ok(Registry::from_parts(region, geo, placement))
     }
 
@@ -865,6 +855,23 @@ impl Inner {
 
     pub(crate) fn region(&self) -> &Region {
         &self.region
+    }
+
+    /// Builds the two rings of `slot`'s lane (empty, no side held).
+    fn build_lane(&self, slot: usize) -> Result<(), Error> {
+        let (geo, region) = (&self.geo, &self.region);
+        let (index, detail) = (geo.index_offset(slot), geo.detail_offset(slot));
+        let (events, bytes) = (geo.cfg.index_capacity, geo.cfg.detail_capacity);
+        match geo.cfg.mode {
+            LaneMode::Stream => {
+                EventRing::<IndexEvent>::build_lane(region, index, events)?;
+                RecordRing::build_lane(region, detail, bytes)
+            }
+            LaneMode::FlightRecorder => {
+                FlightRing::<IndexEvent>::build_lane(region, index, events)?;
+                FlightRecordRing::build_lane(region, detail, bytes)
+            }
+        }
     }
 
     pub(crate) fn exhausted(&self) -> u64 {
