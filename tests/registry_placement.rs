@@ -12,7 +12,8 @@ fn round(n: usize) -> usize {
 
 /// (lanes start, index ring bytes, lane stride) of `cfg`'s layout.
 fn lanes(cfg: RegistryConfig) -> (usize, usize, usize) {
-    let at = cache_line() * (2 + cfg.slots);
+    // The header, the clock line and 1 KiB of refused-thread table.
+    let at = cache_line() * (2 + 1024 / cache_line() + cfg.slots);
     let index = round(EventRing::<IndexEvent>::bytes_needed(cfg.index_capacity).unwrap());
     let detail = round(RecordRing::bytes_needed(cfg.detail_capacity).unwrap());
     assert_eq!(

@@ -6,8 +6,10 @@
 //! ```text
 //! 0                      RegistryHeader (one cache line)
 //! LINE                   ClockLine: the coarse clock's time word
-//! 2 * LINE               slot lines: one cache line per slot
-//! LINE * (2 + slots)     lanes: [index ring | detail ring] * slots
+//! 2 * LINE               refused threads: 32 entries of 32 bytes
+//! LINE * HEADER_LINES    slot lines: one cache line per slot
+//! LINE * (HEADER_LINES + slots)
+//!                        lanes: [index ring | detail ring] * slots
 //! ```
 //! Each slot line is written by the thread that holds the slot (and, when it
 //! recycles a retired slot, by the drain); no line is written by two
@@ -131,9 +133,15 @@ impl Default for RegistryConfig {
 }
 
 const REG_MAGIC: u64 = u64::from_le_bytes(*b"TRCREG\x00\x01");
-const REG_VERSION: u64 = 4;
-/// Lines before the slot lines: the header and the clock line.
-const HEADER_LINES: usize = 2;
+const REG_VERSION: u64 = 5;
+/// Threads refused a lane that the table names; beyond it only the count
+/// in the header grows.
+const REFUSED_ENTRIES: usize = 32;
+/// Lines of the refused-thread table.
+const REFUSED_LINES: usize = REFUSED_ENTRIES * core::mem::size_of::<RefusedEntry>() / LINE;
+/// Lines before the slot lines: the header, the clock line and the table
+/// of refused threads.
+const HEADER_LINES: usize = 2 + REFUSED_LINES;
 const MAX_SLOTS: usize = 65536;
 
 line_struct! {
@@ -167,7 +175,24 @@ line_struct! {
         clock_source: AtomicU64,
         /// The [`LaneMode`] as a word (0 stream, 1 flight recorder).
         lane_mode: AtomicU64,
+        /// Threads refused a lane because no slot was free (each counted
+        /// once; many writers: cold RMW). The first [`REFUSED_ENTRIES`]
+        /// are named in the refused table.
+        refused: AtomicU64,
     }
+}
+
+/// One thread refused a lane, in the table after the clock line. Written
+/// once by the refused thread (the entry whose index its increment of
+/// `refused` returned); `head` last, with release.
+#[repr(C)]
+struct RefusedEntry {
+    /// `pid << 32 | 1` once the entry is complete, 0 before.
+    head: AtomicU64,
+    /// The thread's OS id.
+    tid: AtomicU64,
+    /// The first 16 bytes of its name (UTF-8, NUL-padded).
+    name: [AtomicU64; 2],
 }
 
 line_struct! {
@@ -193,6 +218,10 @@ mod pinned {
     const_assert_eq!(offset_of!(RegistryHeader, clock_mode), 96);
     const_assert_eq!(offset_of!(RegistryHeader, clock_source), 104);
     const_assert_eq!(offset_of!(RegistryHeader, lane_mode), 112);
+    const_assert_eq!(offset_of!(RegistryHeader, refused), 120);
+    const_assert_eq!(size_of::<RefusedEntry>(), 32);
+    const_assert_eq!(REFUSED_ENTRIES * size_of::<RefusedEntry>() % LINE, 0);
+    const_assert_eq!(offset_of!(SlotLine, built), 32);
     const_assert_eq!(offset_of!(RegistryHeader, magic), 0);
     const_assert_eq!(offset_of!(RegistryHeader, slots), 24);
     const_assert_eq!(offset_of!(RegistryHeader, accepting), 56);
@@ -297,6 +326,9 @@ pub struct RegistryStats {
     /// Events dropped because no lane could be used: no free slot, the
     /// registry closed, or a nested emit.
     pub exhausted: u64,
+    /// Threads refused a lane because no slot was free, each counted once
+    /// (see [`RefusedThread`](super::RefusedThread)).
+    pub refused: u64,
     /// Whether new producers may still register.
     pub accepting: bool,
 }
@@ -326,6 +358,9 @@ pub(crate) struct Inner {
     region: Region,
     hdr: NonNull<RegistryHeader>,
     pub(crate) geo: Geometry,
+    /// Whether lanes are built when their slot is first claimed (a stream
+    /// registry in this process's memory) rather than all at creation.
+    lazy: bool,
     /// The drain thread to unpark when a producer asks for it.
     waker: std::sync::Mutex<Option<std::thread::Thread>>,
 }
@@ -422,7 +457,17 @@ impl Registry {
                     clock_mode: z(),
                     clock_source: z(),
                     lane_mode: z(),
+                    refused: z(),
                 });
+                for i in 0..REFUSED_ENTRIES {
+                    construct_in_place(base.add(2 * LINE).cast::<RefusedEntry>().add(i), || {
+                        RefusedEntry {
+                            head: z(),
+                            tid: z(),
+                            name: [z(), z()],
+                        }
+                    });
+                }
                 construct_in_place(base.add(LINE).cast::<ClockLine>(), || ClockLine {
                     now: z(),
                 });
@@ -442,14 +487,25 @@ impl Registry {
         for slot in 0..cfg.slots {
             reg.inner.slot(slot).reset();
         }
-        // Lay out the lanes; each ring is built and released at once (it
-        // stays in the region).
-        for slot in 0..cfg.slots {
-            reg.inner.build_lane(slot)?;
+        for i in 0..REFUSED_ENTRIES {
+            let e = reg.inner.refused_entry(i);
+            for w in [&e.head, &e.tid, &e.name[0], &e.name[1]] {
+                arch::store_relaxed(w, 0);
+            }
         }
-        // Fault the lanes' pages in now, not on the traced threads' first
-        // laps.
-        region.prefault(geo.lanes_at, geo.total - geo.lanes_at);
+        arch::store_relaxed(&h.refused, 0);
+        // A heap registry builds each lane when a thread first claims its
+        // slot, so that memory grows with the threads seen. Every other
+        // registry lays out all its lanes now (each ring is built and
+        // released at once: it stays in the region), and faults their
+        // pages in, not on the traced threads' first laps.
+        if !reg.inner.lazy {
+            for slot in 0..cfg.slots {
+                reg.inner.build_lane(slot)?;
+                reg.inner.slot(slot).set_built();
+            }
+            region.prefault(geo.lanes_at, geo.total - geo.lanes_at);
+        }
         arch::store_relaxed(&h.version, REG_VERSION);
         arch::store_relaxed(&h.fingerprint, crate::layout::fingerprint());
         arch::store_relaxed(&h.slots, cfg.slots as u64);
@@ -566,6 +622,7 @@ impl Registry {
                 region: region.clone(),
                 hdr: NonNull::new(region.as_ptr().cast()).expect("region base is non-null"),
                 geo,
+                lazy: !region.is_shared() && geo.cfg.mode == LaneMode::Stream,
                 waker: std::sync::Mutex::new(None),
             }),
         }
@@ -615,8 +672,13 @@ impl Registry {
         }
         let slots = inner.geo.cfg.slots;
         let tid = current_tid();
-        // Start probing at a per-thread place so that threads spread out.
-        let start = (spread(tid) % slots as u64) as usize;
+        // Start probing at a per-thread place so that threads spread out;
+        // a registry that builds lanes on demand takes the lowest free
+        // slot, so that built lanes stay few and in front.
+        let start = match inner.lazy {
+            true => 0,
+            false => (spread(tid) % slots as u64) as usize,
+        };
         // A flight recorder has no drain to recycle retired slots: once no
         // slot is free, the next thread takes a retired one over as it is
         // (free ones first, so an exited thread's last events stay as long
@@ -634,7 +696,9 @@ impl Registry {
             let Some(generation) = line.claim(tid, take_retired) else {
                 continue;
             };
-            let lane = Lane::open(self, slot, generation);
+            let lane = inner
+                .ensure_built(slot)
+                .and_then(|()| Lane::open(self, slot, generation));
             match lane {
                 Ok(lane) => return Ok(lane),
                 Err(_) => {
@@ -644,7 +708,7 @@ impl Registry {
                 }
             }
         }
-        Err(Error::RegistryFull)
+        Err(inner.refuse(tid))
     }
 
     /// Runs `f` on the calling thread's lane, registering the thread first if
@@ -818,6 +882,7 @@ impl Registry {
         let mut s = RegistryStats {
             slots: inner.geo.cfg.slots,
             exhausted: arch::load_relaxed(&inner.header().exhausted),
+            refused: arch::load_relaxed(&inner.header().refused),
             accepting: arch::load_relaxed(&inner.header().accepting) != 0,
             ..RegistryStats::default()
         };
@@ -855,6 +920,113 @@ impl Inner {
 
     pub(crate) fn region(&self) -> &Region {
         &self.region
+    }
+
+    /// Builds `slot`'s rings if they are not yet (the caller has just
+    /// claimed the slot, so no one else builds or uses them), faults their
+    /// pages in, and marks them built.
+    #[cold]
+    fn ensure_built(&self, slot: usize) -> Result<(), Error> {
+        let line = self.slot(slot);
+        // A registry that built every lane at creation never builds again
+        // (a cleared word in shared memory is not a reason to overwrite
+        // rings another process may be reading): the attach validates.
+        if !self.lazy || line.built() {
+            return Ok(());
+        }
+        self.build_lane(slot)?;
+        self.region
+            .prefault(self.geo.index_offset(slot), self.geo.stride);
+        line.set_built();
+        Ok(())
+    }
+
+    /// The `i`th entry of the refused-thread table.
+    fn refused_entry(&self, i: usize) -> &RefusedEntry {
+        debug_assert!(i < REFUSED_ENTRIES);
+        // SAFETY: the table follows the clock line inside the region (it is
+        // part of `geo.total`, validated at creation and attach), is
+        // 8-aligned, and is all atomics.
+        unsafe {
+            &*self
+                .region
+                .as_ptr()
+                .add(2 * LINE)
+                .cast::<RefusedEntry>()
+                .add(i)
+        }
+    }
+
+    /// Threads refused a lane so far (as the header says: any value from a
+    /// hostile peer is only a count).
+    pub(crate) fn refused(&self) -> u64 {
+        arch::load_relaxed(&self.header().refused)
+    }
+
+    /// The `i`th thread named in the refused table, if `i` is in the table
+    /// and its entry is complete. Every word read is taken as it is: a
+    /// corrupt entry gives odd values, never a panic.
+    pub(crate) fn refused_thread(&self, i: usize) -> Option<super::RefusedThread> {
+        if i >= REFUSED_ENTRIES {
+            return None;
+        }
+        let e = self.refused_entry(i);
+        let head = arch::load_acquire(&e.head);
+        if head & 1 == 0 {
+            return None;
+        }
+        let mut name = [0u8; 16];
+        name[..8].copy_from_slice(&arch::load_relaxed(&e.name[0]).to_le_bytes());
+        name[8..].copy_from_slice(&arch::load_relaxed(&e.name[1]).to_le_bytes());
+        let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        Some(super::RefusedThread {
+            pid: (head >> 32) as u32,
+            tid: arch::load_relaxed(&e.tid),
+            name: String::from_utf8_lossy(&name[..len]).into_owned(),
+        })
+    }
+
+    /// Counts the calling thread (`tid`) as refused by this registry, and
+    /// names it in the table while there is room: once per thread and
+    /// registry handle, however often it retries. Returns the error to
+    /// hand back.
+    #[cold]
+    #[inline(never)]
+    fn refuse(&self, tid: u64) -> Error {
+        let first = REFUSED.try_with(|r| {
+            let mut r = r.borrow_mut();
+            let first = !r.contains(&self.id);
+            if first {
+                r.push(self.id);
+            }
+            first
+        });
+        if first != Ok(true) {
+            return Error::RegistryFull;
+        }
+        let n = arch::fetch_add(&self.header().refused, 1);
+        if let Some(i) = usize::try_from(n).ok().filter(|&i| i < REFUSED_ENTRIES) {
+            let e = self.refused_entry(i);
+            let mut name = [0u8; 16];
+            let thread = std::thread::current();
+            let full = thread.name().unwrap_or("");
+            // Cut at a character boundary, so the name stays UTF-8.
+            let mut cut = full.len().min(name.len());
+            while !full.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            name[..cut].copy_from_slice(&full.as_bytes()[..cut]);
+            let word = |k: usize| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&name[8 * k..8 * k + 8]);
+                u64::from_le_bytes(w)
+            };
+            arch::store_relaxed(&e.tid, tid);
+            arch::store_relaxed(&e.name[0], word(0));
+            arch::store_relaxed(&e.name[1], word(1));
+            arch::store_release(&e.head, u64::from(std::process::id()) << 32 | 1);
+        }
+        Error::RegistryFull
     }
 
     /// Builds the two rings of `slot`'s lane (empty, no side held).
@@ -934,6 +1106,8 @@ impl Inner {
 std::thread_local! {
     /// This thread's lanes, one per registry it has written to.
     static LANES: RefCell<Vec<Lane>> = const { RefCell::new(Vec::new()) };
+    /// The registries (handle ids) that have counted this thread refused.
+    static REFUSED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The OS thread id (Linux `gettid`), or a per-thread counter elsewhere.

@@ -28,6 +28,11 @@ line_struct! {
         pub(crate) reported_event_drops: AtomicU64,
         /// Detail-ring drops the drain has already reported.
         pub(crate) reported_record_drops: AtomicU64,
+        /// 1 once the slot's two rings are built. A heap registry builds a
+        /// lane when its slot is first claimed (the claimer stores this
+        /// after building, release); a shared one builds every lane when it
+        /// is made.
+        pub(crate) built: AtomicU64,
     }
 }
 
@@ -41,6 +46,7 @@ impl SlotLine {
             tid: AtomicU64::new(0),
             reported_event_drops: AtomicU64::new(0),
             reported_record_drops: AtomicU64::new(0),
+            built: AtomicU64::new(0),
         }
     }
 }
@@ -131,9 +137,20 @@ impl Slot<'_> {
             &l.tid,
             &l.reported_event_drops,
             &l.reported_record_drops,
+            &l.built,
         ] {
             arch::store_relaxed(w, 0);
         }
+    }
+
+    /// Whether the slot's rings are built (acquiring the building).
+    pub(crate) fn built(self) -> bool {
+        arch::load_acquire(&self.line.built) == 1
+    }
+
+    /// Marks the slot's rings built (releasing the building).
+    pub(crate) fn set_built(self) {
+        arch::store_release(&self.line.built, 1);
     }
 
     /// The holder's OS thread id.
