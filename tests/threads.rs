@@ -187,3 +187,79 @@ fn beyond_the_table_only_the_count_grows() {
     assert_eq!(names.len(), 32);
     assert!(names.iter().all(|n| n.starts_with("worker-")));
 }
+
+#[cfg(all(target_os = "linux", feature = "shm"))]
+#[test]
+fn a_shared_registry_keeps_its_table_and_names_the_refused() {
+    let cfg = RegistryConfig {
+        slots: 2,
+        index_capacity: 64,
+        detail_capacity: 4096,
+        ..Default::default()
+    };
+    let region = tracering::Region::memfd("threads", Registry::bytes_needed(cfg).unwrap()).unwrap();
+    let controller = Registry::create_in(&region, cfg).unwrap();
+    let agent = Registry::attach(&region).unwrap();
+    let drain = Drain::new(&controller, Count::default(), Default::default()).unwrap();
+    let outcome = crowd(&agent, 5);
+    let refused: BTreeSet<String> = outcome
+        .iter()
+        .filter(|(_, r)| *r)
+        .map(|(n, _)| n.clone())
+        .collect();
+    assert_eq!(refused.len(), 3);
+    let (report, sink) = drain.finish().unwrap();
+    assert_eq!((report.refused, report.exhausted, report.events), (3, 6, 4));
+    assert_eq!(report.lanes.len(), 2);
+    let named: BTreeSet<String> = sink.refused.iter().map(|t| t.name.clone()).collect();
+    assert_eq!(named, refused);
+}
+
+#[cfg(all(target_os = "linux", feature = "shm"))]
+#[test]
+fn a_hostile_refused_table_is_only_data() {
+    let cfg = RegistryConfig {
+        slots: 2,
+        index_capacity: 64,
+        detail_capacity: 4096,
+        ..Default::default()
+    };
+    let region = tracering::Region::memfd("hostile", Registry::bytes_needed(cfg).unwrap()).unwrap();
+    let reg = Registry::create_in(&region, cfg).unwrap();
+    let line = tracering::cache_line();
+    let words = region.as_ptr().cast::<u64>();
+    // SAFETY: aligned words of the header (the refused count, at byte 120)
+    // and of the 1 KiB table after the header and clock lines, inside the
+    // region; no thread of this test reads or writes them meanwhile.
+    unsafe {
+        words.add(120 / 8).write_volatile(u64::MAX);
+        for w in 0..1024 / 8 {
+            words
+                .add(2 * line / 8 + w)
+                .write_volatile(u64::MAX - w as u64);
+        }
+    }
+    let mut drain = Drain::new(&reg, Count::default(), Default::default()).unwrap();
+    reg.emit(1, 2, 3).unwrap();
+    drain.run_pass().unwrap();
+    // The other slot is taken and let go: it stays retired until the
+    // drain's next pass. A thread refused now adds to the (wrapping) count;
+    // the table is full, so nothing is written to it.
+    let other = reg.clone();
+    let taken = thread::spawn(move || other.register().map(drop))
+        .join()
+        .unwrap();
+    assert!(taken.is_ok());
+    let late = reg.clone();
+    let refused = thread::spawn(move || late.emit(1, 0, 0)).join().unwrap();
+    assert_eq!(refused, Err(Error::RegistryFull));
+    reg.detach_current_thread();
+    let (report, sink) = drain.finish().unwrap();
+    assert_eq!(report.refused, 0, "u64::MAX + 1 wraps");
+    assert_eq!((report.events, report.exhausted), (1, 1));
+    assert_eq!(report.emitted(), report.persisted() + report.dropped());
+    // Every entry looked complete: each is handed over as it is, its name
+    // bytes (not UTF-8) replaced.
+    assert_eq!(sink.refused.len(), 32);
+    assert!(sink.refused.iter().all(|t| t.name.contains('\u{FFFD}')));
+}
