@@ -92,7 +92,12 @@ pub(crate) fn build_lane<U: Unit>(
     offset: usize,
     capacity: usize,
 ) -> Result<(), Error> {
-    RingMem::create(region, offset, capacity, U::shape()?, Use::Lane).map(drop)
+    let mem = RingMem::create(region, offset, capacity, U::shape()?, Use::Lane)?;
+    // Hold and release both sides, as an owner does: each side's record then
+    // names this process, so a reader that looks while the lane's first
+    // holder is claiming a side sees a live pid, never a claim without one
+    // (which `peer::status` reports dead).
+    mem.claim_both().map(drop)
 }
 
 impl<U: Unit> Owner<U> {

@@ -37,8 +37,9 @@ pub(crate) struct RingMem {
     #[cfg(loom)]
     _words: Box<[AtomicU64]>,
     raw: RawRing,
-    /// True if this process built the header (and so, under loom, drops it
-    /// in place).
+    /// True if this process built the header and the ring ends with this
+    /// RingMem (and so, under loom, its header is dropped in place). A
+    /// registry's lane outlives the RingMem that built it: its header stays.
     #[cfg_attr(not(loom), allow(dead_code))]
     created: bool,
     /// Dropped last: the registration that keeps the region mapped.
@@ -114,7 +115,7 @@ impl RingMem {
             hdr,
             capacity as u64,
             shape.kind,
-            true,
+            how != Use::Lane,
             placement,
         ))
     }

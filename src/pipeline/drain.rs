@@ -134,7 +134,9 @@ pub struct DrainReport {
     /// Timestamps raised to keep a ring's time from running backwards (see
     /// [`LaneStats::clock_backsteps`]).
     pub clock_backsteps: u64,
-    /// Per-slot statistics.
+    /// Per-slot statistics, in slot order, of the lanes the drain has
+    /// attached (every slot of a shared-memory registry; in a heap
+    /// registry, the lanes built so far).
     pub lanes: Vec<LaneStats>,
 }
 
@@ -338,7 +340,8 @@ impl<S: Sink> Drain<S> {
     }
 
     /// Names to the sink the threads refused a lane since the last look
-    /// (complete entries of the registry's table, in order).
+    /// (complete entries of the registry's table, in order). Runs every 64
+    /// passes and before the drain stops or detaches.
     fn name_refused(&mut self) -> Result<(), Error> {
         let inner = self.registry.inner();
         while let Some(t) = inner.refused_thread(self.refused_named) {
@@ -381,6 +384,7 @@ impl<S: Sink> Drain<S> {
                 drain.registry.inner().set_waker(None);
                 r?;
                 if arch::load_acquire(&flag) == DETACH {
+                    drain.name_refused()?;
                     drain.sink.flush()?;
                     return Ok((drain.report(), drain.sink));
                 }
@@ -457,7 +461,11 @@ impl<S: Sink> Drain<S> {
     /// its watermark.
     fn pass(&mut self, policy: Policy) -> Result<(u64, bool), Error> {
         self.attach_built()?;
-        self.name_refused()?;
+        // Refused threads are rare and need no haste: look every 64 passes
+        // (and when stopping), not on every pass over busy lanes.
+        if self.passes % 64 == 0 {
+            self.name_refused()?;
+        }
         let n = self.lanes.len();
         let mut total = 0;
         let mut busy = false;
@@ -643,6 +651,7 @@ impl<S: Sink> Drain<S> {
             if got == 0 && (active == 0 || Instant::now() >= deadline) && self.all_empty() {
                 let mut report = self.report();
                 report.still_active = active;
+                self.name_refused()?;
                 self.sink.flush()?;
                 return Ok((report, self.sink));
             }
