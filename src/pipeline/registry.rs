@@ -22,6 +22,21 @@
 //! See `slot.rs`: `FREE --register--> ACTIVE --thread exits--> RETIRED
 //! --drain empties and resets the rings--> FREE`, and a slot whose holder
 //! process died is recycled like a retired one.
+//!
+//! # Lanes on demand
+//! A stream registry in this process's memory ([`Registry::new`]) builds a
+//! slot's two rings when a thread first claims the slot, and pre-faults
+//! them then; threads take the lowest free slot, so built lanes stay few
+//! and in front, and the drain attaches to them as they come (the slot
+//! line's `built` word, stored last, tells it). Its region is mapped on
+//! demand, so untouched lanes cost address space only. A registry in
+//! shared memory, and a flight recorder, build every lane at creation.
+//!
+//! # Refused threads
+//! A thread that finds no free slot is counted once in the header's
+//! `refused` word, and the first 32 are named in the table after the clock
+//! line (pid, tid, 16 bytes of name); the drain hands them to
+//! [`Sink::refused`](super::Sink::refused).
 
 use super::lane::Lane;
 use super::slot::{Slot, SlotLine, State};
@@ -391,7 +406,10 @@ impl Registry {
         Ok(Geometry::new(cfg)?.total)
     }
 
-    /// A registry in heap memory, for tracing within one process.
+    /// A registry in heap memory, for tracing within one process. The
+    /// memory is mapped on demand, and each lane is built (and its pages
+    /// faulted in) when a thread first takes its slot: a table of many
+    /// slots costs memory only for the threads that write.
     ///
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;
