@@ -16,8 +16,10 @@ pub struct LaneId {
     pub thread: u64,
 }
 
-/// A thread that a registry refused a lane because no slot was free (a
-/// shared-memory registry's table is fixed). Its writes are counted in
+/// A thread that a registry refused a lane because no slot was free (every
+/// registry has a fixed number of slots: 1024 in the `tracing` layer's
+/// default, what the creator chose in shared memory). Its writes are
+/// counted in
 /// [`DrainReport::exhausted`](super::DrainReport::exhausted); the drain
 /// names it to [`Sink::refused`] once. The registry names the first 32
 /// refused threads; beyond them only
