@@ -89,7 +89,9 @@ pub enum Error {
         /// The offending offset.
         offset: u64,
     },
-    /// This process already placed a ring overlapping that range.
+    /// This process already placed a ring overlapping that range, or a
+    /// registry covers it (no ring is built over a registry's header, slot
+    /// table or lanes, free or not).
     InUse {
         /// Offset of the refused ring.
         offset: u64,

@@ -223,6 +223,13 @@ impl<T: Pod> EventRing<T> {
             h: Owner::create_in(region, offset, capacity)?,
         })
     }
+
+    /// Builds the ring of a registry's lane at `offset` (inside the
+    /// registry, where [`create_in`](Self::create_in) is refused) and lets
+    /// go of it.
+    pub(crate) fn build_lane(region: &Region, offset: usize, capacity: usize) -> Result<(), Error> {
+        handles::build_lane::<Slots<T>>(region, offset, capacity)
+    }
 }
 
 impl<T: Pod> EventProducer<T> {

@@ -10,6 +10,7 @@
 use crate::diag::{self, Stats, VerifyReport};
 use crate::layout::RingKind;
 use crate::peer::{self, Claim, Peer};
+use crate::region::Use;
 use crate::ring::{self, ConsCore, ProdCore, RawRing, RingMem, Shape, Side};
 use crate::sync::Arc;
 use crate::{Corruption, Error, Region, RingError};
@@ -83,6 +84,22 @@ pub(crate) fn bytes_needed<U: Unit>(capacity: usize) -> Result<usize, Error> {
     ring::bytes_needed(capacity, shape.unit_size, shape.min_capacity)
 }
 
+/// Builds the ring of a registry's lane at `offset` in `region` (inside the
+/// registry's placement, where [`Owner::create_in`] is refused) and lets go
+/// of it: its producer and consumer attach later.
+pub(crate) fn build_lane<U: Unit>(
+    region: &Region,
+    offset: usize,
+    capacity: usize,
+) -> Result<(), Error> {
+    let mem = RingMem::create(region, offset, capacity, U::shape()?, Use::Lane)?;
+    // Hold and release both sides, as an owner does: each side's record then
+    // names this process, so a reader that looks while the lane's first
+    // holder is claiming a side sees a live pid, never a claim without one
+    // (which `peer::status` reports dead).
+    mem.claim_both().map(drop)
+}
+
 impl<U: Unit> Owner<U> {
     /// Builds a ring of `capacity` units in fresh memory of this process.
     pub(crate) fn with_capacity(capacity: usize) -> Result<Self, Error> {
@@ -97,7 +114,7 @@ impl<U: Unit> Owner<U> {
         offset: usize,
         capacity: usize,
     ) -> Result<Self, Error> {
-        let mem = RingMem::create(region, offset, capacity, U::shape()?)?;
+        let mem = RingMem::create(region, offset, capacity, U::shape()?, Use::Create)?;
         Ok(Owner {
             claims: mem.claim_both()?,
             mem,

@@ -150,9 +150,12 @@ pub struct LayerConfig {
 }
 
 impl Default for LayerConfig {
-    /// 32 lanes (threads tracing at once) of 32768 index events (1 MiB)
-    /// and 512 KiB of records, 48 MiB in all, allocated and pre-faulted
-    /// when the registry is made; the default drain with a 2 s stop
+    /// 1024 lanes (threads tracing at once) of 32768 index events (1 MiB)
+    /// and 512 KiB of records. The registry reserves address space for all
+    /// of them (1.5 GiB) but memory only for the lanes threads use: a lane
+    /// is built and pre-faulted (1.5 MiB) when a thread first takes it, and
+    /// a thread that exits frees its lane for the next. The default drain
+    /// with a 2 s stop
     /// timeout; 4 KiB records, 1 KiB values, 16384 live spans and 4096
     /// callsites.
     ///
@@ -193,7 +196,7 @@ impl Default for LayerConfig {
             // Every other registry setting (if any) at its default.
             #[allow(clippy::needless_update)]
             registry: RegistryConfig {
-                slots: 32,
+                slots: 1024,
                 index_capacity: 32768,
                 detail_capacity: 512 * 1024,
                 on_full: FullPolicy::Wait {
@@ -780,7 +783,7 @@ impl TraceringLayer {
     /// ```
     /// use tracering::pipeline::NullSink;
     /// let (layer, guard) = tracering::layer::TraceringLayer::with_sink(NullSink, Default::default())?;
-    /// assert_eq!(layer.registry().config().slots, 32);
+    /// assert_eq!(layer.registry().config().slots, 1024);
     /// # drop(guard);
     /// # Ok::<(), tracering::Error>(())
     /// ```

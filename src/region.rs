@@ -39,15 +39,73 @@ struct Inner {
     base: NonNull<u8>,
     len: usize,
     backing: Backing,
-    /// Rings this process has placed in the region: `(offset, len, users)`.
-    /// Creating a ring needs a range nobody here uses; attaching needs the
-    /// exact range of a ring, or a free one. This keeps safe code in one
-    /// process from building two rings over the same bytes.
-    placed: Mutex<Vec<(usize, usize, usize)>>,
+    /// What this process has placed in the region. Creating a ring needs a
+    /// range nobody here uses and no registry covers; attaching needs the
+    /// exact range of a ring, or a free one (inside a registry, one of its
+    /// lane rings). This keeps safe code in one process from building two
+    /// rings over the same bytes, or a ring over a registry's.
+    placed: Mutex<Placed>,
+}
+
+/// The rings and registries placed in a region by this process.
+#[derive(Default)]
+struct Placed {
+    /// `(offset, len, users)` of each ring.
+    rings: Vec<(usize, usize, usize)>,
+    /// `(offset, len, lanes, users)` of each registry (header, slot table
+    /// and every lane, free or not).
+    registries: Vec<(usize, usize, Lanes, usize)>,
+}
+
+/// Where a registry's lane rings sit, relative to the registry's start:
+/// `count` lanes of `stride` bytes from `at`, each an index ring in its
+/// first `split` bytes and a detail ring in the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Lanes {
+    pub(crate) at: usize,
+    pub(crate) stride: usize,
+    pub(crate) split: usize,
+    pub(crate) count: usize,
+}
+
+impl Lanes {
+    /// Whether `[rel, rel + len)` is a ring at the start of one lane ring's
+    /// space and inside it.
+    fn holds_ring(&self, rel: usize, len: usize) -> bool {
+        let Some(r) = rel.checked_sub(self.at) else {
+            return false;
+        };
+        if self.stride == 0 || r / self.stride >= self.count {
+            return false;
+        }
+        match r % self.stride {
+            0 => len <= self.split,
+            o if o == self.split => len <= self.stride - self.split,
+            _ => false,
+        }
+    }
+}
+
+/// What a caller of [`Region::place`] means to do with a ring's range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Use {
+    /// Build a new ring (the public constructors): the range must be unused
+    /// here and outside every registry.
+    Create,
+    /// Attach to a ring that exists: the exact range of a ring placed here,
+    /// or an unused one; inside a registry, one of its lane rings.
+    Attach,
+    /// Build a lane ring of a registry placed here (the registry's own
+    /// path): unused here, and one of a registry's lane rings.
+    Lane,
 }
 
 pub(crate) enum Backing {
     Heap(Layout),
+    /// Anonymous private memory (`mmap`), whose pages cost nothing until
+    /// touched.
+    #[cfg(all(unix, not(miri), not(loom)))]
+    Anon,
     #[cfg(all(feature = "shm", unix))]
     Mapped(shm::Mapping),
 }
@@ -93,13 +151,51 @@ impl Region {
         Ok(region)
     }
 
+    /// `len` zeroed bytes of this process's memory whose pages are
+    /// allocated on first touch (an anonymous `mmap` without swap
+    /// reservation), for a registry whose lanes are built as threads come.
+    /// Falls back to [`Region::heap`] where there is no `mmap` (or under
+    /// Miri).
+    pub(crate) fn on_demand(len: usize) -> Result<Region, Error> {
+        #[cfg(all(unix, not(miri), not(loom)))]
+        {
+            if len == 0 {
+                return Err(Error::OutOfMemory { bytes: 0 });
+            }
+            #[cfg(target_os = "linux")]
+            let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+            #[cfg(not(target_os = "linux"))]
+            let flags = libc::MAP_PRIVATE | libc::MAP_ANON;
+            // SAFETY: a fresh anonymous mapping; the kernel picks the
+            // (page-aligned, hence line-aligned) address.
+            let p = unsafe {
+                libc::mmap(
+                    core::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    flags,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                return Err(Error::OutOfMemory { bytes: len as u64 });
+            }
+            let base =
+                NonNull::new(p.cast::<u8>()).ok_or(Error::OutOfMemory { bytes: len as u64 })?;
+            Ok(Region::from_parts(base, len, Backing::Anon))
+        }
+        #[cfg(not(all(unix, not(miri), not(loom))))]
+        Region::heap(len)
+    }
+
     fn from_parts(base: NonNull<u8>, len: usize, backing: Backing) -> Region {
         Region {
             inner: Arc::new(Inner {
                 base,
                 len,
                 backing,
-                placed: Mutex::new(Vec::new()),
+                placed: Mutex::new(Placed::default()),
             }),
         }
     }
@@ -175,58 +271,122 @@ impl Region {
     /// Whether another process can map this memory (a shared-memory
     /// segment), so that readers must copy rather than view it.
     pub(crate) fn is_shared(&self) -> bool {
-        !matches!(self.inner.backing, Backing::Heap(_))
+        match self.inner.backing {
+            Backing::Heap(_) => false,
+            #[cfg(all(unix, not(miri), not(loom)))]
+            Backing::Anon => false,
+            #[cfg(all(feature = "shm", unix))]
+            Backing::Mapped(_) => true,
+        }
     }
 
     pub(crate) fn base(&self) -> NonNull<u8> {
         self.inner.base
     }
 
-    /// Registers a ring over `[offset, offset + len)`. `create` needs the
-    /// range unused by this process; an attach may share an identical range.
-    pub(crate) fn place(
-        &self,
-        offset: usize,
-        len: usize,
-        create: bool,
-    ) -> Result<Placement, Error> {
-        let end = offset.checked_add(len).filter(|&e| e <= self.inner.len);
-        let Some(end) = end else {
-            return Err(Error::RegionTooSmall {
-                needed: offset as u64 + len as u64,
-                len: self.inner.len as u64,
-            });
-        };
+    /// Registers a ring over `[offset, offset + len)`, for `how` (see
+    /// [`Use`]). Refused with [`Error::InUse`] when it would overlap what
+    /// `how` may not.
+    pub(crate) fn place(&self, offset: usize, len: usize, how: Use) -> Result<Placement, Error> {
+        let end = self.end_of(offset, len)?;
         let mut placed = self.inner.placed.lock().unwrap_or_else(|e| e.into_inner());
+        let in_use = Err(Error::InUse {
+            offset: offset as u64,
+        });
+        let mut inside = false;
+        for &(o, l, lanes, _) in &placed.registries {
+            if !(offset < o + l && o < end) {
+                continue;
+            }
+            if how == Use::Create || offset < o || !lanes.holds_ring(offset - o, len) {
+                return in_use;
+            }
+            inside = true;
+        }
+        if how == Use::Lane && !inside {
+            return in_use;
+        }
         let mut same = None;
-        for (i, &(o, l, _)) in placed.iter().enumerate() {
+        for (i, &(o, l, _)) in placed.rings.iter().enumerate() {
             let overlaps = offset < o + l && o < end;
-            if (o, l) == (offset, len) && !create {
+            if (o, l) == (offset, len) && how == Use::Attach {
                 same = Some(i);
             } else if overlaps {
-                return Err(Error::InUse {
-                    offset: offset as u64,
-                });
+                return in_use;
             }
         }
         match same {
-            Some(i) => placed[i].2 += 1,
-            None => placed.push((offset, len, 1)),
+            Some(i) => placed.rings[i].2 += 1,
+            None => placed.rings.push((offset, len, 1)),
         }
         Ok(Placement {
             region: self.clone(),
             offset,
             len,
+            registry: false,
+        })
+    }
+
+    /// Registers a registry over `[offset, offset + len)` with its lanes
+    /// at `lanes`: its header, slot table and every lane ring, free or not.
+    /// `create` needs the range unused here; an attach may share the
+    /// identical registry, or take a range whose only rings here are its
+    /// lane rings.
+    pub(crate) fn place_registry(
+        &self,
+        offset: usize,
+        len: usize,
+        lanes: Lanes,
+        create: bool,
+    ) -> Result<Placement, Error> {
+        let end = self.end_of(offset, len)?;
+        let mut placed = self.inner.placed.lock().unwrap_or_else(|e| e.into_inner());
+        let in_use = Err(Error::InUse {
+            offset: offset as u64,
+        });
+        let mut same = None;
+        for (i, &(o, l, g, _)) in placed.registries.iter().enumerate() {
+            if (o, l, g) == (offset, len, lanes) && !create {
+                same = Some(i);
+            } else if offset < o + l && o < end {
+                return in_use;
+            }
+        }
+        for &(o, l, _) in &placed.rings {
+            let overlaps = offset < o + l && o < end;
+            if overlaps && (create || o < offset || !lanes.holds_ring(o - offset, l)) {
+                return in_use;
+            }
+        }
+        match same {
+            Some(i) => placed.registries[i].3 += 1,
+            None => placed.registries.push((offset, len, lanes, 1)),
+        }
+        Ok(Placement {
+            region: self.clone(),
+            offset,
+            len,
+            registry: true,
+        })
+    }
+
+    /// The end of `[offset, offset + len)`, if the region holds it.
+    fn end_of(&self, offset: usize, len: usize) -> Result<usize, Error> {
+        let end = offset.checked_add(len).filter(|&e| e <= self.inner.len);
+        end.ok_or(Error::RegionTooSmall {
+            needed: offset as u64 + len as u64,
+            len: self.inner.len as u64,
         })
     }
 }
 
-/// A ring's registration in a [`Region`]; keeps the memory alive and
-/// unregisters the range when dropped.
+/// A ring's (or a registry's) registration in a [`Region`]; keeps the
+/// memory alive and unregisters the range when dropped.
 pub(crate) struct Placement {
     region: Region,
     offset: usize,
     len: usize,
+    registry: bool,
 }
 
 impl Placement {
@@ -243,13 +403,22 @@ impl Drop for Placement {
             .placed
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = placed
-            .iter()
-            .position(|&(o, l, _)| (o, l) == (self.offset, self.len))
-        {
-            placed[i].2 -= 1;
-            if placed[i].2 == 0 {
-                placed.swap_remove(i);
+        let (at, len) = (self.offset, self.len);
+        if self.registry {
+            let list = &mut placed.registries;
+            if let Some(i) = list.iter().position(|&(o, l, ..)| (o, l) == (at, len)) {
+                list[i].3 -= 1;
+                if list[i].3 == 0 {
+                    list.swap_remove(i);
+                }
+            }
+        } else {
+            let list = &mut placed.rings;
+            if let Some(i) = list.iter().position(|&(o, l, _)| (o, l) == (at, len)) {
+                list[i].2 -= 1;
+                if list[i].2 == 0 {
+                    list.swap_remove(i);
+                }
             }
         }
     }
@@ -259,6 +428,8 @@ impl core::fmt::Debug for Region {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let kind = match &self.inner.backing {
             Backing::Heap(_) => "heap",
+            #[cfg(all(unix, not(miri), not(loom)))]
+            Backing::Anon => "heap",
             #[cfg(all(feature = "shm", unix))]
             Backing::Mapped(_) => "shared",
         };
@@ -275,6 +446,13 @@ impl Drop for Inner {
             Backing::Heap(layout) => {
                 // SAFETY: `base` came from `alloc_zeroed` with exactly `layout`.
                 unsafe { alloc::dealloc(self.base.as_ptr(), *layout) }
+            }
+            #[cfg(all(unix, not(miri), not(loom)))]
+            Backing::Anon => {
+                // SAFETY: base/len are exactly the mapping made in
+                // `on_demand`; no ring can use it any more (this runs when
+                // the last handle drops).
+                unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
             }
             #[cfg(all(feature = "shm", unix))]
             Backing::Mapped(m) => m.unmap(self.base, self.len),
@@ -521,7 +699,7 @@ mod shm {
         pub fn fd(&self) -> Option<BorrowedFd<'_>> {
             match &self.inner.backing {
                 Backing::Mapped(m) => Some(m.fd.as_fd()),
-                Backing::Heap(_) => None,
+                _ => None,
             }
         }
     }

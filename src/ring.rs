@@ -13,7 +13,7 @@
 
 use crate::layout::{self, RingHeader, RingKind, SideOwner, HEADER_SIZE};
 use crate::peer::Claim;
-use crate::region::{Placement, Region};
+use crate::region::{Placement, Region, Use};
 use crate::sync::atomic::AtomicU64;
 use crate::sync::AccessLog;
 use crate::{arch, AttachError, Corruption, Error, RingError};
@@ -37,8 +37,9 @@ pub(crate) struct RingMem {
     #[cfg(loom)]
     _words: Box<[AtomicU64]>,
     raw: RawRing,
-    /// True if this process built the header (and so, under loom, drops it
-    /// in place).
+    /// True if this process built the header and the ring ends with this
+    /// RingMem (and so, under loom, its header is dropped in place). A
+    /// registry's lane outlives the RingMem that built it: its header stays.
     #[cfg_attr(not(loom), allow(dead_code))]
     created: bool,
     /// Dropped last: the registration that keeps the region mapped.
@@ -77,16 +78,18 @@ pub(crate) struct Shape {
 }
 
 impl RingMem {
-    /// Builds a fresh ring of `capacity` units at `offset` in `region`.
+    /// Builds a fresh ring of `capacity` units at `offset` in `region`
+    /// (`how` is [`Use::Create`], or [`Use::Lane`] for a registry's lane).
     pub(crate) fn create(
         region: &Region,
         offset: usize,
         capacity: usize,
         shape: Shape,
+        how: Use,
     ) -> Result<RingMem, Error> {
         check_offset(offset)?;
         let len = bytes_needed(capacity, shape.unit_size, shape.min_capacity)?;
-        let placement = region.place(offset, len, true)?;
+        let placement = region.place(offset, len, how)?;
         // SAFETY: `place` checked that [offset, offset + len) is inside the
         // region, which is cache-line aligned, as is `offset`.
         let hdr = unsafe { region.base().add(offset) }.cast::<RingHeader>();
@@ -112,7 +115,7 @@ impl RingMem {
             hdr,
             capacity as u64,
             shape.kind,
-            true,
+            how != Use::Lane,
             placement,
         ))
     }
@@ -140,7 +143,7 @@ impl RingMem {
         // `validate` bounded the capacity so that this fits in an isize; an
         // impossible overflow would ask for usize::MAX, which `place` refuses.
         let len = usize::try_from(len).unwrap_or(usize::MAX);
-        let placement = region.place(offset, len, false)?;
+        let placement = region.place(offset, len, Use::Attach)?;
         Ok(RingMem::new(hdr, capacity, shape.kind, false, placement))
     }
 

@@ -218,15 +218,15 @@ fn a_corrupt_lane_is_reported_and_the_others_still_snapshot() {
     let (_, clean) = take(&mut snap, 2);
     assert_eq!(clean.kept(), 20);
     // A hostile writer moves one lane's record-ring head backwards (the
-    // registry's documented layout: header and clock lines, a line per
-    // slot, then per slot its index ring and its detail ring, each on whole
+    // registry's documented layout: header and clock lines, 1 KiB of
+    // refused-thread table, a line per slot, then per slot its index ring and its detail ring, each on whole
     // lines; a ring's head is the first word of its second line).
     let line = tracering::cache_line();
     let round = |n: usize| n.div_ceil(line) * line;
     let index_bytes = round(tracering::flight::FlightRing::<IndexEvent>::bytes_needed(8).unwrap());
     let detail_bytes = round(tracering::flight::FlightRecordRing::bytes_needed(256).unwrap());
     let bad = lanes[1].slot();
-    let detail = line * (2 + 2) + bad * (index_bytes + detail_bytes) + index_bytes;
+    let detail = line * (2 + 1024 / line + 2) + bad * (index_bytes + detail_bytes) + index_bytes;
     let head = (detail + line) / 8;
     let base = region.as_ptr() as *mut u64;
     // SAFETY: an aligned word inside the region; no other thread writes it.

@@ -248,8 +248,11 @@ fn bad_policies_are_refused() {
     ));
 }
 
-/// The header's full-policy word (offset 120).
-const POLICY_WORD: usize = 120;
+/// The full-policy word: the second word of the clock line, which follows
+/// the header line.
+fn policy_word() -> usize {
+    tracering::cache_line() + 8
+}
 
 #[test]
 fn an_attacher_uses_the_creators_policy_and_refuses_a_bad_word() {
@@ -263,7 +266,7 @@ fn an_attacher_uses_the_creators_policy_and_refuses_a_bad_word() {
     ] {
         // SAFETY: an aligned word inside the region; nothing reads it
         // meanwhile.
-        unsafe { (region.as_ptr().add(POLICY_WORD) as *mut u64).write_volatile(bad) };
+        unsafe { (region.as_ptr().add(policy_word()) as *mut u64).write_volatile(bad) };
         assert_eq!(
             Registry::attach(&region).err(),
             Some(Error::Attach(AttachError::FullPolicy { found: bad })),
@@ -271,7 +274,7 @@ fn an_attacher_uses_the_creators_policy_and_refuses_a_bad_word() {
         );
     }
     // SAFETY: as above.
-    unsafe { (region.as_ptr().add(POLICY_WORD) as *mut u64).write_volatile(0) };
+    unsafe { (region.as_ptr().add(policy_word()) as *mut u64).write_volatile(0) };
     assert_eq!(
         Registry::attach(&region).unwrap().config().on_full,
         FullPolicy::Drop
@@ -284,7 +287,7 @@ fn an_attacher_uses_the_creators_policy_and_refuses_a_bad_word() {
     let region = tracering::Region::heap(Registry::bytes_needed(flight).unwrap()).unwrap();
     let _flight = Registry::create_in(&region, flight).unwrap();
     // SAFETY: as above.
-    unsafe { (region.as_ptr().add(POLICY_WORD) as *mut u64).write_volatile(1) };
+    unsafe { (region.as_ptr().add(policy_word()) as *mut u64).write_volatile(1) };
     assert_eq!(
         Registry::attach(&region).err(),
         Some(Error::Attach(AttachError::FullPolicy { found: 1 }))

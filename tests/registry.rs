@@ -279,8 +279,9 @@ fn a_poisoned_lane_is_reported_and_skipped() {
     let index =
         round(tracering::EventRing::<tracering::pipeline::IndexEvent>::bytes_needed(64).unwrap());
     let detail = round(tracering::RecordRing::bytes_needed(1024).unwrap());
-    // Header line, clock line, one line per slot, then the lanes.
-    let lane_at = line * (2 + cfg.slots) + bad.slot() * (index + detail);
+    // Header line, clock line, 1 KiB of refused threads, one line per
+    // slot, then the lanes.
+    let lane_at = line * (2 + 1024 / line + cfg.slots) + bad.slot() * (index + detail);
     // SAFETY: the producer-position word of that lane's index ring (one line
     // into the ring header), inside the registry's region.
     unsafe { (reg.region().as_ptr().add(lane_at + line) as *mut u64).write_volatile(u64::MAX / 3) };

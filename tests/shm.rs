@@ -553,10 +553,11 @@ fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
         .unwrap()
         .div_ceil(line)
         * line;
-    // Lanes follow the header line, the clock line and one line per slot;
+    // Lanes follow the header line, the clock line, 1 KiB of refused
+    // threads and one line per slot;
     // the detail ring's data area follows the index ring and its own 3-line
     // header.
-    let data_at = line * (2 + cfg.slots) + index + 3 * line;
+    let data_at = line * (2 + 1024 / line + cfg.slots) + index + 3 * line;
     let fd = region.fd().unwrap().as_raw_fd();
     let mut cmd = child("child_main");
     cmd.env("TRACERING_ROLE", "scribble_payloads")

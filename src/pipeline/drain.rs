@@ -118,6 +118,10 @@ pub struct DrainReport {
     pub dropped_records: u64,
     /// Writes dropped because no registry slot was free.
     pub exhausted: u64,
+    /// Threads refused a lane because no slot was free, each counted once
+    /// (their writes are in `exhausted`); the first 32 are named to
+    /// [`Sink::refused`].
+    pub refused: u64,
     /// Passes over the slot table.
     pub passes: u64,
     /// Times the drain went to sleep because no lane was due.
@@ -130,7 +134,9 @@ pub struct DrainReport {
     /// Timestamps raised to keep a ring's time from running backwards (see
     /// [`LaneStats::clock_backsteps`]).
     pub clock_backsteps: u64,
-    /// Per-slot statistics.
+    /// Per-slot statistics, in slot order, of the lanes the drain has
+    /// attached (every slot of a shared-memory registry; in a heap
+    /// registry, the lanes built so far).
     pub lanes: Vec<LaneStats>,
 }
 
@@ -230,6 +236,8 @@ pub struct Drain<S> {
     jain_n: u64,
     shares: Vec<u64>,
     conv: TickConverter,
+    /// Refused threads already named to the sink.
+    refused_named: usize,
     /// Runs the coarse clock's ticker (spawned drains), and marks the time
     /// word stopped when the drain goes.
     clock: ClockGuard,
@@ -258,8 +266,10 @@ pub struct DrainHandle<S> {
 }
 
 impl<S: Sink> Drain<S> {
-    /// Attaches to every lane of `registry` as its consumer. A restarted
-    /// controller resumes where the last drain stopped.
+    /// Attaches to every lane of `registry` as its consumer (in a heap
+    /// registry, every lane built so far, and each later one at the pass
+    /// after a thread builds it). A restarted controller resumes where the
+    /// last drain stopped.
     ///
     /// ```
     /// use tracering::pipeline::{Drain, NullSink, Registry};
@@ -274,22 +284,6 @@ impl<S: Sink> Drain<S> {
         let sink_batches = sink.takes_batches();
         let inner = registry.inner();
         let slots = inner.geo.cfg.slots;
-        let mut lanes = Vec::with_capacity(slots);
-        for slot in 0..slots {
-            let index = EventConsumer::attach(inner.region(), inner.geo.index_offset(slot))?;
-            lanes.push(LaneReader {
-                index_tail_seen: index.tail(),
-                index,
-                detail: RecordConsumer::attach(inner.region(), inner.geo.detail_offset(slot))?,
-                stats: LaneStats {
-                    slot,
-                    ..LaneStats::default()
-                },
-                waiting_since: None,
-                index_time: LaneTime::default(),
-                detail_time: LaneTime::default(),
-            });
-        }
         let fraction = if cfg.watermark.is_nan() {
             1.0
         } else {
@@ -301,14 +295,14 @@ impl<S: Sink> Drain<S> {
             mark(inner.geo.cfg.detail_capacity),
         );
         inner.set_watermarks(wm_events, wm_bytes);
-        Ok(Drain {
+        let mut drain = Drain {
             registry: registry.clone(),
             sink,
             cfg,
             wm_events,
             wm_bytes,
             sleeps: 0,
-            lanes,
+            lanes: Vec::new(),
             buf: vec![
                 IndexEvent::default();
                 if sink_batches {
@@ -326,11 +320,52 @@ impl<S: Sink> Drain<S> {
             jain_n: 0,
             shares: Vec::with_capacity(slots),
             conv: TickConverter::new(),
+            refused_named: 0,
             clock: ClockGuard {
                 registry: registry.clone(),
                 ticker: None,
             },
-        })
+        };
+        drain.attach_built()?;
+        Ok(drain)
+    }
+
+    /// Attaches to the lanes built since the last look. Lanes are read in
+    /// slot order from 0 up to the first slot whose rings are not built: a
+    /// registry in shared memory builds every lane when it is made, a heap
+    /// one builds each when a thread first claims it, lowest free slot
+    /// first (so a gap is a lane being built right now).
+    fn attach_built(&mut self) -> Result<(), Error> {
+        let (inner, lanes) = (self.registry.inner(), &mut self.lanes);
+        while lanes.len() < inner.geo.cfg.slots && inner.slot(lanes.len()).built() {
+            let slot = lanes.len();
+            let index = EventConsumer::attach(inner.region(), inner.geo.index_offset(slot))?;
+            lanes.push(LaneReader {
+                index_tail_seen: index.tail(),
+                index,
+                detail: RecordConsumer::attach(inner.region(), inner.geo.detail_offset(slot))?,
+                stats: LaneStats {
+                    slot,
+                    ..LaneStats::default()
+                },
+                waiting_since: None,
+                index_time: LaneTime::default(),
+                detail_time: LaneTime::default(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Names to the sink the threads refused a lane since the last look
+    /// (complete entries of the registry's table, in order). Runs every 64
+    /// passes and before the drain stops or detaches.
+    fn name_refused(&mut self) -> Result<(), Error> {
+        let inner = self.registry.inner();
+        while let Some(t) = inner.refused_thread(self.refused_named) {
+            self.sink.refused(&t)?;
+            self.refused_named += 1;
+        }
+        Ok(())
     }
 
     /// Starts the drain on its own thread.
@@ -369,6 +404,7 @@ impl<S: Sink> Drain<S> {
                 drain.registry.inner().set_waker(None);
                 r?;
                 if arch::load_acquire(&flag) == DETACH {
+                    drain.name_refused()?;
                     drain.sink.flush()?;
                     return Ok((drain.report(), drain.sink));
                 }
@@ -451,6 +487,12 @@ impl<S: Sink> Drain<S> {
     /// entries handed to the sink, and whether a lane is still at or above
     /// its watermark.
     fn pass(&mut self, policy: Policy) -> Result<(u64, bool), Error> {
+        self.attach_built()?;
+        // Refused threads are rare and need no haste: look every 64 passes
+        // (and when stopping), not on every pass over busy lanes.
+        if self.passes % 64 == 0 {
+            self.name_refused()?;
+        }
         let n = self.lanes.len();
         let mut total = 0;
         let mut busy = false;
@@ -648,6 +690,7 @@ impl<S: Sink> Drain<S> {
     pub fn report(&self) -> DrainReport {
         let mut r = DrainReport {
             exhausted: self.registry.inner().exhausted(),
+            refused: self.registry.inner().refused(),
             passes: self.passes,
             sleeps: self.sleeps,
             fairness: (self.jain_n > 0).then(|| self.jain_sum / self.jain_n as f64),
@@ -679,6 +722,7 @@ impl<S: Sink> Drain<S> {
             if got == 0 && (active == 0 || Instant::now() >= deadline) && self.all_empty() {
                 let mut report = self.report();
                 report.still_active = active;
+                self.name_refused()?;
                 self.sink.flush()?;
                 return Ok((report, self.sink));
             }

@@ -31,6 +31,6 @@ pub use lane::Lane;
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
 pub use registry::{FullPolicy, IndexEvent, LaneMode, Registry, RegistryConfig, RegistryStats};
-pub use sink::{Batch, CallbackSink, Entry, LaneId, NullSink, Sink};
+pub use sink::{Batch, CallbackSink, Entry, LaneId, NullSink, RefusedThread, Sink};
 pub use snapshot::{LaneSnapshot, SnapshotReport, Snapshotter};
 pub use trace::{FileSink, TraceEntry, TraceReader};

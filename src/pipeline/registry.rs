@@ -6,8 +6,10 @@
 //! ```text
 //! 0                      RegistryHeader (one cache line)
 //! LINE                   ClockLine: the coarse clock's time word
-//! 2 * LINE               slot lines: one cache line per slot
-//! LINE * (2 + slots)     lanes: [index ring | detail ring] * slots
+//! 2 * LINE               refused threads: 32 entries of 32 bytes
+//! LINE * HEADER_LINES    slot lines: one cache line per slot
+//! LINE * (HEADER_LINES + slots)
+//!                        lanes: [index ring | detail ring] * slots
 //! ```
 //! Each slot line is written by the thread that holds the slot (and, when it
 //! recycles a retired slot, by the drain); no line is written by two
@@ -20,6 +22,21 @@
 //! See `slot.rs`: `FREE --register--> ACTIVE --thread exits--> RETIRED
 //! --drain empties and resets the rings--> FREE`, and a slot whose holder
 //! process died is recycled like a retired one.
+//!
+//! # Lanes on demand
+//! A stream registry in this process's memory ([`Registry::new`]) builds a
+//! slot's two rings when a thread first claims the slot, and pre-faults
+//! them then; threads take the lowest free slot, so built lanes stay few
+//! and in front, and the drain attaches to them as they come (the slot
+//! line's `built` word, stored last, tells it). Its region is mapped on
+//! demand, so untouched lanes cost address space only. A registry in
+//! shared memory, and a flight recorder, build every lane at creation.
+//!
+//! # Refused threads
+//! A thread that finds no free slot is counted once in the header's
+//! `refused` word, and the first 32 are named in the table after the clock
+//! line (pid, tid, 16 bytes of name); the drain hands them to
+//! [`Sink::refused`](super::Sink::refused).
 
 use super::lane::Lane;
 use super::slot::{Slot, SlotLine, State};
@@ -29,7 +46,7 @@ use crate::event::EventRing;
 use crate::flight::{FlightRecordRing, FlightRing};
 use crate::layout::line_struct;
 use crate::record::RecordRing;
-use crate::region::Placement;
+use crate::region::{Lanes, Placement};
 use crate::sync::atomic::{AtomicU32, AtomicU64};
 #[cfg(loom)]
 use crate::sync::construct_in_place;
@@ -244,9 +261,15 @@ impl Default for RegistryConfig {
 }
 
 const REG_MAGIC: u64 = u64::from_le_bytes(*b"TRCREG\x00\x01");
-const REG_VERSION: u64 = 5;
-/// Lines before the slot lines: the header and the clock line.
-const HEADER_LINES: usize = 2;
+const REG_VERSION: u64 = 6;
+/// Threads refused a lane that the table names; beyond it only the count
+/// in the header grows.
+const REFUSED_ENTRIES: usize = 32;
+/// Lines of the refused-thread table.
+const REFUSED_LINES: usize = REFUSED_ENTRIES * core::mem::size_of::<RefusedEntry>() / LINE;
+/// Lines before the slot lines: the header, the clock line and the table
+/// of refused threads.
+const HEADER_LINES: usize = 2 + REFUSED_LINES;
 const MAX_SLOTS: usize = 65536;
 
 line_struct! {
@@ -281,10 +304,24 @@ line_struct! {
         clock_source: AtomicU64,
         /// The [`LaneMode`] as a word (0 stream, 1 flight recorder).
         lane_mode: AtomicU64,
-        /// The [`FullPolicy`] as a word (0 drop, else 1 + the wait timeout
-        /// in nanoseconds).
-        full_policy: AtomicU64,
+        /// Threads refused a lane because no slot was free (each counted
+        /// once; many writers: cold RMW). The first [`REFUSED_ENTRIES`]
+        /// are named in the refused table.
+        refused: AtomicU64,
     }
+}
+
+/// One thread refused a lane, in the table after the clock line. Written
+/// once by the refused thread (the entry whose index its increment of
+/// `refused` returned); `head` last, with release.
+#[repr(C)]
+struct RefusedEntry {
+    /// `pid << 32 | 1` once the entry is complete, 0 before.
+    head: AtomicU64,
+    /// The thread's OS id.
+    tid: AtomicU64,
+    /// The first 16 bytes of its name (UTF-8, NUL-padded).
+    name: [AtomicU64; 2],
 }
 
 line_struct! {
@@ -293,7 +330,21 @@ line_struct! {
     struct ClockLine {
         /// Ticks at the ticker's last refresh; 0 while no ticker runs.
         now: AtomicU64,
+        /// The [`FullPolicy`] as a word (0 drop, else 1 + the wait timeout
+        /// in nanoseconds). Written once when the registry is made, so it
+        /// never disturbs the producers' loads of `now`.
+        full_policy: AtomicU64,
     }
+}
+
+/// The clock line of a registry's region, if the region is long enough.
+fn clock_line(region: &Region) -> Option<&ClockLine> {
+    if region.len() < 2 * LINE {
+        return None;
+    }
+    // SAFETY: the region holds the line (checked), is line-aligned, and the
+    // line is all atomics.
+    Some(unsafe { &*region.as_ptr().add(LINE).cast::<ClockLine>() })
 }
 
 const LINE: usize = arch::CACHE_LINE;
@@ -310,7 +361,11 @@ mod pinned {
     const_assert_eq!(offset_of!(RegistryHeader, clock_mode), 96);
     const_assert_eq!(offset_of!(RegistryHeader, clock_source), 104);
     const_assert_eq!(offset_of!(RegistryHeader, lane_mode), 112);
-    const_assert_eq!(offset_of!(RegistryHeader, full_policy), 120);
+    const_assert_eq!(offset_of!(RegistryHeader, refused), 120);
+    const_assert_eq!(size_of::<RefusedEntry>(), 32);
+    const_assert_eq!(REFUSED_ENTRIES * size_of::<RefusedEntry>() % LINE, 0);
+    const_assert_eq!(offset_of!(SlotLine, built), 32);
+    const_assert_eq!(offset_of!(ClockLine, full_policy), 8);
     const_assert_eq!(offset_of!(RegistryHeader, magic), 0);
     const_assert_eq!(offset_of!(RegistryHeader, slots), 24);
     const_assert_eq!(offset_of!(RegistryHeader, accepting), 56);
@@ -322,8 +377,8 @@ mod pinned {
     const_assert_eq!(offset_of!(SlotLine, tid), 8);
     const_assert_eq!(offset_of!(SlotLine, reported_event_drops), 16);
     const_assert_eq!(offset_of!(SlotLine, reported_record_drops), 24);
-    const_assert_eq!(offset_of!(SlotLine, pid), 32);
-    const_assert_eq!(offset_of!(SlotLine, process), 40);
+    const_assert_eq!(offset_of!(SlotLine, pid), 40);
+    const_assert_eq!(offset_of!(SlotLine, process), 48);
 }
 
 fn round_line(n: usize) -> usize {
@@ -400,6 +455,16 @@ impl Geometry {
     pub(crate) fn detail_offset(&self, slot: usize) -> usize {
         self.index_offset(slot) + self.index_bytes
     }
+
+    /// Where the lane rings sit, for the region's placement check.
+    fn lanes(&self) -> Lanes {
+        Lanes {
+            at: self.lanes_at,
+            stride: self.stride,
+            split: self.index_bytes,
+            count: self.cfg.slots,
+        }
+    }
 }
 
 /// Registry-wide counters.
@@ -414,6 +479,9 @@ pub struct RegistryStats {
     /// Events dropped because no lane could be used: no free slot, the
     /// registry closed, a nested emit, or an emit on the drain's own thread.
     pub exhausted: u64,
+    /// Threads refused a lane because no slot was free, each counted once
+    /// (see [`RefusedThread`](super::RefusedThread)).
+    pub refused: u64,
     /// Whether new producers may still register.
     pub accepting: bool,
 }
@@ -443,6 +511,9 @@ pub(crate) struct Inner {
     region: Region,
     hdr: NonNull<RegistryHeader>,
     pub(crate) geo: Geometry,
+    /// Whether lanes are built when their slot is first claimed (a stream
+    /// registry in this process's memory) rather than all at creation.
+    lazy: bool,
     /// The drain thread to unpark when a producer asks for it.
     waker: std::sync::Mutex<Option<std::thread::Thread>>,
 }
@@ -473,7 +544,10 @@ impl Registry {
         Ok(Geometry::new(cfg)?.total)
     }
 
-    /// A registry in heap memory, for tracing within one process.
+    /// A registry in heap memory, for tracing within one process. The
+    /// memory is mapped on demand, and each lane is built (and its pages
+    /// faulted in) when a thread first takes its slot: a table of many
+    /// slots costs memory only for the threads that write.
     ///
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;
@@ -481,7 +555,7 @@ impl Registry {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn new(cfg: RegistryConfig) -> Result<Registry, Error> {
-        let region = Region::heap(Self::bytes_needed(cfg)?)?;
+        let region = Region::on_demand(Self::bytes_needed(cfg)?)?;
         Self::create_in(&region, cfg)
     }
 
@@ -506,9 +580,11 @@ impl Registry {
                 len: region.len() as u64,
             });
         }
-        // Claim the header and slot table for this process first (refused if
-        // another registry here uses them).
-        let placement = region.place(0, geo.lanes_at, true)?;
+        // Claim the whole registry (header, slot table and every lane) for
+        // this process first: refused if a ring or registry here uses any of
+        // it, and from now on no ring can be built over it except the
+        // registry's own lanes.
+        let placement = region.place_registry(0, geo.total, geo.lanes(), true)?;
         // Outside loom the header and slot words are found in place
         // (initialised, and atomics are valid for any bits) and stored one by
         // one below; loom's model atomics must be constructed first.
@@ -537,10 +613,20 @@ impl Registry {
                     clock_mode: z(),
                     clock_source: z(),
                     lane_mode: z(),
-                    full_policy: z(),
+                    refused: z(),
                 });
+                for i in 0..REFUSED_ENTRIES {
+                    construct_in_place(base.add(2 * LINE).cast::<RefusedEntry>().add(i), || {
+                        RefusedEntry {
+                            head: z(),
+                            tid: z(),
+                            name: [z(), z()],
+                        }
+                    });
+                }
                 construct_in_place(base.add(LINE).cast::<ClockLine>(), || ClockLine {
                     now: z(),
+                    full_policy: z(),
                 });
                 for slot in 0..cfg.slots {
                     construct_in_place(
@@ -558,36 +644,27 @@ impl Registry {
         for slot in 0..cfg.slots {
             reg.inner.slot(slot).reset();
         }
-        // Lay out the lanes; each ring is built and released at once (it
-        // stays in the region).
-        for slot in 0..cfg.slots {
-            let (index, detail) = (geo.index_offset(slot), geo.detail_offset(slot));
-            match cfg.mode {
-                LaneMode::Stream => {
-                    drop(EventRing::<IndexEvent>::create_in(
-                        region,
-                        index,
-                        cfg.index_capacity,
-                    )?);
-                    drop(RecordRing::create_in(region, detail, cfg.detail_capacity)?);
-                }
-                LaneMode::FlightRecorder => {
-                    drop(FlightRing::<IndexEvent>::create_in(
-                        region,
-                        index,
-                        cfg.index_capacity,
-                    )?);
-                    drop(FlightRecordRing::create_in(
-                        region,
-                        detail,
-                        cfg.detail_capacity,
-                    )?);
-                }
+        // (Under loom the table was just constructed zeroed.)
+        #[cfg(not(loom))]
+        for i in 0..REFUSED_ENTRIES {
+            let e = reg.inner.refused_entry(i);
+            for w in [&e.head, &e.tid, &e.name[0], &e.name[1]] {
+                arch::store_relaxed(w, 0);
             }
         }
-        // Fault the lanes' pages in now, not on the traced threads' first
-        // laps.
-        region.prefault(geo.lanes_at, geo.total - geo.lanes_at);
+        arch::store_relaxed(&h.refused, 0);
+        // A heap registry builds each lane when a thread first claims its
+        // slot, so that memory grows with the threads seen. Every other
+        // registry lays out all its lanes now (each ring is built and
+        // released at once: it stays in the region), and faults their
+        // pages in, not on the traced threads' first laps.
+        if !reg.inner.lazy {
+            for slot in 0..cfg.slots {
+                reg.inner.build_lane(slot)?;
+                reg.inner.slot(slot).set_built();
+            }
+            region.prefault(geo.lanes_at, geo.total - geo.lanes_at);
+        }
         arch::store_relaxed(&h.version, REG_VERSION);
         arch::store_relaxed(&h.fingerprint, crate::layout::fingerprint());
         arch::store_relaxed(&h.slots, cfg.slots as u64);
@@ -600,7 +677,9 @@ impl Registry {
         arch::store_relaxed(&h.wake_bytes, u64::MAX);
         arch::store_relaxed(&h.clock_mode, cfg.clock.to_word());
         arch::store_relaxed(&h.lane_mode, cfg.mode.to_word());
-        arch::store_relaxed(&h.full_policy, cfg.on_full.to_word());
+        if let Some(line) = clock_line(region) {
+            arch::store_relaxed(&line.full_policy, cfg.on_full.to_word());
+        }
         let source = crate::clock::source().code();
         arch::store_relaxed(&h.clock_source, source as u64);
         crate::clock::stop_word(reg.inner.time_word());
@@ -669,7 +748,12 @@ impl Registry {
         let mode = LaneMode::from_word(lane_mode).ok_or(Error::Attach(AttachError::WrongKind {
             found: lane_mode as u32,
         }))?;
-        let policy = arch::load_relaxed(&h.full_policy);
+        let policy = clock_line(region)
+            .map(|l| arch::load_relaxed(&l.full_policy))
+            .ok_or(Error::RegionTooSmall {
+                needed: 2 * LINE as u64,
+                len: region.len() as u64,
+            })?;
         let on_full = FullPolicy::from_word(policy)
             .filter(|p| mode == LaneMode::Stream || *p == FullPolicy::Drop)
             .ok_or(Error::Attach(AttachError::FullPolicy { found: policy }))?;
@@ -698,7 +782,7 @@ impl Registry {
                 len: region.len() as u64,
             });
         }
-        let placement = region.place(0, geo.lanes_at, false)?;
+        let placement = region.place_registry(0, geo.total, geo.lanes(), false)?;
         Ok(Registry::from_parts(region, geo, placement))
     }
 
@@ -710,6 +794,7 @@ impl Registry {
                 region: region.clone(),
                 hdr: NonNull::new(region.as_ptr().cast()).expect("region base is non-null"),
                 geo,
+                lazy: !region.is_shared() && geo.cfg.mode == LaneMode::Stream,
                 waker: std::sync::Mutex::new(None),
             }),
         }
@@ -769,8 +854,13 @@ impl Registry {
         }
         let slots = inner.geo.cfg.slots;
         let tid = current_tid();
-        // Start probing at a per-thread place so that threads spread out.
-        let start = (spread(tid) % slots as u64) as usize;
+        // Start probing at a per-thread place so that threads spread out;
+        // a registry that builds lanes on demand takes the lowest free
+        // slot, so that built lanes stay few and in front.
+        let start = match inner.lazy {
+            true => 0,
+            false => (spread(tid) % slots as u64) as usize,
+        };
         // A flight recorder has no drain to recycle retired slots: once no
         // slot is free, the next thread takes a retired one over as it is
         // (free ones first, so an exited thread's last events stay as long
@@ -788,7 +878,9 @@ impl Registry {
             let Some(generation) = line.claim(tid, take_retired) else {
                 continue;
             };
-            let lane = Lane::open(self, slot, generation);
+            let lane = inner
+                .ensure_built(slot)
+                .and_then(|()| Lane::open(self, slot, generation));
             match lane {
                 Ok(lane) => return Ok(lane),
                 Err(_) => {
@@ -798,7 +890,7 @@ impl Registry {
                 }
             }
         }
-        Err(Error::RegistryFull)
+        Err(inner.refuse(tid))
     }
 
     /// Runs `f` on the calling thread's lane, registering the thread first if
@@ -972,6 +1064,7 @@ impl Registry {
         let mut s = RegistryStats {
             slots: inner.geo.cfg.slots,
             exhausted: arch::load_relaxed(&inner.header().exhausted),
+            refused: arch::load_relaxed(&inner.header().refused),
             accepting: arch::load_relaxed(&inner.header().accepting) != 0,
             ..RegistryStats::default()
         };
@@ -1009,6 +1102,130 @@ impl Inner {
 
     pub(crate) fn region(&self) -> &Region {
         &self.region
+    }
+
+    /// Builds `slot`'s rings if they are not yet (the caller has just
+    /// claimed the slot, so no one else builds or uses them), faults their
+    /// pages in, and marks them built.
+    #[cold]
+    fn ensure_built(&self, slot: usize) -> Result<(), Error> {
+        let line = self.slot(slot);
+        // A registry that built every lane at creation never builds again
+        // (a cleared word in shared memory is not a reason to overwrite
+        // rings another process may be reading): the attach validates.
+        if !self.lazy || line.built() {
+            return Ok(());
+        }
+        self.build_lane(slot)?;
+        self.region
+            .prefault(self.geo.index_offset(slot), self.geo.stride);
+        line.set_built();
+        Ok(())
+    }
+
+    /// The `i`th entry of the refused-thread table.
+    fn refused_entry(&self, i: usize) -> &RefusedEntry {
+        debug_assert!(i < REFUSED_ENTRIES);
+        // SAFETY: the table follows the clock line inside the region (it is
+        // part of `geo.total`, validated at creation and attach), is
+        // 8-aligned, and is all atomics.
+        unsafe {
+            &*self
+                .region
+                .as_ptr()
+                .add(2 * LINE)
+                .cast::<RefusedEntry>()
+                .add(i)
+        }
+    }
+
+    /// Threads refused a lane so far (as the header says: any value from a
+    /// hostile peer is only a count).
+    pub(crate) fn refused(&self) -> u64 {
+        arch::load_relaxed(&self.header().refused)
+    }
+
+    /// The `i`th thread named in the refused table, if `i` is in the table
+    /// and its entry is complete. Every word read is taken as it is: a
+    /// corrupt entry gives odd values, never a panic.
+    pub(crate) fn refused_thread(&self, i: usize) -> Option<super::RefusedThread> {
+        if i >= REFUSED_ENTRIES {
+            return None;
+        }
+        let e = self.refused_entry(i);
+        let head = arch::load_acquire(&e.head);
+        if head & 1 == 0 {
+            return None;
+        }
+        let mut name = [0u8; 16];
+        name[..8].copy_from_slice(&arch::load_relaxed(&e.name[0]).to_le_bytes());
+        name[8..].copy_from_slice(&arch::load_relaxed(&e.name[1]).to_le_bytes());
+        let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        Some(super::RefusedThread {
+            pid: (head >> 32) as u32,
+            tid: arch::load_relaxed(&e.tid),
+            name: String::from_utf8_lossy(&name[..len]).into_owned(),
+        })
+    }
+
+    /// Counts the calling thread (`tid`) as refused by this registry, and
+    /// names it in the table while there is room: once per thread and
+    /// registry handle, however often it retries. Returns the error to
+    /// hand back.
+    #[cold]
+    #[inline(never)]
+    fn refuse(&self, tid: u64) -> Error {
+        let first = REFUSED.try_with(|r| {
+            let mut r = r.borrow_mut();
+            let first = !r.contains(&self.id);
+            if first {
+                r.push(self.id);
+            }
+            first
+        });
+        if first != Ok(true) {
+            return Error::RegistryFull;
+        }
+        let n = arch::fetch_add(&self.header().refused, 1);
+        if let Some(i) = usize::try_from(n).ok().filter(|&i| i < REFUSED_ENTRIES) {
+            let e = self.refused_entry(i);
+            let mut name = [0u8; 16];
+            let thread = std::thread::current();
+            let full = thread.name().unwrap_or("");
+            // Cut at a character boundary, so the name stays UTF-8.
+            let mut cut = full.len().min(name.len());
+            while !full.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            name[..cut].copy_from_slice(&full.as_bytes()[..cut]);
+            let word = |k: usize| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&name[8 * k..8 * k + 8]);
+                u64::from_le_bytes(w)
+            };
+            arch::store_relaxed(&e.tid, tid);
+            arch::store_relaxed(&e.name[0], word(0));
+            arch::store_relaxed(&e.name[1], word(1));
+            arch::store_release(&e.head, u64::from(std::process::id()) << 32 | 1);
+        }
+        Error::RegistryFull
+    }
+
+    /// Builds the two rings of `slot`'s lane (empty, no side held).
+    fn build_lane(&self, slot: usize) -> Result<(), Error> {
+        let (geo, region) = (&self.geo, &self.region);
+        let (index, detail) = (geo.index_offset(slot), geo.detail_offset(slot));
+        let (events, bytes) = (geo.cfg.index_capacity, geo.cfg.detail_capacity);
+        match geo.cfg.mode {
+            LaneMode::Stream => {
+                EventRing::<IndexEvent>::build_lane(region, index, events)?;
+                RecordRing::build_lane(region, detail, bytes)
+            }
+            LaneMode::FlightRecorder => {
+                FlightRing::<IndexEvent>::build_lane(region, index, events)?;
+                FlightRecordRing::build_lane(region, detail, bytes)
+            }
+        }
     }
 
     pub(crate) fn exhausted(&self) -> u64 {
@@ -1093,6 +1310,8 @@ std::thread_local! {
     static LANES: RefCell<Vec<Lane>> = const { RefCell::new(Vec::new()) };
     /// The header address of the registry this thread drains (0: none).
     static DRAINS: Cell<usize> = const { Cell::new(0) };
+    /// The registries (handle ids) that have counted this thread refused.
+    static REFUSED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The OS thread id (Linux `gettid`), or a per-thread counter elsewhere.

@@ -47,6 +47,48 @@ pub struct Batch<'a> {
     pub complete: bool,
 }
 
+/// A thread that a registry refused a lane because no slot was free (every
+/// registry has a fixed number of slots: 1024 in the `tracing` layer's
+/// default, what the creator chose in shared memory). Its writes are
+/// counted in
+/// [`DrainReport::exhausted`](super::DrainReport::exhausted); the drain
+/// names it to [`Sink::refused`] once. The registry names the first 32
+/// refused threads; beyond them only
+/// [`DrainReport::refused`](super::DrainReport::refused) grows.
+///
+/// ```
+/// use tracering::pipeline::{Drain, Registry, RegistryConfig, RefusedThread, Sink, LaneId, IndexEvent};
+/// use tracering::{Error, Record};
+/// #[derive(Default)]
+/// struct Names(Vec<String>);
+/// impl Sink for Names {
+///     fn event(&mut self, _: LaneId, _: &IndexEvent) -> Result<(), Error> { Ok(()) }
+///     fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> { Ok(()) }
+///     fn refused(&mut self, t: &RefusedThread) -> Result<(), Error> { self.0.push(t.name.clone()); Ok(()) }
+/// }
+/// let reg = Registry::new(RegistryConfig { slots: 1, ..Default::default() })?;
+/// let mut drain = Drain::new(&reg, Names::default(), Default::default())?;
+/// let lane = reg.register()?; // this thread holds the only slot
+/// let r = reg.clone();
+/// std::thread::Builder::new().name("latecomer".into())
+///     .spawn(move || assert!(r.emit(1, 0, 0).is_err())).unwrap().join().unwrap();
+/// drop(lane);
+/// let (report, names) = drain.finish()?;
+/// assert_eq!((report.refused, report.exhausted), (1, 1));
+/// assert_eq!(names.0, ["latecomer"]);
+/// # Ok::<(), tracering::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RefusedThread {
+    /// The thread's process id.
+    pub pid: u32,
+    /// The thread's OS id (Linux `gettid`).
+    pub tid: u64,
+    /// The first 16 bytes of its name (cut at a character boundary), empty
+    /// for a thread without one.
+    pub name: String,
+}
+
 /// Receives everything the drain reads, in per-lane order.
 ///
 /// ```
@@ -67,6 +109,12 @@ pub trait Sink {
     /// last report.
     fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
         let _ = (lane, events, records);
+        Ok(())
+    }
+    /// A thread was refused a lane (no slot was free); called once per
+    /// named thread, between entries.
+    fn refused(&mut self, thread: &RefusedThread) -> Result<(), Error> {
+        let _ = thread;
         Ok(())
     }
     /// What the timestamps of the entries that follow mean (the drain calls

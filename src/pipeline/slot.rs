@@ -28,6 +28,11 @@ line_struct! {
         pub(crate) reported_event_drops: AtomicU64,
         /// Detail-ring drops the drain has already reported.
         pub(crate) reported_record_drops: AtomicU64,
+        /// 1 once the slot's two rings are built. A heap registry builds a
+        /// lane when its slot is first claimed (the claimer stores this
+        /// after building, release); a shared one builds every lane when it
+        /// is made.
+        pub(crate) built: AtomicU64,
         /// Process id of the holder.
         pub(crate) pid: AtomicU64,
         /// The holder's process name: up to 16 bytes, zero-padded, in two
@@ -46,6 +51,7 @@ impl SlotLine {
             tid: AtomicU64::new(0),
             reported_event_drops: AtomicU64::new(0),
             reported_record_drops: AtomicU64::new(0),
+            built: AtomicU64::new(0),
             pid: AtomicU64::new(0),
             process: [AtomicU64::new(0), AtomicU64::new(0)],
         }
@@ -142,12 +148,23 @@ impl Slot<'_> {
             &l.tid,
             &l.reported_event_drops,
             &l.reported_record_drops,
+            &l.built,
             &l.pid,
             &l.process[0],
             &l.process[1],
         ] {
             arch::store_relaxed(w, 0);
         }
+    }
+
+    /// Whether the slot's rings are built (acquiring the building).
+    pub(crate) fn built(self) -> bool {
+        arch::load_acquire(&self.line.built) == 1
+    }
+
+    /// Marks the slot's rings built (releasing the building).
+    pub(crate) fn set_built(self) {
+        arch::store_release(&self.line.built, 1);
     }
 
     /// The holder's OS thread id.

@@ -153,6 +153,13 @@ impl RecordRing {
         })
     }
 
+    /// Builds the ring of a registry's lane at `offset` (inside the
+    /// registry, where [`create_in`](Self::create_in) is refused) and lets
+    /// go of it.
+    pub(crate) fn build_lane(region: &Region, offset: usize, capacity: usize) -> Result<(), Error> {
+        handles::build_lane::<Bytes>(region, offset, capacity)
+    }
+
     /// Capacity in bytes.
     ///
     /// ```
