@@ -540,6 +540,8 @@ impl<D: EntryDecoder> Translator<D> {
                 self.meta.name_process_of(*pid as u64, name);
                 return Ok(());
             }
+            // No lane, nothing in the export: `tracer summary` lists them.
+            TraceEntry::Refused(_) => return Ok(()),
         };
         let thread = self.thread_of(*lane);
         self.meta.saw(thread, lane.slot, ts);
@@ -623,6 +625,7 @@ impl<D: EntryDecoder> Translator<D> {
                 Ok(())
             }
             TraceEntry::Process { pid, name } => self.process(out, *pid, name),
+            TraceEntry::Refused(_) => Ok(()),
         }
     }
 

@@ -28,6 +28,8 @@
 //! tag 5  scale      body = identity:u64 anchor_ticks:u64 anchor_ns:u64
 //!                          ns_per_tick_q32:u64
 //! tag 6  process    body = pid:u32 name (UTF-8, at most 64 bytes)
+//! tag 7  refused    body = pid:u32 0:u32 tid:u64 name (UTF-8, at most 64
+//!                          bytes): a thread that found no free lane
 //! ```
 //! The reader hands out each lane's entries in the order its thread wrote
 //! them: index events merged among records by the layer's order word.
@@ -39,7 +41,7 @@
 
 use super::merge::{parse_records, BatchOrder, Merge};
 use super::registry::IndexEvent;
-use super::sink::{Batch, LaneId, Sink};
+use super::sink::{Batch, LaneId, RefusedThread, Sink};
 use crate::clock::{ClockMode, ClockSource, TickScale, Timebase};
 use crate::record::format::framed;
 use crate::{Error, Record};
@@ -59,6 +61,7 @@ const TAG_DROPS: u8 = 3;
 const TAG_TIMEBASE: u8 = 4;
 const TAG_SCALE: u8 = 5;
 const TAG_PROCESS: u8 = 6;
+const TAG_REFUSED: u8 = 7;
 const FLAG_TICKS: u8 = 1;
 const FLAG_ORDERED: u8 = 2;
 const FLAG_COMPLETE: u8 = 4;
@@ -256,6 +259,14 @@ impl Sink for FileSink {
         self.block(TAG_PROCESS, 0, &[&pid.to_le_bytes(), name.as_bytes()])
     }
 
+    fn refused(&mut self, t: &RefusedThread) -> Result<(), Error> {
+        let name = crate::pipeline::schema::cut(&t.name, MAX_NAME);
+        let mut head = [0u8; 16];
+        head[..4].copy_from_slice(&t.pid.to_le_bytes());
+        head[8..].copy_from_slice(&t.tid.to_le_bytes());
+        self.block(TAG_REFUSED, 0, &[&head, name.as_bytes()])
+    }
+
     fn flush(&mut self) -> Result<(), Error> {
         self.out.flush()?;
         Ok(())
@@ -296,6 +307,9 @@ pub enum TraceEntry {
         /// Records dropped.
         records: u64,
     },
+    /// A thread the registry refused a lane (none was free): its events
+    /// are counted as lost in the drain's report, not in this file.
+    Refused(RefusedThread),
     /// The name of a process whose lanes follow.
     Process {
         /// Its process id.
@@ -479,6 +493,16 @@ impl<R: Read> TraceReader<R> {
                     pid: u32_at(body, 0),
                     name: name.to_owned(),
                 });
+            }
+            (TAG_REFUSED, n)
+                if flags == 0 && (16..=16 + MAX_NAME).contains(&n) && body[4..8] == [0; 4] =>
+            {
+                let name = std::str::from_utf8(&body[16..]).map_err(|_| corrupt)?;
+                self.merge.pass(TraceEntry::Refused(RefusedThread {
+                    pid: u32_at(body, 0),
+                    tid: u64_at(body, 8),
+                    name: name.to_owned(),
+                }));
             }
             _ => return Err(corrupt),
         }

@@ -73,12 +73,26 @@ pub struct Summary {
     dropped_records: u64,
     first: Option<u64>,
     last: Option<u64>,
-    threads: BTreeMap<u64, PerThread>,
+    /// By (process id, thread id): the thread as the export shows it.
+    threads: BTreeMap<(u64, u64), PerThread>,
+    /// Process names, by process id.
+    processes: BTreeMap<u64, String>,
+    /// Threads the registry refused a lane.
+    refused: Vec<tracering::pipeline::RefusedThread>,
     event_kinds: BTreeMap<u32, u64>,
     record_kinds: BTreeMap<u16, (u64, u64)>,
     counter: Counter,
     /// The damaged entry's number and error, if the file is damaged.
     pub stopped: Option<(u64, Error)>,
+}
+
+/// The (pid, tid) a lane's thread is shown under.
+fn thread_key(lane: &tracering::pipeline::LaneId) -> (u64, u64) {
+    let pid = match lane.pid {
+        0 => tracering::export::DEFAULT_PID,
+        pid => pid as u64,
+    };
+    (pid, lane.thread)
 }
 
 impl Summary {
@@ -111,7 +125,7 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
                 s.events += 1;
                 s.time(event.timestamp);
                 *s.event_kinds.entry(event.kind).or_default() += 1;
-                let t = s.threads.entry(lane.thread).or_default();
+                let t = s.threads.entry(thread_key(lane)).or_default();
                 t.slot = lane.slot;
                 t.events += 1;
             }
@@ -128,7 +142,7 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
                 let k = s.record_kinds.entry(*kind).or_default();
                 k.0 += 1;
                 k.1 += payload.len() as u64;
-                let t = s.threads.entry(lane.thread).or_default();
+                let t = s.threads.entry(thread_key(lane)).or_default();
                 t.slot = lane.slot;
                 t.records += 1;
             }
@@ -140,10 +154,14 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
                 s.drop_reports += 1;
                 s.dropped_events += events;
                 s.dropped_records += records;
-                let t = s.threads.entry(lane.thread).or_default();
+                let t = s.threads.entry(thread_key(lane)).or_default();
                 t.slot = lane.slot;
                 t.dropped += events + records;
             }
+            TraceEntry::Process { pid, name } => {
+                s.processes.insert(*pid as u64, name.clone());
+            }
+            TraceEntry::Refused(t) => s.refused.push(t.clone()),
             // Kinds of entries this build does not know are counted only.
             _ => {}
         }
@@ -208,18 +226,36 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
         "dropped {} index events, {} records",
         s.dropped_events, s.dropped_records
     );
+    if !s.refused.is_empty() {
+        let names: Vec<String> = s
+            .refused
+            .iter()
+            .map(|t| format!("tid {} \"{}\"", t.tid, t.name))
+            .collect();
+        let _ = writeln!(
+            out,
+            "refused {} thread(s) a lane (their events are counted as dropped): {}",
+            s.refused.len(),
+            names.join(", ")
+        );
+    }
+    if !s.processes.is_empty() {
+        let names: Vec<String> = s
+            .processes
+            .iter()
+            .map(|(pid, name)| format!("pid {pid} \"{name}\""))
+            .collect();
+        let _ = writeln!(out, "processes ({}): {}", names.len(), names.join(", "));
+    }
     let _ = writeln!(out, "threads ({}):", s.threads.len());
     let rows = s
         .threads
         .iter()
-        .map(|(tid, t)| {
+        .map(|(&(pid, tid), t)| {
             let name = s
                 .counter
                 .thread_names
-                .get(&ThreadRef {
-                    pid: tracering::export::DEFAULT_PID,
-                    tid: *tid,
-                })
+                .get(&ThreadRef { pid, tid })
                 .cloned()
                 .unwrap_or_else(|| format!("lane {}", t.slot));
             (

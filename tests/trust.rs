@@ -1,0 +1,201 @@
+//! What a trace promises, tested the way a new user would see it: a program
+//! with `tracing` spans and events on 4 threads, through
+//! `TraceringLayer::file` with the default policy, exported to FXT and read
+//! back by a reader we did not write (the PyPI `fxt` package; CI's stable
+//! stage installs it and sets TRACERING_REQUIRE_FXT=1).
+//!
+//! Checked: every event emitted is in the export, begin/end pairs balance
+//! on every thread, each thread's timestamps never go back, and the four
+//! threads are named, under this process's pid and name.
+
+use std::path::{Path, PathBuf};
+use tracering::export::{ExportWriter, FxtWriter, SpanDecoder, Translator};
+use tracering::layer::{LayerConfig, TraceringLayer};
+use tracering::pipeline::{TraceEntry, TraceReader};
+use tracing::dispatcher::{self, Dispatch};
+use tracing::{info, info_span};
+use tracing_subscriber::prelude::*;
+
+/// Iterations per thread: the issue's 200 k in release builds, a tenth in
+/// debug builds (the layer is ten times slower unoptimised).
+const JOBS: u64 = if cfg!(debug_assertions) {
+    20_000
+} else {
+    200_000
+};
+const THREADS: u64 = 4;
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("tracering-trust-{name}-{}", std::process::id()))
+}
+
+/// Both passes of the translation into `out`.
+fn export(trc: &Path, out: &mut dyn ExportWriter) {
+    let mut t = Translator::with_decoder(SpanDecoder::default());
+    for e in TraceReader::open(trc).unwrap() {
+        t.collect(&e.unwrap()).unwrap();
+    }
+    let clock = t.meta().clock();
+    t.start(out, &clock).unwrap();
+    for e in TraceReader::open(trc).unwrap() {
+        t.entry(out, &e.unwrap()).unwrap();
+    }
+    out.finish().unwrap();
+}
+
+/// Whether python3 can import the `fxt` reader (required when
+/// TRACERING_REQUIRE_FXT is set).
+fn have_fxt() -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import fxt"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("TRACERING_REQUIRE_FXT").is_none(),
+            "the PyPI package fxt is required here"
+        );
+        eprintln!("python3 -c 'import fxt' failed: the external FXT check is skipped");
+    }
+    ok
+}
+
+const CHECK: &str = r#"
+import sys
+from collections import defaultdict
+from fxt.reader import parse_records
+from fxt.models import (DurationBeginEventRecord, DurationEndEventRecord,
+                        InstantEventRecord, KernelObjectRecord)
+from fxt.types import KernelObjectType
+path, jobs, threads, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+res = parse_records(open(path, 'rb'))
+assert not res.had_unexpected_eof, "unexpected end of file"
+recs = [r for p in res.records_by_provider.values() for r in p.records]
+stacks = defaultdict(list)
+last_ts = {}
+counts = defaultdict(lambda: defaultdict(int))
+names = {}
+process_names = {}
+for r in recs:
+    if isinstance(r, KernelObjectRecord):
+        if r.type == KernelObjectType.THREAD:
+            names[(r.args.get('process'), r.id)] = r.name
+        elif r.type == KernelObjectType.PROCESS:
+            process_names[r.id] = r.name
+        continue
+    if not isinstance(r, (DurationBeginEventRecord, DurationEndEventRecord, InstantEventRecord)):
+        continue
+    key = (r.thread.process_id, r.thread.thread_id)
+    assert r.timestamp_ns >= last_ts.get(key, 0), f"{key}: time went back at {r}"
+    last_ts[key] = r.timestamp_ns
+    if isinstance(r, DurationBeginEventRecord):
+        stacks[key].append(r.name)
+        counts[key]['B ' + r.name] += 1
+    elif isinstance(r, DurationEndEventRecord):
+        assert stacks[key], f"{key}: an end without a begin: {r}"
+        stacks[key].pop()
+    else:
+        counts[key]['i ' + r.name] += 1
+for key, s in stacks.items():
+    assert not s, f"{key}: unclosed {s}"
+assert len(counts) == threads, f"threads with events: {sorted(counts)}"
+want = {'B thread_loop': 1, 'B job': jobs, 'B step': jobs, 'i tick': jobs, 'i thread done': 1}
+for key, c in counts.items():
+    assert key[0] == pid, f"{key} is not under pid {pid}"
+    assert dict(c) == want, f"{key}: {dict(c)}"
+thread_names = sorted(n for (p, t), n in names.items() if p == pid and (p, t) in counts)
+assert thread_names == [f"worker-{t}" for t in range(threads)], thread_names
+assert pid in process_names, process_names
+print(f"fxt: {len(recs)} records, {threads} threads balanced and in time order")
+"#;
+
+#[test]
+#[cfg_attr(miri, ignore = "millions of events")]
+fn four_threads_through_the_file_layer_keep_every_event_in_order() {
+    let trc = temp("four.trc");
+    let (layer, guard) = TraceringLayer::file(&trc, LayerConfig::default()).unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let d = dispatch.clone();
+            std::thread::Builder::new()
+                .name(format!("worker-{t}"))
+                .spawn(move || {
+                    dispatcher::with_default(&d, || {
+                        let outer = info_span!("thread_loop", t);
+                        let _o = outer.enter();
+                        for i in 0..JOBS {
+                            let job = info_span!("job", i);
+                            let _j = job.enter();
+                            let step = info_span!("step");
+                            let _s = step.enter();
+                            info!(i, t, "tick");
+                        }
+                        info!(t, "thread done");
+                    })
+                })
+                .unwrap()
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    drop(dispatch);
+    let (report, _) = guard.finish().unwrap();
+    assert_eq!(report.dropped(), 0, "{report:?}");
+    assert_eq!(report.emitted(), report.persisted());
+
+    // The trace reader: every thread's entries in time order, under our pid.
+    let mut last: std::collections::HashMap<(u32, u64), u64> = Default::default();
+    let mut entries = 0u64;
+    for e in TraceReader::open(&trc).unwrap() {
+        let (lane, ts) = match e.unwrap() {
+            TraceEntry::Event { lane, event } => (lane, event.timestamp),
+            TraceEntry::Record {
+                lane, timestamp, ..
+            } => (lane, timestamp),
+            _ => continue,
+        };
+        entries += 1;
+        assert_eq!(lane.pid, std::process::id());
+        let prev = last.insert((lane.pid, lane.thread), ts).unwrap_or(0);
+        assert!(ts >= prev, "thread {} went back in time", lane.thread);
+    }
+    assert_eq!(entries, report.persisted());
+
+    let fxt = temp("four.fxt");
+    let mut w = FxtWriter::new(std::io::BufWriter::new(
+        std::fs::File::create(&fxt).unwrap(),
+    ));
+    export(&trc, &mut w);
+    drop(w);
+    if have_fxt() {
+        let out = std::process::Command::new("python3")
+            .args(["-c", CHECK])
+            .arg(&fxt)
+            .args([
+                JOBS.to_string(),
+                THREADS.to_string(),
+                std::process::id().to_string(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprint!("{}", String::from_utf8_lossy(&out.stdout));
+    }
+    let (trc_len, fxt_len) = (
+        std::fs::metadata(&trc).unwrap().len(),
+        std::fs::metadata(&fxt).unwrap().len(),
+    );
+    eprintln!(
+        "trace file {trc_len} bytes ({:.1} per entry), FXT {fxt_len} bytes",
+        trc_len as f64 / entries as f64
+    );
+    std::fs::remove_file(&trc).ok();
+    std::fs::remove_file(&fxt).ok();
+}
