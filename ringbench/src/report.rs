@@ -232,6 +232,15 @@ impl Row {
         }
     }
 
+    /// Events dropped by full rings, in percent of those written, for the
+    /// pipeline workloads (where a row's anomalies are its drops); `None`
+    /// elsewhere or when the row counts no writes.
+    pub fn drop_percent(&self) -> Option<f64> {
+        const PIPELINE: [&str; 3] = ["scaling", "tracing_layer", "drain_capacity"];
+        (PIPELINE.contains(&self.workload) && self.ops > 0)
+            .then(|| self.anomalies as f64 * 100.0 / self.ops as f64)
+    }
+
     /// Compares this row's ns/event with these rows' (see [`with_costs`]).
     pub fn with_bases(mut self, bases: &[&'static str]) -> Row {
         self.bases = bases.to_vec();
@@ -551,12 +560,13 @@ pub fn table(m: &Machine, c: &Availability, run: &RunInfo, rows: &[Row], hops: &
     );
     let _ = writeln!(
         out,
-        "\n{:<20} {:<27} {:>12} {:>12} {:>7} {:>8} {:>8} {:>8} {:>6} {:>8} {:>7} {:>4}",
+        "\n{:<20} {:<27} {:>12} {:>12} {:>7} {:>7} {:>8} {:>8} {:>8} {:>6} {:>8} {:>7} {:>4}",
         "workload",
         "impl",
         "ops/s",
         "bytes/s",
         "ns/ev",
+        "drop%",
         "p50 ns",
         "p99 ns",
         "p999 ns",
@@ -578,12 +588,13 @@ pub fn table(m: &Machine, c: &Availability, run: &RunInfo, rows: &[Row], hops: &
         };
         let _ = writeln!(
             out,
-            "{:<20} {:<27} {:>12} {:>12} {:>7} {:>8} {:>8} {:>8} {:>6} {:>8} {:>7} {:>4}",
+            "{:<20} {:<27} {:>12} {:>12} {:>7} {:>7} {:>8} {:>8} {:>8} {:>6} {:>8} {:>7} {:>4}",
             r.workload,
             r.imp,
             fmt_rate(r.ops_per_s, "/s"),
             fmt_rate(r.bytes_per_s, "B/s"),
             r.ns_per_op.map_or("-".into(), |x| format!("{x:.2}")),
+            r.drop_percent().map_or("-".into(), |x| format!("{x:.3}")),
             fmt_ns(r.p50_ns),
             fmt_ns(r.p99_ns),
             fmt_ns(r.p999_ns),
@@ -596,7 +607,8 @@ pub fn table(m: &Machine, c: &Availability, run: &RunInfo, rows: &[Row], hops: &
     }
     let _ = writeln!(
         out,
-        "\ntr.adv: median over rounds of tracering's advantage within the round on the\n\
+        "\ndrop%: events full rings dropped, in percent of those written (pipeline rows).\n\
+         tr.adv: median over rounds of tracering's advantage within the round on the\n\
          workload's main figure (ops/s; bytes/s for records; p99 for write_latency;\n\
          p50 for visibility_latency). >1: tracering is better.\n\
          ns/ev: the producer's own ns per event (per producer for scaling); the\n\
