@@ -199,3 +199,86 @@ fn four_threads_through_the_file_layer_keep_every_event_in_order() {
     std::fs::remove_file(&trc).ok();
     std::fs::remove_file(&fxt).ok();
 }
+
+/// The export written in one pass, straight from the drain (`JsonSink`):
+/// each thread's lane arrives in the order it was written, so every span and
+/// event is named (not `callsite N`), begin/end pairs balance, and each
+/// thread's timestamps never go back.
+#[test]
+#[cfg_attr(miri, ignore = "too slow under Miri")]
+fn a_one_pass_export_names_everything_in_order() {
+    use tracering::export::{ClockInfo, ExportSink, JsonWriter};
+    let sink = ExportSink::with_translator(
+        JsonWriter::new(Vec::new()),
+        Translator::with_decoder(SpanDecoder::default()),
+        ClockInfo::nanoseconds(),
+    )
+    .unwrap();
+    // A JSON sink is slower than the traced threads (far slower in a debug
+    // build): wait as long as it takes, to check order and names alone.
+    let mut cfg = LayerConfig::default();
+    cfg.registry.on_full = tracering::pipeline::FullPolicy::Wait {
+        timeout: std::time::Duration::from_secs(30),
+    };
+    let (layer, guard) = TraceringLayer::with_sink(sink, cfg).unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let jobs = 5_000u64;
+    let handles: Vec<_> = (0..3u64)
+        .map(|t| {
+            let d = dispatch.clone();
+            std::thread::Builder::new()
+                .name(format!("pass-{t}"))
+                .spawn(move || {
+                    dispatcher::with_default(&d, || {
+                        for i in 0..jobs {
+                            let job = info_span!("job", i);
+                            let _j = job.enter();
+                            let step = info_span!("step");
+                            let _s = step.enter();
+                            info!(i, t, "tick");
+                        }
+                    })
+                })
+                .unwrap()
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    drop(dispatch);
+    let (report, sink) = guard.finish().unwrap();
+    assert_eq!(report.dropped(), 0, "{report:?}");
+    let json = sink.finish().unwrap().into_inner();
+    let doc: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let mut stacks: std::collections::HashMap<u64, Vec<String>> = Default::default();
+    let mut last: std::collections::HashMap<u64, f64> = Default::default();
+    let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+    for e in doc["traceEvents"].as_array().unwrap() {
+        let (ph, name) = (e["ph"].as_str().unwrap(), e["name"].as_str().unwrap());
+        if !["B", "E", "i"].contains(&ph) {
+            continue;
+        }
+        let tid = e["tid"].as_u64().unwrap();
+        let ts = e["ts"].as_f64().unwrap();
+        assert!(ts >= *last.get(&tid).unwrap_or(&0.0), "{e}");
+        last.insert(tid, ts);
+        assert!(!name.starts_with("callsite"), "unnamed: {e}");
+        match ph {
+            "B" => stacks.entry(tid).or_default().push(name.to_string()),
+            "E" => assert!(stacks.entry(tid).or_default().pop().is_some(), "{e}"),
+            _ => {}
+        }
+        if ph != "E" {
+            *counts.entry(format!("{ph} {name}")).or_default() += 1;
+        }
+    }
+    assert!(stacks.values().all(|s| s.is_empty()), "{stacks:?}");
+    let want: std::collections::BTreeMap<String, u64> = [
+        ("B job".to_string(), 3 * jobs),
+        ("B step".to_string(), 3 * jobs),
+        ("i tick".to_string(), 3 * jobs),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(counts, want);
+}

@@ -439,3 +439,108 @@ fn flight_snapshot_recovers_a_killed_agents_last_events() {
     unsafe { libc::kill(controller.id() as i32, libc::SIGINT) };
     out_of(controller);
 }
+
+/// Two agent processes on one controller's registry: the trace keeps each
+/// lane's process, and the JSON export shows two processes, each named,
+/// with its own threads (they were merged into one, pid 1, before).
+#[test]
+#[cfg_attr(miri, ignore = "spawns processes")]
+fn two_agents_export_as_two_processes() {
+    let pid = std::process::id();
+    let name = format!("/tracering-test-{pid}-two");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let (trace, json) = (
+        dir.join(format!("two-{pid}.trace")),
+        dir.join(format!("two-{pid}.json")),
+    );
+    let controller = tracer()
+        .args(["controller", "--unlink", "--name", &name, "--out"])
+        .arg(&trace)
+        .args(["--slots", "8", "--index", "1024"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut tries = 0;
+    while tracering::Region::open_named(&name)
+        .and_then(|r| tracering::pipeline::Registry::attach(&r))
+        .is_err()
+    {
+        tries += 1;
+        assert!(tries < 3000, "controller never created the registry");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let agent = || {
+        tracer()
+            .args([
+                "agent",
+                "--name",
+                &name,
+                "--threads",
+                "2",
+                "--events",
+                "2000",
+            ])
+            .args(["--rate", "100000"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (agent(), agent());
+    let mut agents: Vec<u32> = vec![a.id(), b.id()];
+    agents.sort_unstable();
+    for out in [out_of(a), out_of(b)] {
+        assert!(out.contains("events=4000"), "{out}");
+    }
+    // Give the drain time to read the exited agents' lanes, then stop it.
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(controller.id() as i32, libc::SIGTERM) };
+    let c = out_of(controller);
+    assert!(c.contains("controller: events"), "{c}");
+
+    let (mut lanes, mut processes) = (Vec::new(), Vec::new());
+    for e in TraceReader::open(&trace).unwrap() {
+        match e.unwrap() {
+            TraceEntry::Event { lane, .. } => lanes.push(lane.pid),
+            TraceEntry::Process { pid, name } => processes.push((pid, name)),
+            _ => {}
+        }
+    }
+    lanes.sort_unstable();
+    lanes.dedup();
+    assert_eq!(lanes, agents, "the lanes' processes");
+    processes.sort();
+    assert_eq!(
+        processes.iter().map(|p| p.0).collect::<Vec<_>>(),
+        agents,
+        "{processes:?}"
+    );
+    assert!(processes.iter().all(|p| !p.1.is_empty()), "{processes:?}");
+
+    let out = tracer()
+        .args(["export", "--format", "json"])
+        .arg(&trace)
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let events = doc["traceEvents"].as_array().unwrap();
+    let mut named: Vec<u64> = events
+        .iter()
+        .filter(|e| e["name"] == "process_name")
+        .map(|e| e["pid"].as_u64().unwrap())
+        .collect();
+    named.sort_unstable();
+    assert_eq!(named, agents.iter().map(|&p| p as u64).collect::<Vec<_>>());
+    for p in &agents {
+        let threads: std::collections::BTreeSet<u64> = events
+            .iter()
+            .filter(|e| e["ph"] == "i" && e["pid"] == *p)
+            .map(|e| e["tid"].as_u64().unwrap())
+            .collect();
+        assert_eq!(threads.len(), 2, "process {p}: threads {threads:?}");
+    }
+    std::fs::remove_file(&trace).ok();
+    std::fs::remove_file(&json).ok();
+}
