@@ -54,6 +54,9 @@ impl ExportWriter for Counter {
 #[derive(Default)]
 struct PerThread {
     slot: u32,
+    /// The thread as the translation names it: the lane's process (a
+    /// layer's lanes record theirs) and thread.
+    at: ThreadRef,
     events: u64,
     records: u64,
     dropped: u64,
@@ -113,6 +116,7 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
                 *s.event_kinds.entry(event.kind).or_default() += 1;
                 let t = s.threads.entry(lane.thread).or_default();
                 t.slot = lane.slot;
+                t.at = translator.thread_of(*lane);
                 t.events += 1;
             }
             TraceEntry::Timebase(t) => s.timebase = Some(*t),
@@ -130,6 +134,7 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
                 k.1 += payload.len() as u64;
                 let t = s.threads.entry(lane.thread).or_default();
                 t.slot = lane.slot;
+                t.at = translator.thread_of(*lane);
                 t.records += 1;
             }
             TraceEntry::Drops {
@@ -142,6 +147,7 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
                 s.dropped_records += records;
                 let t = s.threads.entry(lane.thread).or_default();
                 t.slot = lane.slot;
+                t.at = translator.thread_of(*lane);
                 t.dropped += events + records;
             }
             // Kinds of entries this build does not know are counted only.
@@ -216,10 +222,7 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
             let name = s
                 .counter
                 .thread_names
-                .get(&ThreadRef {
-                    pid: tracering::export::DEFAULT_PID,
-                    tid: *tid,
-                })
+                .get(&t.at)
                 .cloned()
                 .unwrap_or_else(|| format!("lane {}", t.slot));
             (
