@@ -27,7 +27,8 @@ pub const LOAD_ROUNDS: u64 = 100_000_000;
 pub const PANIC_ROUND: u64 = 100;
 /// Bytes of the file header.
 pub const HEADER: u64 = 16;
-/// How long the child and the parent wait for each other at most.
+/// How long the child waits for its file at most (the parent waits twice
+/// as long for the child, so that the child's own report comes back).
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// How the child ends.
@@ -349,10 +350,10 @@ pub fn run_to_end(entry: &str, end: End, path: &Path) -> (Option<i32>, String) {
     )
 }
 
-/// Waits for the child, killing it after `PATIENCE` (a hung child fails
-/// the test instead of hanging it).
+/// Waits for the child, killing it after twice `PATIENCE` (a hung child
+/// fails the test instead of hanging it).
 fn wait_with_patience(mut kid: Child) -> std::process::Output {
-    let deadline = Instant::now() + PATIENCE;
+    let deadline = Instant::now() + 2 * PATIENCE;
     while kid.try_wait().expect("wait").is_none() {
         if Instant::now() > deadline {
             let _ = kid.kill();
@@ -380,7 +381,7 @@ pub fn run_and_kill(entry: &str, end: End, path: &Path) -> String {
         }
     });
     let mut seen = String::new();
-    let deadline = Instant::now() + PATIENCE;
+    let deadline = Instant::now() + 2 * PATIENCE;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
