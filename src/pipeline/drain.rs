@@ -606,6 +606,10 @@ impl<S: Sink> Drain<S> {
             // framed, and the sink converts nothing.
             self.record_buf.clear();
             let first_record = lane.detail.records_read();
+            // Native byte order is the file's (little-endian) order here.
+            #[cfg(target_endian = "little")]
+            let copied = lane.detail.copy_span_cached(&mut self.record_buf);
+            #[cfg(not(target_endian = "little"))]
             let copied = lane
                 .detail
                 .copy_batch_cached(usize::MAX, &mut self.record_buf);

@@ -159,6 +159,37 @@ fn copy_out(src: *const u8, len: usize, buf: &mut Vec<u8>) {
     }
 }
 
+/// Appends `len` bytes from the data area at `src` to `buf`: one copy for
+/// a ring in this process's memory; for one in shared memory, word by word
+/// with volatile loads (each read once), so that a peer rewriting them
+/// meanwhile changes what is copied, never the copy afterwards.
+fn copy_in(src: *const u8, len: usize, buf: &mut Vec<u8>, shared: bool) {
+    buf.reserve(len);
+    if !shared {
+        let at = buf.len();
+        // SAFETY: the caller guarantees `len` readable bytes at `src`, which
+        // no one writes meanwhile; `buf` has room for them (reserved), and
+        // they are initialised once copied.
+        unsafe {
+            core::ptr::copy_nonoverlapping(src, buf.as_mut_ptr().add(at), len);
+            buf.set_len(at + len);
+        }
+        return;
+    }
+    let words = len / 8;
+    for i in 0..words {
+        // SAFETY: the caller guarantees `len` bytes at `src`, and a data
+        // area's positions are 8-aligned, so each word is in bounds and
+        // aligned.
+        let w = unsafe { src.cast::<u64>().add(i).read_volatile() };
+        buf.extend_from_slice(&w.to_ne_bytes());
+    }
+    for i in words * 8..len {
+        // SAFETY: in bounds, as above.
+        buf.push(unsafe { src.add(i).read_volatile() });
+    }
+}
+
 /// One record of the ring: its header, and its payload in place (rings in
 /// this process's memory) or as a private copy (rings in shared memory).
 ///
@@ -486,7 +517,10 @@ impl RecordConsumer {
     /// word and raw timestamp included, little-endian), its payload, and
     /// zeros up to a multiple of 8. Returns the records and their payload
     /// bytes. This is the drain's private copy: whatever a peer does to the
-    /// ring afterwards, `out` keeps what was checked.
+    /// ring afterwards, `out` keeps what was checked. (Where the native
+    /// order is little-endian, the drain copies the span in bulk instead:
+    /// [`copy_span_cached`](Self::copy_span_cached).)
+    #[cfg(not(target_endian = "little"))]
     pub(crate) fn copy_batch_cached(
         &mut self,
         max: usize,
@@ -509,6 +543,98 @@ impl RecordConsumer {
             false,
         )?;
         Ok((n, payload_bytes))
+    }
+
+    /// [`copy_batch_cached`](Self::copy_batch_cached) of every record
+    /// known to be published, in bulk: the published span of the data area
+    /// is copied into `out` with at most two copies (one per side of the
+    /// wrap; for a ring in shared memory, word by word with volatile loads),
+    /// and its framing is then checked in the copy, where no peer can
+    /// change it. The padding at the end of a lap is cut out, so `out`
+    /// holds the records alone, framed as in the ring (native byte order).
+    /// Returns the records and their payload bytes; on corruption, what
+    /// came before it is kept and released, and the next call reports it.
+    pub(crate) fn copy_span_cached(
+        &mut self,
+        out: &mut Vec<u8>,
+    ) -> Result<(usize, u64), RingError> {
+        let max_payload = self.h.extra;
+        let shared = self.h.private.is_some();
+        let core = &mut self.h.core;
+        let (tail, head, raw) = (core.tail, core.cached_head, core.raw);
+        let avail = head.wrapping_sub(tail);
+        if avail == 0 {
+            return Ok((0, 0));
+        }
+        let cap = raw.cap;
+        let tail_idx = tail & (cap - 1);
+        // `poll` validated `avail <= cap`; the span is at most two pieces.
+        let first = avail.min(cap - tail_idx);
+        let start = out.len();
+        for (idx, len) in [(tail_idx, first), (0, avail - first)] {
+            if len == 0 {
+                continue;
+            }
+            raw.log_read_bytes(idx, len);
+            // SAFETY: `idx + len <= cap`, so the bytes lie inside the data
+            // area; they are published (before the acquire load of head,
+            // validated against the tail) and unreleased, so this process's
+            // producer does not write them meanwhile.
+            let src = unsafe { raw.data.as_ptr().add(idx as usize) };
+            copy_in(src, len as usize, out, shared);
+        }
+        // The framing, checked in the copy: ring index -> offset in `out`.
+        let at = |idx: u64| {
+            start
+                + if idx >= tail_idx {
+                    (idx - tail_idx) as usize
+                } else {
+                    (cap - tail_idx + idx) as usize
+                }
+        };
+        let (mut pos, mut n, mut payload, mut pad) = (tail, 0usize, 0u64, None);
+        let mut corrupt = None;
+        while pos != head {
+            let found = format::parse(cap, pos, head, max_payload, |idx| {
+                format::header_at(&out[..], at(idx) as u64)
+            });
+            match found {
+                Ok(Some(f)) => {
+                    if f.padding > 0 {
+                        // At most one lap ends inside a span of one ring.
+                        let end = at(f.idx);
+                        pad = Some((end - f.padding as usize, end));
+                    }
+                    payload += f.hdr.size as u64;
+                    pos = f.next;
+                    n += 1;
+                }
+                Ok(None) => break,
+                Err(c) => {
+                    corrupt = Some(c);
+                    break;
+                }
+            }
+        }
+        // Keep only the checked records (the copy runs linearly from the
+        // tail), without the padding.
+        out.truncate(start + pos.wrapping_sub(tail) as usize);
+        if let Some((from, to)) = pad {
+            out.copy_within(to.., from);
+            out.truncate(out.len() - (to - from));
+        }
+        if n > 0 {
+            core.release(pos);
+            core.add_read(n as u64);
+        }
+        match corrupt {
+            Some(c) if n == 0 => Err(core.poison(c)),
+            Some(c) => {
+                core.poison(c);
+                Ok((n, payload))
+            }
+            None => Ok((n, payload)),
+        }
     }
 
     /// Records consumed since the ring was made or recycled (the lane's
