@@ -378,3 +378,73 @@ impl EntryDecoder for SpanDecoder {
         Ok(())
     }
 }
+
+#[cfg(all(test, feature = "json"))]
+mod tests {
+    use super::*;
+    use crate::export::{ClockInfo, JsonWriter, Translator};
+
+    fn ev(ts: u64, kind: u32, span: u64) -> IndexEvent {
+        IndexEvent {
+            timestamp: ts,
+            kind,
+            a: span,
+            b: span,
+            aux: 0,
+        }
+    }
+
+    #[test]
+    fn lost_exits_and_enters_still_nest() {
+        let mut json = JsonWriter::new(Vec::new());
+        let mut t = Translator::with_decoder(SpanDecoder::default());
+        t.start(&mut json, &ClockInfo::nanoseconds()).unwrap();
+        let lane = LaneId::default();
+        for e in [
+            ev(10, schema::EVENT_SPAN_ENTER, 1),
+            ev(20, schema::EVENT_SPAN_ENTER, 2),
+            ev(25, schema::EVENT_SPAN_ENTER, 3),
+            // 3's and 2's exits were lost: 1's exit ends them first.
+            ev(30, schema::EVENT_SPAN_EXIT, 1),
+            // 4's enter was lost: its exit is left out.
+            ev(40, schema::EVENT_SPAN_EXIT, 4),
+            // 5's exit was lost: the end of the trace ends it.
+            ev(50, schema::EVENT_SPAN_ENTER, 5),
+            ev(60, schema::EVENT_SPAN_CLOSE, 9),
+        ] {
+            t.index_event(&mut json, lane, &e).unwrap();
+        }
+        t.end_of_trace(&mut json).unwrap();
+        json.finish().unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&json.into_inner()).unwrap();
+        let got: Vec<(String, String, f64)> = doc["traceEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["ph"] != "M")
+            .map(|e| {
+                (
+                    e["ph"].as_str().unwrap().to_string(),
+                    e["name"].as_str().unwrap().to_string(),
+                    (e["ts"].as_f64().unwrap() * 1000.0).round(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String, f64)> = [
+            ("B", 1, 10.0),
+            ("B", 2, 20.0),
+            ("B", 3, 25.0),
+            ("E", 3, 30.0),
+            ("E", 2, 30.0),
+            ("E", 1, 30.0),
+            ("B", 5, 50.0),
+            // At the thread's last timestamp (the close event's).
+            ("E", 5, 60.0),
+        ]
+        .iter()
+        .map(|(ph, cs, ts)| (ph.to_string(), format!("callsite {cs}"), *ts))
+        .collect();
+        assert_eq!(got, want);
+        assert_eq!(t.events_written(), 8);
+    }
+}
