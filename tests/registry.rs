@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use tracering::pipeline::{
-    CallbackSink, Drain, DrainConfig, Entry, FileSink, NullSink, Registry, RegistryConfig,
+    schema, CallbackSink, Drain, DrainConfig, Entry, FileSink, NullSink, Registry, RegistryConfig,
     TraceEntry, TraceReader,
 };
 use tracering::{Error, RingError};
@@ -39,20 +39,33 @@ fn produce(reg: &Registry, t: u64, n: u64, retry: bool) -> u64 {
     refused
 }
 
+/// The loss markers a trace holds: how many, and the index events they
+/// say were lost.
+#[derive(Default)]
+struct Markers {
+    count: u64,
+    events: u64,
+}
+
 /// Reads a trace back: per thread index, the sequence numbers in file order;
-/// plus the drops the trace reports.
-fn read_trace(path: &PathBuf) -> (HashMap<u64, Vec<u64>>, u64) {
+/// plus the drops the trace reports and its loss markers.
+fn read_trace(path: &PathBuf) -> (HashMap<u64, Vec<u64>>, u64, Markers) {
     let mut per_thread: HashMap<u64, Vec<u64>> = HashMap::new();
     let mut drops = 0;
+    let mut markers = Markers::default();
     for entry in TraceReader::open(path).unwrap() {
         match entry.unwrap() {
+            TraceEntry::Event { event, .. } if event.kind == schema::EVENT_LOSS => {
+                markers.count += 1;
+                markers.events += u64::from(event.aux);
+            }
             TraceEntry::Event { event, .. } => per_thread.entry(event.a).or_default().push(event.b),
             TraceEntry::Drops { events, .. } => drops += events,
             TraceEntry::Timebase(t) => assert_eq!(t.mode, tracering::clock::ClockMode::Precise),
             _ => {}
         }
     }
-    (per_thread, drops)
+    (per_thread, drops, markers)
 }
 
 #[test]
@@ -84,11 +97,14 @@ fn sixteen_threads_through_the_drain_into_a_file() {
         .collect();
     let refused: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
     let (report, _) = drain.stop().unwrap();
-    assert_eq!(report.events, 16 * per_thread);
+    let (seen, drops, markers) = read_trace(&path);
+    // The drain persisted every event, and the loss markers of the lanes
+    // whose writes were refused (each tells no more than was refused).
+    assert_eq!(report.events, 16 * per_thread + markers.count);
+    assert!(markers.events <= refused);
     assert_eq!(report.dropped_events, refused);
     assert_eq!(report.emitted(), report.persisted() + report.dropped());
-    assert_eq!(report.emitted(), 16 * per_thread + refused);
-    let (seen, drops) = read_trace(&path);
+    assert_eq!(report.emitted(), 16 * per_thread + markers.count + refused);
     assert_eq!(drops, refused);
     assert_eq!(seen.len(), 16);
     for (t, seqs) in seen {
@@ -126,15 +142,20 @@ fn tiny_rings_drop_and_the_accounting_stays_exact() {
     let refused: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
     let (report, _) = drain.stop().unwrap();
     assert!(refused > 0, "tiny rings never overflowed");
+    let (seen, trace_drops, markers) = read_trace(&path);
     assert_eq!(report.dropped_events, refused);
-    assert_eq!(report.events + report.dropped_events, 4 * per_thread);
+    // The persisted events include the lanes' loss markers.
+    assert!(markers.count > 0 && markers.events <= refused);
+    assert_eq!(
+        report.events - markers.count + report.dropped_events,
+        4 * per_thread
+    );
     assert_eq!(report.emitted(), report.persisted() + report.dropped());
     let lane_drops: u64 = report.lanes.iter().map(|l| l.dropped_events).sum();
     assert_eq!(lane_drops, refused);
-    let (seen, trace_drops) = read_trace(&path);
     assert_eq!(trace_drops, refused, "drops are visible in the trace");
     let persisted: u64 = seen.values().map(|v| v.len() as u64).sum();
-    assert_eq!(persisted, report.events);
+    assert_eq!(persisted + markers.count, report.events);
     for seqs in seen.values() {
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "per-thread order");
     }
@@ -541,7 +562,16 @@ fn drops_are_reported_exactly_with_the_watermark_drain() {
         period: Duration::from_micros(200),
         ..DrainConfig::default()
     };
-    let drain = Drain::spawn(&reg, NullSink, cfg).unwrap();
+    let markers = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let m = markers.clone();
+    let sink = CallbackSink::new(move |e: Entry<'_>| {
+        if let Entry::Event(_, e) = e {
+            if e.kind == schema::EVENT_LOSS {
+                m.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    let drain = Drain::spawn(&reg, sink, cfg).unwrap();
     let mut lane = reg.register().unwrap();
     let mut refused = 0u64;
     for round in 0..2_000u64 {
@@ -558,7 +588,9 @@ fn drops_are_reported_exactly_with_the_watermark_drain() {
     let (report, _sink) = drain.stop().unwrap();
     assert!(refused > 0, "the ring never filled");
     assert_eq!(report.dropped_events, refused);
-    assert_eq!(report.events + refused, 2_000 * 40);
+    // The persisted events include the lane's loss markers.
+    let markers = markers.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(report.events - markers + refused, 2_000 * 40);
     assert_eq!(report.emitted(), report.persisted() + report.dropped());
 }
 

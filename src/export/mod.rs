@@ -45,6 +45,6 @@ pub use sink::JsonSink;
 pub use sink::{ExportSink, FxtSink};
 pub use spans::SpanDecoder;
 pub use translate::{
-    EntryDecoder, NoDecoder, ThreadMeta, TraceMeta, Translator, CATEGORY, DEFAULT_PID,
+    EntryDecoder, NoDecoder, ThreadMeta, TraceMeta, Translator, CATEGORY, DEFAULT_PID, LOSS_NAME,
     MAX_PAYLOAD_HEX, MAX_PAYLOAD_TEXT,
 };

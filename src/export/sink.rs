@@ -116,7 +116,9 @@ impl<X: ExportWriter, D: EntryDecoder> ExportSink<X, D> {
         &self.translator
     }
 
-    /// Closes the output ([`ExportWriter::finish`]) and returns the writer.
+    /// Writes what the merge still holds, lets the translator end what is
+    /// still open ([`Translator::end_of_trace`]), closes the output
+    /// ([`ExportWriter::finish`]) and returns the writer.
     ///
     /// ```
     /// use tracering::export::{ClockInfo, JsonSink, JsonWriter};
@@ -129,6 +131,7 @@ impl<X: ExportWriter, D: EntryDecoder> ExportSink<X, D> {
         self.started()?;
         self.merge.finish();
         self.write_ready()?;
+        self.translator.end_of_trace(&mut self.writer)?;
         self.writer.finish()?;
         Ok(self.writer)
     }

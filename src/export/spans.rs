@@ -9,6 +9,17 @@
 //! | event (with or without fields) | an instant named by its `message` field if it has one, else after its callsite, with its fields and `level` |
 //! | callsite, thread name, new span, span values | no event: names and arguments for the others |
 //! | span close | no event |
+//! | loss marker | the default translation's instant `events lost` |
+//!
+//! # Nesting survives losses
+//! Each thread's open slices are kept on a stack, so that what an export
+//! writes nests whatever a full ring dropped: an exit whose enter was lost
+//! is left out; an exit of a span below the top of the stack first ends the
+//! spans above it (their exits were lost), at its own timestamp; and
+//! [`Translator::end_of_trace`](super::Translator::end_of_trace) ends what
+//! is still open on each thread at the thread's last timestamp. The end of
+//! a slice carries the name and category its begin had. (Spans exited out
+//! of order by the program itself are cut the same way.)
 //!
 //! A malformed reserved entry (a hostile or damaged trace) falls back to
 //! the default translation, which shows its raw kind and bytes.
@@ -26,7 +37,7 @@ use super::translate::{EntryDecoder, TraceMeta};
 use crate::pipeline::schema::{self, Callsites, Decoded, Value, Values};
 use crate::pipeline::{IndexEvent, LaneId, TraceEntry};
 use crate::Error;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A field value kept past its record.
 #[derive(Clone, Debug)]
@@ -93,6 +104,35 @@ struct SpanInfo {
 pub struct SpanDecoder {
     callsites: Callsites,
     spans: HashMap<u64, SpanInfo>,
+    /// Each thread's open slices and last timestamp.
+    threads: BTreeMap<ThreadRef, Nesting>,
+}
+
+/// A slice begun on a thread and not ended yet.
+#[derive(Clone, Debug)]
+struct Open {
+    span: u64,
+    name: String,
+    category: String,
+}
+
+/// A thread's open slices, innermost last, and its last timestamp.
+#[derive(Clone, Debug, Default)]
+struct Nesting {
+    open: Vec<Open>,
+    last_ts: u64,
+}
+
+/// Ends `open` at `ts` on `thread`.
+fn end(out: &mut dyn ExportWriter, thread: ThreadRef, ts: u64, open: &Open) -> Result<(), Error> {
+    out.event(&ExportEvent {
+        ts,
+        thread,
+        phase: Phase::End,
+        category: &open.category,
+        name: &open.name,
+        args: &[],
+    })
 }
 
 impl SpanDecoder {
@@ -139,6 +179,12 @@ impl SpanDecoder {
             Decoded::SpanClose { .. } => true,
             _ => false,
         }
+    }
+
+    /// Notes an entry of `thread` at `ts` (for the end of the trace).
+    fn saw(&mut self, thread: ThreadRef, ts: u64) {
+        let last = &mut self.threads.entry(thread).or_default().last_ts;
+        *last = (*last).max(ts);
     }
 
     /// The callsite's name and target, or placeholders.
@@ -191,18 +237,29 @@ impl SpanDecoder {
                     category: &target,
                     name: &name,
                     args: &args,
-                })
+                })?;
+                self.threads.entry(thread).or_default().open.push(Open {
+                    span,
+                    name,
+                    category: target,
+                });
+                Ok(())
             }
-            Decoded::SpanExit { callsite, .. } => {
-                let (name, target) = self.naming(callsite);
-                out.event(&ExportEvent {
-                    ts,
-                    thread,
-                    phase: Phase::End,
-                    category: &target,
-                    name: &name,
-                    args: &[],
-                })
+            Decoded::SpanExit { span, .. } => {
+                let Some(nesting) = self.threads.get_mut(&thread) else {
+                    return Ok(());
+                };
+                // An exit whose enter was never written is left out.
+                let Some(at) = nesting.open.iter().rposition(|o| o.span == span) else {
+                    return Ok(());
+                };
+                // The spans above it lost their exits: they end here.
+                while nesting.open.len() > at {
+                    if let Some(open) = nesting.open.pop() {
+                        end(out, thread, ts, &open)?;
+                    }
+                }
+                Ok(())
             }
             Decoded::Event {
                 callsite, values, ..
@@ -284,7 +341,10 @@ impl EntryDecoder for SpanDecoder {
         _lane: LaneId,
         event: &IndexEvent,
     ) -> Result<bool, Error> {
+        self.saw(thread, event.timestamp);
         match schema::decode_event(event) {
+            // The translator draws loss markers, of every lane alike.
+            Ok(Some(Decoded::Loss { .. })) => Ok(false),
             Ok(Some(d)) => self.handle(out, thread, event.timestamp, &d),
             // Not reserved, or malformed: the default translation.
             _ => Ok(false),
@@ -300,9 +360,91 @@ impl EntryDecoder for SpanDecoder {
         timestamp: u64,
         payload: &[u8],
     ) -> Result<bool, Error> {
+        self.saw(thread, timestamp);
         match schema::decode_record(kind, payload) {
             Ok(Some(d)) => self.handle(out, thread, timestamp, &d),
             _ => Ok(false),
         }
+    }
+
+    /// Ends every slice still open, on each thread at its last timestamp
+    /// (innermost first).
+    fn end_of_trace(&mut self, out: &mut dyn ExportWriter) -> Result<(), Error> {
+        for (thread, nesting) in self.threads.iter_mut() {
+            while let Some(open) = nesting.open.pop() {
+                end(out, *thread, nesting.last_ts, &open)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "json"))]
+mod tests {
+    use super::*;
+    use crate::export::{ClockInfo, JsonWriter, Translator};
+
+    fn ev(ts: u64, kind: u32, span: u64) -> IndexEvent {
+        IndexEvent {
+            timestamp: ts,
+            kind,
+            a: span,
+            b: span,
+            aux: 0,
+        }
+    }
+
+    #[test]
+    fn lost_exits_and_enters_still_nest() {
+        let mut json = JsonWriter::new(Vec::new());
+        let mut t = Translator::with_decoder(SpanDecoder::default());
+        t.start(&mut json, &ClockInfo::nanoseconds()).unwrap();
+        let lane = LaneId::default();
+        for e in [
+            ev(10, schema::EVENT_SPAN_ENTER, 1),
+            ev(20, schema::EVENT_SPAN_ENTER, 2),
+            ev(25, schema::EVENT_SPAN_ENTER, 3),
+            // 3's and 2's exits were lost: 1's exit ends them first.
+            ev(30, schema::EVENT_SPAN_EXIT, 1),
+            // 4's enter was lost: its exit is left out.
+            ev(40, schema::EVENT_SPAN_EXIT, 4),
+            // 5's exit was lost: the end of the trace ends it.
+            ev(50, schema::EVENT_SPAN_ENTER, 5),
+            ev(60, schema::EVENT_SPAN_CLOSE, 9),
+        ] {
+            t.index_event(&mut json, lane, &e).unwrap();
+        }
+        t.end_of_trace(&mut json).unwrap();
+        json.finish().unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&json.into_inner()).unwrap();
+        let got: Vec<(String, String, f64)> = doc["traceEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["ph"] != "M")
+            .map(|e| {
+                (
+                    e["ph"].as_str().unwrap().to_string(),
+                    e["name"].as_str().unwrap().to_string(),
+                    (e["ts"].as_f64().unwrap() * 1000.0).round(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String, f64)> = [
+            ("B", 1, 10.0),
+            ("B", 2, 20.0),
+            ("B", 3, 25.0),
+            ("E", 3, 30.0),
+            ("E", 2, 30.0),
+            ("E", 1, 30.0),
+            ("B", 5, 50.0),
+            // At the thread's last timestamp (the close event's).
+            ("E", 5, 60.0),
+        ]
+        .iter()
+        .map(|(ph, cs, ts)| (ph.to_string(), format!("callsite {cs}"), *ts))
+        .collect();
+        assert_eq!(got, want);
+        assert_eq!(t.events_written(), 8);
     }
 }

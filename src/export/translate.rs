@@ -9,6 +9,7 @@
 //! | index event of kind `k` | an instant `"kind {k}"`, args `a`, `b`, `aux` |
 //! | record of kind `k` | an instant `"record {k}"`, args `len`, then `payload` (the bytes as text when they are UTF-8, cut to [`MAX_PAYLOAD_TEXT`] bytes) or `payload_hex` (hex of the first [`MAX_PAYLOAD_HEX`] bytes), and `cut: true` when either was cut |
 //! | drops | a counter `"dropped"`, args `events`, `records`: the thread's running totals, at the thread's last timestamp (the last entry's on any thread if it has none yet) |
+//! | loss marker ([`EVENT_LOSS`](crate::pipeline::schema::EVENT_LOSS)) | an instant [`LOSS_NAME`] (`"events lost"`) at the marker's timestamp, args `events`, `records` (what the lane lost since its previous marker) and `since` (the time of the first of them) |
 //!
 //! All in category [`CATEGORY`], on thread `ThreadRef { pid, tid:
 //! lane.thread }` (pid 1 unless [`Translator::with_pid`] says otherwise).
@@ -24,7 +25,7 @@
 //! when its first entry arrives.
 
 use super::model::{Arg, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
-use crate::pipeline::{IndexEvent, LaneId, TraceEntry};
+use crate::pipeline::{schema, IndexEvent, LaneId, TraceEntry};
 use crate::Error;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -37,6 +38,10 @@ pub const MAX_PAYLOAD_TEXT: usize = 1024;
 
 /// The most record payload bytes shown in hex.
 pub const MAX_PAYLOAD_HEX: usize = 64;
+
+/// The name of the instant a loss marker becomes: a lane dropped writes
+/// (see [`EVENT_LOSS`](crate::pipeline::schema::EVENT_LOSS)).
+pub const LOSS_NAME: &str = "events lost";
 
 /// The default process id when the trace does not say.
 pub const DEFAULT_PID: u64 = 1;
@@ -118,6 +123,14 @@ pub trait EntryDecoder {
     ) -> Result<bool, Error> {
         let _ = (out, thread, lane, kind, timestamp, payload);
         Ok(false)
+    }
+
+    /// The end of the entries ([`Translator::end_of_trace`]): write what
+    /// is still owed, such as the ends of slices still open. The default
+    /// writes nothing.
+    fn end_of_trace(&mut self, out: &mut dyn ExportWriter) -> Result<(), Error> {
+        let _ = out;
+        Ok(())
     }
 }
 
@@ -683,6 +696,21 @@ impl<D: EntryDecoder> Translator<D> {
         if self.decoder.event(&mut out, thread, lane, event)? {
             return Ok(());
         }
+        if event.kind == schema::EVENT_LOSS {
+            let args = [
+                Arg::new("events", event.aux as u64),
+                Arg::new("records", event.a),
+                Arg::new("since", event.b),
+            ];
+            return out.event(&ExportEvent {
+                ts: event.timestamp,
+                thread,
+                phase: Phase::Instant,
+                category: CATEGORY,
+                name: LOSS_NAME,
+                args: &args,
+            });
+        }
         self.name.clear();
         let _ = write!(self.name, "kind {}", event.kind);
         let args = [
@@ -770,6 +798,36 @@ impl<D: EntryDecoder> Translator<D> {
             name: &self.name,
             args: &args[..if cut { 3 } else { 2 }],
         })
+    }
+
+    /// The end of the entries: the decoder writes what it still owes (a
+    /// [`SpanDecoder`](super::SpanDecoder) ends the slices still open,
+    /// whose exits were lost, so that the export nests). Call it once,
+    /// after the last [`entry`](Self::entry) and before the writer's
+    /// [`finish`](ExportWriter::finish); [`ExportSink::finish`](super::ExportSink::finish)
+    /// does.
+    ///
+    /// ```
+    /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, SpanDecoder, Translator};
+    /// use tracering::pipeline::{schema, IndexEvent, LaneId};
+    /// let mut json = JsonWriter::new(Vec::new());
+    /// let mut t = Translator::with_decoder(SpanDecoder::default());
+    /// t.start(&mut json, &ClockInfo::nanoseconds())?;
+    /// let enter = IndexEvent { timestamp: 5, kind: schema::EVENT_SPAN_ENTER, a: 1, b: 1, ..Default::default() };
+    /// t.index_event(&mut json, LaneId::default(), &enter)?; // its exit was lost
+    /// t.end_of_trace(&mut json)?;
+    /// json.finish()?;
+    /// assert_eq!(t.events_written(), 2);
+    /// let text = String::from_utf8(json.into_inner()).unwrap();
+    /// assert!(text.contains(r#""ph":"E","ts":0.005"#));
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn end_of_trace(&mut self, out: &mut dyn ExportWriter) -> Result<(), Error> {
+        let mut out = Counting {
+            out,
+            events: &mut self.events,
+        };
+        self.decoder.end_of_trace(&mut out)
     }
 
     /// A drop report: a counter `"dropped"` with the thread's running

@@ -631,7 +631,9 @@ impl<S: Sink> Drain<S> {
         } else {
             for e in &self.buf[..n] {
                 let timestamp = lane.index_time.convert(conv, e.timestamp, &mut lane.stats);
-                sink.event(id, &IndexEvent { timestamp, ..*e })?;
+                let mut e = IndexEvent { timestamp, ..*e };
+                super::merge::convert_loss_time(&mut e, |t| conv.to_ns(t));
+                sink.event(id, &e)?;
             }
             let mut sink_err = None;
             let mut record_bytes = 0;

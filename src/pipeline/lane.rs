@@ -7,8 +7,16 @@
 //! applies the registry's [`FullPolicy`]: drop and count, or wake the drain
 //! and wait for room (bounded), then drop and count. The fast path is the
 //! same under both.
+//!
+//! A dropped write (stream mode) is remembered by the lane: before its next
+//! write, the lane writes a loss marker ([`schema::EVENT_LOSS`]) into its
+//! index ring that says how many index events and records it lost since its
+//! last marker, and the time of the first. The fast path pays one compare
+//! for it; the marker is written by a cold function, with a push that
+//! counts nothing when the ring is still full (the marker stays pending).
 
 use super::registry::{FullPolicy, IndexEvent, Inner, LaneMode, Registry};
+use super::schema;
 use crate::clock::{ClockMode, LaneClock};
 use crate::event::EventProducer;
 use crate::flight::{FlightProducer, FlightRecordProducer};
@@ -54,6 +62,7 @@ impl Lane {
             on_full: inner.geo.cfg.on_full,
             index_stall: None,
             detail_stall: None,
+            loss: Loss::default(),
             slot,
             generation,
             registry: registry.clone(),
@@ -85,6 +94,8 @@ pub struct Lane {
     index_stall: Option<u64>,
     /// The same for the detail ring.
     detail_stall: Option<u64>,
+    /// The writes dropped since the last loss marker (stream mode).
+    loss: Loss,
     slot: usize,
     generation: u64,
     registry: Registry,
@@ -126,6 +137,9 @@ impl Lane {
     /// ```
     #[inline]
     pub fn write(&mut self, event: IndexEvent) -> Result<(), RingError> {
+        if self.loss.pending {
+            self.write_loss_marker();
+        }
         let index = match &mut *self.index {
             IndexWriter::Stream(index) => index,
             IndexWriter::Flight(index) => {
@@ -135,12 +149,19 @@ impl Lane {
         };
         let r = match index.push_cached(event) {
             Ok(()) => Ok(()),
-            Err(event) => on_full(
-                self.on_full,
-                &mut self.index_stall,
-                self.registry.inner(),
-                IndexRetry { index, event },
-            ),
+            Err(event) => {
+                let r = on_full(
+                    self.on_full,
+                    &mut self.index_stall,
+                    self.registry.inner(),
+                    IndexRetry { index, event },
+                );
+                if r.is_err() {
+                    // Dropped and counted: the next write tells it.
+                    self.loss.note(1, 0, event.timestamp);
+                }
+                r
+            }
         };
         // One compare on the fast path; at or above the watermark, one
         // relaxed load of the drain's word.
@@ -162,23 +183,34 @@ impl Lane {
     /// ```
     #[inline]
     pub fn record(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
+        if self.loss.pending {
+            self.write_loss_marker();
+        }
         let ts = self.clock.stamp();
         let detail = match &mut *self.detail {
             DetailWriter::Stream(detail) => detail,
             DetailWriter::Flight(detail) => return detail.write_with_timestamp(kind, ts, payload),
         };
         let r = match detail.write_with_timestamp(kind, ts, payload) {
-            Err(RingError::Full | RingError::Corrupted(_)) => on_full(
-                self.on_full,
-                &mut self.detail_stall,
-                self.registry.inner(),
-                DetailRetry {
-                    detail: &mut *detail,
-                    kind,
-                    ts,
-                    payload,
-                },
-            ),
+            Err(RingError::Full | RingError::Corrupted(_)) => {
+                let r = on_full(
+                    self.on_full,
+                    &mut self.detail_stall,
+                    self.registry.inner(),
+                    DetailRetry {
+                        detail: &mut *detail,
+                        kind,
+                        ts,
+                        payload,
+                    },
+                );
+                if r.is_err() {
+                    // Dropped and counted (a record refused for its size
+                    // never gets here: it was no drop).
+                    self.loss.note(0, 1, ts);
+                }
+                r
+            }
             r => r,
         };
         if detail.used_cached() >= self.wake_bytes && self.drain_sleeps() {
@@ -202,6 +234,9 @@ impl Lane {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn detail(&mut self) -> Option<&mut RecordProducer> {
+        if self.loss.pending {
+            self.write_loss_marker();
+        }
         match &mut *self.detail {
             DetailWriter::Stream(detail) => Some(detail),
             DetailWriter::Flight(_) => None,
@@ -275,6 +310,63 @@ impl Lane {
         };
         if detail.used_now() >= self.wake_bytes {
             self.registry.inner().wake_drain();
+        }
+    }
+}
+
+/// What a lane lost since its last loss marker.
+#[derive(Clone, Copy, Debug, Default)]
+struct Loss {
+    /// Whether a marker is owed (the one flag the fast path looks at).
+    pending: bool,
+    /// Index events dropped.
+    events: u64,
+    /// Records dropped.
+    records: u64,
+    /// The tick time of the first of them.
+    since: u64,
+}
+
+impl Loss {
+    /// Notes `events` index events and `records` records dropped at tick
+    /// time `ts`.
+    #[cold]
+    fn note(&mut self, events: u64, records: u64, ts: u64) {
+        if !self.pending {
+            self.since = ts;
+            self.pending = true;
+        }
+        self.events = self.events.saturating_add(events);
+        self.records = self.records.saturating_add(records);
+    }
+}
+
+impl Lane {
+    /// Writes the loss marker the lane owes ([`schema::EVENT_LOSS`]) into
+    /// its index ring, with a push that counts nothing: a ring still full
+    /// keeps the marker owed, for the next write to try again. More than
+    /// `u32::MAX` lost index events take several markers.
+    #[cold]
+    #[inline(never)]
+    fn write_loss_marker(&mut self) {
+        let IndexWriter::Stream(index) = &mut *self.index else {
+            return;
+        };
+        while self.loss.pending {
+            let events = self.loss.events.min(u32::MAX as u64);
+            let marker = IndexEvent {
+                timestamp: self.clock.stamp(),
+                kind: schema::EVENT_LOSS,
+                aux: events as u32,
+                a: self.loss.records,
+                b: self.loss.since,
+            };
+            if index.push(marker).is_err() {
+                return;
+            }
+            self.loss.events -= events;
+            self.loss.records = 0;
+            self.loss.pending = self.loss.events > 0;
         }
     }
 }
@@ -412,6 +504,11 @@ enum DetailWriter {
 
 impl Drop for Lane {
     fn drop(&mut self) {
+        // A last try to tell the lane's losses (the drain reads what the
+        // ring holds after the lane retires).
+        if self.loss.pending {
+            self.write_loss_marker();
+        }
         // Release the ring claims first, so that once the drain sees RETIRED
         // and recycles the slot, a new thread can claim the rings at once.
         // SAFETY: the producers are dropped exactly once, here, and never
@@ -424,5 +521,106 @@ impl Drop for Lane {
             .inner()
             .slot(self.slot)
             .retire(self.generation);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{Drain, DrainConfig, LaneId, RegistryConfig, Sink};
+    use crate::Record;
+    use std::sync::{Arc, Mutex};
+
+    /// Keeps the index events it is handed.
+    #[derive(Clone, Default)]
+    struct Events(Arc<Mutex<Vec<IndexEvent>>>);
+
+    impl Sink for Events {
+        fn event(&mut self, _: LaneId, e: &IndexEvent) -> Result<(), Error> {
+            self.0.lock().unwrap().push(*e);
+            Ok(())
+        }
+        fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_next_write_after_drops_tells_them_in_a_marker() {
+        let reg = Registry::new(RegistryConfig {
+            slots: 2,
+            index_capacity: 16,
+            detail_capacity: 256,
+            on_full: FullPolicy::Drop,
+            ..Default::default()
+        })
+        .unwrap();
+        let sink = Events::default();
+        let mut drain = Drain::new(&reg, sink.clone(), DrainConfig::default()).unwrap();
+        let mut lane = reg.register().unwrap();
+        for i in 0..16 {
+            lane.event(1, i, 0).unwrap();
+        }
+        // Five index events and (once the records fill their ring) three
+        // records dropped.
+        for i in 0..5 {
+            assert_eq!(lane.event(1, 100 + i, 0), Err(RingError::Full));
+        }
+        let mut refused = 0;
+        while refused < 3 {
+            if lane.record(2, &[0; 40]).is_err() {
+                refused += 1;
+            }
+        }
+        assert!(lane.loss.pending);
+        // The ring is still full: the marker waits, uncounted, and the
+        // write after it is one more drop.
+        assert_eq!(lane.event(1, 200, 0), Err(RingError::Full));
+        drain.run_pass().unwrap();
+        lane.event(1, 300, 0).unwrap();
+        drain.run_pass().unwrap();
+        assert!(!lane.loss.pending);
+        let events = sink.0.lock().unwrap().clone();
+        assert_eq!(events.len(), 18, "{events:?}");
+        let marker = events[16];
+        assert_eq!(marker.kind, schema::EVENT_LOSS);
+        assert_eq!((marker.aux, marker.a), (6, 3));
+        // The first loss's time (converted by the drain), at or before
+        // the marker's own.
+        assert!(marker.b <= marker.timestamp, "{marker:?}");
+        assert!(marker.b >= events[15].timestamp, "{marker:?}");
+        assert_eq!(events[17].a, 300);
+        let report = drain.report();
+        assert_eq!((report.dropped_events, report.dropped_records), (6, 3));
+        // Nothing lost since: the next write writes no marker.
+        lane.event(1, 301, 0).unwrap();
+        drain.run_pass().unwrap();
+        assert_eq!(sink.0.lock().unwrap().len(), 19);
+    }
+
+    #[test]
+    fn a_dropping_lane_leaves_its_marker_when_it_ends() {
+        let reg = Registry::new(RegistryConfig {
+            slots: 2,
+            index_capacity: 16,
+            on_full: FullPolicy::Drop,
+            ..Default::default()
+        })
+        .unwrap();
+        let sink = Events::default();
+        let mut drain = Drain::new(&reg, sink.clone(), DrainConfig::default()).unwrap();
+        let mut lane = reg.register().unwrap();
+        for i in 0..20 {
+            let _ = lane.event(1, i, 0);
+        }
+        drain.run_pass().unwrap();
+        drop(lane);
+        drain.run_pass().unwrap();
+        let events = sink.0.lock().unwrap().clone();
+        let marker = events.last().unwrap();
+        assert_eq!(
+            (marker.kind, marker.aux, marker.a),
+            (schema::EVENT_LOSS, 4, 0)
+        );
     }
 }

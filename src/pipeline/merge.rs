@@ -34,7 +34,17 @@ fn records_before(e: &IndexEvent) -> Option<u32> {
             Some((e.b >> 32) as u32)
         }
         schema::EVENT_INSTANT => Some((e.a >> 32) as u32),
+        // A loss marker (the lane's own, no order word) goes out where it
+        // stands among the index events; so does an application's event.
         _ => None,
+    }
+}
+
+/// Converts the time a loss marker carries (`b`, the first loss) as the
+/// timestamps are converted; any other event is left as it is.
+pub(crate) fn convert_loss_time(e: &mut IndexEvent, to_ns: impl FnOnce(u64) -> u64) {
+    if e.kind == schema::EVENT_LOSS {
+        e.b = to_ns(e.b);
     }
 }
 
@@ -128,9 +138,15 @@ impl Merge {
             }
             None => t,
         };
+        let loss_time = |e: &mut IndexEvent| {
+            if let Some(s) = scale {
+                convert_loss_time(e, |t| s.to_ns(t));
+            }
+        };
         let Some(order) = order else {
             for mut event in events {
                 event.timestamp = convert(event.timestamp, 0);
+                loss_time(&mut event);
                 self.ready.push_back(TraceEntry::Event { lane, event });
             }
             for r in records {
@@ -145,6 +161,7 @@ impl Merge {
         };
         for mut event in events {
             event.timestamp = convert(event.timestamp, 0);
+            loss_time(&mut event);
             let rb = records_before(&event);
             q.events.push_back((TraceEntry::Event { lane, event }, rb));
         }

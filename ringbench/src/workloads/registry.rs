@@ -109,23 +109,26 @@ pub fn registry_drain<H: ThreadHook>(
             let (report, _) = drain.finish().ok()?;
             let end = Instant::now();
             hook.end(token);
-            Some((report.events, end))
+            Some((report.events, report.dropped_events, end))
         });
         barrier.wait();
         let start = Instant::now();
         let done = drain.join().expect("drain thread panicked");
-        let (events, end) = done.ok_or("the drain failed")?;
+        let (events, dropped, end) = done.ok_or("the drain failed")?;
         if failed.load(Ordering::Relaxed) {
             return Err("a producer could not write");
         }
-        assert_eq!(
-            events,
-            sent.load(Ordering::Relaxed),
+        // Every event written reached the sink; beyond them, the lanes'
+        // loss markers (at most one per refused write, which the
+        // producers retried).
+        let sent = sent.load(Ordering::Relaxed);
+        assert!(
+            events >= sent && events - sent <= dropped,
             "registry_drain: the sink did not get every event written"
         );
         Ok(Throughput {
-            items: events,
-            bytes: events * 32,
+            items: sent,
+            bytes: sent * 32,
             elapsed: end.saturating_duration_since(start),
         })
     })

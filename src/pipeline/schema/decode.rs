@@ -410,6 +410,16 @@ pub enum Decoded<'a> {
         /// for a record (records are in order in their ring).
         records_before: Option<u32>,
     },
+    /// [`EVENT_LOSS`]: what the lane dropped since its previous marker.
+    Loss {
+        /// Index events lost.
+        events: u32,
+        /// Records lost.
+        records: u64,
+        /// The time of the first loss (in the unit of the event's
+        /// timestamp: nanoseconds once read back).
+        since: u64,
+    },
     /// [`RECORD_CALLSITE`].
     Callsite(Callsite<'a>),
     /// [`RECORD_THREAD_NAME`].
@@ -471,6 +481,11 @@ fn parent(id: u64) -> Option<u64> {
 ///     Some(Decoded::SpanEnter { span: 5, callsite: 1, records_before: 0 })
 /// );
 /// assert_eq!(schema::decode_event(&IndexEvent { kind: 1, ..Default::default() })?, None);
+/// let loss = IndexEvent { kind: schema::EVENT_LOSS, aux: 3, a: 2, b: 40, ..Default::default() };
+/// assert_eq!(
+///     schema::decode_event(&loss)?,
+///     Some(Decoded::Loss { events: 3, records: 2, since: 40 })
+/// );
 /// let bad = IndexEvent { kind: 0xFFFF_FFFF, ..Default::default() };
 /// assert_eq!(schema::decode_event(&bad), Err(schema::SchemaError::UnknownEventKind(0xFFFF_FFFF)));
 /// # Ok::<(), schema::SchemaError>(())
@@ -513,6 +528,14 @@ pub fn decode_event(e: &IndexEvent) -> Result<Option<Decoded<'static>>, SchemaEr
                 values: NO_VALUES,
                 records_before: Some(records_before),
             }
+        }
+        EVENT_LOSS => {
+            // The one reserved event whose `aux` carries a count.
+            return Ok(Some(Decoded::Loss {
+                events: e.aux,
+                records: e.a,
+                since: e.b,
+            }));
         }
         k => return Err(SchemaError::UnknownEventKind(k)),
     };

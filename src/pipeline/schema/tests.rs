@@ -453,3 +453,39 @@ fn the_small_surface_works() {
     assert!(is_reserved_record_kind(0xFF05) && !is_reserved_record_kind(0xFEFF));
     assert!(is_reserved_event_kind(EVENT_SPAN_CLOSE) && !is_reserved_event_kind(0xFFFE_FFFF));
 }
+
+#[test]
+fn loss_markers_decode_with_their_counts() {
+    let e = IndexEvent {
+        timestamp: 7,
+        kind: EVENT_LOSS,
+        aux: u32::MAX,
+        a: 1 << 40,
+        b: 5,
+    };
+    assert_eq!(
+        decode_event(&e),
+        Ok(Some(Decoded::Loss {
+            events: u32::MAX,
+            records: 1 << 40,
+            since: 5
+        }))
+    );
+    // A marker of nothing lost is still well formed (a reader adds zeros).
+    let e = IndexEvent {
+        kind: EVENT_LOSS,
+        ..Default::default()
+    };
+    assert_eq!(
+        decode(&TraceEntry::Event {
+            lane: Default::default(),
+            event: e
+        }),
+        Ok(Some(Decoded::Loss {
+            events: 0,
+            records: 0,
+            since: 0
+        }))
+    );
+    assert!(is_reserved_event_kind(EVENT_LOSS));
+}

@@ -98,6 +98,8 @@ pub fn export(format: Format, pid: u64, input: &Path, output: &Path) -> Result<E
             }
         }
     }
+    // Slices whose exits were lost (or lie past a damaged entry) end here.
+    translator.end_of_trace(&mut *writer)?;
     writer.finish()?;
     Ok(Exported {
         entries,

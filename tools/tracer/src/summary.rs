@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use tracering::export::{ClockInfo, ExportEvent, ExportWriter, SpanDecoder, ThreadRef, Translator};
+use tracering::pipeline::schema::{self, Decoded};
 use tracering::pipeline::{TraceEntry, TraceReader};
 use tracering::Error;
 
@@ -57,6 +58,8 @@ struct PerThread {
     events: u64,
     records: u64,
     dropped: u64,
+    /// Index events and records its loss markers say it lost.
+    lost: (u64, u64),
 }
 
 /// What one read of a trace file found.
@@ -71,6 +74,10 @@ pub struct Summary {
     drop_reports: u64,
     dropped_events: u64,
     dropped_records: u64,
+    /// Loss markers, and the index events and records they tell.
+    loss_markers: u64,
+    lost_events: u64,
+    lost_records: u64,
     first: Option<u64>,
     last: Option<u64>,
     /// By (process id, thread id): the thread as the export shows it.
@@ -128,6 +135,17 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
                 let t = s.threads.entry(thread_key(lane)).or_default();
                 t.slot = lane.slot;
                 t.events += 1;
+                if let Ok(Some(Decoded::Loss {
+                    events, records, ..
+                })) = schema::decode_event(event)
+                {
+                    let events = u64::from(events);
+                    t.lost.0 = t.lost.0.saturating_add(events);
+                    t.lost.1 = t.lost.1.saturating_add(records);
+                    s.loss_markers += 1;
+                    s.lost_events = s.lost_events.saturating_add(events);
+                    s.lost_records = s.lost_records.saturating_add(records);
+                }
             }
             TraceEntry::Timebase(t) => s.timebase = Some(*t),
             TraceEntry::Record {
@@ -166,6 +184,8 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
             _ => {}
         }
     }
+    // Ends the slices still open, as an export does.
+    translator.end_of_trace(&mut s.counter)?;
     Ok(s)
 }
 
@@ -226,6 +246,13 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
         "dropped {} index events, {} records",
         s.dropped_events, s.dropped_records
     );
+    if s.loss_markers > 0 {
+        let _ = writeln!(
+            out,
+            "lost    {} index events, {} records, by {} loss markers",
+            s.lost_events, s.lost_records, s.loss_markers
+        );
+    }
     if !s.refused.is_empty() {
         let names: Vec<String> = s
             .refused
@@ -261,10 +288,17 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
             (
                 format!("tid {tid} \"{name}\""),
                 t.events + t.records,
-                format!(
-                    "  (events {}, records {}, dropped {})",
-                    t.events, t.records, t.dropped
-                ),
+                if t.lost == (0, 0) {
+                    format!(
+                        "  (events {}, records {}, dropped {})",
+                        t.events, t.records, t.dropped
+                    )
+                } else {
+                    format!(
+                        "  (events {}, records {}, dropped {}, lost {} events {} records)",
+                        t.events, t.records, t.dropped, t.lost.0, t.lost.1
+                    )
+                },
             )
         })
         .collect();

@@ -432,9 +432,22 @@ fn expected_for(path: &Path) -> Value {
                 pid = pid_of(&lane);
                 last_ts.insert(lane.thread, event.timestamp);
                 latest = event.timestamp;
-                events.push(json!({"phase": "instant", "ts": event.timestamp, "pid": pid_of(&lane),
-                    "tid": lane.thread, "category": "tracering", "name": format!("kind {}", event.kind),
-                    "args": {"a": event.a, "b": event.b, "aux": event.aux}}));
+                let (name, args) = if event.kind == tracering::pipeline::schema::EVENT_LOSS {
+                    // A lane's loss marker, drawn where the loss happened.
+                    (
+                        tracering::export::LOSS_NAME.to_string(),
+                        json!({"events": event.aux, "records": event.a, "since": event.b}),
+                    )
+                } else {
+                    (
+                        format!("kind {}", event.kind),
+                        json!({"a": event.a, "b": event.b, "aux": event.aux}),
+                    )
+                };
+                events.push(
+                    json!({"phase": "instant", "ts": event.timestamp, "pid": pid_of(&lane),
+                    "tid": lane.thread, "category": "tracering", "name": name, "args": args}),
+                );
             }
             TraceEntry::Record {
                 lane,
@@ -929,4 +942,48 @@ fn sinks_export_straight_from_a_running_drain() {
     assert_eq!(n - drop_reports, report.persisted());
     check_with_fxt(&fxt, &expected);
     check_json(&json, &expected);
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "spawns processes")]
+fn summary_totals_losses_per_thread_from_markers_and_drop_reports() {
+    let path = file("losses.trace");
+    let mut sink = FileSink::create(&path).unwrap();
+    let lane = |slot, thread| LaneId {
+        slot,
+        generation: 1,
+        thread,
+        pid: 0,
+    };
+    let base = tracering::now_ns();
+    let marker = |ts: u64, events: u32, records: u64| IndexEvent {
+        timestamp: ts,
+        kind: tracering::pipeline::schema::EVENT_LOSS,
+        aux: events,
+        a: records,
+        b: ts - 10,
+    };
+    sink.event(lane(0, 2001), &marker(base + 100, 5, 1))
+        .unwrap();
+    sink.event(lane(0, 2001), &marker(base + 200, 2, 0))
+        .unwrap();
+    sink.event(lane(1, 2002), &marker(base + 300, 0, 4))
+        .unwrap();
+    sink.drops(lane(0, 2001), 7, 1).unwrap();
+    sink.drops(lane(1, 2002), 0, 4).unwrap();
+    sink.flush().unwrap();
+    drop(sink);
+    let out = run(&["summary", path.to_str().unwrap()]);
+    let s = text(&out.stdout);
+    assert!(out.status.success(), "{s}{}", text(&out.stderr));
+    assert!(s.contains("dropped 7 index events, 5 records"), "{s}");
+    assert!(
+        s.contains("lost    7 index events, 5 records, by 3 loss markers"),
+        "{s}"
+    );
+    assert!(s.contains("lost 7 events 1 records)"), "{s}");
+    assert!(s.contains("lost 0 events 4 records)"), "{s}");
+    // The markers are named as the exports name them.
+    assert!(s.contains("events lost"), "{s}");
+    std::fs::remove_file(&path).ok();
 }
