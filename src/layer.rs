@@ -92,12 +92,12 @@
 //! counter, so the drain's report keeps `emitted == persisted + dropped`.
 //!
 //! # Reading the trace
-//! [`TraceReader`](crate::pipeline::TraceReader) reads the file and
-//! [`schema::decode`] turns each entry into
-//! a typed [`Decoded`](crate::pipeline::schema::Decoded); group the entries
-//! by lane, and merge each lane's index events among its records with
-//! their `records_before` (exact, whatever the clock; `tests/layer.rs` does
-//! this).
+//! [`TraceReader`](crate::pipeline::TraceReader) reads the file, each
+//! thread's entries in the order the thread wrote them (it merges a lane's
+//! index events among its records by their `records_before`, exact
+//! whatever the clock), and [`schema::decode`] turns each entry into a
+//! typed [`Decoded`](crate::pipeline::schema::Decoded);
+//! [`export`](crate::export) converts it for Perfetto.
 //!
 //! # Filters
 //! Use `tracing_subscriber`'s filters as with any layer:

@@ -28,9 +28,11 @@
 //! callsite, thread name and span before anything is written; it keeps one
 //! small entry per span (its callsite and fields), so memory grows with the
 //! number of spans in the trace, not with its events. In a sink (one pass)
-//! a name or a span's fields are known only once their record has been
-//! seen: lanes are drained independently, so an event may come before the
-//! callsite record another lane wrote, and is then named `callsite N`.
+//! each lane arrives in the order its thread wrote it, and a lane
+//! describes each callsite before its first use there, so names are always
+//! known; a span's fields are known once its new-span record has been
+//! seen, so a span entered on another thread than the one that created it
+//! may begin before those arrive, and then lacks them.
 
 use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
 use super::translate::{EntryDecoder, TraceMeta};

@@ -76,8 +76,10 @@
 //! and each reserved index event says how many of the lane's records came
 //! before it (`records_before`, wrapping at 2^32; records that a full ring
 //! dropped are not counted): merge a lane's two streams with it, exactly,
-//! whatever the clock's resolution (equal timestamps included). Lanes are
-//! ordered against each other by timestamp only.
+//! whatever the clock's resolution (equal timestamps included).
+//! [`TraceReader`](crate::pipeline::TraceReader) and the export sink do
+//! this as they read. Lanes are ordered against each other by timestamp
+//! only.
 //!
 //! In that order the thread-name record comes first, and a lane describes
 //! each callsite (the layer writes its record into the lane) before its
