@@ -115,12 +115,14 @@ pub use region::Region;
 #[cfg(all(feature = "tracing", not(loom)))]
 pub use layer::TraceringLayer;
 
-/// The pure record parser and its framing helpers, for the fuzz targets in
-/// `fuzz/` and for `tests/parse_records.rs`: separate crates, which reach
-/// nothing private. Not part of the API: hidden from the docs and free to
+/// The pure record parser and its framing helpers, and the trace file's
+/// block check, for the fuzz targets in `fuzz/` and for the tests that
+/// build hostile input (`tests/parse_records.rs`, `tests/trace_file.rs`):
+/// separate crates, which reach nothing private. Not part of the API: hidden from the docs and free to
 /// change in any release.
 #[doc(hidden)]
 pub mod __fuzz {
+    pub use crate::pipeline::trace::block_check;
     pub use crate::record::format::{framed, header_at, max_payload_for, parse, Found};
 }
 

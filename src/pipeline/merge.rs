@@ -83,7 +83,7 @@ impl LaneQueue {
                 if let Some(r) = self.records.pop_front() {
                     out.push_back(r);
                 }
-                self.next_record += 1;
+                self.next_record = self.next_record.wrapping_add(1);
                 continue;
             }
             return;
@@ -180,7 +180,7 @@ impl Merge {
             });
         }
         if order.complete {
-            q.floor = q.floor.max(order.first_record + n);
+            q.floor = q.floor.max(order.first_record.saturating_add(n));
         }
         q.release(&mut self.ready);
     }

@@ -23,7 +23,7 @@ pub mod schema;
 mod sink;
 mod slot;
 mod snapshot;
-mod trace;
+pub(crate) mod trace;
 mod wake;
 
 pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};

@@ -112,6 +112,12 @@ fn check<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u32 {
 /// The lane part of a block: the lane, then `a` and `b` as two `u32`s and
 /// `c` (a batch's counts and first record), or as two `u64`s (a drop
 /// report's counts).
+/// The check a block's header carries, of its first 8 bytes (tag, flags,
+/// 0, length) and its body: for tests that build hostile blocks.
+pub fn block_check(head8: &[u8; 8], body: &[u8]) -> u32 {
+    check([&head8[..], body])
+}
+
 fn lane_header(lane: LaneId, a: u64, b: u64, c: Option<u64>) -> Vec<u8> {
     let mut h = Vec::with_capacity(40);
     h.extend_from_slice(&lane.slot.to_le_bytes());
