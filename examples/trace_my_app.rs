@@ -15,9 +15,8 @@
 //! keeps `DEBUG` and above.
 
 use std::collections::HashMap;
-use tracering::export::{ExportWriter, FxtWriter, SpanDecoder, Translator};
+use tracering::export::{convert, Format};
 use tracering::layer::{LayerConfig, TraceringLayer};
-use tracering::pipeline::TraceReader;
 use tracing::{debug, info, info_span, instrument, warn};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
@@ -69,24 +68,6 @@ fn report(doc: usize, counts: &HashMap<&str, u64>) -> u64 {
     total
 }
 
-/// Converts the binary trace at `trc` to FXT at `fxt`: a first pass learns
-/// the callsites, spans and thread names, the second writes the events.
-fn to_fxt(trc: &str, fxt: &str) -> Result<u64, tracering::Error> {
-    let mut t =
-        Translator::with_decoder(SpanDecoder::default()).with_pid(u64::from(std::process::id()));
-    for entry in TraceReader::open(trc)? {
-        t.collect(&entry?)?;
-    }
-    let mut out = FxtWriter::new(std::io::BufWriter::new(std::fs::File::create(fxt)?));
-    let clock = t.meta().clock();
-    t.start(&mut out, &clock)?;
-    for entry in TraceReader::open(trc)? {
-        t.entry(&mut out, &entry?)?;
-    }
-    out.finish()?;
-    Ok(t.events_written())
-}
-
 fn main() -> Result<(), tracering::Error> {
     let stem = std::env::args().nth(1).unwrap_or_else(|| "trace".into());
     let (out, fxt) = (format!("{stem}.trc"), format!("{stem}.fxt"));
@@ -130,7 +111,9 @@ fn main() -> Result<(), tracering::Error> {
         report.persisted(),
         report.dropped()
     );
-    let events = to_fxt(&out, &fxt)?;
+    // One call: names first, then the events.
+    let file = std::io::BufWriter::new(std::fs::File::create(&fxt)?);
+    let events = convert(&out, Format::Fxt, file)?.events;
     println!("{events} events written to {fxt}: open it in https://ui.perfetto.dev");
     Ok(())
 }

@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use std::collections::HashMap;
 use tracering::export::{ExportWriter, FxtWriter, JsonWriter, SpanDecoder, Translator};
 use tracering::layer::{LayerConfig, TraceringLayer};
-use tracering::pipeline::{RegistryConfig, TraceReader};
+use tracering::pipeline::RegistryConfig;
 use tracing::dispatcher::{self, Dispatch};
 use tracing::{info, info_span};
 use tracing_subscriber::prelude::*;
@@ -66,15 +66,8 @@ fn trace_file() -> std::path::PathBuf {
 /// Both passes of the translation into `out`.
 fn export(trc: &std::path::Path, out: &mut dyn ExportWriter) {
     let mut t = Translator::with_decoder(SpanDecoder::default());
-    for e in TraceReader::open(trc).unwrap() {
-        t.collect(&e.unwrap()).unwrap();
-    }
-    let clock = t.meta().clock();
-    t.start(out, &clock).unwrap();
-    for e in TraceReader::open(trc).unwrap() {
-        t.entry(out, &e.unwrap()).unwrap();
-    }
-    out.finish().unwrap();
+    let done = tracering::export::convert_with(trc, &mut t, out).unwrap();
+    assert_eq!(done.stopped, None);
 }
 
 #[test]

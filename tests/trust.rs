@@ -8,7 +8,7 @@
 //! on every thread, each thread's timestamps never go back, and the four
 //! threads are named, under this process's pid and name.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tracering::export::{ExportWriter, FxtWriter, SpanDecoder, Translator};
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{TraceEntry, TraceReader};
@@ -30,17 +30,10 @@ fn temp(name: &str) -> PathBuf {
 }
 
 /// Both passes of the translation into `out`.
-fn export(trc: &Path, out: &mut dyn ExportWriter) {
+fn export(trc: &std::path::Path, out: &mut dyn ExportWriter) {
     let mut t = Translator::with_decoder(SpanDecoder::default());
-    for e in TraceReader::open(trc).unwrap() {
-        t.collect(&e.unwrap()).unwrap();
-    }
-    let clock = t.meta().clock();
-    t.start(out, &clock).unwrap();
-    for e in TraceReader::open(trc).unwrap() {
-        t.entry(out, &e.unwrap()).unwrap();
-    }
-    out.finish().unwrap();
+    let done = tracering::export::convert_with(trc, &mut t, out).unwrap();
+    assert_eq!(done.stopped, None);
 }
 
 /// Whether python3 can import the `fxt` reader (required when

@@ -28,6 +28,7 @@
 //! # Ok::<(), tracering::Error>(())
 //! ```
 
+mod convert;
 mod fxt;
 #[cfg(feature = "json")]
 mod json;
@@ -36,6 +37,7 @@ mod sink;
 mod spans;
 mod translate;
 
+pub use convert::{convert, convert_with, Converted, Format};
 pub use fxt::{FxtWriter, MAX_ARGS, MAX_STRING};
 #[cfg(feature = "json")]
 pub use json::JsonWriter;

@@ -227,7 +227,8 @@ impl TraceMeta {
         }
     }
 
-    /// Names the process.
+    /// Names the processes the trace does not name (a trace written entry
+    /// by entry; a drain records each process's name).
     ///
     /// ```
     /// let mut m = tracering::export::TraceMeta::default();
@@ -239,8 +240,9 @@ impl TraceMeta {
     }
 
     /// Records `name` as the name of process `pid` (as a trace's process
-    /// entry says); a name given with [`name_process`](Self::name_process)
-    /// still wins.
+    /// entry says): it wins over a name given with
+    /// [`name_process`](Self::name_process), which names the processes the
+    /// trace does not.
     ///
     /// ```
     /// let mut m = tracering::export::TraceMeta::default();
@@ -252,8 +254,8 @@ impl TraceMeta {
         self.processes.insert(pid, name.to_string());
     }
 
-    /// The name process `pid` gets: the one given by hand, else the one
-    /// the trace recorded, else `"tracering"`.
+    /// The name process `pid` gets: the one the trace recorded, else the
+    /// one given by hand, else `"tracering"`.
     ///
     /// ```
     /// let mut m = tracering::export::TraceMeta::default();
@@ -261,9 +263,10 @@ impl TraceMeta {
     /// assert_eq!(m.process_name_of(1), "my app");
     /// ```
     pub fn process_name_of(&self, pid: u64) -> &str {
-        self.process_name
-            .as_deref()
-            .or_else(|| self.processes.get(&pid).map(String::as_str))
+        self.processes
+            .get(&pid)
+            .map(String::as_str)
+            .or(self.process_name.as_deref())
             .unwrap_or("tracering")
     }
 

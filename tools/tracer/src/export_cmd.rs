@@ -5,7 +5,9 @@ use clap::{Args, ValueEnum};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use tracering::export::{ExportWriter, FxtWriter, JsonWriter, SpanDecoder, Translator};
+use tracering::export::{
+    convert_with, ExportWriter, FxtWriter, JsonWriter, SpanDecoder, Translator,
+};
 use tracering::pipeline::TraceReader;
 use tracering::Error;
 
@@ -24,8 +26,8 @@ pub struct ExportArgs {
     /// Output format.
     #[arg(long, value_enum)]
     pub format: Format,
-    /// Process id shown for the trace's threads (the trace file does not
-    /// record it).
+    /// Process id shown for threads whose lane does not record one (a
+    /// trace written entry by entry; a drain's lanes record theirs).
     #[arg(long, default_value_t = tracering::export::DEFAULT_PID)]
     pub pid: u64,
     /// Binary trace file to read (written by `tracer controller` or a
@@ -63,48 +65,23 @@ pub struct Exported {
 pub fn export(format: Format, pid: u64, input: &Path, output: &Path) -> Result<Exported, Error> {
     let mut translator = Translator::with_decoder(SpanDecoder::default()).with_pid(pid);
     if let Some(name) = input.file_name() {
+        // For processes the trace does not name.
         translator
             .meta_mut()
             .name_process(&format!("tracering: {}", name.to_string_lossy()));
     }
-    // First pass: threads and names. It stops where the second will.
-    for entry in TraceReader::open(input)? {
-        match entry {
-            Ok(e) => translator.collect(&e)?,
-            Err(_) => break,
-        }
-    }
+    // Opened first, so that an input that cannot be read leaves no output.
+    drop(TraceReader::open(input)?);
     let out = BufWriter::with_capacity(1 << 20, File::create(output)?);
     let mut writer: Box<dyn ExportWriter> = match format {
         Format::Fxt => Box::new(FxtWriter::new(out)),
         Format::Json => Box::new(JsonWriter::new(out)),
     };
-    let clock = translator.meta().clock();
-    translator.start(&mut *writer, &clock)?;
-    let mut entries = 0u64;
-    let mut stopped = None;
-    for entry in TraceReader::open(input)? {
-        match entry {
-            Ok(e) => {
-                translator.entry(&mut *writer, &e)?;
-                entries += 1;
-            }
-            Err(error) => {
-                stopped = Some(Stopped {
-                    entry: entries,
-                    error,
-                });
-                break;
-            }
-        }
-    }
-    // Slices whose exits were lost (or lie past a damaged entry) end here.
-    translator.end_of_trace(&mut *writer)?;
-    writer.finish()?;
+    let done = convert_with(input, &mut translator, &mut *writer)?;
     Ok(Exported {
-        entries,
-        events: translator.events_written(),
-        stopped,
+        entries: done.entries,
+        events: done.events,
+        stopped: done.stopped.map(|(entry, error)| Stopped { entry, error }),
     })
 }
 
