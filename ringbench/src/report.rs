@@ -236,7 +236,12 @@ impl Row {
     /// pipeline workloads (where a row's anomalies are its drops); `None`
     /// elsewhere or when the row counts no writes.
     pub fn drop_percent(&self) -> Option<f64> {
-        const PIPELINE: [&str; 3] = ["scaling", "tracing_layer", "drain_capacity"];
+        const PIPELINE: [&str; 4] = [
+            "registry_drain",
+            "scaling",
+            "tracing_layer",
+            "drain_capacity",
+        ];
         (PIPELINE.contains(&self.workload) && self.ops > 0)
             .then(|| self.anomalies as f64 * 100.0 / self.ops as f64)
     }
