@@ -61,6 +61,8 @@ expected = {
     "tracing_layer": [f"{s}-{t}t" for t in (1, 4) for s in
                       ("tracering", "tracering-coarse", "tracering-file-drop",
                        "tracering-file-wait", "tracing-chrome", "fmt", "registry-only")],
+    # The drain alone: pre-filled lanes into each sink.
+    "drain_capacity": [f"{s}-{n}l" for n in (1, 4, 16) for s in ("null", "file", "fxt")],
 }
 # Figures each workload must have once it has run.
 figures = {
@@ -79,6 +81,7 @@ figures = {
     "flight": ["ops_per_s"],
     "scaling": ["ops_per_s"],
     "tracing_layer": ["ops_per_s"],
+    "drain_capacity": ["ops_per_s"],
 }
 notes = {(n["workload"], n["impl"]): n["note"] for n in report.get("notes", [])}
 rows = {}
