@@ -56,6 +56,19 @@ fn out_of(mut child: std::process::Child) -> String {
     text
 }
 
+/// Waits (up to 30 s) until a controller has created the registry `name`.
+fn wait_for_registry(name: &str) {
+    let mut tries = 0;
+    while tracering::Region::open_named(name)
+        .and_then(|r| tracering::pipeline::Registry::attach(&r))
+        .is_err()
+    {
+        tries += 1;
+        assert!(tries < 3000, "controller never created the registry");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn field(line: &str, key: &str) -> u64 {
     line.split_whitespace()
         .find_map(|w| w.strip_prefix(&format!("{key}=")))
@@ -84,15 +97,7 @@ fn controller_restart_mid_run_loses_nothing() {
         .spawn()
         .unwrap();
     // Wait for the registry to exist, then start the agent.
-    let mut tries = 0;
-    while tracering::Region::open_named(&name)
-        .and_then(|r| tracering::pipeline::Registry::attach(&r))
-        .is_err()
-    {
-        tries += 1;
-        assert!(tries < 3000, "controller never created the registry");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_registry(&name);
     let agent = tracer()
         .args(["agent", "--name", &name, "--threads", &threads.to_string()])
         .args(["--events", &events.to_string(), "--rate", "500000"])
@@ -475,15 +480,7 @@ fn two_agents_export_as_two_processes() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut tries = 0;
-    while tracering::Region::open_named(&name)
-        .and_then(|r| tracering::pipeline::Registry::attach(&r))
-        .is_err()
-    {
-        tries += 1;
-        assert!(tries < 3000, "controller never created the registry");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_registry(&name);
     let agent = || {
         tracer()
             .args([
