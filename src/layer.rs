@@ -76,7 +76,7 @@
 //! [`FullPolicy`]. The registry that
 //! [`TraceringLayer::file`] and [`TraceringLayer::with_sink`] build waits
 //! for the drain, by [`LayerConfig::default`]: file capture is lossless
-//! while the drain keeps up within the timeout (250 ms), and a dead or
+//! while the drain keeps up within the timeout (1 s), and a dead or
 //! stuck drain costs a thread that one timeout, after which its full ring
 //! drops (counted) until it has room again. Set `registry.on_full` to
 //! [`FullPolicy::Drop`] for a traced
@@ -122,12 +122,12 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 /// How long a write of the layer's own registry waits for room in a full
-/// ring before it drops (see [`LayerConfig::default`]): 250 ms.
+/// ring before it drops (see [`LayerConfig::default`]): 1 s.
 ///
 /// ```
-/// assert_eq!(tracering::layer::DEFAULT_WAIT.as_millis(), 250);
+/// assert_eq!(tracering::layer::DEFAULT_WAIT.as_millis(), 1000);
 /// ```
-pub const DEFAULT_WAIT: Duration = Duration::from_millis(250);
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(1);
 
 /// Sizes and limits of a [`TraceringLayer`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -167,14 +167,15 @@ impl Default for LayerConfig {
     /// the policy below.
     ///
     /// A full ring waits for the drain ([`FullPolicy::Wait`]) for at most
-    /// [`DEFAULT_WAIT`] (250 ms), so that a file capture is lossless: a
+    /// [`DEFAULT_WAIT`] (1 s), so that a file capture is lossless: a
     /// drain woken at a quarter ring empties a ring in well under a
     /// millisecond, and a ring fills only while the drain is kept from
     /// running (descheduled on a loaded machine, tens of milliseconds) or
-    /// its sink stalls (a write to a busy disk, up to hundreds). A quarter
-    /// second rides out those, and is short enough that a drain that died
-    /// costs each thread one noticeable pause, not a hang: its ring then
-    /// drops, counted, until it has room again.
+    /// its sink stalls (a write to a busy disk, up to hundreds; a 2-vCPU
+    /// machine running the test suite beside a trace stalled one past a
+    /// quarter second). A second rides out those, and is short enough that
+    /// a drain that died costs each thread one pause, not a hang: its ring
+    /// then drops, counted, until it has room again.
     ///
     /// ```
     /// use tracering::layer::{LayerConfig, DEFAULT_WAIT};

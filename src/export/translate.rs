@@ -702,7 +702,7 @@ impl<D: EntryDecoder> Translator<D> {
         if event.kind == schema::EVENT_LOSS {
             let args = [
                 Arg::new("events", event.aux as u64),
-                Arg::new("records", event.a),
+                Arg::new("records", event.a & 0xFFFF_FFFF),
                 Arg::new("since", event.b),
             ];
             return out.event(&ExportEvent {

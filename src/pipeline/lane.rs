@@ -349,24 +349,30 @@ impl Lane {
     #[cold]
     #[inline(never)]
     fn write_loss_marker(&mut self) {
-        let IndexWriter::Stream(index) = &mut *self.index else {
+        let (IndexWriter::Stream(index), DetailWriter::Stream(detail)) =
+            (&mut *self.index, &*self.detail)
+        else {
             return;
         };
         while self.loss.pending {
             let events = self.loss.events.min(u32::MAX as u64);
+            let records = self.loss.records.min(u32::MAX as u64);
+            // The records the lane holds so far place the marker among
+            // them, as the layer's order word does.
+            let order = schema::order_word(records, detail.committed() as u32);
             let marker = IndexEvent {
                 timestamp: self.clock.stamp(),
                 kind: schema::EVENT_LOSS,
                 aux: events as u32,
-                a: self.loss.records,
+                a: order,
                 b: self.loss.since,
             };
             if index.push(marker).is_err() {
                 return;
             }
             self.loss.events -= events;
-            self.loss.records = 0;
-            self.loss.pending = self.loss.events > 0;
+            self.loss.records -= records;
+            self.loss.pending = self.loss.events > 0 || self.loss.records > 0;
         }
     }
 }
@@ -584,7 +590,9 @@ mod tests {
         assert_eq!(events.len(), 18, "{events:?}");
         let marker = events[16];
         assert_eq!(marker.kind, schema::EVENT_LOSS);
-        assert_eq!((marker.aux, marker.a), (6, 3));
+        assert_eq!((marker.aux, marker.a & 0xFFFF_FFFF), (6, 3));
+        // Its place among the records: all the ring took came before it.
+        assert_eq!(marker.a >> 32, drain.report().records);
         // The first loss's time (converted by the drain), at or before
         // the marker's own.
         assert!(marker.b <= marker.timestamp, "{marker:?}");

@@ -33,9 +33,9 @@ fn records_before(e: &IndexEvent) -> Option<u32> {
         schema::EVENT_SPAN_ENTER | schema::EVENT_SPAN_EXIT | schema::EVENT_SPAN_CLOSE => {
             Some((e.b >> 32) as u32)
         }
-        schema::EVENT_INSTANT => Some((e.a >> 32) as u32),
-        // A loss marker (the lane's own, no order word) goes out where it
-        // stands among the index events; so does an application's event.
+        schema::EVENT_INSTANT | schema::EVENT_LOSS => Some((e.a >> 32) as u32),
+        // An application's event has no order word: it goes out where it
+        // stands among the index events.
         _ => None,
     }
 }

@@ -58,6 +58,12 @@ impl RecordProducer {
         self.h.used_cached()
     }
 
+    /// Records committed since the ring was made or recycled (what a
+    /// lane's loss marker says came before it).
+    pub(crate) fn committed(&self) -> u64 {
+        self.h.core.committed()
+    }
+
     /// Units in use after reloading the consumer position.
     pub(crate) fn used_now(&mut self) -> u64 {
         self.h.used_now()

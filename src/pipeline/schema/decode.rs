@@ -415,10 +415,13 @@ pub enum Decoded<'a> {
         /// Index events lost.
         events: u32,
         /// Records lost.
-        records: u64,
+        records: u32,
         /// The time of the first loss (in the unit of the event's
         /// timestamp: nanoseconds once read back).
         since: u64,
+        /// The records the lane had written when it wrote the marker: its
+        /// place among them (as an order word's high half).
+        records_before: u32,
     },
     /// [`RECORD_CALLSITE`].
     Callsite(Callsite<'a>),
@@ -484,7 +487,7 @@ fn parent(id: u64) -> Option<u64> {
 /// let loss = IndexEvent { kind: schema::EVENT_LOSS, aux: 3, a: 2, b: 40, ..Default::default() };
 /// assert_eq!(
 ///     schema::decode_event(&loss)?,
-///     Some(Decoded::Loss { events: 3, records: 2, since: 40 })
+///     Some(Decoded::Loss { events: 3, records: 2, since: 40, records_before: 0 })
 /// );
 /// let bad = IndexEvent { kind: 0xFFFF_FFFF, ..Default::default() };
 /// assert_eq!(schema::decode_event(&bad), Err(schema::SchemaError::UnknownEventKind(0xFFFF_FFFF)));
@@ -533,8 +536,9 @@ pub fn decode_event(e: &IndexEvent) -> Result<Option<Decoded<'static>>, SchemaEr
             // The one reserved event whose `aux` carries a count.
             return Ok(Some(Decoded::Loss {
                 events: e.aux,
-                records: e.a,
+                records: e.a as u32,
                 since: e.b,
+                records_before: (e.a >> 32) as u32,
             }));
         }
         k => return Err(SchemaError::UnknownEventKind(k)),

@@ -20,7 +20,7 @@
 //! | `0xFFFF_0001` | [`EVENT_SPAN_EXIT`] | span id | order word | 0 |
 //! | `0xFFFF_0002` | [`EVENT_INSTANT`] (an event without fields) | order word | parent span id, 0 = none | 0 |
 //! | `0xFFFF_0003` | [`EVENT_SPAN_CLOSE`] | span id | order word | 0 |
-//! | `0xFFFF_0004` | [`EVENT_LOSS`] (a loss marker) | records lost | time of the first loss | index events lost |
+//! | `0xFFFF_0004` | [`EVENT_LOSS`] (a loss marker) | order word, with the records lost in place of the callsite | time of the first loss | index events lost |
 //!
 //! The order word ([`order_word`]) is `callsite id | records_before << 32`:
 //! the callsite in the low 32 bits, and in the high 32 bits the number of
@@ -32,15 +32,16 @@
 //! the layer), never by the layer: when a full ring dropped writes (after
 //! the registry's [`FullPolicy`](crate::pipeline::FullPolicy) gave up), the
 //! lane's next write first puts one marker into its index ring. It counts
-//! the index events (`aux`, a `u32`: more take several markers) and records
-//! (`a`) lost since the lane's previous marker, and `b` is the time of the
-//! first of them, in the same unit as the timestamp (ticks in the ring;
-//! readers convert it to nanoseconds with the timestamp). Its timestamp is
-//! when it was written. A marker that does not fit either is not a drop: it
-//! waits for the next write. So the markers of a lane add up to the drops
-//! its drain reports, once the last one has been written. It has no order
-//! word: a reader places it among the lane's index events, where it was
-//! written, and hands it out as soon as the events before it have gone.
+//! the index events (`aux`) and records (the low half of `a`) lost since
+//! the lane's previous marker, each a `u32` (more take several markers),
+//! and `b` is the time of the first of them, in the same unit as the
+//! timestamp (ticks in the ring; readers convert it to nanoseconds with the
+//! timestamp). Its timestamp is when it was written. A marker that does not
+//! fit either is not a drop: it waits for the next write. So the markers of
+//! a lane add up to the drops its drain reports, once the last one has been
+//! written. The high half of `a` is the records the lane's ring had taken
+//! when the marker was written, as in an order word: a reader places the
+//! marker among the lane's records by it, as the layer's events.
 //!
 //! # Records (little-endian; `str` = `len:u16` then `len` bytes of UTF-8)
 //! ```text
@@ -133,8 +134,9 @@ pub const EVENT_INSTANT: u32 = 0xFFFF_0002;
 /// callsite.
 pub const EVENT_SPAN_CLOSE: u32 = 0xFFFF_0003;
 /// A loss marker: the lane dropped writes since its last marker. `aux` =
-/// index events lost, `a` = records lost, `b` = the time of the first loss
-/// (see the module docs).
+/// index events lost, `a` = records lost (low half) and the records written
+/// before it (high half), `b` = the time of the first loss (see the module
+/// docs).
 pub const EVENT_LOSS: u32 = 0xFFFF_0004;
 
 /// First reserved record kind (`0xFFFF` is the ring's padding marker).

@@ -460,15 +460,16 @@ fn loss_markers_decode_with_their_counts() {
         timestamp: 7,
         kind: EVENT_LOSS,
         aux: u32::MAX,
-        a: 1 << 40,
+        a: order_word(u32::MAX as u64, 9),
         b: 5,
     };
     assert_eq!(
         decode_event(&e),
         Ok(Some(Decoded::Loss {
             events: u32::MAX,
-            records: 1 << 40,
-            since: 5
+            records: u32::MAX,
+            since: 5,
+            records_before: 9,
         }))
     );
     // A marker of nothing lost is still well formed (a reader adds zeros).
@@ -484,7 +485,8 @@ fn loss_markers_decode_with_their_counts() {
         Ok(Some(Decoded::Loss {
             events: 0,
             records: 0,
-            since: 0
+            since: 0,
+            records_before: 0,
         }))
     );
     assert!(is_reserved_event_kind(EVENT_LOSS));

@@ -139,7 +139,7 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
                     events, records, ..
                 })) = schema::decode_event(event)
                 {
-                    let events = u64::from(events);
+                    let (events, records) = (u64::from(events), u64::from(records));
                     t.lost.0 = t.lost.0.saturating_add(events);
                     t.lost.1 = t.lost.1.saturating_add(records);
                     s.loss_markers += 1;

@@ -436,7 +436,7 @@ fn expected_for(path: &Path) -> Value {
                     // A lane's loss marker, drawn where the loss happened.
                     (
                         tracering::export::LOSS_NAME.to_string(),
-                        json!({"events": event.aux, "records": event.a, "since": event.b}),
+                        json!({"events": event.aux, "records": event.a & 0xFFFF_FFFF, "since": event.b}),
                     )
                 } else {
                     (
