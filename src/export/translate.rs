@@ -187,7 +187,7 @@ impl TraceMeta {
     }
 
     /// The clock an export of this trace declares: its timebase's, or
-    /// plain nanoseconds for a file without one (format version 1).
+    /// plain nanoseconds for a file without one (written entry by entry).
     ///
     /// ```
     /// assert_eq!(tracering::export::TraceMeta::default().clock().mode, "precise");
