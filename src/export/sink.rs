@@ -8,7 +8,7 @@ use super::json::JsonWriter;
 use super::model::{ClockInfo, ExportWriter};
 use super::translate::{EntryDecoder, NoDecoder, Translator};
 use crate::clock::Timebase;
-use crate::pipeline::merge::{parse_records, BatchOrder, Merge};
+use crate::pipeline::merge::{parse_records, BatchOrder, Direct, Merge};
 use crate::pipeline::{Batch, IndexEvent, LaneId, Sink};
 use crate::{Error, Record};
 
@@ -181,6 +181,20 @@ impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
             first_record: b.first_record,
             complete: b.complete,
         };
+        let (translator, writer) = (&mut self.translator, &mut self.writer);
+        let direct = self
+            .merge
+            .batch_direct(b.lane, b.events, &records, b.scale, order, |d| match d {
+                Direct::Event(e) => translator.index_event(writer, b.lane, &e),
+                Direct::Record {
+                    kind,
+                    timestamp,
+                    payload,
+                } => translator.record(writer, b.lane, kind, timestamp, payload),
+            })?;
+        if direct {
+            return Ok(());
+        }
         self.merge.batch(
             b.lane,
             b.events.iter().copied(),

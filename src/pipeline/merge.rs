@@ -98,6 +98,18 @@ pub(crate) struct RawRecord<'a> {
     pub(crate) payload: &'a [u8],
 }
 
+/// An entry of a batch merged in place ([`Merge::batch_direct`]).
+pub(crate) enum Direct<'a> {
+    /// An index event, its timestamps converted.
+    Event(IndexEvent),
+    /// A record, its payload borrowed from the batch.
+    Record {
+        kind: u16,
+        timestamp: u64,
+        payload: &'a [u8],
+    },
+}
+
 /// Where a batch's records start in the lane's count, and whether the
 /// drain took everything the lane held.
 #[derive(Clone, Copy)]
@@ -183,6 +195,66 @@ impl Merge {
             q.floor = q.floor.max(order.first_record.saturating_add(n));
         }
         q.release(&mut self.ready);
+    }
+
+    /// A complete batch of a lane that holds nothing back, merged straight
+    /// from the batch's own memory: each entry goes to `emit` in the order
+    /// written, borrowed, with nothing allocated. `Ok(false)` (and nothing
+    /// emitted) when the batch is not complete or the lane holds entries
+    /// from earlier batches: then use [`batch`](Self::batch).
+    pub(crate) fn batch_direct(
+        &mut self,
+        lane: LaneId,
+        events: &[IndexEvent],
+        records: &[RawRecord<'_>],
+        scale: TickScale,
+        order: BatchOrder,
+        mut emit: impl FnMut(Direct<'_>) -> Result<(), crate::Error>,
+    ) -> Result<bool, crate::Error> {
+        let q = self
+            .lanes
+            .entry((lane.slot, lane.pid, lane.generation))
+            .or_default();
+        if !order.complete || !q.events.is_empty() || !q.records.is_empty() {
+            return Ok(false);
+        }
+        let times = &mut q.times;
+        let mut next = order.first_record;
+        let (mut i, mut j) = (0, 0);
+        while i < events.len() || j < records.len() {
+            // The next index event goes first if it counts no more records
+            // than have gone (or has no order word), or if no record is left.
+            let event_first = events.get(i).is_some_and(|e| {
+                j == records.len()
+                    || match records_before(e) {
+                        None => true,
+                        Some(rb) => (next as u32).wrapping_sub(rb) as i32 >= 0,
+                    }
+            });
+            if event_first {
+                let mut e = events[i];
+                let ns = scale.to_ns(e.timestamp).max(times[0].ns);
+                times[0].ns = ns;
+                e.timestamp = ns;
+                convert_loss_time(&mut e, |t| scale.to_ns(t));
+                emit(Direct::Event(e))?;
+                i += 1;
+            } else {
+                let r = &records[j];
+                let ns = scale.to_ns(r.timestamp).max(times[1].ns);
+                times[1].ns = ns;
+                emit(Direct::Record {
+                    kind: r.kind,
+                    timestamp: ns,
+                    payload: r.payload,
+                })?;
+                next = next.wrapping_add(1);
+                j += 1;
+            }
+        }
+        q.next_record = next;
+        q.floor = q.floor.max(next);
+        Ok(true)
     }
 
     /// An entry that needs no merging (it goes out now).

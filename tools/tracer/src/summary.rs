@@ -238,7 +238,10 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
             );
         }
         None => {
-            let _ = writeln!(out, "clock   not recorded (no timebase block: a file written entry by entry)");
+            let _ = writeln!(
+                out,
+                "clock   not recorded (no timebase block: a file written entry by entry)"
+            );
         }
     }
     let _ = writeln!(
