@@ -58,6 +58,28 @@ struct LaneQueue {
     /// have.
     floor: u64,
     times: [LaneTime; 2],
+    /// The last timestamp handed out: the merged stream never goes back,
+    /// though the drain's scale moves its anchor between batches (each
+    /// resample measures a new (ticks, ns) pair, a little off the last
+    /// line where reading the clock is slow: under emulation, valgrind).
+    out_ns: u64,
+}
+
+/// Raises `ns` to `floor` and makes it the new floor.
+#[inline]
+fn monotonic(floor: &mut u64, ns: u64) -> u64 {
+    *floor = ns.max(*floor);
+    *floor
+}
+
+/// The entry with its timestamp raised to `floor` (which follows it).
+fn in_order(floor: &mut u64, mut entry: TraceEntry) -> TraceEntry {
+    match &mut entry {
+        TraceEntry::Event { event, .. } => event.timestamp = monotonic(floor, event.timestamp),
+        TraceEntry::Record { timestamp, .. } => *timestamp = monotonic(floor, *timestamp),
+        _ => {}
+    }
+    entry
 }
 
 impl LaneQueue {
@@ -72,7 +94,7 @@ impl LaneQueue {
                 };
                 if due {
                     if let Some((e, _)) = self.events.pop_front() {
-                        out.push_back(e);
+                        out.push_back(in_order(&mut self.out_ns, e));
                     }
                     continue;
                 }
@@ -81,7 +103,7 @@ impl LaneQueue {
                 && (self.next_record < self.floor || !self.events.is_empty())
             {
                 if let Some(r) = self.records.pop_front() {
-                    out.push_back(r);
+                    out.push_back(in_order(&mut self.out_ns, r));
                 }
                 self.next_record = self.next_record.wrapping_add(1);
                 continue;
@@ -235,7 +257,7 @@ impl Merge {
                 let mut e = events[i];
                 let ns = scale.to_ns(e.timestamp).max(times[0].ns);
                 times[0].ns = ns;
-                e.timestamp = ns;
+                e.timestamp = monotonic(&mut q.out_ns, ns);
                 convert_loss_time(&mut e, |t| scale.to_ns(t));
                 emit(Direct::Event(e))?;
                 i += 1;
@@ -245,7 +267,7 @@ impl Merge {
                 times[1].ns = ns;
                 emit(Direct::Record {
                     kind: r.kind,
-                    timestamp: ns,
+                    timestamp: monotonic(&mut q.out_ns, ns),
                     payload: r.payload,
                 })?;
                 next = next.wrapping_add(1);
@@ -319,4 +341,92 @@ pub(crate) fn parse_records(mut bytes: &[u8]) -> Option<Vec<RawRecord<'_>>> {
         bytes = &bytes[frame as usize..];
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scale(anchor_ticks: u64, anchor_ns: u64) -> TickScale {
+        TickScale {
+            identity: false,
+            anchor_ticks,
+            anchor_ns,
+            ns_per_tick_q32: 1 << 32,
+        }
+    }
+
+    fn enter(ticks: u64, records_before: u32) -> IndexEvent {
+        IndexEvent {
+            timestamp: ticks,
+            kind: schema::EVENT_SPAN_ENTER,
+            aux: 0,
+            a: 1,
+            b: schema::order_word(1, records_before),
+        }
+    }
+
+    /// A resample moved the anchor 50 ns back: the second batch's later
+    /// ticks convert to earlier nanoseconds than the first's. The merged
+    /// stream still never goes back, in both the queued and the in-place
+    /// merge.
+    #[test]
+    fn a_scale_that_moves_back_never_turns_time_back() {
+        let lane = LaneId::default();
+        let order = |first_record| BatchOrder {
+            first_record,
+            complete: true,
+        };
+        let payload = [7u8; 8];
+        let rec = |timestamp| RawRecord {
+            kind: 1,
+            timestamp,
+            payload: &payload,
+        };
+        // Queued (the reader's path).
+        let mut m = Merge::default();
+        m.batch(
+            lane,
+            [enter(100, 0)].into_iter(),
+            [rec(110)].into_iter(),
+            Some(scale(0, 1_000)),
+            Some(order(0)),
+        );
+        m.batch(
+            lane,
+            [enter(120, 1)].into_iter(),
+            [rec(130)].into_iter(),
+            Some(scale(0, 950)),
+            Some(order(1)),
+        );
+        m.finish();
+        let mut stamps = Vec::new();
+        while let Some(e) = m.next() {
+            match e {
+                TraceEntry::Event { event, .. } => stamps.push(event.timestamp),
+                TraceEntry::Record { timestamp, .. } => stamps.push(timestamp),
+                _ => {}
+            }
+        }
+        assert_eq!(stamps, [1_100, 1_110, 1_110, 1_110]);
+        // In place (the export sink's path).
+        let mut m = Merge::default();
+        let mut stamps = Vec::new();
+        for (events, records, s, first) in [
+            ([enter(100, 0)], [rec(110)], scale(0, 1_000), 0),
+            ([enter(120, 1)], [rec(130)], scale(0, 950), 1),
+        ] {
+            let direct = m
+                .batch_direct(lane, &events, &records, s, order(first), |d| {
+                    stamps.push(match d {
+                        Direct::Event(e) => e.timestamp,
+                        Direct::Record { timestamp, .. } => timestamp,
+                    });
+                    Ok(())
+                })
+                .unwrap();
+            assert!(direct);
+        }
+        assert_eq!(stamps, [1_100, 1_110, 1_110, 1_110]);
+    }
 }

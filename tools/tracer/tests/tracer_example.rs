@@ -104,7 +104,16 @@ fn controller_restart_mid_run_loses_nothing() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(150));
+    // Until the first controller has drained (and flushed) some of the
+    // agent's events: a fixed pause was too short for both under QEMU.
+    let start = std::time::Instant::now();
+    while std::fs::metadata(&t1).map_or(0, |m| m.len()) < 16 * 1024 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the first controller never drained"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // Restart the controller while the agent runs.
     // SAFETY: signalling our own child.
     unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
