@@ -685,3 +685,55 @@ fn records_of_every_size_cross_laps_into_a_file() {
     assert!(got == sent, "a record came back changed");
     std::fs::remove_file(&path).ok();
 }
+
+/// A lane whose record framing a peer broke: the drain keeps the records
+/// before the damage (checked in its private copy), poisons the lane, and
+/// goes on; the file reads whole.
+#[test]
+fn a_broken_record_header_poisons_the_lane_and_keeps_what_came_before() {
+    let path = trace_path("broken");
+    let reg = Registry::new(RegistryConfig {
+        slots: 1,
+        index_capacity: 64,
+        detail_capacity: 4096,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut drain = Drain::new(
+        &reg,
+        FileSink::create(&path).unwrap(),
+        DrainConfig::default(),
+    )
+    .unwrap();
+    let mut lane = reg.register().unwrap();
+    let marker = *b"BROKEN-HEADER-NEXT-TO-THIS-ONE!!";
+    lane.record(1, b"first").unwrap();
+    lane.record(2, &marker).unwrap();
+    lane.record(3, b"third").unwrap();
+    // Find the second record's payload in the region and break its
+    // header's check word (the 16 bytes before the payload).
+    let region = reg.region();
+    // SAFETY: reading the region's bytes; this thread is its only writer
+    // and nothing reads it meanwhile.
+    let bytes = unsafe { std::slice::from_raw_parts(region.as_ptr(), region.len()) };
+    let at = bytes
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .expect("the payload is in the region");
+    // SAFETY: inside the region; single-threaded, nothing reads it now.
+    unsafe { *region.as_ptr().add(at - 10) ^= 0xFF };
+    drain.run_pass().unwrap();
+    drop(lane);
+    let (report, _) = drain.finish().unwrap();
+    assert!(report.lanes[0].poisoned.is_some(), "{report:?}");
+    assert_eq!(report.records, 1);
+    let records: Vec<Vec<u8>> = TraceReader::open(&path)
+        .unwrap()
+        .filter_map(|e| match e.unwrap() {
+            TraceEntry::Record { payload, .. } => Some(payload),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(records, [b"first".to_vec()]);
+    std::fs::remove_file(&path).ok();
+}
