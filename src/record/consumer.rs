@@ -178,9 +178,9 @@ fn copy_in(src: *const u8, len: usize, buf: &mut Vec<u8>, shared: bool) {
     }
     let words = len / 8;
     for i in 0..words {
-        // SAFETY: the caller guarantees `len` bytes at `src`, and a data
-        // area's positions are 8-aligned, so each word is in bounds and
-        // aligned.
+        // SAFETY: the caller guarantees `len` bytes at `src`, 8-aligned (the
+        // data area is line-aligned and the caller checked the offset), so
+        // each word is in bounds and aligned.
         let w = unsafe { src.cast::<u64>().add(i).read_volatile() };
         buf.extend_from_slice(&w.to_ne_bytes());
     }
@@ -568,6 +568,11 @@ impl RecordConsumer {
         }
         let cap = raw.cap;
         let tail_idx = tail & (cap - 1);
+        if tail_idx % 8 != 0 {
+            // A stored read position no record starts at (a restarted
+            // consumer resumes from shared memory): nothing is copied.
+            return Err(core.poison(Corruption::RecordFraming));
+        }
         // `poll` validated `avail <= cap`; the span is at most two pieces.
         let first = avail.min(cap - tail_idx);
         let start = out.len();
