@@ -224,6 +224,8 @@ pub struct Drain<S> {
     sleeps: u64,
     lanes: Vec<LaneReader>,
     buf: Vec<IndexEvent>,
+    /// Whether the sink takes batches (asked once: `buf` is sized by it).
+    batches: bool,
     /// The records of one visit, copied out for a sink that takes batches.
     record_buf: Vec<u8>,
     /// Processes whose name the sink has been given.
@@ -281,7 +283,7 @@ impl<S: Sink> Drain<S> {
     /// ```
     pub fn new(registry: &Registry, mut sink: S, cfg: DrainConfig) -> Result<Self, Error> {
         sink.timebase(&clock::Timebase::current(registry.config().clock))?;
-        let sink_batches = sink.takes_batches();
+        let batches = sink.takes_batches();
         let inner = registry.inner();
         let slots = inner.geo.cfg.slots;
         let fraction = if cfg.watermark.is_nan() {
@@ -305,12 +307,13 @@ impl<S: Sink> Drain<S> {
             lanes: Vec::new(),
             buf: vec![
                 IndexEvent::default();
-                if sink_batches {
+                if batches {
                     inner.geo.cfg.index_capacity
                 } else {
                     cfg.quantum_events.max(1)
                 }
             ],
+            batches,
             record_buf: Vec::new(),
             processes: Vec::new(),
             unflushed: false,
@@ -588,7 +591,7 @@ impl<S: Sink> Drain<S> {
         let index_drops =
             events + index_tail.wrapping_sub(lane.index_tail_seen) >= lane.index.capacity() as u64;
         lane.index_tail_seen = index_tail;
-        let batches = sink.takes_batches();
+        let batches = self.batches;
         // A sink that takes batches gets all the lane holds (its buffer
         // has room for a whole index ring), so that its batches are
         // complete; others get a quantum.

@@ -20,12 +20,6 @@ use super::trace::TraceEntry;
 use crate::clock::TickScale;
 use std::collections::{HashMap, VecDeque};
 
-/// One ring's last converted timestamp: conversion never runs backwards.
-#[derive(Clone, Copy, Default)]
-struct LaneTime {
-    ns: u64,
-}
-
 /// The records an index event of the layer says came before it, if it
 /// carries an order word.
 fn records_before(e: &IndexEvent) -> Option<u32> {
@@ -37,6 +31,16 @@ fn records_before(e: &IndexEvent) -> Option<u32> {
         // An application's event has no order word: it goes out where it
         // stands among the index events.
         _ => None,
+    }
+}
+
+/// Whether an index event that counts `rb` records before it (`None`: no
+/// order word) goes out before the lane's record number `next`.
+#[inline]
+fn due(rb: Option<u32>, next: u64) -> bool {
+    match rb {
+        None => true,
+        Some(rb) => (next as u32).wrapping_sub(rb) as i32 >= 0,
     }
 }
 
@@ -57,7 +61,6 @@ struct LaneQueue {
     /// Records numbered below this may go out once the events before them
     /// have.
     floor: u64,
-    times: [LaneTime; 2],
     /// The last timestamp handed out: the merged stream never goes back,
     /// though the drain's scale moves its anchor between batches (each
     /// resample measures a new (ticks, ns) pair, a little off the last
@@ -86,13 +89,8 @@ impl LaneQueue {
     /// Hands out what is known to be in order.
     fn release(&mut self, out: &mut VecDeque<TraceEntry>) {
         loop {
-            if let Some((_, rb)) = self.events.front() {
-                let due = match rb {
-                    // An event of the caller's own kind: no order word.
-                    None => true,
-                    Some(rb) => (self.next_record as u32).wrapping_sub(*rb) as i32 >= 0,
-                };
-                if due {
+            if let Some(&(_, rb)) = self.events.front() {
+                if due(rb, self.next_record) {
                     if let Some((e, _)) = self.events.pop_front() {
                         out.push_back(in_order(&mut self.out_ns, e));
                     }
@@ -140,10 +138,20 @@ pub(crate) struct BatchOrder {
     pub(crate) complete: bool,
 }
 
+/// Each lane's merge, by (slot, pid, generation).
+type Lanes = HashMap<(u32, u32, u64), LaneQueue>;
+
+/// The merge of `lane` (made on its first batch).
+fn queue(lanes: &mut Lanes, lane: LaneId) -> &mut LaneQueue {
+    lanes
+        .entry((lane.slot, lane.pid, lane.generation))
+        .or_default()
+}
+
 /// Per-lane merges, and the entries they released.
 #[derive(Default)]
 pub(crate) struct Merge {
-    lanes: HashMap<(u32, u32, u64), LaneQueue>,
+    lanes: Lanes,
     ready: VecDeque<TraceEntry>,
 }
 
@@ -159,27 +167,14 @@ impl Merge {
         scale: Option<TickScale>,
         order: Option<BatchOrder>,
     ) {
-        let q = self
-            .lanes
-            .entry((lane.slot, lane.pid, lane.generation))
-            .or_default();
-        let times = &mut q.times;
-        let mut convert = |t: u64, ring: usize| match scale {
-            Some(s) => {
-                let ns = s.to_ns(t).max(times[ring].ns);
-                times[ring].ns = ns;
-                ns
-            }
-            None => t,
-        };
-        let loss_time = |e: &mut IndexEvent| {
-            if let Some(s) = scale {
-                convert_loss_time(e, |t| s.to_ns(t));
-            }
-        };
+        // Each lane's time is kept from going back as its entries go out
+        // (`in_order`), after the merge.
+        let convert = |t: u64| scale.map_or(t, |s| s.to_ns(t));
+        let loss_time = |e: &mut IndexEvent| convert_loss_time(e, convert);
+        let q = queue(&mut self.lanes, lane);
         let Some(order) = order else {
             for mut event in events {
-                event.timestamp = convert(event.timestamp, 0);
+                event.timestamp = convert(event.timestamp);
                 loss_time(&mut event);
                 self.ready.push_back(TraceEntry::Event { lane, event });
             }
@@ -187,14 +182,14 @@ impl Merge {
                 self.ready.push_back(TraceEntry::Record {
                     lane,
                     kind: r.kind,
-                    timestamp: convert(r.timestamp, 1),
+                    timestamp: convert(r.timestamp),
                     payload: r.payload.to_vec(),
                 });
             }
             return;
         };
         for mut event in events {
-            event.timestamp = convert(event.timestamp, 0);
+            event.timestamp = convert(event.timestamp);
             loss_time(&mut event);
             let rb = records_before(&event);
             q.events.push_back((TraceEntry::Event { lane, event }, rb));
@@ -209,7 +204,7 @@ impl Merge {
             q.records.push_back(TraceEntry::Record {
                 lane,
                 kind: r.kind,
-                timestamp: convert(r.timestamp, 1),
+                timestamp: convert(r.timestamp),
                 payload: r.payload.to_vec(),
             });
         }
@@ -233,41 +228,29 @@ impl Merge {
         order: BatchOrder,
         mut emit: impl FnMut(Direct<'_>) -> Result<(), crate::Error>,
     ) -> Result<bool, crate::Error> {
-        let q = self
-            .lanes
-            .entry((lane.slot, lane.pid, lane.generation))
-            .or_default();
+        let q = queue(&mut self.lanes, lane);
         if !order.complete || !q.events.is_empty() || !q.records.is_empty() {
             return Ok(false);
         }
-        let times = &mut q.times;
         let mut next = order.first_record;
         let (mut i, mut j) = (0, 0);
         while i < events.len() || j < records.len() {
             // The next index event goes first if it counts no more records
             // than have gone (or has no order word), or if no record is left.
-            let event_first = events.get(i).is_some_and(|e| {
-                j == records.len()
-                    || match records_before(e) {
-                        None => true,
-                        Some(rb) => (next as u32).wrapping_sub(rb) as i32 >= 0,
-                    }
-            });
+            let event_first = events
+                .get(i)
+                .is_some_and(|e| j == records.len() || due(records_before(e), next));
             if event_first {
                 let mut e = events[i];
-                let ns = scale.to_ns(e.timestamp).max(times[0].ns);
-                times[0].ns = ns;
-                e.timestamp = monotonic(&mut q.out_ns, ns);
+                e.timestamp = monotonic(&mut q.out_ns, scale.to_ns(e.timestamp));
                 convert_loss_time(&mut e, |t| scale.to_ns(t));
                 emit(Direct::Event(e))?;
                 i += 1;
             } else {
                 let r = &records[j];
-                let ns = scale.to_ns(r.timestamp).max(times[1].ns);
-                times[1].ns = ns;
                 emit(Direct::Record {
                     kind: r.kind,
-                    timestamp: monotonic(&mut q.out_ns, ns),
+                    timestamp: monotonic(&mut q.out_ns, scale.to_ns(r.timestamp)),
                     payload: r.payload,
                 })?;
                 next = next.wrapping_add(1);

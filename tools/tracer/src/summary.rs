@@ -81,7 +81,7 @@ pub struct Summary {
     first: Option<u64>,
     last: Option<u64>,
     /// By (process id, thread id): the thread as the export shows it.
-    threads: BTreeMap<(u64, u64), PerThread>,
+    threads: BTreeMap<ThreadRef, PerThread>,
     /// Process names, by process id.
     processes: BTreeMap<u64, String>,
     /// Threads the registry refused a lane.
@@ -91,15 +91,6 @@ pub struct Summary {
     counter: Counter,
     /// The damaged entry's number and error, if the file is damaged.
     pub stopped: Option<(u64, Error)>,
-}
-
-/// The (pid, tid) a lane's thread is shown under.
-fn thread_key(lane: &tracering::pipeline::LaneId) -> (u64, u64) {
-    let pid = match lane.pid {
-        0 => tracering::export::DEFAULT_PID,
-        pid => pid as u64,
-    };
-    (pid, lane.thread)
 }
 
 impl Summary {
@@ -132,7 +123,7 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
                 s.events += 1;
                 s.time(event.timestamp);
                 *s.event_kinds.entry(event.kind).or_default() += 1;
-                let t = s.threads.entry(thread_key(lane)).or_default();
+                let t = s.threads.entry(translator.thread_of(*lane)).or_default();
                 t.slot = lane.slot;
                 t.events += 1;
                 if let Ok(Some(Decoded::Loss {
@@ -160,7 +151,7 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
                 let k = s.record_kinds.entry(*kind).or_default();
                 k.0 += 1;
                 k.1 += payload.len() as u64;
-                let t = s.threads.entry(thread_key(lane)).or_default();
+                let t = s.threads.entry(translator.thread_of(*lane)).or_default();
                 t.slot = lane.slot;
                 t.records += 1;
             }
@@ -172,7 +163,7 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
                 s.drop_reports += 1;
                 s.dropped_events += events;
                 s.dropped_records += records;
-                let t = s.threads.entry(thread_key(lane)).or_default();
+                let t = s.threads.entry(translator.thread_of(*lane)).or_default();
                 t.slot = lane.slot;
                 t.dropped += events + records;
             }
@@ -281,11 +272,12 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
     let rows = s
         .threads
         .iter()
-        .map(|(&(pid, tid), t)| {
+        .map(|(thread, t)| {
+            let tid = thread.tid;
             let name = s
                 .counter
                 .thread_names
-                .get(&ThreadRef { pid, tid })
+                .get(thread)
                 .cloned()
                 .unwrap_or_else(|| format!("lane {}", t.slot));
             (
