@@ -11,6 +11,43 @@ use tracering::export::{
 use tracering::pipeline::TraceReader;
 use tracering::Error;
 
+use crate::explain::{explain, About};
+
+/// Whether `a` and `b` name the same file (same device and inode), when
+/// both exist.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// Why `output` may not be written, if it may not: it is `input`, or it
+/// exists and `force` is off.
+pub fn refuse_output(input: &Path, output: &Path, force: bool) -> Option<String> {
+    let same_path = match (input.canonicalize(), output.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same_path || same_file(input, output) {
+        return Some(format!(
+            "refusing to write {}: it is the input trace {} (writing it would destroy the \
+             trace); give another output path",
+            output.display(),
+            input.display()
+        ));
+    }
+    if !force && std::fs::symlink_metadata(output).is_ok() {
+        return Some(format!(
+            "refusing to replace {}: it exists; give --force to overwrite it, or another \
+             output path",
+            output.display()
+        ));
+    }
+    None
+}
+
 /// Output formats of `tracer export`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -33,8 +70,13 @@ pub struct ExportArgs {
     /// Binary trace file to read (written by `tracer controller` or a
     /// FileSink).
     pub input: PathBuf,
-    /// File to write (created or truncated).
+    /// File to write. It must not exist yet (see --force), and it is never
+    /// the input.
     pub output: PathBuf,
+    /// Replace OUTPUT if it exists (it is still refused when it is the
+    /// input itself).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Where a damaged input stopped the conversion.
@@ -46,6 +88,10 @@ pub struct Stopped {
     /// offset of the damaged entry).
     pub error: Error,
 }
+
+/// A failed export: the sentence to print, and the library's error.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ExportError(pub String, pub Error);
 
 /// What an export did.
 #[derive(Debug, PartialEq, Eq)]
@@ -62,7 +108,14 @@ pub struct Exported {
 /// a damaged file header, or failing to write is an `Err`; a damaged entry
 /// stops the conversion, which still closes the output properly, and is
 /// reported in `Exported::stopped`.
-pub fn export(format: Format, pid: u64, input: &Path, output: &Path) -> Result<Exported, Error> {
+pub fn export(
+    format: Format,
+    pid: u64,
+    input: &Path,
+    output: &Path,
+) -> Result<Exported, ExportError> {
+    let on_input = |e: Error| ExportError(explain(&e, About::Trace(input)), e);
+    let on_output = |e: Error| ExportError(explain(&e, About::Output(output)), e);
     let mut translator = Translator::with_decoder(SpanDecoder::default()).with_pid(pid);
     if let Some(name) = input.file_name() {
         // For processes the trace does not name.
@@ -71,13 +124,15 @@ pub fn export(format: Format, pid: u64, input: &Path, output: &Path) -> Result<E
             .name_process(&format!("tracering: {}", name.to_string_lossy()));
     }
     // Opened first, so that an input that cannot be read leaves no output.
-    drop(TraceReader::open(input)?);
-    let out = BufWriter::with_capacity(1 << 20, File::create(output)?);
+    drop(TraceReader::open(input).map_err(on_input)?);
+    let file = File::create(output).map_err(|e| on_output(e.into()))?;
+    let out = BufWriter::with_capacity(1 << 20, file);
     let mut writer: Box<dyn ExportWriter> = match format {
         Format::Fxt => Box::new(FxtWriter::new(out)),
         Format::Json => Box::new(JsonWriter::new(out)),
     };
-    let done = convert_with(input, &mut translator, &mut *writer)?;
+    // The input opened above: what fails from here on is the output.
+    let done = convert_with(input, &mut translator, &mut *writer).map_err(on_output)?;
     Ok(Exported {
         entries: done.entries,
         events: done.events,
@@ -91,6 +146,10 @@ pub fn run(args: &ExportArgs) -> i32 {
         Format::Fxt => "FXT",
         Format::Json => "JSON",
     };
+    if let Some(why) = refuse_output(&args.input, &args.output, args.force) {
+        eprintln!("tracer: {why}");
+        return 2;
+    }
     match export(args.format, args.pid, &args.input, &args.output) {
         Ok(Exported {
             entries,
@@ -109,23 +168,17 @@ pub fn run(args: &ExportArgs) -> i32 {
             stopped: Some(s),
         }) => {
             eprintln!(
-                "tracer: export stopped at entry {} (counting from 0) of {}: {} ({:?}); \
-                 {entries} entries before it -> {events} events written to {}, \
-                 a complete {what} file up to there",
+                "tracer: {}; export stopped there, at entry {} (counting from 0): the \
+                 {entries} entries before it -> {events} events are in {}, a complete \
+                 {what} file up to there",
+                explain(&s.error, About::Trace(&args.input)),
                 s.entry,
-                args.input.display(),
-                s.error,
-                s.error,
                 args.output.display()
             );
             1
         }
         Err(e) => {
-            eprintln!(
-                "tracer: export {} -> {}: {e} ({e:?})",
-                args.input.display(),
-                args.output.display()
-            );
+            eprintln!("tracer: {}", e.0);
             2
         }
     }

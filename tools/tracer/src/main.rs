@@ -1,16 +1,20 @@
-//! A tracer built on tracering: a controller that owns a shared registry and
-//! drains it to a trace file, an agent that attaches from another process and
-//! emits events from many threads, and a soak mode that runs both in one
-//! process and verifies every event.
+//! `tracer`, the command-line companion of tracering: it converts trace
+//! files to FXT (Perfetto) or Chrome JSON, summarises them, and runs the
+//! shared-memory side: a controller that owns a registry and drains it to
+//! a trace file (or keeps it as a flight recorder), an agent that writes
+//! into it from another process, a snapshot and a status of a registry, and
+//! a soak mode that runs producers and drain in one process and verifies
+//! every event.
 //!
 //! ```text
 //! tracer controller --name /demo --out demo.trace [--slots 64] [--attach]
-//!                   [--exit-when-idle] [--unlink] [--flight]
+//!                   [--exit-when-idle] [--first-agent-timeout 30s]
+//!                   [--unlink] [--flight]
 //! tracer snapshot   --name /demo --out snap.trace
 //! tracer agent      --name /demo --threads 8 --events 1000000 [--rate 500000]
 //! tracer soak       --duration 60s [--threads 4] [--report-every 60s]
 //! tracer status     --name /demo
-//! tracer export     --format fxt|json IN OUT
+//! tracer export     --format fxt|json [--force] IN OUT
 //! tracer summary    FILE
 //! ```
 //! `tracer --help` and `tracer SUBCOMMAND --help` list every option.
@@ -21,8 +25,11 @@
 //! each SIGUSR2 writes a snapshot of every lane's newest events to
 //! `OUT.1`, `OUT.2`, ..., and the stop writes a last one to `OUT`.
 
+mod explain;
 mod export_cmd;
 mod summary;
+
+use explain::{explain, About};
 
 use clap::{Args, Parser, Subcommand};
 use std::collections::HashMap;
@@ -36,7 +43,15 @@ use tracering::pipeline::{
 };
 use tracering::{Error, Region};
 
-/// A demo tracer on tracering's shared-memory registry.
+/// The command-line companion of tracering: export trace files to FXT
+/// (Perfetto) or JSON, summarise them, and run a shared-memory controller,
+/// agent, snapshot or status.
+///
+/// A trace file (.trace) is what a controller's drain or a FileSink writes.
+/// `tracer export` turns it into a file a viewer opens; `tracer summary`
+/// prints what it holds. `tracer controller` owns a named shared-memory
+/// registry that other processes (`tracer agent`, or a program on the
+/// library) write into.
 #[derive(Parser, Debug)]
 #[command(name = "tracer", version, arg_required_else_help = true)]
 struct Cli {
@@ -59,7 +74,7 @@ enum Command {
     /// Prints a report line every --report-every and exits non-zero on
     /// loss, corruption or resident-memory growth.
     Soak(SoakArgs),
-    /// Print a registry's slot table and ring counters.
+    /// Print a registry's configuration and slot counts as a table.
     Status(StatusArgs),
     /// Write a snapshot of a flight-recorder registry to a trace file.
     ///
@@ -73,11 +88,14 @@ enum Command {
     ///
     /// FXT (Fuchsia trace format) opens in Perfetto (ui.perfetto.dev) and
     /// trace_processor; JSON (Chrome trace events) in chrome://tracing and
-    /// Perfetto. The conversion streams, in two passes over the input: thread
-    /// names first, then the events. Index events become instants named
-    /// "kind K" (args a, b, aux), records instants named "record K" (args
-    /// len and the payload), drop reports a "dropped" counter; each thread is
-    /// named "lane SLOT".
+    /// Perfetto. The conversion streams, in two passes over the input: names
+    /// first, then the events. The `tracing` layer's spans and events keep
+    /// their names and fields; other index events become instants named
+    /// "kind K" (args a, b, aux), other records instants named "record K",
+    /// drop reports a "dropped" counter.
+    ///
+    /// OUTPUT must not exist (give --force to replace it), and is never the
+    /// input.
     ///
     /// A truncated or corrupt input stops the conversion at the damaged
     /// entry: the output is still a complete file holding everything before
@@ -86,8 +104,10 @@ enum Command {
     Export(export_cmd::ExportArgs),
     /// Print a one-screen summary of a trace file.
     ///
-    /// Entries and events per thread, per kind and per name, records,
-    /// drops, the first and last timestamps and the time span. A damaged
+    /// Entries and events per thread, per kind and per name (the names the
+    /// export shows), per-span statistics (count, total, p50, p99, max),
+    /// records, drops, the first and last timestamps and the time span. A
+    /// damaged
     /// file is summarised up to the damaged entry, which the message names
     /// (entry number and byte offset), with exit code 1.
     Summary(summary::SummaryArgs),
@@ -95,14 +115,16 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct ControllerArgs {
-    /// Name of the shared-memory registry (shm_open), e.g. /demo.
+    /// Name of the shared-memory registry (shm_open): one leading '/' and
+    /// no other, such as /demo.
     #[arg(long)]
     name: String,
-    /// Trace file to write.
+    /// Trace file to write (created or truncated; its folder must exist).
     #[arg(long)]
     out: PathBuf,
-    /// Lanes (threads that may hold one at a time) of a new registry.
-    #[arg(long, default_value_t = 64)]
+    /// Lanes of a new registry: how many threads may write at a time
+    /// (at least 1).
+    #[arg(long, default_value_t = 64, value_parser = at_least_one)]
     slots: usize,
     /// Index-ring capacity of each lane, in events.
     #[arg(long, default_value_t = 4096)]
@@ -114,10 +136,18 @@ struct ControllerArgs {
     /// instead of creating one.
     #[arg(long)]
     attach: bool,
-    /// Stop once no thread holds a lane.
+    /// Stop once no thread holds a lane. A new registry first waits for an
+    /// agent to attach (see --first-agent-timeout).
     #[arg(long)]
     exit_when_idle: bool,
-    /// Remove the registry's name when done.
+    /// With --exit-when-idle on a new registry: how long to wait for the
+    /// first agent before stopping anyway (90, 90s, 15m or 24h).
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    first_agent_timeout: Duration,
+    /// The registry's name belongs to this run: a leftover registry of that
+    /// name (from a controller that crashed or detached) is removed before
+    /// creating a new one, and the name is removed at the end. Without it,
+    /// the registry stays in /dev/shm after the controller exits.
     #[arg(long)]
     unlink: bool,
     /// Build a flight recorder: full lanes overwrite their oldest events,
@@ -168,7 +198,7 @@ struct SoakArgs {
 
 #[derive(Args, Debug)]
 struct StatusArgs {
-    /// Name of the registry.
+    /// Name of the registry, such as /demo.
     #[arg(long)]
     name: String,
 }
@@ -188,6 +218,15 @@ extern "C" fn on_signal(sig: libc::c_int) {
         _ => &INT,
     };
     flag.store(true, Ordering::Relaxed);
+}
+
+/// Parses a count that must be at least 1.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
 }
 
 /// Parses `90`, `90s`, `15m`, `24h`.
@@ -245,7 +284,6 @@ fn summary(who: &str, r: &DrainReport, secs: f64) {
 }
 
 fn controller(args: &ControllerArgs) {
-    let (name, out) = (&args.name, &args.out);
     // SAFETY: installing a handler that only stores to atomics.
     unsafe {
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
@@ -254,52 +292,196 @@ fn controller(args: &ControllerArgs) {
             libc::signal(libc::SIGUSR2, on_signal as *const () as libc::sighandler_t);
         }
     }
-    let registry = if args.attach {
-        let region = check(Region::open_named(name), "open registry");
-        let reg = check(Registry::attach(&region), "attach registry");
-        reg.reopen();
-        reg
-    } else {
-        let cfg = RegistryConfig {
-            slots: args.slots,
-            index_capacity: args.index,
-            detail_capacity: args.detail,
-            mode: if args.flight {
-                LaneMode::FlightRecorder
-            } else {
-                LaneMode::Stream
-            },
-            ..Default::default()
-        };
-        let len = check(Registry::bytes_needed(cfg), "registry size");
-        let region = check(Region::create_named(name, len), "create registry");
-        check(Registry::create_in(&region, cfg), "build registry")
-    };
-    if registry.config().mode == LaneMode::FlightRecorder {
-        return flight_controller(args, &registry);
+    let mut created = false;
+    if let Err(msg) = run_controller(args, &mut created) {
+        // A registry this run created and cannot use would block the next
+        // run under the same name: remove it.
+        if created {
+            let _ = Region::unlink(&args.name);
+        }
+        fail(&msg);
     }
-    let sink = check(FileSink::create(out), "create trace file");
+}
+
+/// Says whether the file `out` can be created, before anything else is.
+fn check_output_folder(out: &std::path::Path) -> Result<(), String> {
+    let folder = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if folder.is_dir() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot write {}: its folder {} does not exist; create it or give another --out",
+            out.display(),
+            folder.display()
+        ))
+    }
+}
+
+/// Attaches to or creates the registry; `created` is set once this run has
+/// created the shared-memory name, so that a failure removes it.
+fn controller_registry(args: &ControllerArgs, created: &mut bool) -> Result<Registry, String> {
+    let name = args.name.as_str();
+    let about = |doing| About::Registry { name, doing };
+    if args.attach {
+        let region = Region::open_named(name).map_err(|e| explain(&e, about("open")))?;
+        let reg = Registry::attach(&region).map_err(|e| explain(&e, about("attach to")))?;
+        reg.reopen();
+        return Ok(reg);
+    }
+    let cfg = RegistryConfig {
+        slots: args.slots,
+        index_capacity: args.index,
+        detail_capacity: args.detail,
+        mode: if args.flight {
+            LaneMode::FlightRecorder
+        } else {
+            LaneMode::Stream
+        },
+        ..Default::default()
+    };
+    let len = Registry::bytes_needed(cfg).map_err(|e| {
+        format!(
+            "cannot size a registry of --slots {} --index {} --detail {}: {e}",
+            args.slots, args.index, args.detail
+        )
+    })?;
+    if args.unlink {
+        match Region::unlink(name) {
+            Ok(()) => println!("controller: removed the leftover registry {name}"),
+            Err(Error::Os { errno, .. }) if errno == libc::ENOENT => {}
+            Err(e) => return Err(explain(&e, about("remove the leftover"))),
+        }
+    }
+    let region = Region::create_named(name, len).map_err(|e| explain(&e, about("create")))?;
+    *created = true;
+    Registry::create_in(&region, cfg).map_err(|e| explain(&e, about("build")))
+}
+
+/// Whether the controller should stop now because no thread holds a lane:
+/// on a registry it created, only once a first agent has come (or the
+/// wait for one is over).
+struct IdleRule {
+    on: bool,
+    started: Instant,
+    /// `None` once an agent has been seen (or on an attached registry).
+    wait_for_first: Option<Duration>,
+}
+
+impl IdleRule {
+    fn new(args: &ControllerArgs) -> Self {
+        let wait_for_first = (!args.attach).then_some(args.first_agent_timeout);
+        if args.exit_when_idle {
+            if let Some(t) = wait_for_first {
+                println!(
+                    "controller: --exit-when-idle: waiting up to {} s for a first agent",
+                    t.as_secs_f64()
+                );
+            }
+        }
+        IdleRule {
+            on: args.exit_when_idle,
+            started: Instant::now(),
+            wait_for_first,
+        }
+    }
+
+    fn stop_now(&mut self, registry: &Registry) -> bool {
+        if !self.on {
+            return false;
+        }
+        let stats = registry.stats();
+        let busy = stats.active > 0;
+        if let Some(limit) = self.wait_for_first {
+            if busy || stats.retired > 0 || stats.exhausted > 0 {
+                self.wait_for_first = None;
+            } else if self.started.elapsed() >= limit {
+                println!(
+                    "controller: no agent attached within {} s (--first-agent-timeout); stopping",
+                    limit.as_secs_f64()
+                );
+                return true;
+            } else {
+                return false;
+            }
+        }
+        // Give agents that attach together a moment to register.
+        !busy && self.started.elapsed() > Duration::from_millis(200)
+    }
+}
+
+fn run_controller(args: &ControllerArgs, created: &mut bool) -> Result<(), String> {
+    let (name, out) = (&args.name, &args.out);
+    // Checked before the registry exists, so that a bad path leaves nothing.
+    check_output_folder(out)?;
+    let sink = if args.flight {
+        None
+    } else {
+        Some(FileSink::create(out).map_err(|e| explain(&e, About::Output(out)))?)
+    };
+    let registry = controller_registry(args, created)?;
+    if registry.config().mode == LaneMode::FlightRecorder {
+        flight_controller(args, &registry);
+        return Ok(());
+    }
+    let sink = match sink {
+        Some(sink) => sink,
+        None => FileSink::create(out).map_err(|e| explain(&e, About::Output(out)))?,
+    };
     let started = Instant::now();
-    let drain = check(
-        Drain::spawn(&registry, sink, DrainConfig::default()),
-        "start drain",
-    );
+    let drain = Drain::spawn(&registry, sink, DrainConfig::default()).map_err(|e| {
+        explain(
+            &e,
+            About::Registry {
+                name,
+                doing: "drain",
+            },
+        )
+    })?;
+    // From here the registry is in use: a failure no longer removes it.
+    *created = false;
     println!("controller: draining {name} into {}", out.display());
-    let idle_exit = args.exit_when_idle;
-    let report = loop {
+    let mut idle = IdleRule::new(args);
+    let (report, detached) = loop {
         std::thread::sleep(Duration::from_millis(20));
         if TERM.load(Ordering::Relaxed) {
-            break check(drain.detach(), "detach").0;
+            break (check(drain.detach(), "detach").0, true);
         }
-        // Idle: no thread holds a lane (give agents a moment to register).
-        let idle = registry.stats().active == 0 && started.elapsed() > Duration::from_millis(200);
-        if INT.load(Ordering::Relaxed) || (idle_exit && idle) {
-            break check(drain.stop(), "stop").0;
+        if INT.load(Ordering::Relaxed) || idle.stop_now(&registry) {
+            break (check(drain.stop(), "stop").0, false);
         }
     };
     summary("controller", &report, started.elapsed().as_secs_f64());
+    finish_registry(args, detached);
+    Ok(())
+}
+
+/// Removes the registry's name with --unlink; otherwise says that it stays
+/// and how to remove it.
+fn finish_registry(args: &ControllerArgs, detached: bool) {
+    let name = &args.name;
     if args.unlink {
-        check(Region::unlink(name), "unlink");
+        if let Err(e) = Region::unlink(name) {
+            fail(&explain(
+                &e,
+                About::Registry {
+                    name,
+                    doing: "remove",
+                },
+            ));
+        }
+    } else if detached {
+        println!(
+            "controller: detached; registry {name} stays for `tracer controller --attach --name \
+             {name}` (remove it with `rm /dev/shm{name}`)"
+        );
+    } else {
+        println!(
+            "controller: registry {name} stays in /dev/shm (give --unlink to remove it at the \
+             end, or run `rm /dev/shm{name}`)"
+        );
     }
 }
 
@@ -311,7 +493,7 @@ fn flight_controller(args: &ControllerArgs, registry: &Registry) {
         "controller: flight recorder {name}; SIGUSR2 snapshots to {}.N",
         out.display()
     );
-    let started = Instant::now();
+    let mut idle = IdleRule::new(args);
     let mut taken = 0u64;
     loop {
         std::thread::sleep(Duration::from_millis(20));
@@ -320,18 +502,12 @@ fn flight_controller(args: &ControllerArgs, registry: &Registry) {
             let path = PathBuf::from(format!("{}.{taken}", out.display()));
             write_snapshot(registry, &path);
         }
-        let idle = registry.stats().active == 0 && started.elapsed() > Duration::from_millis(200);
-        if TERM.load(Ordering::Relaxed)
-            || INT.load(Ordering::Relaxed)
-            || (args.exit_when_idle && idle)
-        {
+        if TERM.load(Ordering::Relaxed) || INT.load(Ordering::Relaxed) || idle.stop_now(registry) {
             break;
         }
     }
     write_snapshot(registry, out);
-    if args.unlink {
-        check(Region::unlink(name), "unlink");
-    }
+    finish_registry(args, false);
 }
 
 /// Takes one snapshot of `registry` into the trace file `path` and prints
@@ -368,8 +544,7 @@ fn write_snapshot(registry: &Registry, path: &std::path::Path) -> bool {
 
 /// `tracer snapshot`: one snapshot of a named flight-recorder registry.
 fn snapshot_cmd(args: &SnapshotArgs) -> i32 {
-    let region = check(Region::open_named(&args.name), "open registry");
-    let registry = check(Registry::attach(&region), "attach registry");
+    let registry = open_registry(&args.name);
     if registry.config().mode != LaneMode::FlightRecorder {
         fail(&format!(
             "{} is not a flight recorder (start the controller with --flight)",
@@ -383,11 +558,74 @@ fn snapshot_cmd(args: &SnapshotArgs) -> i32 {
     }
 }
 
-/// Prints the registry's slot table and each lane's ring counters.
+/// Opens and attaches to the registry `name`, or exits with the reason.
+fn open_registry(name: &str) -> Registry {
+    let about = |doing| About::Registry { name, doing };
+    let region = Region::open_named(name).unwrap_or_else(|e| fail(&explain(&e, about("open"))));
+    Registry::attach(&region).unwrap_or_else(|e| fail(&explain(&e, about("attach to"))))
+}
+
+/// The rows of `tracer status`: what the registry is and what its slots do.
+fn status_rows(name: &str, registry: &Registry) -> Vec<(&'static str, String)> {
+    let cfg = registry.config();
+    let st = registry.stats();
+    let mode = match cfg.mode {
+        LaneMode::FlightRecorder => "flight recorder (full lanes overwrite their oldest)",
+        _ => "stream (drained to a trace file)",
+    };
+    vec![
+        ("registry", name.to_string()),
+        ("mode", mode.to_string()),
+        (
+            "size",
+            format!("{} bytes of shared memory", registry.region().len()),
+        ),
+        (
+            "lane rings",
+            format!(
+                "{} events of index, {} bytes of detail each",
+                cfg.index_capacity, cfg.detail_capacity
+            ),
+        ),
+        (
+            "slots used",
+            format!("{} of {} (held by a thread now)", st.active, st.slots),
+        ),
+        (
+            "slots retired",
+            format!("{} (thread exited, awaiting the drain)", st.retired),
+        ),
+        (
+            "slots free",
+            format!("{}", st.slots.saturating_sub(st.active + st.retired)),
+        ),
+        (
+            "accepting",
+            if st.accepting {
+                "yes (new threads may take a lane)".to_string()
+            } else {
+                "no (closed by a controller's stop)".to_string()
+            },
+        ),
+        (
+            "refused",
+            format!("{} thread(s) refused a lane (no free slot)", st.refused),
+        ),
+        (
+            "dropped",
+            format!("{} write(s) dropped for want of a lane", st.exhausted),
+        ),
+    ]
+}
+
+/// Prints the registry's configuration and slot counts as a table.
 fn status(args: &StatusArgs) {
-    let region = check(Region::open_named(&args.name), "open registry");
-    let registry = check(Registry::attach(&region), "attach registry");
-    println!("{:?}", registry.stats());
+    let registry = open_registry(&args.name);
+    let rows = status_rows(&args.name, &registry);
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (key, value) in rows {
+        println!("{key:<width$}  {value}");
+    }
 }
 
 /// Attaches to the registry `name`, waiting up to ten seconds for a
@@ -399,7 +637,13 @@ fn attach_when_ready(name: &str) -> Registry {
         match attempt {
             Ok(reg) => return reg,
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => fail(&format!("attach registry {name}: {e}")),
+            Err(e) => fail(&explain(
+                &e,
+                About::Registry {
+                    name,
+                    doing: "attach to",
+                },
+            )),
         }
     }
 }

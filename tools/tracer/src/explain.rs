@@ -1,0 +1,160 @@
+//! Every error the tool prints, as one sentence that names the file or the
+//! registry and says what to do. The mapping from the library's typed
+//! errors lives in [`explain`] alone, so a change to those types is
+//! adapted here and nowhere else.
+
+use std::io::Read;
+use std::path::Path;
+use tracering::Error;
+
+/// What the failed operation was about.
+#[derive(Clone, Copy, Debug)]
+pub enum About<'a> {
+    /// Reading the trace file at this path.
+    Trace(&'a Path),
+    /// Writing the output file at this path.
+    Output(&'a Path),
+    /// The shared-memory registry with this name, and what was being done
+    /// to it ("create", "open", "attach", "remove", ...).
+    Registry {
+        /// The registry's shared-memory name.
+        name: &'a str,
+        /// What the tool was doing with it.
+        doing: &'a str,
+    },
+}
+
+/// The first eight bytes of an FXT file: its magic record
+/// (0x0016547846040010, little-endian).
+const FXT_MAGIC: [u8; 8] = 0x0016_5478_4604_0010u64.to_le_bytes();
+
+/// An I/O error's text without Rust's " (os error N)" suffix.
+fn io_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// What the first bytes of a file that is not a trace look like, read
+/// again from the file (the library's error says only where reading
+/// stopped).
+fn sniff(path: &Path) -> Option<String> {
+    let file = path.display();
+    let mut head = Vec::with_capacity(64);
+    std::fs::File::open(path)
+        .ok()?
+        .take(64)
+        .read_to_end(&mut head)
+        .ok()?;
+    if head.is_empty() {
+        return Some(format!("{file} is empty: not a tracering trace"));
+    }
+    if head.starts_with(&FXT_MAGIC) {
+        return Some(format!(
+            "{file} is not a tracering trace (it looks like an FXT file, the output of \
+             `tracer export --format fxt`): give the .trace file that a controller or a \
+             FileSink wrote, or open this one in ui.perfetto.dev"
+        ));
+    }
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    if matches!(first, Some(b'{') | Some(b'[')) {
+        return Some(format!(
+            "{file} is not a tracering trace (it looks like JSON, perhaps the output of \
+             `tracer export --format json`): give the .trace file that a controller or a \
+             FileSink wrote"
+        ));
+    }
+    None
+}
+
+/// The sentence for `error`, which happened while doing `about`.
+pub fn explain(error: &Error, about: About<'_>) -> String {
+    match (about, error) {
+        (About::Trace(path), Error::Io(kind)) => {
+            // The library keeps only the kind; opening again gives the
+            // system's own words ("No such file or directory").
+            let why = match std::fs::File::open(path) {
+                Err(e) => io_text(&e),
+                Ok(_) => kind.to_string(),
+            };
+            format!(
+                "cannot open trace {}: {why}; check the path",
+                path.display()
+            )
+        }
+        (About::Trace(path), Error::TraceTruncated { offset: 0 })
+        | (About::Trace(path), Error::TraceCorrupt { offset: 0 }) => {
+            sniff(path).unwrap_or_else(|| {
+                format!(
+                    "{} is not a tracering trace (it does not start with the trace file \
+                     header): give the .trace file that a controller or a FileSink wrote",
+                    path.display()
+                )
+            })
+        }
+        (About::Trace(path), Error::TraceTruncated { offset }) => format!(
+            "{} is truncated at byte {offset} (its writer stopped mid-entry, or the copy \
+             is incomplete)",
+            path.display()
+        ),
+        (About::Trace(path), Error::TraceCorrupt { offset }) => format!(
+            "{} is corrupt at byte {offset} (the bytes there are not a valid trace entry)",
+            path.display()
+        ),
+        (About::Output(path), Error::Io(kind)) => {
+            let why = match kind {
+                std::io::ErrorKind::NotFound => "its folder does not exist".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                other => other.to_string(),
+            };
+            format!(
+                "cannot write {}: {why}; check that its folder exists and is writable",
+                path.display()
+            )
+        }
+        (About::Registry { name, .. }, Error::InvalidName) => format!(
+            "invalid shared-memory name {name:?}: a valid name starts with one '/', has no \
+             other '/', and is 2 to 255 bytes long, such as /demo"
+        ),
+        (About::Registry { name, doing }, Error::Os { errno, .. }) if *errno == libc::EEXIST => {
+            format!(
+                "cannot {doing} registry {name}: a shared-memory registry of that name \
+                 already exists (left by an earlier controller, or one still running): \
+                 take it over with `tracer controller --attach --name {name} ...`, or \
+                 remove it and start afresh with `tracer controller --unlink --name {name} ...`"
+            )
+        }
+        (About::Registry { name, doing }, Error::Os { errno, .. }) if *errno == libc::ENOENT => {
+            format!(
+                "cannot {doing} registry {name}: no shared-memory registry has that name; \
+                 start one with `tracer controller --name {name} --out FILE`"
+            )
+        }
+        (About::Registry { name, doing }, Error::Attach(_)) => format!(
+            "cannot {doing} registry {name}: the shared memory of that name is not a \
+             tracering registry of this version (or its controller is still creating it): \
+             {error}"
+        ),
+        (About::Trace(path), e) => format!("cannot read trace {}: {e}", path.display()),
+        (About::Output(path), e) => format!("cannot write {}: {e}", path.display()),
+        (About::Registry { name, doing }, e) => format!("cannot {doing} registry {name}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fxt_magic_reads_as_the_spec_says() {
+        assert_eq!(FXT_MAGIC, [0x10, 0x00, 0x04, 0x46, 0x78, 0x54, 0x16, 0x00]);
+    }
+
+    #[test]
+    fn io_text_drops_the_os_error_number() {
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(io_text(&e), "No such file or directory");
+    }
+}
