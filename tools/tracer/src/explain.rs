@@ -28,6 +28,9 @@ pub enum About<'a> {
 /// (0x0016547846040010, little-endian).
 const FXT_MAGIC: [u8; 8] = 0x0016_5478_4604_0010u64.to_le_bytes();
 
+/// The first eight bytes of a tracering trace file.
+const TRACE_MAGIC: &[u8; 8] = b"TRCTRACE";
+
 /// An I/O error's text without Rust's " (os error N)" suffix.
 fn io_text(e: &std::io::Error) -> String {
     let text = e.to_string();
@@ -56,6 +59,13 @@ fn sniff(path: &Path) -> Option<String> {
             "{file} is not a tracering trace (it looks like an FXT file, the output of \
              `tracer export --format fxt`): give the .trace file that a controller or a \
              FileSink wrote, or open this one in ui.perfetto.dev"
+        ));
+    }
+    if head.len() >= 12 && head.starts_with(TRACE_MAGIC) {
+        let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+        return Some(format!(
+            "{file} is a tracering trace of file format {version}, which this tracer does not \
+             read: use the tracer of the tracering version that wrote it"
         ));
     }
     let first = head.iter().find(|b| !b.is_ascii_whitespace());

@@ -169,7 +169,7 @@ pub fn run(args: &ExportArgs) -> i32 {
         }) => {
             eprintln!(
                 "tracer: {}; export stopped there, at entry {} (counting from 0): the \
-                 {entries} entries before it -> {events} events are in {}, a complete \
+                 {entries} entries before it -> {events} events written to {}, a complete \
                  {what} file up to there",
                 explain(&s.error, About::Trace(&args.input)),
                 s.entry,

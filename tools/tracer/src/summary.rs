@@ -6,10 +6,15 @@ use clap::Args;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use tracering::export::{ClockInfo, ExportEvent, ExportWriter, SpanDecoder, ThreadRef, Translator};
+use tracering::export::{
+    convert_with, ClockInfo, EntryDecoder, ExportEvent, ExportWriter, Phase, SpanDecoder,
+    ThreadRef, TraceMeta, Translator,
+};
 use tracering::pipeline::schema::{self, Decoded};
-use tracering::pipeline::{TraceEntry, TraceReader};
+use tracering::pipeline::{IndexEvent, LaneId, TraceEntry};
 use tracering::Error;
+
+use crate::explain::{explain, About};
 
 #[derive(Args, Debug)]
 pub struct SummaryArgs {
@@ -20,25 +25,51 @@ pub struct SummaryArgs {
     pub top: usize,
 }
 
-/// Counts what the translation writes, by name and by thread.
+/// Counts what the translation writes, by name and by thread, and times
+/// each span from its begin to its end.
 #[derive(Default)]
 struct Counter {
+    /// Events by name: a span once (at its begin), instants and counters.
     names: HashMap<String, u64>,
-    thread_names: HashMap<ThreadRef, String>,
+    /// Each thread's open slices: name and begin time.
+    open: HashMap<ThreadRef, Vec<(String, u64)>>,
+    /// Durations in nanoseconds, by span name.
+    spans: HashMap<String, Vec<u64>>,
+    /// Ticks per second of the timestamps the writer receives.
+    rate: u64,
 }
 
 impl ExportWriter for Counter {
-    fn start(&mut self, _: &ClockInfo) -> Result<(), Error> {
+    fn start(&mut self, clock: &ClockInfo) -> Result<(), Error> {
+        self.rate = clock.rate();
         Ok(())
     }
     fn process_name(&mut self, _: u64, _: &str) -> Result<(), Error> {
         Ok(())
     }
-    fn thread_name(&mut self, t: ThreadRef, name: &str) -> Result<(), Error> {
-        self.thread_names.insert(t, name.to_string());
+    fn thread_name(&mut self, _: ThreadRef, _: &str) -> Result<(), Error> {
         Ok(())
     }
     fn event(&mut self, e: &ExportEvent<'_>) -> Result<(), Error> {
+        match e.phase {
+            Phase::Begin => self
+                .open
+                .entry(e.thread)
+                .or_default()
+                .push((e.name.to_string(), e.ts)),
+            Phase::End => {
+                // The span decoder keeps slices nested: an end closes the
+                // innermost open slice of its thread.
+                if let Some((name, begin)) = self.open.get_mut(&e.thread).and_then(Vec::pop) {
+                    let ticks = e.ts.saturating_sub(begin);
+                    let ns = (u128::from(ticks) * 1_000_000_000 / u128::from(self.rate.max(1)))
+                        .min(u128::from(u64::MAX)) as u64;
+                    self.spans.entry(name).or_default().push(ns);
+                }
+                return Ok(());
+            }
+            Phase::Instant | Phase::Counter => {}
+        }
         match self.names.get_mut(e.name) {
             Some(n) => *n += 1,
             None => {
@@ -52,6 +83,7 @@ impl ExportWriter for Counter {
     }
 }
 
+/// What a lane wrote, as the first pass counts it.
 #[derive(Default)]
 struct PerThread {
     slot: u32,
@@ -62,10 +94,9 @@ struct PerThread {
     lost: (u64, u64),
 }
 
-/// What one read of a trace file found.
+/// The raw entries of a trace, counted in the conversion's first pass.
 #[derive(Default)]
-pub struct Summary {
-    /// The trace's timebase entry, if any.
+struct Raw {
     timebase: Option<tracering::clock::Timebase>,
     entries: u64,
     events: u64,
@@ -74,110 +105,289 @@ pub struct Summary {
     drop_reports: u64,
     dropped_events: u64,
     dropped_records: u64,
-    /// Loss markers, and the index events and records they tell.
     loss_markers: u64,
     lost_events: u64,
     lost_records: u64,
     first: Option<u64>,
     last: Option<u64>,
-    /// By (process id, thread id): the thread as the export shows it.
-    threads: BTreeMap<ThreadRef, PerThread>,
-    /// Process names, by process id.
+    lanes: HashMap<LaneId, PerThread>,
     processes: BTreeMap<u64, String>,
-    /// Threads the registry refused a lane.
     refused: Vec<tracering::pipeline::RefusedThread>,
     event_kinds: BTreeMap<u32, u64>,
     record_kinds: BTreeMap<u16, (u64, u64)>,
-    counter: Counter,
-    /// The damaged entry's number and error, if the file is damaged.
-    pub stopped: Option<(u64, Error)>,
 }
 
-impl Summary {
+impl Raw {
     fn time(&mut self, ts: u64) {
         self.first = Some(self.first.map_or(ts, |f| f.min(ts)));
         self.last = Some(self.last.map_or(ts, |l| l.max(ts)));
     }
-}
 
-/// Reads `path` to its end or its first damaged entry. Only a file that
-/// cannot be opened, or whose header is damaged, is an `Err`.
-pub fn summarise(path: &Path) -> Result<Summary, Error> {
-    let mut s = Summary::default();
-    let mut translator = Translator::with_decoder(SpanDecoder::default());
-    let clock = translator.meta().clock();
-    translator.start(&mut s.counter, &clock)?;
-    for entry in TraceReader::open(path)? {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                s.stopped = Some((s.entries, e));
-                break;
-            }
-        };
-        s.entries += 1;
-        translator.collect(&entry)?;
-        translator.entry(&mut s.counter, &entry)?;
-        match &entry {
+    fn lane(&mut self, lane: LaneId) -> &mut PerThread {
+        let t = self.lanes.entry(lane).or_default();
+        t.slot = lane.slot;
+        t
+    }
+
+    fn see(&mut self, entry: &TraceEntry) {
+        self.entries += 1;
+        match entry {
             TraceEntry::Event { lane, event } => {
-                s.events += 1;
-                s.time(event.timestamp);
-                *s.event_kinds.entry(event.kind).or_default() += 1;
-                let t = s.threads.entry(translator.thread_of(*lane)).or_default();
-                t.slot = lane.slot;
-                t.events += 1;
+                self.events += 1;
+                self.time(event.timestamp);
+                *self.event_kinds.entry(event.kind).or_default() += 1;
+                let mut lost = (0, 0);
                 if let Ok(Some(Decoded::Loss {
                     events, records, ..
                 })) = schema::decode_event(event)
                 {
-                    let (events, records) = (u64::from(events), u64::from(records));
-                    t.lost.0 = t.lost.0.saturating_add(events);
-                    t.lost.1 = t.lost.1.saturating_add(records);
-                    s.loss_markers += 1;
-                    s.lost_events = s.lost_events.saturating_add(events);
-                    s.lost_records = s.lost_records.saturating_add(records);
+                    lost = (u64::from(events), u64::from(records));
+                    self.loss_markers += 1;
+                    self.lost_events = self.lost_events.saturating_add(lost.0);
+                    self.lost_records = self.lost_records.saturating_add(lost.1);
                 }
+                let t = self.lane(*lane);
+                t.events += 1;
+                t.lost.0 = t.lost.0.saturating_add(lost.0);
+                t.lost.1 = t.lost.1.saturating_add(lost.1);
             }
-            TraceEntry::Timebase(t) => s.timebase = Some(*t),
+            TraceEntry::Timebase(t) => self.timebase = Some(*t),
             TraceEntry::Record {
                 lane,
                 kind,
                 timestamp,
                 payload,
             } => {
-                s.records += 1;
-                s.record_bytes += payload.len() as u64;
-                s.time(*timestamp);
-                let k = s.record_kinds.entry(*kind).or_default();
+                let len = payload.len() as u64;
+                self.records += 1;
+                self.record_bytes += len;
+                self.time(*timestamp);
+                let k = self.record_kinds.entry(*kind).or_default();
                 k.0 += 1;
-                k.1 += payload.len() as u64;
-                let t = s.threads.entry(translator.thread_of(*lane)).or_default();
-                t.slot = lane.slot;
-                t.records += 1;
+                k.1 += len;
+                self.lane(*lane).records += 1;
             }
             TraceEntry::Drops {
                 lane,
                 events,
                 records,
             } => {
-                s.drop_reports += 1;
-                s.dropped_events += events;
-                s.dropped_records += records;
-                let t = s.threads.entry(translator.thread_of(*lane)).or_default();
-                t.slot = lane.slot;
-                t.dropped += events + records;
+                self.drop_reports += 1;
+                self.dropped_events += events;
+                self.dropped_records += records;
+                self.lane(*lane).dropped += events + records;
             }
             TraceEntry::Process { pid, name } => {
-                s.processes.insert(*pid as u64, name.clone());
+                self.processes.insert(u64::from(*pid), name.clone());
             }
-            TraceEntry::Refused(t) => s.refused.push(t.clone()),
+            TraceEntry::Refused(t) => self.refused.push(t.clone()),
             // Kinds of entries this build does not know are counted only.
             _ => {}
         }
     }
-    // Ends the slices still open, as an export does.
-    translator.end_of_trace(&mut s.counter)?;
-    Ok(s)
+}
+
+/// The export's decoder of the `tracing` layer's kinds, which also counts
+/// the raw entries in the first pass, so that the summary reads the file
+/// exactly as `tracer export` does.
+#[derive(Default)]
+struct Tally {
+    spans: SpanDecoder,
+    raw: Raw,
+}
+
+impl EntryDecoder for Tally {
+    fn collect(&mut self, entry: &TraceEntry, meta: &mut TraceMeta) -> Result<(), Error> {
+        self.raw.see(entry);
+        self.spans.collect(entry, meta)
+    }
+
+    fn event(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        thread: ThreadRef,
+        lane: LaneId,
+        event: &IndexEvent,
+    ) -> Result<bool, Error> {
+        self.spans.event(out, thread, lane, event)
+    }
+
+    fn record(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        thread: ThreadRef,
+        lane: LaneId,
+        kind: u16,
+        timestamp: u64,
+        payload: &[u8],
+    ) -> Result<bool, Error> {
+        self.spans
+            .record(out, thread, lane, kind, timestamp, payload)
+    }
+
+    fn end_of_trace(&mut self, out: &mut dyn ExportWriter) -> Result<(), Error> {
+        self.spans.end_of_trace(out)
+    }
+}
+
+/// One row of the span table.
+struct SpanStats {
+    name: String,
+    count: u64,
+    total: u64,
+    p50: u64,
+    p99: u64,
+    max: u64,
+}
+
+/// Count, total, median, 99th percentile (nearest rank) and maximum.
+fn span_stats(name: &str, durations: &mut [u64]) -> SpanStats {
+    durations.sort_unstable();
+    let n = durations.len();
+    let rank = |p: usize| durations[((n * p).div_ceil(100)).clamp(1, n) - 1];
+    SpanStats {
+        name: name.to_string(),
+        count: n as u64,
+        total: durations.iter().fold(0u64, |a, &d| a.saturating_add(d)),
+        p50: rank(50),
+        p99: rank(99),
+        max: durations[n - 1],
+    }
+}
+
+/// What one read of a trace file found.
+#[derive(Default)]
+pub struct Summary {
+    raw: Raw,
+    counter: Counter,
+    /// By (process id, thread id): the thread as the export shows it, its
+    /// name and its counts.
+    threads: BTreeMap<ThreadRef, (String, PerThread)>,
+    /// Per span name, largest total first.
+    spans: Vec<SpanStats>,
+    /// The damaged entry's number and error, if the file is damaged.
+    pub stopped: Option<(u64, Error)>,
+}
+
+/// Reads `path` as `tracer export` does (two passes through the library's
+/// conversion, with the span decoder), to its end or its first damaged
+/// entry. Only a file that cannot be opened, or whose header is damaged,
+/// is an `Err`.
+pub fn summarise(path: &Path) -> Result<Summary, Error> {
+    let mut translator = Translator::with_decoder(Tally::default());
+    let mut counter = Counter::default();
+    let done = convert_with(path, &mut translator, &mut counter)?;
+    let raw = std::mem::take(&mut translator.decoder_mut().raw);
+    let mut threads: BTreeMap<ThreadRef, (String, PerThread)> = BTreeMap::new();
+    for (lane, counts) in raw.lanes.iter() {
+        let thread = translator.thread_of(*lane);
+        let row = threads
+            .entry(thread)
+            .or_insert_with(|| (translator.meta().thread_name(thread), PerThread::default()));
+        row.1.slot = counts.slot;
+        row.1.events += counts.events;
+        row.1.records += counts.records;
+        row.1.dropped += counts.dropped;
+        row.1.lost.0 += counts.lost.0;
+        row.1.lost.1 += counts.lost.1;
+    }
+    let mut spans: Vec<SpanStats> = counter
+        .spans
+        .iter_mut()
+        .map(|(name, d)| span_stats(name, d))
+        .collect();
+    spans.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.name.cmp(&b.name)));
+    Ok(Summary {
+        raw,
+        counter,
+        threads,
+        spans,
+        stopped: done.stopped,
+    })
+}
+
+/// The name of a `tracing` layer's index-event kind, or `kind K`.
+fn event_kind_name(kind: u32) -> String {
+    let name = match kind {
+        schema::EVENT_SPAN_ENTER => "span enter",
+        schema::EVENT_SPAN_EXIT => "span exit",
+        schema::EVENT_INSTANT => "event",
+        schema::EVENT_SPAN_CLOSE => "span close",
+        schema::EVENT_LOSS => "loss marker",
+        k if schema::is_reserved_event_kind(k) => return format!("layer kind {k:#x}"),
+        k => return format!("kind {k}"),
+    };
+    format!("{name} ({kind:#x})")
+}
+
+/// The name of a `tracing` layer's record kind, or `kind K`.
+fn record_kind_name(kind: u16) -> String {
+    let name = match kind {
+        schema::RECORD_CALLSITE => "callsite",
+        schema::RECORD_THREAD_NAME => "thread name",
+        schema::RECORD_NEW_SPAN => "new span",
+        schema::RECORD_EVENT => "event with fields",
+        schema::RECORD_SPAN_VALUES => "span values",
+        k if schema::is_reserved_record_kind(k) => return format!("layer kind {k:#x}"),
+        k => return format!("kind {k}"),
+    };
+    format!("{name} ({kind:#x})")
+}
+
+/// A duration in nanoseconds with a unit that keeps 3 or 4 digits.
+fn human(ns: u64) -> String {
+    let f = ns as f64;
+    if ns < 1_000 {
+        format!("{ns} ns")
+    } else if ns < 1_000_000 {
+        format!("{:.1} µs", f / 1e3)
+    } else if ns < 1_000_000_000 {
+        format!("{:.2} ms", f / 1e6)
+    } else {
+        format!("{:.3} s", f / 1e9)
+    }
+}
+
+/// The span table: aligned columns, durations with units.
+fn span_table(out: &mut String, spans: &[SpanStats], top: usize) {
+    let rows: Vec<[String; 6]> = spans
+        .iter()
+        .take(top)
+        .map(|s| {
+            [
+                s.name.clone(),
+                s.count.to_string(),
+                human(s.total),
+                human(s.p50),
+                human(s.p99),
+                human(s.max),
+            ]
+        })
+        .collect();
+    let head = ["span", "count", "total", "p50", "p99", "max"];
+    let mut width = head.map(|h| h.chars().count());
+    for r in &rows {
+        for (w, cell) in width.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 6]| {
+        let mut l = format!("  {:<w$}", cells[0], w = width[0]);
+        for (cell, w) in cells.iter().zip(width).skip(1) {
+            let pad = w.saturating_sub(cell.chars().count());
+            l.push_str("  ");
+            l.push_str(&" ".repeat(pad));
+            l.push_str(cell);
+        }
+        l
+    };
+    let _ = writeln!(out, "{}", line(head));
+    for r in &rows {
+        let _ = writeln!(out, "{}", line(r.each_ref().map(String::as_str)));
+    }
+    if spans.len() > top {
+        let _ = writeln!(out, "  ... and {} more", spans.len() - top);
+    }
 }
 
 /// Up to `top` rows, largest count first, and a line for the rest.
@@ -199,13 +409,14 @@ fn table<K: std::fmt::Display>(out: &mut String, rows: Vec<(K, u64, String)>, to
 /// The summary as text.
 pub fn render(path: &Path, s: &Summary, top: usize) -> String {
     let mut out = String::new();
+    let r = &s.raw;
     let _ = writeln!(out, "trace {}", path.display());
     let _ = writeln!(
         out,
         "entries {}: index events {}, records {} ({} bytes), drop reports {}",
-        s.entries, s.events, s.records, s.record_bytes, s.drop_reports
+        r.entries, r.events, r.records, r.record_bytes, r.drop_reports
     );
-    match (s.first, s.last) {
+    match (r.first, r.last) {
         (Some(f), Some(l)) => {
             let _ = writeln!(
                 out,
@@ -217,7 +428,7 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
             let _ = writeln!(out, "time    no timestamped entries");
         }
     }
-    match s.timebase {
+    match r.timebase {
         Some(t) => {
             let _ = writeln!(
                 out,
@@ -238,17 +449,17 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
     let _ = writeln!(
         out,
         "dropped {} index events, {} records",
-        s.dropped_events, s.dropped_records
+        r.dropped_events, r.dropped_records
     );
-    if s.loss_markers > 0 {
+    if r.loss_markers > 0 {
         let _ = writeln!(
             out,
             "lost    {} index events, {} records, by {} loss markers",
-            s.lost_events, s.lost_records, s.loss_markers
+            r.lost_events, r.lost_records, r.loss_markers
         );
     }
-    if !s.refused.is_empty() {
-        let names: Vec<String> = s
+    if !r.refused.is_empty() {
+        let names: Vec<String> = r
             .refused
             .iter()
             .map(|t| format!("tid {} \"{}\"", t.tid, t.name))
@@ -256,12 +467,12 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
         let _ = writeln!(
             out,
             "refused {} thread(s) a lane (their events are counted as dropped): {}",
-            s.refused.len(),
+            r.refused.len(),
             names.join(", ")
         );
     }
-    if !s.processes.is_empty() {
-        let names: Vec<String> = s
+    if !r.processes.is_empty() {
+        let names: Vec<String> = r
             .processes
             .iter()
             .map(|(pid, name)| format!("pid {pid} \"{name}\""))
@@ -272,14 +483,8 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
     let rows = s
         .threads
         .iter()
-        .map(|(thread, t)| {
+        .map(|(thread, (name, t))| {
             let tid = thread.tid;
-            let name = s
-                .counter
-                .thread_names
-                .get(thread)
-                .cloned()
-                .unwrap_or_else(|| format!("lane {}", t.slot));
             (
                 format!("tid {tid} \"{name}\""),
                 t.events + t.records,
@@ -298,18 +503,18 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
         })
         .collect();
     table(&mut out, rows, top);
-    let _ = writeln!(out, "index event kinds ({}):", s.event_kinds.len());
-    let rows = s
+    let _ = writeln!(out, "index event kinds ({}):", r.event_kinds.len());
+    let rows = r
         .event_kinds
         .iter()
-        .map(|(k, n)| (format!("kind {k}"), *n, String::new()))
+        .map(|(k, n)| (event_kind_name(*k), *n, String::new()))
         .collect();
     table(&mut out, rows, top);
-    let _ = writeln!(out, "record kinds ({}):", s.record_kinds.len());
-    let rows = s
+    let _ = writeln!(out, "record kinds ({}):", r.record_kinds.len());
+    let rows = r
         .record_kinds
         .iter()
-        .map(|(k, (n, bytes))| (format!("kind {k}"), *n, format!("  ({bytes} bytes)")))
+        .map(|(k, (n, bytes))| (record_kind_name(*k), *n, format!("  ({bytes} bytes)")))
         .collect();
     table(&mut out, rows, top);
     let _ = writeln!(out, "names ({}):", s.counter.names.len());
@@ -320,6 +525,14 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
         .map(|(k, n)| (k.clone(), *n, String::new()))
         .collect();
     table(&mut out, rows, top);
+    if !s.spans.is_empty() {
+        let _ = writeln!(
+            out,
+            "spans ({}), durations from enter to exit, largest total first:",
+            s.spans.len()
+        );
+        span_table(&mut out, &s.spans, top);
+    }
     out
 }
 
@@ -332,16 +545,16 @@ pub fn run(args: &SummaryArgs) -> i32 {
                 None => 0,
                 Some((entry, e)) => {
                     eprintln!(
-                        "tracer: summary stopped at entry {entry} (counting from 0) of {}: {e} ({e:?}); \
-                         the summary above covers the {entry} entries before it",
-                        args.file.display()
+                        "tracer: {}; summary stopped there, at entry {entry} (counting from \
+                         0): the summary above covers the {entry} entries before it",
+                        explain(e, About::Trace(&args.file))
                     );
                     1
                 }
             }
         }
         Err(e) => {
-            eprintln!("tracer: summary {}: {e} ({e:?})", args.file.display());
+            eprintln!("tracer: {}", explain(&e, About::Trace(&args.file)));
             2
         }
     }
