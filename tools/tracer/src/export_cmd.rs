@@ -168,7 +168,7 @@ pub fn run(args: &ExportArgs) -> i32 {
             stopped: Some(s),
         }) => {
             eprintln!(
-                "tracer: {}; export stopped there, at entry {} (counting from 0): the \
+                "tracer: {}; export stopped at entry {} (counting from 0): the \
                  {entries} entries before it -> {events} events written to {}, a complete \
                  {what} file up to there",
                 explain(&s.error, About::Trace(&args.input)),

@@ -545,7 +545,7 @@ pub fn run(args: &SummaryArgs) -> i32 {
                 None => 0,
                 Some((entry, e)) => {
                     eprintln!(
-                        "tracer: {}; summary stopped there, at entry {entry} (counting from \
+                        "tracer: {}; summary stopped at entry {entry} (counting from \
                          0): the summary above covers the {entry} entries before it",
                         explain(e, About::Trace(&args.file))
                     );
