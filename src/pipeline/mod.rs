@@ -30,7 +30,10 @@ pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
 pub use lane::Lane;
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
-pub use registry::{FullPolicy, IndexEvent, LaneMode, Registry, RegistryConfig, RegistryStats};
+pub use registry::{
+    FullPolicy, IndexEvent, LaneMode, LaneStatus, Registry, RegistryConfig, RegistryStats,
+    SlotState,
+};
 pub use sink::{Batch, CallbackSink, Entry, LaneId, NullSink, RefusedThread, Sink};
 pub use snapshot::{LaneSnapshot, SnapshotReport, Snapshotter};
 pub use trace::{FileSink, TraceEntry, TraceReader};

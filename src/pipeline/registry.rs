@@ -467,6 +467,41 @@ impl Geometry {
     }
 }
 
+/// Where a registry slot is in its life cycle (see [`LaneStatus`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SlotState {
+    /// No thread holds it.
+    Free,
+    /// A thread holds it and writes its rings.
+    Active,
+    /// Its thread let go; the drain empties it, then frees it.
+    Retired,
+}
+
+/// One slot of a registry as [`Registry::lanes`] reads it: a racy
+/// snapshot of values that the threads and the drain keep changing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LaneStatus {
+    /// The slot's number.
+    pub slot: usize,
+    /// Where it is in its life cycle.
+    pub state: SlotState,
+    /// How many times a thread has claimed it.
+    pub generation: u64,
+    /// The OS thread id of its last holder (0: never held).
+    pub thread: u64,
+    /// The process id of its last holder (0: not recorded).
+    pub pid: u32,
+    /// The last holder's process name, as it wrote it (up to 16 bytes).
+    pub process: String,
+    /// Index events the lane dropped that a drain has reported so far.
+    pub dropped_events: u64,
+    /// Records the lane dropped that a drain has reported so far.
+    pub dropped_records: u64,
+}
+
 /// Registry-wide counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RegistryStats {
@@ -1076,6 +1111,45 @@ impl Registry {
             }
         }
         s
+    }
+
+    /// Each slot's state, holder and reported drops (what `tracer status`
+    /// prints).
+    ///
+    /// ```
+    /// use tracering::pipeline::{Registry, RegistryConfig, SlotState};
+    /// let reg = Registry::new(RegistryConfig { slots: 2, ..Default::default() })?;
+    /// reg.emit(1, 2, 3)?;
+    /// let lanes = reg.lanes();
+    /// assert_eq!(lanes.len(), 2);
+    /// assert_eq!((lanes[0].state, lanes[0].pid), (SlotState::Active, std::process::id()));
+    /// assert_eq!(lanes[1].state, SlotState::Free);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn lanes(&self) -> Vec<LaneStatus> {
+        let inner = &self.inner;
+        (0..inner.geo.cfg.slots)
+            .map(|slot| {
+                let s = inner.slot(slot);
+                let word = s.load();
+                let name = s.process_name();
+                let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+                LaneStatus {
+                    slot,
+                    state: match word.state() {
+                        State::Free => SlotState::Free,
+                        State::Active => SlotState::Active,
+                        State::Retired => SlotState::Retired,
+                    },
+                    generation: word.generation(),
+                    thread: s.tid(),
+                    pid: s.pid(),
+                    process: String::from_utf8_lossy(&name[..len]).into_owned(),
+                    dropped_events: arch::load_relaxed(&s.line.reported_event_drops),
+                    dropped_records: arch::load_relaxed(&s.line.reported_record_drops),
+                }
+            })
+            .collect()
     }
 }
 

@@ -38,8 +38,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracering::pipeline::{
-    CallbackSink, Drain, DrainConfig, DrainReport, Entry, FileSink, LaneMode, Registry,
-    RegistryConfig, Snapshotter,
+    CallbackSink, Drain, DrainConfig, DrainReport, Entry, FileSink, LaneMode, LaneStatus, Registry,
+    RegistryConfig, SlotState, Snapshotter,
 };
 use tracering::{Error, Region};
 
@@ -626,6 +626,75 @@ fn status(args: &StatusArgs) {
     for (key, value) in rows {
         println!("{key:<width$}  {value}");
     }
+    print!("{}", lanes_table(&registry.lanes()));
+}
+
+/// The slots that a thread has held, one row each, in aligned columns.
+fn lanes_table(lanes: &[LaneStatus]) -> String {
+    let used: Vec<&LaneStatus> = lanes.iter().filter(|l| l.generation > 0).collect();
+    if used.is_empty() {
+        return "lanes: none held yet\n".to_string();
+    }
+    let head = [
+        "slot",
+        "state",
+        "thread",
+        "pid",
+        "process",
+        "claims",
+        "dropped events",
+        "dropped records",
+    ];
+    let rows: Vec<[String; 8]> = used
+        .iter()
+        .map(|l| {
+            let state = match l.state {
+                SlotState::Active => "active",
+                SlotState::Retired => "retired",
+                _ => "free",
+            };
+            [
+                l.slot.to_string(),
+                state.to_string(),
+                l.thread.to_string(),
+                l.pid.to_string(),
+                l.process.clone(),
+                l.generation.to_string(),
+                l.dropped_events.to_string(),
+                l.dropped_records.to_string(),
+            ]
+        })
+        .collect();
+    let mut width = head.map(str::len);
+    for r in &rows {
+        for (w, cell) in width.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    // Text columns (state, process) to the left, numbers to the right.
+    let line = |cells: [&str; 8]| {
+        let mut l = String::from(" ");
+        for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
+            let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
+            if i == 1 || i == 4 {
+                l.push_str(&format!(" {cell}{pad}"));
+            } else {
+                l.push_str(&format!(" {pad}{cell}"));
+            }
+        }
+        l.trim_end().to_string()
+    };
+    let mut out = format!(
+        "lanes ({} held, drops as reported by a drain so far):\n",
+        used.len()
+    );
+    out.push_str(&line(head));
+    out.push('\n');
+    for r in &rows {
+        out.push_str(&line(r.each_ref().map(String::as_str)));
+        out.push('\n');
+    }
+    out
 }
 
 /// Attaches to the registry `name`, waiting up to ten seconds for a

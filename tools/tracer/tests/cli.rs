@@ -459,6 +459,8 @@ fn an_existing_name_is_explained_and_unlink_takes_it_over() {
     };
     let region = Region::create_named(&name, Registry::bytes_needed(cfg).unwrap()).unwrap();
     let registry = Registry::create_in(&region, cfg).unwrap();
+    // This thread takes a lane: the status shows it.
+    registry.emit(1, 2, 3).unwrap();
 
     let o = run(&["status", "--name", &name]);
     let text = stdout(&o);
@@ -471,8 +473,24 @@ fn an_existing_name_is_explained_and_unlink_takes_it_over() {
             .to_string()
     };
     assert!(row("registry").ends_with(&name), "{text}");
-    assert!(row("slots used").contains("0 of 4"), "{text}");
+    assert!(row("slots used").contains("1 of 4"), "{text}");
     assert!(row("mode").contains("stream"), "{text}");
+    assert!(row("lanes").starts_with("lanes (1 held"), "{text}");
+    let lane_rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("lanes"))
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lane_rows[0][..4],
+        ["slot", "state", "thread", "pid"],
+        "{text}"
+    );
+    assert_eq!(lane_rows.len(), 2, "{text}");
+    assert_eq!(lane_rows[1][1], "active", "{text}");
+    assert_eq!(lane_rows[1][3], std::process::id().to_string(), "{text}");
+    registry.detach_current_thread();
     drop(registry);
     drop(region);
 
