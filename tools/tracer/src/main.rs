@@ -395,7 +395,13 @@ impl IdleRule {
         let stats = registry.stats();
         let busy = stats.active > 0;
         if let Some(limit) = self.wait_for_first {
-            if busy || stats.retired > 0 || stats.exhausted > 0 {
+            // A slot that has ever been claimed: an agent came, even one
+            // that has left already and whose lane the drain freed.
+            let came = busy
+                || stats.retired > 0
+                || stats.exhausted > 0
+                || registry.lanes().iter().any(|l| l.generation > 0);
+            if came {
                 self.wait_for_first = None;
             } else if self.started.elapsed() >= limit {
                 println!(

@@ -385,6 +385,54 @@ fn summary_names_what_the_export_names_and_times_spans() {
     std::fs::remove_dir_all(&d).ok();
 }
 
+#[test]
+#[cfg_attr(miri, ignore = "spawns processes")]
+fn exit_when_idle_waits_for_the_first_agent() {
+    let name = format!("/tracering-test-{}-idle", std::process::id());
+    let _ = Region::unlink(&name);
+    let d = folder("idle");
+    let out = d.join("idle.trace");
+    let mut controller = tracer()
+        .args(["controller", "--exit-when-idle", "--unlink", "--slots", "4"])
+        .args(["--name", &name, "--out", s(&out)])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Well past the moment the old controller gave up on a fresh registry.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        controller.try_wait().unwrap().is_none(),
+        "the controller stopped before any agent came"
+    );
+    // A short agent (50 ms), which may come and go between two of the
+    // controller's looks at the registry.
+    let agent = run(&[
+        "agent",
+        "--name",
+        &name,
+        "--threads",
+        "2",
+        "--events",
+        "5000",
+        "--rate",
+        "100000",
+    ]);
+    assert!(agent.status.success(), "{}", stderr(&agent));
+    let done = controller.wait_with_output().unwrap();
+    let text = stdout(&done);
+    assert!(done.status.success(), "{text}{}", stderr(&done));
+    assert!(
+        text.contains("waiting up to 30 s for a first agent"),
+        "{text}"
+    );
+    assert!(!text.contains("no agent attached"), "{text}");
+    // Every write of the agent is accounted for (10000 events and a
+    // record per thread every 4096 events), whether kept or dropped.
+    assert!(text.contains(" emitted=10004 "), "{text}");
+    assert!(!segment(&name).exists(), "segment left behind");
+    std::fs::remove_dir_all(&d).ok();
+}
+
 fn segment(name: &str) -> PathBuf {
     PathBuf::from(format!("/dev/shm{name}"))
 }
@@ -411,6 +459,34 @@ fn a_failed_controller_leaves_no_segment() {
     );
     assert!(!segment(&name).exists(), "segment left behind");
     assert!(Region::open_named(&name).is_err(), "segment left behind");
+    // The same for a flight recorder, which writes its file at the end.
+    let o = run(&[
+        "controller",
+        "--flight",
+        "--name",
+        &name,
+        "--out",
+        "/nonexistent/dir/z.trace",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!segment(&name).exists(), "segment left behind");
+    // The rerun with a good path is not blocked by a leftover.
+    let d = folder("ctl-ok");
+    let good = d.join("z.trace");
+    let o = run(&[
+        "controller",
+        "--exit-when-idle",
+        "--first-agent-timeout",
+        "0",
+        "--unlink",
+        "--name",
+        &name,
+        "--out",
+        s(&good),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!segment(&name).exists(), "segment left behind");
+    std::fs::remove_dir_all(&d).ok();
 
     // --slots 0 and a bad name: the flag and what a valid name is.
     let d = folder("ctl");
