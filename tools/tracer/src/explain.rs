@@ -5,7 +5,7 @@
 
 use std::io::Read;
 use std::path::Path;
-use tracering::Error;
+use tracering::{AttachError, Error};
 
 /// What the failed operation was about.
 #[derive(Clone, Copy, Debug)]
@@ -142,11 +142,24 @@ pub fn explain(error: &Error, about: About<'_>) -> String {
                  start one with `tracer controller --name {name} --out FILE`"
             )
         }
-        (About::Registry { name, doing }, Error::Attach(_)) => format!(
-            "cannot {doing} registry {name}: the shared memory of that name is not a \
-             tracering registry of this version (or its controller is still creating it): \
-             {error}"
-        ),
+        (About::Registry { name, doing }, Error::Attach(why)) => {
+            let detail = match why {
+                AttachError::Version { found, expected } => {
+                    format!("its layout version is {found}, this tracer uses {expected}")
+                }
+                AttachError::BadMagic { .. } => {
+                    "it does not start with a registry header (or its controller is still \
+                     creating it: try again in a moment)"
+                        .to_string()
+                }
+                _ => "its header does not match what this tracer expects".to_string(),
+            };
+            format!(
+                "cannot {doing} registry {name}: the shared memory of that name is not a \
+                 tracering registry this tracer can use: {detail}; run the tracer that \
+                 created it, or remove it with `rm /dev/shm{name}`"
+            )
+        }
         (About::Trace(path), e) => format!("cannot read trace {}: {e}", path.display()),
         (About::Output(path), e) => format!("cannot write {}: {e}", path.display()),
         (About::Registry { name, doing }, e) => format!("cannot {doing} registry {name}: {e}"),

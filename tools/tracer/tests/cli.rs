@@ -517,6 +517,29 @@ fn a_failed_controller_leaves_no_segment() {
 
 #[test]
 #[cfg_attr(miri, ignore = "spawns processes")]
+fn shared_memory_that_is_no_registry_is_explained() {
+    let name = format!("/tracering-test-{}-junk", std::process::id());
+    let _ = Region::unlink(&name);
+    let junk = Region::create_named(&name, 8192).unwrap();
+    let o = run(&["status", "--name", &name]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot attach to registry {name}: the shared memory of that name is not a \
+             tracering registry"
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&format!("rm /dev/shm{name}")), "{err}");
+    no_debug_dump(&err);
+    assert!(!err.contains("BadMagic"), "{err}");
+    drop(junk);
+    Region::unlink(&name).unwrap();
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "spawns processes")]
 fn an_existing_name_is_explained_and_unlink_takes_it_over() {
     let name = format!("/tracering-test-{}-left", std::process::id());
     let _ = Region::unlink(&name);
