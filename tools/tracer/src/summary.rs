@@ -559,3 +559,42 @@ pub fn run(args: &SummaryArgs) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_statistics_use_the_nearest_rank() {
+        let mut d: Vec<u64> = (1..=100).rev().collect();
+        let s = span_stats("x", &mut d);
+        assert_eq!(
+            (s.count, s.total, s.p50, s.p99, s.max),
+            (100, 5050, 50, 99, 100)
+        );
+        let s = span_stats("one", &mut [7]);
+        assert_eq!((s.count, s.total, s.p50, s.p99, s.max), (1, 7, 7, 7, 7));
+    }
+
+    #[test]
+    fn durations_read_with_units() {
+        assert_eq!(human(999), "999 ns");
+        assert_eq!(human(1_500), "1.5 µs");
+        assert_eq!(human(2_345_678), "2.35 ms");
+        assert_eq!(human(3_000_000_000), "3.000 s");
+    }
+
+    #[test]
+    fn layer_kinds_have_names() {
+        assert_eq!(
+            event_kind_name(schema::EVENT_SPAN_ENTER),
+            "span enter (0xffff0000)"
+        );
+        assert_eq!(event_kind_name(7), "kind 7");
+        assert_eq!(
+            record_kind_name(schema::RECORD_CALLSITE),
+            "callsite (0xff00)"
+        );
+        assert_eq!(record_kind_name(2), "kind 2");
+    }
+}
