@@ -116,6 +116,11 @@ impl<X: ExportWriter, D: EntryDecoder> ExportSink<X, D> {
         &self.translator
     }
 
+    /// The translator, mutably (to name threads before their entries).
+    pub(crate) fn translator_mut(&mut self) -> &mut Translator<D> {
+        &mut self.translator
+    }
+
     /// Writes what the merge still holds, lets the translator end what is
     /// still open ([`Translator::end_of_trace`]), closes the output
     /// ([`ExportWriter::finish`]) and returns the writer.
