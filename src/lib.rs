@@ -75,6 +75,7 @@
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[path = "../arch/mod.rs"]
 mod arch;
@@ -86,6 +87,7 @@ pub mod export;
 pub mod flight;
 mod handles;
 #[cfg(all(feature = "tracing", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod layer;
 mod layout;
 mod mutants;
@@ -113,6 +115,7 @@ pub use region::Region;
 
 /// The `tracing` layer (feature `tracing`); see [`layer`].
 #[cfg(all(feature = "tracing", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use layer::TraceringLayer;
 
 /// The pure record parser and its framing helpers, and the trace file's

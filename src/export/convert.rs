@@ -23,6 +23,7 @@ pub enum Format {
     /// Chrome trace-event JSON (feature `json`): chrome://tracing and
     /// Perfetto.
     #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     Json,
 }
 

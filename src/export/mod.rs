@@ -45,9 +45,11 @@ pub use convert::{convert, convert_file, convert_with, ConvertError, Converted, 
 pub use file::ExportFile;
 pub use fxt::{FxtWriter, MAX_ARGS, MAX_STRING};
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use json::JsonWriter;
 pub use model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use sink::JsonSink;
 pub use sink::{ExportSink, FxtSink};
 pub use spans::SpanDecoder;

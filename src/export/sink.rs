@@ -45,6 +45,7 @@ pub type FxtSink<W> = ExportSink<FxtWriter<W>>;
 
 /// An [`ExportSink`] writing Chrome trace-event JSON.
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub type JsonSink<W> = ExportSink<JsonWriter<W>>;
 
 impl<X: std::fmt::Debug, D> std::fmt::Debug for ExportSink<X, D> {
