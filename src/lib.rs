@@ -100,6 +100,32 @@ mod sync;
 
 /// The plain-data traits that shared-memory rings require (`Pod`, `Zeroable`,
 /// and their derives), re-exported so that users need no second dependency.
+///
+/// The derives name `bytemuck` by path; in a crate that has no `bytemuck`
+/// dependency of its own, tell them where it is with
+/// `#[bytemuck(crate = "tracering::bytemuck")]`:
+///
+/// ```
+/// #[derive(Clone, Copy, tracering::bytemuck::Pod, tracering::bytemuck::Zeroable)]
+/// #[bytemuck(crate = "tracering::bytemuck")]
+/// #[repr(C)]
+/// struct Sample {
+///     at: u64,
+///     value: u32,
+///     core: u32,
+/// }
+///
+/// let region = tracering::Region::heap(tracering::EventRing::<Sample>::bytes_needed(8)?)?;
+/// let (mut tx, mut rx) = tracering::EventRing::<Sample>::create_in(&region, 0, 8)?.split();
+/// tx.push(Sample { at: 1, value: 2, core: 3 })?;
+/// assert_eq!(rx.pop()?.value, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// (A crate that depends on `bytemuck` itself can write
+/// `#[derive(bytemuck::Pod, bytemuck::Zeroable)]` without the attribute.)
+/// `tests/dependent_crate.rs` builds such a crate with tracering as its
+/// only dependency.
 pub use bytemuck;
 pub use diag::{Stats, VerifyReport};
 pub use error::{
@@ -117,6 +143,17 @@ pub use region::Region;
 #[cfg(all(feature = "tracing", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use layer::TraceringLayer;
+/// The `tracing` crate (feature `tracing`; without its `attributes`:
+/// depend on `tracing` yourself for `#[instrument]`), so that a program
+/// needs no other dependency to make spans and events.
+#[cfg(all(feature = "tracing", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use tracing;
+/// The `tracing-subscriber` crate (feature `tracing`) that
+/// [`TraceringLayer`] plugs into.
+#[cfg(all(feature = "tracing", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use tracing_subscriber;
 
 /// The pure record parser and its framing helpers, and the trace file's
 /// block check, for the fuzz targets in `fuzz/` and for the tests that
