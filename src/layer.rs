@@ -1,6 +1,11 @@
 //! [`TraceringLayer`]: a [`tracing_subscriber::Layer`] that writes spans
 //! and events into a [`Registry`]'s per-thread lanes (feature `tracing`).
 //!
+//! [`TraceringLayer::fxt`] writes a file Perfetto opens, in one step (see
+//! its example); [`TraceringLayer::file`] writes the compact binary trace,
+//! which [`convert_file`](crate::export::convert_file) or `tracer export`
+//! converts later:
+//!
 //! ```
 //! use tracing_subscriber::prelude::*;
 //! use tracering::layer::{LayerConfig, TraceringLayer};
@@ -15,7 +20,8 @@
 //! });
 //! let (report, _sink) = guard.finish()?; // stops the drain and flushes
 //! assert_eq!(report.dropped(), 0);
-//! assert!(report.persisted() >= 5); // thread name, 2 callsites, span, enter, event, exit, close
+//! // The thread's name, 2 callsites, the new span, enter, the event, exit, close.
+//! assert_eq!(report.persisted(), 8);
 //! # std::fs::remove_file(&path).ok();
 //! # Ok::<(), tracering::Error>(())
 //! ```

@@ -87,9 +87,8 @@ impl Inner {
 /// A [`Sink`] that writes an export file in one pass, translated by a
 /// [`SpanDecoder`]: spans as nested slices and events as instants, named
 /// after their callsites, on threads and processes with their names. What
-/// [`TraceringLayer::fxt`](crate::layer::TraceringLayer::fxt) and
-/// [`TraceringLayer::json`](crate::layer::TraceringLayer::json) write
-/// through; a drain of your own can use it too.
+/// `TraceringLayer::fxt` and `TraceringLayer::json` (feature `tracing`)
+/// write through; a drain of your own can use it too.
 ///
 /// Call [`finish`](Self::finish) after the drain stops, to end the slices
 /// still open and close the file (JSON needs its closing bracket); dropping
