@@ -20,19 +20,20 @@ use std::path::{Path, PathBuf};
 
 type Out = BufWriter<File>;
 
-/// The export being written, in one of the formats.
+/// The export being written, in one of the formats (boxed: the sinks are
+/// large, and of different sizes).
 enum Inner {
-    Fxt(ExportSink<FxtWriter<Out>, SpanDecoder>),
+    Fxt(Box<ExportSink<FxtWriter<Out>, SpanDecoder>>),
     #[cfg(feature = "json")]
-    Json(ExportSink<JsonWriter<Out>, SpanDecoder>),
+    Json(Box<ExportSink<JsonWriter<Out>, SpanDecoder>>),
 }
 
 impl Inner {
     fn sink(&mut self) -> &mut dyn Sink {
         match self {
-            Inner::Fxt(s) => s,
+            Inner::Fxt(s) => &mut **s,
             #[cfg(feature = "json")]
-            Inner::Json(s) => s,
+            Inner::Json(s) => &mut **s,
         }
     }
 
@@ -145,17 +146,17 @@ impl ExportFile {
         // The drain's timebase replaces this clock before the first entry.
         let clock = ClockInfo::nanoseconds();
         let inner = match format {
-            Format::Fxt => Inner::Fxt(ExportSink::with_translator(
+            Format::Fxt => Inner::Fxt(Box::new(ExportSink::with_translator(
                 FxtWriter::new(out),
                 translator(),
                 clock,
-            )?),
+            )?)),
             #[cfg(feature = "json")]
-            Format::Json => Inner::Json(ExportSink::with_translator(
+            Format::Json => Inner::Json(Box::new(ExportSink::with_translator(
                 JsonWriter::new(out),
                 translator(),
                 clock,
-            )?),
+            )?)),
         };
         Ok(ExportFile {
             path,
