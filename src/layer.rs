@@ -80,7 +80,8 @@
 //! # When a ring is full
 //! What a write does on a full ring is the registry's
 //! [`FullPolicy`]. The registry that
-//! [`TraceringLayer::file`] and [`TraceringLayer::with_sink`] build waits
+//! [`TraceringLayer::fxt`], [`TraceringLayer::file`],
+//! [`TraceringLayer::export`] and [`TraceringLayer::with_sink`] build waits
 //! for the drain, by [`LayerConfig::default`]: file capture is lossless
 //! while the drain keeps up within the timeout (1 s), and a dead or
 //! stuck drain costs a thread that one timeout, after which its full ring
@@ -139,7 +140,8 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(1);
 /// Sizes and limits of a [`TraceringLayer`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LayerConfig {
-    /// The registry the constructors that make one ([`TraceringLayer::file`],
+    /// The registry the constructors that make one ([`TraceringLayer::fxt`],
+    /// [`TraceringLayer::file`], [`TraceringLayer::export`],
     /// [`TraceringLayer::with_sink`]) build: by default its full rings wait
     /// for the drain (see [`LayerConfig::default`]).
     pub registry: RegistryConfig,
