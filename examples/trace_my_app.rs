@@ -1,22 +1,24 @@
-//! An ordinary program instrumented with `tracing`, traced by tracering.
+//! An ordinary program instrumented with `tracing`, traced by tracering
+//! straight into a file that Perfetto opens.
 //!
 //! ```text
-//! cargo run --release --example trace_my_app --features tracing [-- OUT]
+//! cargo run --release --example trace_my_app --features tracing [-- OUT.fxt]
 //! ```
 //!
 //! It counts words in a few generated documents on four worker threads,
-//! with `#[instrument]`ed functions, spans and `info!` events. The layer's
-//! drain writes the binary trace to `trace.trc` (or `OUT.trc`), and at the
-//! end the program converts it to `trace.fxt` (or `OUT.fxt`), which
-//! ui.perfetto.dev opens: one track per worker thread, the spans nested as
-//! durations with their fields, and the events as instants with theirs.
-//! (`tracer export --format fxt trace.trc trace.fxt` does the same
-//! conversion.) Filtering works as with any layer: here a `LevelFilter`
-//! keeps `DEBUG` and above.
+//! with `#[instrument]`ed functions, spans and `info!` events. The layer
+//! writes the Fuchsia trace format to `target/trace_my_app.fxt` (or
+//! `OUT.fxt`) as the program runs; drop the file on https://ui.perfetto.dev
+//! to see one track per worker thread, the spans nested as slices with
+//! their fields, and the events as instants with theirs. Filtering works as
+//! with any layer: here a `LevelFilter` keeps `DEBUG` and above.
+//!
+//! To keep the compact binary trace instead and convert it later, use
+//! `TraceringLayer::file` and then `tracer export` or
+//! `tracering::export::convert_file`.
 
 use std::collections::HashMap;
-use tracering::export::{convert, Format};
-use tracering::layer::{LayerConfig, TraceringLayer};
+use tracering::layer::TraceringLayer;
 use tracing::{debug, info, info_span, instrument, warn};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
@@ -68,10 +70,22 @@ fn report(doc: usize, counts: &HashMap<&str, u64>) -> u64 {
     total
 }
 
+/// Cargo's target directory, where this example's binary lies
+/// (`target/release/examples/`), or the temporary directory.
+fn target_dir() -> std::path::PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().nth(3).map(|d| d.to_path_buf()))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
 fn main() -> Result<(), tracering::Error> {
-    let stem = std::env::args().nth(1).unwrap_or_else(|| "trace".into());
-    let (out, fxt) = (format!("{stem}.trc"), format!("{stem}.fxt"));
-    let (layer, guard) = TraceringLayer::file(&out, LayerConfig::default())?;
+    let out = match std::env::args_os().nth(1) {
+        Some(path) => std::path::PathBuf::from(path),
+        None => target_dir().join("trace_my_app.fxt"),
+    };
+    // The one step: a layer whose drain writes FXT.
+    let (layer, guard) = TraceringLayer::fxt(&out)?;
     tracing_subscriber::registry()
         .with(layer.with_filter(LevelFilter::DEBUG))
         .init();
@@ -103,17 +117,16 @@ fn main() -> Result<(), tracering::Error> {
     info!(words, "all done");
     drop(_run);
 
-    // Stops the drain, flushes the file, and reports what was kept and
-    // what (if anything) was dropped.
-    let (report, _file) = guard.finish()?;
+    // Stops the drain and completes the file (dropping the guard does the
+    // same, without the report).
+    let (report, file) = guard.finish()?;
     println!(
-        "{words} words; trace: {} entries written to {out}, {} dropped",
+        "{words} words; {} events written to {} ({} entries traced, {} dropped): \
+         open it in https://ui.perfetto.dev",
+        file.events_written(),
+        out.display(),
         report.persisted(),
         report.dropped()
     );
-    // One call: names first, then the events.
-    let file = std::io::BufWriter::new(std::fs::File::create(&fxt)?);
-    let events = convert(&out, Format::Fxt, file)?.events;
-    println!("{events} events written to {fxt}: open it in https://ui.perfetto.dev");
     Ok(())
 }

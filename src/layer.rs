@@ -1,6 +1,11 @@
 //! [`TraceringLayer`]: a [`tracing_subscriber::Layer`] that writes spans
 //! and events into a [`Registry`]'s per-thread lanes (feature `tracing`).
 //!
+//! [`TraceringLayer::fxt`] writes a file Perfetto opens, in one step (see
+//! its example); [`TraceringLayer::file`] writes the compact binary trace,
+//! which [`convert_file`](crate::export::convert_file) or `tracer export`
+//! converts later:
+//!
 //! ```
 //! use tracing_subscriber::prelude::*;
 //! use tracering::layer::{LayerConfig, TraceringLayer};
@@ -15,7 +20,8 @@
 //! });
 //! let (report, _sink) = guard.finish()?; // stops the drain and flushes
 //! assert_eq!(report.dropped(), 0);
-//! assert!(report.persisted() >= 5); // thread name, 2 callsites, span, enter, event, exit, close
+//! // The thread's name, 2 callsites, the new span, enter, the event, exit, close.
+//! assert_eq!(report.persisted(), 8);
 //! # std::fs::remove_file(&path).ok();
 //! # Ok::<(), tracering::Error>(())
 //! ```
@@ -74,7 +80,8 @@
 //! # When a ring is full
 //! What a write does on a full ring is the registry's
 //! [`FullPolicy`]. The registry that
-//! [`TraceringLayer::file`] and [`TraceringLayer::with_sink`] build waits
+//! [`TraceringLayer::fxt`], [`TraceringLayer::file`],
+//! [`TraceringLayer::export`] and [`TraceringLayer::with_sink`] build waits
 //! for the drain, by [`LayerConfig::default`]: file capture is lossless
 //! while the drain keeps up within the timeout (1 s), and a dead or
 //! stuck drain costs a thread that one timeout, after which its full ring
@@ -104,6 +111,7 @@
 //! `layer.with_filter(LevelFilter::INFO)`, `Targets`, or `EnvFilter` (its
 //! `env-filter` feature).
 
+use crate::export::{ExportFile, Format};
 use crate::pipeline::schema::{self, CallsiteHead, CallsiteKind, Level, Value, ValuesWriter};
 use crate::pipeline::{
     Drain, DrainConfig, DrainHandle, DrainReport, FileSink, FullPolicy, Lane, LaneMode, Registry,
@@ -132,7 +140,8 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(1);
 /// Sizes and limits of a [`TraceringLayer`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LayerConfig {
-    /// The registry the constructors that make one ([`TraceringLayer::file`],
+    /// The registry the constructors that make one ([`TraceringLayer::fxt`],
+    /// [`TraceringLayer::file`], [`TraceringLayer::export`],
     /// [`TraceringLayer::with_sink`]) build: by default its full rings wait
     /// for the drain (see [`LayerConfig::default`]).
     pub registry: RegistryConfig,
@@ -677,7 +686,9 @@ impl core::fmt::Debug for TraceringLayer {
 }
 
 /// Stops the drain and flushes the sink when dropped (or at
-/// [`finish`](Self::finish), which also returns the drain's report).
+/// [`finish`](Self::finish), which also returns the drain's report and
+/// any error). An export file ([`TraceringLayer::fxt`]) is finished too:
+/// open slices ended, the file complete.
 ///
 /// Before stopping it releases the lane of the thread it is dropped on;
 /// other threads release theirs when they exit (or through
@@ -687,6 +698,9 @@ impl core::fmt::Debug for TraceringLayer {
 pub struct TraceGuard<S> {
     drain: Option<DrainHandle<S>>,
     layer: TraceringLayer,
+    /// Closes the sink's output once the drain has stopped (an export
+    /// file's end); nothing for other sinks.
+    close: fn(&mut S) -> Result<(), Error>,
 }
 
 impl<S> TraceGuard<S> {
@@ -707,7 +721,10 @@ impl<S> TraceGuard<S> {
     fn stop(&mut self) -> Option<Result<(DrainReport, S), Error>> {
         let drain = self.drain.take()?;
         self.layer.detach_current_thread();
-        Some(drain.stop())
+        Some(drain.stop().and_then(|(report, mut sink)| {
+            (self.close)(&mut sink)?;
+            Ok((report, sink))
+        }))
     }
 }
 
@@ -758,6 +775,76 @@ impl TraceringLayer {
         }
     }
 
+    /// A layer with its own registry and a drain that writes the Fuchsia
+    /// trace format (FXT) at `path`, a file that Perfetto
+    /// (<https://ui.perfetto.dev>) opens as it is: spans as nested slices
+    /// with their fields, events as instants named by their message, on
+    /// threads and a process with their names. The file is complete when
+    /// the guard is dropped or [finished](TraceGuard::finish). The default
+    /// [`LayerConfig`]; [`export`](Self::export) takes another.
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// # let path = std::env::temp_dir().join(format!("layer-fxt-{}.fxt", std::process::id()));
+    /// let (layer, guard) = tracering::layer::TraceringLayer::fxt(&path)?;
+    /// let subscriber = tracing_subscriber::registry().with(layer);
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     tracing::info_span!("work").in_scope(|| tracing::info!("done"));
+    /// });
+    /// drop(guard); // stops the drain and completes the file
+    /// assert!(std::fs::metadata(&path)?.len() > 0);
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fxt(path: impl AsRef<Path>) -> Result<(TraceringLayer, TraceGuard<ExportFile>), Error> {
+        Self::export(path, Format::Fxt, LayerConfig::default())
+    }
+
+    /// Like [`fxt`](Self::fxt), in Chrome trace-event JSON (feature
+    /// `json`), which Perfetto and chrome://tracing open.
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// # let path = std::env::temp_dir().join(format!("layer-json-{}.json", std::process::id()));
+    /// let (layer, guard) = tracering::layer::TraceringLayer::json(&path)?;
+    /// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+    ///     tracing::info_span!("work").in_scope(|| tracing::info!("done"));
+    /// });
+    /// guard.finish()?;
+    /// assert!(std::fs::read_to_string(&path)?.contains(r#""name":"work""#));
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+    pub fn json(path: impl AsRef<Path>) -> Result<(TraceringLayer, TraceGuard<ExportFile>), Error> {
+        Self::export(path, Format::Json, LayerConfig::default())
+    }
+
+    /// A layer with its own registry (built from `cfg`) and a drain that
+    /// writes an export file at `path` in `format` ([`ExportFile`]); see
+    /// [`fxt`](Self::fxt).
+    ///
+    /// ```
+    /// use tracering::export::Format;
+    /// use tracering::layer::{LayerConfig, TraceringLayer};
+    /// # let path = std::env::temp_dir().join(format!("layer-export-{}.fxt", std::process::id()));
+    /// let (_layer, guard) = TraceringLayer::export(&path, Format::Fxt, LayerConfig::default())?;
+    /// let (report, file) = guard.finish()?;
+    /// assert_eq!((report.dropped(), file.events_written()), (0, 0));
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn export(
+        path: impl AsRef<Path>,
+        format: Format,
+        cfg: LayerConfig,
+    ) -> Result<(TraceringLayer, TraceGuard<ExportFile>), Error> {
+        let (layer, mut guard) = Self::with_sink(ExportFile::create(path, format)?, cfg)?;
+        guard.close = ExportFile::finish;
+        Ok((layer, guard))
+    }
+
     /// A layer with its own registry and a drain that writes the binary
     /// trace file at `path` ([`FileSink`]; read it with
     /// [`TraceReader`](crate::pipeline::TraceReader) and
@@ -800,6 +887,7 @@ impl TraceringLayer {
             TraceGuard {
                 drain: Some(drain),
                 layer,
+                close: |_| Ok(()),
             },
         ))
     }

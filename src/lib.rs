@@ -1,20 +1,49 @@
 //! # tracering
 //!
-//! Lock-free single-producer/single-consumer rings for trace events: the
-//! ring-buffer core of a low-overhead tracer.
+//! Low-overhead tracing into lock-free rings: a
+//! [`tracing`](https://docs.rs/tracing) layer (`TraceringLayer`, feature
+//! `tracing`) writes each thread's spans and
+//! events into a ring of its own, and one drain thread empties the rings
+//! into a file that Perfetto (<https://ui.perfetto.dev>) opens. The traced
+//! thread takes no lock and allocates nothing once warm; every event a full
+//! ring loses is counted.
 //!
-//! - [`EventRing<T>`]: fixed-size `Copy` events in a power-of-two number of
-//!   slots, with single and batch push/pop.
-//! - [`RecordRing`]: variable-length records behind a 16-byte
-//!   [`EventHeader`] (size, kind, timestamp), with zero-copy reads,
-//!   reserve/commit and batch operations.
+//! ```
+//! # #[cfg(feature = "tracing")] {
+//! use tracing_subscriber::prelude::*;
+//! # let dir = std::env::temp_dir().join(format!("tracering-lib-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir).unwrap();
+//! # std::env::set_current_dir(&dir).unwrap();
 //!
+//! let (layer, guard) = tracering::TraceringLayer::fxt("trace.fxt")?;
+//! let subscriber = tracing_subscriber::registry().with(layer);
+//! tracing::subscriber::with_default(subscriber, || {
+//!     tracing::info_span!("work", items = 3).in_scope(|| tracing::info!(answer = 42, "done"));
+//! });
+//! drop(guard); // trace.fxt is complete: open it in Perfetto
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # }
+//! # Ok::<(), tracering::Error>(())
+//! ```
+//!
+//! The parts below the layer stand on their own:
+//!
+//! - [`EventRing<T>`]: single-producer/single-consumer rings of fixed-size
+//!   `Copy` events, with single and batch push and pop and zero-copy
+//!   chunks; [`RecordRing`]: variable-length records behind a 16-byte
+//!   [`EventHeader`] (size, kind, timestamp), with zero-copy reads and
+//!   reserve/commit. In heap memory, or in a shared-memory [`Region`] that
+//!   another process attaches to.
+//! - [`pipeline`]: a [`Registry`](pipeline::Registry) of per-thread lanes
+//!   (a ring pair each), the [`Drain`](pipeline::Drain) that empties them
+//!   into a [`Sink`](pipeline::Sink), and the trace file.
+//! - [`export`]: the Fuchsia trace format and Chrome JSON, from the drain
+//!   or from a trace file ([`export::convert_file`]).
 //! - [`flight`]: rings that overwrite their oldest data when full, read by
 //!   consistent snapshots (a flight recorder).
 //!
-//! The SPSC rings are split into a producer and a consumer half that may run on two
-//! threads. A write never blocks and never overwrites unread data: on a full
-//! ring it fails at once and the drop is counted, so that
+//! A write never blocks and never overwrites unread data: on a full ring it
+//! fails at once, and the `_or_drop` writes count the drop, so that
 //! `written == read + dropped` holds exactly ([`Stats`]).
 //!
 //! ```
@@ -32,6 +61,12 @@
 //! # Ok::<(), tracering::Error>(())
 //! ```
 //!
+//! ## Features
+//! `tracing` (the layer, and the re-exports `tracering::tracing` and
+//! `tracering::tracing_subscriber`); `json` (on by default: Chrome JSON export);
+//! `shm` (on by default: shared-memory regions); `portable` (the portable
+//! clock on every target).
+//!
 //! ## The trust boundary
 //! A ring built with `with_capacity` lives in this process's own heap memory
 //! and cannot be reached from outside: its region is not exposed, so nothing
@@ -40,30 +75,6 @@
 //! pattern valid), so whatever bytes a peer leaves in a slot are a valid
 //! value. Readers of rings in shared memory get private copies of payloads,
 //! never views of bytes a peer may rewrite.
-//!
-//! This program, which once popped an invalid `char` from safe code, no
-//! longer compiles:
-//!
-//! ```compile_fail,E0599
-//! use tracering::{EventProducer, EventRing};
-//! let ring = EventRing::<char>::with_capacity(4)?;
-//! let region = ring.region().clone();
-//! let (p, mut c) = ring.split();
-//! drop(p);
-//! EventProducer::<u32>::attach(&region, 0)?.push(0xD800)?; // same size and alignment
-//! let bad: char = c.pop()?;                                // would be an invalid char
-//! # Ok::<(), tracering::Error>(())
-//! ```
-//!
-//! and neither does its shared-memory form: `create_in` exists only for
-//! `bytemuck::Pod` types, and `char` is not one:
-//!
-//! ```compile_fail,E0599
-//! use tracering::{EventRing, Region};
-//! let region = Region::heap(EventRing::<u32>::bytes_needed(4)?)?;
-//! let ring = EventRing::<char>::create_in(&region, 0, 4)?;
-//! # Ok::<(), tracering::Error>(())
-//! ```
 //!
 //! ## Memory ordering
 //! Every ordering of the protocol is a core atomic with `Acquire`/`Release`,
@@ -75,6 +86,7 @@
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[path = "../arch/mod.rs"]
 mod arch;
@@ -86,6 +98,7 @@ pub mod export;
 pub mod flight;
 mod handles;
 #[cfg(all(feature = "tracing", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod layer;
 mod layout;
 mod mutants;
@@ -98,6 +111,32 @@ mod sync;
 
 /// The plain-data traits that shared-memory rings require (`Pod`, `Zeroable`,
 /// and their derives), re-exported so that users need no second dependency.
+///
+/// The derives name `bytemuck` by path; in a crate that has no `bytemuck`
+/// dependency of its own, tell them where it is with
+/// `#[bytemuck(crate = "tracering::bytemuck")]`:
+///
+/// ```
+/// #[derive(Clone, Copy, tracering::bytemuck::Pod, tracering::bytemuck::Zeroable)]
+/// #[bytemuck(crate = "tracering::bytemuck")]
+/// #[repr(C)]
+/// struct Sample {
+///     at: u64,
+///     value: u32,
+///     core: u32,
+/// }
+///
+/// let region = tracering::Region::heap(tracering::EventRing::<Sample>::bytes_needed(8)?)?;
+/// let (mut tx, mut rx) = tracering::EventRing::<Sample>::create_in(&region, 0, 8)?.split();
+/// tx.push(Sample { at: 1, value: 2, core: 3 })?;
+/// assert_eq!(rx.pop()?.value, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// (A crate that depends on `bytemuck` itself can write
+/// `#[derive(bytemuck::Pod, bytemuck::Zeroable)]` without the attribute.)
+/// `tests/dependent_crate.rs` builds such a crate with tracering as its
+/// only dependency.
 pub use bytemuck;
 pub use diag::{Stats, VerifyReport};
 pub use error::{
@@ -113,7 +152,19 @@ pub use region::Region;
 
 /// The `tracing` layer (feature `tracing`); see [`layer`].
 #[cfg(all(feature = "tracing", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use layer::TraceringLayer;
+/// The `tracing` crate (feature `tracing`; without its `attributes`:
+/// depend on `tracing` yourself for `#[instrument]`), so that a program
+/// needs no other dependency to make spans and events.
+#[cfg(all(feature = "tracing", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use tracing;
+/// The `tracing-subscriber` crate (feature `tracing`) that
+/// [`TraceringLayer`] plugs into.
+#[cfg(all(feature = "tracing", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use tracing_subscriber;
 
 /// The pure record parser and its framing helpers, and the trace file's
 /// block check, for the fuzz targets in `fuzz/` and for the tests that
@@ -159,10 +210,46 @@ pub fn cache_line() -> usize {
     arch::CACHE_LINE
 }
 
-/// Runs the README's examples as doctests.
+/// Types a shared-memory ring cannot carry do not compile: a ring of `char`
+/// attached as `u32` could hand safe code an invalid `char`, so `attach`
+/// and `create_in` exist only for `bytemuck::Pod` types, and `char` is not
+/// one.
+///
+/// ```compile_fail,E0599
+/// use tracering::{EventProducer, EventRing};
+/// let ring = EventRing::<char>::with_capacity(4)?;
+/// let region = ring.region().clone();
+/// let (p, mut c) = ring.split();
+/// drop(p);
+/// EventProducer::<u32>::attach(&region, 0)?.push(0xD800)?; // same size and alignment
+/// let bad: char = c.pop()?;                                // would be an invalid char
+/// # Ok::<(), tracering::Error>(())
+/// ```
+///
+/// ```compile_fail,E0599
+/// use tracering::{EventRing, Region};
+/// let region = Region::heap(EventRing::<u32>::bytes_needed(4)?)?;
+/// let ring = EventRing::<char>::create_in(&region, 0, 4)?;
+/// # Ok::<(), tracering::Error>(())
+/// ```
 #[cfg(doctest)]
+struct PodOnlyDoctests;
+
+/// Runs the README's examples as doctests (its quick start needs the
+/// `tracing` feature).
+#[cfg(all(doctest, feature = "tracing"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// Runs the examples of docs/RINGS.md as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/RINGS.md")]
+struct RingsDoctests;
+
+/// Runs the examples of docs/LAYER.md as doctests.
+#[cfg(all(doctest, feature = "tracing"))]
+#[doc = include_str!("../docs/LAYER.md")]
+struct LayerDoctests;
 
 /// Runs the integration guide's examples as doctests.
 #[cfg(doctest)]

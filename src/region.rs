@@ -562,6 +562,7 @@ mod shm {
         })
     }
 
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "shm", unix))))]
     impl Region {
         /// An anonymous shared segment of `len` zeroed bytes (Linux
         /// `memfd_create`). Hand [`fd`](Region::fd) to the other process.

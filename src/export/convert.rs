@@ -1,4 +1,5 @@
-//! [`convert`]: a trace file to a file a viewer opens, in one call.
+//! [`convert_file`] and [`convert`]: a trace file to a file a viewer
+//! opens, in one call.
 
 use super::fxt::FxtWriter;
 #[cfg(feature = "json")]
@@ -8,8 +9,9 @@ use super::spans::SpanDecoder;
 use super::translate::Translator;
 use crate::pipeline::TraceReader;
 use crate::Error;
+use std::fmt;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What [`convert`] writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +23,7 @@ pub enum Format {
     /// Chrome trace-event JSON (feature `json`): chrome://tracing and
     /// Perfetto.
     #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     Json,
 }
 
@@ -125,4 +128,177 @@ pub fn convert_with<D: super::translate::EntryDecoder>(
         events: translator.events_written(),
         stopped,
     })
+}
+
+/// Why [`convert_file`] failed. Each case names the file it is about.
+#[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConvertError {
+    /// The output path is the input's (converting would destroy the trace).
+    SameFile {
+        /// The path given for both.
+        path: PathBuf,
+    },
+    /// The trace could not be opened or read, or is not a trace file.
+    Input {
+        /// The trace file.
+        path: PathBuf,
+        /// What the reader said.
+        error: Error,
+    },
+    /// The output could not be created or written.
+    Output {
+        /// The output file.
+        path: PathBuf,
+        /// What the writer said.
+        error: Error,
+    },
+    /// The trace is damaged part-way: the output holds a complete export of
+    /// everything before the damage (`converted` says how much).
+    Damaged {
+        /// The trace file.
+        path: PathBuf,
+        /// What was converted; its `stopped` names the damaged entry and
+        /// the reader's error.
+        converted: Converted,
+    },
+}
+
+impl fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConvertError::SameFile { path } => write!(
+                f,
+                "{} is both the trace and the output: give the output another name",
+                path.display()
+            ),
+            ConvertError::Input { path, error } => {
+                write!(f, "cannot read the trace {}: {error}", path.display())
+            }
+            ConvertError::Output { path, error } => {
+                write!(f, "cannot write {}: {error}", path.display())
+            }
+            ConvertError::Damaged { path, converted } => {
+                write!(
+                    f,
+                    "the trace {} is damaged: {} entries converted",
+                    path.display(),
+                    converted.entries
+                )?;
+                if let Some((at, error)) = &converted.stopped {
+                    write!(f, ", stopped at entry {at}: {error}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConvertError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConvertError::Input { error, .. } | ConvertError::Output { error, .. } => Some(error),
+            ConvertError::Damaged {
+                converted:
+                    Converted {
+                        stopped: Some((_, error)),
+                        ..
+                    },
+                ..
+            } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `a` and `b` name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return (x.dev(), x.ino()) == (y.dev(), y.ino());
+        }
+    }
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// A writer that remembers whether a write failed, to tell the output's
+/// errors from the input's.
+struct Noting<W> {
+    out: W,
+    failed: bool,
+}
+
+impl<W: Write> Write for Noting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.out.write(buf);
+        self.failed |= r.is_err();
+        r
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.out.flush();
+        self.failed |= r.is_err();
+        r
+    }
+}
+
+/// Converts the trace file at `input` to a new file at `output` in
+/// `format`, with the `tracing` layer's names and spans: [`convert`] from
+/// path to path. The output is created (or truncated) only once the trace
+/// has opened; a trace damaged part-way still leaves a complete export of
+/// what precedes the damage, and is reported as
+/// [`ConvertError::Damaged`]. An output that is the input is refused.
+///
+/// ```
+/// use tracering::export::{convert_file, ConvertError, Format};
+/// let dir = std::env::temp_dir();
+/// let trc = dir.join(format!("convert-file-{}.trc", std::process::id()));
+/// let fxt = trc.with_extension("fxt");
+/// drop(tracering::pipeline::FileSink::create(&trc)?); // an empty trace
+/// let done = convert_file(&trc, &fxt, Format::Fxt)?;
+/// assert_eq!(done.entries, 0);
+/// assert!(matches!(convert_file(&trc, &trc, Format::Fxt), Err(ConvertError::SameFile { .. })));
+/// # std::fs::remove_file(&trc).ok(); std::fs::remove_file(&fxt).ok();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn convert_file(
+    input: impl AsRef<Path>,
+    output: impl AsRef<Path>,
+    format: Format,
+) -> Result<Converted, ConvertError> {
+    let (input, output) = (input.as_ref(), output.as_ref());
+    if same_file(input, output) {
+        return Err(ConvertError::SameFile {
+            path: output.to_path_buf(),
+        });
+    }
+    let input_error = |error| ConvertError::Input {
+        path: input.to_path_buf(),
+        error,
+    };
+    let output_error = |error| ConvertError::Output {
+        path: output.to_path_buf(),
+        error,
+    };
+    // Open the trace first: a missing or foreign input leaves no output.
+    drop(TraceReader::open(input).map_err(input_error)?);
+    let file = std::fs::File::create(output).map_err(|e| output_error(e.into()))?;
+    let mut out = Noting {
+        out: std::io::BufWriter::new(file),
+        failed: false,
+    };
+    match convert(input, format, &mut out) {
+        Ok(converted) if converted.stopped.is_some() => Err(ConvertError::Damaged {
+            path: input.to_path_buf(),
+            converted,
+        }),
+        Ok(converted) => Ok(converted),
+        Err(error) if out.failed => Err(output_error(error)),
+        Err(error) => Err(input_error(error)),
+    }
 }

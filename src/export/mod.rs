@@ -3,7 +3,7 @@
 //! trace-event JSON ([`JsonWriter`], feature `json`, on by default) for
 //! chrome://tracing and quick looks.
 //!
-//! Three parts, each in its own file:
+//! Its parts, each in its own file:
 //! - `model.rs`: the intermediate model both writers consume
 //!   ([`ExportEvent`], [`ThreadRef`], [`Phase`], [`Arg`], [`ClockInfo`]) and
 //!   the [`ExportWriter`] trait;
@@ -11,7 +11,10 @@
 //! - `translate.rs`: [`Translator`], from trace entries to events, with the
 //!   [`EntryDecoder`] hook for reserved kinds; `sink.rs`: [`ExportSink`]
 //!   ([`FxtSink`], [`JsonSink`]), which writes an export straight from the
-//!   drain.
+//!   drain; `file.rs`: [`ExportFile`], that sink into a file with the
+//!   `tracing` layer's names;
+//! - `convert.rs`: [`convert_file`] and [`convert`], a trace file to an
+//!   export in one call.
 //!
 //! ```
 //! use tracering::export::{Arg, ClockInfo, ExportEvent, ExportWriter, FxtWriter, Phase, ThreadRef};
@@ -29,6 +32,7 @@
 //! ```
 
 mod convert;
+mod file;
 mod fxt;
 #[cfg(feature = "json")]
 mod json;
@@ -37,12 +41,15 @@ mod sink;
 mod spans;
 mod translate;
 
-pub use convert::{convert, convert_with, Converted, Format};
+pub use convert::{convert, convert_file, convert_with, ConvertError, Converted, Format};
+pub use file::ExportFile;
 pub use fxt::{FxtWriter, MAX_ARGS, MAX_STRING};
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use json::JsonWriter;
 pub use model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use sink::JsonSink;
 pub use sink::{ExportSink, FxtSink};
 pub use spans::SpanDecoder;

@@ -45,6 +45,7 @@ pub type FxtSink<W> = ExportSink<FxtWriter<W>>;
 
 /// An [`ExportSink`] writing Chrome trace-event JSON.
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub type JsonSink<W> = ExportSink<JsonWriter<W>>;
 
 impl<X: std::fmt::Debug, D> std::fmt::Debug for ExportSink<X, D> {
@@ -114,6 +115,11 @@ impl<X: ExportWriter, D: EntryDecoder> ExportSink<X, D> {
     /// ```
     pub fn translator(&self) -> &Translator<D> {
         &self.translator
+    }
+
+    /// The translator, mutably (to name threads before their entries).
+    pub(crate) fn translator_mut(&mut self) -> &mut Translator<D> {
+        &mut self.translator
     }
 
     /// Writes what the merge still holds, lets the translator end what is
