@@ -138,7 +138,7 @@ fn coarse_time_without_a_ticker_reads_the_counter() {
 fn a_precise_registry_has_no_ticker_and_bad_periods_are_refused() {
     assert!(matches!(
         registry(ClockMode::Precise).start_ticker(),
-        Err(Error::InvalidClock { .. })
+        Err(Error::Build(BuildError::InvalidClock { .. }))
     ));
     for period_ns in [1, 999, 1_000_000_001] {
         let cfg = RegistryConfig {
@@ -147,7 +147,7 @@ fn a_precise_registry_has_no_ticker_and_bad_periods_are_refused() {
         };
         assert_eq!(
             Registry::new(cfg).err(),
-            Some(Error::InvalidClock { period_ns })
+            Some(Error::Build(BuildError::InvalidClock { period_ns }))
         );
     }
 }
@@ -178,7 +178,9 @@ fn an_attacher_refuses_a_scribbled_clock_mode() {
     unsafe { (region.as_ptr().add(104) as *mut u64).write_volatile(other) };
     assert!(matches!(
         Registry::attach(&region).err(),
-        Some(Error::Attach(tracering::AttachError::ClockSource { .. }))
+        Some(Error::Build(BuildError::Attach(
+            tracering::AttachError::ClockSource { .. }
+        )))
     ));
     // SAFETY: as above.
     unsafe { (region.as_ptr().add(104) as *mut u64).write_volatile(ours) };
@@ -188,7 +190,7 @@ fn an_attacher_refuses_a_scribbled_clock_mode() {
     unsafe { (region.as_ptr().add(96) as *mut u64).write_volatile(7) };
     assert_eq!(
         Registry::attach(&region).err(),
-        Some(Error::InvalidClock { period_ns: 7 })
+        Some(Error::Build(BuildError::InvalidClock { period_ns: 7 }))
     );
     drop(reg);
 }

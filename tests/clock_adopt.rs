@@ -122,7 +122,10 @@ fn a_fresh_process_takes_a_creators_fallback() {
     } else {
         assert!(matches!(
             here.err(),
-            Some(Error::Attach(AttachError::ClockSource { found: 5, .. }))
+            Some(Error::Build(BuildError::Attach(AttachError::ClockSource {
+                found: 5,
+                ..
+            })))
         ));
     }
 }
@@ -146,7 +149,9 @@ fn an_unknown_source_word_is_refused() {
         assert!(
             matches!(
                 Registry::attach(&region).err(),
-                Some(Error::Attach(AttachError::ClockSource { .. }))
+                Some(Error::Build(BuildError::Attach(
+                    AttachError::ClockSource { .. }
+                )))
             ),
             "code {code}"
         );

@@ -40,7 +40,8 @@ fn one_slot_two_registrants() {
         let mine = reg.register().map(|l| l.generation());
         let theirs = t.join().unwrap();
         match (mine, theirs) {
-            (Ok(_), Err(Error::RegistryFull)) | (Err(Error::RegistryFull), Ok(_)) => {}
+            (Ok(_), Err(Error::Pipeline(PipelineError::RegistryFull)))
+            | (Err(Error::Pipeline(PipelineError::RegistryFull)), Ok(_)) => {}
             other => panic!("both or neither registered: {other:?}"),
         }
         // Both lanes are dropped: the slot is retired, never double-held.

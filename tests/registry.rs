@@ -24,7 +24,7 @@ fn produce(reg: &Registry, t: u64, n: u64, retry: bool) -> u64 {
     while seq < n {
         match reg.emit(1, t, seq) {
             Ok(()) => seq += 1,
-            Err(Error::Full) => {
+            Err(Error::Ring(RingError::Full)) => {
                 refused += 1;
                 if retry {
                     thread::yield_now();
@@ -233,7 +233,8 @@ fn ten_thousand_short_lived_threads_recycle_slots() {
                             Ok(()) => n += 1,
                             // All slots await recycling, or the ring is full:
                             // counted; try again.
-                            Err(Error::RegistryFull) | Err(Error::Full) => {
+                            Err(Error::Pipeline(PipelineError::RegistryFull))
+                            | Err(Error::Ring(RingError::Full)) => {
                                 refused += 1;
                                 thread::yield_now();
                             }
@@ -270,7 +271,7 @@ fn exhaustion_is_a_counted_typed_error() {
     let b = reg.register().unwrap();
     assert_ne!(a.slot(), b.slot());
     let r = thread::scope(|s| s.spawn(|| reg.emit(1, 0, 0)).join().unwrap());
-    assert_eq!(r, Err(Error::RegistryFull));
+    assert_eq!(r, Err(Error::Pipeline(PipelineError::RegistryFull)));
     assert_eq!(reg.stats().exhausted, 1);
     drop((a, b));
     let (report, _) = Drain::new(&reg, NullSink, DrainConfig::default())
@@ -483,7 +484,7 @@ fn callback_sink_sees_events_records_and_drops() {
 fn a_nested_emit_is_a_typed_error_not_a_panic() {
     let reg = Registry::new(RegistryConfig::default()).unwrap();
     let inner = reg.with_lane(|_lane| reg.emit(1, 2, 3)).unwrap();
-    assert_eq!(inner, Err(Error::Reentrant));
+    assert_eq!(inner, Err(Error::Pipeline(PipelineError::Reentrant)));
     assert_eq!(reg.stats().exhausted, 1);
     reg.emit(1, 2, 3).unwrap();
 }

@@ -140,7 +140,7 @@ fn crowd(reg: &Registry, n: usize) -> Vec<(String, bool)> {
                     assert_eq!(first.is_err(), second.is_err());
                     match first {
                         Ok(()) => (name, false),
-                        Err(Error::RegistryFull) => (name, true),
+                        Err(Error::Pipeline(PipelineError::RegistryFull)) => (name, true),
                         Err(e) => panic!("{e}"),
                     }
                 })
@@ -267,7 +267,7 @@ fn a_hostile_refused_table_is_only_data() {
     assert!(taken.is_ok());
     let late = reg.clone();
     let refused = thread::spawn(move || late.emit(1, 0, 0)).join().unwrap();
-    assert_eq!(refused, Err(Error::RegistryFull));
+    assert_eq!(refused, Err(Error::Pipeline(PipelineError::RegistryFull)));
     reg.detach_current_thread();
     let (report, sink) = drain.finish().unwrap();
     assert_eq!(report.refused, 0, "u64::MAX + 1 wraps");

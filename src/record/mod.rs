@@ -109,7 +109,7 @@ impl RecordRing {
     /// assert!(RecordRing::with_capacity(4096).is_ok());
     /// assert_eq!(
     ///     RecordRing::with_capacity(4000).unwrap_err(),
-    ///     Error::InvalidCapacity { requested: 4000, reason: CapacityError::NotPowerOfTwo },
+    ///     Error::Build(BuildError::InvalidCapacity { requested: 4000, reason: CapacityError::NotPowerOfTwo }),
     /// );
     /// ```
     pub fn with_capacity(bytes: usize) -> Result<Self, Error> {

@@ -416,7 +416,8 @@ fn agent(args: &AgentArgs) {
                 for seq in 0..events {
                     match reg.emit(1, t, seq) {
                         Ok(()) => {}
-                        Err(Error::Full) | Err(Error::RegistryFull) => refused += 1,
+                        Err(Error::Ring(RingError::Full))
+                        | Err(Error::Pipeline(PipelineError::RegistryFull)) => refused += 1,
                         Err(e) => fail(&format!("emit: {e}")),
                     }
                     if seq % 4096 == 0 {
