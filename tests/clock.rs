@@ -10,6 +10,7 @@
 use std::time::Duration;
 use tracering::clock::ClockMode;
 use tracering::pipeline::{Drain, DrainConfig, IndexEvent, LaneId, Registry, RegistryConfig, Sink};
+use tracering::BuildError;
 use tracering::{Error, Record};
 
 /// `CLOCK_MONOTONIC` in nanoseconds.

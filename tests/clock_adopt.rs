@@ -9,6 +9,7 @@ mod common;
 use common::child;
 use tracering::clock::{self, ClockSource};
 use tracering::pipeline::{Registry, RegistryConfig};
+use tracering::BuildError;
 use tracering::{AttachError, Error, Region};
 
 /// Byte offset of the creator's clock-source word in the registry header.

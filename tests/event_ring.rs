@@ -1,6 +1,7 @@
 //! EventRing: construction, FIFO, wraparound, overflow accounting, batches,
 //! reset and diagnostics.
 
+use tracering::BuildError;
 use tracering::{CapacityError, Error, EventRing, PushError, RingError};
 
 #[test]

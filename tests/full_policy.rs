@@ -9,6 +9,7 @@ use tracering::pipeline::{
     RegistryConfig, Sink,
 };
 use tracering::{AttachError, Error, Record};
+use tracering::{BuildError, PipelineError};
 
 fn wait(ms: u64) -> FullPolicy {
     FullPolicy::Wait {

@@ -1,6 +1,7 @@
 //! RecordRing: construction, framing, wraparound with straddling sizes,
 //! overflow accounting, batches, reserve/commit, reset and diagnostics.
 
+use tracering::BuildError;
 use tracering::{CapacityError, Error, EventHeader, RecordError, RecordRing, RingError};
 
 /// A payload whose bytes depend on its sequence number and length.

@@ -9,6 +9,8 @@ use tracering::pipeline::{
     schema, CallbackSink, Drain, DrainConfig, Entry, FileSink, NullSink, Registry, RegistryConfig,
     TraceEntry, TraceReader,
 };
+use tracering::PipelineError;
+use tracering::TraceError;
 use tracering::{Error, RingError};
 
 fn trace_path(name: &str) -> PathBuf {
@@ -420,7 +422,7 @@ fn trace_reader_rejects_truncated_and_corrupt_files() {
     for cut in [17, 40, bytes.len() - 1] {
         let last = TraceReader::new(&bytes[..cut]).unwrap().last().unwrap();
         assert!(
-            matches!(last, Err(Error::TraceTruncated { .. })),
+            matches!(last, Err(Error::Trace(TraceError::Truncated { .. }))),
             "cut at {cut}"
         );
     }
@@ -428,13 +430,16 @@ fn trace_reader_rejects_truncated_and_corrupt_files() {
     bad[16 + 16 + 20] ^= 0xFF; // a body byte of the first block
     assert_eq!(
         TraceReader::new(&bad[..]).unwrap().next(),
-        Some(Err(Error::TraceCorrupt { offset: 16 }))
+        Some(Err(Error::Trace(TraceError::Corrupt {
+            path: None,
+            offset: 16
+        })))
     );
     let mut bad = bytes.clone();
     bad[16] = 9; // unknown tag
     assert!(matches!(
         TraceReader::new(&bad[..]).unwrap().next(),
-        Some(Err(Error::TraceCorrupt { .. }))
+        Some(Err(Error::Trace(TraceError::Corrupt { .. })))
     ));
     std::fs::remove_file(&path).ok();
 }

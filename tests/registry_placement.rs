@@ -4,6 +4,7 @@
 
 use tracering::flight::{FlightRecordRing, FlightRing};
 use tracering::pipeline::{Drain, IndexEvent, NullSink, Registry, RegistryConfig};
+use tracering::BuildError;
 use tracering::{cache_line, Error, EventRing, RecordRing, Region};
 
 fn round(n: usize) -> usize {

@@ -9,6 +9,7 @@ use common::{check_seq_record, child, mix, seq_record};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::Child;
 use std::time::{Duration, Instant};
+use tracering::BuildError;
 use tracering::{
     AttachError, Error, EventConsumer, EventRing, Peer, RecordConsumer, RecordProducer, RecordRing,
     Region, RingError,

@@ -10,6 +10,7 @@ use tracering::pipeline::schema::{self, Decoded, Value};
 use tracering::pipeline::{
     Drain, IndexEvent, LaneId, RefusedThread, Registry, RegistryConfig, Sink,
 };
+use tracering::PipelineError;
 use tracering::{Error, Record};
 use tracing::dispatcher::{self, Dispatch};
 use tracing_subscriber::prelude::*;

@@ -35,6 +35,7 @@ use tracering::pipeline::{
     RegistryConfig, Snapshotter,
 };
 use tracering::{Error, Region};
+use tracering::{PipelineError, RingError};
 
 /// A demo tracer on tracering's shared-memory registry.
 #[derive(Parser, Debug)]

@@ -84,7 +84,7 @@ fn sigkill_under_load_summarises_the_prefix() {
     // block (the summary then covers what came before).
     match o.status.code() {
         Some(0) => {}
-        Some(1) => assert!(s.contains("TraceTruncated"), "{s}"),
+        Some(1) => assert!(s.contains("Trace(Truncated"), "{s}"),
         _ => panic!("{s}"),
     }
     assert!(s.contains(&format!("threads ({THREADS}):")), "{s}");

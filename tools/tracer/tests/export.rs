@@ -751,11 +751,13 @@ fn damaged_inputs_give_the_typed_error_and_a_valid_partial_export() {
     // one-event blocks before any record: a 16-byte block header, the
     // 32-byte lane header, the event).
     let corrupt = damaged("corrupt.trace", |b| b[16 + 10 * 80 + 60] ^= 0x40);
-    for ((path, intact), kind) in [(&truncated, "TraceTruncated"), (&corrupt, "TraceCorrupt")] {
+    for ((path, intact), kind) in [(&truncated, "Trace(Truncated"), (&corrupt, "Trace(Corrupt")] {
         let (good, err) = readable(path);
-        let offset = match err {
-            tracering::Error::TraceTruncated { offset }
-            | tracering::Error::TraceCorrupt { offset } => offset,
+        let offset = match &err {
+            tracering::Error::Trace(
+                tracering::TraceError::Truncated { offset, .. }
+                | tracering::TraceError::Corrupt { offset, .. },
+            ) => *offset,
             other => panic!("{other:?}"),
         };
         assert!(format!("{err:?}").starts_with(kind), "{err:?}");
@@ -818,7 +820,7 @@ fn damaged_inputs_give_the_typed_error_and_a_valid_partial_export() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("TraceCorrupt { offset: 0 }"),
+        text(&out.stderr).contains("is not a tracering trace"),
         "{}",
         text(&out.stderr)
     );
