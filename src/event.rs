@@ -84,7 +84,7 @@ impl<T: Copy> EventRing<T> {
     /// `capacity` must be a non-zero power of two; it is never rounded.
     ///
     /// ```
-    /// use tracering::{EventRing, Error, CapacityError};
+    /// use tracering::{BuildError, EventRing, Error, CapacityError};
     /// assert!(EventRing::<[u8; 32]>::with_capacity(2048).is_ok()); // 64 KiB
     /// assert_eq!(
     ///     EventRing::<u8>::with_capacity(0).unwrap_err(),
@@ -238,7 +238,7 @@ impl<T: Pod> EventProducer<T> {
     /// validating its header. Refused while a live process holds that side.
     ///
     /// ```
-    /// use tracering::{EventRing, EventProducer, Region, Error};
+    /// use tracering::{BuildError, EventRing, EventProducer, Region, Error};
     /// let region = Region::heap(EventRing::<u32>::bytes_needed(4)?)?;
     /// let (p, _c) = EventRing::<u32>::create_in(&region, 0, 4)?.split();
     /// assert!(matches!(EventProducer::<u32>::attach(&region, 0), Err(Error::Build(BuildError::SideTaken { .. }))));

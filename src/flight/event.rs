@@ -95,7 +95,7 @@ impl<T: Pod> FlightRing<T> {
     /// this process's memory.
     ///
     /// ```
-    /// use tracering::{flight::FlightRing, CapacityError, Error};
+    /// use tracering::{BuildError, flight::FlightRing, CapacityError, Error};
     /// assert!(FlightRing::<u64>::with_capacity(1024).is_ok());
     /// assert!(matches!(
     ///     FlightRing::<u64>::with_capacity(3),

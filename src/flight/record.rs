@@ -148,7 +148,7 @@ impl FlightRecordRing {
     /// least 128) in this process's memory.
     ///
     /// ```
-    /// use tracering::{flight::FlightRecordRing, CapacityError, Error};
+    /// use tracering::{BuildError, flight::FlightRecordRing, CapacityError, Error};
     /// assert!(FlightRecordRing::with_capacity(4096).is_ok());
     /// assert!(matches!(
     ///     FlightRecordRing::with_capacity(64),

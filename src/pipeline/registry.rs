@@ -1054,7 +1054,7 @@ impl Registry {
     /// Starts the ticker of a [`ClockMode::Coarse`] registry without a
     /// drain (a spawned drain runs its own); it runs until dropped. Two
     /// tickers of one registry are harmless: both store the counter.
-    /// Refused with [`BuildError::InvalidClock`](crate::BuildError::InvalidClock) for a precise registry.
+    /// Refused with [`BuildError::NotCoarse`](crate::BuildError::NotCoarse) for a precise registry.
     ///
     /// ```
     /// use tracering::clock::ClockMode;

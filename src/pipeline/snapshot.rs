@@ -84,7 +84,7 @@ pub struct Snapshotter {
 impl Snapshotter {
     /// Attaches as the reader of every lane of `registry`, which must be a
     /// [`LaneMode::FlightRecorder`] one (else
-    /// [`AttachError::WrongKind`]). One snapshotter per registry at a time:
+    /// [`AttachError::NotFlightRecorder`]). One snapshotter per registry at a time:
     /// a second is refused ([`BuildError::SideTaken`](crate::BuildError::SideTaken)) while the first lives.
     ///
     /// ```
