@@ -64,6 +64,7 @@ fn attach_with(bytes: &[u8], word_at: usize, value: u64) -> Error {
 const SLOTS: usize = 24;
 const INDEX_CAPACITY: usize = 32;
 const CLOCK_MODE: usize = 96;
+const LANE_MODE: usize = 112;
 
 /// registry.rs: a bad geometry in a header names the field that failed,
 /// not `Capacity { found: slots }` for all of them.
@@ -113,6 +114,17 @@ fn a_bad_clock_word_in_a_header_is_shown() {
         Error::Build(BuildError::Attach(AttachError::ClockMode { found: 5 }))
     );
     assert!(err.to_string().contains("no valid clock mode (5)"), "{err}");
+    // A lane-mode word above u32::MAX is shown whole, not cut to 32 bits.
+    let err = attach_with(&bytes, LANE_MODE, 1 << 40);
+    assert_eq!(
+        err,
+        Error::Build(BuildError::Attach(AttachError::LaneMode { found: 1 << 40 }))
+    );
+    assert!(
+        err.to_string()
+            .contains("no known lane mode (1099511627776)"),
+        "{err}"
+    );
 }
 
 /// registry.rs: `start_ticker` on a precise registry says why, not

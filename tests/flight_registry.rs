@@ -186,7 +186,7 @@ fn a_bad_lane_mode_word_is_refused_on_attach() {
     assert!(matches!(
         Registry::attach(&region),
         Err(tracering::Error::Build(tracering::BuildError::Attach(
-            tracering::AttachError::WrongKind { found: 7 }
+            tracering::AttachError::LaneMode { found: 7 }
         )))
     ));
     // Stream mode over flight rings: no lane attaches (the rings' kind

@@ -232,11 +232,16 @@ pub enum AttachError {
         /// This build's fingerprint.
         expected: u64,
     },
-    /// An event ring where a record ring was expected, or the reverse, or a
-    /// registry's lane mode that is not known.
+    /// An event ring where a record ring was expected, or the reverse.
     WrongKind {
         /// Kind in the header.
         found: u32,
+    },
+    /// A registry header names no known
+    /// [`LaneMode`](crate::pipeline::LaneMode).
+    LaneMode {
+        /// The lane-mode word in the header.
+        found: u64,
     },
     /// A [`Snapshotter`](crate::pipeline::Snapshotter) was asked of a
     /// registry whose lanes are streams: only a flight recorder's lanes can
@@ -314,8 +319,13 @@ impl fmt::Display for AttachError {
                 "the header was written by a build with another memory layout \
                  (fingerprint {found:#x}, this build {expected:#x})"
             ),
-            AttachError::WrongKind { found } => {
-                write!(f, "the header is of another kind of ring or lane (kind {found})")
+            AttachError::WrongKind { found } => write!(
+                f,
+                "the header is of another kind of ring (kind {found}): an event ring \
+                 where a record ring was expected, or the reverse"
+            ),
+            AttachError::LaneMode { found } => {
+                write!(f, "the registry header names no known lane mode ({found})")
             }
             AttachError::NotFlightRecorder => f.write_str(
                 "only a flight recorder's lanes can be snapshotted; this registry's lanes are streams",

@@ -779,11 +779,8 @@ impl Registry {
             })));
         }
         let lane_mode = arch::load_relaxed(&h.lane_mode);
-        let mode = LaneMode::from_word(lane_mode).ok_or(Error::Build(BuildError::Attach(
-            AttachError::WrongKind {
-                found: lane_mode as u32,
-            },
-        )))?;
+        let mode =
+            LaneMode::from_word(lane_mode).ok_or(AttachError::LaneMode { found: lane_mode })?;
         let policy = clock_line(region)
             .map(|l| arch::load_relaxed(&l.full_policy))
             .ok_or(Error::Build(BuildError::RegionTooSmall {
