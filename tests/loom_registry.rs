@@ -9,7 +9,7 @@
 
 use loom::thread;
 use tracering::pipeline::{Drain, DrainConfig, FullPolicy, NullSink, Registry, RegistryConfig};
-use tracering::Error;
+use tracering::{Error, PipelineError};
 
 fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     let mut b = loom::model::Builder::new();
