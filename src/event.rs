@@ -1,6 +1,7 @@
 //! Fixed-size typed events: [`EventRing<T>`] and its two halves.
 
 use crate::diag::{Stats, VerifyReport};
+use crate::error::BuildError;
 use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
 use crate::layout::RingKind;
 use crate::peer::Peer;
@@ -54,7 +55,7 @@ impl<T> Unit for Slots<T> {
     fn shape() -> Result<Shape, Error> {
         let (size, align) = (size_of::<T>(), align_of::<T>());
         if size == 0 || align > arch::CACHE_LINE || size > u32::MAX as usize {
-            return Err(Error::UnsupportedType { size, align });
+            return Err(Error::Build(BuildError::UnsupportedType { size, align }));
         }
         Ok(Shape {
             kind: RingKind::Event,
@@ -83,11 +84,11 @@ impl<T: Copy> EventRing<T> {
     /// `capacity` must be a non-zero power of two; it is never rounded.
     ///
     /// ```
-    /// use tracering::{EventRing, Error, CapacityError};
+    /// use tracering::{BuildError, EventRing, Error, CapacityError};
     /// assert!(EventRing::<[u8; 32]>::with_capacity(2048).is_ok()); // 64 KiB
     /// assert_eq!(
     ///     EventRing::<u8>::with_capacity(0).unwrap_err(),
-    ///     Error::InvalidCapacity { requested: 0, reason: CapacityError::Zero },
+    ///     Error::Build(BuildError::InvalidCapacity { requested: 0, reason: CapacityError::Zero }),
     /// );
     /// ```
     pub fn with_capacity(capacity: usize) -> Result<Self, Error> {
@@ -237,10 +238,10 @@ impl<T: Pod> EventProducer<T> {
     /// validating its header. Refused while a live process holds that side.
     ///
     /// ```
-    /// use tracering::{EventRing, EventProducer, Region, Error};
+    /// use tracering::{BuildError, EventRing, EventProducer, Region, Error};
     /// let region = Region::heap(EventRing::<u32>::bytes_needed(4)?)?;
     /// let (p, _c) = EventRing::<u32>::create_in(&region, 0, 4)?.split();
-    /// assert!(matches!(EventProducer::<u32>::attach(&region, 0), Err(Error::SideTaken { .. })));
+    /// assert!(matches!(EventProducer::<u32>::attach(&region, 0), Err(Error::Build(BuildError::SideTaken { .. }))));
     /// drop(p);
     /// assert!(EventProducer::<u32>::attach(&region, 0).is_ok());
     /// # Ok::<(), tracering::Error>(())
@@ -986,7 +987,7 @@ impl<T> ReadChunk<'_, T> {
 #[cold]
 fn push_error<T>(e: RingError, value: T) -> PushError<T> {
     match e {
-        RingError::Corrupted(c) => PushError::Corrupted(c),
+        RingError::Corrupt(c) => PushError::Corrupt(c),
         _ => PushError::Full(value),
     }
 }

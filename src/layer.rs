@@ -111,6 +111,7 @@
 //! `layer.with_filter(LevelFilter::INFO)`, `Targets`, or `EnvFilter` (its
 //! `env-filter` feature).
 
+use crate::error::PipelineError;
 use crate::export::{ExportFile, Format};
 use crate::pipeline::schema::{self, CallsiteHead, CallsiteKind, Level, Value, ValuesWriter};
 use crate::pipeline::{
@@ -715,7 +716,8 @@ impl<S> TraceGuard<S> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn finish(mut self) -> Result<(DrainReport, S), Error> {
-        self.stop().unwrap_or(Err(Error::Closed))
+        self.stop()
+            .unwrap_or(Err(Error::Pipeline(PipelineError::Closed)))
     }
 
     fn stop(&mut self) -> Option<Result<(DrainReport, S), Error>> {

@@ -3,6 +3,7 @@
 //! offset, so that two processes (or two builds) agree on the bytes.
 
 use crate::arch;
+use crate::error::BuildError;
 use crate::sync::atomic::{AtomicU32, AtomicU64};
 use core::mem::size_of;
 
@@ -305,7 +306,7 @@ impl RingHeader {
 pub(crate) fn data_bytes(capacity: usize, unit: usize, min: u64) -> Result<u64, crate::Error> {
     use crate::{CapacityError, Error};
     let requested = capacity as u64;
-    let err = |reason| Error::InvalidCapacity { requested, reason };
+    let err = |reason| Error::Build(BuildError::InvalidCapacity { requested, reason });
     if capacity == 0 {
         return Err(err(CapacityError::Zero));
     }

@@ -140,7 +140,8 @@ mod sync;
 pub use bytemuck;
 pub use diag::{Stats, VerifyReport};
 pub use error::{
-    AttachError, CapacityError, Corruption, Error, InvalidRecord, PushError, RingError,
+    AttachError, BuildError, CapacityError, Corruption, Error, PipelineError, PushError,
+    RecordError, RingError, TraceError,
 };
 pub use event::{EventConsumer, EventProducer, EventRing, ReadChunk, WriteChunkUninit};
 pub use peer::Peer;

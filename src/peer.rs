@@ -9,6 +9,7 @@
 //! pid now belongs to a process with another start time, is reported dead,
 //! and its side may be claimed again.
 
+use crate::error::BuildError;
 use crate::layout::SideOwner;
 use crate::{arch, Error};
 use core::ptr::NonNull;
@@ -134,11 +135,13 @@ impl Claim {
         loop {
             let cur = arch::load_acquire(&o.liveness);
             match cur & 3 {
-                CLAIMING => return Err(Error::SideTaken { pid: 0 }),
+                CLAIMING => return Err(Error::Build(BuildError::SideTaken { pid: None })),
                 HELD => {
                     let holder = arch::load_relaxed(&o.pid);
                     if alive(holder, arch::load_relaxed(&o.start)) {
-                        return Err(Error::SideTaken { pid: holder as u32 });
+                        return Err(Error::Build(BuildError::SideTaken {
+                            pid: Some(holder as u32),
+                        }));
                     }
                 }
                 _ => {}

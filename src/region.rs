@@ -17,6 +17,7 @@
 //! - Anonymous segments ([`Region::memfd`]) have no name to leak; pass the
 //!   file descriptor ([`Region::fd`]) to the other process.
 
+use crate::error::BuildError;
 use crate::{arch, Error};
 use core::ptr::NonNull;
 use std::alloc::{self, Layout};
@@ -124,11 +125,12 @@ impl Region {
     /// assert!(tracering::Region::heap(128).is_ok());
     /// ```
     pub fn heap(len: usize) -> Result<Region, Error> {
-        let oom = Error::OutOfMemory { bytes: len as u64 };
         if len == 0 {
-            return Err(oom);
+            return Err(BuildError::EmptyRegion.into());
         }
-        let layout = Layout::from_size_align(len, arch::CACHE_LINE).map_err(|_| oom)?;
+        let layout = Layout::from_size_align(len, arch::CACHE_LINE)
+            .map_err(|_| BuildError::SizeOverflow { what: "region" })?;
+        let oom = Error::Build(BuildError::OutOfMemory { bytes: len as u64 });
         // SAFETY: `layout` has a non-zero size (checked above).
         let ptr = unsafe { alloc::alloc_zeroed(layout) };
         let base = NonNull::new(ptr).ok_or(oom)?;
@@ -160,7 +162,7 @@ impl Region {
         #[cfg(all(unix, not(miri), not(loom)))]
         {
             if len == 0 {
-                return Err(Error::OutOfMemory { bytes: 0 });
+                return Err(BuildError::EmptyRegion.into());
             }
             #[cfg(target_os = "linux")]
             let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
@@ -179,10 +181,10 @@ impl Region {
                 )
             };
             if p == libc::MAP_FAILED {
-                return Err(Error::OutOfMemory { bytes: len as u64 });
+                return Err(Error::Build(BuildError::OutOfMemory { bytes: len as u64 }));
             }
-            let base =
-                NonNull::new(p.cast::<u8>()).ok_or(Error::OutOfMemory { bytes: len as u64 })?;
+            let base = NonNull::new(p.cast::<u8>())
+                .ok_or(Error::Build(BuildError::OutOfMemory { bytes: len as u64 }))?;
             Ok(Region::from_parts(base, len, Backing::Anon))
         }
         #[cfg(not(all(unix, not(miri), not(loom))))]
@@ -285,14 +287,14 @@ impl Region {
     }
 
     /// Registers a ring over `[offset, offset + len)`, for `how` (see
-    /// [`Use`]). Refused with [`Error::InUse`] when it would overlap what
+    /// [`Use`]). Refused with [`BuildError::InUse`](crate::BuildError::InUse) when it would overlap what
     /// `how` may not.
     pub(crate) fn place(&self, offset: usize, len: usize, how: Use) -> Result<Placement, Error> {
         let end = self.end_of(offset, len)?;
         let mut placed = self.inner.placed.lock().unwrap_or_else(|e| e.into_inner());
-        let in_use = Err(Error::InUse {
+        let in_use = Err(Error::Build(BuildError::InUse {
             offset: offset as u64,
-        });
+        }));
         let mut inside = false;
         for &(o, l, lanes, _) in &placed.registries {
             if !(offset < o + l && o < end) {
@@ -341,9 +343,9 @@ impl Region {
     ) -> Result<Placement, Error> {
         let end = self.end_of(offset, len)?;
         let mut placed = self.inner.placed.lock().unwrap_or_else(|e| e.into_inner());
-        let in_use = Err(Error::InUse {
+        let in_use = Err(Error::Build(BuildError::InUse {
             offset: offset as u64,
-        });
+        }));
         let mut same = None;
         for (i, &(o, l, g, _)) in placed.registries.iter().enumerate() {
             if (o, l, g) == (offset, len, lanes) && !create {
@@ -373,10 +375,10 @@ impl Region {
     /// The end of `[offset, offset + len)`, if the region holds it.
     fn end_of(&self, offset: usize, len: usize) -> Result<usize, Error> {
         let end = offset.checked_add(len).filter(|&e| e <= self.inner.len);
-        end.ok_or(Error::RegionTooSmall {
+        end.ok_or(Error::Build(BuildError::RegionTooSmall {
             needed: offset as u64 + len as u64,
             len: self.inner.len as u64,
-        })
+        }))
     }
 }
 
@@ -465,6 +467,7 @@ mod shm {
     //! POSIX and Linux shared memory through libc.
 
     use super::{Backing, Region};
+    use crate::error::BuildError;
     use crate::Error;
     use core::ptr::NonNull;
     use std::ffi::CString;
@@ -489,10 +492,10 @@ mod shm {
     }
 
     fn os_error(op: &'static str) -> Error {
-        Error::Os {
+        Error::Build(BuildError::Os {
             op,
             errno: std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-        }
+        })
     }
 
     /// Checks a POSIX shared-memory name: one leading '/', no other '/',
@@ -503,13 +506,13 @@ mod shm {
             && name.starts_with('/')
             && !name[1..].contains('/');
         let c = CString::new(name).ok().filter(|_| ok);
-        c.ok_or(Error::InvalidName)
+        c.ok_or(Error::Build(BuildError::InvalidName))
     }
 
     /// Maps all of `fd` read-write and shared.
     fn map(fd: OwnedFd, len: usize) -> Result<Region, Error> {
         if len == 0 {
-            return Err(Error::OutOfMemory { bytes: 0 });
+            return Err(BuildError::EmptyRegion.into());
         }
         // SAFETY: a fresh shared mapping of a descriptor we own; the kernel
         // picks the (page-aligned) address.
@@ -526,10 +529,8 @@ mod shm {
         if p == libc::MAP_FAILED {
             return Err(os_error("mmap"));
         }
-        let base = NonNull::new(p.cast::<u8>()).ok_or(Error::Os {
-            op: "mmap",
-            errno: 0,
-        })?;
+        let base = NonNull::new(p.cast::<u8>())
+            .ok_or(Error::Build(BuildError::OutOfMemory { bytes: len as u64 }))?;
         let mapping = Mapping {
             fd,
             unlink: std::sync::Mutex::new(None),
@@ -539,8 +540,11 @@ mod shm {
 
     /// Sizes a new segment and maps it.
     fn size_and_map(fd: OwnedFd, len: usize) -> Result<Region, Error> {
-        let size =
-            libc::off_t::try_from(len).map_err(|_| Error::OutOfMemory { bytes: len as u64 })?;
+        let size = libc::off_t::try_from(len).map_err(|_| {
+            Error::Build(BuildError::SizeOverflow {
+                what: "shared-memory segment",
+            })
+        })?;
         // SAFETY: `fd` is an open, writable descriptor we own.
         if unsafe { libc::ftruncate(fd.as_raw_fd(), size) } != 0 {
             return Err(os_error("ftruncate"));
@@ -556,9 +560,11 @@ mod shm {
         if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
             return Err(os_error("fstat"));
         }
-        usize::try_from(st.st_size).map_err(|_| Error::Os {
-            op: "fstat",
-            errno: libc::EOVERFLOW,
+        usize::try_from(st.st_size).map_err(|_| {
+            Error::Build(BuildError::Os {
+                op: "fstat",
+                errno: libc::EOVERFLOW,
+            })
         })
     }
 
@@ -576,7 +582,8 @@ mod shm {
         /// ```
         #[cfg(target_os = "linux")]
         pub fn memfd(debug_name: &str, len: usize) -> Result<Region, Error> {
-            let name = CString::new(debug_name).map_err(|_| Error::InvalidName)?;
+            let name =
+                CString::new(debug_name).map_err(|_| Error::Build(BuildError::InvalidName))?;
             // SAFETY: `name` is NUL-terminated; the flags are valid.
             let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
             if fd < 0 {

@@ -9,8 +9,9 @@
 //!
 //! Each side trusts nothing it loads from the other side's line: a remote
 //! position is checked against the local one before it is used, and a bad one
-//! poisons the handle with [`Error::Corrupted`].
+//! poisons the handle with [`RingError::Corrupt`](crate::RingError::Corrupt).
 
+use crate::error::BuildError;
 use crate::layout::{self, RingHeader, RingKind, SideOwner, HEADER_SIZE};
 use crate::peer::Claim;
 use crate::region::{Placement, Region, Use};
@@ -56,14 +57,15 @@ unsafe impl Sync for RingMem {}
 /// Bytes a ring of `capacity` units of `unit_size` bytes needs in a region.
 pub(crate) fn bytes_needed(capacity: usize, unit_size: usize, min: u64) -> Result<usize, Error> {
     let data = layout::data_bytes(capacity, unit_size, min)?;
-    usize::try_from(data + HEADER_SIZE as u64).map_err(|_| Error::OutOfMemory { bytes: data })
+    usize::try_from(data + HEADER_SIZE as u64)
+        .map_err(|_| Error::Build(BuildError::SizeOverflow { what: "ring" }))
 }
 
 fn check_offset(offset: usize) -> Result<(), Error> {
     if offset % arch::CACHE_LINE != 0 {
-        return Err(Error::Misaligned {
+        return Err(Error::Build(BuildError::Misaligned {
             offset: offset as u64,
-        });
+        }));
     }
     Ok(())
 }
@@ -128,10 +130,10 @@ impl RingMem {
             .checked_add(HEADER_SIZE)
             .is_some_and(|e| e <= region.len());
         if !fits {
-            return Err(Error::RegionTooSmall {
+            return Err(Error::Build(BuildError::RegionTooSmall {
                 needed: offset as u64 + HEADER_SIZE as u64,
                 len: region.len() as u64,
-            });
+            }));
         }
         // SAFETY: [offset, offset + HEADER_SIZE) is inside the region and
         // aligned for RingHeader, whose fields are all atomics, so reading it
@@ -229,7 +231,7 @@ impl RingMem {
 /// Reads each metadata word once and checks it; returns the capacity.
 fn validate(h: &RingHeader, shape: Shape) -> Result<u64, Error> {
     let m = &h.meta;
-    let bad = |e| Err(Error::Attach(e));
+    let bad = |e| Err(Error::Build(BuildError::Attach(e)));
     let magic = arch::load_acquire(&m.magic);
     if magic != layout::MAGIC {
         return bad(AttachError::BadMagic { found: magic });
@@ -422,7 +424,7 @@ impl ProdCore {
         let tail = arch::load_acquire(&h.cons.tail);
         // The consumer may only move forward, and never past our head.
         if tail.wrapping_sub(self.cached_tail) > self.head.wrapping_sub(self.cached_tail) {
-            return Err(RingError::Corrupted(Corruption::ConsumerPosition));
+            return Err(RingError::Corrupt(Corruption::ConsumerPosition));
         }
         if tail != self.cached_tail {
             self.cached_tail = tail;
@@ -540,7 +542,7 @@ impl ConsCore {
     /// on nearly every read.
     #[inline]
     pub(crate) fn refresh(&mut self) -> Result<u64, RingError> {
-        self.reload().map_err(RingError::Corrupted)
+        self.reload().map_err(RingError::Corrupt)
     }
 
     /// [`refresh`](Self::refresh), whose only failure is a corruption.
@@ -614,6 +616,6 @@ impl ConsCore {
     pub(crate) fn poison(&mut self, c: Corruption) -> RingError {
         self.poisoned = Some(c);
         arch::store_relaxed(&self.raw.hdr().cons.poisoned, corruption_code(c));
-        RingError::Corrupted(c)
+        RingError::Corrupt(c)
     }
 }

@@ -9,6 +9,7 @@ mod common;
 use common::child;
 use tracering::clock::{self, ClockSource};
 use tracering::pipeline::{Registry, RegistryConfig};
+use tracering::BuildError;
 use tracering::{AttachError, Error, Region};
 
 /// Byte offset of the creator's clock-source word in the registry header.
@@ -122,7 +123,10 @@ fn a_fresh_process_takes_a_creators_fallback() {
     } else {
         assert!(matches!(
             here.err(),
-            Some(Error::Attach(AttachError::ClockSource { found: 5, .. }))
+            Some(Error::Build(BuildError::Attach(AttachError::ClockSource {
+                found: 5,
+                ..
+            })))
         ));
     }
 }
@@ -146,7 +150,9 @@ fn an_unknown_source_word_is_refused() {
         assert!(
             matches!(
                 Registry::attach(&region).err(),
-                Some(Error::Attach(AttachError::ClockSource { .. }))
+                Some(Error::Build(BuildError::Attach(
+                    AttachError::ClockSource { .. }
+                )))
             ),
             "code {code}"
         );

@@ -1,6 +1,7 @@
 //! EventRing: construction, FIFO, wraparound, overflow accounting, batches,
 //! reset and diagnostics.
 
+use tracering::BuildError;
 use tracering::{CapacityError, Error, EventRing, PushError, RingError};
 
 #[test]
@@ -8,10 +9,10 @@ fn capacity_is_validated_never_rounded() {
     let bad = |cap: usize, reason| {
         assert_eq!(
             EventRing::<u64>::with_capacity(cap).unwrap_err(),
-            Error::InvalidCapacity {
+            Error::Build(BuildError::InvalidCapacity {
                 requested: cap as u64,
                 reason
-            }
+            })
         )
     };
     bad(0, CapacityError::Zero);
@@ -19,10 +20,10 @@ fn capacity_is_validated_never_rounded() {
     bad(1000, CapacityError::NotPowerOfTwo);
     bad(usize::MAX, CapacityError::NotPowerOfTwo);
     match EventRing::<u64>::with_capacity(1 << 62).unwrap_err() {
-        Error::InvalidCapacity {
+        Error::Build(BuildError::InvalidCapacity {
             reason: CapacityError::TooLarge { max },
             ..
-        } => assert!(max < 1 << 62 && max.is_power_of_two()),
+        }) => assert!(max < 1 << 62 && max.is_power_of_two()),
         e => panic!("unexpected {e:?}"),
     }
     for cap in [1usize, 2, 4, 1024, 2048] {
@@ -36,14 +37,14 @@ fn capacity_is_validated_never_rounded() {
 fn unsupported_types_are_refused() {
     assert_eq!(
         EventRing::<()>::with_capacity(4).unwrap_err(),
-        Error::UnsupportedType { size: 0, align: 1 }
+        Error::Build(BuildError::UnsupportedType { size: 0, align: 1 })
     );
     #[derive(Clone, Copy)]
     #[repr(align(256))]
     struct Huge(#[allow(dead_code)] u8);
     assert!(matches!(
         EventRing::<Huge>::with_capacity(4),
-        Err(Error::UnsupportedType { align: 256, .. })
+        Err(Error::Build(BuildError::UnsupportedType { align: 256, .. }))
     ));
 }
 

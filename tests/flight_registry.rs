@@ -146,14 +146,16 @@ fn a_second_snapshotter_is_refused_and_a_stream_registry_has_none() {
     let first = Snapshotter::new(&reg).unwrap();
     assert!(matches!(
         Snapshotter::new(&reg),
-        Err(tracering::Error::SideTaken { .. })
+        Err(tracering::Error::Build(
+            tracering::BuildError::SideTaken { .. }
+        ))
     ));
     drop(first);
     assert!(Snapshotter::new(&reg).is_ok());
     let stream = Registry::new(RegistryConfig::default()).unwrap();
     assert!(matches!(
         Snapshotter::new(&stream),
-        Err(tracering::Error::Attach(_))
+        Err(tracering::Error::Build(tracering::BuildError::Attach(_)))
     ));
     assert!(tracering::pipeline::Drain::new(
         &reg,
@@ -183,9 +185,9 @@ fn a_bad_lane_mode_word_is_refused_on_attach() {
     unsafe { (region.as_ptr().add(112) as *mut u64).write_volatile(7) };
     assert!(matches!(
         Registry::attach(&region),
-        Err(tracering::Error::Attach(
-            tracering::AttachError::WrongKind { found: 7 }
-        ))
+        Err(tracering::Error::Build(tracering::BuildError::Attach(
+            tracering::AttachError::LaneMode { found: 7 }
+        )))
     ));
     // Stream mode over flight rings: no lane attaches (the rings' kind
     // differs), and the write is refused with a typed error.

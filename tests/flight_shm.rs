@@ -473,7 +473,7 @@ fn hostile_writer_event_ring() {
                     assert!(s.written() >= last, "{s:?} after {last}");
                     last = s.written();
                 }
-                Err(RingError::Corrupted(c)) => {
+                Err(RingError::Corrupt(c)) => {
                     // Positions intact: nothing an event reader checks broke.
                     assert!(!benign, "round {round}: {c:?} with intact positions");
                     poisoned = true
@@ -534,7 +534,7 @@ fn hostile_writer_record_ring() {
                         assert_ne!(rec.kind, EventHeader::KIND_PAD);
                     }
                 }
-                Err(RingError::Corrupted(_)) => poisoned = true,
+                Err(RingError::Corrupt(_)) => poisoned = true,
                 Err(e) => panic!("unexpected {e}"),
             }
         }
@@ -592,7 +592,7 @@ fn hostile_writer_racing_snapshots() {
                     assert!(!rec.payload.is_empty() && rec.payload.len() <= max);
                 }
             }
-            Err(RingError::Corrupted(_)) => rec_poisoned = true,
+            Err(RingError::Corrupt(_)) => rec_poisoned = true,
             Err(e) => panic!("unexpected {e}"),
         }
         match er.snapshot(&mut evs) {
@@ -602,7 +602,7 @@ fn hostile_writer_racing_snapshots() {
                 assert_eq!(evs.len() as u64, s.kept, "{s:?}");
                 assert!(s.kept <= 8);
             }
-            Err(RingError::Corrupted(_)) => ev_poisoned = true,
+            Err(RingError::Corrupt(_)) => ev_poisoned = true,
             Err(e) => panic!("unexpected {e}"),
         }
         if rec_poisoned && ev_poisoned {

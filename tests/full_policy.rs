@@ -9,6 +9,7 @@ use tracering::pipeline::{
     RegistryConfig, Sink,
 };
 use tracering::{AttachError, Error, Record};
+use tracering::{BuildError, PipelineError};
 
 fn wait(ms: u64) -> FullPolicy {
     FullPolicy::Wait {
@@ -168,7 +169,10 @@ fn wait_does_not_wait_on_a_closed_registry() {
     let t = Instant::now();
     assert_eq!(lane.event(1, 0, 16), Err(tracering::RingError::Full));
     assert!(t.elapsed() < Duration::from_secs(5));
-    assert_eq!(reg.register().err(), Some(Error::Closed));
+    assert_eq!(
+        reg.register().err(),
+        Some(Error::Pipeline(PipelineError::Closed))
+    );
 }
 
 #[test]
@@ -246,7 +250,7 @@ fn bad_policies_are_refused() {
     };
     assert!(matches!(
         Registry::new(tiny(too_long)),
-        Err(Error::InvalidFullPolicy { timeout_ns }) if timeout_ns == 60_000_000_001
+        Err(Error::Build(BuildError::InvalidFullPolicy { timeout_ns })) if timeout_ns == 60_000_000_001
     ));
     let longest = FullPolicy::Wait {
         timeout: FullPolicy::MAX_WAIT,
@@ -260,7 +264,7 @@ fn bad_policies_are_refused() {
     };
     assert!(matches!(
         Registry::new(tiny(huge)),
-        Err(Error::InvalidFullPolicy { .. })
+        Err(Error::Build(BuildError::InvalidFullPolicy { .. }))
     ));
     // A flight recorder overwrites; it never waits.
     let flight = RegistryConfig {
@@ -269,9 +273,9 @@ fn bad_policies_are_refused() {
     };
     assert!(matches!(
         Registry::new(flight),
-        Err(Error::InvalidFullPolicy {
+        Err(Error::Build(BuildError::InvalidFullPolicy {
             timeout_ns: 5_000_000
-        })
+        }))
     ));
 }
 
@@ -296,7 +300,9 @@ fn an_attacher_uses_the_creators_policy_and_refuses_a_bad_word() {
         unsafe { (region.as_ptr().add(policy_word()) as *mut u64).write_volatile(bad) };
         assert_eq!(
             Registry::attach(&region).err(),
-            Some(Error::Attach(AttachError::FullPolicy { found: bad })),
+            Some(Error::Build(BuildError::Attach(AttachError::FullPolicy {
+                found: bad
+            }))),
             "{why}"
         );
     }
@@ -317,7 +323,9 @@ fn an_attacher_uses_the_creators_policy_and_refuses_a_bad_word() {
     unsafe { (region.as_ptr().add(policy_word()) as *mut u64).write_volatile(1) };
     assert_eq!(
         Registry::attach(&region).err(),
-        Some(Error::Attach(AttachError::FullPolicy { found: 1 }))
+        Some(Error::Build(BuildError::Attach(AttachError::FullPolicy {
+            found: 1
+        })))
     );
     drop(reg);
 }
@@ -333,7 +341,7 @@ struct Echo {
 impl Echo {
     fn echo(&mut self, r: Result<(), Error>) {
         match r {
-            Err(Error::DrainThread) => self.refused += 1,
+            Err(Error::Pipeline(PipelineError::DrainThread)) => self.refused += 1,
             other => panic!("an emit on the drain thread gave {other:?}"),
         }
     }

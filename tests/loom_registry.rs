@@ -9,7 +9,7 @@
 
 use loom::thread;
 use tracering::pipeline::{Drain, DrainConfig, FullPolicy, NullSink, Registry, RegistryConfig};
-use tracering::Error;
+use tracering::{Error, PipelineError};
 
 fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     let mut b = loom::model::Builder::new();
@@ -40,7 +40,8 @@ fn one_slot_two_registrants() {
         let mine = reg.register().map(|l| l.generation());
         let theirs = t.join().unwrap();
         match (mine, theirs) {
-            (Ok(_), Err(Error::RegistryFull)) | (Err(Error::RegistryFull), Ok(_)) => {}
+            (Ok(_), Err(Error::Pipeline(PipelineError::RegistryFull)))
+            | (Err(Error::Pipeline(PipelineError::RegistryFull)), Ok(_)) => {}
             other => panic!("both or neither registered: {other:?}"),
         }
         // Both lanes are dropped: the slot is retired, never double-held.

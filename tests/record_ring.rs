@@ -1,7 +1,8 @@
 //! RecordRing: construction, framing, wraparound with straddling sizes,
 //! overflow accounting, batches, reserve/commit, reset and diagnostics.
 
-use tracering::{CapacityError, Error, EventHeader, InvalidRecord, RecordRing, RingError};
+use tracering::BuildError;
+use tracering::{CapacityError, Error, EventHeader, RecordError, RecordRing, RingError};
 
 /// A payload whose bytes depend on its sequence number and length.
 fn payload(seq: u64, len: usize) -> Vec<u8> {
@@ -15,10 +16,10 @@ fn capacity_is_validated_never_rounded() {
     let bad = |cap: usize, reason| {
         assert_eq!(
             RecordRing::with_capacity(cap).unwrap_err(),
-            Error::InvalidCapacity {
+            Error::Build(BuildError::InvalidCapacity {
                 requested: cap as u64,
                 reason
-            }
+            })
         )
     };
     bad(0, CapacityError::Zero);
@@ -37,23 +38,23 @@ fn bad_records_are_typed_errors_and_not_drops() {
     let (mut p, _c) = RecordRing::with_capacity(256).unwrap().split();
     assert_eq!(
         p.write(1, b""),
-        Err(RingError::InvalidRecord(InvalidRecord::Empty))
+        Err(RingError::InvalidRecord(RecordError::Empty))
     );
     assert_eq!(
         p.write(1, &[0; 113]),
-        Err(RingError::InvalidRecord(InvalidRecord::TooLarge))
+        Err(RingError::InvalidRecord(RecordError::TooLarge))
     );
     assert_eq!(
         p.write(EventHeader::KIND_PAD, b"x"),
-        Err(RingError::InvalidRecord(InvalidRecord::ReservedKind))
+        Err(RingError::InvalidRecord(RecordError::ReservedKind))
     );
     assert!(matches!(
         p.reserve(1, 0),
-        Err(RingError::InvalidRecord(InvalidRecord::Empty))
+        Err(RingError::InvalidRecord(RecordError::Empty))
     ));
     assert!(matches!(
         p.write_batch(&[(1, b"ok"), (2, b"")]),
-        Err(RingError::InvalidRecord(InvalidRecord::Empty))
+        Err(RingError::InvalidRecord(RecordError::Empty))
     ));
     p.write(EventHeader::MAX_KIND, &[0; 112]).unwrap();
     let s = p.stats();
@@ -215,11 +216,11 @@ fn reserve_commit_abandon_and_shrink() {
     let mut g = p.reserve(2, 48).unwrap();
     g.payload_mut()[..3].copy_from_slice(b"abc");
     let g = match g.commit_len(0) {
-        Err((g, InvalidRecord::Empty)) => g,
+        Err((g, RecordError::Empty)) => g,
         _ => panic!("zero-length commit accepted"),
     };
     let g = match g.commit_len(49) {
-        Err((g, InvalidRecord::TooLarge)) => g,
+        Err((g, RecordError::TooLarge)) => g,
         _ => panic!("over-long commit accepted"),
     };
     g.commit_len(3).ok().unwrap();

@@ -9,6 +9,8 @@ use tracering::pipeline::{
     schema, CallbackSink, Drain, DrainConfig, Entry, FileSink, NullSink, Registry, RegistryConfig,
     TraceEntry, TraceReader,
 };
+use tracering::PipelineError;
+use tracering::TraceError;
 use tracering::{Error, RingError};
 
 fn trace_path(name: &str) -> PathBuf {
@@ -24,7 +26,7 @@ fn produce(reg: &Registry, t: u64, n: u64, retry: bool) -> u64 {
     while seq < n {
         match reg.emit(1, t, seq) {
             Ok(()) => seq += 1,
-            Err(Error::Full) => {
+            Err(Error::Ring(RingError::Full)) => {
                 refused += 1;
                 if retry {
                     thread::yield_now();
@@ -233,7 +235,8 @@ fn ten_thousand_short_lived_threads_recycle_slots() {
                             Ok(()) => n += 1,
                             // All slots await recycling, or the ring is full:
                             // counted; try again.
-                            Err(Error::RegistryFull) | Err(Error::Full) => {
+                            Err(Error::Pipeline(PipelineError::RegistryFull))
+                            | Err(Error::Ring(RingError::Full)) => {
                                 refused += 1;
                                 thread::yield_now();
                             }
@@ -270,7 +273,7 @@ fn exhaustion_is_a_counted_typed_error() {
     let b = reg.register().unwrap();
     assert_ne!(a.slot(), b.slot());
     let r = thread::scope(|s| s.spawn(|| reg.emit(1, 0, 0)).join().unwrap());
-    assert_eq!(r, Err(Error::RegistryFull));
+    assert_eq!(r, Err(Error::Pipeline(PipelineError::RegistryFull)));
     assert_eq!(reg.stats().exhausted, 1);
     drop((a, b));
     let (report, _) = Drain::new(&reg, NullSink, DrainConfig::default())
@@ -419,7 +422,7 @@ fn trace_reader_rejects_truncated_and_corrupt_files() {
     for cut in [17, 40, bytes.len() - 1] {
         let last = TraceReader::new(&bytes[..cut]).unwrap().last().unwrap();
         assert!(
-            matches!(last, Err(Error::TraceTruncated { .. })),
+            matches!(last, Err(Error::Trace(TraceError::Truncated { .. }))),
             "cut at {cut}"
         );
     }
@@ -427,13 +430,16 @@ fn trace_reader_rejects_truncated_and_corrupt_files() {
     bad[16 + 16 + 20] ^= 0xFF; // a body byte of the first block
     assert_eq!(
         TraceReader::new(&bad[..]).unwrap().next(),
-        Some(Err(Error::TraceCorrupt { offset: 16 }))
+        Some(Err(Error::Trace(TraceError::Corrupt {
+            path: None,
+            offset: 16
+        })))
     );
     let mut bad = bytes.clone();
     bad[16] = 9; // unknown tag
     assert!(matches!(
         TraceReader::new(&bad[..]).unwrap().next(),
-        Some(Err(Error::TraceCorrupt { .. }))
+        Some(Err(Error::Trace(TraceError::Corrupt { .. })))
     ));
     std::fs::remove_file(&path).ok();
 }
@@ -483,7 +489,7 @@ fn callback_sink_sees_events_records_and_drops() {
 fn a_nested_emit_is_a_typed_error_not_a_panic() {
     let reg = Registry::new(RegistryConfig::default()).unwrap();
     let inner = reg.with_lane(|_lane| reg.emit(1, 2, 3)).unwrap();
-    assert_eq!(inner, Err(Error::Reentrant));
+    assert_eq!(inner, Err(Error::Pipeline(PipelineError::Reentrant)));
     assert_eq!(reg.stats().exhausted, 1);
     reg.emit(1, 2, 3).unwrap();
 }

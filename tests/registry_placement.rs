@@ -1,9 +1,10 @@
 //! No ring can be built over a live registry's bytes: its header, slot
 //! table and every lane's rings, free or not, are refused with
-//! `Error::InUse`, and the registry keeps working afterwards.
+//! `Error::Build(BuildError::InUse)`, and the registry keeps working afterwards.
 
 use tracering::flight::{FlightRecordRing, FlightRing};
 use tracering::pipeline::{Drain, IndexEvent, NullSink, Registry, RegistryConfig};
+use tracering::BuildError;
 use tracering::{cache_line, Error, EventRing, RecordRing, Region};
 
 fn round(n: usize) -> usize {
@@ -24,7 +25,7 @@ fn lanes(cfg: RegistryConfig) -> (usize, usize, usize) {
 }
 
 fn in_use<T>(r: Result<T, Error>) -> bool {
-    matches!(r, Err(Error::InUse { .. }))
+    matches!(r, Err(Error::Build(BuildError::InUse { .. })))
 }
 
 #[test]

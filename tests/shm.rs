@@ -9,6 +9,7 @@ use common::{check_seq_record, child, mix, seq_record};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::Child;
 use std::time::{Duration, Instant};
+use tracering::BuildError;
 use tracering::{
     AttachError, Error, EventConsumer, EventRing, Peer, RecordConsumer, RecordProducer, RecordRing,
     Region, RingError,
@@ -305,59 +306,66 @@ fn attach_reports_each_validation_error() {
     let r = Region::heap(8192).unwrap();
     assert!(matches!(
         attach_err(&r),
-        Error::Attach(AttachError::BadMagic { found: 0 })
+        Error::Build(BuildError::Attach(AttachError::BadMagic { found: 0 }))
     ));
     let r = fresh();
     poke(&r, meta::VERSION, &99u32.to_ne_bytes());
     assert!(matches!(
         attach_err(&r),
-        Error::Attach(AttachError::Version { found: 99, .. })
+        Error::Build(BuildError::Attach(AttachError::Version { found: 99, .. }))
     ));
     let r = fresh();
     poke(&r, meta::FINGERPRINT, &1u64.to_ne_bytes());
     assert!(matches!(
         attach_err(&r),
-        Error::Attach(AttachError::Layout { found: 1, .. })
+        Error::Build(BuildError::Attach(AttachError::Layout { found: 1, .. }))
     ));
     let r = fresh();
     assert!(matches!(
         EventConsumer::<u64>::attach(&r, 0),
-        Err(Error::Attach(AttachError::WrongKind { found: 2 }))
+        Err(Error::Build(BuildError::Attach(AttachError::WrongKind {
+            found: 2
+        })))
     ));
     let r = fresh();
     poke(&r, meta::KIND, &1u32.to_ne_bytes());
     poke(&r, meta::UNIT_SIZE, &1u32.to_ne_bytes());
     assert!(matches!(
         EventConsumer::<u64>::attach(&r, 0),
-        Err(Error::Attach(AttachError::UnitMismatch {
-            size: 1,
-            align: 8
-        }))
+        Err(Error::Build(BuildError::Attach(
+            AttachError::UnitMismatch { size: 1, align: 8 }
+        )))
     ));
     for cap in [0u64, 1000, 32, 1 << 63] {
         let r = fresh();
         poke(&r, meta::CAPACITY, &cap.to_ne_bytes());
         assert_eq!(
             attach_err(&r),
-            Error::Attach(AttachError::Capacity { found: cap })
+            Error::Build(BuildError::Attach(AttachError::Capacity { found: cap }))
         );
     }
     let r = fresh();
     poke(&r, meta::DATA_LEN, &4096u64.to_ne_bytes());
     assert!(matches!(
         attach_err(&r),
-        Error::Attach(AttachError::DataArea { len: 4096, .. })
+        Error::Build(BuildError::Attach(AttachError::DataArea { len: 4096, .. }))
     ));
     // A capacity that passes every check but does not fit in the region.
     let r = fresh();
     poke(&r, meta::CAPACITY, &8192u64.to_ne_bytes());
     poke(&r, meta::DATA_LEN, &8192u64.to_ne_bytes());
-    assert!(matches!(attach_err(&r), Error::RegionTooSmall { .. }));
+    assert!(matches!(
+        attach_err(&r),
+        Error::Build(BuildError::RegionTooSmall { .. })
+    ));
     let tiny = Region::heap(64).unwrap();
-    assert!(matches!(attach_err(&tiny), Error::RegionTooSmall { .. }));
+    assert!(matches!(
+        attach_err(&tiny),
+        Error::Build(BuildError::RegionTooSmall { .. })
+    ));
     assert!(matches!(
         RecordConsumer::attach(&fresh(), 8),
-        Err(Error::Misaligned { offset: 8 })
+        Err(Error::Build(BuildError::Misaligned { offset: 8 }))
     ));
     let _ = meta::MAGIC;
 }
@@ -370,26 +378,26 @@ fn placement_and_claims_keep_one_ring_per_range_and_one_holder_per_side() {
     let ring = RecordRing::create_in(&region, 0, 1024).unwrap();
     assert!(matches!(
         RecordRing::create_in(&region, 0, 1024),
-        Err(Error::InUse { offset: 0 })
+        Err(Error::Build(BuildError::InUse { offset: 0 }))
     ));
     assert!(matches!(
         RecordRing::create_in(&region, line, 1024),
-        Err(Error::InUse { .. })
+        Err(Error::Build(BuildError::InUse { .. }))
     ));
     assert!(matches!(
         RecordRing::create_in(&region, need, 2048),
-        Err(Error::RegionTooSmall { .. })
+        Err(Error::Build(BuildError::RegionTooSmall { .. }))
     ));
     let second = RecordRing::create_in(&region, need, 1024).unwrap();
     let (p, c) = ring.split();
     let me = std::process::id();
     assert!(matches!(
         RecordProducer::attach(&region, 0),
-        Err(Error::SideTaken { pid }) if pid == me
+        Err(Error::Build(BuildError::SideTaken { pid })) if pid == Some(me)
     ));
     assert!(matches!(
         RecordConsumer::attach(&region, 0),
-        Err(Error::SideTaken { .. })
+        Err(Error::Build(BuildError::SideTaken { .. }))
     ));
     drop(c);
     assert!(matches!(p.consumer(), Peer::Released { pid } if pid == me));
@@ -410,7 +418,7 @@ fn named_segments() {
     let a = Region::create_named(&name, 4096).unwrap();
     assert!(matches!(
         Region::create_named(&name, 4096),
-        Err(Error::Os { op: "shm_open", .. })
+        Err(Error::Build(BuildError::Os { op: "shm_open", .. }))
     ));
     let b = Region::open_named(&name).unwrap();
     assert_eq!(b.len(), 4096);
@@ -421,7 +429,7 @@ fn named_segments() {
     for bad in ["", "/", "noslash", "/a/b", "/nul\0"] {
         assert_eq!(
             Region::create_named(bad, 64).unwrap_err(),
-            Error::InvalidName
+            Error::Build(BuildError::InvalidName)
         );
     }
     Region::unlink(&name).unwrap();
@@ -432,7 +440,7 @@ fn named_segments() {
 
 /// A "peer" thread scribbles random words over the header and the records
 /// while the consumer drains. The consumer may only ever see well-framed
-/// records or `Error::Corrupted`; the test must end without UB or panic.
+/// records or `Error::Ring(RingError::Corrupt)`; the test must end without UB or panic.
 ///
 /// Under Miri the scribbler writes only the atomic position words while the
 /// threads run (anything else would be a data race in Rust's model, which
@@ -494,7 +502,7 @@ fn hostile_peer_yields_only_valid_records_or_corrupted() {
                 assert!(r.header().is_valid());
             }) {
                 Ok(_) => {}
-                Err(RingError::Corrupted(_)) => {
+                Err(RingError::Corrupt(_)) => {
                     corrupted = true;
                     break;
                 }
@@ -520,13 +528,10 @@ fn hostile_peer_yields_only_valid_records_or_corrupted() {
             if outcome.is_ok() {
                 outcome = c.read_batch(usize::MAX, |_| {});
             }
-            assert!(
-                matches!(outcome, Err(RingError::Corrupted(_))),
-                "{outcome:?}"
-            );
+            assert!(matches!(outcome, Err(RingError::Corrupt(_))), "{outcome:?}");
         }
         // Poisoned for good: every later read reports it.
-        assert!(matches!(c.read(), Err(RingError::Corrupted(_))));
+        assert!(matches!(c.read(), Err(RingError::Corrupt(_))));
         assert!(c.poisoned().is_some());
     }
     eprintln!("hostile peer: {poisoned_rounds}/{rounds} rounds poisoned by the scribbler");
@@ -671,11 +676,11 @@ fn a_corrupt_consumer_position_is_reported_to_the_producer() {
     use tracering::{Corruption, PushError};
     assert_eq!(
         p.push(9),
-        Err(PushError::Corrupted(Corruption::ConsumerPosition))
+        Err(PushError::Corrupt(Corruption::ConsumerPosition))
     );
     assert_eq!(
         p.push_or_drop(9),
-        Err(RingError::Corrupted(Corruption::ConsumerPosition))
+        Err(RingError::Corrupt(Corruption::ConsumerPosition))
     );
     assert_eq!(p.stats().dropped, 1);
     drop(c);

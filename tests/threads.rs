@@ -10,6 +10,7 @@ use tracering::pipeline::schema::{self, Decoded, Value};
 use tracering::pipeline::{
     Drain, IndexEvent, LaneId, RefusedThread, Registry, RegistryConfig, Sink,
 };
+use tracering::PipelineError;
 use tracering::{Error, Record};
 use tracing::dispatcher::{self, Dispatch};
 use tracing_subscriber::prelude::*;
@@ -140,7 +141,7 @@ fn crowd(reg: &Registry, n: usize) -> Vec<(String, bool)> {
                     assert_eq!(first.is_err(), second.is_err());
                     match first {
                         Ok(()) => (name, false),
-                        Err(Error::RegistryFull) => (name, true),
+                        Err(Error::Pipeline(PipelineError::RegistryFull)) => (name, true),
                         Err(e) => panic!("{e}"),
                     }
                 })
@@ -267,7 +268,7 @@ fn a_hostile_refused_table_is_only_data() {
     assert!(taken.is_ok());
     let late = reg.clone();
     let refused = thread::spawn(move || late.emit(1, 0, 0)).join().unwrap();
-    assert_eq!(refused, Err(Error::RegistryFull));
+    assert_eq!(refused, Err(Error::Pipeline(PipelineError::RegistryFull)));
     reg.detach_current_thread();
     let (report, sink) = drain.finish().unwrap();
     assert_eq!(report.refused, 0, "u64::MAX + 1 wraps");

@@ -7,6 +7,7 @@ use tracering::pipeline::{
     Drain, DrainConfig, FileSink, Registry, RegistryConfig, TraceEntry, TraceReader,
 };
 use tracering::Error;
+use tracering::TraceError;
 
 /// A small trace written by a drain: index events and records of two
 /// threads, with the timebase, scale and process blocks.
@@ -89,7 +90,7 @@ proptest! {
         }
         let (_, err) = read(&bytes).unwrap();
         if let Some(e) = err {
-            prop_assert!(matches!(e, Error::TraceCorrupt { .. } | Error::TraceTruncated { .. }), "{e:?}");
+            prop_assert!(matches!(e, Error::Trace(TraceError::Corrupt { .. }) | Error::Trace(TraceError::Truncated { .. })), "{e:?}");
         }
     }
 
@@ -103,7 +104,7 @@ proptest! {
         let (whole, _) = read(&bytes).unwrap();
         prop_assert!(entries.len() <= whole.len());
         if let Some(e) = err {
-            prop_assert!(matches!(e, Error::TraceTruncated { .. }), "{e:?}");
+            prop_assert!(matches!(e, Error::Trace(TraceError::Truncated { .. })), "{e:?}");
         }
     }
 
@@ -135,7 +136,7 @@ proptest! {
 
     /// Well-checked blocks of any tag, flags and body: the reader checks
     /// every field itself (lengths, counts, record framing, UTF-8) and
-    /// gives `TraceCorrupt`, never a panic.
+    /// gives `TraceError::Corrupt`, never a panic.
     #[test]
     fn checked_hostile_blocks_give_a_typed_error(
         blocks in proptest::collection::vec(
@@ -147,7 +148,7 @@ proptest! {
         }
         let (_, err) = read(&bytes).unwrap();
         if let Some(e) = err {
-            prop_assert!(matches!(e, Error::TraceCorrupt { .. }), "{e:?}");
+            prop_assert!(matches!(e, Error::Trace(TraceError::Corrupt { .. })), "{e:?}");
         }
     }
 

@@ -7,6 +7,7 @@ use super::json::JsonWriter;
 use super::model::ExportWriter;
 use super::spans::SpanDecoder;
 use super::translate::Translator;
+use crate::error::TraceError;
 use crate::pipeline::TraceReader;
 use crate::Error;
 use std::fmt;
@@ -97,11 +98,17 @@ pub fn convert_with<D: super::translate::EntryDecoder>(
     out: &mut dyn ExportWriter,
 ) -> Result<Converted, Error> {
     let input = input.as_ref();
+    // An entry that cannot be decoded is the input's fault: name the file.
+    // (A failed write is the output's, which has no name here.)
+    let named = |e: Error| match e {
+        Error::Trace(t @ TraceError::Schema { .. }) => Error::Trace(t).in_file(input),
+        other => other,
+    };
     // First pass: threads, processes and names. It stops where the second
     // will.
     for entry in TraceReader::open(input)? {
         match entry {
-            Ok(e) => translator.collect(&e)?,
+            Ok(e) => translator.collect(&e).map_err(named)?,
             Err(_) => break,
         }
     }
@@ -111,7 +118,7 @@ pub fn convert_with<D: super::translate::EntryDecoder>(
     for entry in TraceReader::open(input)? {
         match entry {
             Ok(e) => {
-                translator.entry(out, &e)?;
+                translator.entry(out, &e).map_err(named)?;
                 entries += 1;
             }
             Err(error) => {

@@ -13,7 +13,8 @@ use super::translate::{TraceMeta, Translator};
 use crate::clock::Timebase;
 use crate::pipeline::schema::{self, Decoded};
 use crate::pipeline::{Batch, IndexEvent, LaneId, RefusedThread, Sink};
-use crate::{Error, Record};
+use crate::error::{Error, PipelineError, TraceError};
+use crate::Record;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -141,7 +142,12 @@ impl ExportFile {
     /// ```
     pub fn create(path: impl AsRef<Path>, format: Format) -> Result<ExportFile, Error> {
         let path = path.as_ref().to_path_buf();
-        let out = BufWriter::new(File::create(&path)?);
+        let file = File::create(&path).map_err(|e| TraceError::Io {
+            path: Some(path.clone()),
+            offset: None,
+            source: e.into(),
+        })?;
+        let out = BufWriter::new(file);
         let translator = || Translator::with_decoder(SpanDecoder::default());
         // The drain's timebase replaces this clock before the first entry.
         let clock = ClockInfo::nanoseconds();
@@ -185,7 +191,7 @@ impl ExportFile {
 
     /// Ends the slices still open, writes the format's end and flushes the
     /// file. Call it once the drain has stopped; a second call does
-    /// nothing, and a [`Sink`] call after it fails with [`Error::Closed`].
+    /// nothing, and a [`Sink`] call after it fails with [`PipelineError::Closed`].
     pub fn finish(&mut self) -> Result<(), Error> {
         match self.inner.take() {
             Some(inner) => {
@@ -197,7 +203,7 @@ impl ExportFile {
     }
 
     fn sink(&mut self) -> Result<&mut dyn Sink, Error> {
-        self.inner.as_mut().map(Inner::sink).ok_or(Error::Closed)
+        self.inner.as_mut().map(Inner::sink).ok_or(Error::Pipeline(PipelineError::Closed))
     }
 }
 

@@ -25,7 +25,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::io::Write;
 
 fn json_error(e: serde_json::Error) -> Error {
-    Error::Io(std::io::Error::from(e).kind())
+    Error::from(std::io::Error::from(e))
 }
 
 /// The `args` object of an event.

@@ -8,6 +8,7 @@ use super::json::JsonWriter;
 use super::model::{ClockInfo, ExportWriter};
 use super::translate::{EntryDecoder, NoDecoder, Translator};
 use crate::clock::Timebase;
+use crate::error::Corruption;
 use crate::pipeline::merge::{parse_records, BatchOrder, Direct, Merge};
 use crate::pipeline::{Batch, IndexEvent, LaneId, Sink};
 use crate::{Error, Record};
@@ -182,7 +183,7 @@ impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
     fn batch(&mut self, b: &Batch<'_>) -> Result<(), Error> {
         self.started()?;
         // The drain checked the framing; a batch built by hand may not be.
-        let records = parse_records(b.records).ok_or(Error::TraceCorrupt { offset: 0 })?;
+        let records = parse_records(b.records).ok_or(Corruption::RecordFraming)?;
         let order = BatchOrder {
             first_record: b.first_record,
             complete: b.complete,

@@ -36,7 +36,7 @@
 
 use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
 use super::translate::{EntryDecoder, TraceMeta};
-use crate::pipeline::schema::{self, Callsites, Decoded, Value, Values};
+use crate::pipeline::schema::{self, Callsites, Decoded, SchemaError, Value, Values};
 use crate::pipeline::{IndexEvent, LaneId, TraceEntry};
 use crate::Error;
 use std::collections::{BTreeMap, HashMap};
@@ -324,13 +324,25 @@ impl SpanDecoder {
     }
 }
 
+/// A reserved kind that this version does not define (written by a newer
+/// one) gets the default translation, like an entry that is not reserved;
+/// a malformed entry of a known kind is an error.
+fn newer_kind_is_none(
+    decoded: Result<Option<Decoded<'_>>, SchemaError>,
+) -> Result<Option<Decoded<'_>>, Error> {
+    match decoded {
+        Err(SchemaError::UnknownEventKind(_) | SchemaError::UnknownRecordKind(_)) => Ok(None),
+        other => Ok(other?),
+    }
+}
+
 impl EntryDecoder for SpanDecoder {
     fn collect(&mut self, entry: &TraceEntry, meta: &mut TraceMeta) -> Result<(), Error> {
         let tid = match entry {
             TraceEntry::Event { lane, .. } | TraceEntry::Record { lane, .. } => lane.thread,
             _ => return Ok(()),
         };
-        if let Ok(Some(d)) = schema::decode(entry) {
+        if let Some(d) = newer_kind_is_none(schema::decode(entry))? {
             self.learn(&d, |n| meta.name_tid(tid, n));
         }
         Ok(())
@@ -344,12 +356,12 @@ impl EntryDecoder for SpanDecoder {
         event: &IndexEvent,
     ) -> Result<bool, Error> {
         self.saw(thread, event.timestamp);
-        match schema::decode_event(event) {
+        match newer_kind_is_none(schema::decode_event(event))? {
             // The translator draws loss markers, of every lane alike.
-            Ok(Some(Decoded::Loss { .. })) => Ok(false),
-            Ok(Some(d)) => self.handle(out, thread, event.timestamp, &d),
-            // Not reserved, or malformed: the default translation.
-            _ => Ok(false),
+            Some(Decoded::Loss { .. }) => Ok(false),
+            Some(d) => self.handle(out, thread, event.timestamp, &d),
+            // Not reserved, or of a newer kind: the default translation.
+            None => Ok(false),
         }
     }
 
@@ -363,9 +375,9 @@ impl EntryDecoder for SpanDecoder {
         payload: &[u8],
     ) -> Result<bool, Error> {
         self.saw(thread, timestamp);
-        match schema::decode_record(kind, payload) {
-            Ok(Some(d)) => self.handle(out, thread, timestamp, &d),
-            _ => Ok(false),
+        match newer_kind_is_none(schema::decode_record(kind, payload))? {
+            Some(d) => self.handle(out, thread, timestamp, &d),
+            None => Ok(false),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use super::{claim, get, put, recheck, Snapshot};
 use crate::diag::{Stats, VerifyReport};
+use crate::error::BuildError;
 use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
 use crate::layout::RingKind;
 use crate::peer::Peer;
@@ -65,7 +66,7 @@ impl<T> Unit for FlightSlots<T> {
     fn shape() -> Result<Shape, Error> {
         let (size, align) = (size_of::<T>(), align_of::<T>());
         if size == 0 || align > arch::CACHE_LINE || size > u32::MAX as usize - 7 {
-            return Err(Error::UnsupportedType { size, align });
+            return Err(Error::Build(BuildError::UnsupportedType { size, align }));
         }
         Ok(Shape {
             kind: RingKind::FlightEvent,
@@ -94,11 +95,11 @@ impl<T: Pod> FlightRing<T> {
     /// this process's memory.
     ///
     /// ```
-    /// use tracering::{flight::FlightRing, CapacityError, Error};
+    /// use tracering::{BuildError, flight::FlightRing, CapacityError, Error};
     /// assert!(FlightRing::<u64>::with_capacity(1024).is_ok());
     /// assert!(matches!(
     ///     FlightRing::<u64>::with_capacity(3),
-    ///     Err(Error::InvalidCapacity { reason: CapacityError::NotPowerOfTwo, .. })
+    ///     Err(Error::Build(BuildError::InvalidCapacity { reason: CapacityError::NotPowerOfTwo, .. }))
     /// ));
     /// ```
     pub fn with_capacity(capacity: usize) -> Result<Self, Error> {
@@ -312,7 +313,7 @@ impl<T: Pod> FlightReader<T> {
     pub fn snapshot(&mut self, out: &mut Vec<T>) -> Result<Snapshot, RingError> {
         out.clear();
         if let Some(c) = self.h.poisoned() {
-            return Err(RingError::Corrupted(c));
+            return Err(RingError::Corrupt(c));
         }
         let raw = self.h.core.raw;
         let stride = words_of::<T>() as u64;

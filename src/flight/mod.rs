@@ -77,7 +77,7 @@
 //! The reader trusts nothing it loads: positions are checked, the claim is
 //! bounded, record framing is validated, and a broken invariant in data the
 //! re-check shows intact poisons the reader with
-//! [`Corrupted`](crate::Error::Corrupted). A writer that died mid-write
+//! [`Corrupted`](crate::Error::Ring(crate::RingError::Corrupt)). A writer that died mid-write
 //! leaves its claim ahead of `head`; its last published data stay readable,
 //! and a producer attaching afterwards resumes the sequence.
 

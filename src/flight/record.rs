@@ -148,11 +148,11 @@ impl FlightRecordRing {
     /// least 128) in this process's memory.
     ///
     /// ```
-    /// use tracering::{flight::FlightRecordRing, CapacityError, Error};
+    /// use tracering::{BuildError, flight::FlightRecordRing, CapacityError, Error};
     /// assert!(FlightRecordRing::with_capacity(4096).is_ok());
     /// assert!(matches!(
     ///     FlightRecordRing::with_capacity(64),
-    ///     Err(Error::InvalidCapacity { reason: CapacityError::TooSmall { min: 128 }, .. })
+    ///     Err(Error::Build(BuildError::InvalidCapacity { reason: CapacityError::TooSmall { min: 128 }, .. }))
     /// ));
     /// ```
     pub fn with_capacity(capacity: usize) -> Result<Self, Error> {
@@ -304,10 +304,10 @@ impl FlightRecordProducer {
     /// kind, an empty payload, or one over [`max_payload`](Self::max_payload)).
     ///
     /// ```
-    /// use tracering::{flight::FlightRecordRing, InvalidRecord, RingError};
+    /// use tracering::{flight::FlightRecordRing, RecordError, RingError};
     /// let (mut w, _r) = FlightRecordRing::with_capacity(128)?.split();
     /// w.write(1, &[0; 32])?;
-    /// assert_eq!(w.write(1, &[0; 33]), Err(RingError::InvalidRecord(InvalidRecord::TooLarge)));
+    /// assert_eq!(w.write(1, &[0; 33]), Err(RingError::InvalidRecord(RecordError::TooLarge)));
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
@@ -469,7 +469,7 @@ impl FlightRecordReader {
     /// ```
     pub fn snapshot(&mut self, out: &mut Vec<OwnedRecord>) -> Result<Snapshot, RingError> {
         if let Some(c) = self.h.poisoned() {
-            return Err(RingError::Corrupted(c));
+            return Err(RingError::Corrupt(c));
         }
         let mut torn = 0;
         for _ in 0..ATTEMPTS {

@@ -35,6 +35,7 @@ use super::sink::{Batch, LaneId, Sink};
 use super::slot::{Slot, State};
 use super::wake;
 use crate::clock::{self, ClockMode, TickConverter, Ticker};
+use crate::error::PipelineError;
 use crate::event::EventConsumer;
 use crate::peer::Peer;
 use crate::record::RecordConsumer;
@@ -413,7 +414,10 @@ impl<S: Sink> Drain<S> {
                 }
                 drain.finish()
             })
-            .map_err(|e| Error::Io(e.kind()))?;
+            .map_err(|e| PipelineError::Spawn {
+                thread: "drain",
+                source: std::sync::Arc::new(e),
+            })?;
         Ok(DrainHandle {
             stop,
             registry: registry.clone(),
@@ -541,7 +545,7 @@ impl<S: Sink> Drain<S> {
         let polled = lane.detail.poll().and_then(|b| Ok((lane.index.poll()?, b)));
         let (events, bytes) = match polled {
             Ok(avail) => avail,
-            Err(RingError::Corrupted(c)) => {
+            Err(RingError::Corrupt(c)) => {
                 lane.stats.poisoned = Some(c);
                 return Ok(Visit::default());
             }
@@ -661,7 +665,7 @@ impl<S: Sink> Drain<S> {
                 lane.stats.record_bytes += record_bytes;
                 got += k as u64;
             }
-            Err(RingError::Corrupted(c)) => {
+            Err(RingError::Corrupt(c)) => {
                 lane.stats.poisoned = Some(c);
                 return Ok(Visit { got, busy: false });
             }
@@ -800,8 +804,9 @@ impl<S> DrainHandle<S> {
     fn halt(self, how: u64) -> Result<(DrainReport, S), Error> {
         arch::store_release(&self.stop, how);
         self.registry.wake_drain();
-        self.thread
-            .join()
-            .unwrap_or(Err(Error::Io(std::io::ErrorKind::Other)))
+        match self.thread.join() {
+            Ok(r) => r,
+            Err(payload) => Err(PipelineError::panicked(&*payload).into()),
+        }
     }
 }

@@ -192,7 +192,7 @@ impl Lane {
             DetailWriter::Flight(detail) => return detail.write_with_timestamp(kind, ts, payload),
         };
         let r = match detail.write_with_timestamp(kind, ts, payload) {
-            Err(RingError::Full | RingError::Corrupted(_)) => {
+            Err(RingError::Full | RingError::Corrupt(_)) => {
                 let r = on_full(
                     self.on_full,
                     &mut self.detail_stall,

@@ -42,6 +42,7 @@ use super::lane::Lane;
 use super::slot::{Slot, SlotLine, State};
 use super::wake;
 use crate::clock::{ClockMode, ClockSource};
+use crate::error::{AttachError, BuildError, PipelineError};
 use crate::event::EventRing;
 use crate::flight::{FlightRecordRing, FlightRing};
 use crate::layout::line_struct;
@@ -115,7 +116,7 @@ pub struct RegistryConfig {
 ///   out stops waiting (drops at once) until its ring has room again, so a
 ///   thread loses at most one `timeout` per stall of the drain. A closed
 ///   registry (a stopping drain) is not waited for, and a write made on
-///   the drain's own thread is refused ([`Error::DrainThread`]) rather
+///   the drain's own thread is refused ([`PipelineError::DrainThread`](crate::PipelineError::DrainThread)) rather
 ///   than waiting on itself. A zero timeout is valid: wake the drain, try
 ///   once more, drop. The default of the
 ///   `tracing` layer's `LayerConfig` (file capture) is `Wait`.
@@ -151,7 +152,7 @@ pub struct RegistryConfig {
 /// let reg = Registry::new(cfg)?;
 /// for i in 0..16 { reg.emit(1, i, 0)?; }
 /// // No drain runs: the 17th write waits 5 ms, then is dropped and counted.
-/// assert_eq!(reg.emit(1, 16, 0), Err(tracering::Error::Full));
+/// assert_eq!(reg.emit(1, 16, 0), Err(tracering::Error::Ring(tracering::RingError::Full)));
 /// assert!(Registry::new(RegistryConfig {
 ///     on_full: FullPolicy::Wait { timeout: FullPolicy::MAX_WAIT * 2 },
 ///     ..Default::default()
@@ -395,10 +396,39 @@ pub(crate) struct Geometry {
     total: usize,
 }
 
+/// Names the header field that made [`Geometry::new`] refuse `cfg`
+/// (whose clock and policy were checked before).
+fn refused_geometry(cfg: &RegistryConfig) -> AttachError {
+    let (index, detail) = match cfg.mode {
+        LaneMode::Stream => (
+            EventRing::<IndexEvent>::bytes_needed(cfg.index_capacity).is_ok(),
+            RecordRing::bytes_needed(cfg.detail_capacity).is_ok(),
+        ),
+        LaneMode::FlightRecorder => (
+            FlightRing::<IndexEvent>::bytes_needed(cfg.index_capacity).is_ok(),
+            FlightRecordRing::bytes_needed(cfg.detail_capacity).is_ok(),
+        ),
+    };
+    let (field, found) = if cfg.slots == 0 || cfg.slots > MAX_SLOTS {
+        ("slots", cfg.slots)
+    } else if !index {
+        ("index_capacity", cfg.index_capacity)
+    } else if !detail {
+        ("detail_capacity", cfg.detail_capacity)
+    } else {
+        // Each is valid alone, but the lanes together overflow.
+        ("slots", cfg.slots)
+    };
+    AttachError::Geometry {
+        field,
+        found: found as u64,
+    }
+}
+
 impl Geometry {
     fn new(cfg: RegistryConfig) -> Result<Geometry, Error> {
         if cfg.slots == 0 || cfg.slots > MAX_SLOTS {
-            return Err(Error::InvalidCapacity {
+            return Err(Error::Build(BuildError::InvalidCapacity {
                 requested: cfg.slots as u64,
                 reason: if cfg.slots == 0 {
                     crate::CapacityError::Zero
@@ -407,7 +437,7 @@ impl Geometry {
                         max: MAX_SLOTS as u64,
                     }
                 },
-            });
+            }));
         }
         let (index_bytes, detail_bytes) = match cfg.mode {
             LaneMode::Stream => (
@@ -422,15 +452,15 @@ impl Geometry {
         let (index_bytes, detail_bytes) = (round_line(index_bytes), round_line(detail_bytes));
         let stride = index_bytes + detail_bytes;
         if ClockMode::from_word(cfg.clock.to_word()).is_none() {
-            return Err(Error::InvalidClock {
+            return Err(Error::Build(BuildError::InvalidClock {
                 period_ns: cfg.clock.to_word(),
-            });
+            }));
         }
         if let FullPolicy::Wait { timeout } = cfg.on_full {
             if timeout > FullPolicy::MAX_WAIT || cfg.mode == LaneMode::FlightRecorder {
-                return Err(Error::InvalidFullPolicy {
+                return Err(Error::Build(BuildError::InvalidFullPolicy {
                     timeout_ns: u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX),
-                });
+                }));
             }
         }
         let lanes_at = LINE * (HEADER_LINES + cfg.slots);
@@ -438,7 +468,9 @@ impl Geometry {
             .checked_mul(cfg.slots)
             .and_then(|l| l.checked_add(lanes_at))
             .filter(|&t| t <= isize::MAX as usize)
-            .ok_or(Error::OutOfMemory { bytes: u64::MAX })?;
+            .ok_or(Error::Build(BuildError::SizeOverflow {
+                what: "registry (slots times the lane stride)",
+            }))?;
         Ok(Geometry {
             cfg,
             index_bytes,
@@ -610,10 +642,10 @@ impl Registry {
     pub fn create_in(region: &Region, cfg: RegistryConfig) -> Result<Registry, Error> {
         let geo = Geometry::new(cfg)?;
         if region.len() < geo.total {
-            return Err(Error::RegionTooSmall {
+            return Err(Error::Build(BuildError::RegionTooSmall {
                 needed: geo.total as u64,
                 len: region.len() as u64,
-            });
+            }));
         }
         // Claim the whole registry (header, slot table and every lane) for
         // this process first: refused if a ring or registry here uses any of
@@ -734,35 +766,37 @@ impl Registry {
     pub fn attach(region: &Region) -> Result<Registry, Error> {
         use crate::AttachError;
         if region.len() < LINE {
-            return Err(Error::RegionTooSmall {
+            return Err(Error::Build(BuildError::RegionTooSmall {
                 needed: LINE as u64,
                 len: region.len() as u64,
-            });
+            }));
         }
         // SAFETY: the region holds at least one line, is line-aligned, and the
         // header is all atomics.
         let h = unsafe { &*region.as_ptr().cast::<RegistryHeader>() };
         let magic = arch::load_acquire(&h.magic);
         if magic != REG_MAGIC {
-            return Err(Error::Attach(AttachError::BadMagic { found: magic }));
+            return Err(Error::Build(BuildError::Attach(AttachError::BadMagic {
+                found: magic,
+            })));
         }
         let version = arch::load_relaxed(&h.version);
         if version != REG_VERSION {
-            return Err(Error::Attach(AttachError::Version {
+            return Err(Error::Build(BuildError::Attach(AttachError::Version {
                 found: version as u32,
                 expected: REG_VERSION as u32,
-            }));
+            })));
         }
         let fp = arch::load_relaxed(&h.fingerprint);
         if fp != crate::layout::fingerprint() {
-            return Err(Error::Attach(AttachError::Layout {
+            return Err(Error::Build(BuildError::Attach(AttachError::Layout {
                 found: fp,
                 expected: crate::layout::fingerprint(),
-            }));
+            })));
         }
         let word = |a: &AtomicU64| usize::try_from(arch::load_relaxed(a)).unwrap_or(usize::MAX);
         let mode = arch::load_relaxed(&h.clock_mode);
-        let clock = ClockMode::from_word(mode).ok_or(Error::InvalidClock { period_ns: mode })?;
+        let clock = ClockMode::from_word(mode).ok_or(AttachError::ClockMode { found: mode })?;
         // The lanes' ticks must be this process's ticks. A process that has
         // not read the clock yet takes the creator's decision rather than
         // timing the counter itself (see `arch::adopt`); one that already
@@ -774,24 +808,25 @@ impl Registry {
             None => crate::clock::source(),
         };
         if !peer.is_some_and(|p| p.same_ticks(ours)) {
-            return Err(Error::Attach(AttachError::ClockSource {
+            return Err(Error::Build(BuildError::Attach(AttachError::ClockSource {
                 found: u8::try_from(theirs).unwrap_or(u8::MAX),
                 expected: ours.code(),
-            }));
+            })));
         }
         let lane_mode = arch::load_relaxed(&h.lane_mode);
-        let mode = LaneMode::from_word(lane_mode).ok_or(Error::Attach(AttachError::WrongKind {
-            found: lane_mode as u32,
-        }))?;
+        let mode =
+            LaneMode::from_word(lane_mode).ok_or(AttachError::LaneMode { found: lane_mode })?;
         let policy = clock_line(region)
             .map(|l| arch::load_relaxed(&l.full_policy))
-            .ok_or(Error::RegionTooSmall {
+            .ok_or(Error::Build(BuildError::RegionTooSmall {
                 needed: 2 * LINE as u64,
                 len: region.len() as u64,
-            })?;
+            }))?;
         let on_full = FullPolicy::from_word(policy)
             .filter(|p| mode == LaneMode::Stream || *p == FullPolicy::Drop)
-            .ok_or(Error::Attach(AttachError::FullPolicy { found: policy }))?;
+            .ok_or(Error::Build(BuildError::Attach(AttachError::FullPolicy {
+                found: policy,
+            })))?;
         let cfg = RegistryConfig {
             slots: word(&h.slots),
             index_capacity: word(&h.index_capacity),
@@ -800,22 +835,18 @@ impl Registry {
             mode,
             on_full,
         };
-        let geo = Geometry::new(cfg).map_err(|_| {
-            Error::Attach(AttachError::Capacity {
-                found: cfg.slots as u64,
-            })
-        })?;
+        let geo = Geometry::new(cfg).map_err(|_| refused_geometry(&cfg))?;
         if word(&h.lane_stride) != geo.stride {
-            return Err(Error::Attach(AttachError::DataArea {
+            return Err(Error::Build(BuildError::Attach(AttachError::DataArea {
                 offset: geo.lanes_at as u64,
                 len: arch::load_relaxed(&h.lane_stride),
-            }));
+            })));
         }
         if region.len() < geo.total {
-            return Err(Error::RegionTooSmall {
+            return Err(Error::Build(BuildError::RegionTooSmall {
                 needed: geo.total as u64,
                 len: region.len() as u64,
-            });
+            }));
         }
         let placement = region.place_registry(0, geo.total, geo.lanes(), false)?;
         Ok(Registry::from_parts(region, geo, placement))
@@ -865,9 +896,9 @@ impl Registry {
     /// code uses [`emit`](Self::emit), which does this once per thread and
     /// caches the lane; call `register` to hold a lane explicitly.
     ///
-    /// Refused with [`Error::Closed`] once the registry is closed, with
-    /// [`Error::RegistryFull`] when no slot is free, and with
-    /// [`Error::DrainThread`] on the thread of a drain spawned on this
+    /// Refused with [`PipelineError::Closed`](crate::PipelineError::Closed) once the registry is closed, with
+    /// [`PipelineError::RegistryFull`](crate::PipelineError::RegistryFull) when no slot is free, and with
+    /// [`PipelineError::DrainThread`](crate::PipelineError::DrainThread) on the thread of a drain spawned on this
     /// registry (a sink that traces into the registry it drains could wait
     /// on itself); [`emit`](Self::emit) counts each of these in
     /// [`RegistryStats::exhausted`].
@@ -882,10 +913,10 @@ impl Registry {
     pub fn register(&self) -> Result<Lane, Error> {
         let inner = &self.inner;
         if inner.drained_here() {
-            return Err(Error::DrainThread);
+            return Err(Error::Pipeline(PipelineError::DrainThread));
         }
         if arch::load_acquire(&inner.header().accepting) == 0 {
-            return Err(Error::Closed);
+            return Err(Error::Pipeline(PipelineError::Closed));
         }
         let slots = inner.geo.cfg.slots;
         let tid = current_tid();
@@ -943,7 +974,7 @@ impl Registry {
         let r = LANES.try_with(|lanes| {
             // A write from inside `f` (a nested emit) finds the cache busy.
             let Ok(mut lanes) = lanes.try_borrow_mut() else {
-                return Err(Error::Reentrant);
+                return Err(Error::Pipeline(PipelineError::Reentrant));
             };
             // Usually the first entry: a thread rarely writes to two registries.
             if let Some(lane) = lanes.iter_mut().find(|l| l.registry().inner.id == id) {
@@ -961,7 +992,7 @@ impl Registry {
         match r {
             Ok(r) => r,
             // The thread is exiting and its lanes are gone.
-            Err(_) => Err(Error::Closed),
+            Err(_) => Err(Error::Pipeline(PipelineError::Closed)),
         }
     }
 
@@ -1031,7 +1062,7 @@ impl Registry {
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;
     /// reg.close();
-    /// assert_eq!(reg.emit(1, 0, 0), Err(tracering::Error::Closed));
+    /// assert_eq!(reg.emit(1, 0, 0), Err(tracering::Error::Pipeline(tracering::PipelineError::Closed)));
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn close(&self) {
@@ -1055,7 +1086,7 @@ impl Registry {
     /// Starts the ticker of a [`ClockMode::Coarse`] registry without a
     /// drain (a spawned drain runs its own); it runs until dropped. Two
     /// tickers of one registry are harmless: both store the counter.
-    /// Refused with [`Error::InvalidClock`] for a precise registry.
+    /// Refused with [`BuildError::NotCoarse`](crate::BuildError::NotCoarse) for a precise registry.
     ///
     /// ```
     /// use tracering::clock::ClockMode;
@@ -1067,14 +1098,19 @@ impl Registry {
     /// ```
     pub fn start_ticker(&self) -> Result<crate::clock::Ticker, Error> {
         let ClockMode::Coarse { period_ns } = self.config().clock else {
-            return Err(Error::InvalidClock { period_ns: 0 });
+            return Err(Error::Build(BuildError::NotCoarse));
         };
         crate::clock::Ticker::spawn(
             NonNull::from(self.inner.time_word()),
             self.clone(),
             std::time::Duration::from_nanos(period_ns),
         )
-        .map_err(|e| Error::Io(e.kind()))
+        .map_err(|e| {
+            Error::Pipeline(PipelineError::Spawn {
+                thread: "ticker",
+                source: std::sync::Arc::new(e),
+            })
+        })
     }
 
     /// Asks the drain thread (of this process) to wake from its idle sleep.
@@ -1258,7 +1294,7 @@ impl Inner {
             first
         });
         if first != Ok(true) {
-            return Error::RegistryFull;
+            return Error::Pipeline(PipelineError::RegistryFull);
         }
         let n = arch::fetch_add(&self.header().refused, 1);
         if let Some(i) = usize::try_from(n).ok().filter(|&i| i < REFUSED_ENTRIES) {
@@ -1282,7 +1318,7 @@ impl Inner {
             arch::store_relaxed(&e.name[1], word(1));
             arch::store_release(&e.head, u64::from(std::process::id()) << 32 | 1);
         }
-        Error::RegistryFull
+        Error::Pipeline(PipelineError::RegistryFull)
     }
 
     /// Builds the two rings of `slot`'s lane (empty, no side held).

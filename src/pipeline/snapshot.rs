@@ -6,6 +6,7 @@ use super::registry::{IndexEvent, LaneMode, Registry};
 use super::sink::{LaneId, Sink};
 use super::slot::State;
 use crate::clock::{self, TickConverter};
+use crate::error::BuildError;
 use crate::flight::{FlightReader, FlightRecordReader, Snapshot};
 use crate::{AttachError, Corruption, Error, OwnedRecord, Peer, Record, RingError};
 
@@ -83,8 +84,8 @@ pub struct Snapshotter {
 impl Snapshotter {
     /// Attaches as the reader of every lane of `registry`, which must be a
     /// [`LaneMode::FlightRecorder`] one (else
-    /// [`AttachError::WrongKind`]). One snapshotter per registry at a time:
-    /// a second is refused ([`Error::SideTaken`]) while the first lives.
+    /// [`AttachError::NotFlightRecorder`]). One snapshotter per registry at a time:
+    /// a second is refused ([`BuildError::SideTaken`](crate::BuildError::SideTaken)) while the first lives.
     ///
     /// ```
     /// use tracering::pipeline::{Registry, Snapshotter};
@@ -95,7 +96,9 @@ impl Snapshotter {
     pub fn new(registry: &Registry) -> Result<Self, Error> {
         let inner = registry.inner();
         if inner.geo.cfg.mode != LaneMode::FlightRecorder {
-            return Err(Error::Attach(AttachError::WrongKind { found: 0 }));
+            return Err(Error::Build(BuildError::Attach(
+                AttachError::NotFlightRecorder,
+            )));
         }
         let region = inner.region();
         let lanes = (0..inner.geo.cfg.slots)
@@ -158,7 +161,7 @@ impl Snapshotter {
             let mut poisoned = None;
             let mut take = |r: Result<Snapshot, RingError>| match r {
                 Ok(s) => Ok(s),
-                Err(RingError::Corrupted(c)) => {
+                Err(RingError::Corrupt(c)) => {
                     poisoned = poisoned.or(Some(c));
                     Ok(Snapshot::default())
                 }

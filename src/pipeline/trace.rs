@@ -36,17 +36,19 @@
 //! The header is written and flushed when the file is created, and the
 //! drain flushes whenever it goes idle, so a process that ends abruptly
 //! leaves a file that reads up to its last flushed block.
-//! A file that ends inside a block gives [`Error::TraceTruncated`]; any
-//! other malformed block gives [`Error::TraceCorrupt`].
+//! A file that ends inside a block gives [`TraceError::Truncated`]; any
+//! other malformed block gives [`TraceError::Corrupt`]. Both name the file
+//! (when the reader opened it) and the block's byte offset.
 
 use super::merge::{parse_records, BatchOrder, Merge};
 use super::registry::IndexEvent;
 use super::sink::{Batch, LaneId, RefusedThread, Sink};
 use crate::clock::{ClockMode, ClockSource, TickScale, Timebase};
+use crate::error::TraceError;
 use crate::record::format::framed;
 use crate::{Error, Record};
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const FILE_MAGIC: &[u8; 8] = b"TRCTRACE";
 const FILE_VERSION: u32 = 3;
@@ -154,6 +156,8 @@ fn lane_header(lane: LaneId, a: u64, b: u64, c: Option<u64>) -> Vec<u8> {
 /// ```
 pub struct FileSink {
     out: BufWriter<std::fs::File>,
+    /// The file, named in errors.
+    path: PathBuf,
     /// The scale of the last scale block written.
     scale: Option<TickScale>,
 }
@@ -166,13 +170,25 @@ impl FileSink {
     /// assert!(tracering::pipeline::FileSink::create("/no/such/dir/x.trace").is_err());
     /// ```
     pub fn create(path: impl AsRef<Path>) -> Result<FileSink, Error> {
-        let file = std::fs::File::create(path)?;
+        let path = path.as_ref();
+        let named = |e: std::io::Error| Error::from(e).in_file(path);
+        let file = std::fs::File::create(path).map_err(named)?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
-        out.write_all(FILE_MAGIC)?;
-        out.write_all(&FILE_VERSION.to_le_bytes())?;
-        out.write_all(&0u32.to_le_bytes())?;
-        out.flush()?;
-        Ok(FileSink { out, scale: None })
+        let mut header = [0u8; 16];
+        header[..8].copy_from_slice(FILE_MAGIC);
+        header[8..12].copy_from_slice(&FILE_VERSION.to_le_bytes());
+        out.write_all(&header).map_err(named)?;
+        out.flush().map_err(named)?;
+        Ok(FileSink {
+            out,
+            path: path.to_path_buf(),
+            scale: None,
+        })
+    }
+
+    /// The I/O error `e`, naming this file.
+    fn failed(&self, e: std::io::Error) -> Error {
+        Error::from(e).in_file(&self.path)
     }
 
     fn block(&mut self, tag: u8, flags: u8, parts: &[&[u8]]) -> Result<(), Error> {
@@ -184,9 +200,9 @@ impl FileSink {
         let first: [u8; 8] = h[..8].try_into().unwrap_or([0; 8]);
         let sum = check(core::iter::once(&first[..]).chain(parts.iter().copied()));
         h[8..12].copy_from_slice(&sum.to_le_bytes());
-        self.out.write_all(&h)?;
+        self.out.write_all(&h).map_err(|e| self.failed(e))?;
         for p in parts {
-            self.out.write_all(p)?;
+            self.out.write_all(p).map_err(|e| self.failed(e))?;
         }
         Ok(())
     }
@@ -274,8 +290,7 @@ impl Sink for FileSink {
     }
 
     fn flush(&mut self) -> Result<(), Error> {
-        self.out.flush()?;
-        Ok(())
+        self.out.flush().map_err(|e| self.failed(e))
     }
 }
 
@@ -338,6 +353,8 @@ pub struct TraceReader<R> {
     scale: Option<TickScale>,
     /// The error that ended reading, handed out after what came before it.
     error: Option<Error>,
+    /// The file, when opened by path: named in errors.
+    path: Option<PathBuf>,
 }
 
 impl TraceReader<BufReader<std::fs::File>> {
@@ -346,14 +363,17 @@ impl TraceReader<BufReader<std::fs::File>> {
     /// ```
     /// let p = std::env::temp_dir().join(format!("bad-{}.trace", std::process::id()));
     /// std::fs::write(&p, b"TRCT").unwrap();
-    /// assert_eq!(tracering::pipeline::TraceReader::open(&p).err(), Some(tracering::Error::TraceTruncated { offset: 0 }));
+    /// let err = tracering::pipeline::TraceReader::open(&p).err().unwrap();
+    /// assert_eq!(err.to_string(), format!("{} ends inside the entry at byte 0 (cut short: was the writer stopped?)", p.display()));
     /// # std::fs::remove_file(&p).ok();
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
-        Self::new(BufReader::with_capacity(
-            1 << 20,
-            std::fs::File::open(path)?,
-        ))
+        let path = path.as_ref();
+        let file = std::fs::File::open(path).map_err(|e| Error::from(e).in_file(path))?;
+        let mut reader =
+            Self::new(BufReader::with_capacity(1 << 20, file)).map_err(|e| e.in_file(path))?;
+        reader.path = Some(path.to_path_buf());
+        Ok(reader)
     }
 }
 
@@ -363,13 +383,27 @@ fn read_full(input: &mut impl Read, buf: &mut [u8], offset: u64) -> Result<bool,
     while got < buf.len() {
         match input.read(&mut buf[got..]) {
             Ok(0) if got == 0 => return Ok(false),
-            Ok(0) => return Err(Error::TraceTruncated { offset }),
+            Ok(0) => return Err(TraceError::Truncated { path: None, offset }.into()),
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(TraceError::io(e, Some(offset)).into()),
         }
     }
     Ok(true)
+}
+
+/// What the start of a file that is not a trace looks like, if known.
+fn looks_like(start: &[u8]) -> Option<&'static str> {
+    // An FXT file opens with its magic-number record.
+    const FXT_MAGIC: [u8; 8] = [0x10, 0x00, 0x04, 0x46, 0x78, 0x54, 0x16, 0x00];
+    let text = start.iter().find(|b| !b.is_ascii_whitespace());
+    if start.starts_with(&FXT_MAGIC) {
+        Some("FXT")
+    } else if matches!(text, Some(b'{' | b'[')) {
+        Some("JSON")
+    } else {
+        None
+    }
 }
 
 fn u32_at(b: &[u8], i: usize) -> u32 {
@@ -385,16 +419,40 @@ impl<R: Read> TraceReader<R> {
     ///
     /// ```
     /// let r = tracering::pipeline::TraceReader::new(&b"NOTATRACEFILE..."[..]);
-    /// assert_eq!(r.err(), Some(tracering::Error::TraceCorrupt { offset: 0 }));
+    /// use tracering::{Error, TraceError};
+    /// assert_eq!(r.err(), Some(Error::Trace(TraceError::NotATrace { path: None, looks_like: None })));
     /// ```
     pub fn new(mut input: R) -> Result<Self, Error> {
         let mut h = [0u8; 16];
-        if !read_full(&mut input, &mut h, 0)? {
-            return Err(Error::TraceTruncated { offset: 0 });
+        let mut got = 0;
+        while got < h.len() {
+            match input.read(&mut h[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(TraceError::io(e, Some(got as u64)).into()),
+            }
+        }
+        let path = None;
+        if got == 0 {
+            return Err(TraceError::Empty { path }.into());
+        }
+        let magic = got.min(FILE_MAGIC.len());
+        if h[..magic] != FILE_MAGIC[..magic] {
+            let looks_like = looks_like(&h[..got]);
+            return Err(TraceError::NotATrace { path, looks_like }.into());
+        }
+        if got < h.len() {
+            return Err(TraceError::Truncated { path, offset: 0 }.into());
         }
         let version = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
-        if &h[..8] != FILE_MAGIC || version != FILE_VERSION {
-            return Err(Error::TraceCorrupt { offset: 0 });
+        if version != FILE_VERSION {
+            return Err(TraceError::Version {
+                path,
+                found: version,
+                expected: FILE_VERSION,
+            }
+            .into());
         }
         Ok(TraceReader {
             input,
@@ -404,30 +462,41 @@ impl<R: Read> TraceReader<R> {
             merge: Merge::default(),
             scale: None,
             error: None,
+            path: None,
         })
     }
 
     /// Reads the next block into `pending`; Ok(false) at a clean end.
     fn next_block(&mut self) -> Result<bool, Error> {
         let at = self.offset;
-        let corrupt = Error::TraceCorrupt { offset: at };
+        let corrupt = || {
+            Error::from(TraceError::Corrupt {
+                path: None,
+                offset: at,
+            })
+        };
         let mut h = [0u8; BLOCK_HEADER];
         if !read_full(&mut self.input, &mut h, at)? {
             return Ok(false);
         }
         let (tag, flags, len) = (h[0], h[1], u32_at(&h, 4));
         if h[2..4] != [0, 0] || h[12..16] != [0; 4] || len > MAX_BLOCK {
-            return Err(corrupt);
+            return Err(corrupt());
         }
         self.body.clear();
         let got = (&mut self.input)
             .take(len as u64)
-            .read_to_end(&mut self.body)?;
+            .read_to_end(&mut self.body)
+            .map_err(|e| TraceError::io(e, Some(at)))?;
         if got != len as usize {
-            return Err(Error::TraceTruncated { offset: at });
+            return Err(TraceError::Truncated {
+                path: None,
+                offset: at,
+            }
+            .into());
         }
         if check([&h[..8], &self.body[..]]).to_le_bytes() != h[8..12] {
-            return Err(corrupt);
+            return Err(corrupt());
         }
         self.offset += (BLOCK_HEADER + self.body.len()) as u64;
         let body = &self.body;
@@ -449,9 +518,9 @@ impl<R: Read> TraceReader<R> {
                     .checked_mul(EVENT_BYTES)
                     .and_then(|e| e.checked_add(LANE_HEADER))
                     .filter(|&r| r.checked_add(record_bytes) == Some(n))
-                    .ok_or(corrupt)?;
+                    .ok_or_else(corrupt)?;
                 let scale = if flags & FLAG_TICKS != 0 {
-                    Some(self.scale.ok_or(corrupt)?)
+                    Some(self.scale.ok_or_else(corrupt)?)
                 } else {
                     None
                 };
@@ -459,7 +528,7 @@ impl<R: Read> TraceReader<R> {
                     first_record: u64_at(body, 32),
                     complete: flags & FLAG_COMPLETE != 0,
                 });
-                let records = parse_records(&body[records_at..]).ok_or(corrupt)?;
+                let records = parse_records(&body[records_at..]).ok_or_else(corrupt)?;
                 let events = body[LANE_HEADER..records_at]
                     .chunks_exact(EVENT_BYTES)
                     .map(bytemuck::pod_read_unaligned::<IndexEvent>);
@@ -474,10 +543,10 @@ impl<R: Read> TraceReader<R> {
                 });
             }
             (TAG_TIMEBASE, 24) if flags == 0 => {
-                let mode = ClockMode::from_word(u64_at(body, 0)).ok_or(corrupt)?;
-                let source = ClockSource::from_code(body[8]).ok_or(corrupt)?;
+                let mode = ClockMode::from_word(u64_at(body, 0)).ok_or_else(corrupt)?;
+                let source = ClockSource::from_code(body[8]).ok_or_else(corrupt)?;
                 if body[9..16] != [0; 7] {
-                    return Err(corrupt);
+                    return Err(corrupt());
                 }
                 self.merge.pass(TraceEntry::Timebase(Timebase {
                     mode,
@@ -494,7 +563,7 @@ impl<R: Read> TraceReader<R> {
                 });
             }
             (TAG_PROCESS, n) if flags == 0 && (4..=4 + MAX_NAME).contains(&n) => {
-                let name = std::str::from_utf8(&body[4..]).map_err(|_| corrupt)?;
+                let name = std::str::from_utf8(&body[4..]).map_err(|_| corrupt())?;
                 self.merge.pass(TraceEntry::Process {
                     pid: u32_at(body, 0),
                     name: name.to_owned(),
@@ -503,14 +572,14 @@ impl<R: Read> TraceReader<R> {
             (TAG_REFUSED, n)
                 if flags == 0 && (16..=16 + MAX_NAME).contains(&n) && body[4..8] == [0; 4] =>
             {
-                let name = std::str::from_utf8(&body[16..]).map_err(|_| corrupt)?;
+                let name = std::str::from_utf8(&body[16..]).map_err(|_| corrupt())?;
                 self.merge.pass(TraceEntry::Refused(RefusedThread {
                     pid: u32_at(body, 0),
                     tid: u64_at(body, 8),
                     name: name.to_owned(),
                 }));
             }
-            _ => return Err(corrupt),
+            _ => return Err(corrupt()),
         }
         Ok(true)
     }
@@ -537,7 +606,10 @@ impl<R: Read> Iterator for TraceReader<R> {
                     // What was read before the damage goes out first.
                     self.done = true;
                     self.merge.finish();
-                    self.error = Some(e);
+                    self.error = Some(match &self.path {
+                        Some(p) => e.in_file(p),
+                        None => e,
+                    });
                 }
             }
         }

@@ -124,7 +124,7 @@ impl Reader<'_> {
                     pos = f.next;
                 }
                 Ok(None) => break,
-                Err(c) => return Err(Error::Corrupted(c)),
+                Err(c) => return Err(Error::Ring(RingError::Corrupt(c))),
             }
         }
         Ok(report)

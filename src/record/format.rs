@@ -90,16 +90,16 @@ pub const fn framed(len: u64) -> u64 {
 /// ring whose largest payload is `max`: the checks both record rings (SPSC
 /// and flight) make before they touch the ring.
 #[inline(always)]
-pub(crate) fn check_record(kind: u16, len: u64, max: u64) -> Result<(), crate::InvalidRecord> {
-    use crate::InvalidRecord;
+pub(crate) fn check_record(kind: u16, len: u64, max: u64) -> Result<(), crate::RecordError> {
+    use crate::RecordError;
     if kind == EventHeader::KIND_PAD {
-        return Err(InvalidRecord::ReservedKind);
+        return Err(RecordError::ReservedKind);
     }
     if len == 0 {
-        return Err(InvalidRecord::Empty);
+        return Err(RecordError::Empty);
     }
     if len > max {
-        return Err(InvalidRecord::TooLarge);
+        return Err(RecordError::TooLarge);
     }
     Ok(())
 }

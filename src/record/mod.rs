@@ -105,11 +105,11 @@ impl RecordRing {
     /// A ring of `bytes` bytes: a power of two, at least 64. Never rounded.
     ///
     /// ```
-    /// use tracering::{RecordRing, Error, CapacityError};
+    /// use tracering::{BuildError, RecordRing, Error, CapacityError};
     /// assert!(RecordRing::with_capacity(4096).is_ok());
     /// assert_eq!(
     ///     RecordRing::with_capacity(4000).unwrap_err(),
-    ///     Error::InvalidCapacity { requested: 4000, reason: CapacityError::NotPowerOfTwo },
+    ///     Error::Build(BuildError::InvalidCapacity { requested: 4000, reason: CapacityError::NotPowerOfTwo }),
     /// );
     /// ```
     pub fn with_capacity(bytes: usize) -> Result<Self, Error> {

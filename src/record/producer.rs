@@ -7,7 +7,7 @@ use crate::diag::Stats;
 use crate::handles::ProducerHandle;
 use crate::layout::RECORD_HEADER;
 use crate::peer::Peer;
-use crate::{arch, Error, InvalidRecord, Region, RingError};
+use crate::{arch, Error, RecordError, Region, RingError};
 use core::fmt;
 
 /// The writing half of a [`RecordRing`](super::RecordRing).
@@ -437,12 +437,12 @@ impl WriteGrant<'_> {
     /// assert_eq!(c.read()?.payload(), b"hi");
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn commit_len(self, len: usize) -> Result<(), (Self, InvalidRecord)> {
+    pub fn commit_len(self, len: usize) -> Result<(), (Self, RecordError)> {
         if len == 0 {
-            return Err((self, InvalidRecord::Empty));
+            return Err((self, RecordError::Empty));
         }
         if len > self.len {
-            return Err((self, InvalidRecord::TooLarge));
+            return Err((self, RecordError::TooLarge));
         }
         self.finish(len);
         Ok(())

@@ -15,6 +15,7 @@ use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::schema::{self, Decoded};
 use tracering::pipeline::{LaneId, TraceEntry, TraceReader};
 use tracering::Error;
+use tracering::TraceError;
 use tracing_subscriber::prelude::*;
 
 /// The tracing threads, named `abrupt-0`, `abrupt-1`.
@@ -410,7 +411,7 @@ pub fn run_and_kill(entry: &str, end: End, path: &Path) -> String {
 }
 
 /// Checks the file a child left: it reads with no error (or, when the
-/// child may have died inside a write, a `TraceTruncated` after valid
+/// child may have died inside a write, a `TraceError::Truncated` after valid
 /// entries), names both threads, and holds at most what was emitted; with
 /// `complete`, exactly what was emitted.
 pub fn check(path: &Path, end: End, complete: bool) -> BTreeMap<String, Counts> {
@@ -418,7 +419,7 @@ pub fn check(path: &Path, end: End, complete: bool) -> BTreeMap<String, Counts> 
         read(path).unwrap_or_else(|e| panic!("{end:?}: the header does not read: {e:?}"));
     match error {
         None => {}
-        Some(Error::TraceTruncated { offset }) if end == End::KillUnderLoad => {
+        Some(Error::Trace(TraceError::Truncated { offset, .. })) if end == End::KillUnderLoad => {
             // The cut block is the last: it starts at `offset` and the
             // file ends inside it.
             let len = std::fs::metadata(path).unwrap().len();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tracering::pipeline::{
     Drain, DrainConfig, FileSink, LaneMode, Registry, RegistryConfig, Snapshotter,
 };
-use tracering::{Error, Region};
+use tracering::{BuildError, Error, Region};
 
 /// Runs `tracer controller`; exits with code 2 and a sentence on failure.
 pub fn controller(args: &ControllerArgs) {
@@ -82,7 +82,7 @@ fn controller_registry(args: &ControllerArgs, created: &mut bool) -> Result<Regi
     if args.unlink {
         match Region::unlink(name) {
             Ok(()) => println!("controller: removed the leftover registry {name}"),
-            Err(Error::Os { errno, .. }) if errno == libc::ENOENT => {}
+            Err(Error::Build(BuildError::Os { errno, .. })) if errno == libc::ENOENT => {}
             Err(e) => return Err(explain(&e, about("remove the leftover"))),
         }
     }

@@ -5,7 +5,7 @@
 
 use std::io::Read;
 use std::path::Path;
-use tracering::{AttachError, Error};
+use tracering::{AttachError, BuildError, Error, TraceError};
 
 /// What the failed operation was about.
 #[derive(Clone, Copy, Debug)]
@@ -82,20 +82,20 @@ fn sniff(path: &Path) -> Option<String> {
 /// The sentence for `error`, which happened while doing `about`.
 pub fn explain(error: &Error, about: About<'_>) -> String {
     match (about, error) {
-        (About::Trace(path), Error::Io(kind)) => {
-            // The library keeps only the kind; opening again gives the
-            // system's own words ("No such file or directory").
-            let why = match std::fs::File::open(path) {
-                Err(e) => io_text(&e),
-                Ok(_) => kind.to_string(),
-            };
+        (About::Trace(path), Error::Trace(TraceError::Io { source, offset: None, .. })) => {
             format!(
-                "cannot open trace {}: {why}; check the path",
-                path.display()
+                "cannot open trace {}: {}; check the path",
+                path.display(),
+                io_text(source)
             )
         }
-        (About::Trace(path), Error::TraceTruncated { offset: 0 })
-        | (About::Trace(path), Error::TraceCorrupt { offset: 0 }) => {
+        (About::Trace(path), Error::Trace(TraceError::Empty { .. })) => {
+            format!("{} is empty: not a tracering trace", path.display())
+        }
+        (About::Trace(path), Error::Trace(TraceError::NotATrace { .. }))
+        | (About::Trace(path), Error::Trace(TraceError::Version { .. }))
+        | (About::Trace(path), Error::Trace(TraceError::Truncated { offset: 0, .. }))
+        | (About::Trace(path), Error::Trace(TraceError::Corrupt { offset: 0, .. })) => {
             sniff(path).unwrap_or_else(|| {
                 format!(
                     "{} is not a tracering trace (it does not start with the trace file \
@@ -104,31 +104,33 @@ pub fn explain(error: &Error, about: About<'_>) -> String {
                 )
             })
         }
-        (About::Trace(path), Error::TraceTruncated { offset }) => format!(
+        (About::Trace(path), Error::Trace(TraceError::Truncated { offset, .. })) => format!(
             "{} is truncated at byte {offset} (its writer stopped mid-entry, or the copy \
              is incomplete)",
             path.display()
         ),
-        (About::Trace(path), Error::TraceCorrupt { offset }) => format!(
+        (About::Trace(path), Error::Trace(TraceError::Corrupt { offset, .. })) => format!(
             "{} is corrupt at byte {offset} (the bytes there are not a valid trace entry)",
             path.display()
         ),
-        (About::Output(path), Error::Io(kind)) => {
-            let why = match kind {
+        (About::Output(path), Error::Trace(TraceError::Io { source, .. })) => {
+            let why = match source.kind() {
                 std::io::ErrorKind::NotFound => "its folder does not exist".to_string(),
                 std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-                other => other.to_string(),
+                _ => io_text(source),
             };
             format!(
                 "cannot write {}: {why}; check that its folder exists and is writable",
                 path.display()
             )
         }
-        (About::Registry { name, .. }, Error::InvalidName) => format!(
+        (About::Registry { name, .. }, Error::Build(BuildError::InvalidName)) => format!(
             "invalid shared-memory name {name:?}: a valid name starts with one '/', has no \
              other '/', and is 2 to 255 bytes long, such as /demo"
         ),
-        (About::Registry { name, doing }, Error::Os { errno, .. }) if *errno == libc::EEXIST => {
+        (About::Registry { name, doing }, Error::Build(BuildError::Os { errno, .. }))
+            if *errno == libc::EEXIST =>
+        {
             format!(
                 "cannot {doing} registry {name}: a shared-memory registry of that name \
                  already exists (left by an earlier controller, or one still running): \
@@ -136,13 +138,15 @@ pub fn explain(error: &Error, about: About<'_>) -> String {
                  remove it and start afresh with `tracer controller --unlink --name {name} ...`"
             )
         }
-        (About::Registry { name, doing }, Error::Os { errno, .. }) if *errno == libc::ENOENT => {
+        (About::Registry { name, doing }, Error::Build(BuildError::Os { errno, .. }))
+            if *errno == libc::ENOENT =>
+        {
             format!(
                 "cannot {doing} registry {name}: no shared-memory registry has that name; \
                  start one with `tracer controller --name {name} --out FILE`"
             )
         }
-        (About::Registry { name, doing }, Error::Attach(why)) => {
+        (About::Registry { name, doing }, Error::Build(BuildError::Attach(why))) => {
             let detail = match why {
                 AttachError::Version { found, expected } => {
                     format!("its layout version is {found}, this tracer uses {expected}")

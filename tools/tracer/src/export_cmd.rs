@@ -84,8 +84,8 @@ pub struct ExportArgs {
 pub struct Stopped {
     /// Entries read whole before the damaged one (its 0-based number).
     pub entry: u64,
-    /// The typed error (`TraceTruncated` / `TraceCorrupt` carry the byte
-    /// offset of the damaged entry).
+    /// The typed error (`TraceError::Truncated` / `TraceError::Corrupt`
+    /// carry the byte offset of the damaged entry).
     pub error: Error,
 }
 

@@ -43,6 +43,7 @@ use tracering::pipeline::{
     CallbackSink, Drain, DrainConfig, DrainReport, Entry, Registry, RegistryConfig,
 };
 use tracering::{Error, Region};
+use tracering::{PipelineError, RingError};
 
 /// The command-line companion of tracering: export trace files to FXT
 /// (Perfetto) or JSON, summarise them, and run a shared-memory controller,
@@ -316,7 +317,8 @@ fn agent(args: &AgentArgs) {
                 for seq in 0..events {
                     match reg.emit(1, t, seq) {
                         Ok(()) => {}
-                        Err(Error::Full) | Err(Error::RegistryFull) => refused += 1,
+                        Err(Error::Ring(RingError::Full))
+                        | Err(Error::Pipeline(PipelineError::RegistryFull)) => refused += 1,
                         Err(e) => fail(&format!("emit: {e}")),
                     }
                     if seq % 4096 == 0 {

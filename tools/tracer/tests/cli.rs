@@ -238,7 +238,7 @@ fn each_bad_input_gets_a_sentence_naming_the_file() {
     let offset = tracering::pipeline::TraceReader::open(&truncated)
         .unwrap()
         .find_map(|e| match e {
-            Err(tracering::Error::TraceTruncated { offset }) => Some(offset),
+            Err(tracering::Error::Trace(tracering::TraceError::Truncated { offset, .. })) => Some(offset),
             _ => None,
         })
         .unwrap();

@@ -752,13 +752,15 @@ fn damaged_inputs_give_the_typed_error_and_a_valid_partial_export() {
     // 32-byte lane header, the event).
     let corrupt = damaged("corrupt.trace", |b| b[16 + 10 * 80 + 60] ^= 0x40);
     for ((path, intact), kind, words) in [
-        (&truncated, "TraceTruncated", "is truncated at byte"),
-        (&corrupt, "TraceCorrupt", "is corrupt at byte"),
+        (&truncated, "Trace(Truncated", "is truncated at byte"),
+        (&corrupt, "Trace(Corrupt", "is corrupt at byte"),
     ] {
         let (good, err) = readable(path);
-        let offset = match err {
-            tracering::Error::TraceTruncated { offset }
-            | tracering::Error::TraceCorrupt { offset } => offset,
+        let offset = match &err {
+            tracering::Error::Trace(
+                tracering::TraceError::Truncated { offset, .. }
+                | tracering::TraceError::Corrupt { offset, .. },
+            ) => *offset,
             other => panic!("{other:?}"),
         };
         assert!(format!("{err:?}").starts_with(kind), "{err:?}");

@@ -1,0 +1,171 @@
+//! The small errors of the write and read paths: [`RingError`] and
+//! [`PushError`], two bytes each, and what they name ([`Corruption`],
+//! [`RecordError`]).
+
+use core::fmt;
+
+/// Which invariant of a ring's shared state was found broken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Corruption {
+    /// The producer position is behind the consumer, went backwards, or is more
+    /// than a capacity ahead.
+    ProducerPosition,
+    /// The consumer position is ahead of the producer or went backwards.
+    ConsumerPosition,
+    /// A record header failed its check word or names an impossible size.
+    RecordHeader,
+    /// A record or padding marker runs past the readable bytes or the buffer end.
+    RecordFraming,
+}
+
+impl fmt::Display for Corruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Corruption::ProducerPosition => {
+                "the producer position is behind the consumer, went backwards, \
+                 or runs more than a capacity ahead"
+            }
+            Corruption::ConsumerPosition => {
+                "the consumer position is ahead of the producer or went backwards"
+            }
+            Corruption::RecordHeader => {
+                "a record header fails its check word or names an impossible size"
+            }
+            Corruption::RecordFraming => "a record or padding marker runs past the readable bytes",
+        })
+    }
+}
+
+/// Why a record was refused whatever the ring holds: retrying cannot help.
+/// [`RingError::InvalidRecord`] carries it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// A record must carry at least one payload byte.
+    Empty,
+    /// The payload exceeds the ring's largest (`max_payload`): half the ring
+    /// minus the 16-byte header.
+    TooLarge,
+    /// Kind `0xFFFF` is reserved for the ring's padding marker.
+    ReservedKind,
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RecordError::Empty => "a record needs at least one payload byte",
+            RecordError::TooLarge => {
+                "the record's payload exceeds the ring's max_payload (half the ring \
+                 minus the 16-byte header); use a larger ring or split the record"
+            }
+            RecordError::ReservedKind => "record kind 0xFFFF is reserved for padding",
+        })
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// Why a read, a write or a batch on a ring did not happen.
+///
+/// Two bytes, so the hot paths return it in registers (a static assertion
+/// pins the size). It converts into the crate's [`Error`](crate::Error).
+///
+/// ```
+/// use tracering::{EventRing, RingError};
+/// let (_p, mut c) = EventRing::<u64>::with_capacity(4)?.split();
+/// assert_eq!(c.pop(), Err(RingError::Empty));
+/// assert_eq!(core::mem::size_of::<RingError>(), 2);
+/// # Ok::<(), tracering::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RingError {
+    /// No room: nothing was written (and, unless the method says it drops
+    /// the event, nothing was counted).
+    Full,
+    /// Nothing to read.
+    Empty,
+    /// The shared state broke an invariant; the handle is poisoned.
+    Corrupt(Corruption),
+    /// The record itself was refused.
+    InvalidRecord(RecordError),
+}
+
+const _: () = assert!(core::mem::size_of::<RingError>() == 2);
+const _: () = assert!(core::mem::size_of::<PushError<()>>() <= 2);
+
+impl fmt::Display for RingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RingError::Full => f.write_str("the ring is full; nothing was written"),
+            RingError::Empty => f.write_str("the ring is empty"),
+            RingError::Corrupt(what) => write!(
+                f,
+                "the ring's shared state is corrupt ({what}); this handle is poisoned \
+                 (a peer is faulty, or the memory was overwritten)"
+            ),
+            RingError::InvalidRecord(why) => write!(f, "record refused: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for RingError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RingError::InvalidRecord(why) => Some(why),
+            _ => None,
+        }
+    }
+}
+
+/// A refused [`push`](crate::EventProducer::push), which hands the value
+/// back, so a caller that retries keeps no copy of its own.
+///
+/// ```
+/// use tracering::{EventRing, PushError};
+/// let (mut p, _c) = EventRing::<[u64; 4]>::with_capacity(1)?.split();
+/// p.push([1; 4]).unwrap();
+/// let Err(PushError::Full(back)) = p.push([2; 4]) else { panic!() };
+/// assert_eq!(back, [2; 4]);
+/// # Ok::<(), tracering::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PushError<T> {
+    /// The ring had no free slot; here is the value.
+    Full(T),
+    /// The shared state broke an invariant; the handle is poisoned.
+    Corrupt(Corruption),
+}
+
+impl<T> PushError<T> {
+    /// The small error without the value.
+    ///
+    /// ```
+    /// use tracering::{PushError, RingError};
+    /// assert_eq!(PushError::Full(7u8).kind(), RingError::Full);
+    /// ```
+    pub fn kind(&self) -> RingError {
+        match self {
+            PushError::Full(_) => RingError::Full,
+            PushError::Corrupt(c) => RingError::Corrupt(*c),
+        }
+    }
+}
+
+impl<T> fmt::Debug for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::Full(_) => f.write_str("Full(..)"),
+            PushError::Corrupt(c) => f.debug_tuple("Corrupt").field(c).finish(),
+        }
+    }
+}
+
+impl<T> fmt::Display for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.kind().fmt(f)
+    }
+}
+
+impl<T> std::error::Error for PushError<T> {}
