@@ -1086,15 +1086,18 @@ fn workload_names(specs: &[Spec]) -> Vec<&'static str> {
     names
 }
 
-/// The options; `--only` accepts the workloads of the spec table (and
-/// lists them when given another name).
-fn parse_opts(names: &[&'static str]) -> Opts {
-    let cmd = Opts::command().mut_arg("only", |a| {
+/// The command line; `--only` accepts the workloads of the spec table
+/// (and lists them when given another name).
+fn command(names: &[&'static str]) -> clap::Command {
+    Opts::command().mut_arg("only", |a| {
         a.value_parser(clap::builder::PossibleValuesParser::new(
             names.iter().copied(),
         ))
-    });
-    let m = cmd.get_matches();
+    })
+}
+
+fn parse_opts(names: &[&'static str]) -> Opts {
+    let m = command(names).get_matches();
     Opts::from_arg_matches(&m).unwrap_or_else(|e| e.exit())
 }
 
@@ -1337,6 +1340,43 @@ mod tests {
         for (a, b) in r0.iter().zip(&r1) {
             assert_eq!(specs[*a].workload, specs[*b].workload);
         }
+    }
+
+    #[test]
+    fn arguments_are_checked() {
+        Opts::command().debug_assert();
+        let names = workload_names(&specs(None));
+        let parse = |args: &[&str]| {
+            let argv = std::iter::once("ringbench").chain(args.iter().copied());
+            command(&names)
+                .try_get_matches_from(argv)
+                .and_then(|m| Opts::from_arg_matches(&m))
+        };
+        for bad in [
+            &["--rounds", "0"][..],
+            &["--rounds", "-2"],
+            &["--secs", "-1"],
+            &["--secs", "0"],
+            &["--secs", "nan"],
+            &["--secs", "x"],
+            &["--quick", "--full"],
+            &["--cores", "3-1"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        let e = parse(&["--only", "bogus"]).unwrap_err().to_string();
+        for name in &names {
+            assert!(e.contains(name), "{name} not listed in: {e}");
+        }
+        assert_eq!(parse(&[]).unwrap().mode(), DEFAULT);
+        assert_eq!(parse(&["--quick"]).unwrap().mode(), QUICK);
+        assert_eq!(parse(&["--full"]).unwrap().mode(), FULL);
+        let o = parse(&[
+            "--full", "--rounds", "2", "--secs", "0.5", "--only", "flight",
+        ])
+        .unwrap();
+        assert_eq!((o.mode().rounds, o.mode().secs), (2, 0.5));
+        assert_eq!(o.only.as_deref(), Some("flight"));
     }
 
     #[test]

@@ -777,11 +777,11 @@ fn latency_explanation(out: &mut String, rows: &[&Row]) {
         };
         let _ = writeln!(
             out,
-            "  why tr.adv {adv:.2}\u{d7} while the columns give {cols:.2}\u{d7}: tr.adv compares the two impls \
-             within each round and takes the median; a column is each impl's own median over rounds. \
-             Here the rounds differ by orders of magnitude: a {} over {} means a thread was descheduled \
-             for much of that run ({} of tracering's rounds, {} of {}'s), so the columns compare \
-             different machine states and tr.adv is the figure to read. Per round:",
+            "  why tr.adv {adv:.2}\u{d7} while the columns give {cols:.2}\u{d7}: tr.adv compares the impls within\n  \
+             each round (median of the per-round ratios); a column is each impl's own median over\n  \
+             rounds. The rounds differ by orders of magnitude here: a {} over {} means a thread was\n  \
+             descheduled for much of the run ({} of tracering's rounds, {} of {}'s), so the columns\n  \
+             compare different machine states and tr.adv is the figure to read. Per round:",
             r.metric.name().trim_end_matches("_ns"),
             fmt_latency(DESCHEDULED_P50_NS),
             desched(base),
@@ -1203,7 +1203,7 @@ mod tests {
         assert_eq!(by[1], (None, 0));
         assert_eq!(by[3], (Some(1.0), 1));
         let text = class_table(&rows, &hops);
-        assert!(text.contains("2.50x (2)"), "{text}");
+        assert!(text.contains("2.50\u{d7} (2)"), "{text}");
         let json = json_classes(&rows, &hops);
         assert_eq!(
             json["per_round"],
@@ -1234,5 +1234,85 @@ mod tests {
             .note()
             .unwrap()
             .contains("1.50x the ns/event of alone"));
+    }
+
+    #[test]
+    fn tables_fit_their_workload_and_explain_preempted_rounds() {
+        // The issue's case: 9 rounds; in 2 both impls ran undisturbed, in 3
+        // both were descheduled, in 4 only rtrb was.
+        let lat = |p50: f64| -> Result<Sample, &'static str> {
+            Ok(Sample {
+                p50_ns: Some(p50),
+                p99_ns: Some(p50 * 4.0),
+                p999_ns: Some(p50 * 5.0),
+                ..Sample::default()
+            })
+        };
+        let tr: Vec<_> = [417.0, 417.0, 4e5, 4e5, 4e5, 417.0, 417.0, 417.0, 417.0]
+            .map(lat)
+            .to_vec();
+        let rtrb: Vec<_> = [375.0, 375.0, 3.6e5, 3.6e5, 3.6e5, 249_215.0, 3e5, 3e5, 3e5]
+            .map(lat)
+            .to_vec();
+        let rows = vec![
+            Row::new("visibility_latency", "tracering", Metric::P50, "", &tr),
+            Row::new("visibility_latency", "rtrb", Metric::P50, "", &rtrb),
+        ];
+        let rows = with_ratios(rows, "tracering");
+        assert!((rows[1].advantage.unwrap() - 0.9).abs() < 1e-9);
+        let m = Machine {
+            arch: "x86_64",
+            cpus: 2,
+            cpu_model: None,
+            backend: "x86_64",
+            pinned: true,
+            hop_ns: Some(30.0),
+        };
+        let c = Availability {
+            hardware: false,
+            reason: Some("no PMU".into()),
+        };
+        let run = RunInfo {
+            date_utc: utc_now(),
+            mode: "default",
+            rounds: 9,
+            run_secs: 0.1,
+            total_secs: 1.0,
+            scaling_cores: vec![],
+            round_hops: vec![Some(30.0); 9],
+            row_secs: vec![0.1, 0.1],
+        };
+        let text = table(&m, &c, &run, &rows, &[30.0], &[], false);
+        assert!(
+            text.contains("perf counters are unavailable: no PMU"),
+            "{text}"
+        );
+        assert!(!text.contains("miss %") && !text.contains("L1D"), "{text}");
+        // Only the columns the rows fill, latencies with their units.
+        let head = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("impl"))
+            .unwrap();
+        let cols: Vec<&str> = head.split_whitespace().collect();
+        assert_eq!(
+            cols,
+            ["impl", "p50", "p99", "p999", "tr.adv", "runs"],
+            "{text}"
+        );
+        assert!(text.contains("417.0 ns"), "{text}");
+        assert!(text.contains("1.20 ms!"), "{text}");
+        assert!(
+            text.contains("most likely a thread was preempted"),
+            "{text}"
+        );
+        // tr.adv and the columns disagree: said, with every round.
+        assert!(text.contains("why tr.adv 0.90\u{d7}"), "{text}");
+        assert!(text.contains("249.2 \u{b5}s"), "{text}");
+        // The verdict comes before the first workload's table.
+        let v = text.find("verdict").unwrap();
+        assert!(v < text.find("visibility_latency:").unwrap(), "{text}");
+        let json = json(&m, &c, &run, &rows, &[30.0], &[]);
+        assert_eq!(json["results"][0]["p50_ns"], json!(417.0));
+        assert_eq!(json["counters"]["hardware"], json!(false));
     }
 }
