@@ -577,10 +577,13 @@ pub fn counters_line(c: &Availability) -> String {
     }
 }
 
+/// A column's cell of a row (`None`: the row has no figure there).
+type Cell = Box<dyn Fn(&Row) -> Option<String>>;
+
 /// One column of a workload's table.
 struct Col {
     head: String,
-    cell: Box<dyn Fn(&Row) -> Option<String>>,
+    cell: Cell,
 }
 
 fn col(head: impl Into<String>, cell: impl Fn(&Row) -> Option<String> + 'static) -> Col {
