@@ -906,25 +906,35 @@ struct Mode {
     name: &'static str,
     rounds: u32,
     secs: f64,
+    /// Start no round after [`MIN_ROUNDS`] that would end past this many
+    /// seconds from the start (by the rounds so far).
+    limit_secs: Option<f64>,
 }
 
-/// The default run: under a minute on a 2-vCPU guest.
+/// Rounds a time limit never cuts (a median needs a few).
+const MIN_ROUNDS: usize = 3;
+
+/// The default run: under a minute on a 2-vCPU guest, even a busy one
+/// (a round that would end past 55 s is not started, after the third).
 const DEFAULT: Mode = Mode {
     name: "default",
     rounds: 5,
     secs: 0.1,
+    limit_secs: Some(55.0),
 };
 /// `--quick`: a smoke run (every row once more than once, figures rough).
 const QUICK: Mode = Mode {
     name: "quick",
     rounds: 3,
     secs: 0.04,
+    limit_secs: None,
 };
 /// `--full`: the long run, for figures to quote.
 const FULL: Mode = Mode {
     name: "full",
     rounds: 9,
     secs: 0.25,
+    limit_secs: None,
 };
 
 /// tracering against rtrb, ringbuf and crossbeam's ArrayQueue, side by side
@@ -942,7 +952,8 @@ struct Opts {
     /// Also write the report as JSON to PATH.
     #[arg(long, value_name = "PATH")]
     json: Option<std::path::PathBuf>,
-    /// Number of rounds (at least 1) [default: 5; --quick 3, --full 9].
+    /// Number of rounds (at least 1) [default: 5, fewer (not under 3) where
+    /// the fifth would end past 55 s; --quick 3, --full 9].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     rounds: Option<u32>,
     /// Seconds per run, more than 0 [default: 0.1; --quick 0.04, --full 0.25].
@@ -970,9 +981,12 @@ impl Opts {
         } else {
             DEFAULT
         };
+        // Rounds or seconds given: exactly what was asked.
+        let asked = self.rounds.is_some() || self.secs.is_some();
         Mode {
             rounds: self.rounds.unwrap_or(base.rounds),
             secs: self.secs.unwrap_or(base.secs),
+            limit_secs: base.limit_secs.filter(|_| !asked),
             ..base
         }
     }
@@ -1225,7 +1239,16 @@ fn main() {
     let mut hops = Vec::new();
     let mut round_hops = Vec::with_capacity(rounds);
     let orders: Vec<Vec<usize>> = (0..rounds).map(|r| round_order(&specs, r)).collect();
+    let mut cut = None;
     for (round, order) in orders.iter().enumerate() {
+        if let Some(limit) = mode.limit_secs {
+            let so_far = progress.started.elapsed().as_secs_f64();
+            let per_round = so_far / round.max(1) as f64;
+            if round >= MIN_ROUNDS && so_far + per_round > limit {
+                cut = Some(round);
+                break;
+            }
+        }
         let hop = ringbench::workloads::latency::hop_ns(cores, 5, 2_000);
         round_hops.push(hop);
         if let Some(h) = hop {
@@ -1237,12 +1260,14 @@ fn main() {
                     .iter()
                     .take_while(|&&j| specs[j].workload == specs[i].workload)
                     .count();
-                let left = progress.left(
-                    order[k..]
-                        .iter()
-                        .copied()
-                        .chain(orders[round + 1..].iter().flatten().copied()),
-                );
+                let this_round = progress.left(order[k..].iter().copied());
+                let mut left =
+                    this_round + progress.left(orders[round + 1..].iter().flatten().copied());
+                if let (Some(limit), true) = (mode.limit_secs, round + 1 >= MIN_ROUNDS) {
+                    // Rounds past the limit will not start.
+                    let elapsed = progress.started.elapsed().as_secs_f64();
+                    left = left.min(this_round + (limit - elapsed - this_round).max(0.0));
+                }
                 progress.say(&format!(
                     "round {}/{}: {:<20} ({runs} runs) {} so far, about {} left",
                     round + 1,
@@ -1269,6 +1294,15 @@ fn main() {
         }
     }
     progress.done();
+    let rounds = round_hops.len();
+    if let Some(done) = cut {
+        eprintln!(
+            "ringbench: stopped after {done} of {} rounds: another would have ended past {:.0} s \
+             (the machine is slower than usual; --rounds N runs exactly N)",
+            mode.rounds,
+            mode.limit_secs.unwrap_or_default()
+        );
+    }
 
     let rows: Vec<Row> = specs
         .iter()
@@ -1369,6 +1403,7 @@ mod tests {
             assert!(e.contains(name), "{name} not listed in: {e}");
         }
         assert_eq!(parse(&[]).unwrap().mode(), DEFAULT);
+        assert_eq!(parse(&["--rounds", "5"]).unwrap().mode().limit_secs, None);
         assert_eq!(parse(&["--quick"]).unwrap().mode(), QUICK);
         assert_eq!(parse(&["--full"]).unwrap().mode(), FULL);
         let o = parse(&[
