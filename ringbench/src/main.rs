@@ -2,9 +2,15 @@
 //! measured side by side in one run.
 //!
 //! ```text
-//! cargo run --release --bin ringbench [-- --quick] [--json PATH]
-//!     [--rounds N] [--secs S] [--only WORKLOAD] [--cores LIST]
+//! cargo run --release --bin ringbench [-- --quick | --full] [--json PATH]
+//!     [--rounds N] [--secs S] [--only WORKLOAD] [--cores LIST] [--notes]
+//! cargo run --release --bin ringbench -- --help
 //! ```
+//!
+//! The report prints the verdict against the goals (`verdict.rs`) first,
+//! then one table per workload with the columns it fills (`report.rs`).
+//! The workloads are one table, `specs()`: a new workload is a few more
+//! `Spec`s there.
 //!
 //! The impls of a workload run in alternating rounds (A B C D, B C D A, ...:
 //! each round starts one impl further) so that the machine's drift between

@@ -860,7 +860,14 @@ pub fn table(
             .into_iter()
             .filter(|col| group.iter().any(|r| (col.cell)(r).is_some()))
             .collect();
-        let _ = writeln!(out, "\n{w}: {}", legend(w));
+        match legend(w) {
+            "" => {
+                let _ = writeln!(out, "\n{w}");
+            }
+            l => {
+                let _ = writeln!(out, "\n{w}: {l}");
+            }
+        }
         let mut head = vec!["impl".to_string()];
         head.extend(cols.iter().map(|c| c.head.clone()));
         let cells: Vec<Vec<String>> = group

@@ -264,14 +264,16 @@ pub fn judge(rows: &[Row]) -> Vec<Verdict> {
             let verdict = if met {
                 "met".to_string()
             } else if g.limit == 0.0 {
-                format!("missed by {}", show(v, g.unit))
+                format!("missed: {}", show(v, g.unit))
             } else {
                 let by = if g.at_most {
                     v / g.limit - 1.0
                 } else {
                     1.0 - v / g.limit
                 };
-                if by <= 1.0 {
+                if by < 0.1 {
+                    format!("missed by {:.1}%", by * 100.0)
+                } else if by <= 1.0 {
                     format!("missed by {:.0}%", by * 100.0)
                 } else {
                     format!("missed: {:.1}\u{d7} the goal", v / g.limit)
@@ -338,7 +340,7 @@ mod tests {
         assert!(v[1].met, "{:?}", v[1]);
         assert_eq!(v[1].measured, "1.05\u{d7}");
         assert!(!v[2].met);
-        assert_eq!(v[2].verdict, "missed by 9%");
+        assert_eq!(v[2].verdict, "missed by 9.1%");
     }
 
     #[test]
