@@ -680,7 +680,7 @@ fn legend(workload: &str) -> &'static str {
         }
         "clock_cost" => "cost of one clock read; the coarse ticker's rows: refreshes/s and CPU ns per refresh",
         "clock_accuracy" => "error of each stamp against precise reads around the call",
-        "flight" => "the writer's ns per write; vs base: per-round ratio (goal: flight <= 1.10x normal)",
+        "flight" => "the writer's ns per write; vs base: per-round ratio (goal: flight ≤ 1.10× normal)",
         "scaling" => "delivered events/s; ns/event per producer, each producer on its own core",
         "tracing_layer" => {
             "ns per event of the traced threads' CPU time (span enter, info!, exit); vs base: / tracering's"
