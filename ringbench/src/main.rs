@@ -2,9 +2,15 @@
 //! measured side by side in one run.
 //!
 //! ```text
-//! cargo run --release --bin ringbench [-- --quick] [--json PATH]
-//!     [--rounds N] [--secs S] [--only WORKLOAD] [--cores LIST]
+//! cargo run --release --bin ringbench [-- --quick | --full] [--json PATH]
+//!     [--rounds N] [--secs S] [--only WORKLOAD] [--cores LIST] [--notes]
+//! cargo run --release --bin ringbench -- --help
 //! ```
+//!
+//! The report prints the verdict against the goals (`verdict.rs`) first,
+//! then one table per workload with the columns it fills (`report.rs`).
+//! The workloads are one table, `specs()`: a new workload is a few more
+//! `Spec`s there.
 //!
 //! The impls of a workload run in alternating rounds (A B C D, B C D A, ...:
 //! each round starts one impl further) so that the machine's drift between
@@ -28,6 +34,9 @@
 //! (`ringbench/src/workloads/`), shared with the criterion benches.
 
 mod report;
+mod verdict;
+
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 use report::{Machine, Metric, Row, Sample};
 use ringbench::perf::{CacheCounters, CacheCounts};
@@ -503,7 +512,9 @@ fn drain_capacity_run(lanes: usize, sink: &str) -> Result<Sample, &'static str> 
     let (t, file_bytes) = ringbench::workloads::drain_capacity::drain_capacity(lanes, sink)?;
     Ok(Sample {
         ops_per_s: Some(t.ops_per_s()),
-        bytes_per_s: Some(file_bytes as f64 / t.elapsed.as_secs_f64().max(1e-9)),
+        // NullSink writes no file.
+        bytes_per_s: (sink != "null")
+            .then(|| file_bytes as f64 / t.elapsed.as_secs_f64().max(1e-9)),
         ns_per_op: Some(t.elapsed.as_nanos() as f64 / t.items.max(1) as f64),
         ops: t.items,
         ..Sample::default()
@@ -895,53 +906,141 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
     v
 }
 
-/// Command-line options.
-struct Opts {
-    quick: bool,
-    json: Option<String>,
-    rounds: usize,
+/// How long each run goes on, and how many rounds, in each mode.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Mode {
+    name: &'static str,
+    rounds: u32,
     secs: f64,
-    only: Option<String>,
-    /// `--cores`: core ids, in order.
-    cores: Option<Vec<usize>>,
+    /// Start no round after [`MIN_ROUNDS`] that would end past this many
+    /// seconds from the start (by the rounds so far).
+    limit_secs: Option<f64>,
 }
 
-const USAGE: &str =
-    "usage: ringbench [--quick] [--json PATH] [--rounds N] [--secs S] [--only WORKLOAD] [--cores LIST]
-  --quick        3 rounds of 0.15 s runs instead of 9 of 0.25 s
-  --json PATH    also write the report as JSON
-  --rounds N     number of rounds
-  --secs S       seconds per run
-  --only NAME    run one workload
-  --cores LIST   cores of the scaling workload, e.g. 0,2,4-7: the drain on the first,
-                 each producer on one of the others (default: every core the process
-                 may use); the other workloads keep the first two cores they may use";
+/// Rounds a time limit never cuts (a median needs a few).
+const MIN_ROUNDS: usize = 3;
+
+/// The default run: under a minute on a 2-vCPU guest, even a busy one
+/// (a round that would end past 55 s is not started, after the third).
+const DEFAULT: Mode = Mode {
+    name: "default",
+    rounds: 5,
+    secs: 0.1,
+    limit_secs: Some(55.0),
+};
+/// `--quick`: a smoke run (every row once more than once, figures rough).
+const QUICK: Mode = Mode {
+    name: "quick",
+    rounds: 3,
+    secs: 0.04,
+    limit_secs: None,
+};
+/// `--full`: the long run, for figures to quote.
+const FULL: Mode = Mode {
+    name: "full",
+    rounds: 9,
+    secs: 0.25,
+    limit_secs: None,
+};
+
+/// tracering against rtrb, ringbuf and crossbeam's ArrayQueue, side by side
+/// in alternating rounds: a verdict against the crate's performance goals
+/// first, then one table per workload.
+#[derive(Parser, Debug)]
+#[command(name = "ringbench", version, about, long_about = None)]
+struct Opts {
+    /// A smoke run: 3 rounds of 0.04 s runs (rough figures).
+    #[arg(long, conflicts_with = "full")]
+    quick: bool,
+    /// The long run: 9 rounds of 0.25 s runs (about 2.5 min on 2 vCPUs).
+    #[arg(long)]
+    full: bool,
+    /// Also write the report as JSON to PATH.
+    #[arg(long, value_name = "PATH")]
+    json: Option<std::path::PathBuf>,
+    /// Number of rounds (at least 1) [default: 5, fewer (not under 3) where
+    /// the fifth would end past 55 s; --quick 3, --full 9].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: Option<u32>,
+    /// Seconds per run, more than 0 [default: 0.1; --quick 0.04, --full 0.25].
+    #[arg(long, value_name = "S", value_parser = parse_secs, allow_negative_numbers = true)]
+    secs: Option<f64>,
+    /// Run only this workload.
+    #[arg(long, value_name = "WORKLOAD")]
+    only: Option<String>,
+    /// Cores of the scaling workload, e.g. 0,2,4-7: the drain on the first,
+    /// each producer on one of the others [default: every core the process
+    /// may use]. The other workloads keep the first two cores they may use.
+    #[arg(long, value_name = "LIST", value_parser = parse_core_list)]
+    cores: Option<CoreList>,
+    /// Print each row's note (what the row runs, its ratios, its counts).
+    #[arg(long)]
+    notes: bool,
+}
+
+impl Opts {
+    fn mode(&self) -> Mode {
+        let base = if self.quick {
+            QUICK
+        } else if self.full {
+            FULL
+        } else {
+            DEFAULT
+        };
+        // Rounds or seconds given: exactly what was asked.
+        let asked = self.rounds.is_some() || self.secs.is_some();
+        Mode {
+            rounds: self.rounds.unwrap_or(base.rounds),
+            secs: self.secs.unwrap_or(base.secs),
+            limit_secs: base.limit_secs.filter(|_| !asked),
+            ..base
+        }
+    }
+}
+
+/// `--secs`: a finite number of seconds above 0 and at most an hour.
+fn parse_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(v > 0.0 && v <= 3600.0) {
+        return Err(format!(
+            "{s} is out of range: give more than 0 and at most 3600 seconds"
+        ));
+    }
+    Ok(v)
+}
+
+/// `--cores`, parsed.
+#[derive(Clone, Debug)]
+struct CoreList(Vec<usize>);
+
+fn parse_core_list(s: &str) -> Result<CoreList, String> {
+    parse_cores(s).map(CoreList)
+}
 
 /// Parses a core list: ids and ranges (`0,2,4-7`), each id once.
 fn parse_cores(list: &str) -> Result<Vec<usize>, String> {
     let mut ids = Vec::new();
     for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let num = |t: &str| {
-            t.trim()
-                .parse::<usize>()
-                .map_err(|e| format!("--cores: {t:?}: {e}"))
-        };
+        let num = |t: &str| t.trim().parse::<usize>().map_err(|e| format!("{t:?}: {e}"));
         let (lo, hi) = match part.split_once('-') {
             Some((a, b)) => (num(a)?, num(b)?),
             None => (num(part)?, num(part)?),
         };
         if lo > hi {
-            return Err(format!("--cores: empty range {part}"));
+            return Err(format!("empty range {part}"));
         }
         for id in lo..=hi {
             if ids.contains(&id) {
-                return Err(format!("--cores: core {id} given twice"));
+                return Err(format!("core {id} given twice"));
             }
             ids.push(id);
         }
     }
     if ids.is_empty() {
-        return Err("--cores: no core given".into());
+        return Err("no core given".into());
     }
     Ok(ids)
 }
@@ -965,46 +1064,6 @@ fn scaling_cores(asked: Option<&[usize]>) -> Result<Option<Vec<core_affinity::Co
             .collect::<Result<Vec<_>, _>>()?,
     };
     Ok((cores.len() >= 2).then_some(cores))
-}
-
-fn parse_args() -> Result<Opts, String> {
-    let mut o = Opts {
-        quick: false,
-        json: None,
-        rounds: 0,
-        secs: 0.0,
-        only: None,
-        cores: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        match a.as_str() {
-            "--quick" => o.quick = true,
-            "--json" => o.json = Some(value("--json")?),
-            "--rounds" => {
-                o.rounds = value("--rounds")?
-                    .parse()
-                    .map_err(|e| format!("--rounds: {e}"))?
-            }
-            "--secs" => {
-                o.secs = value("--secs")?
-                    .parse()
-                    .map_err(|e| format!("--secs: {e}"))?
-            }
-            "--only" => o.only = Some(value("--only")?),
-            "--cores" => o.cores = Some(parse_cores(&value("--cores")?)?),
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if o.rounds == 0 {
-        o.rounds = if o.quick { 3 } else { 9 };
-    }
-    if o.secs <= 0.0 {
-        o.secs = if o.quick { 0.15 } else { 0.25 };
-    }
-    Ok(o)
 }
 
 /// The order of the specs in round `round`: workload by workload, and
@@ -1036,32 +1095,127 @@ fn can_pin(cores: Cores) -> bool {
     })
 }
 
-fn main() {
-    let opts = match parse_args() {
-        Ok(o) => o,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("ringbench: {e}");
-            }
-            eprintln!("{USAGE}");
-            std::process::exit(if e.is_empty() { 0 } else { 2 });
+/// The workloads, once each, in the order of the spec table.
+fn workload_names(specs: &[Spec]) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for s in specs {
+        if !names.contains(&s.workload) {
+            names.push(s.workload);
         }
-    };
+    }
+    names
+}
+
+/// The command line; `--only` accepts the workloads of the spec table
+/// (and lists them when given another name).
+fn command(names: &[&'static str]) -> clap::Command {
+    Opts::command().mut_arg("only", |a| {
+        a.value_parser(clap::builder::PossibleValuesParser::new(
+            names.iter().copied(),
+        ))
+    })
+}
+
+fn parse_opts(names: &[&'static str]) -> Opts {
+    let m = command(names).get_matches();
+    Opts::from_arg_matches(&m).unwrap_or_else(|e| e.exit())
+}
+
+/// `12 s`, `1 min 05 s`.
+fn fmt_secs(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    if s < 60 {
+        format!("{s} s")
+    } else {
+        format!("{} min {:02} s", s / 60, s % 60)
+    }
+}
+
+/// Progress on stderr: one line per workload per round, naming it, with
+/// the time so far and an estimate of the time left (from the runs so far
+/// of each row; before a row has run, from `--secs`). On a terminal each
+/// line replaces the last.
+struct Progress {
+    tty: bool,
+    started: Instant,
+    /// Seconds each spec's runs took so far.
+    took: Vec<Vec<f64>>,
+    guess: f64,
+}
+
+impl Progress {
+    fn new(specs: usize, secs: f64) -> Progress {
+        use std::io::IsTerminal as _;
+        Progress {
+            tty: std::io::stderr().is_terminal(),
+            started: Instant::now(),
+            took: vec![Vec::new(); specs],
+            guess: secs * 1.1 + 0.01,
+        }
+    }
+
+    /// Seconds the runs still to come should take: `left` lists
+    /// the specs of each run to come.
+    fn left(&self, left: impl Iterator<Item = usize>) -> f64 {
+        left.map(|i| {
+            let t = &self.took[i];
+            if t.is_empty() {
+                self.guess
+            } else {
+                t.iter().sum::<f64>() / t.len() as f64
+            }
+        })
+        .sum()
+    }
+
+    fn say(&self, line: &str) {
+        if self.tty {
+            eprint!("\r\x1b[K{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    fn done(&self) {
+        if self.tty {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+/// Temporary files of this process still in the temp dir (there should be
+/// none: each run removes its own).
+fn leftover_temp_files() -> Vec<std::path::PathBuf> {
+    let tag = format!("-{}-", std::process::id());
+    std::fs::read_dir(std::env::temp_dir())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("ringbench-") && n.contains(&tag))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn main() {
+    let names = workload_names(&specs(None));
+    let opts = parse_opts(&names);
+    let mode = opts.mode();
     let started = Instant::now();
-    let scaling_cores = match scaling_cores(opts.cores.as_deref()) {
+    let scaling_cores = match scaling_cores(opts.cores.as_ref().map(|c| &c.0[..])) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("ringbench: {e}");
+            eprintln!("ringbench: --cores: {e}");
             std::process::exit(2);
         }
     };
     let mut specs = specs(scaling_cores.as_deref());
     if let Some(only) = &opts.only {
         specs.retain(|s| s.workload == only);
-        if specs.is_empty() {
-            eprintln!("ringbench: no workload named {only}");
-            std::process::exit(2);
-        }
     }
     let counters = ringbench::perf::probe();
     let mut cores = two_cores();
@@ -1069,44 +1223,91 @@ fn main() {
         cores = None;
     }
     let ctx = Ctx {
-        budget: Budget::Time(Duration::from_secs_f64(opts.secs)),
+        budget: Budget::Time(Duration::from_secs_f64(mode.secs)),
         cores,
         scaling_cores: scaling_cores.clone(),
         perf: counters.hardware,
     };
     eprintln!(
-        "ringbench: {} rounds of {} runs, {:.2} s each; pinned: {}; hardware counters: {}",
-        opts.rounds,
+        "ringbench ({} mode): {} rounds of {} runs, {:.2} s each; pinned: {}; {}",
+        mode.name,
+        mode.rounds,
         specs.len(),
-        opts.secs,
-        cores.is_some(),
-        match &counters.reason {
-            None => "yes".to_string(),
-            Some(r) => format!("{} ({r})", if counters.hardware { "partly" } else { "no" }),
-        }
+        mode.secs,
+        if cores.is_some() { "yes" } else { "no" },
+        report::counters_line(&counters)
     );
 
+    let rounds = mode.rounds as usize;
+    let mut progress = Progress::new(specs.len(), mode.secs);
     let mut samples: Vec<Vec<Result<Sample, &'static str>>> = vec![Vec::new(); specs.len()];
+    let mut said_failed = vec![false; specs.len()];
     let mut hops = Vec::new();
-    let mut round_hops = Vec::with_capacity(opts.rounds);
-    for round in 0..opts.rounds {
+    let mut round_hops = Vec::with_capacity(rounds);
+    let orders: Vec<Vec<usize>> = (0..rounds).map(|r| round_order(&specs, r)).collect();
+    let mut cut = None;
+    for (round, order) in orders.iter().enumerate() {
+        if let Some(limit) = mode.limit_secs {
+            let so_far = progress.started.elapsed().as_secs_f64();
+            let per_round = so_far / round.max(1) as f64;
+            if round >= MIN_ROUNDS && so_far + per_round > limit {
+                cut = Some(round);
+                break;
+            }
+        }
         let hop = ringbench::workloads::latency::hop_ns(cores, 5, 2_000);
         round_hops.push(hop);
         if let Some(h) = hop {
             hops.push(h);
         }
-        eprint!(
-            "round {}/{} (hop {}):",
-            round + 1,
-            opts.rounds,
-            report::fmt_ns(hop)
-        );
-        for i in round_order(&specs, round) {
+        for (k, &i) in order.iter().enumerate() {
+            if k == 0 || specs[order[k - 1]].workload != specs[i].workload {
+                let runs = order[k..]
+                    .iter()
+                    .take_while(|&&j| specs[j].workload == specs[i].workload)
+                    .count();
+                let this_round = progress.left(order[k..].iter().copied());
+                let mut left =
+                    this_round + progress.left(orders[round + 1..].iter().flatten().copied());
+                if let (Some(limit), true) = (mode.limit_secs, round + 1 >= MIN_ROUNDS) {
+                    // Rounds past the limit will not start.
+                    let elapsed = progress.started.elapsed().as_secs_f64();
+                    left = left.min(this_round + (limit - elapsed - this_round).max(0.0));
+                }
+                progress.say(&format!(
+                    "round {}/{}: {:<20} ({runs} runs) {} so far, about {} left",
+                    round + 1,
+                    rounds,
+                    specs[i].workload,
+                    fmt_secs(progress.started.elapsed().as_secs_f64()),
+                    fmt_secs(left)
+                ));
+            }
+            let t = Instant::now();
             let r = (specs[i].run)(&ctx);
-            eprint!("{}", if r.is_ok() { " ." } else { " -" });
+            progress.took[i].push(t.elapsed().as_secs_f64());
+            if let Err(e) = &r {
+                if !said_failed[i] {
+                    said_failed[i] = true;
+                    progress.done();
+                    eprintln!(
+                        "ringbench: {} / {}: no figure: {e}",
+                        specs[i].workload, specs[i].imp
+                    );
+                }
+            }
             samples[i].push(r);
         }
-        eprintln!();
+    }
+    progress.done();
+    let rounds = round_hops.len();
+    if let Some(done) = cut {
+        eprintln!(
+            "ringbench: stopped after {done} of {} rounds: another would have ended past {:.0} s \
+             (the machine is slower than usual; --rounds N runs exactly N)",
+            mode.rounds,
+            mode.limit_secs.unwrap_or_default()
+        );
     }
 
     let rows: Vec<Row> = specs
@@ -1115,36 +1316,49 @@ fn main() {
         .map(|(s, v)| Row::new(s.workload, s.imp, s.metric, s.note, v).with_bases(s.bases))
         .collect();
     let rows = report::with_costs(report::with_ratios(rows, Tracering::NAME));
-    let mut notes: Vec<(String, String, String)> = Vec::new();
-    for r in &rows {
-        if let Some(n) = r.note() {
-            notes.push((r.workload.to_string(), r.imp.to_string(), n));
-        }
-    }
+    let verdicts = verdict::judge(&rows);
     let machine = Machine::detect(cores.is_some(), report::median(&hops));
-    let elapsed = started.elapsed();
+    let leftovers = leftover_temp_files();
     let run = report::RunInfo {
         date_utc: report::utc_now(),
-        mode: if opts.quick { "quick" } else { "default" },
-        rounds: opts.rounds,
-        run_secs: opts.secs,
-        total_secs: elapsed.as_secs_f64(),
+        mode: mode.name,
+        rounds,
+        run_secs: mode.secs,
+        total_secs: started.elapsed().as_secs_f64(),
         scaling_cores: scaling_cores.iter().flatten().map(|c| c.id).collect(),
         round_hops,
+        row_secs: progress
+            .took
+            .iter()
+            .map(|t| t.iter().sum::<f64>() / t.len().max(1) as f64)
+            .collect(),
     };
-    print!("{}", report::table(&machine, &counters, &run, &rows, &hops));
+    print!(
+        "{}",
+        report::table(&machine, &counters, &run, &rows, &hops, &verdicts, opts.notes)
+    );
+    for p in &leftovers {
+        eprintln!(
+            "ringbench: a temporary file was left behind: {}",
+            p.display()
+        );
+    }
     if let Some(path) = &opts.json {
-        let json = report::json(&machine, &counters, &run, &rows, &hops, &notes);
-        if let Some(dir) = std::path::Path::new(path).parent() {
+        let json = report::json(&machine, &counters, &run, &rows, &hops, &verdicts);
+        if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 let _ = std::fs::create_dir_all(dir);
             }
         }
-        if let Err(e) = std::fs::write(path, json) {
-            eprintln!("ringbench: cannot write {path}: {e}");
+        let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!(
+                "ringbench: cannot write the JSON report to {}: {e}",
+                path.display()
+            );
             std::process::exit(1);
         }
-        eprintln!("ringbench: wrote {path}");
+        eprintln!("ringbench: wrote {}", path.display());
     }
 }
 
@@ -1166,6 +1380,44 @@ mod tests {
         for (a, b) in r0.iter().zip(&r1) {
             assert_eq!(specs[*a].workload, specs[*b].workload);
         }
+    }
+
+    #[test]
+    fn arguments_are_checked() {
+        Opts::command().debug_assert();
+        let names = workload_names(&specs(None));
+        let parse = |args: &[&str]| {
+            let argv = std::iter::once("ringbench").chain(args.iter().copied());
+            command(&names)
+                .try_get_matches_from(argv)
+                .and_then(|m| Opts::from_arg_matches(&m))
+        };
+        for bad in [
+            &["--rounds", "0"][..],
+            &["--rounds", "-2"],
+            &["--secs", "-1"],
+            &["--secs", "0"],
+            &["--secs", "nan"],
+            &["--secs", "x"],
+            &["--quick", "--full"],
+            &["--cores", "3-1"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        let e = parse(&["--only", "bogus"]).unwrap_err().to_string();
+        for name in &names {
+            assert!(e.contains(name), "{name} not listed in: {e}");
+        }
+        assert_eq!(parse(&[]).unwrap().mode(), DEFAULT);
+        assert_eq!(parse(&["--rounds", "5"]).unwrap().mode().limit_secs, None);
+        assert_eq!(parse(&["--quick"]).unwrap().mode(), QUICK);
+        assert_eq!(parse(&["--full"]).unwrap().mode(), FULL);
+        let o = parse(&[
+            "--full", "--rounds", "2", "--secs", "0.5", "--only", "flight",
+        ])
+        .unwrap();
+        assert_eq!((o.mode().rounds, o.mode().secs), (2, 0.5));
+        assert_eq!(o.only.as_deref(), Some("flight"));
     }
 
     #[test]

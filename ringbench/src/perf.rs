@@ -283,19 +283,30 @@ mod imp {
         }
     }
 
-    /// A short hint for the errors perf_event_open gives most often.
+    /// What a failed `perf_event_open` means, as a sentence (no trailing
+    /// period), naming the errno.
     fn explain(e: &io::Error) -> String {
-        let hint = match e.raw_os_error() {
-            Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) | Some(libc::ENODEV) => {
-                "no hardware PMU for this event (common in VMs; `perf stat` says <not supported>)"
-            }
-            Some(libc::EACCES) | Some(libc::EPERM) => {
-                "not permitted (see /proc/sys/kernel/perf_event_paranoid)"
-            }
-            Some(libc::ENOSYS) => "perf_event_open is not available in this kernel",
-            _ => "perf_event_open failed",
+        let errno = match e.raw_os_error() {
+            Some(libc::ENOENT) => "ENOENT",
+            Some(libc::EOPNOTSUPP) => "EOPNOTSUPP",
+            Some(libc::ENODEV) => "ENODEV",
+            Some(libc::EACCES) => "EACCES",
+            Some(libc::EPERM) => "EPERM",
+            Some(libc::ENOSYS) => "ENOSYS",
+            _ => "",
         };
-        format!("{hint}: {e}")
+        match e.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) | Some(libc::ENODEV) => format!(
+                "this machine has no hardware PMU, as is usual in a virtual machine \
+                 (perf_event_open gave {errno})"
+            ),
+            Some(libc::EACCES) | Some(libc::EPERM) => format!(
+                "perf_event_open was not permitted ({errno}); see \
+                 /proc/sys/kernel/perf_event_paranoid"
+            ),
+            Some(libc::ENOSYS) => "this kernel has no perf_event_open (ENOSYS)".to_string(),
+            _ => format!("perf_event_open failed: {e}"),
+        }
     }
 
     impl Counters {
@@ -315,9 +326,7 @@ mod imp {
                     .first()
                     .map(|(_, why)| why.clone())
                     .unwrap_or_default();
-                return Err(Unavailable {
-                    reason: format!("no hardware cache counters: {reason}"),
-                });
+                return Err(Unavailable { reason });
             }
             let which: Vec<Which> = ok.iter().map(|(w, _)| *w).collect();
             let counters = match Self::group_of(&which) {

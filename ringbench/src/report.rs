@@ -1,6 +1,8 @@
 //! Aggregation over rounds, the printed table and the JSON report.
 
+use crate::verdict::Verdict;
 use ringbench::perf::Availability;
+use serde_json::{json, Value};
 use std::fmt::Write as _;
 
 /// The figures of one run of one (workload, impl).
@@ -45,7 +47,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Metric::Ops => "ops_per_s",
             Metric::Bytes => "bytes_per_s",
@@ -55,7 +57,18 @@ impl Metric {
         }
     }
 
-    fn of(self, s: &Sample) -> Option<f64> {
+    /// This figure of a row (its median over rounds).
+    pub fn of_row(self, r: &Row) -> Option<f64> {
+        match self {
+            Metric::Ops => r.ops_per_s,
+            Metric::Bytes => r.bytes_per_s,
+            Metric::P50 => r.p50_ns,
+            Metric::P99 => r.p99_ns,
+            Metric::None => None,
+        }
+    }
+
+    pub fn of(self, s: &Sample) -> Option<f64> {
         match self {
             Metric::Ops => s.ops_per_s,
             Metric::Bytes => s.bytes_per_s,
@@ -66,7 +79,7 @@ impl Metric {
     }
 
     /// How many times better `base` is than `other` (>1: base is better).
-    fn advantage(self, base: f64, other: f64) -> Option<f64> {
+    pub fn advantage(self, base: f64, other: f64) -> Option<f64> {
         let r = match self {
             Metric::Ops | Metric::Bytes => base / other,
             Metric::P50 | Metric::P99 => other / base,
@@ -99,7 +112,7 @@ pub struct Row {
     static_note: &'static str,
     /// Why there is no figure (the first error).
     pub missing: Option<&'static str>,
-    samples: Vec<Option<Sample>>,
+    pub samples: Vec<Option<Sample>>,
     pub runs: usize,
     pub ops_per_s: Option<f64>,
     pub bytes_per_s: Option<f64>,
@@ -122,8 +135,10 @@ pub struct Row {
     bases: Vec<&'static str>,
     /// This row's ns/event against each base's, round by round.
     pub costs: Vec<Cost>,
-    anomalies: u64,
-    ops: u64,
+    /// Anomalies over the runs (see [`Sample::anomalies`]).
+    pub anomalies: u64,
+    /// Operations over the runs.
+    pub ops: u64,
 }
 
 /// A row's cost against a base row of the same workload: the median over
@@ -487,6 +502,8 @@ pub struct RunInfo {
     pub scaling_cores: Vec<usize>,
     /// Each round's hop probe (`None`: it failed).
     pub round_hops: Vec<Option<f64>>,
+    /// Each row's mean wall time per run, seconds (the rows' order).
+    pub row_secs: Vec<f64>,
 }
 
 /// Now, as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -525,12 +542,281 @@ fn fmt_rate(v: Option<f64>, unit: &str) -> String {
     match v {
         None => "-".into(),
         Some(x) if x >= 1e9 => format!("{:.2} G{unit}", x / 1e9),
-        Some(x) => format!("{:.2} M{unit}", x / 1e6),
+        Some(x) if x >= 1e6 => format!("{:.2} M{unit}", x / 1e6),
+        Some(x) if x >= 1e3 => format!("{:.2} k{unit}", x / 1e3),
+        Some(x) => format!("{x:.0} {unit}"),
     }
 }
 
-/// The printed report.
-pub fn table(m: &Machine, c: &Availability, run: &RunInfo, rows: &[Row], hops: &[f64]) -> String {
+/// A latency at or above this is flagged: a thread was most likely
+/// preempted, not slowed by the ring (1 ms).
+pub const PREEMPTED_NS: f64 = 1e6;
+
+/// A latency round whose p50 is at or above this had a thread descheduled
+/// for much of it (10 µs: a hop is tens of ns).
+pub const DESCHEDULED_P50_NS: f64 = 1e4;
+
+/// A latency with its unit: `417 ns`, `249.2 µs`, `1.53 ms!` (the `!`
+/// flags [`PREEMPTED_NS`]).
+pub fn fmt_latency(v: f64) -> String {
+    if v >= PREEMPTED_NS {
+        format!("{:.2} ms!", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1} \u{b5}s", v / 1e3)
+    } else {
+        format!("{v:.1} ns")
+    }
+}
+
+/// The counters' state in one sentence.
+pub fn counters_line(c: &Availability) -> String {
+    match (&c.reason, c.hardware) {
+        (None, _) => "perf counters: cache-references, cache-misses, L1-dcache-load-misses".into(),
+        (Some(r), true) => format!("perf counters: some are unavailable ({r})"),
+        (Some(r), false) => format!("perf counters are unavailable: {r}"),
+    }
+}
+
+/// A column's cell of a row (`None`: the row has no figure there).
+type Cell = Box<dyn Fn(&Row) -> Option<String>>;
+
+/// One column of a workload's table.
+struct Col {
+    head: String,
+    cell: Cell,
+}
+
+fn col(head: impl Into<String>, cell: impl Fn(&Row) -> Option<String> + 'static) -> Col {
+    Col {
+        head: head.into(),
+        cell: Box::new(cell),
+    }
+}
+
+/// The columns a workload may have, with units that fit it; a column is
+/// printed only where some row of the workload has a figure in it.
+fn columns(workload: &str, counters: bool) -> Vec<Col> {
+    let (ops, per) = match workload {
+        "flight" => ("writes/s", "ns/write"),
+        "clock_cost" => ("reads/s", "ns/read"),
+        "record_mixed_cross" => ("records/s", "ns/record"),
+        "clock_accuracy" => ("events/s", "ns/event"),
+        _ => ("events/s", "ns/event"),
+    };
+    let mut v = vec![
+        col(ops, move |r| r.ops_per_s.map(|x| fmt_rate(Some(x), ""))),
+        col("bytes/s", |r| r.bytes_per_s.map(|x| fmt_rate(Some(x), "B"))),
+        col(per, |r| r.ns_per_op.map(|x| format!("{x:.2}"))),
+        col("drop %", |r| r.drop_percent().map(|x| format!("{x:.3}"))),
+    ];
+    let lat = |f: fn(&Row) -> Option<f64>| move |r: &Row| f(r).map(fmt_latency);
+    if workload == "clock_accuracy" {
+        v.extend([
+            col("error p50", lat(|r| r.p50_ns)),
+            col("error p99", lat(|r| r.p99_ns)),
+            col("error p999", lat(|r| r.p999_ns)),
+            col("error max", lat(|r| r.max_ns)),
+            col("out of order", |r| {
+                (r.runs > 0).then(|| format!("{} of {}", r.anomalies, r.ops))
+            }),
+        ]);
+    } else {
+        v.extend([
+            col("p50", lat(|r| r.p50_ns)),
+            col("p99", lat(|r| r.p99_ns)),
+            col("p999", lat(|r| r.p999_ns)),
+        ]);
+    }
+    if counters {
+        v.extend([
+            col("miss %", |r| {
+                r.miss_rate.map(|x| format!("{:.2}", x * 100.0))
+            }),
+            col("L1D miss/op", |r| {
+                r.l1d_miss_per_op.map(|x| format!("{x:.3}"))
+            }),
+        ]);
+    }
+    v.extend([
+        col("vs base (ns/ev ratio)", |r| {
+            let parts: Vec<String> = r
+                .costs
+                .iter()
+                .filter_map(|c| Some(format!("{:.2}\u{d7} {}", c.ratio?, c.base)))
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(", "))
+        }),
+        col("tr.adv", |r| match (r.imp == "tracering", r.advantage) {
+            (true, _) if r.metric != Metric::None && r.runs > 0 => Some("base".into()),
+            (_, Some(a)) => Some(format!("{a:.2}\u{d7}")),
+            _ => None,
+        }),
+        col("runs", |r| {
+            let all = r.samples.len();
+            Some(if r.runs == all {
+                r.runs.to_string()
+            } else {
+                format!("{}/{all}", r.runs)
+            })
+        }),
+    ]);
+    v
+}
+
+/// What a workload's figures mean, in one line.
+fn legend(workload: &str) -> &'static str {
+    match workload {
+        "event32_cross" | "event32_batch_cross" | "event32_chunk_cross" | "false_sharing" => {
+            "32-byte events, producer and consumer on two cores; tr.adv: tracering / impl, events/s"
+        }
+        "record_mixed_cross" => "variable-length records; tr.adv: tracering / impl, payload bytes/s",
+        "write_latency" => "producer ns per write (blocks of 16); tr.adv: impl p99 / tracering p99",
+        "visibility_latency" => {
+            "one-way write-to-read latency; tr.adv: impl p50 / tracering p50, per round"
+        }
+        "registry_drain" => "all producers into one drain (NullSink), every producer on one core",
+        "observer_effect" | "lane_event" => {
+            "the producer's own ns per event; vs base: per-round ratio of ns/event (>1 costs more)"
+        }
+        "clock_cost" => "cost of one clock read; the coarse ticker's rows: refreshes/s and CPU ns per refresh",
+        "clock_accuracy" => "error of each stamp against precise reads around the call",
+        "flight" => "the writer's ns per write; vs base: per-round ratio (goal: flight ≤ 1.10× normal)",
+        "scaling" => "delivered events/s; ns/event per producer, each producer on its own core",
+        "tracing_layer" => {
+            "ns per event of the traced threads' CPU time (span enter, info!, exit); vs base: / tracering's"
+        }
+        "drain_capacity" => "the drain alone, lanes pre-filled; ns/event of the drain's wall time; bytes/s of the file",
+        _ => "",
+    }
+}
+
+/// Prints rows as a table with the given headers, left-aligning the
+/// first column.
+fn grid(out: &mut String, head: &[String], cells: &[Vec<String>]) {
+    let mut w: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+    for row in cells {
+        for (k, c) in row.iter().enumerate() {
+            w[k] = w[k].max(c.chars().count());
+        }
+    }
+    let line = |out: &mut String, row: &[String]| {
+        let mut l = String::new();
+        for (k, c) in row.iter().enumerate() {
+            let pad = w[k] - c.chars().count();
+            if k == 0 {
+                l.push_str(c);
+                l.push_str(&" ".repeat(pad));
+            } else {
+                l.push_str("  ");
+                l.push_str(&" ".repeat(pad));
+                l.push_str(c);
+            }
+        }
+        let _ = writeln!(out, "  {}", l.trim_end());
+    };
+    line(out, head);
+    for row in cells {
+        line(out, row);
+    }
+}
+
+/// The verdict table.
+fn verdict_table(out: &mut String, verdicts: &[Verdict]) {
+    if verdicts.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nverdict: no goal's rows ran in this run (see docs/TUNING.md, \"Goals\")"
+        );
+        return;
+    }
+    let met = verdicts.iter().filter(|v| v.met).count();
+    let _ = writeln!(
+        out,
+        "\nverdict: {met} of {} goals met (goals: docs/TUNING.md, \"Goals\"; ratios are per round \
+         within this run, * marks an absolute figure, which moves with the machine)",
+        verdicts.len()
+    );
+    let head: Vec<String> = ["figure", "goal", "measured", "verdict"]
+        .map(String::from)
+        .to_vec();
+    let cells: Vec<Vec<String>> = verdicts
+        .iter()
+        .map(|v| {
+            vec![
+                format!("{}{}", v.figure, if v.absolute { " *" } else { "" }),
+                v.goal.clone(),
+                v.measured.clone(),
+                v.verdict.clone(),
+            ]
+        })
+        .collect();
+    grid(out, &head, &cells);
+}
+
+/// Where a latency workload's `tr.adv` (the median of per-round ratios)
+/// and the ratio of its columns (each impl's median over rounds) disagree
+/// by more than 2×, the rounds differ by orders of magnitude: says so, and
+/// prints each round's figure.
+fn latency_explanation(out: &mut String, rows: &[&Row]) {
+    let Some(base) = rows.iter().find(|r| r.imp == "tracering") else {
+        return;
+    };
+    for r in rows.iter().filter(|r| r.imp != "tracering") {
+        let (Some(adv), Some(b), Some(o)) =
+            (r.advantage, r.metric.of_row(base), r.metric.of_row(r))
+        else {
+            continue;
+        };
+        let cols = r.metric.advantage(b, o).unwrap_or(f64::NAN);
+        if (cols / adv).is_finite() && (0.5..=2.0).contains(&(cols / adv)) {
+            continue;
+        }
+        let desched = |row: &Row| {
+            row.samples
+                .iter()
+                .flatten()
+                .filter(|s| s.p50_ns.is_some_and(|p| p >= DESCHEDULED_P50_NS))
+                .count()
+        };
+        let _ = writeln!(
+            out,
+            "  why tr.adv {adv:.2}\u{d7} while the columns give {cols:.2}\u{d7}: tr.adv compares the impls within\n  \
+             each round (median of the per-round ratios); a column is each impl's own median over\n  \
+             rounds. The rounds differ by orders of magnitude here: a {} over {} means a thread was\n  \
+             descheduled for much of the run ({} of tracering's rounds, {} of {}'s), so the columns\n  \
+             compare different machine states and tr.adv is the figure to read. Per round:",
+            r.metric.name().trim_end_matches("_ns"),
+            fmt_latency(DESCHEDULED_P50_NS),
+            desched(base),
+            desched(r),
+            r.imp
+        );
+        for row in [*base, *r] {
+            let per: Vec<String> = row
+                .samples
+                .iter()
+                .map(|s| {
+                    s.as_ref()
+                        .and_then(|s| r.metric.of(s))
+                        .map_or("-".into(), fmt_latency)
+                })
+                .collect();
+            let _ = writeln!(out, "    {:<10} {}", row.imp, per.join(", "));
+        }
+    }
+}
+
+/// The printed report: the run, the verdict, then one table per workload
+/// with only the columns it has figures in.
+pub fn table(
+    m: &Machine,
+    c: &Availability,
+    run: &RunInfo,
+    rows: &[Row],
+    hops: &[f64],
+    verdicts: &[Verdict],
+    all_notes: bool,
+) -> String {
     let mut out = String::new();
     let hop_range = match (
         hops.iter().copied().reduce(f64::min),
@@ -541,12 +827,12 @@ pub fn table(m: &Machine, c: &Availability, run: &RunInfo, rows: &[Row], hops: &
     };
     let _ = writeln!(
         out,
-        "\nringbench {} — {} — {} rounds × {:.2} s per run, {:.1} s in all",
+        "\nringbench {} mode \u{2014} {} \u{2014} {} rounds \u{d7} {:.2} s per run, {:.1} s in all",
         run.mode, run.date_utc, run.rounds, run.run_secs, run.total_secs
     );
     let _ = writeln!(
         out,
-        "machine: {} × {} ({}), backend {}, pinned {}, hop {} ns{}",
+        "machine: {} \u{d7} {} ({}), backend {}, pinned {}, hop {} ns{}",
         m.cpus,
         m.cpu_model.as_deref().unwrap_or("unknown CPU"),
         m.arch,
@@ -555,316 +841,294 @@ pub fn table(m: &Machine, c: &Availability, run: &RunInfo, rows: &[Row], hops: &
         fmt_ns(m.hop_ns),
         hop_range
     );
-    let _ = writeln!(
-        out,
-        "counters: hardware={}{}",
-        c.hardware,
-        c.reason
-            .as_deref()
-            .map_or(String::new(), |r| format!(" ({r})"))
-    );
-    let _ = writeln!(
-        out,
-        "\n{:<20} {:<27} {:>12} {:>12} {:>7} {:>7} {:>8} {:>8} {:>8} {:>6} {:>8} {:>7} {:>4}",
-        "workload",
-        "impl",
-        "ops/s",
-        "bytes/s",
-        "ns/ev",
-        "drop%",
-        "p50 ns",
-        "p99 ns",
-        "p999 ns",
-        "miss%",
-        "L1Dm/op",
-        "tr.adv",
-        "runs"
-    );
-    let mut last = "";
-    for r in rows {
-        if r.workload != last && !last.is_empty() {
-            out.push('\n');
+    let _ = write!(out, "{}", counters_line(c));
+    if !c.hardware {
+        let _ = write!(out, "; the cache-miss columns are left out");
+    }
+    out.push('\n');
+    verdict_table(&mut out, verdicts);
+
+    let mut start = 0;
+    while start < rows.len() {
+        let w = rows[start].workload;
+        let group: Vec<&Row> = rows[start..]
+            .iter()
+            .take_while(|r| r.workload == w)
+            .collect();
+        start += group.len();
+        let cols: Vec<Col> = columns(w, c.hardware)
+            .into_iter()
+            .filter(|col| group.iter().any(|r| (col.cell)(r).is_some()))
+            .collect();
+        match legend(w) {
+            "" => {
+                let _ = writeln!(out, "\n{w}");
+            }
+            l => {
+                let _ = writeln!(out, "\n{w}: {l}");
+            }
         }
-        last = r.workload;
-        let adv = match (r.imp == "tracering", r.advantage) {
-            (true, _) if r.metric != Metric::None => "base".to_string(),
-            (_, Some(a)) => format!("{a:.2}x"),
-            _ => "-".to_string(),
-        };
+        let mut head = vec!["impl".to_string()];
+        head.extend(cols.iter().map(|c| c.head.clone()));
+        let cells: Vec<Vec<String>> = group
+            .iter()
+            .map(|r| {
+                let mut row = vec![r.imp.to_string()];
+                row.extend(
+                    cols.iter()
+                        .map(|c| (c.cell)(r).unwrap_or_else(|| "-".into())),
+                );
+                row
+            })
+            .collect();
+        let flagged = cells.iter().flatten().any(|c| c.ends_with("ms!"));
+        grid(&mut out, &head, &cells);
+        if flagged {
+            let _ = writeln!(
+                out,
+                "  !: {} or more: most likely a thread was preempted (descheduled by the kernel \
+                 or the hypervisor on this shared machine), not slowed by the ring",
+                fmt_latency(PREEMPTED_NS).trim_end_matches('!')
+            );
+        }
+        if matches!(group[0].metric, Metric::P50 | Metric::P99) {
+            latency_explanation(&mut out, &group);
+        }
+        for r in group.iter().filter(|r| r.runs == 0) {
+            let _ = writeln!(
+                out,
+                "  {}: no figure: {}",
+                r.imp,
+                r.missing.unwrap_or("no run gave one")
+            );
+        }
+    }
+    out.push_str(&class_table(rows, &run.round_hops));
+    if all_notes {
+        let notes: Vec<String> = rows
+            .iter()
+            .filter_map(|r| {
+                r.note()
+                    .map(|n| format!("  {} / {}: {n}", r.workload, r.imp))
+            })
+            .collect();
+        if !notes.is_empty() {
+            let _ = writeln!(out, "\nnotes:\n{}", notes.join("\n"));
+        }
+    } else {
         let _ = writeln!(
             out,
-            "{:<20} {:<27} {:>12} {:>12} {:>7} {:>7} {:>8} {:>8} {:>8} {:>6} {:>8} {:>7} {:>4}",
-            r.workload,
-            r.imp,
-            fmt_rate(r.ops_per_s, "/s"),
-            fmt_rate(r.bytes_per_s, "B/s"),
-            r.ns_per_op.map_or("-".into(), |x| format!("{x:.2}")),
-            r.drop_percent().map_or("-".into(), |x| format!("{x:.3}")),
-            fmt_ns(r.p50_ns),
-            fmt_ns(r.p99_ns),
-            fmt_ns(r.p999_ns),
-            r.miss_rate
-                .map_or("-".into(), |x| format!("{:.2}", x * 100.0)),
-            r.l1d_miss_per_op.map_or("-".into(), |x| format!("{x:.3}")),
-            adv,
-            r.runs
+            "\nEach row's note (what it runs, its counts, its per-round ratios): --notes, or the \
+             JSON report (--json PATH)."
         );
-    }
-    let _ = writeln!(
-        out,
-        "\ndrop%: events full rings dropped, in percent of those written (pipeline rows).\n\
-         tr.adv: median over rounds of tracering's advantage within the round on the\n\
-         workload's main figure (ops/s; bytes/s for records; p99 for write_latency;\n\
-         p50 for visibility_latency). >1: tracering is better.\n\
-         ns/ev: the producer's own ns per event (per producer for scaling); the\n\
-         notes give each row's ns/ev against its base rows, as the median over\n\
-         rounds of the ratio within the round (>1: the producer pays more)."
-    );
-    out.push_str(&class_table(rows, &run.round_hops));
-    let notes: Vec<String> = rows
-        .iter()
-        .filter_map(|r| {
-            r.note()
-                .map(|n| format!("  {} / {}: {n}", r.workload, r.imp))
-        })
-        .collect();
-    if !notes.is_empty() {
-        let _ = writeln!(out, "notes:\n{}", notes.join("\n"));
     }
     out
 }
 
-/// The text section of tracering's advantage per hop class.
+/// The text section of tracering's advantage per hop class: only when
+/// the rounds fell in more than one class (else it repeats `tr.adv`), and
+/// only the classes that had rounds.
 fn class_table(rows: &[Row], round_hops: &[Option<f64>]) -> String {
     let mut out = String::new();
     if rows.iter().all(|r| r.advantage.is_none()) {
         return out;
     }
     let n = rounds_by_class(round_hops);
+    let used: Vec<usize> = (0..4).filter(|&k| n[k] > 0).collect();
+    if used.len() < 2 {
+        if let Some(&k) = used.first() {
+            let _ = writeln!(
+                out,
+                "\nhop classes: every round's core-to-core probe was {} (fast < {HOP_FAST_BELOW_NS:.0} ns, \
+                 slow > {HOP_SLOW_ABOVE_NS:.0} ns), so tr.adv is that class's figure",
+                HopClass::ALL[k].name()
+            );
+        }
+        return out;
+    }
     let _ = writeln!(
         out,
         "\ntr.adv by hop class of the round (fast < {HOP_FAST_BELOW_NS:.0} ns, slow > {HOP_SLOW_ABOVE_NS:.0} ns, \
-         unknown: no probe);\nrounds: fast {}, mid {}, slow {}, unknown {}; each cell: median (rounds)",
-        n[0], n[1], n[2], n[3]
+         unknown: no probe); each cell: median (rounds)"
     );
-    let _ = writeln!(
-        out,
-        "{:<20} {:<27} {:>12} {:>12} {:>12} {:>12}",
-        "workload", "impl", "fast", "mid", "slow", "unknown"
+    let mut head = vec!["workload".to_string(), "impl".to_string()];
+    head.extend(
+        used.iter()
+            .map(|&k| format!("{} ({})", HopClass::ALL[k].name(), n[k])),
     );
-    for r in rows.iter().filter(|r| r.advantage.is_some()) {
-        let cells = r
-            .advantage_by_class(round_hops)
-            .map(|(a, k)| a.map_or("-".to_string(), |a| format!("{a:.2}x ({k})")));
-        let _ = writeln!(
-            out,
-            "{:<20} {:<27} {:>12} {:>12} {:>12} {:>12}",
-            r.workload, r.imp, cells[0], cells[1], cells[2], cells[3]
-        );
-    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .filter(|r| r.advantage.is_some())
+        .map(|r| {
+            let by = r.advantage_by_class(round_hops);
+            let mut row = vec![r.workload.to_string(), r.imp.to_string()];
+            row.extend(used.iter().map(|&k| {
+                let (a, c) = by[k];
+                a.map_or("-".to_string(), |a| format!("{a:.2}\u{d7} ({c})"))
+            }));
+            row
+        })
+        .collect();
+    grid(&mut out, &head, &cells);
     out
 }
 
-fn jstr(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
-
-fn jnum(v: Option<f64>, decimals: i32) -> String {
-    match v {
-        Some(x) if x.is_finite() => {
+/// A figure rounded to `decimals`, or null.
+fn num(v: Option<f64>, decimals: i32) -> Value {
+    v.filter(|x| x.is_finite())
+        .map(|x| {
             let p = 10f64.powi(decimals);
-            format!("{}", (x * p).round() / p)
-        }
-        _ => "null".into(),
-    }
-}
-
-fn jopt_str(v: Option<&str>) -> String {
-    v.map_or("null".into(), jstr)
+            (x * p).round() / p
+        })
+        .map_or(Value::Null, Value::from)
 }
 
 /// The JSON report: the schema of the issue (`machine`, `counters`,
-/// `results`), plus `run`, `ratios`, `hop_classes`, `costs`, `notes` and
-/// `hop_probes_ns`.
+/// `results`), plus `run`, `verdict`, `ratios`, `hop_classes`, `costs`,
+/// `notes` and `hop_probes_ns`.
 pub fn json(
     m: &Machine,
     c: &Availability,
     run: &RunInfo,
     rows: &[Row],
     hops: &[f64],
-    notes: &[(String, String, String)],
-) -> String {
-    let mut o = String::new();
-    let _ = writeln!(o, "{{");
-    let _ = writeln!(
-        o,
-        "  \"machine\": {{\"arch\": {}, \"cpus\": {}, \"cpu_model\": {}, \"backend\": {}, \"pinned\": {}, \"hop_ns\": {}}},",
-        jstr(m.arch),
-        m.cpus,
-        jopt_str(m.cpu_model.as_deref()),
-        jstr(m.backend),
-        m.pinned,
-        jnum(m.hop_ns, 1)
-    );
-    let _ = writeln!(
-        o,
-        "  \"counters\": {{\"hardware\": {}, \"reason\": {}}},",
-        c.hardware,
-        jopt_str(c.reason.as_deref())
-    );
-    let _ = writeln!(o, "  \"results\": [");
-    for (i, r) in rows.iter().enumerate() {
-        let _ = writeln!(
-            o,
-            "    {{\"workload\": {}, \"impl\": {}, \"ops_per_s\": {}, \"bytes_per_s\": {}, \"p50_ns\": {}, \"p99_ns\": {}, \"p999_ns\": {}, \"cache_miss_rate\": {}, \"runs\": {}}}{}",
-            jstr(r.workload),
-            jstr(r.imp),
-            jnum(r.ops_per_s, 0),
-            jnum(r.bytes_per_s, 0),
-            jnum(r.p50_ns, 2),
-            jnum(r.p99_ns, 2),
-            jnum(r.p999_ns, 2),
-            jnum(r.miss_rate, 5),
-            r.runs,
-            if i + 1 < rows.len() { "," } else { "" }
-        );
-    }
-    let _ = writeln!(o, "  ],");
-    let _ = writeln!(
-        o,
-        "  \"run\": {{\"date_utc\": {}, \"mode\": {}, \"rounds\": {}, \"run_secs\": {}, \"total_secs\": {}, \"scaling_cores\": [{}]}},",
-        jstr(&run.date_utc),
-        jstr(run.mode),
-        run.rounds,
-        jnum(Some(run.run_secs), 3),
-        jnum(Some(run.total_secs), 1),
-        run.scaling_cores
-            .iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let ratios: Vec<String> = rows
+    verdicts: &[Verdict],
+) -> Value {
+    let results: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "workload": r.workload,
+                "impl": r.imp,
+                "ops_per_s": num(r.ops_per_s, 0),
+                "bytes_per_s": num(r.bytes_per_s, 0),
+                "p50_ns": num(r.p50_ns, 2),
+                "p99_ns": num(r.p99_ns, 2),
+                "p999_ns": num(r.p999_ns, 2),
+                "cache_miss_rate": num(r.miss_rate, 5),
+                "runs": r.runs,
+            })
+        })
+        .collect();
+    let ratios: Vec<Value> = rows
         .iter()
         .filter(|r| r.advantage.is_some())
         .map(|r| {
-            let per: Vec<String> = r.per_round.iter().map(|x| jnum(Some(*x), 3)).collect();
-            format!(
-                "    {{\"workload\": {}, \"impl\": {}, \"metric\": {}, \"tracering_advantage\": {}, \"per_round\": [{}]}}",
-                jstr(r.workload),
-                jstr(r.imp),
-                jstr(r.metric.name()),
-                jnum(r.advantage, 3),
-                per.join(", ")
-            )
+            json!({
+                "workload": r.workload,
+                "impl": r.imp,
+                "metric": r.metric.name(),
+                "tracering_advantage": num(r.advantage, 3),
+                "per_round": r.per_round.iter().map(|x| num(Some(*x), 3)).collect::<Vec<_>>(),
+            })
         })
         .collect();
-    let _ = writeln!(o, "  \"ratios\": [\n{}\n  ],", ratios.join(",\n"));
-    o.push_str(&json_classes(rows, &run.round_hops));
-    let costs: Vec<String> = rows
+    let costs: Vec<Value> = rows
         .iter()
         .filter(|r| r.ns_per_op.is_some())
         .map(|r| {
-            let vs: Vec<String> = r
+            let vs: Vec<Value> = r
                 .costs
                 .iter()
                 .map(|c| {
-                    let per: Vec<String> = c.per_round.iter().map(|x| jnum(Some(*x), 3)).collect();
-                    format!(
-                        "{{\"base\": {}, \"ratio\": {}, \"per_round\": [{}]}}",
-                        jstr(c.base),
-                        jnum(c.ratio, 3),
-                        per.join(", ")
-                    )
+                    json!({
+                        "base": c.base,
+                        "ratio": num(c.ratio, 3),
+                        "per_round": c.per_round.iter().map(|x| num(Some(*x), 3)).collect::<Vec<_>>(),
+                    })
                 })
                 .collect();
-            format!(
-                "    {{\"workload\": {}, \"impl\": {}, \"ns_per_event\": {}, \"vs\": [{}]}}",
-                jstr(r.workload),
-                jstr(r.imp),
-                jnum(r.ns_per_op, 3),
-                vs.join(", ")
-            )
+            json!({
+                "workload": r.workload,
+                "impl": r.imp,
+                "ns_per_event": num(r.ns_per_op, 3),
+                "vs": vs,
+            })
         })
         .collect();
-    let _ = writeln!(o, "  \"costs\": [\n{}\n  ],", costs.join(",\n"));
-    let notes: Vec<String> = notes
+    let notes: Vec<Value> = rows
         .iter()
-        .map(|(w, i, n)| {
-            format!(
-                "    {{\"workload\": {}, \"impl\": {}, \"note\": {}}}",
-                jstr(w),
-                jstr(i),
-                jstr(n)
-            )
+        .filter_map(|r| {
+            let n = r.note()?;
+            Some(json!({"workload": r.workload, "impl": r.imp, "note": n}))
         })
         .collect();
-    let _ = writeln!(o, "  \"notes\": [\n{}\n  ],", notes.join(",\n"));
-    let hops: Vec<String> = hops.iter().map(|h| jnum(Some(*h), 1)).collect();
-    let _ = writeln!(o, "  \"hop_probes_ns\": [{}]", hops.join(", "));
-    let _ = writeln!(o, "}}");
-    o
+    let verdict: Vec<Value> = verdicts
+        .iter()
+        .map(|v| {
+            json!({
+                "figure": v.figure,
+                "goal": if v.at_most { "at_most" } else { "at_least" },
+                "limit": v.limit,
+                "measured": num(Some(v.value), 4),
+                "met": v.met,
+                "verdict": v.verdict,
+                "absolute": v.absolute,
+            })
+        })
+        .collect();
+    json!({
+        "machine": {
+            "arch": m.arch,
+            "cpus": m.cpus,
+            "cpu_model": m.cpu_model,
+            "backend": m.backend,
+            "pinned": m.pinned,
+            "hop_ns": num(m.hop_ns, 1),
+        },
+        "counters": {"hardware": c.hardware, "reason": c.reason},
+        "results": results,
+        "run": {
+            "date_utc": run.date_utc,
+            "mode": run.mode,
+            "rounds": run.rounds,
+            "run_secs": num(Some(run.run_secs), 3),
+            "total_secs": num(Some(run.total_secs), 1),
+            "scaling_cores": run.scaling_cores,
+            "row_secs": run.row_secs.iter().map(|x| num(Some(*x), 3)).collect::<Vec<_>>(),
+        },
+        "verdict": verdict,
+        "ratios": ratios,
+        "hop_classes": json_classes(rows, &run.round_hops),
+        "costs": costs,
+        "notes": notes,
+        "hop_probes_ns": hops.iter().map(|h| num(Some(*h), 1)).collect::<Vec<_>>(),
+    })
 }
 
 /// The `hop_classes` section: the bounds, each round's class, and
 /// tracering's advantage per class for every row that has one.
-fn json_classes(rows: &[Row], round_hops: &[Option<f64>]) -> String {
+fn json_classes(rows: &[Row], round_hops: &[Option<f64>]) -> Value {
     let n = rounds_by_class(round_hops);
-    let counts: Vec<String> = HopClass::ALL
+    let counts: serde_json::Map<String, Value> = HopClass::ALL
         .iter()
-        .map(|c| format!("{}: {}", jstr(c.name()), n[*c as usize]))
+        .map(|c| (c.name().to_string(), Value::from(n[*c as usize])))
         .collect();
-    let classes: Vec<String> = round_hops
-        .iter()
-        .map(|h| jstr(HopClass::of(*h).name()))
-        .collect();
-    let adv: Vec<String> = rows
+    let adv: Vec<Value> = rows
         .iter()
         .filter(|r| r.advantage.is_some())
         .map(|r| {
             let by = r.advantage_by_class(round_hops);
-            let cells: Vec<String> = HopClass::ALL
-                .iter()
-                .map(|c| {
-                    let (a, k) = by[*c as usize];
-                    format!(
-                        "{}: {{\"tracering_advantage\": {}, \"rounds\": {}}}",
-                        jstr(c.name()),
-                        jnum(a, 3),
-                        k
-                    )
-                })
-                .collect();
-            format!(
-                "      {{\"workload\": {}, \"impl\": {}, {}}}",
-                jstr(r.workload),
-                jstr(r.imp),
-                cells.join(", ")
-            )
+            let mut o = serde_json::Map::new();
+            o.insert("workload".into(), r.workload.into());
+            o.insert("impl".into(), r.imp.into());
+            for c in HopClass::ALL {
+                let (a, k) = by[c as usize];
+                o.insert(
+                    c.name().into(),
+                    json!({"tracering_advantage": num(a, 3), "rounds": k}),
+                );
+            }
+            Value::Object(o)
         })
         .collect();
-    format!(
-        "  \"hop_classes\": {{\"fast_below_ns\": {}, \"slow_above_ns\": {}, \"rounds\": {{{}}}, \"per_round\": [{}], \"advantage\": [\n{}\n  ]}},\n",
-        HOP_FAST_BELOW_NS,
-        HOP_SLOW_ABOVE_NS,
-        counts.join(", "),
-        classes.join(", "),
-        adv.join(",\n")
-    )
+    json!({
+        "fast_below_ns": HOP_FAST_BELOW_NS,
+        "slow_above_ns": HOP_SLOW_ABOVE_NS,
+        "rounds": counts,
+        "per_round": round_hops.iter().map(|h| HopClass::of(*h).name()).collect::<Vec<_>>(),
+        "advantage": adv,
+    })
 }
 
 #[cfg(test)]
@@ -878,9 +1142,11 @@ mod tests {
         assert_eq!(median(&[]), None);
         assert_eq!(civil(0), (1970, 1, 1));
         assert_eq!(civil(19_782), (2024, 2, 29));
-        assert_eq!(jstr("a\"b\\c\n"), r#""a\"b\\c\n""#);
-        assert_eq!(jnum(Some(1.23456), 2), "1.23");
-        assert_eq!(jnum(Some(f64::NAN), 2), "null");
+        assert_eq!(num(Some(1.23456), 2), json!(1.23));
+        assert_eq!(num(Some(f64::NAN), 2), Value::Null);
+        assert_eq!(fmt_latency(417.0), "417.0 ns");
+        assert_eq!(fmt_latency(249_215.0), "249.2 \u{b5}s");
+        assert_eq!(fmt_latency(2_500_000.0), "2.50 ms!");
     }
 
     #[test]
@@ -947,10 +1213,11 @@ mod tests {
         assert_eq!(by[1], (None, 0));
         assert_eq!(by[3], (Some(1.0), 1));
         let text = class_table(&rows, &hops);
-        assert!(text.contains("2.50x (2)"), "{text}");
+        assert!(text.contains("2.50\u{d7} (2)"), "{text}");
         let json = json_classes(&rows, &hops);
-        assert!(
-            json.contains("\"per_round\": [\"fast\", \"fast\", \"fast\", \"unknown\"]"),
+        assert_eq!(
+            json["per_round"],
+            json!(["fast", "fast", "fast", "unknown"]),
             "{json}"
         );
     }
@@ -977,5 +1244,85 @@ mod tests {
             .note()
             .unwrap()
             .contains("1.50x the ns/event of alone"));
+    }
+
+    #[test]
+    fn tables_fit_their_workload_and_explain_preempted_rounds() {
+        // The issue's case: 9 rounds; in 2 both impls ran undisturbed, in 3
+        // both were descheduled, in 4 only rtrb was.
+        let lat = |p50: f64| -> Result<Sample, &'static str> {
+            Ok(Sample {
+                p50_ns: Some(p50),
+                p99_ns: Some(p50 * 4.0),
+                p999_ns: Some(p50 * 5.0),
+                ..Sample::default()
+            })
+        };
+        let tr: Vec<_> = [417.0, 417.0, 4e5, 4e5, 4e5, 417.0, 417.0, 417.0, 417.0]
+            .map(lat)
+            .to_vec();
+        let rtrb: Vec<_> = [375.0, 375.0, 3.6e5, 3.6e5, 3.6e5, 249_215.0, 3e5, 3e5, 3e5]
+            .map(lat)
+            .to_vec();
+        let rows = vec![
+            Row::new("visibility_latency", "tracering", Metric::P50, "", &tr),
+            Row::new("visibility_latency", "rtrb", Metric::P50, "", &rtrb),
+        ];
+        let rows = with_ratios(rows, "tracering");
+        assert!((rows[1].advantage.unwrap() - 0.9).abs() < 1e-9);
+        let m = Machine {
+            arch: "x86_64",
+            cpus: 2,
+            cpu_model: None,
+            backend: "x86_64",
+            pinned: true,
+            hop_ns: Some(30.0),
+        };
+        let c = Availability {
+            hardware: false,
+            reason: Some("no PMU".into()),
+        };
+        let run = RunInfo {
+            date_utc: utc_now(),
+            mode: "default",
+            rounds: 9,
+            run_secs: 0.1,
+            total_secs: 1.0,
+            scaling_cores: vec![],
+            round_hops: vec![Some(30.0); 9],
+            row_secs: vec![0.1, 0.1],
+        };
+        let text = table(&m, &c, &run, &rows, &[30.0], &[], false);
+        assert!(
+            text.contains("perf counters are unavailable: no PMU"),
+            "{text}"
+        );
+        assert!(!text.contains("miss %") && !text.contains("L1D"), "{text}");
+        // Only the columns the rows fill, latencies with their units.
+        let head = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("impl"))
+            .unwrap();
+        let cols: Vec<&str> = head.split_whitespace().collect();
+        assert_eq!(
+            cols,
+            ["impl", "p50", "p99", "p999", "tr.adv", "runs"],
+            "{text}"
+        );
+        assert!(text.contains("417.0 ns"), "{text}");
+        assert!(text.contains("1.20 ms!"), "{text}");
+        assert!(
+            text.contains("most likely a thread was preempted"),
+            "{text}"
+        );
+        // tr.adv and the columns disagree: said, with every round.
+        assert!(text.contains("why tr.adv 0.90\u{d7}"), "{text}");
+        assert!(text.contains("249.2 \u{b5}s"), "{text}");
+        // The verdict comes before the first workload's table.
+        let v = text.find("verdict").unwrap();
+        assert!(v < text.find("visibility_latency:").unwrap(), "{text}");
+        let json = json(&m, &c, &run, &rows, &[30.0], &[]);
+        assert_eq!(json["results"][0]["p50_ns"], json!(417.0));
+        assert_eq!(json["counters"]["hardware"], json!(false));
     }
 }

@@ -376,7 +376,7 @@ pub fn flight<H: ThreadHook>(
                 },
             )?;
             let s = rx.snapshot(&mut out).map_err(|_| "a snapshot failed")?;
-            let last_ok = out.last().map_or(true, |r| {
+            let last_ok = out.last().is_none_or(|r| {
                 r.kind == KIND
                     && r.timestamp == cost.writes.wrapping_sub(1)
                     && r.payload[..] == bytes[..]

@@ -1,6 +1,6 @@
 //! The bench workloads, written once and shared by the `ringbench` report
 //! (src/main.rs), the `ringbench-loops` valgrind driver (src/loops.rs) and
-//! the criterion benches in `ringbench/benches/`.
+//! the criterion benches in `benches/`.
 //!
 //! Every two-thread workload pins its producer and consumer to different
 //! CPUs when the caller passes two core ids, releases both through one
@@ -15,6 +15,7 @@
 //! `tracing_subscriber::fmt`) is in `tracing_layer.rs`. The flight rings'
 //! writer cost against the normal rings' (`flight`) is in `flight.rs`.
 
+pub mod capped;
 pub mod clock;
 pub mod drain_capacity;
 pub mod flight;

@@ -354,7 +354,7 @@ pub fn lane_default_drain<H: ThreadHook>(
     // The drain also persisted the lane's loss markers: at most one per
     // refusal (each marker goes before a write that follows one).
     let markers = report.events.checked_sub(cost.events);
-    if markers.map_or(true, |m| m > cost.full) || report.dropped_events != cost.full {
+    if markers.is_none_or(|m| m > cost.full) || report.dropped_events != cost.full {
         return Err("the drain's count differs from the producer's");
     }
     Ok(cost)

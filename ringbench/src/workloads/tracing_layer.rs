@@ -23,11 +23,12 @@
 //!   discarding what it reads (a full ring waits, as by default);
 //! - [`Subscriber::TraceringFileDrop`] and
 //!   [`Subscriber::TraceringFileWait`]: the same writing the binary trace
-//!   to a temporary file (`FileSink`), removed after the run, with each
+//!   to a temporary file (`FileSink`, started over at 16 MiB:
+//!   [`super::capped`]), removed after the run, with each
 //!   full-ring policy: `FullPolicy::Drop` (never wait, drop and count) and
 //!   `FullPolicy::Wait` with the layer's default timeout (the default);
 //! - [`Subscriber::Chrome`]: `tracing-chrome` 0.7.2's layer writing its
-//!   JSON to a temporary file, removed after the run (its writer thread
+//!   JSON to a temporary file (rewound at 16 MiB), removed after the run (its writer thread
 //!   gets the events through a channel);
 //! - [`Subscriber::Fmt`]: `tracing_subscriber::fmt()` with default
 //!   settings, writing to `std::io::sink()`;
@@ -49,10 +50,11 @@
 //! yielding count in its CPU time, its short sleeps do not (they show in
 //! [`LayerCost::wall_ns`]).
 
+use super::capped::{CappedFileSink, RewindingFile};
 use super::{Budget, Cores};
 use std::sync::Barrier;
 use tracering::layer::{LayerConfig, TraceringLayer, DEFAULT_WAIT};
-use tracering::pipeline::{FileSink, FullPolicy, NullSink};
+use tracering::pipeline::{FullPolicy, NullSink};
 use tracing::dispatcher::{self, Dispatch};
 use tracing::{info, info_span};
 use tracing_subscriber::prelude::*;
@@ -261,7 +263,8 @@ pub fn tracing_layer(
                 })?;
                 (layer, Box::new(move || guard.finish().map(|r| r.0)))
             } else {
-                let sink = FileSink::create(&path).map_err(|_| "cannot create the trace file")?;
+                let sink = CappedFileSink::create(&path)
+                    .map_err(|_| "the temporary trace file could not be created")?;
                 let (layer, guard) = on_core(background_core, || {
                     TraceringLayer::with_sink(sink, cfg).map_err(|_| "layer setup failed")
                 })?;
@@ -286,10 +289,13 @@ pub fn tracing_layer(
         Subscriber::Chrome => {
             let path = super::temp_path("chrome.json");
             let (layer, guard) = on_core(background_core, || {
-                tracing_chrome::ChromeLayerBuilder::new()
-                    .file(&path)
-                    .build()
-            });
+                RewindingFile::create(&path).map(|file| {
+                    tracing_chrome::ChromeLayerBuilder::new()
+                        .writer(file)
+                        .build()
+                })
+            })
+            .map_err(|_| "the temporary JSON file could not be created")?;
             let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
             let (iterations, cpu_ns, wall_ns) = traced(&dispatch, threads, budget, traced_core);
             drop(dispatch);
