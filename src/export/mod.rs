@@ -9,7 +9,9 @@
 //!   the [`ExportWriter`] trait;
 //! - `fxt.rs` and `json.rs`: the two writers, both streaming;
 //! - `translate.rs`: [`Translator`], from trace entries to events, with the
-//!   [`EntryDecoder`] hook for reserved kinds; `sink.rs`: [`ExportSink`]
+//!   [`EntryDecoder`] hook for reserved kinds; `spans.rs`: [`SpanDecoder`],
+//!   the layer's spans and events; `tasks.rs`: what async Rust adds to
+//!   them (task bars, flows, counter tracks; [`SpanStyle`]); `sink.rs`: [`ExportSink`]
 //!   ([`FxtSink`], [`JsonSink`]), which writes an export straight from the
 //!   drain.
 //!
@@ -35,6 +37,7 @@ mod json;
 mod model;
 mod sink;
 mod spans;
+mod tasks;
 mod translate;
 
 pub use convert::{convert, convert_with, Converted, Format};
@@ -46,6 +49,7 @@ pub use model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, Thre
 pub use sink::JsonSink;
 pub use sink::{ExportSink, FxtSink};
 pub use spans::SpanDecoder;
+pub use tasks::{SpanStyle, COUNTER_PREFIX};
 pub use translate::{
     EntryDecoder, NoDecoder, ThreadMeta, TraceMeta, Translator, CATEGORY, DEFAULT_PID, LOSS_NAME,
     MAX_PAYLOAD_HEX, MAX_PAYLOAD_TEXT,

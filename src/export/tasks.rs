@@ -1,0 +1,370 @@
+//! Async Rust in an export: each span as one bar from its creation to its
+//! close (a *task*), causal links as arrows (*flows*), and numeric event
+//! fields named with [`COUNTER_PREFIX`] as *counter tracks*. The
+//! [`SpanDecoder`](super::SpanDecoder) draws them beside its per-poll
+//! thread slices; [`SpanStyle`] chooses which of the two span views an
+//! export has.
+//!
+//! # Tasks
+//! A span's lifetime, from its new-span record to its close, becomes an
+//! async slice ([`Phase::AsyncBegin`] / [`Phase::AsyncEnd`]: FXT async
+//! begin and end, JSON `b` / `e`). A span with no parent (or one whose
+//! parent the trace does not know) starts a track of its own, keyed by its
+//! span id; its descendants share that key, so they nest on their root's
+//! track. `tracing`'s registry keeps a parent alive until its children
+//! close, so the nesting is always proper. The begin is on the thread that
+//! created the span, the end on the thread that closed it; both carry the
+//! span's callsite name and target, and the begin its `span_id`.
+//!
+//! # Flows
+//! Arrows bind to thread slices, so an export draws them when it draws
+//! those ([`SpanStyle::Threads`] or [`SpanStyle::Both`]), and only from a
+//! trace file (the first pass learns where each arrow ends):
+//! - `a.follows_from(b)` starts an arrow where the call was made (at that
+//!   time, on that thread: call it inside `b`'s span, where both are at
+//!   hand), which ends at `a`'s first poll after the call;
+//! - a span with a parent, first entered on another thread than the one
+//!   that created it (a task spawned inside a span and polled on another
+//!   worker), gets an arrow from its creation (inside the parent's slice)
+//!   to its first poll.
+//!
+//! # Counters
+//! An event field whose name starts with [`COUNTER_PREFIX`] and whose value
+//! is a number (`tracing::info!(counter.queue_depth = 12)`) also becomes a
+//! counter sample ([`Phase::Counter`]) named by the rest of its name
+//! (`queue_depth`), with one argument `value`: a per-process counter track.
+//! The event itself stays an instant with all its fields, so nothing is
+//! lost; a non-numeric field with the prefix is only an argument.
+
+use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
+use crate::pipeline::schema::{Callsites, Decoded, Value};
+use crate::Error;
+use std::collections::HashMap;
+
+/// The prefix of an event field that is also a counter sample (see the
+/// [module docs](self)).
+///
+/// ```
+/// assert_eq!(tracering::export::COUNTER_PREFIX, "counter.");
+/// ```
+pub const COUNTER_PREFIX: &str = "counter.";
+
+/// The category and name of every flow event (a viewer matches a flow's
+/// begin and end by them and the id).
+const FLOW_CATEGORY: &str = "tracing";
+const FLOW_NAME: &str = "flow";
+
+/// Which views of a span an export draws (`tracer export --spans`).
+///
+/// ```
+/// use tracering::export::{SpanDecoder, SpanStyle, Translator};
+/// assert_eq!(SpanStyle::default(), SpanStyle::Both);
+/// let _t = Translator::with_decoder(SpanDecoder::with_spans(SpanStyle::Tasks));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SpanStyle {
+    /// Each enter/exit as a slice on the thread that polled it (on-CPU
+    /// time), as before tasks existed; flows between them.
+    Threads,
+    /// Each span as one bar from creation to close on its task's track
+    /// (wall time); no per-poll slices and so no flows.
+    Tasks,
+    /// Both: per-poll slices with their flows, and task bars.
+    #[default]
+    Both,
+}
+
+impl SpanStyle {
+    /// Whether enter/exit slices (and flows) are drawn on thread tracks.
+    ///
+    /// ```
+    /// assert!(!tracering::export::SpanStyle::Tasks.threads());
+    /// ```
+    pub fn threads(self) -> bool {
+        self != SpanStyle::Tasks
+    }
+
+    /// Whether spans are drawn as task bars.
+    ///
+    /// ```
+    /// assert!(!tracering::export::SpanStyle::Threads.tasks());
+    /// ```
+    pub fn tasks(self) -> bool {
+        self != SpanStyle::Threads
+    }
+}
+
+/// What the exports know of one span.
+#[derive(Clone, Debug, Default)]
+struct Task {
+    /// The thread that created it (first pass).
+    creator: u64,
+    parent: Option<u64>,
+    /// Its first enter: (timestamp, thread), first pass.
+    first_enter: Option<(u64, u64)>,
+    /// Its track key, once begun.
+    track: u64,
+    /// Its bar's begin: (thread, order of begins), once written.
+    begun: Option<(ThreadRef, u64)>,
+    name: String,
+    category: String,
+}
+
+/// A `follows_from` link, from the first pass.
+#[derive(Clone, Debug)]
+struct Link {
+    span: u64,
+    at: u64,
+    /// The first enter of `span` at or after `at`: (timestamp, thread).
+    end: Option<(u64, u64)>,
+}
+
+/// The state of tasks, flows and counters of one export.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Tasks {
+    style: SpanStyle,
+    /// Whether a first pass ran (flows need it).
+    collected: bool,
+    spans: HashMap<u64, Task>,
+    links: Vec<Link>,
+    /// Span -> indexes into `links` (first pass).
+    links_of: HashMap<u64, Vec<usize>>,
+    /// Links met so far in the second pass.
+    next_link: usize,
+    /// (span, timestamp, thread) of an enter -> the flows it ends.
+    ends: HashMap<(u64, u64, u64), Vec<u64>>,
+    next_flow: u64,
+    begins: u64,
+    last_ts: u64,
+}
+
+impl Tasks {
+    pub(crate) fn new(style: SpanStyle) -> Tasks {
+        Tasks {
+            style,
+            ..Tasks::default()
+        }
+    }
+
+    pub(crate) fn style(&self) -> SpanStyle {
+        self.style
+    }
+
+    fn flows(&self) -> bool {
+        self.collected && self.style.threads()
+    }
+
+    /// The first pass: where spans are created and first entered, and
+    /// where each link's arrow ends.
+    pub(crate) fn collect(&mut self, tid: u64, ts: u64, d: &Decoded<'_>) {
+        self.collected = true;
+        match *d {
+            Decoded::NewSpan { span, parent, .. } => {
+                let t = self.spans.entry(span).or_default();
+                t.creator = tid;
+                t.parent = parent;
+            }
+            Decoded::SpanEnter { span, .. } => {
+                let t = self.spans.entry(span).or_default();
+                if t.first_enter.map_or(true, |(at, _)| ts < at) {
+                    t.first_enter = Some((ts, tid));
+                }
+                for &i in self.links_of.get(&span).into_iter().flatten() {
+                    let l = &mut self.links[i];
+                    if ts >= l.at && l.end.map_or(true, |(at, _)| ts < at) {
+                        l.end = Some((ts, tid));
+                    }
+                }
+            }
+            Decoded::FollowsFrom { span, .. } => {
+                self.links_of
+                    .entry(span)
+                    .or_default()
+                    .push(self.links.len());
+                self.links.push(Link {
+                    span,
+                    at: ts,
+                    end: None,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Starts an arrow here that the enter `end` of `span` finishes.
+    fn flow_from(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        thread: ThreadRef,
+        ts: u64,
+        span: u64,
+        end: (u64, u64),
+    ) -> Result<(), Error> {
+        self.next_flow += 1;
+        let id = self.next_flow;
+        out.event(&ExportEvent {
+            ts,
+            thread,
+            phase: Phase::FlowBegin { id },
+            category: FLOW_CATEGORY,
+            name: FLOW_NAME,
+            args: &[],
+        })?;
+        self.ends.entry((span, end.0, end.1)).or_default().push(id);
+        Ok(())
+    }
+
+    /// The second pass (or a sink's only one): what `d`, at `ts` on
+    /// `thread`, adds to tasks, flows and counters. Runs after the thread
+    /// slices of `d` are written, so that an arrow ending at an enter binds
+    /// to the slice it begins.
+    pub(crate) fn write(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        callsites: &Callsites,
+        thread: ThreadRef,
+        ts: u64,
+        d: &Decoded<'_>,
+    ) -> Result<(), Error> {
+        self.last_ts = self.last_ts.max(ts);
+        match *d {
+            Decoded::NewSpan {
+                span,
+                parent,
+                callsite,
+                ..
+            } => {
+                let (name, category) = match callsites.get(callsite) {
+                    Some(c) => (c.name.clone(), c.target.clone()),
+                    None => (format!("callsite {callsite}"), "tracing".to_string()),
+                };
+                let track = parent
+                    .and_then(|p| self.spans.get(&p))
+                    .filter(|p| p.begun.is_some())
+                    .map_or(span, |p| p.track);
+                let t = self.spans.entry(span).or_default();
+                t.parent = parent;
+                if self.style.tasks() {
+                    self.begins += 1;
+                    t.track = track;
+                    t.begun = Some((thread, self.begins));
+                    let args = [Arg::new("span_id", span)];
+                    out.event(&ExportEvent {
+                        ts,
+                        thread,
+                        phase: Phase::AsyncBegin { id: track },
+                        category: &category,
+                        name: &name,
+                        args: &args,
+                    })?;
+                }
+                t.name = name;
+                t.category = category;
+                let spawned = match (t.parent, t.first_enter) {
+                    (Some(_), Some((at, tid))) if tid != t.creator => Some((at, tid)),
+                    _ => None,
+                };
+                if let (true, Some(end)) = (self.flows(), spawned) {
+                    self.flow_from(out, thread, ts, span, end)?;
+                }
+            }
+            Decoded::FollowsFrom { span, .. } => {
+                if !self.flows() {
+                    return Ok(());
+                }
+                let link = self.links.get(self.next_link).cloned();
+                self.next_link += 1;
+                if let Some(Link {
+                    span: s,
+                    end: Some(end),
+                    ..
+                }) = link
+                {
+                    if s == span {
+                        self.flow_from(out, thread, ts, span, end)?;
+                    }
+                }
+            }
+            Decoded::SpanEnter { span, .. } => {
+                if let Some(ids) = self.ends.remove(&(span, ts, thread.tid)) {
+                    for id in ids {
+                        out.event(&ExportEvent {
+                            ts,
+                            thread,
+                            phase: Phase::FlowEnd { id },
+                            category: FLOW_CATEGORY,
+                            name: FLOW_NAME,
+                            args: &[],
+                        })?;
+                    }
+                }
+            }
+            Decoded::SpanClose { span, .. } => {
+                if let Some(t) = self.spans.remove(&span) {
+                    if t.begun.is_some() {
+                        end_bar(out, thread, ts, &t)?;
+                    }
+                }
+            }
+            Decoded::Event {
+                callsite, values, ..
+            } => {
+                for (i, v) in values.iter() {
+                    let Some(series) = callsites
+                        .field_name(callsite, i)
+                        .and_then(|n| n.strip_prefix(COUNTER_PREFIX))
+                    else {
+                        continue;
+                    };
+                    let value = match v {
+                        Value::U64(x) => ArgValue::U64(x),
+                        Value::I64(x) => ArgValue::I64(x),
+                        Value::F64(x) => ArgValue::F64(x),
+                        _ => continue,
+                    };
+                    let category = callsites.get(callsite).map_or("tracing", |c| &c.target);
+                    out.event(&ExportEvent {
+                        ts,
+                        thread,
+                        phase: Phase::Counter,
+                        category,
+                        name: series,
+                        args: &[Arg {
+                            name: "value",
+                            value,
+                        }],
+                    })?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Ends the bars of spans never closed (their close was lost or lies
+    /// past the end), at the last timestamp, innermost first.
+    pub(crate) fn end_of_trace(&mut self, out: &mut dyn ExportWriter) -> Result<(), Error> {
+        let mut open: Vec<(u64, ThreadRef, Task)> = self
+            .spans
+            .drain()
+            .filter_map(|(_, t)| t.begun.map(|(thread, order)| (order, thread, t)))
+            .collect();
+        open.sort_by_key(|o| std::cmp::Reverse(o.0));
+        for (_, thread, t) in open {
+            end_bar(out, thread, self.last_ts, &t)?;
+        }
+        Ok(())
+    }
+}
+
+/// Ends `t`'s bar at `ts` on `thread`.
+fn end_bar(out: &mut dyn ExportWriter, thread: ThreadRef, ts: u64, t: &Task) -> Result<(), Error> {
+    out.event(&ExportEvent {
+        ts,
+        thread,
+        phase: Phase::AsyncEnd { id: t.track },
+        category: &t.category,
+        name: &t.name,
+        args: &[],
+    })
+}
