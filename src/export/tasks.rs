@@ -8,13 +8,18 @@
 //! # Tasks
 //! A span's lifetime, from its new-span record to its close, becomes an
 //! async slice ([`Phase::AsyncBegin`] / [`Phase::AsyncEnd`]: FXT async
-//! begin and end, JSON `b` / `e`). A span with no parent (or one whose
-//! parent the trace does not know) starts a track of its own, keyed by its
-//! span id; its descendants share that key, so they nest on their root's
-//! track. `tracing`'s registry keeps a parent alive until its children
-//! close, so the nesting is always proper. The begin is on the thread that
-//! created the span, the end on the thread that closed it; both carry the
-//! span's callsite name and target, and the begin its `span_id`.
+//! begin and end, JSON `b` / `e`) on a track keyed by an id. A child goes
+//! on its parent's track, below it, when it is the only open child there
+//! (an awaited `#[instrument]` call, a sync span inside a poll): its slice
+//! nests in its parent's. A root span, and a child created while a sibling
+//! is still open on the parent's track (concurrent children: `join!`,
+//! spawned tasks), starts a track of its own, keyed by its span id, so no
+//! two slices of a track ever overlap without nesting. (`tracing`'s
+//! registry keeps a parent open until its children close.) The placement
+//! uses the first pass over a file; in one pass (an export sink) every
+//! span has its own track. The begin is on the thread that created the
+//! span, the end on the thread that closed it; both carry the span's
+//! callsite name and target, and the begin its `span_id`.
 //!
 //! # Flows
 //! Arrows bind to thread slices, so an export draws them when it draws
@@ -97,12 +102,15 @@ impl SpanStyle {
 /// What the exports know of one span.
 #[derive(Clone, Debug, Default)]
 struct Task {
-    /// The thread that created it (first pass).
+    /// The thread that created it, and when (first pass).
     creator: u64,
+    created: u64,
+    /// When it closed, if it did (first pass).
+    closed: Option<u64>,
     parent: Option<u64>,
     /// Its first enter: (timestamp, thread), first pass.
     first_enter: Option<(u64, u64)>,
-    /// Its track key, once begun.
+    /// Its track key (0: its own span id).
     track: u64,
     /// Its bar's begin: (thread, order of begins), once written.
     begun: Option<(ThreadRef, u64)>,
@@ -123,8 +131,10 @@ struct Link {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Tasks {
     style: SpanStyle,
-    /// Whether a first pass ran (flows need it).
+    /// Whether a first pass ran (flows and shared tracks need it), and
+    /// whether tracks are placed.
     collected: bool,
+    placed: bool,
     spans: HashMap<u64, Task>,
     links: Vec<Link>,
     /// Span -> indexes into `links` (first pass).
@@ -162,7 +172,13 @@ impl Tasks {
             Decoded::NewSpan { span, parent, .. } => {
                 let t = self.spans.entry(span).or_default();
                 t.creator = tid;
+                t.created = ts;
                 t.parent = parent;
+            }
+            Decoded::SpanClose { span, .. } => {
+                if let Some(t) = self.spans.get_mut(&span) {
+                    t.closed = Some(ts);
+                }
             }
             Decoded::SpanEnter { span, .. } => {
                 let t = self.spans.entry(span).or_default();
@@ -188,6 +204,36 @@ impl Tasks {
                 });
             }
             _ => {}
+        }
+    }
+
+    /// Places each span of the first pass on a track (see the module docs):
+    /// in order of creation, on its parent's track when the parent is the
+    /// innermost slice open there, else on its own.
+    fn place(&mut self) {
+        self.placed = true;
+        let mut order: Vec<(u64, u64)> = self.spans.iter().map(|(&s, t)| (t.created, s)).collect();
+        order.sort_unstable();
+        // Track -> its open slices: (span, close time), innermost last.
+        let mut open: HashMap<u64, Vec<(u64, u64)>> = HashMap::new();
+        for (created, span) in order {
+            let Some(t) = self.spans.get(&span) else {
+                continue;
+            };
+            let (parent, closed) = (t.parent, t.closed.unwrap_or(u64::MAX));
+            let shared = parent.and_then(|p| {
+                let track = self.spans.get(&p)?.track;
+                let stack = open.get_mut(&track)?;
+                while stack.last().is_some_and(|&(_, end)| end <= created) {
+                    stack.pop();
+                }
+                (stack.last()?.0 == p).then_some(track)
+            });
+            let track = shared.unwrap_or(span);
+            open.entry(track).or_default().push((span, closed));
+            if let Some(t) = self.spans.get_mut(&span) {
+                t.track = track;
+            }
         }
     }
 
@@ -227,6 +273,9 @@ impl Tasks {
         d: &Decoded<'_>,
     ) -> Result<(), Error> {
         self.last_ts = self.last_ts.max(ts);
+        if self.collected && !self.placed {
+            self.place();
+        }
         match *d {
             Decoded::NewSpan {
                 span,
@@ -238,15 +287,14 @@ impl Tasks {
                     Some(c) => (c.name.clone(), c.target.clone()),
                     None => (format!("callsite {callsite}"), "tracing".to_string()),
                 };
-                let track = parent
-                    .and_then(|p| self.spans.get(&p))
-                    .filter(|p| p.begun.is_some())
-                    .map_or(span, |p| p.track);
                 let t = self.spans.entry(span).or_default();
                 t.parent = parent;
+                if t.track == 0 {
+                    t.track = span;
+                }
                 if self.style.tasks() {
                     self.begins += 1;
-                    t.track = track;
+                    let track = t.track;
                     t.begun = Some((thread, self.begins));
                     let args = [Arg::new("span_id", span)];
                     out.event(&ExportEvent {
