@@ -7,9 +7,7 @@
 
 use serde_json::Value as Json;
 use std::collections::HashMap;
-use tracering::export::{
-    ExportWriter, FxtWriter, JsonWriter, SpanDecoder, SpanStyle, Translator,
-};
+use tracering::export::{ExportWriter, FxtWriter, JsonWriter, SpanDecoder, SpanStyle, Translator};
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::RegistryConfig;
 use tracing::dispatcher::{self, Dispatch};

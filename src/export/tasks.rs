@@ -19,7 +19,11 @@
 //! uses the first pass over a file; in one pass (an export sink) every
 //! span has its own track. The begin is on the thread that created the
 //! span, the end on the thread that closed it; both carry the span's
-//! callsite name and target, and the begin its `span_id`.
+//! callsite name and target, and the begin its `span_id`. A file's lanes
+//! are read in turn, not in time order, so a span's close may be read
+//! before its creation (made on one worker, closed on another): its bar's
+//! end is then written right after its begin, out of its thread's order,
+//! which viewers (they sort by time) do not mind.
 //!
 //! # Flows
 //! Arrows bind to thread slices, so an export draws them when it draws
@@ -105,6 +109,8 @@ struct Task {
     /// The thread that created it, and when (first pass).
     creator: u64,
     created: u64,
+    /// Whether the first pass saw its creation.
+    made: bool,
     /// When it closed, if it did (first pass).
     closed: Option<u64>,
     parent: Option<u64>,
@@ -114,6 +120,9 @@ struct Task {
     track: u64,
     /// Its bar's begin: (thread, order of begins), once written.
     begun: Option<(ThreadRef, u64)>,
+    /// Its close, when it came before its creation (second pass; lanes
+    /// come in turn): (thread, timestamp).
+    closed_first: Option<(ThreadRef, u64)>,
     name: String,
     category: String,
 }
@@ -143,6 +152,10 @@ pub(crate) struct Tasks {
     next_link: usize,
     /// (span, timestamp, thread) of an enter -> the flows it ends.
     ends: HashMap<(u64, u64, u64), Vec<u64>>,
+    /// Span -> the flow its creation starts.
+    spawns: HashMap<u64, u64>,
+    /// The flow each link starts, by the link's index.
+    link_flows: Vec<Option<u64>>,
     next_flow: u64,
     begins: u64,
     last_ts: u64,
@@ -160,10 +173,6 @@ impl Tasks {
         self.style
     }
 
-    fn flows(&self) -> bool {
-        self.collected && self.style.threads()
-    }
-
     /// The first pass: where spans are created and first entered, and
     /// where each link's arrow ends.
     pub(crate) fn collect(&mut self, tid: u64, ts: u64, d: &Decoded<'_>) {
@@ -173,12 +182,12 @@ impl Tasks {
                 let t = self.spans.entry(span).or_default();
                 t.creator = tid;
                 t.created = ts;
+                t.made = true;
                 t.parent = parent;
             }
+            // Lanes come in turn: a close may come before the creation.
             Decoded::SpanClose { span, .. } => {
-                if let Some(t) = self.spans.get_mut(&span) {
-                    t.closed = Some(ts);
-                }
+                self.spans.entry(span).or_default().closed = Some(ts);
             }
             Decoded::SpanEnter { span, .. } => {
                 let t = self.spans.entry(span).or_default();
@@ -207,11 +216,42 @@ impl Tasks {
         }
     }
 
+    /// Plans the flows: each gets its id and both its ends now, since the
+    /// second pass reads lanes in turn, not in time order (an arrow's end
+    /// may come before its begin).
+    fn plan_flows(&mut self) {
+        for (&span, t) in &self.spans {
+            if let (Some(_), Some((at, tid))) = (t.parent, t.first_enter) {
+                if tid != t.creator {
+                    self.next_flow += 1;
+                    self.spawns.insert(span, self.next_flow);
+                    self.ends
+                        .entry((span, at, tid))
+                        .or_default()
+                        .push(self.next_flow);
+                }
+            }
+        }
+        for l in &self.links {
+            self.link_flows.push(l.end.map(|(at, tid)| {
+                self.next_flow += 1;
+                self.ends
+                    .entry((l.span, at, tid))
+                    .or_default()
+                    .push(self.next_flow);
+                self.next_flow
+            }));
+        }
+    }
+
     /// Places each span of the first pass on a track (see the module docs):
     /// in order of creation, on its parent's track when the parent is the
     /// innermost slice open there, else on its own.
     fn place(&mut self) {
         self.placed = true;
+        if self.style.threads() {
+            self.plan_flows();
+        }
         let mut order: Vec<(u64, u64)> = self.spans.iter().map(|(&s, t)| (t.created, s)).collect();
         order.sort_unstable();
         // Track -> its open slices: (span, close time), innermost last.
@@ -237,17 +277,13 @@ impl Tasks {
         }
     }
 
-    /// Starts an arrow here that the enter `end` of `span` finishes.
+    /// Starts arrow `id` here.
     fn flow_from(
-        &mut self,
         out: &mut dyn ExportWriter,
         thread: ThreadRef,
         ts: u64,
-        span: u64,
-        end: (u64, u64),
+        id: u64,
     ) -> Result<(), Error> {
-        self.next_flow += 1;
-        let id = self.next_flow;
         out.event(&ExportEvent {
             ts,
             thread,
@@ -255,9 +291,7 @@ impl Tasks {
             category: FLOW_CATEGORY,
             name: FLOW_NAME,
             args: &[],
-        })?;
-        self.ends.entry((span, end.0, end.1)).or_default().push(id);
-        Ok(())
+        })
     }
 
     /// The second pass (or a sink's only one): what `d`, at `ts` on
@@ -308,28 +342,25 @@ impl Tasks {
                 }
                 t.name = name;
                 t.category = category;
-                let spawned = match (t.parent, t.first_enter) {
-                    (Some(_), Some((at, tid))) if tid != t.creator => Some((at, tid)),
-                    _ => None,
-                };
-                if let (true, Some(end)) = (self.flows(), spawned) {
-                    self.flow_from(out, thread, ts, span, end)?;
+                if let Some((closer, at)) = t.closed_first {
+                    // Its close was read first: its bar ends now too.
+                    if let Some(t) = self.spans.remove(&span) {
+                        if t.begun.is_some() {
+                            end_bar(out, closer, at, &t)?;
+                        }
+                    }
+                }
+                if let Some(id) = self.spawns.remove(&span) {
+                    Self::flow_from(out, thread, ts, id)?;
                 }
             }
             Decoded::FollowsFrom { span, .. } => {
-                if !self.flows() {
-                    return Ok(());
-                }
-                let link = self.links.get(self.next_link).cloned();
+                let i = self.next_link;
                 self.next_link += 1;
-                if let Some(Link {
-                    span: s,
-                    end: Some(end),
-                    ..
-                }) = link
-                {
+                let link = self.links.get(i).map(|l| l.span);
+                if let (Some(s), Some(Some(id))) = (link, self.link_flows.get(i)) {
                     if s == span {
-                        self.flow_from(out, thread, ts, span, end)?;
+                        Self::flow_from(out, thread, ts, *id)?;
                     }
                 }
             }
@@ -347,13 +378,21 @@ impl Tasks {
                     }
                 }
             }
-            Decoded::SpanClose { span, .. } => {
-                if let Some(t) = self.spans.remove(&span) {
-                    if t.begun.is_some() {
+            Decoded::SpanClose { span, .. } => match self.spans.get_mut(&span) {
+                Some(t) if t.begun.is_some() => {
+                    if let Some(t) = self.spans.remove(&span) {
                         end_bar(out, thread, ts, &t)?;
                     }
                 }
-            }
+                // Known from the first pass, not begun yet: its creation
+                // is in a lane still to come.
+                Some(t) if t.made => {
+                    t.closed_first = Some((thread, ts));
+                }
+                _ => {
+                    self.spans.remove(&span);
+                }
+            },
             Decoded::Event {
                 callsite, values, ..
             } => {

@@ -123,7 +123,10 @@ pub use decode::{
 };
 // The layer and the trace file cut strings as the encoders do.
 pub(crate) use encode::cut;
-pub use encode::{encode_follows_from, encode_thread_name, CallsiteHead, CallsiteWriter, EventWriter, ValuesWriter};
+pub use encode::{
+    encode_follows_from, encode_thread_name, CallsiteHead, CallsiteWriter, EventWriter,
+    ValuesWriter,
+};
 
 /// First reserved index-event kind.
 pub const EVENT_KIND_FIRST: u32 = 0xFFFF_0000;
