@@ -31,7 +31,10 @@
 //! trace file (the first pass learns where each arrow ends):
 //! - `a.follows_from(b)` starts an arrow where the call was made (at that
 //!   time, on that thread: call it inside `b`'s span, where both are at
-//!   hand), which ends at `a`'s first poll after the call;
+//!   hand), which ends at `a`'s first poll after the call (when `a` was
+//!   polled before the link too, its polls on lanes read before the
+//!   link's may be missed, and the arrow then ends at a later one, or is
+//!   not drawn);
 //! - a span with a parent, first entered on another thread than the one
 //!   that created it (a task spawned inside a span and polled on another
 //!   worker), gets an arrow from its creation (inside the parent's slice)
@@ -229,6 +232,15 @@ impl Tasks {
                         .entry((span, at, tid))
                         .or_default()
                         .push(self.next_flow);
+                }
+            }
+        }
+        for l in &mut self.links {
+            // The enters read before the link (lanes come in turn) were
+            // not matched against it; the first enter is known.
+            if let Some((at, tid)) = self.spans.get(&l.span).and_then(|t| t.first_enter) {
+                if at >= l.at && l.end.map_or(true, |(end, _)| at < end) {
+                    l.end = Some((at, tid));
                 }
             }
         }
