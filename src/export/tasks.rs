@@ -467,3 +467,147 @@ fn end_bar(out: &mut dyn ExportWriter, thread: ThreadRef, ts: u64, t: &Task) -> 
         args: &[],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::ClockInfo;
+    use crate::pipeline::schema::{self, CallsiteHead, CallsiteKind, Level, ValuesWriter};
+
+    /// Keeps (phase, name, ts) of every event.
+    #[derive(Default)]
+    struct Capture(Vec<(Phase, String, u64)>);
+
+    impl ExportWriter for Capture {
+        fn start(&mut self, _: &ClockInfo) -> Result<(), Error> {
+            Ok(())
+        }
+        fn process_name(&mut self, _: u64, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+        fn thread_name(&mut self, _: ThreadRef, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+        fn event(&mut self, e: &ExportEvent<'_>) -> Result<(), Error> {
+            self.0.push((e.phase, e.name.to_string(), e.ts));
+            Ok(())
+        }
+        fn finish(&mut self) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    /// The encoded record of `d`'s kind, for decoding.
+    fn new_span(span: u64, parent: u64) -> (u16, Vec<u8>) {
+        let mut buf = [0u8; 64];
+        let (kind, n) = ValuesWriter::new_span(&mut buf, span, parent, 1).finish();
+        (kind, buf[..n].to_vec())
+    }
+
+    fn close(span: u64) -> Decoded<'static> {
+        Decoded::SpanClose {
+            span,
+            callsite: 1,
+            records_before: 0,
+        }
+    }
+
+    fn callsites() -> Callsites {
+        let mut c = Callsites::default();
+        let mut buf = [0u8; 128];
+        let head = CallsiteHead {
+            id: 2,
+            kind: CallsiteKind::Event,
+            level: Level::Info,
+            name: "ev",
+            target: "t",
+            file: None,
+            line: None,
+        };
+        let mut w = schema::CallsiteWriter::new(&mut buf, &head);
+        w.field_name("counter.depth");
+        w.field_name("counter.label");
+        w.field_name("plain");
+        let (kind, n) = w.finish();
+        c.learn(&schema::decode_record(kind, &buf[..n]).unwrap().unwrap());
+        c
+    }
+
+    #[test]
+    fn concurrent_children_get_their_own_tracks_and_sequential_ones_nest() {
+        // Root 1 (0..100); child 2 (10..20) then child 3 (30..60), in
+        // sequence; child 4 (40..50) made while 3 is open: its own track;
+        // grandchild 5 (32..35) of 3 nests on 1's track.
+        let spans = [
+            (1, 0, 0, 100),
+            (2, 1, 10, 20),
+            (3, 1, 30, 60),
+            (4, 1, 40, 50),
+            (5, 3, 32, 35),
+        ];
+        let records: Vec<_> = spans.iter().map(|&(s, p, _, _)| new_span(s, p)).collect();
+        let mut tasks = Tasks::new(SpanStyle::Tasks);
+        for (&(_, _, at, end), (kind, bytes)) in spans.iter().zip(&records) {
+            let d = schema::decode_record(*kind, bytes).unwrap().unwrap();
+            tasks.collect(7, at, &d);
+            tasks.collect(
+                7,
+                end,
+                &close(match d {
+                    Decoded::NewSpan { span, .. } => span,
+                    _ => unreachable!(),
+                }),
+            );
+        }
+        let mut out = Capture::default();
+        let t = ThreadRef { pid: 1, tid: 7 };
+        let c = callsites();
+        for (&(span, _, at, end), (kind, bytes)) in spans.iter().zip(&records) {
+            let d = schema::decode_record(*kind, bytes).unwrap().unwrap();
+            tasks.write(&mut out, &c, t, at, &d).unwrap();
+            tasks.write(&mut out, &c, t, end, &close(span)).unwrap();
+        }
+        tasks.end_of_trace(&mut out).unwrap();
+        let begins: Vec<(u64, u64)> = out
+            .0
+            .iter()
+            .filter_map(|(p, _, ts)| match p {
+                Phase::AsyncBegin { id } => Some((*ts, *id)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(begins, [(0, 1), (10, 1), (30, 1), (40, 4), (32, 1)]);
+        let ends = out
+            .0
+            .iter()
+            .filter(|(p, _, _)| matches!(p, Phase::AsyncEnd { .. }));
+        assert_eq!(ends.count(), 5);
+        // No flows without thread slices.
+        assert!(!out
+            .0
+            .iter()
+            .any(|(p, _, _)| matches!(p, Phase::FlowBegin { .. })));
+    }
+
+    #[test]
+    fn numeric_counter_fields_become_samples_and_others_do_not() {
+        let mut buf = [0u8; 128];
+        let mut w = ValuesWriter::new(&mut buf, 2, 0);
+        w.u64(0, 12);
+        w.value(
+            1,
+            Value::Str {
+                text: "x",
+                truncated: false,
+            },
+        );
+        w.i64(2, -1);
+        let (kind, n) = w.finish();
+        let d = schema::decode_record(kind, &buf[..n]).unwrap().unwrap();
+        let mut out = Capture::default();
+        let mut tasks = Tasks::new(SpanStyle::Both);
+        let t = ThreadRef { pid: 1, tid: 7 };
+        tasks.write(&mut out, &callsites(), t, 5, &d).unwrap();
+        assert_eq!(out.0, [(Phase::Counter, "depth".to_string(), 5)]);
+    }
+}
