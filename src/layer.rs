@@ -37,6 +37,8 @@
 //! - a new span writes a record (span id, parent, callsite, field values);
 //!   `Span::record` writes the new values;
 //! - span enter, exit and close are index events (span id, callsite);
+//! - `Span::follows_from` writes a record (the two span ids), off the hot
+//!   path;
 //! - an event without fields is an index event (callsite, parent span);
 //!   one with fields is a record (callsite, parent span, values);
 //! - every index event also carries the number of records its lane had
@@ -1080,6 +1082,16 @@ where
             } else if let Some(at) = st.stack.iter().rposition(|&s| s == span) {
                 st.stack.remove(at);
             }
+        });
+    }
+
+    /// A cold path: only a program that calls `follows_from` comes here.
+    fn on_follows_from(&self, id: &Id, follows: &Id, _ctx: Context<'_, S>) {
+        let (span, _) = self.shared.span(id);
+        let (cause, _) = self.shared.span(follows);
+        self.with_state(|_, st, lane| {
+            let n = schema::encode_follows_from(&mut st.buf, span, cause);
+            st.record(lane, schema::RECORD_FOLLOWS_FROM, n);
         });
     }
 

@@ -7,7 +7,7 @@
 
 use serde_json::Value as Json;
 use std::collections::HashMap;
-use tracering::export::{ExportWriter, FxtWriter, JsonWriter, SpanDecoder, Translator};
+use tracering::export::{ExportWriter, FxtWriter, JsonWriter, SpanDecoder, SpanStyle, Translator};
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::RegistryConfig;
 use tracing::dispatcher::{self, Dispatch};
@@ -63,9 +63,10 @@ fn trace_file() -> std::path::PathBuf {
     path
 }
 
-/// Both passes of the translation into `out`.
+/// Both passes of the translation into `out`, thread slices only (task
+/// bars are tests/tokio_tasks.rs's).
 fn export(trc: &std::path::Path, out: &mut dyn ExportWriter) {
-    let mut t = Translator::with_decoder(SpanDecoder::default());
+    let mut t = Translator::with_decoder(SpanDecoder::with_spans(SpanStyle::Threads));
     let done = tracering::export::convert_with(trc, &mut t, out).unwrap();
     assert_eq!(done.stopped, None);
 }

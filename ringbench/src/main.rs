@@ -506,6 +506,40 @@ fn tracing_layer_specs() -> Vec<Spec> {
     v
 }
 
+/// The `tracing_async` rows (ringbench/src/workloads/tracing_async.rs):
+/// tracering's layer, tracing-chrome's async style and the registry floor.
+#[cfg(target_os = "linux")]
+fn tracing_async_specs() -> Vec<Spec> {
+    use ringbench::workloads::tracing_async::{tracing_async, AsyncSubscriber as A};
+    let rows = [
+        (
+            "tracering",
+            A::Tracering,
+            "TraceringLayer, default drain into NullSink",
+        ),
+        (
+            "tracing-chrome-async",
+            A::ChromeAsync,
+            "tracing-chrome 0.7.2, TraceStyle::Async, JSON to a temp file",
+        ),
+        (
+            "registry-only",
+            A::RegistryOnly,
+            "tracing_subscriber::registry() and no layer: the floor",
+        ),
+    ];
+    rows.into_iter()
+        .map(|(imp, sub, what)| {
+            let note: &'static str = Box::leak(format!("{what}; tokio, 2 workers, 16 tasks; ns per event of worker CPU time, 7 events per instrumented future (new span, 2 polls, info!, close)").into_boxed_str());
+            let s = spec("tracing_async", imp, Metric::Ops, move |ctx| {
+                let c = tracing_async(sub, ctx.budget, ctx.cores)?;
+                Ok(Sample { ops_per_s: Some(c.ops_per_s()), ns_per_op: Some(c.ns_per_event()), anomalies: c.dropped, ops: c.events(), ..Sample::default() })
+            }, note);
+            if sub == A::Tracering { s } else { s.vs(&["tracering"]) }
+        })
+        .collect()
+}
+
 /// A `drain_capacity` run: the drain's events/s and wall ns per event, and
 /// the bytes its sink wrote per second.
 fn drain_capacity_run(lanes: usize, sink: &str) -> Result<Sample, &'static str> {
@@ -902,6 +936,8 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
     v.extend(flight_specs());
     v.extend(scaling_specs(scaling_cores));
     v.extend(tracing_layer_specs());
+    #[cfg(target_os = "linux")]
+    v.extend(tracing_async_specs());
     v.extend(drain_capacity_specs());
     v
 }

@@ -14,8 +14,10 @@
 //! kernel object   type 7: a process (1) or thread (2) koid and its name;
 //!                 a thread carries a "process" koid argument
 //! event           type 4: instant (0), counter (1, then a counter id
-//!                 word), duration begin (2), duration end (3); the
-//!                 timestamp word, then the arguments
+//!                 word), duration begin (2), duration end (3), async
+//!                 begin (5) and end (7), flow begin (8) and end (10),
+//!                 each of the last four then an id word; the timestamp
+//!                 word, then the arguments, then that id word
 //! argument        u64 (4), i64 (3), f64 (5): a header word then the value;
 //!                 bool (9): the value in bit 32; string (6): a string ref
 //!                 in bits 32..=47; koid (8): a header word then the koid
@@ -63,6 +65,10 @@ const EV_INSTANT: u64 = 0;
 const EV_COUNTER: u64 = 1;
 const EV_BEGIN: u64 = 2;
 const EV_END: u64 = 3;
+const EV_ASYNC_BEGIN: u64 = 5;
+const EV_ASYNC_END: u64 = 7;
+const EV_FLOW_BEGIN: u64 = 8;
+const EV_FLOW_END: u64 = 10;
 
 const ARG_I64: u64 = 3;
 const ARG_U64: u64 = 4;
@@ -412,6 +418,23 @@ impl<W: Write> ExportWriter for FxtWriter<W> {
             }
             Phase::Begin => EV_BEGIN,
             Phase::End => EV_END,
+            // The correlation (async) or flow id word follows the arguments.
+            Phase::AsyncBegin { id } => {
+                self.words.push(id);
+                EV_ASYNC_BEGIN
+            }
+            Phase::AsyncEnd { id } => {
+                self.words.push(id);
+                EV_ASYNC_END
+            }
+            Phase::FlowBegin { id } => {
+                self.words.push(id);
+                EV_FLOW_BEGIN
+            }
+            Phase::FlowEnd { id } => {
+                self.words.push(id);
+                EV_FLOW_END
+            }
         };
         let header = RT_EVENT
             | (kind << 16)

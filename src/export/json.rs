@@ -9,7 +9,9 @@
 //! {"name":"work","cat":"app","ph":"B","ts":12.345,"pid":1,"tid":7,"args":{"n":3}}
 //! ```
 //! - `ph` is `B`, `E`, `i` (with `"s":"t"`, a thread-scoped instant), `C`,
-//!   or `M` for the `process_name` / `thread_name` metadata events (which
+//!   `b` / `e` (an async slice) and `s` / `f` (a flow arrow, the end bound
+//!   to its enclosing slice with `"bp":"e"`), each of these four with an
+//!   `"id"` (a hex string), or `M` for the `process_name` / `thread_name` metadata events (which
 //!   carry `ts` 0, and `tid` 0 for a process);
 //! - `ts` is in microseconds, converted from ticks with the clock's ticks
 //!   per second (fractional: nanosecond ticks give three decimals). It is a
@@ -55,6 +57,8 @@ struct Object<'a> {
     ts: f64,
     thread: ThreadRef,
     args: Args<'a>,
+    /// The async slice's or flow's id (`b`, `e`, `s`, `f`).
+    id: Option<u64>,
 }
 
 impl Serialize for Object<'_> {
@@ -71,6 +75,14 @@ impl Serialize for Object<'_> {
         m.serialize_entry("ts", &self.ts)?;
         m.serialize_entry("pid", &self.thread.pid)?;
         m.serialize_entry("tid", &self.thread.tid)?;
+        if let Some(id) = self.id {
+            // A string: viewers read JSON numbers as doubles.
+            m.serialize_entry("id", &format_args!("{id:#x}"))?;
+            if self.ph == "f" {
+                // The arrow ends at the slice that encloses it.
+                m.serialize_entry("bp", "e")?;
+            }
+        }
         m.serialize_entry("args", &self.args)?;
         m.end()
     }
@@ -155,6 +167,7 @@ impl<W: Write> JsonWriter<W> {
             ts: 0.0,
             thread,
             args: Args(&args),
+            id: None,
         })
     }
 }
@@ -183,11 +196,15 @@ impl<W: Write> ExportWriter for JsonWriter<W> {
     }
 
     fn event(&mut self, e: &ExportEvent<'_>) -> Result<(), Error> {
-        let ph = match e.phase {
-            Phase::Begin => "B",
-            Phase::End => "E",
-            Phase::Instant => "i",
-            Phase::Counter => "C",
+        let (ph, id) = match e.phase {
+            Phase::Begin => ("B", None),
+            Phase::End => ("E", None),
+            Phase::Instant => ("i", None),
+            Phase::Counter => ("C", None),
+            Phase::AsyncBegin { id } => ("b", Some(id)),
+            Phase::AsyncEnd { id } => ("e", Some(id)),
+            Phase::FlowBegin { id } => ("s", Some(id)),
+            Phase::FlowEnd { id } => ("f", Some(id)),
         };
         let ts = self.micros(e.ts);
         self.object(&Object {
@@ -197,6 +214,7 @@ impl<W: Write> ExportWriter for JsonWriter<W> {
             ts,
             thread: e.thread,
             args: Args(e.args),
+            id,
         })
     }
 

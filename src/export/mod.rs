@@ -9,7 +9,9 @@
 //!   the [`ExportWriter`] trait;
 //! - `fxt.rs` and `json.rs`: the two writers, both streaming;
 //! - `translate.rs`: [`Translator`], from trace entries to events, with the
-//!   [`EntryDecoder`] hook for reserved kinds; `sink.rs`: [`ExportSink`]
+//!   [`EntryDecoder`] hook for reserved kinds; `spans.rs`: [`SpanDecoder`],
+//!   the layer's spans and events; `tasks.rs`: what async Rust adds to
+//!   them (task bars, flows, counter tracks; [`SpanStyle`]); `sink.rs`: [`ExportSink`]
 //!   ([`FxtSink`], [`JsonSink`]), which writes an export straight from the
 //!   drain; `file.rs`: [`ExportFile`], that sink into a file with the
 //!   `tracing` layer's names;
@@ -39,6 +41,7 @@ mod json;
 mod model;
 mod sink;
 mod spans;
+mod tasks;
 mod translate;
 
 pub use convert::{convert, convert_file, convert_with, ConvertError, Converted, Format};
@@ -53,6 +56,7 @@ pub use model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, Thre
 pub use sink::JsonSink;
 pub use sink::{ExportSink, FxtSink};
 pub use spans::SpanDecoder;
+pub use tasks::{SpanStyle, COUNTER_PREFIX};
 pub use translate::{
     EntryDecoder, NoDecoder, ThreadMeta, TraceMeta, Translator, CATEGORY, DEFAULT_PID, LOSS_NAME,
     MAX_PAYLOAD_HEX, MAX_PAYLOAD_TEXT,

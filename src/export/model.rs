@@ -39,6 +39,28 @@ pub enum Phase {
     /// A sample of one or more counters: each numeric argument is one
     /// series, named by the argument.
     Counter,
+    /// An asynchronous slice starts: it lives on a track of its own, keyed
+    /// by `id` within the process, not on the thread's stack. Slices with
+    /// the same `id` nest on one track.
+    AsyncBegin {
+        /// The track's key (FXT's correlation id, JSON's `id`).
+        id: u64,
+    },
+    /// The innermost open asynchronous slice with this `id` ends.
+    AsyncEnd {
+        /// The track's key.
+        id: u64,
+    },
+    /// An arrow starts at the slice open on this thread at this time.
+    FlowBegin {
+        /// The arrow's key, unique in the trace.
+        id: u64,
+    },
+    /// The arrow ends at the slice open on this thread at this time.
+    FlowEnd {
+        /// The arrow's key.
+        id: u64,
+    },
 }
 
 /// An argument's value.

@@ -9,6 +9,7 @@
 //! | event (with or without fields) | an instant named by its `message` field if it has one, else after its callsite, with its fields and `level` |
 //! | callsite, thread name, new span, span values | no event: names and arguments for the others |
 //! | span close | no event |
+//! | span new / close, follows-from, `counter.` fields | task bars, flows and counter samples: see [`SpanStyle`] and `tasks.rs` |
 //! | loss marker | the default translation's instant `events lost` |
 //!
 //! # Nesting survives losses
@@ -35,6 +36,7 @@
 //! may begin before those arrive, and then lacks them.
 
 use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
+use super::tasks::{SpanStyle, Tasks};
 use super::translate::{EntryDecoder, TraceMeta};
 use crate::pipeline::schema::{self, Callsites, Decoded, SchemaError, Value, Values};
 use crate::pipeline::{IndexEvent, LaneId, TraceEntry};
@@ -108,6 +110,8 @@ pub struct SpanDecoder {
     spans: HashMap<u64, SpanInfo>,
     /// Each thread's open slices and last timestamp.
     threads: BTreeMap<ThreadRef, Nesting>,
+    /// Task bars, flows and counters (src/export/tasks.rs).
+    tasks: Tasks,
 }
 
 /// A slice begun on a thread and not ended yet.
@@ -138,6 +142,20 @@ fn end(out: &mut dyn ExportWriter, thread: ThreadRef, ts: u64, open: &Open) -> R
 }
 
 impl SpanDecoder {
+    /// A decoder that draws spans as `spans` says (the default draws
+    /// [`SpanStyle::Both`]); see [`SpanStyle`] for what each looks like.
+    ///
+    /// ```
+    /// use tracering::export::{SpanDecoder, SpanStyle};
+    /// let _d = SpanDecoder::with_spans(SpanStyle::Threads);
+    /// ```
+    pub fn with_spans(spans: SpanStyle) -> SpanDecoder {
+        SpanDecoder {
+            tasks: Tasks::new(spans),
+            ..SpanDecoder::default()
+        }
+    }
+
     /// Learns what `d` says about callsites, threads and spans; says
     /// whether `d` is metadata only (no event of its own).
     fn learn(&mut self, d: &Decoded<'_>, mut name_thread: impl FnMut(&str)) -> bool {
@@ -178,7 +196,7 @@ impl SpanDecoder {
                 }
                 true
             }
-            Decoded::SpanClose { .. } => true,
+            Decoded::SpanClose { .. } | Decoded::FollowsFrom { .. } => true,
             _ => false,
         }
     }
@@ -213,6 +231,7 @@ impl SpanDecoder {
         d: &Decoded<'_>,
     ) -> Result<(), Error> {
         match *d {
+            Decoded::SpanEnter { .. } if !self.tasks.style().threads() => Ok(()),
             Decoded::SpanEnter { span, callsite, .. } => {
                 let (name, target) = self.naming(callsite);
                 let fields: Vec<(String, Owned)> = self
@@ -320,6 +339,7 @@ impl SpanDecoder {
         if !meta_only {
             self.write(out, thread, ts, d)?;
         }
+        self.tasks.write(out, &self.callsites, thread, ts, d)?;
         Ok(true)
     }
 }
@@ -344,6 +364,12 @@ impl EntryDecoder for SpanDecoder {
         };
         if let Some(d) = newer_kind_is_none(schema::decode(entry))? {
             self.learn(&d, |n| meta.name_tid(tid, n));
+            let ts = match entry {
+                TraceEntry::Event { event, .. } => event.timestamp,
+                TraceEntry::Record { timestamp, .. } => *timestamp,
+                _ => 0,
+            };
+            self.tasks.collect(tid, ts, &d);
         }
         Ok(())
     }
@@ -389,7 +415,7 @@ impl EntryDecoder for SpanDecoder {
                 end(out, *thread, nesting.last_ts, &open)?;
             }
         }
-        Ok(())
+        self.tasks.end_of_trace(out)
     }
 }
 

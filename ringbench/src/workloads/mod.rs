@@ -26,6 +26,9 @@ pub mod registry;
 pub mod scaling;
 pub mod throughput;
 pub mod tracing_layer;
+// Worker CPU clocks come from pthread_getcpuclockid (libc, Linux).
+#[cfg(target_os = "linux")]
+pub mod tracing_async;
 pub mod unpadded;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -452,6 +452,13 @@ pub enum Decoded<'a> {
         /// The values recorded.
         values: Values<'a>,
     },
+    /// [`RECORD_FOLLOWS_FROM`]: `span` follows from `follows`.
+    FollowsFrom {
+        /// The span that was caused.
+        span: u64,
+        /// The span that caused it.
+        follows: u64,
+    },
 }
 
 const NO_VALUES: Values<'static> = Values {
@@ -629,6 +636,10 @@ pub fn decode_record(kind: u16, payload: &[u8]) -> Result<Option<Decoded<'_>>, S
             span: span_id(c.u64()?)?,
             callsite: c.u64()?,
             values: values(&mut c)?,
+        },
+        RECORD_FOLLOWS_FROM => Decoded::FollowsFrom {
+            span: span_id(c.u64()?)?,
+            follows: span_id(c.u64()?)?,
         },
         k => return Err(SchemaError::UnknownRecordKind(k)),
     };

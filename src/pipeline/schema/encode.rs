@@ -237,6 +237,30 @@ pub fn encode_thread_name(buf: &mut [u8], tid: u64, name: &str) -> usize {
     out.len
 }
 
+/// Writes a [`RECORD_FOLLOWS_FROM`] record into `buf` (`span` follows from
+/// `follows`) and returns its length: 16, or 0 if `buf` is shorter.
+///
+/// ```
+/// use tracering::pipeline::schema::{self, Decoded};
+/// let mut buf = [0u8; 16];
+/// let n = schema::encode_follows_from(&mut buf, 9, 4);
+/// assert_eq!(
+///     schema::decode_record(schema::RECORD_FOLLOWS_FROM, &buf[..n])?,
+///     Some(Decoded::FollowsFrom { span: 9, follows: 4 })
+/// );
+/// # Ok::<(), schema::SchemaError>(())
+/// ```
+pub fn encode_follows_from(buf: &mut [u8], span: u64, follows: u64) -> usize {
+    match buf.get_mut(..16) {
+        Some(head) => {
+            head[..8].copy_from_slice(&span.to_le_bytes());
+            head[8..].copy_from_slice(&follows.to_le_bytes());
+            16
+        }
+        None => 0,
+    }
+}
+
 /// Writes a value list, after a record's fixed head (see
 /// [`EventWriter`]).
 pub struct ValuesWriter<'b> {

@@ -55,6 +55,9 @@
 //! 0xFF03 event       callsite:u64 parent:u64 list of values
 //! 0xFF04 span values span:u64 callsite:u64 list of values   (Span::record)
 //! 0xFF05 (reserved: the trace file's timebase entry carries the clock)
+//! 0xFF06 follows from span:u64 follows:u64             (Span::follows_from)
+//!                    `span` follows from (was caused by) `follows`; written
+//!                    by the thread that made the link, when it made it
 //!
 //! list   = count:u16 omitted:u16 item[count]
 //!          (omitted: items that did not fit in the record and were left
@@ -120,7 +123,10 @@ pub use decode::{
 };
 // The layer and the trace file cut strings as the encoders do.
 pub(crate) use encode::cut;
-pub use encode::{encode_thread_name, CallsiteHead, CallsiteWriter, EventWriter, ValuesWriter};
+pub use encode::{
+    encode_follows_from, encode_thread_name, CallsiteHead, CallsiteWriter, EventWriter,
+    ValuesWriter,
+};
 
 /// First reserved index-event kind.
 pub const EVENT_KIND_FIRST: u32 = 0xFFFF_0000;
@@ -151,6 +157,8 @@ pub const RECORD_NEW_SPAN: u16 = 0xFF02;
 pub const RECORD_EVENT: u16 = 0xFF03;
 /// Values recorded on an existing span (`Span::record`).
 pub const RECORD_SPAN_VALUES: u16 = 0xFF04;
+/// A causal link between two spans (`Span::follows_from`).
+pub const RECORD_FOLLOWS_FROM: u16 = 0xFF06;
 
 /// Whether an index-event kind is in the reserved range.
 ///

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use tracering::export::{
-    convert_with, ExportWriter, FxtWriter, JsonWriter, SpanDecoder, Translator,
+    convert_with, ExportWriter, FxtWriter, JsonWriter, SpanDecoder, SpanStyle, Translator,
 };
 use tracering::pipeline::TraceReader;
 use tracering::Error;
@@ -58,6 +58,30 @@ pub enum Format {
     Json,
 }
 
+/// How `tracer export` draws spans (`--spans`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Spans {
+    /// Each poll (enter to exit) as a slice on the thread that ran it, and
+    /// flow arrows between them (follows_from, tasks polled first on
+    /// another thread).
+    Threads,
+    /// Each span as one bar from creation to close on its task's track.
+    Tasks,
+    /// Both.
+    #[default]
+    Both,
+}
+
+impl From<Spans> for SpanStyle {
+    fn from(s: Spans) -> SpanStyle {
+        match s {
+            Spans::Threads => SpanStyle::Threads,
+            Spans::Tasks => SpanStyle::Tasks,
+            Spans::Both => SpanStyle::Both,
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// Output format.
@@ -67,6 +91,9 @@ pub struct ExportArgs {
     /// trace written entry by entry; a drain's lanes record theirs).
     #[arg(long, default_value_t = tracering::export::DEFAULT_PID)]
     pub pid: u64,
+    /// How spans are drawn: per-poll slices on threads, task bars, or both.
+    #[arg(long, value_enum, default_value_t = Spans::Both)]
+    pub spans: Spans,
     /// Binary trace file to read (written by `tracer controller` or a
     /// FileSink).
     pub input: PathBuf,
@@ -108,15 +135,18 @@ pub struct Exported {
 /// a damaged file header, or failing to write is an `Err`; a damaged entry
 /// stops the conversion, which still closes the output properly, and is
 /// reported in `Exported::stopped`.
+/// Spans are drawn as `spans` says.
 pub fn export(
     format: Format,
+    spans: Spans,
     pid: u64,
     input: &Path,
     output: &Path,
 ) -> Result<Exported, ExportError> {
     let on_input = |e: Error| ExportError(explain(&e, About::Trace(input)), e);
     let on_output = |e: Error| ExportError(explain(&e, About::Output(output)), e);
-    let mut translator = Translator::with_decoder(SpanDecoder::default()).with_pid(pid);
+    let decoder = SpanDecoder::with_spans(spans.into());
+    let mut translator = Translator::with_decoder(decoder).with_pid(pid);
     if let Some(name) = input.file_name() {
         // For processes the trace does not name.
         translator
@@ -150,7 +180,7 @@ pub fn run(args: &ExportArgs) -> i32 {
         eprintln!("tracer: {why}");
         return 2;
     }
-    match export(args.format, args.pid, &args.input, &args.output) {
+    match export(args.format, args.spans, args.pid, &args.input, &args.output) {
         Ok(Exported {
             entries,
             events,

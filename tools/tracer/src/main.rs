@@ -540,6 +540,16 @@ mod tests {
         assert_eq!(e.format, export_cmd::Format::Json);
         assert_eq!(e.pid, 1);
         assert_eq!(e.input, PathBuf::from("in.trace"));
+        assert_eq!(e.spans, export_cmd::Spans::Both);
+        let cli = Cli::try_parse_from([
+            "tracer", "export", "--format", "fxt", "--spans", "tasks", "a", "b",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Export(e) if e.spans == export_cmd::Spans::Tasks));
+        assert!(
+            Cli::try_parse_from(["tracer", "export", "--format=fxt", "--spans=cpu", "a", "b"])
+                .is_err()
+        );
         assert!(Cli::try_parse_from(["tracer", "export", "--format", "xml", "a", "b"]).is_err());
         assert!(
             Cli::try_parse_from(["tracer", "export", "a", "b"]).is_err(),

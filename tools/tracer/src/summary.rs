@@ -69,6 +69,11 @@ impl ExportWriter for Counter {
                 return Ok(());
             }
             Phase::Instant | Phase::Counter => {}
+            // Task bars and flow arrows repeat the spans counted above.
+            Phase::AsyncBegin { .. }
+            | Phase::AsyncEnd { .. }
+            | Phase::FlowBegin { .. }
+            | Phase::FlowEnd { .. } => return Ok(()),
         }
         match self.names.get_mut(e.name) {
             Some(n) => *n += 1,

@@ -220,6 +220,10 @@ fn phase_name(p: Phase) -> &'static str {
         Phase::End => "end",
         Phase::Instant => "instant",
         Phase::Counter => "counter",
+        Phase::AsyncBegin { .. } => "async begin",
+        Phase::AsyncEnd { .. } => "async end",
+        Phase::FlowBegin { .. } => "flow begin",
+        Phase::FlowEnd { .. } => "flow end",
     }
 }
 
