@@ -149,8 +149,9 @@ fn direct_fxt_equals_converted_fxt() {
     let (report, file) = fxt_guard.finish().unwrap();
     assert_eq!(report.dropped(), 0);
     // Main: run's begin and end, 2 events. Each worker: worker's and 3
-    // jobs' begins and ends, 8 events.
-    assert_eq!(file.events_written(), 4 + 2 * (8 + 8));
+    // jobs' begins and ends, 8 events. And each of the 9 spans is also a
+    // task bar: an async begin and end (the default `SpanStyle::Both`).
+    assert_eq!(file.events_written(), 4 + 2 * (8 + 8) + 2 * 9);
     let (report, _) = file_guard.finish().unwrap();
     assert_eq!(report.dropped(), 0);
     let done = convert_file(&trc, &converted, Format::Fxt).unwrap();
