@@ -4,7 +4,6 @@ use super::fxt::FxtWriter;
 #[cfg(feature = "json")]
 use super::json::JsonWriter;
 use super::model::ExportWriter;
-use super::spans::SpanDecoder;
 use super::translate::Translator;
 use crate::pipeline::TraceReader;
 use crate::Error;
@@ -39,11 +38,12 @@ pub struct Converted {
 
 /// Converts the trace file at `input` (written by a
 /// [`FileSink`](crate::pipeline::FileSink)) to `format` in `out`, with the
-/// `tracing` layer's names and spans ([`SpanDecoder`]): a first pass learns
-/// the threads, processes, callsites and spans, the second writes the
-/// events. A file that cannot be opened, a damaged file header or a failed
-/// write is an `Err`; a damaged entry stops the conversion, which still
-/// closes the output, and is reported in [`Converted::stopped`].
+/// `tracing` layer's names and spans ([`Translator::new`]), in one pass:
+/// the reader hands out each lane in the order its thread wrote it, names
+/// before their use. A warm conversion allocates nothing per entry. A file
+/// that cannot be opened, a damaged file header or a failed write is an
+/// `Err`; a damaged entry stops the conversion, which still closes the
+/// output, and is reported in [`Converted::stopped`].
 ///
 /// ```
 /// use tracering::export::{convert, Format};
@@ -65,7 +65,7 @@ pub fn convert(
     format: Format,
     out: impl Write,
 ) -> Result<Converted, Error> {
-    let mut translator = Translator::with_decoder(SpanDecoder::default());
+    let mut translator = Translator::new();
     match format {
         Format::Fxt => convert_with(input, &mut translator, &mut FxtWriter::new(out)),
         #[cfg(feature = "json")]
@@ -93,21 +93,21 @@ pub fn convert_with<D: super::translate::EntryDecoder>(
     translator: &mut Translator<D>,
     out: &mut dyn ExportWriter,
 ) -> Result<Converted, Error> {
-    let input = input.as_ref();
-    // First pass: threads, processes and names. It stops where the second
-    // will.
-    for entry in TraceReader::open(input)? {
-        match entry {
-            Ok(e) => translator.collect(&e)?,
-            Err(_) => break,
-        }
-    }
-    let clock = translator.meta().clock();
-    translator.start(out, &clock)?;
+    let mut reader = TraceReader::open(input)?;
+    let mut started = false;
     let (mut entries, mut stopped) = (0u64, None);
-    for entry in TraceReader::open(input)? {
+    while let Some(entry) = reader.next() {
         match entry {
             Ok(e) => {
+                if !started {
+                    // A drain's file starts with its timebase.
+                    if let crate::pipeline::Entry::Timebase(t) = e {
+                        translator.meta_mut().set_timebase(t);
+                    }
+                    let clock = translator.meta().clock();
+                    translator.start(out, &clock)?;
+                    started = true;
+                }
                 translator.entry(out, &e)?;
                 entries += 1;
             }
@@ -116,6 +116,10 @@ pub fn convert_with<D: super::translate::EntryDecoder>(
                 break;
             }
         }
+    }
+    if !started {
+        let clock = translator.meta().clock();
+        translator.start(out, &clock)?;
     }
     // Slices whose ends were lost (or lie past a damaged entry) end here.
     translator.end_of_trace(out)?;

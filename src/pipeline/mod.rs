@@ -16,6 +16,7 @@
 //! ```
 
 mod drain;
+mod entry;
 mod lane;
 pub(crate) mod merge;
 mod registry;
@@ -31,6 +32,7 @@ pub use lane::Lane;
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
 pub use registry::{FullPolicy, IndexEvent, LaneMode, Registry, RegistryConfig, RegistryStats};
-pub use sink::{Batch, CallbackSink, Entry, LaneId, NullSink, RefusedThread, Sink};
+pub use entry::Entry;
+pub use sink::{Batch, CallbackSink, LaneId, NullSink, RefusedThread, Sink};
 pub use snapshot::{LaneSnapshot, SnapshotReport, Snapshotter};
-pub use trace::{FileSink, TraceEntry, TraceReader};
+pub use trace::{FileSink, TraceReader};

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use tracering::export::{ClockInfo, ExportEvent, ExportWriter, SpanDecoder, ThreadRef, Translator};
 use tracering::pipeline::schema::{self, Decoded};
-use tracering::pipeline::{TraceEntry, TraceReader};
+use tracering::pipeline::{Entry, RefusedThread, TraceReader};
 use tracering::Error;
 
 #[derive(Args, Debug)]
@@ -107,7 +107,8 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
     let mut translator = Translator::with_decoder(SpanDecoder::default());
     let clock = translator.meta().clock();
     translator.start(&mut s.counter, &clock)?;
-    for entry in TraceReader::open(path)? {
+    let mut reader = TraceReader::open(path)?;
+    while let Some(entry) = reader.next() {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
@@ -119,7 +120,7 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
         translator.collect(&entry)?;
         translator.entry(&mut s.counter, &entry)?;
         match &entry {
-            TraceEntry::Event { lane, event } => {
+            Entry::Event { lane, event } => {
                 s.events += 1;
                 s.time(event.timestamp);
                 *s.event_kinds.entry(event.kind).or_default() += 1;
@@ -138,8 +139,8 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
                     s.lost_records = s.lost_records.saturating_add(records);
                 }
             }
-            TraceEntry::Timebase(t) => s.timebase = Some(*t),
-            TraceEntry::Record {
+            Entry::Timebase(t) => s.timebase = Some(*t),
+            Entry::Record {
                 lane,
                 kind,
                 timestamp,
@@ -155,7 +156,7 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
                 t.slot = lane.slot;
                 t.records += 1;
             }
-            TraceEntry::Drops {
+            Entry::Drops {
                 lane,
                 events,
                 records,
@@ -167,10 +168,14 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
                 t.slot = lane.slot;
                 t.dropped += events + records;
             }
-            TraceEntry::Process { pid, name } => {
-                s.processes.insert(*pid as u64, name.clone());
+            Entry::Process { pid, name } => {
+                s.processes.insert(*pid as u64, name.to_string());
             }
-            TraceEntry::Refused(t) => s.refused.push(t.clone()),
+            Entry::Refused { pid, tid, name } => s.refused.push(RefusedThread {
+                pid: *pid,
+                tid: *tid,
+                name: name.to_string(),
+            }),
             // Kinds of entries this build does not know are counted only.
             _ => {}
         }
