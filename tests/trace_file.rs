@@ -75,14 +75,8 @@ fn read(bytes: &[u8]) -> Result<(Vec<Kind>, Option<Error>), Error> {
 fn the_known_trace_reads_whole() {
     let (entries, err) = read(&known_trace()).unwrap();
     assert_eq!(err, None);
-    let events = entries
-        .iter()
-        .filter(|e| **e == Kind::Event)
-        .count();
-    let records = entries
-        .iter()
-        .filter(|e| **e == Kind::Record)
-        .count();
+    let events = entries.iter().filter(|e| **e == Kind::Event).count();
+    let records = entries.iter().filter(|e| **e == Kind::Record).count();
     assert_eq!((events, records), (40, 40));
 }
 

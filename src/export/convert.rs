@@ -38,9 +38,10 @@ pub struct Converted {
 
 /// Converts the trace file at `input` (written by a
 /// [`FileSink`](crate::pipeline::FileSink)) to `format` in `out`, with the
-/// `tracing` layer's names and spans ([`Translator::new`]), in one pass:
-/// the reader hands out each lane in the order its thread wrote it, names
-/// before their use. A warm conversion allocates nothing per entry. A file
+/// `tracing` layer's names and spans ([`Translator::new`]): a first pass
+/// learns the threads, processes and callsite names, the second writes the
+/// events (the reader hands out each lane in the order its thread wrote
+/// it). A warm conversion allocates nothing per entry. A file
 /// that cannot be opened, a damaged file header or a failed write is an
 /// `Err`; a damaged entry stops the conversion, which still closes the
 /// output, and is reported in [`Converted::stopped`].
@@ -93,21 +94,21 @@ pub fn convert_with<D: super::translate::EntryDecoder>(
     translator: &mut Translator<D>,
     out: &mut dyn ExportWriter,
 ) -> Result<Converted, Error> {
+    let input = input.as_ref();
+    // First pass: threads, processes and callsite names (a file written
+    // entry by entry, such as a snapshot, may use a name before it
+    // describes it). It stops where the second will.
     let mut reader = TraceReader::open(input)?;
-    let mut started = false;
+    while let Some(Ok(e)) = reader.next() {
+        translator.collect(&e)?;
+    }
+    let clock = translator.meta().clock();
+    translator.start(out, &clock)?;
+    let mut reader = TraceReader::open(input)?;
     let (mut entries, mut stopped) = (0u64, None);
     while let Some(entry) = reader.next() {
         match entry {
             Ok(e) => {
-                if !started {
-                    // A drain's file starts with its timebase.
-                    if let crate::pipeline::Entry::Timebase(t) = e {
-                        translator.meta_mut().set_timebase(t);
-                    }
-                    let clock = translator.meta().clock();
-                    translator.start(out, &clock)?;
-                    started = true;
-                }
                 translator.entry(out, &e)?;
                 entries += 1;
             }
@@ -116,10 +117,6 @@ pub fn convert_with<D: super::translate::EntryDecoder>(
                 break;
             }
         }
-    }
-    if !started {
-        let clock = translator.meta().clock();
-        translator.start(out, &clock)?;
     }
     // Slices whose ends were lost (or lie past a damaged entry) end here.
     translator.end_of_trace(out)?;

@@ -3,13 +3,15 @@
 //! trace-event JSON ([`JsonWriter`], feature `json`, on by default) for
 //! chrome://tracing and quick looks.
 //!
-//! Three parts, each in its own file:
+//! In files of their own:
 //! - `model.rs`: the intermediate model both writers consume
 //!   ([`ExportEvent`], [`ThreadRef`], [`Phase`], [`Arg`], [`ClockInfo`]) and
 //!   the [`ExportWriter`] trait;
 //! - `fxt.rs` and `json.rs`: the two writers, both streaming;
 //! - `translate.rs`: [`Translator`], from trace entries to events, with the
-//!   [`EntryDecoder`] hook for reserved kinds; `sink.rs`: [`ExportSink`]
+//!   [`EntryDecoder`] hook for reserved kinds; `spans.rs`: [`SpanDecoder`],
+//!   the `tracing` layer's spans and events; `convert.rs`: [`convert`], a
+//!   trace file to an export in one call; `sink.rs`: [`ExportSink`]
 //!   ([`FxtSink`], [`JsonSink`]), which writes an export straight from the
 //!   drain.
 //!

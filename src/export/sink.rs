@@ -186,14 +186,11 @@ impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
             complete: b.complete,
         };
         let (translator, writer) = (&mut self.translator, &mut self.writer);
-        let direct = self.merge.batch_direct(
-            b.lane,
-            b.events,
-            records.clone(),
-            b.scale,
-            order,
-            |e| translator.entry(writer, &e),
-        )?;
+        let direct =
+            self.merge
+                .batch_direct(b.lane, b.events, records.clone(), b.scale, order, |e| {
+                    translator.entry(writer, &e)
+                })?;
         if direct {
             return Ok(());
         }

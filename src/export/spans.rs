@@ -24,15 +24,21 @@
 //! A malformed reserved entry (a hostile or damaged trace) falls back to
 //! the default translation, which shows its raw kind and bytes.
 //!
-//! On a file, the first pass ([`EntryDecoder::collect`]) learns every
-//! callsite, thread name and span before anything is written; it keeps one
-//! small entry per span (its callsite and fields), so memory grows with the
-//! number of spans in the trace, not with its events. In a sink (one pass)
-//! each lane arrives in the order its thread wrote it, and a lane
-//! describes each callsite before its first use there, so names are always
-//! known; a span's fields are known once its new-span record has been
-//! seen, so a span entered on another thread than the one that created it
-//! may begin before those arrive, and then lacks them.
+//! Each lane arrives in the order its thread wrote it (from a file through
+//! [`TraceReader`](crate::pipeline::TraceReader), from a drain through
+//! [`ExportSink`](super::ExportSink)), and a lane describes each callsite
+//! before its first use there, so one pass knows every name. A span's
+//! fields are kept (as the records encoded them) from its new-span record
+//! to its close, whose storage the next span reuses: memory follows the
+//! spans open, not the trace's length. A span entered on another thread
+//! than the one that created it may begin before its new-span record
+//! arrives, and then lacks its fields. A file written entry by entry (a
+//! flight recorder's snapshot) is in file order, not merged: there the
+//! first pass ([`EntryDecoder::collect`], which
+//! [`export::convert`](super::convert) runs) learns every callsite and
+//! thread name before anything is written, so that every span and event is
+//! named; a span's fields are shown if its new-span record comes before
+//! its enter in the file.
 
 use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
 use super::translate::{EntryDecoder, TraceMeta};
@@ -77,7 +83,9 @@ impl<'a> Args<'a> {
     /// else adds it.
     fn set(&mut self, a: Arg<'a>) {
         let slot = if self.more.is_empty() {
-            self.inline[..self.len].iter_mut().find(|b| b.name == a.name)
+            self.inline[..self.len]
+                .iter_mut()
+                .find(|b| b.name == a.name)
         } else {
             self.more.iter_mut().find(|b| b.name == a.name)
         };
@@ -129,11 +137,13 @@ impl SpanInfo {
     /// Every value, oldest segment first.
     fn values(&self) -> impl Iterator<Item = (u16, Value<'_>)> + '_ {
         let mut at = 0;
-        self.segments.iter().flat_map(move |&(len, count, omitted)| {
-            let seg = self.bytes.get(at..at + len).unwrap_or_default();
-            at += len;
-            Values::from_parts(seg, count, omitted).iter()
-        })
+        self.segments
+            .iter()
+            .flat_map(move |&(len, count, omitted)| {
+                let seg = self.bytes.get(at..at + len).unwrap_or_default();
+                at += len;
+                Values::from_parts(seg, count, omitted).iter()
+            })
     }
 }
 
@@ -262,21 +272,15 @@ fn unnamed_fields<'a>(
 }
 
 impl SpanDecoder {
-    /// Learns what `d` says about callsites, threads and spans; says
-    /// whether `d` is metadata only (no event of its own). `forget`: a
-    /// closed span's storage goes back for reuse (not in a first pass,
-    /// whose second pass needs it).
-    fn learn(&mut self, d: &Decoded<'_>, forget: bool, mut name_thread: impl FnMut(&str)) -> bool {
+    /// Learns what `d` says about callsites and spans; says whether `d` is
+    /// metadata only (no event of its own). A closed span's storage goes
+    /// back for reuse.
+    fn learn(&mut self, d: &Decoded<'_>) -> bool {
         if self.callsites.learn(d) {
             return true;
         }
         match d {
-            Decoded::ThreadName { name, .. } => {
-                if !name.is_empty() {
-                    name_thread(name);
-                }
-                true
-            }
+            Decoded::ThreadName { .. } => true,
             Decoded::NewSpan {
                 span,
                 parent,
@@ -310,10 +314,8 @@ impl SpanDecoder {
                 true
             }
             Decoded::SpanClose { span, .. } => {
-                if forget {
-                    if let Some(info) = self.spans.remove(span) {
-                        self.free.push(info);
-                    }
+                if let Some(info) = self.spans.remove(span) {
+                    self.free.push(info);
                 }
                 true
             }
@@ -407,7 +409,13 @@ impl SpanDecoder {
         let cs = self.callsites.get(callsite);
         let unnamed = unnamed_fields(&self.callsites, callsite, values.iter());
         let mut args = Args::new();
-        add_values(&mut args, &self.callsites, &unnamed, callsite, values.iter());
+        add_values(
+            &mut args,
+            &self.callsites,
+            &unnamed,
+            callsite,
+            values.iter(),
+        );
         // `info!(x, "text")` is named "text" (tracing's event name is
         // "event file:line").
         let message = args.as_slice().iter().find_map(|a| match a.value {
@@ -441,7 +449,7 @@ impl SpanDecoder {
                 out.thread_name(thread, name)?;
             }
         }
-        let meta_only = self.learn(d, true, |_| {});
+        let meta_only = self.learn(d);
         if !meta_only {
             self.write(out, thread, ts, d)?;
         }
@@ -455,8 +463,20 @@ impl EntryDecoder for SpanDecoder {
             Entry::Event { lane, .. } | Entry::Record { lane, .. } => lane.thread,
             _ => return Ok(()),
         };
-        if let Ok(Some(d)) = schema::decode(entry) {
-            self.learn(&d, false, |n| meta.name_tid(tid, n));
+        // Callsites and thread names only: they are few, so a first pass
+        // allocates nothing per entry once it has met them. Spans are
+        // learned in the pass that writes, where each one's storage is
+        // reused once it closes.
+        match schema::decode(entry) {
+            Ok(Some(Decoded::ThreadName { name, .. })) if !name.is_empty() => {
+                if meta.thread_name_of_tid(tid) != Some(name) {
+                    meta.name_tid(tid, name);
+                }
+            }
+            Ok(Some(d)) => {
+                self.callsites.learn(&d);
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -546,7 +566,8 @@ mod tests {
             ev(50, schema::EVENT_SPAN_ENTER, 5),
             ev(60, schema::EVENT_SPAN_CLOSE, 9),
         ] {
-            t.entry(&mut json, &Entry::Event { lane, event: e }).unwrap();
+            t.entry(&mut json, &Entry::Event { lane, event: e })
+                .unwrap();
         }
         t.end_of_trace(&mut json).unwrap();
         json.finish().unwrap();

@@ -204,11 +204,6 @@ impl TraceMeta {
             .unwrap_or_default()
     }
 
-    /// Sets the timebase (a one-pass reader meets it first).
-    pub(crate) fn set_timebase(&mut self, t: crate::clock::Timebase) {
-        self.timebase = Some(t);
-    }
-
     /// Names `thread` (a later name replaces an earlier one).
     ///
     /// ```
@@ -236,6 +231,14 @@ impl TraceMeta {
                 m.name = Some(name.to_string());
             }
         }
+    }
+
+    /// The name given to the first thread seen with OS thread id `tid`.
+    pub(crate) fn thread_name_of_tid(&self, tid: u64) -> Option<&str> {
+        self.threads
+            .iter()
+            .find(|(t, _)| t.tid == tid)
+            .and_then(|(_, m)| m.name.as_deref())
     }
 
     /// Names the processes the trace does not name (a trace written entry
@@ -371,8 +374,7 @@ struct Counting<'a> {
 impl Counting<'_> {
     fn name_process(&mut self, pid: u64) -> Result<(), Error> {
         if self.named_processes.insert(pid) {
-            self.out
-                .process_name(pid, self.meta.process_name_of(pid))?;
+            self.out.process_name(pid, self.meta.process_name_of(pid))?;
         }
         Ok(())
     }

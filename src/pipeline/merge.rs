@@ -390,8 +390,7 @@ fn frame_at(bytes: &[u8]) -> Option<(RawRecord<'_>, usize)> {
         timestamp,
     };
     let frame = framed(size as u64);
-    if !hdr.is_valid() || size == 0 || kind == EventHeader::KIND_PAD || frame > bytes.len() as u64
-    {
+    if !hdr.is_valid() || size == 0 || kind == EventHeader::KIND_PAD || frame > bytes.len() as u64 {
         return None;
     }
     let r = RawRecord {

@@ -28,11 +28,11 @@ pub(crate) mod trace;
 mod wake;
 
 pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
+pub use entry::Entry;
 pub use lane::Lane;
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
 pub use registry::{FullPolicy, IndexEvent, LaneMode, Registry, RegistryConfig, RegistryStats};
-pub use entry::Entry;
 pub use sink::{Batch, CallbackSink, LaneId, NullSink, RefusedThread, Sink};
 pub use snapshot::{LaneSnapshot, SnapshotReport, Snapshotter};
 pub use trace::{FileSink, TraceReader};

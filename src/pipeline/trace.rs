@@ -292,9 +292,14 @@ enum Pending {
     },
     Timebase(Timebase),
     /// The name is the body from byte 4.
-    Process { pid: u32 },
+    Process {
+        pid: u32,
+    },
     /// The name is the body from byte 16.
-    Refused { pid: u32, tid: u64 },
+    Refused {
+        pid: u32,
+        tid: u64,
+    },
 }
 
 /// Reads a trace file written by [`FileSink`], entry by entry: each lane's
@@ -565,10 +570,7 @@ impl<R: Read> TraceReader<R> {
                 records,
             },
             Pending::Timebase(t) => Entry::Timebase(t),
-            Pending::Process { pid } => Entry::Process {
-                pid,
-                name: text(4),
-            },
+            Pending::Process { pid } => Entry::Process { pid, name: text(4) },
             Pending::Refused { pid, tid } => Entry::Refused {
                 pid,
                 tid,
