@@ -468,10 +468,10 @@ impl EntryDecoder for SpanDecoder {
         // learned in the pass that writes, where each one's storage is
         // reused once it closes.
         match schema::decode(entry) {
-            Ok(Some(Decoded::ThreadName { name, .. })) if !name.is_empty() => {
-                if meta.thread_name_of_tid(tid) != Some(name) {
-                    meta.name_tid(tid, name);
-                }
+            Ok(Some(Decoded::ThreadName { name, .. }))
+                if !name.is_empty() && meta.thread_name_of_tid(tid) != Some(name) =>
+            {
+                meta.name_tid(tid, name);
             }
             Ok(Some(d)) => {
                 self.callsites.learn(&d);

@@ -335,15 +335,10 @@ impl TraceMeta {
     /// Notes `thread` (on its first entry, with `slot`) without counting
     /// an entry.
     fn know(&mut self, thread: ThreadRef, slot: u32) {
-        if !self.threads.contains_key(&thread) {
-            self.threads.insert(
-                thread,
-                ThreadMeta {
-                    slot,
-                    ..Default::default()
-                },
-            );
-        }
+        self.threads.entry(thread).or_insert_with(|| ThreadMeta {
+            slot,
+            ..Default::default()
+        });
     }
 
     fn saw(&mut self, thread: ThreadRef, slot: u32, ts: Option<u64>) {
@@ -775,7 +770,6 @@ impl<D: EntryDecoder> Translator<D> {
                 args: &args,
             });
         }
-        drop(counting);
         let mut name = std::mem::take(&mut self.name);
         name.clear();
         let _ = write!(name, "kind {}", event.kind);
@@ -812,7 +806,6 @@ impl<D: EntryDecoder> Translator<D> {
         if decoder.record(&mut counting, thread, lane, kind, timestamp, payload)? {
             return Ok(());
         }
-        drop(counting);
         let mut name = std::mem::take(&mut self.name);
         let mut text = std::mem::take(&mut self.text);
         name.clear();
