@@ -26,11 +26,10 @@ fn exiting_at_once_leaves_a_valid_empty_file() {
     let (code, out) = run_to_end("child_main", End::Immediate, &p);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(std::fs::metadata(&p).unwrap().len(), HEADER);
-    let entries: Vec<_> = tracering::pipeline::TraceReader::open(&p)
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert!(entries.is_empty(), "{entries:?}");
+    let mut reader = tracering::pipeline::TraceReader::open(&p).unwrap();
+    if let Some(e) = reader.next() {
+        panic!("an entry: {e:?}");
+    }
     check(&p, End::Immediate, true);
     std::fs::remove_file(&p).ok();
 }

@@ -26,7 +26,7 @@ fn the_requested_fallback_is_used_and_converts_exactly() {
     let mut drain = Drain::new(
         &reg,
         CallbackSink::new(|e: Entry<'_>| {
-            if let Entry::Event(_, ev) = e {
+            if let Entry::Event { event: ev, .. } = e {
                 seen.push((ev.timestamp, ev.a));
             }
         }),

@@ -6,10 +6,15 @@
 //! stable stage installs it and sets TRACERING_REQUIRE_FXT=1).
 
 use serde_json::Value as Json;
-use std::collections::HashMap;
-use tracering::export::{ExportWriter, FxtWriter, JsonWriter, SpanDecoder, SpanStyle, Translator};
+use std::collections::{BTreeMap, HashMap};
+use tracering::export::{
+    ClockInfo, ExportWriter, FxtWriter, JsonSink, JsonWriter, SpanDecoder, SpanStyle, Translator,
+};
 use tracering::layer::{LayerConfig, TraceringLayer};
-use tracering::pipeline::RegistryConfig;
+use tracering::pipeline::{
+    Batch, DrainConfig, FileSink, IndexEvent, LaneId, RegistryConfig, Sink, TraceReader,
+};
+use tracering::{Error, Record};
 use tracing::dispatcher::{self, Dispatch};
 use tracing::{info, info_span};
 use tracing_subscriber::prelude::*;
@@ -255,4 +260,161 @@ fn a_flight_recorder_snapshot_of_the_layer_exports() {
     assert!(begins.len() > 10);
     assert!(begins.iter().all(|e| e["name"] == "work"), "{begins:?}");
     std::fs::remove_file(&trc).ok();
+}
+
+/// Writes every batch both to a trace file and to a one-pass JSON export.
+struct Tee(FileSink, JsonSink<Vec<u8>>);
+
+impl Sink for Tee {
+    fn event(&mut self, lane: LaneId, e: &IndexEvent) -> Result<(), Error> {
+        self.0.event(lane, e)?;
+        self.1.event(lane, e)
+    }
+    fn record(&mut self, lane: LaneId, r: &Record<'_>) -> Result<(), Error> {
+        self.0.record(lane, r)?;
+        self.1.record(lane, r)
+    }
+    fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
+        self.0.drops(lane, events, records)?;
+        self.1.drops(lane, events, records)
+    }
+    fn timebase(&mut self, t: &tracering::clock::Timebase) -> Result<(), Error> {
+        self.0.timebase(t)?;
+        self.1.timebase(t)
+    }
+    fn takes_batches(&self) -> bool {
+        assert!(self.0.takes_batches() && self.1.takes_batches());
+        true
+    }
+    fn batch(&mut self, b: &Batch<'_>) -> Result<(), Error> {
+        self.0.batch(b)?;
+        self.1.batch(b)
+    }
+    fn process(&mut self, pid: u32, name: &str) -> Result<(), Error> {
+        self.0.process(pid, name)?;
+        self.1.process(pid, name)
+    }
+    fn flush(&mut self) -> Result<(), Error> {
+        self.0.flush()?;
+        self.1.flush()
+    }
+}
+
+/// Each thread's events in order (phase, name, category, time, args), and
+/// each thread's last name.
+type Shown = (
+    BTreeMap<u64, Vec<(String, String, String, String, String)>>,
+    BTreeMap<u64, String>,
+);
+
+fn shown(json: &[u8]) -> Shown {
+    let doc: Json = serde_json::from_slice(json).unwrap();
+    let (mut events, mut names) = (BTreeMap::new(), BTreeMap::new());
+    for e in doc["traceEvents"].as_array().unwrap() {
+        let tid = e["tid"].as_u64().unwrap();
+        if e["ph"] == "M" {
+            if e["name"] == "thread_name" {
+                names.insert(tid, e["args"]["name"].as_str().unwrap().to_string());
+            }
+            continue;
+        }
+        let s = |k: &str| e[k].to_string();
+        events.entry(tid).or_insert_with(Vec::new).push((
+            s("ph"),
+            s("name"),
+            s("cat"),
+            s("ts"),
+            s("args"),
+        ));
+    }
+    (events, names)
+}
+
+/// The export a drain writes in one pass (`JsonSink`, its translator's
+/// span decoder seeing each lane merged in order, batch by batch) names
+/// every span and event, with the same fields, times and thread names, as
+/// the two-pass conversion of the same batches from a file. Small rings
+/// and a small drain quantum make each lane arrive in many batches, the
+/// index events of a span often in another batch than its records.
+#[test]
+fn a_one_pass_export_sink_shows_what_two_passes_show() {
+    let path = temp("tee.trc");
+    let cfg = LayerConfig {
+        registry: RegistryConfig {
+            slots: 4,
+            index_capacity: 64,
+            detail_capacity: 4096,
+            ..LayerConfig::default().registry
+        },
+        drain: DrainConfig {
+            quantum_events: 8,
+            ..LayerConfig::default().drain
+        },
+        ..LayerConfig::default()
+    };
+    let sink = Tee(
+        FileSink::create(&path).unwrap(),
+        JsonSink::new(JsonWriter::new(Vec::new()), ClockInfo::nanoseconds()).unwrap(),
+    );
+    let (layer, guard) = TraceringLayer::with_sink(sink, cfg).unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let handles: Vec<_> = (0..3u64)
+        .map(|t| {
+            let d = dispatch.clone();
+            std::thread::Builder::new()
+                .name(format!("tee-{t}"))
+                .spawn(move || {
+                    dispatcher::with_default(&d, || {
+                        let outer = info_span!("outer", t);
+                        let _o = outer.enter();
+                        for i in 0..200u64 {
+                            let inner = info_span!("inner", i, label = "x");
+                            let _g = inner.enter();
+                            info!(i, ok = i % 2 == 0, "step");
+                            info!("phase {}", i % 5);
+                        }
+                    })
+                })
+                .unwrap()
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    drop(dispatch);
+    let (report, Tee(_, one_pass)) = guard.finish().unwrap();
+    assert_eq!(report.dropped(), 0);
+    let one_pass = one_pass.finish().unwrap().into_inner();
+
+    // Two passes over the file: every name learned before any event.
+    let mut t = Translator::new();
+    let mut reader = TraceReader::open(&path).unwrap();
+    while let Some(e) = reader.next() {
+        t.collect(&e.unwrap()).unwrap();
+    }
+    let mut json = JsonWriter::new(Vec::new());
+    let clock = t.meta().clock();
+    t.start(&mut json, &clock).unwrap();
+    let mut reader = TraceReader::open(&path).unwrap();
+    while let Some(e) = reader.next() {
+        t.entry(&mut json, &e.unwrap()).unwrap();
+    }
+    t.end_of_trace(&mut json).unwrap();
+    json.finish().unwrap();
+    let two_pass = json.into_inner();
+
+    let (one, one_names) = shown(&one_pass);
+    let (two, two_names) = shown(&two_pass);
+    assert_eq!(one_names, two_names);
+    assert_eq!(one.len(), 3);
+    for (tid, events) in &two {
+        // 1 + 200 spans begun and ended, 400 events.
+        assert_eq!(events.len(), 2 + 200 * 4, "thread {tid}");
+        assert!(
+            !events.iter().any(|e| e.1.contains("callsite")),
+            "a name was not resolved"
+        );
+        assert_eq!(Some(events), one.get(tid), "thread {tid}");
+    }
+    std::fs::remove_file(&path).ok();
 }

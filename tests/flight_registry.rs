@@ -26,9 +26,11 @@ fn take(snap: &mut Snapshotter, slots: usize) -> (Lanes, tracering::pipeline::Sn
     let mut lanes: Lanes = vec![(Vec::new(), Vec::new()); slots];
     let report = snap
         .snapshot(&mut CallbackSink::new(|e: Entry<'_>| match e {
-            Entry::Event(l, ev) => lanes[l.slot as usize].0.push((ev.a, ev.b)),
-            Entry::Record(l, r) => lanes[l.slot as usize].1.push(r.payload().to_vec()),
-            Entry::Drops(..) => {}
+            Entry::Event { lane, event } => lanes[lane.slot as usize].0.push((event.a, event.b)),
+            Entry::Record { lane, payload, .. } => {
+                lanes[lane.slot as usize].1.push(payload.to_vec())
+            }
+            _ => {}
         }))
         .unwrap();
     (lanes, report)

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::schema::{self, Decoded, Value};
 use tracering::pipeline::{
-    Drain, FullPolicy, LaneId, Registry, RegistryConfig, TraceEntry, TraceReader,
+    Drain, Entry, FullPolicy, LaneId, Registry, RegistryConfig, TraceReader,
 };
 use tracing::dispatcher::{self, Dispatch};
 use tracing::{debug, debug_span, info, info_span, warn};
@@ -88,10 +88,8 @@ enum Item {
 type SpanInfo = (Option<u64>, String, Vec<(u16, V)>);
 
 struct Trace {
-    /// Each lane's items in order: a lane's index ring and record ring are
-    /// drained separately, so the file holds them in batches; each index
-    /// event says how many of the lane's records came before it, which
-    /// merges the two exactly.
+    /// Each lane's items in order, as the reader hands them out (it merges
+    /// a lane's index events among its records by their order words).
     lanes: BTreeMap<(u32, u64), Vec<Item>>,
     drops: (u64, u64),
     callsites: schema::Callsites,
@@ -99,30 +97,25 @@ struct Trace {
 
 impl Trace {
     fn read(path: &PathBuf) -> Trace {
-        // Per lane: its records in order, and its index events in order
-        // with their `records_before`.
-        type Lanes = BTreeMap<(u32, u64), (Vec<Item>, Vec<(u32, Item)>)>;
-        let mut streams: Lanes = BTreeMap::new();
         let mut t = Trace {
             lanes: BTreeMap::new(),
             drops: (0, 0),
             callsites: schema::Callsites::default(),
         };
-        for entry in TraceReader::open(path).unwrap() {
+        let mut reader = TraceReader::open(path).unwrap();
+        while let Some(entry) = reader.next() {
             let entry = entry.unwrap();
-            let lane: LaneId = match &entry {
-                TraceEntry::Event { lane, .. } | TraceEntry::Record { lane, .. } => *lane,
-                // Drop reports (and any other entry a file may hold).
-                other => {
-                    if let TraceEntry::Drops {
-                        events, records, ..
-                    } = other
-                    {
-                        t.drops.0 += events;
-                        t.drops.1 += records;
-                    }
+            let lane: LaneId = match entry {
+                Entry::Event { lane, .. } | Entry::Record { lane, .. } => lane,
+                Entry::Drops {
+                    events, records, ..
+                } => {
+                    t.drops.0 += events;
+                    t.drops.1 += records;
                     continue;
                 }
+                // Any other entry a file may hold.
+                _ => continue,
             };
             let decoded = schema::decode(&entry).expect("well-formed");
             if let Some(d) = &decoded {
@@ -164,36 +157,10 @@ impl Trace {
                 },
                 _ => Item::Other,
             };
-            let (records, events) = streams.entry((lane.slot, lane.generation)).or_default();
-            match &decoded {
-                Some(
-                    Decoded::SpanEnter { records_before, .. }
-                    | Decoded::SpanExit { records_before, .. }
-                    | Decoded::SpanClose { records_before, .. }
-                    | Decoded::Event {
-                        records_before: Some(records_before),
-                        ..
-                    },
-                ) => events.push((*records_before, item)),
-                _ => records.push(item),
-            }
-        }
-        for (lane, (records, events)) in streams {
-            // No timestamps here: a thread that moves to another CPU may
-            // stamp a little earlier than before (the TSCs of this machine's
-            // vCPUs differ slightly), which is why the order word exists.
-            let mut merged = Vec::new();
-            let mut records = records.into_iter();
-            let mut taken = 0u32;
-            for (before, item) in events {
-                while taken != before {
-                    merged.push(records.next().expect("the records an event counts"));
-                    taken += 1;
-                }
-                merged.push(item);
-            }
-            merged.extend(records);
-            t.lanes.insert(lane, merged);
+            t.lanes
+                .entry((lane.slot, lane.generation))
+                .or_default()
+                .push(item);
         }
         t
     }
@@ -611,7 +578,8 @@ fn recorded_values_and_explicit_parents() {
         }
     }
     // The span-values record is not in `Item`: find it directly.
-    for entry in TraceReader::open(&path).unwrap() {
+    let mut reader = TraceReader::open(&path).unwrap();
+    while let Some(entry) = reader.next() {
         let entry = entry.unwrap();
         if let Some(Decoded::SpanValues { span, values, .. }) = schema::decode(&entry).unwrap() {
             recorded = Some((span, own(values)));

@@ -170,19 +170,10 @@ fn check_json(doc: &Json) -> (u64, u64, u64) {
     (lost_events, lost_records, markers)
 }
 
-/// The two passes of `tracer export`, into `out`.
+/// What `tracer export` does, into `out`.
 fn export(trc: &std::path::Path, out: &mut dyn ExportWriter) {
-    let mut t = Translator::with_decoder(SpanDecoder::default());
-    for e in TraceReader::open(trc).unwrap() {
-        t.collect(&e.unwrap()).unwrap();
-    }
-    let clock = t.meta().clock();
-    t.start(out, &clock).unwrap();
-    for e in TraceReader::open(trc).unwrap() {
-        t.entry(out, &e.unwrap()).unwrap();
-    }
-    t.end_of_trace(out).unwrap();
-    out.finish().unwrap();
+    let done = tracering::export::convert_with(trc, &mut Translator::new(), out).unwrap();
+    assert_eq!(done.stopped, None);
 }
 
 #[test]
@@ -193,8 +184,9 @@ fn losses_show_as_instants_and_spans_still_nest_in_a_file_export() {
 
     // The markers in the file tell exactly the drops.
     let (mut events, mut records) = (0u64, 0u64);
-    for e in TraceReader::open(&trc).unwrap() {
-        if let tracering::pipeline::TraceEntry::Event { event, .. } = e.unwrap() {
+    let mut reader = TraceReader::open(&trc).unwrap();
+    while let Some(e) = reader.next() {
+        if let tracering::pipeline::Entry::Event { event, .. } = e.unwrap() {
             if event.kind == tracering::pipeline::schema::EVENT_LOSS {
                 events += u64::from(event.aux);
                 records += event.a & 0xFFFF_FFFF; // the high half places it

@@ -7,7 +7,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use tracering::pipeline::{
     schema, CallbackSink, Drain, DrainConfig, Entry, FileSink, NullSink, Registry, RegistryConfig,
-    TraceEntry, TraceReader,
+    TraceReader,
 };
 use tracering::PipelineError;
 use tracering::TraceError;
@@ -49,21 +49,34 @@ struct Markers {
     events: u64,
 }
 
+/// The payloads of a trace's records, in order.
+fn payloads(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut reader = TraceReader::open(path).unwrap();
+    while let Some(e) = reader.next() {
+        if let Entry::Record { payload, .. } = e.unwrap() {
+            out.push(payload.to_vec());
+        }
+    }
+    out
+}
+
 /// Reads a trace back: per thread index, the sequence numbers in file order;
 /// plus the drops the trace reports and its loss markers.
 fn read_trace(path: &PathBuf) -> (HashMap<u64, Vec<u64>>, u64, Markers) {
     let mut per_thread: HashMap<u64, Vec<u64>> = HashMap::new();
     let mut drops = 0;
     let mut markers = Markers::default();
-    for entry in TraceReader::open(path).unwrap() {
+    let mut reader = TraceReader::open(path).unwrap();
+    while let Some(entry) = reader.next() {
         match entry.unwrap() {
-            TraceEntry::Event { event, .. } if event.kind == schema::EVENT_LOSS => {
+            Entry::Event { event, .. } if event.kind == schema::EVENT_LOSS => {
                 markers.count += 1;
                 markers.events += u64::from(event.aux);
             }
-            TraceEntry::Event { event, .. } => per_thread.entry(event.a).or_default().push(event.b),
-            TraceEntry::Drops { events, .. } => drops += events,
-            TraceEntry::Timebase(t) => assert_eq!(t.mode, tracering::clock::ClockMode::Precise),
+            Entry::Event { event, .. } => per_thread.entry(event.a).or_default().push(event.b),
+            Entry::Drops { events, .. } => drops += events,
+            Entry::Timebase(t) => assert_eq!(t.mode, tracering::clock::ClockMode::Precise),
             _ => {}
         }
     }
@@ -369,8 +382,9 @@ fn records_and_a_restarted_drain() {
     assert_eq!(r2.dropped_records, refused);
     let mut seqs = Vec::new();
     for p in [&path1, &path2] {
-        for e in TraceReader::open(p).unwrap() {
-            if let TraceEntry::Record { payload, kind, .. } = e.unwrap() {
+        let mut reader = TraceReader::open(p).unwrap();
+        while let Some(e) = reader.next() {
+            if let Entry::Record { payload, kind, .. } = e.unwrap() {
                 assert_eq!(kind, 3);
                 seqs.push(u64::from_le_bytes(payload.try_into().unwrap()));
             }
@@ -399,30 +413,30 @@ fn trace_reader_rejects_truncated_and_corrupt_files() {
         .unwrap();
     }
     let bytes = std::fs::read(&path).unwrap();
-    let entries: Vec<_> = TraceReader::new(&bytes[..])
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let mut reader = TraceReader::new(&bytes[..]).unwrap();
     // The timebase first, then the process's name, the event and the
     // record.
-    assert_eq!(entries.len(), 4, "{entries:?}");
     assert!(
-        matches!(entries[0], TraceEntry::Timebase(t) if t.mode == tracering::clock::ClockMode::Precise)
+        matches!(reader.next(), Some(Ok(Entry::Timebase(t))) if t.mode == tracering::clock::ClockMode::Precise)
     );
     assert!(
-        matches!(&entries[1], TraceEntry::Process { pid, .. } if *pid == std::process::id()),
-        "{entries:?}"
+        matches!(reader.next(), Some(Ok(Entry::Process { pid, .. })) if pid == std::process::id())
     );
     assert!(
-        matches!(&entries[2], TraceEntry::Event { lane, event } if event.kind == 1 && lane.pid == std::process::id())
+        matches!(reader.next(), Some(Ok(Entry::Event { lane, event })) if event.kind == 1 && lane.pid == std::process::id())
     );
     assert!(
-        matches!(&entries[3], TraceEntry::Record { kind: 4, payload, .. } if payload == b"hello")
+        matches!(reader.next(), Some(Ok(Entry::Record { kind: 4, payload, .. })) if payload == b"hello")
     );
+    assert!(reader.next().is_none());
     for cut in [17, 40, bytes.len() - 1] {
-        let last = TraceReader::new(&bytes[..cut]).unwrap().last().unwrap();
+        let mut reader = TraceReader::new(&bytes[..cut]).unwrap();
+        let mut last = None;
+        while let Some(e) = reader.next() {
+            last = Some(e.map(|_| ()));
+        }
         assert!(
-            matches!(last, Err(Error::Trace(TraceError::Truncated { .. }))),
+            matches!(last, Some(Err(Error::Trace(TraceError::Truncated { .. })))),
             "cut at {cut}"
         );
     }
@@ -462,9 +476,21 @@ fn callback_sink_sees_events_records_and_drops() {
     drop(lane);
     let mut seen = Vec::new();
     let sink = CallbackSink::new(|e: Entry<'_>| match e {
-        Entry::Event(id, ev) => seen.push(format!("e{}:{}:{}", id.slot, ev.a, ev.b)),
-        Entry::Record(id, r) => seen.push(format!("r{}:{}:{:?}", id.slot, r.kind(), r.payload())),
-        Entry::Drops(id, e, r) => seen.push(format!("d{}:{e}:{r}", id.slot)),
+        Entry::Event { lane, event } => {
+            seen.push(format!("e{}:{}:{}", lane.slot, event.a, event.b))
+        }
+        Entry::Record {
+            lane,
+            kind,
+            payload,
+            ..
+        } => seen.push(format!("r{}:{kind}:{payload:?}", lane.slot)),
+        Entry::Drops {
+            lane,
+            events,
+            records,
+        } => seen.push(format!("d{}:{events}:{records}", lane.slot)),
+        _ => {}
     });
     let (report, _) = Drain::new(&reg, sink, DrainConfig::default())
         .unwrap()
@@ -511,7 +537,7 @@ fn the_drain_sleeps_below_the_watermark_and_a_crossing_producer_wakes_it() {
     let seen = Arc::new(AtomicU64::new(0));
     let counter = seen.clone();
     let sink = CallbackSink::new(move |e: Entry<'_>| {
-        if let Entry::Event(..) = e {
+        if let Entry::Event { .. } = e {
             counter.fetch_add(1, Ordering::Relaxed);
         }
     });
@@ -571,7 +597,7 @@ fn drops_are_reported_exactly_with_the_watermark_drain() {
     let markers = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let m = markers.clone();
     let sink = CallbackSink::new(move |e: Entry<'_>| {
-        if let Entry::Event(_, e) = e {
+        if let Entry::Event { event: e, .. } = e {
             if e.kind == schema::EVENT_LOSS {
                 m.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
@@ -680,13 +706,7 @@ fn records_of_every_size_cross_laps_into_a_file() {
     drop(lane);
     let (report, _) = drain.finish().unwrap();
     assert_eq!((report.records, report.dropped()), (3000, 0));
-    let got: Vec<Vec<u8>> = TraceReader::open(&path)
-        .unwrap()
-        .filter_map(|e| match e.unwrap() {
-            TraceEntry::Record { payload, .. } => Some(payload),
-            _ => None,
-        })
-        .collect();
+    let got = payloads(&path);
     assert_eq!(got.len(), sent.len());
     assert!(got == sent, "a record came back changed");
     std::fs::remove_file(&path).ok();
@@ -733,13 +753,7 @@ fn a_broken_record_header_poisons_the_lane_and_keeps_what_came_before() {
     let (report, _) = drain.finish().unwrap();
     assert!(report.lanes[0].poisoned.is_some(), "{report:?}");
     assert_eq!(report.records, 1);
-    let records: Vec<Vec<u8>> = TraceReader::open(&path)
-        .unwrap()
-        .filter_map(|e| match e.unwrap() {
-            TraceEntry::Record { payload, .. } => Some(payload),
-            _ => None,
-        })
-        .collect();
+    let records = payloads(&path);
     assert_eq!(records, [b"first".to_vec()]);
     std::fs::remove_file(&path).ok();
 }

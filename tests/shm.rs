@@ -544,7 +544,7 @@ fn hostile_peer_yields_only_valid_records_or_corrupted() {
 #[cfg_attr(miri, ignore = "spawns processes")]
 fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
     use tracering::pipeline::{Drain, DrainConfig, FileSink, IndexEvent, Registry, RegistryConfig};
-    use tracering::pipeline::{TraceEntry, TraceReader};
+    use tracering::pipeline::{Entry, TraceReader};
     let cfg = RegistryConfig {
         slots: 1,
         index_capacity: 64,
@@ -620,15 +620,16 @@ fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
     kill9(&mut kid);
     assert_eq!(report.persisted(), n);
     let (mut records, mut changed) = (0u64, 0u64);
-    for entry in TraceReader::open(&path).unwrap() {
+    let mut reader = TraceReader::open(&path).unwrap();
+    while let Some(entry) = reader.next() {
         match entry.expect("every entry passes its checksum") {
-            TraceEntry::Record { payload: p, .. } => {
+            Entry::Record { payload: p, .. } => {
                 assert_eq!(p.len(), 48);
                 records += 1;
                 changed += u64::from(p != payload);
             }
-            TraceEntry::Timebase(_) => {}
-            TraceEntry::Process { pid, .. } => assert_eq!(pid, std::process::id()),
+            Entry::Timebase(_) => {}
+            Entry::Process { pid, .. } => assert_eq!(pid, std::process::id()),
             other => panic!("unexpected entry {other:?}"),
         }
     }

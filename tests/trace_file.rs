@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use tracering::pipeline::{
-    Drain, DrainConfig, FileSink, Registry, RegistryConfig, TraceEntry, TraceReader,
+    Drain, DrainConfig, Entry, FileSink, Registry, RegistryConfig, TraceReader,
 };
 use tracering::Error;
 use tracering::TraceError;
@@ -48,13 +48,24 @@ fn known_trace() -> Vec<u8> {
     bytes
 }
 
-/// Everything the reader hands out for `bytes`: entries, then the error
-/// that stopped it, if any.
-fn read(bytes: &[u8]) -> Result<(Vec<TraceEntry>, Option<Error>), Error> {
+/// What one entry was: its kind.
+#[derive(Debug, PartialEq)]
+enum Kind {
+    Event,
+    Record,
+    Other,
+}
+
+/// Everything the reader hands out for `bytes` (the kind of each entry),
+/// then the error that stopped it, if any.
+fn read(bytes: &[u8]) -> Result<(Vec<Kind>, Option<Error>), Error> {
     let mut entries = Vec::new();
-    for e in TraceReader::new(bytes)? {
+    let mut reader = TraceReader::new(bytes)?;
+    while let Some(e) = reader.next() {
         match e {
-            Ok(e) => entries.push(e),
+            Ok(Entry::Event { .. }) => entries.push(Kind::Event),
+            Ok(Entry::Record { .. }) => entries.push(Kind::Record),
+            Ok(_) => entries.push(Kind::Other),
             Err(e) => return Ok((entries, Some(e))),
         }
     }
@@ -65,14 +76,8 @@ fn read(bytes: &[u8]) -> Result<(Vec<TraceEntry>, Option<Error>), Error> {
 fn the_known_trace_reads_whole() {
     let (entries, err) = read(&known_trace()).unwrap();
     assert_eq!(err, None);
-    let events = entries
-        .iter()
-        .filter(|e| matches!(e, TraceEntry::Event { .. }))
-        .count();
-    let records = entries
-        .iter()
-        .filter(|e| matches!(e, TraceEntry::Record { .. }))
-        .count();
+    let events = entries.iter().filter(|e| **e == Kind::Event).count();
+    let records = entries.iter().filter(|e| **e == Kind::Record).count();
     assert_eq!((events, records), (40, 40));
 }
 

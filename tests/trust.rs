@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use tracering::export::{ExportWriter, FxtWriter, SpanDecoder, Translator};
 use tracering::layer::{LayerConfig, TraceringLayer};
-use tracering::pipeline::{TraceEntry, TraceReader};
+use tracering::pipeline::{Entry, TraceReader};
 use tracing::dispatcher::{self, Dispatch};
 use tracing::{info, info_span};
 use tracing_subscriber::prelude::*;
@@ -141,10 +141,11 @@ fn four_threads_through_the_file_layer_keep_every_event_in_order() {
     // The trace reader: every thread's entries in time order, under our pid.
     let mut last: std::collections::HashMap<(u32, u64), u64> = Default::default();
     let mut entries = 0u64;
-    for e in TraceReader::open(&trc).unwrap() {
+    let mut reader = TraceReader::open(&trc).unwrap();
+    while let Some(e) = reader.next() {
         let (lane, ts) = match e.unwrap() {
-            TraceEntry::Event { lane, event } => (lane, event.timestamp),
-            TraceEntry::Record {
+            Entry::Event { lane, event } => (lane, event.timestamp),
+            Entry::Record {
                 lane, timestamp, ..
             } => (lane, timestamp),
             _ => continue,

@@ -5,7 +5,6 @@ use super::fxt::FxtWriter;
 #[cfg(feature = "json")]
 use super::json::JsonWriter;
 use super::model::ExportWriter;
-use super::spans::SpanDecoder;
 use super::translate::Translator;
 use crate::error::TraceError;
 use crate::pipeline::TraceReader;
@@ -43,11 +42,13 @@ pub struct Converted {
 
 /// Converts the trace file at `input` (written by a
 /// [`FileSink`](crate::pipeline::FileSink)) to `format` in `out`, with the
-/// `tracing` layer's names and spans ([`SpanDecoder`]): a first pass learns
-/// the threads, processes, callsites and spans, the second writes the
-/// events. A file that cannot be opened, a damaged file header or a failed
-/// write is an `Err`; a damaged entry stops the conversion, which still
-/// closes the output, and is reported in [`Converted::stopped`].
+/// `tracing` layer's names and spans ([`Translator::new`]): a first pass
+/// learns the threads, processes and callsite names, the second writes the
+/// events (the reader hands out each lane in the order its thread wrote
+/// it). A warm conversion allocates nothing per entry. A file
+/// that cannot be opened, a damaged file header or a failed write is an
+/// `Err`; a damaged entry stops the conversion, which still closes the
+/// output, and is reported in [`Converted::stopped`].
 ///
 /// ```
 /// use tracering::export::{convert, Format};
@@ -69,7 +70,7 @@ pub fn convert(
     format: Format,
     out: impl Write,
 ) -> Result<Converted, Error> {
-    let mut translator = Translator::with_decoder(SpanDecoder::default());
+    let mut translator = Translator::new();
     match format {
         Format::Fxt => convert_with(input, &mut translator, &mut FxtWriter::new(out)),
         #[cfg(feature = "json")]
@@ -104,18 +105,18 @@ pub fn convert_with<D: super::translate::EntryDecoder>(
         Error::Trace(t @ TraceError::Schema { .. }) => Error::Trace(t).in_file(input),
         other => other,
     };
-    // First pass: threads, processes and names. It stops where the second
-    // will.
-    for entry in TraceReader::open(input)? {
-        match entry {
-            Ok(e) => translator.collect(&e).map_err(named)?,
-            Err(_) => break,
-        }
+    // First pass: threads, processes and callsite names (a file written
+    // entry by entry, such as a snapshot, may use a name before it
+    // describes it). It stops where the second will.
+    let mut reader = TraceReader::open(input)?;
+    while let Some(Ok(e)) = reader.next() {
+        translator.collect(&e).map_err(named)?;
     }
     let clock = translator.meta().clock();
     translator.start(out, &clock)?;
+    let mut reader = TraceReader::open(input)?;
     let (mut entries, mut stopped) = (0u64, None);
-    for entry in TraceReader::open(input)? {
+    while let Some(entry) = reader.next() {
         match entry {
             Ok(e) => {
                 translator.entry(out, &e).map_err(named)?;

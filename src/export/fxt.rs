@@ -40,6 +40,7 @@ use super::model::{ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, Thread
 use crate::Error;
 use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 
 /// The longest string written, in bytes; longer ones are cut at a character
@@ -101,11 +102,129 @@ fn clip(s: &str) -> &str {
     &s[..end]
 }
 
+/// A small multiply-rotate hasher (the Firefox/rustc "Fx" recipe): the
+/// tables here hash short strings and small keys many times per event, for
+/// which SipHash's flood resistance buys nothing.
+#[derive(Clone, Copy, Default)]
+struct FxHasher(u64);
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(FX_SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Fx = BuildHasherDefault<FxHasher>;
+
+/// The hash of a string for the string table.
+fn hash_str(s: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(s.as_bytes());
+    h.add(s.len() as u64);
+    h.finish()
+}
+
+/// The string table: strings by their hash, each slot's text in a
+/// `String` whose buffer the next string of that slot reuses, so a warm
+/// table allocates nothing. Two strings of the same hash share an index
+/// entry: the later one takes it, and the earlier one is written again if
+/// it comes back (correct, only slower). Slots are reused round-robin, as
+/// [`Table`]'s are.
+struct Strings {
+    index: HashMap<u64, u16, Fx>,
+    slots: Vec<String>,
+    used: Vec<u64>,
+    next: usize,
+    record: u64,
+}
+
+impl Strings {
+    fn new(capacity: usize) -> Self {
+        Strings {
+            index: HashMap::default(),
+            slots: vec![String::new(); capacity],
+            used: vec![0; capacity],
+            next: 0,
+            record: 0,
+        }
+    }
+
+    fn next_record(&mut self) {
+        self.record += 1;
+    }
+
+    /// The index of `s` with hash `h`, pinned for the current record.
+    fn get(&mut self, s: &str, h: u64) -> Option<u16> {
+        let i = self.index.get(&h).copied()?;
+        let at = i as usize - 1;
+        if self.slots[at] != s {
+            return None;
+        }
+        self.used[at] = self.record;
+        Some(i)
+    }
+
+    /// Gives `s` (hash `h`, not in the table) the next index that the
+    /// current record does not use (see [`Table::assign`]).
+    fn assign(&mut self, s: &str, h: u64) -> u16 {
+        let n = self.slots.len();
+        let mut at = self.next;
+        for _ in 0..n {
+            if self.used[at] != self.record {
+                break;
+            }
+            at = (at + 1) % n;
+        }
+        self.next = (at + 1) % n;
+        let i = (at + 1) as u16;
+        let old = &mut self.slots[at];
+        if !old.is_empty() {
+            let oh = hash_str(old);
+            if self.index.get(&oh) == Some(&i) {
+                self.index.remove(&oh);
+            }
+        }
+        old.clear();
+        old.push_str(s);
+        self.index.insert(h, i);
+        self.used[at] = self.record;
+        i
+    }
+}
+
 /// A bounded table of values, with round-robin reuse of its indexes once
 /// every index is taken. An entry used by the record being built is pinned
 /// (stamped with the record's number) and never reused for that record.
 struct Table<K> {
-    index: HashMap<K, u16>,
+    index: HashMap<K, u16, Fx>,
     slots: Vec<Option<K>>,
     /// The record number that last used each slot.
     used: Vec<u64>,
@@ -116,7 +235,7 @@ struct Table<K> {
 impl<K: std::hash::Hash + Eq + Clone> Table<K> {
     fn new(capacity: usize) -> Self {
         Table {
-            index: HashMap::new(),
+            index: HashMap::default(),
             slots: vec![None; capacity],
             used: vec![0; capacity],
             next: 0,
@@ -184,7 +303,7 @@ impl<K: std::hash::Hash + Eq + Clone> Table<K> {
 /// ```
 pub struct FxtWriter<W: Write> {
     out: W,
-    strings: Table<Box<str>>,
+    strings: Strings,
     threads: Table<ThreadRef>,
     /// The record being built, in words.
     words: Vec<u64>,
@@ -224,7 +343,7 @@ impl<W: Write> FxtWriter<W> {
     pub fn with_string_capacity(out: W, capacity: usize) -> Self {
         FxtWriter {
             out,
-            strings: Table::new(capacity.clamp(MIN_STRING_SLOTS, STRING_SLOTS)),
+            strings: Strings::new(capacity.clamp(MIN_STRING_SLOTS, STRING_SLOTS)),
             threads: Table::new(THREAD_SLOTS),
             words: Vec::with_capacity(64),
             bytes: Vec::with_capacity(512),
@@ -279,10 +398,11 @@ impl<W: Write> FxtWriter<W> {
         if s.is_empty() {
             return Ok(0);
         }
-        if let Some(i) = self.strings.get(s) {
+        let h = hash_str(s);
+        if let Some(i) = self.strings.get(s, h) {
             return Ok(i as u64);
         }
-        let i = self.strings.assign(Box::from(s));
+        let i = self.strings.assign(s, h);
         self.words.clear();
         let header = RT_STRING | ((i as u64) << 16) | ((s.len() as u64) << 32);
         self.emit(header, s.as_bytes())?;
@@ -321,12 +441,14 @@ impl<W: Write> FxtWriter<W> {
         let clock_refs = match process {
             Some(_) => None,
             None => {
-                let mode = self.clock.mode.clone();
-                Some((
-                    self.string("clock")?,
-                    self.string(&mode)?,
-                    self.string("clock_resolution_ns")?,
-                ))
+                let mode = std::mem::take(&mut self.clock.mode);
+                let refs = (
+                    self.string("clock"),
+                    self.string(&mode),
+                    self.string("clock_resolution_ns"),
+                );
+                self.clock.mode = mode;
+                Some((refs.0?, refs.1?, refs.2?))
             }
         };
         self.words.clear();

@@ -10,8 +10,9 @@
 //! - `fxt.rs` and `json.rs`: the two writers, both streaming;
 //! - `translate.rs`: [`Translator`], from trace entries to events, with the
 //!   [`EntryDecoder`] hook for reserved kinds; `spans.rs`: [`SpanDecoder`],
-//!   the layer's spans and events; `tasks.rs`: what async Rust adds to
-//!   them (task bars, flows, counter tracks; [`SpanStyle`]); `sink.rs`: [`ExportSink`]
+//!   the `tracing` layer's spans and events; `tasks.rs`: what async Rust
+//!   adds to them (task bars, flows, counter tracks; [`SpanStyle`]);
+//!   `sink.rs`: [`ExportSink`]
 //!   ([`FxtSink`], [`JsonSink`]), which writes an export straight from the
 //!   drain; `file.rs`: [`ExportFile`], that sink into a file with the
 //!   `tracing` layer's names;

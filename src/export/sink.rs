@@ -6,11 +6,12 @@ use super::fxt::FxtWriter;
 #[cfg(feature = "json")]
 use super::json::JsonWriter;
 use super::model::{ClockInfo, ExportWriter};
-use super::translate::{EntryDecoder, NoDecoder, Translator};
+use super::spans::SpanDecoder;
+use super::translate::{EntryDecoder, Translator};
 use crate::clock::Timebase;
 use crate::error::Corruption;
-use crate::pipeline::merge::{parse_records, BatchOrder, Direct, Merge};
-use crate::pipeline::{Batch, IndexEvent, LaneId, Sink};
+use crate::pipeline::merge::{parse_records, BatchOrder, Merge};
+use crate::pipeline::{Batch, Entry, IndexEvent, LaneId, RefusedThread, Sink};
 use crate::{Error, Record};
 
 /// A [`Sink`] that translates each entry and writes it to an
@@ -32,7 +33,7 @@ use crate::{Error, Record};
 /// assert_eq!(bytes.len() % 8, 0);
 /// # Ok::<(), tracering::Error>(())
 /// ```
-pub struct ExportSink<X, D = NoDecoder> {
+pub struct ExportSink<X, D = SpanDecoder> {
     writer: X,
     translator: Translator<D>,
     /// The clock to start with; `None` once the writer has started.
@@ -60,7 +61,8 @@ impl<X: std::fmt::Debug, D> std::fmt::Debug for ExportSink<X, D> {
 }
 
 impl<X: ExportWriter> ExportSink<X> {
-    /// A sink to `writer` with the default translation. The writer starts
+    /// A sink to `writer` with the translation of [`Translator::new`] (the
+    /// `tracing` layer's spans and events decoded). The writer starts
     /// with the drain's timebase ([`Sink::timebase`], which a drain calls
     /// first), or with `clock` if entries come without one.
     ///
@@ -162,18 +164,20 @@ impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
 
     fn event(&mut self, lane: LaneId, event: &IndexEvent) -> Result<(), Error> {
         self.started()?;
-        self.translator.index_event(&mut self.writer, lane, event)
+        let event = *event;
+        self.translator
+            .entry(&mut self.writer, &Entry::Event { lane, event })
     }
 
     fn record(&mut self, lane: LaneId, record: &Record<'_>) -> Result<(), Error> {
         self.started()?;
-        self.translator.record(
-            &mut self.writer,
+        let entry = Entry::Record {
             lane,
-            record.kind(),
-            record.timestamp(),
-            record.payload(),
-        )
+            kind: record.kind(),
+            timestamp: record.timestamp(),
+            payload: record.payload(),
+        };
+        self.translator.entry(&mut self.writer, &entry)
     }
 
     fn takes_batches(&self) -> bool {
@@ -189,23 +193,18 @@ impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
             complete: b.complete,
         };
         let (translator, writer) = (&mut self.translator, &mut self.writer);
-        let direct = self
-            .merge
-            .batch_direct(b.lane, b.events, &records, b.scale, order, |d| match d {
-                Direct::Event(e) => translator.index_event(writer, b.lane, &e),
-                Direct::Record {
-                    kind,
-                    timestamp,
-                    payload,
-                } => translator.record(writer, b.lane, kind, timestamp, payload),
-            })?;
+        let direct =
+            self.merge
+                .batch_direct(b.lane, b.events, records.clone(), b.scale, order, |e| {
+                    translator.entry(writer, &e)
+                })?;
         if direct {
             return Ok(());
         }
         self.merge.batch(
             b.lane,
             b.events.iter().copied(),
-            records.into_iter(),
+            records,
             Some(b.scale),
             Some(order),
         );
@@ -214,13 +213,28 @@ impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
 
     fn process(&mut self, pid: u32, name: &str) -> Result<(), Error> {
         self.started()?;
-        self.translator.process(&mut self.writer, pid, name)
+        self.translator
+            .entry(&mut self.writer, &Entry::Process { pid, name })
     }
 
     fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
         self.started()?;
-        self.translator
-            .drops(&mut self.writer, lane, events, records)
+        let entry = Entry::Drops {
+            lane,
+            events,
+            records,
+        };
+        self.translator.entry(&mut self.writer, &entry)
+    }
+
+    fn refused(&mut self, t: &RefusedThread) -> Result<(), Error> {
+        self.started()?;
+        let entry = Entry::Refused {
+            pid: t.pid,
+            tid: t.tid,
+            name: &t.name,
+        };
+        self.translator.entry(&mut self.writer, &entry)
     }
 
     fn flush(&mut self) -> Result<(), Error> {

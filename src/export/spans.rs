@@ -25,77 +25,134 @@
 //! A malformed reserved entry (a hostile or damaged trace) falls back to
 //! the default translation, which shows its raw kind and bytes.
 //!
-//! On a file, the first pass ([`EntryDecoder::collect`]) learns every
-//! callsite, thread name and span before anything is written; it keeps one
-//! small entry per span (its callsite and fields), so memory grows with the
-//! number of spans in the trace, not with its events. In a sink (one pass)
-//! each lane arrives in the order its thread wrote it, and a lane
-//! describes each callsite before its first use there, so names are always
-//! known; a span's fields are known once its new-span record has been
-//! seen, so a span entered on another thread than the one that created it
-//! may begin before those arrive, and then lacks them.
+//! Each lane arrives in the order its thread wrote it (from a file through
+//! [`TraceReader`](crate::pipeline::TraceReader), from a drain through
+//! [`ExportSink`](super::ExportSink)), and a lane describes each callsite
+//! before its first use there, so one pass knows every name. A span's
+//! fields are kept (as the records encoded them) from its new-span record
+//! to its close, whose storage the next span reuses: memory follows the
+//! spans open, not the trace's length. A span entered on another thread
+//! than the one that created it may begin before its new-span record
+//! arrives, and then lacks its fields. A file written entry by entry (a
+//! flight recorder's snapshot) is in file order, not merged: there the
+//! first pass ([`EntryDecoder::collect`], which
+//! [`export::convert`](super::convert) runs) learns every callsite and
+//! thread name before anything is written, so that every span and event is
+//! named; a span's fields are shown if its new-span record comes before
+//! its enter in the file.
 
 use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
 use super::tasks::{SpanStyle, Tasks};
 use super::translate::{EntryDecoder, TraceMeta};
 use crate::pipeline::schema::{self, Callsites, Decoded, SchemaError, Value, Values};
-use crate::pipeline::{IndexEvent, LaneId, TraceEntry};
+use crate::pipeline::{Entry, IndexEvent, LaneId};
 use crate::Error;
 use std::collections::{BTreeMap, HashMap};
 
-/// A field value kept past its record.
-#[derive(Clone, Debug)]
-enum Owned {
-    U64(u64),
-    I64(i64),
-    F64(f64),
-    Bool(bool),
-    Str(String),
+/// Arguments kept on the stack: an event with more fields takes a `Vec`.
+const INLINE_ARGS: usize = 32;
+
+/// An event's arguments, built without allocating for up to
+/// [`INLINE_ARGS`] of them.
+struct Args<'a> {
+    inline: [Arg<'a>; INLINE_ARGS],
+    len: usize,
+    more: Vec<Arg<'a>>,
 }
 
-impl Owned {
-    fn of(v: Value<'_>) -> Owned {
-        match v {
-            Value::U64(x) => Owned::U64(x),
-            Value::I64(x) => Owned::I64(x),
-            Value::F64(x) => Owned::F64(x),
-            Value::Bool(x) => Owned::Bool(x),
-            Value::Str { text, .. } => Owned::Str(text.to_string()),
+impl<'a> Args<'a> {
+    fn new() -> Self {
+        Args {
+            inline: [Arg::new("", 0u64); INLINE_ARGS],
+            len: 0,
+            more: Vec::new(),
         }
     }
 
-    fn arg(&self) -> ArgValue<'_> {
-        match self {
-            Owned::U64(x) => ArgValue::U64(*x),
-            Owned::I64(x) => ArgValue::I64(*x),
-            Owned::F64(x) => ArgValue::F64(*x),
-            Owned::Bool(x) => ArgValue::Bool(*x),
-            Owned::Str(s) => ArgValue::Str(s),
+    fn push(&mut self, a: Arg<'a>) {
+        if self.len < INLINE_ARGS {
+            self.inline[self.len] = a;
+            self.len += 1;
+        } else {
+            if self.more.is_empty() {
+                self.more.extend_from_slice(&self.inline);
+            }
+            self.more.push(a);
+        }
+    }
+
+    /// Replaces the value of the argument named `name` if there is one;
+    /// else adds it.
+    fn set(&mut self, a: Arg<'a>) {
+        let slot = if self.more.is_empty() {
+            self.inline[..self.len]
+                .iter_mut()
+                .find(|b| b.name == a.name)
+        } else {
+            self.more.iter_mut().find(|b| b.name == a.name)
+        };
+        match slot {
+            Some(b) => b.value = a.value,
+            None => self.push(a),
+        }
+    }
+
+    fn as_slice(&self) -> &[Arg<'a>] {
+        if self.more.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.more
         }
     }
 }
 
-/// The arguments for named fields.
-fn args_of(fields: &[(String, Owned)]) -> Vec<Arg<'_>> {
-    fields
-        .iter()
-        .map(|(n, v)| Arg {
-            name: n,
-            value: v.arg(),
-        })
-        .collect()
+/// An argument's value from a field's.
+fn arg_value(v: Value<'_>) -> ArgValue<'_> {
+    match v {
+        Value::U64(x) => ArgValue::U64(x),
+        Value::I64(x) => ArgValue::I64(x),
+        Value::F64(x) => ArgValue::F64(x),
+        Value::Bool(x) => ArgValue::Bool(x),
+        Value::Str { text, .. } => ArgValue::Str(text),
+    }
 }
 
-/// What an export needs of a span: its callsite and its fields so far.
+/// What an export needs of a span: its callsite and its fields so far, as
+/// the records encoded them (each record's values a segment of `bytes`).
+/// A closed span's storage is reused by the next new span.
 #[derive(Clone, Debug, Default)]
 struct SpanInfo {
     callsite: u64,
     parent: Option<u64>,
-    fields: Vec<(u16, Owned)>,
+    bytes: Vec<u8>,
+    /// Each segment's length, value count and omitted count.
+    segments: Vec<(usize, u16, u16)>,
+}
+
+impl SpanInfo {
+    fn add(&mut self, values: &Values<'_>) {
+        let (bytes, count, omitted) = values.parts();
+        self.bytes.extend_from_slice(bytes);
+        self.segments.push((bytes.len(), count, omitted));
+    }
+
+    /// Every value, oldest segment first.
+    fn values(&self) -> impl Iterator<Item = (u16, Value<'_>)> + '_ {
+        let mut at = 0;
+        self.segments
+            .iter()
+            .flat_map(move |&(len, count, omitted)| {
+                let seg = self.bytes.get(at..at + len).unwrap_or_default();
+                at += len;
+                Values::from_parts(seg, count, omitted).iter()
+            })
+    }
 }
 
 /// Decodes the `tracing` layer's reserved kinds for an export (see the
-/// module docs).
+/// module docs). A warm decoder allocates nothing per entry: names and
+/// fields are borrowed from the callsites it keeps and from the entry, and
+/// a closed span's storage serves the next span.
 ///
 /// ```
 /// use tracering::export::{ClockInfo, JsonWriter, SpanDecoder, Translator};
@@ -108,18 +165,23 @@ struct SpanInfo {
 pub struct SpanDecoder {
     callsites: Callsites,
     spans: HashMap<u64, SpanInfo>,
+    /// Storage of closed spans, for reuse.
+    free: Vec<SpanInfo>,
     /// Each thread's open slices and last timestamp.
     threads: BTreeMap<ThreadRef, Nesting>,
+    /// The name a callsite or field not described gets.
+    placeholder: String,
     /// Task bars, flows and counters (src/export/tasks.rs).
     tasks: Tasks,
 }
 
-/// A slice begun on a thread and not ended yet.
-#[derive(Clone, Debug)]
+/// A slice begun on a thread and not ended yet: its span, and the callsite
+/// that named it (`None`: it was not described, and named by its id).
+#[derive(Clone, Copy, Debug)]
 struct Open {
     span: u64,
-    name: String,
-    category: String,
+    callsite: u64,
+    described: bool,
 }
 
 /// A thread's open slices, innermost last, and its last timestamp.
@@ -129,16 +191,88 @@ struct Nesting {
     last_ts: u64,
 }
 
-/// Ends `open` at `ts` on `thread`.
-fn end(out: &mut dyn ExportWriter, thread: ThreadRef, ts: u64, open: &Open) -> Result<(), Error> {
+/// The name and category of callsite `id`: its own, or a placeholder
+/// written into `scratch`.
+fn naming<'a>(
+    callsites: &'a Callsites,
+    scratch: &'a mut String,
+    id: u64,
+    described: bool,
+) -> (&'a str, &'a str) {
+    if described {
+        if let Some(c) = callsites.get(id) {
+            return (&c.name, &c.target);
+        }
+    }
+    use std::fmt::Write as _;
+    scratch.clear();
+    let _ = write!(scratch, "callsite {id}");
+    (scratch.as_str(), "tracing")
+}
+
+/// Ends `open` at `ts` on `thread`, with the name and category its begin
+/// had.
+fn end(
+    out: &mut dyn ExportWriter,
+    callsites: &Callsites,
+    scratch: &mut String,
+    thread: ThreadRef,
+    ts: u64,
+    open: Open,
+) -> Result<(), Error> {
+    let (name, category) = naming(callsites, scratch, open.callsite, open.described);
     out.event(&ExportEvent {
         ts,
         thread,
         phase: Phase::End,
-        category: &open.category,
-        name: &open.name,
+        category,
+        name,
         args: &[],
     })
+}
+
+/// The name of field `index` of `callsite`, or `None` if it was not
+/// described.
+fn field_name(callsites: &Callsites, callsite: u64, index: u16) -> Option<&str> {
+    callsites.field_name(callsite, index)
+}
+
+/// Adds the values to `args`, named after the callsite's fields; a value
+/// of a field not described is named `field {index}`, from `unnamed`
+/// (filled by a first call that returns its needs).
+fn add_values<'a>(
+    args: &mut Args<'a>,
+    callsites: &'a Callsites,
+    unnamed: &'a [String],
+    callsite: u64,
+    values: impl Iterator<Item = (u16, Value<'a>)>,
+) {
+    for (i, v) in values {
+        let name = match field_name(callsites, callsite, i) {
+            Some(n) => n,
+            None => unnamed
+                .iter()
+                .find(|n| n.strip_prefix("field ").and_then(|x| x.parse().ok()) == Some(i))
+                .map_or("field", String::as_str),
+        };
+        args.set(Arg::new(name, arg_value(v)));
+    }
+}
+
+/// The `field {index}` names the values need (fields not described):
+/// usually none, and then nothing is allocated.
+fn unnamed_fields<'a>(
+    callsites: &Callsites,
+    callsite: u64,
+    values: impl Iterator<Item = (u16, Value<'a>)>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in values {
+        if field_name(callsites, callsite, i).is_none() {
+            out.push(format!("field {i}"));
+        }
+    }
+    out
 }
 
 impl SpanDecoder {
@@ -156,29 +290,31 @@ impl SpanDecoder {
         }
     }
 
-    /// Learns what `d` says about callsites, threads and spans; says
-    /// whether `d` is metadata only (no event of its own).
-    fn learn(&mut self, d: &Decoded<'_>, mut name_thread: impl FnMut(&str)) -> bool {
+    /// Learns what `d` says about callsites and spans; says whether `d` is
+    /// metadata only (no event of its own). A closed span's storage goes
+    /// back for reuse.
+    fn learn(&mut self, d: &Decoded<'_>) -> bool {
         if self.callsites.learn(d) {
             return true;
         }
         match d {
-            Decoded::ThreadName { name, .. } => {
-                if !name.is_empty() {
-                    name_thread(name);
-                }
-                true
-            }
+            Decoded::ThreadName { .. } => true,
             Decoded::NewSpan {
                 span,
                 parent,
                 callsite,
                 values,
             } => {
-                let info = self.spans.entry(*span).or_default();
+                let free = &mut self.free;
+                let info = self
+                    .spans
+                    .entry(*span)
+                    .or_insert_with(|| free.pop().unwrap_or_default());
                 info.callsite = *callsite;
                 info.parent = *parent;
-                info.fields = values.iter().map(|(i, v)| (i, Owned::of(v))).collect();
+                info.bytes.clear();
+                info.segments.clear();
+                info.add(values);
                 true
             }
             Decoded::SpanValues {
@@ -186,17 +322,22 @@ impl SpanDecoder {
                 callsite,
                 values,
             } => {
-                let info = self.spans.entry(*span).or_default();
+                let free = &mut self.free;
+                let info = self
+                    .spans
+                    .entry(*span)
+                    .or_insert_with(|| free.pop().unwrap_or_default());
                 info.callsite = *callsite;
-                for (i, v) in values.iter() {
-                    match info.fields.iter_mut().find(|(j, _)| *j == i) {
-                        Some(slot) => slot.1 = Owned::of(v),
-                        None => info.fields.push((i, Owned::of(v))),
-                    }
+                info.add(values);
+                true
+            }
+            Decoded::SpanClose { span, .. } => {
+                if let Some(info) = self.spans.remove(span) {
+                    self.free.push(info);
                 }
                 true
             }
-            Decoded::SpanClose { .. } | Decoded::FollowsFrom { .. } => true,
+            Decoded::FollowsFrom { .. } => true,
             _ => false,
         }
     }
@@ -205,21 +346,6 @@ impl SpanDecoder {
     fn saw(&mut self, thread: ThreadRef, ts: u64) {
         let last = &mut self.threads.entry(thread).or_default().last_ts;
         *last = (*last).max(ts);
-    }
-
-    /// The callsite's name and target, or placeholders.
-    fn naming(&mut self, callsite: u64) -> (String, String) {
-        match self.callsites.get(callsite) {
-            Some(c) => (c.name.clone(), c.target.clone()),
-            None => (format!("callsite {callsite}"), "tracing".to_string()),
-        }
-    }
-
-    fn field_name(&self, callsite: u64, index: u16) -> String {
-        self.callsites
-            .field_name(callsite, index)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("field {index}"))
     }
 
     /// Writes the event `d` stands for (after [`learn`](Self::learn)).
@@ -233,36 +359,32 @@ impl SpanDecoder {
         match *d {
             Decoded::SpanEnter { .. } if !self.tasks.style().threads() => Ok(()),
             Decoded::SpanEnter { span, callsite, .. } => {
-                let (name, target) = self.naming(callsite);
-                let fields: Vec<(String, Owned)> = self
-                    .spans
-                    .get(&span)
-                    .map(|s| {
-                        s.fields
-                            .iter()
-                            .map(|(i, v)| (self.field_name(callsite, *i), v.clone()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let mut args = args_of(&fields);
+                let described = self.callsites.get(callsite).is_some();
+                let info = self.spans.get(&span);
+                let values = || info.into_iter().flat_map(SpanInfo::values);
+                let unnamed = unnamed_fields(&self.callsites, callsite, values());
+                let mut args = Args::new();
+                add_values(&mut args, &self.callsites, &unnamed, callsite, values());
                 args.push(Arg::new("span_id", span));
-                if let Some(p) = self.spans.get(&span).and_then(|s| s.parent) {
+                if let Some(p) = info.and_then(|s| s.parent) {
                     // The parent may live on another thread, where nesting
                     // cannot show it.
                     args.push(Arg::new("parent_span_id", p));
                 }
+                let (name, category) =
+                    naming(&self.callsites, &mut self.placeholder, callsite, described);
                 out.event(&ExportEvent {
                     ts,
                     thread,
                     phase: Phase::Begin,
-                    category: &target,
-                    name: &name,
-                    args: &args,
+                    category,
+                    name,
+                    args: args.as_slice(),
                 })?;
                 self.threads.entry(thread).or_default().open.push(Open {
                     span,
-                    name,
-                    category: target,
+                    callsite,
+                    described,
                 });
                 Ok(())
             }
@@ -277,7 +399,14 @@ impl SpanDecoder {
                 // The spans above it lost their exits: they end here.
                 while nesting.open.len() > at {
                     if let Some(open) = nesting.open.pop() {
-                        end(out, thread, ts, &open)?;
+                        end(
+                            out,
+                            &self.callsites,
+                            &mut self.placeholder,
+                            thread,
+                            ts,
+                            open,
+                        )?;
                     }
                 }
                 Ok(())
@@ -297,29 +426,33 @@ impl SpanDecoder {
         callsite: u64,
         values: Values<'_>,
     ) -> Result<(), Error> {
-        let (name, target) = self.naming(callsite);
-        let level = self.callsites.get(callsite).map(|c| c.level.as_str());
-        let fields: Vec<(String, Owned)> = values
-            .iter()
-            .map(|(i, v)| (self.field_name(callsite, i), Owned::of(v)))
-            .collect();
-        let mut args = args_of(&fields);
-        if let Some(level) = level {
-            args.push(Arg::new("level", level));
-        }
+        let cs = self.callsites.get(callsite);
+        let unnamed = unnamed_fields(&self.callsites, callsite, values.iter());
+        let mut args = Args::new();
+        add_values(
+            &mut args,
+            &self.callsites,
+            &unnamed,
+            callsite,
+            values.iter(),
+        );
         // `info!(x, "text")` is named "text" (tracing's event name is
         // "event file:line").
-        let message = fields.iter().find_map(|(n, v)| match v {
-            Owned::Str(text) if n == "message" => Some(text.as_str()),
+        let message = args.as_slice().iter().find_map(|a| match a.value {
+            ArgValue::Str(text) if a.name == "message" => Some(text),
             _ => None,
         });
+        if let Some(c) = cs {
+            args.push(Arg::new("level", c.level.as_str()));
+        }
+        let (name, category) = naming(&self.callsites, &mut self.placeholder, callsite, true);
         out.event(&ExportEvent {
             ts,
             thread,
             phase: Phase::Instant,
-            category: &target,
-            name: message.unwrap_or(&name),
-            args: &args,
+            category,
+            name: message.unwrap_or(name),
+            args: args.as_slice(),
         })
     }
 
@@ -331,11 +464,12 @@ impl SpanDecoder {
         ts: u64,
         d: &Decoded<'_>,
     ) -> Result<bool, Error> {
-        let mut named = None;
-        let meta_only = self.learn(d, |n| named = Some(n.to_string()));
-        if let Some(n) = named {
-            out.thread_name(thread, &n)?;
+        if let Decoded::ThreadName { name, .. } = d {
+            if !name.is_empty() {
+                out.thread_name(thread, name)?;
+            }
         }
+        let meta_only = self.learn(d);
         if !meta_only {
             self.write(out, thread, ts, d)?;
         }
@@ -357,20 +491,30 @@ fn newer_kind_is_none(
 }
 
 impl EntryDecoder for SpanDecoder {
-    fn collect(&mut self, entry: &TraceEntry, meta: &mut TraceMeta) -> Result<(), Error> {
+    fn collect(&mut self, entry: &Entry<'_>, meta: &mut TraceMeta) -> Result<(), Error> {
         let tid = match entry {
-            TraceEntry::Event { lane, .. } | TraceEntry::Record { lane, .. } => lane.thread,
+            Entry::Event { lane, .. } | Entry::Record { lane, .. } => lane.thread,
             _ => return Ok(()),
         };
-        if let Some(d) = newer_kind_is_none(schema::decode(entry))? {
-            self.learn(&d, |n| meta.name_tid(tid, n));
-            let ts = match entry {
-                TraceEntry::Event { event, .. } => event.timestamp,
-                TraceEntry::Record { timestamp, .. } => *timestamp,
-                _ => 0,
-            };
-            self.tasks.collect(tid, ts, &d);
+        // Callsites and thread names (they are few, so a first pass
+        // allocates nothing per entry once it has met them), and what task
+        // bars and flows need to be planned. Spans are learned in the pass
+        // that writes, where each one's storage is reused once it closes.
+        let Some(d) = newer_kind_is_none(schema::decode(entry))? else {
+            return Ok(());
+        };
+        match d {
+            Decoded::ThreadName { name, .. }
+                if !name.is_empty() && meta.thread_name_of_tid(tid) != Some(name) =>
+            {
+                meta.name_tid(tid, name);
+            }
+            _ => {
+                self.callsites.learn(&d);
+            }
         }
+        self.tasks
+            .collect(tid, entry.timestamp().unwrap_or(0), &d);
         Ok(())
     }
 
@@ -412,7 +556,14 @@ impl EntryDecoder for SpanDecoder {
     fn end_of_trace(&mut self, out: &mut dyn ExportWriter) -> Result<(), Error> {
         for (thread, nesting) in self.threads.iter_mut() {
             while let Some(open) = nesting.open.pop() {
-                end(out, *thread, nesting.last_ts, &open)?;
+                end(
+                    out,
+                    &self.callsites,
+                    &mut self.placeholder,
+                    *thread,
+                    nesting.last_ts,
+                    open,
+                )?;
             }
         }
         self.tasks.end_of_trace(out)
@@ -452,7 +603,8 @@ mod tests {
             ev(50, schema::EVENT_SPAN_ENTER, 5),
             ev(60, schema::EVENT_SPAN_CLOSE, 9),
         ] {
-            t.index_event(&mut json, lane, &e).unwrap();
+            t.entry(&mut json, &Entry::Event { lane, event: e })
+                .unwrap();
         }
         t.end_of_trace(&mut json).unwrap();
         json.finish().unwrap();

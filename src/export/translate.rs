@@ -1,7 +1,9 @@
 //! From the binary trace to the model: [`Translator`] turns each
-//! [`TraceEntry`] (or each entry a drain hands a sink) into
+//! [`Entry`] (read from a file, or handed to a sink by a drain) into
 //! [`ExportEvent`]s, and [`EntryDecoder`] is where a decoder of reserved
-//! kinds plugs in.
+//! kinds plugs in. [`Translator::new`] decodes the `tracing` layer's kinds
+//! ([`SpanDecoder`]); [`Translator::with_decoder`] takes another decoder,
+//! or [`NoDecoder`] for the default translation alone.
 //!
 //! # The default translation
 //! | entry | becomes |
@@ -15,17 +17,20 @@
 //! lane.thread }` (pid 1 unless [`Translator::with_pid`] says otherwise).
 //! A thread is named `"lane {slot}"` unless a decoder names it.
 //!
-//! # Two passes, or one
-//! A trace file can be read twice. The first pass hands every entry to
-//! [`Translator::collect`], which learns the threads (and lets the decoder
-//! learn names); [`Translator::start`] then writes the clock, the process
-//! name and every thread's name before any event, and the second pass
-//! streams events through [`Translator::entry`]. A sink has only one pass:
-//! it calls [`start`](Translator::start) first, and each thread is named
-//! when its first entry arrives.
+//! # One pass, or two
+//! Each lane arrives in the order its thread wrote it, names before their
+//! use, so one pass is enough: [`Translator::start`] first, then each entry
+//! through [`Translator::entry`]; a process and a thread are named just
+//! before their first event (by the name the trace gives, if it came
+//! first). [`export::convert`](super::convert) and
+//! [`ExportSink`](super::ExportSink) work so. A caller may also read a file
+//! twice: a first pass hands every entry to [`Translator::collect`], which
+//! learns the threads and their names, so that `start` names every thread
+//! before any event.
 
 use super::model::{Arg, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
-use crate::pipeline::{schema, IndexEvent, LaneId, TraceEntry};
+use super::spans::SpanDecoder;
+use crate::pipeline::{schema, Entry, IndexEvent, LaneId};
 use crate::Error;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -64,7 +69,7 @@ pub const DEFAULT_PID: u64 = 1;
 /// ```
 /// use tracering::Error;
 /// use tracering::export::{Arg, EntryDecoder, ExportEvent, ExportWriter, JsonWriter, Phase, ThreadRef, Translator, ClockInfo};
-/// use tracering::pipeline::{IndexEvent, LaneId};
+/// use tracering::pipeline::{Entry, IndexEvent, LaneId};
 ///
 /// /// Kind 100 opens a span named by `a`, kind 101 closes it.
 /// struct Spans;
@@ -81,9 +86,10 @@ pub const DEFAULT_PID: u64 = 1;
 /// let mut t = Translator::with_decoder(Spans);
 /// t.start(&mut json, &ClockInfo::nanoseconds())?;
 /// let lane = LaneId { slot: 0, generation: 1, thread: 9, pid: 0 };
-/// t.index_event(&mut json, lane, &IndexEvent { timestamp: 5, kind: 100, a: 1, ..Default::default() })?;
-/// t.index_event(&mut json, lane, &IndexEvent { timestamp: 6, kind: 7, ..Default::default() })?;
-/// t.index_event(&mut json, lane, &IndexEvent { timestamp: 9, kind: 101, a: 1, ..Default::default() })?;
+/// for (timestamp, kind) in [(5, 100), (6, 7), (9, 101)] {
+///     let event = IndexEvent { timestamp, kind, a: 1, ..Default::default() };
+///     t.entry(&mut json, &Entry::Event { lane, event })?;
+/// }
 /// json.finish()?;
 /// assert_eq!(t.events_written(), 3);
 /// let text = String::from_utf8(json.into_inner()).unwrap();
@@ -94,7 +100,7 @@ pub const DEFAULT_PID: u64 = 1;
 pub trait EntryDecoder {
     /// First pass: sees every entry of the file, in order, before anything
     /// is written. Name threads and the process here.
-    fn collect(&mut self, entry: &TraceEntry, meta: &mut TraceMeta) -> Result<(), Error> {
+    fn collect(&mut self, entry: &Entry<'_>, meta: &mut TraceMeta) -> Result<(), Error> {
         let _ = (entry, meta);
         Ok(())
     }
@@ -227,6 +233,14 @@ impl TraceMeta {
         }
     }
 
+    /// The name given to the first thread seen with OS thread id `tid`.
+    pub(crate) fn thread_name_of_tid(&self, tid: u64) -> Option<&str> {
+        self.threads
+            .iter()
+            .find(|(t, _)| t.tid == tid)
+            .and_then(|(_, m)| m.name.as_deref())
+    }
+
     /// Names the processes the trace does not name (a trace written entry
     /// by entry; a drain records each process's name).
     ///
@@ -304,6 +318,11 @@ impl TraceMeta {
         }
     }
 
+    /// The name given to `thread`, if any.
+    fn thread_name_is(&self, thread: ThreadRef) -> Option<&str> {
+        self.threads.get(&thread)?.name.as_deref()
+    }
+
     /// The first and last timestamps seen (drop reports carry none).
     ///
     /// ```
@@ -311,6 +330,15 @@ impl TraceMeta {
     /// ```
     pub fn time_span(&self) -> Option<(u64, u64)> {
         Some((self.first_ts?, self.last_ts?))
+    }
+
+    /// Notes `thread` (on its first entry, with `slot`) without counting
+    /// an entry.
+    fn know(&mut self, thread: ThreadRef, slot: u32) {
+        self.threads.entry(thread).or_insert_with(|| ThreadMeta {
+            slot,
+            ..Default::default()
+        });
     }
 
     fn saw(&mut self, thread: ThreadRef, slot: u32, ts: Option<u64>) {
@@ -326,10 +354,25 @@ impl TraceMeta {
     }
 }
 
-/// Counts the events that reach the writer, whoever writes them.
+/// The writer as the decoder and the default translation see it: counts
+/// the events that reach the writer, whoever writes them, and names a
+/// process and a thread just before their first event (unless a name was
+/// written already).
 struct Counting<'a> {
     out: &'a mut dyn ExportWriter,
     events: &'a mut u64,
+    meta: &'a mut TraceMeta,
+    named: &'a mut HashSet<ThreadRef>,
+    named_processes: &'a mut HashSet<u64>,
+}
+
+impl Counting<'_> {
+    fn name_process(&mut self, pid: u64) -> Result<(), Error> {
+        if self.named_processes.insert(pid) {
+            self.out.process_name(pid, self.meta.process_name_of(pid))?;
+        }
+        Ok(())
+    }
 }
 
 impl ExportWriter for Counting<'_> {
@@ -337,12 +380,24 @@ impl ExportWriter for Counting<'_> {
         self.out.start(clock)
     }
     fn process_name(&mut self, pid: u64, name: &str) -> Result<(), Error> {
+        self.named_processes.insert(pid);
         self.out.process_name(pid, name)
     }
     fn thread_name(&mut self, thread: ThreadRef, name: &str) -> Result<(), Error> {
+        self.name_process(thread.pid)?;
+        if self.meta.thread_name_is(thread) != Some(name) {
+            self.meta.name_thread(thread, name);
+        }
+        self.named.insert(thread);
         self.out.thread_name(thread, name)
     }
     fn event(&mut self, e: &ExportEvent<'_>) -> Result<(), Error> {
+        if !self.named.contains(&e.thread) {
+            self.name_process(e.thread.pid)?;
+            self.named.insert(e.thread);
+            let name = self.meta.thread_name(e.thread);
+            self.out.thread_name(e.thread, &name)?;
+        }
         self.out.event(e)?;
         *self.events += 1;
         Ok(())
@@ -355,8 +410,10 @@ impl ExportWriter for Counting<'_> {
     }
 }
 
-/// Turns trace entries into [`ExportEvent`]s for an [`ExportWriter`], with
-/// an optional [`EntryDecoder`] for reserved kinds (see the module docs).
+/// Turns trace entries into [`ExportEvent`]s for an [`ExportWriter`],
+/// through an [`EntryDecoder`] for reserved kinds (see the module docs):
+/// the `tracing` layer's spans and events ([`SpanDecoder`]) unless
+/// [`with_decoder`](Self::with_decoder) says otherwise.
 ///
 /// ```
 /// use tracering::export::{ClockInfo, ExportWriter, FxtWriter, Translator};
@@ -369,21 +426,20 @@ impl ExportWriter for Counting<'_> {
 /// sink.flush()?;
 ///
 /// let mut t = Translator::new();
-/// for entry in TraceReader::open(&path)? {      // first pass: names
-///     t.collect(&entry?)?;
-/// }
 /// let mut fxt = FxtWriter::new(Vec::new());
 /// t.start(&mut fxt, &ClockInfo::nanoseconds())?;
-/// for entry in TraceReader::open(&path)? {      // second pass: events
+/// let mut reader = TraceReader::open(&path)?;
+/// while let Some(entry) = reader.next() {
 ///     t.entry(&mut fxt, &entry?)?;
 /// }
+/// t.end_of_trace(&mut fxt)?;
 /// fxt.finish()?;
 /// assert_eq!(t.events_written(), 1);
 /// assert_eq!(t.meta().thread_name(t.thread_of(lane)), "lane 2");
 /// # std::fs::remove_file(&path).ok();
 /// # Ok::<(), tracering::Error>(())
 /// ```
-pub struct Translator<D = NoDecoder> {
+pub struct Translator<D = SpanDecoder> {
     decoder: D,
     pid: u64,
     meta: TraceMeta,
@@ -409,25 +465,28 @@ impl<D> std::fmt::Debug for Translator<D> {
     }
 }
 
-impl Translator<NoDecoder> {
-    /// The default translation alone.
+impl Translator<SpanDecoder> {
+    /// The translation of the `tracing` layer's traces: its spans and
+    /// events by [`SpanDecoder`], every other entry by the default
+    /// translation.
     ///
     /// ```
     /// assert_eq!(tracering::export::Translator::new().events_written(), 0);
     /// ```
     pub fn new() -> Self {
-        Self::with_decoder(NoDecoder)
+        Self::with_decoder(SpanDecoder::default())
     }
 }
 
-impl Default for Translator<NoDecoder> {
+impl Default for Translator<SpanDecoder> {
     fn default() -> Self {
         Self::new()
     }
 }
 
 impl<D: EntryDecoder> Translator<D> {
-    /// The default translation behind `decoder`.
+    /// The default translation behind `decoder`
+    /// ([`NoDecoder`]: the default translation alone).
     ///
     /// ```
     /// let t = tracering::export::Translator::with_decoder(tracering::export::NoDecoder);
@@ -466,7 +525,7 @@ impl<D: EntryDecoder> Translator<D> {
     ///
     /// ```
     /// let t = tracering::export::Translator::new();
-    /// let _d: &tracering::export::NoDecoder = t.decoder();
+    /// let _d: &tracering::export::SpanDecoder = t.decoder();
     /// ```
     pub fn decoder(&self) -> &D {
         &self.decoder
@@ -530,42 +589,43 @@ impl<D: EntryDecoder> Translator<D> {
         self.events
     }
 
-    /// First pass: learns `entry`'s thread and time, and hands it to the
-    /// decoder's [`collect`](EntryDecoder::collect).
+    /// First pass (optional, see the module docs): learns `entry`'s thread
+    /// and time, and hands it to the decoder's
+    /// [`collect`](EntryDecoder::collect).
     ///
     /// ```
     /// use tracering::export::Translator;
-    /// use tracering::pipeline::{LaneId, TraceEntry};
+    /// use tracering::pipeline::{Entry, LaneId};
     /// let mut t = Translator::new();
-    /// t.collect(&TraceEntry::Drops { lane: LaneId::default(), events: 1, records: 0 })?;
+    /// t.collect(&Entry::Drops { lane: LaneId::default(), events: 1, records: 0 })?;
     /// assert_eq!(t.meta().threads().count(), 1);
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn collect(&mut self, entry: &TraceEntry) -> Result<(), Error> {
-        let (lane, ts) = match entry {
-            TraceEntry::Timebase(t) => {
-                self.meta.timebase = Some(*t);
+    pub fn collect(&mut self, entry: &Entry<'_>) -> Result<(), Error> {
+        let (lane, ts) = match *entry {
+            Entry::Timebase(t) => {
+                self.meta.timebase = Some(t);
                 return self.decoder.collect(entry, &mut self.meta);
             }
-            TraceEntry::Event { lane, event } => (lane, Some(event.timestamp)),
-            TraceEntry::Record {
+            Entry::Event { lane, ref event } => (lane, Some(event.timestamp)),
+            Entry::Record {
                 lane, timestamp, ..
-            } => (lane, Some(*timestamp)),
-            TraceEntry::Drops { lane, .. } => (lane, None),
-            TraceEntry::Process { pid, name } => {
-                self.meta.name_process_of(*pid as u64, name);
+            } => (lane, Some(timestamp)),
+            Entry::Drops { lane, .. } => (lane, None),
+            Entry::Process { pid, name } => {
+                self.meta.name_process_of(pid as u64, name);
                 return Ok(());
             }
             // No lane, nothing in the export: `tracer summary` lists them.
-            TraceEntry::Refused(_) => return Ok(()),
+            _ => return Ok(()),
         };
-        let thread = self.thread_of(*lane);
+        let thread = self.thread_of(lane);
         self.meta.saw(thread, lane.slot, ts);
         self.decoder.collect(entry, &mut self.meta)
     }
 
     /// Starts `out` with `clock`, then names the process (its given name, or
-    /// `"tracering"`) and every thread the first pass saw.
+    /// `"tracering"`) and every thread a first pass saw.
     ///
     /// ```
     /// use tracering::export::{ClockInfo, JsonWriter, Translator};
@@ -593,110 +653,106 @@ impl<D: EntryDecoder> Translator<D> {
         Ok(())
     }
 
-    /// Names `thread` if it has not been named yet.
-    fn name_once(&mut self, out: &mut dyn ExportWriter, lane: LaneId) -> Result<ThreadRef, Error> {
-        let thread = self.thread_of(lane);
-        if self.named.insert(thread) {
-            if self.named_processes.insert(thread.pid) {
-                let name = self.meta.process_name_of(thread.pid).to_string();
-                out.process_name(thread.pid, &name)?;
-            }
-            if !self.meta.threads.contains_key(&thread) {
-                self.meta.saw(thread, lane.slot, None);
-            }
-            out.thread_name(thread, &self.meta.thread_name(thread))?;
-        }
-        Ok(thread)
+    /// The writer as the decoder sees it (see [`Counting`]), and the
+    /// decoder.
+    fn parts<'s>(&'s mut self, out: &'s mut dyn ExportWriter) -> (Counting<'s>, &'s mut D) {
+        (
+            Counting {
+                out,
+                events: &mut self.events,
+                meta: &mut self.meta,
+                named: &mut self.named,
+                named_processes: &mut self.named_processes,
+            },
+            &mut self.decoder,
+        )
     }
 
-    /// Second pass: writes what `entry` becomes.
+    /// Writes what `entry` becomes: an index event or a record through the
+    /// decoder or the default translation (see the module docs), a drop
+    /// report as a counter of the thread's running totals at its last
+    /// timestamp, a process's name.
     ///
     /// ```
     /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, Translator};
-    /// use tracering::pipeline::{IndexEvent, LaneId, TraceEntry};
+    /// use tracering::pipeline::{Entry, IndexEvent, LaneId};
     /// let mut json = JsonWriter::new(Vec::new());
     /// let mut t = Translator::new();
     /// t.start(&mut json, &ClockInfo::nanoseconds())?;
-    /// t.entry(&mut json, &TraceEntry::Event { lane: LaneId::default(), event: IndexEvent::default() })?;
-    /// assert_eq!(t.events_written(), 1);
+    /// let lane = LaneId::default();
+    /// t.entry(&mut json, &Entry::Event { lane, event: IndexEvent { kind: 3, ..Default::default() } })?;
+    /// t.entry(&mut json, &Entry::Record { lane, kind: 2, timestamp: 10, payload: b"hello" })?;
+    /// t.entry(&mut json, &Entry::Record { lane, kind: 2, timestamp: 11, payload: &[0xff, 0x00] })?;
+    /// t.entry(&mut json, &Entry::Drops { lane, events: 3, records: 1 })?;
+    /// json.finish()?;
+    /// assert_eq!(t.events_written(), 4);
+    /// let text = String::from_utf8(json.into_inner()).unwrap();
+    /// assert!(text.contains(r#""name":"kind 3""#));
+    /// assert!(text.contains(r#""args":{"len":5,"payload":"hello"}"#));
+    /// assert!(text.contains(r#""args":{"len":2,"payload_hex":"ff00"}"#));
+    /// assert!(text.contains(r#""name":"dropped""#));
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn entry(&mut self, out: &mut dyn ExportWriter, entry: &TraceEntry) -> Result<(), Error> {
-        match entry {
-            TraceEntry::Event { lane, event } => self.index_event(out, *lane, event),
-            TraceEntry::Record {
+    pub fn entry(&mut self, out: &mut dyn ExportWriter, entry: &Entry<'_>) -> Result<(), Error> {
+        match *entry {
+            Entry::Event { lane, ref event } => self.index_event(out, lane, event),
+            Entry::Record {
                 lane,
                 kind,
                 timestamp,
                 payload,
-            } => self.record(out, *lane, *kind, *timestamp, payload),
-            TraceEntry::Drops {
+            } => self.record(out, lane, kind, timestamp, payload),
+            Entry::Drops {
                 lane,
                 events,
                 records,
-            } => self.drops(out, *lane, *events, *records),
+            } => self.drops(out, lane, events, records),
             // Declared once, by `start`.
-            TraceEntry::Timebase(t) => {
-                self.meta.timebase = Some(*t);
+            Entry::Timebase(t) => {
+                self.meta.timebase = Some(t);
                 Ok(())
             }
-            TraceEntry::Process { pid, name } => self.process(out, *pid, name),
-            TraceEntry::Refused(_) => Ok(()),
+            Entry::Process { pid, name } => self.process(out, pid, name),
+            _ => Ok(()),
         }
     }
 
     /// Names process `pid` (a one-pass export meets the name before the
     /// process's threads); a name [`start`](Self::start) wrote stands.
-    ///
-    /// ```
-    /// use tracering::export::{ClockInfo, JsonWriter, Translator};
-    /// let mut json = JsonWriter::new(Vec::new());
-    /// let mut t = Translator::new();
-    /// t.start(&mut json, &ClockInfo::nanoseconds())?;
-    /// t.process(&mut json, 42, "agent")?;
-    /// assert_eq!(t.meta().process_name_of(42), "agent");
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn process(
-        &mut self,
-        out: &mut dyn ExportWriter,
-        pid: u32,
-        name: &str,
-    ) -> Result<(), Error> {
+    fn process(&mut self, out: &mut dyn ExportWriter, pid: u32, name: &str) -> Result<(), Error> {
         let pid = pid as u64;
-        self.meta.name_process_of(pid, name);
+        if self.meta.processes.get(&pid).map(String::as_str) != Some(name) {
+            self.meta.name_process_of(pid, name);
+        }
         if self.named_processes.insert(pid) {
-            let name = self.meta.process_name_of(pid).to_string();
-            out.process_name(pid, &name)?;
+            out.process_name(pid, self.meta.process_name_of(pid))?;
         }
         Ok(())
     }
 
+    /// Notes an entry of `lane` at `ts`: its thread.
+    fn note(&mut self, lane: LaneId, ts: u64) -> ThreadRef {
+        let thread = self.thread_of(lane);
+        self.meta.know(thread, lane.slot);
+        if let Some(last) = self.last_ts.get_mut(&thread) {
+            *last = ts;
+        } else {
+            self.last_ts.insert(thread, ts);
+        }
+        self.latest = ts;
+        thread
+    }
+
     /// An index event: the decoder's, or an instant `"kind {k}"`.
-    ///
-    /// ```
-    /// use tracering::export::{ClockInfo, FxtWriter, Translator};
-    /// use tracering::pipeline::{IndexEvent, LaneId};
-    /// let mut fxt = FxtWriter::new(std::io::sink());
-    /// let mut t = Translator::new();
-    /// t.start(&mut fxt, &ClockInfo::nanoseconds())?;
-    /// t.index_event(&mut fxt, LaneId::default(), &IndexEvent { kind: 3, ..Default::default() })?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn index_event(
+    fn index_event(
         &mut self,
         out: &mut dyn ExportWriter,
         lane: LaneId,
         event: &IndexEvent,
     ) -> Result<(), Error> {
-        let thread = self.name_once(out, lane)?;
-        self.last_ts.insert(thread, event.timestamp);
-        self.latest = event.timestamp;
-        let mut out = Counting {
-            out,
-            events: &mut self.events,
-        };
-        if self.decoder.event(&mut out, thread, lane, event)? {
+        let thread = self.note(lane, event.timestamp);
+        let (mut counting, decoder) = self.parts(out);
+        if decoder.event(&mut counting, thread, lane, event)? {
             return Ok(());
         }
         if event.kind == schema::EVENT_LOSS {
@@ -705,7 +761,7 @@ impl<D: EntryDecoder> Translator<D> {
                 Arg::new("records", event.a & 0xFFFF_FFFF),
                 Arg::new("since", event.b),
             ];
-            return out.event(&ExportEvent {
+            return counting.event(&ExportEvent {
                 ts: event.timestamp,
                 thread,
                 phase: Phase::Instant,
@@ -714,41 +770,30 @@ impl<D: EntryDecoder> Translator<D> {
                 args: &args,
             });
         }
-        self.name.clear();
-        let _ = write!(self.name, "kind {}", event.kind);
+        let mut name = std::mem::take(&mut self.name);
+        name.clear();
+        let _ = write!(name, "kind {}", event.kind);
         let args = [
             Arg::new("a", event.a),
             Arg::new("b", event.b),
             Arg::new("aux", event.aux as u64),
         ];
-        out.event(&ExportEvent {
+        let (mut counting, _) = self.parts(out);
+        let done = counting.event(&ExportEvent {
             ts: event.timestamp,
             thread,
             phase: Phase::Instant,
             category: CATEGORY,
-            name: &self.name,
+            name: &name,
             args: &args,
-        })
+        });
+        self.name = name;
+        done
     }
 
     /// A record: the decoder's, or an instant `"record {kind}"` with its
     /// length and payload.
-    ///
-    /// ```
-    /// use tracering::export::{ClockInfo, JsonWriter, ExportWriter, Translator};
-    /// use tracering::pipeline::LaneId;
-    /// let mut json = JsonWriter::new(Vec::new());
-    /// let mut t = Translator::new();
-    /// t.start(&mut json, &ClockInfo::nanoseconds())?;
-    /// t.record(&mut json, LaneId::default(), 2, 10, b"hello")?;
-    /// t.record(&mut json, LaneId::default(), 2, 11, &[0xff, 0x00])?;
-    /// json.finish()?;
-    /// let text = String::from_utf8(json.into_inner()).unwrap();
-    /// assert!(text.contains(r#""args":{"len":5,"payload":"hello"}"#));
-    /// assert!(text.contains(r#""args":{"len":2,"payload_hex":"ff00"}"#));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn record(
+    fn record(
         &mut self,
         out: &mut dyn ExportWriter,
         lane: LaneId,
@@ -756,68 +801,66 @@ impl<D: EntryDecoder> Translator<D> {
         timestamp: u64,
         payload: &[u8],
     ) -> Result<(), Error> {
-        let thread = self.name_once(out, lane)?;
-        self.last_ts.insert(thread, timestamp);
-        self.latest = timestamp;
-        let mut out = Counting {
-            out,
-            events: &mut self.events,
-        };
-        if self
-            .decoder
-            .record(&mut out, thread, lane, kind, timestamp, payload)?
-        {
+        let thread = self.note(lane, timestamp);
+        let (mut counting, decoder) = self.parts(out);
+        if decoder.record(&mut counting, thread, lane, kind, timestamp, payload)? {
             return Ok(());
         }
-        self.name.clear();
-        let _ = write!(self.name, "record {kind}");
-        self.text.clear();
+        let mut name = std::mem::take(&mut self.name);
+        let mut text = std::mem::take(&mut self.text);
+        name.clear();
+        let _ = write!(name, "record {kind}");
+        text.clear();
         let (key, cut) = match std::str::from_utf8(payload) {
             Ok(s) => {
                 let mut end = s.len().min(MAX_PAYLOAD_TEXT);
                 while !s.is_char_boundary(end) {
                     end -= 1;
                 }
-                self.text.push_str(&s[..end]);
+                text.push_str(&s[..end]);
                 ("payload", end < s.len())
             }
             Err(_) => {
                 for b in payload.iter().take(MAX_PAYLOAD_HEX) {
-                    let _ = write!(self.text, "{b:02x}");
+                    let _ = write!(text, "{b:02x}");
                 }
                 ("payload_hex", payload.len() > MAX_PAYLOAD_HEX)
             }
         };
         let args = [
             Arg::new("len", payload.len() as u64),
-            Arg::new(key, self.text.as_str()),
+            Arg::new(key, text.as_str()),
             Arg::new("cut", true),
         ];
-        out.event(&ExportEvent {
+        let (mut counting, _) = self.parts(out);
+        let done = counting.event(&ExportEvent {
             ts: timestamp,
             thread,
             phase: Phase::Instant,
             category: CATEGORY,
-            name: &self.name,
+            name: &name,
             args: &args[..if cut { 3 } else { 2 }],
-        })
+        });
+        self.name = name;
+        self.text = text;
+        done
     }
 
     /// The end of the entries: the decoder writes what it still owes (a
-    /// [`SpanDecoder`](super::SpanDecoder) ends the slices still open,
-    /// whose exits were lost, so that the export nests). Call it once,
-    /// after the last [`entry`](Self::entry) and before the writer's
+    /// [`SpanDecoder`] ends the slices still open, whose exits were lost,
+    /// so that the export nests). Call it once, after the last
+    /// [`entry`](Self::entry) and before the writer's
     /// [`finish`](ExportWriter::finish); [`ExportSink::finish`](super::ExportSink::finish)
-    /// does.
+    /// and [`export::convert`](super::convert) do.
     ///
     /// ```
-    /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, SpanDecoder, Translator};
-    /// use tracering::pipeline::{schema, IndexEvent, LaneId};
+    /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, Translator};
+    /// use tracering::pipeline::{schema, Entry, IndexEvent, LaneId};
     /// let mut json = JsonWriter::new(Vec::new());
-    /// let mut t = Translator::with_decoder(SpanDecoder::default());
+    /// let mut t = Translator::new();
     /// t.start(&mut json, &ClockInfo::nanoseconds())?;
     /// let enter = IndexEvent { timestamp: 5, kind: schema::EVENT_SPAN_ENTER, a: 1, b: 1, ..Default::default() };
-    /// t.index_event(&mut json, LaneId::default(), &enter)?; // its exit was lost
+    /// t.entry(&mut json, &Entry::Event { lane: LaneId::default(), event: enter })?; // its exit was lost
     /// t.end_of_trace(&mut json)?;
     /// json.finish()?;
     /// assert_eq!(t.events_written(), 2);
@@ -826,39 +869,27 @@ impl<D: EntryDecoder> Translator<D> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn end_of_trace(&mut self, out: &mut dyn ExportWriter) -> Result<(), Error> {
-        let mut out = Counting {
-            out,
-            events: &mut self.events,
-        };
-        self.decoder.end_of_trace(&mut out)
+        let (mut out, decoder) = self.parts(out);
+        decoder.end_of_trace(&mut out)
     }
 
     /// A drop report: a counter `"dropped"` with the thread's running
     /// totals, at its last timestamp (or the last on any thread).
-    ///
-    /// ```
-    /// use tracering::export::{ClockInfo, FxtWriter, Translator};
-    /// use tracering::pipeline::LaneId;
-    /// let mut fxt = FxtWriter::new(std::io::sink());
-    /// let mut t = Translator::new();
-    /// t.start(&mut fxt, &ClockInfo::nanoseconds())?;
-    /// t.drops(&mut fxt, LaneId::default(), 3, 1)?;
-    /// assert_eq!(t.events_written(), 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn drops(
+    fn drops(
         &mut self,
         out: &mut dyn ExportWriter,
         lane: LaneId,
         events: u64,
         records: u64,
     ) -> Result<(), Error> {
-        let thread = self.name_once(out, lane)?;
+        let thread = self.thread_of(lane);
+        self.meta.know(thread, lane.slot);
         let total = self.drops.entry(thread).or_default();
         total.0 = total.0.saturating_add(events);
         total.1 = total.1.saturating_add(records);
         let args = [Arg::new("events", total.0), Arg::new("records", total.1)];
         let ts = self.last_ts.get(&thread).copied().unwrap_or(self.latest);
+        let (mut out, _) = self.parts(out);
         out.event(&ExportEvent {
             ts,
             thread,
@@ -866,8 +897,6 @@ impl<D: EntryDecoder> Translator<D> {
             category: CATEGORY,
             name: "dropped",
             args: &args,
-        })?;
-        self.events += 1;
-        Ok(())
+        })
     }
 }

@@ -13,10 +13,10 @@
 //! events it read). So records below that bound go out as soon as the index
 //! events before them have, and a merge holds back at most one visit.
 
+use super::entry::Entry;
 use super::registry::IndexEvent;
 use super::schema;
 use super::sink::LaneId;
-use super::trace::TraceEntry;
 use crate::clock::TickScale;
 use std::collections::{HashMap, VecDeque};
 
@@ -52,10 +52,25 @@ pub(crate) fn convert_loss_time(e: &mut IndexEvent, to_ns: impl FnOnce(u64) -> u
     }
 }
 
+/// A record a lane holds: its payload is `bytes[start..start + len]` of
+/// the lane's store.
+#[derive(Clone, Copy)]
+struct Held {
+    kind: u16,
+    timestamp: u64,
+    start: usize,
+    len: usize,
+}
+
+/// One lane's merge. Its store keeps the payloads of the records it holds
+/// and of those it released and not yet lent; every buffer is reused, so
+/// a warm merge allocates nothing.
 #[derive(Default)]
 struct LaneQueue {
-    events: VecDeque<(TraceEntry, Option<u32>)>,
-    records: VecDeque<TraceEntry>,
+    lane: LaneId,
+    events: VecDeque<(IndexEvent, Option<u32>)>,
+    records: VecDeque<Held>,
+    bytes: Vec<u8>,
     /// The lane's count of the next record to hand out.
     next_record: u64,
     /// Records numbered below this may go out once the events before them
@@ -75,24 +90,59 @@ fn monotonic(floor: &mut u64, ns: u64) -> u64 {
     *floor
 }
 
-/// The entry with its timestamp raised to `floor` (which follows it).
-fn in_order(floor: &mut u64, mut entry: TraceEntry) -> TraceEntry {
-    match &mut entry {
-        TraceEntry::Event { event, .. } => event.timestamp = monotonic(floor, event.timestamp),
-        TraceEntry::Record { timestamp, .. } => *timestamp = monotonic(floor, *timestamp),
-        _ => {}
-    }
-    entry
+/// An entry released by the merge, its payload in lane `queue`'s store.
+#[derive(Clone, Copy)]
+enum Out {
+    Event {
+        lane: LaneId,
+        event: IndexEvent,
+    },
+    Record {
+        lane: LaneId,
+        queue: usize,
+        held: Held,
+    },
 }
 
 impl LaneQueue {
+    /// Frees the store of what went out: only while nothing released is
+    /// waiting to be lent.
+    fn reclaim(&mut self) {
+        let Some(first) = self.records.front().map(|h| h.start) else {
+            self.bytes.clear();
+            return;
+        };
+        if first > self.bytes.len() / 2 {
+            self.bytes.drain(..first);
+            for h in self.records.iter_mut() {
+                h.start -= first;
+            }
+        }
+    }
+
+    /// Keeps a record's payload in the store.
+    fn hold(&mut self, kind: u16, timestamp: u64, payload: &[u8]) -> Held {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(payload);
+        Held {
+            kind,
+            timestamp,
+            start,
+            len: payload.len(),
+        }
+    }
+
     /// Hands out what is known to be in order.
-    fn release(&mut self, out: &mut VecDeque<TraceEntry>) {
+    fn release(&mut self, me: usize, out: &mut VecDeque<Out>) {
         loop {
             if let Some(&(_, rb)) = self.events.front() {
                 if due(rb, self.next_record) {
-                    if let Some((e, _)) = self.events.pop_front() {
-                        out.push_back(in_order(&mut self.out_ns, e));
+                    if let Some((mut event, _)) = self.events.pop_front() {
+                        event.timestamp = monotonic(&mut self.out_ns, event.timestamp);
+                        out.push_back(Out::Event {
+                            lane: self.lane,
+                            event,
+                        });
                     }
                     continue;
                 }
@@ -100,8 +150,13 @@ impl LaneQueue {
             if !self.records.is_empty()
                 && (self.next_record < self.floor || !self.events.is_empty())
             {
-                if let Some(r) = self.records.pop_front() {
-                    out.push_back(in_order(&mut self.out_ns, r));
+                if let Some(mut held) = self.records.pop_front() {
+                    held.timestamp = monotonic(&mut self.out_ns, held.timestamp);
+                    out.push_back(Out::Record {
+                        lane: self.lane,
+                        queue: me,
+                        held,
+                    });
                 }
                 self.next_record = self.next_record.wrapping_add(1);
                 continue;
@@ -112,22 +167,11 @@ impl LaneQueue {
 }
 
 /// A record of a batch, as parsed from its framing.
+#[derive(Clone, Copy)]
 pub(crate) struct RawRecord<'a> {
     pub(crate) kind: u16,
     pub(crate) timestamp: u64,
     pub(crate) payload: &'a [u8],
-}
-
-/// An entry of a batch merged in place ([`Merge::batch_direct`]).
-pub(crate) enum Direct<'a> {
-    /// An index event, its timestamps converted.
-    Event(IndexEvent),
-    /// A record, its payload borrowed from the batch.
-    Record {
-        kind: u16,
-        timestamp: u64,
-        payload: &'a [u8],
-    },
 }
 
 /// Where a batch's records start in the lane's count, and whether the
@@ -138,27 +182,35 @@ pub(crate) struct BatchOrder {
     pub(crate) complete: bool,
 }
 
-/// Each lane's merge, by (slot, pid, generation).
-type Lanes = HashMap<(u32, u32, u64), LaneQueue>;
-
-/// The merge of `lane` (made on its first batch).
-fn queue(lanes: &mut Lanes, lane: LaneId) -> &mut LaneQueue {
-    lanes
-        .entry((lane.slot, lane.pid, lane.generation))
-        .or_default()
-}
-
 /// Per-lane merges, and the entries they released.
 #[derive(Default)]
 pub(crate) struct Merge {
-    lanes: Lanes,
-    ready: VecDeque<TraceEntry>,
+    /// Each lane's index in `lanes`, by (slot, pid, generation).
+    index: HashMap<(u32, u32, u64), usize>,
+    lanes: Vec<LaneQueue>,
+    ready: VecDeque<Out>,
 }
 
 impl Merge {
+    /// The merge of `lane` (made on its first batch), and its index.
+    fn queue(&mut self, lane: LaneId) -> (usize, &mut LaneQueue) {
+        let n = self.lanes.len();
+        let at = *self
+            .index
+            .entry((lane.slot, lane.pid, lane.generation))
+            .or_insert(n);
+        if at == n {
+            self.lanes.push(LaneQueue::default());
+        }
+        let q = &mut self.lanes[at];
+        q.lane = lane;
+        (at, q)
+    }
+
     /// Takes one batch of `lane`: its index events and records, with tick
     /// timestamps converted by `scale` (`None`: already nanoseconds), in
-    /// order by `order` (`None`: handed out as they come).
+    /// order by `order` (`None`: handed out as they come). Payloads are
+    /// copied into the lane's reused store.
     pub(crate) fn batch<'a>(
         &mut self,
         lane: LaneId,
@@ -168,31 +220,44 @@ impl Merge {
         order: Option<BatchOrder>,
     ) {
         // Each lane's time is kept from going back as its entries go out
-        // (`in_order`), after the merge.
+        // (`monotonic`), after the merge.
         let convert = |t: u64| scale.map_or(t, |s| s.to_ns(t));
-        let loss_time = |e: &mut IndexEvent| convert_loss_time(e, convert);
-        let q = queue(&mut self.lanes, lane);
+        let nothing_lent = self.ready.is_empty();
+        let ready = &mut self.ready;
+        let n = self.lanes.len();
+        let at = *self
+            .index
+            .entry((lane.slot, lane.pid, lane.generation))
+            .or_insert(n);
+        if at == n {
+            self.lanes.push(LaneQueue::default());
+        }
+        let q = &mut self.lanes[at];
+        q.lane = lane;
+        if nothing_lent {
+            q.reclaim();
+        }
         let Some(order) = order else {
             for mut event in events {
                 event.timestamp = convert(event.timestamp);
-                loss_time(&mut event);
-                self.ready.push_back(TraceEntry::Event { lane, event });
+                convert_loss_time(&mut event, convert);
+                ready.push_back(Out::Event { lane, event });
             }
             for r in records {
-                self.ready.push_back(TraceEntry::Record {
+                let held = q.hold(r.kind, convert(r.timestamp), r.payload);
+                ready.push_back(Out::Record {
                     lane,
-                    kind: r.kind,
-                    timestamp: convert(r.timestamp),
-                    payload: r.payload.to_vec(),
+                    queue: at,
+                    held,
                 });
             }
             return;
         };
         for mut event in events {
             event.timestamp = convert(event.timestamp);
-            loss_time(&mut event);
+            convert_loss_time(&mut event, convert);
             let rb = records_before(&event);
-            q.events.push_back((TraceEntry::Event { lane, event }, rb));
+            q.events.push_back((event, rb));
         }
         if q.records.is_empty() {
             // Where the count stands (a reader may start in a lane's middle).
@@ -201,60 +266,56 @@ impl Merge {
         let mut n = 0;
         for r in records {
             n += 1;
-            q.records.push_back(TraceEntry::Record {
-                lane,
-                kind: r.kind,
-                timestamp: convert(r.timestamp),
-                payload: r.payload.to_vec(),
-            });
+            let held = q.hold(r.kind, convert(r.timestamp), r.payload);
+            q.records.push_back(held);
         }
         if order.complete {
             q.floor = q.floor.max(order.first_record.saturating_add(n));
         }
-        q.release(&mut self.ready);
+        q.release(at, ready);
     }
 
     /// A complete batch of a lane that holds nothing back, merged straight
     /// from the batch's own memory: each entry goes to `emit` in the order
-    /// written, borrowed, with nothing allocated. `Ok(false)` (and nothing
+    /// written, borrowed, with nothing copied. `Ok(false)` (and nothing
     /// emitted) when the batch is not complete or the lane holds entries
     /// from earlier batches: then use [`batch`](Self::batch).
-    pub(crate) fn batch_direct(
+    pub(crate) fn batch_direct<'a>(
         &mut self,
         lane: LaneId,
         events: &[IndexEvent],
-        records: &[RawRecord<'_>],
+        records: impl Iterator<Item = RawRecord<'a>>,
         scale: TickScale,
         order: BatchOrder,
-        mut emit: impl FnMut(Direct<'_>) -> Result<(), crate::Error>,
+        mut emit: impl FnMut(Entry<'_>) -> Result<(), crate::Error>,
     ) -> Result<bool, crate::Error> {
-        let q = queue(&mut self.lanes, lane);
+        let (_, q) = self.queue(lane);
         if !order.complete || !q.events.is_empty() || !q.records.is_empty() {
             return Ok(false);
         }
         let mut next = order.first_record;
-        let (mut i, mut j) = (0, 0);
-        while i < events.len() || j < records.len() {
+        let mut records = records.peekable();
+        let mut i = 0;
+        while i < events.len() || records.peek().is_some() {
             // The next index event goes first if it counts no more records
             // than have gone (or has no order word), or if no record is left.
             let event_first = events
                 .get(i)
-                .is_some_and(|e| j == records.len() || due(records_before(e), next));
+                .is_some_and(|e| records.peek().is_none() || due(records_before(e), next));
             if event_first {
                 let mut e = events[i];
                 e.timestamp = monotonic(&mut q.out_ns, scale.to_ns(e.timestamp));
                 convert_loss_time(&mut e, |t| scale.to_ns(t));
-                emit(Direct::Event(e))?;
+                emit(Entry::Event { lane, event: e })?;
                 i += 1;
-            } else {
-                let r = &records[j];
-                emit(Direct::Record {
+            } else if let Some(r) = records.next() {
+                emit(Entry::Record {
+                    lane,
                     kind: r.kind,
                     timestamp: monotonic(&mut q.out_ns, scale.to_ns(r.timestamp)),
                     payload: r.payload,
                 })?;
                 next = next.wrapping_add(1);
-                j += 1;
             }
         }
         q.next_record = next;
@@ -262,68 +323,103 @@ impl Merge {
         Ok(true)
     }
 
-    /// An entry that needs no merging (it goes out now).
-    pub(crate) fn pass(&mut self, entry: TraceEntry) {
-        self.ready.push_back(entry);
+    /// Whether an entry has been released and not lent yet.
+    pub(crate) fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
     }
 
-    /// The next entry released, if any.
-    pub(crate) fn next(&mut self) -> Option<TraceEntry> {
-        self.ready.pop_front()
+    /// The next entry released, if any, borrowed from its lane's store.
+    pub(crate) fn next(&mut self) -> Option<Entry<'_>> {
+        Some(match self.ready.pop_front()? {
+            Out::Event { lane, event } => Entry::Event { lane, event },
+            Out::Record { lane, queue, held } => Entry::Record {
+                lane,
+                kind: held.kind,
+                timestamp: held.timestamp,
+                payload: self
+                    .lanes
+                    .get(queue)
+                    .and_then(|q| q.bytes.get(held.start..held.start + held.len))
+                    .unwrap_or_default(),
+            },
+        })
     }
 
     /// The end of the input: hands out everything still held, lane by lane.
     pub(crate) fn finish(&mut self) {
-        let mut keys: Vec<_> = self.lanes.keys().copied().collect();
+        let mut keys: Vec<_> = self.index.iter().map(|(k, &i)| (*k, i)).collect();
         keys.sort_unstable();
-        for k in keys {
-            if let Some(q) = self.lanes.get_mut(&k) {
-                q.floor = u64::MAX;
-                q.release(&mut self.ready);
-                // Events that count records the file does not hold (the ring
-                // dropped them, or the file ends early) go out last.
-                while let Some((e, _)) = q.events.pop_front() {
-                    self.ready.push_back(e);
-                }
+        for (_, at) in keys {
+            let q = &mut self.lanes[at];
+            q.floor = u64::MAX;
+            q.release(at, &mut self.ready);
+            // Events that count records the input does not hold (the ring
+            // dropped them, or the file ends early) go out last.
+            while let Some((mut event, _)) = q.events.pop_front() {
+                event.timestamp = monotonic(&mut q.out_ns, event.timestamp);
+                self.ready.push_back(Out::Event {
+                    lane: q.lane,
+                    event,
+                });
             }
         }
     }
 }
 
-/// Parses the records of a batch: each a 16-byte header (size, kind, check,
-/// timestamp), the payload and zeros to 8. `None` at the first bad frame.
-pub(crate) fn parse_records(mut bytes: &[u8]) -> Option<Vec<RawRecord<'_>>> {
+/// The records of a batch, parsed from their framing: each a 16-byte
+/// header (size, kind, check, timestamp), the payload and zeros to 8.
+#[derive(Clone)]
+pub(crate) struct Records<'a> {
+    bytes: &'a [u8],
+}
+
+/// One record's frame at the start of `bytes`, and the frame's length;
+/// `None` if it is not a valid record.
+fn frame_at(bytes: &[u8]) -> Option<(RawRecord<'_>, usize)> {
     use crate::record::format::framed;
     use crate::EventHeader;
-    let mut out = Vec::new();
-    while !bytes.is_empty() {
-        let head = bytes.get(..16)?;
-        let size = u32::from_le_bytes(head[0..4].try_into().ok()?);
-        let kind = u16::from_le_bytes(head[4..6].try_into().ok()?);
-        let check = u16::from_le_bytes(head[6..8].try_into().ok()?);
-        let timestamp = u64::from_le_bytes(head[8..16].try_into().ok()?);
-        let hdr = EventHeader {
-            size,
-            kind,
-            check,
-            timestamp,
-        };
-        let frame = framed(size as u64);
-        if !hdr.is_valid()
-            || size == 0
-            || kind == EventHeader::KIND_PAD
-            || frame > bytes.len() as u64
-        {
-            return None;
-        }
-        out.push(RawRecord {
-            kind,
-            timestamp,
-            payload: &bytes[16..16 + size as usize],
-        });
-        bytes = &bytes[frame as usize..];
+    let head = bytes.get(..16)?;
+    let size = u32::from_le_bytes(head[0..4].try_into().ok()?);
+    let kind = u16::from_le_bytes(head[4..6].try_into().ok()?);
+    let check = u16::from_le_bytes(head[6..8].try_into().ok()?);
+    let timestamp = u64::from_le_bytes(head[8..16].try_into().ok()?);
+    let hdr = EventHeader {
+        size,
+        kind,
+        check,
+        timestamp,
+    };
+    let frame = framed(size as u64);
+    if !hdr.is_valid() || size == 0 || kind == EventHeader::KIND_PAD || frame > bytes.len() as u64 {
+        return None;
     }
-    Some(out)
+    let r = RawRecord {
+        kind,
+        timestamp,
+        payload: &bytes[16..16 + size as usize],
+    };
+    Some((r, frame as usize))
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = RawRecord<'a>;
+
+    fn next(&mut self) -> Option<RawRecord<'a>> {
+        let (r, frame) = frame_at(self.bytes)?;
+        self.bytes = &self.bytes[frame..];
+        Some(r)
+    }
+}
+
+/// The records of a batch, after checking every frame: `None` at the
+/// first bad one.
+pub(crate) fn parse_records(bytes: &[u8]) -> Option<Records<'_>> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (_, frame) = frame_at(rest)?;
+        rest = &rest[frame..];
+    }
+    Some(Records { bytes })
 }
 
 #[cfg(test)]
@@ -386,8 +482,8 @@ mod tests {
         let mut stamps = Vec::new();
         while let Some(e) = m.next() {
             match e {
-                TraceEntry::Event { event, .. } => stamps.push(event.timestamp),
-                TraceEntry::Record { timestamp, .. } => stamps.push(timestamp),
+                Entry::Event { event, .. } => stamps.push(event.timestamp),
+                Entry::Record { timestamp, .. } => stamps.push(timestamp),
                 _ => {}
             }
         }
@@ -400,11 +496,8 @@ mod tests {
             ([enter(120, 1)], [rec(130)], scale(0, 950), 1),
         ] {
             let direct = m
-                .batch_direct(lane, &events, &records, s, order(first), |d| {
-                    stamps.push(match d {
-                        Direct::Event(e) => e.timestamp,
-                        Direct::Record { timestamp, .. } => timestamp,
-                    });
+                .batch_direct(lane, &events, records.into_iter(), s, order(first), |d| {
+                    stamps.extend(d.timestamp());
                     Ok(())
                 })
                 .unwrap();

@@ -16,6 +16,7 @@
 //! ```
 
 mod drain;
+mod entry;
 mod lane;
 pub(crate) mod merge;
 mod registry;
@@ -27,6 +28,7 @@ pub(crate) mod trace;
 mod wake;
 
 pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
+pub use entry::Entry;
 pub use lane::Lane;
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
@@ -34,6 +36,6 @@ pub use registry::{
     FullPolicy, IndexEvent, LaneMode, LaneStatus, Registry, RegistryConfig, RegistryStats,
     SlotState,
 };
-pub use sink::{Batch, CallbackSink, Entry, LaneId, NullSink, RefusedThread, Sink};
+pub use sink::{Batch, CallbackSink, LaneId, NullSink, RefusedThread, Sink};
 pub use snapshot::{LaneSnapshot, SnapshotReport, Snapshotter};
-pub use trace::{FileSink, TraceEntry, TraceReader};
+pub use trace::{FileSink, TraceReader};

@@ -2,6 +2,7 @@
 //! and a null sink. [`FileSink`](super::FileSink) (in `trace.rs`) writes the
 //! binary trace file.
 
+use super::entry::Entry;
 use super::registry::IndexEvent;
 use crate::clock::TickScale;
 use crate::{Error, Record};
@@ -166,23 +167,14 @@ impl Sink for NullSink {
     }
 }
 
-/// One item handed to a [`CallbackSink`].
-#[derive(Debug)]
-pub enum Entry<'a> {
-    /// An index event.
-    Event(LaneId, &'a IndexEvent),
-    /// A record, zero-copy.
-    Record(LaneId, &'a Record<'a>),
-    /// Drops reported by a lane: `(lane, events, records)`.
-    Drops(LaneId, u64, u64),
-}
-
-/// A sink that calls a closure for each entry.
+/// A sink that calls a closure with each [`Entry`]: index events, records
+/// and drop reports of every lane (timestamps in nanoseconds), and the
+/// timebase, process names and refused threads.
 ///
 /// ```
 /// use tracering::pipeline::{CallbackSink, Entry};
 /// let mut n = 0;
-/// let _sink = CallbackSink::new(move |e: Entry<'_>| if let Entry::Event(..) = e { n += 1 });
+/// let _sink = CallbackSink::new(move |e: Entry<'_>| if let Entry::Event { .. } = e { n += 1 });
 /// ```
 pub struct CallbackSink<F>(F);
 
@@ -209,15 +201,43 @@ impl<F: FnMut(Entry<'_>)> CallbackSink<F> {
 
 impl<F: FnMut(Entry<'_>)> Sink for CallbackSink<F> {
     fn event(&mut self, lane: LaneId, event: &IndexEvent) -> Result<(), Error> {
-        (self.0)(Entry::Event(lane, event));
+        (self.0)(Entry::Event {
+            lane,
+            event: *event,
+        });
         Ok(())
     }
     fn record(&mut self, lane: LaneId, record: &Record<'_>) -> Result<(), Error> {
-        (self.0)(Entry::Record(lane, record));
+        (self.0)(Entry::Record {
+            lane,
+            kind: record.kind(),
+            timestamp: record.timestamp(),
+            payload: record.payload(),
+        });
         Ok(())
     }
     fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
-        (self.0)(Entry::Drops(lane, events, records));
+        (self.0)(Entry::Drops {
+            lane,
+            events,
+            records,
+        });
+        Ok(())
+    }
+    fn timebase(&mut self, timebase: &crate::clock::Timebase) -> Result<(), Error> {
+        (self.0)(Entry::Timebase(*timebase));
+        Ok(())
+    }
+    fn process(&mut self, pid: u32, name: &str) -> Result<(), Error> {
+        (self.0)(Entry::Process { pid, name });
+        Ok(())
+    }
+    fn refused(&mut self, t: &RefusedThread) -> Result<(), Error> {
+        (self.0)(Entry::Refused {
+            pid: t.pid,
+            tid: t.tid,
+            name: &t.name,
+        });
         Ok(())
     }
 }

@@ -40,6 +40,7 @@
 //! other malformed block gives [`TraceError::Corrupt`]. Both name the file
 //! (when the reader opened it) and the block's byte offset.
 
+use super::entry::Entry;
 use super::merge::{parse_records, BatchOrder, Merge};
 use super::registry::IndexEvent;
 use super::sink::{Batch, LaneId, RefusedThread, Sink};
@@ -144,13 +145,14 @@ fn lane_header(lane: LaneId, a: u64, b: u64, c: Option<u64>) -> Vec<u8> {
 /// Under a drain it takes whole [`Batch`]es: one block per visit to a lane.
 ///
 /// ```
-/// use tracering::pipeline::{FileSink, Sink, TraceReader, TraceEntry, IndexEvent, LaneId};
+/// use tracering::pipeline::{Entry, FileSink, Sink, TraceReader, IndexEvent, LaneId};
 /// let path = std::env::temp_dir().join(format!("doc-{}.trace", std::process::id()));
 /// let mut sink = FileSink::create(&path)?;
 /// sink.event(LaneId::default(), &IndexEvent { kind: 1, ..Default::default() })?;
 /// sink.flush()?;
-/// let entries: Vec<_> = TraceReader::open(&path)?.collect::<Result<_, _>>()?;
-/// assert!(matches!(entries[0], TraceEntry::Event { .. }));
+/// let mut reader = TraceReader::open(&path)?;
+/// assert!(matches!(reader.next(), Some(Ok(Entry::Event { .. }))));
+/// assert!(reader.next().is_none());
 /// # std::fs::remove_file(&path).ok();
 /// # Ok::<(), tracering::Error>(())
 /// ```
@@ -294,55 +296,55 @@ impl Sink for FileSink {
     }
 }
 
-/// One entry read back from a trace file. Later versions of the format may
-/// add kinds of entries, so a `match` needs a wildcard arm.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TraceEntry {
-    /// An index event.
-    Event {
-        /// Its lane.
-        lane: LaneId,
-        /// The event.
-        event: IndexEvent,
-    },
-    /// A variable-length record.
-    Record {
-        /// Its lane.
-        lane: LaneId,
-        /// Record kind.
-        kind: u16,
-        /// Record timestamp.
-        timestamp: u64,
-        /// Payload bytes.
-        payload: Vec<u8>,
-    },
-    /// What the timestamps mean (first in a file a drain wrote).
-    Timebase(Timebase),
-    /// Drops a lane reported.
+/// A block's entry that needs no merging, lent from the reader's buffer
+/// before the next block is read.
+#[derive(Clone, Copy)]
+enum Pending {
     Drops {
-        /// The lane.
         lane: LaneId,
-        /// Index events dropped.
         events: u64,
-        /// Records dropped.
         records: u64,
     },
-    /// A thread the registry refused a lane (none was free): its events
-    /// are counted as lost in the drain's report, not in this file.
-    Refused(RefusedThread),
-    /// The name of a process whose lanes follow.
+    Timebase(Timebase),
+    /// The name is the body from byte 4.
     Process {
-        /// Its process id.
         pid: u32,
-        /// Its name (at most 16 bytes as a drain records it).
-        name: String,
+    },
+    /// The name is the body from byte 16.
+    Refused {
+        pid: u32,
+        tid: u64,
     },
 }
 
 /// Reads a trace file written by [`FileSink`], entry by entry: each lane's
 /// entries in the order its thread wrote them (see the module docs), tick
 /// timestamps converted to nanoseconds.
+///
+/// The reader lends each [`Entry`] from buffers it reuses, so it is not an
+/// [`Iterator`]: call [`next`](Self::next) in a `while let` loop. Once its
+/// buffers have grown to the trace's largest block, reading allocates
+/// nothing.
+///
+/// ```
+/// use tracering::pipeline::{Entry, FileSink, IndexEvent, LaneId, Sink, TraceReader};
+/// let path = std::env::temp_dir().join(format!("reader-{}.trace", std::process::id()));
+/// let mut sink = FileSink::create(&path)?;
+/// for kind in 1..=3 {
+///     sink.event(LaneId::default(), &IndexEvent { kind, ..Default::default() })?;
+/// }
+/// sink.flush()?;
+/// let mut reader = TraceReader::open(&path)?;
+/// let mut kinds = Vec::new();
+/// while let Some(entry) = reader.next() {
+///     if let Entry::Event { event, .. } = entry? {
+///         kinds.push(event.kind);
+///     }
+/// }
+/// assert_eq!(kinds, [1, 2, 3]);
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), tracering::Error>(())
+/// ```
 pub struct TraceReader<R> {
     input: R,
     offset: u64,
@@ -350,6 +352,8 @@ pub struct TraceReader<R> {
     /// The current block's body (reused).
     body: Vec<u8>,
     merge: Merge,
+    /// The current block's entry, if it needs no merging.
+    pending: Option<Pending>,
     scale: Option<TickScale>,
     /// The error that ended reading, handed out after what came before it.
     error: Option<Error>,
@@ -460,6 +464,7 @@ impl<R: Read> TraceReader<R> {
             done: false,
             body: Vec::new(),
             merge: Merge::default(),
+            pending: None,
             scale: None,
             error: None,
             path: None,
@@ -483,12 +488,10 @@ impl<R: Read> TraceReader<R> {
         if h[2..4] != [0, 0] || h[12..16] != [0; 4] || len > MAX_BLOCK {
             return Err(corrupt());
         }
-        self.body.clear();
-        let got = (&mut self.input)
-            .take(len as u64)
-            .read_to_end(&mut self.body)
-            .map_err(|e| TraceError::io(e, Some(at)))?;
-        if got != len as usize {
+        // The buffer keeps its capacity: no allocation once it holds the
+        // largest block.
+        self.body.resize(len as usize, 0);
+        if !read_full(&mut self.input, &mut self.body, at)? && len > 0 {
             return Err(TraceError::Truncated {
                 path: None,
                 offset: at,
@@ -532,11 +535,10 @@ impl<R: Read> TraceReader<R> {
                 let events = body[LANE_HEADER..records_at]
                     .chunks_exact(EVENT_BYTES)
                     .map(bytemuck::pod_read_unaligned::<IndexEvent>);
-                self.merge
-                    .batch(id, events, records.into_iter(), scale, order);
+                self.merge.batch(id, events, records, scale, order);
             }
             (TAG_DROPS, 40) if flags == 0 => {
-                self.merge.pass(TraceEntry::Drops {
+                self.pending = Some(Pending::Drops {
                     lane: lane(body),
                     events: u64_at(body, 24),
                     records: u64_at(body, 32),
@@ -548,7 +550,7 @@ impl<R: Read> TraceReader<R> {
                 if body[9..16] != [0; 7] {
                     return Err(corrupt());
                 }
-                self.merge.pass(TraceEntry::Timebase(Timebase {
+                self.pending = Some(Pending::Timebase(Timebase {
                     mode,
                     source,
                     counter_hz: u64_at(body, 16),
@@ -563,21 +565,19 @@ impl<R: Read> TraceReader<R> {
                 });
             }
             (TAG_PROCESS, n) if flags == 0 && (4..=4 + MAX_NAME).contains(&n) => {
-                let name = std::str::from_utf8(&body[4..]).map_err(|_| corrupt())?;
-                self.merge.pass(TraceEntry::Process {
+                std::str::from_utf8(&body[4..]).map_err(|_| corrupt())?;
+                self.pending = Some(Pending::Process {
                     pid: u32_at(body, 0),
-                    name: name.to_owned(),
                 });
             }
             (TAG_REFUSED, n)
                 if flags == 0 && (16..=16 + MAX_NAME).contains(&n) && body[4..8] == [0; 4] =>
             {
-                let name = std::str::from_utf8(&body[16..]).map_err(|_| corrupt())?;
-                self.merge.pass(TraceEntry::Refused(RefusedThread {
+                std::str::from_utf8(&body[16..]).map_err(|_| corrupt())?;
+                self.pending = Some(Pending::Refused {
                     pid: u32_at(body, 0),
                     tid: u64_at(body, 8),
-                    name: name.to_owned(),
-                }));
+                });
             }
             _ => return Err(corrupt()),
         }
@@ -585,14 +585,22 @@ impl<R: Read> TraceReader<R> {
     }
 }
 
-impl<R: Read> Iterator for TraceReader<R> {
-    type Item = Result<TraceEntry, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(e) = self.merge.next() {
-                return Some(Ok(e));
-            }
+impl<R: Read> TraceReader<R> {
+    /// The next entry, lent until the next call; `None` after the last, or
+    /// after the error that ended reading (everything read before the
+    /// damage comes out first). A lending method, not [`Iterator::next`].
+    ///
+    /// ```
+    /// use tracering::pipeline::{FileSink, TraceReader};
+    /// let path = std::env::temp_dir().join(format!("next-{}.trace", std::process::id()));
+    /// drop(FileSink::create(&path)?);
+    /// assert!(TraceReader::open(&path)?.next().is_none());
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Result<Entry<'_>, Error>> {
+        while !self.merge.has_ready() && self.pending.is_none() {
             if self.done {
                 return self.error.take().map(Err);
             }
@@ -613,5 +621,58 @@ impl<R: Read> Iterator for TraceReader<R> {
                 }
             }
         }
+        let Some(p) = self.pending.take() else {
+            return self.merge.next().map(Ok);
+        };
+        let text = |from: usize| {
+            self.body
+                .get(from..)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default()
+        };
+        Some(Ok(match p {
+            Pending::Drops {
+                lane,
+                events,
+                records,
+            } => Entry::Drops {
+                lane,
+                events,
+                records,
+            },
+            Pending::Timebase(t) => Entry::Timebase(t),
+            Pending::Process { pid } => Entry::Process { pid, name: text(4) },
+            Pending::Refused { pid, tid } => Entry::Refused {
+                pid,
+                tid,
+                name: text(16),
+            },
+        }))
+    }
+
+    /// Calls `f` with every entry, in order, until the end or the first
+    /// error (which it returns, after the entries read before it), or
+    /// until `f` fails.
+    ///
+    /// ```
+    /// use tracering::pipeline::{FileSink, IndexEvent, LaneId, Sink, TraceReader};
+    /// let path = std::env::temp_dir().join(format!("for-each-{}.trace", std::process::id()));
+    /// let mut sink = FileSink::create(&path)?;
+    /// sink.event(LaneId::default(), &IndexEvent::default())?;
+    /// sink.flush()?;
+    /// let mut n = 0;
+    /// TraceReader::open(&path)?.for_each(|_| { n += 1; Ok(()) })?;
+    /// assert_eq!(n, 1);
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn for_each(
+        &mut self,
+        mut f: impl FnMut(Entry<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        while let Some(entry) = self.next() {
+            f(entry?)?;
+        }
+        Ok(())
     }
 }

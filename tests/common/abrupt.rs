@@ -13,7 +13,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::schema::{self, Decoded};
-use tracering::pipeline::{LaneId, TraceEntry, TraceReader};
+use tracering::pipeline::{Entry, LaneId, TraceReader};
 use tracering::Error;
 use tracering::TraceError;
 use tracing_subscriber::prelude::*;
@@ -171,11 +171,11 @@ pub fn read(path: &Path) -> Result<Found, Error> {
 /// growing is read up to where it was, not chased).
 pub fn read_prefix(path: &Path, limit: u64) -> Result<Found, Error> {
     let file = std::fs::File::open(path)?;
-    let reader = TraceReader::new(BufReader::with_capacity(1 << 20, file.take(limit)))?;
+    let mut reader = TraceReader::new(BufReader::with_capacity(1 << 20, file.take(limit)))?;
     let mut names: HashMap<LaneId, String> = HashMap::new();
     let mut by_lane: HashMap<LaneId, Counts> = HashMap::new();
     let (mut entries, mut error) = (0, None);
-    for e in reader {
+    while let Some(e) = reader.next() {
         let e = match e {
             Ok(e) => e,
             Err(e) => {
@@ -185,7 +185,7 @@ pub fn read_prefix(path: &Path, limit: u64) -> Result<Found, Error> {
         };
         entries += 1;
         let lane = match &e {
-            TraceEntry::Event { lane, .. } | TraceEntry::Record { lane, .. } => *lane,
+            Entry::Event { lane, .. } | Entry::Record { lane, .. } => *lane,
             _ => continue,
         };
         let d = schema::decode(&e)

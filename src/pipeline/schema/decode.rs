@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::pipeline::registry::IndexEvent;
-use crate::pipeline::trace::TraceEntry;
+use crate::pipeline::Entry;
 
 /// A bounds-checked reader over a payload.
 struct Cursor<'a> {
@@ -114,6 +114,23 @@ pub struct Values<'a> {
 }
 
 impl<'a> Values<'a> {
+    /// The encoded values, their count and the count of omitted ones: for
+    /// a reader that keeps them past their record (see
+    /// [`from_parts`](Self::from_parts)).
+    pub(crate) fn parts(&self) -> (&'a [u8], u16, u16) {
+        (self.bytes, self.count, self.omitted)
+    }
+
+    /// Values again from what [`parts`](Self::parts) gave (a copy of its
+    /// bytes).
+    pub(crate) fn from_parts(bytes: &'a [u8], count: u16, omitted: u16) -> Self {
+        Values {
+            bytes,
+            count,
+            omitted,
+        }
+    }
+
     /// How many values the record holds.
     ///
     /// ```
@@ -652,18 +669,18 @@ pub fn decode_record(kind: u16, payload: &[u8]) -> Result<Option<Decoded<'_>>, S
 /// other kind of entry) are not reserved (`Ok(None)`).
 ///
 /// ```
-/// use tracering::pipeline::{IndexEvent, LaneId, TraceEntry, schema::{self, Decoded}};
-/// let e = TraceEntry::Event {
+/// use tracering::pipeline::{Entry, IndexEvent, LaneId, schema::{self, Decoded}};
+/// let e = Entry::Event {
 ///     lane: LaneId::default(),
 ///     event: IndexEvent { kind: schema::EVENT_INSTANT, a: 3, ..Default::default() },
 /// };
 /// assert!(matches!(schema::decode(&e)?, Some(Decoded::Event { callsite: 3, parent: None, .. })));
 /// # Ok::<(), schema::SchemaError>(())
 /// ```
-pub fn decode(entry: &TraceEntry) -> Result<Option<Decoded<'_>>, SchemaError> {
-    match entry {
-        TraceEntry::Event { event, .. } => decode_event(event),
-        TraceEntry::Record { kind, payload, .. } => decode_record(*kind, payload),
+pub fn decode<'a>(entry: &Entry<'a>) -> Result<Option<Decoded<'a>>, SchemaError> {
+    match *entry {
+        Entry::Event { ref event, .. } => decode_event(event),
+        Entry::Record { kind, payload, .. } => decode_record(kind, payload),
         // Drop reports, and any entry a later file format adds.
         _ => Ok(None),
     }

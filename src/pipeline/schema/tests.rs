@@ -2,7 +2,7 @@
 //! hostile bytes.
 
 use super::*;
-use crate::pipeline::{IndexEvent, TraceEntry};
+use crate::pipeline::{Entry, IndexEvent};
 use proptest::prelude::*;
 
 fn any_value() -> impl Strategy<Value = (u16, Value<'static>)> {
@@ -423,17 +423,17 @@ fn the_small_surface_works() {
     assert!(decode_record(RECORD_THREAD_NAME, &small[..n]).is_err());
     // Entries that are not reserved.
     let lane = super::super::LaneId::default();
-    let drops = TraceEntry::Drops {
+    let drops = Entry::Drops {
         lane,
         events: 1,
         records: 2,
     };
     assert_eq!(decode(&drops), Ok(None));
-    let rec = TraceEntry::Record {
+    let rec = Entry::Record {
         lane,
         kind: 5,
         timestamp: 0,
-        payload: vec![1],
+        payload: &[1],
     };
     assert_eq!(decode(&rec), Ok(None));
     assert_eq!(
@@ -478,7 +478,7 @@ fn loss_markers_decode_with_their_counts() {
         ..Default::default()
     };
     assert_eq!(
-        decode(&TraceEntry::Event {
+        decode(&Entry::Event {
             lane: Default::default(),
             event: e
         }),

@@ -379,7 +379,7 @@ fn soak(args: &SoakArgs) -> i32 {
     let markers = Arc::new(AtomicU64::new(0));
     let markers_sink = markers.clone();
     let sink = CallbackSink::new(move |e: Entry<'_>| {
-        if let Entry::Event(_, ev) = e {
+        if let Entry::Event { event: ev, .. } = e {
             if ev.kind == tracering::pipeline::schema::EVENT_LOSS {
                 markers_sink.fetch_add(1, Ordering::Relaxed);
                 return;

@@ -11,7 +11,7 @@ use tracering::export::{
     ThreadRef, TraceMeta, Translator,
 };
 use tracering::pipeline::schema::{self, Decoded};
-use tracering::pipeline::{IndexEvent, LaneId, TraceEntry};
+use tracering::pipeline::{Entry, IndexEvent, LaneId, RefusedThread};
 use tracering::Error;
 
 use crate::explain::{explain, About};
@@ -134,10 +134,10 @@ impl Raw {
         t
     }
 
-    fn see(&mut self, entry: &TraceEntry) {
+    fn see(&mut self, entry: &Entry<'_>) {
         self.entries += 1;
         match entry {
-            TraceEntry::Event { lane, event } => {
+            Entry::Event { lane, event } => {
                 self.events += 1;
                 self.time(event.timestamp);
                 *self.event_kinds.entry(event.kind).or_default() += 1;
@@ -156,8 +156,8 @@ impl Raw {
                 t.lost.0 = t.lost.0.saturating_add(lost.0);
                 t.lost.1 = t.lost.1.saturating_add(lost.1);
             }
-            TraceEntry::Timebase(t) => self.timebase = Some(*t),
-            TraceEntry::Record {
+            Entry::Timebase(t) => self.timebase = Some(*t),
+            Entry::Record {
                 lane,
                 kind,
                 timestamp,
@@ -172,7 +172,7 @@ impl Raw {
                 k.1 += len;
                 self.lane(*lane).records += 1;
             }
-            TraceEntry::Drops {
+            Entry::Drops {
                 lane,
                 events,
                 records,
@@ -182,10 +182,14 @@ impl Raw {
                 self.dropped_records += records;
                 self.lane(*lane).dropped += events + records;
             }
-            TraceEntry::Process { pid, name } => {
-                self.processes.insert(u64::from(*pid), name.clone());
+            Entry::Process { pid, name } => {
+                self.processes.insert(u64::from(*pid), name.to_string());
             }
-            TraceEntry::Refused(t) => self.refused.push(t.clone()),
+            Entry::Refused { pid, tid, name } => self.refused.push(RefusedThread {
+                pid: *pid,
+                tid: *tid,
+                name: name.to_string(),
+            }),
             // Kinds of entries this build does not know are counted only.
             _ => {}
         }
@@ -202,7 +206,7 @@ struct Tally {
 }
 
 impl EntryDecoder for Tally {
-    fn collect(&mut self, entry: &TraceEntry, meta: &mut TraceMeta) -> Result<(), Error> {
+    fn collect(&mut self, entry: &Entry<'_>, meta: &mut TraceMeta) -> Result<(), Error> {
         self.raw.see(entry);
         self.spans.collect(entry, meta)
     }

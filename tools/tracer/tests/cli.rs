@@ -235,13 +235,16 @@ fn each_bad_input_gets_a_sentence_naming_the_file() {
         no_debug_dump(&err);
     }
     // The byte named is where the library's reader stopped.
-    let offset = tracering::pipeline::TraceReader::open(&truncated)
-        .unwrap()
-        .find_map(|e| match e {
-            Err(tracering::Error::Trace(tracering::TraceError::Truncated { offset, .. })) => Some(offset),
-            _ => None,
-        })
-        .unwrap();
+    let mut reader = tracering::pipeline::TraceReader::open(&truncated).unwrap();
+    let offset = loop {
+        match reader.next() {
+            Some(Ok(_)) => continue,
+            Some(Err(tracering::Error::Trace(tracering::TraceError::Truncated {
+                offset, ..
+            }))) => break offset,
+            other => panic!("{other:?}"),
+        }
+    };
     let o = run(&["summary", s(&truncated)]);
     assert!(
         stderr(&o).contains(&format!("truncated at byte {offset} ")),

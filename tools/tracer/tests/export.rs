@@ -13,7 +13,7 @@ use tracering::export::{
 };
 use tracering::export::{FxtSink, JsonSink};
 use tracering::pipeline::{
-    Drain, FileSink, IndexEvent, LaneId, Registry, RegistryConfig, Sink, TraceEntry, TraceReader,
+    Drain, FileSink, IndexEvent, LaneId, Registry, RegistryConfig, Sink, TraceReader,
 };
 use tracering::{Error, Record, RecordRing};
 
@@ -429,9 +429,10 @@ fn expected_for(path: &Path) -> Value {
     let mut last_ts: HashMap<u64, u64> = HashMap::new();
     let mut latest = 0;
     let mut drops: HashMap<u64, (u64, u64)> = HashMap::new();
-    for entry in TraceReader::open(path).unwrap() {
+    let mut reader = TraceReader::open(path).unwrap();
+    while let Some(entry) = reader.next() {
         match entry.unwrap() {
-            TraceEntry::Event { lane, event } => {
+            tracering::pipeline::Entry::Event { lane, event } => {
                 threads.entry(lane.thread).or_insert(lane.slot);
                 pid = pid_of(&lane);
                 last_ts.insert(lane.thread, event.timestamp);
@@ -453,7 +454,7 @@ fn expected_for(path: &Path) -> Value {
                     "tid": lane.thread, "category": "tracering", "name": name, "args": args}),
                 );
             }
-            TraceEntry::Record {
+            tracering::pipeline::Entry::Record {
                 lane,
                 kind,
                 timestamp,
@@ -464,7 +465,7 @@ fn expected_for(path: &Path) -> Value {
                 last_ts.insert(lane.thread, timestamp);
                 latest = timestamp;
                 let mut args = json!({"len": payload.len()});
-                match std::str::from_utf8(&payload) {
+                match std::str::from_utf8(payload) {
                     Ok(s) if s.len() <= 1024 => args["payload"] = json!(s),
                     Ok(s) => {
                         let cut: String = s.chars().take(512).collect(); // 2-byte chars
@@ -489,7 +490,7 @@ fn expected_for(path: &Path) -> Value {
                     "args": args}),
                 );
             }
-            TraceEntry::Drops {
+            tracering::pipeline::Entry::Drops {
                 lane,
                 events: e,
                 records: r,
@@ -738,7 +739,8 @@ fn damaged(name: &str, how: impl FnOnce(&mut Vec<u8>)) -> (PathBuf, PathBuf) {
 /// The entries TraceReader reads before the damage, and its error.
 fn readable(path: &Path) -> (usize, tracering::Error) {
     let mut n = 0;
-    for e in TraceReader::open(path).unwrap() {
+    let mut reader = TraceReader::open(path).unwrap();
+    while let Some(e) = reader.next() {
         match e {
             Ok(_) => n += 1,
             Err(e) => return (n, e),
@@ -852,14 +854,11 @@ fn summary_fits_a_screen_and_counts_everything() {
     assert!(s.contains("index event kinds (4):"), "{s}");
     assert!(s.contains("record kinds (3):"), "{s}");
     assert!(s.contains("names (8):"), "{s}"); // kind 1-4, record 2-4, dropped
-    let stamps: Vec<u64> = TraceReader::open(&trace)
-        .unwrap()
-        .filter_map(|e| match e.unwrap() {
-            TraceEntry::Event { event, .. } => Some(event.timestamp),
-            TraceEntry::Record { timestamp, .. } => Some(timestamp),
-            _ => None,
-        })
-        .collect();
+    let mut stamps: Vec<u64> = Vec::new();
+    let mut reader = TraceReader::open(&trace).unwrap();
+    while let Some(e) = reader.next() {
+        stamps.extend(e.unwrap().timestamp());
+    }
     let (first, last) = (stamps.iter().min().unwrap(), stamps.iter().max().unwrap());
     assert!(
         s.contains(&format!("first {first} ns, last {last} ns, span")),

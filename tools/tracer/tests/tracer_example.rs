@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use tracering::pipeline::{TraceEntry, TraceReader};
+use tracering::pipeline::{Entry, TraceReader};
 
 /// The `tracer` binary, which cargo builds before the integration tests, run
 /// through the emulator named by `TRACERING_TEST_RUNNER` when there is one
@@ -157,15 +157,16 @@ fn controller_restart_mid_run_loses_nothing() {
     // The lanes' loss markers, and the events they say were lost.
     let (mut markers, mut lost) = (0, 0);
     for path in [&t1, &t2] {
-        for e in TraceReader::open(path).unwrap() {
+        let mut reader = TraceReader::open(path).unwrap();
+        while let Some(e) = reader.next() {
             match e.unwrap() {
-                TraceEntry::Event { event, .. }
+                Entry::Event { event, .. }
                     if event.kind == tracering::pipeline::schema::EVENT_LOSS =>
                 {
                     markers += 1;
                     lost += u64::from(event.aux);
                 }
-                TraceEntry::Event { event, .. } => {
+                Entry::Event { event, .. } => {
                     let t = event.a as usize;
                     assert!(
                         event.b >= next[t],
@@ -176,7 +177,7 @@ fn controller_restart_mid_run_loses_nothing() {
                     next[t] = event.b + 1;
                     persisted += 1;
                 }
-                TraceEntry::Drops { events, .. } => dropped += events,
+                Entry::Drops { events, .. } => dropped += events,
                 _ => {}
             }
         }
@@ -286,9 +287,10 @@ fn flight_controller(
 /// `a` is its agent thread, `b` its sequence number) and the drops reported.
 fn snapshot_lanes(path: &std::path::Path) -> Vec<(u64, Vec<u64>, u64)> {
     let mut lanes: Vec<(u64, Vec<u64>, u64)> = Vec::new();
-    for e in TraceReader::open(path).unwrap() {
+    let mut reader = TraceReader::open(path).unwrap();
+    while let Some(e) = reader.next() {
         match e.unwrap() {
-            TraceEntry::Event { lane, event } => {
+            Entry::Event { lane, event } => {
                 let i = match lanes.iter().position(|l| l.0 == lane.slot as u64) {
                     Some(i) => i,
                     None => {
@@ -298,7 +300,7 @@ fn snapshot_lanes(path: &std::path::Path) -> Vec<(u64, Vec<u64>, u64)> {
                 };
                 lanes[i].1.push(event.b);
             }
-            TraceEntry::Drops { lane, events, .. } => {
+            Entry::Drops { lane, events, .. } => {
                 lanes.push((lane.slot as u64, Vec::new(), events));
             }
             _ => {}
@@ -520,10 +522,11 @@ fn two_agents_export_as_two_processes() {
     assert!(c.contains("controller: events"), "{c}");
 
     let (mut lanes, mut processes) = (Vec::new(), Vec::new());
-    for e in TraceReader::open(&trace).unwrap() {
+    let mut reader = TraceReader::open(&trace).unwrap();
+    while let Some(e) = reader.next() {
         match e.unwrap() {
-            TraceEntry::Event { lane, .. } => lanes.push(lane.pid),
-            TraceEntry::Process { pid, name } => processes.push((pid, name)),
+            Entry::Event { lane, .. } => lanes.push(lane.pid),
+            Entry::Process { pid, name } => processes.push((pid, name.to_string())),
             _ => {}
         }
     }
