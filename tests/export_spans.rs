@@ -301,7 +301,9 @@ impl Sink for Tee {
 }
 
 /// Each thread's events in order (phase, name, category, time, args), and
-/// each thread's last name.
+/// each thread's last name. Task bars and flow arrows are left out: a
+/// one-pass export puts each span's bar on a track of its own and draws no
+/// arrows (docs/ASYNC.md), so only the thread view is the same in both.
 type Shown = (
     BTreeMap<u64, Vec<(String, String, String, String, String)>>,
     BTreeMap<u64, String>,
@@ -312,6 +314,9 @@ fn shown(json: &[u8]) -> Shown {
     let (mut events, mut names) = (BTreeMap::new(), BTreeMap::new());
     for e in doc["traceEvents"].as_array().unwrap() {
         let tid = e["tid"].as_u64().unwrap();
+        if ["b", "e", "s", "f"].iter().any(|p| e["ph"] == *p) {
+            continue;
+        }
         if e["ph"] == "M" {
             if e["name"] == "thread_name" {
                 names.insert(tid, e["args"]["name"].as_str().unwrap().to_string());

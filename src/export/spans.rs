@@ -566,7 +566,7 @@ impl EntryDecoder for SpanDecoder {
                 )?;
             }
         }
-        self.tasks.end_of_trace(out)
+        self.tasks.end_of_trace(out, &self.callsites)
     }
 }
 

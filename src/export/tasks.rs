@@ -52,6 +52,7 @@ use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
 use crate::pipeline::schema::{Callsites, Decoded, Value};
 use crate::Error;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 /// The prefix of an event field that is also a counter sample (see the
 /// [module docs](self)).
@@ -126,8 +127,13 @@ struct Task {
     /// Its close, when it came before its creation (second pass; lanes
     /// come in turn): (thread, timestamp).
     closed_first: Option<(ThreadRef, u64)>,
-    name: String,
-    category: String,
+    /// Its callsite, which names its bar, and whether it was described
+    /// when the bar began (else the bar is named by its id, at both ends).
+    callsite: u64,
+    described: bool,
+    /// The slice below it on its track when tracks were placed: (span,
+    /// close time).
+    below: Option<(u64, u64)>,
 }
 
 /// A `follows_from` link, from the first pass.
@@ -162,6 +168,8 @@ pub(crate) struct Tasks {
     next_flow: u64,
     begins: u64,
     last_ts: u64,
+    /// The name of a bar whose callsite was not described, reused.
+    scratch: String,
 }
 
 impl Tasks {
@@ -266,8 +274,10 @@ impl Tasks {
         }
         let mut order: Vec<(u64, u64)> = self.spans.iter().map(|(&s, t)| (t.created, s)).collect();
         order.sort_unstable();
-        // Track -> its open slices: (span, close time), innermost last.
-        let mut open: HashMap<u64, Vec<(u64, u64)>> = HashMap::new();
+        // Track -> its innermost open slice: (span, close time); the ones
+        // below it are chained through `Task::below`, so a track costs no
+        // allocation of its own.
+        let mut tops: HashMap<u64, (u64, u64)> = HashMap::new();
         for (created, span) in order {
             let Some(t) = self.spans.get(&span) else {
                 continue;
@@ -275,16 +285,25 @@ impl Tasks {
             let (parent, closed) = (t.parent, t.closed.unwrap_or(u64::MAX));
             let shared = parent.and_then(|p| {
                 let track = self.spans.get(&p)?.track;
-                let stack = open.get_mut(&track)?;
-                while stack.last().is_some_and(|&(_, end)| end <= created) {
-                    stack.pop();
+                let mut top = tops.get(&track).copied();
+                // Slices closed before this creation are over.
+                while let Some((s, end)) = top {
+                    if end > created {
+                        break;
+                    }
+                    top = self.spans.get(&s).and_then(|t| t.below);
                 }
-                (stack.last()?.0 == p).then_some(track)
+                match top {
+                    Some(top) => tops.insert(track, top),
+                    None => tops.remove(&track),
+                };
+                (top?.0 == p).then_some(track)
             });
             let track = shared.unwrap_or(span);
-            open.entry(track).or_default().push((span, closed));
+            let below = tops.insert(track, (span, closed));
             if let Some(t) = self.spans.get_mut(&span) {
                 t.track = track;
+                t.below = below;
             }
         }
     }
@@ -329,11 +348,9 @@ impl Tasks {
                 callsite,
                 ..
             } => {
-                let (name, category) = match callsites.get(callsite) {
-                    Some(c) => (c.name.clone(), c.target.clone()),
-                    None => (format!("callsite {callsite}"), "tracing".to_string()),
-                };
                 let t = self.spans.entry(span).or_default();
+                t.callsite = callsite;
+                t.described = callsites.get(callsite).is_some();
                 t.parent = parent;
                 if t.track == 0 {
                     t.track = span;
@@ -343,22 +360,21 @@ impl Tasks {
                     let track = t.track;
                     t.begun = Some((thread, self.begins));
                     let args = [Arg::new("span_id", span)];
+                    let (name, category) = bar_name(callsites, &mut self.scratch, t);
                     out.event(&ExportEvent {
                         ts,
                         thread,
                         phase: Phase::AsyncBegin { id: track },
-                        category: &category,
-                        name: &name,
+                        category,
+                        name,
                         args: &args,
                     })?;
                 }
-                t.name = name;
-                t.category = category;
                 if let Some((closer, at)) = t.closed_first {
                     // Its close was read first: its bar ends now too.
                     if let Some(t) = self.spans.remove(&span) {
                         if t.begun.is_some() {
-                            end_bar(out, closer, at, &t)?;
+                            end_bar(out, callsites, &mut self.scratch, closer, at, &t)?;
                         }
                     }
                 }
@@ -393,7 +409,7 @@ impl Tasks {
             Decoded::SpanClose { span, .. } => match self.spans.get_mut(&span) {
                 Some(t) if t.begun.is_some() => {
                     if let Some(t) = self.spans.remove(&span) {
-                        end_bar(out, thread, ts, &t)?;
+                        end_bar(out, callsites, &mut self.scratch, thread, ts, &t)?;
                     }
                 }
                 // Known from the first pass, not begun yet: its creation
@@ -442,7 +458,11 @@ impl Tasks {
 
     /// Ends the bars of spans never closed (their close was lost or lies
     /// past the end), at the last timestamp, innermost first.
-    pub(crate) fn end_of_trace(&mut self, out: &mut dyn ExportWriter) -> Result<(), Error> {
+    pub(crate) fn end_of_trace(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        callsites: &Callsites,
+    ) -> Result<(), Error> {
         let mut open: Vec<(u64, ThreadRef, Task)> = self
             .spans
             .drain()
@@ -450,20 +470,42 @@ impl Tasks {
             .collect();
         open.sort_by_key(|o| std::cmp::Reverse(o.0));
         for (_, thread, t) in open {
-            end_bar(out, thread, self.last_ts, &t)?;
+            end_bar(out, callsites, &mut self.scratch, thread, self.last_ts, &t)?;
         }
         Ok(())
     }
 }
 
+/// The name and category of `t`'s bar: its callsite's, or (when the
+/// callsite was not described as the bar began) `callsite N`, written into
+/// `scratch`.
+fn bar_name<'a>(callsites: &'a Callsites, scratch: &'a mut String, t: &Task) -> (&'a str, &'a str) {
+    match callsites.get(t.callsite).filter(|_| t.described) {
+        Some(c) => (&c.name, &c.target),
+        None => {
+            scratch.clear();
+            let _ = write!(scratch, "callsite {}", t.callsite);
+            (scratch.as_str(), "tracing")
+        }
+    }
+}
+
 /// Ends `t`'s bar at `ts` on `thread`.
-fn end_bar(out: &mut dyn ExportWriter, thread: ThreadRef, ts: u64, t: &Task) -> Result<(), Error> {
+fn end_bar(
+    out: &mut dyn ExportWriter,
+    callsites: &Callsites,
+    scratch: &mut String,
+    thread: ThreadRef,
+    ts: u64,
+    t: &Task,
+) -> Result<(), Error> {
+    let (name, category) = bar_name(callsites, scratch, t);
     out.event(&ExportEvent {
         ts,
         thread,
         phase: Phase::AsyncEnd { id: t.track },
-        category: &t.category,
-        name: &t.name,
+        category,
+        name,
         args: &[],
     })
 }
@@ -567,7 +609,7 @@ mod tests {
             tasks.write(&mut out, &c, t, at, &d).unwrap();
             tasks.write(&mut out, &c, t, end, &close(span)).unwrap();
         }
-        tasks.end_of_trace(&mut out).unwrap();
+        tasks.end_of_trace(&mut out, &c).unwrap();
         let begins: Vec<(u64, u64)> = out
             .0
             .iter()
