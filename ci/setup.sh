@@ -16,6 +16,12 @@
 # toolchain is never upgraded, and a rust-toolchain(.toml) file, if the
 # repository gets one, picks the toolchain that rustup installs.
 
+# Run as a script, it stops at the first failure (a sourcing script chooses
+# for itself).
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
+fi
+
 # Repository root, whatever the caller's working directory.
 CI_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$CI_ROOT"
@@ -313,7 +319,6 @@ count_tests() {
 
 # Run as a script (not sourced): set up everything, and say what is there.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-    set -euo pipefail
     ci_setup_all
     ci_log "set-up complete: $(rustc --version); $(rustc "+$CI_NIGHTLY" --version); $(cc --version | head -n 1); $("$CI_PYENV/bin/python3" --version), fxt $("$CI_PYENV/bin/python3" -c 'import importlib.metadata as m; print(m.version("fxt"))')"
 fi
