@@ -20,6 +20,10 @@
 #   CHROOT_SUITE=bookworm   the release (default: this machine's)
 #   CHROOT_MIRROR=URL       the mirror (default: deb.debian.org or
 #                           archive.ubuntu.com, after /etc/os-release)
+#   CHROOT_PASS_ENV="..."   variables passed into the chroot when set here
+#                           (default: the proxy variables, PIP_CERT,
+#                           PIP_INDEX_URL, CARGO_HTTP_CAINFO, SSL_CERT_FILE,
+#                           RUSTUP_DIST_SERVER, RUSTUP_UPDATE_ROOT)
 set -euo pipefail
 
 [ $# -ge 1 ] || {
@@ -62,7 +66,19 @@ fi
 say "cloning $repo (HEAD $(git -C "$repo" rev-parse --short HEAD)) into $dir/root/tracering"
 rm -rf "$dir/root/tracering"
 git clone --quiet --no-hardlinks "$repo" "$dir/root/tracering"
-cp /etc/resolv.conf "$dir/etc/resolv.conf"
+# The network set-up of this machine: its resolver and hosts file, the
+# CAs it trusts locally (an egress proxy's, say; the chroot's
+# ca-certificates package adds them to its store when setup.sh installs
+# it), and the proxy and certificate variables named in CHROOT_PASS_ENV.
+cp /etc/resolv.conf /etc/hosts "$dir/etc/"
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    mkdir -p "$dir/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$dir/usr/local/share/ca-certificates/"
+fi
+pass=()
+for v in ${CHROOT_PASS_ENV:-http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY PIP_CERT PIP_INDEX_URL CARGO_HTTP_CAINFO SSL_CERT_FILE RUSTUP_DIST_SERVER RUSTUP_UPDATE_ROOT}; do
+    [ -n "${!v:-}" ] && pass+=("$v=${!v}")
+done
 
 mounts=()
 cleanup() {
@@ -80,7 +96,7 @@ mount --make-rslave "$dir/dev"
 say "running ci/setup.sh${*:+ and the stages $*} in the chroot"
 start=$(date +%s)
 rc=0
-chroot "$dir" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+chroot "$dir" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 "${pass[@]}" \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     /bin/bash -c '
         set -euo pipefail

@@ -115,31 +115,64 @@ ci_toolchain_file() {
     return 1
 }
 
+# The toolchain a rust-toolchain file names (its `channel`), if any.
+ci_pinned_toolchain() {
+    local f
+    f="$(ci_toolchain_file)" || return 1
+    case "$f" in
+        *.toml) sed -n 's/^[[:space:]]*channel[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$CI_ROOT/$f" | head -n 1 ;;
+        *) head -n 1 "$CI_ROOT/$f" | tr -d '[:space:]' ;;
+    esac
+}
+
+# ci_rustup_init ARG...: downloads rustup-init and runs it with ARG. The
+# script at sh.rustup.rs first; where that host cannot be reached, the
+# rustup-init binary it would fetch, from static.rust-lang.org.
+ci_rustup_init() {
+    local init rc=0
+    init="$(mktemp)"
+    if ci_quiet rustup-download curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs -o "$init"; then
+        ci_quiet rustup-init sh "$init" "$@" || rc=$?
+    else
+        local url
+        url="https://static.rust-lang.org/rustup/dist/$(uname -m)-unknown-linux-gnu/rustup-init"
+        ci_log "sh.rustup.rs failed (above); taking rustup-init from $url"
+        ci_quiet rustup-download curl --proto '=https' --tlsv1.2 -sSf "$url" -o "$init" ||
+            ci_die "cannot download rustup-init"
+        chmod +x "$init"
+        ci_quiet rustup-init "$init" "$@" || rc=$?
+    fi
+    rm -f "$init"
+    return "$rc"
+}
+
 # need_rust: cargo and rustc on the PATH. Takes ~/.cargo/bin when rustup put
-# them there; otherwise installs rustup with rustup-init from sh.rustup.rs
-# (minimal profile; stable, or the toolchain a rust-toolchain file names).
+# them there; otherwise installs rustup (rustup-init, minimal profile) with
+# the stable toolchain, or with none when a rust-toolchain file pins one;
+# then installs a pinned toolchain that is missing. Never updates one.
 need_rust() {
-    local bin="${CARGO_HOME:-$HOME/.cargo}/bin"
-    if ! command -v cargo >/dev/null 2>&1 || ! command -v rustc >/dev/null 2>&1; then
-        if [ -x "$bin/cargo" ] && [ -x "$bin/rustc" ]; then
+    local bin="${CARGO_HOME:-$HOME/.cargo}/bin" pinned=""
+    pinned="$(ci_pinned_toolchain)" || pinned=""
+    if ! command -v rustup >/dev/null 2>&1 || ! command -v cargo >/dev/null 2>&1; then
+        if [ -x "$bin/rustup" ] && [ -x "$bin/cargo" ]; then
             export PATH="$bin:$PATH"
-        else
+        elif ! command -v cargo >/dev/null 2>&1; then
             need_command curl curl
             need_apt ca-certificates
-            local init default=stable
-            ci_toolchain_file >/dev/null && default=none
-            init="$(mktemp)"
+            local default=stable
+            [ -n "$pinned" ] && default=none
             ci_log "installing rustup (rustup-init -y --profile minimal --default-toolchain $default)"
-            ci_quiet rustup-download curl --proto '=https' --tlsv1.2 -sSf \
-                https://sh.rustup.rs -o "$init" || ci_die "cannot download rustup-init"
-            ci_quiet rustup-init sh "$init" -y --profile minimal --default-toolchain "$default" ||
+            ci_rustup_init -y --profile minimal --default-toolchain "$default" ||
                 ci_die "rustup-init failed"
-            rm -f "$init"
             export PATH="$bin:$PATH"
         fi
     fi
-    # A toolchain pinned by a rust-toolchain file is installed by rustup the
-    # first time rustc or cargo runs in the repository (below: `rustc -vV`).
+    if [ -n "$pinned" ] && command -v rustup >/dev/null 2>&1 &&
+        ! rustup toolchain list 2>/dev/null | grep -q "^${pinned}"; then
+        ci_log "rustup toolchain install (the $pinned of $(ci_toolchain_file))"
+        ci_quiet rustup-pinned rustup toolchain install ||
+            ci_die "cannot install the toolchain $pinned of $(ci_toolchain_file)"
+    fi
     command -v cargo >/dev/null 2>&1 && command -v rustc >/dev/null 2>&1 ||
         ci_die "cargo and rustc are still not on the PATH"
 }
