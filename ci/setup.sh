@@ -129,20 +129,22 @@ ci_pinned_toolchain() {
 # script at sh.rustup.rs first; where that host cannot be reached, the
 # rustup-init binary it would fetch, from static.rust-lang.org.
 ci_rustup_init() {
-    local init rc=0
-    init="$(mktemp)"
-    if ci_quiet rustup-download curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs -o "$init"; then
-        ci_quiet rustup-init sh "$init" "$@" || rc=$?
+    local dir rc=0
+    # The binary must be called rustup-init: rustup acts on the name it runs as.
+    dir="$(mktemp -d)"
+    if ci_quiet rustup-download curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
+        -o "$dir/rustup-init.sh"; then
+        ci_quiet rustup-init sh "$dir/rustup-init.sh" "$@" || rc=$?
     else
         local url
         url="https://static.rust-lang.org/rustup/dist/$(uname -m)-unknown-linux-gnu/rustup-init"
         ci_log "sh.rustup.rs failed (above); taking rustup-init from $url"
-        ci_quiet rustup-download curl --proto '=https' --tlsv1.2 -sSf "$url" -o "$init" ||
+        ci_quiet rustup-download curl --proto '=https' --tlsv1.2 -sSf "$url" -o "$dir/rustup-init" ||
             ci_die "cannot download rustup-init"
-        chmod +x "$init"
-        ci_quiet rustup-init "$init" "$@" || rc=$?
+        chmod +x "$dir/rustup-init"
+        ci_quiet rustup-init "$dir/rustup-init" "$@" || rc=$?
     fi
-    rm -f "$init"
+    rm -rf "$dir"
     return "$rc"
 }
 
