@@ -263,19 +263,16 @@ need_python() {
     need_command python3 python3
 }
 
-# need_pyenv: the virtual environment $CI_PYENV (python3-venv from apt when
-# the system Python cannot make one), first on the PATH.
+# need_pyenv: the virtual environment $CI_PYENV, first on the PATH. On
+# Debian and Ubuntu the system Python makes one only with python3-venv
+# (ensurepip), installed from apt first.
 need_pyenv() {
     need_python
     if ! "$CI_PYENV/bin/python3" -m pip --version >/dev/null 2>&1; then
         rm -rf "$CI_PYENV"
+        command -v dpkg-query >/dev/null 2>&1 && need_apt python3-venv
         ci_log "python3 -m venv $CI_PYENV"
-        if ! ci_quiet venv python3 -m venv "$CI_PYENV"; then
-            ci_log "retrying with python3-venv"
-            rm -rf "$CI_PYENV"
-            need_apt python3-venv
-            ci_quiet venv python3 -m venv "$CI_PYENV" || ci_die "python3 -m venv $CI_PYENV failed"
-        fi
+        ci_quiet venv python3 -m venv "$CI_PYENV" || ci_die "python3 -m venv $CI_PYENV failed"
     fi
     case ":$PATH:" in
         *":$CI_PYENV/bin:"*) ;;
