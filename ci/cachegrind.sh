@@ -58,7 +58,7 @@ for impl in tracering rtrb; do
     valgrind --tool=cachegrind --cache-sim=yes --cachegrind-out-file="$WORK/cg.$impl" \
         "$BIN" "$impl" "$LAPS" >"$WORK/cg.$impl.log" 2>&1
     for loop in write read; do
-        read -r ir dr d1mr dlmr dw d1mw dlmw < <(fn_counts "$WORK/cg.$impl" "ringbench_${loop}_$impl")
+        read -r _ir dr d1mr dlmr dw d1mw dlmw < <(fn_counts "$WORK/cg.$impl" "ringbench_${loop}_$impl")
         refs=$((dr + dw))
         R[$impl.$loop.d1]=$(pct $((d1mr + d1mw)) $refs)
         R[$impl.$loop.ll]=$(pct $((dlmr + dlmw)) $refs)

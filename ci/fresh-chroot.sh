@@ -81,6 +81,7 @@ for v in ${CHROOT_PASS_ENV:-http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PRO
 done
 
 mounts=()
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     local i
     for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
@@ -96,6 +97,7 @@ mount --make-rslave "$dir/dev"
 say "running ci/setup.sh${*:+ and the stages $*} in the chroot"
 start=$(date +%s)
 rc=0
+# shellcheck disable=SC2016 # the script expands inside the chroot
 chroot "$dir" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 "${pass[@]}" \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     /bin/bash -c '

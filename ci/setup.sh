@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # ci/setup.sh: shared helpers for the ci/ scripts, and the one-time set-up of
 # a fresh machine.
 #
@@ -175,8 +176,9 @@ need_rust() {
         ci_quiet rustup-pinned rustup toolchain install ||
             ci_die "cannot install the toolchain $pinned of $(ci_toolchain_file)"
     fi
-    command -v cargo >/dev/null 2>&1 && command -v rustc >/dev/null 2>&1 ||
+    if ! command -v cargo >/dev/null 2>&1 || ! command -v rustc >/dev/null 2>&1; then
         ci_die "cargo and rustc are still not on the PATH"
+    fi
 }
 
 need_rust
