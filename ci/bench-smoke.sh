@@ -5,7 +5,9 @@
 #
 # Usage: ci/bench-smoke.sh [JSON_PATH]   (default target/ringbench.json)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=ci/setup.sh
+source "$(dirname "$0")/setup.sh"
+need_python
 
 OUT=${1:-target/ringbench.json}
 rm -f "$OUT"

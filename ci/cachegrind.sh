@@ -15,18 +15,15 @@
 # Env:   CACHEGRIND_OUT=path.json to also write the figures as JSON.
 #        CACHEGRIND_MAX_D1=5 to fail if a loop's D1 miss rate exceeds 5%.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=ci/setup.sh
+source "$(dirname "$0")/setup.sh"
 
 LAPS=${1:-200}
 LAP=1024
 OPS=$((LAPS * LAP))
 
-if ! command -v valgrind >/dev/null 2>&1; then
-    echo "cachegrind.sh: installing valgrind"
-    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq valgrind
-fi
+need_apt valgrind
+need_python
 
 cargo build --release -p ringbench --bin ringbench-loops
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
@@ -61,7 +58,7 @@ for impl in tracering rtrb; do
     valgrind --tool=cachegrind --cache-sim=yes --cachegrind-out-file="$WORK/cg.$impl" \
         "$BIN" "$impl" "$LAPS" >"$WORK/cg.$impl.log" 2>&1
     for loop in write read; do
-        read -r ir dr d1mr dlmr dw d1mw dlmw < <(fn_counts "$WORK/cg.$impl" "ringbench_${loop}_$impl")
+        read -r _ir dr d1mr dlmr dw d1mw dlmw < <(fn_counts "$WORK/cg.$impl" "ringbench_${loop}_$impl")
         refs=$((dr + dw))
         R[$impl.$loop.d1]=$(pct $((d1mr + d1mw)) $refs)
         R[$impl.$loop.ll]=$(pct $((dlmr + dlmw)) $refs)

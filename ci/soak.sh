@@ -3,7 +3,8 @@
 # (default 60s), printing events, drops, resident memory and verification
 # status; fails on any loss, corruption or resident-memory growth.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=ci/setup.sh
+source "$(dirname "$0")/setup.sh"
 dur="${SOAK_DURATION:-60s}"
 cargo build --release -p tracering-tracer --bin tracer
 out=$(target/release/tracer soak --duration "$dur" --report-every 20s --threads 4 | tee /dev/stderr)

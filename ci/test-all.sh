@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ci/test-all.sh: the README's test command, run by .ci/run. It installs what
-# the checks need on a fresh Debian/Ubuntu machine, then runs every check
-# script in turn, prints each stage's wall time, and ends with a summary
-# table and one closing line. It exits non-zero if any stage failed, after
+# the checks need on a fresh Debian/Ubuntu machine (Rust and a C compiler as
+# soon as ci/setup.sh is sourced, everything else in its setup stage), then
+# runs every check script in turn, prints each stage's wall time, and ends
+# with a summary table and one closing line. It exits non-zero if any stage failed, after
 # running all of them.
 #
 #   CI_STAGES="loom miri"   run only these stages (in this order)
@@ -39,14 +40,7 @@ s0=$(date +%s)
 set +e
 (
     set -e
-    need_apt gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static valgrind
-    need_python
-    need_target aarch64-unknown-linux-gnu
-    need_component rustfmt
-    need_component clippy
-    need_component llvm-tools-preview
-    need_nightly miri rust-src
-    need_llvm_cov
+    ci_setup_all
 )
 setup_rc=$?
 set -e
@@ -85,7 +79,7 @@ done
 total=$(($(date +%s) - t0))
 printf '\n%-12s %-7s %8s  %s\n' stage result time summary
 printf '%-12s %-7s %8s  %s\n' setup "$([ "$setup_rc" -eq 0 ] && echo ok || echo FAILED)" \
-    "$(fmt_time "${took[setup]}")" "apt packages, rustup targets and components, cargo-llvm-cov"
+    "$(fmt_time "${took[setup]}")" "apt packages, rustup targets and components, cargo-llvm-cov, cargo-fuzz, fxt in target/pyenv"
 for s in "${stages[@]}"; do
     printf '%-12s %-7s %8s  %s\n' "$s" "${status[$s]}" "$(fmt_time "${took[$s]}")" "${summary[$s]}"
 done
