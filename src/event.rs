@@ -168,6 +168,7 @@ impl<T: Copy> EventRing<T> {
         self.h.stats()
     }
 
+    #[doc(hidden)] // A layout self-check for the ring tests, not API.
     /// Whether the header lines and the data area sit on cache-line
     /// boundaries, checked on the live ring.
     ///
@@ -196,7 +197,7 @@ impl<T: Pod> EventRing<T> {
     ///
     /// ```
     /// let n = tracering::EventRing::<u64>::bytes_needed(16)?;
-    /// assert_eq!(n, 3 * tracering::cache_line() + 16 * 8);
+    /// assert_eq!(n, 3 * tracering::Region::ALIGN + 16 * 8);
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
@@ -204,7 +205,7 @@ impl<T: Pod> EventRing<T> {
     }
 
     /// Builds a ring of `capacity` slots at `offset` (a multiple of
-    /// [`cache_line`](crate::cache_line)) in `region`, typically shared
+    /// [`Region::ALIGN`](crate::Region::ALIGN)) in `region`, typically shared
     /// memory that another process then attaches to with
     /// [`EventProducer::attach`] or [`EventConsumer::attach`].
     ///

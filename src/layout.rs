@@ -10,7 +10,7 @@ use core::mem::size_of;
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"TRCRING\x01");
 /// Bumped whenever the header layout or the record format changes.
 pub(crate) const VERSION: u32 = 1;
-/// Bytes in one record header (see [`crate::EventHeader`]).
+/// Bytes in one record header (see [`crate::RecordHeader`]).
 pub(crate) const RECORD_HEADER: u64 = 16;
 
 /// Declares a `#[repr(C)]` struct that fills whole cache lines: aligned to

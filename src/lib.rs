@@ -6,7 +6,7 @@
 //! - [`EventRing<T>`]: fixed-size `Copy` events in a power-of-two number of
 //!   slots, with single and batch push/pop.
 //! - [`RecordRing`]: variable-length records behind a 16-byte
-//!   [`EventHeader`] (size, kind, timestamp), with zero-copy reads,
+//!   [`RecordHeader`] (size, kind, timestamp), with zero-copy reads,
 //!   reserve/commit and batch operations.
 //!
 //! - [`flight`]: rings that overwrite their oldest data when full, read by
@@ -71,7 +71,7 @@
 //! Miri and ThreadSanitizer check the code that ships. On x86_64 (TSO) they
 //! compile to a plain `mov`; on aarch64 to `ldar` (`ldapr` with `rcpc`) and
 //! `stlr`, with no `dmb`. Only the clock, cache-line size and spin hint are
-//! per architecture (see [`backend`]).
+//! per architecture (see [`clock::source`]).
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -106,7 +106,7 @@ pub use error::{
 pub use event::{EventConsumer, EventProducer, EventRing, ReadChunk, WriteChunkUninit};
 pub use peer::Peer;
 pub use record::{
-    EventHeader, OwnedRecord, ReadGuard, Record, RecordConsumer, RecordProducer, RecordRing,
+    OwnedRecord, ReadGuard, Record, RecordConsumer, RecordHeader, RecordProducer, RecordRing,
     WriteGrant,
 };
 pub use region::Region;
@@ -126,37 +126,18 @@ pub mod __fuzz {
     pub use crate::record::format::{framed, header_at, max_payload_for, parse, Found};
 }
 
-/// Nanoseconds on the backend's cheap clock: the TSC on x86_64, CNTVCT_EL0 on
-/// aarch64, `CLOCK_MONOTONIC` elsewhere. Record timestamps use it.
-///
-/// ```
-/// let a = tracering::now_ns();
-/// let b = tracering::now_ns();
-/// assert!(b >= a);
-/// ```
-#[inline]
-pub fn now_ns() -> u64 {
-    arch::now_ns()
-}
-
-/// Name of the compiled per-architecture backend (clock, cache-line size,
-/// spin hint): `"x86_64"`, `"aarch64"` or `"generic"` (other targets, or the
-/// `portable` feature). The memory orderings are the same for all three.
-///
-/// ```
-/// assert!(["x86_64", "aarch64", "generic"].contains(&tracering::backend()));
-/// ```
-pub fn backend() -> &'static str {
-    arch::BACKEND
-}
-
-/// The cache-line size the header is padded to (128 on x86_64 and aarch64).
-///
-/// ```
-/// assert!(tracering::cache_line() >= 64);
-/// ```
-pub fn cache_line() -> usize {
-    arch::CACHE_LINE
+/// What the bench report (`ringbench`) and the assembly probe
+/// (`examples/asm_probe.rs`) print about the build: separate crates, which
+/// reach nothing private. Not part of the API: hidden from the docs and free
+/// to change in any release.
+#[doc(hidden)]
+pub mod __private {
+    /// Name of the compiled per-architecture backend (clock, cache-line
+    /// size, spin hint): `"x86_64"`, `"aarch64"` or `"generic"` (other
+    /// targets, or the `portable` feature).
+    pub fn backend() -> &'static str {
+        crate::arch::BACKEND
+    }
 }
 
 /// Runs the README's examples as doctests.

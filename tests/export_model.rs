@@ -8,8 +8,10 @@ use proptest::prelude::*;
 use std::collections::HashMap;
 use tracering::export::{
     Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, FxtWriter, JsonWriter, Phase, ThreadRef,
-    MAX_ARGS,
 };
+
+/// The most arguments an FXT event record holds (its 4-bit count field).
+const MAX_ARGS: usize = 15;
 
 fn cases() -> ProptestConfig {
     ProptestConfig {

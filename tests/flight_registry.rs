@@ -221,7 +221,7 @@ fn a_corrupt_lane_is_reported_and_the_others_still_snapshot() {
     // registry's documented layout: header and clock lines, 1 KiB of
     // refused-thread table, a line per slot, then per slot its index ring and its detail ring, each on whole
     // lines; a ring's head is the first word of its second line).
-    let line = tracering::cache_line();
+    let line = tracering::Region::ALIGN;
     let round = |n: usize| n.div_ceil(line) * line;
     let index_bytes = round(tracering::flight::FlightRing::<IndexEvent>::bytes_needed(8).unwrap());
     let detail_bytes = round(tracering::flight::FlightRecordRing::bytes_needed(256).unwrap());

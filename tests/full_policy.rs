@@ -278,7 +278,7 @@ fn bad_policies_are_refused() {
 /// The full-policy word: the second word of the clock line, which follows
 /// the header line.
 fn policy_word() -> usize {
-    tracering::cache_line() + 8
+    tracering::Region::ALIGN + 8
 }
 
 #[test]

@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::mpsc;
 use tracering::export::{
-    ClockInfo, ExportSink, ExportWriter, FxtWriter, JsonWriter, SpanDecoder, Translator, LOSS_NAME,
+    ClockInfo, ExportSink, ExportWriter, FxtWriter, JsonWriter, SpanDecoder, Translator,
 };
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{
@@ -135,7 +135,7 @@ fn check_json(doc: &Json) -> (u64, u64, u64) {
                 let top = stacks.entry(key).or_default().pop();
                 assert_eq!(top.as_deref(), Some(name.as_str()), "end {e} on {key:?}");
             }
-            "i" if name == LOSS_NAME => {
+            "i" if name == "events lost" => {
                 lost_events += e["args"]["events"].as_u64().unwrap();
                 lost_records += e["args"]["records"].as_u64().unwrap();
                 let since = e["args"]["since"].as_u64().unwrap();

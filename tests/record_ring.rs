@@ -1,7 +1,7 @@
 //! RecordRing: construction, framing, wraparound with straddling sizes,
 //! overflow accounting, batches, reserve/commit, reset and diagnostics.
 
-use tracering::{CapacityError, Error, EventHeader, InvalidRecord, RecordRing, RingError};
+use tracering::{CapacityError, Error, InvalidRecord, RecordHeader, RecordRing, RingError};
 
 /// A payload whose bytes depend on its sequence number and length.
 fn payload(seq: u64, len: usize) -> Vec<u8> {
@@ -44,7 +44,7 @@ fn bad_records_are_typed_errors_and_not_drops() {
         Err(RingError::InvalidRecord(InvalidRecord::TooLarge))
     );
     assert_eq!(
-        p.write(EventHeader::KIND_PAD, b"x"),
+        p.write(RecordHeader::KIND_PAD, b"x"),
         Err(RingError::InvalidRecord(InvalidRecord::ReservedKind))
     );
     assert!(matches!(
@@ -55,7 +55,7 @@ fn bad_records_are_typed_errors_and_not_drops() {
         p.write_batch(&[(1, b"ok"), (2, b"")]),
         Err(RingError::InvalidRecord(InvalidRecord::Empty))
     ));
-    p.write(EventHeader::MAX_KIND, &[0; 112]).unwrap();
+    p.write(RecordHeader::MAX_KIND, &[0; 112]).unwrap();
     let s = p.stats();
     assert_eq!((s.written, s.committed, s.dropped), (1, 1, 0));
 }
@@ -64,7 +64,7 @@ fn bad_records_are_typed_errors_and_not_drops() {
 fn write_then_read_keeps_kind_timestamp_and_bytes() {
     let (mut p, mut c) = RecordRing::new().unwrap().split();
     assert_eq!(c.read().unwrap_err(), RingError::Empty);
-    let before = tracering::now_ns();
+    let before = tracering::clock::now_ns();
     p.write(3, b"hello").unwrap();
     p.write_with_timestamp(4, 77, b"world!!!").unwrap();
     {

@@ -295,7 +295,7 @@ fn a_poisoned_lane_is_reported_and_skipped() {
     good.event(1, 1, 1).unwrap();
     bad.event(1, 2, 2).unwrap();
     // Scribble over the bad lane's index-ring producer position.
-    let line = tracering::cache_line();
+    let line = tracering::Region::ALIGN;
     let round = |n: usize| n.div_ceil(line) * line;
     let index =
         round(tracering::EventRing::<tracering::pipeline::IndexEvent>::bytes_needed(64).unwrap());

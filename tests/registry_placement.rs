@@ -4,16 +4,16 @@
 
 use tracering::flight::{FlightRecordRing, FlightRing};
 use tracering::pipeline::{Drain, IndexEvent, NullSink, Registry, RegistryConfig};
-use tracering::{cache_line, Error, EventRing, RecordRing, Region};
+use tracering::{Error, EventRing, RecordRing, Region};
 
 fn round(n: usize) -> usize {
-    n.div_ceil(cache_line()) * cache_line()
+    n.div_ceil(Region::ALIGN) * Region::ALIGN
 }
 
 /// (lanes start, index ring bytes, lane stride) of `cfg`'s layout.
 fn lanes(cfg: RegistryConfig) -> (usize, usize, usize) {
     // The header, the clock line and 1 KiB of refused-thread table.
-    let at = cache_line() * (2 + 1024 / cache_line() + cfg.slots);
+    let at = Region::ALIGN * (2 + 1024 / Region::ALIGN + cfg.slots);
     let index = round(EventRing::<IndexEvent>::bytes_needed(cfg.index_capacity).unwrap());
     let detail = round(RecordRing::bytes_needed(cfg.detail_capacity).unwrap());
     assert_eq!(
@@ -39,7 +39,7 @@ fn rings_over_a_registry_are_refused() {
     let region = Region::heap(total + 4096).unwrap();
     let reg = Registry::create_in(&region, cfg).unwrap();
     let (at, index, stride) = lanes(cfg);
-    let line = cache_line();
+    let line = Region::ALIGN;
 
     // The header and the slot table.
     assert!(in_use(EventRing::<u64>::create_in(&region, 0, 1)));

@@ -241,7 +241,7 @@ fn a_hostile_refused_table_is_only_data() {
     };
     let region = tracering::Region::memfd("hostile", Registry::bytes_needed(cfg).unwrap()).unwrap();
     let reg = Registry::create_in(&region, cfg).unwrap();
-    let line = tracering::cache_line();
+    let line = tracering::Region::ALIGN;
     let words = region.as_ptr().cast::<u64>();
     // SAFETY: aligned words of the header (the refused count, at byte 120)
     // and of the 1 KiB table after the header and clock lines, inside the

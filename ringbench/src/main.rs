@@ -850,7 +850,7 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
             "now-ns",
             Ops,
             clock_read::<1>,
-            "tracering::now_ns(): the counter scaled to ns",
+            "tracering::clock::now_ns(): the counter scaled to ns",
         ),
         spec(
             "clock_cost",

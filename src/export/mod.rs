@@ -38,7 +38,10 @@ mod spans;
 mod translate;
 
 pub use convert::{convert, convert_with, Converted, Format};
-pub use fxt::{FxtWriter, MAX_ARGS, MAX_STRING};
+pub use fxt::FxtWriter;
+// Limits and names the writers share; users see their effect, not the numbers.
+#[allow(unused_imports)]
+pub(crate) use fxt::{MAX_ARGS, MAX_STRING};
 #[cfg(feature = "json")]
 pub use json::JsonWriter;
 pub use model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
@@ -46,7 +49,6 @@ pub use model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, Thre
 pub use sink::JsonSink;
 pub use sink::{ExportSink, FxtSink};
 pub use spans::SpanDecoder;
-pub use translate::{
-    EntryDecoder, NoDecoder, ThreadMeta, TraceMeta, Translator, CATEGORY, DEFAULT_PID, LOSS_NAME,
-    MAX_PAYLOAD_HEX, MAX_PAYLOAD_TEXT,
-};
+pub use translate::{EntryDecoder, NoDecoder, ThreadMeta, TraceMeta, Translator};
+#[allow(unused_imports)]
+pub(crate) use translate::{CATEGORY, DEFAULT_PID, LOSS_NAME, MAX_PAYLOAD_HEX, MAX_PAYLOAD_TEXT};

@@ -450,7 +450,7 @@ impl<D: EntryDecoder> Translator<D> {
     }
 
     /// Sets the process id of threads whose lane does not record one
-    /// (default [`DEFAULT_PID`]).
+    /// (default 1).
     ///
     /// ```
     /// use tracering::export::Translator;

@@ -111,7 +111,7 @@ impl<T: Pod> FlightRing<T> {
     ///
     /// ```
     /// let n = tracering::flight::FlightRing::<[u8; 12]>::bytes_needed(4)?;
-    /// assert_eq!(n, 3 * tracering::cache_line() + 4 * 16); // 12 bytes take 2 words
+    /// assert_eq!(n, 3 * tracering::Region::ALIGN + 4 * 16); // 12 bytes take 2 words
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {

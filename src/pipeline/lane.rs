@@ -219,6 +219,9 @@ impl Lane {
         r
     }
 
+    // Hidden: its writes skip the drain wake-up and the full policy;
+    // tests use it to fill a ring without waiting.
+    #[doc(hidden)]
     /// The lane's detail producer, for reserve/commit and batches (`None` in
     /// a [`LaneMode::FlightRecorder`] registry, whose lanes write records
     /// with [`record`](Self::record) only). It stamps records with a precise
@@ -257,6 +260,7 @@ impl Lane {
         }
     }
 
+    #[doc(hidden)] // The slot table's bookkeeping, for tests.
     /// The slot this lane occupies.
     ///
     /// ```
@@ -268,6 +272,7 @@ impl Lane {
         self.slot
     }
 
+    #[doc(hidden)] // The slot table's bookkeeping, for tests.
     /// How many times the slot has been registered, this time included.
     ///
     /// ```

@@ -294,7 +294,7 @@ impl Merge {
 /// timestamp), the payload and zeros to 8. `None` at the first bad frame.
 pub(crate) fn parse_records(mut bytes: &[u8]) -> Option<Vec<RawRecord<'_>>> {
     use crate::record::format::framed;
-    use crate::EventHeader;
+    use crate::RecordHeader;
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let head = bytes.get(..16)?;
@@ -302,7 +302,7 @@ pub(crate) fn parse_records(mut bytes: &[u8]) -> Option<Vec<RawRecord<'_>>> {
         let kind = u16::from_le_bytes(head[4..6].try_into().ok()?);
         let check = u16::from_le_bytes(head[6..8].try_into().ok()?);
         let timestamp = u64::from_le_bytes(head[8..16].try_into().ok()?);
-        let hdr = EventHeader {
+        let hdr = RecordHeader {
             size,
             kind,
             check,
@@ -311,7 +311,7 @@ pub(crate) fn parse_records(mut bytes: &[u8]) -> Option<Vec<RawRecord<'_>>> {
         let frame = framed(size as u64);
         if !hdr.is_valid()
             || size == 0
-            || kind == EventHeader::KIND_PAD
+            || kind == RecordHeader::KIND_PAD
             || frame > bytes.len() as u64
         {
             return None;

@@ -1043,12 +1043,7 @@ impl Registry {
     }
 
     /// Asks the drain thread (of this process) to wake from its idle sleep.
-    ///
-    /// ```
-    /// tracering::pipeline::Registry::new(Default::default())?.wake_drain();
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn wake_drain(&self) {
+    pub(crate) fn wake_drain(&self) {
         self.inner.wake_drain();
     }
 

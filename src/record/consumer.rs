@@ -2,7 +2,7 @@
 //! lends ([`Record`], [`ReadGuard`]) or copies out ([`OwnedRecord`]), and
 //! the reader that runs the pure parser of `format.rs` over the ring.
 
-use super::format::{self, EventHeader, Found};
+use super::format::{self, Found, RecordHeader};
 use super::Bytes;
 use crate::diag::{Stats, VerifyReport};
 use crate::handles::ConsumerHandle;
@@ -51,14 +51,14 @@ impl Reader<'_> {
             // Volatile: the compiler may not re-fetch the header later.
             // SAFETY: `format::parse` asks only for an 8-aligned idx with
             // idx + 16 <= capacity, so the header lies inside the data area
-            // and is aligned for EventHeader, and only for bytes before
+            // and is aligned for RecordHeader, and only for bytes before
             // `head`, which `refresh` load-acquired (validated against the
             // tail), so they are published.
             unsafe {
                 raw.data
                     .as_ptr()
                     .add(idx as usize)
-                    .cast::<EventHeader>()
+                    .cast::<RecordHeader>()
                     .read_volatile()
             }
         })
@@ -196,7 +196,7 @@ fn copy_in(src: *const u8, len: usize, buf: &mut Vec<u8>, shared: bool) {
 /// It borrows the consumer, so the bytes cannot be released (and overwritten)
 /// while it exists. It is deliberately not `Clone`.
 pub struct Record<'a> {
-    hdr: EventHeader,
+    hdr: RecordHeader,
     payload: &'a [u8],
 }
 
@@ -233,7 +233,7 @@ impl Record<'_> {
     /// assert_eq!(c.peek()?.header().size, 2);
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn header(&self) -> EventHeader {
+    pub fn header(&self) -> RecordHeader {
         self.hdr
     }
 
@@ -278,7 +278,7 @@ impl Record<'_> {
     /// (the snapshotter's conversion of ticks to nanoseconds).
     pub(crate) fn from_owned(r: &OwnedRecord, timestamp: u64) -> Record<'_> {
         Record {
-            hdr: EventHeader::new(r.payload.len() as u32, r.kind, timestamp),
+            hdr: RecordHeader::new(r.payload.len() as u32, r.kind, timestamp),
             payload: &r.payload,
         }
     }
@@ -287,7 +287,7 @@ impl Record<'_> {
     /// ticks to nanoseconds).
     pub(crate) fn retimed(&self, timestamp: u64) -> Record<'_> {
         Record {
-            hdr: EventHeader {
+            hdr: RecordHeader {
                 timestamp,
                 ..self.hdr
             },

@@ -1,10 +1,10 @@
-//! Variable-length records: an [`EventHeader`] followed by the payload.
+//! Variable-length records: an [`RecordHeader`] followed by the payload.
 //!
 //! # Wraparound: contiguous records behind a padding marker
 //!
 //! A record never straddles the end of the buffer. When the next record does
 //! not fit in the bytes left before the end, the producer fills them with a
-//! padding marker (a header of kind [`EventHeader::KIND_PAD`], or nothing if
+//! padding marker (a header of kind [`RecordHeader::KIND_PAD`], or nothing if
 //! fewer than 16 bytes are left) and writes the record at offset 0. The pad and
 //! the record are published by the same store, so a reader never sees one
 //! without the other.
@@ -33,7 +33,7 @@ pub(crate) mod format;
 mod producer;
 
 pub use consumer::{OwnedRecord, ReadGuard, Record, RecordConsumer};
-pub use format::EventHeader;
+pub use format::RecordHeader;
 pub use producer::{RecordProducer, WriteGrant};
 
 use format::max_payload_for;
@@ -123,7 +123,7 @@ impl RecordRing {
     ///
     /// ```
     /// let n = tracering::RecordRing::bytes_needed(4096)?;
-    /// assert_eq!(n, 3 * tracering::cache_line() + 4096);
+    /// assert_eq!(n, 3 * tracering::Region::ALIGN + 4096);
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
@@ -131,7 +131,7 @@ impl RecordRing {
     }
 
     /// Builds a ring of `capacity` bytes at `offset` (a multiple of
-    /// [`cache_line`](crate::cache_line)) in `region`, typically shared
+    /// [`Region::ALIGN`](crate::Region::ALIGN)) in `region`, typically shared
     /// memory that another process attaches to with
     /// [`RecordProducer::attach`] or [`RecordConsumer::attach`]. Either
     /// process may be the creator; the creator holds both sides until it
@@ -238,6 +238,7 @@ impl RecordRing {
         self.h.stats()
     }
 
+    #[doc(hidden)] // A layout self-check for the ring tests, not API.
     /// Whether the header lines and the data area sit on cache-line
     /// boundaries, checked on the live ring.
     ///

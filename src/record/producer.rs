@@ -1,7 +1,7 @@
 //! The writing half of a record ring: [`RecordProducer`] and the in-place
 //! [`WriteGrant`].
 
-use super::format::{check_record, framed, EventHeader};
+use super::format::{check_record, framed, RecordHeader};
 use super::Bytes;
 use crate::diag::Stats;
 use crate::handles::ProducerHandle;
@@ -143,11 +143,11 @@ impl RecordProducer {
         let idx = pos & self.h.core.raw.mask;
         let room = self.h.core.raw.cap - idx;
         if room >= RECORD_HEADER {
-            let hdr = EventHeader::new((room - RECORD_HEADER) as u32, EventHeader::KIND_PAD, 0);
+            let hdr = RecordHeader::new((room - RECORD_HEADER) as u32, RecordHeader::KIND_PAD, 0);
             self.h.core.raw.log_write_bytes(idx, RECORD_HEADER);
             // SAFETY: idx is 8-aligned and room >= 16, so the header lies in
             // the data area; the bytes are free and unpublished.
-            unsafe { self.at(idx).cast::<EventHeader>().write(hdr) };
+            unsafe { self.at(idx).cast::<RecordHeader>().write(hdr) };
         }
     }
 
@@ -161,7 +161,7 @@ impl RecordProducer {
     #[inline(always)]
     fn put(&mut self, start: u64, kind: u16, ts: u64, payload: &[u8]) {
         let idx = start & self.h.core.raw.mask;
-        let hdr = EventHeader::new(payload.len() as u32, kind, ts);
+        let hdr = RecordHeader::new(payload.len() as u32, kind, ts);
         self.h
             .core
             .raw
@@ -171,7 +171,7 @@ impl RecordProducer {
         // `payload` is caller memory that cannot overlap the ring.
         unsafe {
             let p = self.at(idx);
-            p.cast::<EventHeader>().write(hdr);
+            p.cast::<RecordHeader>().write(hdr);
             core::ptr::copy_nonoverlapping(
                 payload.as_ptr(),
                 p.add(RECORD_HEADER as usize),
@@ -189,7 +189,7 @@ impl RecordProducer {
         Err(RingError::Full)
     }
 
-    /// Writes one record stamped with [`now_ns`](crate::now_ns). A full ring
+    /// Writes one record stamped with [`clock::now_ns`](crate::clock::now_ns). A full ring
     /// refuses it at once with [`RingError::Full`] and counts nothing: the
     /// caller still has the payload and may retry.
     ///
@@ -451,11 +451,11 @@ impl WriteGrant<'_> {
     fn finish(self, len: usize) {
         let p = self.producer;
         let idx = self.start & p.h.core.raw.mask;
-        let hdr = EventHeader::new(len as u32, self.kind, self.timestamp);
+        let hdr = RecordHeader::new(len as u32, self.kind, self.timestamp);
         p.h.core.raw.log_write_bytes(idx, RECORD_HEADER);
         // SAFETY: the header slot at idx was claimed by `reserve`, is
         // 8-aligned and unpublished.
-        unsafe { p.at(idx).cast::<EventHeader>().write(hdr) };
+        unsafe { p.at(idx).cast::<RecordHeader>().write(hdr) };
         p.h.core
             .publish(self.start.wrapping_add(framed(len as u64)));
         p.h.core.add_committed(1);

@@ -71,7 +71,7 @@ pub fn registry_drain<H: ThreadHook>(
                 let mut n = 0u64;
                 if let Ok(mut lane) = lane {
                     'run: while n < limit {
-                        if n % 1024 == 0 && tracering::now_ns() >= deadline {
+                        if n % 1024 == 0 && tracering::clock::now_ns() >= deadline {
                             break;
                         }
                         loop {

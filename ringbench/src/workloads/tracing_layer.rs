@@ -131,11 +131,11 @@ fn thread_cpu_ns() -> u64 {
         if rc == 0 {
             return ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
         }
-        tracering::now_ns()
+        tracering::clock::now_ns()
     }
     #[cfg(not(target_os = "linux"))]
     {
-        tracering::now_ns()
+        tracering::clock::now_ns()
     }
 }
 
@@ -182,9 +182,9 @@ fn traced(
                             info!(a = i, b = i ^ 0x55);
                         }
                         barrier.wait();
-                        let end = tracering::now_ns().saturating_add(deadline);
+                        let end = tracering::clock::now_ns().saturating_add(deadline);
                         let t0 = thread_cpu_ns();
-                        let w0 = tracering::now_ns();
+                        let w0 = tracering::clock::now_ns();
                         let mut i = 0u64;
                         'run: loop {
                             for _ in 0..256 {
@@ -196,14 +196,14 @@ fn traced(
                                 drop(_g);
                                 i += 1;
                             }
-                            if tracering::now_ns() >= end {
+                            if tracering::clock::now_ns() >= end {
                                 break;
                             }
                         }
                         (
                             i,
                             thread_cpu_ns().saturating_sub(t0),
-                            tracering::now_ns().saturating_sub(w0),
+                            tracering::clock::now_ns().saturating_sub(w0),
                         )
                     })
                 })

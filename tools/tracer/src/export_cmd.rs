@@ -28,7 +28,7 @@ pub struct ExportArgs {
     pub format: Format,
     /// Process id shown for threads whose lane does not record one (a
     /// trace written entry by entry; a drain's lanes record theirs).
-    #[arg(long, default_value_t = tracering::export::DEFAULT_PID)]
+    #[arg(long, default_value_t = 1)]
     pub pid: u64,
     /// Binary trace file to read (written by `tracer controller` or a
     /// FileSink).

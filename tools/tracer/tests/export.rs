@@ -380,7 +380,7 @@ fn known_trace(name: &str) -> PathBuf {
     ];
     let (mut w, mut r) = RecordRing::with_capacity(1 << 16).unwrap().split();
     let long_text = "é".repeat(700); // 1400 bytes: cut to 1024
-    let base = tracering::now_ns();
+    let base = tracering::clock::now_ns();
     let payloads: [&[u8]; 4] = [b"hello", &[0xff, 0, 1], &[0xfe; 100], long_text.as_bytes()];
     for i in 0..40u64 {
         let lane = lanes[(i % 3) as usize];
@@ -435,7 +435,7 @@ fn expected_for(path: &Path) -> Value {
                 let (name, args) = if event.kind == tracering::pipeline::schema::EVENT_LOSS {
                     // A lane's loss marker, drawn where the loss happened.
                     (
-                        tracering::export::LOSS_NAME.to_string(),
+                        "events lost".to_string(),
                         json!({"events": event.aux, "records": event.a & 0xFFFF_FFFF, "since": event.b}),
                     )
                 } else {
@@ -955,7 +955,7 @@ fn summary_totals_losses_per_thread_from_markers_and_drop_reports() {
         thread,
         pid: 0,
     };
-    let base = tracering::now_ns();
+    let base = tracering::clock::now_ns();
     let marker = |ts: u64, events: u32, records: u64| IndexEvent {
         timestamp: ts,
         kind: tracering::pipeline::schema::EVENT_LOSS,
