@@ -1,11 +1,13 @@
 //! Fixed-size typed events: [`EventRing<T>`] and its two halves.
 
+use crate::arch;
 use crate::diag::{Stats, VerifyReport};
+use crate::error::{Corruption, Error, PushError, RingError};
 use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
 use crate::layout::RingKind;
 use crate::peer::Peer;
+use crate::region::Region;
 use crate::ring::{ConsCore, ProdCore, Shape};
-use crate::{arch, Corruption, Error, PushError, Region, RingError};
 use bytemuck::Pod;
 use core::fmt;
 use core::marker::PhantomData;

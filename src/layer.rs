@@ -104,13 +104,14 @@
 //! `layer.with_filter(LevelFilter::INFO)`, `Targets`, or `EnvFilter` (its
 //! `env-filter` feature).
 
+use crate::arch;
+use crate::error::Error;
 use crate::pipeline::schema::{self, CallsiteHead, CallsiteKind, Level, Value, ValuesWriter};
 use crate::pipeline::{
     Drain, DrainConfig, DrainHandle, DrainReport, FileSink, FullPolicy, Lane, LaneMode, Registry,
     RegistryConfig, Sink,
 };
 use crate::sync::atomic::AtomicU64;
-use crate::{arch, Error};
 use core::cell::RefCell;
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -303,7 +303,7 @@ impl RingHeader {
 
 /// Checks a capacity and returns the data-area length in bytes.
 pub(crate) fn data_bytes(capacity: usize, unit: usize, min: u64) -> Result<u64, crate::Error> {
-    use crate::{CapacityError, Error};
+    use crate::error::{CapacityError, Error};
     let requested = capacity as u64;
     let err = |reason| Error::InvalidCapacity { requested, reason };
     if capacity == 0 {

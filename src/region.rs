@@ -17,7 +17,8 @@
 //! - Anonymous segments ([`Region::memfd`]) have no name to leak; pass the
 //!   file descriptor ([`Region::fd`]) to the other process.
 
-use crate::{arch, Error};
+use crate::arch;
+use crate::error::Error;
 use core::ptr::NonNull;
 use std::alloc::{self, Layout};
 use std::sync::{Arc, Mutex};
@@ -477,7 +478,7 @@ mod shm {
     //! POSIX and Linux shared memory through libc.
 
     use super::{Backing, Region};
-    use crate::Error;
+    use crate::error::Error;
     use core::ptr::NonNull;
     use std::ffi::CString;
     use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};

@@ -6,8 +6,8 @@ use super::json::JsonWriter;
 use super::model::ExportWriter;
 use super::spans::SpanDecoder;
 use super::translate::Translator;
+use crate::error::Error;
 use crate::pipeline::TraceReader;
-use crate::Error;
 use std::io::Write;
 use std::path::Path;
 

@@ -8,9 +8,10 @@ use super::json::JsonWriter;
 use super::model::{ClockInfo, ExportWriter};
 use super::translate::{EntryDecoder, NoDecoder, Translator};
 use crate::clock::Timebase;
+use crate::error::Error;
 use crate::pipeline::merge::{parse_records, BatchOrder, Direct, Merge};
 use crate::pipeline::{Batch, IndexEvent, LaneId, Sink};
-use crate::{Error, Record};
+use crate::record::Record;
 
 /// A [`Sink`] that translates each entry and writes it to an
 /// [`ExportWriter`]. Call [`finish`](ExportSink::finish) after the drain

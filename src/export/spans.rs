@@ -36,9 +36,9 @@
 
 use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
 use super::translate::{EntryDecoder, TraceMeta};
+use crate::error::Error;
 use crate::pipeline::schema::{self, Callsites, Decoded, Value, Values};
 use crate::pipeline::{IndexEvent, LaneId, TraceEntry};
-use crate::Error;
 use std::collections::{BTreeMap, HashMap};
 
 /// A field value kept past its record.

@@ -25,8 +25,8 @@
 //! when its first entry arrives.
 
 use super::model::{Arg, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
+use crate::error::Error;
 use crate::pipeline::{schema, IndexEvent, LaneId, TraceEntry};
-use crate::Error;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 

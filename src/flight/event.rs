@@ -1,12 +1,14 @@
 //! [`FlightRing<T>`]: fixed-size events, overwriting the oldest.
 
 use super::{claim, get, put, recheck, Snapshot};
+use crate::arch;
 use crate::diag::{Stats, VerifyReport};
+use crate::error::{Corruption, Error, RingError};
 use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
 use crate::layout::RingKind;
 use crate::peer::Peer;
+use crate::region::Region;
 use crate::ring::{ConsCore, Shape};
-use crate::{arch, Corruption, Error, Region, RingError};
 use bytemuck::Pod;
 use core::fmt;
 use core::marker::PhantomData;

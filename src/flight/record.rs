@@ -14,13 +14,16 @@
 //! modulo the area.
 
 use super::{claim, get, put, recheck, Snapshot};
+use crate::arch;
 use crate::diag::{Stats, VerifyReport};
+use crate::error::{Corruption, Error, RingError};
 use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
 use crate::layout::RingKind;
 use crate::peer::Peer;
 use crate::record::format::{check_record, framed};
+use crate::record::{OwnedRecord, RecordHeader};
+use crate::region::Region;
 use crate::ring::{ConsCore, Shape};
-use crate::{arch, Corruption, Error, OwnedRecord, RecordHeader, Region, RingError};
 use core::fmt;
 
 /// Bytes of the trailer after each frame: sequence number and start.

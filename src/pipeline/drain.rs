@@ -30,16 +30,18 @@
 //!   every ring is empty, flushes the sink and returns the final counts, for
 //!   which `emitted == persisted + dropped` holds exactly.
 
-use super::registry::{IndexEvent, Inner, Registry};
+use super::index_event::IndexEvent;
+use super::registry::{Inner, Registry};
 use super::sink::{Batch, LaneId, Sink};
 use super::slot::{Slot, State};
 use super::wake;
+use crate::arch;
 use crate::clock::{self, ClockMode, TickConverter, Ticker};
+use crate::error::{Corruption, Error, RingError};
 use crate::event::EventConsumer;
 use crate::peer::Peer;
 use crate::record::RecordConsumer;
 use crate::sync::atomic::AtomicU64;
-use crate::{arch, Corruption, Error, RingError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -285,7 +287,7 @@ impl<S: Sink> Drain<S> {
         sink.timebase(&clock::Timebase::current(registry.config().clock))?;
         let batches = sink.takes_batches();
         let inner = registry.inner();
-        let slots = inner.geo.cfg.slots;
+        let slots = inner.geometry().cfg().slots;
         let fraction = if cfg.watermark.is_nan() {
             1.0
         } else {
@@ -293,8 +295,8 @@ impl<S: Sink> Drain<S> {
         };
         let mark = |cap: usize| ((cap as f64 * fraction) as u64).max(1);
         let (wm_events, wm_bytes) = (
-            mark(inner.geo.cfg.index_capacity),
-            mark(inner.geo.cfg.detail_capacity),
+            mark(inner.geometry().cfg().index_capacity),
+            mark(inner.geometry().cfg().detail_capacity),
         );
         inner.set_watermarks(wm_events, wm_bytes);
         let mut drain = Drain {
@@ -308,7 +310,7 @@ impl<S: Sink> Drain<S> {
             buf: vec![
                 IndexEvent::default();
                 if batches {
-                    inner.geo.cfg.index_capacity
+                    inner.geometry().cfg().index_capacity
                 } else {
                     cfg.quantum_events.max(1)
                 }
@@ -340,13 +342,13 @@ impl<S: Sink> Drain<S> {
     /// first (so a gap is a lane being built right now).
     fn attach_built(&mut self) -> Result<(), Error> {
         let (inner, lanes) = (self.registry.inner(), &mut self.lanes);
-        while lanes.len() < inner.geo.cfg.slots && inner.slot(lanes.len()).built() {
+        while lanes.len() < inner.geometry().cfg().slots && inner.slot(lanes.len()).built() {
             let slot = lanes.len();
-            let index = EventConsumer::attach(inner.region(), inner.geo.index_offset(slot))?;
+            let index = EventConsumer::attach(inner.region(), inner.geometry().rings(slot).0)?;
             lanes.push(LaneReader {
                 index_tail_seen: index.tail(),
                 index,
-                detail: RecordConsumer::attach(inner.region(), inner.geo.detail_offset(slot))?,
+                detail: RecordConsumer::attach(inner.region(), inner.geometry().rings(slot).1)?,
                 stats: LaneStats {
                     slot,
                     ..LaneStats::default()

@@ -1,6 +1,6 @@
 //! A thread's lane: the writers of its slot's two rings, which stamp each
 //! event by the registry's clock mode, write it in the registry's lane mode
-//! and wake a sleeping drain at the watermarks. [`Registry`] hands lanes
+//! and wake a sleeping drain at the watermarks. [`Registry`](super::Registry) hands lanes
 //! out; this module holds what a lane does.
 //!
 //! A write that finds a stream ring full goes to one cold function, which
@@ -15,26 +15,64 @@
 //! for it; the marker is written by a cold function, with a push that
 //! counts nothing when the ring is still full (the marker stays pending).
 
-use super::registry::{FullPolicy, IndexEvent, Inner, LaneMode, Registry};
+use super::config::{FullPolicy, LaneMode, RegistryConfig};
+use super::index_event::IndexEvent;
 use super::schema;
+use crate::arch;
 use crate::clock::{ClockMode, LaneClock};
+use crate::error::{Error, RingError};
 use crate::event::EventProducer;
 use crate::flight::{FlightProducer, FlightRecordProducer};
 use crate::record::RecordProducer;
-use crate::{arch, Error, RingError};
+use crate::region::Region;
+use crate::sync::atomic::{AtomicU32, AtomicU64};
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 use std::time::{Duration, Instant};
 
+/// What a lane needs from the registry that handed it out, and no more:
+/// the drain's sleep word and its wake-up, whether the registry still takes
+/// writers, and the slot to retire when the lane ends. The registry
+/// implements it; so this module needs nothing of the registry's, and the
+/// registry alone knows both.
+pub(crate) trait LaneHome: Send + Sync {
+    /// The word the drain sleeps on (non-zero while it sleeps).
+    fn drain_asleep(&self) -> &AtomicU32;
+    /// Wakes the drain if it sleeps.
+    fn wake_drain(&self);
+    /// Whether the registry still accepts writers (a closed one has a
+    /// stopping drain, which a full lane does not wait for).
+    fn accepting(&self) -> bool;
+    /// Marks `slot`, held at `generation`, retired for the drain.
+    fn retire(&self, slot: usize, generation: u64);
+}
+
+/// Where a claimed slot's rings sit and how its lane writes: what the
+/// registry hands [`Lane::open`].
+pub(crate) struct LaneSite<'a> {
+    /// The region that holds the rings.
+    pub(crate) region: &'a Region,
+    /// The offsets of the index ring and the detail ring in it.
+    pub(crate) rings: (usize, usize),
+    /// The registry's configuration (mode, clock, full policy).
+    pub(crate) cfg: &'a RegistryConfig,
+    /// The coarse clock's time word (used in coarse mode only).
+    pub(crate) time_word: &'a AtomicU64,
+    /// The drain's watermarks: (index events, detail bytes).
+    pub(crate) watermarks: (u64, u64),
+    /// The slot, and the generation the calling thread claimed it at.
+    pub(crate) slot: usize,
+    pub(crate) generation: u64,
+}
+
 impl Lane {
-    /// The lane of `slot`, which the calling thread has just claimed at
-    /// `generation`: attaches the writers of the slot's two rings, of the
-    /// registry's mode.
-    pub(super) fn open(registry: &Registry, slot: usize, generation: u64) -> Result<Lane, Error> {
-        let inner = registry.inner();
-        let region = inner.region();
-        let (index, detail) = (inner.geo.index_offset(slot), inner.geo.detail_offset(slot));
-        let (index, detail) = match inner.geo.cfg.mode {
+    /// The lane of a slot that the calling thread has just claimed:
+    /// attaches the writers of the slot's two rings, of the registry's
+    /// mode.
+    pub(crate) fn open(home: Box<dyn LaneHome>, site: LaneSite<'_>) -> Result<Lane, Error> {
+        let region = site.region;
+        let (index, detail) = site.rings;
+        let (index, detail) = match site.cfg.mode {
             LaneMode::Stream => {
                 let index = EventProducer::attach(region, index)?;
                 let mut detail = RecordProducer::attach(region, detail)?;
@@ -48,30 +86,25 @@ impl Lane {
                 (IndexWriter::Flight(index), DetailWriter::Flight(detail))
             }
         };
-        let word = match inner.geo.cfg.clock {
+        let word = match site.cfg.clock {
             ClockMode::Precise => None,
-            ClockMode::Coarse { .. } => Some(NonNull::from(inner.time_word())),
+            ClockMode::Coarse { .. } => Some(NonNull::from(site.time_word)),
         };
-        let (wake_events, wake_bytes) = inner.watermarks();
+        let (wake_events, wake_bytes) = site.watermarks;
         Ok(Lane {
             index: ManuallyDrop::new(index),
             detail: ManuallyDrop::new(detail),
             clock: LaneClock::new(word),
             wake_events,
             wake_bytes,
-            on_full: inner.geo.cfg.on_full,
+            on_full: site.cfg.on_full,
             index_stall: None,
             detail_stall: None,
             loss: Loss::default(),
-            slot,
-            generation,
-            registry: registry.clone(),
+            slot: site.slot,
+            generation: site.generation,
+            home,
         })
-    }
-
-    /// The registry this lane belongs to.
-    pub(super) fn registry(&self) -> &Registry {
-        &self.registry
     }
 }
 
@@ -98,7 +131,8 @@ pub struct Lane {
     loss: Loss,
     slot: usize,
     generation: u64,
-    registry: Registry,
+    /// The registry's part that the lane shares.
+    home: Box<dyn LaneHome>,
 }
 
 impl Lane {
@@ -153,7 +187,7 @@ impl Lane {
                 let r = on_full(
                     self.on_full,
                     &mut self.index_stall,
-                    self.registry.inner(),
+                    &*self.home,
                     IndexRetry { index, event },
                 );
                 if r.is_err() {
@@ -196,7 +230,7 @@ impl Lane {
                 let r = on_full(
                     self.on_full,
                     &mut self.detail_stall,
-                    self.registry.inner(),
+                    &*self.home,
                     DetailRetry {
                         detail: &mut *detail,
                         kind,
@@ -289,7 +323,7 @@ impl Lane {
     /// Whether the drain announced that it sleeps.
     #[inline(always)]
     fn drain_sleeps(&self) -> bool {
-        arch::load_relaxed32(self.registry.inner().drain_asleep()) != 0
+        arch::load_relaxed32(self.home.drain_asleep()) != 0
     }
 
     /// The index ring looked at or above the watermark while the drain
@@ -302,7 +336,7 @@ impl Lane {
             return;
         };
         if index.used_now() >= self.wake_events {
-            self.registry.inner().wake_drain();
+            self.home.wake_drain();
         }
     }
 
@@ -314,7 +348,7 @@ impl Lane {
             return;
         };
         if detail.used_now() >= self.wake_bytes {
-            self.registry.inner().wake_drain();
+            self.home.wake_drain();
         }
     }
 }
@@ -451,7 +485,7 @@ const NAP: Duration = Duration::from_micros(50);
 fn on_full(
     policy: FullPolicy,
     stall: &mut Option<u64>,
-    inner: &Inner,
+    inner: &dyn LaneHome,
     mut w: impl Retry,
 ) -> Result<(), RingError> {
     let FullPolicy::Wait { timeout } = policy else {
@@ -495,7 +529,7 @@ fn on_full(
 }
 
 /// Wakes the drain if it announced that it sleeps.
-fn wake_if_asleep(inner: &Inner) {
+fn wake_if_asleep(inner: &dyn LaneHome) {
     if arch::load_relaxed32(inner.drain_asleep()) != 0 {
         inner.wake_drain();
     }
@@ -528,18 +562,15 @@ impl Drop for Lane {
             ManuallyDrop::drop(&mut self.index);
             ManuallyDrop::drop(&mut self.detail);
         }
-        self.registry
-            .inner()
-            .slot(self.slot)
-            .retire(self.generation);
+        self.home.retire(self.slot, self.generation);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::{Drain, DrainConfig, LaneId, RegistryConfig, Sink};
-    use crate::Record;
+    use crate::pipeline::{Drain, DrainConfig, LaneId, Registry, Sink};
+    use crate::record::Record;
     use std::sync::{Arc, Mutex};
 
     /// Keeps the index events it is handed.

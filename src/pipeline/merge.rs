@@ -13,7 +13,7 @@
 //! events it read). So records below that bound go out as soon as the index
 //! events before them have, and a merge holds back at most one visit.
 
-use super::registry::IndexEvent;
+use super::index_event::IndexEvent;
 use super::schema;
 use super::sink::LaneId;
 use super::trace::TraceEntry;
@@ -294,7 +294,7 @@ impl Merge {
 /// timestamp), the payload and zeros to 8. `None` at the first bad frame.
 pub(crate) fn parse_records(mut bytes: &[u8]) -> Option<Vec<RawRecord<'_>>> {
     use crate::record::format::framed;
-    use crate::RecordHeader;
+    use crate::record::RecordHeader;
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let head = bytes.get(..16)?;

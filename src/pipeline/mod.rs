@@ -15,7 +15,9 @@
 //! # Ok::<(), tracering::Error>(())
 //! ```
 
+mod config;
 mod drain;
+pub(crate) mod index_event;
 mod lane;
 pub(crate) mod merge;
 mod registry;
@@ -26,11 +28,13 @@ mod snapshot;
 pub(crate) mod trace;
 mod wake;
 
+pub use config::{FullPolicy, LaneMode, RegistryConfig};
 pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
+pub use index_event::IndexEvent;
 pub use lane::Lane;
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
-pub use registry::{FullPolicy, IndexEvent, LaneMode, Registry, RegistryConfig, RegistryStats};
+pub use registry::{Registry, RegistryStats};
 pub use sink::{Batch, CallbackSink, Entry, LaneId, NullSink, RefusedThread, Sink};
 pub use snapshot::{LaneSnapshot, SnapshotReport, Snapshotter};
 pub use trace::{FileSink, TraceEntry, TraceReader};

@@ -38,227 +38,26 @@
 //! line (pid, tid, 16 bytes of name); the drain hands them to
 //! [`Sink::refused`](super::Sink::refused).
 
-use super::lane::Lane;
+use super::config::{FullPolicy, LaneMode, RegistryConfig};
+use super::index_event::IndexEvent;
+use super::lane::{Lane, LaneHome, LaneSite};
 use super::slot::{Slot, SlotLine, State};
 use super::wake;
+use crate::arch;
 use crate::clock::{ClockMode, ClockSource};
+use crate::error::{CapacityError, Error};
 use crate::event::EventRing;
 use crate::flight::{FlightRecordRing, FlightRing};
 use crate::layout::line_struct;
 use crate::record::RecordRing;
+use crate::region::Region;
 use crate::region::{Lanes, Placement};
 use crate::sync::atomic::{AtomicU32, AtomicU64};
 #[cfg(loom)]
 use crate::sync::construct_in_place;
 use crate::sync::Arc;
-use crate::{arch, Error, Region};
 use core::cell::{Cell, RefCell};
 use core::ptr::NonNull;
-use std::time::Duration;
-
-/// A fixed-size event for a lane's index ring: 32 bytes, one half line.
-///
-/// ```
-/// assert_eq!(core::mem::size_of::<tracering::pipeline::IndexEvent>(), 32);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C)]
-pub struct IndexEvent {
-    /// When it happened. A lane writes raw [`ticks`](crate::clock::ticks);
-    /// the drain hands its sink nanoseconds on `CLOCK_MONOTONIC` (see
-    /// [`clock`](crate::clock)).
-    pub timestamp: u64,
-    /// The caller's event kind.
-    pub kind: u32,
-    /// A free 32-bit field (a CPU number, a nesting depth, ...).
-    pub aux: u32,
-    /// First argument.
-    pub a: u64,
-    /// Second argument.
-    pub b: u64,
-}
-
-/// Sizes of a registry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RegistryConfig {
-    /// Number of slots (threads that may hold a lane at once), 1..=65536.
-    pub slots: usize,
-    /// Events per index ring (a power of two).
-    pub index_capacity: usize,
-    /// Bytes per detail ring (a power of two, at least 64).
-    pub detail_capacity: usize,
-    /// How lanes stamp their events (precise by default).
-    pub clock: ClockMode,
-    /// What a full lane does: drop the newest (streamed to a drain, the
-    /// default) or overwrite the oldest (a flight recorder).
-    pub mode: LaneMode,
-    /// What a write that finds a [`LaneMode::Stream`] ring full does:
-    /// drop and count ([`FullPolicy::Drop`], the default) or wait, bounded,
-    /// for the drain to make room ([`FullPolicy::Wait`]). A flight recorder
-    /// overwrites instead and takes only `Drop` here.
-    pub on_full: FullPolicy,
-}
-
-/// What a write does when it finds its [`LaneMode::Stream`] ring full.
-///
-/// A registry offers three answers to a full ring, one per use:
-///
-/// - **Drop** ([`FullPolicy::Drop`], the default): the write is given up at
-///   once and counted in the lane's drop counter; the drain reports it, so
-///   `emitted == persisted + dropped` stays exact. A traced thread never
-///   waits, whatever the drain does.
-/// - **Wait** ([`FullPolicy::Wait`]): lossless backpressure. The writer
-///   wakes the drain and waits for room (a short spin, then yields and
-///   short sleeps), for at most `timeout` from its first failed attempt;
-///   then it drops and counts the write exactly as `Drop` does. A dead or
-///   stuck drain therefore never hangs the program: a lane whose wait ran
-///   out stops waiting (drops at once) until its ring has room again, so a
-///   thread loses at most one `timeout` per stall of the drain. A closed
-///   registry (a stopping drain) is not waited for, and a write made on
-///   the drain's own thread is refused ([`Error::DrainThread`]) rather
-///   than waiting on itself. A zero timeout is valid: wake the drain, try
-///   once more, drop. The default of the
-///   `tracing` layer's `LayerConfig` (file capture) is `Wait`.
-///   (Only a drain started with [`Drain::spawn`](super::Drain::spawn)
-///   marks its thread; a thread that runs
-///   [`Drain::run_pass`](super::Drain::run_pass) itself and also writes
-///   waits out one timeout on its own full ring, then drops.)
-/// - **Overwrite**: [`LaneMode::FlightRecorder`], chosen with
-///   [`RegistryConfig::mode`]: a full ring overwrites its oldest data and a
-///   [`Snapshotter`](super::Snapshotter) copies the newest on demand. Its
-///   `on_full` must be `Drop` (it never waits).
-///
-/// The policy applies to the writes of [`Lane::event`](super::Lane::event),
-/// [`Lane::write`](super::Lane::write), [`Lane::record`](super::Lane::record)
-/// and the registry's [`emit`](Registry::emit) and
-/// [`emit_record`](Registry::emit_record) (and so to the `tracing` layer);
-/// the raw producer of [`Lane::detail`](super::Lane::detail) is the
-/// caller's to retry.
-///
-/// The fast path (a ring with room) costs the same under every policy: the
-/// policy is looked at only once a ring is found full. The policy is
-/// stored in a shared registry's header, so an attaching process waits (or
-/// drops) as its creator chose.
-///
-/// ```
-/// use std::time::Duration;
-/// use tracering::pipeline::{FullPolicy, Registry, RegistryConfig};
-/// let cfg = RegistryConfig {
-///     index_capacity: 16,
-///     on_full: FullPolicy::Wait { timeout: Duration::from_millis(5) },
-///     ..Default::default()
-/// };
-/// let reg = Registry::new(cfg)?;
-/// for i in 0..16 { reg.emit(1, i, 0)?; }
-/// // No drain runs: the 17th write waits 5 ms, then is dropped and counted.
-/// assert_eq!(reg.emit(1, 16, 0), Err(tracering::Error::Full));
-/// assert!(Registry::new(RegistryConfig {
-///     on_full: FullPolicy::Wait { timeout: FullPolicy::MAX_WAIT * 2 },
-///     ..Default::default()
-/// }).is_err());
-/// # Ok::<(), tracering::Error>(())
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum FullPolicy {
-    /// Give the write up at once and count it as dropped.
-    #[default]
-    Drop,
-    /// Wake the drain and wait for room, for at most `timeout` (up to
-    /// [`FullPolicy::MAX_WAIT`]); then drop and count as `Drop` does.
-    Wait {
-        /// The longest one write waits, from its first failed attempt.
-        timeout: Duration,
-    },
-}
-
-impl FullPolicy {
-    /// The longest `Wait` timeout a registry accepts (a minute): a longer
-    /// one would hang a program on a stuck drain in all but name.
-    ///
-    /// ```
-    /// assert_eq!(tracering::pipeline::FullPolicy::MAX_WAIT.as_secs(), 60);
-    /// ```
-    pub const MAX_WAIT: Duration = Duration::from_secs(60);
-
-    /// The policy as a header word: 0 for `Drop`, 1 + the timeout in
-    /// nanoseconds for `Wait`.
-    fn to_word(self) -> u64 {
-        match self {
-            FullPolicy::Drop => 0,
-            FullPolicy::Wait { timeout } => {
-                u64::try_from(timeout.as_nanos()).map_or(u64::MAX, |ns| ns.saturating_add(1))
-            }
-        }
-    }
-
-    /// The policy a header word names; `None` for a timeout above
-    /// [`MAX_WAIT`](Self::MAX_WAIT).
-    fn from_word(w: u64) -> Option<FullPolicy> {
-        match w {
-            0 => Some(FullPolicy::Drop),
-            w if w - 1 <= Self::MAX_WAIT.as_nanos() as u64 => Some(FullPolicy::Wait {
-                timeout: Duration::from_nanos(w - 1),
-            }),
-            _ => None,
-        }
-    }
-}
-
-/// What a registry's lanes do when full, chosen when it is built.
-///
-/// ```
-/// use tracering::pipeline::{LaneMode, Registry, RegistryConfig, Snapshotter, NullSink};
-/// let reg = Registry::new(RegistryConfig { mode: LaneMode::FlightRecorder, ..Default::default() })?;
-/// for i in 0..5000 { reg.emit(1, i, 0)?; }      // more than a lane holds: never refused
-/// let report = Snapshotter::new(&reg)?.snapshot(&mut NullSink)?;
-/// assert_eq!(report.lanes[0].events.kept, 1024); // the newest 1024
-/// # Ok::<(), tracering::Error>(())
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LaneMode {
-    /// SPSC rings emptied by a [`Drain`](super::Drain): a full ring drops
-    /// the newest write and counts it, at once or after waiting for the
-    /// drain, as [`RegistryConfig::on_full`] says.
-    #[default]
-    Stream,
-    /// [Flight rings](crate::flight): a full ring overwrites the oldest,
-    /// and a [`Snapshotter`](super::Snapshotter) copies the newest data of
-    /// every lane on demand. No drain runs; once no slot is free, a slot
-    /// whose thread exited is taken over by the next thread, which
-    /// continues its sequence.
-    FlightRecorder,
-}
-
-impl LaneMode {
-    fn to_word(self) -> u64 {
-        match self {
-            LaneMode::Stream => 0,
-            LaneMode::FlightRecorder => 1,
-        }
-    }
-
-    fn from_word(w: u64) -> Option<LaneMode> {
-        match w {
-            0 => Some(LaneMode::Stream),
-            1 => Some(LaneMode::FlightRecorder),
-            _ => None,
-        }
-    }
-}
-
-impl Default for RegistryConfig {
-    /// 64 slots, 1024 index events (32 KiB) and 64 KiB of records each.
-    fn default() -> Self {
-        RegistryConfig {
-            slots: 64,
-            index_capacity: 1024,
-            detail_capacity: 64 * 1024,
-            clock: ClockMode::Precise,
-            mode: LaneMode::Stream,
-            on_full: FullPolicy::Drop,
-        }
-    }
-}
 
 const REG_MAGIC: u64 = u64::from_le_bytes(*b"TRCREG\x00\x01");
 const REG_VERSION: u64 = 6;
@@ -388,7 +187,7 @@ fn round_line(n: usize) -> usize {
 /// Where everything sits, derived from a validated configuration.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Geometry {
-    pub(crate) cfg: RegistryConfig,
+    cfg: RegistryConfig,
     index_bytes: usize,
     stride: usize,
     lanes_at: usize,
@@ -401,9 +200,9 @@ impl Geometry {
             return Err(Error::InvalidCapacity {
                 requested: cfg.slots as u64,
                 reason: if cfg.slots == 0 {
-                    crate::CapacityError::Zero
+                    CapacityError::Zero
                 } else {
-                    crate::CapacityError::TooLarge {
+                    CapacityError::TooLarge {
                         max: MAX_SLOTS as u64,
                     }
                 },
@@ -448,12 +247,15 @@ impl Geometry {
         })
     }
 
-    pub(crate) fn index_offset(&self, slot: usize) -> usize {
-        self.lanes_at + slot * self.stride
+    /// The configuration it was derived from.
+    pub(crate) fn cfg(&self) -> &RegistryConfig {
+        &self.cfg
     }
 
-    pub(crate) fn detail_offset(&self, slot: usize) -> usize {
-        self.index_offset(slot) + self.index_bytes
+    /// The offsets of `slot`'s index ring and detail ring in the region.
+    pub(crate) fn rings(&self, slot: usize) -> (usize, usize) {
+        let index = self.lanes_at + slot * self.stride;
+        (index, index + self.index_bytes)
     }
 
     /// Where the lane rings sit, for the region's placement check.
@@ -510,7 +312,7 @@ pub(crate) struct Inner {
     _placement: Placement,
     region: Region,
     hdr: NonNull<RegistryHeader>,
-    pub(crate) geo: Geometry,
+    geo: Geometry,
     /// Whether lanes are built when their slot is first claimed (a stream
     /// registry in this process's memory) rather than all at creation.
     lazy: bool,
@@ -697,7 +499,7 @@ impl Registry {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn attach(region: &Region) -> Result<Registry, Error> {
-        use crate::AttachError;
+        use crate::error::AttachError;
         if region.len() < LINE {
             return Err(Error::RegionTooSmall {
                 needed: LINE as u64,
@@ -878,9 +680,18 @@ impl Registry {
             let Some(generation) = line.claim(tid, take_retired) else {
                 continue;
             };
-            let lane = inner
-                .ensure_built(slot)
-                .and_then(|()| Lane::open(self, slot, generation));
+            let lane = inner.ensure_built(slot).and_then(|()| {
+                let site = LaneSite {
+                    region: inner.region(),
+                    rings: inner.geo.rings(slot),
+                    cfg: inner.geo.cfg(),
+                    time_word: inner.time_word(),
+                    watermarks: inner.watermarks(),
+                    slot,
+                    generation,
+                };
+                Lane::open(Box::new(self.clone()), site)
+            });
             match lane {
                 Ok(lane) => return Ok(lane),
                 Err(_) => {
@@ -911,14 +722,14 @@ impl Registry {
                 return Err(Error::Reentrant);
             };
             // Usually the first entry: a thread rarely writes to two registries.
-            if let Some(lane) = lanes.iter_mut().find(|l| l.registry().inner.id == id) {
+            if let Some((_, lane)) = lanes.iter_mut().find(|(of, _)| *of == id) {
                 return Ok(f(lane));
             }
             match self.register() {
                 Ok(lane) => {
-                    lanes.push(lane);
+                    lanes.push((id, lane));
                     let last = lanes.len() - 1;
-                    Ok(f(&mut lanes[last]))
+                    Ok(f(&mut lanes[last].1))
                 }
                 Err(e) => Err(e),
             }
@@ -987,7 +798,7 @@ impl Registry {
     /// ```
     pub fn detach_current_thread(&self) {
         let id = self.inner.id;
-        let _ = LANES.try_with(|lanes| lanes.borrow_mut().retain(|l| l.registry().inner.id != id));
+        let _ = LANES.try_with(|lanes| lanes.borrow_mut().retain(|(of, _)| *of != id));
     }
 
     /// Stops new threads from registering. Threads that hold a lane keep it
@@ -1074,7 +885,28 @@ impl Registry {
     }
 }
 
+/// A lane holds a clone of its registry, seen only through [`LaneHome`].
+impl LaneHome for Registry {
+    fn drain_asleep(&self) -> &AtomicU32 {
+        self.inner.drain_asleep()
+    }
+    fn wake_drain(&self) {
+        self.inner.wake_drain();
+    }
+    fn accepting(&self) -> bool {
+        self.inner.accepting()
+    }
+    fn retire(&self, slot: usize, generation: u64) {
+        self.inner.slot(slot).retire(generation);
+    }
+}
+
 impl Inner {
+    /// Where the lanes' rings sit, and the configuration.
+    pub(crate) fn geometry(&self) -> &Geometry {
+        &self.geo
+    }
+
     fn header(&self) -> &RegistryHeader {
         // SAFETY: `hdr` points at the region's first line, which stays mapped
         // while `self.region` lives; the header is all atomics.
@@ -1113,7 +945,7 @@ impl Inner {
         }
         self.build_lane(slot)?;
         self.region
-            .prefault(self.geo.index_offset(slot), self.geo.stride);
+            .prefault(self.geo.rings(slot).0, self.geo.stride);
         line.set_built();
         Ok(())
     }
@@ -1209,7 +1041,7 @@ impl Inner {
     /// Builds the two rings of `slot`'s lane (empty, no side held).
     fn build_lane(&self, slot: usize) -> Result<(), Error> {
         let (geo, region) = (&self.geo, &self.region);
-        let (index, detail) = (geo.index_offset(slot), geo.detail_offset(slot));
+        let (index, detail) = geo.rings(slot);
         let (events, bytes) = (geo.cfg.index_capacity, geo.cfg.detail_capacity);
         match geo.cfg.mode {
             LaneMode::Stream => {
@@ -1302,7 +1134,7 @@ impl Inner {
 
 std::thread_local! {
     /// This thread's lanes, one per registry it has written to.
-    static LANES: RefCell<Vec<Lane>> = const { RefCell::new(Vec::new()) };
+    static LANES: RefCell<Vec<(u64, Lane)>> = const { RefCell::new(Vec::new()) };
     /// The header address of the registry this thread drains (0: none).
     static DRAINS: Cell<usize> = const { Cell::new(0) };
     /// The registries (handle ids) that have counted this thread refused.

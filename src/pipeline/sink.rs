@@ -2,9 +2,10 @@
 //! and a null sink. [`FileSink`](super::FileSink) (in `trace.rs`) writes the
 //! binary trace file.
 
-use super::registry::IndexEvent;
+use super::index_event::IndexEvent;
 use crate::clock::TickScale;
-use crate::{Error, Record};
+use crate::error::Error;
+use crate::record::Record;
 
 /// Which lane an entry came from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -39,12 +39,13 @@
 //! A file that ends inside a block gives [`Error::TraceTruncated`]; any
 //! other malformed block gives [`Error::TraceCorrupt`].
 
+use super::index_event::IndexEvent;
 use super::merge::{parse_records, BatchOrder, Merge};
-use super::registry::IndexEvent;
 use super::sink::{Batch, LaneId, RefusedThread, Sink};
 use crate::clock::{ClockMode, ClockSource, TickScale, Timebase};
+use crate::error::Error;
 use crate::record::format::framed;
-use crate::{Error, Record};
+use crate::record::Record;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 

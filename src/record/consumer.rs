@@ -5,11 +5,12 @@
 use super::format::{self, Found, RecordHeader};
 use super::Bytes;
 use crate::diag::{Stats, VerifyReport};
+use crate::error::{Corruption, Error, RingError};
 use crate::handles::ConsumerHandle;
 use crate::layout::RECORD_HEADER;
 use crate::peer::Peer;
+use crate::region::Region;
 use crate::ring::ConsCore;
-use crate::{Corruption, Error, Region, RingError};
 use core::fmt;
 use core::ops::Deref;
 

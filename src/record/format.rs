@@ -4,8 +4,8 @@
 //! and `tests/parse_records.rs` run it over plain byte buffers, through the
 //! hidden `tracering::__fuzz` path.
 
+use crate::error::Corruption;
 use crate::layout::RECORD_HEADER;
-use crate::Corruption;
 
 /// The 16-byte header in front of every record.
 ///
@@ -94,7 +94,7 @@ pub const fn framed(len: u64) -> u64 {
 /// and flight) make before they touch the ring.
 #[inline(always)]
 pub(crate) fn check_record(kind: u16, len: u64, max: u64) -> Result<(), crate::InvalidRecord> {
-    use crate::InvalidRecord;
+    use crate::error::InvalidRecord;
     if kind == RecordHeader::KIND_PAD {
         return Err(InvalidRecord::ReservedKind);
     }

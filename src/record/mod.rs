@@ -22,10 +22,11 @@
 //! this file holds the owner.
 
 use crate::diag::{Stats, VerifyReport};
+use crate::error::Error;
 use crate::handles::{self, Owner, Unit};
 use crate::layout::RingKind;
+use crate::region::Region;
 use crate::ring::{ConsCore, Shape};
-use crate::{Error, Region};
 use core::fmt;
 
 mod consumer;

@@ -3,11 +3,13 @@
 
 use super::format::{check_record, framed, RecordHeader};
 use super::Bytes;
+use crate::arch;
 use crate::diag::Stats;
+use crate::error::{Error, InvalidRecord, RingError};
 use crate::handles::ProducerHandle;
 use crate::layout::RECORD_HEADER;
 use crate::peer::Peer;
-use crate::{arch, Error, InvalidRecord, Region, RingError};
+use crate::region::Region;
 use core::fmt;
 
 /// The writing half of a [`RecordRing`](super::RecordRing).

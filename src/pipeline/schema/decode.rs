@@ -3,7 +3,7 @@
 //! check every length, tag and string and never panic.
 
 use super::*;
-use crate::pipeline::registry::IndexEvent;
+use crate::pipeline::index_event::IndexEvent;
 use crate::pipeline::trace::TraceEntry;
 
 /// A bounds-checked reader over a payload.
