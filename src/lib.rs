@@ -94,6 +94,7 @@ pub mod pipeline;
 mod record;
 mod region;
 mod ring;
+mod ring_hooks;
 mod sync;
 
 /// The plain-data traits that shared-memory rings require (`Pod`, `Zeroable`,

@@ -9,6 +9,7 @@ use crate::layout::RingKind;
 use crate::peer::Peer;
 use crate::region::Region;
 use crate::ring::{ConsCore, Shape};
+use crate::ring_hooks::LaneRing;
 use bytemuck::Pod;
 use core::fmt;
 use core::marker::PhantomData;
@@ -138,13 +139,6 @@ impl<T: Pod> FlightRing<T> {
         Ok(FlightRing {
             h: Owner::create_in(region, offset, capacity)?,
         })
-    }
-
-    /// Builds the ring of a registry's lane at `offset` (inside the
-    /// registry, where [`create_in`](Self::create_in) is refused) and lets
-    /// go of it.
-    pub(crate) fn build_lane(region: &Region, offset: usize, capacity: usize) -> Result<(), Error> {
-        handles::build_lane::<FlightSlots<T>>(region, offset, capacity)
     }
 
     /// Number of slots.
@@ -404,4 +398,8 @@ impl<T> fmt::Debug for FlightReader<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.h.dump(f)
     }
+}
+
+impl<T> LaneRing for FlightRing<T> {
+    type Unit = FlightSlots<T>;
 }

@@ -24,6 +24,7 @@ use crate::record::format::{check_record, framed};
 use crate::record::{OwnedRecord, RecordHeader};
 use crate::region::Region;
 use crate::ring::{ConsCore, Shape};
+use crate::ring_hooks::LaneRing;
 use core::fmt;
 
 /// Bytes of the trailer after each frame: sequence number and start.
@@ -193,13 +194,6 @@ impl FlightRecordRing {
         Ok(FlightRecordRing {
             h: Owner::create_in(region, offset, capacity)?,
         })
-    }
-
-    /// Builds the ring of a registry's lane at `offset` (inside the
-    /// registry, where [`create_in`](Self::create_in) is refused) and lets
-    /// go of it.
-    pub(crate) fn build_lane(region: &Region, offset: usize, capacity: usize) -> Result<(), Error> {
-        handles::build_lane::<FlightBytes>(region, offset, capacity)
     }
 
     /// Capacity in bytes.
@@ -654,4 +648,8 @@ impl fmt::Debug for FlightRecordReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.h.dump(f)
     }
+}
+
+impl LaneRing for FlightRecordRing {
+    type Unit = FlightBytes;
 }

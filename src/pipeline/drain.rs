@@ -41,6 +41,7 @@ use crate::error::{Corruption, Error, RingError};
 use crate::event::EventConsumer;
 use crate::peer::Peer;
 use crate::record::RecordConsumer;
+use crate::ring_hooks::LaneConsumer;
 use crate::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -25,6 +25,7 @@ use crate::event::EventProducer;
 use crate::flight::{FlightProducer, FlightRecordProducer};
 use crate::record::RecordProducer;
 use crate::region::Region;
+use crate::ring_hooks::LaneProducer;
 use crate::sync::atomic::{AtomicU32, AtomicU64};
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;

@@ -52,6 +52,7 @@ use crate::layout::line_struct;
 use crate::record::RecordRing;
 use crate::region::Region;
 use crate::region::{Lanes, Placement};
+use crate::ring_hooks::LaneRing;
 use crate::sync::atomic::{AtomicU32, AtomicU64};
 #[cfg(loom)]
 use crate::sync::construct_in_place;

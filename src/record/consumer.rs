@@ -11,6 +11,7 @@ use crate::layout::RECORD_HEADER;
 use crate::peer::Peer;
 use crate::region::Region;
 use crate::ring::ConsCore;
+use crate::ring_hooks::LaneConsumer;
 use core::fmt;
 use core::ops::Deref;
 
@@ -374,17 +375,6 @@ impl Drop for ReadGuard<'_> {
 }
 
 impl RecordConsumer {
-    /// The producer's drop counter alone (cheaper than a full snapshot).
-    pub(crate) fn dropped(&self) -> u64 {
-        self.h.dropped()
-    }
-
-    /// Empties the ring's positions and counters for a new producer. Only
-    /// for the drain, once the old producer is gone and the ring is empty.
-    pub(crate) fn recycle(&mut self) {
-        self.h.recycle();
-    }
-
     /// The parsing state and the private copy, borrowed apart.
     #[inline(always)]
     fn parts(&mut self) -> (Reader<'_>, Option<&mut Vec<u8>>) {
@@ -649,12 +639,6 @@ impl RecordConsumer {
         self.h.core.read_count()
     }
 
-    /// One load of the producer position: the readable bytes (for the
-    /// drain, which reads each producer word at most once per visit).
-    pub(crate) fn poll(&mut self) -> Result<u64, RingError> {
-        self.h.poll()
-    }
-
     /// Readable bytes as last loaded (no new load of the producer position).
     pub(crate) fn available_cached(&self) -> u64 {
         self.h.available_cached()
@@ -747,5 +731,15 @@ impl RecordConsumer {
 impl fmt::Debug for RecordConsumer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.h.dump(f)
+    }
+}
+
+impl LaneConsumer for RecordConsumer {
+    type Unit = Bytes;
+    fn handle(&self) -> &ConsumerHandle<Bytes> {
+        &self.h
+    }
+    fn handle_mut(&mut self) -> &mut ConsumerHandle<Bytes> {
+        &mut self.h
     }
 }

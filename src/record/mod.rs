@@ -27,6 +27,7 @@ use crate::handles::{self, Owner, Unit};
 use crate::layout::RingKind;
 use crate::region::Region;
 use crate::ring::{ConsCore, Shape};
+use crate::ring_hooks::LaneRing;
 use core::fmt;
 
 mod consumer;
@@ -154,13 +155,6 @@ impl RecordRing {
         })
     }
 
-    /// Builds the ring of a registry's lane at `offset` (inside the
-    /// registry, where [`create_in`](Self::create_in) is refused) and lets
-    /// go of it.
-    pub(crate) fn build_lane(region: &Region, offset: usize, capacity: usize) -> Result<(), Error> {
-        handles::build_lane::<Bytes>(region, offset, capacity)
-    }
-
     /// Capacity in bytes.
     ///
     /// ```
@@ -269,4 +263,8 @@ impl fmt::Debug for RecordRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.h.dump(f)
     }
+}
+
+impl LaneRing for RecordRing {
+    type Unit = Bytes;
 }

@@ -10,6 +10,7 @@ use crate::handles::ProducerHandle;
 use crate::layout::RECORD_HEADER;
 use crate::peer::Peer;
 use crate::region::Region;
+use crate::ring_hooks::LaneProducer;
 use core::fmt;
 
 /// The writing half of a [`RecordRing`](super::RecordRing).
@@ -53,27 +54,10 @@ impl RecordProducer {
         self.put_record(kind, timestamp, payload, true)
     }
 
-    /// Units in use as far as this producer knows (for the lane's
-    /// watermark check).
-    #[inline(always)]
-    pub(crate) fn used_cached(&self) -> u64 {
-        self.h.used_cached()
-    }
-
     /// Records committed since the ring was made or recycled (what a
     /// lane's loss marker says came before it).
     pub(crate) fn committed(&self) -> u64 {
         self.h.core.committed()
-    }
-
-    /// Units in use after reloading the consumer position.
-    pub(crate) fn used_now(&mut self) -> u64 {
-        self.h.used_now()
-    }
-
-    /// The producer position: moves with every write that enters the ring.
-    pub(crate) fn position(&self) -> u64 {
-        self.h.core.head
     }
 
     /// Attaches as the producer of the ring at `offset` in `region`, after
@@ -467,5 +451,15 @@ impl WriteGrant<'_> {
 impl fmt::Debug for RecordProducer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.h.dump(f)
+    }
+}
+
+impl LaneProducer for RecordProducer {
+    type Unit = Bytes;
+    fn handle(&self) -> &ProducerHandle<Bytes> {
+        &self.h
+    }
+    fn handle_mut(&mut self) -> &mut ProducerHandle<Bytes> {
+        &mut self.h
     }
 }
