@@ -57,6 +57,7 @@ use crate::sync::atomic::{AtomicU32, AtomicU64};
 #[cfg(loom)]
 use crate::sync::construct_in_place;
 use crate::sync::Arc;
+use core::any::Any;
 use core::cell::{Cell, RefCell};
 use core::ptr::NonNull;
 
@@ -716,23 +717,54 @@ impl Registry {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn with_lane<R>(&self, f: impl FnOnce(&mut Lane) -> R) -> Result<R, Error> {
+        self.with_owned_lane(0, |_| (), |lane, _: &mut ()| f(lane))
+    }
+
+    /// Runs `f` on the calling thread's lane for `owner` and on the state
+    /// the owner keeps beside it, registering the thread first if needed
+    /// (`init` then makes the state, with the new lane). Owner 0 is the
+    /// registry's own writes ([`with_lane`](Self::with_lane)); a writer
+    /// with per-thread state (the `tracing` layer) passes its own id, and
+    /// gets a lane of its own. Every failure is an `Err` (a nested call, an
+    /// exiting thread, no free slot, a closed registry): a write that gets
+    /// one counts itself with [`count_exhausted`](Self::count_exhausted).
+    #[inline]
+    pub(crate) fn with_owned_lane<X: 'static, R>(
+        &self,
+        owner: u64,
+        init: impl FnOnce(&mut Lane) -> X,
+        f: impl FnOnce(&mut Lane, &mut X) -> R,
+    ) -> Result<R, Error> {
         let id = self.inner.id;
         let r = LANES.try_with(|lanes| {
             // A write from inside `f` (a nested emit) finds the cache busy.
             let Ok(mut lanes) = lanes.try_borrow_mut() else {
                 return Err(Error::Reentrant);
             };
-            // Usually the first entry: a thread rarely writes to two registries.
-            if let Some((_, lane)) = lanes.iter_mut().find(|(of, _)| *of == id) {
-                return Ok(f(lane));
-            }
-            match self.register() {
-                Ok(lane) => {
-                    lanes.push((id, lane));
-                    let last = lanes.len() - 1;
-                    Ok(f(&mut lanes[last].1))
+            // Usually the first entry: a thread rarely writes to two
+            // registries, or through two layers.
+            let found = lanes
+                .iter()
+                .position(|c| c.registry == id && c.owner == owner && c.state.is::<X>());
+            let i = match found {
+                Some(i) => i,
+                None => {
+                    let mut lane = self.register()?;
+                    let state = Box::new(init(&mut lane));
+                    lanes.push(CachedLane {
+                        registry: id,
+                        owner,
+                        lane,
+                        state,
+                    });
+                    lanes.len() - 1
                 }
-                Err(e) => Err(e),
+            };
+            let c = &mut lanes[i];
+            match c.state.downcast_mut::<X>() {
+                Some(state) => Ok(f(&mut c.lane, state)),
+                // Not reached: the entry was found or made with this type.
+                None => Err(Error::Reentrant),
             }
         });
         match r {
@@ -740,6 +772,17 @@ impl Registry {
             // The thread is exiting and its lanes are gone.
             Err(_) => Err(Error::Closed),
         }
+    }
+
+    /// Releases the calling thread's lane for `owner` (and the state beside
+    /// it), if it holds one.
+    pub(crate) fn forget_lane(&self, owner: u64) {
+        let id = self.inner.id;
+        let _ = LANES.try_with(|lanes| {
+            if let Ok(mut lanes) = lanes.try_borrow_mut() {
+                lanes.retain(|c| c.registry != id || c.owner != owner);
+            }
+        });
     }
 
     /// Writes an index event (stamped now) to the calling thread's lane.
@@ -798,8 +841,7 @@ impl Registry {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn detach_current_thread(&self) {
-        let id = self.inner.id;
-        let _ = LANES.try_with(|lanes| lanes.borrow_mut().retain(|(of, _)| *of != id));
+        self.forget_lane(0);
     }
 
     /// Stops new threads from registering. Threads that hold a lane keep it
@@ -1133,9 +1175,23 @@ impl Inner {
     }
 }
 
+/// A lane in this thread's cache, with whose it is and what its owner
+/// keeps beside it.
+struct CachedLane {
+    /// The registry's handle id.
+    registry: u64,
+    /// 0 for the registry's own writes, else the writer's id (a layer's).
+    owner: u64,
+    lane: Lane,
+    /// The owner's per-thread state (`()` for the registry's own writes,
+    /// which is no allocation).
+    state: Box<dyn Any>,
+}
+
 std::thread_local! {
-    /// This thread's lanes, one per registry it has written to.
-    static LANES: RefCell<Vec<(u64, Lane)>> = const { RefCell::new(Vec::new()) };
+    /// This thread's lanes, one per registry and owner it has written
+    /// through: the crate's one thread-local lane cache.
+    static LANES: RefCell<Vec<CachedLane>> = const { RefCell::new(Vec::new()) };
     /// The header address of the registry this thread drains (0: none).
     static DRAINS: Cell<usize> = const { Cell::new(0) };
     /// The registries (handle ids) that have counted this thread refused.
