@@ -125,12 +125,17 @@ pub struct DrainReport {
     /// (their writes are in `exhausted`); the first 32 are named to
     /// [`Sink::refused`].
     pub refused: u64,
+    // The drain's own behaviour, which the tests check (fairness between
+    // lanes, sleeping when idle) and users need not: hidden from the docs.
     /// Passes over the slot table.
+    #[doc(hidden)]
     pub passes: u64,
     /// Times the drain went to sleep because no lane was due.
+    #[doc(hidden)]
     pub sleeps: u64,
     /// Mean Jain fairness index of the per-lane shares over the passes in
     /// which two or more lanes had data (1.0 is perfectly even).
+    #[doc(hidden)]
     pub fairness: Option<f64>,
     /// Lanes still held by a producer when the stop timed out.
     pub still_active: usize,
