@@ -198,8 +198,8 @@ impl Default for LayerConfig {
             #[allow(clippy::needless_update)]
             registry: RegistryConfig {
                 slots: 1024,
-                index_capacity: 32768,
-                detail_capacity: 512 * 1024,
+                event_capacity: 32768,
+                record_capacity: 512 * 1024,
                 on_full: FullPolicy::Wait {
                     timeout: DEFAULT_WAIT,
                 },
@@ -424,7 +424,7 @@ impl Shared {
             since_refresh: 0,
             refresh_every: match self.registry.config().mode {
                 LaneMode::Stream => usize::MAX,
-                LaneMode::FlightRecorder => self.registry.config().detail_capacity / 4,
+                LaneMode::FlightRecorder => self.registry.config().record_capacity / 4,
             },
         };
         local.describe_thread(lane);

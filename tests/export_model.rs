@@ -235,7 +235,7 @@ proptest! {
 }
 
 fn entry() -> impl Strategy<Value = tracering::pipeline::TraceEntry> {
-    use tracering::pipeline::{IndexEvent, LaneId, TraceEntry};
+    use tracering::pipeline::{LaneEvent, LaneId, TraceEntry};
     let lane = (0u32..4, 0u64..3, 0u64..5).prop_map(|(slot, generation, thread)| LaneId {
         slot,
         generation,
@@ -246,7 +246,7 @@ fn entry() -> impl Strategy<Value = tracering::pipeline::TraceEntry> {
         (lane.clone(), any::<(u64, u32, u32, u64, u64)>()).prop_map(|(lane, (t, k, x, a, b))| {
             TraceEntry::Event {
                 lane,
-                event: IndexEvent {
+                event: LaneEvent {
                     timestamp: t,
                     kind: k,
                     aux: x,

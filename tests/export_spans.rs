@@ -27,8 +27,8 @@ fn trace_file() -> std::path::PathBuf {
     let cfg = LayerConfig {
         registry: RegistryConfig {
             slots: 4,
-            index_capacity: 1024,
-            detail_capacity: 64 * 1024,
+            event_capacity: 1024,
+            record_capacity: 64 * 1024,
             ..LayerConfig::default().registry
         },
         ..LayerConfig::default()
@@ -203,8 +203,8 @@ fn a_flight_recorder_snapshot_of_the_layer_exports() {
     use tracering::pipeline::{FileSink, LaneMode, Registry, Snapshotter};
     let registry = Registry::new(RegistryConfig {
         slots: 2,
-        index_capacity: 256,
-        detail_capacity: 64 * 1024,
+        event_capacity: 256,
+        record_capacity: 64 * 1024,
         mode: LaneMode::FlightRecorder,
         ..RegistryConfig::default()
     })

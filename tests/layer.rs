@@ -20,8 +20,8 @@ fn cfg() -> LayerConfig {
     LayerConfig {
         registry: RegistryConfig {
             slots: 8,
-            index_capacity: 4096,
-            detail_capacity: 64 * 1024,
+            event_capacity: 4096,
+            record_capacity: 64 * 1024,
             ..LayerConfig::default().registry
         },
         ..LayerConfig::default()
@@ -446,8 +446,8 @@ fn overflowing_rings_count_drops_exactly() {
     #[allow(clippy::needless_update)] // any other setting at its default
     let small = RegistryConfig {
         slots: 4,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         ..RegistryConfig::default()
     };
     let registry = Registry::new(small).unwrap();
@@ -643,8 +643,8 @@ fn file_capture_with_tiny_rings_loses_nothing_when_it_waits() {
     let cfg = LayerConfig {
         registry: RegistryConfig {
             slots: 4,
-            index_capacity: 16,
-            detail_capacity: 1024,
+            event_capacity: 16,
+            record_capacity: 1024,
             on_full: FullPolicy::Wait {
                 timeout: std::time::Duration::from_secs(10),
             },

@@ -33,8 +33,8 @@ fn temp(name: &str) -> std::path::PathBuf {
 fn lossy_run<S: Sink>(sink: S) -> (DrainReport, S) {
     let registry = Registry::new(RegistryConfig {
         slots: 4,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         on_full: FullPolicy::Drop,
         ..LayerConfig::default().registry
     })

@@ -538,18 +538,18 @@ fn hostile_peer_yields_only_valid_records_or_corrupted() {
 #[test]
 #[cfg_attr(miri, ignore = "spawns processes")]
 fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
-    use tracering::pipeline::{Drain, DrainConfig, FileSink, IndexEvent, Registry, RegistryConfig};
+    use tracering::pipeline::{Drain, DrainConfig, FileSink, LaneEvent, Registry, RegistryConfig};
     use tracering::pipeline::{TraceEntry, TraceReader};
     let cfg = RegistryConfig {
         slots: 1,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         ..Default::default()
     };
     let region = Region::memfd("scribbled", Registry::bytes_needed(cfg).unwrap()).unwrap();
     let reg = Registry::create_in(&region, cfg).unwrap();
     let line = tracering::Region::ALIGN;
-    let index = EventRing::<IndexEvent>::bytes_needed(64)
+    let index = EventRing::<LaneEvent>::bytes_needed(64)
         .unwrap()
         .div_ceil(line)
         * line;
@@ -564,7 +564,7 @@ fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
         .env("TRACERING_FD", fd.to_string())
         .env("TRACERING_PARENT", std::process::id().to_string())
         .env("TRACERING_DATA_AT", data_at.to_string())
-        .env("TRACERING_DATA_LEN", cfg.detail_capacity.to_string());
+        .env("TRACERING_DATA_LEN", cfg.record_capacity.to_string());
     // SAFETY: the closure runs in the forked child before exec and only calls
     // fcntl, which is async-signal-safe.
     unsafe {

@@ -10,7 +10,7 @@ use super::translate::{EntryDecoder, NoDecoder, Translator};
 use crate::clock::Timebase;
 use crate::error::Error;
 use crate::pipeline::merge::{parse_records, BatchOrder, Direct, Merge};
-use crate::pipeline::{Batch, IndexEvent, LaneId, Sink};
+use crate::pipeline::{Batch, LaneEvent, LaneId, Sink};
 use crate::record::Record;
 
 /// A [`Sink`] that translates each entry and writes it to an
@@ -154,9 +154,9 @@ impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
         self.started()
     }
 
-    fn event(&mut self, lane: LaneId, event: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, lane: LaneId, event: &LaneEvent) -> Result<(), Error> {
         self.started()?;
-        self.translator.index_event(&mut self.writer, lane, event)
+        self.translator.lane_event(&mut self.writer, lane, event)
     }
 
     fn record(&mut self, lane: LaneId, record: &Record<'_>) -> Result<(), Error> {
@@ -186,7 +186,7 @@ impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
         let direct = self
             .merge
             .batch_direct(b.lane, b.events, &records, b.scale, order, |d| match d {
-                Direct::Event(e) => translator.index_event(writer, b.lane, &e),
+                Direct::Event(e) => translator.lane_event(writer, b.lane, &e),
                 Direct::Record {
                     kind,
                     timestamp,

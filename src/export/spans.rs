@@ -38,7 +38,7 @@ use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
 use super::translate::{EntryDecoder, TraceMeta};
 use crate::error::Error;
 use crate::pipeline::schema::{self, Callsites, Decoded, Value, Values};
-use crate::pipeline::{IndexEvent, LaneId, TraceEntry};
+use crate::pipeline::{LaneEvent, LaneId, TraceEntry};
 use std::collections::{BTreeMap, HashMap};
 
 /// A field value kept past its record.
@@ -341,7 +341,7 @@ impl EntryDecoder for SpanDecoder {
         out: &mut dyn ExportWriter,
         thread: ThreadRef,
         _lane: LaneId,
-        event: &IndexEvent,
+        event: &LaneEvent,
     ) -> Result<bool, Error> {
         self.saw(thread, event.timestamp);
         match schema::decode_event(event) {
@@ -386,8 +386,8 @@ mod tests {
     use super::*;
     use crate::export::{ClockInfo, JsonWriter, Translator};
 
-    fn ev(ts: u64, kind: u32, span: u64) -> IndexEvent {
-        IndexEvent {
+    fn ev(ts: u64, kind: u32, span: u64) -> LaneEvent {
+        LaneEvent {
             timestamp: ts,
             kind,
             a: span,
@@ -414,7 +414,7 @@ mod tests {
             ev(50, schema::EVENT_SPAN_ENTER, 5),
             ev(60, schema::EVENT_SPAN_CLOSE, 9),
         ] {
-            t.index_event(&mut json, lane, &e).unwrap();
+            t.lane_event(&mut json, lane, &e).unwrap();
         }
         t.end_of_trace(&mut json).unwrap();
         json.finish().unwrap();

@@ -26,7 +26,7 @@
 
 use super::model::{Arg, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
 use crate::error::Error;
-use crate::pipeline::{schema, IndexEvent, LaneId, TraceEntry};
+use crate::pipeline::{schema, LaneEvent, LaneId, TraceEntry};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
@@ -64,12 +64,12 @@ pub const DEFAULT_PID: u64 = 1;
 /// ```
 /// use tracering::Error;
 /// use tracering::export::{Arg, EntryDecoder, ExportEvent, ExportWriter, JsonWriter, Phase, ThreadRef, Translator, ClockInfo};
-/// use tracering::pipeline::{IndexEvent, LaneId};
+/// use tracering::pipeline::{LaneEvent, LaneId};
 ///
 /// /// Kind 100 opens a span named by `a`, kind 101 closes it.
 /// struct Spans;
 /// impl EntryDecoder for Spans {
-///     fn event(&mut self, out: &mut dyn ExportWriter, thread: ThreadRef, _: LaneId, e: &IndexEvent) -> Result<bool, Error> {
+///     fn event(&mut self, out: &mut dyn ExportWriter, thread: ThreadRef, _: LaneId, e: &LaneEvent) -> Result<bool, Error> {
 ///         let phase = match e.kind { 100 => Phase::Begin, 101 => Phase::End, _ => return Ok(false) };
 ///         let name = if e.a == 1 { "parse" } else { "other" };
 ///         out.event(&ExportEvent { ts: e.timestamp, thread, phase, category: "app", name, args: &[] })?;
@@ -81,9 +81,9 @@ pub const DEFAULT_PID: u64 = 1;
 /// let mut t = Translator::with_decoder(Spans);
 /// t.start(&mut json, &ClockInfo::nanoseconds())?;
 /// let lane = LaneId { slot: 0, generation: 1, thread: 9, pid: 0 };
-/// t.index_event(&mut json, lane, &IndexEvent { timestamp: 5, kind: 100, a: 1, ..Default::default() })?;
-/// t.index_event(&mut json, lane, &IndexEvent { timestamp: 6, kind: 7, ..Default::default() })?;
-/// t.index_event(&mut json, lane, &IndexEvent { timestamp: 9, kind: 101, a: 1, ..Default::default() })?;
+/// t.lane_event(&mut json, lane, &LaneEvent { timestamp: 5, kind: 100, a: 1, ..Default::default() })?;
+/// t.lane_event(&mut json, lane, &LaneEvent { timestamp: 6, kind: 7, ..Default::default() })?;
+/// t.lane_event(&mut json, lane, &LaneEvent { timestamp: 9, kind: 101, a: 1, ..Default::default() })?;
 /// json.finish()?;
 /// assert_eq!(t.events_written(), 3);
 /// let text = String::from_utf8(json.into_inner()).unwrap();
@@ -105,7 +105,7 @@ pub trait EntryDecoder {
         out: &mut dyn ExportWriter,
         thread: ThreadRef,
         lane: LaneId,
-        event: &IndexEvent,
+        event: &LaneEvent,
     ) -> Result<bool, Error> {
         let _ = (out, thread, lane, event);
         Ok(false)
@@ -360,12 +360,12 @@ impl ExportWriter for Counting<'_> {
 ///
 /// ```
 /// use tracering::export::{ClockInfo, ExportWriter, FxtWriter, Translator};
-/// use tracering::pipeline::{FileSink, IndexEvent, LaneId, Sink, TraceReader};
+/// use tracering::pipeline::{FileSink, LaneEvent, LaneId, Sink, TraceReader};
 ///
 /// let path = std::env::temp_dir().join(format!("translate-{}.trace", std::process::id()));
 /// let mut sink = FileSink::create(&path)?;
 /// let lane = LaneId { slot: 2, generation: 1, thread: 77, pid: 0 };
-/// sink.event(lane, &IndexEvent { timestamp: 100, kind: 1, ..Default::default() })?;
+/// sink.event(lane, &LaneEvent { timestamp: 100, kind: 1, ..Default::default() })?;
 /// sink.flush()?;
 ///
 /// let mut t = Translator::new();
@@ -613,17 +613,17 @@ impl<D: EntryDecoder> Translator<D> {
     ///
     /// ```
     /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, Translator};
-    /// use tracering::pipeline::{IndexEvent, LaneId, TraceEntry};
+    /// use tracering::pipeline::{LaneEvent, LaneId, TraceEntry};
     /// let mut json = JsonWriter::new(Vec::new());
     /// let mut t = Translator::new();
     /// t.start(&mut json, &ClockInfo::nanoseconds())?;
-    /// t.entry(&mut json, &TraceEntry::Event { lane: LaneId::default(), event: IndexEvent::default() })?;
+    /// t.entry(&mut json, &TraceEntry::Event { lane: LaneId::default(), event: LaneEvent::default() })?;
     /// assert_eq!(t.events_written(), 1);
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn entry(&mut self, out: &mut dyn ExportWriter, entry: &TraceEntry) -> Result<(), Error> {
         match entry {
-            TraceEntry::Event { lane, event } => self.index_event(out, *lane, event),
+            TraceEntry::Event { lane, event } => self.lane_event(out, *lane, event),
             TraceEntry::Record {
                 lane,
                 kind,
@@ -676,18 +676,18 @@ impl<D: EntryDecoder> Translator<D> {
     ///
     /// ```
     /// use tracering::export::{ClockInfo, FxtWriter, Translator};
-    /// use tracering::pipeline::{IndexEvent, LaneId};
+    /// use tracering::pipeline::{LaneEvent, LaneId};
     /// let mut fxt = FxtWriter::new(std::io::sink());
     /// let mut t = Translator::new();
     /// t.start(&mut fxt, &ClockInfo::nanoseconds())?;
-    /// t.index_event(&mut fxt, LaneId::default(), &IndexEvent { kind: 3, ..Default::default() })?;
+    /// t.lane_event(&mut fxt, LaneId::default(), &LaneEvent { kind: 3, ..Default::default() })?;
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn index_event(
+    pub fn lane_event(
         &mut self,
         out: &mut dyn ExportWriter,
         lane: LaneId,
-        event: &IndexEvent,
+        event: &LaneEvent,
     ) -> Result<(), Error> {
         let thread = self.name_once(out, lane)?;
         self.last_ts.insert(thread, event.timestamp);
@@ -812,12 +812,12 @@ impl<D: EntryDecoder> Translator<D> {
     ///
     /// ```
     /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, SpanDecoder, Translator};
-    /// use tracering::pipeline::{schema, IndexEvent, LaneId};
+    /// use tracering::pipeline::{schema, LaneEvent, LaneId};
     /// let mut json = JsonWriter::new(Vec::new());
     /// let mut t = Translator::with_decoder(SpanDecoder::default());
     /// t.start(&mut json, &ClockInfo::nanoseconds())?;
-    /// let enter = IndexEvent { timestamp: 5, kind: schema::EVENT_SPAN_ENTER, a: 1, b: 1, ..Default::default() };
-    /// t.index_event(&mut json, LaneId::default(), &enter)?; // its exit was lost
+    /// let enter = LaneEvent { timestamp: 5, kind: schema::EVENT_SPAN_ENTER, a: 1, b: 1, ..Default::default() };
+    /// t.lane_event(&mut json, LaneId::default(), &enter)?; // its exit was lost
     /// t.end_of_trace(&mut json)?;
     /// json.finish()?;
     /// assert_eq!(t.events_written(), 2);

@@ -12,9 +12,9 @@ pub struct RegistryConfig {
     /// Number of slots (threads that may hold a lane at once), 1..=65536.
     pub slots: usize,
     /// Events per index ring (a power of two).
-    pub index_capacity: usize,
+    pub event_capacity: usize,
     /// Bytes per detail ring (a power of two, at least 64).
-    pub detail_capacity: usize,
+    pub record_capacity: usize,
     /// How lanes stamp their events (precise by default).
     pub clock: ClockMode,
     /// What a full lane does: drop the newest (streamed to a drain, the
@@ -72,7 +72,7 @@ pub struct RegistryConfig {
 /// use std::time::Duration;
 /// use tracering::pipeline::{FullPolicy, Registry, RegistryConfig};
 /// let cfg = RegistryConfig {
-///     index_capacity: 16,
+///     event_capacity: 16,
 ///     on_full: FullPolicy::Wait { timeout: Duration::from_millis(5) },
 ///     ..Default::default()
 /// };
@@ -179,8 +179,8 @@ impl Default for RegistryConfig {
     fn default() -> Self {
         RegistryConfig {
             slots: 64,
-            index_capacity: 1024,
-            detail_capacity: 64 * 1024,
+            event_capacity: 1024,
+            record_capacity: 64 * 1024,
             clock: ClockMode::Precise,
             mode: LaneMode::Stream,
             on_full: FullPolicy::Drop,

@@ -30,7 +30,7 @@
 //!   every ring is empty, flushes the sink and returns the final counts, for
 //!   which `emitted == persisted + dropped` holds exactly.
 
-use super::index_event::IndexEvent;
+use super::lane_event::LaneEvent;
 use super::registry::{Inner, Registry};
 use super::sink::{Batch, LaneId, Sink};
 use super::slot::{Slot, State};
@@ -168,7 +168,7 @@ impl DrainReport {
 }
 
 struct LaneReader {
-    index: EventConsumer<IndexEvent>,
+    index: EventConsumer<LaneEvent>,
     detail: RecordConsumer,
     stats: LaneStats,
     /// When the drain first saw data waiting below the watermark.
@@ -231,7 +231,7 @@ pub struct Drain<S> {
     wm_bytes: u64,
     sleeps: u64,
     lanes: Vec<LaneReader>,
-    buf: Vec<IndexEvent>,
+    buf: Vec<LaneEvent>,
     /// Whether the sink takes batches (asked once: `buf` is sized by it).
     batches: bool,
     /// The records of one visit, copied out for a sink that takes batches.
@@ -301,8 +301,8 @@ impl<S: Sink> Drain<S> {
         };
         let mark = |cap: usize| ((cap as f64 * fraction) as u64).max(1);
         let (wm_events, wm_bytes) = (
-            mark(inner.geometry().cfg().index_capacity),
-            mark(inner.geometry().cfg().detail_capacity),
+            mark(inner.geometry().cfg().event_capacity),
+            mark(inner.geometry().cfg().record_capacity),
         );
         inner.set_watermarks(wm_events, wm_bytes);
         let mut drain = Drain {
@@ -314,9 +314,9 @@ impl<S: Sink> Drain<S> {
             sleeps: 0,
             lanes: Vec::new(),
             buf: vec![
-                IndexEvent::default();
+                LaneEvent::default();
                 if batches {
-                    inner.geometry().cfg().index_capacity
+                    inner.geometry().cfg().event_capacity
                 } else {
                     cfg.quantum_events.max(1)
                 }
@@ -642,7 +642,7 @@ impl<S: Sink> Drain<S> {
         } else {
             for e in &self.buf[..n] {
                 let timestamp = lane.index_time.convert(conv, e.timestamp, &mut lane.stats);
-                let mut e = IndexEvent { timestamp, ..*e };
+                let mut e = LaneEvent { timestamp, ..*e };
                 super::merge::convert_loss_time(&mut e, |t| conv.to_ns(t));
                 sink.event(id, &e)?;
             }

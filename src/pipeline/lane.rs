@@ -16,7 +16,7 @@
 //! counts nothing when the ring is still full (the marker stays pending).
 
 use super::config::{FullPolicy, LaneMode, RegistryConfig};
-use super::index_event::IndexEvent;
+use super::lane_event::LaneEvent;
 use super::schema;
 use crate::arch;
 use crate::clock::{ClockMode, LaneClock};
@@ -151,7 +151,7 @@ impl Lane {
     #[inline]
     pub fn event(&mut self, kind: u32, a: u64, b: u64) -> Result<(), RingError> {
         let timestamp = self.clock.stamp();
-        self.write(IndexEvent {
+        self.write(LaneEvent {
             timestamp,
             kind,
             aux: 0,
@@ -167,11 +167,11 @@ impl Lane {
     ///
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// reg.register()?.write(tracering::pipeline::IndexEvent { kind: 4, ..Default::default() })?;
+    /// reg.register()?.write(tracering::pipeline::LaneEvent { kind: 4, ..Default::default() })?;
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn write(&mut self, event: IndexEvent) -> Result<(), RingError> {
+    pub fn write(&mut self, event: LaneEvent) -> Result<(), RingError> {
         if self.loss.pending {
             self.write_loss_marker();
         }
@@ -400,7 +400,7 @@ impl Lane {
             // The records the lane holds so far place the marker among
             // them, as the layer's order word does.
             let order = schema::order_word(records, detail.committed() as u32);
-            let marker = IndexEvent {
+            let marker = LaneEvent {
                 timestamp: self.clock.stamp(),
                 kind: schema::EVENT_LOSS,
                 aux: events as u32,
@@ -430,8 +430,8 @@ trait Retry {
 }
 
 struct IndexRetry<'a> {
-    index: &'a mut EventProducer<IndexEvent>,
-    event: IndexEvent,
+    index: &'a mut EventProducer<LaneEvent>,
+    event: LaneEvent,
 }
 
 impl Retry for IndexRetry<'_> {
@@ -538,8 +538,8 @@ fn wake_if_asleep(inner: &dyn LaneHome) {
 
 /// A lane's index-ring writer, of the registry's [`LaneMode`].
 enum IndexWriter {
-    Stream(EventProducer<IndexEvent>),
-    Flight(FlightProducer<IndexEvent>),
+    Stream(EventProducer<LaneEvent>),
+    Flight(FlightProducer<LaneEvent>),
 }
 
 /// A lane's detail-ring writer, of the registry's [`LaneMode`].
@@ -576,10 +576,10 @@ mod tests {
 
     /// Keeps the index events it is handed.
     #[derive(Clone, Default)]
-    struct Events(Arc<Mutex<Vec<IndexEvent>>>);
+    struct Events(Arc<Mutex<Vec<LaneEvent>>>);
 
     impl Sink for Events {
-        fn event(&mut self, _: LaneId, e: &IndexEvent) -> Result<(), Error> {
+        fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
             self.0.lock().unwrap().push(*e);
             Ok(())
         }
@@ -592,8 +592,8 @@ mod tests {
     fn the_next_write_after_drops_tells_them_in_a_marker() {
         let reg = Registry::new(RegistryConfig {
             slots: 2,
-            index_capacity: 16,
-            detail_capacity: 256,
+            event_capacity: 16,
+            record_capacity: 256,
             on_full: FullPolicy::Drop,
             ..Default::default()
         })
@@ -647,7 +647,7 @@ mod tests {
     fn a_dropping_lane_leaves_its_marker_when_it_ends() {
         let reg = Registry::new(RegistryConfig {
             slots: 2,
-            index_capacity: 16,
+            event_capacity: 16,
             on_full: FullPolicy::Drop,
             ..Default::default()
         })

@@ -13,7 +13,7 @@
 //! events it read). So records below that bound go out as soon as the index
 //! events before them have, and a merge holds back at most one visit.
 
-use super::index_event::IndexEvent;
+use super::lane_event::LaneEvent;
 use super::schema;
 use super::sink::LaneId;
 use super::trace::TraceEntry;
@@ -22,7 +22,7 @@ use std::collections::{HashMap, VecDeque};
 
 /// The records an index event of the layer says came before it, if it
 /// carries an order word.
-fn records_before(e: &IndexEvent) -> Option<u32> {
+fn records_before(e: &LaneEvent) -> Option<u32> {
     match e.kind {
         schema::EVENT_SPAN_ENTER | schema::EVENT_SPAN_EXIT | schema::EVENT_SPAN_CLOSE => {
             Some((e.b >> 32) as u32)
@@ -46,7 +46,7 @@ fn due(rb: Option<u32>, next: u64) -> bool {
 
 /// Converts the time a loss marker carries (`b`, the first loss) as the
 /// timestamps are converted; any other event is left as it is.
-pub(crate) fn convert_loss_time(e: &mut IndexEvent, to_ns: impl FnOnce(u64) -> u64) {
+pub(crate) fn convert_loss_time(e: &mut LaneEvent, to_ns: impl FnOnce(u64) -> u64) {
     if e.kind == schema::EVENT_LOSS {
         e.b = to_ns(e.b);
     }
@@ -121,7 +121,7 @@ pub(crate) struct RawRecord<'a> {
 /// An entry of a batch merged in place ([`Merge::batch_direct`]).
 pub(crate) enum Direct<'a> {
     /// An index event, its timestamps converted.
-    Event(IndexEvent),
+    Event(LaneEvent),
     /// A record, its payload borrowed from the batch.
     Record {
         kind: u16,
@@ -162,7 +162,7 @@ impl Merge {
     pub(crate) fn batch<'a>(
         &mut self,
         lane: LaneId,
-        events: impl Iterator<Item = IndexEvent>,
+        events: impl Iterator<Item = LaneEvent>,
         records: impl Iterator<Item = RawRecord<'a>>,
         scale: Option<TickScale>,
         order: Option<BatchOrder>,
@@ -170,7 +170,7 @@ impl Merge {
         // Each lane's time is kept from going back as its entries go out
         // (`in_order`), after the merge.
         let convert = |t: u64| scale.map_or(t, |s| s.to_ns(t));
-        let loss_time = |e: &mut IndexEvent| convert_loss_time(e, convert);
+        let loss_time = |e: &mut LaneEvent| convert_loss_time(e, convert);
         let q = queue(&mut self.lanes, lane);
         let Some(order) = order else {
             for mut event in events {
@@ -222,7 +222,7 @@ impl Merge {
     pub(crate) fn batch_direct(
         &mut self,
         lane: LaneId,
-        events: &[IndexEvent],
+        events: &[LaneEvent],
         records: &[RawRecord<'_>],
         scale: TickScale,
         order: BatchOrder,
@@ -339,8 +339,8 @@ mod tests {
         }
     }
 
-    fn enter(ticks: u64, records_before: u32) -> IndexEvent {
-        IndexEvent {
+    fn enter(ticks: u64, records_before: u32) -> LaneEvent {
+        LaneEvent {
             timestamp: ticks,
             kind: schema::EVENT_SPAN_ENTER,
             aux: 0,

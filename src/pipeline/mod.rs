@@ -17,8 +17,8 @@
 
 mod config;
 mod drain;
-pub(crate) mod index_event;
 mod lane;
+pub(crate) mod lane_event;
 pub(crate) mod merge;
 mod registry;
 pub mod schema;
@@ -30,8 +30,8 @@ mod wake;
 
 pub use config::{FullPolicy, LaneMode, RegistryConfig};
 pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
-pub use index_event::IndexEvent;
 pub use lane::Lane;
+pub use lane_event::LaneEvent;
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
 pub use registry::{Registry, RegistryStats};

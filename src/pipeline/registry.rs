@@ -1,5 +1,5 @@
 //! The thread registry: a fixed table of slots, each with a lane of two rings
-//! (an index ring of fixed-size [`IndexEvent`]s and a detail ring of
+//! (an index ring of fixed-size [`LaneEvent`]s and a detail ring of
 //! variable-length records) that one producer thread owns at a time.
 //!
 //! # Layout in the region (offsets, never pointers)
@@ -39,8 +39,8 @@
 //! [`Sink::refused`](super::Sink::refused).
 
 use super::config::{FullPolicy, LaneMode, RegistryConfig};
-use super::index_event::IndexEvent;
 use super::lane::{Lane, LaneHome, LaneSite};
+use super::lane_event::LaneEvent;
 use super::slot::{Slot, SlotLine, State};
 use super::wake;
 use crate::arch;
@@ -79,8 +79,8 @@ line_struct! {
         version: AtomicU64,
         fingerprint: AtomicU64,
         slots: AtomicU64,
-        index_capacity: AtomicU64,
-        detail_capacity: AtomicU64,
+        event_capacity: AtomicU64,
+        record_capacity: AtomicU64,
         lane_stride: AtomicU64,
         /// 1 while new producers may register.
         accepting: AtomicU64,
@@ -212,12 +212,12 @@ impl Geometry {
         }
         let (index_bytes, detail_bytes) = match cfg.mode {
             LaneMode::Stream => (
-                EventRing::<IndexEvent>::bytes_needed(cfg.index_capacity)?,
-                RecordRing::bytes_needed(cfg.detail_capacity)?,
+                EventRing::<LaneEvent>::bytes_needed(cfg.event_capacity)?,
+                RecordRing::bytes_needed(cfg.record_capacity)?,
             ),
             LaneMode::FlightRecorder => (
-                FlightRing::<IndexEvent>::bytes_needed(cfg.index_capacity)?,
-                FlightRecordRing::bytes_needed(cfg.detail_capacity)?,
+                FlightRing::<LaneEvent>::bytes_needed(cfg.event_capacity)?,
+                FlightRecordRing::bytes_needed(cfg.record_capacity)?,
             ),
         };
         let (index_bytes, detail_bytes) = (round_line(index_bytes), round_line(detail_bytes));
@@ -369,7 +369,7 @@ impl Registry {
     /// ```
     /// use tracering::Region;
     /// use tracering::pipeline::{Registry, RegistryConfig};
-    /// let cfg = RegistryConfig { slots: 4, index_capacity: 64, detail_capacity: 4096, ..Default::default() };
+    /// let cfg = RegistryConfig { slots: 4, event_capacity: 64, record_capacity: 4096, ..Default::default() };
     /// let region = Region::memfd("registry", Registry::bytes_needed(cfg)?)?;
     /// let controller = Registry::create_in(&region, cfg)?;
     /// let agent = Registry::attach(&region)?;
@@ -405,8 +405,8 @@ impl Registry {
                     version: z(),
                     fingerprint: z(),
                     slots: z(),
-                    index_capacity: z(),
-                    detail_capacity: z(),
+                    event_capacity: z(),
+                    record_capacity: z(),
                     lane_stride: z(),
                     accepting: z(),
                     exhausted: z(),
@@ -472,8 +472,8 @@ impl Registry {
         arch::store_relaxed(&h.version, REG_VERSION);
         arch::store_relaxed(&h.fingerprint, crate::layout::fingerprint());
         arch::store_relaxed(&h.slots, cfg.slots as u64);
-        arch::store_relaxed(&h.index_capacity, cfg.index_capacity as u64);
-        arch::store_relaxed(&h.detail_capacity, cfg.detail_capacity as u64);
+        arch::store_relaxed(&h.event_capacity, cfg.event_capacity as u64);
+        arch::store_relaxed(&h.record_capacity, cfg.record_capacity as u64);
         arch::store_relaxed(&h.lane_stride, geo.stride as u64);
         arch::store_relaxed(&h.exhausted, 0);
         arch::store_relaxed32(&h.drain_asleep, 0);
@@ -563,8 +563,8 @@ impl Registry {
             .ok_or(Error::Attach(AttachError::FullPolicy { found: policy }))?;
         let cfg = RegistryConfig {
             slots: word(&h.slots),
-            index_capacity: word(&h.index_capacity),
-            detail_capacity: word(&h.detail_capacity),
+            event_capacity: word(&h.event_capacity),
+            record_capacity: word(&h.record_capacity),
             clock,
             mode,
             on_full,
@@ -1085,14 +1085,14 @@ impl Inner {
     fn build_lane(&self, slot: usize) -> Result<(), Error> {
         let (geo, region) = (&self.geo, &self.region);
         let (index, detail) = geo.rings(slot);
-        let (events, bytes) = (geo.cfg.index_capacity, geo.cfg.detail_capacity);
+        let (events, bytes) = (geo.cfg.event_capacity, geo.cfg.record_capacity);
         match geo.cfg.mode {
             LaneMode::Stream => {
-                EventRing::<IndexEvent>::build_lane(region, index, events)?;
+                EventRing::<LaneEvent>::build_lane(region, index, events)?;
                 RecordRing::build_lane(region, detail, bytes)
             }
             LaneMode::FlightRecorder => {
-                FlightRing::<IndexEvent>::build_lane(region, index, events)?;
+                FlightRing::<LaneEvent>::build_lane(region, index, events)?;
                 FlightRecordRing::build_lane(region, detail, bytes)
             }
         }

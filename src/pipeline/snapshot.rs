@@ -3,7 +3,7 @@
 //! a [`Sink`], while the traced threads keep writing.
 
 use super::config::LaneMode;
-use super::index_event::IndexEvent;
+use super::lane_event::LaneEvent;
 use super::registry::Registry;
 use super::sink::{LaneId, Sink};
 use super::slot::State;
@@ -79,8 +79,8 @@ impl SnapshotReport {
 /// ```
 pub struct Snapshotter {
     registry: Registry,
-    lanes: Vec<(FlightReader<IndexEvent>, FlightRecordReader)>,
-    events: Vec<IndexEvent>,
+    lanes: Vec<(FlightReader<LaneEvent>, FlightRecordReader)>,
+    events: Vec<LaneEvent>,
     records: Vec<OwnedRecord>,
 }
 
@@ -133,7 +133,7 @@ impl Snapshotter {
     ///
     /// ```
     /// use tracering::pipeline::{LaneMode, NullSink, Registry, RegistryConfig, Snapshotter};
-    /// let cfg = RegistryConfig { mode: LaneMode::FlightRecorder, index_capacity: 8, ..Default::default() };
+    /// let cfg = RegistryConfig { mode: LaneMode::FlightRecorder, event_capacity: 8, ..Default::default() };
     /// let reg = Registry::new(cfg)?;
     /// for i in 0..20 { reg.emit(1, i, 0)?; }
     /// let report = Snapshotter::new(&reg)?.snapshot(&mut NullSink)?;
@@ -184,7 +184,7 @@ impl Snapshotter {
                 last = conv.to_ns(e.timestamp).max(last);
                 sink.event(
                     lane,
-                    &IndexEvent {
+                    &LaneEvent {
                         timestamp: last,
                         ..*e
                     },

@@ -13,7 +13,7 @@
 //! check  = a 32-bit hash of the block header's first 8 bytes and the body
 //! tag 1  batch      body = slot:u32 pid:u32 generation:u64 thread:u64
 //!                          events:u32 record_bytes:u32 first_record:u64
-//!                          event[events]        (32 bytes each: an IndexEvent)
+//!                          event[events]        (32 bytes each: an LaneEvent)
 //!                          records[record_bytes] (16-byte record header,
 //!                                                 payload, zeros to 8)
 //!                   flags bit 0: timestamps are ticks (converted by the
@@ -39,7 +39,7 @@
 //! A file that ends inside a block gives [`Error::TraceTruncated`]; any
 //! other malformed block gives [`Error::TraceCorrupt`].
 
-use super::index_event::IndexEvent;
+use super::lane_event::LaneEvent;
 use super::merge::{parse_records, BatchOrder, Merge};
 use super::sink::{Batch, LaneId, RefusedThread, Sink};
 use crate::clock::{ClockMode, ClockSource, TickScale, Timebase};
@@ -53,7 +53,7 @@ const FILE_MAGIC: &[u8; 8] = b"TRCTRACE";
 const FILE_VERSION: u32 = 3;
 const BLOCK_HEADER: usize = 16;
 const LANE_HEADER: usize = 40;
-const EVENT_BYTES: usize = core::mem::size_of::<IndexEvent>();
+const EVENT_BYTES: usize = core::mem::size_of::<LaneEvent>();
 /// The largest block a reader accepts.
 const MAX_BLOCK: u32 = 1 << 30;
 const MAX_NAME: usize = 64;
@@ -143,10 +143,10 @@ fn lane_header(lane: LaneId, a: u64, b: u64, c: Option<u64>) -> Vec<u8> {
 /// Under a drain it takes whole [`Batch`]es: one block per visit to a lane.
 ///
 /// ```
-/// use tracering::pipeline::{FileSink, Sink, TraceReader, TraceEntry, IndexEvent, LaneId};
+/// use tracering::pipeline::{FileSink, Sink, TraceReader, TraceEntry, LaneEvent, LaneId};
 /// let path = std::env::temp_dir().join(format!("doc-{}.trace", std::process::id()));
 /// let mut sink = FileSink::create(&path)?;
-/// sink.event(LaneId::default(), &IndexEvent { kind: 1, ..Default::default() })?;
+/// sink.event(LaneId::default(), &LaneEvent { kind: 1, ..Default::default() })?;
 /// sink.flush()?;
 /// let entries: Vec<_> = TraceReader::open(&path)?.collect::<Result<_, _>>()?;
 /// assert!(matches!(entries[0], TraceEntry::Event { .. }));
@@ -208,7 +208,7 @@ fn frame_record(r: &Record<'_>) -> Vec<u8> {
 }
 
 impl Sink for FileSink {
-    fn event(&mut self, lane: LaneId, e: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, lane: LaneId, e: &LaneEvent) -> Result<(), Error> {
         let head = lane_header(lane, 1, 0, Some(0));
         self.block(TAG_BATCH, 0, &[&head, bytemuck::bytes_of(e)])
     }
@@ -290,7 +290,7 @@ pub enum TraceEntry {
         /// Its lane.
         lane: LaneId,
         /// The event.
-        event: IndexEvent,
+        event: LaneEvent,
     },
     /// A variable-length record.
     Record {
@@ -463,7 +463,7 @@ impl<R: Read> TraceReader<R> {
                 let records = parse_records(&body[records_at..]).ok_or(corrupt)?;
                 let events = body[LANE_HEADER..records_at]
                     .chunks_exact(EVENT_BYTES)
-                    .map(bytemuck::pod_read_unaligned::<IndexEvent>);
+                    .map(bytemuck::pod_read_unaligned::<LaneEvent>);
                 self.merge
                     .batch(id, events, records.into_iter(), scale, order);
             }

@@ -21,7 +21,7 @@
 use super::{Budget, RunCfg, ThreadHook};
 use hdrhistogram::Histogram;
 use tracering::clock::{self, ClockMode};
-use tracering::pipeline::{Drain, DrainConfig, IndexEvent, LaneId, Registry, RegistryConfig, Sink};
+use tracering::pipeline::{Drain, DrainConfig, LaneEvent, LaneId, Registry, RegistryConfig, Sink};
 use tracering::{Error, Record};
 
 /// The event kind of measured events.
@@ -133,8 +133,8 @@ pub fn accuracy<H: ThreadHook>(
 ) -> Result<Accuracy, &'static str> {
     let reg = Registry::new(RegistryConfig {
         slots: 2,
-        index_capacity: 64 * 1024,
-        detail_capacity: 4096,
+        event_capacity: 64 * 1024,
+        record_capacity: 4096,
         clock: mode,
         ..Default::default()
     })
@@ -230,7 +230,7 @@ fn ticks_for(ns: u64) -> u64 {
 struct Collect(Vec<(u64, u64, u64)>);
 
 impl Sink for Collect {
-    fn event(&mut self, _: LaneId, e: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
         if e.kind == KIND {
             self.0.push((e.timestamp, e.a, e.b));
         }
@@ -278,8 +278,8 @@ pub fn ticker_cost<H: ThreadHook>(
 ) -> Result<TickerCost, &'static str> {
     let reg = Registry::new(RegistryConfig {
         slots: 1,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         clock: ClockMode::Coarse { period_ns },
         ..Default::default()
     })

@@ -42,7 +42,7 @@ use super::throughput::consume_in_order;
 use super::{cross, Event32, RunCfg, ThreadHook};
 use tracering::clock::ClockMode;
 use tracering::pipeline::{
-    Drain, DrainConfig, DrainHandle, IndexEvent, NullSink, Registry, RegistryConfig,
+    Drain, DrainConfig, DrainHandle, LaneEvent, NullSink, Registry, RegistryConfig,
 };
 use tracering::RingError;
 
@@ -222,8 +222,8 @@ pub fn spinning_consumer<Q: EventQueue, H: ThreadHook>(cfg: &RunCfg<'_, H>) -> P
 fn one_lane_registry(clock: ClockMode) -> Result<Registry, &'static str> {
     Registry::new(RegistryConfig {
         slots: 1,
-        index_capacity: COST_SLOTS,
-        detail_capacity: 4096,
+        event_capacity: COST_SLOTS,
+        record_capacity: 4096,
         clock,
         ..Default::default()
     })
@@ -371,18 +371,18 @@ pub enum Stamp {
     NowNs,
 }
 
-/// `lane_event` baselines: a raw `EventProducer<IndexEvent>::push_or_drop`
+/// `lane_event` baselines: a raw `EventProducer<LaneEvent>::push_or_drop`
 /// of a prebuilt event, stamped as `stamp` says, into a ring emptied
 /// between timed blocks like `Lane::event`'s.
 pub fn raw_index_push<H: ThreadHook>(
     cfg: &RunCfg<'_, H>,
     stamp: Stamp,
 ) -> Result<ProducerCost, &'static str> {
-    let (mut tx, mut rx) = tracering::EventRing::<IndexEvent>::with_capacity(COST_SLOTS)
+    let (mut tx, mut rx) = tracering::EventRing::<LaneEvent>::with_capacity(COST_SLOTS)
         .map_err(|_| "ring could not be built")?
         .split();
     let (limit, deadline) = cfg.budget.limits();
-    let proto = IndexEvent {
+    let proto = LaneEvent {
         timestamp: 0,
         kind: 1,
         aux: 0,
@@ -399,7 +399,7 @@ pub fn raw_index_push<H: ThreadHook>(
                     Stamp::Ticks => tracering::clock::ticks(),
                     Stamp::NowNs => tracering::clock::now_ns(),
                 };
-                let e = IndexEvent {
+                let e = LaneEvent {
                     timestamp,
                     a: seq,
                     ..proto

@@ -3,7 +3,7 @@
 //! check every length, tag and string and never panic.
 
 use super::*;
-use crate::pipeline::index_event::IndexEvent;
+use crate::pipeline::lane_event::LaneEvent;
 use crate::pipeline::trace::TraceEntry;
 
 /// A bounds-checked reader over a payload.
@@ -373,23 +373,23 @@ fn parent(id: u64) -> Option<u64> {
 /// malformed.
 ///
 /// ```
-/// use tracering::pipeline::{IndexEvent, schema::{self, Decoded}};
-/// let e = IndexEvent { kind: 0xFFFF_0000, a: 5, b: 1, ..Default::default() };
+/// use tracering::pipeline::{LaneEvent, schema::{self, Decoded}};
+/// let e = LaneEvent { kind: 0xFFFF_0000, a: 5, b: 1, ..Default::default() };
 /// assert_eq!(
 ///     schema::decode_event(&e)?,
 ///     Some(Decoded::SpanEnter { span: 5, callsite: 1, records_before: 0 })
 /// );
-/// assert_eq!(schema::decode_event(&IndexEvent { kind: 1, ..Default::default() })?, None);
-/// let loss = IndexEvent { kind: schema::EVENT_LOSS, aux: 3, a: 2, b: 40, ..Default::default() };
+/// assert_eq!(schema::decode_event(&LaneEvent { kind: 1, ..Default::default() })?, None);
+/// let loss = LaneEvent { kind: schema::EVENT_LOSS, aux: 3, a: 2, b: 40, ..Default::default() };
 /// assert_eq!(
 ///     schema::decode_event(&loss)?,
 ///     Some(Decoded::Loss { events: 3, records: 2, since: 40, records_before: 0 })
 /// );
-/// let bad = IndexEvent { kind: 0xFFFF_FFFF, ..Default::default() };
+/// let bad = LaneEvent { kind: 0xFFFF_FFFF, ..Default::default() };
 /// assert_eq!(schema::decode_event(&bad), Err(schema::SchemaError::UnknownEventKind(0xFFFF_FFFF)));
 /// # Ok::<(), schema::SchemaError>(())
 /// ```
-pub fn decode_event(e: &IndexEvent) -> Result<Option<Decoded<'static>>, SchemaError> {
+pub fn decode_event(e: &LaneEvent) -> Result<Option<Decoded<'static>>, SchemaError> {
     if !is_reserved_event_kind(e.kind) {
         return Ok(None);
     }
@@ -540,10 +540,10 @@ pub fn decode_record(kind: u16, payload: &[u8]) -> Result<Option<Decoded<'_>>, S
 /// other kind of entry) are not reserved (`Ok(None)`).
 ///
 /// ```
-/// use tracering::pipeline::{IndexEvent, LaneId, TraceEntry, schema::{self, Decoded}};
+/// use tracering::pipeline::{LaneEvent, LaneId, TraceEntry, schema::{self, Decoded}};
 /// let e = TraceEntry::Event {
 ///     lane: LaneId::default(),
-///     event: IndexEvent { kind: 0xFFFF_0002, a: 3, ..Default::default() },
+///     event: LaneEvent { kind: 0xFFFF_0002, a: 3, ..Default::default() },
 /// };
 /// assert!(matches!(schema::decode(&e)?, Some(Decoded::Event { callsite: 3, parent: None, .. })));
 /// # Ok::<(), schema::SchemaError>(())

@@ -94,14 +94,14 @@
 //! exit at callsite 3, after the lane's 17th record:
 //!
 //! ```
-//! use tracering::pipeline::{IndexEvent, schema::{self, Decoded}};
-//! let exit = IndexEvent { kind: 0xFFFF_0001, a: 9, b: 3 | 17 << 32, ..Default::default() };
+//! use tracering::pipeline::{LaneEvent, schema::{self, Decoded}};
+//! let exit = LaneEvent { kind: 0xFFFF_0001, a: 9, b: 3 | 17 << 32, ..Default::default() };
 //! assert_eq!(
 //!     schema::decode_event(&exit)?,
 //!     Some(Decoded::SpanExit { span: 9, callsite: 3, records_before: 17 })
 //! );
 //! // Kinds below the reserved ranges are the application's own.
-//! assert_eq!(schema::decode_event(&IndexEvent { kind: 7, ..Default::default() })?, None);
+//! assert_eq!(schema::decode_event(&LaneEvent { kind: 7, ..Default::default() })?, None);
 //! # Ok::<(), schema::SchemaError>(())
 //! ```
 

@@ -262,8 +262,8 @@ fn controller(args: &ControllerArgs) {
     } else {
         let cfg = RegistryConfig {
             slots: args.slots,
-            index_capacity: args.index,
-            detail_capacity: args.detail,
+            event_capacity: args.index,
+            record_capacity: args.detail,
             mode: if args.flight {
                 LaneMode::FlightRecorder
             } else {
@@ -464,8 +464,8 @@ fn soak(args: &SoakArgs) -> i32 {
     let registry = check(
         Registry::new(RegistryConfig {
             slots: 64,
-            index_capacity: 1024,
-            detail_capacity: 4096,
+            event_capacity: 1024,
+            record_capacity: 4096,
             ..Default::default()
         }),
         "registry",

@@ -13,7 +13,7 @@ use tracering::export::{
 };
 use tracering::export::{FxtSink, JsonSink};
 use tracering::pipeline::{
-    Drain, FileSink, IndexEvent, LaneId, Registry, RegistryConfig, Sink, TraceEntry, TraceReader,
+    Drain, FileSink, LaneEvent, LaneId, Registry, RegistryConfig, Sink, TraceEntry, TraceReader,
 };
 use tracering::{Error, Record, RecordRing};
 
@@ -384,7 +384,7 @@ fn known_trace(name: &str) -> PathBuf {
     let payloads: [&[u8]; 4] = [b"hello", &[0xff, 0, 1], &[0xfe; 100], long_text.as_bytes()];
     for i in 0..40u64 {
         let lane = lanes[(i % 3) as usize];
-        let e = IndexEvent {
+        let e = LaneEvent {
             timestamp: base + i * 1_234 + (i % 3),
             kind: (i % 4) as u32 + 1,
             aux: i as u32,
@@ -869,7 +869,7 @@ impl<A: Sink, B: Sink> Sink for Tee<A, B> {
         self.0.timebase(t)?;
         self.1.timebase(t)
     }
-    fn event(&mut self, lane: LaneId, e: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, lane: LaneId, e: &LaneEvent) -> Result<(), Error> {
         self.0.event(lane, e)?;
         self.1.event(lane, e)
     }
@@ -898,8 +898,8 @@ fn sinks_export_straight_from_a_running_drain() {
     let sink = Tee(FileSink::create(&trace).unwrap(), Tee(fxt_sink, json_sink));
     let registry = Registry::new(RegistryConfig {
         slots: 8,
-        index_capacity: 64, // small: some drops are likely
-        detail_capacity: 4096,
+        event_capacity: 64, // small: some drops are likely
+        record_capacity: 4096,
         ..Default::default()
     })
     .unwrap();
@@ -956,7 +956,7 @@ fn summary_totals_losses_per_thread_from_markers_and_drop_reports() {
         pid: 0,
     };
     let base = tracering::clock::now_ns();
-    let marker = |ts: u64, events: u32, records: u64| IndexEvent {
+    let marker = |ts: u64, events: u32, records: u64| LaneEvent {
         timestamp: ts,
         kind: tracering::pipeline::schema::EVENT_LOSS,
         aux: events,

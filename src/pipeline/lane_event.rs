@@ -6,11 +6,11 @@
 /// A fixed-size event for a lane's index ring: 32 bytes, one half line.
 ///
 /// ```
-/// assert_eq!(core::mem::size_of::<tracering::pipeline::IndexEvent>(), 32);
+/// assert_eq!(core::mem::size_of::<tracering::pipeline::LaneEvent>(), 32);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
-pub struct IndexEvent {
+pub struct LaneEvent {
     /// When it happened. A lane writes raw [`ticks`](crate::clock::ticks);
     /// the drain hands its sink nanoseconds on `CLOCK_MONOTONIC` (see
     /// [`clock`](crate::clock)).
