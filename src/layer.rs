@@ -121,14 +121,6 @@ use tracing_core::{Event, Interest, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-/// How long a write of the layer's own registry waits for room in a full
-/// ring before it drops (see [`LayerConfig::default`]): 1 s.
-///
-/// ```
-/// assert_eq!(tracering::layer::DEFAULT_WAIT.as_millis(), 1000);
-/// ```
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(1);
-
 /// Sizes and limits of a [`TraceringLayer`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LayerConfig {
@@ -149,6 +141,12 @@ pub struct LayerConfig {
     pub max_callsites: usize,
 }
 
+impl LayerConfig {
+    /// How long a write of the layer's own registry waits for room in a
+    /// full ring before it drops (see [`LayerConfig::default`]): 1 s.
+    pub const DEFAULT_WAIT: Duration = Duration::from_secs(1);
+}
+
 impl Default for LayerConfig {
     /// 1024 lanes (threads tracing at once) of 32768 index events (1 MiB)
     /// and 512 KiB of records. The registry reserves address space for all
@@ -167,7 +165,7 @@ impl Default for LayerConfig {
     /// the policy below.
     ///
     /// A full ring waits for the drain ([`FullPolicy::Wait`]) for at most
-    /// [`DEFAULT_WAIT`] (1 s), so that a file capture is lossless: a
+    /// [`LayerConfig::DEFAULT_WAIT`] (1 s), so that a file capture is lossless: a
     /// drain woken at a quarter ring empties a ring in well under a
     /// millisecond, and a ring fills only while the drain is kept from
     /// running (descheduled on a loaded machine, tens of milliseconds) or
@@ -178,10 +176,10 @@ impl Default for LayerConfig {
     /// then drops, counted, until it has room again.
     ///
     /// ```
-    /// use tracering::layer::{LayerConfig, DEFAULT_WAIT};
+    /// use tracering::layer::LayerConfig;
     /// use tracering::pipeline::FullPolicy;
     /// let cfg = LayerConfig::default();
-    /// assert_eq!(cfg.registry.on_full, FullPolicy::Wait { timeout: DEFAULT_WAIT });
+    /// assert_eq!(cfg.registry.on_full, FullPolicy::Wait { timeout: LayerConfig::DEFAULT_WAIT });
     /// // Never wait: drop and count instead.
     /// let never = LayerConfig {
     ///     registry: tracering::pipeline::RegistryConfig {
@@ -201,7 +199,7 @@ impl Default for LayerConfig {
                 event_capacity: 32768,
                 record_capacity: 512 * 1024,
                 on_full: FullPolicy::Wait {
-                    timeout: DEFAULT_WAIT,
+                    timeout: LayerConfig::DEFAULT_WAIT,
                 },
                 ..RegistryConfig::default()
             },

@@ -32,6 +32,19 @@
 //! # Ok::<(), tracering::Error>(())
 //! ```
 //!
+//! ## Vocabulary
+//! - An **event** is a fixed-size `Copy` value in an event ring
+//!   ([`EventRing`]; a registry lane's [`pipeline::LaneEvent`]s). A
+//!   **record** is a variable-length payload behind a 16-byte
+//!   [`RecordHeader`] in a record ring ([`RecordRing`]). A registry lane
+//!   has one ring of each (the code's comments call them its index ring and
+//!   detail ring).
+//! - The two halves of a ring are its **producer**, which writes
+//!   (`push`, `write`), and its **consumer**, which reads and frees what it
+//!   read (`pop`, `read`). A [`flight`] ring has a producer and a
+//!   **reader** instead: a reader copies consistent snapshots and frees
+//!   nothing, so the producer never waits for it and overwrites the oldest.
+//!
 //! ## The trust boundary
 //! A ring built with `with_capacity` lives in this process's own heap memory
 //! and cannot be reached from outside: its region is not exposed, so nothing

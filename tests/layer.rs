@@ -655,7 +655,7 @@ fn file_capture_with_tiny_rings_loses_nothing_when_it_waits() {
     assert_eq!(
         LayerConfig::default().registry.on_full,
         FullPolicy::Wait {
-            timeout: tracering::layer::DEFAULT_WAIT
+            timeout: tracering::layer::LayerConfig::DEFAULT_WAIT
         }
     );
     let (layer, guard) = TraceringLayer::file(&path, cfg).unwrap();

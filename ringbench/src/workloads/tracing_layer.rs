@@ -51,7 +51,7 @@
 
 use super::{Budget, Cores};
 use std::sync::Barrier;
-use tracering::layer::{LayerConfig, TraceringLayer, DEFAULT_WAIT};
+use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{FileSink, FullPolicy, NullSink};
 use tracing::dispatcher::{self, Dispatch};
 use tracing::{info, info_span};
@@ -243,7 +243,7 @@ pub fn tracing_layer(
                 Subscriber::TraceringFileDrop => cfg.registry.on_full = FullPolicy::Drop,
                 Subscriber::TraceringFileWait => {
                     cfg.registry.on_full = FullPolicy::Wait {
-                        timeout: DEFAULT_WAIT,
+                        timeout: LayerConfig::DEFAULT_WAIT,
                     };
                 }
                 _ => {}

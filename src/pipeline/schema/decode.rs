@@ -132,7 +132,7 @@ impl<'a> Values<'a> {
 
     /// The values in the order written: `(field index, value)`; the index
     /// refers to the callsite's field names.
-    pub fn iter(&self) -> ValueIter<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = (u16, Value<'a>)> + 'a {
         ValueIter {
             c: Cursor::new(self.bytes),
             left: self.count,
@@ -151,7 +151,7 @@ impl fmt::Debug for Values<'_> {
 }
 
 /// Iterator over [`Values`].
-pub struct ValueIter<'a> {
+struct ValueIter<'a> {
     c: Cursor<'a>,
     left: u16,
 }
@@ -200,7 +200,7 @@ impl<'a> FieldNames<'a> {
     }
 
     /// The names, field 0 first.
-    pub fn iter(&self) -> NameIter<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
         NameIter {
             c: Cursor::new(self.bytes),
             left: self.count,
@@ -220,7 +220,7 @@ impl fmt::Debug for FieldNames<'_> {
 }
 
 /// Iterator over [`FieldNames`].
-pub struct NameIter<'a> {
+struct NameIter<'a> {
     c: Cursor<'a>,
     left: u16,
 }

@@ -114,9 +114,7 @@ mod encode;
 mod tests;
 
 pub use callsites::{CallsiteInfo, Callsites};
-pub use decode::{
-    decode, decode_event, decode_record, Callsite, Decoded, FieldNames, NameIter, ValueIter, Values,
-};
+pub use decode::{decode, decode_event, decode_record, Callsite, Decoded, FieldNames, Values};
 // The layer and the trace file cut strings as the encoders do.
 pub(crate) use encode::cut;
 // The encoders serve the layer (and the lane's loss marker); readers need
