@@ -338,4 +338,5 @@ const FLAG_FILE: u8 = 1;
 const FLAG_LINE: u8 = 2;
 
 /// Most bytes of a `str` (its length is a `u16`).
+#[cfg_attr(not(all(feature = "tracing", not(loom))), allow(dead_code))]
 pub(crate) const MAX_STR: usize = u16::MAX as usize;
