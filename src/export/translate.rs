@@ -812,11 +812,11 @@ impl<D: EntryDecoder> Translator<D> {
     ///
     /// ```
     /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, SpanDecoder, Translator};
-    /// use tracering::pipeline::{schema, LaneEvent, LaneId};
+    /// use tracering::pipeline::{LaneEvent, LaneId};
     /// let mut json = JsonWriter::new(Vec::new());
     /// let mut t = Translator::with_decoder(SpanDecoder::default());
     /// t.start(&mut json, &ClockInfo::nanoseconds())?;
-    /// let enter = LaneEvent { timestamp: 5, kind: schema::EVENT_SPAN_ENTER, a: 1, b: 1, ..Default::default() };
+    /// let enter = LaneEvent { timestamp: 5, kind: 0xFFFF_0000, a: 1, b: 1, ..Default::default() };
     /// t.lane_event(&mut json, LaneId::default(), &enter)?; // its exit was lost
     /// t.end_of_trace(&mut json)?;
     /// json.finish()?;
