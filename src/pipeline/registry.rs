@@ -743,9 +743,11 @@ impl Registry {
             };
             // Usually the first entry: a thread rarely writes to two
             // registries, or through two layers.
+            // An owner keeps one type of state (0: `()`, a layer: its
+            // own), so the entry found is of type `X`.
             let found = lanes
                 .iter()
-                .position(|c| c.registry == id && c.owner == owner && c.state.is::<X>());
+                .position(|c| c.registry == id && c.owner == owner);
             let i = match found {
                 Some(i) => i,
                 None => {
@@ -763,7 +765,7 @@ impl Registry {
             let c = &mut lanes[i];
             match c.state.downcast_mut::<X>() {
                 Some(state) => Ok(f(&mut c.lane, state)),
-                // Not reached: the entry was found or made with this type.
+                // Not reached: an owner keeps one type of state.
                 None => Err(Error::Reentrant),
             }
         });
