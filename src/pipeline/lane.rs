@@ -92,6 +92,7 @@ impl Lane {
             ClockMode::Coarse { .. } => Some(NonNull::from(site.time_word)),
         };
         let (wake_events, wake_bytes) = site.watermarks;
+        let asleep = SleepWord(NonNull::from(home.drain_asleep()));
         Ok(Lane {
             index: ManuallyDrop::new(index),
             detail: ManuallyDrop::new(detail),
@@ -105,6 +106,7 @@ impl Lane {
             slot: site.slot,
             generation: site.generation,
             home,
+            asleep,
         })
     }
 }
@@ -134,7 +136,17 @@ pub struct Lane {
     generation: u64,
     /// The registry's part that the lane shares.
     home: Box<dyn LaneHome>,
+    /// `home`'s drain sleep word, looked up once: the write path reads it
+    /// at the watermark without a call through `home`.
+    asleep: SleepWord,
 }
+
+/// A pointer to the drain's sleep word in the registry's region.
+struct SleepWord(NonNull<AtomicU32>);
+
+// SAFETY: it points at an atomic in a mapping that the lane's `home` keeps
+// alive; any thread may load it.
+unsafe impl Send for SleepWord {}
 
 impl Lane {
     /// Writes an index event stamped now (in ticks, by the registry's
@@ -324,7 +336,10 @@ impl Lane {
     /// Whether the drain announced that it sleeps.
     #[inline(always)]
     fn drain_sleeps(&self) -> bool {
-        arch::load_relaxed32(self.home.drain_asleep()) != 0
+        // SAFETY: the word lives in the registry's region, which `home`
+        // keeps mapped for as long as the lane lives; it is an atomic.
+        let word = unsafe { self.asleep.0.as_ref() };
+        arch::load_relaxed32(word) != 0
     }
 
     /// The index ring looked at or above the watermark while the drain
