@@ -728,7 +728,7 @@ impl Registry {
     /// gets a lane of its own. Every failure is an `Err` (a nested call, an
     /// exiting thread, no free slot, a closed registry): a write that gets
     /// one counts itself with [`count_exhausted`](Self::count_exhausted).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn with_owned_lane<X: 'static, R>(
         &self,
         owner: u64,
