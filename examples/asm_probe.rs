@@ -124,7 +124,7 @@ fn main() -> Result<(), Error> {
     let kept = fr.snapshot(&mut events)?.kept + rr.snapshot(&mut records)?.kept;
     println!(
         "asm_probe on the {} backend: {sum} summed, {bytes} record bytes read, {kept} flight writes kept",
-        tracering::backend()
+        tracering::__private::backend()
     );
     Ok(())
 }

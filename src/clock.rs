@@ -39,7 +39,7 @@
 //!     stopped, or the registry was dropped), and a lane that loads 0 reads
 //!     the counter itself, precisely, for every event until a ticker runs
 //!     again: timestamps never freeze;
-//!   - **a late ticker**: every [`RESYNC_EVERY`]th event of a lane reads
+//!   - **a late ticker**: every 64th (`RESYNC_EVERY`) event of a lane reads
 //!     the counter anyway and lifts the lane's floor to it, so a ticker that
 //!     the scheduler holds off (a busy core) delays a lane's time by at most
 //!     that many events.
@@ -69,6 +69,20 @@ pub use crate::arch::{ClockSource, Fallback};
 #[inline]
 pub fn ticks() -> u64 {
     arch::ticks()
+}
+
+/// Nanoseconds on the backend's cheap clock: the TSC on x86_64, CNTVCT_EL0
+/// on aarch64, `CLOCK_MONOTONIC` elsewhere, scaled by the calibrated rate.
+/// [`RecordRing`](crate::RecordRing) writes stamp records with it.
+///
+/// ```
+/// let a = tracering::clock::now_ns();
+/// let b = tracering::clock::now_ns();
+/// assert!(b >= a);
+/// ```
+#[inline]
+pub fn now_ns() -> u64 {
+    arch::now_ns()
 }
 
 /// The counter [`ticks`] reads, and if it is `CLOCK_MONOTONIC`, why.
@@ -210,7 +224,7 @@ pub(crate) const MIN_PERIOD_NS: u64 = 1_000;
 pub(crate) const MAX_PERIOD_NS: u64 = 1_000_000_000;
 
 /// Every this many coarse stamps a lane reads the counter itself.
-pub const RESYNC_EVERY: u32 = 64;
+pub(crate) const RESYNC_EVERY: u32 = 64;
 
 /// A lane's stamping state (see the module docs).
 pub(crate) struct LaneClock {

@@ -1,9 +1,9 @@
 //! Diagnostics: counter snapshots, a readable dump, and integrity reports.
 
 use crate::arch;
+use crate::error::Corruption;
 use crate::layout::RingKind;
 use crate::ring::{corruption_from_code, RawRing};
-use crate::Corruption;
 use core::fmt;
 
 /// A snapshot of a ring's counters.

@@ -1,12 +1,14 @@
 //! Fixed-size typed events: [`EventRing<T>`] and its two halves.
 
+use crate::arch;
 use crate::diag::{Stats, VerifyReport};
-use crate::error::BuildError;
+use crate::error::{BuildError, Corruption, Error, PushError, RingError};
 use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
 use crate::layout::RingKind;
 use crate::peer::Peer;
+use crate::region::Region;
 use crate::ring::{ConsCore, ProdCore, Shape};
-use crate::{arch, Corruption, Error, PushError, Region, RingError};
+use crate::ring_hooks::{LaneConsumer, LaneProducer, LaneRing};
 use bytemuck::Pod;
 use core::fmt;
 use core::marker::PhantomData;
@@ -169,6 +171,7 @@ impl<T: Copy> EventRing<T> {
         self.h.stats()
     }
 
+    #[doc(hidden)] // A layout self-check for the ring tests, not API.
     /// Whether the header lines and the data area sit on cache-line
     /// boundaries, checked on the live ring.
     ///
@@ -197,7 +200,7 @@ impl<T: Pod> EventRing<T> {
     ///
     /// ```
     /// let n = tracering::EventRing::<u64>::bytes_needed(16)?;
-    /// assert_eq!(n, 3 * tracering::cache_line() + 16 * 8);
+    /// assert_eq!(n, 3 * tracering::Region::ALIGN + 16 * 8);
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
@@ -205,7 +208,7 @@ impl<T: Pod> EventRing<T> {
     }
 
     /// Builds a ring of `capacity` slots at `offset` (a multiple of
-    /// [`cache_line`](crate::cache_line)) in `region`, typically shared
+    /// [`Region::ALIGN`](crate::Region::ALIGN)) in `region`, typically shared
     /// memory that another process then attaches to with
     /// [`EventProducer::attach`] or [`EventConsumer::attach`].
     ///
@@ -223,13 +226,6 @@ impl<T: Pod> EventRing<T> {
         Ok(EventRing {
             h: Owner::create_in(region, offset, capacity)?,
         })
-    }
-
-    /// Builds the ring of a registry's lane at `offset` (inside the
-    /// registry, where [`create_in`](Self::create_in) is refused) and lets
-    /// go of it.
-    pub(crate) fn build_lane(region: &Region, offset: usize, capacity: usize) -> Result<(), Error> {
-        handles::build_lane::<Slots<T>>(region, offset, capacity)
     }
 }
 
@@ -253,29 +249,7 @@ impl<T: Pod> EventProducer<T> {
     }
 }
 
-impl<T> EventConsumer<T> {
-    /// The producer's drop counter alone (cheaper than a full snapshot).
-    pub(crate) fn dropped(&self) -> u64 {
-        self.h.dropped()
-    }
-
-    /// Empties the ring's positions and counters for a new producer. Only
-    /// for the drain, once the old producer is gone and the ring is empty.
-    pub(crate) fn recycle(&mut self) {
-        self.h.recycle();
-    }
-
-    /// One load of the producer position: the readable events (for the
-    /// drain, which reads each producer word at most once per visit).
-    pub(crate) fn poll(&mut self) -> Result<u64, RingError> {
-        self.h.poll()
-    }
-
-    /// This consumer's position.
-    pub(crate) fn tail(&self) -> u64 {
-        self.h.tail()
-    }
-}
+impl<T> EventConsumer<T> {}
 
 impl<T: Copy> EventConsumer<T> {
     /// [`pop_batch`](Self::pop_batch) of the events already known to be
@@ -324,18 +298,6 @@ impl<T: Pod> EventConsumer<T> {
 }
 
 impl<T: Copy> EventProducer<T> {
-    /// Units in use as far as this producer knows (for the lane's
-    /// watermark check).
-    #[inline(always)]
-    pub(crate) fn used_cached(&self) -> u64 {
-        self.h.used_cached()
-    }
-
-    /// Units in use after reloading the consumer position.
-    pub(crate) fn used_now(&mut self) -> u64 {
-        self.h.used_now()
-    }
-
     #[inline(always)]
     fn slots(&self) -> *mut T {
         self.h.core.raw.data.as_ptr().cast::<T>()
@@ -398,11 +360,6 @@ impl<T: Copy> EventProducer<T> {
         }
         self.put(value);
         Ok(())
-    }
-
-    /// The producer position: moves with every write that enters the ring.
-    pub(crate) fn position(&self) -> u64 {
-        self.h.core.head
     }
 
     /// Writes `value` into the free slot at `head` and publishes it.
@@ -989,5 +946,29 @@ fn push_error<T>(e: RingError, value: T) -> PushError<T> {
     match e {
         RingError::Corrupt(c) => PushError::Corrupt(c),
         _ => PushError::Full(value),
+    }
+}
+
+impl<T> LaneRing for EventRing<T> {
+    type Unit = Slots<T>;
+}
+
+impl<T> LaneProducer for EventProducer<T> {
+    type Unit = Slots<T>;
+    fn handle(&self) -> &ProducerHandle<Slots<T>> {
+        &self.h
+    }
+    fn handle_mut(&mut self) -> &mut ProducerHandle<Slots<T>> {
+        &mut self.h
+    }
+}
+
+impl<T> LaneConsumer for EventConsumer<T> {
+    type Unit = Slots<T>;
+    fn handle(&self) -> &ConsumerHandle<Slots<T>> {
+        &self.h
+    }
+    fn handle_mut(&mut self) -> &mut ConsumerHandle<Slots<T>> {
+        &mut self.h
     }
 }

@@ -8,12 +8,13 @@
 //! these, so that each keeps its own name, bounds and documented examples.
 
 use crate::diag::{self, Stats, VerifyReport};
+use crate::error::{Corruption, Error, RingError};
 use crate::layout::RingKind;
 use crate::peer::{self, Claim, Peer};
+use crate::region::Region;
 use crate::region::Use;
 use crate::ring::{self, ConsCore, ProdCore, RawRing, RingMem, Shape, Side};
 use crate::sync::Arc;
-use crate::{Corruption, Error, Region, RingError};
 use core::fmt;
 use core::marker::PhantomData;
 

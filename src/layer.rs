@@ -113,7 +113,8 @@
 //! `layer.with_filter(LevelFilter::INFO)`, `Targets`, or `EnvFilter` (its
 //! `env-filter` feature).
 
-use crate::error::PipelineError;
+use crate::arch;
+use crate::error::{Error, PipelineError};
 use crate::export::{ExportFile, Format};
 use crate::pipeline::schema::{self, CallsiteHead, CallsiteKind, Level, Value, ValuesWriter};
 use crate::pipeline::{
@@ -121,8 +122,6 @@ use crate::pipeline::{
     RegistryConfig, Sink,
 };
 use crate::sync::atomic::AtomicU64;
-use crate::{arch, Error};
-use core::cell::RefCell;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -131,14 +130,6 @@ use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Interest, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
-
-/// How long a write of the layer's own registry waits for room in a full
-/// ring before it drops (see [`LayerConfig::default`]): 1 s.
-///
-/// ```
-/// assert_eq!(tracering::layer::DEFAULT_WAIT.as_millis(), 1000);
-/// ```
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(1);
 
 /// Sizes and limits of a [`TraceringLayer`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -161,6 +152,12 @@ pub struct LayerConfig {
     pub max_callsites: usize,
 }
 
+impl LayerConfig {
+    /// How long a write of the layer's own registry waits for room in a
+    /// full ring before it drops (see [`LayerConfig::default`]): 1 s.
+    pub const DEFAULT_WAIT: Duration = Duration::from_secs(1);
+}
+
 impl Default for LayerConfig {
     /// 1024 lanes (threads tracing at once) of 32768 index events (1 MiB)
     /// and 512 KiB of records. The registry reserves address space for all
@@ -179,7 +176,7 @@ impl Default for LayerConfig {
     /// the policy below.
     ///
     /// A full ring waits for the drain ([`FullPolicy::Wait`]) for at most
-    /// [`DEFAULT_WAIT`] (1 s), so that a file capture is lossless: a
+    /// [`LayerConfig::DEFAULT_WAIT`] (1 s), so that a file capture is lossless: a
     /// drain woken at a quarter ring empties a ring in well under a
     /// millisecond, and a ring fills only while the drain is kept from
     /// running (descheduled on a loaded machine, tens of milliseconds) or
@@ -190,10 +187,10 @@ impl Default for LayerConfig {
     /// then drops, counted, until it has room again.
     ///
     /// ```
-    /// use tracering::layer::{LayerConfig, DEFAULT_WAIT};
+    /// use tracering::layer::LayerConfig;
     /// use tracering::pipeline::FullPolicy;
     /// let cfg = LayerConfig::default();
-    /// assert_eq!(cfg.registry.on_full, FullPolicy::Wait { timeout: DEFAULT_WAIT });
+    /// assert_eq!(cfg.registry.on_full, FullPolicy::Wait { timeout: LayerConfig::DEFAULT_WAIT });
     /// // Never wait: drop and count instead.
     /// let never = LayerConfig {
     ///     registry: tracering::pipeline::RegistryConfig {
@@ -210,10 +207,10 @@ impl Default for LayerConfig {
             #[allow(clippy::needless_update)]
             registry: RegistryConfig {
                 slots: 1024,
-                index_capacity: 32768,
-                detail_capacity: 512 * 1024,
+                event_capacity: 32768,
+                record_capacity: 512 * 1024,
                 on_full: FullPolicy::Wait {
-                    timeout: DEFAULT_WAIT,
+                    timeout: LayerConfig::DEFAULT_WAIT,
                 },
                 ..RegistryConfig::default()
             },
@@ -348,7 +345,8 @@ impl Table {
 
 /// What every clone of a layer shares.
 struct Shared {
-    /// Process-unique id, naming this layer's thread-local state.
+    /// Process-unique id (from 1), naming this layer's lanes in the
+    /// registry's thread-local cache.
     id: u64,
     registry: Registry,
     cfg: LayerConfig,
@@ -416,46 +414,31 @@ impl Shared {
         }
     }
 
-    /// Adds this thread's state to `states` (allocates); returns its index.
+    /// A thread's state beside its new `lane`, made when the thread first
+    /// writes through this layer (allocates): sizes the buffer to the lane
+    /// and writes the thread's name.
     #[cold]
     #[inline(never)]
-    fn add_state(&self, states: &mut Vec<ThreadState>) -> usize {
-        states.push(self.new_state());
-        states.len() - 1
-    }
-
-    /// A thread's state, made on its first event (allocates).
-    #[cold]
-    #[inline(never)]
-    fn new_state(&self) -> ThreadState {
+    fn new_local(&self, lane: &mut Lane) -> Local {
         let words = (self.cfg.max_callsites + 1).div_ceil(64);
-        let mut st = ThreadState {
-            layer: self.id,
-            lane: None,
-            local: Local {
-                buf: Box::new([]),
-                seen: vec![0; words].into_boxed_slice(),
-                stack: Vec::with_capacity(STACK),
-                next_span: 0,
-                span_end: 0,
-                records: 0,
-                since_refresh: 0,
-                refresh_every: match self.registry.config().mode {
-                    LaneMode::Stream => usize::MAX,
-                    LaneMode::FlightRecorder => self.registry.config().detail_capacity / 4,
-                },
+        let size = self.cfg.max_record.max(MIN_RECORD).min(lane.max_payload());
+        let mut local = Local {
+            buf: vec![0; size].into_boxed_slice(),
+            seen: vec![0; words].into_boxed_slice(),
+            stack: Vec::with_capacity(STACK),
+            next_span: 0,
+            span_end: 0,
+            // A new lane: its records are counted from 0.
+            records: 0,
+            since_refresh: 0,
+            refresh_every: match self.registry.config().mode {
+                LaneMode::Stream => usize::MAX,
+                LaneMode::FlightRecorder => self.registry.config().record_capacity / 4,
             },
         };
-        st.attach(self);
-        st
+        local.describe_thread(lane);
+        local
     }
-}
-
-/// One thread's state for one layer.
-struct ThreadState {
-    layer: u64,
-    lane: Option<Lane>,
-    local: Local,
 }
 
 /// A thread's state besides its lane (borrowed beside it).
@@ -478,31 +461,6 @@ struct Local {
     /// a quarter of a flight lane's detail ring (its oldest records are
     /// overwritten, metadata included), never for a drained lane.
     refresh_every: usize,
-}
-
-impl ThreadState {
-    /// Takes a lane, sizes the buffer to it and writes the thread's name;
-    /// `false` if no lane is free (or the registry is closed).
-    #[cold]
-    #[inline(never)]
-    fn attach(&mut self, shared: &Shared) -> bool {
-        let Ok(mut lane) = shared.registry.register() else {
-            return false;
-        };
-        let size = shared
-            .cfg
-            .max_record
-            .max(MIN_RECORD)
-            .min(lane.max_payload());
-        if self.local.buf.len() != size {
-            self.local.buf = vec![0; size].into_boxed_slice();
-        }
-        // A new lane: its records are counted from 0.
-        self.local.records = 0;
-        self.local.describe_thread(&mut lane);
-        self.lane = Some(lane);
-        true
-    }
 }
 
 impl Local {
@@ -621,11 +579,6 @@ impl Local {
             }
         }
     }
-}
-
-std::thread_local! {
-    /// This thread's state, one entry per layer it has written through.
-    static STATE: RefCell<Vec<ThreadState>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Writes visited values into a record.
@@ -930,44 +883,26 @@ impl TraceringLayer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn detach_current_thread(&self) {
-        let id = self.shared.id;
-        let _ = STATE.try_with(|s| {
-            if let Ok(mut states) = s.try_borrow_mut() {
-                states.retain(|st| st.layer != id);
-            }
-        });
+        self.shared.registry.forget_lane(self.shared.id);
     }
 
-    /// Runs `f` on this thread's state for this layer (made on first use);
-    /// counts a lost write if the state is busy (a nested callback) or
-    /// gone (the thread is exiting), or if it has no lane.
+    /// Runs `f` on this thread's lane for this layer and the state beside
+    /// it, both kept in the registry's one thread-local lane cache (made on
+    /// first use); counts a lost write, as the registry's own writes do,
+    /// if the cache is busy (a nested callback) or gone (the thread is
+    /// exiting), or if no lane could be had.
     #[inline(always)]
     fn with_state(&self, f: impl FnOnce(&Shared, &mut Local, &mut Lane)) {
         let shared = &*self.shared;
-        let done = STATE
-            .try_with(|cell| {
-                let Ok(mut states) = cell.try_borrow_mut() else {
-                    return false;
-                };
-                let i = match states.iter().position(|s| s.layer == shared.id) {
-                    Some(i) => i,
-                    None => shared.add_state(&mut states),
-                };
-                let st = &mut states[i];
-                if st.lane.is_none() && !st.attach(shared) {
-                    return false;
-                }
-                match st.lane.as_mut() {
-                    Some(lane) => {
-                        st.local.refresh(lane);
-                        f(shared, &mut st.local, lane);
-                        true
-                    }
-                    None => false,
-                }
-            })
-            .unwrap_or(false);
-        if !done {
+        let r = shared.registry.with_owned_lane(
+            shared.id,
+            |lane| shared.new_local(lane),
+            |lane, local: &mut Local| {
+                local.refresh(lane);
+                f(shared, local, lane);
+            },
+        );
+        if r.is_err() {
             shared.registry.count_exhausted();
         }
     }

@@ -11,7 +11,7 @@ use core::mem::size_of;
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"TRCRING\x01");
 /// Bumped whenever the header layout or the record format changes.
 pub(crate) const VERSION: u32 = 1;
-/// Bytes in one record header (see [`crate::EventHeader`]).
+/// Bytes in one record header (see [`crate::RecordHeader`]).
 pub(crate) const RECORD_HEADER: u64 = 16;
 
 /// Declares a `#[repr(C)]` struct that fills whole cache lines: aligned to
@@ -304,7 +304,7 @@ impl RingHeader {
 
 /// Checks a capacity and returns the data-area length in bytes.
 pub(crate) fn data_bytes(capacity: usize, unit: usize, min: u64) -> Result<u64, crate::Error> {
-    use crate::{CapacityError, Error};
+    use crate::error::{CapacityError, Error};
     let requested = capacity as u64;
     let err = |reason| Error::Build(BuildError::InvalidCapacity { requested, reason });
     if capacity == 0 {

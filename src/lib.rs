@@ -31,7 +31,7 @@
 //! - [`EventRing<T>`]: single-producer/single-consumer rings of fixed-size
 //!   `Copy` events, with single and batch push and pop and zero-copy
 //!   chunks; [`RecordRing`]: variable-length records behind a 16-byte
-//!   [`EventHeader`] (size, kind, timestamp), with zero-copy reads and
+//!   [`RecordHeader`] (size, kind, timestamp), with zero-copy reads and
 //!   reserve/commit. In heap memory, or in a shared-memory [`Region`] that
 //!   another process attaches to.
 //! - [`pipeline`]: a [`Registry`](pipeline::Registry) of per-thread lanes
@@ -66,6 +66,18 @@
 //! `tracering::tracing_subscriber`); `json` (on by default: Chrome JSON export);
 //! `shm` (on by default: shared-memory regions); `portable` (the portable
 //! clock on every target).
+//! ## Vocabulary
+//! - An **event** is a fixed-size `Copy` value in an event ring
+//!   ([`EventRing`]; a registry lane's [`pipeline::LaneEvent`]s). A
+//!   **record** is a variable-length payload behind a 16-byte
+//!   [`RecordHeader`] in a record ring ([`RecordRing`]). A registry lane
+//!   has one ring of each (the code's comments call them its index ring and
+//!   detail ring).
+//! - The two halves of a ring are its **producer**, which writes
+//!   (`push`, `write`), and its **consumer**, which reads and frees what it
+//!   read (`pop`, `read`). A [`flight`] ring has a producer and a
+//!   **reader** instead: a reader copies consistent snapshots and frees
+//!   nothing, so the producer never waits for it and overwrites the oldest.
 //!
 //! ## The trust boundary
 //! A ring built with `with_capacity` lives in this process's own heap memory
@@ -82,7 +94,7 @@
 //! Miri and ThreadSanitizer check the code that ships. On x86_64 (TSO) they
 //! compile to a plain `mov`; on aarch64 to `ldar` (`ldapr` with `rcpc`) and
 //! `stlr`, with no `dmb`. Only the clock, cache-line size and spin hint are
-//! per architecture (see [`backend`]).
+//! per architecture (see [`clock::source`]).
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -107,6 +119,7 @@ pub mod pipeline;
 mod record;
 mod region;
 mod ring;
+mod ring_hooks;
 mod sync;
 
 /// The plain-data traits that shared-memory rings require (`Pod`, `Zeroable`,
@@ -146,7 +159,7 @@ pub use error::{
 pub use event::{EventConsumer, EventProducer, EventRing, ReadChunk, WriteChunkUninit};
 pub use peer::Peer;
 pub use record::{
-    EventHeader, OwnedRecord, ReadGuard, Record, RecordConsumer, RecordProducer, RecordRing,
+    OwnedRecord, ReadGuard, Record, RecordConsumer, RecordHeader, RecordProducer, RecordRing,
     WriteGrant,
 };
 pub use region::Region;
@@ -178,37 +191,18 @@ pub mod __fuzz {
     pub use crate::record::format::{framed, header_at, max_payload_for, parse, Found};
 }
 
-/// Nanoseconds on the backend's cheap clock: the TSC on x86_64, CNTVCT_EL0 on
-/// aarch64, `CLOCK_MONOTONIC` elsewhere. Record timestamps use it.
-///
-/// ```
-/// let a = tracering::now_ns();
-/// let b = tracering::now_ns();
-/// assert!(b >= a);
-/// ```
-#[inline]
-pub fn now_ns() -> u64 {
-    arch::now_ns()
-}
-
-/// Name of the compiled per-architecture backend (clock, cache-line size,
-/// spin hint): `"x86_64"`, `"aarch64"` or `"generic"` (other targets, or the
-/// `portable` feature). The memory orderings are the same for all three.
-///
-/// ```
-/// assert!(["x86_64", "aarch64", "generic"].contains(&tracering::backend()));
-/// ```
-pub fn backend() -> &'static str {
-    arch::BACKEND
-}
-
-/// The cache-line size the header is padded to (128 on x86_64 and aarch64).
-///
-/// ```
-/// assert!(tracering::cache_line() >= 64);
-/// ```
-pub fn cache_line() -> usize {
-    arch::CACHE_LINE
+/// What the bench report (`ringbench`) and the assembly probe
+/// (`examples/asm_probe.rs`) print about the build: separate crates, which
+/// reach nothing private. Not part of the API: hidden from the docs and free
+/// to change in any release.
+#[doc(hidden)]
+pub mod __private {
+    /// Name of the compiled per-architecture backend (clock, cache-line
+    /// size, spin hint): `"x86_64"`, `"aarch64"` or `"generic"` (other
+    /// targets, or the `portable` feature).
+    pub fn backend() -> &'static str {
+        crate::arch::BACKEND
+    }
 }
 
 /// Types a shared-memory ring cannot carry do not compile: a ring of `char`

@@ -9,9 +9,9 @@
 //! pid now belongs to a process with another start time, is reported dead,
 //! and its side may be claimed again.
 
-use crate::error::BuildError;
+use crate::arch;
+use crate::error::{BuildError, Error};
 use crate::layout::SideOwner;
-use crate::{arch, Error};
 use core::ptr::NonNull;
 
 const NEVER: u64 = 0;

@@ -17,8 +17,8 @@
 //! - Anonymous segments ([`Region::memfd`]) have no name to leak; pass the
 //!   file descriptor ([`Region::fd`]) to the other process.
 
-use crate::error::BuildError;
-use crate::{arch, Error};
+use crate::arch;
+use crate::error::{BuildError, Error};
 use core::ptr::NonNull;
 use std::alloc::{self, Layout};
 use std::sync::{Arc, Mutex};
@@ -118,6 +118,18 @@ unsafe impl Send for Inner {}
 unsafe impl Sync for Inner {}
 
 impl Region {
+    /// The alignment of a region's first byte, and of every offset a ring
+    /// is placed at: the cache-line size the rings' headers are padded to
+    /// (128 on x86_64 and aarch64, 64 elsewhere).
+    ///
+    /// ```
+    /// use tracering::{EventRing, Region};
+    /// let r = Region::heap(2 * Region::ALIGN + EventRing::<u64>::bytes_needed(8)?)?;
+    /// let ring = EventRing::<u64>::create_in(&r, Region::ALIGN, 8)?;
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub const ALIGN: usize = crate::arch::CACHE_LINE;
+
     /// `len` zeroed bytes of heap memory aligned to the cache line.
     ///
     /// ```
@@ -228,7 +240,7 @@ impl Region {
     ///
     /// ```
     /// let r = tracering::Region::heap(64)?;
-    /// assert_eq!(r.as_ptr() as usize % tracering::cache_line(), 0);
+    /// assert_eq!(r.as_ptr() as usize % tracering::Region::ALIGN, 0);
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn as_ptr(&self) -> *mut u8 {
@@ -467,8 +479,7 @@ mod shm {
     //! POSIX and Linux shared memory through libc.
 
     use super::{Backing, Region};
-    use crate::error::BuildError;
-    use crate::Error;
+    use crate::error::{BuildError, Error};
     use core::ptr::NonNull;
     use std::ffi::CString;
     use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};

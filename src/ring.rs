@@ -11,13 +11,13 @@
 //! position is checked against the local one before it is used, and a bad one
 //! poisons the handle with [`RingError::Corrupt`](crate::RingError::Corrupt).
 
-use crate::error::BuildError;
+use crate::arch;
+use crate::error::{AttachError, BuildError, Corruption, Error, RingError};
 use crate::layout::{self, RingHeader, RingKind, SideOwner, HEADER_SIZE};
 use crate::peer::Claim;
 use crate::region::{Placement, Region, Use};
 use crate::sync::atomic::AtomicU64;
 use crate::sync::AccessLog;
-use crate::{arch, AttachError, Corruption, Error, RingError};
 use core::ptr::NonNull;
 
 /// Words in the data area of the ring whose (initialised) header is at `hdr`.

@@ -89,8 +89,8 @@ fn trace(path: &Path, rounds: u64) {
             // Rings smaller than either trace: the drain's batches, and so
             // the reader's largest block, are bounded by them alike (a
             // full ring waits for the drain: nothing is lost).
-            index_capacity: 1 << 12,
-            detail_capacity: 1 << 18,
+            event_capacity: 1 << 12,
+            record_capacity: 1 << 18,
             ..LayerConfig::default().registry
         },
         ..LayerConfig::default()

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 use tracering::clock::ClockMode;
-use tracering::pipeline::{Drain, DrainConfig, IndexEvent, LaneId, Registry, RegistryConfig, Sink};
+use tracering::pipeline::{Drain, DrainConfig, LaneEvent, LaneId, Registry, RegistryConfig, Sink};
 use tracering::BuildError;
 use tracering::{Error, Record};
 
@@ -32,7 +32,7 @@ struct Keep {
 }
 
 impl Sink for Keep {
-    fn event(&mut self, _: LaneId, e: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
         self.events.push((e.timestamp, e.a, e.b));
         Ok(())
     }
@@ -45,8 +45,8 @@ impl Sink for Keep {
 fn registry(clock: ClockMode) -> Registry {
     Registry::new(RegistryConfig {
         slots: 2,
-        index_capacity: 4096,
-        detail_capacity: 4096,
+        event_capacity: 4096,
+        record_capacity: 4096,
         clock,
         ..Default::default()
     })
@@ -157,8 +157,8 @@ fn a_precise_registry_has_no_ticker_and_bad_periods_are_refused() {
 fn an_attacher_refuses_a_scribbled_clock_mode() {
     let cfg = RegistryConfig {
         slots: 2,
-        index_capacity: 64,
-        detail_capacity: 1024,
+        event_capacity: 64,
+        record_capacity: 1024,
         clock: ClockMode::coarse(),
         ..Default::default()
     };

@@ -37,8 +37,8 @@ fn child_main() {
 fn small() -> RegistryConfig {
     RegistryConfig {
         slots: 2,
-        index_capacity: 64,
-        detail_capacity: 1024,
+        event_capacity: 64,
+        record_capacity: 1024,
         ..Default::default()
     }
 }

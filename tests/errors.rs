@@ -6,7 +6,7 @@ use std::error::Error as _;
 use std::path::{Path, PathBuf};
 use tracering::clock::ClockMode;
 use tracering::pipeline::{
-    Drain, FileSink, IndexEvent, LaneId, Registry, RegistryConfig, Sink, Snapshotter, TraceReader,
+    Drain, FileSink, LaneEvent, LaneId, Registry, RegistryConfig, Sink, Snapshotter, TraceReader,
 };
 use tracering::{
     AttachError, BuildError, Error, PipelineError, PushError, Record, Region, RingError, TraceError,
@@ -28,7 +28,7 @@ fn hot_path_errors_stay_two_bytes() {
 fn an_overflowing_registry_says_so() {
     let cfg = RegistryConfig {
         slots: 1 << 16,
-        detail_capacity: 1 << 48,
+        record_capacity: 1 << 48,
         ..Default::default()
     };
     let err = Registry::bytes_needed(cfg).unwrap_err();
@@ -96,11 +96,11 @@ fn a_bad_registry_geometry_names_its_field() {
     assert_eq!(
         err,
         Error::Build(BuildError::Attach(AttachError::Geometry {
-            field: "index_capacity",
+            field: "event_capacity",
             found: 1000
         }))
     );
-    assert!(err.to_string().contains("index_capacity of 1000"), "{err}");
+    assert!(err.to_string().contains("event_capacity of 1000"), "{err}");
 }
 
 /// registry.rs: a header's clock word that is no mode is an attach error
@@ -162,7 +162,7 @@ fn a_snapshot_needs_a_flight_recorder() {
 struct Panics(bool);
 
 impl Sink for Panics {
-    fn event(&mut self, _: LaneId, e: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
         if self.0 {
             panic!("sink exploded");
         }
@@ -332,7 +332,9 @@ fn a_bad_trace_says_what_it_is() {
 #[test]
 fn an_undecodable_layer_record_is_reported() {
     use tracering::export::{convert, Format};
-    use tracering::pipeline::schema::{SchemaError, RECORD_CALLSITE};
+    use tracering::pipeline::schema::SchemaError;
+    // The layer's callsite record kind (0xFF00), one byte long: malformed.
+    const RECORD_CALLSITE: u16 = 0xFF00;
     let trc = temp("schema.trc");
     let reg = Registry::new(RegistryConfig::default()).unwrap();
     let drain = Drain::spawn(&reg, FileSink::create(&trc).unwrap(), Default::default()).unwrap();

@@ -8,8 +8,10 @@ use proptest::prelude::*;
 use std::collections::HashMap;
 use tracering::export::{
     Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, FxtWriter, JsonWriter, Phase, ThreadRef,
-    MAX_ARGS,
 };
+
+/// The most arguments an FXT event record holds (its 4-bit count field).
+const MAX_ARGS: usize = 15;
 
 fn cases() -> ProptestConfig {
     ProptestConfig {
@@ -237,7 +239,7 @@ proptest! {
 enum TraceEntry {
     Event {
         lane: tracering::pipeline::LaneId,
-        event: tracering::pipeline::IndexEvent,
+        event: tracering::pipeline::LaneEvent,
     },
     Record {
         lane: tracering::pipeline::LaneId,
@@ -282,7 +284,7 @@ impl TraceEntry {
 }
 
 fn entry() -> impl Strategy<Value = TraceEntry> {
-    use tracering::pipeline::{IndexEvent, LaneId};
+    use tracering::pipeline::{LaneEvent, LaneId};
     let lane = (0u32..4, 0u64..3, 0u64..5).prop_map(|(slot, generation, thread)| LaneId {
         slot,
         generation,
@@ -293,7 +295,7 @@ fn entry() -> impl Strategy<Value = TraceEntry> {
         (lane.clone(), any::<(u64, u32, u32, u64, u64)>()).prop_map(|(lane, (t, k, x, a, b))| {
             TraceEntry::Event {
                 lane,
-                event: IndexEvent {
+                event: LaneEvent {
                     timestamp: t,
                     kind: k,
                     aux: x,

@@ -12,7 +12,7 @@ use tracering::export::{
 };
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{
-    Batch, DrainConfig, FileSink, IndexEvent, LaneId, RegistryConfig, Sink, TraceReader,
+    Batch, DrainConfig, FileSink, LaneEvent, LaneId, RegistryConfig, Sink, TraceReader,
 };
 use tracering::{Error, Record};
 use tracing::dispatcher::{self, Dispatch};
@@ -32,8 +32,8 @@ fn trace_file() -> std::path::PathBuf {
     let cfg = LayerConfig {
         registry: RegistryConfig {
             slots: 4,
-            index_capacity: 1024,
-            detail_capacity: 64 * 1024,
+            event_capacity: 1024,
+            record_capacity: 64 * 1024,
             ..LayerConfig::default().registry
         },
         ..LayerConfig::default()
@@ -209,8 +209,8 @@ fn a_flight_recorder_snapshot_of_the_layer_exports() {
     use tracering::pipeline::{FileSink, LaneMode, Registry, Snapshotter};
     let registry = Registry::new(RegistryConfig {
         slots: 2,
-        index_capacity: 256,
-        detail_capacity: 64 * 1024,
+        event_capacity: 256,
+        record_capacity: 64 * 1024,
         mode: LaneMode::FlightRecorder,
         ..RegistryConfig::default()
     })
@@ -266,7 +266,7 @@ fn a_flight_recorder_snapshot_of_the_layer_exports() {
 struct Tee(FileSink, JsonSink<Vec<u8>>);
 
 impl Sink for Tee {
-    fn event(&mut self, lane: LaneId, e: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, lane: LaneId, e: &LaneEvent) -> Result<(), Error> {
         self.0.event(lane, e)?;
         self.1.event(lane, e)
     }
@@ -347,8 +347,8 @@ fn a_one_pass_export_sink_shows_what_two_passes_show() {
     let cfg = LayerConfig {
         registry: RegistryConfig {
             slots: 4,
-            index_capacity: 64,
-            detail_capacity: 4096,
+            event_capacity: 64,
+            record_capacity: 4096,
             ..LayerConfig::default().registry
         },
         drain: DrainConfig {

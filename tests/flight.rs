@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracering::flight::{FlightReader, FlightRecordReader, FlightRecordRing, FlightRing, Snapshot};
-use tracering::{EventHeader, OwnedRecord, Region};
+use tracering::{OwnedRecord, RecordHeader, Region};
 
 fn cases() -> ProptestConfig {
     ProptestConfig {
@@ -28,16 +28,16 @@ fn cases() -> ProptestConfig {
 
 /// Byte offsets inside a ring placed at offset 0 of its region.
 fn head_at() -> usize {
-    tracering::cache_line()
+    tracering::Region::ALIGN
 }
 fn claim_at() -> usize {
-    tracering::cache_line() + 8
+    tracering::Region::ALIGN + 8
 }
 fn committed_at() -> usize {
-    tracering::cache_line() + 16
+    tracering::Region::ALIGN + 16
 }
 fn data_at() -> usize {
-    3 * tracering::cache_line()
+    3 * tracering::Region::ALIGN
 }
 
 /// The region's bytes `[at, at + len)`.
@@ -232,7 +232,7 @@ impl RecordModel {
 
     /// Whether the ring must accept `w`.
     fn accepts(&self, w: &Write) -> bool {
-        w.kind != EventHeader::KIND_PAD
+        w.kind != RecordHeader::KIND_PAD
             && !w.payload.is_empty()
             && w.payload.len() <= self.max_payload
     }
@@ -242,7 +242,7 @@ impl RecordModel {
         let mut hw = [0u8; 8];
         hw[..4].copy_from_slice(&(len as u32).to_ne_bytes());
         hw[4..6].copy_from_slice(&w.kind.to_ne_bytes());
-        hw[6..].copy_from_slice(&EventHeader::check_word(len as u32, w.kind).to_ne_bytes());
+        hw[6..].copy_from_slice(&RecordHeader::check_word(len as u32, w.kind).to_ne_bytes());
         let start = self.head / 8;
         let mut words = vec![u64::from_ne_bytes(hw), w.timestamp];
         for chunk in w.payload.chunks(8) {
@@ -335,8 +335,8 @@ fn record_model_run(cap: usize, writes: &[Write]) {
 
 fn arb_write(max_payload: usize) -> impl Strategy<Value = Write> {
     let kind = prop_oneof![
-        8 => 0..EventHeader::KIND_PAD,
-        1 => Just(EventHeader::KIND_PAD),
+        8 => 0..RecordHeader::KIND_PAD,
+        1 => Just(RecordHeader::KIND_PAD),
     ];
     // Mostly valid lengths, with an empty or too long payload now and then.
     let len = prop_oneof![
@@ -555,7 +555,7 @@ fn event_snapshots_race_full_speed_writers() {
 fn record_of(seq: u64, max: usize) -> Write {
     let len = 1 + (mix(seq) % max as u64) as usize;
     Write {
-        kind: (seq % EventHeader::KIND_PAD as u64) as u16,
+        kind: (seq % RecordHeader::KIND_PAD as u64) as u16,
         timestamp: mix(!seq),
         payload: (0..len as u64)
             .map(|i| mix(seq.wrapping_add(i << 40)) as u8)

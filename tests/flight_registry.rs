@@ -5,14 +5,14 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tracering::pipeline::{
-    CallbackSink, Entry, IndexEvent, LaneMode, Registry, RegistryConfig, Snapshotter,
+    CallbackSink, Entry, LaneEvent, LaneMode, Registry, RegistryConfig, Snapshotter,
 };
 
 fn flight(slots: usize, index: usize, detail: usize) -> Registry {
     Registry::new(RegistryConfig {
         slots,
-        index_capacity: index,
-        detail_capacity: detail,
+        event_capacity: index,
+        record_capacity: detail,
         mode: LaneMode::FlightRecorder,
         ..Default::default()
     })
@@ -171,8 +171,8 @@ fn a_second_snapshotter_is_refused_and_a_stream_registry_has_none() {
 fn a_bad_lane_mode_word_is_refused_on_attach() {
     let cfg = RegistryConfig {
         slots: 1,
-        index_capacity: 8,
-        detail_capacity: 256,
+        event_capacity: 8,
+        record_capacity: 256,
         mode: LaneMode::FlightRecorder,
         ..Default::default()
     };
@@ -204,8 +204,8 @@ fn a_bad_lane_mode_word_is_refused_on_attach() {
 fn a_corrupt_lane_is_reported_and_the_others_still_snapshot() {
     let cfg = RegistryConfig {
         slots: 2,
-        index_capacity: 8,
-        detail_capacity: 256,
+        event_capacity: 8,
+        record_capacity: 256,
         mode: LaneMode::FlightRecorder,
         ..Default::default()
     };
@@ -225,9 +225,9 @@ fn a_corrupt_lane_is_reported_and_the_others_still_snapshot() {
     // registry's documented layout: header and clock lines, 1 KiB of
     // refused-thread table, a line per slot, then per slot its index ring and its detail ring, each on whole
     // lines; a ring's head is the first word of its second line).
-    let line = tracering::cache_line();
+    let line = tracering::Region::ALIGN;
     let round = |n: usize| n.div_ceil(line) * line;
-    let index_bytes = round(tracering::flight::FlightRing::<IndexEvent>::bytes_needed(8).unwrap());
+    let index_bytes = round(tracering::flight::FlightRing::<LaneEvent>::bytes_needed(8).unwrap());
     let detail_bytes = round(tracering::flight::FlightRecordRing::bytes_needed(256).unwrap());
     let bad = lanes[1].slot();
     let detail = line * (2 + 1024 / line + 2) + bad * (index_bytes + detail_bytes) + index_bytes;

@@ -19,7 +19,7 @@ use tracering::flight::{
     FlightProducer, FlightReader, FlightRecordProducer, FlightRecordReader, FlightRecordRing,
     FlightRing, Snapshot,
 };
-use tracering::{EventHeader, OwnedRecord, Peer, Region, RingError};
+use tracering::{OwnedRecord, Peer, RecordHeader, Region, RingError};
 
 /// Slots of the event ring and bytes of the record ring.
 const EVENTS: usize = 64;
@@ -36,7 +36,7 @@ fn event(seq: u64) -> Ev {
 fn record(seq: u64, max: usize) -> OwnedRecord {
     let len = 1 + (mix(seq) % max as u64) as usize;
     OwnedRecord {
-        kind: (seq % EventHeader::KIND_PAD as u64) as u16,
+        kind: (seq % RecordHeader::KIND_PAD as u64) as u16,
         timestamp: mix(!seq),
         payload: (0..len as u64)
             .map(|i| mix(seq.wrapping_add(i << 40)) as u8)
@@ -52,7 +52,7 @@ fn write_record(w: &mut FlightRecordProducer, seq: u64) {
 
 /// Offset of the record ring in the shared region (after the event ring).
 fn record_at() -> usize {
-    let line = tracering::cache_line();
+    let line = tracering::Region::ALIGN;
     FlightRing::<Ev>::bytes_needed(EVENTS)
         .unwrap()
         .div_ceil(line)
@@ -270,16 +270,16 @@ fn killed_writer_leaves_a_contiguous_tail() {
 
 /// Byte offsets of the producer line's words, from the ring's start.
 fn head_at() -> usize {
-    tracering::cache_line()
+    tracering::Region::ALIGN
 }
 fn claim_at() -> usize {
-    tracering::cache_line() + 8
+    tracering::Region::ALIGN + 8
 }
 fn committed_at() -> usize {
-    tracering::cache_line() + 16
+    tracering::Region::ALIGN + 16
 }
 fn data_at() -> usize {
-    3 * tracering::cache_line()
+    3 * tracering::Region::ALIGN
 }
 
 /// The header or data word at byte `at` of `region`, as the atomic the
@@ -531,7 +531,7 @@ fn hostile_writer_record_ring() {
                     assert!(s.kept <= cap as u64 / 40, "{s:?}");
                     for rec in &out {
                         assert!(!rec.payload.is_empty() && rec.payload.len() <= max);
-                        assert_ne!(rec.kind, EventHeader::KIND_PAD);
+                        assert_ne!(rec.kind, RecordHeader::KIND_PAD);
                     }
                 }
                 Err(RingError::Corrupt(_)) => poisoned = true,

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tracering::pipeline::{
-    Drain, DrainConfig, FullPolicy, IndexEvent, LaneId, LaneMode, NullSink, Registry,
+    Drain, DrainConfig, FullPolicy, LaneEvent, LaneId, LaneMode, NullSink, Registry,
     RegistryConfig, Sink,
 };
 use tracering::{AttachError, Error, Record};
@@ -20,8 +20,8 @@ fn wait(ms: u64) -> FullPolicy {
 fn tiny(on_full: FullPolicy) -> RegistryConfig {
     RegistryConfig {
         slots: 8,
-        index_capacity: 16,
-        detail_capacity: 1024,
+        event_capacity: 16,
+        record_capacity: 1024,
         on_full,
         ..Default::default()
     }
@@ -43,7 +43,7 @@ fn lane_key(lane: LaneId) -> (u32, u64) {
 }
 
 impl Sink for Ordered {
-    fn event(&mut self, lane: LaneId, e: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, lane: LaneId, e: &LaneEvent) -> Result<(), Error> {
         self.events += 1;
         let next = self.next_event.entry(lane_key(lane)).or_insert(0);
         self.out_of_order += u64::from(e.b != *next);
@@ -225,7 +225,7 @@ struct Markers {
 }
 
 impl Sink for Markers {
-    fn event(&mut self, _: LaneId, e: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
         if e.kind == tracering::pipeline::schema::EVENT_LOSS {
             self.count += 1;
             self.events += u64::from(e.aux);
@@ -282,7 +282,7 @@ fn bad_policies_are_refused() {
 /// The full-policy word: the second word of the clock line, which follows
 /// the header line.
 fn policy_word() -> usize {
-    tracering::cache_line() + 8
+    tracering::Region::ALIGN + 8
 }
 
 #[test]
@@ -348,7 +348,7 @@ impl Echo {
 }
 
 impl Sink for Echo {
-    fn event(&mut self, _: LaneId, e: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
         self.events += 1;
         let r = self.registry.emit(9, e.a, e.b);
         self.echo(r);

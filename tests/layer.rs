@@ -20,8 +20,8 @@ fn cfg() -> LayerConfig {
     LayerConfig {
         registry: RegistryConfig {
             slots: 8,
-            index_capacity: 4096,
-            detail_capacity: 64 * 1024,
+            event_capacity: 4096,
+            record_capacity: 64 * 1024,
             ..LayerConfig::default().registry
         },
         ..LayerConfig::default()
@@ -413,8 +413,8 @@ fn overflowing_rings_count_drops_exactly() {
     #[allow(clippy::needless_update)] // any other setting at its default
     let small = RegistryConfig {
         slots: 4,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         ..RegistryConfig::default()
     };
     let registry = Registry::new(small).unwrap();
@@ -611,8 +611,8 @@ fn file_capture_with_tiny_rings_loses_nothing_when_it_waits() {
     let cfg = LayerConfig {
         registry: RegistryConfig {
             slots: 4,
-            index_capacity: 16,
-            detail_capacity: 1024,
+            event_capacity: 16,
+            record_capacity: 1024,
             on_full: FullPolicy::Wait {
                 timeout: std::time::Duration::from_secs(10),
             },
@@ -623,7 +623,7 @@ fn file_capture_with_tiny_rings_loses_nothing_when_it_waits() {
     assert_eq!(
         LayerConfig::default().registry.on_full,
         FullPolicy::Wait {
-            timeout: tracering::layer::DEFAULT_WAIT
+            timeout: tracering::layer::LayerConfig::DEFAULT_WAIT
         }
     );
     let (layer, guard) = TraceringLayer::file(&path, cfg).unwrap();

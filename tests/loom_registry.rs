@@ -22,8 +22,8 @@ fn model<F: Fn() + Sync + Send + 'static>(f: F) {
 fn small(slots: usize) -> Registry {
     Registry::new(RegistryConfig {
         slots,
-        index_capacity: 2,
-        detail_capacity: 64,
+        event_capacity: 2,
+        record_capacity: 64,
         ..Default::default()
     })
     .unwrap()
@@ -112,8 +112,8 @@ fn a_full_lane_waits_for_the_drain() {
     model(|| {
         let reg = Registry::new(RegistryConfig {
             slots: 1,
-            index_capacity: 2,
-            detail_capacity: 64,
+            event_capacity: 2,
+            record_capacity: 64,
             on_full: FullPolicy::Wait {
                 timeout: FullPolicy::MAX_WAIT,
             },
@@ -145,7 +145,7 @@ impl tracering::pipeline::Sink for Order {
     fn event(
         &mut self,
         _: tracering::pipeline::LaneId,
-        e: &tracering::pipeline::IndexEvent,
+        e: &tracering::pipeline::LaneEvent,
     ) -> Result<(), Error> {
         assert_eq!(e.a, self.0);
         self.0 += 1;

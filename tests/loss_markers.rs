@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::mpsc;
 use tracering::export::{
-    ClockInfo, ExportSink, ExportWriter, FxtWriter, JsonWriter, SpanDecoder, Translator, LOSS_NAME,
+    ClockInfo, ExportSink, ExportWriter, FxtWriter, JsonWriter, SpanDecoder, Translator,
 };
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{
@@ -33,8 +33,8 @@ fn temp(name: &str) -> std::path::PathBuf {
 fn lossy_run<S: Sink>(sink: S) -> (DrainReport, S) {
     let registry = Registry::new(RegistryConfig {
         slots: 4,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         on_full: FullPolicy::Drop,
         ..LayerConfig::default().registry
     })
@@ -135,7 +135,7 @@ fn check_json(doc: &Json) -> (u64, u64, u64) {
                 let top = stacks.entry(key).or_default().pop();
                 assert_eq!(top.as_deref(), Some(name.as_str()), "end {e} on {key:?}");
             }
-            "i" if name == LOSS_NAME => {
+            "i" if name == "events lost" => {
                 lost_events += e["args"]["events"].as_u64().unwrap();
                 lost_records += e["args"]["records"].as_u64().unwrap();
                 let since = e["args"]["since"].as_u64().unwrap();

@@ -2,7 +2,7 @@
 //! areas, and over the bytes a real producer wrote.
 
 use tracering::__fuzz::{framed, header_at, max_payload_for, parse, Found};
-use tracering::{Corruption, EventHeader, RecordRing, Region};
+use tracering::{Corruption, RecordHeader, RecordRing, Region};
 
 /// A data area of `cap` bytes to lay records out in by hand.
 struct Area(Vec<u8>);
@@ -13,7 +13,7 @@ impl Area {
     }
 
     /// Writes `hdr` at byte `idx`, field by field in native order.
-    fn header(mut self, idx: usize, hdr: EventHeader) -> Self {
+    fn header(mut self, idx: usize, hdr: RecordHeader) -> Self {
         let b = &mut self.0[idx..idx + 16];
         b[0..4].copy_from_slice(&hdr.size.to_ne_bytes());
         b[4..6].copy_from_slice(&hdr.kind.to_ne_bytes());
@@ -25,7 +25,7 @@ impl Area {
     /// A record of `len` payload bytes of value `fill` at byte `idx`.
     fn record(mut self, idx: usize, kind: u16, len: u32, fill: u8) -> Self {
         self.0[idx + 16..idx + 16 + len as usize].fill(fill);
-        self.header(idx, EventHeader::new(len, kind, 100 + idx as u64))
+        self.header(idx, RecordHeader::new(len, kind, 100 + idx as u64))
     }
 
     /// Parses at `pos` with everything before `head` published.
@@ -69,12 +69,12 @@ fn nothing_published_is_none() {
 fn a_padding_marker_is_skipped_to_the_next_lap() {
     // 24 bytes left at the end of the lap: a marker covering them, then the
     // record at offset 0 of the next lap.
-    let pad = EventHeader::new(8, EventHeader::KIND_PAD, 0);
+    let pad = RecordHeader::new(8, RecordHeader::KIND_PAD, 0);
     let a = Area::new(64).header(40, pad).record(0, 3, 3, 1);
     let f = a.parse(40, 88).unwrap().unwrap();
     assert_eq!((f.idx, f.padding, f.next), (0, 24, 88));
     // A marker must cover exactly the rest of the lap...
-    let short = EventHeader::new(0, EventHeader::KIND_PAD, 0);
+    let short = RecordHeader::new(0, RecordHeader::KIND_PAD, 0);
     let b = Area::new(64).header(40, short).record(0, 3, 3, 1);
     assert_eq!(b.parse(40, 88), Err(Corruption::RecordFraming));
     // ...and be followed by a published record.
@@ -91,7 +91,7 @@ fn fewer_than_a_header_at_the_end_is_implicit_padding() {
 
 #[test]
 fn a_bad_check_word_is_a_header_corruption() {
-    let mut hdr = EventHeader::new(5, 1, 0);
+    let mut hdr = RecordHeader::new(5, 1, 0);
     hdr.check ^= 1;
     let a = Area::new(64).header(0, hdr);
     assert_eq!(a.parse(0, 24), Err(Corruption::RecordHeader));
@@ -100,16 +100,16 @@ fn a_bad_check_word_is_a_header_corruption() {
 #[test]
 fn impossible_sizes_are_header_corruptions() {
     // Zero, and more than half the ring minus the header, with valid checks.
-    let a = Area::new(64).header(0, EventHeader::new(0, 1, 0));
+    let a = Area::new(64).header(0, RecordHeader::new(0, 1, 0));
     assert_eq!(a.parse(0, 24), Err(Corruption::RecordHeader));
-    let b = Area::new(64).header(0, EventHeader::new(17, 1, 0));
+    let b = Area::new(64).header(0, RecordHeader::new(17, 1, 0));
     assert_eq!(b.parse(0, 64), Err(Corruption::RecordHeader));
 }
 
 #[test]
 fn framing_past_the_end_or_the_head_is_refused() {
     // 16 bytes of payload (32 framed) at offset 40 would end past the lap.
-    let a = Area::new(64).header(40, EventHeader::new(16, 1, 0));
+    let a = Area::new(64).header(40, RecordHeader::new(16, 1, 0));
     assert_eq!(a.parse(40, 72), Err(Corruption::RecordFraming));
     // A record longer than what is published.
     let b = Area::new(64).record(0, 1, 16, 0);
@@ -138,7 +138,7 @@ fn the_parser_agrees_with_a_real_producer() -> Result<(), tracering::Error> {
     // SAFETY: the data area follows the three header lines; both halves
     // are idle while the bytes are copied.
     let area = unsafe {
-        std::slice::from_raw_parts(region.as_ptr().add(3 * tracering::cache_line()), cap)
+        std::slice::from_raw_parts(region.as_ptr().add(3 * tracering::Region::ALIGN), cap)
     }
     .to_vec();
     let a = Area(area);

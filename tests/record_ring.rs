@@ -2,7 +2,7 @@
 //! overflow accounting, batches, reserve/commit, reset and diagnostics.
 
 use tracering::BuildError;
-use tracering::{CapacityError, Error, EventHeader, RecordError, RecordRing, RingError};
+use tracering::{CapacityError, Error, RecordError, RecordHeader, RecordRing, RingError};
 
 /// A payload whose bytes depend on its sequence number and length.
 fn payload(seq: u64, len: usize) -> Vec<u8> {
@@ -45,7 +45,7 @@ fn bad_records_are_typed_errors_and_not_drops() {
         Err(RingError::InvalidRecord(RecordError::TooLarge))
     );
     assert_eq!(
-        p.write(EventHeader::KIND_PAD, b"x"),
+        p.write(RecordHeader::KIND_PAD, b"x"),
         Err(RingError::InvalidRecord(RecordError::ReservedKind))
     );
     assert!(matches!(
@@ -56,7 +56,7 @@ fn bad_records_are_typed_errors_and_not_drops() {
         p.write_batch(&[(1, b"ok"), (2, b"")]),
         Err(RingError::InvalidRecord(RecordError::Empty))
     ));
-    p.write(EventHeader::MAX_KIND, &[0; 112]).unwrap();
+    p.write(RecordHeader::MAX_KIND, &[0; 112]).unwrap();
     let s = p.stats();
     assert_eq!((s.written, s.committed, s.dropped), (1, 1, 0));
 }
@@ -65,7 +65,7 @@ fn bad_records_are_typed_errors_and_not_drops() {
 fn write_then_read_keeps_kind_timestamp_and_bytes() {
     let (mut p, mut c) = RecordRing::new().unwrap().split();
     assert_eq!(c.read().unwrap_err(), RingError::Empty);
-    let before = tracering::now_ns();
+    let before = tracering::clock::now_ns();
     p.write(3, b"hello").unwrap();
     p.write_with_timestamp(4, 77, b"world!!!").unwrap();
     {

@@ -92,8 +92,8 @@ fn sixteen_threads_through_the_drain_into_a_file() {
     };
     let reg = Registry::new(RegistryConfig {
         slots: 32,
-        index_capacity: 4096,
-        detail_capacity: 4096,
+        event_capacity: 4096,
+        record_capacity: 4096,
         ..Default::default()
     })
     .unwrap();
@@ -137,8 +137,8 @@ fn tiny_rings_drop_and_the_accounting_stays_exact() {
     let per_thread = 50_000u64;
     let reg = Registry::new(RegistryConfig {
         slots: 8,
-        index_capacity: 4,
-        detail_capacity: 64,
+        event_capacity: 4,
+        record_capacity: 64,
         ..Default::default()
     })
     .unwrap();
@@ -181,8 +181,8 @@ fn tiny_rings_drop_and_the_accounting_stays_exact() {
 fn the_drain_shares_fairly_between_equal_lanes() {
     let reg = Registry::new(RegistryConfig {
         slots: 8,
-        index_capacity: 4096,
-        detail_capacity: 4096,
+        event_capacity: 4096,
+        record_capacity: 4096,
         ..Default::default()
     })
     .unwrap();
@@ -228,8 +228,8 @@ fn ten_thousand_short_lived_threads_recycle_slots() {
     let threads = if cfg!(miri) { 20 } else { 10_000 };
     let reg = Registry::new(RegistryConfig {
         slots: 16,
-        index_capacity: 64,
-        detail_capacity: 1024,
+        event_capacity: 64,
+        record_capacity: 1024,
         ..Default::default()
     })
     .unwrap();
@@ -277,8 +277,8 @@ fn ten_thousand_short_lived_threads_recycle_slots() {
 fn exhaustion_is_a_counted_typed_error() {
     let reg = Registry::new(RegistryConfig {
         slots: 2,
-        index_capacity: 16,
-        detail_capacity: 1024,
+        event_capacity: 16,
+        record_capacity: 1024,
         ..Default::default()
     })
     .unwrap();
@@ -301,8 +301,8 @@ fn exhaustion_is_a_counted_typed_error() {
 fn a_poisoned_lane_is_reported_and_skipped() {
     let cfg = RegistryConfig {
         slots: 4,
-        index_capacity: 64,
-        detail_capacity: 1024,
+        event_capacity: 64,
+        record_capacity: 1024,
         ..Default::default()
     };
     let reg = Registry::new(cfg).unwrap();
@@ -311,10 +311,10 @@ fn a_poisoned_lane_is_reported_and_skipped() {
     good.event(1, 1, 1).unwrap();
     bad.event(1, 2, 2).unwrap();
     // Scribble over the bad lane's index-ring producer position.
-    let line = tracering::cache_line();
+    let line = tracering::Region::ALIGN;
     let round = |n: usize| n.div_ceil(line) * line;
     let index =
-        round(tracering::EventRing::<tracering::pipeline::IndexEvent>::bytes_needed(64).unwrap());
+        round(tracering::EventRing::<tracering::pipeline::LaneEvent>::bytes_needed(64).unwrap());
     let detail = round(tracering::RecordRing::bytes_needed(1024).unwrap());
     // Header line, clock line, 1 KiB of refused threads, one line per
     // slot, then the lanes.
@@ -341,8 +341,8 @@ fn a_poisoned_lane_is_reported_and_skipped() {
 fn records_and_a_restarted_drain() {
     let reg = Registry::new(RegistryConfig {
         slots: 4,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         ..Default::default()
     })
     .unwrap();
@@ -462,8 +462,8 @@ fn trace_reader_rejects_truncated_and_corrupt_files() {
 fn callback_sink_sees_events_records_and_drops() {
     let reg = Registry::new(RegistryConfig {
         slots: 2,
-        index_capacity: 2,
-        detail_capacity: 1024,
+        event_capacity: 2,
+        record_capacity: 1024,
         ..Default::default()
     })
     .unwrap();
@@ -529,8 +529,8 @@ fn the_drain_sleeps_below_the_watermark_and_a_crossing_producer_wakes_it() {
     use std::time::{Duration, Instant};
     let reg = Registry::new(RegistryConfig {
         slots: 2,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         ..Default::default()
     })
     .unwrap();
@@ -584,8 +584,8 @@ fn drops_are_reported_exactly_with_the_watermark_drain() {
     use std::time::Duration;
     let reg = Registry::new(RegistryConfig {
         slots: 1,
-        index_capacity: 16,
-        detail_capacity: 1024,
+        event_capacity: 16,
+        record_capacity: 1024,
         ..Default::default()
     })
     .unwrap();
@@ -635,8 +635,8 @@ fn lanes_are_prefaulted_when_the_registry_is_built() {
     use tracering::Region;
     let cfg = RegistryConfig {
         slots: 4,
-        index_capacity: 1024,
-        detail_capacity: 64 * 1024,
+        event_capacity: 1024,
+        record_capacity: 64 * 1024,
         ..Default::default()
     };
     let region = Region::memfd("prefault", Registry::bytes_needed(cfg).unwrap()).unwrap();
@@ -680,8 +680,8 @@ fn records_of_every_size_cross_laps_into_a_file() {
     let path = trace_path("laps");
     let reg = Registry::new(RegistryConfig {
         slots: 1,
-        index_capacity: 64,
-        detail_capacity: 1024,
+        event_capacity: 64,
+        record_capacity: 1024,
         ..Default::default()
     })
     .unwrap();
@@ -720,8 +720,8 @@ fn a_broken_record_header_poisons_the_lane_and_keeps_what_came_before() {
     let path = trace_path("broken");
     let reg = Registry::new(RegistryConfig {
         slots: 1,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         ..Default::default()
     })
     .unwrap();

@@ -3,20 +3,20 @@
 //! `Error::Build(BuildError::InUse)`, and the registry keeps working afterwards.
 
 use tracering::flight::{FlightRecordRing, FlightRing};
-use tracering::pipeline::{Drain, IndexEvent, NullSink, Registry, RegistryConfig};
+use tracering::pipeline::{Drain, LaneEvent, NullSink, Registry, RegistryConfig};
 use tracering::BuildError;
-use tracering::{cache_line, Error, EventRing, RecordRing, Region};
+use tracering::{Error, EventRing, RecordRing, Region};
 
 fn round(n: usize) -> usize {
-    n.div_ceil(cache_line()) * cache_line()
+    n.div_ceil(Region::ALIGN) * Region::ALIGN
 }
 
 /// (lanes start, index ring bytes, lane stride) of `cfg`'s layout.
 fn lanes(cfg: RegistryConfig) -> (usize, usize, usize) {
     // The header, the clock line and 1 KiB of refused-thread table.
-    let at = cache_line() * (2 + 1024 / cache_line() + cfg.slots);
-    let index = round(EventRing::<IndexEvent>::bytes_needed(cfg.index_capacity).unwrap());
-    let detail = round(RecordRing::bytes_needed(cfg.detail_capacity).unwrap());
+    let at = Region::ALIGN * (2 + 1024 / Region::ALIGN + cfg.slots);
+    let index = round(EventRing::<LaneEvent>::bytes_needed(cfg.event_capacity).unwrap());
+    let detail = round(RecordRing::bytes_needed(cfg.record_capacity).unwrap());
     assert_eq!(
         Registry::bytes_needed(cfg).unwrap(),
         at + cfg.slots * (index + detail)
@@ -32,15 +32,15 @@ fn in_use<T>(r: Result<T, Error>) -> bool {
 fn rings_over_a_registry_are_refused() {
     let cfg = RegistryConfig {
         slots: 4,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         ..Default::default()
     };
     let total = Registry::bytes_needed(cfg).unwrap();
     let region = Region::heap(total + 4096).unwrap();
     let reg = Registry::create_in(&region, cfg).unwrap();
     let (at, index, stride) = lanes(cfg);
-    let line = cache_line();
+    let line = Region::ALIGN;
 
     // The header and the slot table.
     assert!(in_use(EventRing::<u64>::create_in(&region, 0, 1)));
@@ -103,8 +103,8 @@ fn the_registry_attaches_to_its_own_lanes() {
     // drain attach through it.
     let cfg = RegistryConfig {
         slots: 2,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         ..Default::default()
     };
     let region = Region::heap(Registry::bytes_needed(cfg).unwrap()).unwrap();

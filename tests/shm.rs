@@ -372,7 +372,7 @@ fn attach_reports_each_validation_error() {
 
 #[test]
 fn placement_and_claims_keep_one_ring_per_range_and_one_holder_per_side() {
-    let line = tracering::cache_line();
+    let line = tracering::Region::ALIGN;
     let need = RecordRing::bytes_needed(1024).unwrap();
     let region = Region::heap(2 * need).unwrap();
     let ring = RecordRing::create_in(&region, 0, 1024).unwrap();
@@ -455,7 +455,7 @@ fn hostile_peer_yields_only_valid_records_or_corrupted() {
         let region = Region::heap(RecordRing::bytes_needed(cap).unwrap()).unwrap();
         let (mut p, mut c) = RecordRing::create_in(&region, 0, cap).unwrap().split();
         let max = p.max_payload();
-        let line = tracering::cache_line();
+        let line = tracering::Region::ALIGN;
         let base = region.as_ptr() as usize;
         let data = base + 3 * line;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -543,18 +543,18 @@ fn hostile_peer_yields_only_valid_records_or_corrupted() {
 #[test]
 #[cfg_attr(miri, ignore = "spawns processes")]
 fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
-    use tracering::pipeline::{Drain, DrainConfig, FileSink, IndexEvent, Registry, RegistryConfig};
+    use tracering::pipeline::{Drain, DrainConfig, FileSink, LaneEvent, Registry, RegistryConfig};
     use tracering::pipeline::{Entry, TraceReader};
     let cfg = RegistryConfig {
         slots: 1,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         ..Default::default()
     };
     let region = Region::memfd("scribbled", Registry::bytes_needed(cfg).unwrap()).unwrap();
     let reg = Registry::create_in(&region, cfg).unwrap();
-    let line = tracering::cache_line();
-    let index = EventRing::<IndexEvent>::bytes_needed(64)
+    let line = tracering::Region::ALIGN;
+    let index = EventRing::<LaneEvent>::bytes_needed(64)
         .unwrap()
         .div_ceil(line)
         * line;
@@ -569,7 +569,7 @@ fn payloads_rewritten_by_a_peer_never_break_a_file_sink_checksum() {
         .env("TRACERING_FD", fd.to_string())
         .env("TRACERING_PARENT", std::process::id().to_string())
         .env("TRACERING_DATA_AT", data_at.to_string())
-        .env("TRACERING_DATA_LEN", cfg.detail_capacity.to_string());
+        .env("TRACERING_DATA_LEN", cfg.record_capacity.to_string());
     // SAFETY: the closure runs in the forked child before exec and only calls
     // fcntl, which is async-signal-safe.
     unsafe {
@@ -672,7 +672,7 @@ fn a_corrupt_consumer_position_is_reported_to_the_producer() {
     for i in 0..4 {
         p.push(i).unwrap();
     }
-    let tail_at = 2 * tracering::cache_line();
+    let tail_at = 2 * tracering::Region::ALIGN;
     poke(&region, tail_at, &1000u64.to_ne_bytes());
     use tracering::{Corruption, PushError};
     assert_eq!(

@@ -8,7 +8,7 @@ use std::thread;
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::schema::{self, Decoded, Value};
 use tracering::pipeline::{
-    Drain, IndexEvent, LaneId, RefusedThread, Registry, RegistryConfig, Sink,
+    Drain, LaneEvent, LaneId, RefusedThread, Registry, RegistryConfig, Sink,
 };
 use tracering::PipelineError;
 use tracering::{Error, Record};
@@ -29,7 +29,7 @@ struct Count {
 }
 
 impl Sink for Count {
-    fn event(&mut self, _: LaneId, _: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, _: &LaneEvent) -> Result<(), Error> {
         self.events += 1;
         Ok(())
     }
@@ -155,8 +155,8 @@ fn crowd(reg: &Registry, n: usize) -> Vec<(String, bool)> {
 fn a_full_registry_counts_and_names_the_threads_it_refuses() {
     let cfg = RegistryConfig {
         slots: 2,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         ..Default::default()
     };
     let reg = Registry::new(cfg).unwrap();
@@ -188,8 +188,8 @@ fn a_full_registry_counts_and_names_the_threads_it_refuses() {
 fn beyond_the_table_only_the_count_grows() {
     let cfg = RegistryConfig {
         slots: 1,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         ..Default::default()
     };
     let reg = Registry::new(cfg).unwrap();
@@ -209,8 +209,8 @@ fn beyond_the_table_only_the_count_grows() {
 fn a_shared_registry_keeps_its_table_and_names_the_refused() {
     let cfg = RegistryConfig {
         slots: 2,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         ..Default::default()
     };
     let region = tracering::Region::memfd("threads", Registry::bytes_needed(cfg).unwrap()).unwrap();
@@ -236,13 +236,13 @@ fn a_shared_registry_keeps_its_table_and_names_the_refused() {
 fn a_hostile_refused_table_is_only_data() {
     let cfg = RegistryConfig {
         slots: 2,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         ..Default::default()
     };
     let region = tracering::Region::memfd("hostile", Registry::bytes_needed(cfg).unwrap()).unwrap();
     let reg = Registry::create_in(&region, cfg).unwrap();
-    let line = tracering::cache_line();
+    let line = tracering::Region::ALIGN;
     let words = region.as_ptr().cast::<u64>();
     // SAFETY: aligned words of the header (the refused count, at byte 120)
     // and of the 1 KiB table after the header and clock lines, inside the

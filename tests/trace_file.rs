@@ -19,8 +19,8 @@ fn known_trace() -> Vec<u8> {
     ));
     let reg = Registry::new(RegistryConfig {
         slots: 2,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         ..Default::default()
     })
     .unwrap();

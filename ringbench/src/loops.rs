@@ -7,7 +7,7 @@
 //! `lane-precise` and `lane-coarse` write with `Lane::event` into a
 //! registry lane of that clock mode (the coarse one with its ticker
 //! running), and empty it with a `Drain` pass after each lap;
-//! `push-ticks` pushes `IndexEvent`s stamped with one `clock::ticks()`.
+//! `push-ticks` pushes `LaneEvent`s stamped with one `clock::ticks()`.
 //! Their write loops are `ringbench_lane_event` and `ringbench_push_ticks`.
 //!
 //! Each lap writes [`LAP`] 32-byte events into a 64 KiB ring (2048 slots)
@@ -23,7 +23,7 @@ use ringbench::workloads::{Event32, EVENT_SLOTS};
 use std::hint::black_box;
 use tracering::clock::ClockMode;
 use tracering::pipeline::{
-    Drain, DrainConfig, IndexEvent, Lane, NullSink, Registry, RegistryConfig,
+    Drain, DrainConfig, Lane, LaneEvent, NullSink, Registry, RegistryConfig,
 };
 use tracering::EventProducer;
 
@@ -93,13 +93,13 @@ pub fn ringbench_lane_event(lane: &mut Lane, first: u64, n: u64) -> u64 {
     pushed
 }
 
-/// The raw push of an `IndexEvent` stamped with one counter read.
+/// The raw push of an `LaneEvent` stamped with one counter read.
 #[no_mangle]
 #[inline(never)]
-pub fn ringbench_push_ticks(tx: &mut EventProducer<IndexEvent>, first: u64, n: u64) -> u64 {
+pub fn ringbench_push_ticks(tx: &mut EventProducer<LaneEvent>, first: u64, n: u64) -> u64 {
     let mut pushed = 0;
     for seq in first..first + n {
-        let e = IndexEvent {
+        let e = LaneEvent {
             timestamp: tracering::clock::ticks(),
             kind: 1,
             aux: 0,
@@ -115,8 +115,8 @@ pub fn ringbench_push_ticks(tx: &mut EventProducer<IndexEvent>, first: u64, n: u
 fn lane_laps(clock: ClockMode, laps: u64) -> (u64, u64) {
     let reg = Registry::new(RegistryConfig {
         slots: 1,
-        index_capacity: EVENT_SLOTS,
-        detail_capacity: 4096,
+        event_capacity: EVENT_SLOTS,
+        record_capacity: 4096,
         clock,
         ..Default::default()
     })
@@ -134,7 +134,7 @@ fn lane_laps(clock: ClockMode, laps: u64) -> (u64, u64) {
 
 /// Pushes stamped with one counter read, emptied after each lap.
 fn push_ticks_laps(laps: u64) -> (u64, u64) {
-    let (mut tx, mut rx) = tracering::EventRing::<IndexEvent>::with_capacity(EVENT_SLOTS)
+    let (mut tx, mut rx) = tracering::EventRing::<LaneEvent>::with_capacity(EVENT_SLOTS)
         .expect("ring")
         .split();
     let mut pushed = 0;

@@ -865,7 +865,7 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
             "push-plus-ticks",
             Ops,
             cost_raw_push::<1>,
-            "EventProducer<IndexEvent>::push_or_drop, stamped with one clock::ticks()",
+            "EventProducer<LaneEvent>::push_or_drop, stamped with one clock::ticks()",
         )
         .vs(&["bare-push"]),
         spec(
@@ -873,7 +873,7 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
             "push-plus-now-ns",
             Ops,
             cost_raw_push::<2>,
-            "EventProducer<IndexEvent>::push_or_drop, stamped with one now_ns()",
+            "EventProducer<LaneEvent>::push_or_drop, stamped with one now_ns()",
         )
         .vs(&["bare-push"]),
         spec(
@@ -881,7 +881,7 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
             "bare-push",
             Ops,
             cost_raw_push::<0>,
-            "EventProducer<IndexEvent>::push_or_drop, no clock read",
+            "EventProducer<LaneEvent>::push_or_drop, no clock read",
         ),
         spec(
             "clock_cost",
@@ -895,7 +895,7 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
             "now-ns",
             Ops,
             clock_read::<1>,
-            "tracering::now_ns(): the counter scaled to ns",
+            "tracering::clock::now_ns(): the counter scaled to ns",
         ),
         spec(
             "clock_cost",

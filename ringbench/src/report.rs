@@ -473,7 +473,7 @@ impl Machine {
             arch: std::env::consts::ARCH,
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             cpu_model: cpu_model(),
-            backend: tracering::backend(),
+            backend: tracering::__private::backend(),
             pinned,
             hop_ns,
         }

@@ -262,8 +262,8 @@ pub enum AttachError {
     /// A registry header's geometry is not one a registry can have.
     Geometry {
         /// The header field that failed: `"slots"` (also when each field
-        /// is valid but the lanes together overflow), `"index_capacity"` or
-        /// `"detail_capacity"`.
+        /// is valid but the lanes together overflow), `"event_capacity"` or
+        /// `"record_capacity"`.
         field: &'static str,
         /// Its value in the header.
         found: u64,

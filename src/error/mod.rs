@@ -31,7 +31,7 @@ use core::fmt;
 /// ```
 /// use tracering::{Error, RingError};
 /// use tracering::pipeline::{Registry, RegistryConfig};
-/// let reg = Registry::new(RegistryConfig { index_capacity: 2, ..Default::default() })?;
+/// let reg = Registry::new(RegistryConfig { event_capacity: 2, ..Default::default() })?;
 /// reg.emit(1, 0, 0)?;
 /// reg.emit(1, 0, 0)?;
 /// assert_eq!(reg.emit(1, 0, 0), Err(Error::Ring(RingError::Full)));

@@ -11,9 +11,9 @@ use super::sink::ExportSink;
 use super::spans::SpanDecoder;
 use super::translate::{TraceMeta, Translator};
 use crate::clock::Timebase;
-use crate::pipeline::schema::{self, Decoded};
-use crate::pipeline::{Batch, IndexEvent, LaneId, RefusedThread, Sink};
 use crate::error::{Error, PipelineError, TraceError};
+use crate::pipeline::schema::{self, Decoded};
+use crate::pipeline::{Batch, LaneEvent, LaneId, RefusedThread, Sink};
 use crate::Record;
 use std::fs::File;
 use std::io::BufWriter;
@@ -203,7 +203,10 @@ impl ExportFile {
     }
 
     fn sink(&mut self) -> Result<&mut dyn Sink, Error> {
-        self.inner.as_mut().map(Inner::sink).ok_or(Error::Pipeline(PipelineError::Closed))
+        self.inner
+            .as_mut()
+            .map(Inner::sink)
+            .ok_or(Error::Pipeline(PipelineError::Closed))
     }
 }
 
@@ -214,7 +217,7 @@ impl Drop for ExportFile {
 }
 
 impl Sink for ExportFile {
-    fn event(&mut self, lane: LaneId, event: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, lane: LaneId, event: &LaneEvent) -> Result<(), Error> {
         self.sink()?.event(lane, event)
     }
 

@@ -37,7 +37,7 @@
 //! [`BufWriter`](std::io::BufWriter).
 
 use super::model::{ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
-use crate::Error;
+use crate::error::Error;
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -22,7 +22,7 @@
 //! - non-finite `f64` arguments become `null` (JSON has no NaN).
 
 use super::model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
-use crate::Error;
+use crate::error::Error;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::io::Write;
 

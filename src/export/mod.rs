@@ -47,7 +47,10 @@ mod translate;
 
 pub use convert::{convert, convert_file, convert_with, ConvertError, Converted, Format};
 pub use file::ExportFile;
-pub use fxt::{FxtWriter, MAX_ARGS, MAX_STRING};
+pub use fxt::FxtWriter;
+// Limits and names the writers share; users see their effect, not the numbers.
+#[allow(unused_imports)]
+pub(crate) use fxt::{MAX_ARGS, MAX_STRING};
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use json::JsonWriter;
@@ -58,7 +61,6 @@ pub use sink::JsonSink;
 pub use sink::{ExportSink, FxtSink};
 pub use spans::SpanDecoder;
 pub use tasks::{SpanStyle, COUNTER_PREFIX};
-pub use translate::{
-    EntryDecoder, NoDecoder, ThreadMeta, TraceMeta, Translator, CATEGORY, DEFAULT_PID, LOSS_NAME,
-    MAX_PAYLOAD_HEX, MAX_PAYLOAD_TEXT,
-};
+pub use translate::{EntryDecoder, NoDecoder, ThreadMeta, TraceMeta, Translator};
+#[allow(unused_imports)]
+pub(crate) use translate::{CATEGORY, DEFAULT_PID, LOSS_NAME, MAX_PAYLOAD_HEX, MAX_PAYLOAD_TEXT};

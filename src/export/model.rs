@@ -5,7 +5,7 @@
 //! that live only for the call, so a writer copies (or interns) what it
 //! keeps.
 
-use crate::Error;
+use crate::error::Error;
 
 /// A thread as the viewers know it: a process id and a thread id.
 ///

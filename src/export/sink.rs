@@ -9,10 +9,10 @@ use super::model::{ClockInfo, ExportWriter};
 use super::spans::SpanDecoder;
 use super::translate::{EntryDecoder, Translator};
 use crate::clock::Timebase;
-use crate::error::Corruption;
+use crate::error::{Corruption, Error};
 use crate::pipeline::merge::{parse_records, BatchOrder, Merge};
-use crate::pipeline::{Batch, Entry, IndexEvent, LaneId, RefusedThread, Sink};
-use crate::{Error, Record};
+use crate::pipeline::{Batch, Entry, LaneEvent, LaneId, RefusedThread, Sink};
+use crate::record::Record;
 
 /// A [`Sink`] that translates each entry and writes it to an
 /// [`ExportWriter`]. Call [`finish`](ExportSink::finish) after the drain
@@ -162,7 +162,7 @@ impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
         self.started()
     }
 
-    fn event(&mut self, lane: LaneId, event: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, lane: LaneId, event: &LaneEvent) -> Result<(), Error> {
         self.started()?;
         let event = *event;
         self.translator

@@ -44,9 +44,9 @@
 use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
 use super::tasks::{SpanStyle, Tasks};
 use super::translate::{EntryDecoder, TraceMeta};
+use crate::error::Error;
 use crate::pipeline::schema::{self, Callsites, Decoded, SchemaError, Value, Values};
-use crate::pipeline::{Entry, IndexEvent, LaneId};
-use crate::Error;
+use crate::pipeline::{Entry, LaneEvent, LaneId};
 use std::collections::{BTreeMap, HashMap};
 
 /// Arguments kept on the stack: an event with more fields takes a `Vec`.
@@ -513,8 +513,7 @@ impl EntryDecoder for SpanDecoder {
                 self.callsites.learn(&d);
             }
         }
-        self.tasks
-            .collect(tid, entry.timestamp().unwrap_or(0), &d);
+        self.tasks.collect(tid, entry.timestamp().unwrap_or(0), &d);
         Ok(())
     }
 
@@ -523,7 +522,7 @@ impl EntryDecoder for SpanDecoder {
         out: &mut dyn ExportWriter,
         thread: ThreadRef,
         _lane: LaneId,
-        event: &IndexEvent,
+        event: &LaneEvent,
     ) -> Result<bool, Error> {
         self.saw(thread, event.timestamp);
         match newer_kind_is_none(schema::decode_event(event))? {
@@ -575,8 +574,8 @@ mod tests {
     use super::*;
     use crate::export::{ClockInfo, JsonWriter, Translator};
 
-    fn ev(ts: u64, kind: u32, span: u64) -> IndexEvent {
-        IndexEvent {
+    fn ev(ts: u64, kind: u32, span: u64) -> LaneEvent {
+        LaneEvent {
             timestamp: ts,
             kind,
             a: span,

@@ -30,8 +30,8 @@
 
 use super::model::{Arg, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
 use super::spans::SpanDecoder;
-use crate::pipeline::{schema, Entry, IndexEvent, LaneId};
-use crate::Error;
+use crate::error::Error;
+use crate::pipeline::{schema, Entry, LaneEvent, LaneId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
@@ -69,12 +69,12 @@ pub const DEFAULT_PID: u64 = 1;
 /// ```
 /// use tracering::Error;
 /// use tracering::export::{Arg, EntryDecoder, ExportEvent, ExportWriter, JsonWriter, Phase, ThreadRef, Translator, ClockInfo};
-/// use tracering::pipeline::{Entry, IndexEvent, LaneId};
+/// use tracering::pipeline::{Entry, LaneEvent, LaneId};
 ///
 /// /// Kind 100 opens a span named by `a`, kind 101 closes it.
 /// struct Spans;
 /// impl EntryDecoder for Spans {
-///     fn event(&mut self, out: &mut dyn ExportWriter, thread: ThreadRef, _: LaneId, e: &IndexEvent) -> Result<bool, Error> {
+///     fn event(&mut self, out: &mut dyn ExportWriter, thread: ThreadRef, _: LaneId, e: &LaneEvent) -> Result<bool, Error> {
 ///         let phase = match e.kind { 100 => Phase::Begin, 101 => Phase::End, _ => return Ok(false) };
 ///         let name = if e.a == 1 { "parse" } else { "other" };
 ///         out.event(&ExportEvent { ts: e.timestamp, thread, phase, category: "app", name, args: &[] })?;
@@ -87,7 +87,7 @@ pub const DEFAULT_PID: u64 = 1;
 /// t.start(&mut json, &ClockInfo::nanoseconds())?;
 /// let lane = LaneId { slot: 0, generation: 1, thread: 9, pid: 0 };
 /// for (timestamp, kind) in [(5, 100), (6, 7), (9, 101)] {
-///     let event = IndexEvent { timestamp, kind, a: 1, ..Default::default() };
+///     let event = LaneEvent { timestamp, kind, a: 1, ..Default::default() };
 ///     t.entry(&mut json, &Entry::Event { lane, event })?;
 /// }
 /// json.finish()?;
@@ -111,7 +111,7 @@ pub trait EntryDecoder {
         out: &mut dyn ExportWriter,
         thread: ThreadRef,
         lane: LaneId,
-        event: &IndexEvent,
+        event: &LaneEvent,
     ) -> Result<bool, Error> {
         let _ = (out, thread, lane, event);
         Ok(false)
@@ -417,12 +417,12 @@ impl ExportWriter for Counting<'_> {
 ///
 /// ```
 /// use tracering::export::{ClockInfo, ExportWriter, FxtWriter, Translator};
-/// use tracering::pipeline::{FileSink, IndexEvent, LaneId, Sink, TraceReader};
+/// use tracering::pipeline::{FileSink, LaneEvent, LaneId, Sink, TraceReader};
 ///
 /// let path = std::env::temp_dir().join(format!("translate-{}.trace", std::process::id()));
 /// let mut sink = FileSink::create(&path)?;
 /// let lane = LaneId { slot: 2, generation: 1, thread: 77, pid: 0 };
-/// sink.event(lane, &IndexEvent { timestamp: 100, kind: 1, ..Default::default() })?;
+/// sink.event(lane, &LaneEvent { timestamp: 100, kind: 1, ..Default::default() })?;
 /// sink.flush()?;
 ///
 /// let mut t = Translator::new();
@@ -509,7 +509,7 @@ impl<D: EntryDecoder> Translator<D> {
     }
 
     /// Sets the process id of threads whose lane does not record one
-    /// (default [`DEFAULT_PID`]).
+    /// (default 1).
     ///
     /// ```
     /// use tracering::export::Translator;
@@ -675,12 +675,12 @@ impl<D: EntryDecoder> Translator<D> {
     ///
     /// ```
     /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, Translator};
-    /// use tracering::pipeline::{Entry, IndexEvent, LaneId};
+    /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
     /// let mut json = JsonWriter::new(Vec::new());
     /// let mut t = Translator::new();
     /// t.start(&mut json, &ClockInfo::nanoseconds())?;
     /// let lane = LaneId::default();
-    /// t.entry(&mut json, &Entry::Event { lane, event: IndexEvent { kind: 3, ..Default::default() } })?;
+    /// t.entry(&mut json, &Entry::Event { lane, event: LaneEvent { kind: 3, ..Default::default() } })?;
     /// t.entry(&mut json, &Entry::Record { lane, kind: 2, timestamp: 10, payload: b"hello" })?;
     /// t.entry(&mut json, &Entry::Record { lane, kind: 2, timestamp: 11, payload: &[0xff, 0x00] })?;
     /// t.entry(&mut json, &Entry::Drops { lane, events: 3, records: 1 })?;
@@ -695,7 +695,7 @@ impl<D: EntryDecoder> Translator<D> {
     /// ```
     pub fn entry(&mut self, out: &mut dyn ExportWriter, entry: &Entry<'_>) -> Result<(), Error> {
         match *entry {
-            Entry::Event { lane, ref event } => self.index_event(out, lane, event),
+            Entry::Event { lane, ref event } => self.lane_event(out, lane, event),
             Entry::Record {
                 lane,
                 kind,
@@ -744,11 +744,11 @@ impl<D: EntryDecoder> Translator<D> {
     }
 
     /// An index event: the decoder's, or an instant `"kind {k}"`.
-    fn index_event(
+    fn lane_event(
         &mut self,
         out: &mut dyn ExportWriter,
         lane: LaneId,
-        event: &IndexEvent,
+        event: &LaneEvent,
     ) -> Result<(), Error> {
         let thread = self.note(lane, event.timestamp);
         let (mut counting, decoder) = self.parts(out);
@@ -855,11 +855,11 @@ impl<D: EntryDecoder> Translator<D> {
     ///
     /// ```
     /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, Translator};
-    /// use tracering::pipeline::{schema, Entry, IndexEvent, LaneId};
+    /// use tracering::pipeline::{schema, Entry, LaneEvent, LaneId};
     /// let mut json = JsonWriter::new(Vec::new());
     /// let mut t = Translator::new();
     /// t.start(&mut json, &ClockInfo::nanoseconds())?;
-    /// let enter = IndexEvent { timestamp: 5, kind: schema::EVENT_SPAN_ENTER, a: 1, b: 1, ..Default::default() };
+    /// let enter = LaneEvent { timestamp: 5, kind: schema::EVENT_SPAN_ENTER, a: 1, b: 1, ..Default::default() };
     /// t.entry(&mut json, &Entry::Event { lane: LaneId::default(), event: enter })?; // its exit was lost
     /// t.end_of_trace(&mut json)?;
     /// json.finish()?;

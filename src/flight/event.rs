@@ -1,13 +1,15 @@
 //! [`FlightRing<T>`]: fixed-size events, overwriting the oldest.
 
 use super::{claim, get, put, recheck, Snapshot};
+use crate::arch;
 use crate::diag::{Stats, VerifyReport};
-use crate::error::BuildError;
+use crate::error::{BuildError, Corruption, Error, RingError};
 use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
 use crate::layout::RingKind;
 use crate::peer::Peer;
+use crate::region::Region;
 use crate::ring::{ConsCore, Shape};
-use crate::{arch, Corruption, Error, Region, RingError};
+use crate::ring_hooks::LaneRing;
 use bytemuck::Pod;
 use core::fmt;
 use core::marker::PhantomData;
@@ -112,7 +114,7 @@ impl<T: Pod> FlightRing<T> {
     ///
     /// ```
     /// let n = tracering::flight::FlightRing::<[u8; 12]>::bytes_needed(4)?;
-    /// assert_eq!(n, 3 * tracering::cache_line() + 4 * 16); // 12 bytes take 2 words
+    /// assert_eq!(n, 3 * tracering::Region::ALIGN + 4 * 16); // 12 bytes take 2 words
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
@@ -137,13 +139,6 @@ impl<T: Pod> FlightRing<T> {
         Ok(FlightRing {
             h: Owner::create_in(region, offset, capacity)?,
         })
-    }
-
-    /// Builds the ring of a registry's lane at `offset` (inside the
-    /// registry, where [`create_in`](Self::create_in) is refused) and lets
-    /// go of it.
-    pub(crate) fn build_lane(region: &Region, offset: usize, capacity: usize) -> Result<(), Error> {
-        handles::build_lane::<FlightSlots<T>>(region, offset, capacity)
     }
 
     /// Number of slots.
@@ -403,4 +398,8 @@ impl<T> fmt::Debug for FlightReader<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.h.dump(f)
     }
+}
+
+impl<T> LaneRing for FlightRing<T> {
+    type Unit = FlightSlots<T>;
 }

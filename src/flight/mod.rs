@@ -4,7 +4,7 @@
 //! - [`FlightRing<T>`]: fixed-size [`Pod`](bytemuck::Pod) events;
 //!   [`FlightProducer::push`] never fails.
 //! - [`FlightRecordRing`]: variable-length records behind an
-//!   [`EventHeader`](crate::EventHeader).
+//!   [`RecordHeader`](crate::RecordHeader).
 //!
 //! The mode is chosen at creation by the type built: a flight ring lives in
 //! a [`Region`](crate::Region) (heap or shared memory) like the SPSC rings,

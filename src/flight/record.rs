@@ -7,20 +7,24 @@
 //! to 8] [sequence number u64] [start position u64]
 //! ```
 //!
-//! The first two words are an [`EventHeader`] as laid out in memory; the
+//! The first two words are an [`RecordHeader`] as laid out in memory; the
 //! last two are the trailer that lets a reader walk from the newest record
 //! back to the oldest. Frames wrap around the end of the data area word by
 //! word (no padding marker): every access goes through a word index reduced
 //! modulo the area.
 
 use super::{claim, get, put, recheck, Snapshot};
+use crate::arch;
 use crate::diag::{Stats, VerifyReport};
+use crate::error::{Corruption, Error, RingError};
 use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
 use crate::layout::RingKind;
 use crate::peer::Peer;
 use crate::record::format::{check_record, framed};
+use crate::record::{OwnedRecord, RecordHeader};
+use crate::region::Region;
 use crate::ring::{ConsCore, Shape};
-use crate::{arch, Corruption, Error, EventHeader, OwnedRecord, Region, RingError};
+use crate::ring_hooks::LaneRing;
 use core::fmt;
 
 /// Bytes of the trailer after each frame: sequence number and start.
@@ -121,21 +125,21 @@ fn max_payload(cap: u64) -> u64 {
 }
 
 /// The first word of a record: the header's size, kind and check word as
-/// an [`EventHeader`] lays them out in memory. Inlined: it is on the
+/// an [`RecordHeader`] lays them out in memory. Inlined: it is on the
 /// writer's path, which is inlined into the caller's crate.
 #[inline(always)]
 fn header_word(size: u32, kind: u16) -> u64 {
     let mut b = [0u8; 8];
     b[..4].copy_from_slice(&size.to_ne_bytes());
     b[4..6].copy_from_slice(&kind.to_ne_bytes());
-    b[6..].copy_from_slice(&EventHeader::check_word(size, kind).to_ne_bytes());
+    b[6..].copy_from_slice(&RecordHeader::check_word(size, kind).to_ne_bytes());
     u64::from_ne_bytes(b)
 }
 
 /// The header that `header_word` packed (not yet checked).
-fn read_header(word: u64, timestamp: u64) -> EventHeader {
+fn read_header(word: u64, timestamp: u64) -> RecordHeader {
     let b = word.to_ne_bytes();
-    EventHeader {
+    RecordHeader {
         size: u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
         kind: u16::from_ne_bytes([b[4], b[5]]),
         check: u16::from_ne_bytes([b[6], b[7]]),
@@ -165,7 +169,7 @@ impl FlightRecordRing {
     ///
     /// ```
     /// let n = tracering::flight::FlightRecordRing::bytes_needed(4096)?;
-    /// assert_eq!(n, 3 * tracering::cache_line() + 4096);
+    /// assert_eq!(n, 3 * tracering::Region::ALIGN + 4096);
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
@@ -190,13 +194,6 @@ impl FlightRecordRing {
         Ok(FlightRecordRing {
             h: Owner::create_in(region, offset, capacity)?,
         })
-    }
-
-    /// Builds the ring of a registry's lane at `offset` (inside the
-    /// registry, where [`create_in`](Self::create_in) is refused) and lets
-    /// go of it.
-    pub(crate) fn build_lane(region: &Region, offset: usize, capacity: usize) -> Result<(), Error> {
-        handles::build_lane::<FlightBytes>(region, offset, capacity)
     }
 
     /// Capacity in bytes.
@@ -566,7 +563,7 @@ impl FlightRecordReader {
             let w = start / 8;
             let hdr = read_header(get(&raw, w & wmask), get(&raw, (w + 1) & wmask));
             let header_ok = hdr.is_valid()
-                && hdr.kind != EventHeader::KIND_PAD
+                && hdr.kind != RecordHeader::KIND_PAD
                 && hdr.size != 0
                 && framed(hdr.size as u64) + TRAILER == len;
             if !header_ok {
@@ -651,4 +648,8 @@ impl fmt::Debug for FlightRecordReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.h.dump(f)
     }
+}
+
+impl LaneRing for FlightRecordRing {
+    type Unit = FlightBytes;
 }

@@ -30,17 +30,19 @@
 //!   every ring is empty, flushes the sink and returns the final counts, for
 //!   which `emitted == persisted + dropped` holds exactly.
 
-use super::registry::{IndexEvent, Inner, Registry};
+use super::lane_event::LaneEvent;
+use super::registry::{Inner, Registry};
 use super::sink::{Batch, LaneId, Sink};
 use super::slot::{Slot, State};
 use super::wake;
+use crate::arch;
 use crate::clock::{self, ClockMode, TickConverter, Ticker};
-use crate::error::PipelineError;
+use crate::error::{Corruption, Error, PipelineError, RingError};
 use crate::event::EventConsumer;
 use crate::peer::Peer;
 use crate::record::RecordConsumer;
+use crate::ring_hooks::LaneConsumer;
 use crate::sync::atomic::AtomicU64;
-use crate::{arch, Corruption, Error, RingError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -123,12 +125,17 @@ pub struct DrainReport {
     /// (their writes are in `exhausted`); the first 32 are named to
     /// [`Sink::refused`].
     pub refused: u64,
+    // The drain's own behaviour, which the tests check (fairness between
+    // lanes, sleeping when idle) and users need not: hidden from the docs.
     /// Passes over the slot table.
+    #[doc(hidden)]
     pub passes: u64,
     /// Times the drain went to sleep because no lane was due.
+    #[doc(hidden)]
     pub sleeps: u64,
     /// Mean Jain fairness index of the per-lane shares over the passes in
     /// which two or more lanes had data (1.0 is perfectly even).
+    #[doc(hidden)]
     pub fairness: Option<f64>,
     /// Lanes still held by a producer when the stop timed out.
     pub still_active: usize,
@@ -161,7 +168,7 @@ impl DrainReport {
 }
 
 struct LaneReader {
-    index: EventConsumer<IndexEvent>,
+    index: EventConsumer<LaneEvent>,
     detail: RecordConsumer,
     stats: LaneStats,
     /// When the drain first saw data waiting below the watermark.
@@ -224,7 +231,7 @@ pub struct Drain<S> {
     wm_bytes: u64,
     sleeps: u64,
     lanes: Vec<LaneReader>,
-    buf: Vec<IndexEvent>,
+    buf: Vec<LaneEvent>,
     /// Whether the sink takes batches (asked once: `buf` is sized by it).
     batches: bool,
     /// The records of one visit, copied out for a sink that takes batches.
@@ -286,7 +293,7 @@ impl<S: Sink> Drain<S> {
         sink.timebase(&clock::Timebase::current(registry.config().clock))?;
         let batches = sink.takes_batches();
         let inner = registry.inner();
-        let slots = inner.geo.cfg.slots;
+        let slots = inner.geometry().cfg().slots;
         let fraction = if cfg.watermark.is_nan() {
             1.0
         } else {
@@ -294,8 +301,8 @@ impl<S: Sink> Drain<S> {
         };
         let mark = |cap: usize| ((cap as f64 * fraction) as u64).max(1);
         let (wm_events, wm_bytes) = (
-            mark(inner.geo.cfg.index_capacity),
-            mark(inner.geo.cfg.detail_capacity),
+            mark(inner.geometry().cfg().event_capacity),
+            mark(inner.geometry().cfg().record_capacity),
         );
         inner.set_watermarks(wm_events, wm_bytes);
         let mut drain = Drain {
@@ -307,9 +314,9 @@ impl<S: Sink> Drain<S> {
             sleeps: 0,
             lanes: Vec::new(),
             buf: vec![
-                IndexEvent::default();
+                LaneEvent::default();
                 if batches {
-                    inner.geo.cfg.index_capacity
+                    inner.geometry().cfg().event_capacity
                 } else {
                     cfg.quantum_events.max(1)
                 }
@@ -341,13 +348,13 @@ impl<S: Sink> Drain<S> {
     /// first (so a gap is a lane being built right now).
     fn attach_built(&mut self) -> Result<(), Error> {
         let (inner, lanes) = (self.registry.inner(), &mut self.lanes);
-        while lanes.len() < inner.geo.cfg.slots && inner.slot(lanes.len()).built() {
+        while lanes.len() < inner.geometry().cfg().slots && inner.slot(lanes.len()).built() {
             let slot = lanes.len();
-            let index = EventConsumer::attach(inner.region(), inner.geo.index_offset(slot))?;
+            let index = EventConsumer::attach(inner.region(), inner.geometry().rings(slot).0)?;
             lanes.push(LaneReader {
                 index_tail_seen: index.tail(),
                 index,
-                detail: RecordConsumer::attach(inner.region(), inner.geo.detail_offset(slot))?,
+                detail: RecordConsumer::attach(inner.region(), inner.geometry().rings(slot).1)?,
                 stats: LaneStats {
                     slot,
                     ..LaneStats::default()
@@ -638,7 +645,7 @@ impl<S: Sink> Drain<S> {
         } else {
             for e in &self.buf[..n] {
                 let timestamp = lane.index_time.convert(conv, e.timestamp, &mut lane.stats);
-                let mut e = IndexEvent { timestamp, ..*e };
+                let mut e = LaneEvent { timestamp, ..*e };
                 super::merge::convert_loss_time(&mut e, |t| conv.to_ns(t));
                 sink.event(id, &e)?;
             }

@@ -2,7 +2,7 @@
 //! lends it, a [`CallbackSink`](super::CallbackSink) receives it and the
 //! export translates it.
 
-use super::registry::IndexEvent;
+use super::lane_event::LaneEvent;
 use super::sink::LaneId;
 use crate::clock::Timebase;
 
@@ -15,7 +15,7 @@ use crate::clock::Timebase;
 /// arm.
 ///
 /// ```
-/// use tracering::pipeline::{Entry, IndexEvent, LaneId};
+/// use tracering::pipeline::{Entry, LaneEvent, LaneId};
 /// let payload = *b"hello";
 /// let e = Entry::Record { lane: LaneId::default(), kind: 4, timestamp: 10, payload: &payload };
 /// assert_eq!(e.timestamp(), Some(10));
@@ -30,7 +30,7 @@ pub enum Entry<'a> {
         /// Its lane.
         lane: LaneId,
         /// The event.
-        event: IndexEvent,
+        event: LaneEvent,
     },
     /// A variable-length record.
     Record {
@@ -94,8 +94,8 @@ impl Entry<'_> {
     /// The timestamp of an index event or a record, in nanoseconds.
     ///
     /// ```
-    /// use tracering::pipeline::{Entry, IndexEvent, LaneId};
-    /// let e = Entry::Event { lane: LaneId::default(), event: IndexEvent { timestamp: 5, ..Default::default() } };
+    /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
+    /// let e = Entry::Event { lane: LaneId::default(), event: LaneEvent { timestamp: 5, ..Default::default() } };
     /// assert_eq!(e.timestamp(), Some(5));
     /// ```
     pub fn timestamp(&self) -> Option<u64> {

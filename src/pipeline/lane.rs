@@ -1,6 +1,6 @@
 //! A thread's lane: the writers of its slot's two rings, which stamp each
 //! event by the registry's clock mode, write it in the registry's lane mode
-//! and wake a sleeping drain at the watermarks. [`Registry`] hands lanes
+//! and wake a sleeping drain at the watermarks. [`Registry`](super::Registry) hands lanes
 //! out; this module holds what a lane does.
 //!
 //! A write that finds a stream ring full goes to one cold function, which
@@ -15,26 +15,65 @@
 //! for it; the marker is written by a cold function, with a push that
 //! counts nothing when the ring is still full (the marker stays pending).
 
-use super::registry::{FullPolicy, IndexEvent, Inner, LaneMode, Registry};
+use super::config::{FullPolicy, LaneMode, RegistryConfig};
+use super::lane_event::LaneEvent;
 use super::schema;
+use crate::arch;
 use crate::clock::{ClockMode, LaneClock};
+use crate::error::{Error, RingError};
 use crate::event::EventProducer;
 use crate::flight::{FlightProducer, FlightRecordProducer};
 use crate::record::RecordProducer;
-use crate::{arch, Error, RingError};
+use crate::region::Region;
+use crate::ring_hooks::LaneProducer;
+use crate::sync::atomic::{AtomicU32, AtomicU64};
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 use std::time::{Duration, Instant};
 
+/// What a lane needs from the registry that handed it out, and no more:
+/// the drain's sleep word and its wake-up, whether the registry still takes
+/// writers, and the slot to retire when the lane ends. The registry
+/// implements it; so this module needs nothing of the registry's, and the
+/// registry alone knows both.
+pub(crate) trait LaneHome: Send + Sync {
+    /// The word the drain sleeps on (non-zero while it sleeps).
+    fn drain_asleep(&self) -> &AtomicU32;
+    /// Wakes the drain if it sleeps.
+    fn wake_drain(&self);
+    /// Whether the registry still accepts writers (a closed one has a
+    /// stopping drain, which a full lane does not wait for).
+    fn accepting(&self) -> bool;
+    /// Marks `slot`, held at `generation`, retired for the drain.
+    fn retire(&self, slot: usize, generation: u64);
+}
+
+/// Where a claimed slot's rings sit and how its lane writes: what the
+/// registry hands [`Lane::open`].
+pub(crate) struct LaneSite<'a> {
+    /// The region that holds the rings.
+    pub(crate) region: &'a Region,
+    /// The offsets of the index ring and the detail ring in it.
+    pub(crate) rings: (usize, usize),
+    /// The registry's configuration (mode, clock, full policy).
+    pub(crate) cfg: &'a RegistryConfig,
+    /// The coarse clock's time word (used in coarse mode only).
+    pub(crate) time_word: &'a AtomicU64,
+    /// The drain's watermarks: (index events, detail bytes).
+    pub(crate) watermarks: (u64, u64),
+    /// The slot, and the generation the calling thread claimed it at.
+    pub(crate) slot: usize,
+    pub(crate) generation: u64,
+}
+
 impl Lane {
-    /// The lane of `slot`, which the calling thread has just claimed at
-    /// `generation`: attaches the writers of the slot's two rings, of the
-    /// registry's mode.
-    pub(super) fn open(registry: &Registry, slot: usize, generation: u64) -> Result<Lane, Error> {
-        let inner = registry.inner();
-        let region = inner.region();
-        let (index, detail) = (inner.geo.index_offset(slot), inner.geo.detail_offset(slot));
-        let (index, detail) = match inner.geo.cfg.mode {
+    /// The lane of a slot that the calling thread has just claimed:
+    /// attaches the writers of the slot's two rings, of the registry's
+    /// mode.
+    pub(crate) fn open(home: Box<dyn LaneHome>, site: LaneSite<'_>) -> Result<Lane, Error> {
+        let region = site.region;
+        let (index, detail) = site.rings;
+        let (index, detail) = match site.cfg.mode {
             LaneMode::Stream => {
                 let index = EventProducer::attach(region, index)?;
                 let mut detail = RecordProducer::attach(region, detail)?;
@@ -48,30 +87,27 @@ impl Lane {
                 (IndexWriter::Flight(index), DetailWriter::Flight(detail))
             }
         };
-        let word = match inner.geo.cfg.clock {
+        let word = match site.cfg.clock {
             ClockMode::Precise => None,
-            ClockMode::Coarse { .. } => Some(NonNull::from(inner.time_word())),
+            ClockMode::Coarse { .. } => Some(NonNull::from(site.time_word)),
         };
-        let (wake_events, wake_bytes) = inner.watermarks();
+        let (wake_events, wake_bytes) = site.watermarks;
+        let asleep = SleepWord(NonNull::from(home.drain_asleep()));
         Ok(Lane {
             index: ManuallyDrop::new(index),
             detail: ManuallyDrop::new(detail),
             clock: LaneClock::new(word),
             wake_events,
             wake_bytes,
-            on_full: inner.geo.cfg.on_full,
+            on_full: site.cfg.on_full,
             index_stall: None,
             detail_stall: None,
             loss: Loss::default(),
-            slot,
-            generation,
-            registry: registry.clone(),
+            slot: site.slot,
+            generation: site.generation,
+            home,
+            asleep,
         })
-    }
-
-    /// The registry this lane belongs to.
-    pub(super) fn registry(&self) -> &Registry {
-        &self.registry
     }
 }
 
@@ -98,8 +134,19 @@ pub struct Lane {
     loss: Loss,
     slot: usize,
     generation: u64,
-    registry: Registry,
+    /// The registry's part that the lane shares.
+    home: Box<dyn LaneHome>,
+    /// `home`'s drain sleep word, looked up once: the write path reads it
+    /// at the watermark without a call through `home`.
+    asleep: SleepWord,
 }
+
+/// A pointer to the drain's sleep word in the registry's region.
+struct SleepWord(NonNull<AtomicU32>);
+
+// SAFETY: it points at an atomic in a mapping that the lane's `home` keeps
+// alive; any thread may load it.
+unsafe impl Send for SleepWord {}
 
 impl Lane {
     /// Writes an index event stamped now (in ticks, by the registry's
@@ -116,7 +163,7 @@ impl Lane {
     #[inline]
     pub fn event(&mut self, kind: u32, a: u64, b: u64) -> Result<(), RingError> {
         let timestamp = self.clock.stamp();
-        self.write(IndexEvent {
+        self.write(LaneEvent {
             timestamp,
             kind,
             aux: 0,
@@ -132,11 +179,11 @@ impl Lane {
     ///
     /// ```
     /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// reg.register()?.write(tracering::pipeline::IndexEvent { kind: 4, ..Default::default() })?;
+    /// reg.register()?.write(tracering::pipeline::LaneEvent { kind: 4, ..Default::default() })?;
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
-    pub fn write(&mut self, event: IndexEvent) -> Result<(), RingError> {
+    pub fn write(&mut self, event: LaneEvent) -> Result<(), RingError> {
         if self.loss.pending {
             self.write_loss_marker();
         }
@@ -153,7 +200,7 @@ impl Lane {
                 let r = on_full(
                     self.on_full,
                     &mut self.index_stall,
-                    self.registry.inner(),
+                    &*self.home,
                     IndexRetry { index, event },
                 );
                 if r.is_err() {
@@ -196,7 +243,7 @@ impl Lane {
                 let r = on_full(
                     self.on_full,
                     &mut self.detail_stall,
-                    self.registry.inner(),
+                    &*self.home,
                     DetailRetry {
                         detail: &mut *detail,
                         kind,
@@ -219,6 +266,9 @@ impl Lane {
         r
     }
 
+    // Hidden: its writes skip the drain wake-up and the full policy;
+    // tests use it to fill a ring without waiting.
+    #[doc(hidden)]
     /// The lane's detail producer, for reserve/commit and batches (`None` in
     /// a [`LaneMode::FlightRecorder`] registry, whose lanes write records
     /// with [`record`](Self::record) only). It stamps records with a precise
@@ -257,6 +307,7 @@ impl Lane {
         }
     }
 
+    #[doc(hidden)] // The slot table's bookkeeping, for tests.
     /// The slot this lane occupies.
     ///
     /// ```
@@ -268,6 +319,7 @@ impl Lane {
         self.slot
     }
 
+    #[doc(hidden)] // The slot table's bookkeeping, for tests.
     /// How many times the slot has been registered, this time included.
     ///
     /// ```
@@ -284,7 +336,10 @@ impl Lane {
     /// Whether the drain announced that it sleeps.
     #[inline(always)]
     fn drain_sleeps(&self) -> bool {
-        arch::load_relaxed32(self.registry.inner().drain_asleep()) != 0
+        // SAFETY: the word lives in the registry's region, which `home`
+        // keeps mapped for as long as the lane lives; it is an atomic.
+        let word = unsafe { self.asleep.0.as_ref() };
+        arch::load_relaxed32(word) != 0
     }
 
     /// The index ring looked at or above the watermark while the drain
@@ -297,7 +352,7 @@ impl Lane {
             return;
         };
         if index.used_now() >= self.wake_events {
-            self.registry.inner().wake_drain();
+            self.home.wake_drain();
         }
     }
 
@@ -309,7 +364,7 @@ impl Lane {
             return;
         };
         if detail.used_now() >= self.wake_bytes {
-            self.registry.inner().wake_drain();
+            self.home.wake_drain();
         }
     }
 }
@@ -360,7 +415,7 @@ impl Lane {
             // The records the lane holds so far place the marker among
             // them, as the layer's order word does.
             let order = schema::order_word(records, detail.committed() as u32);
-            let marker = IndexEvent {
+            let marker = LaneEvent {
                 timestamp: self.clock.stamp(),
                 kind: schema::EVENT_LOSS,
                 aux: events as u32,
@@ -390,8 +445,8 @@ trait Retry {
 }
 
 struct IndexRetry<'a> {
-    index: &'a mut EventProducer<IndexEvent>,
-    event: IndexEvent,
+    index: &'a mut EventProducer<LaneEvent>,
+    event: LaneEvent,
 }
 
 impl Retry for IndexRetry<'_> {
@@ -446,7 +501,7 @@ const NAP: Duration = Duration::from_micros(50);
 fn on_full(
     policy: FullPolicy,
     stall: &mut Option<u64>,
-    inner: &Inner,
+    inner: &dyn LaneHome,
     mut w: impl Retry,
 ) -> Result<(), RingError> {
     let FullPolicy::Wait { timeout } = policy else {
@@ -490,7 +545,7 @@ fn on_full(
 }
 
 /// Wakes the drain if it announced that it sleeps.
-fn wake_if_asleep(inner: &Inner) {
+fn wake_if_asleep(inner: &dyn LaneHome) {
     if arch::load_relaxed32(inner.drain_asleep()) != 0 {
         inner.wake_drain();
     }
@@ -498,8 +553,8 @@ fn wake_if_asleep(inner: &Inner) {
 
 /// A lane's index-ring writer, of the registry's [`LaneMode`].
 enum IndexWriter {
-    Stream(EventProducer<IndexEvent>),
-    Flight(FlightProducer<IndexEvent>),
+    Stream(EventProducer<LaneEvent>),
+    Flight(FlightProducer<LaneEvent>),
 }
 
 /// A lane's detail-ring writer, of the registry's [`LaneMode`].
@@ -523,26 +578,23 @@ impl Drop for Lane {
             ManuallyDrop::drop(&mut self.index);
             ManuallyDrop::drop(&mut self.detail);
         }
-        self.registry
-            .inner()
-            .slot(self.slot)
-            .retire(self.generation);
+        self.home.retire(self.slot, self.generation);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::{Drain, DrainConfig, LaneId, RegistryConfig, Sink};
-    use crate::Record;
+    use crate::pipeline::{Drain, DrainConfig, LaneId, Registry, Sink};
+    use crate::record::Record;
     use std::sync::{Arc, Mutex};
 
     /// Keeps the index events it is handed.
     #[derive(Clone, Default)]
-    struct Events(Arc<Mutex<Vec<IndexEvent>>>);
+    struct Events(Arc<Mutex<Vec<LaneEvent>>>);
 
     impl Sink for Events {
-        fn event(&mut self, _: LaneId, e: &IndexEvent) -> Result<(), Error> {
+        fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
             self.0.lock().unwrap().push(*e);
             Ok(())
         }
@@ -555,8 +607,8 @@ mod tests {
     fn the_next_write_after_drops_tells_them_in_a_marker() {
         let reg = Registry::new(RegistryConfig {
             slots: 2,
-            index_capacity: 16,
-            detail_capacity: 256,
+            event_capacity: 16,
+            record_capacity: 256,
             on_full: FullPolicy::Drop,
             ..Default::default()
         })
@@ -610,7 +662,7 @@ mod tests {
     fn a_dropping_lane_leaves_its_marker_when_it_ends() {
         let reg = Registry::new(RegistryConfig {
             slots: 2,
-            index_capacity: 16,
+            event_capacity: 16,
             on_full: FullPolicy::Drop,
             ..Default::default()
         })

@@ -14,7 +14,7 @@
 //! events before them have, and a merge holds back at most one visit.
 
 use super::entry::Entry;
-use super::registry::IndexEvent;
+use super::lane_event::LaneEvent;
 use super::schema;
 use super::sink::LaneId;
 use crate::clock::TickScale;
@@ -22,7 +22,7 @@ use std::collections::{HashMap, VecDeque};
 
 /// The records an index event of the layer says came before it, if it
 /// carries an order word.
-fn records_before(e: &IndexEvent) -> Option<u32> {
+fn records_before(e: &LaneEvent) -> Option<u32> {
     match e.kind {
         schema::EVENT_SPAN_ENTER | schema::EVENT_SPAN_EXIT | schema::EVENT_SPAN_CLOSE => {
             Some((e.b >> 32) as u32)
@@ -46,7 +46,7 @@ fn due(rb: Option<u32>, next: u64) -> bool {
 
 /// Converts the time a loss marker carries (`b`, the first loss) as the
 /// timestamps are converted; any other event is left as it is.
-pub(crate) fn convert_loss_time(e: &mut IndexEvent, to_ns: impl FnOnce(u64) -> u64) {
+pub(crate) fn convert_loss_time(e: &mut LaneEvent, to_ns: impl FnOnce(u64) -> u64) {
     if e.kind == schema::EVENT_LOSS {
         e.b = to_ns(e.b);
     }
@@ -68,7 +68,7 @@ struct Held {
 #[derive(Default)]
 struct LaneQueue {
     lane: LaneId,
-    events: VecDeque<(IndexEvent, Option<u32>)>,
+    events: VecDeque<(LaneEvent, Option<u32>)>,
     records: VecDeque<Held>,
     bytes: Vec<u8>,
     /// The lane's count of the next record to hand out.
@@ -95,7 +95,7 @@ fn monotonic(floor: &mut u64, ns: u64) -> u64 {
 enum Out {
     Event {
         lane: LaneId,
-        event: IndexEvent,
+        event: LaneEvent,
     },
     Record {
         lane: LaneId,
@@ -214,7 +214,7 @@ impl Merge {
     pub(crate) fn batch<'a>(
         &mut self,
         lane: LaneId,
-        events: impl Iterator<Item = IndexEvent>,
+        events: impl Iterator<Item = LaneEvent>,
         records: impl Iterator<Item = RawRecord<'a>>,
         scale: Option<TickScale>,
         order: Option<BatchOrder>,
@@ -283,7 +283,7 @@ impl Merge {
     pub(crate) fn batch_direct<'a>(
         &mut self,
         lane: LaneId,
-        events: &[IndexEvent],
+        events: &[LaneEvent],
         records: impl Iterator<Item = RawRecord<'a>>,
         scale: TickScale,
         order: BatchOrder,
@@ -377,20 +377,21 @@ pub(crate) struct Records<'a> {
 /// `None` if it is not a valid record.
 fn frame_at(bytes: &[u8]) -> Option<(RawRecord<'_>, usize)> {
     use crate::record::format::framed;
-    use crate::EventHeader;
+    use crate::record::RecordHeader;
     let head = bytes.get(..16)?;
     let size = u32::from_le_bytes(head[0..4].try_into().ok()?);
     let kind = u16::from_le_bytes(head[4..6].try_into().ok()?);
     let check = u16::from_le_bytes(head[6..8].try_into().ok()?);
     let timestamp = u64::from_le_bytes(head[8..16].try_into().ok()?);
-    let hdr = EventHeader {
+    let hdr = RecordHeader {
         size,
         kind,
         check,
         timestamp,
     };
     let frame = framed(size as u64);
-    if !hdr.is_valid() || size == 0 || kind == EventHeader::KIND_PAD || frame > bytes.len() as u64 {
+    if !hdr.is_valid() || size == 0 || kind == RecordHeader::KIND_PAD || frame > bytes.len() as u64
+    {
         return None;
     }
     let r = RawRecord {
@@ -435,8 +436,8 @@ mod tests {
         }
     }
 
-    fn enter(ticks: u64, records_before: u32) -> IndexEvent {
-        IndexEvent {
+    fn enter(ticks: u64, records_before: u32) -> LaneEvent {
+        LaneEvent {
             timestamp: ticks,
             kind: schema::EVENT_SPAN_ENTER,
             aux: 0,

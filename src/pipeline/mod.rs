@@ -15,9 +15,11 @@
 //! # Ok::<(), tracering::Error>(())
 //! ```
 
+mod config;
 mod drain;
 mod entry;
 mod lane;
+pub(crate) mod lane_event;
 pub(crate) mod merge;
 mod registry;
 pub mod schema;
@@ -27,15 +29,14 @@ mod snapshot;
 pub(crate) mod trace;
 mod wake;
 
+pub use config::{FullPolicy, LaneMode, RegistryConfig};
 pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
 pub use entry::Entry;
 pub use lane::Lane;
+pub use lane_event::LaneEvent;
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
-pub use registry::{
-    FullPolicy, IndexEvent, LaneMode, LaneStatus, Registry, RegistryConfig, RegistryStats,
-    SlotState,
-};
+pub use registry::{LaneStatus, Registry, RegistryStats, SlotState};
 pub use sink::{Batch, CallbackSink, LaneId, NullSink, RefusedThread, Sink};
 pub use snapshot::{LaneSnapshot, SnapshotReport, Snapshotter};
 pub use trace::{FileSink, TraceReader};

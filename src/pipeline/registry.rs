@@ -1,5 +1,5 @@
 //! The thread registry: a fixed table of slots, each with a lane of two rings
-//! (an index ring of fixed-size [`IndexEvent`]s and a detail ring of
+//! (an index ring of fixed-size [`LaneEvent`]s and a detail ring of
 //! variable-length records) that one producer thread owns at a time.
 //!
 //! # Layout in the region (offsets, never pointers)
@@ -38,228 +38,28 @@
 //! line (pid, tid, 16 bytes of name); the drain hands them to
 //! [`Sink::refused`](super::Sink::refused).
 
-use super::lane::Lane;
+use super::config::{FullPolicy, LaneMode, RegistryConfig};
+use super::lane::{Lane, LaneHome, LaneSite};
+use super::lane_event::LaneEvent;
 use super::slot::{Slot, SlotLine, State};
 use super::wake;
+use crate::arch;
 use crate::clock::{ClockMode, ClockSource};
-use crate::error::{AttachError, BuildError, PipelineError};
+use crate::error::{AttachError, BuildError, CapacityError, Error, PipelineError};
 use crate::event::EventRing;
 use crate::flight::{FlightRecordRing, FlightRing};
 use crate::layout::line_struct;
 use crate::record::RecordRing;
+use crate::region::Region;
 use crate::region::{Lanes, Placement};
+use crate::ring_hooks::LaneRing;
 use crate::sync::atomic::{AtomicU32, AtomicU64};
 #[cfg(loom)]
 use crate::sync::construct_in_place;
 use crate::sync::Arc;
-use crate::{arch, Error, Region};
+use core::any::Any;
 use core::cell::{Cell, RefCell};
 use core::ptr::NonNull;
-use std::time::Duration;
-
-/// A fixed-size event for a lane's index ring: 32 bytes, one half line.
-///
-/// ```
-/// assert_eq!(core::mem::size_of::<tracering::pipeline::IndexEvent>(), 32);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C)]
-pub struct IndexEvent {
-    /// When it happened. A lane writes raw [`ticks`](crate::clock::ticks);
-    /// the drain hands its sink nanoseconds on `CLOCK_MONOTONIC` (see
-    /// [`clock`](crate::clock)).
-    pub timestamp: u64,
-    /// The caller's event kind.
-    pub kind: u32,
-    /// A free 32-bit field (a CPU number, a nesting depth, ...).
-    pub aux: u32,
-    /// First argument.
-    pub a: u64,
-    /// Second argument.
-    pub b: u64,
-}
-
-/// Sizes of a registry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RegistryConfig {
-    /// Number of slots (threads that may hold a lane at once), 1..=65536.
-    pub slots: usize,
-    /// Events per index ring (a power of two).
-    pub index_capacity: usize,
-    /// Bytes per detail ring (a power of two, at least 64).
-    pub detail_capacity: usize,
-    /// How lanes stamp their events (precise by default).
-    pub clock: ClockMode,
-    /// What a full lane does: drop the newest (streamed to a drain, the
-    /// default) or overwrite the oldest (a flight recorder).
-    pub mode: LaneMode,
-    /// What a write that finds a [`LaneMode::Stream`] ring full does:
-    /// drop and count ([`FullPolicy::Drop`], the default) or wait, bounded,
-    /// for the drain to make room ([`FullPolicy::Wait`]). A flight recorder
-    /// overwrites instead and takes only `Drop` here.
-    pub on_full: FullPolicy,
-}
-
-/// What a write does when it finds its [`LaneMode::Stream`] ring full.
-///
-/// A registry offers three answers to a full ring, one per use:
-///
-/// - **Drop** ([`FullPolicy::Drop`], the default): the write is given up at
-///   once and counted in the lane's drop counter; the drain reports it, so
-///   `emitted == persisted + dropped` stays exact. A traced thread never
-///   waits, whatever the drain does.
-/// - **Wait** ([`FullPolicy::Wait`]): lossless backpressure. The writer
-///   wakes the drain and waits for room (a short spin, then yields and
-///   short sleeps), for at most `timeout` from its first failed attempt;
-///   then it drops and counts the write exactly as `Drop` does. A dead or
-///   stuck drain therefore never hangs the program: a lane whose wait ran
-///   out stops waiting (drops at once) until its ring has room again, so a
-///   thread loses at most one `timeout` per stall of the drain. A closed
-///   registry (a stopping drain) is not waited for, and a write made on
-///   the drain's own thread is refused ([`PipelineError::DrainThread`](crate::PipelineError::DrainThread)) rather
-///   than waiting on itself. A zero timeout is valid: wake the drain, try
-///   once more, drop. The default of the
-///   `tracing` layer's `LayerConfig` (file capture) is `Wait`.
-///   (Only a drain started with [`Drain::spawn`](super::Drain::spawn)
-///   marks its thread; a thread that runs
-///   [`Drain::run_pass`](super::Drain::run_pass) itself and also writes
-///   waits out one timeout on its own full ring, then drops.)
-/// - **Overwrite**: [`LaneMode::FlightRecorder`], chosen with
-///   [`RegistryConfig::mode`]: a full ring overwrites its oldest data and a
-///   [`Snapshotter`](super::Snapshotter) copies the newest on demand. Its
-///   `on_full` must be `Drop` (it never waits).
-///
-/// The policy applies to the writes of [`Lane::event`](super::Lane::event),
-/// [`Lane::write`](super::Lane::write), [`Lane::record`](super::Lane::record)
-/// and the registry's [`emit`](Registry::emit) and
-/// [`emit_record`](Registry::emit_record) (and so to the `tracing` layer);
-/// the raw producer of [`Lane::detail`](super::Lane::detail) is the
-/// caller's to retry.
-///
-/// The fast path (a ring with room) costs the same under every policy: the
-/// policy is looked at only once a ring is found full. The policy is
-/// stored in a shared registry's header, so an attaching process waits (or
-/// drops) as its creator chose.
-///
-/// ```
-/// use std::time::Duration;
-/// use tracering::pipeline::{FullPolicy, Registry, RegistryConfig};
-/// let cfg = RegistryConfig {
-///     index_capacity: 16,
-///     on_full: FullPolicy::Wait { timeout: Duration::from_millis(5) },
-///     ..Default::default()
-/// };
-/// let reg = Registry::new(cfg)?;
-/// for i in 0..16 { reg.emit(1, i, 0)?; }
-/// // No drain runs: the 17th write waits 5 ms, then is dropped and counted.
-/// assert_eq!(reg.emit(1, 16, 0), Err(tracering::Error::Ring(tracering::RingError::Full)));
-/// assert!(Registry::new(RegistryConfig {
-///     on_full: FullPolicy::Wait { timeout: FullPolicy::MAX_WAIT * 2 },
-///     ..Default::default()
-/// }).is_err());
-/// # Ok::<(), tracering::Error>(())
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum FullPolicy {
-    /// Give the write up at once and count it as dropped.
-    #[default]
-    Drop,
-    /// Wake the drain and wait for room, for at most `timeout` (up to
-    /// [`FullPolicy::MAX_WAIT`]); then drop and count as `Drop` does.
-    Wait {
-        /// The longest one write waits, from its first failed attempt.
-        timeout: Duration,
-    },
-}
-
-impl FullPolicy {
-    /// The longest `Wait` timeout a registry accepts (a minute): a longer
-    /// one would hang a program on a stuck drain in all but name.
-    ///
-    /// ```
-    /// assert_eq!(tracering::pipeline::FullPolicy::MAX_WAIT.as_secs(), 60);
-    /// ```
-    pub const MAX_WAIT: Duration = Duration::from_secs(60);
-
-    /// The policy as a header word: 0 for `Drop`, 1 + the timeout in
-    /// nanoseconds for `Wait`.
-    fn to_word(self) -> u64 {
-        match self {
-            FullPolicy::Drop => 0,
-            FullPolicy::Wait { timeout } => {
-                u64::try_from(timeout.as_nanos()).map_or(u64::MAX, |ns| ns.saturating_add(1))
-            }
-        }
-    }
-
-    /// The policy a header word names; `None` for a timeout above
-    /// [`MAX_WAIT`](Self::MAX_WAIT).
-    fn from_word(w: u64) -> Option<FullPolicy> {
-        match w {
-            0 => Some(FullPolicy::Drop),
-            w if w - 1 <= Self::MAX_WAIT.as_nanos() as u64 => Some(FullPolicy::Wait {
-                timeout: Duration::from_nanos(w - 1),
-            }),
-            _ => None,
-        }
-    }
-}
-
-/// What a registry's lanes do when full, chosen when it is built.
-///
-/// ```
-/// use tracering::pipeline::{LaneMode, Registry, RegistryConfig, Snapshotter, NullSink};
-/// let reg = Registry::new(RegistryConfig { mode: LaneMode::FlightRecorder, ..Default::default() })?;
-/// for i in 0..5000 { reg.emit(1, i, 0)?; }      // more than a lane holds: never refused
-/// let report = Snapshotter::new(&reg)?.snapshot(&mut NullSink)?;
-/// assert_eq!(report.lanes[0].events.kept, 1024); // the newest 1024
-/// # Ok::<(), tracering::Error>(())
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LaneMode {
-    /// SPSC rings emptied by a [`Drain`](super::Drain): a full ring drops
-    /// the newest write and counts it, at once or after waiting for the
-    /// drain, as [`RegistryConfig::on_full`] says.
-    #[default]
-    Stream,
-    /// [Flight rings](crate::flight): a full ring overwrites the oldest,
-    /// and a [`Snapshotter`](super::Snapshotter) copies the newest data of
-    /// every lane on demand. No drain runs; once no slot is free, a slot
-    /// whose thread exited is taken over by the next thread, which
-    /// continues its sequence.
-    FlightRecorder,
-}
-
-impl LaneMode {
-    fn to_word(self) -> u64 {
-        match self {
-            LaneMode::Stream => 0,
-            LaneMode::FlightRecorder => 1,
-        }
-    }
-
-    fn from_word(w: u64) -> Option<LaneMode> {
-        match w {
-            0 => Some(LaneMode::Stream),
-            1 => Some(LaneMode::FlightRecorder),
-            _ => None,
-        }
-    }
-}
-
-impl Default for RegistryConfig {
-    /// 64 slots, 1024 index events (32 KiB) and 64 KiB of records each.
-    fn default() -> Self {
-        RegistryConfig {
-            slots: 64,
-            index_capacity: 1024,
-            detail_capacity: 64 * 1024,
-            clock: ClockMode::Precise,
-            mode: LaneMode::Stream,
-            on_full: FullPolicy::Drop,
-        }
-    }
-}
 
 const REG_MAGIC: u64 = u64::from_le_bytes(*b"TRCREG\x00\x01");
 const REG_VERSION: u64 = 6;
@@ -279,8 +79,8 @@ line_struct! {
         version: AtomicU64,
         fingerprint: AtomicU64,
         slots: AtomicU64,
-        index_capacity: AtomicU64,
-        detail_capacity: AtomicU64,
+        event_capacity: AtomicU64,
+        record_capacity: AtomicU64,
         lane_stride: AtomicU64,
         /// 1 while new producers may register.
         accepting: AtomicU64,
@@ -389,7 +189,7 @@ fn round_line(n: usize) -> usize {
 /// Where everything sits, derived from a validated configuration.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Geometry {
-    pub(crate) cfg: RegistryConfig,
+    cfg: RegistryConfig,
     index_bytes: usize,
     stride: usize,
     lanes_at: usize,
@@ -401,20 +201,20 @@ pub(crate) struct Geometry {
 fn refused_geometry(cfg: &RegistryConfig) -> AttachError {
     let (index, detail) = match cfg.mode {
         LaneMode::Stream => (
-            EventRing::<IndexEvent>::bytes_needed(cfg.index_capacity).is_ok(),
-            RecordRing::bytes_needed(cfg.detail_capacity).is_ok(),
+            EventRing::<LaneEvent>::bytes_needed(cfg.event_capacity).is_ok(),
+            RecordRing::bytes_needed(cfg.record_capacity).is_ok(),
         ),
         LaneMode::FlightRecorder => (
-            FlightRing::<IndexEvent>::bytes_needed(cfg.index_capacity).is_ok(),
-            FlightRecordRing::bytes_needed(cfg.detail_capacity).is_ok(),
+            FlightRing::<LaneEvent>::bytes_needed(cfg.event_capacity).is_ok(),
+            FlightRecordRing::bytes_needed(cfg.record_capacity).is_ok(),
         ),
     };
     let (field, found) = if cfg.slots == 0 || cfg.slots > MAX_SLOTS {
         ("slots", cfg.slots)
     } else if !index {
-        ("index_capacity", cfg.index_capacity)
+        ("event_capacity", cfg.event_capacity)
     } else if !detail {
-        ("detail_capacity", cfg.detail_capacity)
+        ("record_capacity", cfg.record_capacity)
     } else {
         // Each is valid alone, but the lanes together overflow.
         ("slots", cfg.slots)
@@ -431,9 +231,9 @@ impl Geometry {
             return Err(Error::Build(BuildError::InvalidCapacity {
                 requested: cfg.slots as u64,
                 reason: if cfg.slots == 0 {
-                    crate::CapacityError::Zero
+                    CapacityError::Zero
                 } else {
-                    crate::CapacityError::TooLarge {
+                    CapacityError::TooLarge {
                         max: MAX_SLOTS as u64,
                     }
                 },
@@ -441,12 +241,12 @@ impl Geometry {
         }
         let (index_bytes, detail_bytes) = match cfg.mode {
             LaneMode::Stream => (
-                EventRing::<IndexEvent>::bytes_needed(cfg.index_capacity)?,
-                RecordRing::bytes_needed(cfg.detail_capacity)?,
+                EventRing::<LaneEvent>::bytes_needed(cfg.event_capacity)?,
+                RecordRing::bytes_needed(cfg.record_capacity)?,
             ),
             LaneMode::FlightRecorder => (
-                FlightRing::<IndexEvent>::bytes_needed(cfg.index_capacity)?,
-                FlightRecordRing::bytes_needed(cfg.detail_capacity)?,
+                FlightRing::<LaneEvent>::bytes_needed(cfg.event_capacity)?,
+                FlightRecordRing::bytes_needed(cfg.record_capacity)?,
             ),
         };
         let (index_bytes, detail_bytes) = (round_line(index_bytes), round_line(detail_bytes));
@@ -480,12 +280,15 @@ impl Geometry {
         })
     }
 
-    pub(crate) fn index_offset(&self, slot: usize) -> usize {
-        self.lanes_at + slot * self.stride
+    /// The configuration it was derived from.
+    pub(crate) fn cfg(&self) -> &RegistryConfig {
+        &self.cfg
     }
 
-    pub(crate) fn detail_offset(&self, slot: usize) -> usize {
-        self.index_offset(slot) + self.index_bytes
+    /// The offsets of `slot`'s index ring and detail ring in the region.
+    pub(crate) fn rings(&self, slot: usize) -> (usize, usize) {
+        let index = self.lanes_at + slot * self.stride;
+        (index, index + self.index_bytes)
     }
 
     /// Where the lane rings sit, for the region's placement check.
@@ -577,7 +380,7 @@ pub(crate) struct Inner {
     _placement: Placement,
     region: Region,
     hdr: NonNull<RegistryHeader>,
-    pub(crate) geo: Geometry,
+    geo: Geometry,
     /// Whether lanes are built when their slot is first claimed (a stream
     /// registry in this process's memory) rather than all at creation.
     lazy: bool,
@@ -632,7 +435,7 @@ impl Registry {
     /// ```
     /// use tracering::Region;
     /// use tracering::pipeline::{Registry, RegistryConfig};
-    /// let cfg = RegistryConfig { slots: 4, index_capacity: 64, detail_capacity: 4096, ..Default::default() };
+    /// let cfg = RegistryConfig { slots: 4, event_capacity: 64, record_capacity: 4096, ..Default::default() };
     /// let region = Region::memfd("registry", Registry::bytes_needed(cfg)?)?;
     /// let controller = Registry::create_in(&region, cfg)?;
     /// let agent = Registry::attach(&region)?;
@@ -668,8 +471,8 @@ impl Registry {
                     version: z(),
                     fingerprint: z(),
                     slots: z(),
-                    index_capacity: z(),
-                    detail_capacity: z(),
+                    event_capacity: z(),
+                    record_capacity: z(),
                     lane_stride: z(),
                     accepting: z(),
                     exhausted: z(),
@@ -735,8 +538,8 @@ impl Registry {
         arch::store_relaxed(&h.version, REG_VERSION);
         arch::store_relaxed(&h.fingerprint, crate::layout::fingerprint());
         arch::store_relaxed(&h.slots, cfg.slots as u64);
-        arch::store_relaxed(&h.index_capacity, cfg.index_capacity as u64);
-        arch::store_relaxed(&h.detail_capacity, cfg.detail_capacity as u64);
+        arch::store_relaxed(&h.event_capacity, cfg.event_capacity as u64);
+        arch::store_relaxed(&h.record_capacity, cfg.record_capacity as u64);
         arch::store_relaxed(&h.lane_stride, geo.stride as u64);
         arch::store_relaxed(&h.exhausted, 0);
         arch::store_relaxed32(&h.drain_asleep, 0);
@@ -764,7 +567,7 @@ impl Registry {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn attach(region: &Region) -> Result<Registry, Error> {
-        use crate::AttachError;
+        use crate::error::AttachError;
         if region.len() < LINE {
             return Err(Error::Build(BuildError::RegionTooSmall {
                 needed: LINE as u64,
@@ -829,8 +632,8 @@ impl Registry {
             })))?;
         let cfg = RegistryConfig {
             slots: word(&h.slots),
-            index_capacity: word(&h.index_capacity),
-            detail_capacity: word(&h.detail_capacity),
+            event_capacity: word(&h.event_capacity),
+            record_capacity: word(&h.record_capacity),
             clock,
             mode,
             on_full,
@@ -944,9 +747,18 @@ impl Registry {
             let Some(generation) = line.claim(tid, take_retired) else {
                 continue;
             };
-            let lane = inner
-                .ensure_built(slot)
-                .and_then(|()| Lane::open(self, slot, generation));
+            let lane = inner.ensure_built(slot).and_then(|()| {
+                let site = LaneSite {
+                    region: inner.region(),
+                    rings: inner.geo.rings(slot),
+                    cfg: inner.geo.cfg(),
+                    time_word: inner.time_word(),
+                    watermarks: inner.watermarks(),
+                    slot,
+                    generation,
+                };
+                Lane::open(Box::new(self.clone()), site)
+            });
             match lane {
                 Ok(lane) => return Ok(lane),
                 Err(_) => {
@@ -970,23 +782,56 @@ impl Registry {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn with_lane<R>(&self, f: impl FnOnce(&mut Lane) -> R) -> Result<R, Error> {
+        self.with_owned_lane(0, |_| (), |lane, _: &mut ()| f(lane))
+    }
+
+    /// Runs `f` on the calling thread's lane for `owner` and on the state
+    /// the owner keeps beside it, registering the thread first if needed
+    /// (`init` then makes the state, with the new lane). Owner 0 is the
+    /// registry's own writes ([`with_lane`](Self::with_lane)); a writer
+    /// with per-thread state (the `tracing` layer) passes its own id, and
+    /// gets a lane of its own. Every failure is an `Err` (a nested call, an
+    /// exiting thread, no free slot, a closed registry): a write that gets
+    /// one counts itself with [`count_exhausted`](Self::count_exhausted).
+    #[inline(always)]
+    pub(crate) fn with_owned_lane<X: 'static, R>(
+        &self,
+        owner: u64,
+        init: impl FnOnce(&mut Lane) -> X,
+        f: impl FnOnce(&mut Lane, &mut X) -> R,
+    ) -> Result<R, Error> {
         let id = self.inner.id;
         let r = LANES.try_with(|lanes| {
             // A write from inside `f` (a nested emit) finds the cache busy.
             let Ok(mut lanes) = lanes.try_borrow_mut() else {
                 return Err(Error::Pipeline(PipelineError::Reentrant));
             };
-            // Usually the first entry: a thread rarely writes to two registries.
-            if let Some(lane) = lanes.iter_mut().find(|l| l.registry().inner.id == id) {
-                return Ok(f(lane));
-            }
-            match self.register() {
-                Ok(lane) => {
-                    lanes.push(lane);
-                    let last = lanes.len() - 1;
-                    Ok(f(&mut lanes[last]))
+            // Usually the first entry: a thread rarely writes to two
+            // registries, or through two layers.
+            // An owner keeps one type of state (0: `()`, a layer: its
+            // own), so the entry found is of type `X`.
+            let found = lanes
+                .iter()
+                .position(|c| c.registry == id && c.owner == owner);
+            let i = match found {
+                Some(i) => i,
+                None => {
+                    let mut lane = self.register()?;
+                    let state = Box::new(init(&mut lane));
+                    lanes.push(CachedLane {
+                        registry: id,
+                        owner,
+                        lane,
+                        state,
+                    });
+                    lanes.len() - 1
                 }
-                Err(e) => Err(e),
+            };
+            let c = &mut lanes[i];
+            match c.state.downcast_mut::<X>() {
+                Some(state) => Ok(f(&mut c.lane, state)),
+                // Not reached: an owner keeps one type of state.
+                None => Err(Error::Pipeline(PipelineError::Reentrant)),
             }
         });
         match r {
@@ -994,6 +839,17 @@ impl Registry {
             // The thread is exiting and its lanes are gone.
             Err(_) => Err(Error::Pipeline(PipelineError::Closed)),
         }
+    }
+
+    /// Releases the calling thread's lane for `owner` (and the state beside
+    /// it), if it holds one.
+    pub(crate) fn forget_lane(&self, owner: u64) {
+        let id = self.inner.id;
+        let _ = LANES.try_with(|lanes| {
+            if let Ok(mut lanes) = lanes.try_borrow_mut() {
+                lanes.retain(|c| c.registry != id || c.owner != owner);
+            }
+        });
     }
 
     /// Writes an index event (stamped now) to the calling thread's lane.
@@ -1052,8 +908,7 @@ impl Registry {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn detach_current_thread(&self) {
-        let id = self.inner.id;
-        let _ = LANES.try_with(|lanes| lanes.borrow_mut().retain(|l| l.registry().inner.id != id));
+        self.forget_lane(0);
     }
 
     /// Stops new threads from registering. Threads that hold a lane keep it
@@ -1114,12 +969,7 @@ impl Registry {
     }
 
     /// Asks the drain thread (of this process) to wake from its idle sleep.
-    ///
-    /// ```
-    /// tracering::pipeline::Registry::new(Default::default())?.wake_drain();
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn wake_drain(&self) {
+    pub(crate) fn wake_drain(&self) {
         self.inner.wake_drain();
     }
 
@@ -1189,7 +1039,28 @@ impl Registry {
     }
 }
 
+/// A lane holds a clone of its registry, seen only through [`LaneHome`].
+impl LaneHome for Registry {
+    fn drain_asleep(&self) -> &AtomicU32 {
+        self.inner.drain_asleep()
+    }
+    fn wake_drain(&self) {
+        self.inner.wake_drain();
+    }
+    fn accepting(&self) -> bool {
+        self.inner.accepting()
+    }
+    fn retire(&self, slot: usize, generation: u64) {
+        self.inner.slot(slot).retire(generation);
+    }
+}
+
 impl Inner {
+    /// Where the lanes' rings sit, and the configuration.
+    pub(crate) fn geometry(&self) -> &Geometry {
+        &self.geo
+    }
+
     fn header(&self) -> &RegistryHeader {
         // SAFETY: `hdr` points at the region's first line, which stays mapped
         // while `self.region` lives; the header is all atomics.
@@ -1228,7 +1099,7 @@ impl Inner {
         }
         self.build_lane(slot)?;
         self.region
-            .prefault(self.geo.index_offset(slot), self.geo.stride);
+            .prefault(self.geo.rings(slot).0, self.geo.stride);
         line.set_built();
         Ok(())
     }
@@ -1324,15 +1195,15 @@ impl Inner {
     /// Builds the two rings of `slot`'s lane (empty, no side held).
     fn build_lane(&self, slot: usize) -> Result<(), Error> {
         let (geo, region) = (&self.geo, &self.region);
-        let (index, detail) = (geo.index_offset(slot), geo.detail_offset(slot));
-        let (events, bytes) = (geo.cfg.index_capacity, geo.cfg.detail_capacity);
+        let (index, detail) = geo.rings(slot);
+        let (events, bytes) = (geo.cfg.event_capacity, geo.cfg.record_capacity);
         match geo.cfg.mode {
             LaneMode::Stream => {
-                EventRing::<IndexEvent>::build_lane(region, index, events)?;
+                EventRing::<LaneEvent>::build_lane(region, index, events)?;
                 RecordRing::build_lane(region, detail, bytes)
             }
             LaneMode::FlightRecorder => {
-                FlightRing::<IndexEvent>::build_lane(region, index, events)?;
+                FlightRing::<LaneEvent>::build_lane(region, index, events)?;
                 FlightRecordRing::build_lane(region, detail, bytes)
             }
         }
@@ -1415,9 +1286,23 @@ impl Inner {
     }
 }
 
+/// A lane in this thread's cache, with whose it is and what its owner
+/// keeps beside it.
+struct CachedLane {
+    /// The registry's handle id.
+    registry: u64,
+    /// 0 for the registry's own writes, else the writer's id (a layer's).
+    owner: u64,
+    lane: Lane,
+    /// The owner's per-thread state (`()` for the registry's own writes,
+    /// which is no allocation).
+    state: Box<dyn Any>,
+}
+
 std::thread_local! {
-    /// This thread's lanes, one per registry it has written to.
-    static LANES: RefCell<Vec<Lane>> = const { RefCell::new(Vec::new()) };
+    /// This thread's lanes, one per registry and owner it has written
+    /// through: the crate's one thread-local lane cache.
+    static LANES: RefCell<Vec<CachedLane>> = const { RefCell::new(Vec::new()) };
     /// The header address of the registry this thread drains (0: none).
     static DRAINS: Cell<usize> = const { Cell::new(0) };
     /// The registries (handle ids) that have counted this thread refused.

@@ -3,9 +3,10 @@
 //! binary trace file.
 
 use super::entry::Entry;
-use super::registry::IndexEvent;
+use super::lane_event::LaneEvent;
 use crate::clock::TickScale;
-use crate::{Error, Record};
+use crate::error::Error;
+use crate::record::Record;
 
 /// Which lane an entry came from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -29,7 +30,7 @@ pub struct Batch<'a> {
     /// The lane.
     pub lane: LaneId,
     /// Its index events, oldest first (timestamps in ticks).
-    pub events: &'a [IndexEvent],
+    pub events: &'a [LaneEvent],
     /// Its records, oldest first, each framed as in the ring: a 16-byte
     /// header (payload size `u32`, kind `u16`, check `u16`, timestamp in
     /// ticks `u64`, little-endian), the payload, zeros to a multiple of 8.
@@ -58,12 +59,12 @@ pub struct Batch<'a> {
 /// [`DrainReport::refused`](super::DrainReport::refused) grows.
 ///
 /// ```
-/// use tracering::pipeline::{Drain, Registry, RegistryConfig, RefusedThread, Sink, LaneId, IndexEvent};
+/// use tracering::pipeline::{Drain, Registry, RegistryConfig, RefusedThread, Sink, LaneId, LaneEvent};
 /// use tracering::{Error, Record};
 /// #[derive(Default)]
 /// struct Names(Vec<String>);
 /// impl Sink for Names {
-///     fn event(&mut self, _: LaneId, _: &IndexEvent) -> Result<(), Error> { Ok(()) }
+///     fn event(&mut self, _: LaneId, _: &LaneEvent) -> Result<(), Error> { Ok(()) }
 ///     fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> { Ok(()) }
 ///     fn refused(&mut self, t: &RefusedThread) -> Result<(), Error> { self.0.push(t.name.clone()); Ok(()) }
 /// }
@@ -94,16 +95,16 @@ pub struct RefusedThread {
 ///
 /// ```
 /// use tracering::{Record, Error};
-/// use tracering::pipeline::{IndexEvent, LaneId, Sink};
+/// use tracering::pipeline::{LaneEvent, LaneId, Sink};
 /// struct Count(u64);
 /// impl Sink for Count {
-///     fn event(&mut self, _: LaneId, _: &IndexEvent) -> Result<(), Error> { self.0 += 1; Ok(()) }
+///     fn event(&mut self, _: LaneId, _: &LaneEvent) -> Result<(), Error> { self.0 += 1; Ok(()) }
 ///     fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> { self.0 += 1; Ok(()) }
 /// }
 /// ```
 pub trait Sink {
     /// One index event.
-    fn event(&mut self, lane: LaneId, event: &IndexEvent) -> Result<(), Error>;
+    fn event(&mut self, lane: LaneId, event: &LaneEvent) -> Result<(), Error>;
     /// One variable-length record (zero-copy: valid during the call only).
     fn record(&mut self, lane: LaneId, record: &Record<'_>) -> Result<(), Error>;
     /// The lane dropped `events` index events and `records` records since the
@@ -159,7 +160,7 @@ pub trait Sink {
 pub struct NullSink;
 
 impl Sink for NullSink {
-    fn event(&mut self, _: LaneId, _: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, _: &LaneEvent) -> Result<(), Error> {
         Ok(())
     }
     fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> {
@@ -200,7 +201,7 @@ impl<F: FnMut(Entry<'_>)> CallbackSink<F> {
 }
 
 impl<F: FnMut(Entry<'_>)> Sink for CallbackSink<F> {
-    fn event(&mut self, lane: LaneId, event: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, lane: LaneId, event: &LaneEvent) -> Result<(), Error> {
         (self.0)(Entry::Event {
             lane,
             event: *event,

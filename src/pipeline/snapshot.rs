@@ -2,13 +2,16 @@
 //! and records of every lane of a [`LaneMode::FlightRecorder`] registry into
 //! a [`Sink`], while the traced threads keep writing.
 
-use super::registry::{IndexEvent, LaneMode, Registry};
+use super::config::LaneMode;
+use super::lane_event::LaneEvent;
+use super::registry::Registry;
 use super::sink::{LaneId, Sink};
 use super::slot::State;
 use crate::clock::{self, TickConverter};
-use crate::error::BuildError;
+use crate::error::{AttachError, BuildError, Corruption, Error, RingError};
 use crate::flight::{FlightReader, FlightRecordReader, Snapshot};
-use crate::{AttachError, Corruption, Error, OwnedRecord, Peer, Record, RingError};
+use crate::peer::Peer;
+use crate::record::{OwnedRecord, Record};
 
 /// What one lane's snapshot kept and lost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -80,8 +83,8 @@ impl SnapshotReport {
 /// ```
 pub struct Snapshotter {
     registry: Registry,
-    lanes: Vec<(FlightReader<IndexEvent>, FlightRecordReader)>,
-    events: Vec<IndexEvent>,
+    lanes: Vec<(FlightReader<LaneEvent>, FlightRecordReader)>,
+    events: Vec<LaneEvent>,
     records: Vec<OwnedRecord>,
 }
 
@@ -99,17 +102,17 @@ impl Snapshotter {
     /// ```
     pub fn new(registry: &Registry) -> Result<Self, Error> {
         let inner = registry.inner();
-        if inner.geo.cfg.mode != LaneMode::FlightRecorder {
+        if inner.geometry().cfg().mode != LaneMode::FlightRecorder {
             return Err(Error::Build(BuildError::Attach(
                 AttachError::NotFlightRecorder,
             )));
         }
         let region = inner.region();
-        let lanes = (0..inner.geo.cfg.slots)
+        let lanes = (0..inner.geometry().cfg().slots)
             .map(|slot| {
                 Ok((
-                    FlightReader::attach(region, inner.geo.index_offset(slot))?,
-                    FlightRecordReader::attach(region, inner.geo.detail_offset(slot))?,
+                    FlightReader::attach(region, inner.geometry().rings(slot).0)?,
+                    FlightRecordReader::attach(region, inner.geometry().rings(slot).1)?,
                 ))
             })
             .collect::<Result<_, Error>>()?;
@@ -136,7 +139,7 @@ impl Snapshotter {
     ///
     /// ```
     /// use tracering::pipeline::{LaneMode, NullSink, Registry, RegistryConfig, Snapshotter};
-    /// let cfg = RegistryConfig { mode: LaneMode::FlightRecorder, index_capacity: 8, ..Default::default() };
+    /// let cfg = RegistryConfig { mode: LaneMode::FlightRecorder, event_capacity: 8, ..Default::default() };
     /// let reg = Registry::new(cfg)?;
     /// for i in 0..20 { reg.emit(1, i, 0)?; }
     /// let report = Snapshotter::new(&reg)?.snapshot(&mut NullSink)?;
@@ -146,7 +149,7 @@ impl Snapshotter {
     /// ```
     pub fn snapshot<S: Sink>(&mut self, sink: &mut S) -> Result<SnapshotReport, Error> {
         let inner = self.registry.inner().clone();
-        sink.timebase(&clock::Timebase::current(inner.geo.cfg.clock))?;
+        sink.timebase(&clock::Timebase::current(inner.geometry().cfg().clock))?;
         let conv = TickConverter::new();
         let mut report = SnapshotReport::default();
         for (slot, (index, detail)) in self.lanes.iter_mut().enumerate() {
@@ -187,7 +190,7 @@ impl Snapshotter {
                 last = conv.to_ns(e.timestamp).max(last);
                 sink.event(
                     lane,
-                    &IndexEvent {
+                    &LaneEvent {
                         timestamp: last,
                         ..*e
                     },

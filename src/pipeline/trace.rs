@@ -13,7 +13,7 @@
 //! check  = a 32-bit hash of the block header's first 8 bytes and the body
 //! tag 1  batch      body = slot:u32 pid:u32 generation:u64 thread:u64
 //!                          events:u32 record_bytes:u32 first_record:u64
-//!                          event[events]        (32 bytes each: an IndexEvent)
+//!                          event[events]        (32 bytes each: an LaneEvent)
 //!                          records[record_bytes] (16-byte record header,
 //!                                                 payload, zeros to 8)
 //!                   flags bit 0: timestamps are ticks (converted by the
@@ -41,13 +41,13 @@
 //! (when the reader opened it) and the block's byte offset.
 
 use super::entry::Entry;
+use super::lane_event::LaneEvent;
 use super::merge::{parse_records, BatchOrder, Merge};
-use super::registry::IndexEvent;
 use super::sink::{Batch, LaneId, RefusedThread, Sink};
 use crate::clock::{ClockMode, ClockSource, TickScale, Timebase};
-use crate::error::TraceError;
+use crate::error::{Error, TraceError};
 use crate::record::format::framed;
-use crate::{Error, Record};
+use crate::record::Record;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -55,7 +55,7 @@ const FILE_MAGIC: &[u8; 8] = b"TRCTRACE";
 const FILE_VERSION: u32 = 3;
 const BLOCK_HEADER: usize = 16;
 const LANE_HEADER: usize = 40;
-const EVENT_BYTES: usize = core::mem::size_of::<IndexEvent>();
+const EVENT_BYTES: usize = core::mem::size_of::<LaneEvent>();
 /// The largest block a reader accepts.
 const MAX_BLOCK: u32 = 1 << 30;
 const MAX_NAME: usize = 64;
@@ -145,10 +145,10 @@ fn lane_header(lane: LaneId, a: u64, b: u64, c: Option<u64>) -> Vec<u8> {
 /// Under a drain it takes whole [`Batch`]es: one block per visit to a lane.
 ///
 /// ```
-/// use tracering::pipeline::{Entry, FileSink, Sink, TraceReader, IndexEvent, LaneId};
+/// use tracering::pipeline::{Entry, FileSink, Sink, TraceReader, LaneEvent, LaneId};
 /// let path = std::env::temp_dir().join(format!("doc-{}.trace", std::process::id()));
 /// let mut sink = FileSink::create(&path)?;
-/// sink.event(LaneId::default(), &IndexEvent { kind: 1, ..Default::default() })?;
+/// sink.event(LaneId::default(), &LaneEvent { kind: 1, ..Default::default() })?;
 /// sink.flush()?;
 /// let mut reader = TraceReader::open(&path)?;
 /// assert!(matches!(reader.next(), Some(Ok(Entry::Event { .. }))));
@@ -225,7 +225,7 @@ fn frame_record(r: &Record<'_>) -> Vec<u8> {
 }
 
 impl Sink for FileSink {
-    fn event(&mut self, lane: LaneId, e: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, lane: LaneId, e: &LaneEvent) -> Result<(), Error> {
         let head = lane_header(lane, 1, 0, Some(0));
         self.block(TAG_BATCH, 0, &[&head, bytemuck::bytes_of(e)])
     }
@@ -327,11 +327,11 @@ enum Pending {
 /// nothing.
 ///
 /// ```
-/// use tracering::pipeline::{Entry, FileSink, IndexEvent, LaneId, Sink, TraceReader};
+/// use tracering::pipeline::{Entry, FileSink, LaneEvent, LaneId, Sink, TraceReader};
 /// let path = std::env::temp_dir().join(format!("reader-{}.trace", std::process::id()));
 /// let mut sink = FileSink::create(&path)?;
 /// for kind in 1..=3 {
-///     sink.event(LaneId::default(), &IndexEvent { kind, ..Default::default() })?;
+///     sink.event(LaneId::default(), &LaneEvent { kind, ..Default::default() })?;
 /// }
 /// sink.flush()?;
 /// let mut reader = TraceReader::open(&path)?;
@@ -534,7 +534,7 @@ impl<R: Read> TraceReader<R> {
                 let records = parse_records(&body[records_at..]).ok_or_else(corrupt)?;
                 let events = body[LANE_HEADER..records_at]
                     .chunks_exact(EVENT_BYTES)
-                    .map(bytemuck::pod_read_unaligned::<IndexEvent>);
+                    .map(bytemuck::pod_read_unaligned::<LaneEvent>);
                 self.merge.batch(id, events, records, scale, order);
             }
             (TAG_DROPS, 40) if flags == 0 => {
@@ -655,10 +655,10 @@ impl<R: Read> TraceReader<R> {
     /// until `f` fails.
     ///
     /// ```
-    /// use tracering::pipeline::{FileSink, IndexEvent, LaneId, Sink, TraceReader};
+    /// use tracering::pipeline::{FileSink, LaneEvent, LaneId, Sink, TraceReader};
     /// let path = std::env::temp_dir().join(format!("for-each-{}.trace", std::process::id()));
     /// let mut sink = FileSink::create(&path)?;
-    /// sink.event(LaneId::default(), &IndexEvent::default())?;
+    /// sink.event(LaneId::default(), &LaneEvent::default())?;
     /// sink.flush()?;
     /// let mut n = 0;
     /// TraceReader::open(&path)?.for_each(|_| { n += 1; Ok(()) })?;

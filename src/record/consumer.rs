@@ -2,14 +2,16 @@
 //! lends ([`Record`], [`ReadGuard`]) or copies out ([`OwnedRecord`]), and
 //! the reader that runs the pure parser of `format.rs` over the ring.
 
-use super::format::{self, EventHeader, Found};
+use super::format::{self, Found, RecordHeader};
 use super::Bytes;
 use crate::diag::{Stats, VerifyReport};
+use crate::error::{Corruption, Error, RingError};
 use crate::handles::ConsumerHandle;
 use crate::layout::RECORD_HEADER;
 use crate::peer::Peer;
+use crate::region::Region;
 use crate::ring::ConsCore;
-use crate::{Corruption, Error, Region, RingError};
+use crate::ring_hooks::LaneConsumer;
 use core::fmt;
 use core::ops::Deref;
 
@@ -51,14 +53,14 @@ impl Reader<'_> {
             // Volatile: the compiler may not re-fetch the header later.
             // SAFETY: `format::parse` asks only for an 8-aligned idx with
             // idx + 16 <= capacity, so the header lies inside the data area
-            // and is aligned for EventHeader, and only for bytes before
+            // and is aligned for RecordHeader, and only for bytes before
             // `head`, which `refresh` load-acquired (validated against the
             // tail), so they are published.
             unsafe {
                 raw.data
                     .as_ptr()
                     .add(idx as usize)
-                    .cast::<EventHeader>()
+                    .cast::<RecordHeader>()
                     .read_volatile()
             }
         })
@@ -196,7 +198,7 @@ fn copy_in(src: *const u8, len: usize, buf: &mut Vec<u8>, shared: bool) {
 /// It borrows the consumer, so the bytes cannot be released (and overwritten)
 /// while it exists. It is deliberately not `Clone`.
 pub struct Record<'a> {
-    hdr: EventHeader,
+    hdr: RecordHeader,
     payload: &'a [u8],
 }
 
@@ -233,7 +235,7 @@ impl Record<'_> {
     /// assert_eq!(c.peek()?.header().size, 2);
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn header(&self) -> EventHeader {
+    pub fn header(&self) -> RecordHeader {
         self.hdr
     }
 
@@ -278,7 +280,7 @@ impl Record<'_> {
     /// (the snapshotter's conversion of ticks to nanoseconds).
     pub(crate) fn from_owned(r: &OwnedRecord, timestamp: u64) -> Record<'_> {
         Record {
-            hdr: EventHeader::new(r.payload.len() as u32, r.kind, timestamp),
+            hdr: RecordHeader::new(r.payload.len() as u32, r.kind, timestamp),
             payload: &r.payload,
         }
     }
@@ -287,7 +289,7 @@ impl Record<'_> {
     /// ticks to nanoseconds).
     pub(crate) fn retimed(&self, timestamp: u64) -> Record<'_> {
         Record {
-            hdr: EventHeader {
+            hdr: RecordHeader {
                 timestamp,
                 ..self.hdr
             },
@@ -373,17 +375,6 @@ impl Drop for ReadGuard<'_> {
 }
 
 impl RecordConsumer {
-    /// The producer's drop counter alone (cheaper than a full snapshot).
-    pub(crate) fn dropped(&self) -> u64 {
-        self.h.dropped()
-    }
-
-    /// Empties the ring's positions and counters for a new producer. Only
-    /// for the drain, once the old producer is gone and the ring is empty.
-    pub(crate) fn recycle(&mut self) {
-        self.h.recycle();
-    }
-
     /// The parsing state and the private copy, borrowed apart.
     #[inline(always)]
     fn parts(&mut self) -> (Reader<'_>, Option<&mut Vec<u8>>) {
@@ -648,12 +639,6 @@ impl RecordConsumer {
         self.h.core.read_count()
     }
 
-    /// One load of the producer position: the readable bytes (for the
-    /// drain, which reads each producer word at most once per visit).
-    pub(crate) fn poll(&mut self) -> Result<u64, RingError> {
-        self.h.poll()
-    }
-
     /// Readable bytes as last loaded (no new load of the producer position).
     pub(crate) fn available_cached(&self) -> u64 {
         self.h.available_cached()
@@ -746,5 +731,15 @@ impl RecordConsumer {
 impl fmt::Debug for RecordConsumer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.h.dump(f)
+    }
+}
+
+impl LaneConsumer for RecordConsumer {
+    type Unit = Bytes;
+    fn handle(&self) -> &ConsumerHandle<Bytes> {
+        &self.h
+    }
+    fn handle_mut(&mut self) -> &mut ConsumerHandle<Bytes> {
+        &mut self.h
     }
 }

@@ -1,11 +1,11 @@
-//! The record format: the 16-byte [`EventHeader`], the framing rules, and
+//! The record format: the 16-byte [`RecordHeader`], the framing rules, and
 //! the parser that applies them, as a pure function of the bytes it is
 //! shown. The consumer runs it over the shared data area; the fuzz target
 //! and `tests/parse_records.rs` run it over plain byte buffers, through the
 //! hidden `tracering::__fuzz` path.
 
+use crate::error::Corruption;
 use crate::layout::RECORD_HEADER;
-use crate::Corruption;
 
 /// The 16-byte header in front of every record.
 ///
@@ -18,48 +18,50 @@ use crate::Corruption;
 /// non-wrapping clock. `#[repr(C)]` with this field order has no padding.
 ///
 /// ```
-/// assert_eq!(core::mem::size_of::<tracering::EventHeader>(), 16);
+/// assert_eq!(core::mem::size_of::<tracering::RecordHeader>(), 16);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C)]
-pub struct EventHeader {
+pub struct RecordHeader {
     /// Payload bytes (excluding this header and the alignment padding).
     pub size: u32,
     /// The caller's record kind.
     pub kind: u16,
-    /// `size` and `kind` folded together; see [`EventHeader::check_word`].
+    /// `size` and `kind` folded together; see [`RecordHeader::check_word`].
     pub check: u16,
-    /// Nanoseconds on the backend's clock (see [`crate::now_ns`]).
+    /// Nanoseconds on the backend's clock (see [`crate::clock::now_ns`]).
     pub timestamp: u64,
 }
 
-static_assertions::const_assert_eq!(core::mem::size_of::<EventHeader>() as u64, RECORD_HEADER);
-static_assertions::const_assert_eq!(core::mem::align_of::<EventHeader>(), 8);
+static_assertions::const_assert_eq!(core::mem::size_of::<RecordHeader>() as u64, RECORD_HEADER);
+static_assertions::const_assert_eq!(core::mem::align_of::<RecordHeader>(), 8);
 
-impl EventHeader {
+impl RecordHeader {
     /// Kind reserved for the padding marker at the end of a lap.
     pub const KIND_PAD: u16 = 0xFFFF;
     /// Largest kind a caller may use.
     pub const MAX_KIND: u16 = 0xFFFE;
 
+    #[doc(hidden)] // The rings check headers; tests build hostile ones.
     /// The check word for a header with this size and kind.
     ///
     /// ```
-    /// use tracering::EventHeader;
-    /// let h = EventHeader::new(5, 1, 0);
-    /// assert_eq!(h.check, EventHeader::check_word(5, 1));
+    /// use tracering::RecordHeader;
+    /// let h = RecordHeader::new(5, 1, 0);
+    /// assert_eq!(h.check, RecordHeader::check_word(5, 1));
     /// ```
     pub const fn check_word(size: u32, kind: u16) -> u16 {
         (size as u16) ^ ((size >> 16) as u16) ^ kind ^ 0x5A5A
     }
 
+    #[doc(hidden)] // The rings check headers; tests build hostile ones.
     /// A header with its check word filled in.
     ///
     /// ```
-    /// assert!(tracering::EventHeader::new(8, 2, 100).is_valid());
+    /// assert!(tracering::RecordHeader::new(8, 2, 100).is_valid());
     /// ```
     pub const fn new(size: u32, kind: u16, timestamp: u64) -> Self {
-        EventHeader {
+        RecordHeader {
             size,
             kind,
             check: Self::check_word(size, kind),
@@ -67,10 +69,11 @@ impl EventHeader {
         }
     }
 
+    #[doc(hidden)] // The rings check headers; tests build hostile ones.
     /// Whether the check word matches `size` and `kind`.
     ///
     /// ```
-    /// let mut h = tracering::EventHeader::new(8, 2, 0);
+    /// let mut h = tracering::RecordHeader::new(8, 2, 0);
     /// h.size = 9;
     /// assert!(!h.is_valid());
     /// ```
@@ -92,7 +95,7 @@ pub const fn framed(len: u64) -> u64 {
 #[inline(always)]
 pub(crate) fn check_record(kind: u16, len: u64, max: u64) -> Result<(), crate::RecordError> {
     use crate::RecordError;
-    if kind == EventHeader::KIND_PAD {
+    if kind == RecordHeader::KIND_PAD {
         return Err(RecordError::ReservedKind);
     }
     if len == 0 {
@@ -118,7 +121,7 @@ pub struct Found {
     /// frame (`framed(hdr.size)` bytes) lies before the end of the area.
     pub idx: u64,
     /// Its header, as read once and checked.
-    pub hdr: EventHeader,
+    pub hdr: RecordHeader,
     /// The position just past its frame: where the next record starts.
     pub next: u64,
     /// Bytes of padding skipped before it, at the end of a lap.
@@ -153,7 +156,7 @@ pub fn parse(
     mut pos: u64,
     head: u64,
     max_payload: u64,
-    mut header_at: impl FnMut(u64) -> EventHeader,
+    mut header_at: impl FnMut(u64) -> RecordHeader,
 ) -> Result<Option<Found>, Corruption> {
     debug_assert!(cap.is_power_of_two() && head.wrapping_sub(pos) <= cap);
     let mut padding = 0;
@@ -187,7 +190,7 @@ pub fn parse(
             return Err(Corruption::RecordHeader);
         }
         let size = hdr.size as u64;
-        if hdr.kind == EventHeader::KIND_PAD {
+        if hdr.kind == RecordHeader::KIND_PAD {
             if RECORD_HEADER + size != room || avail <= room {
                 return Err(Corruption::RecordFraming);
             }
@@ -215,10 +218,10 @@ pub fn parse(
 /// tests and fuzzing; a ring reads its own with one volatile load).
 ///
 /// Panics if the 16 bytes at `idx` are not inside `data`.
-pub fn header_at(data: &[u8], idx: u64) -> EventHeader {
+pub fn header_at(data: &[u8], idx: u64) -> RecordHeader {
     let b: &[u8; 16] = data[idx as usize..][..16].try_into().expect("16 bytes");
     let [s0, s1, s2, s3, k0, k1, c0, c1, t @ ..] = *b;
-    EventHeader {
+    RecordHeader {
         size: u32::from_ne_bytes([s0, s1, s2, s3]),
         kind: u16::from_ne_bytes([k0, k1]),
         check: u16::from_ne_bytes([c0, c1]),

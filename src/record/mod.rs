@@ -1,10 +1,10 @@
-//! Variable-length records: an [`EventHeader`] followed by the payload.
+//! Variable-length records: an [`RecordHeader`] followed by the payload.
 //!
 //! # Wraparound: contiguous records behind a padding marker
 //!
 //! A record never straddles the end of the buffer. When the next record does
 //! not fit in the bytes left before the end, the producer fills them with a
-//! padding marker (a header of kind [`EventHeader::KIND_PAD`], or nothing if
+//! padding marker (a header of kind [`RecordHeader::KIND_PAD`], or nothing if
 //! fewer than 16 bytes are left) and writes the record at offset 0. The pad and
 //! the record are published by the same store, so a reader never sees one
 //! without the other.
@@ -22,10 +22,12 @@
 //! this file holds the owner.
 
 use crate::diag::{Stats, VerifyReport};
+use crate::error::Error;
 use crate::handles::{self, Owner, Unit};
 use crate::layout::RingKind;
+use crate::region::Region;
 use crate::ring::{ConsCore, Shape};
-use crate::{Error, Region};
+use crate::ring_hooks::LaneRing;
 use core::fmt;
 
 mod consumer;
@@ -33,7 +35,7 @@ pub(crate) mod format;
 mod producer;
 
 pub use consumer::{OwnedRecord, ReadGuard, Record, RecordConsumer};
-pub use format::EventHeader;
+pub use format::RecordHeader;
 pub use producer::{RecordProducer, WriteGrant};
 
 use format::max_payload_for;
@@ -123,7 +125,7 @@ impl RecordRing {
     ///
     /// ```
     /// let n = tracering::RecordRing::bytes_needed(4096)?;
-    /// assert_eq!(n, 3 * tracering::cache_line() + 4096);
+    /// assert_eq!(n, 3 * tracering::Region::ALIGN + 4096);
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
@@ -131,7 +133,7 @@ impl RecordRing {
     }
 
     /// Builds a ring of `capacity` bytes at `offset` (a multiple of
-    /// [`cache_line`](crate::cache_line)) in `region`, typically shared
+    /// [`Region::ALIGN`](crate::Region::ALIGN)) in `region`, typically shared
     /// memory that another process attaches to with
     /// [`RecordProducer::attach`] or [`RecordConsumer::attach`]. Either
     /// process may be the creator; the creator holds both sides until it
@@ -151,13 +153,6 @@ impl RecordRing {
         Ok(RecordRing {
             h: Owner::create_in(region, offset, capacity)?,
         })
-    }
-
-    /// Builds the ring of a registry's lane at `offset` (inside the
-    /// registry, where [`create_in`](Self::create_in) is refused) and lets
-    /// go of it.
-    pub(crate) fn build_lane(region: &Region, offset: usize, capacity: usize) -> Result<(), Error> {
-        handles::build_lane::<Bytes>(region, offset, capacity)
     }
 
     /// Capacity in bytes.
@@ -238,6 +233,7 @@ impl RecordRing {
         self.h.stats()
     }
 
+    #[doc(hidden)] // A layout self-check for the ring tests, not API.
     /// Whether the header lines and the data area sit on cache-line
     /// boundaries, checked on the live ring.
     ///
@@ -267,4 +263,8 @@ impl fmt::Debug for RecordRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.h.dump(f)
     }
+}
+
+impl LaneRing for RecordRing {
+    type Unit = Bytes;
 }

@@ -1,13 +1,16 @@
 //! The writing half of a record ring: [`RecordProducer`] and the in-place
 //! [`WriteGrant`].
 
-use super::format::{check_record, framed, EventHeader};
+use super::format::{check_record, framed, RecordHeader};
 use super::Bytes;
+use crate::arch;
 use crate::diag::Stats;
+use crate::error::{Error, RecordError, RingError};
 use crate::handles::ProducerHandle;
 use crate::layout::RECORD_HEADER;
 use crate::peer::Peer;
-use crate::{arch, Error, RecordError, Region, RingError};
+use crate::region::Region;
+use crate::ring_hooks::LaneProducer;
 use core::fmt;
 
 /// The writing half of a [`RecordRing`](super::RecordRing).
@@ -51,27 +54,10 @@ impl RecordProducer {
         self.put_record(kind, timestamp, payload, true)
     }
 
-    /// Units in use as far as this producer knows (for the lane's
-    /// watermark check).
-    #[inline(always)]
-    pub(crate) fn used_cached(&self) -> u64 {
-        self.h.used_cached()
-    }
-
     /// Records committed since the ring was made or recycled (what a
     /// lane's loss marker says came before it).
     pub(crate) fn committed(&self) -> u64 {
         self.h.core.committed()
-    }
-
-    /// Units in use after reloading the consumer position.
-    pub(crate) fn used_now(&mut self) -> u64 {
-        self.h.used_now()
-    }
-
-    /// The producer position: moves with every write that enters the ring.
-    pub(crate) fn position(&self) -> u64 {
-        self.h.core.head
     }
 
     /// Attaches as the producer of the ring at `offset` in `region`, after
@@ -143,11 +129,11 @@ impl RecordProducer {
         let idx = pos & self.h.core.raw.mask;
         let room = self.h.core.raw.cap - idx;
         if room >= RECORD_HEADER {
-            let hdr = EventHeader::new((room - RECORD_HEADER) as u32, EventHeader::KIND_PAD, 0);
+            let hdr = RecordHeader::new((room - RECORD_HEADER) as u32, RecordHeader::KIND_PAD, 0);
             self.h.core.raw.log_write_bytes(idx, RECORD_HEADER);
             // SAFETY: idx is 8-aligned and room >= 16, so the header lies in
             // the data area; the bytes are free and unpublished.
-            unsafe { self.at(idx).cast::<EventHeader>().write(hdr) };
+            unsafe { self.at(idx).cast::<RecordHeader>().write(hdr) };
         }
     }
 
@@ -161,7 +147,7 @@ impl RecordProducer {
     #[inline(always)]
     fn put(&mut self, start: u64, kind: u16, ts: u64, payload: &[u8]) {
         let idx = start & self.h.core.raw.mask;
-        let hdr = EventHeader::new(payload.len() as u32, kind, ts);
+        let hdr = RecordHeader::new(payload.len() as u32, kind, ts);
         self.h
             .core
             .raw
@@ -171,7 +157,7 @@ impl RecordProducer {
         // `payload` is caller memory that cannot overlap the ring.
         unsafe {
             let p = self.at(idx);
-            p.cast::<EventHeader>().write(hdr);
+            p.cast::<RecordHeader>().write(hdr);
             core::ptr::copy_nonoverlapping(
                 payload.as_ptr(),
                 p.add(RECORD_HEADER as usize),
@@ -189,7 +175,7 @@ impl RecordProducer {
         Err(RingError::Full)
     }
 
-    /// Writes one record stamped with [`now_ns`](crate::now_ns). A full ring
+    /// Writes one record stamped with [`clock::now_ns`](crate::clock::now_ns). A full ring
     /// refuses it at once with [`RingError::Full`] and counts nothing: the
     /// caller still has the payload and may retry.
     ///
@@ -451,11 +437,11 @@ impl WriteGrant<'_> {
     fn finish(self, len: usize) {
         let p = self.producer;
         let idx = self.start & p.h.core.raw.mask;
-        let hdr = EventHeader::new(len as u32, self.kind, self.timestamp);
+        let hdr = RecordHeader::new(len as u32, self.kind, self.timestamp);
         p.h.core.raw.log_write_bytes(idx, RECORD_HEADER);
         // SAFETY: the header slot at idx was claimed by `reserve`, is
         // 8-aligned and unpublished.
-        unsafe { p.at(idx).cast::<EventHeader>().write(hdr) };
+        unsafe { p.at(idx).cast::<RecordHeader>().write(hdr) };
         p.h.core
             .publish(self.start.wrapping_add(framed(len as u64)));
         p.h.core.add_committed(1);
@@ -465,5 +451,15 @@ impl WriteGrant<'_> {
 impl fmt::Debug for RecordProducer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.h.dump(f)
+    }
+}
+
+impl LaneProducer for RecordProducer {
+    type Unit = Bytes;
+    fn handle(&self) -> &ProducerHandle<Bytes> {
+        &self.h
+    }
+    fn handle_mut(&mut self) -> &mut ProducerHandle<Bytes> {
+        &mut self.h
     }
 }

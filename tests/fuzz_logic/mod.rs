@@ -9,9 +9,7 @@ use tracering::flight::{
     FlightProducer, FlightReader, FlightRecordProducer, FlightRecordReader, FlightRecordRing,
     FlightRing,
 };
-use tracering::{
-    cache_line, EventConsumer, EventProducer, RecordConsumer, RecordProducer, RecordRing, Region,
-};
+use tracering::{EventConsumer, EventProducer, RecordConsumer, RecordProducer, RecordRing, Region};
 
 /// Drains a record consumer, touching every byte it hands out.
 fn drain_records(c: &mut RecordConsumer) {
@@ -55,7 +53,7 @@ fn region_from(data: &[u8]) -> Option<Region> {
     let cap = 64usize << ((mode >> 1) & 7);
     let region = Region::heap(RecordRing::bytes_needed(cap).ok()?).ok()?;
     drop(RecordRing::create_in(&region, 0, cap).ok()?);
-    let skip = cache_line();
+    let skip = Region::ALIGN;
     let n = body.len().min(region.len() - skip);
     // SAFETY: [skip, skip + n) is inside the region, and no ring handle is
     // live while we write it.
@@ -126,7 +124,7 @@ fn flight_records(r: &mut FlightRecordReader) {
         assert_eq!(out.len() as u64, s.kept, "{s:?}");
         for rec in &out {
             assert!(!rec.payload.is_empty() && rec.payload.len() <= r.capacity() / 2);
-            assert_ne!(rec.kind, tracering::EventHeader::KIND_PAD);
+            assert_ne!(rec.kind, tracering::RecordHeader::KIND_PAD);
         }
     }
     let _ = r.stats();
@@ -166,7 +164,7 @@ pub fn attach_flight(data: &[u8]) {
         drop(FlightRing::<[u64; 2]>::create_in(&region, 0, cap).unwrap());
         region
     };
-    let skip = cache_line();
+    let skip = Region::ALIGN;
     let len = (*words as usize * 8)
         .min(ops.len())
         .min(region.len() - skip);
@@ -328,7 +326,7 @@ pub fn parse_records(data: &[u8]) {
         };
         let size = f.hdr.size as u64;
         let total = framed(size);
-        assert!(f.hdr.is_valid() && f.hdr.kind != tracering::EventHeader::KIND_PAD);
+        assert!(f.hdr.is_valid() && f.hdr.kind != tracering::RecordHeader::KIND_PAD);
         assert!((1..=max_payload).contains(&size), "size {size}");
         assert!(
             f.idx % 8 == 0 && f.idx + total <= cap,
@@ -362,7 +360,7 @@ pub fn decode_schema(data: &[u8]) {
         let n = rest.len().min(28);
         b[..n].copy_from_slice(&rest[..n]);
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
-        let e = tracering::pipeline::IndexEvent {
+        let e = tracering::pipeline::LaneEvent {
             timestamp: u64_at(0),
             kind: 0xFFFF_0000 + (sel - 0xF0) as u32,
             aux: u32::from_le_bytes(b[8..12].try_into().unwrap()),

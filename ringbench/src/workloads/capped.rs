@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use tracering::clock::Timebase;
-use tracering::pipeline::{Batch, FileSink, IndexEvent, LaneId, RefusedThread, Sink};
+use tracering::pipeline::{Batch, FileSink, LaneEvent, LaneId, RefusedThread, Sink};
 use tracering::{Error, Record};
 
 /// The largest a temporary file of the report grows: 16 MiB.
@@ -59,7 +59,7 @@ impl CappedFileSink {
 }
 
 impl Sink for CappedFileSink {
-    fn event(&mut self, lane: LaneId, event: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, lane: LaneId, event: &LaneEvent) -> Result<(), Error> {
         self.sink.event(lane, event)?;
         self.tick(false)
     }

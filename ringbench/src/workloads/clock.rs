@@ -21,7 +21,7 @@
 use super::{Budget, RunCfg, ThreadHook};
 use hdrhistogram::Histogram;
 use tracering::clock::{self, ClockMode};
-use tracering::pipeline::{Drain, DrainConfig, IndexEvent, LaneId, Registry, RegistryConfig, Sink};
+use tracering::pipeline::{Drain, DrainConfig, LaneEvent, LaneId, Registry, RegistryConfig, Sink};
 use tracering::{Error, Record};
 
 /// The event kind of measured events.
@@ -35,7 +35,7 @@ pub const PACE_NS: u64 = 200;
 pub enum Read {
     /// `tracering::clock::ticks()`: the raw counter.
     Ticks,
-    /// `tracering::now_ns()`: the counter scaled to nanoseconds.
+    /// `tracering::clock::now_ns()`: the counter scaled to nanoseconds.
     NowNs,
     /// `std::time::Instant::now()`: `clock_gettime(CLOCK_MONOTONIC)`.
     ClockGettime,
@@ -52,12 +52,12 @@ pub fn read_cost<H: ThreadHook>(cfg: &RunCfg<'_, H>, read: Read) -> f64 {
             }
             let mut n = 0u64;
             let mut sink = 0u64;
-            let t0 = tracering::now_ns();
-            while n < limit && (n % 4096 != 0 || tracering::now_ns() < deadline) {
+            let t0 = tracering::clock::now_ns();
+            while n < limit && (n % 4096 != 0 || tracering::clock::now_ns() < deadline) {
                 for _ in 0..64 {
                     sink = sink.wrapping_add(match read {
                         Read::Ticks => clock::ticks(),
-                        Read::NowNs => tracering::now_ns(),
+                        Read::NowNs => tracering::clock::now_ns(),
                         Read::ClockGettime => {
                             std::hint::black_box(std::time::Instant::now());
                             1
@@ -66,7 +66,7 @@ pub fn read_cost<H: ThreadHook>(cfg: &RunCfg<'_, H>, read: Read) -> f64 {
                 }
                 n += 64;
             }
-            let ns = tracering::now_ns().saturating_sub(t0);
+            let ns = tracering::clock::now_ns().saturating_sub(t0);
             std::hint::black_box(sink);
             ns as f64 / n.max(1) as f64
         })
@@ -133,8 +133,8 @@ pub fn accuracy<H: ThreadHook>(
 ) -> Result<Accuracy, &'static str> {
     let reg = Registry::new(RegistryConfig {
         slots: 2,
-        index_capacity: 64 * 1024,
-        detail_capacity: 4096,
+        event_capacity: 64 * 1024,
+        record_capacity: 4096,
         clock: mode,
         ..Default::default()
     })
@@ -163,7 +163,7 @@ pub fn accuracy<H: ThreadHook>(
             let mut seq = 0u64;
             let mut next = clock::ticks();
             let pace = ticks_for(PACE_NS);
-            while seq < limit && (seq % 1024 != 0 || tracering::now_ns() < deadline) {
+            while seq < limit && (seq % 1024 != 0 || tracering::clock::now_ns() < deadline) {
                 let mut p = clock::ticks();
                 while p < next {
                     std::hint::spin_loop();
@@ -230,7 +230,7 @@ fn ticks_for(ns: u64) -> u64 {
 struct Collect(Vec<(u64, u64, u64)>);
 
 impl Sink for Collect {
-    fn event(&mut self, _: LaneId, e: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
         if e.kind == KIND {
             self.0.push((e.timestamp, e.a, e.b));
         }
@@ -278,8 +278,8 @@ pub fn ticker_cost<H: ThreadHook>(
 ) -> Result<TickerCost, &'static str> {
     let reg = Registry::new(RegistryConfig {
         slots: 1,
-        index_capacity: 64,
-        detail_capacity: 4096,
+        event_capacity: 64,
+        record_capacity: 4096,
         clock: ClockMode::Coarse { period_ns },
         ..Default::default()
     })

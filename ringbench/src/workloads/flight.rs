@@ -185,12 +185,12 @@ fn blocks(
 ) -> Result<WriterCost, &'static str> {
     let (limit, deadline) = budget.limits();
     let mut cost = WriterCost::default();
-    while cost.writes < limit && tracering::now_ns() < deadline {
+    while cost.writes < limit && tracering::clock::now_ns() < deadline {
         let first = cost.writes;
         let n = (limit - first).min(block);
-        let t0 = tracering::now_ns();
+        let t0 = tracering::clock::now_ns();
         let took = write(first, n);
-        let t1 = tracering::now_ns();
+        let t1 = tracering::clock::now_ns();
         if took != n {
             return Err("a write was refused within a block");
         }

@@ -2,7 +2,7 @@
 //! drains), `visibility_latency` (write to read, one way), the timer floor,
 //! and the core-to-core hop probe.
 //!
-//! Clock: `tracering::now_ns`, the TSC scaled to nanoseconds on x86_64. On a
+//! Clock: `tracering::clock::now_ns`, the TSC scaled to nanoseconds on x86_64. On a
 //! VM it moves in steps of about 10 ns and a pair of reads costs about
 //! 15 ns, so single writes cannot be timed: `write_latency` times blocks of
 //! [`BLOCK`] writes and records block/16, and [`timer_floor`] reports what
@@ -72,7 +72,7 @@ impl Latency {
 #[inline]
 fn wait_until(t: u64) -> u64 {
     loop {
-        let now = tracering::now_ns();
+        let now = tracering::clock::now_ns();
         if now >= t {
             return now;
         }
@@ -92,19 +92,19 @@ pub fn write_latency<Q: EventQueue, H: ThreadHook>(cfg: &RunCfg<'_, H>) -> Laten
         move |ctl| {
             let mut lat = Latency::new(BLOCK);
             let mut seq = 0u64;
-            let mut next = tracering::now_ns();
+            let mut next = tracering::clock::now_ns();
             while seq < limit {
                 if wait_until(next) >= deadline {
                     break;
                 }
-                let t0 = tracering::now_ns();
+                let t0 = tracering::clock::now_ns();
                 for i in 0..BLOCK {
                     let e = Event32::nth(seq + i);
                     while !Q::push(&mut tx, e) {
                         lat.anomalies += 1;
                     }
                 }
-                let t1 = tracering::now_ns();
+                let t1 = tracering::clock::now_ns();
                 lat.record(t1.saturating_sub(t0));
                 lat.ops += BLOCK;
                 seq += BLOCK;
@@ -134,11 +134,11 @@ pub fn timer_floor(budget: Budget, cores: Cores) -> Latency {
             let mut lat = Latency::new(BLOCK);
             let mut n = 0u64;
             while n < limit {
-                if n % 1024 == 0 && tracering::now_ns() >= deadline {
+                if n % 1024 == 0 && tracering::clock::now_ns() >= deadline {
                     break;
                 }
-                let t0 = tracering::now_ns();
-                let t1 = tracering::now_ns();
+                let t0 = tracering::clock::now_ns();
+                let t1 = tracering::clock::now_ns();
                 lat.record(t1.saturating_sub(t0));
                 lat.ops += BLOCK;
                 n += 1;
@@ -161,14 +161,14 @@ pub fn visibility_latency<Q: EventQueue, H: ThreadHook>(cfg: &RunCfg<'_, H>) -> 
         cfg,
         move |ctl| {
             let mut seq = 0u64;
-            let mut next = tracering::now_ns();
+            let mut next = tracering::clock::now_ns();
             while seq < limit {
                 let t = wait_until(next);
                 if t >= deadline {
                     break;
                 }
                 let mut e = Event32::nth(seq);
-                e.ts = tracering::now_ns();
+                e.ts = tracering::clock::now_ns();
                 while !Q::push(&mut tx, e) {}
                 seq += 1;
                 next = t + VISIBILITY_GAP_NS;
@@ -181,7 +181,7 @@ pub fn visibility_latency<Q: EventQueue, H: ThreadHook>(cfg: &RunCfg<'_, H>) -> 
             loop {
                 match Q::pop(&mut rx) {
                     Some(e) => {
-                        let now = tracering::now_ns();
+                        let now = tracering::clock::now_ns();
                         assert_eq!(e.seq, next, "{}: lost or reordered event", Q::NAME);
                         if now < e.ts {
                             lat.anomalies += 1;

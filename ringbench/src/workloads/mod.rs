@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 pub struct Event32 {
     /// Sequence number, checked by the consumer.
     pub seq: u64,
-    /// Timestamp (`tracering::now_ns`) where a workload needs one.
+    /// Timestamp (`tracering::clock::now_ns`) where a workload needs one.
     pub ts: u64,
     /// Payload words.
     pub a: u64,
@@ -83,11 +83,11 @@ pub enum Budget {
 }
 
 impl Budget {
-    /// The event limit, and the deadline on the `tracering::now_ns` clock.
+    /// The event limit, and the deadline on the `tracering::clock::now_ns` clock.
     fn limits(self) -> (u64, u64) {
         match self {
             Budget::Events(n) => (n, u64::MAX),
-            Budget::Time(d) => (u64::MAX, tracering::now_ns() + d.as_nanos() as u64),
+            Budget::Time(d) => (u64::MAX, tracering::clock::now_ns() + d.as_nanos() as u64),
         }
     }
 }

@@ -42,7 +42,7 @@ use super::throughput::consume_in_order;
 use super::{cross, Event32, RunCfg, ThreadHook};
 use tracering::clock::ClockMode;
 use tracering::pipeline::{
-    Drain, DrainConfig, DrainHandle, IndexEvent, NullSink, Registry, RegistryConfig,
+    Drain, DrainConfig, DrainHandle, LaneEvent, NullSink, Registry, RegistryConfig,
 };
 use tracering::RingError;
 
@@ -141,17 +141,17 @@ fn blocks(
     mut empty: impl FnMut() -> Result<u64, &'static str>,
 ) -> Result<ProducerCost, &'static str> {
     let mut cost = ProducerCost::default();
-    while cost.events < limit && tracering::now_ns() < deadline {
+    while cost.events < limit && tracering::clock::now_ns() < deadline {
         let seq = cost.events;
         let n = (limit - seq).min(COST_SLOTS as u64);
         let mut refused = 0u64;
-        let t0 = tracering::now_ns();
+        let t0 = tracering::clock::now_ns();
         for i in 0..n {
             if !write(seq + i) {
                 refused += 1;
             }
         }
-        let t1 = tracering::now_ns();
+        let t1 = tracering::clock::now_ns();
         if refused > 0 {
             return Err("a ring filled within a block");
         }
@@ -191,9 +191,9 @@ pub fn spinning_consumer<Q: EventQueue, H: ThreadHook>(cfg: &RunCfg<'_, H>) -> P
         move |ctl| {
             let mut cost = ProducerCost::default();
             let mut seq = 0u64;
-            let t0 = tracering::now_ns();
+            let t0 = tracering::clock::now_ns();
             while seq < limit {
-                if seq % CLOCK_EVERY == 0 && tracering::now_ns() >= deadline {
+                if seq % CLOCK_EVERY == 0 && tracering::clock::now_ns() >= deadline {
                     break;
                 }
                 let e = Event32::nth(seq);
@@ -202,7 +202,7 @@ pub fn spinning_consumer<Q: EventQueue, H: ThreadHook>(cfg: &RunCfg<'_, H>) -> P
                 }
                 seq += 1;
             }
-            cost.ns = tracering::now_ns().saturating_sub(t0);
+            cost.ns = tracering::clock::now_ns().saturating_sub(t0);
             cost.events = seq;
             ctl.finish(seq);
             cost
@@ -222,8 +222,8 @@ pub fn spinning_consumer<Q: EventQueue, H: ThreadHook>(cfg: &RunCfg<'_, H>) -> P
 fn one_lane_registry(clock: ClockMode) -> Result<Registry, &'static str> {
     Registry::new(RegistryConfig {
         slots: 1,
-        index_capacity: COST_SLOTS,
-        detail_capacity: 4096,
+        event_capacity: COST_SLOTS,
+        record_capacity: 4096,
         clock,
         ..Default::default()
     })
@@ -331,9 +331,9 @@ pub fn lane_default_drain<H: ThreadHook>(
         let mut lane = reg.register().map_err(|_| "no lane")?;
         let mut cost = ProducerCost::default();
         let mut seq = 0u64;
-        let t0 = tracering::now_ns();
+        let t0 = tracering::clock::now_ns();
         'run: while seq < limit {
-            if seq % CLOCK_EVERY == 0 && tracering::now_ns() >= deadline {
+            if seq % CLOCK_EVERY == 0 && tracering::clock::now_ns() >= deadline {
                 break;
             }
             loop {
@@ -345,7 +345,7 @@ pub fn lane_default_drain<H: ThreadHook>(
             }
             seq += 1;
         }
-        cost.ns = tracering::now_ns().saturating_sub(t0);
+        cost.ns = tracering::clock::now_ns().saturating_sub(t0);
         cost.events = seq;
         Ok(cost)
     });
@@ -367,22 +367,22 @@ pub enum Stamp {
     None,
     /// One `tracering::clock::ticks()` read (the raw counter).
     Ticks,
-    /// One `tracering::now_ns()` read (the counter scaled to ns).
+    /// One `tracering::clock::now_ns()` read (the counter scaled to ns).
     NowNs,
 }
 
-/// `lane_event` baselines: a raw `EventProducer<IndexEvent>::push_or_drop`
+/// `lane_event` baselines: a raw `EventProducer<LaneEvent>::push_or_drop`
 /// of a prebuilt event, stamped as `stamp` says, into a ring emptied
 /// between timed blocks like `Lane::event`'s.
 pub fn raw_index_push<H: ThreadHook>(
     cfg: &RunCfg<'_, H>,
     stamp: Stamp,
 ) -> Result<ProducerCost, &'static str> {
-    let (mut tx, mut rx) = tracering::EventRing::<IndexEvent>::with_capacity(COST_SLOTS)
+    let (mut tx, mut rx) = tracering::EventRing::<LaneEvent>::with_capacity(COST_SLOTS)
         .map_err(|_| "ring could not be built")?
         .split();
     let (limit, deadline) = cfg.budget.limits();
-    let proto = IndexEvent {
+    let proto = LaneEvent {
         timestamp: 0,
         kind: 1,
         aux: 0,
@@ -397,9 +397,9 @@ pub fn raw_index_push<H: ThreadHook>(
                 let timestamp = match stamp {
                     Stamp::None => 0,
                     Stamp::Ticks => tracering::clock::ticks(),
-                    Stamp::NowNs => tracering::now_ns(),
+                    Stamp::NowNs => tracering::clock::now_ns(),
                 };
-                let e = IndexEvent {
+                let e = LaneEvent {
                     timestamp,
                     a: seq,
                     ..proto

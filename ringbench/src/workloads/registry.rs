@@ -3,7 +3,7 @@
 //! `NullSink`. Reports aggregate events/s; per-producer ns/event is
 //! producers × 10⁹ / (events/s).
 //!
-//! Producers write with `Lane::event` (stamped now, 32-byte `IndexEvent`)
+//! Producers write with `Lane::event` (stamped now, 32-byte `LaneEvent`)
 //! and retry a full ring, so the figure is what the drain delivers, not what
 //! it drops. (Each refused write is also counted as a drop by the lane, as
 //! the crate does for every refusal.) Every producer is pinned to the first
@@ -32,8 +32,8 @@ pub const PRODUCERS: [usize; 4] = [1, 2, 4, 8];
 fn config() -> RegistryConfig {
     RegistryConfig {
         slots: PRODUCERS[PRODUCERS.len() - 1],
-        index_capacity: EVENT_SLOTS,
-        detail_capacity: 4096,
+        event_capacity: EVENT_SLOTS,
+        record_capacity: 4096,
         ..Default::default()
     }
 }
@@ -71,7 +71,7 @@ pub fn registry_drain<H: ThreadHook>(
                 let mut n = 0u64;
                 if let Ok(mut lane) = lane {
                     'run: while n < limit {
-                        if n % 1024 == 0 && tracering::now_ns() >= deadline {
+                        if n % 1024 == 0 && tracering::clock::now_ns() >= deadline {
                             break;
                         }
                         loop {

@@ -118,9 +118,9 @@ pub fn scaling<H: ThreadHook>(
                     return;
                 };
                 let (mut n, mut full) = (0u64, 0u64);
-                let t0 = tracering::now_ns();
+                let t0 = tracering::clock::now_ns();
                 while n < limit {
-                    if n % CLOCK_EVERY == 0 && tracering::now_ns() >= deadline {
+                    if n % CLOCK_EVERY == 0 && tracering::clock::now_ns() >= deadline {
                         break;
                     }
                     match lane.event(1, n, p as u64) {
@@ -133,7 +133,7 @@ pub fn scaling<H: ThreadHook>(
                     }
                     n += 1;
                 }
-                let ns = tracering::now_ns().saturating_sub(t0);
+                let ns = tracering::clock::now_ns().saturating_sub(t0);
                 hook.end(token);
                 drop(lane);
                 calls.fetch_add(n, Ordering::Relaxed);

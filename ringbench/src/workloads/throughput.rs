@@ -26,7 +26,7 @@ pub fn event32_cross<Q: EventQueue, H: ThreadHook>(cfg: &RunCfg<'_, H>) -> Throu
         move |ctl| {
             let mut seq = 0u64;
             while seq < limit {
-                if seq % CLOCK_EVERY == 0 && tracering::now_ns() >= deadline {
+                if seq % CLOCK_EVERY == 0 && tracering::clock::now_ns() >= deadline {
                     break;
                 }
                 let e = Event32::nth(seq);
@@ -71,7 +71,8 @@ pub fn event32_chunk_cross<Q: ChunkQueue, H: ThreadHook>(cfg: &RunCfg<'_, H>) ->
         move |ctl| {
             let mut seq = 0u64;
             while seq < limit {
-                if seq % (CLOCK_EVERY * BATCH as u64) == 0 && tracering::now_ns() >= deadline {
+                if seq % (CLOCK_EVERY * BATCH as u64) == 0 && tracering::clock::now_ns() >= deadline
+                {
                     break;
                 }
                 let n = (limit - seq).min(BATCH as u64) as usize;
@@ -111,7 +112,8 @@ pub fn event32_batch_cross<Q: BatchQueue, H: ThreadHook>(cfg: &RunCfg<'_, H>) ->
             let mut batch = [Event32::default(); BATCH];
             let mut seq = 0u64;
             while seq < limit {
-                if seq % (CLOCK_EVERY * BATCH as u64) == 0 && tracering::now_ns() >= deadline {
+                if seq % (CLOCK_EVERY * BATCH as u64) == 0 && tracering::clock::now_ns() >= deadline
+                {
                     break;
                 }
                 let n = (limit - seq).min(BATCH as u64) as usize;
@@ -177,7 +179,7 @@ pub fn record_mixed_tracering<H: ThreadHook>(cfg: &RunCfg<'_, H>) -> Throughput 
             let mut src = source();
             let mut seq = 0u64;
             while seq < limit {
-                if seq % CLOCK_EVERY == 0 && tracering::now_ns() >= deadline {
+                if seq % CLOCK_EVERY == 0 && tracering::clock::now_ns() >= deadline {
                     break;
                 }
                 let len = sizes[seq as usize % SIZE_TABLE] as usize;
@@ -258,7 +260,7 @@ fn get(a: &[u8], b: &[u8], mut at: usize, mut dst: &mut [u8]) {
 }
 
 /// The same records through an `rtrb::RingBuffer<u8>` of 64 KiB, framed by
-/// hand: a 12-byte header (length, timestamp from `tracering::now_ns`) and
+/// hand: a 12-byte header (length, timestamp from `tracering::clock::now_ns`) and
 /// the payload, written with `write_chunk_uninit` and read with one
 /// `read_chunk` of everything readable. This is what a user of rtrb would
 /// write for variable-length records; rtrb has no record API of its own.
@@ -272,14 +274,14 @@ pub fn record_mixed_rtrb<H: ThreadHook>(cfg: &RunCfg<'_, H>) -> Throughput {
             let mut src = source();
             let mut seq = 0u64;
             while seq < limit {
-                if seq % CLOCK_EVERY == 0 && tracering::now_ns() >= deadline {
+                if seq % CLOCK_EVERY == 0 && tracering::clock::now_ns() >= deadline {
                     break;
                 }
                 let len = sizes[seq as usize % SIZE_TABLE] as usize;
                 src[0] = seq as u8;
                 let mut hdr = [0u8; FRAME];
                 hdr[..4].copy_from_slice(&(len as u32).to_le_bytes());
-                hdr[4..].copy_from_slice(&tracering::now_ns().to_le_bytes());
+                hdr[4..].copy_from_slice(&tracering::clock::now_ns().to_le_bytes());
                 loop {
                     if let Ok(mut chunk) = tx.write_chunk_uninit(FRAME + len) {
                         let (a, b) = chunk.as_mut_slices();

@@ -186,13 +186,13 @@ fn run_tasks(
             w.await.ok();
         }
         let c0 = clocks.total_ns();
-        let end = tracering::now_ns().saturating_add(span_ns);
+        let end = tracering::clock::now_ns().saturating_add(span_ns);
         let tasks: Vec<_> = (0..TASKS)
             .map(|_| {
                 tokio::spawn(async move {
                     let mut i = 0;
                     // The clock is read once per 64 iterations.
-                    while i < per_task && (i % 64 != 0 || tracering::now_ns() < end) {
+                    while i < per_task && (i % 64 != 0 || tracering::clock::now_ns() < end) {
                         step(i).await;
                         i += 1;
                     }

@@ -53,7 +53,7 @@
 use super::capped::{CappedFileSink, RewindingFile};
 use super::{Budget, Cores};
 use std::sync::Barrier;
-use tracering::layer::{LayerConfig, TraceringLayer, DEFAULT_WAIT};
+use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{FullPolicy, NullSink};
 use tracing::dispatcher::{self, Dispatch};
 use tracing::{info, info_span};
@@ -133,11 +133,11 @@ fn thread_cpu_ns() -> u64 {
         if rc == 0 {
             return ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
         }
-        tracering::now_ns()
+        tracering::clock::now_ns()
     }
     #[cfg(not(target_os = "linux"))]
     {
-        tracering::now_ns()
+        tracering::clock::now_ns()
     }
 }
 
@@ -184,9 +184,9 @@ fn traced(
                             info!(a = i, b = i ^ 0x55);
                         }
                         barrier.wait();
-                        let end = tracering::now_ns().saturating_add(deadline);
+                        let end = tracering::clock::now_ns().saturating_add(deadline);
                         let t0 = thread_cpu_ns();
-                        let w0 = tracering::now_ns();
+                        let w0 = tracering::clock::now_ns();
                         let mut i = 0u64;
                         'run: loop {
                             for _ in 0..256 {
@@ -198,14 +198,14 @@ fn traced(
                                 drop(_g);
                                 i += 1;
                             }
-                            if tracering::now_ns() >= end {
+                            if tracering::clock::now_ns() >= end {
                                 break;
                             }
                         }
                         (
                             i,
                             thread_cpu_ns().saturating_sub(t0),
-                            tracering::now_ns().saturating_sub(w0),
+                            tracering::clock::now_ns().saturating_sub(w0),
                         )
                     })
                 })
@@ -245,7 +245,7 @@ pub fn tracing_layer(
                 Subscriber::TraceringFileDrop => cfg.registry.on_full = FullPolicy::Drop,
                 Subscriber::TraceringFileWait => {
                     cfg.registry.on_full = FullPolicy::Wait {
-                        timeout: DEFAULT_WAIT,
+                        timeout: LayerConfig::DEFAULT_WAIT,
                     };
                 }
                 _ => {}

@@ -29,13 +29,21 @@ pub struct CallsiteInfo {
 ///
 /// ```
 /// use tracering::pipeline::schema::*;
-/// let mut buf = [0u8; 128];
-/// let mut w = CallsiteWriter::new(&mut buf, &CallsiteHead {
-///     id: 4, kind: CallsiteKind::Event, level: Level::Info,
-///     name: "event app.rs:9", target: "app", file: Some("app.rs"), line: Some(9),
-/// });
-/// w.field_name("message");
-/// let (kind, n) = w.finish();
+/// // A callsite record (0xFF00), as the layer writes it: id 4, an event at
+/// // INFO, with its file and line, and one field named "message".
+/// fn str(b: &mut Vec<u8>, s: &str) {
+///     b.extend_from_slice(&(s.len() as u16).to_le_bytes());
+///     b.extend_from_slice(s.as_bytes());
+/// }
+/// let mut rec = 4u64.to_le_bytes().to_vec();
+/// rec.extend_from_slice(&[1, 3, 0b11, 0]); // kind, level, flags, zero
+/// rec.extend_from_slice(&9u32.to_le_bytes());
+/// str(&mut rec, "event app.rs:9");
+/// str(&mut rec, "app");
+/// str(&mut rec, "app.rs");
+/// rec.extend_from_slice(&[1, 0, 0, 0]); // one name, none omitted
+/// str(&mut rec, "message");
+/// let (kind, buf, n) = (0xFF00, &rec, rec.len());
 /// let mut callsites = Callsites::default();
 /// assert!(callsites.learn(&decode_record(kind, &buf[..n])?.unwrap()));
 /// assert_eq!(callsites.get(4).map(|c| c.name.as_str()), Some("event app.rs:9"));

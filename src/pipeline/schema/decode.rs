@@ -3,7 +3,7 @@
 //! check every length, tag and string and never panic.
 
 use super::*;
-use crate::pipeline::registry::IndexEvent;
+use crate::pipeline::lane_event::LaneEvent;
 use crate::pipeline::Entry;
 
 /// A bounds-checked reader over a payload.
@@ -132,65 +132,24 @@ impl<'a> Values<'a> {
     }
 
     /// How many values the record holds.
-    ///
-    /// ```
-    /// # use tracering::pipeline::schema::{self, Decoded};
-    /// let mut buf = [0u8; 64];
-    /// let (k, n) = schema::EventWriter::new(&mut buf, 1, 0).finish();
-    /// let Some(Decoded::Event { values, .. }) = schema::decode_record(k, &buf[..n])? else { panic!() };
-    /// assert_eq!((values.len(), values.omitted()), (0, 0));
-    /// # Ok::<(), schema::SchemaError>(())
-    /// ```
     pub fn len(&self) -> usize {
         self.count as usize
     }
 
     /// Whether the record holds no value.
-    ///
-    /// ```
-    /// # use tracering::pipeline::schema::{self, Decoded};
-    /// let mut buf = [0u8; 64];
-    /// let (k, n) = schema::EventWriter::new(&mut buf, 1, 0).finish();
-    /// let Some(Decoded::Event { values, .. }) = schema::decode_record(k, &buf[..n])? else { panic!() };
-    /// assert!(values.is_empty());
-    /// # Ok::<(), schema::SchemaError>(())
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// Values the writer left out because the record was full (the last
     /// ones the layer was given).
-    ///
-    /// ```
-    /// # use tracering::pipeline::schema::{self, Decoded, Value};
-    /// let mut buf = [0u8; 31]; // head 16, list header 4, one u64 value 11
-    /// let mut w = schema::EventWriter::new(&mut buf, 1, 0);
-    /// w.value(0, Value::U64(1));
-    /// w.value(1, Value::U64(2)); // does not fit
-    /// let (k, n) = w.finish();
-    /// let Some(Decoded::Event { values, .. }) = schema::decode_record(k, &buf[..n])? else { panic!() };
-    /// assert_eq!((values.len(), values.omitted()), (1, 1));
-    /// # Ok::<(), schema::SchemaError>(())
-    /// ```
     pub fn omitted(&self) -> usize {
         self.omitted as usize
     }
 
     /// The values in the order written: `(field index, value)`; the index
     /// refers to the callsite's field names.
-    ///
-    /// ```
-    /// # use tracering::pipeline::schema::{self, Decoded, Value};
-    /// let mut buf = [0u8; 64];
-    /// let mut w = schema::EventWriter::new(&mut buf, 1, 0);
-    /// w.value(3, Value::Bool(true));
-    /// let (k, n) = w.finish();
-    /// let Some(Decoded::Event { values, .. }) = schema::decode_record(k, &buf[..n])? else { panic!() };
-    /// assert_eq!(values.iter().next(), Some((3, Value::Bool(true))));
-    /// # Ok::<(), schema::SchemaError>(())
-    /// ```
-    pub fn iter(&self) -> ValueIter<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = (u16, Value<'a>)> + 'a {
         ValueIter {
             c: Cursor::new(self.bytes),
             left: self.count,
@@ -209,7 +168,7 @@ impl fmt::Debug for Values<'_> {
 }
 
 /// Iterator over [`Values`].
-pub struct ValueIter<'a> {
+struct ValueIter<'a> {
     c: Cursor<'a>,
     left: u16,
 }
@@ -243,73 +202,22 @@ pub struct FieldNames<'a> {
 
 impl<'a> FieldNames<'a> {
     /// How many names the record holds.
-    ///
-    /// ```
-    /// # use tracering::pipeline::schema::{self, Decoded};
-    /// # let mut buf = [0u8; 128];
-    /// # let mut w = schema::CallsiteWriter::new(&mut buf, &schema::CallsiteHead {
-    /// #     id: 1, kind: schema::CallsiteKind::Event, level: schema::Level::Info,
-    /// #     name: "n", target: "t", file: None, line: None });
-    /// # w.field_name("x");
-    /// # let (k, n) = w.finish();
-    /// let Some(Decoded::Callsite(cs)) = schema::decode_record(k, &buf[..n])? else { panic!() };
-    /// assert_eq!(cs.fields.len(), 1);
-    /// # Ok::<(), schema::SchemaError>(())
-    /// ```
     pub fn len(&self) -> usize {
         self.count as usize
     }
 
     /// Whether the callsite has no field.
-    ///
-    /// ```
-    /// # use tracering::pipeline::schema::{self, Decoded};
-    /// # let mut buf = [0u8; 128];
-    /// # let w = schema::CallsiteWriter::new(&mut buf, &schema::CallsiteHead {
-    /// #     id: 1, kind: schema::CallsiteKind::Event, level: schema::Level::Info,
-    /// #     name: "n", target: "t", file: None, line: None });
-    /// # let (k, n) = w.finish();
-    /// let Some(Decoded::Callsite(cs)) = schema::decode_record(k, &buf[..n])? else { panic!() };
-    /// assert!(cs.fields.is_empty());
-    /// # Ok::<(), schema::SchemaError>(())
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// Names left out because the record was full (always the last ones).
-    ///
-    /// ```
-    /// # use tracering::pipeline::schema::{self, Decoded};
-    /// # let mut buf = [0u8; 128];
-    /// # let w = schema::CallsiteWriter::new(&mut buf, &schema::CallsiteHead {
-    /// #     id: 1, kind: schema::CallsiteKind::Event, level: schema::Level::Info,
-    /// #     name: "n", target: "t", file: None, line: None });
-    /// # let (k, n) = w.finish();
-    /// let Some(Decoded::Callsite(cs)) = schema::decode_record(k, &buf[..n])? else { panic!() };
-    /// assert_eq!(cs.fields.omitted(), 0);
-    /// # Ok::<(), schema::SchemaError>(())
-    /// ```
     pub fn omitted(&self) -> usize {
         self.omitted as usize
     }
 
     /// The names, field 0 first.
-    ///
-    /// ```
-    /// # use tracering::pipeline::schema::{self, Decoded};
-    /// # let mut buf = [0u8; 128];
-    /// # let mut w = schema::CallsiteWriter::new(&mut buf, &schema::CallsiteHead {
-    /// #     id: 1, kind: schema::CallsiteKind::Event, level: schema::Level::Info,
-    /// #     name: "n", target: "t", file: None, line: None });
-    /// # w.field_name("a"); w.field_name("b");
-    /// # let (k, n) = w.finish();
-    /// let Some(Decoded::Callsite(cs)) = schema::decode_record(k, &buf[..n])? else { panic!() };
-    /// assert_eq!(cs.fields.iter().collect::<Vec<_>>(), ["a", "b"]);
-    /// assert_eq!(cs.fields.get(1), Some("b"));
-    /// # Ok::<(), schema::SchemaError>(())
-    /// ```
-    pub fn iter(&self) -> NameIter<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
         NameIter {
             c: Cursor::new(self.bytes),
             left: self.count,
@@ -317,18 +225,6 @@ impl<'a> FieldNames<'a> {
     }
 
     /// The name of field `index`, if the record holds it.
-    ///
-    /// ```
-    /// # use tracering::pipeline::schema::{self, Decoded};
-    /// # let mut buf = [0u8; 128];
-    /// # let w = schema::CallsiteWriter::new(&mut buf, &schema::CallsiteHead {
-    /// #     id: 1, kind: schema::CallsiteKind::Event, level: schema::Level::Info,
-    /// #     name: "n", target: "t", file: None, line: None });
-    /// # let (k, n) = w.finish();
-    /// let Some(Decoded::Callsite(cs)) = schema::decode_record(k, &buf[..n])? else { panic!() };
-    /// assert_eq!(cs.fields.get(0), None);
-    /// # Ok::<(), schema::SchemaError>(())
-    /// ```
     pub fn get(&self, index: u16) -> Option<&'a str> {
         self.iter().nth(index as usize)
     }
@@ -341,7 +237,7 @@ impl fmt::Debug for FieldNames<'_> {
 }
 
 /// Iterator over [`FieldNames`].
-pub struct NameIter<'a> {
+struct NameIter<'a> {
     c: Cursor<'a>,
     left: u16,
 }
@@ -388,7 +284,7 @@ pub struct Callsite<'a> {
 /// A reserved index event or record, decoded.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Decoded<'a> {
-    /// [`EVENT_SPAN_ENTER`].
+    /// `EVENT_SPAN_ENTER`.
     SpanEnter {
         /// The span.
         span: u64,
@@ -397,7 +293,7 @@ pub enum Decoded<'a> {
         /// The lane's records written before this event (see "Order").
         records_before: u32,
     },
-    /// [`EVENT_SPAN_EXIT`].
+    /// `EVENT_SPAN_EXIT`.
     SpanExit {
         /// The span.
         span: u64,
@@ -406,7 +302,7 @@ pub enum Decoded<'a> {
         /// The lane's records written before this event.
         records_before: u32,
     },
-    /// [`EVENT_SPAN_CLOSE`].
+    /// `EVENT_SPAN_CLOSE`.
     SpanClose {
         /// The span.
         span: u64,
@@ -415,7 +311,7 @@ pub enum Decoded<'a> {
         /// The lane's records written before this event.
         records_before: u32,
     },
-    /// [`EVENT_INSTANT`] (no values) or [`RECORD_EVENT`].
+    /// `EVENT_INSTANT` (no values) or `RECORD_EVENT`.
     Event {
         /// The event's callsite.
         callsite: u64,
@@ -440,16 +336,16 @@ pub enum Decoded<'a> {
         /// place among them (as an order word's high half).
         records_before: u32,
     },
-    /// [`RECORD_CALLSITE`].
+    /// `RECORD_CALLSITE`.
     Callsite(Callsite<'a>),
-    /// [`RECORD_THREAD_NAME`].
+    /// `RECORD_THREAD_NAME`.
     ThreadName {
         /// The OS thread id.
         tid: u64,
         /// The thread's name (empty if it has none).
         name: &'a str,
     },
-    /// [`RECORD_NEW_SPAN`].
+    /// `RECORD_NEW_SPAN`.
     NewSpan {
         /// The span.
         span: u64,
@@ -460,7 +356,7 @@ pub enum Decoded<'a> {
         /// Its field values.
         values: Values<'a>,
     },
-    /// [`RECORD_SPAN_VALUES`].
+    /// `RECORD_SPAN_VALUES`.
     SpanValues {
         /// The span.
         span: u64,
@@ -501,23 +397,23 @@ fn parent(id: u64) -> Option<u64> {
 /// malformed.
 ///
 /// ```
-/// use tracering::pipeline::{IndexEvent, schema::{self, Decoded}};
-/// let e = IndexEvent { kind: schema::EVENT_SPAN_ENTER, a: 5, b: 1, ..Default::default() };
+/// use tracering::pipeline::{LaneEvent, schema::{self, Decoded}};
+/// let e = LaneEvent { kind: 0xFFFF_0000, a: 5, b: 1, ..Default::default() };
 /// assert_eq!(
 ///     schema::decode_event(&e)?,
 ///     Some(Decoded::SpanEnter { span: 5, callsite: 1, records_before: 0 })
 /// );
-/// assert_eq!(schema::decode_event(&IndexEvent { kind: 1, ..Default::default() })?, None);
-/// let loss = IndexEvent { kind: schema::EVENT_LOSS, aux: 3, a: 2, b: 40, ..Default::default() };
+/// assert_eq!(schema::decode_event(&LaneEvent { kind: 1, ..Default::default() })?, None);
+/// let loss = LaneEvent { kind: schema::EVENT_LOSS, aux: 3, a: 2, b: 40, ..Default::default() };
 /// assert_eq!(
 ///     schema::decode_event(&loss)?,
 ///     Some(Decoded::Loss { events: 3, records: 2, since: 40, records_before: 0 })
 /// );
-/// let bad = IndexEvent { kind: 0xFFFF_FFFF, ..Default::default() };
+/// let bad = LaneEvent { kind: 0xFFFF_FFFF, ..Default::default() };
 /// assert_eq!(schema::decode_event(&bad), Err(schema::SchemaError::UnknownEventKind(0xFFFF_FFFF)));
 /// # Ok::<(), schema::SchemaError>(())
 /// ```
-pub fn decode_event(e: &IndexEvent) -> Result<Option<Decoded<'static>>, SchemaError> {
+pub fn decode_event(e: &LaneEvent) -> Result<Option<Decoded<'static>>, SchemaError> {
     if !is_reserved_event_kind(e.kind) {
         return Ok(None);
     }
@@ -579,13 +475,16 @@ pub fn decode_event(e: &IndexEvent) -> Result<Option<Decoded<'static>>, SchemaEr
 ///
 /// ```
 /// use tracering::pipeline::schema::{self, Decoded};
-/// let mut buf = [0u8; 64];
-/// let n = schema::encode_thread_name(&mut buf, 42, "worker-1");
+/// // A thread-name record (0xFF01): tid:u64, then len:u16 and the name.
+/// let mut buf = 42u64.to_le_bytes().to_vec();
+/// buf.extend_from_slice(&8u16.to_le_bytes());
+/// buf.extend_from_slice(b"worker-1");
 /// assert_eq!(
-///     schema::decode_record(schema::RECORD_THREAD_NAME, &buf[..n])?,
+///     schema::decode_record(0xFF01, &buf)?,
 ///     Some(Decoded::ThreadName { tid: 42, name: "worker-1" })
 /// );
-/// assert!(schema::decode_record(schema::RECORD_THREAD_NAME, &buf[..n - 1]).is_err());
+/// // A cut record is an error, never a panic.
+/// assert!(schema::decode_record(0xFF01, &buf[..buf.len() - 1]).is_err());
 /// assert_eq!(schema::decode_record(7, b"app data")?, None);
 /// # Ok::<(), schema::SchemaError>(())
 /// ```
@@ -669,10 +568,10 @@ pub fn decode_record(kind: u16, payload: &[u8]) -> Result<Option<Decoded<'_>>, S
 /// other kind of entry) are not reserved (`Ok(None)`).
 ///
 /// ```
-/// use tracering::pipeline::{Entry, IndexEvent, LaneId, schema::{self, Decoded}};
+/// use tracering::pipeline::{Entry, LaneEvent, LaneId, schema::{self, Decoded}};
 /// let e = Entry::Event {
 ///     lane: LaneId::default(),
-///     event: IndexEvent { kind: schema::EVENT_INSTANT, a: 3, ..Default::default() },
+///     event: LaneEvent { kind: 0xFFFF_0002, a: 3, ..Default::default() },
 /// };
 /// assert!(matches!(schema::decode(&e)?, Some(Decoded::Event { callsite: 3, parent: None, .. })));
 /// # Ok::<(), schema::SchemaError>(())

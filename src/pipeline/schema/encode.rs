@@ -1,5 +1,8 @@
 //! Encoding into a caller's buffer, without allocating: once something does
-//! not fit, it and everything after it are left out and counted.
+//! not fit, it and everything after it are left out and counted. Only the
+//! `tracing` layer writes these records (and the lanes their loss marker);
+//! without the layer only `cut` is used.
+#![cfg_attr(not(all(feature = "tracing", not(loom))), allow(dead_code))]
 
 use super::*;
 
@@ -103,63 +106,40 @@ impl<'b> List<'b> {
 
 /// The fixed part of a callsite record.
 #[derive(Clone, Copy, Debug)]
-pub struct CallsiteHead<'a> {
+pub(crate) struct CallsiteHead<'a> {
     /// Its id.
     pub id: u64,
     /// Span or event.
     pub kind: CallsiteKind,
     /// Its level.
     pub level: Level,
-    /// Name (cut to [`MAX_STR`] bytes).
+    /// Name (cut to `MAX_STR` bytes).
     pub name: &'a str,
-    /// Target (cut to [`MAX_STR`] bytes).
+    /// Target (cut to `MAX_STR` bytes).
     pub target: &'a str,
-    /// Source file, if known (cut to [`MAX_STR`] bytes).
+    /// Source file, if known (cut to `MAX_STR` bytes).
     pub file: Option<&'a str>,
     /// Source line, if known.
     pub line: Option<u32>,
 }
 
 /// Writes a string prefixed by its length, cut to what fits (at most
-/// [`MAX_STR`] bytes and `room` bytes after the prefix).
+/// `MAX_STR` bytes and `room` bytes after the prefix).
 fn put_str(out: &mut Out<'_>, s: &str, room: usize) -> bool {
     let s = cut(s, room.min(MAX_STR));
     out.put(&(s.len() as u16).to_le_bytes()) && out.put(s.as_bytes())
 }
 
-/// Builds a [`RECORD_CALLSITE`] record in a caller's buffer: the head,
+/// Builds a `RECORD_CALLSITE` record in a caller's buffer: the head,
 /// then [`field_name`](Self::field_name) for each field in order, then
 /// [`finish`](Self::finish). Allocates nothing; what does not fit is cut
 /// (strings of the head) or left out and counted (field names).
-///
-/// ```
-/// use tracering::pipeline::schema::*;
-/// let mut buf = [0u8; 256];
-/// let mut w = CallsiteWriter::new(&mut buf, &CallsiteHead {
-///     id: 1, kind: CallsiteKind::Span, level: Level::Info,
-///     name: "load", target: "app::io", file: Some("src/io.rs"), line: Some(12),
-/// });
-/// w.field_name("path");
-/// let (kind, len) = w.finish();
-/// let Some(Decoded::Callsite(cs)) = decode_record(kind, &buf[..len])? else { panic!() };
-/// assert_eq!((cs.name, cs.target, cs.file, cs.line), ("load", "app::io", Some("src/io.rs"), Some(12)));
-/// # Ok::<(), SchemaError>(())
-/// ```
-pub struct CallsiteWriter<'b> {
+pub(crate) struct CallsiteWriter<'b> {
     list: List<'b>,
 }
 
 impl<'b> CallsiteWriter<'b> {
     /// Writes the head into `buf`.
-    ///
-    /// ```
-    /// use tracering::pipeline::schema::*;
-    /// let mut buf = [0u8; 64];
-    /// let head = CallsiteHead { id: 1, kind: CallsiteKind::Span, level: Level::Debug,
-    ///     name: "s", target: "t", file: None, line: None };
-    /// let (kind, len) = CallsiteWriter::new(&mut buf, &head).finish();
-    /// assert_eq!((kind, len), (RECORD_CALLSITE, 16 + 3 + 3 + 4));
-    /// ```
     pub fn new(buf: &'b mut [u8], head: &CallsiteHead<'_>) -> Self {
         let mut out = Out { buf, len: 0 };
         let mut flags = 0;
@@ -189,16 +169,6 @@ impl<'b> CallsiteWriter<'b> {
 
     /// Adds the next field name; `false` if it did not fit (then it and
     /// every later name are left out and counted).
-    ///
-    /// ```
-    /// use tracering::pipeline::schema::*;
-    /// let mut buf = [0u8; 30];
-    /// let head = CallsiteHead { id: 1, kind: CallsiteKind::Event, level: Level::Info,
-    ///     name: "e", target: "t", file: None, line: None };
-    /// let mut w = CallsiteWriter::new(&mut buf, &head);
-    /// assert!(w.field_name("a"));       // 26 + 3 bytes
-    /// assert!(!w.field_name("b"));      // no room left
-    /// ```
     pub fn field_name(&mut self, name: &str) -> bool {
         let name = cut(name, MAX_STR);
         self.list.item(2 + name.len(), |out| {
@@ -207,28 +177,14 @@ impl<'b> CallsiteWriter<'b> {
     }
 
     /// The record kind and the payload length.
-    ///
-    /// ```
-    /// use tracering::pipeline::schema::*;
-    /// let mut buf = [0u8; 64];
-    /// let head = CallsiteHead { id: 1, kind: CallsiteKind::Event, level: Level::Info,
-    ///     name: "e", target: "t", file: None, line: None };
-    /// assert_eq!(CallsiteWriter::new(&mut buf, &head).finish().0, RECORD_CALLSITE);
-    /// ```
     pub fn finish(self) -> (u16, usize) {
         (RECORD_CALLSITE, self.list.finish())
     }
 }
 
-/// Writes a [`RECORD_THREAD_NAME`] record into `buf` and returns its
+/// Writes a `RECORD_THREAD_NAME` record into `buf` and returns its
 /// length; the name is cut to what fits (`buf` needs at least 10 bytes).
-///
-/// ```
-/// let mut buf = [0u8; 16];
-/// let n = tracering::pipeline::schema::encode_thread_name(&mut buf, 7, "a long thread name");
-/// assert_eq!(n, 16); // cut to 6 bytes
-/// ```
-pub fn encode_thread_name(buf: &mut [u8], tid: u64, name: &str) -> usize {
+pub(crate) fn encode_thread_name(buf: &mut [u8], tid: u64, name: &str) -> usize {
     let mut out = Out { buf, len: 0 };
     if out.put(&tid.to_le_bytes()) {
         let room = out.room().saturating_sub(2);
@@ -262,15 +218,16 @@ pub fn encode_follows_from(buf: &mut [u8], span: u64, follows: u64) -> usize {
 }
 
 /// Writes a value list, after a record's fixed head (see
-/// [`EventWriter`]).
-pub struct ValuesWriter<'b> {
+/// `EventWriter`).
+pub(crate) struct ValuesWriter<'b> {
     list: List<'b>,
     kind: u16,
 }
 
-/// Builds a [`RECORD_EVENT`] record: `EventWriter::new(buf, callsite,
+/// Builds a `RECORD_EVENT` record: `EventWriter::new(buf, callsite,
 /// parent)`, then values, then `finish`.
-pub type EventWriter<'b> = ValuesWriter<'b>;
+#[cfg(test)]
+pub(crate) type EventWriter<'b> = ValuesWriter<'b>;
 
 /// Fits formatted text into the rest of a buffer, cut at a character
 /// boundary.
@@ -309,44 +266,20 @@ impl<'b> ValuesWriter<'b> {
         }
     }
 
-    /// A [`RECORD_EVENT`] record: an event of `callsite` in span `parent`
+    /// A `RECORD_EVENT` record: an event of `callsite` in span `parent`
     /// (0: none).
-    ///
-    /// ```
-    /// let mut buf = [0u8; 32];
-    /// let w = tracering::pipeline::schema::EventWriter::new(&mut buf, 1, 0);
-    /// assert_eq!(w.finish(), (tracering::pipeline::schema::RECORD_EVENT, 20));
-    /// ```
     #[inline]
     pub fn new(buf: &'b mut [u8], callsite: u64, parent: u64) -> Self {
         Self::with_head(buf, RECORD_EVENT, &[callsite, parent])
     }
 
-    /// A [`RECORD_NEW_SPAN`] record: span `span` (not 0) of `callsite`, in
+    /// A `RECORD_NEW_SPAN` record: span `span` (not 0) of `callsite`, in
     /// `parent` (0: none).
-    ///
-    /// ```
-    /// use tracering::pipeline::schema::*;
-    /// let mut buf = [0u8; 64];
-    /// let (k, n) = ValuesWriter::new_span(&mut buf, 9, 0, 2).finish();
-    /// assert!(matches!(decode_record(k, &buf[..n])?, Some(Decoded::NewSpan { span: 9, parent: None, callsite: 2, .. })));
-    /// # Ok::<(), SchemaError>(())
-    /// ```
     pub fn new_span(buf: &'b mut [u8], span: u64, parent: u64, callsite: u64) -> Self {
         Self::with_head(buf, RECORD_NEW_SPAN, &[span, parent, callsite])
     }
 
-    /// A [`RECORD_SPAN_VALUES`] record: values recorded later on `span`.
-    ///
-    /// ```
-    /// use tracering::pipeline::schema::*;
-    /// let mut buf = [0u8; 64];
-    /// let mut w = ValuesWriter::span_values(&mut buf, 9, 2);
-    /// w.value(0, Value::I64(-1));
-    /// let (k, n) = w.finish();
-    /// assert!(matches!(decode_record(k, &buf[..n])?, Some(Decoded::SpanValues { span: 9, callsite: 2, .. })));
-    /// # Ok::<(), SchemaError>(())
-    /// ```
+    /// A `RECORD_SPAN_VALUES` record: values recorded later on `span`.
     pub fn span_values(buf: &'b mut [u8], span: u64, callsite: u64) -> Self {
         Self::with_head(buf, RECORD_SPAN_VALUES, &[span, callsite])
     }
@@ -354,17 +287,6 @@ impl<'b> ValuesWriter<'b> {
     /// Adds a value of field `field`; `false` if it was left out (then every
     /// later value is too). A string is cut to what fits and marked
     /// truncated rather than left out, as long as 5 bytes are left.
-    ///
-    /// ```
-    /// use tracering::pipeline::schema::*;
-    /// let mut buf = [0u8; 30];
-    /// let mut w = EventWriter::new(&mut buf, 1, 0);
-    /// assert!(w.value(0, Value::Str { text: "0123456789", truncated: false }));
-    /// let (k, n) = w.finish();
-    /// let Some(Decoded::Event { values, .. }) = decode_record(k, &buf[..n])? else { panic!() };
-    /// assert_eq!(values.iter().next(), Some((0, Value::Str { text: "01234", truncated: true })));
-    /// # Ok::<(), SchemaError>(())
-    /// ```
     #[inline]
     pub fn value(&mut self, field: u16, v: Value<'_>) -> bool {
         let f = field.to_le_bytes();
@@ -391,46 +313,24 @@ impl<'b> ValuesWriter<'b> {
 
     /// Adds a `u64` value (the same as `value(field, Value::U64(v))`,
     /// inlined for the layer's hot path).
-    ///
-    /// ```
-    /// let mut buf = [0u8; 32];
-    /// let mut w = tracering::pipeline::schema::EventWriter::new(&mut buf, 1, 0);
-    /// assert!(w.u64(0, 7));
-    /// assert!(!w.u64(1, 8)); // 20 + 4 + 11 > 32
-    /// ```
     #[inline(always)]
     pub fn u64(&mut self, field: u16, v: u64) -> bool {
         self.fixed(field.to_le_bytes(), TAG_U64, v.to_le_bytes())
     }
 
     /// Adds an `i64` value.
-    ///
-    /// ```
-    /// let mut buf = [0u8; 64];
-    /// assert!(tracering::pipeline::schema::EventWriter::new(&mut buf, 1, 0).i64(0, -7));
-    /// ```
     #[inline(always)]
     pub fn i64(&mut self, field: u16, v: i64) -> bool {
         self.fixed(field.to_le_bytes(), TAG_I64, v.to_le_bytes())
     }
 
     /// Adds an `f64` value.
-    ///
-    /// ```
-    /// let mut buf = [0u8; 64];
-    /// assert!(tracering::pipeline::schema::EventWriter::new(&mut buf, 1, 0).f64(0, 0.5));
-    /// ```
     #[inline(always)]
     pub fn f64(&mut self, field: u16, v: f64) -> bool {
         self.fixed(field.to_le_bytes(), TAG_F64, v.to_bits().to_le_bytes())
     }
 
     /// Adds a `bool` value.
-    ///
-    /// ```
-    /// let mut buf = [0u8; 64];
-    /// assert!(tracering::pipeline::schema::EventWriter::new(&mut buf, 1, 0).bool(0, true));
-    /// ```
     #[inline(always)]
     pub fn bool(&mut self, field: u16, v: bool) -> bool {
         self.fixed(field.to_le_bytes(), TAG_BOOL, [v as u8])
@@ -461,17 +361,6 @@ impl<'b> ValuesWriter<'b> {
     /// Adds the `Debug` form of a value, formatted in place (no
     /// allocation) and cut to `max` bytes or to what fits, whichever is
     /// less; a cut value is marked truncated. `false` if left out.
-    ///
-    /// ```
-    /// use tracering::pipeline::schema::*;
-    /// let mut buf = [0u8; 64];
-    /// let mut w = EventWriter::new(&mut buf, 1, 0);
-    /// w.debug_value(0, &vec![1, 2, 3], 5);
-    /// let (k, n) = w.finish();
-    /// let Some(Decoded::Event { values, .. }) = decode_record(k, &buf[..n])? else { panic!() };
-    /// assert_eq!(values.iter().next(), Some((0, Value::Str { text: "[1, 2", truncated: true })));
-    /// # Ok::<(), SchemaError>(())
-    /// ```
     pub fn debug_value(&mut self, field: u16, v: &dyn fmt::Debug, max: usize) -> bool {
         let f = field.to_le_bytes();
         self.list.item(5, |out| {

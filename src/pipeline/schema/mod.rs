@@ -16,13 +16,13 @@
 //! # Index events (32 bytes: `timestamp kind aux a b`)
 //! | kind | name | `a` | `b` | `aux` |
 //! |---|---|---|---|---|
-//! | `0xFFFF_0000` | [`EVENT_SPAN_ENTER`] | span id | order word | 0 |
-//! | `0xFFFF_0001` | [`EVENT_SPAN_EXIT`] | span id | order word | 0 |
-//! | `0xFFFF_0002` | [`EVENT_INSTANT`] (an event without fields) | order word | parent span id, 0 = none | 0 |
-//! | `0xFFFF_0003` | [`EVENT_SPAN_CLOSE`] | span id | order word | 0 |
+//! | `0xFFFF_0000` | `EVENT_SPAN_ENTER` | span id | order word | 0 |
+//! | `0xFFFF_0001` | `EVENT_SPAN_EXIT` | span id | order word | 0 |
+//! | `0xFFFF_0002` | `EVENT_INSTANT` (an event without fields) | order word | parent span id, 0 = none | 0 |
+//! | `0xFFFF_0003` | `EVENT_SPAN_CLOSE` | span id | order word | 0 |
 //! | `0xFFFF_0004` | [`EVENT_LOSS`] (a loss marker) | order word, with the records lost in place of the callsite | time of the first loss | index events lost |
 //!
-//! The order word ([`order_word`]) is `callsite id | records_before << 32`:
+//! The order word is `callsite id | records_before << 32`:
 //! the callsite in the low 32 bits, and in the high 32 bits the number of
 //! records the lane had written when the event was written (wrapping), which
 //! places the event exactly among the lane's records (see "Order").
@@ -92,20 +92,19 @@
 //! that created the span; enter, exit and close events carry the callsite
 //! id, so a reader can name them without it. Callsite ids fit in 32 bits.
 //!
+//! A reader decodes what it finds with [`decode_event`] and
+//! [`decode_record`] (or [`decode`] for a trace-file entry); here a span
+//! exit at callsite 3, after the lane's 17th record:
+//!
 //! ```
-//! use tracering::pipeline::schema::{self, Decoded, Value};
-//! let mut buf = [0u8; 128];
-//! let mut w = schema::EventWriter::new(&mut buf, 7, 0);
-//! w.value(0, Value::U64(42));
-//! w.value(1, Value::Str { text: "hi", truncated: false });
-//! let (kind, len) = w.finish();
-//! match schema::decode_record(kind, &buf[..len])? {
-//!     Some(Decoded::Event { callsite: 7, parent: None, values, .. }) => {
-//!         let v: Vec<_> = values.iter().collect();
-//!         assert_eq!(v[0], (0, Value::U64(42)));
-//!     }
-//!     other => panic!("{other:?}"),
-//! }
+//! use tracering::pipeline::{LaneEvent, schema::{self, Decoded}};
+//! let exit = LaneEvent { kind: 0xFFFF_0001, a: 9, b: 3 | 17 << 32, ..Default::default() };
+//! assert_eq!(
+//!     schema::decode_event(&exit)?,
+//!     Some(Decoded::SpanExit { span: 9, callsite: 3, records_before: 17 })
+//! );
+//! // Kinds below the reserved ranges are the application's own.
+//! assert_eq!(schema::decode_event(&LaneEvent { kind: 7, ..Default::default() })?, None);
 //! # Ok::<(), schema::SchemaError>(())
 //! ```
 
@@ -118,27 +117,29 @@ mod encode;
 mod tests;
 
 pub use callsites::{CallsiteInfo, Callsites};
-pub use decode::{
-    decode, decode_event, decode_record, Callsite, Decoded, FieldNames, NameIter, ValueIter, Values,
-};
+pub use decode::{decode, decode_event, decode_record, Callsite, Decoded, FieldNames, Values};
 // The layer and the trace file cut strings as the encoders do.
 pub(crate) use encode::cut;
-pub use encode::{
-    encode_follows_from, encode_thread_name, CallsiteHead, CallsiteWriter, EventWriter,
-    ValuesWriter,
+// The encoders serve the layer (and the lane's loss marker); readers need
+// only the decoder, so they stay inside the crate.
+#[cfg(test)]
+pub(crate) use encode::EventWriter;
+#[cfg_attr(not(all(feature = "tracing", not(loom))), allow(unused_imports))]
+pub(crate) use encode::{
+    encode_follows_from, encode_thread_name, CallsiteHead, CallsiteWriter, ValuesWriter,
 };
 
 /// First reserved index-event kind.
-pub const EVENT_KIND_FIRST: u32 = 0xFFFF_0000;
+pub(crate) const EVENT_KIND_FIRST: u32 = 0xFFFF_0000;
 /// A span was entered on this lane's thread: `a` = span id, `b` = callsite.
-pub const EVENT_SPAN_ENTER: u32 = 0xFFFF_0000;
+pub(crate) const EVENT_SPAN_ENTER: u32 = 0xFFFF_0000;
 /// A span was exited on this lane's thread: `a` = span id, `b` = callsite.
-pub const EVENT_SPAN_EXIT: u32 = 0xFFFF_0001;
+pub(crate) const EVENT_SPAN_EXIT: u32 = 0xFFFF_0001;
 /// An event without fields: `a` = callsite, `b` = parent span (0: none).
-pub const EVENT_INSTANT: u32 = 0xFFFF_0002;
+pub(crate) const EVENT_INSTANT: u32 = 0xFFFF_0002;
 /// A span was closed (its last handle dropped): `a` = span id, `b` =
 /// callsite.
-pub const EVENT_SPAN_CLOSE: u32 = 0xFFFF_0003;
+pub(crate) const EVENT_SPAN_CLOSE: u32 = 0xFFFF_0003;
 /// A loss marker: the lane dropped writes since its last marker. `aux` =
 /// index events lost, `a` = records lost (low half) and the records written
 /// before it (high half), `b` = the time of the first loss (see the module
@@ -146,25 +147,62 @@ pub const EVENT_SPAN_CLOSE: u32 = 0xFFFF_0003;
 pub const EVENT_LOSS: u32 = 0xFFFF_0004;
 
 /// First reserved record kind (`0xFFFF` is the ring's padding marker).
-pub const RECORD_KIND_FIRST: u16 = 0xFF00;
+pub(crate) const RECORD_KIND_FIRST: u16 = 0xFF00;
 /// Callsite metadata.
-pub const RECORD_CALLSITE: u16 = 0xFF00;
+pub(crate) const RECORD_CALLSITE: u16 = 0xFF00;
 /// The name of the lane's thread.
-pub const RECORD_THREAD_NAME: u16 = 0xFF01;
+pub(crate) const RECORD_THREAD_NAME: u16 = 0xFF01;
 /// A new span with its field values.
-pub const RECORD_NEW_SPAN: u16 = 0xFF02;
+pub(crate) const RECORD_NEW_SPAN: u16 = 0xFF02;
 /// An event with field values.
-pub const RECORD_EVENT: u16 = 0xFF03;
+pub(crate) const RECORD_EVENT: u16 = 0xFF03;
 /// Values recorded on an existing span (`Span::record`).
-pub const RECORD_SPAN_VALUES: u16 = 0xFF04;
+pub(crate) const RECORD_SPAN_VALUES: u16 = 0xFF04;
 /// A causal link between two spans (`Span::follows_from`).
-pub const RECORD_FOLLOWS_FROM: u16 = 0xFF06;
+pub(crate) const RECORD_FOLLOWS_FROM: u16 = 0xFF06;
+
+/// What a reserved index-event kind of the `tracing` layer stands for
+/// (`"span enter"`, `"loss marker"`, ...); `None` for any other kind.
+///
+/// ```
+/// use tracering::pipeline::schema;
+/// assert_eq!(schema::event_kind_name(schema::EVENT_LOSS), Some("loss marker"));
+/// assert_eq!(schema::event_kind_name(7), None);
+/// ```
+pub fn event_kind_name(kind: u32) -> Option<&'static str> {
+    Some(match kind {
+        EVENT_SPAN_ENTER => "span enter",
+        EVENT_SPAN_EXIT => "span exit",
+        EVENT_INSTANT => "event",
+        EVENT_SPAN_CLOSE => "span close",
+        EVENT_LOSS => "loss marker",
+        _ => return None,
+    })
+}
+
+/// What a reserved record kind of the `tracing` layer stands for
+/// (`"callsite"`, `"new span"`, ...); `None` for any other kind.
+///
+/// ```
+/// assert_eq!(tracering::pipeline::schema::record_kind_name(0xFF02), Some("new span"));
+/// ```
+pub fn record_kind_name(kind: u16) -> Option<&'static str> {
+    Some(match kind {
+        RECORD_CALLSITE => "callsite",
+        RECORD_THREAD_NAME => "thread name",
+        RECORD_NEW_SPAN => "new span",
+        RECORD_EVENT => "event with fields",
+        RECORD_SPAN_VALUES => "span values",
+        RECORD_FOLLOWS_FROM => "follows from",
+        _ => return None,
+    })
+}
 
 /// Whether an index-event kind is in the reserved range.
 ///
 /// ```
 /// use tracering::pipeline::schema;
-/// assert!(schema::is_reserved_event_kind(schema::EVENT_SPAN_ENTER));
+/// assert!(schema::is_reserved_event_kind(schema::EVENT_LOSS));
 /// assert!(!schema::is_reserved_event_kind(7));
 /// ```
 pub const fn is_reserved_event_kind(kind: u32) -> bool {
@@ -175,7 +213,7 @@ pub const fn is_reserved_event_kind(kind: u32) -> bool {
 ///
 /// ```
 /// use tracering::pipeline::schema;
-/// assert!(schema::is_reserved_record_kind(schema::RECORD_CALLSITE));
+/// assert!(schema::is_reserved_record_kind(0xFF00));
 /// assert!(!schema::is_reserved_record_kind(7));
 /// ```
 pub const fn is_reserved_record_kind(kind: u16) -> bool {
@@ -185,18 +223,7 @@ pub const fn is_reserved_record_kind(kind: u16) -> bool {
 /// The order word of a reserved index event: `callsite` (which must fit in
 /// 32 bits; higher bits are cut) in the low half, `records_before` in the
 /// high half.
-///
-/// ```
-/// use tracering::pipeline::{IndexEvent, schema::{self, Decoded}};
-/// let b = schema::order_word(3, 17);
-/// let e = IndexEvent { kind: schema::EVENT_SPAN_EXIT, a: 9, b, ..Default::default() };
-/// assert_eq!(
-///     schema::decode_event(&e)?,
-///     Some(Decoded::SpanExit { span: 9, callsite: 3, records_before: 17 })
-/// );
-/// # Ok::<(), schema::SchemaError>(())
-/// ```
-pub const fn order_word(callsite: u64, records_before: u32) -> u64 {
+pub(crate) const fn order_word(callsite: u64, records_before: u32) -> u64 {
     (callsite & 0xFFFF_FFFF) | (records_before as u64) << 32
 }
 
@@ -355,4 +382,5 @@ const FLAG_FILE: u8 = 1;
 const FLAG_LINE: u8 = 2;
 
 /// Most bytes of a `str` (its length is a `u16`).
-pub const MAX_STR: usize = u16::MAX as usize;
+#[cfg_attr(not(all(feature = "tracing", not(loom))), allow(dead_code))]
+pub(crate) const MAX_STR: usize = u16::MAX as usize;

@@ -2,7 +2,7 @@
 //! hostile bytes.
 
 use super::*;
-use crate::pipeline::{Entry, IndexEvent};
+use crate::pipeline::{Entry, LaneEvent};
 use proptest::prelude::*;
 
 fn any_value() -> impl Strategy<Value = (u16, Value<'static>)> {
@@ -112,7 +112,7 @@ proptest! {
     fn index_events_round_trip(span in 1u64.., callsite in 0u64..=u32::MAX as u64, before in any::<u32>(), parent in any::<u64>()) {
         let w = order_word(callsite, before);
         for kind in [EVENT_SPAN_ENTER, EVENT_SPAN_EXIT, EVENT_SPAN_CLOSE] {
-            let e = IndexEvent { kind, a: span, b: w, ..Default::default() };
+            let e = LaneEvent { kind, a: span, b: w, ..Default::default() };
             let d = decode_event(&e).unwrap().unwrap();
             let got = match d {
                 Decoded::SpanEnter { span, callsite, records_before }
@@ -122,7 +122,7 @@ proptest! {
             };
             prop_assert_eq!(got, (span, callsite, before));
         }
-        let e = IndexEvent { kind: EVENT_INSTANT, a: w, b: parent, ..Default::default() };
+        let e = LaneEvent { kind: EVENT_INSTANT, a: w, b: parent, ..Default::default() };
         let Some(Decoded::Event { callsite: c, parent: p, values, records_before }) = decode_event(&e).unwrap() else {
             return Err(TestCaseError::fail("not an event"));
         };
@@ -279,14 +279,14 @@ fn malformed_fields_give_typed_errors() {
     bad[11] = 1;
     assert_eq!(decode_record(k, &bad), Err(SchemaError::BadFlags(0)));
     // Index events.
-    let e = IndexEvent {
+    let e = LaneEvent {
         kind: EVENT_SPAN_EXIT,
         aux: 1,
         a: 1,
         ..Default::default()
     };
     assert_eq!(decode_event(&e), Err(SchemaError::BadAux(1)));
-    let e = IndexEvent {
+    let e = LaneEvent {
         kind: EVENT_SPAN_CLOSE,
         ..Default::default()
     };
@@ -437,14 +437,14 @@ fn the_small_surface_works() {
     };
     assert_eq!(decode(&rec), Ok(None));
     assert_eq!(
-        decode_event(&IndexEvent {
+        decode_event(&LaneEvent {
             kind: 5,
             ..Default::default()
         }),
         Ok(None)
     );
     assert_eq!(
-        decode_event(&IndexEvent {
+        decode_event(&LaneEvent {
             kind: 0xFFFF_0010,
             ..Default::default()
         }),
@@ -456,7 +456,7 @@ fn the_small_surface_works() {
 
 #[test]
 fn loss_markers_decode_with_their_counts() {
-    let e = IndexEvent {
+    let e = LaneEvent {
         timestamp: 7,
         kind: EVENT_LOSS,
         aux: u32::MAX,
@@ -473,7 +473,7 @@ fn loss_markers_decode_with_their_counts() {
         }))
     );
     // A marker of nothing lost is still well formed (a reader adds zeros).
-    let e = IndexEvent {
+    let e = LaneEvent {
         kind: EVENT_LOSS,
         ..Default::default()
     };

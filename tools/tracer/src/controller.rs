@@ -64,8 +64,8 @@ fn controller_registry(args: &ControllerArgs, created: &mut bool) -> Result<Regi
     }
     let cfg = RegistryConfig {
         slots: args.slots,
-        index_capacity: args.index,
-        detail_capacity: args.detail,
+        event_capacity: args.index,
+        record_capacity: args.detail,
         mode: if args.flight {
             LaneMode::FlightRecorder
         } else {

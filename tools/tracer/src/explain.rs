@@ -82,7 +82,14 @@ fn sniff(path: &Path) -> Option<String> {
 /// The sentence for `error`, which happened while doing `about`.
 pub fn explain(error: &Error, about: About<'_>) -> String {
     match (about, error) {
-        (About::Trace(path), Error::Trace(TraceError::Io { source, offset: None, .. })) => {
+        (
+            About::Trace(path),
+            Error::Trace(TraceError::Io {
+                source,
+                offset: None,
+                ..
+            }),
+        ) => {
             format!(
                 "cannot open trace {}: {}; check the path",
                 path.display(),
@@ -95,15 +102,14 @@ pub fn explain(error: &Error, about: About<'_>) -> String {
         (About::Trace(path), Error::Trace(TraceError::NotATrace { .. }))
         | (About::Trace(path), Error::Trace(TraceError::Version { .. }))
         | (About::Trace(path), Error::Trace(TraceError::Truncated { offset: 0, .. }))
-        | (About::Trace(path), Error::Trace(TraceError::Corrupt { offset: 0, .. })) => {
-            sniff(path).unwrap_or_else(|| {
+        | (About::Trace(path), Error::Trace(TraceError::Corrupt { offset: 0, .. })) => sniff(path)
+            .unwrap_or_else(|| {
                 format!(
                     "{} is not a tracering trace (it does not start with the trace file \
                      header): give the .trace file that a controller or a FileSink wrote",
                     path.display()
                 )
-            })
-        }
+            }),
         (About::Trace(path), Error::Trace(TraceError::Truncated { offset, .. })) => format!(
             "{} is truncated at byte {offset} (its writer stopped mid-entry, or the copy \
              is incomplete)",

@@ -89,7 +89,7 @@ pub struct ExportArgs {
     pub format: Format,
     /// Process id shown for threads whose lane does not record one (a
     /// trace written entry by entry; a drain's lanes record theirs).
-    #[arg(long, default_value_t = tracering::export::DEFAULT_PID)]
+    #[arg(long, default_value_t = 1)]
     pub pid: u64,
     /// How spans are drawn: per-poll slices on threads, task bars, or both.
     #[arg(long, value_enum, default_value_t = Spans::Both)]

@@ -366,8 +366,8 @@ fn soak(args: &SoakArgs) -> i32 {
     let registry = check(
         Registry::new(RegistryConfig {
             slots: 64,
-            index_capacity: 1024,
-            detail_capacity: 4096,
+            event_capacity: 1024,
+            record_capacity: 4096,
             ..Default::default()
         }),
         "registry",

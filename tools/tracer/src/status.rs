@@ -32,7 +32,7 @@ fn status_rows(name: &str, registry: &Registry) -> Vec<(&'static str, String)> {
             "lane rings",
             format!(
                 "{} events of index, {} bytes of detail each",
-                cfg.index_capacity, cfg.detail_capacity
+                cfg.event_capacity, cfg.record_capacity
             ),
         ),
         (

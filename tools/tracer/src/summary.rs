@@ -11,7 +11,7 @@ use tracering::export::{
     ThreadRef, TraceMeta, Translator,
 };
 use tracering::pipeline::schema::{self, Decoded};
-use tracering::pipeline::{Entry, IndexEvent, LaneId, RefusedThread};
+use tracering::pipeline::{Entry, LaneEvent, LaneId, RefusedThread};
 use tracering::Error;
 
 use crate::explain::{explain, About};
@@ -216,7 +216,7 @@ impl EntryDecoder for Tally {
         out: &mut dyn ExportWriter,
         thread: ThreadRef,
         lane: LaneId,
-        event: &IndexEvent,
+        event: &LaneEvent,
     ) -> Result<bool, Error> {
         self.spans.event(out, thread, lane, event)
     }
@@ -317,30 +317,20 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
 
 /// The name of a `tracing` layer's index-event kind, or `kind K`.
 fn event_kind_name(kind: u32) -> String {
-    let name = match kind {
-        schema::EVENT_SPAN_ENTER => "span enter",
-        schema::EVENT_SPAN_EXIT => "span exit",
-        schema::EVENT_INSTANT => "event",
-        schema::EVENT_SPAN_CLOSE => "span close",
-        schema::EVENT_LOSS => "loss marker",
-        k if schema::is_reserved_event_kind(k) => return format!("layer kind {k:#x}"),
-        k => return format!("kind {k}"),
-    };
-    format!("{name} ({kind:#x})")
+    match schema::event_kind_name(kind) {
+        Some(name) => format!("{name} ({kind:#x})"),
+        None if schema::is_reserved_event_kind(kind) => format!("layer kind {kind:#x}"),
+        None => format!("kind {kind}"),
+    }
 }
 
 /// The name of a `tracing` layer's record kind, or `kind K`.
 fn record_kind_name(kind: u16) -> String {
-    let name = match kind {
-        schema::RECORD_CALLSITE => "callsite",
-        schema::RECORD_THREAD_NAME => "thread name",
-        schema::RECORD_NEW_SPAN => "new span",
-        schema::RECORD_EVENT => "event with fields",
-        schema::RECORD_SPAN_VALUES => "span values",
-        k if schema::is_reserved_record_kind(k) => return format!("layer kind {k:#x}"),
-        k => return format!("kind {k}"),
-    };
-    format!("{name} ({kind:#x})")
+    match schema::record_kind_name(kind) {
+        Some(name) => format!("{name} ({kind:#x})"),
+        None if schema::is_reserved_record_kind(kind) => format!("layer kind {kind:#x}"),
+        None => format!("kind {kind}"),
+    }
 }
 
 /// A duration in nanoseconds with a unit that keeps 3 or 4 digits.
@@ -595,15 +585,9 @@ mod tests {
 
     #[test]
     fn layer_kinds_have_names() {
-        assert_eq!(
-            event_kind_name(schema::EVENT_SPAN_ENTER),
-            "span enter (0xffff0000)"
-        );
+        assert_eq!(event_kind_name(0xFFFF_0000), "span enter (0xffff0000)");
         assert_eq!(event_kind_name(7), "kind 7");
-        assert_eq!(
-            record_kind_name(schema::RECORD_CALLSITE),
-            "callsite (0xff00)"
-        );
+        assert_eq!(record_kind_name(0xFF00), "callsite (0xff00)");
         assert_eq!(record_kind_name(2), "kind 2");
     }
 }

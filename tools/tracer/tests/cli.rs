@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use tracering::pipeline::{FileSink, IndexEvent, LaneId, Registry, RegistryConfig, Sink};
+use tracering::pipeline::{FileSink, LaneEvent, LaneId, Registry, RegistryConfig, Sink};
 use tracering::Region;
 
 /// The `tracer` binary, through `TRACERING_TEST_RUNNER` when set (QEMU).
@@ -50,7 +50,7 @@ fn s(p: &Path) -> &str {
 /// A small trace of 20 index events on two lanes.
 fn small_trace(path: &Path) {
     let mut sink = FileSink::create(path).unwrap();
-    let base = tracering::now_ns();
+    let base = tracering::clock::now_ns();
     for i in 0..20u64 {
         let lane = LaneId {
             slot: (i % 2) as u32,
@@ -58,7 +58,7 @@ fn small_trace(path: &Path) {
             thread: 100 + i % 2,
             pid: 0,
         };
-        let e = IndexEvent {
+        let e = LaneEvent {
             timestamp: base + i * 10,
             kind: 7,
             a: i,

@@ -13,7 +13,7 @@ use tracering::export::{
 };
 use tracering::export::{FxtSink, JsonSink};
 use tracering::pipeline::{
-    Drain, FileSink, IndexEvent, LaneId, Registry, RegistryConfig, Sink, TraceReader,
+    Drain, FileSink, LaneEvent, LaneId, Registry, RegistryConfig, Sink, TraceReader,
 };
 use tracering::{Error, Record, RecordRing};
 
@@ -384,11 +384,11 @@ fn known_trace(name: &str) -> PathBuf {
     ];
     let (mut w, mut r) = RecordRing::with_capacity(1 << 16).unwrap().split();
     let long_text = "é".repeat(700); // 1400 bytes: cut to 1024
-    let base = tracering::now_ns();
+    let base = tracering::clock::now_ns();
     let payloads: [&[u8]; 4] = [b"hello", &[0xff, 0, 1], &[0xfe; 100], long_text.as_bytes()];
     for i in 0..40u64 {
         let lane = lanes[(i % 3) as usize];
-        let e = IndexEvent {
+        let e = LaneEvent {
             timestamp: base + i * 1_234 + (i % 3),
             kind: (i % 4) as u32 + 1,
             aux: i as u32,
@@ -440,7 +440,7 @@ fn expected_for(path: &Path) -> Value {
                 let (name, args) = if event.kind == tracering::pipeline::schema::EVENT_LOSS {
                     // A lane's loss marker, drawn where the loss happened.
                     (
-                        tracering::export::LOSS_NAME.to_string(),
+                        "events lost".to_string(),
                         json!({"events": event.aux, "records": event.a & 0xFFFF_FFFF, "since": event.b}),
                     )
                 } else {
@@ -881,7 +881,7 @@ impl<A: Sink, B: Sink> Sink for Tee<A, B> {
         self.0.timebase(t)?;
         self.1.timebase(t)
     }
-    fn event(&mut self, lane: LaneId, e: &IndexEvent) -> Result<(), Error> {
+    fn event(&mut self, lane: LaneId, e: &LaneEvent) -> Result<(), Error> {
         self.0.event(lane, e)?;
         self.1.event(lane, e)
     }
@@ -910,8 +910,8 @@ fn sinks_export_straight_from_a_running_drain() {
     let sink = Tee(FileSink::create(&trace).unwrap(), Tee(fxt_sink, json_sink));
     let registry = Registry::new(RegistryConfig {
         slots: 8,
-        index_capacity: 64, // small: some drops are likely
-        detail_capacity: 4096,
+        event_capacity: 64, // small: some drops are likely
+        record_capacity: 4096,
         ..Default::default()
     })
     .unwrap();
@@ -967,8 +967,8 @@ fn summary_totals_losses_per_thread_from_markers_and_drop_reports() {
         thread,
         pid: 0,
     };
-    let base = tracering::now_ns();
-    let marker = |ts: u64, events: u32, records: u64| IndexEvent {
+    let base = tracering::clock::now_ns();
+    let marker = |ts: u64, events: u32, records: u64| LaneEvent {
         timestamp: ts,
         kind: tracering::pipeline::schema::EVENT_LOSS,
         aux: events,

@@ -1,0 +1,26 @@
+//! The fixed-size event of a lane's index ring: plain data that the lanes
+//! write, the drain hands its sinks, the trace file stores and the exports
+//! read. It lives apart from the registry so that those readers need
+//! nothing of the registry.
+
+/// A fixed-size event for a lane's index ring: 32 bytes, one half line.
+///
+/// ```
+/// assert_eq!(core::mem::size_of::<tracering::pipeline::LaneEvent>(), 32);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct LaneEvent {
+    /// When it happened. A lane writes raw [`ticks`](crate::clock::ticks);
+    /// the drain hands its sink nanoseconds on `CLOCK_MONOTONIC` (see
+    /// [`clock`](crate::clock)).
+    pub timestamp: u64,
+    /// The caller's event kind.
+    pub kind: u32,
+    /// A free 32-bit field (a CPU number, a nesting depth, ...).
+    pub aux: u32,
+    /// First argument.
+    pub a: u64,
+    /// Second argument.
+    pub b: u64,
+}
