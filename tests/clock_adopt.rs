@@ -138,7 +138,10 @@ fn an_explicit_fallback_request_wins_over_the_creator() {
     if is_monotonic(clock::source()) {
         assert!(line.starts_with("attached source=Monotonic("), "{line}");
     } else {
-        assert!(line.starts_with("refused Attach(ClockSource {"), "{line}");
+        assert!(
+            line.starts_with("refused Build(Attach(ClockSource {"),
+            "{line}"
+        );
     }
 }
 

@@ -14,7 +14,7 @@ use crate::clock::Timebase;
 use crate::error::{Error, PipelineError, TraceError};
 use crate::pipeline::schema::{self, Decoded};
 use crate::pipeline::{Batch, LaneEvent, LaneId, RefusedThread, Sink};
-use crate::Record;
+use crate::record::Record;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};

@@ -43,7 +43,7 @@
 
 use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
 use super::tasks::{SpanStyle, Tasks};
-use super::translate::{EntryDecoder, TraceMeta};
+use super::translate::{EntryDecoder, TraceMeta, Translator};
 use crate::error::Error;
 use crate::pipeline::schema::{self, Callsites, Decoded, SchemaError, Value, Values};
 use crate::pipeline::{Entry, LaneEvent, LaneId};
@@ -566,6 +566,27 @@ impl EntryDecoder for SpanDecoder {
             }
         }
         self.tasks.end_of_trace(out, &self.callsites)
+    }
+}
+
+// The translation most users want lives beside its decoder, so that the
+// translator's module needs nothing of this one.
+impl Translator<SpanDecoder> {
+    /// The translation of the `tracing` layer's traces: its spans and
+    /// events by [`SpanDecoder`], every other entry by the default
+    /// translation.
+    ///
+    /// ```
+    /// assert_eq!(tracering::export::Translator::new().events_written(), 0);
+    /// ```
+    pub fn new() -> Self {
+        Self::with_decoder(SpanDecoder::default())
+    }
+}
+
+impl Default for Translator<SpanDecoder> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

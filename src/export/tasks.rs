@@ -49,13 +49,14 @@
 //! lost; a non-numeric field with the prefix is only an argument.
 
 use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
+use crate::error::Error;
 use crate::pipeline::schema::{Callsites, Decoded, Value};
-use crate::Error;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-/// The prefix of an event field that is also a counter sample (see the
-/// [module docs](self)).
+/// The prefix of an event field that is also a counter sample: a numeric
+/// field `counter.<name>` of an event draws a sample on the process's
+/// counter track `<name>`, and stays an argument of the event too.
 ///
 /// ```
 /// assert_eq!(tracering::export::COUNTER_PREFIX, "counter.");

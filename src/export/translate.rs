@@ -2,7 +2,7 @@
 //! [`Entry`] (read from a file, or handed to a sink by a drain) into
 //! [`ExportEvent`]s, and [`EntryDecoder`] is where a decoder of reserved
 //! kinds plugs in. [`Translator::new`] decodes the `tracing` layer's kinds
-//! ([`SpanDecoder`]); [`Translator::with_decoder`] takes another decoder,
+//! ([`SpanDecoder`](super::SpanDecoder)); [`Translator::with_decoder`] takes another decoder,
 //! or [`NoDecoder`] for the default translation alone.
 //!
 //! # The default translation
@@ -29,7 +29,6 @@
 //! before any event.
 
 use super::model::{Arg, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
-use super::spans::SpanDecoder;
 use crate::error::Error;
 use crate::pipeline::{schema, Entry, LaneEvent, LaneId};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -412,7 +411,7 @@ impl ExportWriter for Counting<'_> {
 
 /// Turns trace entries into [`ExportEvent`]s for an [`ExportWriter`],
 /// through an [`EntryDecoder`] for reserved kinds (see the module docs):
-/// the `tracing` layer's spans and events ([`SpanDecoder`]) unless
+/// the `tracing` layer's spans and events ([`SpanDecoder`](super::SpanDecoder)) unless
 /// [`with_decoder`](Self::with_decoder) says otherwise.
 ///
 /// ```
@@ -439,7 +438,7 @@ impl ExportWriter for Counting<'_> {
 /// # std::fs::remove_file(&path).ok();
 /// # Ok::<(), tracering::Error>(())
 /// ```
-pub struct Translator<D = SpanDecoder> {
+pub struct Translator<D> {
     decoder: D,
     pid: u64,
     meta: TraceMeta,
@@ -462,25 +461,6 @@ impl<D> std::fmt::Debug for Translator<D> {
             .field("events", &self.events)
             .field("meta", &self.meta)
             .finish_non_exhaustive()
-    }
-}
-
-impl Translator<SpanDecoder> {
-    /// The translation of the `tracing` layer's traces: its spans and
-    /// events by [`SpanDecoder`], every other entry by the default
-    /// translation.
-    ///
-    /// ```
-    /// assert_eq!(tracering::export::Translator::new().events_written(), 0);
-    /// ```
-    pub fn new() -> Self {
-        Self::with_decoder(SpanDecoder::default())
-    }
-}
-
-impl Default for Translator<SpanDecoder> {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -847,7 +827,7 @@ impl<D: EntryDecoder> Translator<D> {
     }
 
     /// The end of the entries: the decoder writes what it still owes (a
-    /// [`SpanDecoder`] ends the slices still open, whose exits were lost,
+    /// [`SpanDecoder`](super::SpanDecoder) ends the slices still open, whose exits were lost,
     /// so that the export nests). Call it once, after the last
     /// [`entry`](Self::entry) and before the writer's
     /// [`finish`](ExportWriter::finish); [`ExportSink::finish`](super::ExportSink::finish)
@@ -855,11 +835,12 @@ impl<D: EntryDecoder> Translator<D> {
     ///
     /// ```
     /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, Translator};
-    /// use tracering::pipeline::{schema, Entry, LaneEvent, LaneId};
+    /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
     /// let mut json = JsonWriter::new(Vec::new());
     /// let mut t = Translator::new();
     /// t.start(&mut json, &ClockInfo::nanoseconds())?;
-    /// let enter = LaneEvent { timestamp: 5, kind: schema::EVENT_SPAN_ENTER, a: 1, b: 1, ..Default::default() };
+    /// // The layer's span enter (kind 0xFFFF_0000) of span 1, callsite 1.
+    /// let enter = LaneEvent { timestamp: 5, kind: 0xFFFF_0000, a: 1, b: 1, ..Default::default() };
     /// t.entry(&mut json, &Entry::Event { lane: LaneId::default(), event: enter })?; // its exit was lost
     /// t.end_of_trace(&mut json)?;
     /// json.finish()?;

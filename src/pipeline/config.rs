@@ -43,7 +43,7 @@ pub struct RegistryConfig {
 ///   out stops waiting (drops at once) until its ring has room again, so a
 ///   thread loses at most one `timeout` per stall of the drain. A closed
 ///   registry (a stopping drain) is not waited for, and a write made on
-///   the drain's own thread is refused ([`Error::DrainThread`](crate::Error::DrainThread)) rather
+///   the drain's own thread is refused ([`PipelineError::DrainThread`](crate::PipelineError::DrainThread)) rather
 ///   than waiting on itself. A zero timeout is valid: wake the drain, try
 ///   once more, drop. The default of the
 ///   `tracing` layer's `LayerConfig` (file capture) is `Wait`.
@@ -79,7 +79,7 @@ pub struct RegistryConfig {
 /// let reg = Registry::new(cfg)?;
 /// for i in 0..16 { reg.emit(1, i, 0)?; }
 /// // No drain runs: the 17th write waits 5 ms, then is dropped and counted.
-/// assert_eq!(reg.emit(1, 16, 0), Err(tracering::Error::Full));
+/// assert_eq!(reg.emit(1, 16, 0), Err(tracering::Error::Ring(tracering::RingError::Full)));
 /// assert!(Registry::new(RegistryConfig {
 ///     on_full: FullPolicy::Wait { timeout: FullPolicy::MAX_WAIT * 2 },
 ///     ..Default::default()

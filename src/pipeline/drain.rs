@@ -31,8 +31,9 @@
 //!   which `emitted == persisted + dropped` holds exactly.
 
 use super::lane_event::LaneEvent;
+use super::lane_event::LaneId;
 use super::registry::{Inner, Registry};
-use super::sink::{Batch, LaneId, Sink};
+use super::sink::{Batch, Sink};
 use super::slot::{Slot, State};
 use super::wake;
 use crate::arch;

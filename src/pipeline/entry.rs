@@ -2,8 +2,7 @@
 //! lends it, a [`CallbackSink`](super::CallbackSink) receives it and the
 //! export translates it.
 
-use super::lane_event::LaneEvent;
-use super::sink::LaneId;
+use super::lane_event::{LaneEvent, LaneId};
 use crate::clock::Timebase;
 
 /// One entry of a trace, borrowed from whoever holds its bytes: the

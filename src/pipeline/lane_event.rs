@@ -1,5 +1,5 @@
-//! The fixed-size event of a lane's index ring: plain data that the lanes
-//! write, the drain hands its sinks, the trace file stores and the exports
+//! The fixed-size event of a lane's index ring, and the id of a lane:
+//! plain data that the lanes write, the drain hands its sinks, the trace file stores and the exports
 //! read. It lives apart from the registry so that those readers need
 //! nothing of the registry.
 
@@ -23,4 +23,17 @@ pub struct LaneEvent {
     pub a: u64,
     /// Second argument.
     pub b: u64,
+}
+
+/// Which lane an entry came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LaneId {
+    /// Registry slot.
+    pub slot: u32,
+    /// Registration count of the slot: a recycled slot is a new lane.
+    pub generation: u64,
+    /// OS thread id of the producer.
+    pub thread: u64,
+    /// Process id of the producer (0: unknown).
+    pub pid: u32,
 }

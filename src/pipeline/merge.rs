@@ -15,8 +15,8 @@
 
 use super::entry::Entry;
 use super::lane_event::LaneEvent;
+use super::lane_event::LaneId;
 use super::schema;
-use super::sink::LaneId;
 use crate::clock::TickScale;
 use std::collections::{HashMap, VecDeque};
 

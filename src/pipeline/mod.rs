@@ -33,10 +33,10 @@ pub use config::{FullPolicy, LaneMode, RegistryConfig};
 pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
 pub use entry::Entry;
 pub use lane::Lane;
-pub use lane_event::LaneEvent;
+pub use lane_event::{LaneEvent, LaneId};
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
 pub use registry::{LaneStatus, Registry, RegistryStats, SlotState};
-pub use sink::{Batch, CallbackSink, LaneId, NullSink, RefusedThread, Sink};
+pub use sink::{Batch, CallbackSink, NullSink, RefusedThread, Sink};
 pub use snapshot::{LaneSnapshot, SnapshotReport, Snapshotter};
 pub use trace::{FileSink, TraceReader};

@@ -3,23 +3,10 @@
 //! binary trace file.
 
 use super::entry::Entry;
-use super::lane_event::LaneEvent;
+use super::lane_event::{LaneEvent, LaneId};
 use crate::clock::TickScale;
 use crate::error::Error;
 use crate::record::Record;
-
-/// Which lane an entry came from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct LaneId {
-    /// Registry slot.
-    pub slot: u32,
-    /// Registration count of the slot: a recycled slot is a new lane.
-    pub generation: u64,
-    /// OS thread id of the producer.
-    pub thread: u64,
-    /// Process id of the producer (0: unknown).
-    pub pid: u32,
-}
 
 /// One visit's worth of a lane, as the drain copied it out of the rings:
 /// what a [`Sink`] that [takes batches](Sink::takes_batches) receives.

@@ -4,8 +4,9 @@
 
 use super::config::LaneMode;
 use super::lane_event::LaneEvent;
+use super::lane_event::LaneId;
 use super::registry::Registry;
-use super::sink::{LaneId, Sink};
+use super::sink::Sink;
 use super::slot::State;
 use crate::clock::{self, TickConverter};
 use crate::error::{AttachError, BuildError, Corruption, Error, RingError};

@@ -42,8 +42,9 @@
 
 use super::entry::Entry;
 use super::lane_event::LaneEvent;
+use super::lane_event::LaneId;
 use super::merge::{parse_records, BatchOrder, Merge};
-use super::sink::{Batch, LaneId, RefusedThread, Sink};
+use super::sink::{Batch, RefusedThread, Sink};
 use crate::clock::{ClockMode, ClockSource, TickScale, Timebase};
 use crate::error::{Error, TraceError};
 use crate::record::format::framed;

@@ -365,7 +365,7 @@ pub enum Decoded<'a> {
         /// The values recorded.
         values: Values<'a>,
     },
-    /// [`RECORD_FOLLOWS_FROM`]: `span` follows from `follows`.
+    /// A follows-from record (kind `0xFF06`): `span` follows from `follows`.
     FollowsFrom {
         /// The span that was caused.
         span: u64,

@@ -194,18 +194,8 @@ pub(crate) fn encode_thread_name(buf: &mut [u8], tid: u64, name: &str) -> usize 
 }
 
 /// Writes a [`RECORD_FOLLOWS_FROM`] record into `buf` (`span` follows from
-/// `follows`) and returns its length: 16, or 0 if `buf` is shorter.
-///
-/// ```
-/// use tracering::pipeline::schema::{self, Decoded};
-/// let mut buf = [0u8; 16];
-/// let n = schema::encode_follows_from(&mut buf, 9, 4);
-/// assert_eq!(
-///     schema::decode_record(schema::RECORD_FOLLOWS_FROM, &buf[..n])?,
-///     Some(Decoded::FollowsFrom { span: 9, follows: 4 })
-/// );
-/// # Ok::<(), schema::SchemaError>(())
-/// ```
+/// `follows`) and returns its length: 16, or 0 if `buf` is shorter
+/// (schema/tests.rs reads it back).
 pub fn encode_follows_from(buf: &mut [u8], span: u64, follows: u64) -> usize {
     match buf.get_mut(..16) {
         Some(head) => {

@@ -491,3 +491,18 @@ fn loss_markers_decode_with_their_counts() {
     );
     assert!(is_reserved_event_kind(EVENT_LOSS));
 }
+
+#[test]
+fn a_follows_from_record_reads_back() {
+    let mut buf = [0u8; 16];
+    let n = super::encode_follows_from(&mut buf, 9, 4);
+    assert_eq!(n, 16);
+    assert_eq!(
+        super::decode_record(super::RECORD_FOLLOWS_FROM, &buf[..n]),
+        Ok(Some(Decoded::FollowsFrom {
+            span: 9,
+            follows: 4
+        }))
+    );
+    assert_eq!(super::encode_follows_from(&mut buf[..15], 9, 4), 0);
+}
