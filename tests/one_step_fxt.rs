@@ -14,25 +14,12 @@ use tracing::dispatcher::{self, Dispatch};
 use tracing::{debug, info, info_span, warn};
 use tracing_subscriber::prelude::*;
 
+#[path = "common/fxt_reader.rs"]
+mod fxt_reader;
+use fxt_reader::have_fxt;
+
 fn temp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("tracering-one-step-{}-{name}", std::process::id()))
-}
-
-/// Whether python3 can import the `fxt` reader (required when
-/// TRACERING_REQUIRE_FXT is set, as CI sets it).
-fn have_fxt() -> bool {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import fxt"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("TRACERING_REQUIRE_FXT").is_none(),
-            "the PyPI package fxt is required here"
-        );
-        eprintln!("python3 -c 'import fxt' failed: the external FXT check is skipped");
-    }
-    ok
 }
 
 /// Reads each FXT file given and prints what it shows, per thread, minus

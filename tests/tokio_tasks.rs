@@ -16,6 +16,10 @@
 #[path = "../examples/trace_tokio.rs"]
 mod trace_tokio;
 
+#[path = "common/fxt_reader.rs"]
+mod fxt_reader;
+use fxt_reader::have_fxt;
+
 const CHECK: &str = r#"
 import sys
 from collections import defaultdict
@@ -116,23 +120,6 @@ assert [v for _, v in samples] == list(range(1, tasks + 1)), samples[:5]
 print(f"fxt: {len(bars)} task bars, widest task on {spread} threads, "
       f"{follows} follows_from and {spawns} spawn arrows, {len(samples)} counter samples")
 "#;
-
-/// Whether python3 can import the `fxt` reader (required when
-/// TRACERING_REQUIRE_FXT is set).
-fn have_fxt() -> bool {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import fxt"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("TRACERING_REQUIRE_FXT").is_none(),
-            "the PyPI package fxt is required here"
-        );
-        eprintln!("python3 -c 'import fxt' failed: the external FXT check is skipped");
-    }
-    ok
-}
 
 #[test]
 #[cfg_attr(miri, ignore = "a tokio runtime")]

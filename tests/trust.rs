@@ -16,6 +16,10 @@ use tracing::dispatcher::{self, Dispatch};
 use tracing::{info, info_span};
 use tracing_subscriber::prelude::*;
 
+#[path = "common/fxt_reader.rs"]
+mod fxt_reader;
+use fxt_reader::have_fxt;
+
 /// Iterations per thread: the issue's 200 k in release builds, a tenth in
 /// debug builds (the layer is ten times slower unoptimised).
 const JOBS: u64 = if cfg!(debug_assertions) {
@@ -34,23 +38,6 @@ fn export(trc: &std::path::Path, out: &mut dyn ExportWriter) {
     let mut t = Translator::with_decoder(SpanDecoder::default());
     let done = tracering::export::convert_with(trc, &mut t, out).unwrap();
     assert_eq!(done.stopped, None);
-}
-
-/// Whether python3 can import the `fxt` reader (required when
-/// TRACERING_REQUIRE_FXT is set).
-fn have_fxt() -> bool {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import fxt"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("TRACERING_REQUIRE_FXT").is_none(),
-            "the PyPI package fxt is required here"
-        );
-        eprintln!("python3 -c 'import fxt' failed: the external FXT check is skipped");
-    }
-    ok
 }
 
 const CHECK: &str = r#"
