@@ -57,7 +57,7 @@ use crate::sync::atomic::{AtomicU32, AtomicU64};
 #[cfg(loom)]
 use crate::sync::construct_in_place;
 use crate::sync::Arc;
-use core::any::Any;
+use core::any::{Any, TypeId};
 use core::cell::{Cell, RefCell};
 use core::ptr::NonNull;
 
@@ -817,22 +817,30 @@ impl Registry {
                 Some(i) => i,
                 None => {
                     let mut lane = self.register()?;
-                    let state = Box::new(init(&mut lane));
+                    let state: Box<dyn Any> = Box::new(init(&mut lane));
                     lanes.push(CachedLane {
                         registry: id,
                         owner,
                         lane,
+                        state_type: TypeId::of::<X>(),
                         state,
                     });
                     lanes.len() - 1
                 }
             };
             let c = &mut lanes[i];
-            match c.state.downcast_mut::<X>() {
-                Some(state) => Ok(f(&mut c.lane, state)),
-                // Not reached: an owner keeps one type of state.
-                None => Err(Error::Pipeline(PipelineError::Reentrant)),
+            // An owner keeps one type of state, so this holds; the check
+            // compares two constants' worth of bits, without the virtual
+            // `type_id` call of `downcast_mut`.
+            if c.state_type != TypeId::of::<X>() {
+                return Err(Error::Pipeline(PipelineError::Reentrant));
             }
+            let state: *mut dyn Any = &mut *c.state;
+            // SAFETY: the box holds an `X` (its type id, taken when it was
+            // made, was just compared), and the pointer is derived from
+            // the box's own exclusive borrow, as `downcast_mut` derives it.
+            let state = unsafe { &mut *state.cast::<X>() };
+            Ok(f(&mut c.lane, state))
         });
         match r {
             Ok(r) => r,
@@ -1295,8 +1303,9 @@ struct CachedLane {
     owner: u64,
     lane: Lane,
     /// The owner's per-thread state (`()` for the registry's own writes,
-    /// which is no allocation).
+    /// which is no allocation), and its type.
     state: Box<dyn Any>,
+    state_type: TypeId,
 }
 
 std::thread_local! {
