@@ -610,7 +610,7 @@ impl Visit for Recorder<'_, '_> {
     }
 
     fn record_str(&mut self, f: &Field, v: &str) {
-        let text = schema::cut(v, self.max);
+        let text = crate::text::cut(v, self.max);
         self.w.value(
             index(f),
             Value::Str {

@@ -121,6 +121,7 @@ mod region;
 mod ring;
 mod ring_hooks;
 mod sync;
+mod text;
 
 /// The plain-data traits that shared-memory rings require (`Pod`, `Zeroable`,
 /// and their derives), re-exported so that users need no second dependency.

@@ -92,14 +92,7 @@ const MIN_STRING_SLOTS: usize = 64;
 
 /// Cuts `s` to at most [`MAX_STRING`] bytes, at a character boundary.
 fn clip(s: &str) -> &str {
-    if s.len() <= MAX_STRING {
-        return s;
-    }
-    let mut end = MAX_STRING;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    crate::text::cut(s, MAX_STRING)
 }
 
 /// A small multiply-rotate hasher (the Firefox/rustc "Fx" recipe): the

@@ -793,12 +793,9 @@ impl<D: EntryDecoder> Translator<D> {
         text.clear();
         let (key, cut) = match std::str::from_utf8(payload) {
             Ok(s) => {
-                let mut end = s.len().min(MAX_PAYLOAD_TEXT);
-                while !s.is_char_boundary(end) {
-                    end -= 1;
-                }
-                text.push_str(&s[..end]);
-                ("payload", end < s.len())
+                let shown = crate::text::cut(s, MAX_PAYLOAD_TEXT);
+                text.push_str(shown);
+                ("payload", shown.len() < s.len())
             }
             Err(_) => {
                 for b in payload.iter().take(MAX_PAYLOAD_HEX) {

@@ -1182,11 +1182,8 @@ impl Inner {
             let thread = std::thread::current();
             let full = thread.name().unwrap_or("");
             // Cut at a character boundary, so the name stays UTF-8.
-            let mut cut = full.len().min(name.len());
-            while !full.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            name[..cut].copy_from_slice(&full.as_bytes()[..cut]);
+            let kept = crate::text::cut(full, name.len()).as_bytes();
+            name[..kept.len()].copy_from_slice(kept);
             let word = |k: usize| {
                 let mut w = [0u8; 8];
                 w.copy_from_slice(&name[8 * k..8 * k + 8]);

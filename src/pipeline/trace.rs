@@ -280,12 +280,12 @@ impl Sink for FileSink {
     }
 
     fn process(&mut self, pid: u32, name: &str) -> Result<(), Error> {
-        let name = crate::pipeline::schema::cut(name, MAX_NAME);
+        let name = crate::text::cut(name, MAX_NAME);
         self.block(TAG_PROCESS, 0, &[&pid.to_le_bytes(), name.as_bytes()])
     }
 
     fn refused(&mut self, t: &RefusedThread) -> Result<(), Error> {
-        let name = crate::pipeline::schema::cut(&t.name, MAX_NAME);
+        let name = crate::text::cut(&t.name, MAX_NAME);
         let mut head = [0u8; 16];
         head[..4].copy_from_slice(&t.pid.to_le_bytes());
         head[8..].copy_from_slice(&t.tid.to_le_bytes());

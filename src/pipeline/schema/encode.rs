@@ -40,18 +40,7 @@ impl Out<'_> {
     }
 }
 
-/// The longest prefix of `s` of at most `max` bytes that ends on a
-/// character boundary.
-pub(crate) fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while end > 0 && !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+use crate::text::cut;
 
 /// The list part shared by the writers: a count, an omitted count, items.
 struct List<'b> {

@@ -118,8 +118,6 @@ mod tests;
 
 pub use callsites::{CallsiteInfo, Callsites};
 pub use decode::{decode, decode_event, decode_record, Callsite, Decoded, FieldNames, Values};
-// The layer and the trace file cut strings as the encoders do.
-pub(crate) use encode::cut;
 // The encoders serve the layer (and the lane's loss marker); readers need
 // only the decoder, so they stay inside the crate.
 #[cfg(test)]
