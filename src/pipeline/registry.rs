@@ -1334,3 +1334,44 @@ fn spread(x: u64) -> u64 {
     let x = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     x ^ (x >> 31)
 }
+
+#[cfg(all(test, not(loom)))]
+mod lane_cache_tests {
+    use super::*;
+
+    /// Each owner keeps its own state beside its own lane, across calls,
+    /// and a state of the wrong type is refused rather than reinterpreted.
+    #[test]
+    fn owners_keep_their_state_beside_their_lane() {
+        let reg = Registry::new(RegistryConfig {
+            slots: 4,
+            event_capacity: 16,
+            record_capacity: 4096,
+            ..Default::default()
+        })
+        .unwrap();
+        for i in 1..=3u64 {
+            let seen = reg
+                .with_owned_lane(
+                    7,
+                    |_| vec![0u64],
+                    |_, s: &mut Vec<u64>| {
+                        s.push(i);
+                        s.iter().sum::<u64>()
+                    },
+                )
+                .unwrap();
+            assert_eq!(seen, i * (i + 1) / 2);
+        }
+        let other = reg
+            .with_owned_lane(8, |_| 100u32, |_, s: &mut u32| *s)
+            .unwrap();
+        assert_eq!(other, 100);
+        assert_eq!(
+            reg.with_owned_lane(7, |_| 0u32, |_, s: &mut u32| *s),
+            Err(Error::Pipeline(PipelineError::Reentrant))
+        );
+        reg.forget_lane(7);
+        reg.forget_lane(8);
+    }
+}
