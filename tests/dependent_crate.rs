@@ -11,6 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "common/fxt_reader.rs"]
+mod fxt_reader;
+use fxt_reader::{have_fxt, run_python};
+
 const MANIFEST: &str = r#"[package]
 name = "tracering-dependent"
 version = "0.0.0"
@@ -122,28 +126,8 @@ fn a_crate_with_only_tracering_derives_pod_and_traces_to_fxt() {
     );
     assert!(std::fs::metadata(&fxt).unwrap().len() > 0);
 
-    let have_fxt = Command::new("python3")
-        .args(["-c", "import fxt"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have_fxt {
-        assert!(
-            std::env::var_os("TRACERING_REQUIRE_FXT").is_none(),
-            "the PyPI package fxt is required here"
-        );
-        eprintln!("python3 -c 'import fxt' failed: the external FXT check is skipped");
-    } else {
-        let check = Command::new("python3")
-            .args(["-c", CHECK])
-            .arg(&fxt)
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&check.stdout),
-            String::from_utf8_lossy(&check.stderr)
-        );
+    if have_fxt() {
+        run_python(CHECK, [&fxt]);
     }
     std::fs::remove_dir_all(&dir).ok();
 }

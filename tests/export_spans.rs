@@ -19,6 +19,10 @@ use tracing::dispatcher::{self, Dispatch};
 use tracing::{info, info_span};
 use tracing_subscriber::prelude::*;
 
+#[path = "common/fxt_reader.rs"]
+mod fxt_reader;
+use fxt_reader::{have_fxt, run_python};
+
 fn temp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!(
         "tracering-export-spans-{name}-{}",
@@ -158,17 +162,7 @@ fn spans_and_events_export_with_their_names_fields_and_threads() {
     ));
     export(&trc, &mut w);
     drop(w);
-    let have_fxt = std::process::Command::new("python3")
-        .args(["-c", "import fxt"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have_fxt {
-        assert!(
-            std::env::var_os("TRACERING_REQUIRE_FXT").is_none(),
-            "the PyPI package fxt is required here"
-        );
-        eprintln!("python3 -c 'import fxt' failed: the external FXT check is skipped");
-    } else {
+    if have_fxt() {
         let script = r#"
 import sys
 from fxt.reader import parse_records
@@ -186,17 +180,7 @@ assert {'exporter-0', 'exporter-1'} <= names, names
 transform_records_to_spans(recs)
 print('fxt: ok')
 "#;
-        let out = std::process::Command::new("python3")
-            .args(["-c", script])
-            .arg(&fxt)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_python(script, [&fxt]);
     }
     std::fs::remove_file(&trc).ok();
     std::fs::remove_file(&fxt).ok();

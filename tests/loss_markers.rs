@@ -24,6 +24,10 @@ use tracing::dispatcher::{self, Dispatch};
 use tracing::{info, info_span};
 use tracing_subscriber::prelude::*;
 
+#[path = "common/fxt_reader.rs"]
+mod fxt_reader;
+use fxt_reader::{have_fxt, run_python};
+
 fn temp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("tracering-loss-{name}-{}", std::process::id()))
 }
@@ -255,16 +259,7 @@ fn losses_show_as_instants_and_spans_still_nest_in_a_one_pass_export() {
 /// every thread, fxt's span builder takes them, and the loss instants add
 /// up to the report's drops.
 fn check_fxt(fxt: &std::path::Path, report: &DrainReport) {
-    let have_fxt = std::process::Command::new("python3")
-        .args(["-c", "import fxt"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have_fxt {
-        assert!(
-            std::env::var_os("TRACERING_REQUIRE_FXT").is_none(),
-            "TRACERING_REQUIRE_FXT=1 but python3 cannot import fxt (pip install fxt==0.3.0)"
-        );
-        eprintln!("SKIPPED the external FXT check: python3 cannot import fxt");
+    if !have_fxt() {
         return;
     }
     let script = r#"
@@ -300,17 +295,7 @@ built = sum(count(t.spans) for p in tree.values() for t in p.threads.values())
 assert built == spans, (built, spans)
 print(f'lost {lost[0]} {lost[1]} {lost[2]}')
 "#;
-    let out = std::process::Command::new("python3")
-        .args(["-c", script])
-        .arg(fxt)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_python(script, [fxt]);
     let want = format!("lost {} {} ", report.dropped_events, report.dropped_records);
     assert!(stdout.starts_with(&want), "{stdout} (expected {want})");
 }

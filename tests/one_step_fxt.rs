@@ -16,7 +16,7 @@ use tracing_subscriber::prelude::*;
 
 #[path = "common/fxt_reader.rs"]
 mod fxt_reader;
-use fxt_reader::have_fxt;
+use fxt_reader::{have_fxt, run_python};
 
 fn temp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("tracering-one-step-{}-{name}", std::process::id()))
@@ -146,18 +146,7 @@ fn direct_fxt_equals_converted_fxt() {
     assert_eq!(done.events, file.events_written());
 
     if have_fxt() {
-        let out = std::process::Command::new("python3")
-            .args(["-c", SAME])
-            .arg(&direct)
-            .arg(&converted)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = run_python(SAME, [&direct, &converted]);
         let view: serde_json::Value = serde_json::from_str(&text).unwrap();
         let threads = view["threads"].as_object().unwrap();
         for w in 0..2 {

@@ -18,7 +18,7 @@ mod trace_tokio;
 
 #[path = "common/fxt_reader.rs"]
 mod fxt_reader;
-use fxt_reader::have_fxt;
+use fxt_reader::{have_fxt, run_python};
 
 const CHECK: &str = r#"
 import sys
@@ -127,19 +127,11 @@ fn tokio_tasks_are_bars_with_flows_and_a_counter() {
     let out = std::env::temp_dir().join(format!("tracering-tokio-{}", std::process::id()));
     let (trc, fxt) = trace_tokio::run(&out).unwrap();
     if have_fxt() {
-        let out = std::process::Command::new("python3")
-            .args(["-c", CHECK])
-            .arg(&fxt)
-            .arg(trace_tokio::TASKS.to_string())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let said = run_python(
+            CHECK,
+            [fxt.as_os_str(), trace_tokio::TASKS.to_string().as_ref()],
         );
-        eprint!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{said}");
     }
     json_has_the_same_bars_flows_and_counter(&trc);
     std::fs::remove_file(&trc).ok();

@@ -18,7 +18,7 @@ use tracing_subscriber::prelude::*;
 
 #[path = "common/fxt_reader.rs"]
 mod fxt_reader;
-use fxt_reader::have_fxt;
+use fxt_reader::{have_fxt, run_python};
 
 /// Iterations per thread: the 200 k in release builds, a tenth in
 /// debug builds (the layer is ten times slower unoptimised).
@@ -151,23 +151,16 @@ fn four_threads_through_the_file_layer_keep_every_event_in_order() {
     export(&trc, &mut w);
     drop(w);
     if have_fxt() {
-        let out = std::process::Command::new("python3")
-            .args(["-c", CHECK])
-            .arg(&fxt)
-            .args([
+        let said = run_python(
+            CHECK,
+            [
+                fxt.display().to_string(),
                 JOBS.to_string(),
                 THREADS.to_string(),
                 std::process::id().to_string(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            ],
         );
-        eprint!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{said}");
     }
     let (trc_len, fxt_len) = (
         std::fs::metadata(&trc).unwrap().len(),

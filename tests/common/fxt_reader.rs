@@ -18,3 +18,24 @@ pub fn have_fxt() -> bool {
     }
     ok
 }
+
+/// Runs the Python `script` with `args` and returns what it printed; fails
+/// the test, with everything it printed, unless it succeeded.
+pub fn run_python<I, S>(script: &str, args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
