@@ -188,15 +188,7 @@ impl Strings {
     /// Gives `s` (hash `h`, not in the table) the next index that the
     /// current record does not use (see [`Table::assign`]).
     fn assign(&mut self, s: &str, h: u64) -> u16 {
-        let n = self.slots.len();
-        let mut at = self.next;
-        for _ in 0..n {
-            if self.used[at] != self.record {
-                break;
-            }
-            at = (at + 1) % n;
-        }
-        self.next = (at + 1) % n;
+        let at = next_unpinned(&self.used, &mut self.next, self.record);
         let i = (at + 1) as u16;
         let old = &mut self.slots[at];
         if !old.is_empty() {
@@ -211,6 +203,22 @@ impl Strings {
         self.used[at] = self.record;
         i
     }
+}
+
+/// The first slot from `*next` on, round robin, that the record being
+/// built (`record`) does not use; moves `*next` past it. The tables hold
+/// more slots than one record uses, so one is always free.
+fn next_unpinned(used: &[u64], next: &mut usize, record: u64) -> usize {
+    let n = used.len();
+    let mut at = *next;
+    for _ in 0..n {
+        if used[at] != record {
+            break;
+        }
+        at = (at + 1) % n;
+    }
+    *next = (at + 1) % n;
+    at
 }
 
 /// A bounded table of values, with round-robin reuse of its indexes once
@@ -246,15 +254,7 @@ impl<K: std::hash::Hash + Eq + Clone> Table<K> {
     /// every index is used. The callers intern at most 33 entries per
     /// record and the table has at least 64, so one is always free.
     fn assign(&mut self, key: K) -> u16 {
-        let n = self.slots.len();
-        let mut at = self.next;
-        for _ in 0..n {
-            if self.used[at] != self.record {
-                break;
-            }
-            at = (at + 1) % n;
-        }
-        self.next = (at + 1) % n;
+        let at = next_unpinned(&self.used, &mut self.next, self.record);
         if let Some(old) = self.slots[at].take() {
             self.index.remove(&old);
         }

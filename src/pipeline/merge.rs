@@ -182,6 +182,26 @@ pub(crate) struct BatchOrder {
     pub(crate) complete: bool,
 }
 
+/// The merge of `lane` in `lanes` (made on its first batch), and its
+/// index. A free function over the two fields, so that a caller may hold
+/// the merge's other fields at the same time.
+fn queue<'q>(
+    index: &mut HashMap<(u32, u32, u64), usize>,
+    lanes: &'q mut Vec<LaneQueue>,
+    lane: LaneId,
+) -> (usize, &'q mut LaneQueue) {
+    let n = lanes.len();
+    let at = *index
+        .entry((lane.slot, lane.pid, lane.generation))
+        .or_insert(n);
+    if at == n {
+        lanes.push(LaneQueue::default());
+    }
+    let q = &mut lanes[at];
+    q.lane = lane;
+    (at, q)
+}
+
 /// Per-lane merges, and the entries they released.
 #[derive(Default)]
 pub(crate) struct Merge {
@@ -192,21 +212,6 @@ pub(crate) struct Merge {
 }
 
 impl Merge {
-    /// The merge of `lane` (made on its first batch), and its index.
-    fn queue(&mut self, lane: LaneId) -> (usize, &mut LaneQueue) {
-        let n = self.lanes.len();
-        let at = *self
-            .index
-            .entry((lane.slot, lane.pid, lane.generation))
-            .or_insert(n);
-        if at == n {
-            self.lanes.push(LaneQueue::default());
-        }
-        let q = &mut self.lanes[at];
-        q.lane = lane;
-        (at, q)
-    }
-
     /// Takes one batch of `lane`: its index events and records, with tick
     /// timestamps converted by `scale` (`None`: already nanoseconds), in
     /// order by `order` (`None`: handed out as they come). Payloads are
@@ -224,16 +229,7 @@ impl Merge {
         let convert = |t: u64| scale.map_or(t, |s| s.to_ns(t));
         let nothing_lent = self.ready.is_empty();
         let ready = &mut self.ready;
-        let n = self.lanes.len();
-        let at = *self
-            .index
-            .entry((lane.slot, lane.pid, lane.generation))
-            .or_insert(n);
-        if at == n {
-            self.lanes.push(LaneQueue::default());
-        }
-        let q = &mut self.lanes[at];
-        q.lane = lane;
+        let (at, q) = queue(&mut self.index, &mut self.lanes, lane);
         if nothing_lent {
             q.reclaim();
         }
@@ -289,7 +285,7 @@ impl Merge {
         order: BatchOrder,
         mut emit: impl FnMut(Entry<'_>) -> Result<(), crate::Error>,
     ) -> Result<bool, crate::Error> {
-        let (_, q) = self.queue(lane);
+        let (_, q) = queue(&mut self.index, &mut self.lanes, lane);
         if !order.complete || !q.events.is_empty() || !q.records.is_empty() {
             return Ok(false);
         }

@@ -31,6 +31,7 @@
 //! subscriber's background thread (the drain, tracing-chrome's writer) to
 //! the second, as in `tracing_layer`.
 
+use super::tracing_layer::on_core;
 use super::{Budget, Cores};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -120,20 +121,6 @@ impl Clocks {
             })
             .sum()
     }
-}
-
-/// Runs `f` on a new thread pinned to `core` (if any).
-fn on_core<R: Send>(core: Option<core_affinity::CoreId>, f: impl FnOnce() -> R + Send) -> R {
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            if let Some(c) = core {
-                core_affinity::set_for_current(c);
-            }
-            f()
-        })
-        .join()
-        .expect("setup thread panicked")
-    })
 }
 
 /// Runs the tasks under `dispatch`: a warm-up of 100 iterations per task,

@@ -142,7 +142,10 @@ fn thread_cpu_ns() -> u64 {
 }
 
 /// Runs `f` on a new thread pinned to `core` (if any).
-fn on_core<R: Send>(core: Option<core_affinity::CoreId>, f: impl FnOnce() -> R + Send) -> R {
+pub(super) fn on_core<R: Send>(
+    core: Option<core_affinity::CoreId>,
+    f: impl FnOnce() -> R + Send,
+) -> R {
     std::thread::scope(|s| {
         s.spawn(move || {
             if let Some(c) = core {
