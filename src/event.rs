@@ -1,16 +1,14 @@
 //! Fixed-size typed events: [`EventRing<T>`] and its two halves.
 
 use crate::arch;
-use crate::diag::{Stats, VerifyReport};
-use crate::error::{BuildError, Corruption, Error, PushError, RingError};
+use crate::diag::VerifyReport;
+use crate::error::{BuildError, Error, PushError, RingError};
 use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
 use crate::layout::RingKind;
-use crate::peer::Peer;
 use crate::region::Region;
 use crate::ring::{ConsCore, ProdCore, Shape};
-use crate::ring_hooks::{LaneConsumer, LaneProducer, LaneRing};
+use crate::ring_hooks;
 use bytemuck::Pod;
-use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{align_of, size_of, MaybeUninit};
 
@@ -21,11 +19,64 @@ use core::mem::{align_of, size_of, MaybeUninit};
 /// [`split`](Self::split) it into an [`EventProducer`] and an
 /// [`EventConsumer`] that can live on two threads.
 ///
+/// # A full ring
+///
+/// A write never blocks and never overwrites an unread event. On a full
+/// ring [`push`](EventProducer::push) hands the event back at once and
+/// counts nothing: the caller still holds it and may retry.
+/// [`push_or_drop`](EventProducer::push_or_drop), the write of a tracer
+/// that never waits, gives it up and counts the drop, so that
+/// `written == read + dropped` holds exactly once the ring is drained. A
+/// batch goes in whole or not at all.
+///
 /// ```
-/// use tracering::EventRing;
-/// let (mut tx, mut rx) = EventRing::<u64>::with_capacity(8)?.split();
-/// tx.push(7)?;
-/// assert_eq!(rx.pop()?, 7);
+/// use tracering::{EventRing, PushError, RingError};
+/// let (mut tx, mut rx) = EventRing::<u32>::with_capacity(2)?.split();
+/// tx.push(1)?;
+/// tx.push(2)?;
+/// assert_eq!(tx.push(3), Err(PushError::Full(3)));         // handed back
+/// assert_eq!(tx.push_or_drop(3), Err(RingError::Full));    // given up, counted
+/// assert_eq!(rx.peek()?, 1);                               // a copy: it stays
+/// assert_eq!(rx.pop()?, 1);
+/// assert_eq!(tx.push_batch(&[3, 4]), Err(RingError::Full)); // one free slot
+/// let s = tx.stats();
+/// assert_eq!((s.written, s.read, s.dropped), (3, 1, 1));
+/// # Ok::<(), tracering::Error>(())
+/// ```
+///
+/// # Chunks: in place, with one store
+///
+/// [`write_chunk_uninit`](EventProducer::write_chunk_uninit) lends free
+/// slots to fill in place, and [`read_chunk`](EventConsumer::read_chunk)
+/// lends published events. Either comes as two slices (up to the end of
+/// the buffer, then from its start) and takes effect when committed, with
+/// one store for the whole chunk; a commit of `n` takes the first `n`
+/// only, and a chunk dropped without a commit publishes, or releases,
+/// nothing.
+///
+/// ```
+/// use tracering::{EventRing, RingError};
+/// let (mut tx, mut rx) = EventRing::<u64>::with_capacity(4)?.split();
+/// let mut chunk = tx.write_chunk_uninit(3)?;
+/// let (a, b) = chunk.as_mut_slices();
+/// for (i, slot) in a.iter_mut().chain(b).enumerate() {
+///     slot.write(i as u64 * 10);
+/// }
+/// // SAFETY: the first two slots (all three, in fact) were written above.
+/// unsafe { chunk.commit(2) };               // the third is not published
+/// assert_eq!(tx.write_chunk_uninit(3).err(), Some(RingError::Full));
+///
+/// let chunk = rx.read_chunk(2)?;
+/// let (a, b) = chunk.as_slices();
+/// assert_eq!([a, b].concat(), [0, 10]);
+/// chunk.commit(1);                          // releases the first only
+/// assert_eq!(rx.pop()?, 10);
+///
+/// // `fill_from_iter` publishes as many slots as the iterator fills.
+/// assert_eq!(tx.write_chunk_uninit(3)?.fill_from_iter(7..9), 2);
+/// let mut out = [0; 4];
+/// assert_eq!(rx.pop_batch(&mut out)?, 2);
+/// assert_eq!(out[..2], [7, 8]);
 /// # Ok::<(), tracering::Error>(())
 /// ```
 pub struct EventRing<T> {
@@ -80,152 +131,57 @@ impl<T> Unit for Slots<T> {
     }
 }
 
-impl<T: Copy> EventRing<T> {
-    /// Builds a ring of `capacity` slots.
-    ///
-    /// `capacity` must be a non-zero power of two; it is never rounded.
-    ///
-    /// ```
-    /// use tracering::{BuildError, EventRing, Error, CapacityError};
-    /// assert!(EventRing::<[u8; 32]>::with_capacity(2048).is_ok()); // 64 KiB
-    /// assert_eq!(
-    ///     EventRing::<u8>::with_capacity(0).unwrap_err(),
-    ///     Error::Build(BuildError::InvalidCapacity { requested: 0, reason: CapacityError::Zero }),
-    /// );
-    /// ```
-    pub fn with_capacity(capacity: usize) -> Result<Self, Error> {
-        Ok(EventRing {
-            h: Owner::with_capacity(capacity)?,
-        })
-    }
-
-    /// Number of slots.
-    ///
-    /// ```
-    /// assert_eq!(tracering::EventRing::<u16>::with_capacity(64)?.capacity(), 64);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.h.capacity()
-    }
-
-    /// Splits the ring into its producer and consumer halves.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u32>::with_capacity(4)?.split();
-    /// std::thread::spawn(move || p.push(1).unwrap()).join().unwrap();
-    /// assert_eq!(c.pop()?, 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn split(self) -> (EventProducer<T>, EventConsumer<T>) {
-        let (p, c) = self.h.split();
-        (EventProducer { h: p }, EventConsumer { h: c })
-    }
-
-    /// Joins two halves of the same ring back into the owner, for example to
-    /// [`reset`](Self::reset) it. Halves of different rings are handed back.
-    ///
-    /// ```
-    /// use tracering::EventRing;
-    /// let (p, c) = EventRing::<u8>::with_capacity(4)?.split();
-    /// let ring = EventRing::reunite(p, c).ok().unwrap();
-    /// assert_eq!(ring.capacity(), 4);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    #[allow(clippy::type_complexity, clippy::result_large_err)] // the halves go back by value
-    pub fn reunite(
-        producer: EventProducer<T>,
-        consumer: EventConsumer<T>,
-    ) -> Result<Self, (EventProducer<T>, EventConsumer<T>)> {
-        match Owner::reunite(producer.h, consumer.h) {
-            Ok(h) => Ok(EventRing { h }),
-            Err((p, c)) => Err((EventProducer { h: p }, EventConsumer { h: c })),
-        }
-    }
-
-    /// Empties the ring and zeroes every counter. Taking `&mut self` on the
-    /// owner means no half can be live: the type system rules out a reset
-    /// under a running producer or consumer.
-    ///
-    /// ```
-    /// let mut ring = tracering::EventRing::<u8>::with_capacity(2)?;
-    /// let (mut p, c) = ring.split();
-    /// p.push(1)?;
-    /// let mut ring = tracering::EventRing::reunite(p, c).ok().unwrap();
-    /// ring.reset();
-    /// assert_eq!(ring.stats().used, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn reset(&mut self) {
-        self.h.reset();
-    }
-
-    /// A snapshot of the counters.
-    ///
-    /// ```
-    /// let ring = tracering::EventRing::<u8>::with_capacity(2)?;
-    /// assert_eq!(ring.stats().capacity, 2);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        self.h.stats()
-    }
-
-    #[doc(hidden)] // A layout self-check for the ring tests, not API.
-    /// Whether the header lines and the data area sit on cache-line
-    /// boundaries, checked on the live ring.
-    ///
-    /// ```
-    /// assert!(tracering::EventRing::<u64>::with_capacity(8)?.is_aligned());
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn is_aligned(&self) -> bool {
-        self.h.is_aligned()
-    }
-
-    /// Checks the positions and reports how many events are waiting.
-    ///
-    /// ```
-    /// let ring = tracering::EventRing::<u8>::with_capacity(2)?;
-    /// assert_eq!(ring.verify()?.records, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn verify(&self) -> Result<VerifyReport, Error> {
-        self.h.verify()
+handles::ring_methods! {
+    impl[T: Copy] EventRing<T> {
+        with_capacity("slots", "a non-zero power of two"),
+        capacity("slots"),
+        split(EventProducer<T>, EventConsumer<T>),
+        reunite(EventProducer<T>, EventConsumer<T>),
+        reset,
+        stats,
+        is_aligned,
+        verify_owner,
     }
 }
 
-impl<T: Pod> EventRing<T> {
-    /// Bytes a ring of `capacity` slots needs in a [`Region`].
-    ///
-    /// ```
-    /// let n = tracering::EventRing::<u64>::bytes_needed(16)?;
-    /// assert_eq!(n, 3 * tracering::Region::ALIGN + 16 * 8);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
-        handles::bytes_needed::<Slots<T>>(capacity)
+handles::ring_methods! {
+    impl[T: Pod] EventRing<T> {
+        bytes_needed(Slots<T>, "slots"),
+        create_in("slots"),
     }
+}
 
-    /// Builds a ring of `capacity` slots at `offset` (a multiple of
-    /// [`Region::ALIGN`](crate::Region::ALIGN)) in `region`, typically shared
-    /// memory that another process then attaches to with
-    /// [`EventProducer::attach`] or [`EventConsumer::attach`].
-    ///
-    /// ```
-    /// use tracering::{EventRing, Region};
-    /// let region = Region::memfd("events", EventRing::<u64>::bytes_needed(64)?)?;
-    /// let (p, c) = EventRing::<u64>::create_in(&region, 0, 64)?.split();
-    /// drop(p); // this process only consumes; another may attach as producer
-    /// let mut p = tracering::EventProducer::<u64>::attach(&region, 0)?;
-    /// p.push(5)?;
-    /// # let mut c = c; assert_eq!(c.pop()?, 5);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn create_in(region: &Region, offset: usize, capacity: usize) -> Result<Self, Error> {
-        Ok(EventRing {
-            h: Owner::create_in(region, offset, capacity)?,
-        })
+handles::ring_methods! {
+    impl[T: Copy] EventProducer<T> {
+        available_write("slots"),
+        consumer,
+        capacity("slots"),
+        stats,
+    }
+}
+
+handles::ring_methods! {
+    impl[T: Copy] EventConsumer<T> {
+        available_read("events"),
+        producer,
+        capacity("slots"),
+        stats,
+        verify,
+        poisoned,
+    }
+}
+
+handles::debug_by_dump!([T] EventRing<T>, [T] EventProducer<T>, [T] EventConsumer<T>);
+
+impl<T> EventProducer<T> {
+    fn from_handle(h: ProducerHandle<Slots<T>>) -> Self {
+        EventProducer { h }
+    }
+}
+
+impl<T> EventConsumer<T> {
+    fn from_handle(h: ConsumerHandle<Slots<T>>) -> Self {
+        EventConsumer { h }
     }
 }
 
@@ -243,13 +199,9 @@ impl<T: Pod> EventProducer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
-        Ok(EventProducer {
-            h: ProducerHandle::attach(region, offset)?,
-        })
+        Ok(Self::from_handle(ProducerHandle::attach(region, offset)?))
     }
 }
-
-impl<T> EventConsumer<T> {}
 
 impl<T: Copy> EventConsumer<T> {
     /// [`pop_batch`](Self::pop_batch) of the events already known to be
@@ -291,9 +243,7 @@ impl<T: Pod> EventConsumer<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
-        Ok(EventConsumer {
-            h: ConsumerHandle::attach(region, offset)?,
-        })
+        Ok(Self::from_handle(ConsumerHandle::attach(region, offset)?))
     }
 }
 
@@ -306,15 +256,6 @@ impl<T: Copy> EventProducer<T> {
     /// Appends one event. A full ring hands it back at once in
     /// [`PushError::Full`] and counts nothing: the caller still holds the
     /// event and may retry. Never blocks and never overwrites unread events.
-    ///
-    /// ```
-    /// use tracering::{EventRing, PushError};
-    /// let (mut p, _c) = EventRing::<u8>::with_capacity(1)?.split();
-    /// p.push(1)?;
-    /// assert_eq!(p.push(2), Err(PushError::Full(2)));
-    /// assert_eq!(p.stats().dropped, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
         if self.h.core.free_cached() == 0 {
@@ -329,17 +270,8 @@ impl<T: Copy> EventProducer<T> {
     }
 
     /// Appends one event, or gives it up and counts the drop (in
-    /// [`Stats::dropped`]): the write of a tracer that never waits, so that
+    /// [`Stats::dropped`](crate::Stats::dropped)): the write of a tracer that never waits, so that
     /// `written == read + dropped` holds exactly.
-    ///
-    /// ```
-    /// use tracering::{EventRing, RingError};
-    /// let (mut p, _c) = EventRing::<u8>::with_capacity(1)?.split();
-    /// p.push_or_drop(1)?;
-    /// assert_eq!(p.push_or_drop(2), Err(RingError::Full));
-    /// assert_eq!(p.stats().dropped, 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn push_or_drop(&mut self, value: T) -> Result<(), RingError> {
         if self.h.core.free_cached() == 0 {
@@ -379,16 +311,6 @@ impl<T: Copy> EventProducer<T> {
 
     /// Appends all of `values` with one publish, or none of them
     /// ([`RingError::Full`], nothing counted: the caller keeps the slice).
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u32>::with_capacity(4)?.split();
-    /// p.push_batch(&[1, 2, 3])?;
-    /// assert!(p.push_batch(&[4, 5]).is_err());
-    /// let mut out = [0; 4];
-    /// assert_eq!(c.pop_batch(&mut out)?, 3);
-    /// assert_eq!(out[..3], [1, 2, 3]);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn push_batch(&mut self, values: &[T]) -> Result<(), RingError> {
         let mut chunk = self.write_chunk_uninit(values.len())?;
@@ -409,19 +331,6 @@ impl<T: Copy> EventProducer<T> {
     /// Reserves `n` free slots to fill in place, or [`RingError::Full`]
     /// (nothing counted) if fewer are free. The slots become visible to the
     /// consumer when the chunk is committed, all with one store.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u64>::with_capacity(4)?.split();
-    /// let mut chunk = p.write_chunk_uninit(3)?;
-    /// let (a, b) = chunk.as_mut_slices();
-    /// for (i, slot) in a.iter_mut().chain(b).enumerate() {
-    ///     slot.write(i as u64 * 10);
-    /// }
-    /// // SAFETY: all three slots were written above.
-    /// unsafe { chunk.commit_all() };
-    /// assert_eq!(c.pop()?, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn write_chunk_uninit(&mut self, n: usize) -> Result<WriteChunkUninit<'_, T>, RingError> {
         let n64 = n as u64;
@@ -445,53 +354,6 @@ impl<T: Copy> EventProducer<T> {
         })
     }
 
-    /// Free slots, after reloading the consumer position.
-    ///
-    /// ```
-    /// let (mut p, _c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// p.push(0)?;
-    /// assert_eq!(p.available_write(), 3);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn available_write(&mut self) -> usize {
-        self.h.available_write()
-    }
-
-    /// Who holds the consumer side: alive, released, or dead.
-    ///
-    /// ```
-    /// let (p, c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// assert!(matches!(p.consumer(), tracering::Peer::Alive { .. }));
-    /// drop(c);
-    /// assert!(matches!(p.consumer(), tracering::Peer::Released { .. }));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn consumer(&self) -> Peer {
-        self.h.consumer()
-    }
-
-    /// Number of slots.
-    ///
-    /// ```
-    /// let (p, _c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// assert_eq!(p.capacity(), 4);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.h.capacity()
-    }
-
-    /// A snapshot of the ring's counters.
-    ///
-    /// ```
-    /// let (mut p, _c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// p.push(0)?;
-    /// assert_eq!(p.stats().committed, 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        self.h.stats()
-    }
 }
 
 impl<T: Copy> EventConsumer<T> {
@@ -511,15 +373,6 @@ impl<T: Copy> EventConsumer<T> {
     }
 
     /// Removes the oldest event, or returns [`RingError::Empty`].
-    ///
-    /// ```
-    /// use tracering::{EventRing, RingError};
-    /// let (mut p, mut c) = EventRing::<u8>::with_capacity(4)?.split();
-    /// assert_eq!(c.pop(), Err(RingError::Empty));
-    /// p.push(9)?;
-    /// assert_eq!(c.pop()?, 9);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn pop(&mut self) -> Result<T, RingError> {
         if self.ready()? == 0 {
@@ -537,14 +390,6 @@ impl<T: Copy> EventConsumer<T> {
     }
 
     /// Copies the oldest event without removing it.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// p.push(3)?;
-    /// assert_eq!(c.peek()?, 3);
-    /// assert_eq!(c.pop()?, 3);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn peek(&mut self) -> Result<T, RingError> {
         if self.ready()? == 0 {
@@ -560,14 +405,6 @@ impl<T: Copy> EventConsumer<T> {
 
     /// Moves up to `out.len()` events into `out` and releases them with one
     /// store. Returns how many were moved (0 when empty).
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// p.push_batch(&[1, 2])?;
-    /// let mut out = [0u8; 8];
-    /// assert_eq!(c.pop_batch(&mut out)?, 2);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn pop_batch(&mut self, out: &mut [T]) -> Result<usize, RingError> {
         if self.h.core.avail_cached() < out.len() as u64 {
@@ -594,17 +431,6 @@ impl<T: Copy> EventConsumer<T> {
     /// rewritten by another process at any time, so there the chunk's slices
     /// are a private copy that this consumer owns (reused from call to
     /// call), never a view of the shared bytes.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u32>::with_capacity(4)?.split();
-    /// p.push_batch(&[1, 2, 3])?;
-    /// let chunk = c.read_chunk(2)?;
-    /// let (a, b) = chunk.as_slices();
-    /// assert_eq!([a, b].concat(), [1, 2]);
-    /// chunk.commit_all();
-    /// assert_eq!(c.pop()?, 3);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, T>, RingError> {
         let n64 = n as u64;
@@ -643,94 +469,6 @@ impl<T: Copy> EventConsumer<T> {
         })
     }
 
-    /// Readable events, after reloading the producer position (0 if the
-    /// ring is poisoned; the next read reports why).
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// p.push(1)?;
-    /// assert_eq!(c.available_read(), 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn available_read(&mut self) -> usize {
-        self.h.available_read()
-    }
-
-    /// Who holds the producer side: alive, released, or dead (its events
-    /// committed before it died can still be read).
-    ///
-    /// ```
-    /// let (p, c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// drop(p);
-    /// assert!(matches!(c.producer(), tracering::Peer::Released { .. }));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn producer(&self) -> Peer {
-        self.h.producer()
-    }
-
-    /// Number of slots.
-    ///
-    /// ```
-    /// let (_p, c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// assert_eq!(c.capacity(), 4);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.h.capacity()
-    }
-
-    /// A snapshot of the ring's counters.
-    ///
-    /// ```
-    /// let (_p, c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// assert_eq!(c.stats().read, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        self.h.stats()
-    }
-
-    /// Validates the producer position and counts the waiting events.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// p.push(1)?;
-    /// assert_eq!(c.verify()?.records, 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn verify(&mut self) -> Result<VerifyReport, Error> {
-        self.h.verify()
-    }
-
-    /// The corruption that poisoned this consumer, if any.
-    ///
-    /// ```
-    /// let (_p, c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// assert_eq!(c.poisoned(), None);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn poisoned(&self) -> Option<Corruption> {
-        self.h.poisoned()
-    }
-}
-
-impl<T> fmt::Debug for EventRing<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.h.dump(f)
-    }
-}
-
-impl<T> fmt::Debug for EventProducer<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.h.dump(f)
-    }
-}
-
-impl<T> fmt::Debug for EventConsumer<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.h.dump(f)
-    }
 }
 
 /// Free slots reserved by [`EventProducer::write_chunk_uninit`], filled in
@@ -745,14 +483,6 @@ pub struct WriteChunkUninit<'a, T> {
 
 impl<T> WriteChunkUninit<'_, T> {
     /// The reserved slots: up to the end of the buffer, then from its start.
-    ///
-    /// ```
-    /// let (mut p, _c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// let mut chunk = p.write_chunk_uninit(4)?;
-    /// let (a, b) = chunk.as_mut_slices();
-    /// assert_eq!(a.len() + b.len(), 4);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn as_mut_slices(&mut self) -> (&mut [MaybeUninit<T>], &mut [MaybeUninit<T>]) {
         let [(a, na), (b, nb)] = self.runs;
         // SAFETY: `write_chunk_uninit` reserved both runs: inside the data
@@ -768,23 +498,11 @@ impl<T> WriteChunkUninit<'_, T> {
     }
 
     /// Number of reserved slots.
-    ///
-    /// ```
-    /// let (mut p, _c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// assert_eq!(p.write_chunk_uninit(3)?.len(), 3);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn len(&self) -> usize {
         self.runs[0].1 + self.runs[1].1
     }
 
     /// Whether the chunk reserved no slot.
-    ///
-    /// ```
-    /// let (mut p, _c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// assert!(p.write_chunk_uninit(0)?.is_empty());
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -795,16 +513,6 @@ impl<T> WriteChunkUninit<'_, T> {
     /// # Safety
     /// The first `n` slots (in the order of
     /// [`as_mut_slices`](Self::as_mut_slices)) must have been written.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// let mut chunk = p.write_chunk_uninit(4)?;
-    /// chunk.as_mut_slices().0[0].write(7);
-    /// // SAFETY: the first slot was written.
-    /// unsafe { chunk.commit(1) };
-    /// assert_eq!(c.pop()?, 7);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub unsafe fn commit(self, n: usize) {
         let n = n.min(self.len()) as u64;
         self.core.publish(self.core.head.wrapping_add(n));
@@ -814,17 +522,6 @@ impl<T> WriteChunkUninit<'_, T> {
     ///
     /// # Safety
     /// Every slot of the chunk must have been written.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(2)?.split();
-    /// let mut chunk = p.write_chunk_uninit(2)?;
-    /// let (a, b) = chunk.as_mut_slices();
-    /// for s in a.iter_mut().chain(b) { s.write(1); }
-    /// // SAFETY: both slots were written.
-    /// unsafe { chunk.commit_all() };
-    /// assert_eq!(c.pop()? + c.pop()?, 2);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub unsafe fn commit_all(self) {
         let n = self.len();
         // SAFETY: the caller wrote every slot.
@@ -833,13 +530,6 @@ impl<T> WriteChunkUninit<'_, T> {
 
     /// Fills the slots from `iter` until either runs out, publishes what was
     /// written, and returns how many.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u32>::with_capacity(4)?.split();
-    /// assert_eq!(p.write_chunk_uninit(4)?.fill_from_iter(10..12), 2);
-    /// assert_eq!(c.pop()?, 10);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn fill_from_iter(mut self, iter: impl IntoIterator<Item = T>) -> usize {
         let (a, b) = self.as_mut_slices();
         let mut n = 0;
@@ -866,13 +556,6 @@ pub struct ReadChunk<'a, T> {
 
 impl<T> ReadChunk<'_, T> {
     /// The events: up to the end of the buffer, then from its start.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// p.push_batch(&[1, 2])?;
-    /// assert_eq!(c.read_chunk(2)?.as_slices().0[0], 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn as_slices(&self) -> (&[T], &[T]) {
         let [(a, na), (b, nb)] = self.runs;
         // SAFETY: `read_chunk` checked that both runs are published (or are
@@ -887,52 +570,23 @@ impl<T> ReadChunk<'_, T> {
     }
 
     /// Number of events in the chunk.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// p.push_batch(&[1, 2])?;
-    /// assert_eq!(c.read_chunk(2)?.len(), 2);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn len(&self) -> usize {
         self.runs[0].1 + self.runs[1].1
     }
 
     /// Whether the chunk holds no event.
-    ///
-    /// ```
-    /// let (_p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// assert!(c.read_chunk(0)?.is_empty());
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Releases the first `n` events (all of them if `n` is larger) with one
     /// store.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// p.push_batch(&[1, 2])?;
-    /// c.read_chunk(2)?.commit(1);
-    /// assert_eq!(c.pop()?, 2);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn commit(self, n: usize) {
         let n = n.min(self.len()) as u64;
         self.core.release(self.core.tail.wrapping_add(n));
     }
 
     /// Releases every event of the chunk.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::EventRing::<u8>::with_capacity(4)?.split();
-    /// p.push_batch(&[1, 2])?;
-    /// c.read_chunk(2)?.commit_all();
-    /// assert_eq!(c.pop(), Err(tracering::RingError::Empty));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn commit_all(self) {
         let n = self.len();
         self.commit(n)
@@ -949,26 +603,4 @@ fn push_error<T>(e: RingError, value: T) -> PushError<T> {
     }
 }
 
-impl<T> LaneRing for EventRing<T> {
-    type Unit = Slots<T>;
-}
-
-impl<T> LaneProducer for EventProducer<T> {
-    type Unit = Slots<T>;
-    fn handle(&self) -> &ProducerHandle<Slots<T>> {
-        &self.h
-    }
-    fn handle_mut(&mut self) -> &mut ProducerHandle<Slots<T>> {
-        &mut self.h
-    }
-}
-
-impl<T> LaneConsumer for EventConsumer<T> {
-    type Unit = Slots<T>;
-    fn handle(&self) -> &ConsumerHandle<Slots<T>> {
-        &self.h
-    }
-    fn handle_mut(&mut self) -> &mut ConsumerHandle<Slots<T>> {
-        &mut self.h
-    }
-}
+ring_hooks::lane_hooks!(impl[T] EventRing<T>, EventProducer<T>, EventConsumer<T> => Slots<T>);

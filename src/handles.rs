@@ -332,3 +332,189 @@ impl<U: Unit> ConsumerHandle<U> {
         diag::dump(f, U::NAMES[2], &self.core.raw, U::KIND)
     }
 }
+
+/// The methods that the public rings and halves share, written once here
+/// with one doc each, for the front-ends to list in place of a forwarding
+/// copy per type:
+///
+/// ```ignore
+/// ring_methods! {
+///     impl[T: Copy] EventRing<T> {
+///         with_capacity("slots", "a non-zero power of two"),
+///         capacity("slots"),
+///         stats,
+///     }
+/// }
+/// ```
+///
+/// Each type keeps its handle in a field `h`, and each half has a private
+/// `from_handle` (which `split` and `reunite` call).
+macro_rules! ring_methods {
+    (impl[$($g:tt)*] $ty:ty { $($m:ident $(($($a:tt)*))?),* $(,)? }) => {
+        impl<$($g)*> $ty {
+            $( $crate::handles::ring_methods!(@$m $($($a)*)?); )*
+        }
+    };
+    (@with_capacity $units:literal, $rule:literal) => {
+        #[doc = concat!("Builds a ring of `capacity` ", $units, " in this process's own memory.")]
+        #[doc = ""]
+        #[doc = concat!("`capacity` must be ", $rule, "; it is never rounded, and")]
+        #[doc = "any other value is refused with a typed [`BuildError`](crate::BuildError)."]
+        pub fn with_capacity(capacity: usize) -> Result<Self, $crate::error::Error> {
+            Ok(Self {
+                h: $crate::handles::Owner::with_capacity(capacity)?,
+            })
+        }
+    };
+    (@bytes_needed $unit:ty, $units:literal) => {
+        #[doc = concat!("Bytes that a ring of `capacity` ", $units, " takes in a")]
+        #[doc = "[`Region`](crate::Region), its header included."]
+        pub fn bytes_needed(capacity: usize) -> Result<usize, $crate::error::Error> {
+            $crate::handles::bytes_needed::<$unit>(capacity)
+        }
+    };
+    (@create_in $units:literal) => {
+        #[doc = concat!("Builds a ring of `capacity` ", $units, " at `offset` (a multiple of")]
+        #[doc = "[`Region::ALIGN`](crate::Region::ALIGN)) in `region`, typically shared"]
+        #[doc = "memory that another process then attaches to with the `attach` of"]
+        #[doc = "the half it takes. The creator holds both sides until it drops the"]
+        #[doc = "half it does not use. A ring that does not fit is refused with a"]
+        #[doc = "typed [`BuildError`](crate::BuildError)."]
+        pub fn create_in(
+            region: &$crate::region::Region,
+            offset: usize,
+            capacity: usize,
+        ) -> Result<Self, $crate::error::Error> {
+            Ok(Self {
+                h: $crate::handles::Owner::create_in(region, offset, capacity)?,
+            })
+        }
+    };
+    (@capacity $units:literal) => {
+        #[doc = concat!("The ring's capacity, in ", $units, ".")]
+        pub fn capacity(&self) -> usize {
+            self.h.capacity()
+        }
+    };
+    (@split $p:ty, $c:ty) => {
+        /// Splits the ring into its two halves, which may live on two
+        /// threads (or, with `attach`, in two processes).
+        pub fn split(self) -> ($p, $c) {
+            let (p, c) = self.h.split();
+            (<$p>::from_handle(p), <$c>::from_handle(c))
+        }
+    };
+    (@reunite $p:ty, $c:ty) => {
+        /// Joins the two halves of one ring back into the owner, for example
+        /// to [`reset`](Self::reset) it. Halves of different rings are
+        /// handed back.
+        #[allow(clippy::type_complexity, clippy::result_large_err)] // the halves go back by value
+        pub fn reunite(producer: $p, consumer: $c) -> Result<Self, ($p, $c)> {
+            match $crate::handles::Owner::reunite(producer.h, consumer.h) {
+                Ok(h) => Ok(Self { h }),
+                Err((p, c)) => Err((<$p>::from_handle(p), <$c>::from_handle(c))),
+            }
+        }
+    };
+    (@reset) => {
+        /// Empties the ring and zeroes every counter. Taking `&mut self` on
+        /// the owner means that no half is live: the type system rules out
+        /// a reset under a running producer or consumer.
+        pub fn reset(&mut self) {
+            self.h.reset();
+        }
+    };
+    (@stats) => {
+        /// A snapshot of the ring's counters ([`Stats`](crate::Stats)).
+        pub fn stats(&self) -> $crate::diag::Stats {
+            self.h.stats()
+        }
+    };
+    (@is_aligned) => {
+        #[doc(hidden)] // A layout self-check for the ring tests, not API.
+        /// Whether the header lines and the data area sit on cache-line
+        /// boundaries, checked on the live ring.
+        pub fn is_aligned(&self) -> bool {
+            self.h.is_aligned()
+        }
+    };
+    (@verify_owner) => {
+        /// Checks the unread part of the ring as a fresh consumer would,
+        /// consuming nothing: the producer position, and in a record ring
+        /// the framing of every record. Corruption is an error here, not a
+        /// poisoned consumer.
+        pub fn verify(&self) -> Result<$crate::diag::VerifyReport, $crate::error::Error> {
+            self.h.verify()
+        }
+    };
+    (@verify) => {
+        /// Checks the unread part of the ring, consuming nothing: the
+        /// producer position, and in a record ring the framing of every
+        /// record.
+        pub fn verify(&mut self) -> Result<$crate::diag::VerifyReport, $crate::error::Error> {
+            self.h.verify()
+        }
+    };
+    (@available_write $units:literal) => {
+        #[doc = concat!("Free ", $units, ", after reloading the consumer's position.")]
+        pub fn available_write(&mut self) -> usize {
+            self.h.available_write()
+        }
+    };
+    (@available_read $units:literal) => {
+        #[doc = concat!("Readable ", $units, ", after reloading the producer's position;")]
+        #[doc = "0 if the ring is poisoned (the next read says why)."]
+        pub fn available_read(&mut self) -> usize {
+            self.h.available_read()
+        }
+    };
+    (@poisoned) => {
+        /// The corruption that poisoned this consumer, if any: every read
+        /// after it returns [`RingError::Corrupt`](crate::RingError::Corrupt).
+        pub fn poisoned(&self) -> Option<$crate::error::Corruption> {
+            self.h.poisoned()
+        }
+    };
+    (@consumer) => {
+        /// Who holds the consumer side: alive, released, or dead.
+        pub fn consumer(&self) -> $crate::peer::Peer {
+            self.h.consumer()
+        }
+    };
+    (@reader) => {
+        /// Who holds the reader side: alive, released, or dead.
+        pub fn reader(&self) -> $crate::peer::Peer {
+            self.h.consumer()
+        }
+    };
+    (@producer) => {
+        /// Who holds the producer side: alive, released, or dead. What a
+        /// dead producer published before it died can still be read, and
+        /// none of it is torn.
+        pub fn producer(&self) -> $crate::peer::Peer {
+            self.h.producer()
+        }
+    };
+    (@writer) => {
+        /// Who holds the writer side: alive, released, or dead. What a dead
+        /// writer published before it died can still be snapshotted.
+        pub fn writer(&self) -> $crate::peer::Peer {
+            self.h.producer()
+        }
+    };
+}
+pub(crate) use ring_methods;
+
+/// `Debug` for rings and halves: the ring state under the type's name.
+macro_rules! debug_by_dump {
+    ($([$($g:tt)*] $ty:ty),* $(,)?) => {
+        $(
+            impl<$($g)*> core::fmt::Debug for $ty {
+                fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                    self.h.dump(f)
+                }
+            }
+        )*
+    };
+}
+pub(crate) use debug_by_dump;

@@ -94,3 +94,39 @@ pub(crate) trait LaneRing {
         handles::build_lane::<Self::Unit>(region, offset, capacity)
     }
 }
+
+/// Opts a ring type and its halves in: `lane_hooks!(impl[T] EventRing<T>,
+/// EventProducer<T>, EventConsumer<T> => Slots<T>)`, or a ring alone
+/// (`impl[T] FlightRing<T> => FlightSlots<T>`). The halves lend their
+/// handle field `h`.
+macro_rules! lane_hooks {
+    (impl[$($g:tt)*] $ring:ty => $unit:ty) => {
+        impl<$($g)*> $crate::ring_hooks::LaneRing for $ring {
+            type Unit = $unit;
+        }
+    };
+    (impl[$($g:tt)*] $ring:ty, $p:ty, $c:ty => $unit:ty) => {
+        $crate::ring_hooks::lane_hooks!(impl[$($g)*] $ring => $unit);
+
+        impl<$($g)*> $crate::ring_hooks::LaneProducer for $p {
+            type Unit = $unit;
+            fn handle(&self) -> &$crate::handles::ProducerHandle<$unit> {
+                &self.h
+            }
+            fn handle_mut(&mut self) -> &mut $crate::handles::ProducerHandle<$unit> {
+                &mut self.h
+            }
+        }
+
+        impl<$($g)*> $crate::ring_hooks::LaneConsumer for $c {
+            type Unit = $unit;
+            fn handle(&self) -> &$crate::handles::ConsumerHandle<$unit> {
+                &self.h
+            }
+            fn handle_mut(&mut self) -> &mut $crate::handles::ConsumerHandle<$unit> {
+                &mut self.h
+            }
+        }
+    };
+}
+pub(crate) use lane_hooks;

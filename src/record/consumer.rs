@@ -4,14 +4,12 @@
 
 use super::format::{self, Found, RecordHeader};
 use super::Bytes;
-use crate::diag::{Stats, VerifyReport};
+use crate::diag::VerifyReport;
 use crate::error::{Corruption, Error, RingError};
 use crate::handles::ConsumerHandle;
 use crate::layout::RECORD_HEADER;
-use crate::peer::Peer;
 use crate::region::Region;
 use crate::ring::ConsCore;
-use crate::ring_hooks::LaneConsumer;
 use core::fmt;
 use core::ops::Deref;
 
@@ -204,37 +202,16 @@ pub struct Record<'a> {
 
 impl Record<'_> {
     /// The record's kind.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.write(4, b"a")?;
-    /// assert_eq!(c.peek()?.kind(), 4);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn kind(&self) -> u16 {
         self.hdr.kind
     }
 
     /// The record's timestamp in nanoseconds.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.write_with_timestamp(4, 99, b"a")?;
-    /// assert_eq!(c.peek()?.timestamp(), 99);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn timestamp(&self) -> u64 {
         self.hdr.timestamp
     }
 
     /// The full header.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.write(4, b"ab")?;
-    /// assert_eq!(c.peek()?.header().size, 2);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn header(&self) -> RecordHeader {
         self.hdr
     }
@@ -242,29 +219,12 @@ impl Record<'_> {
     /// The payload: in place in the ring, or, for a ring in shared memory,
     /// the consumer's private copy of it (bytes that cannot change while
     /// this borrow lives).
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.write(4, b"ab")?;
-    /// assert_eq!(c.peek()?.payload(), b"ab");
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn payload(&self) -> &[u8] {
         self.payload
     }
 
     /// Copies the payload into `buf` and returns its length. A short buffer is
     /// an error, never a silent truncation.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.write(4, b"abc")?;
-    /// let mut buf = [0u8; 2];
-    /// assert!(c.peek()?.copy_to(&mut buf).is_err());
-    /// let mut buf = [0u8; 8];
-    /// assert_eq!(c.peek()?.copy_to(&mut buf)?, 3);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn copy_to(&self, buf: &mut [u8]) -> Result<usize, Error> {
         let p = self.payload();
         let got = buf.len() as u64;
@@ -303,14 +263,6 @@ impl Record<'_> {
     }
 
     /// Copies the record out of the ring.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.write(4, b"abc")?;
-    /// let owned = c.read()?.to_owned();
-    /// assert_eq!(owned.payload, b"abc");
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn to_owned(&self) -> OwnedRecord {
         OwnedRecord {
             kind: self.hdr.kind,
@@ -341,18 +293,8 @@ pub struct OwnedRecord {
     pub payload: Vec<u8>,
 }
 
-/// The oldest record, consumed when this guard is dropped.
-///
-/// ```
-/// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-/// p.write(1, b"a")?;
-/// {
-///     let rec = c.read()?;       // zero-copy view
-///     assert_eq!(rec.payload(), b"a");
-/// }                              // released here
-/// assert_eq!(c.read().unwrap_err(), tracering::RingError::Empty);
-/// # Ok::<(), tracering::Error>(())
-/// ```
+/// The oldest record, lent by [`RecordConsumer::read`] and consumed when
+/// this guard is dropped.
 pub struct ReadGuard<'a> {
     record: Record<'a>,
     core: &'a mut ConsCore,
@@ -380,6 +322,11 @@ impl Drop for ReadGuard<'_> {
 }
 
 impl RecordConsumer {
+    /// Wraps a handle.
+    pub(super) fn from_handle(h: ConsumerHandle<Bytes>) -> RecordConsumer {
+        RecordConsumer { h }
+    }
+
     /// The parsing state and the private copy, borrowed apart.
     #[inline(always)]
     fn parts(&mut self) -> (Reader<'_>, Option<&mut Vec<u8>>) {
@@ -407,34 +354,11 @@ impl RecordConsumer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
-        Ok(RecordConsumer {
-            h: ConsumerHandle::attach(region, offset)?,
-        })
-    }
-
-    /// Who holds the producer side: alive, released, or dead. Records a dead
-    /// producer committed can still be read; none is ever torn.
-    ///
-    /// ```
-    /// let (p, c) = tracering::RecordRing::new()?.split();
-    /// assert!(matches!(c.producer(), tracering::Peer::Alive { .. }));
-    /// drop(p);
-    /// assert!(matches!(c.producer(), tracering::Peer::Released { .. }));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn producer(&self) -> Peer {
-        self.h.producer()
+        Ok(Self::from_handle(ConsumerHandle::attach(region, offset)?))
     }
 
     /// Takes the oldest record; it is consumed when the guard drops.
     /// [`RingError::Empty`] when nothing is published.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.write(2, b"xy")?;
-    /// assert_eq!(c.read()?.payload(), b"xy");
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn read(&mut self) -> Result<ReadGuard<'_>, RingError> {
         let (mut r, private) = self.parts();
@@ -448,14 +372,6 @@ impl RecordConsumer {
     }
 
     /// Looks at the oldest record without consuming it.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.write(2, b"xy")?;
-    /// assert_eq!(c.peek()?.kind(), 2);
-    /// assert_eq!(c.read()?.kind(), 2);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn peek(&mut self) -> Result<Record<'_>, RingError> {
         let (mut r, private) = self.parts();
@@ -464,13 +380,6 @@ impl RecordConsumer {
     }
 
     /// Copies the oldest record out and consumes it.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.write(2, b"xy")?;
-    /// assert_eq!(c.read_owned()?.payload, b"xy");
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn read_owned(&mut self) -> Result<OwnedRecord, RingError> {
         Ok(self.read()?.to_owned())
     }
@@ -480,15 +389,6 @@ impl RecordConsumer {
     ///
     /// If corruption is met after some records were handled, those are
     /// released and counted, and the next call reports the corruption.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// for i in 0..5u8 { p.write(1, &[i])?; }
-    /// let mut seen = Vec::new();
-    /// assert_eq!(c.read_batch(3, |r| seen.push(r.payload()[0]))?, 3);
-    /// assert_eq!(seen, [0, 1, 2]);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn read_batch<F: FnMut(&Record<'_>)>(
         &mut self,
         max: usize,
@@ -684,67 +584,4 @@ impl RecordConsumer {
         Ok(n)
     }
 
-    /// Readable bytes (including framing), after reloading the producer
-    /// position; 0 if the ring is poisoned.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.write(1, b"a")?;
-    /// assert_eq!(c.available_read(), 24);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn available_read(&mut self) -> usize {
-        self.h.available_read()
-    }
-
-    /// Walks every unread record and checks its framing, without consuming.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.write(1, b"abc")?;
-    /// let rep = c.verify()?;
-    /// assert_eq!((rep.records, rep.payload_bytes), (1, 3));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn verify(&mut self) -> Result<VerifyReport, Error> {
-        self.h.verify()
-    }
-
-    /// A snapshot of the ring's counters.
-    ///
-    /// ```
-    /// let (_p, c) = tracering::RecordRing::new()?.split();
-    /// assert_eq!(c.stats().read, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        self.h.stats()
-    }
-
-    /// The corruption that poisoned this consumer, if any.
-    ///
-    /// ```
-    /// let (_p, c) = tracering::RecordRing::new()?.split();
-    /// assert_eq!(c.poisoned(), None);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn poisoned(&self) -> Option<Corruption> {
-        self.h.poisoned()
-    }
-}
-
-impl fmt::Debug for RecordConsumer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.h.dump(f)
-    }
-}
-
-impl LaneConsumer for RecordConsumer {
-    type Unit = Bytes;
-    fn handle(&self) -> &ConsumerHandle<Bytes> {
-        &self.h
-    }
-    fn handle_mut(&mut self) -> &mut ConsumerHandle<Bytes> {
-        &mut self.h
-    }
 }

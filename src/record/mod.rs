@@ -21,14 +21,12 @@
 //! `producer` writes records, `consumer` reads them through the parser, and
 //! this file holds the owner.
 
-use crate::diag::{Stats, VerifyReport};
+use crate::diag::VerifyReport;
 use crate::error::Error;
 use crate::handles::{self, Owner, Unit};
 use crate::layout::RingKind;
-use crate::region::Region;
 use crate::ring::{ConsCore, Shape};
-use crate::ring_hooks::LaneRing;
-use core::fmt;
+use crate::ring_hooks;
 
 mod consumer;
 pub(crate) mod format;
@@ -40,14 +38,60 @@ pub use producer::{RecordProducer, WriteGrant};
 
 use format::max_payload_for;
 
-/// A ring of variable-length records, sized in bytes (a power of two).
+/// A ring of variable-length records, sized in bytes (a power of two, at
+/// least 64). A record is a [`RecordHeader`] (size, kind, timestamp) and a
+/// payload of 1 to [`max_payload`](Self::max_payload) bytes, kept in one
+/// piece (see the module docs of `src/record/`).
+///
+/// # Writing
+///
+/// [`write`](RecordProducer::write) stamps a record with the time now.
+/// A full ring refuses it at once and counts nothing (the caller still has
+/// the payload); [`write_or_drop`](RecordProducer::write_or_drop), the
+/// write of a tracer that never waits, counts it and its bytes as dropped.
+/// [`reserve`](RecordProducer::reserve) lends room to fill in place:
+/// nothing is visible to the consumer until the grant is committed, and a
+/// grant dropped without a commit is abandoned.
 ///
 /// ```
-/// use tracering::RecordRing;
-/// let (mut tx, mut rx) = RecordRing::new()?.split();  // 64 KiB
-/// tx.write(1, b"hello")?;
-/// let rec = rx.read()?;
-/// assert_eq!((rec.kind(), rec.payload()), (1, &b"hello"[..]));
+/// use tracering::{RecordRing, RingError};
+/// let (mut tx, mut rx) = RecordRing::with_capacity(64)?.split(); // two 16-byte records
+/// tx.write(7, &[1; 16])?;
+/// let mut grant = tx.reserve(8, 16)?;
+/// grant.payload_mut().copy_from_slice(&[2; 16]);
+/// assert_eq!(rx.available_read(), 32);  // header and payload of the first only
+/// grant.commit();
+/// assert_eq!(tx.write(9, &[3; 16]), Err(RingError::Full));         // nothing counted
+/// assert_eq!(tx.write_or_drop(9, &[3; 16]), Err(RingError::Full)); // counted
+/// assert_eq!((tx.stats().dropped, tx.stats().dropped_bytes), (1, 16));
+/// # Ok::<(), tracering::Error>(())
+/// ```
+///
+/// # Reading
+///
+/// [`read`](RecordConsumer::read) lends the oldest record and frees it
+/// when the guard drops; [`peek`](RecordConsumer::peek) lends it and frees
+/// nothing; [`read_batch`](RecordConsumer::read_batch) hands several to a
+/// closure and frees them with one store. A ring in this process's memory
+/// is read in place; one in shared memory through a private copy, never a
+/// view of bytes a peer may rewrite. A payload copied into a short buffer
+/// is an error, never a truncation.
+///
+/// ```
+/// use tracering::{RecordRing, RingError};
+/// let (mut tx, mut rx) = RecordRing::new()?.split(); // 64 KiB
+/// tx.write_with_timestamp(1, 100, b"first")?;
+/// tx.write_batch(&[(2, b"second"), (3, b"third")])?;
+/// assert_eq!(rx.peek()?.payload(), b"first");
+/// {
+///     let rec = rx.read()?;                      // the same record
+///     assert_eq!((rec.kind(), rec.timestamp()), (1, 100));
+///     assert!(rec.copy_to(&mut [0u8; 4]).is_err());
+/// }                                              // freed here
+/// let mut kinds = Vec::new();
+/// assert_eq!(rx.read_batch(10, |r| kinds.push(r.kind()))?, 2);
+/// assert_eq!(kinds, [2, 3]);
+/// assert_eq!(rx.read().unwrap_err(), RingError::Empty);
 /// # Ok::<(), tracering::Error>(())
 /// ```
 pub struct RecordRing {
@@ -87,184 +131,55 @@ impl Unit for Bytes {
 const MIN_RECORD_RING: u64 = 64;
 
 impl RecordRing {
-    /// Default ring size, as the original backlog asks: 64 KiB.
-    ///
-    /// ```
-    /// assert_eq!(tracering::RecordRing::DEFAULT_CAPACITY, 64 * 1024);
-    /// ```
+    /// The capacity of [`new`](Self::new): 64 KiB.
     pub const DEFAULT_CAPACITY: usize = 64 * 1024;
 
     /// A ring of [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) (64 KiB).
-    ///
-    /// ```
-    /// assert_eq!(tracering::RecordRing::new()?.capacity(), 65536);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn new() -> Result<Self, Error> {
         Self::with_capacity(Self::DEFAULT_CAPACITY)
     }
 
-    /// A ring of `bytes` bytes: a power of two, at least 64. Never rounded.
-    ///
-    /// ```
-    /// use tracering::{BuildError, RecordRing, Error, CapacityError};
-    /// assert!(RecordRing::with_capacity(4096).is_ok());
-    /// assert_eq!(
-    ///     RecordRing::with_capacity(4000).unwrap_err(),
-    ///     Error::Build(BuildError::InvalidCapacity { requested: 4000, reason: CapacityError::NotPowerOfTwo }),
-    /// );
-    /// ```
-    pub fn with_capacity(bytes: usize) -> Result<Self, Error> {
-        Ok(RecordRing {
-            h: Owner::with_capacity(bytes)?,
-        })
-    }
-
-    /// Bytes a ring of `capacity` bytes needs in a [`Region`] (header
-    /// included).
-    ///
-    /// ```
-    /// let n = tracering::RecordRing::bytes_needed(4096)?;
-    /// assert_eq!(n, 3 * tracering::Region::ALIGN + 4096);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
-        handles::bytes_needed::<Bytes>(capacity)
-    }
-
-    /// Builds a ring of `capacity` bytes at `offset` (a multiple of
-    /// [`Region::ALIGN`](crate::Region::ALIGN)) in `region`, typically shared
-    /// memory that another process attaches to with
-    /// [`RecordProducer::attach`] or [`RecordConsumer::attach`]. Either
-    /// process may be the creator; the creator holds both sides until it
-    /// drops the half it does not use.
-    ///
-    /// ```
-    /// use tracering::{RecordRing, RecordProducer, Region};
-    /// let region = Region::memfd("records", RecordRing::bytes_needed(4096)?)?;
-    /// let (p, mut c) = RecordRing::create_in(&region, 0, 4096)?.split();
-    /// drop(p); // the agent process attaches as producer:
-    /// let mut agent = RecordProducer::attach(&region, 0)?;
-    /// agent.write(1, b"from the agent")?;
-    /// assert_eq!(c.read()?.payload(), b"from the agent");
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn create_in(region: &Region, offset: usize, capacity: usize) -> Result<Self, Error> {
-        Ok(RecordRing {
-            h: Owner::create_in(region, offset, capacity)?,
-        })
-    }
-
-    /// Capacity in bytes.
-    ///
-    /// ```
-    /// assert_eq!(tracering::RecordRing::with_capacity(128)?.capacity(), 128);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.h.capacity()
-    }
-
-    /// Largest payload a record may carry: half the ring minus the header.
-    ///
-    /// ```
-    /// assert_eq!(tracering::RecordRing::with_capacity(128)?.max_payload(), 48);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
+    /// Largest payload a record may carry: half the ring minus the 16-byte
+    /// header (48 bytes in a ring of 128), so that a record fits in an empty
+    /// ring wherever the positions stand.
     pub fn max_payload(&self) -> usize {
         max_payload_for(self.h.raw().cap) as usize
     }
+}
 
-    /// Splits the ring into its producer and consumer halves.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// std::thread::spawn(move || p.write(3, b"x").unwrap()).join().unwrap();
-    /// assert_eq!(c.read()?.payload(), b"x");
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn split(self) -> (RecordProducer, RecordConsumer) {
-        let (p, c) = self.h.split();
-        (RecordProducer::from_handle(p), RecordConsumer { h: c })
-    }
-
-    /// Joins the two halves of one ring back into the owner. Halves of
-    /// different rings are handed back.
-    ///
-    /// ```
-    /// use tracering::RecordRing;
-    /// let (p, c) = RecordRing::new()?.split();
-    /// assert!(RecordRing::reunite(p, c).is_ok());
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    #[allow(clippy::result_large_err)] // the halves go back by value
-    pub fn reunite(
-        producer: RecordProducer,
-        consumer: RecordConsumer,
-    ) -> Result<Self, (RecordProducer, RecordConsumer)> {
-        match Owner::reunite(producer.h, consumer.h) {
-            Ok(h) => Ok(RecordRing { h }),
-            Err((p, c)) => Err((RecordProducer::from_handle(p), RecordConsumer { h: c })),
-        }
-    }
-
-    /// Empties the ring and zeroes every counter; `&mut self` on the owner
-    /// proves that no half is live.
-    ///
-    /// ```
-    /// let (mut p, c) = tracering::RecordRing::new()?.split();
-    /// p.write(1, b"a")?;
-    /// let mut ring = tracering::RecordRing::reunite(p, c).ok().unwrap();
-    /// ring.reset();
-    /// assert_eq!(ring.stats().committed, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn reset(&mut self) {
-        self.h.reset();
-    }
-
-    /// A snapshot of the counters.
-    ///
-    /// ```
-    /// assert_eq!(tracering::RecordRing::new()?.stats().written, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        self.h.stats()
-    }
-
-    #[doc(hidden)] // A layout self-check for the ring tests, not API.
-    /// Whether the header lines and the data area sit on cache-line
-    /// boundaries, checked on the live ring.
-    ///
-    /// ```
-    /// assert!(tracering::RecordRing::new()?.is_aligned());
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn is_aligned(&self) -> bool {
-        self.h.is_aligned()
-    }
-
-    /// Walks the unread records and checks their framing.
-    ///
-    /// ```
-    /// let (mut p, c) = tracering::RecordRing::new()?.split();
-    /// p.write(1, b"abc")?;
-    /// let ring = tracering::RecordRing::reunite(p, c).ok().unwrap();
-    /// assert_eq!(ring.verify()?.records, 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn verify(&self) -> Result<VerifyReport, Error> {
-        self.h.verify()
+handles::ring_methods! {
+    impl[] RecordRing {
+        with_capacity("bytes", "a power of two, at least 64"),
+        bytes_needed(Bytes, "bytes"),
+        create_in("bytes"),
+        capacity("bytes"),
+        split(RecordProducer, RecordConsumer),
+        reunite(RecordProducer, RecordConsumer),
+        reset,
+        stats,
+        is_aligned,
+        verify_owner,
     }
 }
 
-impl fmt::Debug for RecordRing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.h.dump(f)
+handles::ring_methods! {
+    impl[] RecordProducer {
+        available_write("bytes"),
+        consumer,
+        stats,
     }
 }
 
-impl LaneRing for RecordRing {
-    type Unit = Bytes;
+handles::ring_methods! {
+    impl[] RecordConsumer {
+        available_read("bytes (framing included)"),
+        producer,
+        stats,
+        verify,
+        poisoned,
+    }
 }
+
+handles::debug_by_dump!([] RecordRing, [] RecordProducer, [] RecordConsumer);
+
+ring_hooks::lane_hooks!(impl[] RecordRing, RecordProducer, RecordConsumer => Bytes);

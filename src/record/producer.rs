@@ -4,14 +4,10 @@
 use super::format::{check_record, framed, RecordHeader};
 use super::Bytes;
 use crate::arch;
-use crate::diag::Stats;
 use crate::error::{Error, RecordError, RingError};
 use crate::handles::ProducerHandle;
 use crate::layout::RECORD_HEADER;
-use crate::peer::Peer;
 use crate::region::Region;
-use crate::ring_hooks::LaneProducer;
-use core::fmt;
 
 /// The writing half of a [`RecordRing`](super::RecordRing).
 pub struct RecordProducer {
@@ -79,25 +75,7 @@ impl RecordProducer {
         )?))
     }
 
-    /// Who holds the consumer side: alive, released, or dead.
-    ///
-    /// ```
-    /// let (p, c) = tracering::RecordRing::new()?.split();
-    /// drop(c);
-    /// assert!(matches!(p.consumer(), tracering::Peer::Released { .. }));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn consumer(&self) -> Peer {
-        self.h.consumer()
-    }
-
     /// Largest payload a record may carry.
-    ///
-    /// ```
-    /// let (p, _c) = tracering::RecordRing::with_capacity(256)?.split();
-    /// assert_eq!(p.max_payload(), 112);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn max_payload(&self) -> usize {
         self.h.extra as usize
     }
@@ -178,17 +156,6 @@ impl RecordProducer {
     /// Writes one record stamped with [`clock::now_ns`](crate::clock::now_ns). A full ring
     /// refuses it at once with [`RingError::Full`] and counts nothing: the
     /// caller still has the payload and may retry.
-    ///
-    /// ```
-    /// use tracering::{RecordRing, RingError};
-    /// let (mut p, mut c) = RecordRing::with_capacity(64)?.split();
-    /// p.write(7, &[1; 16])?;
-    /// p.write(7, &[2; 16])?;
-    /// assert_eq!(p.write(7, &[3; 16]), Err(RingError::Full));
-    /// assert_eq!(p.stats().dropped, 0);
-    /// assert_eq!(c.read()?.kind(), 7);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn write(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
         self.put_record(kind, self.now(), payload, false)
@@ -196,13 +163,6 @@ impl RecordProducer {
 
     /// Writes one record with a caller-supplied timestamp; like
     /// [`write`](Self::write), a full ring counts nothing.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.write_with_timestamp(1, 123, b"z")?;
-    /// assert_eq!(c.read()?.timestamp(), 123);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn write_with_timestamp(
         &mut self,
@@ -216,16 +176,6 @@ impl RecordProducer {
     /// Writes one record, or gives it up and counts it and its bytes as
     /// dropped ([`Stats::dropped`], [`Stats::dropped_bytes`]): the write of a
     /// tracer that never waits.
-    ///
-    /// ```
-    /// use tracering::{RecordRing, RingError};
-    /// let (mut p, _c) = RecordRing::with_capacity(64)?.split();
-    /// p.write_or_drop(1, &[0; 16])?;
-    /// p.write_or_drop(1, &[0; 16])?;
-    /// assert_eq!(p.write_or_drop(1, &[0; 16]), Err(RingError::Full));
-    /// assert_eq!((p.stats().dropped, p.stats().dropped_bytes), (1, 16));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn write_or_drop(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
         self.put_record(kind, self.now(), payload, true)
@@ -261,13 +211,6 @@ impl RecordProducer {
     /// Writes every record of `records` and publishes them with one store, or
     /// writes none ([`RingError::Full`], nothing counted). All records carry
     /// the same timestamp, taken once.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.write_batch(&[(1, b"a"), (2, b"bb")])?;
-    /// assert_eq!(c.read_batch(10, |r| assert!(r.kind() <= 2))?, 2);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn write_batch(&mut self, records: &[(u16, &[u8])]) -> Result<(), RingError> {
         let head = self.h.core.head;
         let mut end = head;
@@ -303,15 +246,6 @@ impl RecordProducer {
     /// now. Nothing is visible to the consumer until
     /// [`WriteGrant::commit`]; dropping the grant abandons it (and counts
     /// nothing), and a full ring refuses it with nothing counted.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// let mut g = p.reserve(5, 4)?;
-    /// g.payload_mut().copy_from_slice(b"abcd");
-    /// g.commit();
-    /// assert_eq!(c.read()?.payload(), b"abcd");
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn reserve(&mut self, kind: u16, len: usize) -> Result<WriteGrant<'_>, RingError> {
         let total = self.check(kind, len)?;
         let head = self.h.core.head;
@@ -329,29 +263,6 @@ impl RecordProducer {
         })
     }
 
-    /// Free bytes, after reloading the consumer position.
-    ///
-    /// ```
-    /// let (mut p, _c) = tracering::RecordRing::with_capacity(128)?.split();
-    /// p.write(1, b"12345678")?;
-    /// assert_eq!(p.available_write(), 128 - 24);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn available_write(&mut self) -> usize {
-        self.h.available_write()
-    }
-
-    /// A snapshot of the ring's counters.
-    ///
-    /// ```
-    /// let (mut p, _c) = tracering::RecordRing::new()?.split();
-    /// p.write(1, b"a")?;
-    /// assert_eq!(p.stats().committed, 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        self.h.stats()
-    }
 }
 
 /// Room reserved by [`RecordProducer::reserve`], filled in place.
@@ -365,13 +276,6 @@ pub struct WriteGrant<'a> {
 
 impl WriteGrant<'_> {
     /// The reserved payload bytes (they hold stale data until written).
-    ///
-    /// ```
-    /// let (mut p, _c) = tracering::RecordRing::new()?.split();
-    /// let mut g = p.reserve(1, 3)?;
-    /// assert_eq!(g.payload_mut().len(), 3);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let idx = (self.start & self.producer.h.core.raw.mask) + RECORD_HEADER;
         self.producer
@@ -386,27 +290,11 @@ impl WriteGrant<'_> {
     }
 
     /// Replaces the timestamp taken at reservation.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// let mut g = p.reserve(1, 1)?;
-    /// g.set_timestamp(5);
-    /// g.commit();
-    /// assert_eq!(c.read()?.timestamp(), 5);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn set_timestamp(&mut self, timestamp: u64) {
         self.timestamp = timestamp;
     }
 
     /// Publishes the whole reserved payload.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// p.reserve(1, 2)?.commit();
-    /// assert_eq!(c.read()?.payload().len(), 2);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn commit(self) {
         let len = self.len;
         self.finish(len);
@@ -414,15 +302,6 @@ impl WriteGrant<'_> {
 
     /// Publishes only the first `len` reserved bytes. A `len` of zero or
     /// beyond the reservation is refused and the grant is handed back.
-    ///
-    /// ```
-    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
-    /// let mut g = p.reserve(1, 64)?;
-    /// g.payload_mut()[..2].copy_from_slice(b"hi");
-    /// g.commit_len(2).ok().unwrap();
-    /// assert_eq!(c.read()?.payload(), b"hi");
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn commit_len(self, len: usize) -> Result<(), (Self, RecordError)> {
         if len == 0 {
             return Err((self, RecordError::Empty));
@@ -445,21 +324,5 @@ impl WriteGrant<'_> {
         p.h.core
             .publish(self.start.wrapping_add(framed(len as u64)));
         p.h.core.add_committed(1);
-    }
-}
-
-impl fmt::Debug for RecordProducer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.h.dump(f)
-    }
-}
-
-impl LaneProducer for RecordProducer {
-    type Unit = Bytes;
-    fn handle(&self) -> &ProducerHandle<Bytes> {
-        &self.h
-    }
-    fn handle_mut(&mut self) -> &mut ProducerHandle<Bytes> {
-        &mut self.h
     }
 }
