@@ -353,7 +353,6 @@ impl<T: Copy> EventProducer<T> {
             _slots: PhantomData,
         })
     }
-
 }
 
 impl<T: Copy> EventConsumer<T> {
@@ -468,7 +467,6 @@ impl<T: Copy> EventConsumer<T> {
             _slots: PhantomData,
         })
     }
-
 }
 
 /// Free slots reserved by [`EventProducer::write_chunk_uninit`], filled in

@@ -1,21 +1,5 @@
-//! Memory that rings live in: zeroed heap memory, or a shared-memory segment
-//! (`memfd_create` or `shm_open`) that a second process maps too.
-//!
-//! A [`Region`] is a cheap, clonable handle; the memory is freed (or unmapped)
-//! when the last clone and the last ring placed in it are gone. A region holds
-//! no pointers of its own: rings inside it are found by offset.
-//!
-//! # Cleanup rules for named segments
-//! - [`Region::create_named`] fails if the name exists, so two controllers
-//!   never share a segment by accident.
-//! - A name stays in `/dev/shm` until [`Region::unlink`] removes it, so that a
-//!   restarted process can re-attach with [`Region::open_named`]. Call
-//!   `unlink` when the tracer shuts down for good, or use
-//!   [`Region::unlink_on_drop`] to tie the name to this handle's lifetime.
-//! - Unlinking removes only the name: processes that have the segment mapped
-//!   keep using it, and the memory goes away with the last mapping.
-//! - Anonymous segments ([`Region::memfd`]) have no name to leak; pass the
-//!   file descriptor ([`Region::fd`]) to the other process.
+//! Memory that rings live in: [`Region`], on the heap or in a shared
+//! segment (`memfd_create` or `shm_open`) that a second process maps too.
 
 use crate::arch;
 use crate::error::{BuildError, Error};
@@ -24,11 +8,45 @@ use std::alloc::{self, Layout};
 use std::sync::{Arc, Mutex};
 
 /// A block of zero-initialised, cache-line-aligned memory, on the heap or in a
-/// shared-memory segment.
+/// shared-memory segment that a second process maps too.
+///
+/// A region is a cheap, clonable handle; the memory is freed (or unmapped)
+/// when the last clone and the last ring placed in it are gone. It holds no
+/// pointers of its own: rings inside it are found by offset, a multiple of
+/// [`ALIGN`](Self::ALIGN).
+///
+/// # Named segments and cleanup
+/// - [`create_named`](Self::create_named) fails if the name exists, so two
+///   controllers never share a segment by accident.
+/// - A name stays (in `/dev/shm`) until [`unlink`](Self::unlink) removes
+///   it, so that a restarted process can map it again with
+///   [`open_named`](Self::open_named). Call `unlink` when the tracer shuts
+///   down for good, or [`unlink_on_drop`](Self::unlink_on_drop) to tie the
+///   name to this handle's lifetime.
+/// - Unlinking removes only the name: processes that have the segment mapped
+///   keep using it, and the memory goes away with the last mapping.
+/// - Anonymous segments ([`memfd`](Self::memfd)) have no name to leak: pass
+///   the descriptor ([`fd`](Self::fd)) to the other process, which maps it
+///   with [`from_fd`](Self::from_fd).
 ///
 /// ```
-/// let region = tracering::Region::heap(4096)?;
-/// assert_eq!(region.len(), 4096);
+/// # #[cfg(all(feature = "shm", unix))] {
+/// use tracering::{EventProducer, EventRing, Region};
+/// let name = format!("/tracering-doc-{}", std::process::id());
+/// let region = Region::create_named(&name, EventRing::<u64>::bytes_needed(8)?)?;
+/// assert!(Region::create_named(&name, 4096).is_err()); // the name is taken
+/// region.unlink_on_drop(&name)?;
+/// let (tx, mut rx) = EventRing::<u64>::create_in(&region, 0, 8)?.split();
+/// drop(tx);
+///
+/// // Another process (here, this one) maps the segment by name and attaches.
+/// let mapped = Region::open_named(&name)?;
+/// EventProducer::<u64>::attach(&mapped, 0)?.push(42)?;
+/// assert_eq!(rx.pop()?, 42);
+///
+/// drop((rx, region)); // the last handle to `region`: the name goes
+/// assert!(Region::open_named(&name).is_err());
+/// # }
 /// # Ok::<(), tracering::Error>(())
 /// ```
 #[derive(Clone)]
@@ -121,21 +139,9 @@ impl Region {
     /// The alignment of a region's first byte, and of every offset a ring
     /// is placed at: the cache-line size the rings' headers are padded to
     /// (128 on x86_64 and aarch64, 64 elsewhere).
-    ///
-    /// ```
-    /// use tracering::{EventRing, Region};
-    /// let r = Region::heap(2 * Region::ALIGN + EventRing::<u64>::bytes_needed(8)?)?;
-    /// let ring = EventRing::<u64>::create_in(&r, Region::ALIGN, 8)?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub const ALIGN: usize = crate::arch::CACHE_LINE;
 
     /// `len` zeroed bytes of heap memory aligned to the cache line.
-    ///
-    /// ```
-    /// assert!(tracering::Region::heap(0).is_err());
-    /// assert!(tracering::Region::heap(128).is_ok());
-    /// ```
     pub fn heap(len: usize) -> Result<Region, Error> {
         if len == 0 {
             return Err(BuildError::EmptyRegion.into());
@@ -151,12 +157,6 @@ impl Region {
 
     /// Heap memory holding a copy of `bytes`: for replaying a saved segment,
     /// or for fuzzing the attach path.
-    ///
-    /// ```
-    /// let r = tracering::Region::copy_from(&[1, 2, 3])?;
-    /// assert_eq!(r.len(), 3);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn copy_from(bytes: &[u8]) -> Result<Region, Error> {
         let region = Region::heap(bytes.len())?;
         // SAFETY: the new region is `bytes.len()` bytes long, writable, and
@@ -215,21 +215,11 @@ impl Region {
     }
 
     /// Length in bytes.
-    ///
-    /// ```
-    /// assert_eq!(tracering::Region::heap(64)?.len(), 64);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn len(&self) -> usize {
         self.inner.len
     }
 
     /// Always false: regions are never empty.
-    ///
-    /// ```
-    /// assert!(!tracering::Region::heap(64)?.is_empty());
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn is_empty(&self) -> bool {
         self.inner.len == 0
     }
@@ -237,12 +227,6 @@ impl Region {
     /// The first byte. Writing through it is `unsafe` and races with the rings
     /// placed in the region; it exists for tests and tools that inspect or
     /// damage a segment on purpose.
-    ///
-    /// ```
-    /// let r = tracering::Region::heap(64)?;
-    /// assert_eq!(r.as_ptr() as usize % tracering::Region::ALIGN, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn as_ptr(&self) -> *mut u8 {
         self.inner.base.as_ptr()
     }
@@ -585,12 +569,6 @@ mod shm {
         /// `memfd_create`). Hand [`fd`](Region::fd) to the other process.
         /// The descriptor is close-on-exec; clear that flag (or pass it over a
         /// Unix socket) to share it with a child.
-        ///
-        /// ```
-        /// let r = tracering::Region::memfd("trace", 4096)?;
-        /// assert!(r.fd().is_some());
-        /// # Ok::<(), tracering::Error>(())
-        /// ```
         #[cfg(target_os = "linux")]
         pub fn memfd(debug_name: &str, len: usize) -> Result<Region, Error> {
             let name =
@@ -607,16 +585,6 @@ mod shm {
         /// Creates the named segment `name` (like `/my-tracer`) of `len`
         /// zeroed bytes. Fails if it already exists. See the module docs for
         /// when the name is removed.
-        ///
-        /// ```
-        /// use tracering::Region;
-        /// let name = format!("/tracering-doc-{}", std::process::id());
-        /// let r = Region::create_named(&name, 4096)?;
-        /// let again = Region::open_named(&name)?;
-        /// assert_eq!(again.len(), 4096);
-        /// Region::unlink(&name)?;
-        /// # Ok::<(), tracering::Error>(())
-        /// ```
         pub fn create_named(name: &str, len: usize) -> Result<Region, Error> {
             let c = shm_name(name)?;
             // SAFETY: `c` is NUL-terminated; flags and mode are valid.
@@ -640,10 +608,6 @@ mod shm {
         }
 
         /// Maps the existing named segment `name`, whole.
-        ///
-        /// ```
-        /// assert!(tracering::Region::open_named("/tracering-no-such-segment").is_err());
-        /// ```
         pub fn open_named(name: &str) -> Result<Region, Error> {
             let c = shm_name(name)?;
             // SAFETY: `c` is NUL-terminated; flags are valid.
@@ -659,25 +623,12 @@ mod shm {
 
         /// Maps the whole segment behind a descriptor received from another
         /// process.
-        ///
-        /// ```
-        /// use std::os::fd::AsFd;
-        /// let a = tracering::Region::memfd("x", 4096)?;
-        /// let fd = a.fd().unwrap().try_clone_to_owned().unwrap();
-        /// let b = tracering::Region::from_fd(fd)?;
-        /// assert_eq!(b.len(), 4096);
-        /// # Ok::<(), tracering::Error>(())
-        /// ```
         pub fn from_fd(fd: OwnedFd) -> Result<Region, Error> {
             let len = fd_len(&fd)?;
             map(fd, len)
         }
 
         /// Removes the name `name` from the system. Mappings stay valid.
-        ///
-        /// ```
-        /// assert!(tracering::Region::unlink("/tracering-no-such-segment").is_err());
-        /// ```
         pub fn unlink(name: &str) -> Result<(), Error> {
             let c = shm_name(name)?;
             // SAFETY: `c` is NUL-terminated.
@@ -689,15 +640,6 @@ mod shm {
 
         /// Unlinks `name` when the last handle to this region (and every ring
         /// in it) is dropped. Does nothing for heap regions.
-        ///
-        /// ```
-        /// let name = format!("/tracering-doc-drop-{}", std::process::id());
-        /// let r = tracering::Region::create_named(&name, 4096)?;
-        /// r.unlink_on_drop(&name)?;
-        /// drop(r);
-        /// assert!(tracering::Region::open_named(&name).is_err());
-        /// # Ok::<(), tracering::Error>(())
-        /// ```
         pub fn unlink_on_drop(&self, name: &str) -> Result<(), Error> {
             let c = shm_name(name)?;
             if let Backing::Mapped(m) = &self.inner.backing {
@@ -710,11 +652,6 @@ mod shm {
 
         /// The segment's descriptor, for passing to another process (`None`
         /// for heap regions).
-        ///
-        /// ```
-        /// assert!(tracering::Region::heap(64)?.fd().is_none());
-        /// # Ok::<(), tracering::Error>(())
-        /// ```
         pub fn fd(&self) -> Option<BorrowedFd<'_>> {
             match &self.inner.backing {
                 Backing::Mapped(m) => Some(m.fd.as_fd()),

@@ -257,6 +257,8 @@ fn hot_path_errors_are_small() {
     assert!(size_of::<Result<usize, RingError>>() <= 16);
     assert!(size_of::<PushError<u64>>() <= 16);
     assert!(size_of::<Result<(), PushError<u64>>>() <= 16);
+    // A refused push converts to the small error without its value.
+    assert_eq!(PushError::Full(7u8).kind(), RingError::Full);
     // The rich error stays for constructors and attach.
     assert!(size_of::<Error>() > 8);
 }

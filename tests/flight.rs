@@ -634,3 +634,18 @@ fn record_snapshots_race_full_speed_writers() {
         );
     }
 }
+
+#[test]
+fn halves_report_their_capacity_and_peer() {
+    use tracering::Peer;
+    let (w, r) = FlightRing::<u8>::with_capacity(4).unwrap().split();
+    assert_eq!((w.capacity(), r.capacity()), (4, 4));
+    assert!(matches!(w.reader(), Peer::Alive { .. }));
+    drop(w);
+    assert!(matches!(r.writer(), Peer::Released { .. }));
+    let (w, r) = FlightRecordRing::with_capacity(128).unwrap().split();
+    assert_eq!((w.max_payload(), r.capacity()), (32, 128));
+    assert!(matches!(r.writer(), Peer::Alive { .. }));
+    drop(r);
+    assert!(matches!(w.reader(), Peer::Released { .. }));
+}

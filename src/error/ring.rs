@@ -70,14 +70,6 @@ impl std::error::Error for RecordError {}
 ///
 /// Two bytes, so the hot paths return it in registers (a static assertion
 /// pins the size). It converts into the crate's [`Error`](crate::Error).
-///
-/// ```
-/// use tracering::{EventRing, RingError};
-/// let (_p, mut c) = EventRing::<u64>::with_capacity(4)?.split();
-/// assert_eq!(c.pop(), Err(RingError::Empty));
-/// assert_eq!(core::mem::size_of::<RingError>(), 2);
-/// # Ok::<(), tracering::Error>(())
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RingError {
@@ -121,15 +113,6 @@ impl std::error::Error for RingError {
 
 /// A refused [`push`](crate::EventProducer::push), which hands the value
 /// back, so a caller that retries keeps no copy of its own.
-///
-/// ```
-/// use tracering::{EventRing, PushError};
-/// let (mut p, _c) = EventRing::<[u64; 4]>::with_capacity(1)?.split();
-/// p.push([1; 4]).unwrap();
-/// let Err(PushError::Full(back)) = p.push([2; 4]) else { panic!() };
-/// assert_eq!(back, [2; 4]);
-/// # Ok::<(), tracering::Error>(())
-/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum PushError<T> {
     /// The ring had no free slot; here is the value.
@@ -140,11 +123,6 @@ pub enum PushError<T> {
 
 impl<T> PushError<T> {
     /// The small error without the value.
-    ///
-    /// ```
-    /// use tracering::{PushError, RingError};
-    /// assert_eq!(PushError::Full(7u8).kind(), RingError::Full);
-    /// ```
     pub fn kind(&self) -> RingError {
         match self {
             PushError::Full(_) => RingError::Full,

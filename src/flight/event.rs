@@ -2,16 +2,14 @@
 
 use super::{claim, get, put, recheck, Snapshot};
 use crate::arch;
-use crate::diag::{Stats, VerifyReport};
+use crate::diag::VerifyReport;
 use crate::error::{BuildError, Corruption, Error, RingError};
 use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
 use crate::layout::RingKind;
-use crate::peer::Peer;
 use crate::region::Region;
 use crate::ring::{ConsCore, Shape};
-use crate::ring_hooks::LaneRing;
+use crate::ring_hooks;
 use bytemuck::Pod;
-use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
 
@@ -21,18 +19,6 @@ use core::mem::{align_of, size_of};
 /// Each slot holds one `T` rounded up to whole 8-byte words (the writer
 /// stores and the reader loads it word by word; see the
 /// [module docs](crate::flight)).
-///
-/// ```
-/// use tracering::flight::FlightRing;
-/// let (mut w, mut r) = FlightRing::<[u64; 2]>::with_capacity(2)?.split();
-/// w.push([1, 1]);
-/// w.push([2, 2]);
-/// w.push([3, 3]);
-/// let mut out = Vec::new();
-/// r.snapshot(&mut out)?;
-/// assert_eq!(out, [[2, 2], [3, 3]]);
-/// # Ok::<(), tracering::Error>(())
-/// ```
 pub struct FlightRing<T> {
     h: Owner<FlightSlots<T>>,
 }
@@ -92,107 +78,47 @@ impl<T> Unit for FlightSlots<T> {
     }
 }
 
-impl<T: Pod> FlightRing<T> {
-    /// Builds a flight ring of `capacity` slots (a non-zero power of two) in
-    /// this process's memory.
-    ///
-    /// ```
-    /// use tracering::{BuildError, flight::FlightRing, CapacityError, Error};
-    /// assert!(FlightRing::<u64>::with_capacity(1024).is_ok());
-    /// assert!(matches!(
-    ///     FlightRing::<u64>::with_capacity(3),
-    ///     Err(Error::Build(BuildError::InvalidCapacity { reason: CapacityError::NotPowerOfTwo, .. }))
-    /// ));
-    /// ```
-    pub fn with_capacity(capacity: usize) -> Result<Self, Error> {
-        Ok(FlightRing {
-            h: Owner::with_capacity(capacity)?,
-        })
-    }
-
-    /// Bytes a flight ring of `capacity` slots needs in a [`Region`].
-    ///
-    /// ```
-    /// let n = tracering::flight::FlightRing::<[u8; 12]>::bytes_needed(4)?;
-    /// assert_eq!(n, 3 * tracering::Region::ALIGN + 4 * 16); // 12 bytes take 2 words
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
-        handles::bytes_needed::<FlightSlots<T>>(capacity)
-    }
-
-    /// Builds a flight ring at `offset` (a multiple of the cache line) in
-    /// `region`, for another process to attach to.
-    ///
-    /// ```
-    /// use tracering::{flight::{FlightRing, FlightProducer}, Region};
-    /// let region = Region::memfd("flight", FlightRing::<u64>::bytes_needed(8)?)?;
-    /// let (w, mut r) = FlightRing::<u64>::create_in(&region, 0, 8)?.split();
-    /// drop(w); // another process may attach as the writer
-    /// FlightProducer::<u64>::attach(&region, 0)?.push(9);
-    /// let mut out = Vec::new();
-    /// r.snapshot(&mut out)?;
-    /// assert_eq!(out, [9]);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn create_in(region: &Region, offset: usize, capacity: usize) -> Result<Self, Error> {
-        Ok(FlightRing {
-            h: Owner::create_in(region, offset, capacity)?,
-        })
-    }
-
-    /// Number of slots.
-    ///
-    /// ```
-    /// assert_eq!(tracering::flight::FlightRing::<u8>::with_capacity(16)?.capacity(), 16);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.h.capacity()
-    }
-
-    /// Splits the ring into its writer and its reader.
-    ///
-    /// ```
-    /// let (mut w, mut r) = tracering::flight::FlightRing::<u32>::with_capacity(4)?.split();
-    /// std::thread::spawn(move || w.push(1)).join().unwrap();
-    /// assert_eq!(r.snapshot(&mut Vec::new())?.kept, 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn split(self) -> (FlightProducer<T>, FlightReader<T>) {
-        let (p, c) = self.h.split();
-        (FlightProducer { h: p }, FlightReader::new(c))
-    }
-
-    /// A snapshot of the counters (`written` counts every push).
-    ///
-    /// ```
-    /// assert_eq!(tracering::flight::FlightRing::<u8>::with_capacity(2)?.stats().written, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        self.h.stats()
+handles::ring_methods! {
+    impl[T: Pod] FlightRing<T> {
+        with_capacity("slots", "a non-zero power of two"),
+        bytes_needed(FlightSlots<T>, "slots"),
+        create_in("slots"),
+        capacity("slots"),
+        split(FlightProducer<T>, FlightReader<T>),
+        stats,
     }
 }
 
+handles::ring_methods! {
+    impl[T: Pod] FlightProducer<T> {
+        capacity("slots"),
+        reader,
+        stats,
+    }
+}
+
+handles::ring_methods! {
+    impl[T: Pod] FlightReader<T> {
+        capacity("slots"),
+        writer,
+        stats,
+    }
+}
+
+handles::debug_by_dump!([T] FlightRing<T>, [T] FlightProducer<T>, [T] FlightReader<T>);
+
+ring_hooks::lane_hooks!(impl[T] FlightRing<T> => FlightSlots<T>);
+
 impl<T: Pod> FlightProducer<T> {
+    fn from_handle(h: ProducerHandle<FlightSlots<T>>) -> Self {
+        FlightProducer { h }
+    }
+
     /// Attaches as the writer of the flight ring at `offset` in `region`,
     /// after validating its header, and continues its sequence. Refused
     /// while a live process holds that side.
-    ///
-    /// ```
-    /// use tracering::{flight::{FlightRing, FlightProducer}, Region};
-    /// let region = Region::heap(FlightRing::<u32>::bytes_needed(4)?)?;
-    /// let (w, _r) = FlightRing::<u32>::create_in(&region, 0, 4)?.split();
-    /// assert!(FlightProducer::<u32>::attach(&region, 0).is_err()); // taken
-    /// drop(w);
-    /// assert!(FlightProducer::<u32>::attach(&region, 0).is_ok());
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
-        Ok(FlightProducer {
-            h: ProducerHandle::attach(region, offset)?,
-        })
+        Ok(Self::from_handle(ProducerHandle::attach(region, offset)?))
     }
 
     /// Appends one event; on a full ring it replaces the oldest. Never
@@ -224,46 +150,10 @@ impl<T: Pod> FlightProducer<T> {
         }
         core.publish(end);
     }
-
-    /// Number of slots.
-    ///
-    /// ```
-    /// let (w, _r) = tracering::flight::FlightRing::<u8>::with_capacity(4)?.split();
-    /// assert_eq!(w.capacity(), 4);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.h.capacity()
-    }
-
-    /// Who holds the reader side.
-    ///
-    /// ```
-    /// let (w, r) = tracering::flight::FlightRing::<u8>::with_capacity(4)?.split();
-    /// drop(r);
-    /// assert!(matches!(w.reader(), tracering::Peer::Released { .. }));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn reader(&self) -> Peer {
-        self.h.consumer()
-    }
-
-    /// A snapshot of the counters (`written` counts every push).
-    ///
-    /// ```
-    /// let (mut w, _r) = tracering::flight::FlightRing::<u8>::with_capacity(1)?.split();
-    /// w.push(1);
-    /// w.push(2);
-    /// assert_eq!(w.stats().written, 2);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        self.h.stats()
-    }
 }
 
 impl<T: Pod> FlightReader<T> {
-    fn new(h: ConsumerHandle<FlightSlots<T>>) -> Self {
+    fn from_handle(h: ConsumerHandle<FlightSlots<T>>) -> Self {
         FlightReader {
             h,
             scratch: Vec::new(),
@@ -287,7 +177,7 @@ impl<T: Pod> FlightReader<T> {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
-        Ok(Self::new(ConsumerHandle::attach(region, offset)?))
+        Ok(Self::from_handle(ConsumerHandle::attach(region, offset)?))
     }
 
     /// Copies the newest events into `out` (cleared first), oldest first,
@@ -295,16 +185,6 @@ impl<T: Pod> FlightReader<T> {
     /// copy are discarded and counted as torn; `out` holds only intact
     /// events with consecutive sequence numbers from
     /// [`Snapshot::first`].
-    ///
-    /// ```
-    /// let (mut w, mut r) = tracering::flight::FlightRing::<u16>::with_capacity(4)?.split();
-    /// for i in 0..6 { w.push(i); }
-    /// let mut out = Vec::new();
-    /// let s = r.snapshot(&mut out)?;
-    /// assert_eq!(out, [2, 3, 4, 5]);
-    /// assert_eq!((s.first, s.kept, s.overwritten, s.torn), (2, 4, 2, 0));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn snapshot(&mut self, out: &mut Vec<T>) -> Result<Snapshot, RingError> {
         out.clear();
         if let Some(c) = self.h.poisoned() {
@@ -344,62 +224,4 @@ impl<T: Pod> FlightReader<T> {
             torn: first - lo,
         })
     }
-
-    /// Number of slots.
-    ///
-    /// ```
-    /// let (_w, r) = tracering::flight::FlightRing::<u8>::with_capacity(4)?.split();
-    /// assert_eq!(r.capacity(), 4);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.h.capacity()
-    }
-
-    /// Who holds the writer side: alive, released, or dead.
-    ///
-    /// ```
-    /// let (w, r) = tracering::flight::FlightRing::<u8>::with_capacity(4)?.split();
-    /// assert!(matches!(r.writer(), tracering::Peer::Alive { .. }));
-    /// drop(w);
-    /// assert!(matches!(r.writer(), tracering::Peer::Released { .. }));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn writer(&self) -> Peer {
-        self.h.producer()
-    }
-
-    /// A snapshot of the counters (`written` counts every push).
-    ///
-    /// ```
-    /// let (mut w, r) = tracering::flight::FlightRing::<u8>::with_capacity(4)?.split();
-    /// w.push(1);
-    /// assert_eq!(r.stats().written, 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        self.h.stats()
-    }
-}
-
-impl<T> fmt::Debug for FlightRing<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.h.dump(f)
-    }
-}
-
-impl<T> fmt::Debug for FlightProducer<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.h.dump(f)
-    }
-}
-
-impl<T> fmt::Debug for FlightReader<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.h.dump(f)
-    }
-}
-
-impl<T> LaneRing for FlightRing<T> {
-    type Unit = FlightSlots<T>;
 }

@@ -94,15 +94,6 @@ use crate::sync::atomic::AtomicU64;
 /// What one snapshot kept and lost. The snapshot holds the writes numbered
 /// `first .. first + kept`; all `first` older ones are lost, and
 /// `first == overwritten + torn`.
-///
-/// ```
-/// use tracering::flight::FlightRing;
-/// let (mut w, mut r) = FlightRing::<u32>::with_capacity(8)?.split();
-/// for i in 0..3 { w.push(i); }
-/// let s = r.snapshot(&mut Vec::new())?;
-/// assert_eq!((s.first, s.kept, s.written()), (0, 3, 3));
-/// # Ok::<(), tracering::Error>(())
-/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     /// Sequence number of the oldest write kept (0 for the writer's first).
@@ -118,11 +109,6 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Writes accounted for: `first + kept` (kept, overwritten and torn).
-    ///
-    /// ```
-    /// let s = tracering::flight::Snapshot { first: 5, kept: 3, overwritten: 4, torn: 1 };
-    /// assert_eq!(s.written(), 8);
-    /// ```
     pub fn written(&self) -> u64 {
         self.first + self.kept
     }

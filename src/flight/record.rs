@@ -15,17 +15,15 @@
 
 use super::{claim, get, put, recheck, Snapshot};
 use crate::arch;
-use crate::diag::{Stats, VerifyReport};
+use crate::diag::VerifyReport;
 use crate::error::{Corruption, Error, RingError};
 use crate::handles::{self, ConsumerHandle, Owner, ProducerHandle, Unit};
 use crate::layout::RingKind;
-use crate::peer::Peer;
 use crate::record::format::{check_record, framed};
 use crate::record::{OwnedRecord, RecordHeader};
 use crate::region::Region;
 use crate::ring::{ConsCore, Shape};
-use crate::ring_hooks::LaneRing;
-use core::fmt;
+use crate::ring_hooks;
 
 /// Bytes of the trailer after each frame: sequence number and start.
 const TRAILER: u64 = 16;
@@ -148,101 +146,45 @@ fn read_header(word: u64, timestamp: u64) -> RecordHeader {
 }
 
 impl FlightRecordRing {
-    /// Builds a flight record ring of `capacity` bytes (a power of two, at
-    /// least 128) in this process's memory.
-    ///
-    /// ```
-    /// use tracering::{BuildError, flight::FlightRecordRing, CapacityError, Error};
-    /// assert!(FlightRecordRing::with_capacity(4096).is_ok());
-    /// assert!(matches!(
-    ///     FlightRecordRing::with_capacity(64),
-    ///     Err(Error::Build(BuildError::InvalidCapacity { reason: CapacityError::TooSmall { min: 128 }, .. }))
-    /// ));
-    /// ```
-    pub fn with_capacity(capacity: usize) -> Result<Self, Error> {
-        Ok(FlightRecordRing {
-            h: Owner::with_capacity(capacity)?,
-        })
-    }
-
-    /// Bytes a flight record ring of `capacity` bytes needs in a [`Region`].
-    ///
-    /// ```
-    /// let n = tracering::flight::FlightRecordRing::bytes_needed(4096)?;
-    /// assert_eq!(n, 3 * tracering::Region::ALIGN + 4096);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn bytes_needed(capacity: usize) -> Result<usize, Error> {
-        handles::bytes_needed::<FlightBytes>(capacity)
-    }
-
-    /// Builds a flight record ring at `offset` (a multiple of the cache
-    /// line) in `region`, for another process to attach to.
-    ///
-    /// ```
-    /// use tracering::{flight::{FlightRecordRing, FlightRecordReader}, Region};
-    /// let region = Region::memfd("flight", FlightRecordRing::bytes_needed(256)?)?;
-    /// let (mut w, r) = FlightRecordRing::create_in(&region, 0, 256)?.split();
-    /// w.write(3, b"last words")?;
-    /// drop((w, r));
-    /// let mut out = Vec::new();
-    /// FlightRecordReader::attach(&region, 0)?.snapshot(&mut out)?;
-    /// assert_eq!(out[0].payload, b"last words");
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn create_in(region: &Region, offset: usize, capacity: usize) -> Result<Self, Error> {
-        Ok(FlightRecordRing {
-            h: Owner::create_in(region, offset, capacity)?,
-        })
-    }
-
-    /// Capacity in bytes.
-    ///
-    /// ```
-    /// assert_eq!(tracering::flight::FlightRecordRing::with_capacity(256)?.capacity(), 256);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.h.capacity()
-    }
-
     /// Largest payload a write accepts: the frame (16-byte header, payload
     /// padded to 8, 16-byte trailer) fits in half the ring.
-    ///
-    /// ```
-    /// assert_eq!(tracering::flight::FlightRecordRing::with_capacity(256)?.max_payload(), 96);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn max_payload(&self) -> usize {
         max_payload(self.h.capacity() as u64) as usize
     }
+}
 
-    /// Splits the ring into its writer and its reader.
-    ///
-    /// ```
-    /// let (mut w, mut r) = tracering::flight::FlightRecordRing::with_capacity(256)?.split();
-    /// std::thread::spawn(move || w.write(1, b"x")).join().unwrap()?;
-    /// assert_eq!(r.snapshot(&mut Vec::new())?.kept, 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn split(self) -> (FlightRecordProducer, FlightRecordReader) {
-        let (p, c) = self.h.split();
-        (FlightRecordProducer::new(p), FlightRecordReader::new(c))
-    }
-
-    /// A snapshot of the counters (`written` counts every record).
-    ///
-    /// ```
-    /// assert_eq!(tracering::flight::FlightRecordRing::with_capacity(128)?.stats().written, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        self.h.stats()
+handles::ring_methods! {
+    impl[] FlightRecordRing {
+        with_capacity("bytes", "a power of two, at least 128"),
+        bytes_needed(FlightBytes, "bytes"),
+        create_in("bytes"),
+        capacity("bytes"),
+        split(FlightRecordProducer, FlightRecordReader),
+        stats,
     }
 }
 
+handles::ring_methods! {
+    impl[] FlightRecordProducer {
+        reader,
+        stats,
+    }
+}
+
+handles::ring_methods! {
+    impl[] FlightRecordReader {
+        capacity("bytes"),
+        writer,
+        stats,
+    }
+}
+
+handles::debug_by_dump!([] FlightRecordRing, [] FlightRecordProducer, [] FlightRecordReader);
+
+ring_hooks::lane_hooks!(impl[] FlightRecordRing => FlightBytes);
+
 impl FlightRecordProducer {
-    fn new(mut h: ProducerHandle<FlightBytes>) -> Self {
+    fn from_handle(mut h: ProducerHandle<FlightBytes>) -> Self {
         let raw = h.core.raw;
         let head = h.core.head;
         // The sequence goes on from the newest published record's trailer,
@@ -291,7 +233,7 @@ impl FlightRecordProducer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
-        Ok(Self::new(ProducerHandle::attach(region, offset)?))
+        Ok(Self::from_handle(ProducerHandle::attach(region, offset)?))
     }
 
     /// Writes one record stamped now (nanoseconds, as
@@ -318,15 +260,6 @@ impl FlightRecordProducer {
     }
 
     /// Writes one record with a caller-supplied timestamp.
-    ///
-    /// ```
-    /// let (mut w, mut r) = tracering::flight::FlightRecordRing::with_capacity(128)?.split();
-    /// w.write_with_timestamp(2, 77, b"t")?;
-    /// let mut out = Vec::new();
-    /// r.snapshot(&mut out)?;
-    /// assert_eq!((out[0].kind, out[0].timestamp), (2, 77));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn write_with_timestamp(
         &mut self,
@@ -375,38 +308,8 @@ impl FlightRecordProducer {
     }
 
     /// Largest payload a write accepts.
-    ///
-    /// ```
-    /// let (w, _r) = tracering::flight::FlightRecordRing::with_capacity(128)?.split();
-    /// assert_eq!(w.max_payload(), 32);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn max_payload(&self) -> usize {
         self.h.extra as usize
-    }
-
-    /// Who holds the reader side.
-    ///
-    /// ```
-    /// let (w, r) = tracering::flight::FlightRecordRing::with_capacity(128)?.split();
-    /// drop(r);
-    /// assert!(matches!(w.reader(), tracering::Peer::Released { .. }));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn reader(&self) -> Peer {
-        self.h.consumer()
-    }
-
-    /// A snapshot of the counters (`written` counts every record).
-    ///
-    /// ```
-    /// let (mut w, _r) = tracering::flight::FlightRecordRing::with_capacity(128)?.split();
-    /// for _ in 0..9 { w.write(1, b"x")?; }
-    /// assert_eq!(w.stats().written, 9);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        self.h.stats()
     }
 }
 
@@ -419,7 +322,7 @@ enum Stop {
 }
 
 impl FlightRecordReader {
-    fn new(h: ConsumerHandle<FlightBytes>) -> Self {
+    fn from_handle(h: ConsumerHandle<FlightBytes>) -> Self {
         FlightRecordReader {
             h,
             last_head: 0,
@@ -433,15 +336,17 @@ impl FlightRecordReader {
     ///
     /// ```
     /// use tracering::{flight::{FlightRecordRing, FlightRecordReader}, Region};
-    /// let region = Region::heap(FlightRecordRing::bytes_needed(128)?)?;
-    /// let (_w, r) = FlightRecordRing::create_in(&region, 0, 128)?.split();
-    /// assert!(FlightRecordReader::attach(&region, 0).is_err()); // taken
-    /// drop(r);
-    /// assert!(FlightRecordReader::attach(&region, 0).is_ok());
+    /// let region = Region::memfd("flight", FlightRecordRing::bytes_needed(256)?)?;
+    /// let (mut w, r) = FlightRecordRing::create_in(&region, 0, 256)?.split();
+    /// w.write(3, b"last words")?;
+    /// drop((w, r)); // the writer's process is gone
+    /// let mut out = Vec::new();
+    /// FlightRecordReader::attach(&region, 0)?.snapshot(&mut out)?;
+    /// assert_eq!(out[0].payload, b"last words");
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn attach(region: &Region, offset: usize) -> Result<Self, Error> {
-        Ok(Self::new(ConsumerHandle::attach(region, offset)?))
+        Ok(Self::from_handle(ConsumerHandle::attach(region, offset)?))
     }
 
     /// Copies the newest records into `out` (cleared first), oldest first,
@@ -453,17 +358,6 @@ impl FlightRecordReader {
     /// attempts, the snapshot is empty, and every write the writer had
     /// counted (after publishing it) is lost: the copies it discarded as
     /// torn, the rest as overwritten.
-    ///
-    /// ```
-    /// let (mut w, mut r) = tracering::flight::FlightRecordRing::with_capacity(256)?.split();
-    /// w.write(1, b"one")?;
-    /// w.write(2, b"two")?;
-    /// let mut out = Vec::new();
-    /// let s = r.snapshot(&mut out)?;
-    /// assert_eq!(out[1].payload, b"two");
-    /// assert_eq!((s.first, s.kept, s.torn), (0, 2, 0));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn snapshot(&mut self, out: &mut Vec<OwnedRecord>) -> Result<Snapshot, RingError> {
         if let Some(c) = self.h.poisoned() {
             return Err(RingError::Corrupt(c));
@@ -595,61 +489,4 @@ impl FlightRecordReader {
             pos = start;
         }
     }
-
-    /// Capacity in bytes.
-    ///
-    /// ```
-    /// let (_w, r) = tracering::flight::FlightRecordRing::with_capacity(128)?.split();
-    /// assert_eq!(r.capacity(), 128);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.h.capacity()
-    }
-
-    /// Who holds the writer side: alive, released, or dead.
-    ///
-    /// ```
-    /// let (w, r) = tracering::flight::FlightRecordRing::with_capacity(128)?.split();
-    /// drop(w);
-    /// assert!(matches!(r.writer(), tracering::Peer::Released { .. }));
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn writer(&self) -> Peer {
-        self.h.producer()
-    }
-
-    /// A snapshot of the counters (`written` counts every record).
-    ///
-    /// ```
-    /// let (mut w, r) = tracering::flight::FlightRecordRing::with_capacity(128)?.split();
-    /// w.write(1, b"x")?;
-    /// assert_eq!(r.stats().written, 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        self.h.stats()
-    }
-}
-
-impl fmt::Debug for FlightRecordRing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.h.dump(f)
-    }
-}
-
-impl fmt::Debug for FlightRecordProducer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.h.dump(f)
-    }
-}
-
-impl fmt::Debug for FlightRecordReader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.h.dump(f)
-    }
-}
-
-impl LaneRing for FlightRecordRing {
-    type Unit = FlightBytes;
 }

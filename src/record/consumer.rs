@@ -583,5 +583,4 @@ impl RecordConsumer {
         }
         Ok(n)
     }
-
 }

@@ -262,7 +262,6 @@ impl RecordProducer {
             len,
         })
     }
-
 }
 
 /// Room reserved by [`RecordProducer::reserve`], filled in place.
