@@ -4,8 +4,10 @@
 //! and `Debug` dumps. A [`Unit`] (slots of `T`, or bytes) is the only thing
 //! that tells an event ring from a record ring here.
 //!
-//! The public types in `event.rs` and `record/` are thin wrappers around
-//! these, so that each keeps its own name, bounds and documented examples.
+//! The public types in `event.rs`, `record/` and `flight/` wrap these, so
+//! that each keeps its own name and bounds; the methods they share are
+//! written once, with one doc each, in [`ring_methods!`], and each type
+//! lists the ones it has.
 
 use crate::diag::{self, Stats, VerifyReport};
 use crate::error::{Corruption, Error, RingError};

@@ -174,8 +174,9 @@ impl RecordProducer {
     }
 
     /// Writes one record, or gives it up and counts it and its bytes as
-    /// dropped ([`Stats::dropped`], [`Stats::dropped_bytes`]): the write of a
-    /// tracer that never waits.
+    /// dropped ([`Stats::dropped`](crate::Stats::dropped),
+    /// [`Stats::dropped_bytes`](crate::Stats::dropped_bytes)): the write of
+    /// a tracer that never waits.
     #[inline]
     pub fn write_or_drop(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
         self.put_record(kind, self.now(), payload, true)
