@@ -63,7 +63,7 @@ pub fn probe_record_write(
     p.write_with_timestamp(kind, timestamp, payload)
 }
 
-/// One record out: parse, copy the payload, release on the guard's drop.
+/// One record out: parse, copy the payload, release when the record drops.
 #[inline(never)]
 #[no_mangle]
 pub fn probe_record_read(c: &mut RecordConsumer, out: &mut [u8]) -> Result<usize, Error> {

@@ -160,8 +160,7 @@ pub use error::{
 pub use event::{EventConsumer, EventProducer, EventRing, ReadChunk, WriteChunkUninit};
 pub use peer::Peer;
 pub use record::{
-    OwnedRecord, ReadGuard, Record, RecordConsumer, RecordHeader, RecordProducer, RecordRing,
-    WriteGrant,
+    OwnedRecord, Record, RecordConsumer, RecordHeader, RecordProducer, RecordRing, WriteGrant,
 };
 pub use region::Region;
 

@@ -442,7 +442,7 @@ fn record_reserve_commit() {
 }
 
 /// `peek` looks without consuming; the following `read` sees the same
-/// record, and only the guard's drop hands the bytes back.
+/// record, and only that record's drop hands the bytes back.
 #[test]
 fn record_peek_then_read() {
     model(|| {

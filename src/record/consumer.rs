@@ -1,5 +1,5 @@
 //! The reading half of a record ring: [`RecordConsumer`], the records it
-//! lends ([`Record`], [`ReadGuard`]) or copies out ([`OwnedRecord`]), and
+//! lends ([`Record`]) or copies out ([`OwnedRecord`]), and
 //! the reader that runs the pure parser of `format.rs` over the ring.
 
 use super::format::{self, Found, RecordHeader};
@@ -11,7 +11,6 @@ use crate::layout::RECORD_HEADER;
 use crate::region::Region;
 use crate::ring::ConsCore;
 use core::fmt;
-use core::ops::Deref;
 
 /// The reading half of a [`RecordRing`](super::RecordRing).
 pub struct RecordConsumer {
@@ -107,6 +106,7 @@ impl Reader<'_> {
         Record {
             hdr: f.hdr,
             payload,
+            release: None,
         }
     }
 
@@ -193,11 +193,39 @@ fn copy_in(src: *const u8, len: usize, buf: &mut Vec<u8>, shared: bool) {
 /// One record of the ring: its header, and its payload in place (rings in
 /// this process's memory) or as a private copy (rings in shared memory).
 ///
-/// It borrows the consumer, so the bytes cannot be released (and overwritten)
-/// while it exists. It is deliberately not `Clone`.
+/// It borrows the consumer, so the bytes cannot be released (and
+/// overwritten) while it exists. A record that
+/// [`read`](RecordConsumer::read) lends is consumed when it drops; one
+/// that [`peek`](RecordConsumer::peek) lends, or that
+/// [`read_batch`](RecordConsumer::read_batch) hands to its closure, frees
+/// nothing. It is deliberately not `Clone`.
 pub struct Record<'a> {
     hdr: RecordHeader,
     payload: &'a [u8],
+    /// For a record lent by `read`: the consumer's state and the position
+    /// after the record, released on drop (`None`: the record frees
+    /// nothing).
+    release: Option<(&'a mut ConsCore, u64)>,
+}
+
+// SAFETY: what a Record lends to other threads is its header and payload:
+// plain bytes, kept unreleased by the borrow. The consumer state it may
+// hold is reached only by its drop, through an exclusive borrow of a
+// record ring's consumer, which is itself `Send` (its elements are bytes):
+// sending the record sends that borrow, and `&Record` cannot reach it.
+unsafe impl Send for Record<'_> {}
+// SAFETY: as above; no `&self` method touches the consumer state.
+unsafe impl Sync for Record<'_> {}
+static_assertions::assert_impl_all!(RecordConsumer: Send);
+
+impl Drop for Record<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some((core, next)) = self.release.take() {
+            core.release(next);
+            core.add_read(1);
+        }
+    }
 }
 
 impl Record<'_> {
@@ -247,6 +275,7 @@ impl Record<'_> {
         Record {
             hdr: RecordHeader::new(r.payload.len() as u32, r.kind, timestamp),
             payload: &r.payload,
+            release: None,
         }
     }
 
@@ -259,6 +288,7 @@ impl Record<'_> {
                 ..self.hdr
             },
             payload: self.payload,
+            release: None,
         }
     }
 
@@ -291,34 +321,6 @@ pub struct OwnedRecord {
     pub timestamp: u64,
     /// The payload bytes.
     pub payload: Vec<u8>,
-}
-
-/// The oldest record, lent by [`RecordConsumer::read`] and consumed when
-/// this guard is dropped.
-pub struct ReadGuard<'a> {
-    record: Record<'a>,
-    core: &'a mut ConsCore,
-    next: u64,
-}
-
-impl<'a> Deref for ReadGuard<'a> {
-    type Target = Record<'a>;
-    fn deref(&self) -> &Record<'a> {
-        &self.record
-    }
-}
-
-impl fmt::Debug for ReadGuard<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.record.fmt(f)
-    }
-}
-
-impl Drop for ReadGuard<'_> {
-    fn drop(&mut self) {
-        self.core.release(self.next);
-        self.core.add_read(1);
-    }
 }
 
 impl RecordConsumer {
@@ -357,21 +359,18 @@ impl RecordConsumer {
         Ok(Self::from_handle(ConsumerHandle::attach(region, offset)?))
     }
 
-    /// Takes the oldest record; it is consumed when the guard drops.
+    /// Takes the oldest record; it is consumed when the record drops.
     /// [`RingError::Empty`] when nothing is published.
     #[inline]
-    pub fn read(&mut self) -> Result<ReadGuard<'_>, RingError> {
+    pub fn read(&mut self) -> Result<Record<'_>, RingError> {
         let (mut r, private) = self.parts();
         let f = r.next()?;
-        let record = r.view(&f, private);
-        Ok(ReadGuard {
-            record,
-            core: r.core,
-            next: f.next,
-        })
+        let mut record = r.view(&f, private);
+        record.release = Some((r.core, f.next));
+        Ok(record)
     }
 
-    /// Looks at the oldest record without consuming it.
+    /// Lends the oldest record without consuming it.
     #[inline]
     pub fn peek(&mut self) -> Result<Record<'_>, RingError> {
         let (mut r, private) = self.parts();

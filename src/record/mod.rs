@@ -32,7 +32,7 @@ mod consumer;
 pub(crate) mod format;
 mod producer;
 
-pub use consumer::{OwnedRecord, ReadGuard, Record, RecordConsumer};
+pub use consumer::{OwnedRecord, Record, RecordConsumer};
 pub use format::RecordHeader;
 pub use producer::{RecordProducer, WriteGrant};
 
@@ -70,7 +70,7 @@ use format::max_payload_for;
 /// # Reading
 ///
 /// [`read`](RecordConsumer::read) lends the oldest record and frees it
-/// when the guard drops; [`peek`](RecordConsumer::peek) lends it and frees
+/// when the record drops; [`peek`](RecordConsumer::peek) lends it and frees
 /// nothing; [`read_batch`](RecordConsumer::read_batch) hands several to a
 /// closure and frees them with one store. A ring in this process's memory
 /// is read in place; one in shared memory through a private copy, never a
