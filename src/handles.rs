@@ -380,7 +380,8 @@ macro_rules! ring_methods {
         #[doc = "[`Region::ALIGN`](crate::Region::ALIGN)) in `region`, typically shared"]
         #[doc = "memory that another process then attaches to with the `attach` of"]
         #[doc = "the half it takes. The creator holds both sides until it drops the"]
-        #[doc = "half it does not use. A ring that does not fit is refused with a"]
+        #[doc = "half it does not use. What the region cannot take (an offset off"]
+        #[doc = "the alignment, a range past its end or in use) is refused with a"]
         #[doc = "typed [`BuildError`](crate::BuildError)."]
         pub fn create_in(
             region: &$crate::region::Region,
@@ -400,7 +401,7 @@ macro_rules! ring_methods {
     };
     (@split $p:ty, $c:ty) => {
         /// Splits the ring into its two halves, which may live on two
-        /// threads (or, with `attach`, in two processes).
+        /// threads.
         pub fn split(self) -> ($p, $c) {
             let (p, c) = self.h.split();
             (<$p>::from_handle(p), <$c>::from_handle(c))

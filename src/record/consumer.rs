@@ -219,7 +219,6 @@ unsafe impl Sync for Record<'_> {}
 static_assertions::assert_impl_all!(RecordConsumer: Send);
 
 impl Drop for Record<'_> {
-    #[inline]
     fn drop(&mut self) {
         if let Some((core, next)) = self.release.take() {
             core.release(next);
