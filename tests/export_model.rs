@@ -333,11 +333,11 @@ proptest! {
     /// decodes and JSON that parses, with every thread named.
     #[test]
     fn any_entries_translate(entries in prop::collection::vec(entry(), 0..60)) {
-        use tracering::export::{NoDecoder, Translator};
+        use tracering::export::Translator;
         let mut fxt = FxtWriter::with_string_capacity(Vec::new(), 64);
         let mut json = JsonWriter::new(Vec::new());
         for out in [&mut fxt as &mut dyn ExportWriter, &mut json] {
-            let mut t = Translator::with_decoder(NoDecoder);
+            let mut t = Translator::with_decoder(());
             for e in &entries {
                 t.collect(&e.entry()).unwrap();
             }

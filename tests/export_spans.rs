@@ -8,7 +8,7 @@
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap};
 use tracering::export::{
-    ClockInfo, ExportWriter, FxtWriter, JsonSink, JsonWriter, SpanDecoder, SpanStyle, Translator,
+    ClockInfo, ExportSink, ExportWriter, FxtWriter, JsonWriter, SpanDecoder, SpanStyle, Translator,
 };
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{
@@ -247,7 +247,7 @@ fn a_flight_recorder_snapshot_of_the_layer_exports() {
 }
 
 /// Writes every batch both to a trace file and to a one-pass JSON export.
-struct Tee(FileSink, JsonSink<Vec<u8>>);
+struct Tee(FileSink, ExportSink<JsonWriter<Vec<u8>>>);
 
 impl Sink for Tee {
     fn event(&mut self, lane: LaneId, e: &LaneEvent) -> Result<(), Error> {
@@ -319,7 +319,7 @@ fn shown(json: &[u8]) -> Shown {
     (events, names)
 }
 
-/// The export a drain writes in one pass (`JsonSink`, its translator's
+/// The export a drain writes in one pass (`ExportSink`, its translator's
 /// span decoder seeing each lane merged in order, batch by batch) names
 /// every span and event, with the same fields, times and thread names, as
 /// the two-pass conversion of the same batches from a file. Small rings
@@ -343,7 +343,7 @@ fn a_one_pass_export_sink_shows_what_two_passes_show() {
     };
     let sink = Tee(
         FileSink::create(&path).unwrap(),
-        JsonSink::new(JsonWriter::new(Vec::new()), ClockInfo::nanoseconds()).unwrap(),
+        ExportSink::new(JsonWriter::new(Vec::new()), ClockInfo::nanoseconds()).unwrap(),
     );
     let (layer, guard) = TraceringLayer::with_sink(sink, cfg).unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));

@@ -191,7 +191,7 @@ fn losses_show_as_instants_and_spans_still_nest_in_a_file_export() {
     let mut reader = TraceReader::open(&trc).unwrap();
     while let Some(e) = reader.next() {
         if let tracering::pipeline::Entry::Event { event, .. } = e.unwrap() {
-            if event.kind == tracering::pipeline::schema::EVENT_LOSS {
+            if event.kind == tracering::pipeline::EVENT_LOSS {
                 events += u64::from(event.aux);
                 records += event.a & 0xFFFF_FFFF; // the high half places it
             }

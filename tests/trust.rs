@@ -174,7 +174,7 @@ fn four_threads_through_the_file_layer_keep_every_event_in_order() {
     std::fs::remove_file(&fxt).ok();
 }
 
-/// The export written in one pass, straight from the drain (`JsonSink`):
+/// The export written in one pass, straight from the drain (`ExportSink`):
 /// each thread's lane arrives in the order it was written, so every span and
 /// event is named (not `callsite N`), begin/end pairs balance, and each
 /// thread's timestamps never go back.

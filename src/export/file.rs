@@ -12,9 +12,9 @@ use super::spans::SpanDecoder;
 use super::translate::{TraceMeta, Translator};
 use crate::clock::Timebase;
 use crate::error::{Error, PipelineError, TraceError};
-use crate::pipeline::schema::{self, Decoded};
 use crate::pipeline::{Batch, LaneEvent, LaneId, RefusedThread, Sink};
 use crate::record::Record;
+use crate::schema::{self, Decoded};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -131,15 +131,6 @@ impl std::fmt::Debug for ExportFile {
 impl ExportFile {
     /// Creates (or truncates) the file at `path`, to be written in
     /// `format`.
-    ///
-    /// ```
-    /// use tracering::export::{ExportFile, Format};
-    /// let path = std::env::temp_dir().join(format!("export-file-create-{}.fxt", std::process::id()));
-    /// let file = ExportFile::create(&path, Format::Fxt)?;
-    /// assert_eq!(file.path(), path.as_path());
-    /// # drop(file); std::fs::remove_file(&path).ok();
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn create(path: impl AsRef<Path>, format: Format) -> Result<ExportFile, Error> {
         let path = path.as_ref().to_path_buf();
         let file = File::create(&path).map_err(|e| TraceError::Io {

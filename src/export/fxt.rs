@@ -318,10 +318,6 @@ impl<W: Write> std::fmt::Debug for FxtWriter<W> {
 impl<W: Write> FxtWriter<W> {
     /// A writer to `out`, with the format's full string table (32767
     /// entries).
-    ///
-    /// ```
-    /// let _w = tracering::export::FxtWriter::new(std::io::sink());
-    /// ```
     pub fn new(out: W) -> Self {
         Self::with_string_capacity(out, STRING_SLOTS)
     }
@@ -329,10 +325,6 @@ impl<W: Write> FxtWriter<W> {
     /// A writer whose string table holds at most `capacity` entries
     /// (clamped to 64..=32767), so that it reuses indexes sooner: for
     /// bounding memory further, and for testing the reuse.
-    ///
-    /// ```
-    /// let _w = tracering::export::FxtWriter::with_string_capacity(std::io::sink(), 100);
-    /// ```
     pub fn with_string_capacity(out: W, capacity: usize) -> Self {
         FxtWriter {
             out,
@@ -345,22 +337,12 @@ impl<W: Write> FxtWriter<W> {
     }
 
     /// The destination, for reading what was written.
-    ///
-    /// ```
-    /// let w = tracering::export::FxtWriter::new(Vec::<u8>::new());
-    /// assert!(w.get_ref().is_empty());
-    /// ```
     pub fn get_ref(&self) -> &W {
         &self.out
     }
 
     /// Returns the destination. Call [`finish`](ExportWriter::finish)
     /// first to flush it.
-    ///
-    /// ```
-    /// let w = tracering::export::FxtWriter::new(Vec::<u8>::new());
-    /// assert!(w.into_inner().is_empty());
-    /// ```
     pub fn into_inner(self) -> W {
         self.out
     }

@@ -120,10 +120,6 @@ impl<W: Write> std::fmt::Debug for JsonWriter<W> {
 impl<W: Write> JsonWriter<W> {
     /// A writer to `out` (wrap a file in a
     /// [`BufWriter`](std::io::BufWriter)).
-    ///
-    /// ```
-    /// let _w = tracering::export::JsonWriter::new(std::io::sink());
-    /// ```
     pub fn new(out: W) -> Self {
         JsonWriter {
             out,
@@ -134,11 +130,6 @@ impl<W: Write> JsonWriter<W> {
 
     /// Returns the destination. Call [`finish`](ExportWriter::finish)
     /// first to close the document.
-    ///
-    /// ```
-    /// let w = tracering::export::JsonWriter::new(Vec::<u8>::new());
-    /// assert!(w.into_inner().is_empty());
-    /// ```
     pub fn into_inner(self) -> W {
         self.out
     }

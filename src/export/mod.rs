@@ -12,8 +12,7 @@
 //!   [`EntryDecoder`] hook for reserved kinds; `spans.rs`: [`SpanDecoder`],
 //!   the `tracing` layer's spans and events; `tasks.rs`: what async Rust
 //!   adds to them (task bars, flows, counter tracks; [`SpanStyle`]);
-//!   `sink.rs`: [`ExportSink`]
-//!   ([`FxtSink`], [`JsonSink`]), which writes an export straight from the
+//!   `sink.rs`: [`ExportSink`], which writes an export straight from the
 //!   drain; `file.rs`: [`ExportFile`], that sink into a file with the
 //!   `tracing` layer's names;
 //! - `convert.rs`: [`convert_file`] and [`convert`], a trace file to an
@@ -55,12 +54,9 @@ pub(crate) use fxt::{MAX_ARGS, MAX_STRING};
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use json::JsonWriter;
 pub use model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
-#[cfg(feature = "json")]
-#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
-pub use sink::JsonSink;
-pub use sink::{ExportSink, FxtSink};
+pub use sink::ExportSink;
 pub use spans::SpanDecoder;
-pub use tasks::{SpanStyle, COUNTER_PREFIX};
-pub use translate::{EntryDecoder, NoDecoder, ThreadMeta, TraceMeta, Translator};
+pub use tasks::SpanStyle;
+pub use translate::{EntryDecoder, TraceMeta, Translator};
 #[allow(unused_imports)]
 pub(crate) use translate::{CATEGORY, DEFAULT_PID, LOSS_NAME, MAX_PAYLOAD_HEX, MAX_PAYLOAD_TEXT};

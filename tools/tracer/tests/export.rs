@@ -8,10 +8,10 @@ use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use tracering::export::ExportSink;
 use tracering::export::{
     Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, FxtWriter, JsonWriter, Phase, ThreadRef,
 };
-use tracering::export::{FxtSink, JsonSink};
 use tracering::pipeline::{
     Drain, FileSink, LaneEvent, LaneId, Registry, RegistryConfig, Sink, TraceReader,
 };
@@ -437,7 +437,7 @@ fn expected_for(path: &Path) -> Value {
                 pid = pid_of(&lane);
                 last_ts.insert(lane.thread, event.timestamp);
                 latest = event.timestamp;
-                let (name, args) = if event.kind == tracering::pipeline::schema::EVENT_LOSS {
+                let (name, args) = if event.kind == tracering::pipeline::EVENT_LOSS {
                     // A lane's loss marker, drawn where the loss happened.
                     (
                         "events lost".to_string(),
@@ -905,8 +905,8 @@ fn sinks_export_straight_from_a_running_drain() {
     let trace = file("drain.trace");
     let fxt = file("drain.fxt");
     let out = std::io::BufWriter::new(std::fs::File::create(&fxt).unwrap());
-    let fxt_sink = FxtSink::new(FxtWriter::new(out), ClockInfo::nanoseconds()).unwrap();
-    let json_sink = JsonSink::new(JsonWriter::new(Vec::new()), ClockInfo::nanoseconds()).unwrap();
+    let fxt_sink = ExportSink::new(FxtWriter::new(out), ClockInfo::nanoseconds()).unwrap();
+    let json_sink = ExportSink::new(JsonWriter::new(Vec::new()), ClockInfo::nanoseconds()).unwrap();
     let sink = Tee(FileSink::create(&trace).unwrap(), Tee(fxt_sink, json_sink));
     let registry = Registry::new(RegistryConfig {
         slots: 8,
@@ -970,7 +970,7 @@ fn summary_totals_losses_per_thread_from_markers_and_drop_reports() {
     let base = tracering::clock::now_ns();
     let marker = |ts: u64, events: u32, records: u64| LaneEvent {
         timestamp: ts,
-        kind: tracering::pipeline::schema::EVENT_LOSS,
+        kind: tracering::pipeline::EVENT_LOSS,
         aux: events,
         a: records,
         b: ts - 10,
