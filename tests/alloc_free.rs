@@ -23,7 +23,7 @@
 mod counting;
 
 use std::path::{Path, PathBuf};
-use tracering::export::{convert, ExportWriter, Format, FxtWriter, Translator};
+use tracering::export::{convert, ExportWriter, Format, Translator, Writer};
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{Drain, FileSink, Registry, RegistryConfig, TraceReader};
 use tracing::dispatcher::{self, Dispatch};
@@ -90,7 +90,7 @@ fn trace(path: &Path, rounds: u64) {
 /// Returns the entries exported.
 fn one_pass(path: &Path) -> u64 {
     let mut t = Translator::new();
-    let mut fxt = FxtWriter::new(std::io::sink());
+    let mut fxt = Writer::new(std::io::sink(), Format::Fxt);
     let clock = t.meta().clock();
     t.start(&mut fxt, &clock).unwrap();
     let mut reader = TraceReader::open(path).unwrap();

@@ -1,5 +1,6 @@
-//! [`FxtWriter`]: the Fuchsia trace format (FXT), which Perfetto's UI and
-//! trace_processor open directly.
+//! `FxtWriter`: the Fuchsia trace format (FXT), which Perfetto's UI and
+//! trace_processor open directly; [`Format::Fxt`](super::Format::Fxt) of
+//! a [`Writer`](super::Writer).
 //!
 //! # What it writes
 //! Every record is a whole number of little-endian 64-bit words, and starts
@@ -278,23 +279,9 @@ impl<K: std::hash::Hash + Eq + Clone> Table<K> {
 }
 
 /// Writes the Fuchsia trace format to `W`, streaming, in constant memory
-/// apart from its string and thread tables (see the module docs).
-///
-/// ```
-/// use tracering::export::{Arg, ClockInfo, ExportEvent, ExportWriter, FxtWriter, Phase, ThreadRef};
-/// let mut fxt = FxtWriter::new(Vec::new());
-/// fxt.start(&ClockInfo::nanoseconds())?;
-/// let t = ThreadRef { pid: 1, tid: 2 };
-/// fxt.thread_name(t, "main")?;
-/// fxt.event(&ExportEvent { ts: 10, thread: t, phase: Phase::Begin, category: "app", name: "work", args: &[] })?;
-/// fxt.event(&ExportEvent { ts: 20, thread: t, phase: Phase::End, category: "app", name: "work", args: &[Arg::new("n", 3u64)] })?;
-/// fxt.finish()?;
-/// let bytes = fxt.into_inner();
-/// assert_eq!(bytes.len() % 8, 0);
-/// assert_eq!(bytes[..8], 0x0016_5478_4604_0010u64.to_le_bytes());
-/// # Ok::<(), tracering::Error>(())
-/// ```
-pub struct FxtWriter<W: Write> {
+/// apart from its string and thread tables (see the module docs); behind
+/// [`Writer`](super::Writer).
+pub(crate) struct FxtWriter<W: Write> {
     out: W,
     strings: Strings,
     threads: Table<ThreadRef>,

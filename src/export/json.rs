@@ -1,5 +1,6 @@
-//! [`JsonWriter`]: Chrome trace-event JSON (chrome://tracing, Perfetto's
-//! legacy importer), streamed.
+//! `JsonWriter`: Chrome trace-event JSON (chrome://tracing, Perfetto's
+//! legacy importer), streamed; [`Format::Json`](super::Format::Json) of a
+//! [`Writer`](super::Writer).
 //!
 //! The document is written as it goes: `{"otherData":{...},"traceEvents":[`
 //! first, then one object per event, then `]}` at
@@ -88,22 +89,9 @@ impl Serialize for Object<'_> {
     }
 }
 
-/// Writes Chrome trace-event JSON to `W`, streaming (see the module docs).
-///
-/// ```
-/// use tracering::export::{ClockInfo, ExportEvent, ExportWriter, JsonWriter, Phase, ThreadRef};
-/// let mut json = JsonWriter::new(Vec::new());
-/// json.start(&ClockInfo::nanoseconds())?;
-/// let t = ThreadRef { pid: 1, tid: 2 };
-/// json.thread_name(t, "main")?;
-/// json.event(&ExportEvent { ts: 1_500, thread: t, phase: Phase::Instant, category: "app", name: "tick", args: &[] })?;
-/// json.finish()?;
-/// let text = String::from_utf8(json.into_inner()).unwrap();
-/// assert!(text.ends_with("]}\n"));
-/// assert!(text.contains(r#""ph":"i","s":"t","ts":1.5,"pid":1,"tid":2"#));
-/// # Ok::<(), tracering::Error>(())
-/// ```
-pub struct JsonWriter<W: Write> {
+/// Writes Chrome trace-event JSON to `W`, streaming (see the module
+/// docs); behind [`Writer`](super::Writer).
+pub(crate) struct JsonWriter<W: Write> {
     out: W,
     ticks_per_second: u64,
     first: bool,
@@ -126,6 +114,11 @@ impl<W: Write> JsonWriter<W> {
             ticks_per_second: 1_000_000_000,
             first: true,
         }
+    }
+
+    /// The destination, for reading what was written.
+    pub fn get_ref(&self) -> &W {
+        &self.out
     }
 
     /// Returns the destination. Call [`finish`](ExportWriter::finish)

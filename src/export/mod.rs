@@ -1,13 +1,14 @@
-//! Exports that viewers open: the Fuchsia trace format ([`FxtWriter`]),
+//! Exports that viewers open: the Fuchsia trace format ([`Format::Fxt`]),
 //! which Perfetto's UI and trace_processor read directly, and Chrome
-//! trace-event JSON ([`JsonWriter`], feature `json`, on by default) for
-//! chrome://tracing and quick looks.
+//! trace-event JSON ([`Format::Json`], feature `json`, on by default) for
+//! chrome://tracing and quick looks, both written by a [`Writer`].
 //!
 //! Its parts, each in its own file:
 //! - `model.rs`: the intermediate model both writers consume
 //!   ([`ExportEvent`], [`ThreadRef`], [`Phase`], [`Arg`], [`ClockInfo`]) and
 //!   the [`ExportWriter`] trait;
-//! - `fxt.rs` and `json.rs`: the two writers, both streaming;
+//! - `fxt.rs` and `json.rs`: the two formats, both streaming, behind
+//!   `writer.rs`: [`Writer`];
 //! - `translate.rs`: [`Translator`], from trace entries to events, with the
 //!   [`EntryDecoder`] hook for reserved kinds; `spans.rs`: [`SpanDecoder`],
 //!   the `tracing` layer's spans and events; `tasks.rs`: what async Rust
@@ -19,9 +20,9 @@
 //!   export in one call.
 //!
 //! ```
-//! use tracering::export::{Arg, ClockInfo, ExportEvent, ExportWriter, FxtWriter, Phase, ThreadRef};
+//! use tracering::export::{Arg, ClockInfo, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Writer};
 //!
-//! let mut fxt = FxtWriter::new(Vec::new());
+//! let mut fxt = Writer::new(Vec::new(), Format::Fxt);
 //! fxt.start(&ClockInfo::nanoseconds())?;
 //! let main = ThreadRef { pid: 1, tid: 1 };
 //! fxt.thread_name(main, "main")?;
@@ -43,16 +44,13 @@ mod sink;
 mod spans;
 mod tasks;
 mod translate;
+mod writer;
 
 pub use convert::{convert, convert_file, convert_with, ConvertError, Converted, Format};
 pub use file::ExportFile;
-pub use fxt::FxtWriter;
 // Limits and names the writers share; users see their effect, not the numbers.
 #[allow(unused_imports)]
 pub(crate) use fxt::{MAX_ARGS, MAX_STRING};
-#[cfg(feature = "json")]
-#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
-pub use json::JsonWriter;
 pub use model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
 pub use sink::ExportSink;
 pub use spans::SpanDecoder;
@@ -60,3 +58,4 @@ pub use tasks::SpanStyle;
 pub use translate::{EntryDecoder, TraceMeta, Translator};
 #[allow(unused_imports)]
 pub(crate) use translate::{CATEGORY, DEFAULT_PID, LOSS_NAME, MAX_PAYLOAD_HEX, MAX_PAYLOAD_TEXT};
+pub use writer::Writer;

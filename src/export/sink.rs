@@ -16,11 +16,11 @@ use crate::record::Record;
 /// stops, to close the output.
 ///
 /// ```
-/// use tracering::export::{ClockInfo, ExportSink, FxtWriter};
+/// use tracering::export::{ClockInfo, ExportSink, Format, Writer};
 /// use tracering::pipeline::{Drain, Registry, RegistryConfig};
 ///
 /// let registry = Registry::new(RegistryConfig::default())?;
-/// let sink = ExportSink::new(FxtWriter::new(Vec::new()), ClockInfo::nanoseconds())?;
+/// let sink = ExportSink::new(Writer::new(Vec::new(), Format::Fxt), ClockInfo::nanoseconds())?;
 /// let drain = Drain::spawn(&registry, sink, Default::default())?;
 /// let r = registry.clone();
 /// std::thread::spawn(move || r.emit(1, 42, 7)).join().unwrap()?;
@@ -99,8 +99,8 @@ impl<X: ExportWriter, D: EntryDecoder> ExportSink<X, D> {
     /// ([`ExportWriter::finish`]) and returns the writer.
     ///
     /// ```
-    /// use tracering::export::{ClockInfo, ExportSink, JsonWriter};
-    /// let sink = ExportSink::new(JsonWriter::new(Vec::new()), ClockInfo::nanoseconds())?;
+    /// use tracering::export::{ClockInfo, ExportSink, Format, Writer};
+    /// let sink = ExportSink::new(Writer::new(Vec::new(), Format::Json), ClockInfo::nanoseconds())?;
     /// let text = String::from_utf8(sink.finish()?.into_inner()).unwrap();
     /// assert!(text.ends_with("]}\n"));
     /// # Ok::<(), tracering::Error>(())

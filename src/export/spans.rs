@@ -576,7 +576,7 @@ impl Default for Translator<SpanDecoder> {
 #[cfg(all(test, feature = "json"))]
 mod tests {
     use super::*;
-    use crate::export::{ClockInfo, JsonWriter, Translator};
+    use crate::export::{ClockInfo, Format, Translator, Writer};
     use crate::pipeline::order;
 
     fn ev(ts: u64, kind: u32, span: u64) -> LaneEvent {
@@ -591,7 +591,7 @@ mod tests {
 
     #[test]
     fn lost_exits_and_enters_still_nest() {
-        let mut json = JsonWriter::new(Vec::new());
+        let mut json = Writer::new(Vec::new(), Format::Json);
         let mut t = Translator::with_decoder(SpanDecoder::default());
         t.start(&mut json, &ClockInfo::nanoseconds()).unwrap();
         let lane = LaneId::default();

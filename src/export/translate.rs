@@ -67,7 +67,7 @@ pub const DEFAULT_PID: u64 = 1;
 ///
 /// ```
 /// use tracering::Error;
-/// use tracering::export::{Arg, EntryDecoder, ExportEvent, ExportWriter, JsonWriter, Phase, ThreadRef, Translator, ClockInfo};
+/// use tracering::export::{Arg, ClockInfo, EntryDecoder, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Translator, Writer};
 /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
 ///
 /// /// Kind 100 opens a span named by `a`, kind 101 closes it.
@@ -81,7 +81,7 @@ pub const DEFAULT_PID: u64 = 1;
 ///     }
 /// }
 ///
-/// let mut json = JsonWriter::new(Vec::new());
+/// let mut json = Writer::new(Vec::new(), Format::Json);
 /// let mut t = Translator::with_decoder(Spans);
 /// t.start(&mut json, &ClockInfo::nanoseconds())?;
 /// let lane = LaneId { slot: 0, generation: 1, thread: 9, pid: 0 };
@@ -353,7 +353,7 @@ impl ExportWriter for Counting<'_> {
 /// [`with_decoder`](Self::with_decoder) says otherwise.
 ///
 /// ```
-/// use tracering::export::{ClockInfo, ExportWriter, FxtWriter, Translator};
+/// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
 /// use tracering::pipeline::{FileSink, LaneEvent, LaneId, Sink, TraceReader};
 ///
 /// let path = std::env::temp_dir().join(format!("translate-{}.trace", std::process::id()));
@@ -363,7 +363,7 @@ impl ExportWriter for Counting<'_> {
 /// sink.flush()?;
 ///
 /// let mut t = Translator::new();
-/// let mut fxt = FxtWriter::new(Vec::new());
+/// let mut fxt = Writer::new(Vec::new(), Format::Fxt);
 /// t.start(&mut fxt, &ClockInfo::nanoseconds())?;
 /// let mut reader = TraceReader::open(&path)?;
 /// while let Some(entry) = reader.next() {
@@ -542,9 +542,9 @@ impl<D: EntryDecoder> Translator<D> {
     /// timestamp, a process's name.
     ///
     /// ```
-    /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, Translator};
+    /// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
     /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
-    /// let mut json = JsonWriter::new(Vec::new());
+    /// let mut json = Writer::new(Vec::new(), Format::Json);
     /// let mut t = Translator::new();
     /// t.start(&mut json, &ClockInfo::nanoseconds())?;
     /// let lane = LaneId::default();
@@ -719,9 +719,9 @@ impl<D: EntryDecoder> Translator<D> {
     /// and [`export::convert`](super::convert) do.
     ///
     /// ```
-    /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, Translator};
+    /// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
     /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
-    /// let mut json = JsonWriter::new(Vec::new());
+    /// let mut json = Writer::new(Vec::new(), Format::Json);
     /// let mut t = Translator::new();
     /// t.start(&mut json, &ClockInfo::nanoseconds())?;
     /// // The layer's span enter (kind 0xFFFF_0000) of span 1, callsite 1.

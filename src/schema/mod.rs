@@ -13,7 +13,7 @@
 //! reserved index events carry an order word that the pipeline reads to
 //! merge a lane's two rings back into one stream (see "Order"), so the
 //! index-event kinds are defined by the pipeline, and this module decodes
-//! them. The loss marker ([`EVENT_LOSS`](crate::pipeline::EVENT_LOSS)) is
+//! them. The loss marker ([`pipeline::EVENT_LOSS`](crate::pipeline::EVENT_LOSS)) is
 //! the pipeline's own: a lane writes it, with or without the layer;
 //! [`decode`] reads it too, so that a reader has one decoder for every
 //! reserved entry of a trace.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tracering::export::ExportSink;
 use tracering::export::{
-    Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, FxtWriter, JsonWriter, Phase, ThreadRef,
+    Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Writer,
 };
 use tracering::pipeline::{
     Drain, FileSink, LaneEvent, LaneId, Registry, RegistryConfig, Sink, TraceReader,
@@ -714,14 +714,15 @@ fn write_stress(w: &mut dyn ExportWriter) -> Value {
 #[cfg_attr(miri, ignore = "too slow under Miri")]
 fn writers_keep_nesting_arguments_names_and_survive_table_reuse() {
     let fxt = file("stress.fxt");
-    let mut w = FxtWriter::new(std::io::BufWriter::new(
-        std::fs::File::create(&fxt).unwrap(),
-    ));
+    let mut w = Writer::new(
+        std::io::BufWriter::new(std::fs::File::create(&fxt).unwrap()),
+        Format::Fxt,
+    );
     let expected = write_stress(&mut w);
     drop(w);
     check_with_fxt(&fxt, &expected);
 
-    let mut w = JsonWriter::new(Vec::new());
+    let mut w = Writer::new(Vec::new(), Format::Json);
     let expected_json = write_stress(&mut w);
     check_json(&w.into_inner(), &expected_json);
 }
@@ -905,8 +906,13 @@ fn sinks_export_straight_from_a_running_drain() {
     let trace = file("drain.trace");
     let fxt = file("drain.fxt");
     let out = std::io::BufWriter::new(std::fs::File::create(&fxt).unwrap());
-    let fxt_sink = ExportSink::new(FxtWriter::new(out), ClockInfo::nanoseconds()).unwrap();
-    let json_sink = ExportSink::new(JsonWriter::new(Vec::new()), ClockInfo::nanoseconds()).unwrap();
+    let fxt_sink =
+        ExportSink::new(Writer::new(out, Format::Fxt), ClockInfo::nanoseconds()).unwrap();
+    let json_sink = ExportSink::new(
+        Writer::new(Vec::new(), Format::Json),
+        ClockInfo::nanoseconds(),
+    )
+    .unwrap();
     let sink = Tee(FileSink::create(&trace).unwrap(), Tee(fxt_sink, json_sink));
     let registry = Registry::new(RegistryConfig {
         slots: 8,
