@@ -21,12 +21,14 @@ use std::io::Write;
 /// use tracering::export::{Arg, ClockInfo, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Writer};
 ///
 /// let t = ThreadRef { pid: 1, tid: 2 };
-/// let work = |phase, ts, args| ExportEvent { ts, thread: t, phase, category: "app", name: "work", args };
+/// let args = [Arg::new("n", 3u64)];
+/// let begin = ExportEvent { ts: 1_000, thread: t, phase: Phase::Begin, category: "app", name: "work", args: &[] };
+/// let end = ExportEvent { ts: 1_500, phase: Phase::End, args: &args, ..begin };
 /// let mut fxt = Writer::new(Vec::new(), Format::Fxt);
 /// fxt.start(&ClockInfo::nanoseconds())?;
 /// fxt.thread_name(t, "main")?;
-/// fxt.event(&work(Phase::Begin, 1_000, &[]))?;
-/// fxt.event(&work(Phase::End, 1_500, &[Arg::new("n", 3u64)]))?;
+/// fxt.event(&begin)?;
+/// fxt.event(&end)?;
 /// fxt.finish()?;
 /// let bytes = fxt.into_inner();
 /// // Whole 8-byte words, after the format's magic record.
@@ -36,7 +38,7 @@ use std::io::Write;
 /// # #[cfg(feature = "json")] {
 /// let mut json = Writer::new(Vec::new(), Format::Json);
 /// json.start(&ClockInfo::nanoseconds())?;
-/// json.event(&work(Phase::Instant, 1_500, &[]))?;
+/// json.event(&ExportEvent { phase: Phase::Instant, ..end })?;
 /// json.finish()?;
 /// let text = String::from_utf8(json.into_inner()).unwrap();
 /// // Microseconds, and the document's end.

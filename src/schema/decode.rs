@@ -354,7 +354,7 @@ impl Eq for Callsite<'_> {}
 /// A reserved index event or record, decoded.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Decoded<'a> {
-    /// `EVENT_SPAN_ENTER`.
+    /// A span enter (index-event kind `0xFFFF_0000`).
     SpanEnter {
         /// The span.
         span: u64,
@@ -363,7 +363,7 @@ pub enum Decoded<'a> {
         /// The lane's records written before this event (see "Order").
         records_before: u32,
     },
-    /// `EVENT_SPAN_EXIT`.
+    /// A span exit (`0xFFFF_0001`).
     SpanExit {
         /// The span.
         span: u64,
@@ -372,7 +372,7 @@ pub enum Decoded<'a> {
         /// The lane's records written before this event.
         records_before: u32,
     },
-    /// `EVENT_SPAN_CLOSE`.
+    /// A span close (`0xFFFF_0003`).
     SpanClose {
         /// The span.
         span: u64,
@@ -381,7 +381,8 @@ pub enum Decoded<'a> {
         /// The lane's records written before this event.
         records_before: u32,
     },
-    /// `EVENT_INSTANT` (no values) or `RECORD_EVENT`.
+    /// An event: an index event without fields (`0xFFFF_0002`, no values)
+    /// or an event record (record kind `0xFF03`).
     Event {
         /// The event's callsite.
         callsite: u64,
@@ -406,16 +407,16 @@ pub enum Decoded<'a> {
         /// place among them (as an order word's high half).
         records_before: u32,
     },
-    /// `RECORD_CALLSITE`.
+    /// A callsite record (`0xFF00`).
     Callsite(Callsite<'a>),
-    /// `RECORD_THREAD_NAME`.
+    /// A thread-name record (`0xFF01`).
     ThreadName {
         /// The OS thread id.
         tid: u64,
         /// The thread's name (empty if it has none).
         name: &'a str,
     },
-    /// `RECORD_NEW_SPAN`.
+    /// A new-span record (`0xFF02`).
     NewSpan {
         /// The span.
         span: u64,
@@ -426,7 +427,7 @@ pub enum Decoded<'a> {
         /// Its field values.
         values: Values<'a>,
     },
-    /// `RECORD_SPAN_VALUES`.
+    /// A span-values record (`0xFF04`).
     SpanValues {
         /// The span.
         span: u64,

@@ -521,3 +521,123 @@ fn a_follows_from_record_reads_back() {
     );
     assert_eq!(super::encode_follows_from(&mut buf[..15], 9, 4), 0);
 }
+
+#[test]
+fn kinds_have_names_and_callsites_count_what_they_keep() {
+    let lane = crate::pipeline::LaneId::default();
+    let event = |kind| Entry::Event {
+        lane,
+        event: LaneEvent {
+            kind,
+            ..Default::default()
+        },
+    };
+    let record = |kind| Entry::Record {
+        lane,
+        kind,
+        timestamp: 0,
+        payload: &[],
+    };
+    let names: Vec<_> = [
+        EVENT_SPAN_ENTER,
+        EVENT_SPAN_EXIT,
+        EVENT_INSTANT,
+        EVENT_SPAN_CLOSE,
+        EVENT_LOSS,
+        0xFFFF_0100,
+        7,
+    ]
+    .into_iter()
+    .map(|k| kind_name(&event(k)))
+    .collect();
+    assert_eq!(
+        names,
+        [
+            Some("span enter"),
+            Some("span exit"),
+            Some("event"),
+            Some("span close"),
+            Some("loss marker"),
+            Some("unknown reserved kind"),
+            None
+        ]
+    );
+    let names: Vec<_> = [
+        RECORD_CALLSITE,
+        RECORD_THREAD_NAME,
+        RECORD_NEW_SPAN,
+        RECORD_EVENT,
+        RECORD_SPAN_VALUES,
+        RECORD_FOLLOWS_FROM,
+        0xFF05,
+        7,
+    ]
+    .into_iter()
+    .map(|k| kind_name(&record(k)))
+    .collect();
+    assert_eq!(
+        names,
+        [
+            Some("callsite"),
+            Some("thread name"),
+            Some("new span"),
+            Some("event with fields"),
+            Some("span values"),
+            Some("follows from"),
+            Some("unknown reserved kind"),
+            None
+        ]
+    );
+    let drops = Entry::Drops {
+        lane,
+        events: 1,
+        records: 0,
+    };
+    assert_eq!(kind_name(&drops), None);
+
+    // A callsite kept, then described again (another lane): kept once.
+    let mut buf = [0u8; 128];
+    let head = CallsiteHead {
+        id: 4,
+        kind: CallsiteKind::Event,
+        level: Level::Warn,
+        name: "event app.rs:9",
+        target: "app",
+        file: Some("app.rs"),
+        line: Some(9),
+    };
+    let mut w = CallsiteWriter::new(&mut buf, &head);
+    assert!(w.field_name("message") && w.field_name("n"));
+    let (k, n) = w.finish();
+    let d = decode_record(k, &buf[..n]).unwrap().unwrap();
+    let mut kept = Callsites::default();
+    assert!(kept.is_empty());
+    assert!(kept.learn(&d) && kept.learn(&d));
+    assert!(!kept.learn(&Decoded::FollowsFrom {
+        span: 1,
+        follows: 2
+    }));
+    assert_eq!(kept.len(), 1);
+    let cs = kept.get(4).unwrap();
+    assert_eq!(
+        (cs.name, cs.target, cs.file, cs.line),
+        ("event app.rs:9", "app", Some("app.rs"), Some(9))
+    );
+    assert_eq!(
+        (cs.field(1), cs.field(2), cs.omitted_fields()),
+        (Some("n"), None, 0)
+    );
+    assert_eq!(
+        (kept.field_name(4, 0), kept.field_name(5, 0)),
+        (Some("message"), None)
+    );
+    assert!(format!("{cs:?}").contains(r#"fields: ["message", "n"]"#));
+    assert_eq!(
+        Some(cs),
+        match d {
+            Decoded::Callsite(c) => Some(c),
+            _ => None,
+        }
+    );
+    assert_eq!(Level::Warn.as_str(), "WARN");
+}
