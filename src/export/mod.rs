@@ -19,18 +19,30 @@
 //! - `convert.rs`: [`convert_file`] and [`convert`], a trace file to an
 //!   export in one call.
 //!
-//! ```
-//! use tracering::export::{Arg, ClockInfo, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Writer};
+//! # Three ways to an export
+//! - A trace file that a [`FileSink`](crate::pipeline::FileSink) wrote, in
+//!   one call: [`convert_file`] (or [`convert`] into any `Write`, or
+//!   [`convert_with`] through a translator and writer of your own).
+//! - Straight from the drain, without a trace file: an [`ExportSink`] over
+//!   a [`Writer`], as below (or an [`ExportFile`], which is what
+//!   `TraceringLayer::fxt` writes through).
+//! - Events of your own, without a trace: [`ExportWriter`] calls on a
+//!   [`Writer`] (its docs show how).
 //!
-//! let mut fxt = Writer::new(Vec::new(), Format::Fxt);
-//! fxt.start(&ClockInfo::nanoseconds())?;
-//! let main = ThreadRef { pid: 1, tid: 1 };
-//! fxt.thread_name(main, "main")?;
-//! let args = [Arg::new("bytes", 512u64)];
-//! fxt.event(&ExportEvent { ts: 1_000, thread: main, phase: Phase::Begin, category: "io", name: "read", args: &args })?;
-//! fxt.event(&ExportEvent { ts: 2_000, thread: main, phase: Phase::End, category: "io", name: "read", args: &[] })?;
-//! fxt.finish()?;
-//! std::fs::write(std::env::temp_dir().join("read.fxt"), fxt.into_inner()).ok(); // open it in Perfetto
+//! ```
+//! use tracering::export::{ClockInfo, ExportSink, Format, Writer};
+//! use tracering::pipeline::{Drain, Registry};
+//!
+//! let registry = Registry::new(Default::default())?;
+//! let sink = ExportSink::new(Writer::new(Vec::new(), Format::Fxt), ClockInfo::nanoseconds())?;
+//! let drain = Drain::spawn(&registry, sink, Default::default())?;
+//! let r = registry.clone();
+//! // An application's own index event (kind 7): an instant named "kind 7".
+//! std::thread::spawn(move || r.emit(7, 1, 2)).join().unwrap()?;
+//! let (_report, sink) = drain.stop()?;
+//! assert_eq!(sink.translator().events_written(), 1);
+//! let fxt = sink.finish()?.into_inner(); // write it to a file: Perfetto opens it
+//! assert_eq!(fxt.len() % 8, 0);
 //! # Ok::<(), tracering::Error>(())
 //! ```
 

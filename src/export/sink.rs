@@ -13,23 +13,7 @@ use crate::record::Record;
 
 /// A [`Sink`] that translates each entry and writes it to an
 /// [`ExportWriter`]. Call [`finish`](ExportSink::finish) after the drain
-/// stops, to close the output.
-///
-/// ```
-/// use tracering::export::{ClockInfo, ExportSink, Format, Writer};
-/// use tracering::pipeline::{Drain, Registry, RegistryConfig};
-///
-/// let registry = Registry::new(RegistryConfig::default())?;
-/// let sink = ExportSink::new(Writer::new(Vec::new(), Format::Fxt), ClockInfo::nanoseconds())?;
-/// let drain = Drain::spawn(&registry, sink, Default::default())?;
-/// let r = registry.clone();
-/// std::thread::spawn(move || r.emit(1, 42, 7)).join().unwrap()?;
-/// let (_report, sink) = drain.stop()?;
-/// assert_eq!(sink.translator().events_written(), 1);
-/// let bytes = sink.finish()?.into_inner();
-/// assert_eq!(bytes.len() % 8, 0);
-/// # Ok::<(), tracering::Error>(())
-/// ```
+/// stops, to close the output. The [module docs](super) show it at work.
 pub struct ExportSink<X, D = SpanDecoder> {
     writer: X,
     translator: Translator<D>,
