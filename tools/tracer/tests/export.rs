@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use tracering::export::ExportSink;
 use tracering::export::{
-    Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Writer,
+    Arg, ArgValue, ClockInfo, ExportEvent, ExportSink, ExportWriter, Format, Phase, ThreadRef,
+    Writer,
 };
 use tracering::pipeline::{
     Drain, FileSink, LaneEvent, LaneId, Registry, RegistryConfig, Sink, TraceReader,
