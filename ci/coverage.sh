@@ -10,7 +10,7 @@
 # src/record/*.rs), the shared header (src/layout.rs), the orderings
 # (arch/order.rs, the same on every target), the host's clock/line/spin
 # file (arch/mod.rs plus arch/x86_64.rs, or arch/aarch64.rs on an aarch64
-# host), and the trace schema (src/pipeline/schema/, its tests.rs left
+# host), and the trace schema (src/schema/, its tests.rs left
 # out), whose decoder reads what a hostile peer may have written. The library's `tracing`
 # feature is on, so the layer's tests run too. arch/generic.rs is compiled on every host but mostly unused on those
 # two, so it is reported and not held to the minimum; the aarch64 file runs
@@ -28,7 +28,7 @@ case "$CI_HOST" in
     aarch64-*) host_backend=arch/aarch64.rs ;;
     *) host_backend=arch/generic.rs ;;
 esac
-CORE="src/ring.rs src/handles.rs src/event.rs src/record/mod.rs src/record/format.rs src/record/producer.rs src/record/consumer.rs src/layout.rs src/pipeline/schema/mod.rs src/pipeline/schema/decode.rs src/pipeline/schema/callsites.rs src/pipeline/schema/encode.rs arch/mod.rs arch/order.rs $host_backend"
+CORE="src/ring.rs src/handles.rs src/event.rs src/record/mod.rs src/record/format.rs src/record/producer.rs src/record/consumer.rs src/layout.rs src/schema/mod.rs src/schema/decode.rs src/schema/callsites.rs src/schema/encode.rs arch/mod.rs arch/order.rs $host_backend"
 IGNORE='(^|/)(tests|benches|examples|ringbench|tools|fuzz)/|/\.cargo/|/rustc/'
 
 rc=0

@@ -27,7 +27,7 @@
 //! ```
 //!
 //! # What it writes
-//! The kinds and byte layouts are in [`crate::pipeline::schema`]:
+//! The kinds and byte layouts are in [`crate::schema`]:
 //! - each callsite gets an id, once, when `tracing` registers it (or when
 //!   first seen); its metadata record (name, target, level, file, line,
 //!   field names) goes into each lane before that lane first refers to it
@@ -105,7 +105,7 @@
 //! thread's entries in the order the thread wrote them (it merges a lane's
 //! index events among its records by their `records_before`, exact
 //! whatever the clock), and [`schema::decode`] turns each entry into a
-//! typed [`Decoded`](crate::pipeline::schema::Decoded);
+//! typed [`Decoded`](crate::schema::Decoded);
 //! [`export`](crate::export) converts it for Perfetto.
 //!
 //! # Filters
@@ -116,11 +116,12 @@
 use crate::arch;
 use crate::error::{Error, PipelineError};
 use crate::export::{ExportFile, Format};
-use crate::pipeline::schema::{self, CallsiteHead, CallsiteKind, Level, Value, ValuesWriter};
+use crate::pipeline::order;
 use crate::pipeline::{
     Drain, DrainConfig, DrainHandle, DrainReport, FileSink, FullPolicy, Lane, LaneMode, Registry,
     RegistryConfig, Sink,
 };
+use crate::schema::{self, CallsiteHead, CallsiteKind, Level, Value, ValuesWriter};
 use crate::sync::atomic::AtomicU64;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -504,7 +505,7 @@ impl Local {
     /// The order word of an index event of callsite `cs` written now.
     #[inline(always)]
     fn order(&self, cs: u64) -> u64 {
-        schema::order_word(cs, self.records)
+        order::order_word(cs, self.records)
     }
 
     /// The next trace span id.
@@ -982,7 +983,7 @@ where
                 explicit.unwrap_or_else(|| st.current())
             };
             if meta.fields().is_empty() {
-                let _ = lane.event(schema::EVENT_INSTANT, st.order(cs), parent);
+                let _ = lane.event(order::EVENT_INSTANT, st.order(cs), parent);
                 return;
             }
             let mut w = ValuesWriter::new(&mut st.buf, cs, parent);
@@ -999,7 +1000,7 @@ where
         let (span, cs) = self.shared.span(id);
         self.with_state(|_, st, lane| {
             st.describe(lane, cs, || ctx.metadata(id));
-            let _ = lane.event(schema::EVENT_SPAN_ENTER, span, st.order(cs));
+            let _ = lane.event(order::EVENT_SPAN_ENTER, span, st.order(cs));
             if st.stack.len() < STACK {
                 st.stack.push(span);
             }
@@ -1010,7 +1011,7 @@ where
         let (span, cs) = self.shared.span(id);
         self.with_state(|_, st, lane| {
             st.describe(lane, cs, || ctx.metadata(id));
-            let _ = lane.event(schema::EVENT_SPAN_EXIT, span, st.order(cs));
+            let _ = lane.event(order::EVENT_SPAN_EXIT, span, st.order(cs));
             // Usually the innermost; out-of-order exits are allowed.
             if st.stack.last() == Some(&span) {
                 st.stack.pop();
@@ -1039,7 +1040,7 @@ where
             .unwrap_or((key | UNTRACKED, 0));
         self.with_state(|_, st, lane| {
             st.describe(lane, cs, || ctx.metadata(&id));
-            let _ = lane.event(schema::EVENT_SPAN_CLOSE, span, st.order(cs));
+            let _ = lane.event(order::EVENT_SPAN_CLOSE, span, st.order(cs));
         });
     }
 }

@@ -37,6 +37,8 @@
 //! - [`pipeline`]: a [`Registry`](pipeline::Registry) of per-thread lanes
 //!   (a ring pair each), the [`Drain`](pipeline::Drain) that empties them
 //!   into a [`Sink`](pipeline::Sink), and the trace file.
+//! - [`schema`]: the `tracing` layer's wire format (the kinds it writes
+//!   and their layouts) and its decoder, for readers of a trace.
 //! - [`export`]: the Fuchsia trace format and Chrome JSON, from the drain
 //!   or from a trace file ([`export::convert_file`]).
 //! - [`flight`]: rings that overwrite their oldest data when full, read by
@@ -120,6 +122,7 @@ mod record;
 mod region;
 mod ring;
 mod ring_hooks;
+pub mod schema;
 mod sync;
 mod text;
 

@@ -332,7 +332,7 @@ fn a_bad_trace_says_what_it_is() {
 #[test]
 fn an_undecodable_layer_record_is_reported() {
     use tracering::export::{convert, Format};
-    use tracering::pipeline::schema::SchemaError;
+    use tracering::schema::SchemaError;
     // The layer's callsite record kind (0xFF00), one byte long: malformed.
     const RECORD_CALLSITE: u16 = 0xFF00;
     let trc = temp("schema.trc");

@@ -1,13 +1,13 @@
 //! The export writers against random events: every event written to an
-//! `FxtWriter` with a small string table (so that indexes are reused all the
+//! FXT `Writer` with a small string table (so that indexes are reused all the
 //! time) decodes back to itself, string and thread refs always defined; the
-//! same events through a `JsonWriter` parse back with serde_json.
+//! same events through a JSON `Writer` parse back with serde_json.
 #![cfg(feature = "json")]
 
 use proptest::prelude::*;
 use std::collections::HashMap;
 use tracering::export::{
-    Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, FxtWriter, JsonWriter, Phase, ThreadRef,
+    Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Writer,
 };
 
 /// The most arguments an FXT event record holds (its 4-bit count field).
@@ -191,7 +191,7 @@ proptest! {
 
     #[test]
     fn fxt_events_decode_to_themselves(evs in prop::collection::vec(ev(), 0..120)) {
-        let mut w = FxtWriter::with_string_capacity(Vec::new(), 64);
+        let mut w = Writer::with_string_capacity(Vec::new(), 64);
         write_all(&mut w, &evs);
         let got = decode(&w.into_inner());
         prop_assert_eq!(got.len(), evs.len());
@@ -205,7 +205,7 @@ proptest! {
 
     #[test]
     fn json_documents_parse_back(evs in prop::collection::vec(ev(), 0..60)) {
-        let mut w = JsonWriter::new(Vec::new());
+        let mut w = Writer::new(Vec::new(), Format::Json);
         write_all(&mut w, &evs);
         let v: serde_json::Value = serde_json::from_slice(&w.into_inner()).unwrap();
         let got = v["traceEvents"].as_array().unwrap();
@@ -333,11 +333,11 @@ proptest! {
     /// decodes and JSON that parses, with every thread named.
     #[test]
     fn any_entries_translate(entries in prop::collection::vec(entry(), 0..60)) {
-        use tracering::export::{NoDecoder, Translator};
-        let mut fxt = FxtWriter::with_string_capacity(Vec::new(), 64);
-        let mut json = JsonWriter::new(Vec::new());
+        use tracering::export::Translator;
+        let mut fxt = Writer::with_string_capacity(Vec::new(), 64);
+        let mut json = Writer::new(Vec::new(), Format::Json);
         for out in [&mut fxt as &mut dyn ExportWriter, &mut json] {
-            let mut t = Translator::with_decoder(NoDecoder);
+            let mut t = Translator::with_decoder(());
             for e in &entries {
                 t.collect(&e.entry()).unwrap();
             }

@@ -8,7 +8,7 @@
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap};
 use tracering::export::{
-    ClockInfo, ExportWriter, FxtWriter, JsonSink, JsonWriter, SpanDecoder, SpanStyle, Translator,
+    ClockInfo, ExportSink, ExportWriter, Format, SpanDecoder, SpanStyle, Translator, Writer,
 };
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{
@@ -83,7 +83,7 @@ fn export(trc: &std::path::Path, out: &mut dyn ExportWriter) {
 #[test]
 fn spans_and_events_export_with_their_names_fields_and_threads() {
     let trc = trace_file();
-    let mut json = JsonWriter::new(Vec::new());
+    let mut json = Writer::new(Vec::new(), Format::Json);
     export(&trc, &mut json);
     let doc: Json = serde_json::from_slice(&json.into_inner()).unwrap();
     let events = doc["traceEvents"].as_array().unwrap();
@@ -157,9 +157,10 @@ fn spans_and_events_export_with_their_names_fields_and_threads() {
 
     // The same trace as FXT, read back by a reader we did not write.
     let fxt = temp("trace.fxt");
-    let mut w = FxtWriter::new(std::io::BufWriter::new(
-        std::fs::File::create(&fxt).unwrap(),
-    ));
+    let mut w = Writer::new(
+        std::io::BufWriter::new(std::fs::File::create(&fxt).unwrap()),
+        Format::Fxt,
+    );
     export(&trc, &mut w);
     drop(w);
     if have_fxt() {
@@ -225,7 +226,7 @@ fn a_flight_recorder_snapshot_of_the_layer_exports() {
     let lane = report.lanes[0];
     assert_eq!(lane.events.kept, 256);
     assert!(lane.events.overwritten > 0);
-    let mut json = JsonWriter::new(Vec::new());
+    let mut json = Writer::new(Vec::new(), Format::Json);
     export(&trc, &mut json);
     let doc: Json = serde_json::from_slice(&json.into_inner()).unwrap();
     let events = doc["traceEvents"].as_array().unwrap();
@@ -247,7 +248,7 @@ fn a_flight_recorder_snapshot_of_the_layer_exports() {
 }
 
 /// Writes every batch both to a trace file and to a one-pass JSON export.
-struct Tee(FileSink, JsonSink<Vec<u8>>);
+struct Tee(FileSink, ExportSink<Writer<Vec<u8>>>);
 
 impl Sink for Tee {
     fn event(&mut self, lane: LaneId, e: &LaneEvent) -> Result<(), Error> {
@@ -319,7 +320,7 @@ fn shown(json: &[u8]) -> Shown {
     (events, names)
 }
 
-/// The export a drain writes in one pass (`JsonSink`, its translator's
+/// The export a drain writes in one pass (`ExportSink`, its translator's
 /// span decoder seeing each lane merged in order, batch by batch) names
 /// every span and event, with the same fields, times and thread names, as
 /// the two-pass conversion of the same batches from a file. Small rings
@@ -343,7 +344,11 @@ fn a_one_pass_export_sink_shows_what_two_passes_show() {
     };
     let sink = Tee(
         FileSink::create(&path).unwrap(),
-        JsonSink::new(JsonWriter::new(Vec::new()), ClockInfo::nanoseconds()).unwrap(),
+        ExportSink::new(
+            Writer::new(Vec::new(), Format::Json),
+            ClockInfo::nanoseconds(),
+        )
+        .unwrap(),
     );
     let (layer, guard) = TraceringLayer::with_sink(sink, cfg).unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
@@ -381,7 +386,7 @@ fn a_one_pass_export_sink_shows_what_two_passes_show() {
     while let Some(e) = reader.next() {
         t.collect(&e.unwrap()).unwrap();
     }
-    let mut json = JsonWriter::new(Vec::new());
+    let mut json = Writer::new(Vec::new(), Format::Json);
     let clock = t.meta().clock();
     t.start(&mut json, &clock).unwrap();
     let mut reader = TraceReader::open(&path).unwrap();

@@ -226,7 +226,7 @@ struct Markers {
 
 impl Sink for Markers {
     fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
-        if e.kind == tracering::pipeline::schema::EVENT_LOSS {
+        if e.kind == tracering::pipeline::EVENT_LOSS {
             self.count += 1;
             self.events += u64::from(e.aux);
         }

@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use tracering::layer::{LayerConfig, TraceringLayer};
-use tracering::pipeline::schema::{self, Decoded, Value};
 use tracering::pipeline::{
     Drain, Entry, FullPolicy, LaneId, Registry, RegistryConfig, TraceReader,
 };
+use tracering::schema::{self, Decoded, Value};
 use tracing::dispatcher::{self, Dispatch};
 use tracing::{debug, debug_span, info, info_span, warn};
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -124,7 +124,7 @@ impl Trace {
             let item = match decoded {
                 Some(Decoded::ThreadName { name, .. }) => Item::Thread(name.to_string()),
                 Some(Decoded::Callsite(cs)) => {
-                    let fields: Vec<String> = cs.fields.iter().map(str::to_string).collect();
+                    let fields: Vec<String> = cs.fields().map(str::to_string).collect();
                     Item::Callsite {
                         id: cs.id,
                         name: cs.name.to_string(),
@@ -166,7 +166,7 @@ impl Trace {
     }
 
     fn name(&self, callsite: u64) -> &str {
-        &self.callsites.get(callsite).expect("described").name
+        self.callsites.get(callsite).expect("described").name
     }
 
     /// Event values by field name.

@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::mpsc;
 use tracering::export::{
-    ClockInfo, ExportSink, ExportWriter, FxtWriter, JsonWriter, SpanDecoder, Translator,
+    ClockInfo, ExportSink, ExportWriter, Format, SpanDecoder, Translator, Writer,
 };
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{
@@ -191,7 +191,7 @@ fn losses_show_as_instants_and_spans_still_nest_in_a_file_export() {
     let mut reader = TraceReader::open(&trc).unwrap();
     while let Some(e) = reader.next() {
         if let tracering::pipeline::Entry::Event { event, .. } = e.unwrap() {
-            if event.kind == tracering::pipeline::schema::EVENT_LOSS {
+            if event.kind == tracering::pipeline::EVENT_LOSS {
                 events += u64::from(event.aux);
                 records += event.a & 0xFFFF_FFFF; // the high half places it
             }
@@ -202,7 +202,7 @@ fn losses_show_as_instants_and_spans_still_nest_in_a_file_export() {
         (report.dropped_events, report.dropped_records)
     );
 
-    let mut json = JsonWriter::new(Vec::new());
+    let mut json = Writer::new(Vec::new(), Format::Json);
     export(&trc, &mut json);
     let doc: Json = serde_json::from_slice(&json.into_inner()).unwrap();
     let (events, records, markers) = check_json(&doc);
@@ -213,9 +213,10 @@ fn losses_show_as_instants_and_spans_still_nest_in_a_file_export() {
     );
 
     let fxt = temp("trace.fxt");
-    let mut w = FxtWriter::new(std::io::BufWriter::new(
-        std::fs::File::create(&fxt).unwrap(),
-    ));
+    let mut w = Writer::new(
+        std::io::BufWriter::new(std::fs::File::create(&fxt).unwrap()),
+        Format::Fxt,
+    );
     export(&trc, &mut w);
     drop(w);
     check_fxt(&fxt, &report);
@@ -226,7 +227,7 @@ fn losses_show_as_instants_and_spans_still_nest_in_a_file_export() {
 #[test]
 fn losses_show_as_instants_and_spans_still_nest_in_a_one_pass_export() {
     let sink = ExportSink::with_translator(
-        JsonWriter::new(Vec::new()),
+        Writer::new(Vec::new(), Format::Json),
         Translator::with_decoder(SpanDecoder::default()),
         ClockInfo::nanoseconds(),
     )
@@ -242,9 +243,10 @@ fn losses_show_as_instants_and_spans_still_nest_in_a_one_pass_export() {
 
     let fxt = temp("one-pass.fxt");
     let sink = ExportSink::with_translator(
-        FxtWriter::new(std::io::BufWriter::new(
-            std::fs::File::create(&fxt).unwrap(),
-        )),
+        Writer::new(
+            std::io::BufWriter::new(std::fs::File::create(&fxt).unwrap()),
+            Format::Fxt,
+        ),
         Translator::with_decoder(SpanDecoder::default()),
         ClockInfo::nanoseconds(),
     )

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use tracering::pipeline::{
-    schema, CallbackSink, Drain, DrainConfig, Entry, FileSink, NullSink, Registry, RegistryConfig,
+    CallbackSink, Drain, DrainConfig, Entry, FileSink, NullSink, Registry, RegistryConfig,
     TraceReader,
 };
 use tracering::PipelineError;
@@ -77,7 +77,7 @@ fn read_trace(path: &PathBuf) -> (HashMap<u64, Vec<u64>>, u64, Markers) {
     let mut reader = TraceReader::open(path).unwrap();
     while let Some(entry) = reader.next() {
         match entry.unwrap() {
-            Entry::Event { event, .. } if event.kind == schema::EVENT_LOSS => {
+            Entry::Event { event, .. } if event.kind == tracering::pipeline::EVENT_LOSS => {
                 markers.count += 1;
                 markers.events += u64::from(event.aux);
             }
@@ -614,7 +614,7 @@ fn drops_are_reported_exactly_with_the_watermark_drain() {
     let m = markers.clone();
     let sink = CallbackSink::new(move |e: Entry<'_>| {
         if let Entry::Event { event: e, .. } = e {
-            if e.kind == schema::EVENT_LOSS {
+            if e.kind == tracering::pipeline::EVENT_LOSS {
                 m.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }

@@ -6,10 +6,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use tracering::layer::{LayerConfig, TraceringLayer};
-use tracering::pipeline::schema::{self, Decoded, Value};
 use tracering::pipeline::{
-    Drain, LaneEvent, LaneId, RefusedThread, Registry, RegistryConfig, Sink,
+    Drain, Entry, LaneEvent, LaneId, RefusedThread, Registry, RegistryConfig, Sink,
 };
+use tracering::schema::{self, Decoded, Value};
 use tracering::PipelineError;
 use tracering::{Error, Record};
 use tracing::dispatcher::{self, Dispatch};
@@ -33,11 +33,15 @@ impl Sink for Count {
         self.events += 1;
         Ok(())
     }
-    fn record(&mut self, _: LaneId, r: &Record<'_>) -> Result<(), Error> {
+    fn record(&mut self, lane: LaneId, r: &Record<'_>) -> Result<(), Error> {
         self.records += 1;
-        if let Ok(Some(Decoded::Event { values, .. })) =
-            schema::decode_record(r.kind(), r.payload())
-        {
+        let entry = Entry::Record {
+            lane,
+            kind: r.kind(),
+            timestamp: r.timestamp(),
+            payload: r.payload(),
+        };
+        if let Ok(Some(Decoded::Event { values, .. })) = schema::decode(&entry) {
             // The thread's number is the integer field at or above TAG.
             let t = values.iter().find_map(|(_, v)| match v {
                 Value::U64(t) if t >= TAG => Some(t - TAG),

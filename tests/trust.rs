@@ -9,7 +9,7 @@
 //! threads are named, under this process's pid and name.
 
 use std::path::PathBuf;
-use tracering::export::{ExportWriter, FxtWriter, SpanDecoder, Translator};
+use tracering::export::{ExportWriter, Format, SpanDecoder, Translator, Writer};
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{Entry, TraceReader};
 use tracing::dispatcher::{self, Dispatch};
@@ -145,9 +145,10 @@ fn four_threads_through_the_file_layer_keep_every_event_in_order() {
     assert_eq!(entries, report.persisted());
 
     let fxt = temp("four.fxt");
-    let mut w = FxtWriter::new(std::io::BufWriter::new(
-        std::fs::File::create(&fxt).unwrap(),
-    ));
+    let mut w = Writer::new(
+        std::io::BufWriter::new(std::fs::File::create(&fxt).unwrap()),
+        Format::Fxt,
+    );
     export(&trc, &mut w);
     drop(w);
     if have_fxt() {
@@ -174,16 +175,16 @@ fn four_threads_through_the_file_layer_keep_every_event_in_order() {
     std::fs::remove_file(&fxt).ok();
 }
 
-/// The export written in one pass, straight from the drain (`JsonSink`):
+/// The export written in one pass, straight from the drain (`ExportSink`):
 /// each thread's lane arrives in the order it was written, so every span and
 /// event is named (not `callsite N`), begin/end pairs balance, and each
 /// thread's timestamps never go back.
 #[test]
 #[cfg_attr(miri, ignore = "too slow under Miri")]
 fn a_one_pass_export_names_everything_in_order() {
-    use tracering::export::{ClockInfo, ExportSink, JsonWriter};
+    use tracering::export::{ClockInfo, ExportSink, Format, Writer};
     let sink = ExportSink::with_translator(
-        JsonWriter::new(Vec::new()),
+        Writer::new(Vec::new(), Format::Json),
         Translator::with_decoder(SpanDecoder::default()),
         ClockInfo::nanoseconds(),
     )

@@ -12,7 +12,7 @@
 //! The crate's functions return [`Error`], which holds one of them, so
 //! that `?` works across domains. Its `Display` is the inner error's, and
 //! [`source`](std::error::Error::source) goes on to the inner error's cause
-//! (an `io::Error`, a [`SchemaError`](crate::pipeline::schema::SchemaError)).
+//! (an `io::Error`, a [`SchemaError`](crate::schema::SchemaError)).
 
 mod build;
 mod pipeline;
@@ -153,8 +153,8 @@ impl From<std::io::Error> for Error {
     }
 }
 
-impl From<crate::pipeline::schema::SchemaError> for Error {
-    fn from(e: crate::pipeline::schema::SchemaError) -> Self {
+impl From<crate::schema::SchemaError> for Error {
+    fn from(e: crate::schema::SchemaError) -> Self {
         Error::Trace(TraceError::Schema {
             path: None,
             source: e,

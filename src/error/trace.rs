@@ -1,7 +1,7 @@
 //! Errors of trace files, read or written ([`TraceError`]): each names the
 //! file when there is one, and keeps the I/O error it comes from.
 
-use crate::pipeline::schema::SchemaError;
+use crate::schema::SchemaError;
 use core::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,11 +1,9 @@
 //! [`convert_file`] and [`convert`]: a trace file to a file a viewer
 //! opens, in one call.
 
-use super::fxt::FxtWriter;
-#[cfg(feature = "json")]
-use super::json::JsonWriter;
 use super::model::ExportWriter;
 use super::translate::Translator;
+use super::writer::Writer;
 use crate::error::{Error, TraceError};
 use crate::pipeline::TraceReader;
 use std::fmt;
@@ -69,12 +67,7 @@ pub fn convert(
     format: Format,
     out: impl Write,
 ) -> Result<Converted, Error> {
-    let mut translator = Translator::new();
-    match format {
-        Format::Fxt => convert_with(input, &mut translator, &mut FxtWriter::new(out)),
-        #[cfg(feature = "json")]
-        Format::Json => convert_with(input, &mut translator, &mut JsonWriter::new(out)),
-    }
+    convert_with(input, &mut Translator::new(), &mut Writer::new(out, format))
 }
 
 /// [`convert`] through a translator of the caller's (with a process id or
@@ -82,12 +75,12 @@ pub fn convert(
 /// finishes.
 ///
 /// ```
-/// use tracering::export::{convert_with, FxtWriter, Translator};
+/// use tracering::export::{convert_with, Format, Translator, Writer};
 /// let trc = std::env::temp_dir().join(format!("convert-with-{}.trc", std::process::id()));
 /// drop(tracering::pipeline::FileSink::create(&trc)?); // an empty trace
 /// let mut t = Translator::new();
 /// t.meta_mut().name_process("my app");
-/// let done = convert_with(&trc, &mut t, &mut FxtWriter::new(Vec::new()))?;
+/// let done = convert_with(&trc, &mut t, &mut Writer::new(Vec::new(), Format::Fxt))?;
 /// assert_eq!(done.entries, 0);
 /// # std::fs::remove_file(&trc).ok();
 /// # Ok::<(), tracering::Error>(())

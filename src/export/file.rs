@@ -3,61 +3,37 @@
 //! it when it is done.
 
 use super::convert::Format;
-use super::fxt::FxtWriter;
-#[cfg(feature = "json")]
-use super::json::JsonWriter;
 use super::model::{ClockInfo, ThreadRef};
 use super::sink::ExportSink;
 use super::spans::SpanDecoder;
 use super::translate::{TraceMeta, Translator};
+use super::writer::Writer;
 use crate::clock::Timebase;
 use crate::error::{Error, PipelineError, TraceError};
-use crate::pipeline::schema::{self, Decoded};
 use crate::pipeline::{Batch, LaneEvent, LaneId, RefusedThread, Sink};
 use crate::record::Record;
+use crate::schema::{self, Decoded};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 type Out = BufWriter<File>;
 
-/// The export being written, in one of the formats (boxed: the sinks are
-/// large, and of different sizes).
-enum Inner {
-    Fxt(Box<ExportSink<FxtWriter<Out>, SpanDecoder>>),
-    #[cfg(feature = "json")]
-    Json(Box<ExportSink<JsonWriter<Out>, SpanDecoder>>),
-}
+/// The export being written (boxed: the sink is large).
+struct Inner(Box<ExportSink<Writer<Out>, SpanDecoder>>);
 
 impl Inner {
     fn sink(&mut self) -> &mut dyn Sink {
-        match self {
-            Inner::Fxt(s) => &mut **s,
-            #[cfg(feature = "json")]
-            Inner::Json(s) => &mut **s,
-        }
+        &mut *self.0
     }
 
     fn events_written(&self) -> u64 {
-        match self {
-            Inner::Fxt(s) => s.translator().events_written(),
-            #[cfg(feature = "json")]
-            Inner::Json(s) => s.translator().events_written(),
-        }
+        self.0.translator().events_written()
     }
 
     fn meta(&mut self, lane: LaneId) -> (ThreadRef, &mut TraceMeta) {
-        match self {
-            Inner::Fxt(s) => {
-                let t = s.translator_mut();
-                (t.thread_of(lane), t.meta_mut())
-            }
-            #[cfg(feature = "json")]
-            Inner::Json(s) => {
-                let t = s.translator_mut();
-                (t.thread_of(lane), t.meta_mut())
-            }
-        }
+        let t = self.0.translator_mut();
+        (t.thread_of(lane), t.meta_mut())
     }
 
     /// Names `lane`'s thread before its entries are translated, if
@@ -78,11 +54,7 @@ impl Inner {
     }
 
     fn finish(self) -> Result<(), Error> {
-        match self {
-            Inner::Fxt(s) => s.finish().map(drop),
-            #[cfg(feature = "json")]
-            Inner::Json(s) => s.finish().map(drop),
-        }
+        self.0.finish().map(drop)
     }
 }
 
@@ -131,15 +103,6 @@ impl std::fmt::Debug for ExportFile {
 impl ExportFile {
     /// Creates (or truncates) the file at `path`, to be written in
     /// `format`.
-    ///
-    /// ```
-    /// use tracering::export::{ExportFile, Format};
-    /// let path = std::env::temp_dir().join(format!("export-file-create-{}.fxt", std::process::id()));
-    /// let file = ExportFile::create(&path, Format::Fxt)?;
-    /// assert_eq!(file.path(), path.as_path());
-    /// # drop(file); std::fs::remove_file(&path).ok();
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn create(path: impl AsRef<Path>, format: Format) -> Result<ExportFile, Error> {
         let path = path.as_ref().to_path_buf();
         let file = File::create(&path).map_err(|e| TraceError::Io {
@@ -151,19 +114,11 @@ impl ExportFile {
         let translator = || Translator::with_decoder(SpanDecoder::default());
         // The drain's timebase replaces this clock before the first entry.
         let clock = ClockInfo::nanoseconds();
-        let inner = match format {
-            Format::Fxt => Inner::Fxt(Box::new(ExportSink::with_translator(
-                FxtWriter::new(out),
-                translator(),
-                clock,
-            )?)),
-            #[cfg(feature = "json")]
-            Format::Json => Inner::Json(Box::new(ExportSink::with_translator(
-                JsonWriter::new(out),
-                translator(),
-                clock,
-            )?)),
-        };
+        let inner = Inner(Box::new(ExportSink::with_translator(
+            Writer::new(out, format),
+            translator(),
+            clock,
+        )?));
         Ok(ExportFile {
             path,
             format,
@@ -241,12 +196,7 @@ impl Sink for ExportFile {
     }
 
     fn takes_batches(&self) -> bool {
-        match &self.inner {
-            Some(Inner::Fxt(s)) => s.takes_batches(),
-            #[cfg(feature = "json")]
-            Some(Inner::Json(s)) => s.takes_batches(),
-            None => false,
-        }
+        self.inner.as_ref().is_some_and(|i| i.0.takes_batches())
     }
 
     fn batch(&mut self, batch: &Batch<'_>) -> Result<(), Error> {

@@ -1,5 +1,6 @@
-//! [`FxtWriter`]: the Fuchsia trace format (FXT), which Perfetto's UI and
-//! trace_processor open directly.
+//! `FxtWriter`: the Fuchsia trace format (FXT), which Perfetto's UI and
+//! trace_processor open directly; [`Format::Fxt`](super::Format::Fxt) of
+//! a [`Writer`](super::Writer).
 //!
 //! # What it writes
 //! Every record is a whole number of little-endian 64-bit words, and starts
@@ -278,23 +279,9 @@ impl<K: std::hash::Hash + Eq + Clone> Table<K> {
 }
 
 /// Writes the Fuchsia trace format to `W`, streaming, in constant memory
-/// apart from its string and thread tables (see the module docs).
-///
-/// ```
-/// use tracering::export::{Arg, ClockInfo, ExportEvent, ExportWriter, FxtWriter, Phase, ThreadRef};
-/// let mut fxt = FxtWriter::new(Vec::new());
-/// fxt.start(&ClockInfo::nanoseconds())?;
-/// let t = ThreadRef { pid: 1, tid: 2 };
-/// fxt.thread_name(t, "main")?;
-/// fxt.event(&ExportEvent { ts: 10, thread: t, phase: Phase::Begin, category: "app", name: "work", args: &[] })?;
-/// fxt.event(&ExportEvent { ts: 20, thread: t, phase: Phase::End, category: "app", name: "work", args: &[Arg::new("n", 3u64)] })?;
-/// fxt.finish()?;
-/// let bytes = fxt.into_inner();
-/// assert_eq!(bytes.len() % 8, 0);
-/// assert_eq!(bytes[..8], 0x0016_5478_4604_0010u64.to_le_bytes());
-/// # Ok::<(), tracering::Error>(())
-/// ```
-pub struct FxtWriter<W: Write> {
+/// apart from its string and thread tables (see the module docs); behind
+/// [`Writer`](super::Writer).
+pub(crate) struct FxtWriter<W: Write> {
     out: W,
     strings: Strings,
     threads: Table<ThreadRef>,
@@ -318,10 +305,6 @@ impl<W: Write> std::fmt::Debug for FxtWriter<W> {
 impl<W: Write> FxtWriter<W> {
     /// A writer to `out`, with the format's full string table (32767
     /// entries).
-    ///
-    /// ```
-    /// let _w = tracering::export::FxtWriter::new(std::io::sink());
-    /// ```
     pub fn new(out: W) -> Self {
         Self::with_string_capacity(out, STRING_SLOTS)
     }
@@ -329,10 +312,6 @@ impl<W: Write> FxtWriter<W> {
     /// A writer whose string table holds at most `capacity` entries
     /// (clamped to 64..=32767), so that it reuses indexes sooner: for
     /// bounding memory further, and for testing the reuse.
-    ///
-    /// ```
-    /// let _w = tracering::export::FxtWriter::with_string_capacity(std::io::sink(), 100);
-    /// ```
     pub fn with_string_capacity(out: W, capacity: usize) -> Self {
         FxtWriter {
             out,
@@ -345,22 +324,12 @@ impl<W: Write> FxtWriter<W> {
     }
 
     /// The destination, for reading what was written.
-    ///
-    /// ```
-    /// let w = tracering::export::FxtWriter::new(Vec::<u8>::new());
-    /// assert!(w.get_ref().is_empty());
-    /// ```
     pub fn get_ref(&self) -> &W {
         &self.out
     }
 
     /// Returns the destination. Call [`finish`](ExportWriter::finish)
     /// first to flush it.
-    ///
-    /// ```
-    /// let w = tracering::export::FxtWriter::new(Vec::<u8>::new());
-    /// assert!(w.into_inner().is_empty());
-    /// ```
     pub fn into_inner(self) -> W {
         self.out
     }

@@ -1,5 +1,6 @@
-//! [`JsonWriter`]: Chrome trace-event JSON (chrome://tracing, Perfetto's
-//! legacy importer), streamed.
+//! `JsonWriter`: Chrome trace-event JSON (chrome://tracing, Perfetto's
+//! legacy importer), streamed; [`Format::Json`](super::Format::Json) of a
+//! [`Writer`](super::Writer).
 //!
 //! The document is written as it goes: `{"otherData":{...},"traceEvents":[`
 //! first, then one object per event, then `]}` at
@@ -88,22 +89,9 @@ impl Serialize for Object<'_> {
     }
 }
 
-/// Writes Chrome trace-event JSON to `W`, streaming (see the module docs).
-///
-/// ```
-/// use tracering::export::{ClockInfo, ExportEvent, ExportWriter, JsonWriter, Phase, ThreadRef};
-/// let mut json = JsonWriter::new(Vec::new());
-/// json.start(&ClockInfo::nanoseconds())?;
-/// let t = ThreadRef { pid: 1, tid: 2 };
-/// json.thread_name(t, "main")?;
-/// json.event(&ExportEvent { ts: 1_500, thread: t, phase: Phase::Instant, category: "app", name: "tick", args: &[] })?;
-/// json.finish()?;
-/// let text = String::from_utf8(json.into_inner()).unwrap();
-/// assert!(text.ends_with("]}\n"));
-/// assert!(text.contains(r#""ph":"i","s":"t","ts":1.5,"pid":1,"tid":2"#));
-/// # Ok::<(), tracering::Error>(())
-/// ```
-pub struct JsonWriter<W: Write> {
+/// Writes Chrome trace-event JSON to `W`, streaming (see the module
+/// docs); behind [`Writer`](super::Writer).
+pub(crate) struct JsonWriter<W: Write> {
     out: W,
     ticks_per_second: u64,
     first: bool,
@@ -120,10 +108,6 @@ impl<W: Write> std::fmt::Debug for JsonWriter<W> {
 impl<W: Write> JsonWriter<W> {
     /// A writer to `out` (wrap a file in a
     /// [`BufWriter`](std::io::BufWriter)).
-    ///
-    /// ```
-    /// let _w = tracering::export::JsonWriter::new(std::io::sink());
-    /// ```
     pub fn new(out: W) -> Self {
         JsonWriter {
             out,
@@ -132,13 +116,13 @@ impl<W: Write> JsonWriter<W> {
         }
     }
 
+    /// The destination, for reading what was written.
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
     /// Returns the destination. Call [`finish`](ExportWriter::finish)
     /// first to close the document.
-    ///
-    /// ```
-    /// let w = tracering::export::JsonWriter::new(Vec::<u8>::new());
-    /// assert!(w.into_inner().is_empty());
-    /// ```
     pub fn into_inner(self) -> W {
         self.out
     }

@@ -1,36 +1,48 @@
-//! Exports that viewers open: the Fuchsia trace format ([`FxtWriter`]),
+//! Exports that viewers open: the Fuchsia trace format ([`Format::Fxt`]),
 //! which Perfetto's UI and trace_processor read directly, and Chrome
-//! trace-event JSON ([`JsonWriter`], feature `json`, on by default) for
-//! chrome://tracing and quick looks.
+//! trace-event JSON ([`Format::Json`], feature `json`, on by default) for
+//! chrome://tracing and quick looks, both written by a [`Writer`].
 //!
 //! Its parts, each in its own file:
 //! - `model.rs`: the intermediate model both writers consume
 //!   ([`ExportEvent`], [`ThreadRef`], [`Phase`], [`Arg`], [`ClockInfo`]) and
 //!   the [`ExportWriter`] trait;
-//! - `fxt.rs` and `json.rs`: the two writers, both streaming;
+//! - `fxt.rs` and `json.rs`: the two formats, both streaming, behind
+//!   `writer.rs`: [`Writer`];
 //! - `translate.rs`: [`Translator`], from trace entries to events, with the
 //!   [`EntryDecoder`] hook for reserved kinds; `spans.rs`: [`SpanDecoder`],
 //!   the `tracing` layer's spans and events; `tasks.rs`: what async Rust
 //!   adds to them (task bars, flows, counter tracks; [`SpanStyle`]);
-//!   `sink.rs`: [`ExportSink`]
-//!   ([`FxtSink`], [`JsonSink`]), which writes an export straight from the
+//!   `sink.rs`: [`ExportSink`], which writes an export straight from the
 //!   drain; `file.rs`: [`ExportFile`], that sink into a file with the
 //!   `tracing` layer's names;
 //! - `convert.rs`: [`convert_file`] and [`convert`], a trace file to an
 //!   export in one call.
 //!
-//! ```
-//! use tracering::export::{Arg, ClockInfo, ExportEvent, ExportWriter, FxtWriter, Phase, ThreadRef};
+//! # Three ways to an export
+//! - A trace file that a [`FileSink`](crate::pipeline::FileSink) wrote, in
+//!   one call: [`convert_file`] (or [`convert`] into any `Write`, or
+//!   [`convert_with`] through a translator and writer of your own).
+//! - Straight from the drain, without a trace file: an [`ExportSink`] over
+//!   a [`Writer`], as below (or an [`ExportFile`], which is what
+//!   `TraceringLayer::fxt` writes through).
+//! - Events of your own, without a trace: [`ExportWriter`] calls on a
+//!   [`Writer`] (its docs show how).
 //!
-//! let mut fxt = FxtWriter::new(Vec::new());
-//! fxt.start(&ClockInfo::nanoseconds())?;
-//! let main = ThreadRef { pid: 1, tid: 1 };
-//! fxt.thread_name(main, "main")?;
-//! let args = [Arg::new("bytes", 512u64)];
-//! fxt.event(&ExportEvent { ts: 1_000, thread: main, phase: Phase::Begin, category: "io", name: "read", args: &args })?;
-//! fxt.event(&ExportEvent { ts: 2_000, thread: main, phase: Phase::End, category: "io", name: "read", args: &[] })?;
-//! fxt.finish()?;
-//! std::fs::write(std::env::temp_dir().join("read.fxt"), fxt.into_inner()).ok(); // open it in Perfetto
+//! ```
+//! use tracering::export::{ClockInfo, ExportSink, Format, Writer};
+//! use tracering::pipeline::{Drain, Registry};
+//!
+//! let registry = Registry::new(Default::default())?;
+//! let sink = ExportSink::new(Writer::new(Vec::new(), Format::Fxt), ClockInfo::nanoseconds())?;
+//! let drain = Drain::spawn(&registry, sink, Default::default())?;
+//! let r = registry.clone();
+//! // An application's own index event (kind 7): an instant named "kind 7".
+//! std::thread::spawn(move || r.emit(7, 1, 2)).join().unwrap()?;
+//! let (_report, sink) = drain.stop()?;
+//! assert_eq!(sink.translator().events_written(), 1);
+//! let fxt = sink.finish()?.into_inner(); // write it to a file: Perfetto opens it
+//! assert_eq!(fxt.len() % 8, 0);
 //! # Ok::<(), tracering::Error>(())
 //! ```
 
@@ -44,23 +56,18 @@ mod sink;
 mod spans;
 mod tasks;
 mod translate;
+mod writer;
 
 pub use convert::{convert, convert_file, convert_with, ConvertError, Converted, Format};
 pub use file::ExportFile;
-pub use fxt::FxtWriter;
 // Limits and names the writers share; users see their effect, not the numbers.
 #[allow(unused_imports)]
 pub(crate) use fxt::{MAX_ARGS, MAX_STRING};
-#[cfg(feature = "json")]
-#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
-pub use json::JsonWriter;
 pub use model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
-#[cfg(feature = "json")]
-#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
-pub use sink::JsonSink;
-pub use sink::{ExportSink, FxtSink};
+pub use sink::ExportSink;
 pub use spans::SpanDecoder;
-pub use tasks::{SpanStyle, COUNTER_PREFIX};
-pub use translate::{EntryDecoder, NoDecoder, ThreadMeta, TraceMeta, Translator};
+pub use tasks::SpanStyle;
+pub use translate::{EntryDecoder, TraceMeta, Translator};
 #[allow(unused_imports)]
 pub(crate) use translate::{CATEGORY, DEFAULT_PID, LOSS_NAME, MAX_PAYLOAD_HEX, MAX_PAYLOAD_TEXT};
+pub use writer::Writer;

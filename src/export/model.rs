@@ -8,11 +8,6 @@
 use crate::error::Error;
 
 /// A thread as the viewers know it: a process id and a thread id.
-///
-/// ```
-/// let t = tracering::export::ThreadRef { pid: 1, tid: 42 };
-/// assert_eq!(t, tracering::export::ThreadRef { pid: 1, tid: 42 });
-/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ThreadRef {
     /// Process id (the tracing process; 1 when it is not known).
@@ -22,11 +17,6 @@ pub struct ThreadRef {
 }
 
 /// What an event marks.
-///
-/// ```
-/// use tracering::export::Phase;
-/// assert_ne!(Phase::Begin, Phase::End);
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Phase {
     /// A duration (span) starts on this thread; closed by the next
@@ -64,12 +54,6 @@ pub enum Phase {
 }
 
 /// An argument's value.
-///
-/// ```
-/// use tracering::export::ArgValue;
-/// assert_eq!(ArgValue::from(7u64), ArgValue::U64(7));
-/// assert_eq!(ArgValue::from("x"), ArgValue::Str("x"));
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ArgValue<'a> {
     /// An unsigned integer.
@@ -115,12 +99,6 @@ impl<'a> From<&'a str> for ArgValue<'a> {
 }
 
 /// A named argument of an event.
-///
-/// ```
-/// use tracering::export::{Arg, ArgValue};
-/// let a = Arg::new("len", 3u64);
-/// assert_eq!(a, Arg { name: "len", value: ArgValue::U64(3) });
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Arg<'a> {
     /// The argument's name.
@@ -131,11 +109,6 @@ pub struct Arg<'a> {
 
 impl<'a> Arg<'a> {
     /// An argument named `name` with `value`.
-    ///
-    /// ```
-    /// let a = tracering::export::Arg::new("ok", true);
-    /// assert_eq!(a.name, "ok");
-    /// ```
     pub fn new(name: &'a str, value: impl Into<ArgValue<'a>>) -> Self {
         Arg {
             name,
@@ -145,20 +118,6 @@ impl<'a> Arg<'a> {
 }
 
 /// One event, as every writer receives it.
-///
-/// ```
-/// use tracering::export::{Arg, ExportEvent, Phase, ThreadRef};
-/// let args = [Arg::new("a", 1u64)];
-/// let e = ExportEvent {
-///     ts: 1_000,
-///     thread: ThreadRef { pid: 1, tid: 7 },
-///     phase: Phase::Instant,
-///     category: "tracering",
-///     name: "kind 1",
-///     args: &args,
-/// };
-/// assert_eq!(e.args.len(), 1);
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExportEvent<'a> {
     /// Timestamp in clock ticks (see [`ClockInfo`]).
@@ -177,11 +136,6 @@ pub struct ExportEvent<'a> {
 }
 
 /// The clock the timestamps count.
-///
-/// ```
-/// let c = tracering::export::ClockInfo::nanoseconds();
-/// assert_eq!(c.ticks_per_second, 1_000_000_000);
-/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClockInfo {
     /// Ticks per second (1_000_000_000 for nanoseconds). Never zero: a
@@ -197,10 +151,6 @@ pub struct ClockInfo {
 
 impl ClockInfo {
     /// The clock of today's trace files: nanoseconds, `"precise"`.
-    ///
-    /// ```
-    /// assert_eq!(tracering::export::ClockInfo::nanoseconds().mode, "precise");
-    /// ```
     pub fn nanoseconds() -> Self {
         ClockInfo {
             ticks_per_second: 1_000_000_000,
@@ -226,11 +176,6 @@ impl ClockInfo {
     }
 
     /// `ticks_per_second`, or 1_000_000_000 when it is zero.
-    ///
-    /// ```
-    /// let c = tracering::export::ClockInfo { ticks_per_second: 0, mode: String::new(), resolution_ns: 1 };
-    /// assert_eq!(c.rate(), 1_000_000_000);
-    /// ```
     pub fn rate(&self) -> u64 {
         if self.ticks_per_second == 0 {
             1_000_000_000

@@ -1,10 +1,7 @@
 //! [`ExportSink`]: a pipeline [`Sink`] that writes an export directly from
 //! the drain, through a [`Translator`] (so the same translation as `tracer
-//! export`). [`FxtSink`] and [`JsonSink`] name the two formats.
+//! export`).
 
-use super::fxt::FxtWriter;
-#[cfg(feature = "json")]
-use super::json::JsonWriter;
 use super::model::{ClockInfo, ExportWriter};
 use super::spans::SpanDecoder;
 use super::translate::{EntryDecoder, Translator};
@@ -16,23 +13,7 @@ use crate::record::Record;
 
 /// A [`Sink`] that translates each entry and writes it to an
 /// [`ExportWriter`]. Call [`finish`](ExportSink::finish) after the drain
-/// stops, to close the output.
-///
-/// ```
-/// use tracering::export::{ClockInfo, FxtSink, FxtWriter};
-/// use tracering::pipeline::{Drain, Registry, RegistryConfig};
-///
-/// let registry = Registry::new(RegistryConfig::default())?;
-/// let sink = FxtSink::new(FxtWriter::new(Vec::new()), ClockInfo::nanoseconds())?;
-/// let drain = Drain::spawn(&registry, sink, Default::default())?;
-/// let r = registry.clone();
-/// std::thread::spawn(move || r.emit(1, 42, 7)).join().unwrap()?;
-/// let (_report, sink) = drain.stop()?;
-/// assert_eq!(sink.translator().events_written(), 1);
-/// let bytes = sink.finish()?.into_inner();
-/// assert_eq!(bytes.len() % 8, 0);
-/// # Ok::<(), tracering::Error>(())
-/// ```
+/// stops, to close the output. The [module docs](super) show it at work.
 pub struct ExportSink<X, D = SpanDecoder> {
     writer: X,
     translator: Translator<D>,
@@ -41,14 +22,6 @@ pub struct ExportSink<X, D = SpanDecoder> {
     /// Puts each lane's batches in the order its thread wrote them.
     merge: Merge,
 }
-
-/// An [`ExportSink`] writing the Fuchsia trace format.
-pub type FxtSink<W> = ExportSink<FxtWriter<W>>;
-
-/// An [`ExportSink`] writing Chrome trace-event JSON.
-#[cfg(feature = "json")]
-#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
-pub type JsonSink<W> = ExportSink<JsonWriter<W>>;
 
 impl<X: std::fmt::Debug, D> std::fmt::Debug for ExportSink<X, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,12 +38,6 @@ impl<X: ExportWriter> ExportSink<X> {
     /// `tracing` layer's spans and events decoded). The writer starts
     /// with the drain's timebase ([`Sink::timebase`], which a drain calls
     /// first), or with `clock` if entries come without one.
-    ///
-    /// ```
-    /// use tracering::export::{ClockInfo, JsonSink, JsonWriter};
-    /// let _sink = JsonSink::new(JsonWriter::new(Vec::new()), ClockInfo::nanoseconds())?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn new(writer: X, clock: ClockInfo) -> Result<Self, Error> {
         Self::with_translator(writer, Translator::new(), clock)
     }
@@ -80,13 +47,6 @@ impl<X: ExportWriter, D: EntryDecoder> ExportSink<X, D> {
     /// A sink to `writer` translating through `translator` (with its
     /// decoder, pid and any names given by hand); it starts like
     /// [`new`](ExportSink::new)'s.
-    ///
-    /// ```
-    /// use tracering::export::{ClockInfo, ExportSink, FxtWriter, Translator};
-    /// let t = Translator::new().with_pid(std::process::id() as u64);
-    /// let _sink = ExportSink::with_translator(FxtWriter::new(Vec::new()), t, ClockInfo::nanoseconds())?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn with_translator(
         writer: X,
         translator: Translator<D>,
@@ -109,13 +69,6 @@ impl<X: ExportWriter, D: EntryDecoder> ExportSink<X, D> {
     }
 
     /// The translator (for its counts and metadata).
-    ///
-    /// ```
-    /// use tracering::export::{ClockInfo, FxtSink, FxtWriter};
-    /// let sink = FxtSink::new(FxtWriter::new(std::io::sink()), ClockInfo::nanoseconds())?;
-    /// assert_eq!(sink.translator().events_written(), 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn translator(&self) -> &Translator<D> {
         &self.translator
     }
@@ -130,8 +83,8 @@ impl<X: ExportWriter, D: EntryDecoder> ExportSink<X, D> {
     /// ([`ExportWriter::finish`]) and returns the writer.
     ///
     /// ```
-    /// use tracering::export::{ClockInfo, JsonSink, JsonWriter};
-    /// let sink = JsonSink::new(JsonWriter::new(Vec::new()), ClockInfo::nanoseconds())?;
+    /// use tracering::export::{ClockInfo, ExportSink, Format, Writer};
+    /// let sink = ExportSink::new(Writer::new(Vec::new(), Format::Json), ClockInfo::nanoseconds())?;
     /// let text = String::from_utf8(sink.finish()?.into_inner()).unwrap();
     /// assert!(text.ends_with("]}\n"));
     /// # Ok::<(), tracering::Error>(())

@@ -1,5 +1,5 @@
 //! [`SpanDecoder`]: the [`EntryDecoder`] for the reserved kinds of
-//! [`schema`](crate::pipeline::schema) (what the `tracing` layer writes), so
+//! [`schema`](crate::schema) (what the `tracing` layer writes), so
 //! that an export shows spans as nested durations and events with their
 //! fields, named after their callsites, on named threads.
 //!
@@ -45,8 +45,8 @@ use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
 use super::tasks::{SpanStyle, Tasks};
 use super::translate::{EntryDecoder, TraceMeta, Translator};
 use crate::error::Error;
-use crate::pipeline::schema::{self, Callsites, Decoded, SchemaError, Value, Values};
 use crate::pipeline::{Entry, LaneEvent, LaneId};
+use crate::schema::{self, Callsites, Decoded, SchemaError, Value, Values};
 use std::collections::{BTreeMap, HashMap};
 
 /// Arguments kept on the stack: an event with more fields takes a `Vec`.
@@ -153,14 +153,6 @@ impl SpanInfo {
 /// module docs). A warm decoder allocates nothing per entry: names and
 /// fields are borrowed from the callsites it keeps and from the entry, and
 /// a closed span's storage serves the next span.
-///
-/// ```
-/// use tracering::export::{ClockInfo, JsonWriter, SpanDecoder, Translator};
-/// let mut t = Translator::with_decoder(SpanDecoder::default());
-/// let mut json = JsonWriter::new(Vec::new());
-/// t.start(&mut json, &ClockInfo::nanoseconds())?;
-/// # Ok::<(), tracering::Error>(())
-/// ```
 #[derive(Clone, Debug, Default)]
 pub struct SpanDecoder {
     callsites: Callsites,
@@ -201,7 +193,7 @@ fn naming<'a>(
 ) -> (&'a str, &'a str) {
     if described {
         if let Some(c) = callsites.get(id) {
-            return (&c.name, &c.target);
+            return (c.name, c.target);
         }
     }
     use std::fmt::Write as _;
@@ -278,11 +270,6 @@ fn unnamed_fields<'a>(
 impl SpanDecoder {
     /// A decoder that draws spans as `spans` says (the default draws
     /// [`SpanStyle::Both`]); see [`SpanStyle`] for what each looks like.
-    ///
-    /// ```
-    /// use tracering::export::{SpanDecoder, SpanStyle};
-    /// let _d = SpanDecoder::with_spans(SpanStyle::Threads);
-    /// ```
     pub fn with_spans(spans: SpanStyle) -> SpanDecoder {
         SpanDecoder {
             tasks: Tasks::new(spans),
@@ -575,10 +562,6 @@ impl Translator<SpanDecoder> {
     /// The translation of the `tracing` layer's traces: its spans and
     /// events by [`SpanDecoder`], every other entry by the default
     /// translation.
-    ///
-    /// ```
-    /// assert_eq!(tracering::export::Translator::new().events_written(), 0);
-    /// ```
     pub fn new() -> Self {
         Self::with_decoder(SpanDecoder::default())
     }
@@ -593,7 +576,8 @@ impl Default for Translator<SpanDecoder> {
 #[cfg(all(test, feature = "json"))]
 mod tests {
     use super::*;
-    use crate::export::{ClockInfo, JsonWriter, Translator};
+    use crate::export::{ClockInfo, Format, Translator, Writer};
+    use crate::pipeline::order;
 
     fn ev(ts: u64, kind: u32, span: u64) -> LaneEvent {
         LaneEvent {
@@ -607,21 +591,21 @@ mod tests {
 
     #[test]
     fn lost_exits_and_enters_still_nest() {
-        let mut json = JsonWriter::new(Vec::new());
+        let mut json = Writer::new(Vec::new(), Format::Json);
         let mut t = Translator::with_decoder(SpanDecoder::default());
         t.start(&mut json, &ClockInfo::nanoseconds()).unwrap();
         let lane = LaneId::default();
         for e in [
-            ev(10, schema::EVENT_SPAN_ENTER, 1),
-            ev(20, schema::EVENT_SPAN_ENTER, 2),
-            ev(25, schema::EVENT_SPAN_ENTER, 3),
+            ev(10, order::EVENT_SPAN_ENTER, 1),
+            ev(20, order::EVENT_SPAN_ENTER, 2),
+            ev(25, order::EVENT_SPAN_ENTER, 3),
             // 3's and 2's exits were lost: 1's exit ends them first.
-            ev(30, schema::EVENT_SPAN_EXIT, 1),
+            ev(30, order::EVENT_SPAN_EXIT, 1),
             // 4's enter was lost: its exit is left out.
-            ev(40, schema::EVENT_SPAN_EXIT, 4),
+            ev(40, order::EVENT_SPAN_EXIT, 4),
             // 5's exit was lost: the end of the trace ends it.
-            ev(50, schema::EVENT_SPAN_ENTER, 5),
-            ev(60, schema::EVENT_SPAN_CLOSE, 9),
+            ev(50, order::EVENT_SPAN_ENTER, 5),
+            ev(60, order::EVENT_SPAN_CLOSE, 9),
         ] {
             t.entry(&mut json, &Entry::Event { lane, event: e })
                 .unwrap();

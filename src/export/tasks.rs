@@ -1,6 +1,6 @@
 //! Async Rust in an export: each span as one bar from its creation to its
 //! close (a *task*), causal links as arrows (*flows*), and numeric event
-//! fields named with [`COUNTER_PREFIX`] as *counter tracks*. The
+//! fields named `counter.<name>` as *counter tracks*. The
 //! [`SpanDecoder`](super::SpanDecoder) draws them beside its per-poll
 //! thread slices; [`SpanStyle`] chooses which of the two span views an
 //! export has.
@@ -41,7 +41,7 @@
 //!   to its first poll.
 //!
 //! # Counters
-//! An event field whose name starts with [`COUNTER_PREFIX`] and whose value
+//! An event field whose name starts with `counter.` and whose value
 //! is a number (`tracing::info!(counter.queue_depth = 12)`) also becomes a
 //! counter sample ([`Phase::Counter`]) named by the rest of its name
 //! (`queue_depth`), with one argument `value`: a per-process counter track.
@@ -50,18 +50,14 @@
 
 use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
 use crate::error::Error;
-use crate::pipeline::schema::{Callsites, Decoded, Value};
+use crate::schema::{Callsites, Decoded, Value};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// The prefix of an event field that is also a counter sample: a numeric
 /// field `counter.<name>` of an event draws a sample on the process's
 /// counter track `<name>`, and stays an argument of the event too.
-///
-/// ```
-/// assert_eq!(tracering::export::COUNTER_PREFIX, "counter.");
-/// ```
-pub const COUNTER_PREFIX: &str = "counter.";
+const COUNTER_PREFIX: &str = "counter.";
 
 /// The category and name of every flow event (a viewer matches a flow's
 /// begin and end by them and the id).
@@ -90,19 +86,11 @@ pub enum SpanStyle {
 
 impl SpanStyle {
     /// Whether enter/exit slices (and flows) are drawn on thread tracks.
-    ///
-    /// ```
-    /// assert!(!tracering::export::SpanStyle::Tasks.threads());
-    /// ```
     pub fn threads(self) -> bool {
         self != SpanStyle::Tasks
     }
 
     /// Whether spans are drawn as task bars.
-    ///
-    /// ```
-    /// assert!(!tracering::export::SpanStyle::Threads.tasks());
-    /// ```
     pub fn tasks(self) -> bool {
         self != SpanStyle::Threads
     }
@@ -277,8 +265,10 @@ impl Tasks {
         order.sort_unstable();
         // Track -> its innermost open slice: (span, close time); the ones
         // below it are chained through `Task::below`, so a track costs no
-        // allocation of its own.
-        let mut tops: HashMap<u64, (u64, u64)> = HashMap::new();
+        // allocation of its own. A track is keyed by the span that started
+        // it, so there are at most as many as spans: sized once, the table
+        // never grows (tests/alloc_free.rs counts on it).
+        let mut tops: HashMap<u64, (u64, u64)> = HashMap::with_capacity(order.len());
         for (created, span) in order {
             let Some(t) = self.spans.get(&span) else {
                 continue;
@@ -438,7 +428,7 @@ impl Tasks {
                         Value::F64(x) => ArgValue::F64(x),
                         _ => continue,
                     };
-                    let category = callsites.get(callsite).map_or("tracing", |c| &c.target);
+                    let category = callsites.get(callsite).map_or("tracing", |c| c.target);
                     out.event(&ExportEvent {
                         ts,
                         thread,
@@ -482,7 +472,7 @@ impl Tasks {
 /// `scratch`.
 fn bar_name<'a>(callsites: &'a Callsites, scratch: &'a mut String, t: &Task) -> (&'a str, &'a str) {
     match callsites.get(t.callsite).filter(|_| t.described) {
-        Some(c) => (&c.name, &c.target),
+        Some(c) => (c.name, c.target),
         None => {
             scratch.clear();
             let _ = write!(scratch, "callsite {}", t.callsite);
@@ -515,7 +505,7 @@ fn end_bar(
 mod tests {
     use super::*;
     use crate::export::ClockInfo;
-    use crate::pipeline::schema::{self, CallsiteHead, CallsiteKind, Level, ValuesWriter};
+    use crate::schema::{self, CallsiteHead, CallsiteKind, Level, ValuesWriter};
 
     /// Keeps (phase, name, ts) of every event.
     #[derive(Default)]

@@ -3,7 +3,7 @@
 //! [`ExportEvent`]s, and [`EntryDecoder`] is where a decoder of reserved
 //! kinds plugs in. [`Translator::new`] decodes the `tracing` layer's kinds
 //! ([`SpanDecoder`](super::SpanDecoder)); [`Translator::with_decoder`] takes another decoder,
-//! or [`NoDecoder`] for the default translation alone.
+//! or `()` for the default translation alone.
 //!
 //! # The default translation
 //! | entry | becomes |
@@ -11,7 +11,7 @@
 //! | index event of kind `k` | an instant `"kind {k}"`, args `a`, `b`, `aux` |
 //! | record of kind `k` | an instant `"record {k}"`, args `len`, then `payload` (the bytes as text when they are UTF-8, cut to [`MAX_PAYLOAD_TEXT`] bytes) or `payload_hex` (hex of the first [`MAX_PAYLOAD_HEX`] bytes), and `cut: true` when either was cut |
 //! | drops | a counter `"dropped"`, args `events`, `records`: the thread's running totals, at the thread's last timestamp (the last entry's on any thread if it has none yet) |
-//! | loss marker ([`EVENT_LOSS`](crate::pipeline::schema::EVENT_LOSS)) | an instant [`LOSS_NAME`] (`"events lost"`) at the marker's timestamp, args `events`, `records` (what the lane lost since its previous marker) and `since` (the time of the first of them) |
+//! | loss marker ([`EVENT_LOSS`](crate::pipeline::EVENT_LOSS)) | an instant [`LOSS_NAME`] (`"events lost"`) at the marker's timestamp, args `events`, `records` (what the lane lost since its previous marker) and `since` (the time of the first of them) |
 //!
 //! All in category [`CATEGORY`], on thread `ThreadRef { pid, tid:
 //! lane.thread }` (pid 1 unless [`Translator::with_pid`] says otherwise).
@@ -30,7 +30,7 @@
 
 use super::model::{Arg, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
 use crate::error::Error;
-use crate::pipeline::{schema, Entry, LaneEvent, LaneId};
+use crate::pipeline::{Entry, LaneEvent, LaneId, EVENT_LOSS};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
@@ -44,7 +44,7 @@ pub const MAX_PAYLOAD_TEXT: usize = 1024;
 pub const MAX_PAYLOAD_HEX: usize = 64;
 
 /// The name of the instant a loss marker becomes: a lane dropped writes
-/// (see [`EVENT_LOSS`](crate::pipeline::schema::EVENT_LOSS)).
+/// (see [`EVENT_LOSS`](crate::pipeline::EVENT_LOSS)).
 pub const LOSS_NAME: &str = "events lost";
 
 /// The default process id when the trace does not say.
@@ -67,7 +67,7 @@ pub const DEFAULT_PID: u64 = 1;
 ///
 /// ```
 /// use tracering::Error;
-/// use tracering::export::{Arg, EntryDecoder, ExportEvent, ExportWriter, JsonWriter, Phase, ThreadRef, Translator, ClockInfo};
+/// use tracering::export::{Arg, ClockInfo, EntryDecoder, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Translator, Writer};
 /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
 ///
 /// /// Kind 100 opens a span named by `a`, kind 101 closes it.
@@ -81,7 +81,7 @@ pub const DEFAULT_PID: u64 = 1;
 ///     }
 /// }
 ///
-/// let mut json = JsonWriter::new(Vec::new());
+/// let mut json = Writer::new(Vec::new(), Format::Json);
 /// let mut t = Translator::with_decoder(Spans);
 /// t.start(&mut json, &ClockInfo::nanoseconds())?;
 /// let lane = LaneId { slot: 0, generation: 1, thread: 9, pid: 0 };
@@ -140,25 +140,16 @@ pub trait EntryDecoder {
 }
 
 /// The decoder that decodes nothing: every entry gets the default
-/// translation.
-///
-/// ```
-/// let _t = tracering::export::Translator::with_decoder(tracering::export::NoDecoder);
-/// ```
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoDecoder;
-
-impl EntryDecoder for NoDecoder {}
+/// translation (`Translator::with_decoder(())`).
+impl EntryDecoder for () {}
 
 /// What the first pass learned about one thread.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ThreadMeta {
+struct ThreadMeta {
     /// The registry slot of its first lane.
-    pub slot: u32,
+    slot: u32,
     /// Its name, if a decoder gave one.
-    pub name: Option<String>,
-    /// Entries seen on it.
-    pub entries: u64,
+    name: Option<String>,
 }
 
 /// What the first pass learned about the trace: its threads, their names,
@@ -183,20 +174,12 @@ pub struct TraceMeta {
 
 impl TraceMeta {
     /// The trace's timebase entry, if the first pass saw one.
-    ///
-    /// ```
-    /// assert!(tracering::export::TraceMeta::default().timebase().is_none());
-    /// ```
     pub fn timebase(&self) -> Option<crate::clock::Timebase> {
         self.timebase
     }
 
     /// The clock an export of this trace declares: its timebase's, or
     /// plain nanoseconds for a file without one (written entry by entry).
-    ///
-    /// ```
-    /// assert_eq!(tracering::export::TraceMeta::default().clock().mode, "precise");
-    /// ```
     pub fn clock(&self) -> ClockInfo {
         self.timebase
             .map(|t| ClockInfo::from_timebase(&t))
@@ -204,12 +187,6 @@ impl TraceMeta {
     }
 
     /// Names `thread` (a later name replaces an earlier one).
-    ///
-    /// ```
-    /// let mut m = tracering::export::TraceMeta::default();
-    /// m.name_thread(Default::default(), "main");
-    /// assert_eq!(m.threads().count(), 1);
-    /// ```
     pub fn name_thread(&mut self, thread: ThreadRef, name: &str) {
         self.threads.entry(thread).or_default().name = Some(name.to_string());
     }
@@ -242,12 +219,6 @@ impl TraceMeta {
 
     /// Names the processes the trace does not name (a trace written entry
     /// by entry; a drain records each process's name).
-    ///
-    /// ```
-    /// let mut m = tracering::export::TraceMeta::default();
-    /// m.name_process("server");
-    /// assert_eq!(m.process_name(), Some("server"));
-    /// ```
     pub fn name_process(&mut self, name: &str) {
         self.process_name = Some(name.to_string());
     }
@@ -269,12 +240,6 @@ impl TraceMeta {
 
     /// The name process `pid` gets: the one the trace recorded, else the
     /// one given by hand, else `"tracering"`.
-    ///
-    /// ```
-    /// let mut m = tracering::export::TraceMeta::default();
-    /// m.name_process("my app");
-    /// assert_eq!(m.process_name_of(1), "my app");
-    /// ```
     pub fn process_name_of(&self, pid: u64) -> &str {
         self.processes
             .get(&pid)
@@ -284,29 +249,11 @@ impl TraceMeta {
     }
 
     /// The process name, if one was given.
-    ///
-    /// ```
-    /// assert_eq!(tracering::export::TraceMeta::default().process_name(), None);
-    /// ```
     pub fn process_name(&self) -> Option<&str> {
         self.process_name.as_deref()
     }
 
-    /// The threads seen or named, in order of (pid, tid).
-    ///
-    /// ```
-    /// assert_eq!(tracering::export::TraceMeta::default().threads().count(), 0);
-    /// ```
-    pub fn threads(&self) -> impl Iterator<Item = (ThreadRef, &ThreadMeta)> + '_ {
-        self.threads.iter().map(|(t, m)| (*t, m))
-    }
-
     /// The name `thread` gets: its given name, or `"lane {slot}"`.
-    ///
-    /// ```
-    /// let m = tracering::export::TraceMeta::default();
-    /// assert_eq!(m.thread_name(Default::default()), "lane 0");
-    /// ```
     pub fn thread_name(&self, thread: ThreadRef) -> String {
         match self.threads.get(&thread) {
             Some(ThreadMeta {
@@ -323,16 +270,11 @@ impl TraceMeta {
     }
 
     /// The first and last timestamps seen (drop reports carry none).
-    ///
-    /// ```
-    /// assert_eq!(tracering::export::TraceMeta::default().time_span(), None);
-    /// ```
     pub fn time_span(&self) -> Option<(u64, u64)> {
         Some((self.first_ts?, self.last_ts?))
     }
 
-    /// Notes `thread` (on its first entry, with `slot`) without counting
-    /// an entry.
+    /// Notes `thread` (on its first entry, with `slot`).
     fn know(&mut self, thread: ThreadRef, slot: u32) {
         self.threads.entry(thread).or_insert_with(|| ThreadMeta {
             slot,
@@ -341,11 +283,7 @@ impl TraceMeta {
     }
 
     fn saw(&mut self, thread: ThreadRef, slot: u32, ts: Option<u64>) {
-        let m = self.threads.entry(thread).or_insert_with(|| ThreadMeta {
-            slot,
-            ..Default::default()
-        });
-        m.entries += 1;
+        self.know(thread, slot);
         if let Some(ts) = ts {
             self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
             self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
@@ -415,7 +353,7 @@ impl ExportWriter for Counting<'_> {
 /// [`with_decoder`](Self::with_decoder) says otherwise.
 ///
 /// ```
-/// use tracering::export::{ClockInfo, ExportWriter, FxtWriter, Translator};
+/// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
 /// use tracering::pipeline::{FileSink, LaneEvent, LaneId, Sink, TraceReader};
 ///
 /// let path = std::env::temp_dir().join(format!("translate-{}.trace", std::process::id()));
@@ -425,7 +363,7 @@ impl ExportWriter for Counting<'_> {
 /// sink.flush()?;
 ///
 /// let mut t = Translator::new();
-/// let mut fxt = FxtWriter::new(Vec::new());
+/// let mut fxt = Writer::new(Vec::new(), Format::Fxt);
 /// t.start(&mut fxt, &ClockInfo::nanoseconds())?;
 /// let mut reader = TraceReader::open(&path)?;
 /// while let Some(entry) = reader.next() {
@@ -465,13 +403,8 @@ impl<D> std::fmt::Debug for Translator<D> {
 }
 
 impl<D: EntryDecoder> Translator<D> {
-    /// The default translation behind `decoder`
-    /// ([`NoDecoder`]: the default translation alone).
-    ///
-    /// ```
-    /// let t = tracering::export::Translator::with_decoder(tracering::export::NoDecoder);
-    /// assert_eq!(t.events_written(), 0);
-    /// ```
+    /// The default translation behind `decoder` (`()`: the default
+    /// translation alone).
     pub fn with_decoder(decoder: D) -> Self {
         Translator {
             decoder,
@@ -490,52 +423,27 @@ impl<D: EntryDecoder> Translator<D> {
 
     /// Sets the process id of threads whose lane does not record one
     /// (default 1).
-    ///
-    /// ```
-    /// use tracering::export::Translator;
-    /// let t = Translator::new().with_pid(4242);
-    /// assert_eq!(t.thread_of(Default::default()).pid, 4242);
-    /// ```
     pub fn with_pid(mut self, pid: u64) -> Self {
         self.pid = pid;
         self
     }
 
     /// The decoder.
-    ///
-    /// ```
-    /// let t = tracering::export::Translator::new();
-    /// let _d: &tracering::export::SpanDecoder = t.decoder();
-    /// ```
     pub fn decoder(&self) -> &D {
         &self.decoder
     }
 
     /// The decoder, mutably.
-    ///
-    /// ```
-    /// let mut t = tracering::export::Translator::new();
-    /// let _d = t.decoder_mut();
-    /// ```
     pub fn decoder_mut(&mut self) -> &mut D {
         &mut self.decoder
     }
 
     /// What the first pass (and the entries so far) taught.
-    ///
-    /// ```
-    /// assert_eq!(tracering::export::Translator::new().meta().threads().count(), 0);
-    /// ```
     pub fn meta(&self) -> &TraceMeta {
         &self.meta
     }
 
     /// The metadata, mutably: to name the process or threads by hand.
-    ///
-    /// ```
-    /// let mut t = tracering::export::Translator::new();
-    /// t.meta_mut().name_process("my app");
-    /// ```
     pub fn meta_mut(&mut self) -> &mut TraceMeta {
         &mut self.meta
     }
@@ -561,10 +469,6 @@ impl<D: EntryDecoder> Translator<D> {
     }
 
     /// Events written so far, by the default translation and the decoder.
-    ///
-    /// ```
-    /// assert_eq!(tracering::export::Translator::new().events_written(), 0);
-    /// ```
     pub fn events_written(&self) -> u64 {
         self.events
     }
@@ -572,15 +476,6 @@ impl<D: EntryDecoder> Translator<D> {
     /// First pass (optional, see the module docs): learns `entry`'s thread
     /// and time, and hands it to the decoder's
     /// [`collect`](EntryDecoder::collect).
-    ///
-    /// ```
-    /// use tracering::export::Translator;
-    /// use tracering::pipeline::{Entry, LaneId};
-    /// let mut t = Translator::new();
-    /// t.collect(&Entry::Drops { lane: LaneId::default(), events: 1, records: 0 })?;
-    /// assert_eq!(t.meta().threads().count(), 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn collect(&mut self, entry: &Entry<'_>) -> Result<(), Error> {
         let (lane, ts) = match *entry {
             Entry::Timebase(t) => {
@@ -606,13 +501,6 @@ impl<D: EntryDecoder> Translator<D> {
 
     /// Starts `out` with `clock`, then names the process (its given name, or
     /// `"tracering"`) and every thread a first pass saw.
-    ///
-    /// ```
-    /// use tracering::export::{ClockInfo, JsonWriter, Translator};
-    /// let mut json = JsonWriter::new(Vec::new());
-    /// Translator::new().start(&mut json, &ClockInfo::nanoseconds())?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn start(&mut self, out: &mut dyn ExportWriter, clock: &ClockInfo) -> Result<(), Error> {
         out.start(clock)?;
         let threads: Vec<ThreadRef> = self.meta.threads.keys().copied().collect();
@@ -654,9 +542,9 @@ impl<D: EntryDecoder> Translator<D> {
     /// timestamp, a process's name.
     ///
     /// ```
-    /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, Translator};
+    /// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
     /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
-    /// let mut json = JsonWriter::new(Vec::new());
+    /// let mut json = Writer::new(Vec::new(), Format::Json);
     /// let mut t = Translator::new();
     /// t.start(&mut json, &ClockInfo::nanoseconds())?;
     /// let lane = LaneId::default();
@@ -735,7 +623,7 @@ impl<D: EntryDecoder> Translator<D> {
         if decoder.event(&mut counting, thread, lane, event)? {
             return Ok(());
         }
-        if event.kind == schema::EVENT_LOSS {
+        if event.kind == EVENT_LOSS {
             let args = [
                 Arg::new("events", event.aux as u64),
                 Arg::new("records", event.a & 0xFFFF_FFFF),
@@ -831,9 +719,9 @@ impl<D: EntryDecoder> Translator<D> {
     /// and [`export::convert`](super::convert) do.
     ///
     /// ```
-    /// use tracering::export::{ClockInfo, ExportWriter, JsonWriter, Translator};
+    /// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
     /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
-    /// let mut json = JsonWriter::new(Vec::new());
+    /// let mut json = Writer::new(Vec::new(), Format::Json);
     /// let mut t = Translator::new();
     /// t.start(&mut json, &ClockInfo::nanoseconds())?;
     /// // The layer's span enter (kind 0xFFFF_0000) of span 1, callsite 1.

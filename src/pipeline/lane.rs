@@ -9,7 +9,7 @@
 //! same under both.
 //!
 //! A dropped write (stream mode) is remembered by the lane: before its next
-//! write, the lane writes a loss marker ([`schema::EVENT_LOSS`]) into its
+//! write, the lane writes a loss marker ([`order::EVENT_LOSS`]) into its
 //! index ring that says how many index events and records it lost since its
 //! last marker, and the time of the first. The fast path pays one compare
 //! for it; the marker is written by a cold function, with a push that
@@ -17,7 +17,7 @@
 
 use super::config::{FullPolicy, LaneMode, RegistryConfig};
 use super::lane_event::LaneEvent;
-use super::schema;
+use super::order;
 use crate::arch;
 use crate::clock::{ClockMode, LaneClock};
 use crate::error::{Error, RingError};
@@ -397,7 +397,7 @@ impl Loss {
 }
 
 impl Lane {
-    /// Writes the loss marker the lane owes ([`schema::EVENT_LOSS`]) into
+    /// Writes the loss marker the lane owes ([`order::EVENT_LOSS`]) into
     /// its index ring, with a push that counts nothing: a ring still full
     /// keeps the marker owed, for the next write to try again. More than
     /// `u32::MAX` lost index events take several markers.
@@ -414,10 +414,10 @@ impl Lane {
             let records = self.loss.records.min(u32::MAX as u64);
             // The records the lane holds so far place the marker among
             // them, as the layer's order word does.
-            let order = schema::order_word(records, detail.committed() as u32);
+            let order = order::order_word(records, detail.committed() as u32);
             let marker = LaneEvent {
                 timestamp: self.clock.stamp(),
-                kind: schema::EVENT_LOSS,
+                kind: order::EVENT_LOSS,
                 aux: events as u32,
                 a: order,
                 b: self.loss.since,
@@ -641,7 +641,7 @@ mod tests {
         let events = sink.0.lock().unwrap().clone();
         assert_eq!(events.len(), 18, "{events:?}");
         let marker = events[16];
-        assert_eq!(marker.kind, schema::EVENT_LOSS);
+        assert_eq!(marker.kind, order::EVENT_LOSS);
         assert_eq!((marker.aux, marker.a & 0xFFFF_FFFF), (6, 3));
         // Its place among the records: all the ring took came before it.
         assert_eq!(marker.a >> 32, drain.report().records);
@@ -680,7 +680,7 @@ mod tests {
         let marker = events.last().unwrap();
         assert_eq!(
             (marker.kind, marker.aux, marker.a),
-            (schema::EVENT_LOSS, 4, 0)
+            (order::EVENT_LOSS, 4, 0)
         );
     }
 }

@@ -16,23 +16,9 @@
 use super::entry::Entry;
 use super::lane_event::LaneEvent;
 use super::lane_event::LaneId;
-use super::schema;
+use super::order::{self, records_before};
 use crate::clock::TickScale;
 use std::collections::{HashMap, VecDeque};
-
-/// The records an index event of the layer says came before it, if it
-/// carries an order word.
-fn records_before(e: &LaneEvent) -> Option<u32> {
-    match e.kind {
-        schema::EVENT_SPAN_ENTER | schema::EVENT_SPAN_EXIT | schema::EVENT_SPAN_CLOSE => {
-            Some((e.b >> 32) as u32)
-        }
-        schema::EVENT_INSTANT | schema::EVENT_LOSS => Some((e.a >> 32) as u32),
-        // An application's event has no order word: it goes out where it
-        // stands among the index events.
-        _ => None,
-    }
-}
 
 /// Whether an index event that counts `rb` records before it (`None`: no
 /// order word) goes out before the lane's record number `next`.
@@ -47,7 +33,7 @@ fn due(rb: Option<u32>, next: u64) -> bool {
 /// Converts the time a loss marker carries (`b`, the first loss) as the
 /// timestamps are converted; any other event is left as it is.
 pub(crate) fn convert_loss_time(e: &mut LaneEvent, to_ns: impl FnOnce(u64) -> u64) {
-    if e.kind == schema::EVENT_LOSS {
+    if e.kind == order::EVENT_LOSS {
         e.b = to_ns(e.b);
     }
 }
@@ -435,10 +421,10 @@ mod tests {
     fn enter(ticks: u64, records_before: u32) -> LaneEvent {
         LaneEvent {
             timestamp: ticks,
-            kind: schema::EVENT_SPAN_ENTER,
+            kind: order::EVENT_SPAN_ENTER,
             aux: 0,
             a: 1,
-            b: schema::order_word(1, records_before),
+            b: order::order_word(1, records_before),
         }
     }
 

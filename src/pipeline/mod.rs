@@ -21,8 +21,8 @@ mod entry;
 mod lane;
 pub(crate) mod lane_event;
 pub(crate) mod merge;
+pub(crate) mod order;
 mod registry;
-pub mod schema;
 mod sink;
 mod slot;
 mod snapshot;
@@ -34,6 +34,7 @@ pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
 pub use entry::Entry;
 pub use lane::Lane;
 pub use lane_event::{LaneEvent, LaneId};
+pub use order::EVENT_LOSS;
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
 pub use registry::{LaneStatus, Registry, RegistryStats, SlotState};

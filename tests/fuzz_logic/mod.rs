@@ -351,7 +351,8 @@ pub fn parse_records(data: &[u8]) {
 /// Any input may be rejected with a typed error; none may panic, and what
 /// decodes must iterate to exactly its counts.
 pub fn decode_schema(data: &[u8]) {
-    use tracering::pipeline::schema::{self, Decoded};
+    use tracering::pipeline::{Entry, LaneId};
+    use tracering::schema::{self, Callsites, Decoded};
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
@@ -367,11 +368,18 @@ pub fn decode_schema(data: &[u8]) {
             a: u64_at(12),
             b: u64_at(20),
         };
-        let _ = std::hint::black_box(schema::decode_event(&e));
+        let lane = LaneId::default();
+        let _ = std::hint::black_box(schema::decode(&Entry::Event { lane, event: e }));
         return;
     }
     let kind = 0xFF00 + sel as u16;
-    match schema::decode_record(kind, rest) {
+    let record = Entry::Record {
+        lane: LaneId::default(),
+        kind,
+        timestamp: 0,
+        payload: rest,
+    };
+    match schema::decode(&record) {
         Ok(Some(d)) => {
             match d {
                 Decoded::Event { values, .. }
@@ -380,7 +388,13 @@ pub fn decode_schema(data: &[u8]) {
                     assert_eq!(values.iter().count(), values.len());
                 }
                 Decoded::Callsite(cs) => {
-                    assert_eq!(cs.fields.iter().count(), cs.fields.len());
+                    // What a reader keeps reads the same as the record.
+                    let mut kept = Callsites::default();
+                    kept.learn(&d);
+                    assert_eq!(kept.get(cs.id), Some(cs));
+                    for (i, name) in cs.fields().enumerate() {
+                        assert_eq!(kept.field_name(cs.id, i as u16), Some(name));
+                    }
                 }
                 _ => {}
             }

@@ -16,7 +16,7 @@
 use super::Throughput;
 use std::io::BufWriter;
 use std::time::Instant;
-use tracering::export::{ClockInfo, ExportSink, FxtWriter, SpanDecoder, Translator};
+use tracering::export::{ClockInfo, ExportSink, Format, SpanDecoder, Translator, Writer};
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{Drain, DrainConfig, FileSink, NullSink, Registry, Sink};
 use tracing_subscriber::prelude::*;
@@ -75,7 +75,7 @@ pub fn drain_capacity(lanes: usize, sink: &str) -> Result<(Throughput, u64), &'s
             let file = std::fs::File::create(&path).map_err(|_| "FXT file not created")?;
             let translator = Translator::with_decoder(SpanDecoder::default());
             let sink = ExportSink::with_translator(
-                FxtWriter::new(BufWriter::with_capacity(1 << 20, file)),
+                Writer::new(BufWriter::with_capacity(1 << 20, file), Format::Fxt),
                 translator,
                 ClockInfo::nanoseconds(),
             )

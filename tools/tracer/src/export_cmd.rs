@@ -5,9 +5,7 @@ use clap::{Args, ValueEnum};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use tracering::export::{
-    convert_with, ExportWriter, FxtWriter, JsonWriter, SpanDecoder, SpanStyle, Translator,
-};
+use tracering::export::{self, convert_with, SpanDecoder, SpanStyle, Translator, Writer};
 use tracering::pipeline::TraceReader;
 use tracering::Error;
 
@@ -157,12 +155,13 @@ pub fn export(
     drop(TraceReader::open(input).map_err(on_input)?);
     let file = File::create(output).map_err(|e| on_output(e.into()))?;
     let out = BufWriter::with_capacity(1 << 20, file);
-    let mut writer: Box<dyn ExportWriter> = match format {
-        Format::Fxt => Box::new(FxtWriter::new(out)),
-        Format::Json => Box::new(JsonWriter::new(out)),
+    let format = match format {
+        Format::Fxt => export::Format::Fxt,
+        Format::Json => export::Format::Json,
     };
+    let mut writer = Writer::new(out, format);
     // The input opened above: what fails from here on is the output.
-    let done = convert_with(input, &mut translator, &mut *writer).map_err(on_output)?;
+    let done = convert_with(input, &mut translator, &mut writer).map_err(on_output)?;
     Ok(Exported {
         entries: done.entries,
         events: done.events,

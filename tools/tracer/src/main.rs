@@ -380,7 +380,7 @@ fn soak(args: &SoakArgs) -> i32 {
     let markers_sink = markers.clone();
     let sink = CallbackSink::new(move |e: Entry<'_>| {
         if let Entry::Event { event: ev, .. } = e {
-            if ev.kind == tracering::pipeline::schema::EVENT_LOSS {
+            if ev.kind == tracering::pipeline::EVENT_LOSS {
                 markers_sink.fetch_add(1, Ordering::Relaxed);
                 return;
             }

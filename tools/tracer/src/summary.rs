@@ -10,8 +10,8 @@ use tracering::export::{
     convert_with, ClockInfo, EntryDecoder, ExportEvent, ExportWriter, Phase, SpanDecoder,
     ThreadRef, TraceMeta, Translator,
 };
-use tracering::pipeline::schema::{self, Decoded};
 use tracering::pipeline::{Entry, LaneEvent, LaneId, RefusedThread};
+use tracering::schema::{self, Decoded};
 use tracering::Error;
 
 use crate::explain::{explain, About};
@@ -118,8 +118,10 @@ struct Raw {
     lanes: HashMap<LaneId, PerThread>,
     processes: BTreeMap<u64, String>,
     refused: Vec<tracering::pipeline::RefusedThread>,
-    event_kinds: BTreeMap<u32, u64>,
-    record_kinds: BTreeMap<u16, (u64, u64)>,
+    /// Per index-event kind: its count and its name in the schema.
+    event_kinds: BTreeMap<u32, (u64, Option<&'static str>)>,
+    /// Per record kind: its count, its bytes and its name in the schema.
+    record_kinds: BTreeMap<u16, (u64, u64, Option<&'static str>)>,
 }
 
 impl Raw {
@@ -140,11 +142,13 @@ impl Raw {
             Entry::Event { lane, event } => {
                 self.events += 1;
                 self.time(event.timestamp);
-                *self.event_kinds.entry(event.kind).or_default() += 1;
+                let k = self.event_kinds.entry(event.kind).or_default();
+                k.0 += 1;
+                k.1 = schema::kind_name(entry);
                 let mut lost = (0, 0);
                 if let Ok(Some(Decoded::Loss {
                     events, records, ..
-                })) = schema::decode_event(event)
+                })) = schema::decode(entry)
                 {
                     lost = (u64::from(events), u64::from(records));
                     self.loss_markers += 1;
@@ -170,6 +174,7 @@ impl Raw {
                 let k = self.record_kinds.entry(*kind).or_default();
                 k.0 += 1;
                 k.1 += len;
+                k.2 = schema::kind_name(entry);
                 self.lane(*lane).records += 1;
             }
             Entry::Drops {
@@ -315,20 +320,11 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
     })
 }
 
-/// The name of a `tracing` layer's index-event kind, or `kind K`.
-fn event_kind_name(kind: u32) -> String {
-    match schema::event_kind_name(kind) {
+/// A kind with its name in the schema (`schema::kind_name`), or `kind K`
+/// for an application's own kind.
+fn kind_label(kind: u32, name: Option<&str>) -> String {
+    match name {
         Some(name) => format!("{name} ({kind:#x})"),
-        None if schema::is_reserved_event_kind(kind) => format!("layer kind {kind:#x}"),
-        None => format!("kind {kind}"),
-    }
-}
-
-/// The name of a `tracing` layer's record kind, or `kind K`.
-fn record_kind_name(kind: u16) -> String {
-    match schema::record_kind_name(kind) {
-        Some(name) => format!("{name} ({kind:#x})"),
-        None if schema::is_reserved_record_kind(kind) => format!("layer kind {kind:#x}"),
         None => format!("kind {kind}"),
     }
 }
@@ -506,14 +502,20 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
     let rows = r
         .event_kinds
         .iter()
-        .map(|(k, n)| (event_kind_name(*k), *n, String::new()))
+        .map(|(k, (n, name))| (kind_label(*k, *name), *n, String::new()))
         .collect();
     table(&mut out, rows, top);
     let _ = writeln!(out, "record kinds ({}):", r.record_kinds.len());
     let rows = r
         .record_kinds
         .iter()
-        .map(|(k, (n, bytes))| (record_kind_name(*k), *n, format!("  ({bytes} bytes)")))
+        .map(|(k, (n, bytes, name))| {
+            (
+                kind_label(u32::from(*k), *name),
+                *n,
+                format!("  ({bytes} bytes)"),
+            )
+        })
         .collect();
     table(&mut out, rows, top);
     let _ = writeln!(out, "names ({}):", s.counter.names.len());
@@ -585,9 +587,29 @@ mod tests {
 
     #[test]
     fn layer_kinds_have_names() {
-        assert_eq!(event_kind_name(0xFFFF_0000), "span enter (0xffff0000)");
-        assert_eq!(event_kind_name(7), "kind 7");
-        assert_eq!(record_kind_name(0xFF00), "callsite (0xff00)");
-        assert_eq!(record_kind_name(2), "kind 2");
+        let mut raw = Raw::default();
+        let lane = LaneId::default();
+        for kind in [0xFFFF_0000, 7] {
+            let event = LaneEvent {
+                kind,
+                a: 1,
+                ..Default::default()
+            };
+            raw.see(&Entry::Event { lane, event });
+        }
+        for kind in [0xFF00, 2] {
+            raw.see(&Entry::Record {
+                lane,
+                kind,
+                timestamp: 0,
+                payload: &[],
+            });
+        }
+        let event = |k: u32| kind_label(k, raw.event_kinds[&k].1);
+        let record = |k: u16| kind_label(u32::from(k), raw.record_kinds[&k].2);
+        assert_eq!(event(0xFFFF_0000), "span enter (0xffff0000)");
+        assert_eq!(event(7), "kind 7");
+        assert_eq!(record(0xFF00), "callsite (0xff00)");
+        assert_eq!(record(2), "kind 2");
     }
 }

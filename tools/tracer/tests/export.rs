@@ -9,9 +9,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tracering::export::{
-    Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, FxtWriter, JsonWriter, Phase, ThreadRef,
+    Arg, ArgValue, ClockInfo, ExportEvent, ExportSink, ExportWriter, Format, Phase, ThreadRef,
+    Writer,
 };
-use tracering::export::{FxtSink, JsonSink};
 use tracering::pipeline::{
     Drain, FileSink, LaneEvent, LaneId, Registry, RegistryConfig, Sink, TraceReader,
 };
@@ -437,7 +437,7 @@ fn expected_for(path: &Path) -> Value {
                 pid = pid_of(&lane);
                 last_ts.insert(lane.thread, event.timestamp);
                 latest = event.timestamp;
-                let (name, args) = if event.kind == tracering::pipeline::schema::EVENT_LOSS {
+                let (name, args) = if event.kind == tracering::pipeline::EVENT_LOSS {
                     // A lane's loss marker, drawn where the loss happened.
                     (
                         "events lost".to_string(),
@@ -714,14 +714,15 @@ fn write_stress(w: &mut dyn ExportWriter) -> Value {
 #[cfg_attr(miri, ignore = "too slow under Miri")]
 fn writers_keep_nesting_arguments_names_and_survive_table_reuse() {
     let fxt = file("stress.fxt");
-    let mut w = FxtWriter::new(std::io::BufWriter::new(
-        std::fs::File::create(&fxt).unwrap(),
-    ));
+    let mut w = Writer::new(
+        std::io::BufWriter::new(std::fs::File::create(&fxt).unwrap()),
+        Format::Fxt,
+    );
     let expected = write_stress(&mut w);
     drop(w);
     check_with_fxt(&fxt, &expected);
 
-    let mut w = JsonWriter::new(Vec::new());
+    let mut w = Writer::new(Vec::new(), Format::Json);
     let expected_json = write_stress(&mut w);
     check_json(&w.into_inner(), &expected_json);
 }
@@ -905,8 +906,13 @@ fn sinks_export_straight_from_a_running_drain() {
     let trace = file("drain.trace");
     let fxt = file("drain.fxt");
     let out = std::io::BufWriter::new(std::fs::File::create(&fxt).unwrap());
-    let fxt_sink = FxtSink::new(FxtWriter::new(out), ClockInfo::nanoseconds()).unwrap();
-    let json_sink = JsonSink::new(JsonWriter::new(Vec::new()), ClockInfo::nanoseconds()).unwrap();
+    let fxt_sink =
+        ExportSink::new(Writer::new(out, Format::Fxt), ClockInfo::nanoseconds()).unwrap();
+    let json_sink = ExportSink::new(
+        Writer::new(Vec::new(), Format::Json),
+        ClockInfo::nanoseconds(),
+    )
+    .unwrap();
     let sink = Tee(FileSink::create(&trace).unwrap(), Tee(fxt_sink, json_sink));
     let registry = Registry::new(RegistryConfig {
         slots: 8,
@@ -970,7 +976,7 @@ fn summary_totals_losses_per_thread_from_markers_and_drop_reports() {
     let base = tracering::clock::now_ns();
     let marker = |ts: u64, events: u32, records: u64| LaneEvent {
         timestamp: ts,
-        kind: tracering::pipeline::schema::EVENT_LOSS,
+        kind: tracering::pipeline::EVENT_LOSS,
         aux: events,
         a: records,
         b: ts - 10,

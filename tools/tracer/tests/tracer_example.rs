@@ -160,9 +160,7 @@ fn controller_restart_mid_run_loses_nothing() {
         let mut reader = TraceReader::open(path).unwrap();
         while let Some(e) = reader.next() {
             match e.unwrap() {
-                Entry::Event { event, .. }
-                    if event.kind == tracering::pipeline::schema::EVENT_LOSS =>
-                {
+                Entry::Event { event, .. } if event.kind == tracering::pipeline::EVENT_LOSS => {
                     markers += 1;
                     lost += u64::from(event.aux);
                 }

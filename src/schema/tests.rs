@@ -2,6 +2,7 @@
 //! hostile bytes.
 
 use super::*;
+use crate::pipeline::order::order_word;
 use crate::pipeline::{Entry, LaneEvent};
 use proptest::prelude::*;
 
@@ -105,7 +106,17 @@ proptest! {
         prop_assert_eq!(cs.kind, head.kind);
         prop_assert_eq!(cs.level, head.level);
         prop_assert_eq!((cs.name, cs.target, cs.file, cs.line), (head.name, head.target, head.file, line));
-        prop_assert_eq!(cs.fields.iter().collect::<Vec<_>>(), fields.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+        prop_assert_eq!(cs.fields().collect::<Vec<_>>(), fields.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+        // What a reader keeps says the same as the record, field by field.
+        let mut kept = Callsites::default();
+        prop_assert!(kept.learn(&Decoded::Callsite(cs)));
+        let again = kept.get(cs.id).unwrap();
+        prop_assert_eq!(again, cs);
+        for (i, f) in fields.iter().enumerate() {
+            prop_assert_eq!(again.field(i as u16), Some(f.as_str()));
+            prop_assert_eq!(kept.field_name(cs.id, i as u16), Some(f.as_str()));
+        }
+        prop_assert_eq!(again.field(fields.len() as u16), None);
     }
 
     #[test]
@@ -139,7 +150,12 @@ proptest! {
                 Decoded::Event { values, .. } | Decoded::NewSpan { values, .. } | Decoded::SpanValues { values, .. } => {
                     prop_assert_eq!(values.iter().count(), values.len());
                 }
-                Decoded::Callsite(cs) => prop_assert_eq!(cs.fields.iter().count(), cs.fields.len()),
+                Decoded::Callsite(cs) => {
+                    let super::decode::Names::Encoded { count, .. } = cs.names else {
+                        return Err(TestCaseError::fail("decoded names are encoded"));
+                    };
+                    prop_assert_eq!(cs.fields().count(), count as usize);
+                }
                 _ => {}
             }
         }
@@ -412,17 +428,16 @@ fn the_small_surface_works() {
     let Some(Decoded::Callsite(cs)) = decode_record(k, &buf[..n]).unwrap() else {
         panic!()
     };
-    assert_eq!((cs.fields.len(), cs.fields.omitted()), (1, 2));
-    assert!(!cs.fields.is_empty());
-    assert_eq!(cs.fields.get(0), Some("a"));
-    assert_eq!(cs.fields.get(1), None);
-    assert_eq!(format!("{:?}", cs.fields), "[\"a\"]");
+    assert_eq!((cs.fields().count(), cs.omitted_fields()), (1, 2));
+    assert_eq!(cs.field(0), Some("a"));
+    assert_eq!(cs.field(1), None);
+    assert!(format!("{cs:?}").contains("fields: [\"a\"], omitted_fields: 2"));
     // Thread names in buffers too small: rejected.
     let mut small = [0u8; 21];
     let n = encode_thread_name(&mut small[..4], 1, "x");
     assert!(decode_record(RECORD_THREAD_NAME, &small[..n]).is_err());
     // Entries that are not reserved.
-    let lane = super::super::LaneId::default();
+    let lane = crate::pipeline::LaneId::default();
     let drops = Entry::Drops {
         lane,
         events: 1,
@@ -505,4 +520,124 @@ fn a_follows_from_record_reads_back() {
         }))
     );
     assert_eq!(super::encode_follows_from(&mut buf[..15], 9, 4), 0);
+}
+
+#[test]
+fn kinds_have_names_and_callsites_count_what_they_keep() {
+    let lane = crate::pipeline::LaneId::default();
+    let event = |kind| Entry::Event {
+        lane,
+        event: LaneEvent {
+            kind,
+            ..Default::default()
+        },
+    };
+    let record = |kind| Entry::Record {
+        lane,
+        kind,
+        timestamp: 0,
+        payload: &[],
+    };
+    let names: Vec<_> = [
+        EVENT_SPAN_ENTER,
+        EVENT_SPAN_EXIT,
+        EVENT_INSTANT,
+        EVENT_SPAN_CLOSE,
+        EVENT_LOSS,
+        0xFFFF_0100,
+        7,
+    ]
+    .into_iter()
+    .map(|k| kind_name(&event(k)))
+    .collect();
+    assert_eq!(
+        names,
+        [
+            Some("span enter"),
+            Some("span exit"),
+            Some("event"),
+            Some("span close"),
+            Some("loss marker"),
+            Some("unknown reserved kind"),
+            None
+        ]
+    );
+    let names: Vec<_> = [
+        RECORD_CALLSITE,
+        RECORD_THREAD_NAME,
+        RECORD_NEW_SPAN,
+        RECORD_EVENT,
+        RECORD_SPAN_VALUES,
+        RECORD_FOLLOWS_FROM,
+        0xFF05,
+        7,
+    ]
+    .into_iter()
+    .map(|k| kind_name(&record(k)))
+    .collect();
+    assert_eq!(
+        names,
+        [
+            Some("callsite"),
+            Some("thread name"),
+            Some("new span"),
+            Some("event with fields"),
+            Some("span values"),
+            Some("follows from"),
+            Some("unknown reserved kind"),
+            None
+        ]
+    );
+    let drops = Entry::Drops {
+        lane,
+        events: 1,
+        records: 0,
+    };
+    assert_eq!(kind_name(&drops), None);
+
+    // A callsite kept, then described again (another lane): kept once.
+    let mut buf = [0u8; 128];
+    let head = CallsiteHead {
+        id: 4,
+        kind: CallsiteKind::Event,
+        level: Level::Warn,
+        name: "event app.rs:9",
+        target: "app",
+        file: Some("app.rs"),
+        line: Some(9),
+    };
+    let mut w = CallsiteWriter::new(&mut buf, &head);
+    assert!(w.field_name("message") && w.field_name("n"));
+    let (k, n) = w.finish();
+    let d = decode_record(k, &buf[..n]).unwrap().unwrap();
+    let mut kept = Callsites::default();
+    assert!(kept.is_empty());
+    assert!(kept.learn(&d) && kept.learn(&d));
+    assert!(!kept.learn(&Decoded::FollowsFrom {
+        span: 1,
+        follows: 2
+    }));
+    assert_eq!(kept.len(), 1);
+    let cs = kept.get(4).unwrap();
+    assert_eq!(
+        (cs.name, cs.target, cs.file, cs.line),
+        ("event app.rs:9", "app", Some("app.rs"), Some(9))
+    );
+    assert_eq!(
+        (cs.field(1), cs.field(2), cs.omitted_fields()),
+        (Some("n"), None, 0)
+    );
+    assert_eq!(
+        (kept.field_name(4, 0), kept.field_name(5, 0)),
+        (Some("message"), None)
+    );
+    assert!(format!("{cs:?}").contains(r#"fields: ["message", "n"]"#));
+    assert_eq!(
+        Some(cs),
+        match d {
+            Decoded::Callsite(c) => Some(c),
+            _ => None,
+        }
+    );
+    assert_eq!(Level::Warn.as_str(), "WARN");
 }

@@ -1,12 +1,22 @@
-//! The reserved vocabulary of a trace: index-event kinds and record kinds
-//! that the `tracing` layer (feature `tracing`) writes and that exporters
-//! read, with allocation-free encoders and a decoder that never panics.
+//! The `tracing` layer's wire format, in one place: the reserved
+//! index-event kinds and record kinds that the layer (feature `tracing`)
+//! writes, their byte layouts, the allocation-free encoders the layer
+//! writes them with (inside the crate), and the decoder readers use
+//! ([`decode`]), which never panics.
 //!
-//! Everything here is plain bytes: the module has no dependency and is
-//! always compiled, so a reader needs no `tracing` crate. Records may come
-//! from a hostile peer in shared memory; [`decode_event`] and
-//! [`decode_record`] check every length, tag and string and give a typed
-//! [`SchemaError`] on anything malformed.
+//! Everything here is plain bytes and needs no `tracing` crate. Records may
+//! come from a hostile peer in shared memory; [`decode`] checks every
+//! length, tag and string and gives a typed [`SchemaError`] on anything
+//! malformed.
+//!
+//! The pipeline sits below this format and knows one part of it: the
+//! reserved index events carry an order word that the pipeline reads to
+//! merge a lane's two rings back into one stream (see "Order"), so the
+//! index-event kinds are defined by the pipeline, and this module decodes
+//! them. The loss marker ([`pipeline::EVENT_LOSS`](crate::pipeline::EVENT_LOSS)) is
+//! the pipeline's own: a lane writes it, with or without the layer;
+//! [`decode`] reads it too, so that a reader has one decoder for every
+//! reserved entry of a trace.
 //!
 //! # Reserved kinds
 //! Index-event kinds `0xFFFF_0000..=0xFFFF_FFFF` and record kinds
@@ -16,32 +26,16 @@
 //! # Index events (32 bytes: `timestamp kind aux a b`)
 //! | kind | name | `a` | `b` | `aux` |
 //! |---|---|---|---|---|
-//! | `0xFFFF_0000` | `EVENT_SPAN_ENTER` | span id | order word | 0 |
-//! | `0xFFFF_0001` | `EVENT_SPAN_EXIT` | span id | order word | 0 |
-//! | `0xFFFF_0002` | `EVENT_INSTANT` (an event without fields) | order word | parent span id, 0 = none | 0 |
-//! | `0xFFFF_0003` | `EVENT_SPAN_CLOSE` | span id | order word | 0 |
-//! | `0xFFFF_0004` | [`EVENT_LOSS`] (a loss marker) | order word, with the records lost in place of the callsite | time of the first loss | index events lost |
+//! | `0xFFFF_0000` | span enter | span id | order word | 0 |
+//! | `0xFFFF_0001` | span exit | span id | order word | 0 |
+//! | `0xFFFF_0002` | event (without fields) | order word | parent span id, 0 = none | 0 |
+//! | `0xFFFF_0003` | span close | span id | order word | 0 |
+//! | `0xFFFF_0004` | [loss marker](crate::pipeline::EVENT_LOSS) | order word, with the records lost in place of the callsite | time of the first loss | index events lost |
 //!
 //! The order word is `callsite id | records_before << 32`:
 //! the callsite in the low 32 bits, and in the high 32 bits the number of
 //! records the lane had written when the event was written (wrapping), which
 //! places the event exactly among the lane's records (see "Order").
-//!
-//! A loss marker is written by the lane itself (any lane of a
-//! [`Stream`](crate::pipeline::LaneMode::Stream) registry, with or without
-//! the layer), never by the layer: when a full ring dropped writes (after
-//! the registry's [`FullPolicy`](crate::pipeline::FullPolicy) gave up), the
-//! lane's next write first puts one marker into its index ring. It counts
-//! the index events (`aux`) and records (the low half of `a`) lost since
-//! the lane's previous marker, each a `u32` (more take several markers),
-//! and `b` is the time of the first of them, in the same unit as the
-//! timestamp (ticks in the ring; readers convert it to nanoseconds with the
-//! timestamp). Its timestamp is when it was written. A marker that does not
-//! fit either is not a drop: it waits for the next write. So the markers of
-//! a lane add up to the drops its drain reports, once the last one has been
-//! written. The high half of `a` is the records the lane's ring had taken
-//! when the marker was written, as in an order word: a reader places the
-//! marker among the lane's records by it, as the layer's events.
 //!
 //! # Records (little-endian; `str` = `len:u16` then `len` bytes of UTF-8)
 //! ```text
@@ -82,7 +76,7 @@
 //! dropped are not counted): merge a lane's two streams with it, exactly,
 //! whatever the clock's resolution (equal timestamps included).
 //! [`TraceReader`](crate::pipeline::TraceReader) and the export sink do
-//! this as they read. Lanes are ordered against each other by timestamp
+//! this as they read (the pipeline's merge). Lanes are ordered against each other by timestamp
 //! only.
 //!
 //! In that order the thread-name record comes first, and a lane describes
@@ -92,22 +86,60 @@
 //! that created the span; enter, exit and close events carry the callsite
 //! id, so a reader can name them without it. Callsite ids fit in 32 bits.
 //!
-//! A reader decodes what it finds with [`decode_event`] and
-//! [`decode_record`] (or [`decode`] for a trace-file entry); here a span
-//! exit at callsite 3, after the lane's 17th record:
+//! # Reading a trace
+//! A reader decodes each entry with [`decode`], feeds the decoded entries
+//! to a [`Callsites`] to name what refers to a callsite, and leaves
+//! alone what is not reserved (`Ok(None)`: the application's own kinds).
+//! Here a callsite record, then a span exit at that callsite after the
+//! lane's 17th record:
 //!
 //! ```
-//! use tracering::pipeline::{LaneEvent, schema::{self, Decoded}};
+//! use tracering::pipeline::{Entry, LaneEvent, LaneId};
+//! use tracering::schema::{self, Callsites, Decoded};
+//!
+//! // A callsite record (0xFF00): id 3, a span at INFO with no file or line,
+//! // named "load", target "app", and one field, "path".
+//! let mut rec = 3u64.to_le_bytes().to_vec();
+//! rec.extend_from_slice(&[0, 3, 0, 0, 0, 0, 0, 0]); // kind, level, flags, 0, line
+//! for s in ["load", "app"] {
+//!     rec.extend_from_slice(&(s.len() as u16).to_le_bytes());
+//!     rec.extend_from_slice(s.as_bytes());
+//! }
+//! rec.extend_from_slice(&[1, 0, 0, 0, 4, 0]); // one name, none omitted; len 4
+//! rec.extend_from_slice(b"path");
+//! let lane = LaneId::default();
 //! let exit = LaneEvent { kind: 0xFFFF_0001, a: 9, b: 3 | 17 << 32, ..Default::default() };
-//! assert_eq!(
-//!     schema::decode_event(&exit)?,
-//!     Some(Decoded::SpanExit { span: 9, callsite: 3, records_before: 17 })
-//! );
-//! // Kinds below the reserved ranges are the application's own.
-//! assert_eq!(schema::decode_event(&LaneEvent { kind: 7, ..Default::default() })?, None);
+//! let app = LaneEvent { kind: 7, ..Default::default() };
+//! let trace = [
+//!     Entry::Record { lane, kind: 0xFF00, timestamp: 0, payload: &rec },
+//!     Entry::Event { lane, event: exit },
+//!     Entry::Event { lane, event: app },
+//! ];
+//!
+//! let mut callsites = Callsites::default();
+//! let mut seen = Vec::new();
+//! for entry in &trace {
+//!     match schema::decode(entry)? {
+//!         Some(Decoded::SpanExit { callsite, records_before, .. }) => {
+//!             let cs = callsites.get(callsite).expect("described before its use");
+//!             seen.push(format!("exit {} ({:?}) after {records_before}", cs.name, cs.fields().collect::<Vec<_>>()));
+//!         }
+//!         Some(d) => { callsites.learn(&d); }
+//!         None => seen.push("the application's own".to_string()),
+//!     }
+//! }
+//! assert_eq!(seen, ["exit load ([\"path\"]) after 17", "the application's own"]);
+//! // A malformed reserved entry is a typed error, never a panic.
+//! let cut = Entry::Record { lane, kind: 0xFF00, timestamp: 0, payload: &rec[..rec.len() - 1] };
+//! assert!(schema::decode(&cut).is_err());
 //! # Ok::<(), schema::SchemaError>(())
 //! ```
 
+use crate::pipeline::order::{
+    EVENT_INSTANT, EVENT_KIND_FIRST, EVENT_LOSS, EVENT_SPAN_CLOSE, EVENT_SPAN_ENTER,
+    EVENT_SPAN_EXIT,
+};
+use crate::pipeline::Entry;
 use core::fmt;
 
 mod callsites;
@@ -116,33 +148,17 @@ mod encode;
 #[cfg(test)]
 mod tests;
 
-pub use callsites::{CallsiteInfo, Callsites};
-pub use decode::{decode, decode_event, decode_record, Callsite, Decoded, FieldNames, Values};
-// The encoders serve the layer (and the lane's loss marker); readers need
-// only the decoder, so they stay inside the crate.
+pub use callsites::Callsites;
+pub use decode::{decode, Callsite, Decoded, Values};
+pub(crate) use decode::{decode_event, decode_record};
+// The encoders serve the layer; readers need only the decoder, so they
+// stay inside the crate.
 #[cfg(test)]
 pub(crate) use encode::EventWriter;
 #[cfg_attr(not(all(feature = "tracing", not(loom))), allow(unused_imports))]
 pub(crate) use encode::{
     encode_follows_from, encode_thread_name, CallsiteHead, CallsiteWriter, ValuesWriter,
 };
-
-/// First reserved index-event kind.
-pub(crate) const EVENT_KIND_FIRST: u32 = 0xFFFF_0000;
-/// A span was entered on this lane's thread: `a` = span id, `b` = callsite.
-pub(crate) const EVENT_SPAN_ENTER: u32 = 0xFFFF_0000;
-/// A span was exited on this lane's thread: `a` = span id, `b` = callsite.
-pub(crate) const EVENT_SPAN_EXIT: u32 = 0xFFFF_0001;
-/// An event without fields: `a` = callsite, `b` = parent span (0: none).
-pub(crate) const EVENT_INSTANT: u32 = 0xFFFF_0002;
-/// A span was closed (its last handle dropped): `a` = span id, `b` =
-/// callsite.
-pub(crate) const EVENT_SPAN_CLOSE: u32 = 0xFFFF_0003;
-/// A loss marker: the lane dropped writes since its last marker. `aux` =
-/// index events lost, `a` = records lost (low half) and the records written
-/// before it (high half), `b` = the time of the first loss (see the module
-/// docs).
-pub const EVENT_LOSS: u32 = 0xFFFF_0004;
 
 /// First reserved record kind (`0xFFFF` is the ring's padding marker).
 pub(crate) const RECORD_KIND_FIRST: u16 = 0xFF00;
@@ -159,70 +175,54 @@ pub(crate) const RECORD_SPAN_VALUES: u16 = 0xFF04;
 /// A causal link between two spans (`Span::follows_from`).
 pub(crate) const RECORD_FOLLOWS_FROM: u16 = 0xFF06;
 
-/// What a reserved index-event kind of the `tracing` layer stands for
-/// (`"span enter"`, `"loss marker"`, ...); `None` for any other kind.
+/// What the kind of an entry stands for in this format: `"span enter"`,
+/// `"loss marker"`, `"callsite"`, `"new span"`, ...; `"unknown reserved
+/// kind"` for a reserved kind this version does not define; `None` for an
+/// application's own kinds and for entries that are neither an index event
+/// nor a record. It reads the kind only, never the payload.
 ///
 /// ```
-/// use tracering::pipeline::schema;
-/// assert_eq!(schema::event_kind_name(schema::EVENT_LOSS), Some("loss marker"));
-/// assert_eq!(schema::event_kind_name(7), None);
+/// use tracering::pipeline::{Entry, LaneEvent, LaneId};
+/// let lane = LaneId::default();
+/// let loss = Entry::Event { lane, event: LaneEvent { kind: tracering::pipeline::EVENT_LOSS, ..Default::default() } };
+/// assert_eq!(tracering::schema::kind_name(&loss), Some("loss marker"));
+/// let own = Entry::Record { lane, kind: 7, timestamp: 0, payload: b"app data" };
+/// assert_eq!(tracering::schema::kind_name(&own), None);
 /// ```
-pub fn event_kind_name(kind: u32) -> Option<&'static str> {
-    Some(match kind {
-        EVENT_SPAN_ENTER => "span enter",
-        EVENT_SPAN_EXIT => "span exit",
-        EVENT_INSTANT => "event",
-        EVENT_SPAN_CLOSE => "span close",
-        EVENT_LOSS => "loss marker",
-        _ => return None,
-    })
-}
-
-/// What a reserved record kind of the `tracing` layer stands for
-/// (`"callsite"`, `"new span"`, ...); `None` for any other kind.
-///
-/// ```
-/// assert_eq!(tracering::pipeline::schema::record_kind_name(0xFF02), Some("new span"));
-/// ```
-pub fn record_kind_name(kind: u16) -> Option<&'static str> {
-    Some(match kind {
-        RECORD_CALLSITE => "callsite",
-        RECORD_THREAD_NAME => "thread name",
-        RECORD_NEW_SPAN => "new span",
-        RECORD_EVENT => "event with fields",
-        RECORD_SPAN_VALUES => "span values",
-        RECORD_FOLLOWS_FROM => "follows from",
+pub fn kind_name(entry: &Entry<'_>) -> Option<&'static str> {
+    const UNKNOWN: &str = "unknown reserved kind";
+    Some(match *entry {
+        Entry::Event { ref event, .. } => match event.kind {
+            EVENT_SPAN_ENTER => "span enter",
+            EVENT_SPAN_EXIT => "span exit",
+            EVENT_INSTANT => "event",
+            EVENT_SPAN_CLOSE => "span close",
+            EVENT_LOSS => "loss marker",
+            k if is_reserved_event_kind(k) => UNKNOWN,
+            _ => return None,
+        },
+        Entry::Record { kind, .. } => match kind {
+            RECORD_CALLSITE => "callsite",
+            RECORD_THREAD_NAME => "thread name",
+            RECORD_NEW_SPAN => "new span",
+            RECORD_EVENT => "event with fields",
+            RECORD_SPAN_VALUES => "span values",
+            RECORD_FOLLOWS_FROM => "follows from",
+            k if is_reserved_record_kind(k) => UNKNOWN,
+            _ => return None,
+        },
         _ => return None,
     })
 }
 
 /// Whether an index-event kind is in the reserved range.
-///
-/// ```
-/// use tracering::pipeline::schema;
-/// assert!(schema::is_reserved_event_kind(schema::EVENT_LOSS));
-/// assert!(!schema::is_reserved_event_kind(7));
-/// ```
-pub const fn is_reserved_event_kind(kind: u32) -> bool {
+pub(crate) const fn is_reserved_event_kind(kind: u32) -> bool {
     kind >= EVENT_KIND_FIRST
 }
 
 /// Whether a record kind is in the reserved range.
-///
-/// ```
-/// use tracering::pipeline::schema;
-/// assert!(schema::is_reserved_record_kind(0xFF00));
-/// assert!(!schema::is_reserved_record_kind(7));
-/// ```
-pub const fn is_reserved_record_kind(kind: u16) -> bool {
+pub(crate) const fn is_reserved_record_kind(kind: u16) -> bool {
     kind >= RECORD_KIND_FIRST
-}
-
-/// The order word of a reserved index event: `callsite` (which must fit in
-/// 32 bits; higher bits are cut) in the low half, `records_before` in the
-/// high half.
-pub(crate) const fn order_word(callsite: u64, records_before: u32) -> u64 {
-    (callsite & 0xFFFF_FFFF) | (records_before as u64) << 32
 }
 
 /// Why a reserved event or record could not be decoded. Offsets are byte
@@ -322,11 +322,7 @@ impl Level {
         })
     }
 
-    /// The level's name in capitals.
-    ///
-    /// ```
-    /// assert_eq!(tracering::pipeline::schema::Level::Warn.as_str(), "WARN");
-    /// ```
+    /// The level's name in capitals (`"WARN"`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Level::Trace => "TRACE",

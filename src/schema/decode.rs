@@ -1,10 +1,9 @@
 //! Decoding: a bounds-checked cursor over a payload, the borrowed views of
-//! what a record holds, and [`decode_event`] / [`decode_record`], which
-//! check every length, tag and string and never panic.
+//! what a record holds, and [`decode`], which checks every length, tag and
+//! string and never panics.
 
 use super::*;
-use crate::pipeline::lane_event::LaneEvent;
-use crate::pipeline::Entry;
+use crate::pipeline::LaneEvent;
 
 /// A bounds-checked reader over a payload.
 struct Cursor<'a> {
@@ -192,76 +191,86 @@ impl<'a> Iterator for ValueIter<'a> {
     }
 }
 
-/// A callsite's field names, already checked.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct FieldNames<'a> {
-    bytes: &'a [u8],
-    count: u16,
-    omitted: u16,
+/// A callsite's field names: as the record encodes them (checked when
+/// decoded), or as [`Callsites`] keeps them (one string, and where each
+/// name ends in it).
+#[derive(Clone, Copy)]
+pub(super) enum Names<'a> {
+    /// The record's list of names.
+    Encoded { bytes: &'a [u8], count: u16 },
+    /// Names kept by `Callsites`: name `i` is `text[ends[i - 1]..ends[i]]`
+    /// (`text[start..ends[0]]` for the first).
+    Kept {
+        text: &'a str,
+        start: usize,
+        ends: &'a [usize],
+    },
 }
 
-impl<'a> FieldNames<'a> {
-    /// How many names the record holds.
-    pub fn len(&self) -> usize {
-        self.count as usize
-    }
-
-    /// Whether the callsite has no field.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// Names left out because the record was full (always the last ones).
-    pub fn omitted(&self) -> usize {
-        self.omitted as usize
-    }
-
-    /// The names, field 0 first.
-    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
-        NameIter {
-            c: Cursor::new(self.bytes),
-            left: self.count,
+impl<'a> Names<'a> {
+    fn iter(self) -> NameIter<'a> {
+        match self {
+            Names::Encoded { bytes, count } => NameIter::Encoded {
+                c: Cursor::new(bytes),
+                left: count,
+            },
+            Names::Kept { text, start, ends } => NameIter::Kept {
+                text,
+                start,
+                ends: ends.iter(),
+            },
         }
     }
-
-    /// The name of field `index`, if the record holds it.
-    pub fn get(&self, index: u16) -> Option<&'a str> {
-        self.iter().nth(index as usize)
-    }
 }
 
-impl fmt::Debug for FieldNames<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-/// Iterator over [`FieldNames`].
-struct NameIter<'a> {
-    c: Cursor<'a>,
-    left: u16,
+/// Iterator over a callsite's field names.
+enum NameIter<'a> {
+    Encoded {
+        c: Cursor<'a>,
+        left: u16,
+    },
+    Kept {
+        text: &'a str,
+        start: usize,
+        ends: core::slice::Iter<'a, usize>,
+    },
 }
 
 impl<'a> Iterator for NameIter<'a> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        match self.c.str() {
-            Ok(s) => Some(s),
-            Err(_) => {
-                self.left = 0;
-                None
+        match self {
+            NameIter::Encoded { c, left } => {
+                if *left == 0 {
+                    return None;
+                }
+                *left -= 1;
+                // Checked when decoded: cannot fail; stop rather than panic
+                // if so.
+                match c.str() {
+                    Ok(s) => Some(s),
+                    Err(_) => {
+                        *left = 0;
+                        None
+                    }
+                }
+            }
+            NameIter::Kept { text, start, ends } => {
+                let end = *ends.next()?;
+                // Ends are char boundaries by construction; `get` keeps
+                // this free of panics all the same.
+                let name = text.get(*start..end).unwrap_or_default();
+                *start = end;
+                Some(name)
             }
         }
     }
 }
 
-/// A decoded callsite record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A callsite record: decoded (in [`Decoded::Callsite`]), or as a
+/// [`Callsites`] keeps it.
+#[derive(Clone, Copy)]
 pub struct Callsite<'a> {
     /// The callsite id that events and spans refer to.
     pub id: u64,
@@ -277,14 +286,75 @@ pub struct Callsite<'a> {
     pub file: Option<&'a str>,
     /// The source line, if known.
     pub line: Option<u32>,
-    /// The field names; values refer to them by index.
-    pub fields: FieldNames<'a>,
+    /// The field names.
+    pub(super) names: Names<'a>,
+    /// Names the writer left out because the record was full.
+    pub(super) omitted: u16,
 }
+
+impl<'a> Callsite<'a> {
+    /// The field names, field 0 first; values refer to them by index.
+    pub fn fields(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.names.iter()
+    }
+
+    /// The name of field `index`, if the record holds it.
+    pub fn field(&self, index: u16) -> Option<&'a str> {
+        match self.names {
+            Names::Kept { text, start, ends } => {
+                let i = index as usize;
+                let from = if i == 0 { start } else { *ends.get(i - 1)? };
+                text.get(from..*ends.get(i)?)
+            }
+            Names::Encoded { .. } => self.fields().nth(index as usize),
+        }
+    }
+
+    /// Field names the writer left out because the record was full (always
+    /// the last ones).
+    pub fn omitted_fields(&self) -> usize {
+        self.omitted as usize
+    }
+}
+
+impl fmt::Debug for Callsite<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct List<'a>(Names<'a>);
+        impl fmt::Debug for List<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list().entries(self.0.iter()).finish()
+            }
+        }
+        f.debug_struct("Callsite")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("level", &self.level)
+            .field("name", &self.name)
+            .field("target", &self.target)
+            .field("file", &self.file)
+            .field("line", &self.line)
+            .field("fields", &List(self.names))
+            .field("omitted_fields", &self.omitted)
+            .finish()
+    }
+}
+
+/// Two callsites are equal when they say the same, however they are held.
+impl PartialEq for Callsite<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        (self.id, self.kind, self.level, self.name, self.target)
+            == (o.id, o.kind, o.level, o.name, o.target)
+            && (self.file, self.line, self.omitted) == (o.file, o.line, o.omitted)
+            && self.fields().eq(o.fields())
+    }
+}
+
+impl Eq for Callsite<'_> {}
 
 /// A reserved index event or record, decoded.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Decoded<'a> {
-    /// `EVENT_SPAN_ENTER`.
+    /// A span enter (index-event kind `0xFFFF_0000`).
     SpanEnter {
         /// The span.
         span: u64,
@@ -293,7 +363,7 @@ pub enum Decoded<'a> {
         /// The lane's records written before this event (see "Order").
         records_before: u32,
     },
-    /// `EVENT_SPAN_EXIT`.
+    /// A span exit (`0xFFFF_0001`).
     SpanExit {
         /// The span.
         span: u64,
@@ -302,7 +372,7 @@ pub enum Decoded<'a> {
         /// The lane's records written before this event.
         records_before: u32,
     },
-    /// `EVENT_SPAN_CLOSE`.
+    /// A span close (`0xFFFF_0003`).
     SpanClose {
         /// The span.
         span: u64,
@@ -311,7 +381,8 @@ pub enum Decoded<'a> {
         /// The lane's records written before this event.
         records_before: u32,
     },
-    /// `EVENT_INSTANT` (no values) or `RECORD_EVENT`.
+    /// An event: an index event without fields (`0xFFFF_0002`, no values)
+    /// or an event record (record kind `0xFF03`).
     Event {
         /// The event's callsite.
         callsite: u64,
@@ -323,7 +394,7 @@ pub enum Decoded<'a> {
         /// for a record (records are in order in their ring).
         records_before: Option<u32>,
     },
-    /// [`EVENT_LOSS`]: what the lane dropped since its previous marker.
+    /// A [loss marker](crate::pipeline::EVENT_LOSS): what the lane dropped since its previous marker.
     Loss {
         /// Index events lost.
         events: u32,
@@ -336,16 +407,16 @@ pub enum Decoded<'a> {
         /// place among them (as an order word's high half).
         records_before: u32,
     },
-    /// `RECORD_CALLSITE`.
+    /// A callsite record (`0xFF00`).
     Callsite(Callsite<'a>),
-    /// `RECORD_THREAD_NAME`.
+    /// A thread-name record (`0xFF01`).
     ThreadName {
         /// The OS thread id.
         tid: u64,
         /// The thread's name (empty if it has none).
         name: &'a str,
     },
-    /// `RECORD_NEW_SPAN`.
+    /// A new-span record (`0xFF02`).
     NewSpan {
         /// The span.
         span: u64,
@@ -356,7 +427,7 @@ pub enum Decoded<'a> {
         /// Its field values.
         values: Values<'a>,
     },
-    /// `RECORD_SPAN_VALUES`.
+    /// A span-values record (`0xFF04`).
     SpanValues {
         /// The span.
         span: u64,
@@ -395,25 +466,7 @@ fn parent(id: u64) -> Option<u64> {
 /// Decodes an index event: `Ok(None)` if its kind is not reserved (an
 /// application's own event), a typed error if it is reserved but
 /// malformed.
-///
-/// ```
-/// use tracering::pipeline::{LaneEvent, schema::{self, Decoded}};
-/// let e = LaneEvent { kind: 0xFFFF_0000, a: 5, b: 1, ..Default::default() };
-/// assert_eq!(
-///     schema::decode_event(&e)?,
-///     Some(Decoded::SpanEnter { span: 5, callsite: 1, records_before: 0 })
-/// );
-/// assert_eq!(schema::decode_event(&LaneEvent { kind: 1, ..Default::default() })?, None);
-/// let loss = LaneEvent { kind: schema::EVENT_LOSS, aux: 3, a: 2, b: 40, ..Default::default() };
-/// assert_eq!(
-///     schema::decode_event(&loss)?,
-///     Some(Decoded::Loss { events: 3, records: 2, since: 40, records_before: 0 })
-/// );
-/// let bad = LaneEvent { kind: 0xFFFF_FFFF, ..Default::default() };
-/// assert_eq!(schema::decode_event(&bad), Err(schema::SchemaError::UnknownEventKind(0xFFFF_FFFF)));
-/// # Ok::<(), schema::SchemaError>(())
-/// ```
-pub fn decode_event(e: &LaneEvent) -> Result<Option<Decoded<'static>>, SchemaError> {
+pub(crate) fn decode_event(e: &LaneEvent) -> Result<Option<Decoded<'static>>, SchemaError> {
     if !is_reserved_event_kind(e.kind) {
         return Ok(None);
     }
@@ -472,23 +525,7 @@ pub fn decode_event(e: &LaneEvent) -> Result<Option<Decoded<'static>>, SchemaErr
 /// Decodes a record's payload: `Ok(None)` if its kind is not reserved, a
 /// typed error if it is reserved but malformed. Never panics, whatever the
 /// bytes.
-///
-/// ```
-/// use tracering::pipeline::schema::{self, Decoded};
-/// // A thread-name record (0xFF01): tid:u64, then len:u16 and the name.
-/// let mut buf = 42u64.to_le_bytes().to_vec();
-/// buf.extend_from_slice(&8u16.to_le_bytes());
-/// buf.extend_from_slice(b"worker-1");
-/// assert_eq!(
-///     schema::decode_record(0xFF01, &buf)?,
-///     Some(Decoded::ThreadName { tid: 42, name: "worker-1" })
-/// );
-/// // A cut record is an error, never a panic.
-/// assert!(schema::decode_record(0xFF01, &buf[..buf.len() - 1]).is_err());
-/// assert_eq!(schema::decode_record(7, b"app data")?, None);
-/// # Ok::<(), schema::SchemaError>(())
-/// ```
-pub fn decode_record(kind: u16, payload: &[u8]) -> Result<Option<Decoded<'_>>, SchemaError> {
+pub(crate) fn decode_record(kind: u16, payload: &[u8]) -> Result<Option<Decoded<'_>>, SchemaError> {
     if !is_reserved_record_kind(kind) {
         return Ok(None);
     }
@@ -525,11 +562,8 @@ pub fn decode_record(kind: u16, payload: &[u8]) -> Result<Option<Decoded<'_>>, S
                 target,
                 file,
                 line: (flags & FLAG_LINE != 0).then_some(line),
-                fields: FieldNames {
-                    bytes,
-                    count,
-                    omitted,
-                },
+                names: Names::Encoded { bytes, count },
+                omitted,
             })
         }
         RECORD_THREAD_NAME => Decoded::ThreadName {
@@ -563,19 +597,11 @@ pub fn decode_record(kind: u16, payload: &[u8]) -> Result<Option<Decoded<'_>>, S
     Ok(Some(d))
 }
 
-/// Decodes an entry read back from a trace file: index events and records
-/// as [`decode_event`] and [`decode_record`] do; drop reports (and any
-/// other kind of entry) are not reserved (`Ok(None)`).
-///
-/// ```
-/// use tracering::pipeline::{Entry, LaneEvent, LaneId, schema::{self, Decoded}};
-/// let e = Entry::Event {
-///     lane: LaneId::default(),
-///     event: LaneEvent { kind: 0xFFFF_0002, a: 3, ..Default::default() },
-/// };
-/// assert!(matches!(schema::decode(&e)?, Some(Decoded::Event { callsite: 3, parent: None, .. })));
-/// # Ok::<(), schema::SchemaError>(())
-/// ```
+/// Decodes an entry: a reserved index event or record (the layer's kinds
+/// and the lanes' loss markers), checked to the last byte; `Ok(None)` for
+/// what is not reserved (an application's own kinds, drop reports and any
+/// other kind of entry); a typed error if it is reserved but malformed.
+/// Never panics, whatever the bytes. The module docs show it at work.
 pub fn decode<'a>(entry: &Entry<'a>) -> Result<Option<Decoded<'a>>, SchemaError> {
     match *entry {
         Entry::Event { ref event, .. } => decode_event(event),
