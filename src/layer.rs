@@ -117,6 +117,7 @@ use crate::arch;
 use crate::error::{Error, PipelineError};
 use crate::export::{ExportFile, Format};
 use crate::pipeline::schema::{self, CallsiteHead, CallsiteKind, Level, Value, ValuesWriter};
+use crate::pipeline::registry::LaneOwner;
 use crate::pipeline::{
     Drain, DrainConfig, DrainHandle, DrainReport, FileSink, FullPolicy, Lane, LaneMode, Registry,
     RegistryConfig, Sink,
@@ -345,10 +346,9 @@ impl Table {
 
 /// What every clone of a layer shares.
 struct Shared {
-    /// Process-unique id (from 1), naming this layer's lanes in the
-    /// registry's thread-local cache.
-    id: u64,
-    registry: Registry,
+    /// This layer's lanes (one per thread, with the thread's [`Local`]
+    /// beside it) in the registry's one thread-local lane cache.
+    lanes: LaneOwner<Local>,
     cfg: LayerConfig,
     /// Metadata address -> callsite id.
     callsites: Table,
@@ -431,9 +431,9 @@ impl Shared {
             // A new lane: its records are counted from 0.
             records: 0,
             since_refresh: 0,
-            refresh_every: match self.registry.config().mode {
+            refresh_every: match self.lanes.registry().config().mode {
                 LaneMode::Stream => usize::MAX,
-                LaneMode::FlightRecorder => self.registry.config().record_capacity / 4,
+                LaneMode::FlightRecorder => self.lanes.registry().config().record_capacity / 4,
             },
         };
         local.describe_thread(lane);
@@ -635,7 +635,7 @@ pub struct TraceringLayer {
 impl core::fmt::Debug for TraceringLayer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TraceringLayer")
-            .field("id", &self.shared.id)
+            .field("id", &self.shared.lanes.key())
             .field("cfg", &self.shared.cfg)
             .finish()
     }
@@ -716,11 +716,9 @@ impl TraceringLayer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn new(registry: &Registry, cfg: &LayerConfig) -> TraceringLayer {
-        static NEXT_LAYER: AtomicU64 = AtomicU64::new(1);
         TraceringLayer {
             shared: Arc::new(Shared {
-                id: arch::fetch_add(&NEXT_LAYER, 1),
-                registry: registry.clone(),
+                lanes: LaneOwner::new(registry),
                 cfg: *cfg,
                 callsites: Table::new(cfg.max_callsites),
                 intern: Mutex::new(1),
@@ -858,7 +856,7 @@ impl TraceringLayer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn registry(&self) -> &Registry {
-        &self.shared.registry
+        self.shared.lanes.registry()
     }
 
     /// The layer's counters.
@@ -883,28 +881,25 @@ impl TraceringLayer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn detach_current_thread(&self) {
-        self.shared.registry.forget_lane(self.shared.id);
+        self.shared.lanes.forget();
     }
 
     /// Runs `f` on this thread's lane for this layer and the state beside
     /// it, both kept in the registry's one thread-local lane cache (made on
-    /// first use); counts a lost write, as the registry's own writes do,
-    /// if the cache is busy (a nested callback) or gone (the thread is
-    /// exiting), or if no lane could be had.
+    /// first use); [`LaneOwner::with_lane`] counts a lost write, as the
+    /// registry's own writes are counted, if the cache is busy (a nested
+    /// callback) or gone (the thread is exiting), or if no lane could be
+    /// had.
     #[inline(always)]
     fn with_state(&self, f: impl FnOnce(&Shared, &mut Local, &mut Lane)) {
         let shared = &*self.shared;
-        let r = shared.registry.with_owned_lane(
-            shared.id,
+        shared.lanes.with_lane(
             |lane| shared.new_local(lane),
-            |lane, local: &mut Local| {
+            |lane, local| {
                 local.refresh(lane);
                 f(shared, local, lane);
             },
         );
-        if r.is_err() {
-            shared.registry.count_exhausted();
-        }
     }
 }
 

@@ -21,7 +21,7 @@ mod entry;
 mod lane;
 pub(crate) mod lane_event;
 pub(crate) mod merge;
-mod registry;
+pub(crate) mod registry;
 pub mod schema;
 mod sink;
 mod slot;
