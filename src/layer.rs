@@ -116,8 +116,8 @@
 use crate::arch;
 use crate::error::{Error, PipelineError};
 use crate::export::{ExportFile, Format};
-use crate::pipeline::schema::{self, CallsiteHead, CallsiteKind, Level, Value, ValuesWriter};
 use crate::pipeline::registry::LaneOwner;
+use crate::pipeline::schema::{self, CallsiteHead, CallsiteKind, Level, Value, ValuesWriter};
 use crate::pipeline::{
     Drain, DrainConfig, DrainHandle, DrainReport, FileSink, FullPolicy, Lane, LaneMode, Registry,
     RegistryConfig, Sink,
@@ -499,6 +499,23 @@ impl Local {
         self.records = self.records.wrapping_add(ok as u32);
         self.since_refresh = self.since_refresh.wrapping_add(len);
         ok
+    }
+
+    /// Writes a record of `kind` that `encode` writes into the buffer it
+    /// is handed (in place in the ring when it has room, else into the
+    /// record buffer first: [`Lane::record_with`]), and counts it if the
+    /// ring took it.
+    #[inline(always)]
+    fn record_with(
+        &mut self,
+        lane: &mut Lane,
+        kind: u16,
+        encode: impl FnOnce(&mut [u8]) -> usize,
+    ) -> bool {
+        let r = lane.record_with(kind, &mut self.buf, encode);
+        self.records = self.records.wrapping_add(r.is_ok() as u32);
+        self.since_refresh = self.since_refresh.wrapping_add(*r.as_ref().unwrap_or(&0));
+        r.is_ok()
     }
 
     /// The order word of an index event of callsite `cs` written now.
@@ -932,13 +949,12 @@ where
             } else {
                 explicit.unwrap_or_else(|| st.current())
             };
-            let mut w = ValuesWriter::new_span(&mut st.buf, span, parent, cs);
-            attrs.record(&mut Recorder {
-                w: &mut w,
-                max: shared.cfg.max_debug,
+            let max = shared.cfg.max_debug;
+            st.record_with(lane, schema::RECORD_NEW_SPAN, |buf| {
+                let mut w = ValuesWriter::new_span(buf, span, parent, cs);
+                attrs.record(&mut Recorder { w: &mut w, max });
+                w.finish().1
             });
-            let (kind, n) = w.finish();
-            st.record(lane, kind, n);
         });
         if !ran {
             // No state on this thread: still give the span an id that
@@ -955,13 +971,12 @@ where
         let (span, cs) = self.shared.span(id);
         self.with_state(|shared, st, lane| {
             st.describe(lane, cs, || ctx.metadata(id));
-            let mut w = ValuesWriter::span_values(&mut st.buf, span, cs);
-            values.record(&mut Recorder {
-                w: &mut w,
-                max: shared.cfg.max_debug,
+            let max = shared.cfg.max_debug;
+            st.record_with(lane, schema::RECORD_SPAN_VALUES, |buf| {
+                let mut w = ValuesWriter::span_values(buf, span, cs);
+                values.record(&mut Recorder { w: &mut w, max });
+                w.finish().1
             });
-            let (kind, n) = w.finish();
-            st.record(lane, kind, n);
         });
     }
 
@@ -980,13 +995,12 @@ where
                 let _ = lane.event(schema::EVENT_INSTANT, st.order(cs), parent);
                 return;
             }
-            let mut w = ValuesWriter::new(&mut st.buf, cs, parent);
-            event.record(&mut Recorder {
-                w: &mut w,
-                max: shared.cfg.max_debug,
+            let max = shared.cfg.max_debug;
+            st.record_with(lane, schema::RECORD_EVENT, |buf| {
+                let mut w = ValuesWriter::new(buf, cs, parent);
+                event.record(&mut Recorder { w: &mut w, max });
+                w.finish().1
             });
-            let (kind, n) = w.finish();
-            st.record(lane, kind, n);
         });
     }
 

@@ -32,13 +32,16 @@ use core::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 /// What a lane needs from the registry that handed it out, and no more:
-/// the drain's sleep word and its wake-up, whether the registry still takes
-/// writers, and the slot to retire when the lane ends. The registry
+/// the drain's sleep word, watermarks and wake-up, whether the registry
+/// still takes writers, and the slot to retire when the lane ends. The registry
 /// implements it; so this module needs nothing of the registry's, and the
 /// registry alone knows both.
 pub(crate) trait LaneHome: Send + Sync {
     /// The word the drain sleeps on (non-zero while it sleeps).
     fn drain_asleep(&self) -> &AtomicU32;
+    /// The drain's watermarks as it set them: (index events, detail
+    /// bytes) at which a lane wakes it; `u64::MAX` before a drain ran.
+    fn watermarks(&self) -> (u64, u64);
     /// Wakes the drain if it sleeps.
     fn wake_drain(&self);
     /// Whether the registry still accepts writers (a closed one has a
@@ -59,8 +62,6 @@ pub(crate) struct LaneSite<'a> {
     pub(crate) cfg: &'a RegistryConfig,
     /// The coarse clock's time word (used in coarse mode only).
     pub(crate) time_word: &'a AtomicU64,
-    /// The drain's watermarks: (index events, detail bytes).
-    pub(crate) watermarks: (u64, u64),
     /// The slot, and the generation the calling thread claimed it at.
     pub(crate) slot: usize,
     pub(crate) generation: u64,
@@ -91,7 +92,7 @@ impl Lane {
             ClockMode::Precise => None,
             ClockMode::Coarse { .. } => Some(NonNull::from(site.time_word)),
         };
-        let (wake_events, wake_bytes) = site.watermarks;
+        let (wake_events, wake_bytes) = known(home.watermarks());
         let asleep = SleepWord(NonNull::from(home.drain_asleep()));
         Ok(Lane {
             index: ManuallyDrop::new(index),
@@ -118,9 +119,11 @@ pub struct Lane {
     detail: ManuallyDrop<DetailWriter>,
     /// Stamps this lane's events (see [`crate::clock`]).
     clock: LaneClock,
-    /// Index events at which this lane wakes a sleeping drain.
+    /// Index events at which this lane looks whether the drain sleeps:
+    /// the drain's watermark as last read (0 while unknown, so that the
+    /// lane looks at every write until it first finds the drain asleep).
     wake_events: u64,
-    /// Detail bytes at which this lane wakes a sleeping drain.
+    /// The same for detail bytes.
     wake_bytes: u64,
     /// What a write does when it finds a ring full (the registry's).
     on_full: FullPolicy,
@@ -234,6 +237,63 @@ impl Lane {
             self.write_loss_marker();
         }
         let ts = self.clock.stamp();
+        self.record_at(kind, ts, payload)
+    }
+
+    /// Writes a record of `kind` that `encode` writes into the buffer it is
+    /// handed (returning its length), stamped now: in place in the detail
+    /// ring where it has room for `scratch.len()` bytes before its lap's
+    /// end, so the payload is never copied; otherwise into `scratch`, then
+    /// as [`record`](Self::record) writes it (the full policy, a drop
+    /// counted and told in a loss marker). Returns the payload's length.
+    #[inline]
+    pub(crate) fn record_with(
+        &mut self,
+        kind: u16,
+        scratch: &mut [u8],
+        encode: impl FnOnce(&mut [u8]) -> usize,
+    ) -> Result<usize, RingError> {
+        if self.loss.pending {
+            self.write_loss_marker();
+        }
+        let ts = self.clock.stamp();
+        let DetailWriter::Stream(detail) = &mut *self.detail else {
+            return self.record_from(kind, ts, scratch, encode);
+        };
+        let Some(mut grant) = detail.reserve_in_lap(kind, ts, scratch.len()) else {
+            return self.record_from(kind, ts, scratch, encode);
+        };
+        let n = encode(grant.payload_mut());
+        let r = match grant.commit_len(n) {
+            Ok(()) => Ok(n),
+            // An empty record, as `record` refuses it: nothing counted.
+            Err((_, e)) => Err(RingError::InvalidRecord(e)),
+        };
+        if detail.used_cached() >= self.wake_bytes && self.drain_sleeps() {
+            self.wake_for_detail();
+        }
+        r
+    }
+
+    /// [`record_with`](Self::record_with) where the ring had no room in
+    /// place (or is a flight ring): encodes into `scratch` and writes that.
+    #[inline(never)]
+    fn record_from(
+        &mut self,
+        kind: u16,
+        ts: u64,
+        scratch: &mut [u8],
+        encode: impl FnOnce(&mut [u8]) -> usize,
+    ) -> Result<usize, RingError> {
+        let n = encode(scratch);
+        self.record_at(kind, ts, &scratch[..n.min(scratch.len())])
+            .map(|()| n)
+    }
+
+    /// Writes a record stamped `ts` (the loss marker owed already
+    /// written).
+    #[inline(always)]
+    fn record_at(&mut self, kind: u16, ts: u64, payload: &[u8]) -> Result<(), RingError> {
         let detail = match &mut *self.detail {
             DetailWriter::Stream(detail) => detail,
             DetailWriter::Flight(detail) => return detail.write_with_timestamp(kind, ts, payload),
@@ -342,12 +402,20 @@ impl Lane {
         arch::load_relaxed32(word) != 0
     }
 
+    /// Reads the drain's watermarks now (the cold wake path: the drain
+    /// may have been made after this lane, or set new ones).
+    fn learn_watermarks(&mut self) {
+        (self.wake_events, self.wake_bytes) = known(self.home.watermarks());
+    }
+
     /// The index ring looked at or above the watermark while the drain
-    /// sleeps: look at the real fill (the cached consumer position may be
-    /// old), and wake the drain if it is still there.
+    /// sleeps: read the drain's watermarks and the real fill (the cached
+    /// consumer position may be old), and wake the drain if the ring is
+    /// at or above them.
     #[cold]
     #[inline(never)]
     fn wake_for_index(&mut self) {
+        self.learn_watermarks();
         let IndexWriter::Stream(index) = &mut *self.index else {
             return;
         };
@@ -360,6 +428,7 @@ impl Lane {
     #[cold]
     #[inline(never)]
     fn wake_for_detail(&mut self) {
+        self.learn_watermarks();
         let DetailWriter::Stream(detail) = &mut *self.detail else {
             return;
         };
@@ -367,6 +436,15 @@ impl Lane {
             self.home.wake_drain();
         }
     }
+}
+
+/// A lane's watermarks from the drain's: as set, or 0 where no drain has
+/// set them yet (the lane then looks whether the drain sleeps at every
+/// write, and reads them again when it first finds it asleep, which a
+/// drain does only once it has set them).
+fn known((events, bytes): (u64, u64)) -> (u64, u64) {
+    let known = |w: u64| if w == u64::MAX { 0 } else { w };
+    (known(events), known(bytes))
 }
 
 /// What a lane lost since its last loss marker.
@@ -682,5 +760,51 @@ mod tests {
             (marker.kind, marker.aux, marker.a),
             (schema::EVENT_LOSS, 4, 0)
         );
+    }
+
+    /// The order of making the drain and opening lanes does not matter: a
+    /// lane that wrote before any drain existed still wakes the drain,
+    /// asleep for a long period, once it reaches the drain's watermark.
+    #[test]
+    fn a_lane_opened_before_the_drain_wakes_it_at_its_watermark() {
+        let reg = Registry::new(RegistryConfig {
+            slots: 2,
+            event_capacity: 64,
+            record_capacity: 4096,
+            on_full: FullPolicy::Drop,
+            ..Default::default()
+        })
+        .unwrap();
+        let mut lane = reg.register().unwrap();
+        lane.event(1, 0, 0).unwrap();
+        let sink = Events::default();
+        let cfg = DrainConfig {
+            // A quarter ring: 16 index events.
+            watermark: 0.25,
+            period: Duration::from_secs(60),
+            ..Default::default()
+        };
+        let drain = Drain::spawn(&reg, sink.clone(), cfg).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let asleep = reg.inner().drain_asleep();
+        while arch::load_relaxed32(asleep) == 0 {
+            assert!(Instant::now() < deadline, "the drain never slept");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Below the watermark the drain sleeps on (its period is a minute).
+        for i in 1..15 {
+            lane.event(1, i, 0).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(sink.0.lock().unwrap().is_empty());
+        // The 16th event reaches it: the lane wakes the drain.
+        lane.event(1, 15, 0).unwrap();
+        while sink.0.lock().unwrap().len() < 16 {
+            assert!(Instant::now() < deadline, "the lane never woke the drain");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(lane);
+        let (report, _) = drain.stop().unwrap();
+        assert_eq!(report.dropped(), 0);
     }
 }

@@ -58,8 +58,8 @@ use crate::sync::atomic::{AtomicU32, AtomicU64};
 use crate::sync::construct_in_place;
 use crate::sync::Arc;
 use core::any::Any;
-use core::marker::PhantomData;
 use core::cell::{Cell, RefCell};
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 const REG_MAGIC: u64 = u64::from_le_bytes(*b"TRCREG\x00\x01");
@@ -754,7 +754,6 @@ impl Registry {
                     rings: inner.geo.rings(slot),
                     cfg: inner.geo.cfg(),
                     time_word: inner.time_word(),
-                    watermarks: inner.watermarks(),
                     slot,
                     generation,
                 };
@@ -1083,6 +1082,9 @@ impl LaneHome for Registry {
     fn drain_asleep(&self) -> &AtomicU32 {
         self.inner.drain_asleep()
     }
+    fn watermarks(&self) -> (u64, u64) {
+        self.inner.watermarks()
+    }
     fn wake_drain(&self) {
         self.inner.wake_drain();
     }
@@ -1262,8 +1264,9 @@ impl Inner {
     }
 
     /// Tells producers when to wake a sleeping drain: at `events` index
-    /// events or `bytes` detail bytes in a ring (lanes read this when they
-    /// register).
+    /// events or `bytes` detail bytes in a ring (lanes read this where
+    /// they decide to wake the drain, so lanes opened before the drain
+    /// learn it too).
     pub(crate) fn set_watermarks(&self, events: u64, bytes: u64) {
         let h = self.header();
         arch::store_relaxed(&h.wake_events, events);
@@ -1494,9 +1497,12 @@ mod lane_cache_tests {
         assert_eq!(reg.stats().active, 3);
         // A nested write finds the cache busy, and is counted.
         let mut nested = true;
-        assert!(sums.with_lane(|_| Vec::new(), |_, _| {
-            nested = other.with_lane(|_| 0, |_, _| {});
-        }));
+        assert!(sums.with_lane(
+            |_| Vec::new(),
+            |_, _| {
+                nested = other.with_lane(|_| 0, |_, _| {});
+            }
+        ));
         assert!(!nested);
         assert_eq!(reg.stats().exhausted, 1);
         sums.forget();
