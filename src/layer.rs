@@ -47,8 +47,11 @@
 //! Values go through `tracing`'s typed `Visit` methods: `u64`, `i64`,
 //! `f64`, `bool` and `str` keep their type; everything else
 //! (`record_debug`, including the `message`) is formatted in place into
-//! the thread's record buffer, cut at [`LayerConfig::max_debug`] bytes
-//! or at the end of the buffer, and marked truncated when cut.
+//! the record, cut at [`LayerConfig::max_debug`] bytes or at
+//! [`LayerConfig::max_record`], and marked truncated when cut. A record is
+//! encoded straight into the lane's detail ring, with no copy, where the
+//! ring has room for the largest record before its end, else into the
+//! thread's record buffer and then written.
 //!
 //! # Span ids
 //! `tracing_subscriber`'s registry reuses a span's id once it closes. The
@@ -679,14 +682,6 @@ pub struct TraceGuard<S> {
 impl<S> TraceGuard<S> {
     /// Stops the drain, flushes the sink, and returns the final report
     /// (with its drop counts) and the sink.
-    ///
-    /// ```
-    /// use tracering::layer::TraceringLayer;
-    /// let (_layer, guard) = TraceringLayer::with_sink(tracering::pipeline::NullSink, Default::default())?;
-    /// let (report, _sink) = guard.finish()?;
-    /// assert_eq!(report.emitted(), 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn finish(mut self) -> Result<(DrainReport, S), Error> {
         self.stop()
             .unwrap_or(Err(Error::Pipeline(PipelineError::Closed)))
@@ -717,9 +712,10 @@ impl<S> core::fmt::Debug for TraceGuard<S> {
 }
 
 impl TraceringLayer {
-    /// A layer over an existing registry; the caller runs the drain. Spawn
-    /// the drain first: lanes learn its wake-up watermark when they are
-    /// taken. A full ring does what the registry's
+    /// A layer over an existing registry; the caller runs the drain
+    /// (before or after threads start tracing: lanes read its wake-up
+    /// watermarks when they look whether to wake it). A full ring does
+    /// what the registry's
     /// [`on_full`](RegistryConfig::on_full) says (`cfg.registry` is not
     /// used here).
     ///
@@ -796,17 +792,6 @@ impl TraceringLayer {
     /// A layer with its own registry (built from `cfg`) and a drain that
     /// writes an export file at `path` in `format` ([`ExportFile`]); see
     /// [`fxt`](Self::fxt).
-    ///
-    /// ```
-    /// use tracering::export::Format;
-    /// use tracering::layer::{LayerConfig, TraceringLayer};
-    /// # let path = std::env::temp_dir().join(format!("layer-export-{}.fxt", std::process::id()));
-    /// let (_layer, guard) = TraceringLayer::export(&path, Format::Fxt, LayerConfig::default())?;
-    /// let (report, file) = guard.finish()?;
-    /// assert_eq!((report.dropped(), file.events_written()), (0, 0));
-    /// # std::fs::remove_file(&path).ok();
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn export(
         path: impl AsRef<Path>,
         format: Format,
@@ -839,14 +824,6 @@ impl TraceringLayer {
     }
 
     /// A layer with its own registry and a drain that writes to `sink`.
-    ///
-    /// ```
-    /// use tracering::pipeline::NullSink;
-    /// let (layer, guard) = tracering::layer::TraceringLayer::with_sink(NullSink, Default::default())?;
-    /// assert_eq!(layer.registry().config().slots, 1024);
-    /// # drop(guard);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn with_sink<S: Sink + Send + 'static>(
         sink: S,
         cfg: LayerConfig,
@@ -865,38 +842,17 @@ impl TraceringLayer {
     }
 
     /// The registry the layer writes to.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// let layer = tracering::layer::TraceringLayer::new(&reg, &Default::default());
-    /// assert_eq!(layer.registry().stats().active, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn registry(&self) -> &Registry {
         self.shared.lanes.registry()
     }
 
     /// The layer's counters.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// let layer = tracering::layer::TraceringLayer::new(&reg, &Default::default());
-    /// assert_eq!(layer.stats().callsites, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn stats(&self) -> LayerStats {
         self.shared.stats()
     }
 
     /// Releases the calling thread's lane (and its state) now instead of at
     /// thread exit; its next event takes a lane again.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// let layer = tracering::layer::TraceringLayer::new(&reg, &Default::default());
-    /// layer.detach_current_thread();
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn detach_current_thread(&self) {
         self.shared.lanes.forget();
     }

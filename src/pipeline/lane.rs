@@ -113,6 +113,23 @@ impl Lane {
 }
 
 /// A thread's lane: its slot's two rings, held until dropped.
+///
+/// Index events are fixed-size and stamped now; records carry a payload.
+/// A full ring does what the registry's [`FullPolicy`] says, and every
+/// drop is counted and told to the drain in a loss marker. Dropping the
+/// lane retires its slot, which the drain empties and frees:
+///
+/// ```
+/// use tracering::pipeline::{Drain, NullSink, Registry};
+/// let reg = Registry::new(Default::default())?;
+/// let mut lane = reg.register()?;
+/// lane.event(1, 10, 20)?;
+/// lane.record(2, b"details")?;
+/// drop(lane);
+/// let mut drain = Drain::new(&reg, NullSink, Default::default())?;
+/// assert_eq!(drain.run_pass()?, 2);
+/// # Ok::<(), tracering::Error>(())
+/// ```
 pub struct Lane {
     // ManuallyDrop: released before the slot is marked retired (see Drop).
     index: ManuallyDrop<IndexWriter>,
@@ -157,12 +174,6 @@ impl Lane {
     /// [`FullPolicy`]: it drops the event and counts the drop
     /// ([`RingError::Full`]) at once, or after waiting (bounded) for the
     /// drain, so the drain's report stays exact.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// reg.register()?.event(1, 2, 3)?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn event(&mut self, kind: u32, a: u64, b: u64) -> Result<(), RingError> {
         let timestamp = self.clock.stamp();
@@ -179,12 +190,6 @@ impl Lane {
     /// and counts, by the registry's [`FullPolicy`]).
     /// Its timestamp must be in [`ticks`](crate::clock::ticks), like the
     /// lane's own: the drain converts every lane timestamp.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// reg.register()?.write(tracering::pipeline::LaneEvent { kind: 4, ..Default::default() })?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn write(&mut self, event: LaneEvent) -> Result<(), RingError> {
         if self.loss.pending {
@@ -225,12 +230,6 @@ impl Lane {
     /// registry's [`ClockMode`]; when full: waits, then drops and counts, by
     /// the registry's [`FullPolicy`]). The record keeps the time it was
     /// stamped with, before any wait.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// reg.register()?.record(5, b"abc")?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn record(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
         if self.loss.pending {
@@ -336,13 +335,6 @@ impl Lane {
     /// caller-supplied timestamp must be in ticks too). Its writes return
     /// [`RingError::Full`] at once whatever the registry's [`FullPolicy`]:
     /// retrying is the caller's.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// let mut lane = reg.register()?;
-    /// lane.detail().unwrap().write_batch(&[(1, b"a"), (2, b"b")])?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn detail(&mut self) -> Option<&mut RecordProducer> {
         if self.loss.pending {
             self.write_loss_marker();
@@ -354,12 +346,6 @@ impl Lane {
     }
 
     /// The largest record payload [`record`](Self::record) accepts.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// assert_eq!(reg.register()?.max_payload(), 32 * 1024 - 16);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn max_payload(&self) -> usize {
         match &*self.detail {
             DetailWriter::Stream(detail) => detail.max_payload(),
@@ -369,24 +355,12 @@ impl Lane {
 
     #[doc(hidden)] // The slot table's bookkeeping, for tests.
     /// The slot this lane occupies.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// assert!(reg.register()?.slot() < 64);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn slot(&self) -> usize {
         self.slot
     }
 
     #[doc(hidden)] // The slot table's bookkeeping, for tests.
     /// How many times the slot has been registered, this time included.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// assert!(reg.register()?.generation() >= 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn generation(&self) -> u64 {
         self.generation
     }
