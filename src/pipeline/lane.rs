@@ -740,6 +740,7 @@ mod tests {
     /// lane that wrote before any drain existed still wakes the drain,
     /// asleep for a long period, once it reaches the drain's watermark.
     #[test]
+    #[cfg_attr(miri, ignore = "waits in real time for a sleeping drain thread")]
     fn a_lane_opened_before_the_drain_wakes_it_at_its_watermark() {
         let reg = Registry::new(RegistryConfig {
             slots: 2,
