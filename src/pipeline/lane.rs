@@ -245,6 +245,7 @@ impl Lane {
     /// end, so the payload is never copied; otherwise into `scratch`, then
     /// as [`record`](Self::record) writes it (the full policy, a drop
     /// counted and told in a loss marker). Returns the payload's length.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // The layer's.
     #[inline]
     pub(crate) fn record_with(
         &mut self,
@@ -276,6 +277,7 @@ impl Lane {
 
     /// [`record_with`](Self::record_with) where the ring had no room in
     /// place (or is a flight ring): encodes into `scratch` and writes that.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // The layer's.
     #[inline(never)]
     fn record_from(
         &mut self,

@@ -1337,6 +1337,7 @@ fn exiting() -> Error {
 /// kept in the registry's one thread-local lane cache. A write that gets
 /// no lane is counted in the registry's `exhausted` counter, as the
 /// registry's own writes are.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))] // The layer's.
 pub(crate) struct LaneOwner<X> {
     registry: Registry,
     /// Its cache key, minted with `X` and never reused.
@@ -1344,6 +1345,7 @@ pub(crate) struct LaneOwner<X> {
     _state: PhantomData<fn() -> X>,
 }
 
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))] // The layer's.
 impl<X: 'static> LaneOwner<X> {
     /// A new owner of lanes of `registry`.
     pub(crate) fn new(registry: &Registry) -> LaneOwner<X> {

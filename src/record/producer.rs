@@ -336,6 +336,7 @@ impl RecordProducer {
     /// write the record it encodes as [`write`](Self::write) does (a lane
     /// reserves the largest record it may write, and pads no lap's end for
     /// it).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // The layer's.
     #[inline(always)]
     pub(crate) fn reserve_in_lap(
         &mut self,
