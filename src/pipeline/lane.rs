@@ -784,4 +784,75 @@ mod tests {
         let (report, _) = drain.stop().unwrap();
         assert_eq!(report.dropped(), 0);
     }
+
+    /// Keeps the records it is handed (kind, payload).
+    #[derive(Clone, Default)]
+    struct Records(Arc<Mutex<Vec<(u16, Vec<u8>)>>>);
+
+    impl Sink for Records {
+        fn event(&mut self, _: LaneId, _: &LaneEvent) -> Result<(), Error> {
+            Ok(())
+        }
+        fn record(&mut self, _: LaneId, r: &Record<'_>) -> Result<(), Error> {
+            self.0
+                .lock()
+                .unwrap()
+                .push((r.kind(), r.payload().to_vec()));
+            Ok(())
+        }
+    }
+
+    /// Records encoded in place read back as written, in order; where the
+    /// ring has no room for the largest record before its lap's end they
+    /// are encoded into the scratch buffer and written as `record` writes
+    /// them (no room lost to padding the lap), and a full ring drops them,
+    /// counted, as it drops copied ones.
+    #[test]
+    fn records_encoded_in_place_read_back_and_drop_as_copies_do() {
+        let reg = Registry::new(RegistryConfig {
+            slots: 2,
+            event_capacity: 16,
+            record_capacity: 256,
+            on_full: FullPolicy::Drop,
+            ..Default::default()
+        })
+        .unwrap();
+        let sink = Records::default();
+        let mut drain = Drain::new(&reg, sink.clone(), DrainConfig::default()).unwrap();
+        let mut lane = reg.register().unwrap();
+        // Room for 64 bytes is reserved (80 framed); each record takes 24
+        // (40 framed): 5 fit in place, the 6th only copied (56 bytes left
+        // before the end), then the ring is full.
+        let mut scratch = [0u8; 64];
+        let encode = |i: u8| {
+            move |buf: &mut [u8]| {
+                assert_eq!(buf.len(), 64);
+                buf[..24].fill(i);
+                24
+            }
+        };
+        let mut taken = Vec::new();
+        for i in 0..10u8 {
+            match lane.record_with(3, &mut scratch, encode(i)) {
+                Ok(n) => {
+                    assert_eq!(n, 24);
+                    taken.push(i);
+                }
+                Err(e) => assert_eq!(e, RingError::Full),
+            }
+        }
+        assert_eq!(taken, [0, 1, 2, 3, 4, 5]);
+        drain.run_pass().unwrap();
+        assert_eq!(drain.report().dropped_records, 4);
+        // Across the lap's end (copied, then in place again).
+        for i in 10..14u8 {
+            assert_eq!(lane.record_with(3, &mut scratch, encode(i)), Ok(24));
+            taken.push(i);
+        }
+        drain.run_pass().unwrap();
+        let got = sink.0.lock().unwrap().clone();
+        let want: Vec<(u16, Vec<u8>)> = taken.iter().map(|&i| (3, vec![i; 24])).collect();
+        assert_eq!(got, want);
+        assert_eq!(drain.report().dropped_records, 4);
+    }
 }
