@@ -785,9 +785,12 @@ mod tests {
         assert_eq!(report.dropped(), 0);
     }
 
-    /// Keeps the records it is handed (kind, payload).
+    /// A record as a sink got it: kind and payload.
+    type Kept = (u16, Vec<u8>);
+
+    /// Keeps the records it is handed.
     #[derive(Clone, Default)]
-    struct Records(Arc<Mutex<Vec<(u16, Vec<u8>)>>>);
+    struct Records(Arc<Mutex<Vec<Kept>>>);
 
     impl Sink for Records {
         fn event(&mut self, _: LaneId, _: &LaneEvent) -> Result<(), Error> {
@@ -851,7 +854,7 @@ mod tests {
         }
         drain.run_pass().unwrap();
         let got = sink.0.lock().unwrap().clone();
-        let want: Vec<(u16, Vec<u8>)> = taken.iter().map(|&i| (3, vec![i; 24])).collect();
+        let want: Vec<Kept> = taken.iter().map(|&i| (3, vec![i; 24])).collect();
         assert_eq!(got, want);
         assert_eq!(drain.report().dropped_records, 4);
     }
