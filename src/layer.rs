@@ -47,8 +47,11 @@
 //! Values go through `tracing`'s typed `Visit` methods: `u64`, `i64`,
 //! `f64`, `bool` and `str` keep their type; everything else
 //! (`record_debug`, including the `message`) is formatted in place into
-//! the thread's record buffer, cut at [`LayerConfig::max_debug`] bytes
-//! or at the end of the buffer, and marked truncated when cut.
+//! the record, cut at [`LayerConfig::max_debug`] bytes or at
+//! [`LayerConfig::max_record`], and marked truncated when cut. A record is
+//! encoded straight into the lane's detail ring, with no copy, where the
+//! ring has room for the largest record before its end, else into the
+//! thread's record buffer and then written.
 //!
 //! # Span ids
 //! `tracing_subscriber`'s registry reuses a span's id once it closes. The
@@ -117,6 +120,7 @@ use crate::arch;
 use crate::error::{Error, PipelineError};
 use crate::export::{ExportFile, Format};
 use crate::pipeline::order;
+use crate::pipeline::registry::LaneOwner;
 use crate::pipeline::{
     Drain, DrainConfig, DrainHandle, DrainReport, FileSink, FullPolicy, Lane, LaneMode, Registry,
     RegistryConfig, Sink,
@@ -346,10 +350,9 @@ impl Table {
 
 /// What every clone of a layer shares.
 struct Shared {
-    /// Process-unique id (from 1), naming this layer's lanes in the
-    /// registry's thread-local cache.
-    id: u64,
-    registry: Registry,
+    /// This layer's lanes (one per thread, with the thread's [`Local`]
+    /// beside it) in the registry's one thread-local lane cache.
+    lanes: LaneOwner<Local>,
     cfg: LayerConfig,
     /// Metadata address -> callsite id.
     callsites: Table,
@@ -432,9 +435,9 @@ impl Shared {
             // A new lane: its records are counted from 0.
             records: 0,
             since_refresh: 0,
-            refresh_every: match self.registry.config().mode {
+            refresh_every: match self.lanes.registry().config().mode {
                 LaneMode::Stream => usize::MAX,
-                LaneMode::FlightRecorder => self.registry.config().record_capacity / 4,
+                LaneMode::FlightRecorder => self.lanes.registry().config().record_capacity / 4,
             },
         };
         local.describe_thread(lane);
@@ -500,6 +503,23 @@ impl Local {
         self.records = self.records.wrapping_add(ok as u32);
         self.since_refresh = self.since_refresh.wrapping_add(len);
         ok
+    }
+
+    /// Writes a record of `kind` that `encode` writes into the buffer it
+    /// is handed (in place in the ring when it has room, else into the
+    /// record buffer first: [`Lane::record_with`]), and counts it if the
+    /// ring took it.
+    #[inline(always)]
+    fn record_with(
+        &mut self,
+        lane: &mut Lane,
+        kind: u16,
+        encode: impl FnOnce(&mut [u8]) -> usize,
+    ) -> bool {
+        let r = lane.record_with(kind, &mut self.buf, encode);
+        self.records = self.records.wrapping_add(r.is_ok() as u32);
+        self.since_refresh = self.since_refresh.wrapping_add(*r.as_ref().unwrap_or(&0));
+        r.is_ok()
     }
 
     /// The order word of an index event of callsite `cs` written now.
@@ -636,7 +656,7 @@ pub struct TraceringLayer {
 impl core::fmt::Debug for TraceringLayer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TraceringLayer")
-            .field("id", &self.shared.id)
+            .field("id", &self.shared.lanes.key())
             .field("cfg", &self.shared.cfg)
             .finish()
     }
@@ -663,14 +683,6 @@ pub struct TraceGuard<S> {
 impl<S> TraceGuard<S> {
     /// Stops the drain, flushes the sink, and returns the final report
     /// (with its drop counts) and the sink.
-    ///
-    /// ```
-    /// use tracering::layer::TraceringLayer;
-    /// let (_layer, guard) = TraceringLayer::with_sink(tracering::pipeline::NullSink, Default::default())?;
-    /// let (report, _sink) = guard.finish()?;
-    /// assert_eq!(report.emitted(), 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn finish(mut self) -> Result<(DrainReport, S), Error> {
         self.stop()
             .unwrap_or(Err(Error::Pipeline(PipelineError::Closed)))
@@ -701,9 +713,10 @@ impl<S> core::fmt::Debug for TraceGuard<S> {
 }
 
 impl TraceringLayer {
-    /// A layer over an existing registry; the caller runs the drain. Spawn
-    /// the drain first: lanes learn its wake-up watermark when they are
-    /// taken. A full ring does what the registry's
+    /// A layer over an existing registry; the caller runs the drain
+    /// (before or after threads start tracing: lanes read its wake-up
+    /// watermarks when they look whether to wake it). A full ring does
+    /// what the registry's
     /// [`on_full`](RegistryConfig::on_full) says (`cfg.registry` is not
     /// used here).
     ///
@@ -717,11 +730,9 @@ impl TraceringLayer {
     /// # Ok::<(), tracering::Error>(())
     /// ```
     pub fn new(registry: &Registry, cfg: &LayerConfig) -> TraceringLayer {
-        static NEXT_LAYER: AtomicU64 = AtomicU64::new(1);
         TraceringLayer {
             shared: Arc::new(Shared {
-                id: arch::fetch_add(&NEXT_LAYER, 1),
-                registry: registry.clone(),
+                lanes: LaneOwner::new(registry),
                 cfg: *cfg,
                 callsites: Table::new(cfg.max_callsites),
                 intern: Mutex::new(1),
@@ -782,17 +793,6 @@ impl TraceringLayer {
     /// A layer with its own registry (built from `cfg`) and a drain that
     /// writes an export file at `path` in `format` ([`ExportFile`]); see
     /// [`fxt`](Self::fxt).
-    ///
-    /// ```
-    /// use tracering::export::Format;
-    /// use tracering::layer::{LayerConfig, TraceringLayer};
-    /// # let path = std::env::temp_dir().join(format!("layer-export-{}.fxt", std::process::id()));
-    /// let (_layer, guard) = TraceringLayer::export(&path, Format::Fxt, LayerConfig::default())?;
-    /// let (report, file) = guard.finish()?;
-    /// assert_eq!((report.dropped(), file.events_written()), (0, 0));
-    /// # std::fs::remove_file(&path).ok();
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn export(
         path: impl AsRef<Path>,
         format: Format,
@@ -825,14 +825,6 @@ impl TraceringLayer {
     }
 
     /// A layer with its own registry and a drain that writes to `sink`.
-    ///
-    /// ```
-    /// use tracering::pipeline::NullSink;
-    /// let (layer, guard) = tracering::layer::TraceringLayer::with_sink(NullSink, Default::default())?;
-    /// assert_eq!(layer.registry().config().slots, 1024);
-    /// # drop(guard);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn with_sink<S: Sink + Send + 'static>(
         sink: S,
         cfg: LayerConfig,
@@ -851,61 +843,37 @@ impl TraceringLayer {
     }
 
     /// The registry the layer writes to.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// let layer = tracering::layer::TraceringLayer::new(&reg, &Default::default());
-    /// assert_eq!(layer.registry().stats().active, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn registry(&self) -> &Registry {
-        &self.shared.registry
+        self.shared.lanes.registry()
     }
 
     /// The layer's counters.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// let layer = tracering::layer::TraceringLayer::new(&reg, &Default::default());
-    /// assert_eq!(layer.stats().callsites, 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn stats(&self) -> LayerStats {
         self.shared.stats()
     }
 
     /// Releases the calling thread's lane (and its state) now instead of at
     /// thread exit; its next event takes a lane again.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// let layer = tracering::layer::TraceringLayer::new(&reg, &Default::default());
-    /// layer.detach_current_thread();
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn detach_current_thread(&self) {
-        self.shared.registry.forget_lane(self.shared.id);
+        self.shared.lanes.forget();
     }
 
     /// Runs `f` on this thread's lane for this layer and the state beside
     /// it, both kept in the registry's one thread-local lane cache (made on
-    /// first use); counts a lost write, as the registry's own writes do,
-    /// if the cache is busy (a nested callback) or gone (the thread is
-    /// exiting), or if no lane could be had.
+    /// first use); [`LaneOwner::with_lane`] counts a lost write, as the
+    /// registry's own writes are counted, if the cache is busy (a nested
+    /// callback) or gone (the thread is exiting), or if no lane could be
+    /// had.
     #[inline(always)]
     fn with_state(&self, f: impl FnOnce(&Shared, &mut Local, &mut Lane)) {
         let shared = &*self.shared;
-        let r = shared.registry.with_owned_lane(
-            shared.id,
+        shared.lanes.with_lane(
             |lane| shared.new_local(lane),
-            |lane, local: &mut Local| {
+            |lane, local| {
                 local.refresh(lane);
                 f(shared, local, lane);
             },
         );
-        if r.is_err() {
-            shared.registry.count_exhausted();
-        }
     }
 }
 
@@ -938,13 +906,12 @@ where
             } else {
                 explicit.unwrap_or_else(|| st.current())
             };
-            let mut w = ValuesWriter::new_span(&mut st.buf, span, parent, cs);
-            attrs.record(&mut Recorder {
-                w: &mut w,
-                max: shared.cfg.max_debug,
+            let max = shared.cfg.max_debug;
+            st.record_with(lane, schema::RECORD_NEW_SPAN, |buf| {
+                let mut w = ValuesWriter::new_span(buf, span, parent, cs);
+                attrs.record(&mut Recorder { w: &mut w, max });
+                w.finish().1
             });
-            let (kind, n) = w.finish();
-            st.record(lane, kind, n);
         });
         if !ran {
             // No state on this thread: still give the span an id that
@@ -961,13 +928,12 @@ where
         let (span, cs) = self.shared.span(id);
         self.with_state(|shared, st, lane| {
             st.describe(lane, cs, || ctx.metadata(id));
-            let mut w = ValuesWriter::span_values(&mut st.buf, span, cs);
-            values.record(&mut Recorder {
-                w: &mut w,
-                max: shared.cfg.max_debug,
+            let max = shared.cfg.max_debug;
+            st.record_with(lane, schema::RECORD_SPAN_VALUES, |buf| {
+                let mut w = ValuesWriter::span_values(buf, span, cs);
+                values.record(&mut Recorder { w: &mut w, max });
+                w.finish().1
             });
-            let (kind, n) = w.finish();
-            st.record(lane, kind, n);
         });
     }
 
@@ -986,13 +952,12 @@ where
                 let _ = lane.event(order::EVENT_INSTANT, st.order(cs), parent);
                 return;
             }
-            let mut w = ValuesWriter::new(&mut st.buf, cs, parent);
-            event.record(&mut Recorder {
-                w: &mut w,
-                max: shared.cfg.max_debug,
+            let max = shared.cfg.max_debug;
+            st.record_with(lane, schema::RECORD_EVENT, |buf| {
+                let mut w = ValuesWriter::new(buf, cs, parent);
+                event.record(&mut Recorder { w: &mut w, max });
+                w.finish().1
             });
-            let (kind, n) = w.finish();
-            st.record(lane, kind, n);
         });
     }
 

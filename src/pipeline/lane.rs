@@ -32,13 +32,16 @@ use core::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 /// What a lane needs from the registry that handed it out, and no more:
-/// the drain's sleep word and its wake-up, whether the registry still takes
-/// writers, and the slot to retire when the lane ends. The registry
+/// the drain's sleep word, watermarks and wake-up, whether the registry
+/// still takes writers, and the slot to retire when the lane ends. The registry
 /// implements it; so this module needs nothing of the registry's, and the
 /// registry alone knows both.
 pub(crate) trait LaneHome: Send + Sync {
     /// The word the drain sleeps on (non-zero while it sleeps).
     fn drain_asleep(&self) -> &AtomicU32;
+    /// The drain's watermarks as it set them: (index events, detail
+    /// bytes) at which a lane wakes it; `u64::MAX` before a drain ran.
+    fn watermarks(&self) -> (u64, u64);
     /// Wakes the drain if it sleeps.
     fn wake_drain(&self);
     /// Whether the registry still accepts writers (a closed one has a
@@ -59,8 +62,6 @@ pub(crate) struct LaneSite<'a> {
     pub(crate) cfg: &'a RegistryConfig,
     /// The coarse clock's time word (used in coarse mode only).
     pub(crate) time_word: &'a AtomicU64,
-    /// The drain's watermarks: (index events, detail bytes).
-    pub(crate) watermarks: (u64, u64),
     /// The slot, and the generation the calling thread claimed it at.
     pub(crate) slot: usize,
     pub(crate) generation: u64,
@@ -91,7 +92,7 @@ impl Lane {
             ClockMode::Precise => None,
             ClockMode::Coarse { .. } => Some(NonNull::from(site.time_word)),
         };
-        let (wake_events, wake_bytes) = site.watermarks;
+        let (wake_events, wake_bytes) = known(home.watermarks());
         let asleep = SleepWord(NonNull::from(home.drain_asleep()));
         Ok(Lane {
             index: ManuallyDrop::new(index),
@@ -112,15 +113,34 @@ impl Lane {
 }
 
 /// A thread's lane: its slot's two rings, held until dropped.
+///
+/// Index events are fixed-size and stamped now; records carry a payload.
+/// A full ring does what the registry's [`FullPolicy`] says, and every
+/// drop is counted and told to the drain in a loss marker. Dropping the
+/// lane retires its slot, which the drain empties and frees:
+///
+/// ```
+/// use tracering::pipeline::{Drain, NullSink, Registry};
+/// let reg = Registry::new(Default::default())?;
+/// let mut lane = reg.register()?;
+/// lane.event(1, 10, 20)?;
+/// lane.record(2, b"details")?;
+/// drop(lane);
+/// let mut drain = Drain::new(&reg, NullSink, Default::default())?;
+/// assert_eq!(drain.run_pass()?, 2);
+/// # Ok::<(), tracering::Error>(())
+/// ```
 pub struct Lane {
     // ManuallyDrop: released before the slot is marked retired (see Drop).
     index: ManuallyDrop<IndexWriter>,
     detail: ManuallyDrop<DetailWriter>,
     /// Stamps this lane's events (see [`crate::clock`]).
     clock: LaneClock,
-    /// Index events at which this lane wakes a sleeping drain.
+    /// Index events at which this lane looks whether the drain sleeps:
+    /// the drain's watermark as last read (0 while unknown, so that the
+    /// lane looks at every write until it first finds the drain asleep).
     wake_events: u64,
-    /// Detail bytes at which this lane wakes a sleeping drain.
+    /// The same for detail bytes.
     wake_bytes: u64,
     /// What a write does when it finds a ring full (the registry's).
     on_full: FullPolicy,
@@ -154,12 +174,6 @@ impl Lane {
     /// [`FullPolicy`]: it drops the event and counts the drop
     /// ([`RingError::Full`]) at once, or after waiting (bounded) for the
     /// drain, so the drain's report stays exact.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// reg.register()?.event(1, 2, 3)?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn event(&mut self, kind: u32, a: u64, b: u64) -> Result<(), RingError> {
         let timestamp = self.clock.stamp();
@@ -176,12 +190,6 @@ impl Lane {
     /// and counts, by the registry's [`FullPolicy`]).
     /// Its timestamp must be in [`ticks`](crate::clock::ticks), like the
     /// lane's own: the drain converts every lane timestamp.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// reg.register()?.write(tracering::pipeline::LaneEvent { kind: 4, ..Default::default() })?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn write(&mut self, event: LaneEvent) -> Result<(), RingError> {
         if self.loss.pending {
@@ -222,18 +230,71 @@ impl Lane {
     /// registry's [`ClockMode`]; when full: waits, then drops and counts, by
     /// the registry's [`FullPolicy`]). The record keeps the time it was
     /// stamped with, before any wait.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// reg.register()?.record(5, b"abc")?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[inline]
     pub fn record(&mut self, kind: u16, payload: &[u8]) -> Result<(), RingError> {
         if self.loss.pending {
             self.write_loss_marker();
         }
         let ts = self.clock.stamp();
+        self.record_at(kind, ts, payload)
+    }
+
+    /// Writes a record of `kind` that `encode` writes into the buffer it is
+    /// handed (returning its length), stamped now: in place in the detail
+    /// ring where it has room for `scratch.len()` bytes before its lap's
+    /// end, so the payload is never copied; otherwise into `scratch`, then
+    /// as [`record`](Self::record) writes it (the full policy, a drop
+    /// counted and told in a loss marker). Returns the payload's length.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // The layer's.
+    #[inline]
+    pub(crate) fn record_with(
+        &mut self,
+        kind: u16,
+        scratch: &mut [u8],
+        encode: impl FnOnce(&mut [u8]) -> usize,
+    ) -> Result<usize, RingError> {
+        if self.loss.pending {
+            self.write_loss_marker();
+        }
+        let ts = self.clock.stamp();
+        let DetailWriter::Stream(detail) = &mut *self.detail else {
+            return self.record_from(kind, ts, scratch, encode);
+        };
+        let Some(mut grant) = detail.reserve_in_lap(kind, ts, scratch.len()) else {
+            return self.record_from(kind, ts, scratch, encode);
+        };
+        let n = encode(grant.payload_mut());
+        let r = match grant.commit_len(n) {
+            Ok(()) => Ok(n),
+            // An empty record, as `record` refuses it: nothing counted.
+            Err((_, e)) => Err(RingError::InvalidRecord(e)),
+        };
+        if detail.used_cached() >= self.wake_bytes && self.drain_sleeps() {
+            self.wake_for_detail();
+        }
+        r
+    }
+
+    /// [`record_with`](Self::record_with) where the ring had no room in
+    /// place (or is a flight ring): encodes into `scratch` and writes that.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // The layer's.
+    #[inline(never)]
+    fn record_from(
+        &mut self,
+        kind: u16,
+        ts: u64,
+        scratch: &mut [u8],
+        encode: impl FnOnce(&mut [u8]) -> usize,
+    ) -> Result<usize, RingError> {
+        let n = encode(scratch);
+        self.record_at(kind, ts, &scratch[..n.min(scratch.len())])
+            .map(|()| n)
+    }
+
+    /// Writes a record stamped `ts` (the loss marker owed already
+    /// written).
+    #[inline(always)]
+    fn record_at(&mut self, kind: u16, ts: u64, payload: &[u8]) -> Result<(), RingError> {
         let detail = match &mut *self.detail {
             DetailWriter::Stream(detail) => detail,
             DetailWriter::Flight(detail) => return detail.write_with_timestamp(kind, ts, payload),
@@ -276,13 +337,6 @@ impl Lane {
     /// caller-supplied timestamp must be in ticks too). Its writes return
     /// [`RingError::Full`] at once whatever the registry's [`FullPolicy`]:
     /// retrying is the caller's.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// let mut lane = reg.register()?;
-    /// lane.detail().unwrap().write_batch(&[(1, b"a"), (2, b"b")])?;
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn detail(&mut self) -> Option<&mut RecordProducer> {
         if self.loss.pending {
             self.write_loss_marker();
@@ -294,12 +348,6 @@ impl Lane {
     }
 
     /// The largest record payload [`record`](Self::record) accepts.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// assert_eq!(reg.register()?.max_payload(), 32 * 1024 - 16);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn max_payload(&self) -> usize {
         match &*self.detail {
             DetailWriter::Stream(detail) => detail.max_payload(),
@@ -309,24 +357,12 @@ impl Lane {
 
     #[doc(hidden)] // The slot table's bookkeeping, for tests.
     /// The slot this lane occupies.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// assert!(reg.register()?.slot() < 64);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn slot(&self) -> usize {
         self.slot
     }
 
     #[doc(hidden)] // The slot table's bookkeeping, for tests.
     /// How many times the slot has been registered, this time included.
-    ///
-    /// ```
-    /// let reg = tracering::pipeline::Registry::new(Default::default())?;
-    /// assert!(reg.register()?.generation() >= 1);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn generation(&self) -> u64 {
         self.generation
     }
@@ -342,12 +378,20 @@ impl Lane {
         arch::load_relaxed32(word) != 0
     }
 
+    /// Reads the drain's watermarks now (the cold wake path: the drain
+    /// may have been made after this lane, or set new ones).
+    fn learn_watermarks(&mut self) {
+        (self.wake_events, self.wake_bytes) = known(self.home.watermarks());
+    }
+
     /// The index ring looked at or above the watermark while the drain
-    /// sleeps: look at the real fill (the cached consumer position may be
-    /// old), and wake the drain if it is still there.
+    /// sleeps: read the drain's watermarks and the real fill (the cached
+    /// consumer position may be old), and wake the drain if the ring is
+    /// at or above them.
     #[cold]
     #[inline(never)]
     fn wake_for_index(&mut self) {
+        self.learn_watermarks();
         let IndexWriter::Stream(index) = &mut *self.index else {
             return;
         };
@@ -360,6 +404,7 @@ impl Lane {
     #[cold]
     #[inline(never)]
     fn wake_for_detail(&mut self) {
+        self.learn_watermarks();
         let DetailWriter::Stream(detail) = &mut *self.detail else {
             return;
         };
@@ -367,6 +412,15 @@ impl Lane {
             self.home.wake_drain();
         }
     }
+}
+
+/// A lane's watermarks from the drain's: as set, or 0 where no drain has
+/// set them yet (the lane then looks whether the drain sleeps at every
+/// write, and reads them again when it first finds it asleep, which a
+/// drain does only once it has set them).
+fn known((events, bytes): (u64, u64)) -> (u64, u64) {
+    let known = |w: u64| if w == u64::MAX { 0 } else { w };
+    (known(events), known(bytes))
 }
 
 /// What a lane lost since its last loss marker.
@@ -682,5 +736,126 @@ mod tests {
             (marker.kind, marker.aux, marker.a),
             (order::EVENT_LOSS, 4, 0)
         );
+    }
+
+    /// The order of making the drain and opening lanes does not matter: a
+    /// lane that wrote before any drain existed still wakes the drain,
+    /// asleep for a long period, once it reaches the drain's watermark.
+    #[test]
+    #[cfg_attr(miri, ignore = "waits in real time for a sleeping drain thread")]
+    fn a_lane_opened_before_the_drain_wakes_it_at_its_watermark() {
+        let reg = Registry::new(RegistryConfig {
+            slots: 2,
+            event_capacity: 64,
+            record_capacity: 4096,
+            on_full: FullPolicy::Drop,
+            ..Default::default()
+        })
+        .unwrap();
+        let mut lane = reg.register().unwrap();
+        lane.event(1, 0, 0).unwrap();
+        let sink = Events::default();
+        let cfg = DrainConfig {
+            // A quarter ring: 16 index events.
+            watermark: 0.25,
+            period: Duration::from_secs(60),
+            ..Default::default()
+        };
+        let drain = Drain::spawn(&reg, sink.clone(), cfg).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let asleep = reg.inner().drain_asleep();
+        while arch::load_relaxed32(asleep) == 0 {
+            assert!(Instant::now() < deadline, "the drain never slept");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Below the watermark the drain sleeps on (its period is a minute).
+        for i in 1..15 {
+            lane.event(1, i, 0).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(sink.0.lock().unwrap().is_empty());
+        // The 16th event reaches it: the lane wakes the drain.
+        lane.event(1, 15, 0).unwrap();
+        while sink.0.lock().unwrap().len() < 16 {
+            assert!(Instant::now() < deadline, "the lane never woke the drain");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(lane);
+        let (report, _) = drain.stop().unwrap();
+        assert_eq!(report.dropped(), 0);
+    }
+
+    /// A record as a sink got it: kind and payload.
+    type Kept = (u16, Vec<u8>);
+
+    /// Keeps the records it is handed.
+    #[derive(Clone, Default)]
+    struct Records(Arc<Mutex<Vec<Kept>>>);
+
+    impl Sink for Records {
+        fn event(&mut self, _: LaneId, _: &LaneEvent) -> Result<(), Error> {
+            Ok(())
+        }
+        fn record(&mut self, _: LaneId, r: &Record<'_>) -> Result<(), Error> {
+            self.0
+                .lock()
+                .unwrap()
+                .push((r.kind(), r.payload().to_vec()));
+            Ok(())
+        }
+    }
+
+    /// Records encoded in place read back as written, in order; where the
+    /// ring has no room for the largest record before its lap's end they
+    /// are encoded into the scratch buffer and written as `record` writes
+    /// them (no room lost to padding the lap), and a full ring drops them,
+    /// counted, as it drops copied ones.
+    #[test]
+    fn records_encoded_in_place_read_back_and_drop_as_copies_do() {
+        let reg = Registry::new(RegistryConfig {
+            slots: 2,
+            event_capacity: 16,
+            record_capacity: 256,
+            on_full: FullPolicy::Drop,
+            ..Default::default()
+        })
+        .unwrap();
+        let sink = Records::default();
+        let mut drain = Drain::new(&reg, sink.clone(), DrainConfig::default()).unwrap();
+        let mut lane = reg.register().unwrap();
+        // Room for 64 bytes is reserved (80 framed); each record takes 24
+        // (40 framed): 5 fit in place, the 6th only copied (56 bytes left
+        // before the end), then the ring is full.
+        let mut scratch = [0u8; 64];
+        let encode = |i: u8| {
+            move |buf: &mut [u8]| {
+                assert_eq!(buf.len(), 64);
+                buf[..24].fill(i);
+                24
+            }
+        };
+        let mut taken = Vec::new();
+        for i in 0..10u8 {
+            match lane.record_with(3, &mut scratch, encode(i)) {
+                Ok(n) => {
+                    assert_eq!(n, 24);
+                    taken.push(i);
+                }
+                Err(e) => assert_eq!(e, RingError::Full),
+            }
+        }
+        assert_eq!(taken, [0, 1, 2, 3, 4, 5]);
+        drain.run_pass().unwrap();
+        assert_eq!(drain.report().dropped_records, 4);
+        // Across the lap's end (copied, then in place again).
+        for i in 10..14u8 {
+            assert_eq!(lane.record_with(3, &mut scratch, encode(i)), Ok(24));
+            taken.push(i);
+        }
+        drain.run_pass().unwrap();
+        let got = sink.0.lock().unwrap().clone();
+        let want: Vec<Kept> = taken.iter().map(|&i| (3, vec![i; 24])).collect();
+        assert_eq!(got, want);
+        assert_eq!(drain.report().dropped_records, 4);
     }
 }

@@ -22,7 +22,7 @@ mod lane;
 pub(crate) mod lane_event;
 pub(crate) mod merge;
 pub(crate) mod order;
-mod registry;
+pub(crate) mod registry;
 mod sink;
 mod slot;
 mod snapshot;

@@ -263,6 +263,35 @@ impl RecordProducer {
             len,
         })
     }
+
+    /// Reserves room for a `len`-byte payload stamped `timestamp`, to be
+    /// filled in place, only where the ring has room for it before the end
+    /// of its buffer: `None` otherwise (or for a record it would refuse),
+    /// with nothing written and nothing counted, so that the caller can
+    /// write the record it encodes as [`write`](Self::write) does (a lane
+    /// reserves the largest record it may write, and pads no lap's end for
+    /// it).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // The layer's.
+    #[inline(always)]
+    pub(crate) fn reserve_in_lap(
+        &mut self,
+        kind: u16,
+        timestamp: u64,
+        len: usize,
+    ) -> Option<WriteGrant<'_>> {
+        let total = self.check(kind, len).ok()?;
+        let head = self.h.core.head;
+        if self.place(head, total) != head || self.claim(total).is_err() {
+            return None;
+        }
+        Some(WriteGrant {
+            producer: self,
+            start: head,
+            kind,
+            len,
+            timestamp,
+        })
+    }
 }
 
 /// Room reserved by [`RecordProducer::reserve`], filled in place.
@@ -276,6 +305,7 @@ pub struct WriteGrant<'a> {
 
 impl WriteGrant<'_> {
     /// The reserved payload bytes (they hold stale data until written).
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let idx = (self.start & self.producer.h.core.raw.mask) + RECORD_HEADER;
         self.producer
@@ -302,6 +332,7 @@ impl WriteGrant<'_> {
 
     /// Publishes only the first `len` reserved bytes. A `len` of zero or
     /// beyond the reservation is refused and the grant is handed back.
+    #[inline]
     pub fn commit_len(self, len: usize) -> Result<(), (Self, RecordError)> {
         if len == 0 {
             return Err((self, RecordError::Empty));
@@ -313,6 +344,7 @@ impl WriteGrant<'_> {
         Ok(())
     }
 
+    #[inline]
     fn finish(self, len: usize) {
         let p = self.producer;
         let idx = self.start & p.h.core.raw.mask;
