@@ -4,9 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tracering::pipeline::{
-    CallbackSink, Entry, LaneEvent, LaneMode, Registry, RegistryConfig, Snapshotter,
-};
+use tracering::pipeline::{Entry, LaneEvent, LaneMode, Registry, RegistryConfig, Snapshotter};
 
 fn flight(slots: usize, index: usize, detail: usize) -> Registry {
     Registry::new(RegistryConfig {
@@ -25,13 +23,15 @@ type Lanes = Vec<(Vec<(u64, u64)>, Vec<Vec<u8>>)>;
 fn take(snap: &mut Snapshotter, slots: usize) -> (Lanes, tracering::pipeline::SnapshotReport) {
     let mut lanes: Lanes = vec![(Vec::new(), Vec::new()); slots];
     let report = snap
-        .snapshot(&mut CallbackSink::new(|e: Entry<'_>| match e {
-            Entry::Event { lane, event } => lanes[lane.slot as usize].0.push((event.a, event.b)),
+        .snapshot(&mut |e: Entry<'_>| match e {
+            Entry::Event { lane, event, .. } => {
+                lanes[lane.slot as usize].0.push((event.a, event.b))
+            }
             Entry::Record { lane, payload, .. } => {
                 lanes[lane.slot as usize].1.push(payload.to_vec())
             }
             _ => {}
-        }))
+        })
         .unwrap();
     (lanes, report)
 }

@@ -29,11 +29,16 @@ struct Count {
 }
 
 impl Sink for Count {
-    fn event(&mut self, _: LaneId, _: &LaneEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, _: tracering::clock::Nanos, _: &LaneEvent) -> Result<(), Error> {
         self.events += 1;
         Ok(())
     }
-    fn record(&mut self, _: LaneId, r: &Record<'_>) -> Result<(), Error> {
+    fn record(
+        &mut self,
+        _: LaneId,
+        _: tracering::clock::Nanos,
+        r: &Record<'_>,
+    ) -> Result<(), Error> {
         self.records += 1;
         if let Ok(Some(Decoded::Event { values, .. })) =
             schema::decode_record(r.kind(), r.payload())

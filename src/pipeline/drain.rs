@@ -18,8 +18,9 @@
 //!   finds the drain asleep.
 //! - **Recycling.** A slot whose thread exited (or whose process died) is
 //!   drained to empty, its rings are reset, and it becomes free again.
-//! - **Time.** Lanes stamp raw counter ticks; the drain converts each
-//!   timestamp to nanoseconds on `CLOCK_MONOTONIC` before the sink sees it,
+//! - **Time.** Lanes stamp raw counter [`Ticks`]; the drain hands a sink
+//!   that takes entries each one's time in [`Nanos`] on `CLOCK_MONOTONIC`
+//!   beside it (a sink that takes batches converts with [`Batch::to_ns`]),
 //!   and never lets a lane's time run backwards (see [`crate::clock`]). For
 //!   a registry in [`ClockMode::Coarse`](crate::clock::ClockMode), a drain
 //!   started with [`Drain::spawn`] also runs the ticker thread that refreshes
@@ -37,7 +38,7 @@ use super::sink::{Batch, Sink};
 use super::slot::{Slot, State, Word};
 use super::wake;
 use crate::arch;
-use crate::clock::{self, ClockMode, TickConverter, Ticker};
+use crate::clock::{self, ClockMode, Nanos, TickConverter, Ticker, Ticks};
 use crate::error::{Corruption, Error, PipelineError, RingError};
 use crate::event::EventConsumer;
 use crate::peer::Peer;
@@ -185,14 +186,14 @@ struct LaneReader {
 /// Converts one ring's timestamps, keeping them in order.
 #[derive(Clone, Copy, Default)]
 struct LaneTime {
-    ticks: u64,
-    ns: u64,
+    ticks: Ticks,
+    ns: Nanos,
 }
 
 impl LaneTime {
     /// Nanoseconds for `t`, never below the ring's previous timestamp.
     #[inline]
-    fn convert(&mut self, conv: &TickConverter, t: u64, stats: &mut LaneStats) -> u64 {
+    fn convert(&mut self, conv: &TickConverter, t: Ticks, stats: &mut LaneStats) -> Nanos {
         if t < self.ticks {
             stats.clock_backsteps += 1;
         } else {
@@ -369,18 +370,18 @@ fn hand_entries(
     let n = lane.pop_events(&mut buf[..quantum_events]);
     for e in &buf[..n] {
         let timestamp = lane.index_time.convert(conv, e.timestamp, &mut lane.stats);
-        let mut e = LaneEvent { timestamp, ..*e };
-        super::merge::convert_loss_time(&mut e, |t| conv.to_ns(t));
-        sink.event(id, &e)?;
+        let mut e = *e;
+        super::merge::convert_loss_time(&mut e, |t| conv.to_ns(Ticks(t)).0);
+        sink.event(id, timestamp, &e)?;
     }
     let mut sink_err = None;
     let mut record_bytes = 0;
     let (time, stats) = (&mut lane.detail_time, &mut lane.stats);
     let read = lane.detail.read_batch_cached(quantum_records, |r| {
         record_bytes += r.payload().len() as u64;
-        let ns = time.convert(conv, r.timestamp(), stats);
+        let ns = time.convert(conv, Ticks(r.timestamp()), stats);
         if sink_err.is_none() {
-            if let Err(e) = sink.record(id, &r.retimed(ns)) {
+            if let Err(e) = sink.record(id, ns, r) {
                 sink_err = Some(e);
             }
         }

@@ -37,6 +37,6 @@ pub use lane_event::{LaneEvent, LaneId};
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
 pub use registry::{LaneStatus, Registry, RegistryStats, SlotState};
-pub use sink::{Batch, CallbackSink, NullSink, RefusedThread, Sink};
+pub use sink::{Batch, NullSink, RefusedThread, Sink};
 pub use snapshot::{LaneSnapshot, SnapshotReport, Snapshotter};
 pub use trace::{FileSink, TraceReader};

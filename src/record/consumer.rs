@@ -290,18 +290,6 @@ impl Record<'_> {
         }
     }
 
-    /// The same record with another timestamp (the drain's conversion of
-    /// ticks to nanoseconds).
-    pub(crate) fn retimed(&self, timestamp: u64) -> Record<'_> {
-        Record {
-            hdr: RecordHeader {
-                timestamp,
-                ..self.hdr
-            },
-            payload: self.payload,
-        }
-    }
-
     /// Copies the record out of the ring.
     ///
     /// ```

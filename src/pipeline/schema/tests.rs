@@ -432,7 +432,7 @@ fn the_small_surface_works() {
     let rec = Entry::Record {
         lane,
         kind: 5,
-        timestamp: 0,
+        timestamp: Default::default(),
         payload: &[1],
     };
     assert_eq!(decode(&rec), Ok(None));
@@ -457,7 +457,7 @@ fn the_small_surface_works() {
 #[test]
 fn loss_markers_decode_with_their_counts() {
     let e = LaneEvent {
-        timestamp: 7,
+        timestamp: crate::clock::Ticks(7),
         kind: EVENT_LOSS,
         aux: u32::MAX,
         a: order_word(u32::MAX as u64, 9),
@@ -480,6 +480,7 @@ fn loss_markers_decode_with_their_counts() {
     assert_eq!(
         decode(&Entry::Event {
             lane: Default::default(),
+            timestamp: Default::default(),
             event: e
         }),
         Ok(Some(Decoded::Loss {
