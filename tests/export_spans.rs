@@ -223,7 +223,7 @@ fn a_flight_recorder_snapshot_of_the_layer_exports() {
         .snapshot(&mut sink)
         .unwrap();
     drop(sink);
-    let lane = report.lanes[0];
+    let lane = report[0];
     assert_eq!(lane.events.kept, 256);
     assert!(lane.events.overwritten > 0);
     let mut json = JsonWriter::new(Vec::new());

@@ -38,5 +38,5 @@ pub use lane_event::{LaneEvent, LaneId};
 pub(crate) use registry::current_tid;
 pub use registry::{LaneStatus, Registry, RegistryStats, SlotState};
 pub use sink::{Batch, NullSink, RefusedThread, Sink};
-pub use snapshot::{LaneSnapshot, SnapshotReport, Snapshotter};
+pub use snapshot::{LaneSnapshot, Snapshotter};
 pub use trace::{FileSink, TraceReader};

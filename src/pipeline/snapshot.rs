@@ -14,7 +14,8 @@ use crate::flight::{FlightReader, FlightRecordReader, Snapshot};
 use crate::peer::Peer;
 use crate::record::{OwnedRecord, Record};
 
-/// What one lane's snapshot kept and lost.
+/// What one lane's snapshot kept and lost: a row of what
+/// [`Snapshotter::snapshot`] returns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LaneSnapshot {
     /// The lane, as the sink saw it.
@@ -28,28 +29,15 @@ pub struct LaneSnapshot {
     pub poisoned: Option<Corruption>,
 }
 
-/// What a [`Snapshotter::snapshot`] handed to its sink.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SnapshotReport {
-    /// Every lane that was ever written, in slot order.
-    pub lanes: Vec<LaneSnapshot>,
-}
-
-impl SnapshotReport {
-    /// Events and records kept, over all lanes.
+impl LaneSnapshot {
+    /// Events and records kept.
     pub fn kept(&self) -> u64 {
-        self.lanes
-            .iter()
-            .map(|l| l.events.kept + l.records.kept)
-            .sum()
+        self.events.kept + self.records.kept
     }
 
-    /// Events and records lost (overwritten or torn), over all lanes.
+    /// Events and records lost (overwritten or torn) before them.
     pub fn lost(&self) -> u64 {
-        self.lanes
-            .iter()
-            .map(|l| l.events.first + l.records.first)
-            .sum()
+        self.events.first + self.records.first
     }
 }
 
@@ -65,12 +53,12 @@ impl SnapshotReport {
 /// reg.emit(1, 10, 20)?;
 /// reg.emit_record(2, b"detail")?;
 /// let mut seen = Vec::new();
-/// let report = snap.snapshot(&mut |e: Entry<'_>| {
+/// let lanes = snap.snapshot(&mut |e: Entry<'_>| {
 ///     if e.timestamp().is_some() { // an index event or a record
 ///         seen.push(format!("{e:?}"));
 ///     }
 /// })?;
-/// assert_eq!(report.kept(), 2);
+/// assert_eq!(lanes.iter().map(|l| l.kept()).sum::<u64>(), 2);
 /// assert_eq!(seen.len(), 2);
 /// # Ok::<(), tracering::Error>(())
 /// ```
@@ -117,7 +105,9 @@ impl Snapshotter {
         })
     }
 
-    /// Copies the newest events and records of every lane into `sink`:
+    /// Copies the newest events and records of every lane into `sink`, and
+    /// returns what it kept and lost of every lane that was ever written,
+    /// in slot order:
     /// first the timebase, then, lane by lane, the writes each lane lost
     /// before its snapshot ([`Sink::drops`]: overwritten plus torn), its
     /// events and its records, oldest first, with timestamps in
@@ -135,16 +125,16 @@ impl Snapshotter {
     /// let cfg = RegistryConfig { mode: LaneMode::FlightRecorder, event_capacity: 8, ..Default::default() };
     /// let reg = Registry::new(cfg)?;
     /// for i in 0..20 { reg.emit(1, i, 0)?; }
-    /// let report = Snapshotter::new(&reg)?.snapshot(&mut NullSink)?;
-    /// let lane = report.lanes[0];
+    /// let lanes = Snapshotter::new(&reg)?.snapshot(&mut NullSink)?;
+    /// let lane = lanes[0];
     /// assert_eq!((lane.events.first, lane.events.kept, lane.events.overwritten), (12, 8, 12));
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn snapshot<S: Sink>(&mut self, sink: &mut S) -> Result<SnapshotReport, Error> {
+    pub fn snapshot<S: Sink>(&mut self, sink: &mut S) -> Result<Vec<LaneSnapshot>, Error> {
         let inner = self.registry.inner().clone();
         sink.timebase(&clock::Timebase::current(inner.geometry().cfg().clock))?;
         let conv = TickConverter::new();
-        let mut report = SnapshotReport::default();
+        let mut report = Vec::new();
         for (slot, (index, detail)) in self.lanes.iter_mut().enumerate() {
             let word = inner.slot(slot).load();
             if word.generation() == 0 {
@@ -188,7 +178,7 @@ impl Snapshotter {
                 last = conv.to_ns(Ticks(r.timestamp)).max(last);
                 sink.record(lane, last, &Record::from_owned(r, r.timestamp))?;
             }
-            report.lanes.push(LaneSnapshot {
+            report.push(LaneSnapshot {
                 lane,
                 events,
                 records,
