@@ -464,7 +464,7 @@ impl TickScale {
     /// Nanoseconds on `CLOCK_MONOTONIC` of a tick count; a count before the
     /// anchor converts backwards along the same line.
     #[inline]
-    pub(crate) fn to_ns(&self, t: Ticks) -> Nanos {
+    pub(crate) fn to_ns(self, t: Ticks) -> Nanos {
         if self.identity {
             return Nanos(t.0);
         }

@@ -283,11 +283,7 @@ impl LaneReader {
     /// records gave (records, payload bytes). Returns the entries read, or
     /// `None` if the record ring turned out corrupt (it is poisoned).
     #[inline(always)]
-    fn account(
-        &mut self,
-        n: usize,
-        records: Result<(usize, u64), RingError>,
-    ) -> Result<Option<u64>, Error> {
+    fn account(&mut self, n: usize, records: RecordsRead) -> Result<Option<u64>, Error> {
         match records {
             Ok((k, record_bytes)) => {
                 self.stats.records += k as u64;
@@ -302,6 +298,10 @@ impl LaneReader {
         }
     }
 }
+
+/// What reading a lane's records gave: (records, payload bytes), or the
+/// ring's error.
+type RecordsRead = Result<(usize, u64), RingError>;
 
 /// Names process `pid` to the sink the first time the drain meets one of
 /// its lanes (`line` is that lane's slot).
@@ -333,7 +333,7 @@ fn hand_batch(
     record_buf: &mut Vec<u8>,
     conv: &TickConverter,
     events: u64,
-) -> Result<(usize, Result<(usize, u64), RingError>), Error> {
+) -> Result<(usize, RecordsRead), Error> {
     let n = lane.pop_events(buf);
     record_buf.clear();
     let first_record = lane.detail.records_read();
@@ -366,7 +366,7 @@ fn hand_entries(
     buf: &mut [LaneEvent],
     conv: &TickConverter,
     (quantum_events, quantum_records): (usize, usize),
-) -> Result<(usize, Result<(usize, u64), RingError>), Error> {
+) -> Result<(usize, RecordsRead), Error> {
     let n = lane.pop_events(&mut buf[..quantum_events]);
     for e in &buf[..n] {
         let timestamp = lane.index_time.convert(conv, e.timestamp, &mut lane.stats);
