@@ -571,6 +571,7 @@ pub fn decode_record(kind: u16, payload: &[u8]) -> Result<Option<Decoded<'_>>, S
 /// use tracering::pipeline::{Entry, LaneEvent, LaneId, schema::{self, Decoded}};
 /// let e = Entry::Event {
 ///     lane: LaneId::default(),
+///     timestamp: Default::default(),
 ///     event: LaneEvent { kind: 0xFFFF_0002, a: 3, ..Default::default() },
 /// };
 /// assert!(matches!(schema::decode(&e)?, Some(Decoded::Event { callsite: 3, parent: None, .. })));
