@@ -157,8 +157,9 @@ pub fn source() -> ClockSource {
 
 /// The counter's rate, as first calibrated (2 ms against `CLOCK_MONOTONIC`
 /// for the TSC, CNTFRQ_EL0 on aarch64, exactly 10⁹ for `CLOCK_MONOTONIC`).
-/// The drain refines it while it runs.
-pub fn ticks_per_second() -> u64 {
+/// The drain refines it while it runs. Users read it as
+/// [`Timebase::counter_hz`].
+pub(crate) fn ticks_per_second() -> u64 {
     let q = arch::ns_per_tick_q32().max(1) as u128;
     ((1_000_000_000u128 << 32) / q) as u64
 }

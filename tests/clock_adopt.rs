@@ -28,7 +28,7 @@ fn child_main() {
         Ok(_) => println!(
             "\nattached source={:?} tps={}",
             clock::source(),
-            clock::ticks_per_second()
+            clock::Timebase::current(clock::ClockMode::Precise).counter_hz
         ),
         Err(e) => println!("\nrefused {e:?}"),
     }
@@ -95,7 +95,7 @@ fn a_fresh_process_takes_the_creators_counter() {
     // The child calibrated the same counter, so its rate is ours, give or
     // take what a 2 ms calibration misses (under valgrind this process's
     // came out 2.7% low on CI; the drain refines the rate as it runs).
-    let ours = clock::ticks_per_second();
+    let ours = clock::Timebase::current(clock::ClockMode::Precise).counter_hz;
     assert!(tps.abs_diff(ours) <= ours / 10, "{tps} vs {ours}");
 }
 

@@ -223,7 +223,8 @@ pub fn accuracy<H: ThreadHook>(
 
 /// Ticks in `ns` nanoseconds, at the first calibration's rate.
 fn ticks_for(ns: u64) -> u64 {
-    ((ns as u128 * clock::ticks_per_second() as u128) / 1_000_000_000) as u64
+    let hz = clock::Timebase::current(ClockMode::Precise).counter_hz;
+    ((ns as u128 * hz as u128) / 1_000_000_000) as u64
 }
 
 /// Keeps (stamp in ns, precise ticks, sequence) of each measured event.
