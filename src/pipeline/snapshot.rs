@@ -110,8 +110,8 @@ impl Snapshotter {
     /// in slot order:
     /// first the timebase, then, lane by lane, the writes each lane lost
     /// before its snapshot ([`Sink::drops`]: overwritten plus torn), its
-    /// events and its records, oldest first, with timestamps in
-    /// nanoseconds on `CLOCK_MONOTONIC`. Ends with a flush. The lanes keep
+    /// events and its records, oldest first, each with its time in
+    /// nanoseconds on `CLOCK_MONOTONIC` beside it. Ends with a flush. The lanes keep
     /// writing meanwhile; each snapshot is a complete trace of its own. A
     /// lane whose process died is snapshotted like any other, then its slot
     /// is retired so that a new thread can take it over.

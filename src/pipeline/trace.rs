@@ -308,8 +308,8 @@ enum Pending {
 }
 
 /// Reads a trace file written by [`FileSink`], entry by entry: each lane's
-/// entries in the order its thread wrote them (see the module docs), tick
-/// timestamps converted to nanoseconds.
+/// entries in the order its thread wrote them (see the module docs), each
+/// event or record with its time in nanoseconds beside its ticks.
 ///
 /// The reader lends each [`Entry`] from buffers it reuses, so it is not an
 /// [`Iterator`]: call [`next`](Self::next) in a `while let` loop. Once its
