@@ -54,7 +54,7 @@ impl Counter {
     fn publish<B: Backend>(&self, decided: Result<u64, Fallback>) -> u64 {
         let (code, scale) = match decided {
             Ok(scale) => (B::SOURCE.code(), scale.clamp(1, SCALE_MASK)),
-            Err(why) => (ClockSource::Monotonic(why).code(), 1 << 32),
+            Err(why) => (ClockSource::monotonic(why).code(), 1 << 32),
         };
         let word = (code as u64) << SCALE_BITS | scale;
         match self
@@ -73,8 +73,10 @@ impl Counter {
         if super::fallback_requested() {
             return Err(Fallback::Requested);
         }
+        if let Some(why) = peer.and_then(ClockSource::fallback) {
+            return Err(why);
+        }
         match peer {
-            Some(ClockSource::Monotonic(why)) => Err(why),
             Some(p) if p == B::SOURCE => B::decide(false),
             _ => B::decide(true),
         }

@@ -44,7 +44,7 @@ pub(crate) fn ns_per_tick_q32() -> u64 {
 
 /// What [`ticks`] reads.
 pub(crate) fn source() -> super::ClockSource {
-    super::ClockSource::Monotonic(super::Fallback::Portable)
+    super::ClockSource::MonotonicPortable
 }
 
 /// The portable clock has nothing to adopt: it is always

@@ -98,15 +98,28 @@ pub(crate) use generic::{adopt, now_ns, ns_per_tick_q32, source, ticks};
 #[cfg(not(any(miri, loom)))]
 pub(crate) use imp::{adopt, now_ns, ns_per_tick_q32, source, ticks};
 
-/// The counter behind [`crate::clock::ticks`].
+/// The counter behind [`crate::clock::ticks`]: a cycle counter, or
+/// `CLOCK_MONOTONIC` (one tick is one nanosecond), and then why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClockSource {
     /// The x86_64 time-stamp counter (invariant, not trapping).
     Tsc,
     /// The aarch64 virtual counter, CNTVCT_EL0.
     Cntvct,
-    /// `CLOCK_MONOTONIC` through the vDSO: one tick is one nanosecond.
-    Monotonic(Fallback),
+    /// `CLOCK_MONOTONIC` through the vDSO: the target has no counter
+    /// backend, or the `portable` feature (or Miri, or loom) chose it.
+    MonotonicPortable,
+    /// `CLOCK_MONOTONIC`: CPUID does not report an invariant TSC (its rate
+    /// may change with the power state, so ticks could not be converted to
+    /// time), or the aarch64 counter's frequency is unknown.
+    MonotonicNotInvariant,
+    /// `CLOCK_MONOTONIC`: `rdtsc` looked emulated (a trapping hypervisor):
+    /// 64 reads took longer than 64 `clock_gettime` calls plus 20 µs, in
+    /// each of 8 trials.
+    MonotonicTraps,
+    /// `CLOCK_MONOTONIC`: the environment variable
+    /// `TRACERING_CLOCK=monotonic` asked for it.
+    MonotonicRequested,
 }
 
 impl ClockSource {
@@ -116,20 +129,46 @@ impl ClockSource {
         match self {
             ClockSource::Tsc => 1,
             ClockSource::Cntvct => 2,
-            ClockSource::Monotonic(Fallback::Portable) => 3,
-            ClockSource::Monotonic(Fallback::NotInvariant) => 4,
-            ClockSource::Monotonic(Fallback::Traps) => 5,
-            ClockSource::Monotonic(Fallback::Requested) => 6,
+            ClockSource::MonotonicPortable => 3,
+            ClockSource::MonotonicNotInvariant => 4,
+            ClockSource::MonotonicTraps => 5,
+            ClockSource::MonotonicRequested => 6,
         }
+    }
+
+    /// Whether the ticks are `CLOCK_MONOTONIC` nanoseconds (for whatever
+    /// reason), not a cycle counter's.
+    pub fn is_monotonic(self) -> bool {
+        self.fallback().is_some()
+    }
+
+    /// `CLOCK_MONOTONIC`, for the reason `why` (unused by the portable
+    /// backend, which has one reason).
+    #[allow(dead_code)]
+    pub(crate) const fn monotonic(why: Fallback) -> ClockSource {
+        match why {
+            Fallback::Portable => ClockSource::MonotonicPortable,
+            Fallback::NotInvariant => ClockSource::MonotonicNotInvariant,
+            Fallback::Traps => ClockSource::MonotonicTraps,
+            Fallback::Requested => ClockSource::MonotonicRequested,
+        }
+    }
+
+    /// Why the ticks are `CLOCK_MONOTONIC`; `None` for a cycle counter.
+    pub(crate) const fn fallback(self) -> Option<Fallback> {
+        Some(match self {
+            ClockSource::Tsc | ClockSource::Cntvct => return None,
+            ClockSource::MonotonicPortable => Fallback::Portable,
+            ClockSource::MonotonicNotInvariant => Fallback::NotInvariant,
+            ClockSource::MonotonicTraps => Fallback::Traps,
+            ClockSource::MonotonicRequested => Fallback::Requested,
+        })
     }
 
     /// Whether two sources give the same ticks: the same counter, or
     /// `CLOCK_MONOTONIC` for whatever reason each fell back to it.
     pub(crate) fn same_ticks(self, other: ClockSource) -> bool {
-        match (self, other) {
-            (ClockSource::Monotonic(_), ClockSource::Monotonic(_)) => true,
-            (a, b) => a == b,
-        }
+        self == other || (self.is_monotonic() && other.is_monotonic())
     }
 
     /// The source of a code; `None` for an unknown one.
@@ -137,28 +176,26 @@ impl ClockSource {
         Some(match code {
             1 => ClockSource::Tsc,
             2 => ClockSource::Cntvct,
-            3 => ClockSource::Monotonic(Fallback::Portable),
-            4 => ClockSource::Monotonic(Fallback::NotInvariant),
-            5 => ClockSource::Monotonic(Fallback::Traps),
-            6 => ClockSource::Monotonic(Fallback::Requested),
+            3 => ClockSource::MonotonicPortable,
+            4 => ClockSource::MonotonicNotInvariant,
+            5 => ClockSource::MonotonicTraps,
+            6 => ClockSource::MonotonicRequested,
             _ => return None,
         })
     }
 }
 
-/// Why the ticks are `CLOCK_MONOTONIC` rather than a cycle counter.
+/// Why the ticks are `CLOCK_MONOTONIC` rather than a cycle counter: the
+/// backends' side of [`ClockSource`]'s `Monotonic*` variants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fallback {
-    /// The target has no counter backend, or the `portable` feature (or
-    /// Miri, or loom) chose the portable clock.
+pub(crate) enum Fallback {
+    /// See [`ClockSource::MonotonicPortable`].
     Portable,
-    /// CPUID does not report an invariant TSC: its rate may change with the
-    /// power state, so ticks could not be converted to time.
+    /// See [`ClockSource::MonotonicNotInvariant`].
     NotInvariant,
-    /// `rdtsc` looked emulated (a trapping hypervisor): 64 reads took
-    /// longer than 64 `clock_gettime` calls plus 20 µs, in each of 8 trials.
+    /// See [`ClockSource::MonotonicTraps`].
     Traps,
-    /// The environment variable `TRACERING_CLOCK=monotonic` asked for it.
+    /// See [`ClockSource::MonotonicRequested`].
     Requested,
 }
 

@@ -48,6 +48,35 @@
 //! registry and stops with the drain; a drain driven by hand
 //! ([`Drain::run_pass`]) stores the word at every pass instead.
 //!
+//! # Two types of time
+//!
+//! A value says what it counts: [`Ticks`] is a raw counter reading, as
+//! lanes stamp their events and records; [`Nanos`] is nanoseconds on
+//! `CLOCK_MONOTONIC`, as the drain's sinks and the trace reader hand them
+//! out. A [`LaneEvent`](crate::pipeline::LaneEvent) keeps the ticks it was
+//! stamped with; the [`Entry`](crate::pipeline::Entry) that carries it
+//! carries its converted time beside it.
+//!
+//! ```
+//! use tracering::clock::{Nanos, Ticks};
+//! use tracering::pipeline::{Drain, Entry, Registry};
+//!
+//! let reg = Registry::new(Default::default())?;
+//! let before: Ticks = tracering::clock::ticks();
+//! reg.emit(1, 0, 0)?;
+//! let mut times: Vec<(Ticks, Nanos)> = Vec::new();
+//! let mut drain = Drain::new(&reg, |e: Entry<'_>| {
+//!     if let Entry::Event { timestamp, event, .. } = e {
+//!         times.push((event.timestamp, timestamp));
+//!     }
+//! }, Default::default())?;
+//! drain.run_pass()?;
+//! drop(drain);
+//! let (ticks, _ns) = times[0];
+//! assert!(ticks >= before); // the raw stamp, as the lane wrote it
+//! # Ok::<(), tracering::Error>(())
+//! ```
+//!
 //! [`Drain::spawn`]: crate::pipeline::Drain::spawn
 //! [`Drain::run_pass`]: crate::pipeline::Drain::run_pass
 
@@ -56,30 +85,58 @@ use crate::sync::atomic::AtomicU64;
 use core::ptr::NonNull;
 use std::time::Duration;
 
-pub use crate::arch::{ClockSource, Fallback};
+pub use crate::arch::ClockSource;
 
-/// One read of the raw counter: TSC or CNTVCT ticks, or nanoseconds where
-/// the counter is not used (see [`source`]). This is what a lane stores.
-///
-/// ```
-/// let a = tracering::clock::ticks();
-/// let b = tracering::clock::ticks();
-/// assert!(b >= a);
-/// ```
+/// A raw counter reading, as a lane stamps its events and records: TSC or
+/// CNTVCT ticks, or `CLOCK_MONOTONIC` nanoseconds where the counter is not
+/// used (see [`source`]). Only the drain's or the trace reader's
+/// conversion turns it into [`Nanos`].
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    bytemuck::Pod,
+    bytemuck::Zeroable,
+)]
+#[repr(transparent)]
+pub struct Ticks(pub u64);
+
+/// Nanoseconds on `CLOCK_MONOTONIC`: the time of an entry as a sink or
+/// the trace reader receives it, comparable with
+/// `clock_gettime(CLOCK_MONOTONIC)` of any process on the machine.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    bytemuck::Pod,
+    bytemuck::Zeroable,
+)]
+#[repr(transparent)]
+pub struct Nanos(pub u64);
+
+/// One read of the raw counter: what a lane stores.
 #[inline]
-pub fn ticks() -> u64 {
-    arch::ticks()
+pub fn ticks() -> Ticks {
+    Ticks(arch::ticks())
 }
 
 /// Nanoseconds on the backend's cheap clock: the TSC on x86_64, CNTVCT_EL0
-/// on aarch64, `CLOCK_MONOTONIC` elsewhere, scaled by the calibrated rate.
-/// [`RecordRing`](crate::RecordRing) writes stamp records with it.
-///
-/// ```
-/// let a = tracering::clock::now_ns();
-/// let b = tracering::clock::now_ns();
-/// assert!(b >= a);
-/// ```
+/// on aarch64, `CLOCK_MONOTONIC` elsewhere, scaled by the calibrated rate,
+/// from an origin of its own (not `CLOCK_MONOTONIC`'s, so not a [`Nanos`]:
+/// use it for intervals). [`RecordRing`](crate::RecordRing) writes stamp
+/// records with it.
 #[inline]
 pub fn now_ns() -> u64 {
     arch::now_ns()
@@ -91,7 +148,7 @@ pub fn now_ns() -> u64 {
 /// use tracering::clock::{source, ClockSource};
 /// match source() {
 ///     ClockSource::Tsc | ClockSource::Cntvct => {}
-///     ClockSource::Monotonic(why) => println!("portable clock: {why:?}"),
+///     why => assert!(why.is_monotonic(), "{why:?}"),
 /// }
 /// ```
 pub fn source() -> ClockSource {
@@ -100,12 +157,9 @@ pub fn source() -> ClockSource {
 
 /// The counter's rate, as first calibrated (2 ms against `CLOCK_MONOTONIC`
 /// for the TSC, CNTFRQ_EL0 on aarch64, exactly 10⁹ for `CLOCK_MONOTONIC`).
-/// The drain refines it while it runs.
-///
-/// ```
-/// assert!(tracering::clock::ticks_per_second() > 1_000_000);
-/// ```
-pub fn ticks_per_second() -> u64 {
+/// The drain refines it while it runs. Users read it as
+/// [`Timebase::counter_hz`].
+pub(crate) fn ticks_per_second() -> u64 {
     let q = arch::ns_per_tick_q32().max(1) as u128;
     ((1_000_000_000u128 << 32) / q) as u64
 }
@@ -133,20 +187,11 @@ pub enum ClockMode {
 
 impl ClockMode {
     /// The default coarse mode: a refresh every 10 µs.
-    ///
-    /// ```
-    /// assert!(matches!(tracering::clock::ClockMode::coarse(),
-    ///     tracering::clock::ClockMode::Coarse { period_ns: 10_000 }));
-    /// ```
     pub const fn coarse() -> ClockMode {
         ClockMode::Coarse { period_ns: 10_000 }
     }
 
     /// The name a trace's metadata gives the mode.
-    ///
-    /// ```
-    /// assert_eq!(tracering::clock::ClockMode::Precise.name(), "precise");
-    /// ```
     pub fn name(self) -> &'static str {
         match self {
             ClockMode::Precise => "precise",
@@ -177,11 +222,6 @@ impl ClockMode {
 /// ([`Sink::timebase`](crate::pipeline::Sink::timebase)); the trace file
 /// keeps it, so that a reader knows the resolution (a coarse trace is no
 /// finer than its period).
-///
-/// ```
-/// let t = tracering::clock::Timebase::current(tracering::clock::ClockMode::coarse());
-/// assert_eq!(t.resolution_ns(), 10_000);
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timebase {
     /// How lanes stamped their events.
@@ -205,11 +245,6 @@ impl Timebase {
 
     /// The finest difference two timestamps can show, in nanoseconds: the
     /// coarse period, or one counter tick (at least 1).
-    ///
-    /// ```
-    /// let t = tracering::clock::Timebase::current(tracering::clock::ClockMode::Precise);
-    /// assert!(t.resolution_ns() >= 1);
-    /// ```
     pub fn resolution_ns(&self) -> u64 {
         match self.mode {
             ClockMode::Coarse { period_ns } => period_ns,
@@ -250,13 +285,13 @@ impl LaneClock {
         }
     }
 
-    /// A timestamp, in ticks, for an event written now.
+    /// A timestamp for an event written now.
     #[inline(always)]
-    pub(crate) fn stamp(&mut self) -> u64 {
-        match self.word {
+    pub(crate) fn stamp(&mut self) -> Ticks {
+        Ticks(match self.word {
             None => arch::ticks(),
             Some(word) => self.coarse(word),
-        }
+        })
     }
 
     #[inline(always)]
@@ -350,19 +385,6 @@ impl Ticker {
     }
 
     /// How many times the ticker has refreshed the word so far.
-    ///
-    /// ```
-    /// use tracering::clock::ClockMode;
-    /// use tracering::pipeline::{Registry, RegistryConfig};
-    /// let reg = Registry::new(RegistryConfig { clock: ClockMode::coarse(), ..Default::default() })?;
-    /// let ticker = reg.start_ticker()?;
-    /// let t0 = std::time::Instant::now();
-    /// while ticker.refreshes() == 0 && t0.elapsed().as_secs() < 10 {
-    ///     std::thread::sleep(std::time::Duration::from_millis(1));
-    /// }
-    /// assert!(ticker.refreshes() > 0);
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn refreshes(&self) -> u64 {
         arch::load_relaxed(&self.shared[1])
     }
@@ -425,50 +447,31 @@ pub(crate) struct TickConverter {
 /// How a lane's ticks map to nanoseconds on `CLOCK_MONOTONIC`: an anchor
 /// pair (ticks, ns) and a rate. The drain keeps one up to date; a trace file
 /// stores it beside the raw ticks it writes, and its reader converts with
-/// it, so the drain does no per-event arithmetic on its way to the file.
-///
-/// ```
-/// let s = tracering::clock::TickScale::IDENTITY;
-/// assert_eq!(s.to_ns(42), 42);
-/// ```
+/// it, so the drain does no per-event arithmetic on its way to the file. A
+/// sink sees it through [`Batch::to_ns`](crate::pipeline::Batch::to_ns).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TickScale {
+pub(crate) struct TickScale {
     /// Ticks already are nanoseconds (the `CLOCK_MONOTONIC` fallback).
-    pub identity: bool,
+    pub(crate) identity: bool,
     /// A tick count of the anchor pair.
-    pub anchor_ticks: u64,
+    pub(crate) anchor_ticks: u64,
     /// The nanoseconds of that tick count.
-    pub anchor_ns: u64,
+    pub(crate) anchor_ns: u64,
     /// Nanoseconds per tick, in 32.32 fixed point.
-    pub ns_per_tick_q32: u64,
+    pub(crate) ns_per_tick_q32: u64,
 }
 
 impl TickScale {
-    /// Ticks are nanoseconds.
-    pub const IDENTITY: TickScale = TickScale {
-        identity: true,
-        anchor_ticks: 0,
-        anchor_ns: 0,
-        ns_per_tick_q32: 1 << 32,
-    };
-
     /// Nanoseconds on `CLOCK_MONOTONIC` of a tick count; a count before the
     /// anchor converts backwards along the same line.
-    ///
-    /// ```
-    /// let s = tracering::clock::TickScale {
-    ///     identity: false, anchor_ticks: 100, anchor_ns: 1_000, ns_per_tick_q32: 2 << 32,
-    /// };
-    /// assert_eq!((s.to_ns(100), s.to_ns(150), s.to_ns(50)), (1_000, 1_100, 900));
-    /// ```
     #[inline]
-    pub fn to_ns(&self, t: u64) -> u64 {
+    pub(crate) fn to_ns(self, t: Ticks) -> Nanos {
         if self.identity {
-            return t;
+            return Nanos(t.0);
         }
-        let d = t.wrapping_sub(self.anchor_ticks) as i64 as i128;
+        let d = t.0.wrapping_sub(self.anchor_ticks) as i64 as i128;
         let ns = self.anchor_ns as i128 + ((d * self.ns_per_tick_q32 as i128) >> 32);
-        ns.clamp(0, u64::MAX as i128) as u64
+        Nanos(ns.clamp(0, u64::MAX as i128) as u64)
     }
 }
 
@@ -477,7 +480,7 @@ const RESAMPLE_NS: u64 = 100_000_000;
 
 impl TickConverter {
     pub(crate) fn new() -> TickConverter {
-        let identity = matches!(source(), ClockSource::Monotonic(_));
+        let identity = source().is_monotonic();
         let pair = sample();
         TickConverter {
             first: pair,
@@ -515,7 +518,7 @@ impl TickConverter {
 
     /// Nanoseconds on `CLOCK_MONOTONIC` of a tick count.
     #[inline]
-    pub(crate) fn to_ns(&self, t: u64) -> u64 {
+    pub(crate) fn to_ns(&self, t: Ticks) -> Nanos {
         self.scale.to_ns(t)
     }
 
@@ -553,10 +556,22 @@ mod tests {
         let n = arch::generic::monotonic_ns();
         let got = c.to_ns(t);
         // Within 1 ms of the clock read taken right after the tick read.
-        assert!(got.abs_diff(n) < 1_000_000, "{got} vs {n}");
+        assert!(got.0.abs_diff(n) < 1_000_000, "{got:?} vs {n}");
         c.resample(true);
         let later = c.to_ns(ticks());
         assert!(later >= got);
+    }
+
+    #[test]
+    fn a_scale_converts_along_its_line_both_ways() {
+        let s = TickScale {
+            identity: false,
+            anchor_ticks: 100,
+            anchor_ns: 1_000,
+            ns_per_tick_q32: 2 << 32,
+        };
+        let ns = |t| s.to_ns(Ticks(t)).0;
+        assert_eq!((ns(100), ns(150), ns(50)), (1_000, 1_100, 900));
     }
 
     #[test]
@@ -576,8 +591,8 @@ mod tests {
         std::thread::sleep(Duration::from_millis(2));
         let b = lc.stamp();
         // Not frozen: the second stamp moved on by about 2 ms.
-        let ns = |t: u64| arch::scale_ticks(t, arch::ns_per_tick_q32());
-        assert!(ns(b) - ns(a) >= 1_000_000, "{a} {b}");
+        let ns = |t: Ticks| arch::scale_ticks(t.0, arch::ns_per_tick_q32());
+        assert!(ns(b) - ns(a) >= 1_000_000, "{a:?} {b:?}");
     }
 
     #[test]
@@ -585,7 +600,7 @@ mod tests {
         let word = AtomicU64::new(0);
         tick(&word);
         let mut lc = LaneClock::new(Some(NonNull::from(&word)));
-        let mut last = 0;
+        let mut last = Ticks(0);
         for i in 0..1000 {
             if i % 7 == 0 {
                 // A word from the past (as after a resync lifted the floor).

@@ -18,7 +18,7 @@
 //! `RecordProducer::{stamp_ticks, write_or_drop_at, committed}`,
 //! `RecordConsumer::{read_batch_cached, copy_batch_cached,
 //! copy_span_cached, records_read, available_cached}`,
-//! `FlightRecordProducer::stamp_ticks` and `Record::{from_owned, retimed}`.
+//! `FlightRecordProducer::stamp_ticks` and `Record::from_owned`.
 
 use crate::error::{Error, RingError};
 use crate::handles::{self, ConsumerHandle, ProducerHandle, Unit};

@@ -8,7 +8,7 @@
 //! `clock_accuracy`, not asserted here.
 
 use std::time::Duration;
-use tracering::clock::ClockMode;
+use tracering::clock::{ClockMode, Nanos};
 use tracering::pipeline::{Drain, DrainConfig, LaneEvent, LaneId, Registry, RegistryConfig, Sink};
 use tracering::BuildError;
 use tracering::{Error, Record};
@@ -32,12 +32,12 @@ struct Keep {
 }
 
 impl Sink for Keep {
-    fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
-        self.events.push((e.timestamp, e.a, e.b));
+    fn event(&mut self, _: LaneId, ts: Nanos, e: &LaneEvent) -> Result<(), Error> {
+        self.events.push((ts.0, e.a, e.b));
         Ok(())
     }
-    fn record(&mut self, _: LaneId, r: &Record<'_>) -> Result<(), Error> {
-        self.records.push(r.timestamp());
+    fn record(&mut self, _: LaneId, ts: Nanos, _: &Record<'_>) -> Result<(), Error> {
+        self.records.push(ts.0);
         Ok(())
     }
 }

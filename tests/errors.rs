@@ -4,7 +4,7 @@
 
 use std::error::Error as _;
 use std::path::{Path, PathBuf};
-use tracering::clock::ClockMode;
+use tracering::clock::{ClockMode, Nanos};
 use tracering::pipeline::{
     Drain, FileSink, LaneEvent, LaneId, Registry, RegistryConfig, Sink, Snapshotter, TraceReader,
 };
@@ -162,13 +162,13 @@ fn a_snapshot_needs_a_flight_recorder() {
 struct Panics(bool);
 
 impl Sink for Panics {
-    fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, _: Nanos, e: &LaneEvent) -> Result<(), Error> {
         if self.0 {
             panic!("sink exploded");
         }
         panic!("sink exploded at kind {}", e.kind);
     }
-    fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> {
+    fn record(&mut self, _: LaneId, _: Nanos, _: &Record<'_>) -> Result<(), Error> {
         Ok(())
     }
 }

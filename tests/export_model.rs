@@ -239,6 +239,7 @@ proptest! {
 enum TraceEntry {
     Event {
         lane: tracering::pipeline::LaneId,
+        timestamp: u64,
         event: tracering::pipeline::LaneEvent,
     },
     Record {
@@ -258,7 +259,15 @@ impl TraceEntry {
     fn entry(&self) -> tracering::pipeline::Entry<'_> {
         use tracering::pipeline::Entry;
         match *self {
-            TraceEntry::Event { lane, event } => Entry::Event { lane, event },
+            TraceEntry::Event {
+                lane,
+                timestamp,
+                event,
+            } => Entry::Event {
+                lane,
+                timestamp: tracering::clock::Nanos(timestamp),
+                event,
+            },
             TraceEntry::Record {
                 lane,
                 kind,
@@ -267,7 +276,7 @@ impl TraceEntry {
             } => Entry::Record {
                 lane,
                 kind,
-                timestamp,
+                timestamp: tracering::clock::Nanos(timestamp),
                 payload,
             },
             TraceEntry::Drops {
@@ -295,8 +304,9 @@ fn entry() -> impl Strategy<Value = TraceEntry> {
         (lane.clone(), any::<(u64, u32, u32, u64, u64)>()).prop_map(|(lane, (t, k, x, a, b))| {
             TraceEntry::Event {
                 lane,
+                timestamp: t,
                 event: LaneEvent {
-                    timestamp: t,
+                    timestamp: tracering::clock::Ticks(t),
                     kind: k,
                     aux: x,
                     a,

@@ -7,6 +7,7 @@
 
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap};
+use tracering::clock::{Nanos, Timebase};
 use tracering::export::{
     ClockInfo, ExportSink, ExportWriter, Format, SpanDecoder, SpanStyle, Translator, Writer,
 };
@@ -223,7 +224,7 @@ fn a_flight_recorder_snapshot_of_the_layer_exports() {
         .snapshot(&mut sink)
         .unwrap();
     drop(sink);
-    let lane = report.lanes[0];
+    let lane = report[0];
     assert_eq!(lane.events.kept, 256);
     assert!(lane.events.overwritten > 0);
     let mut json = Writer::new(Vec::new(), Format::Json);
@@ -251,19 +252,19 @@ fn a_flight_recorder_snapshot_of_the_layer_exports() {
 struct Tee(FileSink, ExportSink<Writer<Vec<u8>>>);
 
 impl Sink for Tee {
-    fn event(&mut self, lane: LaneId, e: &LaneEvent) -> Result<(), Error> {
-        self.0.event(lane, e)?;
-        self.1.event(lane, e)
+    fn event(&mut self, lane: LaneId, ts: Nanos, e: &LaneEvent) -> Result<(), Error> {
+        self.0.event(lane, ts, e)?;
+        self.1.event(lane, ts, e)
     }
-    fn record(&mut self, lane: LaneId, r: &Record<'_>) -> Result<(), Error> {
-        self.0.record(lane, r)?;
-        self.1.record(lane, r)
+    fn record(&mut self, lane: LaneId, ts: Nanos, r: &Record<'_>) -> Result<(), Error> {
+        self.0.record(lane, ts, r)?;
+        self.1.record(lane, ts, r)
     }
     fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
         self.0.drops(lane, events, records)?;
         self.1.drops(lane, events, records)
     }
-    fn timebase(&mut self, t: &tracering::clock::Timebase) -> Result<(), Error> {
+    fn timebase(&mut self, t: &Timebase) -> Result<(), Error> {
         self.0.timebase(t)?;
         self.1.timebase(t)
     }

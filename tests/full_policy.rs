@@ -43,7 +43,12 @@ fn lane_key(lane: LaneId) -> (u32, u64) {
 }
 
 impl Sink for Ordered {
-    fn event(&mut self, lane: LaneId, e: &LaneEvent) -> Result<(), Error> {
+    fn event(
+        &mut self,
+        lane: LaneId,
+        _: tracering::clock::Nanos,
+        e: &LaneEvent,
+    ) -> Result<(), Error> {
         self.events += 1;
         let next = self.next_event.entry(lane_key(lane)).or_insert(0);
         self.out_of_order += u64::from(e.b != *next);
@@ -51,7 +56,12 @@ impl Sink for Ordered {
         Ok(())
     }
 
-    fn record(&mut self, lane: LaneId, r: &Record<'_>) -> Result<(), Error> {
+    fn record(
+        &mut self,
+        lane: LaneId,
+        _: tracering::clock::Nanos,
+        r: &Record<'_>,
+    ) -> Result<(), Error> {
         self.records += 1;
         let seq = u64::from_le_bytes(r.payload()[8..16].try_into().unwrap());
         let next = self.next_record.entry(lane_key(lane)).or_insert(0);
@@ -225,14 +235,19 @@ struct Markers {
 }
 
 impl Sink for Markers {
-    fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, _: tracering::clock::Nanos, e: &LaneEvent) -> Result<(), Error> {
         if e.kind == tracering::pipeline::EVENT_LOSS {
             self.count += 1;
             self.events += u64::from(e.aux);
         }
         Ok(())
     }
-    fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> {
+    fn record(
+        &mut self,
+        _: LaneId,
+        _: tracering::clock::Nanos,
+        _: &Record<'_>,
+    ) -> Result<(), Error> {
         Ok(())
     }
 }
@@ -348,14 +363,19 @@ impl Echo {
 }
 
 impl Sink for Echo {
-    fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, _: tracering::clock::Nanos, e: &LaneEvent) -> Result<(), Error> {
         self.events += 1;
         let r = self.registry.emit(9, e.a, e.b);
         self.echo(r);
         Ok(())
     }
 
-    fn record(&mut self, _: LaneId, r: &Record<'_>) -> Result<(), Error> {
+    fn record(
+        &mut self,
+        _: LaneId,
+        _: tracering::clock::Nanos,
+        r: &Record<'_>,
+    ) -> Result<(), Error> {
         self.records += 1;
         let r = self.registry.emit_record(9, r.payload());
         self.echo(r);

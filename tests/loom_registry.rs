@@ -145,6 +145,7 @@ impl tracering::pipeline::Sink for Order {
     fn event(
         &mut self,
         _: tracering::pipeline::LaneId,
+        _: tracering::clock::Nanos,
         e: &tracering::pipeline::LaneEvent,
     ) -> Result<(), Error> {
         assert_eq!(e.a, self.0);
@@ -155,6 +156,7 @@ impl tracering::pipeline::Sink for Order {
     fn record(
         &mut self,
         _: tracering::pipeline::LaneId,
+        _: tracering::clock::Nanos,
         _: &tracering::Record<'_>,
     ) -> Result<(), Error> {
         Ok(())

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use tracering::pipeline::{
-    CallbackSink, Drain, DrainConfig, Entry, FileSink, NullSink, Registry, RegistryConfig,
-    TraceReader,
+    Drain, DrainConfig, Entry, FileSink, NullSink, Registry, RegistryConfig, TraceReader,
 };
 use tracering::PipelineError;
 use tracering::TraceError;
@@ -439,7 +438,7 @@ fn trace_reader_rejects_truncated_and_corrupt_files() {
         matches!(reader.next(), Some(Ok(Entry::Process { pid, .. })) if pid == std::process::id())
     );
     assert!(
-        matches!(reader.next(), Some(Ok(Entry::Event { lane, event })) if event.kind == 1 && lane.pid == std::process::id())
+        matches!(reader.next(), Some(Ok(Entry::Event { lane, event, .. })) if event.kind == 1 && lane.pid == std::process::id())
     );
     assert!(
         matches!(reader.next(), Some(Ok(Entry::Record { kind: 4, payload, .. })) if payload == b"hello")
@@ -491,8 +490,8 @@ fn callback_sink_sees_events_records_and_drops() {
     let slot = lane.slot() as u32;
     drop(lane);
     let mut seen = Vec::new();
-    let sink = CallbackSink::new(|e: Entry<'_>| match e {
-        Entry::Event { lane, event } => {
+    let sink = |e: Entry<'_>| match e {
+        Entry::Event { lane, event, .. } => {
             seen.push(format!("e{}:{}:{}", lane.slot, event.a, event.b))
         }
         Entry::Record {
@@ -507,7 +506,7 @@ fn callback_sink_sees_events_records_and_drops() {
             records,
         } => seen.push(format!("d{}:{events}:{records}", lane.slot)),
         _ => {}
-    });
+    };
     let (report, _) = Drain::new(&reg, sink, DrainConfig::default())
         .unwrap()
         .finish()
@@ -552,11 +551,11 @@ fn the_drain_sleeps_below_the_watermark_and_a_crossing_producer_wakes_it() {
     .unwrap();
     let seen = Arc::new(AtomicU64::new(0));
     let counter = seen.clone();
-    let sink = CallbackSink::new(move |e: Entry<'_>| {
+    let sink = move |e: Entry<'_>| {
         if let Entry::Event { .. } = e {
             counter.fetch_add(1, Ordering::Relaxed);
         }
-    });
+    };
     let cfg = DrainConfig {
         watermark: 0.25, // 16 of 64 events
         period: Duration::from_secs(600),
@@ -612,13 +611,13 @@ fn drops_are_reported_exactly_with_the_watermark_drain() {
     };
     let markers = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let m = markers.clone();
-    let sink = CallbackSink::new(move |e: Entry<'_>| {
+    let sink = move |e: Entry<'_>| {
         if let Entry::Event { event: e, .. } = e {
             if e.kind == tracering::pipeline::EVENT_LOSS {
                 m.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
-    });
+    };
     let drain = Drain::spawn(&reg, sink, cfg).unwrap();
     let mut lane = reg.register().unwrap();
     let mut refused = 0u64;

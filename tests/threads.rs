@@ -29,16 +29,21 @@ struct Count {
 }
 
 impl Sink for Count {
-    fn event(&mut self, _: LaneId, _: &LaneEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, _: tracering::clock::Nanos, _: &LaneEvent) -> Result<(), Error> {
         self.events += 1;
         Ok(())
     }
-    fn record(&mut self, lane: LaneId, r: &Record<'_>) -> Result<(), Error> {
+    fn record(
+        &mut self,
+        lane: LaneId,
+        timestamp: tracering::clock::Nanos,
+        r: &Record<'_>,
+    ) -> Result<(), Error> {
         self.records += 1;
         let entry = Entry::Record {
             lane,
             kind: r.kind(),
-            timestamp: r.timestamp(),
+            timestamp,
             payload: r.payload(),
         };
         if let Ok(Some(Decoded::Event { values, .. })) = schema::decode(&entry) {

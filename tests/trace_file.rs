@@ -179,3 +179,51 @@ proptest! {
         let _ = read(&bytes).unwrap();
     }
 }
+
+/// Entries a sink is handed one by one (a snapshot, a tee) keep the ticks
+/// their lane stamped and come back with the time they were given; a block
+/// of unconverted ticks must hold exactly one entry, so a block claiming
+/// two, or claiming the drain's lane order, is corrupt.
+#[test]
+fn one_entry_blocks_keep_ticks_and_time_apart() {
+    use tracering::clock::{Nanos, Ticks};
+    use tracering::pipeline::{LaneEvent, LaneId, Sink};
+    let path = std::env::temp_dir().join(format!("tracering-one-entry-{}.trc", std::process::id()));
+    let mut sink = FileSink::create(&path).unwrap();
+    let event = LaneEvent {
+        timestamp: Ticks(7),
+        kind: 3,
+        ..Default::default()
+    };
+    sink.event(LaneId::default(), Nanos(1_000), &event).unwrap();
+    sink.flush().unwrap();
+    drop(sink);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    let mut reader = TraceReader::new(&bytes[..]).unwrap();
+    match reader.next() {
+        Some(Ok(Entry::Event {
+            timestamp, event, ..
+        })) => assert_eq!((timestamp, event.timestamp), (Nanos(1_000), Ticks(7))),
+        other => panic!("{other:?}"),
+    }
+    assert!(reader.next().is_none());
+
+    // The lane header (slot, pid, generation, thread), the events, no
+    // records, the time; then the events.
+    for (events, flags) in [(2u32, 0u8), (1, 2)] {
+        let mut body = vec![0u8; 24];
+        body.extend_from_slice(&events.to_le_bytes());
+        body.extend_from_slice(&0u32.to_le_bytes());
+        body.extend_from_slice(&1_000u64.to_le_bytes());
+        body.resize(body.len() + 32 * events as usize, 0);
+        let mut hostile = bytes[..16].to_vec();
+        hostile.extend_from_slice(&block(1, flags, &body));
+        let (entries, err) = read(&hostile).unwrap();
+        assert!(entries.is_empty(), "{entries:?}");
+        assert!(
+            matches!(err, Some(Error::Trace(TraceError::Corrupt { .. }))),
+            "{err:?}"
+        );
+    }
+}

@@ -131,10 +131,12 @@ fn four_threads_through_the_file_layer_keep_every_event_in_order() {
     let mut reader = TraceReader::open(&trc).unwrap();
     while let Some(e) = reader.next() {
         let (lane, ts) = match e.unwrap() {
-            Entry::Event { lane, event } => (lane, event.timestamp),
-            Entry::Record {
+            Entry::Event {
                 lane, timestamp, ..
-            } => (lane, timestamp),
+            }
+            | Entry::Record {
+                lane, timestamp, ..
+            } => (lane, timestamp.0),
             _ => continue,
         };
         entries += 1;

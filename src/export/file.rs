@@ -8,7 +8,7 @@ use super::sink::ExportSink;
 use super::spans::SpanDecoder;
 use super::translate::{TraceMeta, Translator};
 use super::writer::Writer;
-use crate::clock::Timebase;
+use crate::clock::{Nanos, Timebase};
 use crate::error::{Error, PipelineError, TraceError};
 use crate::pipeline::{Batch, LaneEvent, LaneId, RefusedThread, Sink};
 use crate::record::Record;
@@ -172,15 +172,15 @@ impl Drop for ExportFile {
 }
 
 impl Sink for ExportFile {
-    fn event(&mut self, lane: LaneId, event: &LaneEvent) -> Result<(), Error> {
-        self.sink()?.event(lane, event)
+    fn event(&mut self, lane: LaneId, timestamp: Nanos, event: &LaneEvent) -> Result<(), Error> {
+        self.sink()?.event(lane, timestamp, event)
     }
 
-    fn record(&mut self, lane: LaneId, record: &Record<'_>) -> Result<(), Error> {
+    fn record(&mut self, lane: LaneId, timestamp: Nanos, record: &Record<'_>) -> Result<(), Error> {
         if let Some(inner) = self.inner.as_mut() {
             inner.learn_name(lane, record.kind(), record.payload());
         }
-        self.sink()?.record(lane, record)
+        self.sink()?.record(lane, timestamp, record)
     }
 
     fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {

@@ -5,9 +5,9 @@
 use super::model::{ClockInfo, ExportWriter};
 use super::spans::SpanDecoder;
 use super::translate::{EntryDecoder, Translator};
-use crate::clock::Timebase;
+use crate::clock::{Nanos, Timebase};
 use crate::error::{Corruption, Error};
-use crate::pipeline::merge::{parse_records, BatchOrder, Merge};
+use crate::pipeline::merge::{parse_records, BatchOrder, Merge, Times};
 use crate::pipeline::{Batch, Entry, LaneEvent, LaneId, RefusedThread, Sink};
 use crate::record::Record;
 
@@ -115,19 +115,23 @@ impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
         self.started()
     }
 
-    fn event(&mut self, lane: LaneId, event: &LaneEvent) -> Result<(), Error> {
+    fn event(&mut self, lane: LaneId, timestamp: Nanos, event: &LaneEvent) -> Result<(), Error> {
         self.started()?;
         let event = *event;
-        self.translator
-            .entry(&mut self.writer, &Entry::Event { lane, event })
+        let entry = Entry::Event {
+            lane,
+            timestamp,
+            event,
+        };
+        self.translator.entry(&mut self.writer, &entry)
     }
 
-    fn record(&mut self, lane: LaneId, record: &Record<'_>) -> Result<(), Error> {
+    fn record(&mut self, lane: LaneId, timestamp: Nanos, record: &Record<'_>) -> Result<(), Error> {
         self.started()?;
         let entry = Entry::Record {
             lane,
             kind: record.kind(),
-            timestamp: record.timestamp(),
+            timestamp,
             payload: record.payload(),
         };
         self.translator.entry(&mut self.writer, &entry)
@@ -158,7 +162,7 @@ impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
             b.lane,
             b.events.iter().copied(),
             records,
-            Some(b.scale),
+            Times::Ticks(b.scale),
             Some(order),
         );
         self.write_ready()

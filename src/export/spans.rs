@@ -44,6 +44,7 @@
 use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
 use super::tasks::{SpanStyle, Tasks};
 use super::translate::{EntryDecoder, TraceMeta, Translator};
+use crate::clock::Nanos;
 use crate::error::Error;
 use crate::pipeline::{Entry, LaneEvent, LaneId};
 use crate::schema::{self, Callsites, Decoded, SchemaError, Value, Values};
@@ -500,7 +501,8 @@ impl EntryDecoder for SpanDecoder {
                 self.callsites.learn(&d);
             }
         }
-        self.tasks.collect(tid, entry.timestamp().unwrap_or(0), &d);
+        let ts = entry.timestamp().map_or(0, |t| t.0);
+        self.tasks.collect(tid, ts, &d);
         Ok(())
     }
 
@@ -509,13 +511,14 @@ impl EntryDecoder for SpanDecoder {
         out: &mut dyn ExportWriter,
         thread: ThreadRef,
         _lane: LaneId,
+        timestamp: Nanos,
         event: &LaneEvent,
     ) -> Result<bool, Error> {
-        self.saw(thread, event.timestamp);
+        self.saw(thread, timestamp.0);
         match newer_kind_is_none(schema::decode_event(event))? {
             // The translator draws loss markers, of every lane alike.
             Some(Decoded::Loss { .. }) => Ok(false),
-            Some(d) => self.handle(out, thread, event.timestamp, &d),
+            Some(d) => self.handle(out, thread, timestamp.0, &d),
             // Not reserved, or of a newer kind: the default translation.
             None => Ok(false),
         }
@@ -527,12 +530,12 @@ impl EntryDecoder for SpanDecoder {
         thread: ThreadRef,
         _lane: LaneId,
         kind: u16,
-        timestamp: u64,
+        timestamp: Nanos,
         payload: &[u8],
     ) -> Result<bool, Error> {
-        self.saw(thread, timestamp);
+        self.saw(thread, timestamp.0);
         match newer_kind_is_none(schema::decode_record(kind, payload))? {
-            Some(d) => self.handle(out, thread, timestamp, &d),
+            Some(d) => self.handle(out, thread, timestamp.0, &d),
             None => Ok(false),
         }
     }
@@ -579,14 +582,14 @@ mod tests {
     use crate::export::{ClockInfo, Format, Translator, Writer};
     use crate::pipeline::order;
 
-    fn ev(ts: u64, kind: u32, span: u64) -> LaneEvent {
-        LaneEvent {
-            timestamp: ts,
+    fn ev(ts: u64, kind: u32, span: u64) -> (Nanos, LaneEvent) {
+        let e = LaneEvent {
             kind,
             a: span,
             b: span,
-            aux: 0,
-        }
+            ..Default::default()
+        };
+        (Nanos(ts), e)
     }
 
     #[test]
@@ -607,8 +610,13 @@ mod tests {
             ev(50, order::EVENT_SPAN_ENTER, 5),
             ev(60, order::EVENT_SPAN_CLOSE, 9),
         ] {
-            t.entry(&mut json, &Entry::Event { lane, event: e })
-                .unwrap();
+            let (timestamp, event) = e;
+            let entry = Entry::Event {
+                lane,
+                timestamp,
+                event,
+            };
+            t.entry(&mut json, &entry).unwrap();
         }
         t.end_of_trace(&mut json).unwrap();
         json.finish().unwrap();

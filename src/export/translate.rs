@@ -29,6 +29,7 @@
 //! before any event.
 
 use super::model::{Arg, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
+use crate::clock::Nanos;
 use crate::error::Error;
 use crate::pipeline::{Entry, LaneEvent, LaneId, EVENT_LOSS};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -68,15 +69,16 @@ pub const DEFAULT_PID: u64 = 1;
 /// ```
 /// use tracering::Error;
 /// use tracering::export::{Arg, ClockInfo, EntryDecoder, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Translator, Writer};
+/// use tracering::clock::Nanos;
 /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
 ///
 /// /// Kind 100 opens a span named by `a`, kind 101 closes it.
 /// struct Spans;
 /// impl EntryDecoder for Spans {
-///     fn event(&mut self, out: &mut dyn ExportWriter, thread: ThreadRef, _: LaneId, e: &LaneEvent) -> Result<bool, Error> {
+///     fn event(&mut self, out: &mut dyn ExportWriter, thread: ThreadRef, _: LaneId, ts: Nanos, e: &LaneEvent) -> Result<bool, Error> {
 ///         let phase = match e.kind { 100 => Phase::Begin, 101 => Phase::End, _ => return Ok(false) };
 ///         let name = if e.a == 1 { "parse" } else { "other" };
-///         out.event(&ExportEvent { ts: e.timestamp, thread, phase, category: "app", name, args: &[] })?;
+///         out.event(&ExportEvent { ts: ts.0, thread, phase, category: "app", name, args: &[] })?;
 ///         Ok(true)
 ///     }
 /// }
@@ -85,9 +87,9 @@ pub const DEFAULT_PID: u64 = 1;
 /// let mut t = Translator::with_decoder(Spans);
 /// t.start(&mut json, &ClockInfo::nanoseconds())?;
 /// let lane = LaneId { slot: 0, generation: 1, thread: 9, pid: 0 };
-/// for (timestamp, kind) in [(5, 100), (6, 7), (9, 101)] {
-///     let event = LaneEvent { timestamp, kind, a: 1, ..Default::default() };
-///     t.entry(&mut json, &Entry::Event { lane, event })?;
+/// for (ns, kind) in [(5, 100), (6, 7), (9, 101)] {
+///     let event = LaneEvent { kind, a: 1, ..Default::default() };
+///     t.entry(&mut json, &Entry::Event { lane, timestamp: Nanos(ns), event })?;
 /// }
 /// json.finish()?;
 /// assert_eq!(t.events_written(), 3);
@@ -104,15 +106,16 @@ pub trait EntryDecoder {
         Ok(())
     }
 
-    /// An index event on `thread`. `Ok(true)`: handled.
+    /// An index event on `thread`, and its time. `Ok(true)`: handled.
     fn event(
         &mut self,
         out: &mut dyn ExportWriter,
         thread: ThreadRef,
         lane: LaneId,
+        timestamp: Nanos,
         event: &LaneEvent,
     ) -> Result<bool, Error> {
-        let _ = (out, thread, lane, event);
+        let _ = (out, thread, lane, timestamp, event);
         Ok(false)
     }
 
@@ -123,7 +126,7 @@ pub trait EntryDecoder {
         thread: ThreadRef,
         lane: LaneId,
         kind: u16,
-        timestamp: u64,
+        timestamp: Nanos,
         payload: &[u8],
     ) -> Result<bool, Error> {
         let _ = (out, thread, lane, kind, timestamp, payload);
@@ -354,12 +357,13 @@ impl ExportWriter for Counting<'_> {
 ///
 /// ```
 /// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
+/// use tracering::clock::Nanos;
 /// use tracering::pipeline::{FileSink, LaneEvent, LaneId, Sink, TraceReader};
 ///
 /// let path = std::env::temp_dir().join(format!("translate-{}.trace", std::process::id()));
 /// let mut sink = FileSink::create(&path)?;
 /// let lane = LaneId { slot: 2, generation: 1, thread: 77, pid: 0 };
-/// sink.event(lane, &LaneEvent { timestamp: 100, kind: 1, ..Default::default() })?;
+/// sink.event(lane, Nanos(100), &LaneEvent { kind: 1, ..Default::default() })?;
 /// sink.flush()?;
 ///
 /// let mut t = Translator::new();
@@ -482,10 +486,12 @@ impl<D: EntryDecoder> Translator<D> {
                 self.meta.timebase = Some(t);
                 return self.decoder.collect(entry, &mut self.meta);
             }
-            Entry::Event { lane, ref event } => (lane, Some(event.timestamp)),
-            Entry::Record {
+            Entry::Event {
                 lane, timestamp, ..
-            } => (lane, Some(timestamp)),
+            }
+            | Entry::Record {
+                lane, timestamp, ..
+            } => (lane, Some(timestamp.0)),
             Entry::Drops { lane, .. } => (lane, None),
             Entry::Process { pid, name } => {
                 self.meta.name_process_of(pid as u64, name);
@@ -543,14 +549,16 @@ impl<D: EntryDecoder> Translator<D> {
     ///
     /// ```
     /// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
+    /// use tracering::clock::Nanos;
     /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
     /// let mut json = Writer::new(Vec::new(), Format::Json);
     /// let mut t = Translator::new();
     /// t.start(&mut json, &ClockInfo::nanoseconds())?;
     /// let lane = LaneId::default();
-    /// t.entry(&mut json, &Entry::Event { lane, event: LaneEvent { kind: 3, ..Default::default() } })?;
-    /// t.entry(&mut json, &Entry::Record { lane, kind: 2, timestamp: 10, payload: b"hello" })?;
-    /// t.entry(&mut json, &Entry::Record { lane, kind: 2, timestamp: 11, payload: &[0xff, 0x00] })?;
+    /// let event = LaneEvent { kind: 3, ..Default::default() };
+    /// t.entry(&mut json, &Entry::Event { lane, timestamp: Nanos(0), event })?;
+    /// t.entry(&mut json, &Entry::Record { lane, kind: 2, timestamp: Nanos(10), payload: b"hello" })?;
+    /// t.entry(&mut json, &Entry::Record { lane, kind: 2, timestamp: Nanos(11), payload: &[0xff, 0x00] })?;
     /// t.entry(&mut json, &Entry::Drops { lane, events: 3, records: 1 })?;
     /// json.finish()?;
     /// assert_eq!(t.events_written(), 4);
@@ -563,7 +571,11 @@ impl<D: EntryDecoder> Translator<D> {
     /// ```
     pub fn entry(&mut self, out: &mut dyn ExportWriter, entry: &Entry<'_>) -> Result<(), Error> {
         match *entry {
-            Entry::Event { lane, ref event } => self.lane_event(out, lane, event),
+            Entry::Event {
+                lane,
+                timestamp,
+                ref event,
+            } => self.lane_event(out, lane, timestamp, event),
             Entry::Record {
                 lane,
                 kind,
@@ -616,11 +628,12 @@ impl<D: EntryDecoder> Translator<D> {
         &mut self,
         out: &mut dyn ExportWriter,
         lane: LaneId,
+        timestamp: Nanos,
         event: &LaneEvent,
     ) -> Result<(), Error> {
-        let thread = self.note(lane, event.timestamp);
+        let thread = self.note(lane, timestamp.0);
         let (mut counting, decoder) = self.parts(out);
-        if decoder.event(&mut counting, thread, lane, event)? {
+        if decoder.event(&mut counting, thread, lane, timestamp, event)? {
             return Ok(());
         }
         if event.kind == EVENT_LOSS {
@@ -630,7 +643,7 @@ impl<D: EntryDecoder> Translator<D> {
                 Arg::new("since", event.b),
             ];
             return counting.event(&ExportEvent {
-                ts: event.timestamp,
+                ts: timestamp.0,
                 thread,
                 phase: Phase::Instant,
                 category: CATEGORY,
@@ -648,7 +661,7 @@ impl<D: EntryDecoder> Translator<D> {
         ];
         let (mut counting, _) = self.parts(out);
         let done = counting.event(&ExportEvent {
-            ts: event.timestamp,
+            ts: timestamp.0,
             thread,
             phase: Phase::Instant,
             category: CATEGORY,
@@ -666,10 +679,10 @@ impl<D: EntryDecoder> Translator<D> {
         out: &mut dyn ExportWriter,
         lane: LaneId,
         kind: u16,
-        timestamp: u64,
+        timestamp: Nanos,
         payload: &[u8],
     ) -> Result<(), Error> {
-        let thread = self.note(lane, timestamp);
+        let thread = self.note(lane, timestamp.0);
         let (mut counting, decoder) = self.parts(out);
         if decoder.record(&mut counting, thread, lane, kind, timestamp, payload)? {
             return Ok(());
@@ -699,7 +712,7 @@ impl<D: EntryDecoder> Translator<D> {
         ];
         let (mut counting, _) = self.parts(out);
         let done = counting.event(&ExportEvent {
-            ts: timestamp,
+            ts: timestamp.0,
             thread,
             phase: Phase::Instant,
             category: CATEGORY,
@@ -720,13 +733,15 @@ impl<D: EntryDecoder> Translator<D> {
     ///
     /// ```
     /// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
+    /// use tracering::clock::Nanos;
     /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
     /// let mut json = Writer::new(Vec::new(), Format::Json);
     /// let mut t = Translator::new();
     /// t.start(&mut json, &ClockInfo::nanoseconds())?;
     /// // The layer's span enter (kind 0xFFFF_0000) of span 1, callsite 1.
-    /// let enter = LaneEvent { timestamp: 5, kind: 0xFFFF_0000, a: 1, b: 1, ..Default::default() };
-    /// t.entry(&mut json, &Entry::Event { lane: LaneId::default(), event: enter })?; // its exit was lost
+    /// let enter = LaneEvent { kind: 0xFFFF_0000, a: 1, b: 1, ..Default::default() };
+    /// let lane = LaneId::default();
+    /// t.entry(&mut json, &Entry::Event { lane, timestamp: Nanos(5), event: enter })?; // its exit was lost
     /// t.end_of_trace(&mut json)?;
     /// json.finish()?;
     /// assert_eq!(t.events_written(), 2);

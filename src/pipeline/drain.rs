@@ -18,8 +18,9 @@
 //!   finds the drain asleep.
 //! - **Recycling.** A slot whose thread exited (or whose process died) is
 //!   drained to empty, its rings are reset, and it becomes free again.
-//! - **Time.** Lanes stamp raw counter ticks; the drain converts each
-//!   timestamp to nanoseconds on `CLOCK_MONOTONIC` before the sink sees it,
+//! - **Time.** Lanes stamp raw counter [`Ticks`]; the drain hands a sink
+//!   that takes entries each one's time in [`Nanos`] on `CLOCK_MONOTONIC`
+//!   beside it (a sink that takes batches converts with [`Batch::to_ns`]),
 //!   and never lets a lane's time run backwards (see [`crate::clock`]). For
 //!   a registry in [`ClockMode::Coarse`](crate::clock::ClockMode), a drain
 //!   started with [`Drain::spawn`] also runs the ticker thread that refreshes
@@ -32,12 +33,12 @@
 
 use super::lane_event::LaneEvent;
 use super::lane_event::LaneId;
-use super::registry::{Inner, Registry};
+use super::registry::Registry;
 use super::sink::{Batch, Sink};
-use super::slot::{Slot, State};
+use super::slot::{Slot, State, Word};
 use super::wake;
 use crate::arch;
-use crate::clock::{self, ClockMode, TickConverter, Ticker};
+use crate::clock::{self, ClockMode, Nanos, TickConverter, Ticker, Ticks};
 use crate::error::{Corruption, Error, PipelineError, RingError};
 use crate::event::EventConsumer;
 use crate::peer::Peer;
@@ -185,14 +186,14 @@ struct LaneReader {
 /// Converts one ring's timestamps, keeping them in order.
 #[derive(Clone, Copy, Default)]
 struct LaneTime {
-    ticks: u64,
-    ns: u64,
+    ticks: Ticks,
+    ns: Nanos,
 }
 
 impl LaneTime {
     /// Nanoseconds for `t`, never below the ring's previous timestamp.
     #[inline]
-    fn convert(&mut self, conv: &TickConverter, t: u64, stats: &mut LaneStats) -> u64 {
+    fn convert(&mut self, conv: &TickConverter, t: Ticks, stats: &mut LaneStats) -> Nanos {
         if t < self.ticks {
             stats.clock_backsteps += 1;
         } else {
@@ -201,6 +202,219 @@ impl LaneTime {
         self.ns = conv.to_ns(t).max(self.ns);
         self.ns
     }
+}
+
+impl LaneReader {
+    /// One load of each producer position: (index events, record bytes)
+    /// waiting; `None` if the lane turned out corrupt (it is poisoned).
+    /// The record ring first: an index event written before one of the
+    /// records seen is then among the index events seen (see
+    /// `Batch::complete`).
+    #[inline(always)]
+    fn poll(&mut self) -> Result<Option<(u64, u64)>, Error> {
+        let polled = self.detail.poll().and_then(|b| Ok((self.index.poll()?, b)));
+        match polled {
+            Ok(avail) => Ok(Some(avail)),
+            Err(RingError::Corrupt(c)) => {
+                self.stats.poisoned = Some(c);
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether the lane's producer is gone: its thread retired the slot,
+    /// or (checked every 256 passes: it reads /proc) its process died. A
+    /// gone lane is emptied and recycled.
+    #[inline(always)]
+    fn producer_gone(&self, state: State, passes: u64) -> bool {
+        state == State::Retired
+            || (state == State::Active
+                && passes % 256 == 0
+                && matches!(self.index.producer(), Peer::Dead { .. }))
+    }
+
+    /// Whether `policy` reads the lane now, given what it holds and the
+    /// watermarks (events, bytes); if not, notes when data began to wait.
+    #[inline(always)]
+    fn due(
+        &mut self,
+        policy: Policy,
+        gone: bool,
+        (events, bytes): (u64, u64),
+        (wm_events, wm_bytes): (u64, u64),
+        period: Duration,
+    ) -> bool {
+        let due = match policy {
+            Policy::All => true,
+            Policy::Due(now) => {
+                gone || events >= wm_events
+                    || bytes >= wm_bytes
+                    || self.waiting_since.is_some_and(|t| now - t >= period)
+            }
+        };
+        if !due && events + bytes > 0 && self.waiting_since.is_none() {
+            self.waiting_since = Some(Instant::now());
+        }
+        due
+    }
+
+    /// Whether the index ring can have dropped since the last visit (the
+    /// producer saw it full relative to where that visit started), with
+    /// `events` waiting now; remembers where this visit starts.
+    #[inline(always)]
+    fn index_dropped_since_last(&mut self, events: u64) -> bool {
+        let tail = self.index.tail();
+        let dropped =
+            events + tail.wrapping_sub(self.index_tail_seen) >= self.index.capacity() as u64;
+        self.index_tail_seen = tail;
+        dropped
+    }
+
+    /// Pops up to `buf.len()` index events into `buf`; returns how many.
+    #[inline]
+    fn pop_events(&mut self, buf: &mut [LaneEvent]) -> usize {
+        let n = self.index.pop_batch_cached(buf);
+        self.stats.events += n as u64;
+        n
+    }
+
+    /// Counts what a visit read: `n` index events and what reading the
+    /// records gave (records, payload bytes). Returns the entries read, or
+    /// `None` if the record ring turned out corrupt (it is poisoned).
+    #[inline(always)]
+    fn account(&mut self, n: usize, records: RecordsRead) -> Result<Option<u64>, Error> {
+        match records {
+            Ok((k, record_bytes)) => {
+                self.stats.records += k as u64;
+                self.stats.record_bytes += record_bytes;
+                Ok(Some((n + k) as u64))
+            }
+            Err(RingError::Corrupt(c)) => {
+                self.stats.poisoned = Some(c);
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// What reading a lane's records gave: (records, payload bytes), or the
+/// ring's error.
+type RecordsRead = Result<(usize, u64), RingError>;
+
+/// Names process `pid` to the sink the first time the drain meets one of
+/// its lanes (`line` is that lane's slot).
+fn name_process(
+    named: &mut Vec<u32>,
+    sink: &mut impl Sink,
+    line: Slot<'_>,
+    pid: u32,
+) -> Result<(), Error> {
+    if named.contains(&pid) {
+        return Ok(());
+    }
+    named.push(pid);
+    let name = line.process_name();
+    let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    sink.process(pid, &String::from_utf8_lossy(&name[..len]))
+}
+
+/// Hands a sink that takes batches all the lane holds, as one [`Batch`]:
+/// its index events (`buf` has room for a whole index ring; `events` were
+/// waiting) and its records, copied out as they are framed. Returns the
+/// index events handed and what copying the records gave.
+#[allow(clippy::too_many_arguments)]
+fn hand_batch(
+    lane: &mut LaneReader,
+    id: LaneId,
+    sink: &mut impl Sink,
+    buf: &mut [LaneEvent],
+    record_buf: &mut Vec<u8>,
+    conv: &TickConverter,
+    events: u64,
+) -> Result<(usize, RecordsRead), Error> {
+    let n = lane.pop_events(buf);
+    record_buf.clear();
+    let first_record = lane.detail.records_read();
+    // Native byte order is the file's (little-endian) order here.
+    #[cfg(target_endian = "little")]
+    let copied = lane.detail.copy_span_cached(record_buf);
+    #[cfg(not(target_endian = "little"))]
+    let copied = lane.detail.copy_batch_cached(usize::MAX, record_buf);
+    let records = copied.map_or(0, |(k, _)| k);
+    if n + records > 0 {
+        sink.batch(&Batch {
+            lane: id,
+            events: &buf[..n],
+            records: record_buf,
+            scale: conv.scale(),
+            first_record,
+            complete: n as u64 == events && copied.is_ok(),
+        })?;
+    }
+    Ok((n, copied))
+}
+
+/// Hands a sink that takes entries up to a quantum (index events, records)
+/// of the lane, one entry at a time, timestamps converted. Returns the
+/// index events handed and what reading the records gave.
+fn hand_entries(
+    lane: &mut LaneReader,
+    id: LaneId,
+    sink: &mut impl Sink,
+    buf: &mut [LaneEvent],
+    conv: &TickConverter,
+    (quantum_events, quantum_records): (usize, usize),
+) -> Result<(usize, RecordsRead), Error> {
+    let n = lane.pop_events(&mut buf[..quantum_events]);
+    for e in &buf[..n] {
+        let timestamp = lane.index_time.convert(conv, e.timestamp, &mut lane.stats);
+        let mut e = *e;
+        super::merge::convert_loss_time(&mut e, |t| conv.to_ns(Ticks(t)).0);
+        sink.event(id, timestamp, &e)?;
+    }
+    let mut sink_err = None;
+    let mut record_bytes = 0;
+    let (time, stats) = (&mut lane.detail_time, &mut lane.stats);
+    let read = lane.detail.read_batch_cached(quantum_records, |r| {
+        record_bytes += r.payload().len() as u64;
+        let ns = time.convert(conv, Ticks(r.timestamp()), stats);
+        if sink_err.is_none() {
+            if let Err(e) = sink.record(id, ns, r) {
+                sink_err = Some(e);
+            }
+        }
+    });
+    if let Some(e) = sink_err {
+        return Err(e);
+    }
+    Ok((n, read.map(|k| (k, record_bytes))))
+}
+
+/// Once a gone lane's rings are empty: counts its drops up to the last
+/// moment, then starts the slot afresh for a new thread.
+fn retire_if_empty(
+    lane: &mut LaneReader,
+    line: Slot<'_>,
+    word: Word,
+    id: LaneId,
+    sink: &mut impl Sink,
+) -> Result<(), Error> {
+    if lane.index.available_read() != 0 || lane.detail.available_read() != 0 {
+        return Ok(());
+    }
+    report_drops(lane, line, id, sink, true)?;
+    lane.index.recycle();
+    lane.detail.recycle();
+    lane.index_tail_seen = lane.index.tail();
+    lane.waiting_since = None;
+    lane.index_time = LaneTime::default();
+    lane.detail_time = LaneTime::default();
+    if line.recycle(word) {
+        lane.stats.recycled += 1;
+    }
+    Ok(())
 }
 
 /// Which lanes a pass reads.
@@ -538,47 +752,18 @@ impl<S: Sink> Drain<S> {
     /// reports new drops, and recycles the slot if its producer is gone and
     /// its rings are empty.
     fn visit(&mut self, slot: usize, policy: Policy) -> Result<Visit, Error> {
-        let inner: &Inner = self.registry.inner();
-        let line = inner.slot(slot);
+        let line = self.registry.inner().slot(slot);
         let word = line.load();
-        let lane_state = word.state();
         let lane = &mut self.lanes[slot];
-        if lane_state == State::Free || lane.stats.poisoned.is_some() {
+        if word.state() == State::Free || lane.stats.poisoned.is_some() {
             return Ok(Visit::default());
         }
-        // One load of each producer position; everything below uses it.
-        // The record ring first: an index event written before one of the
-        // records seen is then among the index events seen (see
-        // `Batch::complete`).
-        let polled = lane.detail.poll().and_then(|b| Ok((lane.index.poll()?, b)));
-        let (events, bytes) = match polled {
-            Ok(avail) => avail,
-            Err(RingError::Corrupt(c)) => {
-                lane.stats.poisoned = Some(c);
-                return Ok(Visit::default());
-            }
-            Err(e) => return Err(e.into()),
+        let Some((events, bytes)) = lane.poll()? else {
+            return Ok(Visit::default());
         };
-        // A held slot whose process died is emptied and recycled like a
-        // retired one (checked every 256 passes: it reads /proc).
-        let gone = lane_state == State::Retired
-            || (lane_state == State::Active
-                && self.passes % 256 == 0
-                && matches!(lane.index.producer(), Peer::Dead { .. }));
-        let due = match policy {
-            Policy::All => true,
-            Policy::Due(now) => {
-                gone || events >= self.wm_events
-                    || bytes >= self.wm_bytes
-                    || lane
-                        .waiting_since
-                        .is_some_and(|t| now - t >= self.cfg.period)
-            }
-        };
-        if !due {
-            if events + bytes > 0 && lane.waiting_since.is_none() {
-                lane.waiting_since = Some(Instant::now());
-            }
+        let gone = lane.producer_gone(word.state(), self.passes);
+        let marks = (self.wm_events, self.wm_bytes);
+        if !lane.due(policy, gone, (events, bytes), marks, self.cfg.period) {
             return Ok(Visit::default());
         }
         lane.stats.visits += 1;
@@ -588,98 +773,30 @@ impl<S: Sink> Drain<S> {
             thread: line.tid(),
             pid: line.pid(),
         };
-        if !self.processes.contains(&id.pid) {
-            self.processes.push(id.pid);
-            let name = line.process_name();
-            let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-            self.sink
-                .process(id.pid, &String::from_utf8_lossy(&name[..len]))?;
-        }
-        let sink = &mut self.sink;
-        let conv = &self.conv;
-        // A drop since the last visit means the producer saw the ring full
-        // relative to where that visit started.
-        let index_tail = lane.index.tail();
-        let index_drops =
-            events + index_tail.wrapping_sub(lane.index_tail_seen) >= lane.index.capacity() as u64;
-        lane.index_tail_seen = index_tail;
-        let batches = self.batches;
-        // A sink that takes batches gets all the lane holds (its buffer
-        // has room for a whole index ring), so that its batches are
-        // complete; others get a quantum.
-        let quantum_events = if batches {
-            self.buf.len()
+        name_process(&mut self.processes, &mut self.sink, line, id.pid)?;
+        let index_drops = lane.index_dropped_since_last(events);
+        let (n, copied) = if self.batches {
+            hand_batch(
+                lane,
+                id,
+                &mut self.sink,
+                &mut self.buf,
+                &mut self.record_buf,
+                &self.conv,
+                events,
+            )?
         } else {
-            self.cfg.quantum_events.max(1).min(self.buf.len())
+            let quantum_events = self.cfg.quantum_events.max(1).min(self.buf.len());
+            let quantum = (quantum_events, self.cfg.quantum_records.max(1));
+            hand_entries(lane, id, &mut self.sink, &mut self.buf, &self.conv, quantum)?
         };
-        let n = lane.index.pop_batch_cached(&mut self.buf[..quantum_events]);
-        lane.stats.events += n as u64;
-        let mut got = n as u64;
-        let quantum_records = self.cfg.quantum_records.max(1);
-        let copied = if batches {
-            // Bytes, not events: the records are copied out as they are
-            // framed, and the sink converts nothing.
-            self.record_buf.clear();
-            let first_record = lane.detail.records_read();
-            // Native byte order is the file's (little-endian) order here.
-            #[cfg(target_endian = "little")]
-            let copied = lane.detail.copy_span_cached(&mut self.record_buf);
-            #[cfg(not(target_endian = "little"))]
-            let copied = lane
-                .detail
-                .copy_batch_cached(usize::MAX, &mut self.record_buf);
-            let records = match copied {
-                Ok((k, _)) => k,
-                Err(_) => 0,
-            };
-            if n + records > 0 {
-                sink.batch(&Batch {
-                    lane: id,
-                    events: &self.buf[..n],
-                    records: &self.record_buf,
-                    scale: conv.scale(),
-                    first_record,
-                    complete: n as u64 == events && copied.is_ok(),
-                })?;
-            }
-            copied
-        } else {
-            for e in &self.buf[..n] {
-                let timestamp = lane.index_time.convert(conv, e.timestamp, &mut lane.stats);
-                let mut e = LaneEvent { timestamp, ..*e };
-                super::merge::convert_loss_time(&mut e, |t| conv.to_ns(t));
-                sink.event(id, &e)?;
-            }
-            let mut sink_err = None;
-            let mut record_bytes = 0;
-            let (time, stats) = (&mut lane.detail_time, &mut lane.stats);
-            let read = lane.detail.read_batch_cached(quantum_records, |r| {
-                record_bytes += r.payload().len() as u64;
-                let ns = time.convert(conv, r.timestamp(), stats);
-                if sink_err.is_none() {
-                    if let Err(e) = sink.record(id, &r.retimed(ns)) {
-                        sink_err = Some(e);
-                    }
-                }
+        let Some(got) = lane.account(n, copied)? else {
+            return Ok(Visit {
+                got: n as u64,
+                busy: false,
             });
-            if let Some(e) = sink_err {
-                return Err(e);
-            }
-            read.map(|k| (k, record_bytes))
         };
-        match copied {
-            Ok((k, record_bytes)) => {
-                lane.stats.records += k as u64;
-                lane.stats.record_bytes += record_bytes;
-                got += k as u64;
-            }
-            Err(RingError::Corrupt(c)) => {
-                lane.stats.poisoned = Some(c);
-                return Ok(Visit { got, busy: false });
-            }
-            Err(e) => return Err(e.into()),
-        }
-        report_drops(lane, line, id, sink, index_drops)?;
+        report_drops(lane, line, id, &mut self.sink, index_drops)?;
         let (left_events, left_bytes) = (events - n as u64, lane.detail.available_cached());
         // What is left is at least as old as what waited before it.
         lane.waiting_since = if left_events + left_bytes == 0 {
@@ -687,19 +804,8 @@ impl<S: Sink> Drain<S> {
         } else {
             lane.waiting_since.or_else(|| Some(Instant::now()))
         };
-        if got == 0 && gone && lane.index.available_read() == 0 && lane.detail.available_read() == 0
-        {
-            // Count drops up to the last moment, then start the slot afresh.
-            report_drops(lane, line, id, sink, true)?;
-            lane.index.recycle();
-            lane.detail.recycle();
-            lane.index_tail_seen = lane.index.tail();
-            lane.waiting_since = None;
-            lane.index_time = LaneTime::default();
-            lane.detail_time = LaneTime::default();
-            if line.recycle(word) {
-                lane.stats.recycled += 1;
-            }
+        if got == 0 && gone {
+            retire_if_empty(lane, line, word, id, &mut self.sink)?;
         }
         Ok(Visit {
             got,

@@ -1,26 +1,19 @@
 //! [`Entry`]: one entry of a lane's ordered stream, as the trace reader
-//! lends it, a [`CallbackSink`](super::CallbackSink) receives it and the
-//! export translates it.
+//! lends it, a closure [`Sink`](super::Sink) receives it and the export
+//! translates it.
 
 use super::lane_event::{LaneEvent, LaneId};
-use crate::clock::Timebase;
+use crate::clock::{Nanos, Timebase};
 
 /// One entry of a trace, borrowed from whoever holds its bytes: the
 /// [`TraceReader`](super::TraceReader)'s reused buffer (valid until its
 /// next call), or the drain's batch (valid during a sink's call).
-/// Timestamps are nanoseconds on `CLOCK_MONOTONIC`.
+/// An event's or a record's `timestamp` is its time in nanoseconds on
+/// `CLOCK_MONOTONIC`; an index event keeps the raw ticks its lane stamped
+/// it with in its own `timestamp` (see [`clock`](crate::clock)).
 ///
 /// Later versions may add kinds of entries, so a `match` needs a wildcard
 /// arm.
-///
-/// ```
-/// use tracering::pipeline::{Entry, LaneEvent, LaneId};
-/// let payload = *b"hello";
-/// let e = Entry::Record { lane: LaneId::default(), kind: 4, timestamp: 10, payload: &payload };
-/// assert_eq!(e.timestamp(), Some(10));
-/// assert_eq!(e.lane(), Some(LaneId::default()));
-/// assert_eq!(Entry::Process { pid: 7, name: "app" }.lane(), None);
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Entry<'a> {
@@ -28,7 +21,9 @@ pub enum Entry<'a> {
     Event {
         /// Its lane.
         lane: LaneId,
-        /// The event.
+        /// Its time.
+        timestamp: Nanos,
+        /// The event, as the lane wrote it.
         event: LaneEvent,
     },
     /// A variable-length record.
@@ -37,8 +32,8 @@ pub enum Entry<'a> {
         lane: LaneId,
         /// Record kind.
         kind: u16,
-        /// Record timestamp.
-        timestamp: u64,
+        /// Its time.
+        timestamp: Nanos,
         /// Payload bytes.
         payload: &'a [u8],
     },
@@ -75,12 +70,6 @@ pub enum Entry<'a> {
 
 impl Entry<'_> {
     /// The lane of an index event, a record or a drop report.
-    ///
-    /// ```
-    /// use tracering::pipeline::{Entry, LaneId};
-    /// let lane = LaneId { slot: 3, ..Default::default() };
-    /// assert_eq!(Entry::Drops { lane, events: 1, records: 0 }.lane(), Some(lane));
-    /// ```
     pub fn lane(&self) -> Option<LaneId> {
         match self {
             Entry::Event { lane, .. } | Entry::Record { lane, .. } | Entry::Drops { lane, .. } => {
@@ -90,17 +79,10 @@ impl Entry<'_> {
         }
     }
 
-    /// The timestamp of an index event or a record, in nanoseconds.
-    ///
-    /// ```
-    /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
-    /// let e = Entry::Event { lane: LaneId::default(), event: LaneEvent { timestamp: 5, ..Default::default() } };
-    /// assert_eq!(e.timestamp(), Some(5));
-    /// ```
-    pub fn timestamp(&self) -> Option<u64> {
+    /// The time of an index event or a record.
+    pub fn timestamp(&self) -> Option<Nanos> {
         match self {
-            Entry::Event { event, .. } => Some(event.timestamp),
-            Entry::Record { timestamp, .. } => Some(*timestamp),
+            Entry::Event { timestamp, .. } | Entry::Record { timestamp, .. } => Some(*timestamp),
             _ => None,
         }
     }

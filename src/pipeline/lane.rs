@@ -213,7 +213,7 @@ impl Lane {
                 );
                 if r.is_err() {
                     // Dropped and counted: the next write tells it.
-                    self.loss.note(1, 0, event.timestamp);
+                    self.loss.note(1, 0, event.timestamp.0);
                 }
                 r
             }
@@ -235,7 +235,7 @@ impl Lane {
         if self.loss.pending {
             self.write_loss_marker();
         }
-        let ts = self.clock.stamp();
+        let ts = self.clock.stamp().0;
         self.record_at(kind, ts, payload)
     }
 
@@ -256,7 +256,7 @@ impl Lane {
         if self.loss.pending {
             self.write_loss_marker();
         }
-        let ts = self.clock.stamp();
+        let ts = self.clock.stamp().0;
         let DetailWriter::Stream(detail) = &mut *self.detail else {
             return self.record_from(kind, ts, scratch, encode);
         };
@@ -639,20 +639,21 @@ impl Drop for Lane {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Nanos;
     use crate::pipeline::{Drain, DrainConfig, LaneId, Registry, Sink};
     use crate::record::Record;
     use std::sync::{Arc, Mutex};
 
-    /// Keeps the index events it is handed.
+    /// Keeps the index events it is handed, and their times.
     #[derive(Clone, Default)]
-    struct Events(Arc<Mutex<Vec<LaneEvent>>>);
+    struct Events(Arc<Mutex<Vec<(Nanos, LaneEvent)>>>);
 
     impl Sink for Events {
-        fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
-            self.0.lock().unwrap().push(*e);
+        fn event(&mut self, _: LaneId, ts: Nanos, e: &LaneEvent) -> Result<(), Error> {
+            self.0.lock().unwrap().push((ts, *e));
             Ok(())
         }
-        fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> {
+        fn record(&mut self, _: LaneId, _: Nanos, _: &Record<'_>) -> Result<(), Error> {
             Ok(())
         }
     }
@@ -694,16 +695,16 @@ mod tests {
         assert!(!lane.loss.pending);
         let events = sink.0.lock().unwrap().clone();
         assert_eq!(events.len(), 18, "{events:?}");
-        let marker = events[16];
+        let (at, marker) = events[16];
         assert_eq!(marker.kind, order::EVENT_LOSS);
         assert_eq!((marker.aux, marker.a & 0xFFFF_FFFF), (6, 3));
         // Its place among the records: all the ring took came before it.
         assert_eq!(marker.a >> 32, drain.report().records);
         // The first loss's time (converted by the drain), at or before
         // the marker's own.
-        assert!(marker.b <= marker.timestamp, "{marker:?}");
-        assert!(marker.b >= events[15].timestamp, "{marker:?}");
-        assert_eq!(events[17].a, 300);
+        assert!(marker.b <= at.0, "{marker:?}");
+        assert!(marker.b >= events[15].0 .0, "{marker:?}");
+        assert_eq!(events[17].1.a, 300);
         let report = drain.report();
         assert_eq!((report.dropped_events, report.dropped_records), (6, 3));
         // Nothing lost since: the next write writes no marker.
@@ -731,7 +732,7 @@ mod tests {
         drop(lane);
         drain.run_pass().unwrap();
         let events = sink.0.lock().unwrap().clone();
-        let marker = events.last().unwrap();
+        let (_, marker) = events.last().unwrap();
         assert_eq!(
             (marker.kind, marker.aux, marker.a),
             (order::EVENT_LOSS, 4, 0)
@@ -793,10 +794,10 @@ mod tests {
     struct Records(Arc<Mutex<Vec<Kept>>>);
 
     impl Sink for Records {
-        fn event(&mut self, _: LaneId, _: &LaneEvent) -> Result<(), Error> {
+        fn event(&mut self, _: LaneId, _: Nanos, _: &LaneEvent) -> Result<(), Error> {
             Ok(())
         }
-        fn record(&mut self, _: LaneId, r: &Record<'_>) -> Result<(), Error> {
+        fn record(&mut self, _: LaneId, _: Nanos, r: &Record<'_>) -> Result<(), Error> {
             self.0
                 .lock()
                 .unwrap()

@@ -3,18 +3,19 @@
 //! read. It lives apart from the registry so that those readers need
 //! nothing of the registry.
 
+use crate::clock::Ticks;
+
+static_assertions::assert_eq_size!(LaneEvent, [u8; 32]);
+
 /// A fixed-size event for a lane's index ring: 32 bytes, one half line.
-///
-/// ```
-/// assert_eq!(core::mem::size_of::<tracering::pipeline::LaneEvent>(), 32);
-/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct LaneEvent {
-    /// When it happened. A lane writes raw [`ticks`](crate::clock::ticks);
-    /// the drain hands its sink nanoseconds on `CLOCK_MONOTONIC` (see
+    /// When it happened, as the lane stamped it (raw
+    /// [`ticks`](crate::clock::ticks)). The drain and the trace reader hand
+    /// the converted time beside the event, never in it (see
     /// [`clock`](crate::clock)).
-    pub timestamp: u64,
+    pub timestamp: Ticks,
     /// The caller's event kind.
     pub kind: u32,
     /// A free 32-bit field (a CPU number, a nesting depth, ...).

@@ -17,7 +17,7 @@ use super::entry::Entry;
 use super::lane_event::LaneEvent;
 use super::lane_event::LaneId;
 use super::order::{self, records_before};
-use crate::clock::TickScale;
+use crate::clock::{Nanos, TickScale, Ticks};
 use std::collections::{HashMap, VecDeque};
 
 /// Whether an index event that counts `rb` records before it (`None`: no
@@ -43,7 +43,7 @@ pub(crate) fn convert_loss_time(e: &mut LaneEvent, to_ns: impl FnOnce(u64) -> u6
 #[derive(Clone, Copy)]
 struct Held {
     kind: u16,
-    timestamp: u64,
+    timestamp: Nanos,
     start: usize,
     len: usize,
 }
@@ -54,7 +54,7 @@ struct Held {
 #[derive(Default)]
 struct LaneQueue {
     lane: LaneId,
-    events: VecDeque<(LaneEvent, Option<u32>)>,
+    events: VecDeque<(LaneEvent, Nanos, Option<u32>)>,
     records: VecDeque<Held>,
     bytes: Vec<u8>,
     /// The lane's count of the next record to hand out.
@@ -66,12 +66,12 @@ struct LaneQueue {
     /// though the drain's scale moves its anchor between batches (each
     /// resample measures a new (ticks, ns) pair, a little off the last
     /// line where reading the clock is slow: under emulation, valgrind).
-    out_ns: u64,
+    out_ns: Nanos,
 }
 
 /// Raises `ns` to `floor` and makes it the new floor.
 #[inline]
-fn monotonic(floor: &mut u64, ns: u64) -> u64 {
+fn monotonic(floor: &mut Nanos, ns: Nanos) -> Nanos {
     *floor = ns.max(*floor);
     *floor
 }
@@ -81,6 +81,7 @@ fn monotonic(floor: &mut u64, ns: u64) -> u64 {
 enum Out {
     Event {
         lane: LaneId,
+        timestamp: Nanos,
         event: LaneEvent,
     },
     Record {
@@ -107,7 +108,7 @@ impl LaneQueue {
     }
 
     /// Keeps a record's payload in the store.
-    fn hold(&mut self, kind: u16, timestamp: u64, payload: &[u8]) -> Held {
+    fn hold(&mut self, kind: u16, timestamp: Nanos, payload: &[u8]) -> Held {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(payload);
         Held {
@@ -121,12 +122,12 @@ impl LaneQueue {
     /// Hands out what is known to be in order.
     fn release(&mut self, me: usize, out: &mut VecDeque<Out>) {
         loop {
-            if let Some(&(_, rb)) = self.events.front() {
+            if let Some(&(_, _, rb)) = self.events.front() {
                 if due(rb, self.next_record) {
-                    if let Some((mut event, _)) = self.events.pop_front() {
-                        event.timestamp = monotonic(&mut self.out_ns, event.timestamp);
+                    if let Some((event, ns, _)) = self.events.pop_front() {
                         out.push_back(Out::Event {
                             lane: self.lane,
+                            timestamp: monotonic(&mut self.out_ns, ns),
                             event,
                         });
                     }
@@ -156,8 +157,18 @@ impl LaneQueue {
 #[derive(Clone, Copy)]
 pub(crate) struct RawRecord<'a> {
     pub(crate) kind: u16,
-    pub(crate) timestamp: u64,
+    pub(crate) timestamp: Ticks,
     pub(crate) payload: &'a [u8],
+}
+
+/// The times of a batch's entries.
+#[derive(Clone, Copy)]
+pub(crate) enum Times {
+    /// Ticks, converted by the scale (a loss marker's first loss too).
+    Ticks(TickScale),
+    /// The one entry of the batch has this time (converted already, as is
+    /// a loss marker's first loss).
+    Given(Nanos),
 }
 
 /// Where a batch's records start in the lane's count, and whether the
@@ -198,21 +209,27 @@ pub(crate) struct Merge {
 }
 
 impl Merge {
-    /// Takes one batch of `lane`: its index events and records, with tick
-    /// timestamps converted by `scale` (`None`: already nanoseconds), in
-    /// order by `order` (`None`: handed out as they come). Payloads are
-    /// copied into the lane's reused store.
+    /// Takes one batch of `lane`: its index events and records, with their
+    /// `times`, in order by `order` (`None`: handed out as they come).
+    /// Payloads are copied into the lane's reused store.
     pub(crate) fn batch<'a>(
         &mut self,
         lane: LaneId,
         events: impl Iterator<Item = LaneEvent>,
         records: impl Iterator<Item = RawRecord<'a>>,
-        scale: Option<TickScale>,
+        times: Times,
         order: Option<BatchOrder>,
     ) {
         // Each lane's time is kept from going back as its entries go out
         // (`monotonic`), after the merge.
-        let convert = |t: u64| scale.map_or(t, |s| s.to_ns(t));
+        let convert = |t: Ticks| match times {
+            Times::Ticks(scale) => scale.to_ns(t),
+            Times::Given(ns) => ns,
+        };
+        let convert_loss = |t: u64| match times {
+            Times::Ticks(scale) => scale.to_ns(Ticks(t)).0,
+            Times::Given(_) => t,
+        };
         let nothing_lent = self.ready.is_empty();
         let ready = &mut self.ready;
         let (at, q) = queue(&mut self.index, &mut self.lanes, lane);
@@ -221,9 +238,13 @@ impl Merge {
         }
         let Some(order) = order else {
             for mut event in events {
-                event.timestamp = convert(event.timestamp);
-                convert_loss_time(&mut event, convert);
-                ready.push_back(Out::Event { lane, event });
+                let timestamp = convert(event.timestamp);
+                convert_loss_time(&mut event, convert_loss);
+                ready.push_back(Out::Event {
+                    lane,
+                    timestamp,
+                    event,
+                });
             }
             for r in records {
                 let held = q.hold(r.kind, convert(r.timestamp), r.payload);
@@ -236,10 +257,10 @@ impl Merge {
             return;
         };
         for mut event in events {
-            event.timestamp = convert(event.timestamp);
-            convert_loss_time(&mut event, convert);
+            let timestamp = convert(event.timestamp);
+            convert_loss_time(&mut event, convert_loss);
             let rb = records_before(&event);
-            q.events.push_back((event, rb));
+            q.events.push_back((event, timestamp, rb));
         }
         if q.records.is_empty() {
             // Where the count stands (a reader may start in a lane's middle).
@@ -286,9 +307,13 @@ impl Merge {
                 .is_some_and(|e| records.peek().is_none() || due(records_before(e), next));
             if event_first {
                 let mut e = events[i];
-                e.timestamp = monotonic(&mut q.out_ns, scale.to_ns(e.timestamp));
-                convert_loss_time(&mut e, |t| scale.to_ns(t));
-                emit(Entry::Event { lane, event: e })?;
+                let timestamp = monotonic(&mut q.out_ns, scale.to_ns(e.timestamp));
+                convert_loss_time(&mut e, |t| scale.to_ns(Ticks(t)).0);
+                emit(Entry::Event {
+                    lane,
+                    timestamp,
+                    event: e,
+                })?;
                 i += 1;
             } else if let Some(r) = records.next() {
                 emit(Entry::Record {
@@ -313,7 +338,15 @@ impl Merge {
     /// The next entry released, if any, borrowed from its lane's store.
     pub(crate) fn next(&mut self) -> Option<Entry<'_>> {
         Some(match self.ready.pop_front()? {
-            Out::Event { lane, event } => Entry::Event { lane, event },
+            Out::Event {
+                lane,
+                timestamp,
+                event,
+            } => Entry::Event {
+                lane,
+                timestamp,
+                event,
+            },
             Out::Record { lane, queue, held } => Entry::Record {
                 lane,
                 kind: held.kind,
@@ -337,10 +370,10 @@ impl Merge {
             q.release(at, &mut self.ready);
             // Events that count records the input does not hold (the ring
             // dropped them, or the file ends early) go out last.
-            while let Some((mut event, _)) = q.events.pop_front() {
-                event.timestamp = monotonic(&mut q.out_ns, event.timestamp);
+            while let Some((event, ns, _)) = q.events.pop_front() {
                 self.ready.push_back(Out::Event {
                     lane: q.lane,
+                    timestamp: monotonic(&mut q.out_ns, ns),
                     event,
                 });
             }
@@ -378,7 +411,7 @@ fn frame_at(bytes: &[u8]) -> Option<(RawRecord<'_>, usize)> {
     }
     let r = RawRecord {
         kind,
-        timestamp,
+        timestamp: Ticks(timestamp),
         payload: &bytes[16..16 + size as usize],
     };
     Some((r, frame as usize))
@@ -420,7 +453,7 @@ mod tests {
 
     fn enter(ticks: u64, records_before: u32) -> LaneEvent {
         LaneEvent {
-            timestamp: ticks,
+            timestamp: Ticks(ticks),
             kind: order::EVENT_SPAN_ENTER,
             aux: 0,
             a: 1,
@@ -442,7 +475,7 @@ mod tests {
         let payload = [7u8; 8];
         let rec = |timestamp| RawRecord {
             kind: 1,
-            timestamp,
+            timestamp: Ticks(timestamp),
             payload: &payload,
         };
         // Queued (the reader's path).
@@ -451,22 +484,23 @@ mod tests {
             lane,
             [enter(100, 0)].into_iter(),
             [rec(110)].into_iter(),
-            Some(scale(0, 1_000)),
+            Times::Ticks(scale(0, 1_000)),
             Some(order(0)),
         );
         m.batch(
             lane,
             [enter(120, 1)].into_iter(),
             [rec(130)].into_iter(),
-            Some(scale(0, 950)),
+            Times::Ticks(scale(0, 950)),
             Some(order(1)),
         );
         m.finish();
         let mut stamps = Vec::new();
         while let Some(e) = m.next() {
             match e {
-                Entry::Event { event, .. } => stamps.push(event.timestamp),
-                Entry::Record { timestamp, .. } => stamps.push(timestamp),
+                Entry::Event { timestamp, .. } | Entry::Record { timestamp, .. } => {
+                    stamps.push(timestamp.0)
+                }
                 _ => {}
             }
         }
@@ -480,7 +514,7 @@ mod tests {
         ] {
             let direct = m
                 .batch_direct(lane, &events, records.into_iter(), s, order(first), |d| {
-                    stamps.extend(d.timestamp());
+                    stamps.extend(d.timestamp().map(|t| t.0));
                     Ok(())
                 })
                 .unwrap();

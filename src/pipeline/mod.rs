@@ -38,6 +38,6 @@ pub use order::EVENT_LOSS;
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
 pub use registry::{LaneStatus, Registry, RegistryStats, SlotState};
-pub use sink::{Batch, CallbackSink, NullSink, RefusedThread, Sink};
-pub use snapshot::{LaneSnapshot, SnapshotReport, Snapshotter};
+pub use sink::{Batch, NullSink, RefusedThread, Sink};
+pub use snapshot::{LaneSnapshot, Snapshotter};
 pub use trace::{FileSink, TraceReader};

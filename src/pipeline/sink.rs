@@ -1,17 +1,18 @@
-//! Where the drain puts what it reads: the [`Sink`] trait, a callback sink
-//! and a null sink. [`FileSink`](super::FileSink) (in `trace.rs`) writes the
-//! binary trace file.
+//! Where the drain puts what it reads: the [`Sink`] trait, which every
+//! `FnMut(Entry<'_>)` closure implements, and a null sink.
+//! [`FileSink`](super::FileSink) (in `trace.rs`) writes the binary trace
+//! file.
 
 use super::entry::Entry;
 use super::lane_event::{LaneEvent, LaneId};
-use crate::clock::TickScale;
+use crate::clock::{Nanos, TickScale, Ticks};
 use crate::error::Error;
 use crate::record::Record;
 
 /// One visit's worth of a lane, as the drain copied it out of the rings:
 /// what a [`Sink`] that [takes batches](Sink::takes_batches) receives.
-/// Timestamps are raw ticks, converted by [`scale`](Self::scale) (a file
-/// stores the scale and converts when it is read).
+/// Timestamps are raw [`Ticks`], converted by [`to_ns`](Self::to_ns) (a
+/// file stores the conversion and converts when it is read).
 #[derive(Clone, Copy, Debug)]
 pub struct Batch<'a> {
     /// The lane.
@@ -24,7 +25,7 @@ pub struct Batch<'a> {
     /// The drain checked every header.
     pub records: &'a [u8],
     /// How the ticks convert to nanoseconds on `CLOCK_MONOTONIC`.
-    pub scale: TickScale,
+    pub(crate) scale: TickScale,
     /// The lane's count of its first record here: records of the lane
     /// read before this batch.
     pub first_record: u64,
@@ -34,6 +35,15 @@ pub struct Batch<'a> {
     /// `first_record + ` (this batch's records) records, which is what lets
     /// a reader merge the two rings in one pass.
     pub complete: bool,
+}
+
+impl Batch<'_> {
+    /// Nanoseconds on `CLOCK_MONOTONIC` of a timestamp of this batch, as the
+    /// drain's clock conversion stood when it took the batch.
+    #[inline]
+    pub fn to_ns(&self, t: Ticks) -> Nanos {
+        self.scale.to_ns(t)
+    }
 }
 
 /// A thread that a registry refused a lane because no slot was free (every
@@ -46,25 +56,22 @@ pub struct Batch<'a> {
 /// [`DrainReport::refused`](super::DrainReport::refused) grows.
 ///
 /// ```
-/// use tracering::pipeline::{Drain, Registry, RegistryConfig, RefusedThread, Sink, LaneId, LaneEvent};
-/// use tracering::{Error, Record};
-/// #[derive(Default)]
-/// struct Names(Vec<String>);
-/// impl Sink for Names {
-///     fn event(&mut self, _: LaneId, _: &LaneEvent) -> Result<(), Error> { Ok(()) }
-///     fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> { Ok(()) }
-///     fn refused(&mut self, t: &RefusedThread) -> Result<(), Error> { self.0.push(t.name.clone()); Ok(()) }
-/// }
+/// use tracering::pipeline::{Drain, Entry, Registry, RegistryConfig};
 /// let reg = Registry::new(RegistryConfig { slots: 1, ..Default::default() })?;
-/// let mut drain = Drain::new(&reg, Names::default(), Default::default())?;
+/// let mut names = Vec::new();
+/// let mut drain = Drain::new(&reg, |e: Entry<'_>| {
+///     if let Entry::Refused { name, .. } = e {
+///         names.push(name.to_owned());
+///     }
+/// }, Default::default())?;
 /// let lane = reg.register()?; // this thread holds the only slot
 /// let r = reg.clone();
 /// std::thread::Builder::new().name("latecomer".into())
 ///     .spawn(move || assert!(r.emit(1, 0, 0).is_err())).unwrap().join().unwrap();
 /// drop(lane);
-/// let (report, names) = drain.finish()?;
+/// let (report, _) = drain.finish()?;
 /// assert_eq!((report.refused, report.exhausted), (1, 1));
-/// assert_eq!(names.0, ["latecomer"]);
+/// assert_eq!(names, ["latecomer"]);
 /// # Ok::<(), tracering::Error>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -80,20 +87,30 @@ pub struct RefusedThread {
 
 /// Receives everything the drain reads, in per-lane order.
 ///
+/// Any `FnMut(Entry<'_>)` closure is a sink: it receives every entry
+/// (index events and records with their time in nanoseconds, drop reports,
+/// the timebase, process names and refused threads), and never fails.
+/// Implement the trait for a sink that can fail, or that takes
+/// [`Batch`]es:
+///
 /// ```
 /// use tracering::{Record, Error};
+/// use tracering::clock::Nanos;
 /// use tracering::pipeline::{LaneEvent, LaneId, Sink};
 /// struct Count(u64);
 /// impl Sink for Count {
-///     fn event(&mut self, _: LaneId, _: &LaneEvent) -> Result<(), Error> { self.0 += 1; Ok(()) }
-///     fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> { self.0 += 1; Ok(()) }
+///     fn event(&mut self, _: LaneId, _: Nanos, _: &LaneEvent) -> Result<(), Error> { self.0 += 1; Ok(()) }
+///     fn record(&mut self, _: LaneId, _: Nanos, _: &Record<'_>) -> Result<(), Error> { self.0 += 1; Ok(()) }
 /// }
 /// ```
 pub trait Sink {
-    /// One index event.
-    fn event(&mut self, lane: LaneId, event: &LaneEvent) -> Result<(), Error>;
-    /// One variable-length record (zero-copy: valid during the call only).
-    fn record(&mut self, lane: LaneId, record: &Record<'_>) -> Result<(), Error>;
+    /// One index event, and its time. The event keeps the [`Ticks`] its
+    /// lane stamped it with.
+    fn event(&mut self, lane: LaneId, timestamp: Nanos, event: &LaneEvent) -> Result<(), Error>;
+    /// One variable-length record (zero-copy: valid during the call only),
+    /// and its time. The record's header keeps the ticks its lane stamped
+    /// it with.
+    fn record(&mut self, lane: LaneId, timestamp: Nanos, record: &Record<'_>) -> Result<(), Error>;
     /// The lane dropped `events` index events and `records` records since the
     /// last report.
     fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
@@ -139,73 +156,39 @@ pub trait Sink {
 }
 
 /// Discards everything (for measuring the drain itself).
-///
-/// ```
-/// let _sink = tracering::pipeline::NullSink;
-/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NullSink;
 
 impl Sink for NullSink {
-    fn event(&mut self, _: LaneId, _: &LaneEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, _: Nanos, _: &LaneEvent) -> Result<(), Error> {
         Ok(())
     }
-    fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> {
+    fn record(&mut self, _: LaneId, _: Nanos, _: &Record<'_>) -> Result<(), Error> {
         Ok(())
     }
 }
 
-/// A sink that calls a closure with each [`Entry`]: index events, records
-/// and drop reports of every lane (timestamps in nanoseconds), and the
-/// timebase, process names and refused threads.
-///
-/// ```
-/// use tracering::pipeline::{CallbackSink, Entry};
-/// let mut n = 0;
-/// let _sink = CallbackSink::new(move |e: Entry<'_>| if let Entry::Event { .. } = e { n += 1 });
-/// ```
-pub struct CallbackSink<F>(F);
-
-impl<F: FnMut(Entry<'_>)> CallbackSink<F> {
-    /// Wraps `f`.
-    ///
-    /// ```
-    /// let _ = tracering::pipeline::CallbackSink::new(|_e: tracering::pipeline::Entry<'_>| {});
-    /// ```
-    pub fn new(f: F) -> Self {
-        CallbackSink(f)
-    }
-
-    /// Returns the closure (and whatever it captured).
-    ///
-    /// ```
-    /// let s = tracering::pipeline::CallbackSink::new(|_e: tracering::pipeline::Entry<'_>| {});
-    /// let _f = s.into_inner();
-    /// ```
-    pub fn into_inner(self) -> F {
-        self.0
-    }
-}
-
-impl<F: FnMut(Entry<'_>)> Sink for CallbackSink<F> {
-    fn event(&mut self, lane: LaneId, event: &LaneEvent) -> Result<(), Error> {
-        (self.0)(Entry::Event {
+/// A closure is a sink that receives every [`Entry`] (see [`Sink`]).
+impl<F: FnMut(Entry<'_>)> Sink for F {
+    fn event(&mut self, lane: LaneId, timestamp: Nanos, event: &LaneEvent) -> Result<(), Error> {
+        self(Entry::Event {
             lane,
+            timestamp,
             event: *event,
         });
         Ok(())
     }
-    fn record(&mut self, lane: LaneId, record: &Record<'_>) -> Result<(), Error> {
-        (self.0)(Entry::Record {
+    fn record(&mut self, lane: LaneId, timestamp: Nanos, record: &Record<'_>) -> Result<(), Error> {
+        self(Entry::Record {
             lane,
             kind: record.kind(),
-            timestamp: record.timestamp(),
+            timestamp,
             payload: record.payload(),
         });
         Ok(())
     }
     fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
-        (self.0)(Entry::Drops {
+        self(Entry::Drops {
             lane,
             events,
             records,
@@ -213,15 +196,15 @@ impl<F: FnMut(Entry<'_>)> Sink for CallbackSink<F> {
         Ok(())
     }
     fn timebase(&mut self, timebase: &crate::clock::Timebase) -> Result<(), Error> {
-        (self.0)(Entry::Timebase(*timebase));
+        self(Entry::Timebase(*timebase));
         Ok(())
     }
     fn process(&mut self, pid: u32, name: &str) -> Result<(), Error> {
-        (self.0)(Entry::Process { pid, name });
+        self(Entry::Process { pid, name });
         Ok(())
     }
     fn refused(&mut self, t: &RefusedThread) -> Result<(), Error> {
-        (self.0)(Entry::Refused {
+        self(Entry::Refused {
             pid: t.pid,
             tid: t.tid,
             name: &t.name,

@@ -8,13 +8,14 @@ use super::lane_event::LaneId;
 use super::registry::Registry;
 use super::sink::Sink;
 use super::slot::State;
-use crate::clock::{self, TickConverter};
+use crate::clock::{self, Nanos, TickConverter, Ticks};
 use crate::error::{AttachError, BuildError, Corruption, Error, RingError};
 use crate::flight::{FlightReader, FlightRecordReader, Snapshot};
 use crate::peer::Peer;
 use crate::record::{OwnedRecord, Record};
 
-/// What one lane's snapshot kept and lost.
+/// What one lane's snapshot kept and lost: a row of what
+/// [`Snapshotter::snapshot`] returns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LaneSnapshot {
     /// The lane, as the sink saw it.
@@ -28,36 +29,15 @@ pub struct LaneSnapshot {
     pub poisoned: Option<Corruption>,
 }
 
-/// What a [`Snapshotter::snapshot`] handed to its sink.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SnapshotReport {
-    /// Every lane that was ever written, in slot order.
-    pub lanes: Vec<LaneSnapshot>,
-}
-
-impl SnapshotReport {
-    /// Events and records kept, over all lanes.
-    ///
-    /// ```
-    /// assert_eq!(tracering::pipeline::SnapshotReport::default().kept(), 0);
-    /// ```
+impl LaneSnapshot {
+    /// Events and records kept.
     pub fn kept(&self) -> u64 {
-        self.lanes
-            .iter()
-            .map(|l| l.events.kept + l.records.kept)
-            .sum()
+        self.events.kept + self.records.kept
     }
 
-    /// Events and records lost (overwritten or torn), over all lanes.
-    ///
-    /// ```
-    /// assert_eq!(tracering::pipeline::SnapshotReport::default().lost(), 0);
-    /// ```
+    /// Events and records lost (overwritten or torn) before them.
     pub fn lost(&self) -> u64 {
-        self.lanes
-            .iter()
-            .map(|l| l.events.first + l.records.first)
-            .sum()
+        self.events.first + self.records.first
     }
 }
 
@@ -66,19 +46,19 @@ impl SnapshotReport {
 /// sink.
 ///
 /// ```
-/// use tracering::pipeline::{CallbackSink, Entry, LaneMode, Registry, RegistryConfig, Snapshotter};
+/// use tracering::pipeline::{Entry, LaneMode, Registry, RegistryConfig, Snapshotter};
 /// let cfg = RegistryConfig { mode: LaneMode::FlightRecorder, ..Default::default() };
 /// let reg = Registry::new(cfg)?;
 /// let mut snap = Snapshotter::new(&reg)?;
 /// reg.emit(1, 10, 20)?;
 /// reg.emit_record(2, b"detail")?;
 /// let mut seen = Vec::new();
-/// let report = snap.snapshot(&mut CallbackSink::new(|e: Entry<'_>| {
+/// let lanes = snap.snapshot(&mut |e: Entry<'_>| {
 ///     if e.timestamp().is_some() { // an index event or a record
 ///         seen.push(format!("{e:?}"));
 ///     }
-/// }))?;
-/// assert_eq!(report.kept(), 2);
+/// })?;
+/// assert_eq!(lanes.iter().map(|l| l.kept()).sum::<u64>(), 2);
 /// assert_eq!(seen.len(), 2);
 /// # Ok::<(), tracering::Error>(())
 /// ```
@@ -125,11 +105,13 @@ impl Snapshotter {
         })
     }
 
-    /// Copies the newest events and records of every lane into `sink`:
+    /// Copies the newest events and records of every lane into `sink`, and
+    /// returns what it kept and lost of every lane that was ever written,
+    /// in slot order:
     /// first the timebase, then, lane by lane, the writes each lane lost
     /// before its snapshot ([`Sink::drops`]: overwritten plus torn), its
-    /// events and its records, oldest first, with timestamps in
-    /// nanoseconds on `CLOCK_MONOTONIC`. Ends with a flush. The lanes keep
+    /// events and its records, oldest first, each with its time in
+    /// nanoseconds on `CLOCK_MONOTONIC` beside it. Ends with a flush. The lanes keep
     /// writing meanwhile; each snapshot is a complete trace of its own. A
     /// lane whose process died is snapshotted like any other, then its slot
     /// is retired so that a new thread can take it over.
@@ -143,16 +125,16 @@ impl Snapshotter {
     /// let cfg = RegistryConfig { mode: LaneMode::FlightRecorder, event_capacity: 8, ..Default::default() };
     /// let reg = Registry::new(cfg)?;
     /// for i in 0..20 { reg.emit(1, i, 0)?; }
-    /// let report = Snapshotter::new(&reg)?.snapshot(&mut NullSink)?;
-    /// let lane = report.lanes[0];
+    /// let lanes = Snapshotter::new(&reg)?.snapshot(&mut NullSink)?;
+    /// let lane = lanes[0];
     /// assert_eq!((lane.events.first, lane.events.kept, lane.events.overwritten), (12, 8, 12));
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn snapshot<S: Sink>(&mut self, sink: &mut S) -> Result<SnapshotReport, Error> {
+    pub fn snapshot<S: Sink>(&mut self, sink: &mut S) -> Result<Vec<LaneSnapshot>, Error> {
         let inner = self.registry.inner().clone();
         sink.timebase(&clock::Timebase::current(inner.geometry().cfg().clock))?;
         let conv = TickConverter::new();
-        let mut report = SnapshotReport::default();
+        let mut report = Vec::new();
         for (slot, (index, detail)) in self.lanes.iter_mut().enumerate() {
             let word = inner.slot(slot).load();
             if word.generation() == 0 {
@@ -186,23 +168,17 @@ impl Snapshotter {
             if events.first + records.first > 0 {
                 sink.drops(lane, events.first, records.first)?;
             }
-            let mut last = 0;
+            let mut last = Nanos(0);
             for e in &self.events {
                 last = conv.to_ns(e.timestamp).max(last);
-                sink.event(
-                    lane,
-                    &LaneEvent {
-                        timestamp: last,
-                        ..*e
-                    },
-                )?;
+                sink.event(lane, last, e)?;
             }
-            let mut last = 0;
+            let mut last = Nanos(0);
             for r in &self.records {
-                last = conv.to_ns(r.timestamp).max(last);
-                sink.record(lane, &Record::from_owned(r, last))?;
+                last = conv.to_ns(Ticks(r.timestamp)).max(last);
+                sink.record(lane, last, &Record::from_owned(r, r.timestamp))?;
             }
-            report.lanes.push(LaneSnapshot {
+            report.push(LaneSnapshot {
                 lane,
                 events,
                 records,

@@ -16,11 +16,14 @@
 //!                          event[events]        (32 bytes each: an LaneEvent)
 //!                          records[record_bytes] (16-byte record header,
 //!                                                 payload, zeros to 8)
-//!                   flags bit 0: timestamps are ticks (converted by the
-//!                   last scale block), else nanoseconds
-//!                   flags bit 1: a drain's batch, merged in lane order
-//!                   (first_record: the lane's count of its first record
-//!                   here); without it, entries are read in file order
+//!                   flags bit 0: timestamps are ticks, converted by the
+//!                   last scale block; without it, the block holds one
+//!                   entry (a sink's `event` or `record`), its time in
+//!                   nanoseconds in place of first_record
+//!                   flags bit 1 (only with bit 0): a drain's batch,
+//!                   merged in lane order (first_record: the lane's count
+//!                   of its first record here); without it, entries are
+//!                   read in file order
 //!                   flags bit 2: the batch is complete (`Batch::complete`)
 //! tag 3  drops      body = slot:u32 pid:u32 generation:u64 thread:u64
 //!                          events:u64 records:u64
@@ -43,9 +46,9 @@
 use super::entry::Entry;
 use super::lane_event::LaneEvent;
 use super::lane_event::LaneId;
-use super::merge::{parse_records, BatchOrder, Merge};
+use super::merge::{parse_records, BatchOrder, Merge, Times};
 use super::sink::{Batch, RefusedThread, Sink};
-use crate::clock::{ClockMode, ClockSource, TickScale, Timebase};
+use crate::clock::{ClockMode, ClockSource, Nanos, TickScale, Timebase};
 use crate::error::{Error, TraceError};
 use crate::record::format::framed;
 use crate::record::Record;
@@ -145,18 +148,8 @@ fn lane_header(lane: LaneId, a: u64, b: u64, c: Option<u64>) -> Vec<u8> {
 /// Writes the binary trace format (see the module docs) through a buffer.
 /// Under a drain it takes whole [`Batch`]es: one block per visit to a lane.
 ///
-/// ```
-/// use tracering::pipeline::{Entry, FileSink, Sink, TraceReader, LaneEvent, LaneId};
-/// let path = std::env::temp_dir().join(format!("doc-{}.trace", std::process::id()));
-/// let mut sink = FileSink::create(&path)?;
-/// sink.event(LaneId::default(), &LaneEvent { kind: 1, ..Default::default() })?;
-/// sink.flush()?;
-/// let mut reader = TraceReader::open(&path)?;
-/// assert!(matches!(reader.next(), Some(Ok(Entry::Event { .. }))));
-/// assert!(reader.next().is_none());
-/// # std::fs::remove_file(&path).ok();
-/// # Ok::<(), tracering::Error>(())
-/// ```
+/// Called directly (not by a drain), it writes each entry as a block of
+/// its own, with its time as given: see [`TraceReader`].
 pub struct FileSink {
     out: BufWriter<std::fs::File>,
     /// The file, named in errors.
@@ -168,10 +161,6 @@ pub struct FileSink {
 impl FileSink {
     /// Creates (or truncates) `path`, and writes and flushes the file
     /// header: from here on the file is a valid (empty) trace.
-    ///
-    /// ```
-    /// assert!(tracering::pipeline::FileSink::create("/no/such/dir/x.trace").is_err());
-    /// ```
     pub fn create(path: impl AsRef<Path>) -> Result<FileSink, Error> {
         let path = path.as_ref();
         let named = |e: std::io::Error| Error::from(e).in_file(path);
@@ -226,14 +215,14 @@ fn frame_record(r: &Record<'_>) -> Vec<u8> {
 }
 
 impl Sink for FileSink {
-    fn event(&mut self, lane: LaneId, e: &LaneEvent) -> Result<(), Error> {
-        let head = lane_header(lane, 1, 0, Some(0));
+    fn event(&mut self, lane: LaneId, timestamp: Nanos, e: &LaneEvent) -> Result<(), Error> {
+        let head = lane_header(lane, 1, 0, Some(timestamp.0));
         self.block(TAG_BATCH, 0, &[&head, bytemuck::bytes_of(e)])
     }
 
-    fn record(&mut self, lane: LaneId, r: &Record<'_>) -> Result<(), Error> {
+    fn record(&mut self, lane: LaneId, timestamp: Nanos, r: &Record<'_>) -> Result<(), Error> {
         let body = frame_record(r);
-        let head = lane_header(lane, 0, body.len() as u64, Some(0));
+        let head = lane_header(lane, 0, body.len() as u64, Some(timestamp.0));
         self.block(TAG_BATCH, 0, &[&head, &body])
     }
 
@@ -319,8 +308,8 @@ enum Pending {
 }
 
 /// Reads a trace file written by [`FileSink`], entry by entry: each lane's
-/// entries in the order its thread wrote them (see the module docs), tick
-/// timestamps converted to nanoseconds.
+/// entries in the order its thread wrote them (see the module docs), each
+/// event or record with its time in nanoseconds beside its ticks.
 ///
 /// The reader lends each [`Entry`] from buffers it reuses, so it is not an
 /// [`Iterator`]: call [`next`](Self::next) in a `while let` loop. Once its
@@ -328,21 +317,23 @@ enum Pending {
 /// nothing.
 ///
 /// ```
+/// use tracering::clock::{Nanos, Ticks};
 /// use tracering::pipeline::{Entry, FileSink, LaneEvent, LaneId, Sink, TraceReader};
 /// let path = std::env::temp_dir().join(format!("reader-{}.trace", std::process::id()));
 /// let mut sink = FileSink::create(&path)?;
 /// for kind in 1..=3 {
-///     sink.event(LaneId::default(), &LaneEvent { kind, ..Default::default() })?;
+///     let event = LaneEvent { kind, timestamp: Ticks(kind as u64), ..Default::default() };
+///     sink.event(LaneId::default(), Nanos(100 * kind as u64), &event)?;
 /// }
 /// sink.flush()?;
 /// let mut reader = TraceReader::open(&path)?;
-/// let mut kinds = Vec::new();
+/// let mut seen = Vec::new();
 /// while let Some(entry) = reader.next() {
-///     if let Entry::Event { event, .. } = entry? {
-///         kinds.push(event.kind);
+///     if let Entry::Event { timestamp, event, .. } = entry? {
+///         seen.push((event.kind, event.timestamp, timestamp));
 ///     }
 /// }
-/// assert_eq!(kinds, [1, 2, 3]);
+/// assert_eq!(seen[2], (3, Ticks(3), Nanos(300)));
 /// # std::fs::remove_file(&path).ok();
 /// # Ok::<(), tracering::Error>(())
 /// ```
@@ -523,20 +514,26 @@ impl<R: Read> TraceReader<R> {
                     .and_then(|e| e.checked_add(LANE_HEADER))
                     .filter(|&r| r.checked_add(record_bytes) == Some(n))
                     .ok_or_else(corrupt)?;
-                let scale = if flags & FLAG_TICKS != 0 {
-                    Some(self.scale.ok_or_else(corrupt)?)
+                let records = parse_records(&body[records_at..]).ok_or_else(corrupt)?;
+                let times = if flags & FLAG_TICKS != 0 {
+                    Times::Ticks(self.scale.ok_or_else(corrupt)?)
                 } else {
-                    None
+                    // One entry, its time converted already.
+                    let one = (events == 1 && record_bytes == 0)
+                        || (events == 0 && records.clone().count() == 1);
+                    if !one || flags & FLAG_ORDERED != 0 {
+                        return Err(corrupt());
+                    }
+                    Times::Given(Nanos(u64_at(body, 32)))
                 };
                 let order = (flags & FLAG_ORDERED != 0).then(|| BatchOrder {
                     first_record: u64_at(body, 32),
                     complete: flags & FLAG_COMPLETE != 0,
                 });
-                let records = parse_records(&body[records_at..]).ok_or_else(corrupt)?;
                 let events = body[LANE_HEADER..records_at]
                     .chunks_exact(EVENT_BYTES)
                     .map(bytemuck::pod_read_unaligned::<LaneEvent>);
-                self.merge.batch(id, events, records, scale, order);
+                self.merge.batch(id, events, records, times, order);
             }
             (TAG_DROPS, 40) if flags == 0 => {
                 self.pending = Some(Pending::Drops {
@@ -590,15 +587,6 @@ impl<R: Read> TraceReader<R> {
     /// The next entry, lent until the next call; `None` after the last, or
     /// after the error that ended reading (everything read before the
     /// damage comes out first). A lending method, not [`Iterator::next`].
-    ///
-    /// ```
-    /// use tracering::pipeline::{FileSink, TraceReader};
-    /// let path = std::env::temp_dir().join(format!("next-{}.trace", std::process::id()));
-    /// drop(FileSink::create(&path)?);
-    /// assert!(TraceReader::open(&path)?.next().is_none());
-    /// # std::fs::remove_file(&path).ok();
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Result<Entry<'_>, Error>> {
         while !self.merge.has_ready() && self.pending.is_none() {
@@ -654,19 +642,6 @@ impl<R: Read> TraceReader<R> {
     /// Calls `f` with every entry, in order, until the end or the first
     /// error (which it returns, after the entries read before it), or
     /// until `f` fails.
-    ///
-    /// ```
-    /// use tracering::pipeline::{FileSink, LaneEvent, LaneId, Sink, TraceReader};
-    /// let path = std::env::temp_dir().join(format!("for-each-{}.trace", std::process::id()));
-    /// let mut sink = FileSink::create(&path)?;
-    /// sink.event(LaneId::default(), &LaneEvent::default())?;
-    /// sink.flush()?;
-    /// let mut n = 0;
-    /// TraceReader::open(&path)?.for_each(|_| { n += 1; Ok(()) })?;
-    /// assert_eq!(n, 1);
-    /// # std::fs::remove_file(&path).ok();
-    /// # Ok::<(), tracering::Error>(())
-    /// ```
     pub fn for_each(
         &mut self,
         mut f: impl FnMut(Entry<'_>) -> Result<(), Error>,

@@ -233,7 +233,18 @@ impl Record<'_> {
         self.hdr.kind
     }
 
-    /// The record's timestamp in nanoseconds.
+    /// The record's timestamp, as its writer stamped it: nanoseconds of
+    /// [`clock::now_ns`](crate::clock::now_ns) for a `write`, the caller's
+    /// value for a `write_with_timestamp`, raw
+    /// [`Ticks`](crate::clock::Ticks) for a registry lane's record (a sink
+    /// gets its converted time beside it).
+    ///
+    /// ```
+    /// let (mut p, mut c) = tracering::RecordRing::new()?.split();
+    /// p.write_with_timestamp(4, 99, b"a")?;
+    /// assert_eq!(c.peek()?.timestamp(), 99);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
     pub fn timestamp(&self) -> u64 {
         self.hdr.timestamp
     }
@@ -269,24 +280,11 @@ impl Record<'_> {
     }
 
     /// A view of a record copied out of a flight ring, stamped `timestamp`
-    /// (the snapshotter's conversion of ticks to nanoseconds).
+    /// (the snapshotter hands a sink the ticks it was written with).
     pub(crate) fn from_owned(r: &OwnedRecord, timestamp: u64) -> Record<'_> {
         Record {
             hdr: RecordHeader::new(r.payload.len() as u32, r.kind, timestamp),
             payload: &r.payload,
-            release: None,
-        }
-    }
-
-    /// The same record with another timestamp (the drain's conversion of
-    /// ticks to nanoseconds).
-    pub(crate) fn retimed(&self, timestamp: u64) -> Record<'_> {
-        Record {
-            hdr: RecordHeader {
-                timestamp,
-                ..self.hdr
-            },
-            payload: self.payload,
             release: None,
         }
     }
@@ -316,7 +314,11 @@ impl fmt::Debug for Record<'_> {
 pub struct OwnedRecord {
     /// The record's kind.
     pub kind: u16,
-    /// The record's timestamp in nanoseconds.
+    /// The record's timestamp, as its writer stamped it: nanoseconds of
+    /// [`clock::now_ns`](crate::clock::now_ns) for a `write`, the caller's
+    /// value for a `write_with_timestamp`, raw
+    /// [`Ticks`](crate::clock::Ticks) for a registry lane's record (a sink
+    /// gets its converted time beside it).
     pub timestamp: u64,
     /// The payload bytes.
     pub payload: Vec<u8>,

@@ -447,7 +447,7 @@ fn the_small_surface_works() {
     let rec = Entry::Record {
         lane,
         kind: 5,
-        timestamp: 0,
+        timestamp: Default::default(),
         payload: &[1],
     };
     assert_eq!(decode(&rec), Ok(None));
@@ -472,7 +472,7 @@ fn the_small_surface_works() {
 #[test]
 fn loss_markers_decode_with_their_counts() {
     let e = LaneEvent {
-        timestamp: 7,
+        timestamp: crate::clock::Ticks(7),
         kind: EVENT_LOSS,
         aux: u32::MAX,
         a: order_word(u32::MAX as u64, 9),
@@ -495,6 +495,7 @@ fn loss_markers_decode_with_their_counts() {
     assert_eq!(
         decode(&Entry::Event {
             lane: Default::default(),
+            timestamp: Default::default(),
             event: e
         }),
         Ok(Some(Decoded::Loss {
@@ -527,6 +528,7 @@ fn kinds_have_names_and_callsites_count_what_they_keep() {
     let lane = crate::pipeline::LaneId::default();
     let event = |kind| Entry::Event {
         lane,
+        timestamp: Default::default(),
         event: LaneEvent {
             kind,
             ..Default::default()
@@ -535,7 +537,7 @@ fn kinds_have_names_and_callsites_count_what_they_keep() {
     let record = |kind| Entry::Record {
         lane,
         kind,
-        timestamp: 0,
+        timestamp: Default::default(),
         payload: &[],
     };
     let names: Vec<_> = [

@@ -362,21 +362,25 @@ pub fn decode_schema(data: &[u8]) {
         b[..n].copy_from_slice(&rest[..n]);
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
         let e = tracering::pipeline::LaneEvent {
-            timestamp: u64_at(0),
+            timestamp: tracering::clock::Ticks(u64_at(0)),
             kind: 0xFFFF_0000 + (sel - 0xF0) as u32,
             aux: u32::from_le_bytes(b[8..12].try_into().unwrap()),
             a: u64_at(12),
             b: u64_at(20),
         };
         let lane = LaneId::default();
-        let _ = std::hint::black_box(schema::decode(&Entry::Event { lane, event: e }));
+        let _ = std::hint::black_box(schema::decode(&Entry::Event {
+            lane,
+            timestamp: Default::default(),
+            event: e,
+        }));
         return;
     }
     let kind = 0xFF00 + sel as u16;
     let record = Entry::Record {
         lane: LaneId::default(),
         kind,
-        timestamp: 0,
+        timestamp: Default::default(),
         payload: rest,
     };
     match schema::decode(&record) {

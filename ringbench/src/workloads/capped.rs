@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use tracering::clock::Timebase;
+use tracering::clock::{Nanos, Timebase};
 use tracering::pipeline::{Batch, FileSink, LaneEvent, LaneId, RefusedThread, Sink};
 use tracering::{Error, Record};
 
@@ -59,12 +59,12 @@ impl CappedFileSink {
 }
 
 impl Sink for CappedFileSink {
-    fn event(&mut self, lane: LaneId, event: &LaneEvent) -> Result<(), Error> {
-        self.sink.event(lane, event)?;
+    fn event(&mut self, lane: LaneId, ts: Nanos, event: &LaneEvent) -> Result<(), Error> {
+        self.sink.event(lane, ts, event)?;
         self.tick(false)
     }
-    fn record(&mut self, lane: LaneId, record: &Record<'_>) -> Result<(), Error> {
-        self.sink.record(lane, record)?;
+    fn record(&mut self, lane: LaneId, ts: Nanos, record: &Record<'_>) -> Result<(), Error> {
+        self.sink.record(lane, ts, record)?;
         self.tick(false)
     }
     fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {

@@ -3,7 +3,7 @@
 //! precise reading of the same event).
 //!
 //! **Accuracy.** One producer writes `Lane::event(KIND, p, seq)` where `p`
-//! is a `clock::ticks()` read taken just before the call, while the default
+//! is a `clock::ticks().0` read taken just before the call, while the default
 //! drain (and, in coarse mode, its ticker) runs. The drain converts the
 //! lane's stamp to `CLOCK_MONOTONIC` nanoseconds; the run converts `p` with
 //! its own line through two (ticks, `CLOCK_MONOTONIC`) pairs taken at its
@@ -20,7 +20,7 @@
 
 use super::{Budget, RunCfg, ThreadHook};
 use hdrhistogram::Histogram;
-use tracering::clock::{self, ClockMode};
+use tracering::clock::{self, ClockMode, Nanos};
 use tracering::pipeline::{Drain, DrainConfig, LaneEvent, LaneId, Registry, RegistryConfig, Sink};
 use tracering::{Error, Record};
 
@@ -33,7 +33,7 @@ pub const PACE_NS: u64 = 200;
 /// One clock read, for `clock_cost`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Read {
-    /// `tracering::clock::ticks()`: the raw counter.
+    /// `tracering::clock::ticks().0`: the raw counter.
     Ticks,
     /// `tracering::clock::now_ns()`: the counter scaled to nanoseconds.
     NowNs,
@@ -56,7 +56,7 @@ pub fn read_cost<H: ThreadHook>(cfg: &RunCfg<'_, H>, read: Read) -> f64 {
             while n < limit && (n % 4096 != 0 || tracering::clock::now_ns() < deadline) {
                 for _ in 0..64 {
                     sink = sink.wrapping_add(match read {
-                        Read::Ticks => clock::ticks(),
+                        Read::Ticks => clock::ticks().0,
                         Read::NowNs => tracering::clock::now_ns(),
                         Read::ClockGettime => {
                             std::hint::black_box(std::time::Instant::now());
@@ -116,9 +116,9 @@ fn monotonic_ns() -> u64 {
 fn pair() -> (u64, u64) {
     let mut best = (u64::MAX, 0, 0);
     for _ in 0..5 {
-        let a = clock::ticks();
+        let a = clock::ticks().0;
         let n = monotonic_ns();
-        let b = clock::ticks();
+        let b = clock::ticks().0;
         if b.wrapping_sub(a) < best.0 {
             best = (b.wrapping_sub(a), a + b.wrapping_sub(a) / 2, n);
         }
@@ -161,19 +161,19 @@ pub fn accuracy<H: ThreadHook>(
             let mut after = Vec::with_capacity(limit.min(1 << 21) as usize);
             let start = pair();
             let mut seq = 0u64;
-            let mut next = clock::ticks();
+            let mut next = clock::ticks().0;
             let pace = ticks_for(PACE_NS);
             while seq < limit && (seq % 1024 != 0 || tracering::clock::now_ns() < deadline) {
-                let mut p = clock::ticks();
+                let mut p = clock::ticks().0;
                 while p < next {
                     std::hint::spin_loop();
-                    p = clock::ticks();
+                    p = clock::ticks().0;
                 }
                 next = p + pace;
                 if lane.event(KIND, p, seq).is_err() {
                     return Err("the lane refused an event");
                 }
-                after.push(clock::ticks());
+                after.push(clock::ticks().0);
                 seq += 1;
             }
             let end = pair();
@@ -223,20 +223,21 @@ pub fn accuracy<H: ThreadHook>(
 
 /// Ticks in `ns` nanoseconds, at the first calibration's rate.
 fn ticks_for(ns: u64) -> u64 {
-    ((ns as u128 * clock::ticks_per_second() as u128) / 1_000_000_000) as u64
+    let hz = clock::Timebase::current(ClockMode::Precise).counter_hz;
+    ((ns as u128 * hz as u128) / 1_000_000_000) as u64
 }
 
 /// Keeps (stamp in ns, precise ticks, sequence) of each measured event.
 struct Collect(Vec<(u64, u64, u64)>);
 
 impl Sink for Collect {
-    fn event(&mut self, _: LaneId, e: &LaneEvent) -> Result<(), Error> {
+    fn event(&mut self, _: LaneId, ts: Nanos, e: &LaneEvent) -> Result<(), Error> {
         if e.kind == KIND {
-            self.0.push((e.timestamp, e.a, e.b));
+            self.0.push((ts.0, e.a, e.b));
         }
         Ok(())
     }
-    fn record(&mut self, _: LaneId, _: &Record<'_>) -> Result<(), Error> {
+    fn record(&mut self, _: LaneId, _: Nanos, _: &Record<'_>) -> Result<(), Error> {
         Ok(())
     }
 }

@@ -383,7 +383,7 @@ pub fn raw_index_push<H: ThreadHook>(
         .split();
     let (limit, deadline) = cfg.budget.limits();
     let proto = LaneEvent {
-        timestamp: 0,
+        timestamp: tracering::clock::Ticks(0),
         kind: 1,
         aux: 0,
         a: 0,
@@ -396,11 +396,11 @@ pub fn raw_index_push<H: ThreadHook>(
             |seq| {
                 let timestamp = match stamp {
                     Stamp::None => 0,
-                    Stamp::Ticks => tracering::clock::ticks(),
+                    Stamp::Ticks => tracering::clock::ticks().0,
                     Stamp::NowNs => tracering::clock::now_ns(),
                 };
                 let e = LaneEvent {
-                    timestamp,
+                    timestamp: tracering::clock::Ticks(timestamp),
                     a: seq,
                     ..proto
                 };

@@ -256,18 +256,16 @@ fn write_snapshot(registry: &Registry, path: &std::path::Path) -> bool {
     });
     match result {
         Ok(report) => {
-            let torn: u64 = report
-                .lanes
-                .iter()
-                .map(|l| l.events.torn + l.records.torn)
-                .sum();
-            let poisoned = report.lanes.iter().filter(|l| l.poisoned.is_some()).count();
+            let torn: u64 = report.iter().map(|l| l.events.torn + l.records.torn).sum();
+            let poisoned = report.iter().filter(|l| l.poisoned.is_some()).count();
+            let kept: u64 = report.iter().map(|l| l.kept()).sum();
+            let lost: u64 = report.iter().map(|l| l.lost()).sum();
             println!(
                 "snapshot: {} lanes={} kept={} lost={} torn={} corrupt_lanes={poisoned}",
                 path.display(),
-                report.lanes.len(),
-                report.kept(),
-                report.lost(),
+                report.len(),
+                kept,
+                lost,
                 torn,
             );
             true

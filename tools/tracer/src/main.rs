@@ -39,9 +39,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tracering::pipeline::{
-    CallbackSink, Drain, DrainConfig, DrainReport, Entry, Registry, RegistryConfig,
-};
+use tracering::pipeline::{Drain, DrainConfig, DrainReport, Entry, Registry, RegistryConfig};
 use tracering::{Error, Region};
 use tracering::{PipelineError, RingError};
 
@@ -378,7 +376,7 @@ fn soak(args: &SoakArgs) -> i32 {
     // Loss markers: the lanes' own events, which tell their drops.
     let markers = Arc::new(AtomicU64::new(0));
     let markers_sink = markers.clone();
-    let sink = CallbackSink::new(move |e: Entry<'_>| {
+    let sink = move |e: Entry<'_>| {
         if let Entry::Event { event: ev, .. } = e {
             if ev.kind == tracering::pipeline::EVENT_LOSS {
                 markers_sink.fetch_add(1, Ordering::Relaxed);
@@ -391,7 +389,7 @@ fn soak(args: &SoakArgs) -> i32 {
                 bad_sink.fetch_add(1, Ordering::Relaxed);
             }
         }
-    });
+    };
     let drain = check(
         Drain::spawn(&registry, sink, DrainConfig::default()),
         "drain",

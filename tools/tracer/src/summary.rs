@@ -6,6 +6,7 @@ use clap::Args;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use tracering::clock::Nanos;
 use tracering::export::{
     convert_with, ClockInfo, EntryDecoder, ExportEvent, ExportWriter, Phase, SpanDecoder,
     ThreadRef, TraceMeta, Translator,
@@ -139,9 +140,13 @@ impl Raw {
     fn see(&mut self, entry: &Entry<'_>) {
         self.entries += 1;
         match entry {
-            Entry::Event { lane, event } => {
+            Entry::Event {
+                lane,
+                timestamp,
+                event,
+            } => {
                 self.events += 1;
-                self.time(event.timestamp);
+                self.time(timestamp.0);
                 let k = self.event_kinds.entry(event.kind).or_default();
                 k.0 += 1;
                 k.1 = schema::kind_name(entry);
@@ -170,7 +175,7 @@ impl Raw {
                 let len = payload.len() as u64;
                 self.records += 1;
                 self.record_bytes += len;
-                self.time(*timestamp);
+                self.time(timestamp.0);
                 let k = self.record_kinds.entry(*kind).or_default();
                 k.0 += 1;
                 k.1 += len;
@@ -221,9 +226,10 @@ impl EntryDecoder for Tally {
         out: &mut dyn ExportWriter,
         thread: ThreadRef,
         lane: LaneId,
+        timestamp: Nanos,
         event: &LaneEvent,
     ) -> Result<bool, Error> {
-        self.spans.event(out, thread, lane, event)
+        self.spans.event(out, thread, lane, timestamp, event)
     }
 
     fn record(
@@ -232,7 +238,7 @@ impl EntryDecoder for Tally {
         thread: ThreadRef,
         lane: LaneId,
         kind: u16,
-        timestamp: u64,
+        timestamp: Nanos,
         payload: &[u8],
     ) -> Result<bool, Error> {
         self.spans
@@ -595,13 +601,17 @@ mod tests {
                 a: 1,
                 ..Default::default()
             };
-            raw.see(&Entry::Event { lane, event });
+            raw.see(&Entry::Event {
+                lane,
+                timestamp: Default::default(),
+                event,
+            });
         }
         for kind in [0xFF00, 2] {
             raw.see(&Entry::Record {
                 lane,
                 kind,
-                timestamp: 0,
+                timestamp: Default::default(),
                 payload: &[],
             });
         }

@@ -59,13 +59,13 @@ fn small_trace(path: &Path) {
             pid: 0,
         };
         let e = LaneEvent {
-            timestamp: base + i * 10,
             kind: 7,
             a: i,
             b: i,
             ..Default::default()
         };
-        sink.event(lane, &e).unwrap();
+        sink.event(lane, tracering::clock::Nanos(base + i * 10), &e)
+            .unwrap();
     }
     sink.flush().unwrap();
 }

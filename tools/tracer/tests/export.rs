@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use tracering::clock::Nanos;
 use tracering::export::{
     Arg, ArgValue, ClockInfo, ExportEvent, ExportSink, ExportWriter, Format, Phase, ThreadRef,
     Writer,
@@ -389,18 +390,19 @@ fn known_trace(name: &str) -> PathBuf {
     for i in 0..40u64 {
         let lane = lanes[(i % 3) as usize];
         let e = LaneEvent {
-            timestamp: base + i * 1_234 + (i % 3),
             kind: (i % 4) as u32 + 1,
             aux: i as u32,
             a: i * 10,
             b: u64::MAX - i,
+            ..Default::default()
         };
-        sink.event(lane, &e).unwrap();
+        sink.event(lane, Nanos(base + i * 1_234 + (i % 3)), &e)
+            .unwrap();
         if i % 10 == 3 {
             w.write((i % 3) as u16 + 2, payloads[(i / 10) as usize])
                 .unwrap();
             let rec = r.read().unwrap();
-            sink.record(lane, &rec).unwrap();
+            sink.record(lane, Nanos(rec.timestamp()), &rec).unwrap();
         }
         if i == 20 {
             sink.drops(lane, 7, 2).unwrap();
@@ -432,11 +434,16 @@ fn expected_for(path: &Path) -> Value {
     let mut reader = TraceReader::open(path).unwrap();
     while let Some(entry) = reader.next() {
         match entry.unwrap() {
-            tracering::pipeline::Entry::Event { lane, event } => {
+            tracering::pipeline::Entry::Event {
+                lane,
+                timestamp,
+                event,
+            } => {
+                let timestamp = timestamp.0;
                 threads.entry(lane.thread).or_insert(lane.slot);
                 pid = pid_of(&lane);
-                last_ts.insert(lane.thread, event.timestamp);
-                latest = event.timestamp;
+                last_ts.insert(lane.thread, timestamp);
+                latest = timestamp;
                 let (name, args) = if event.kind == tracering::pipeline::EVENT_LOSS {
                     // A lane's loss marker, drawn where the loss happened.
                     (
@@ -450,7 +457,7 @@ fn expected_for(path: &Path) -> Value {
                     )
                 };
                 events.push(
-                    json!({"phase": "instant", "ts": event.timestamp, "pid": pid_of(&lane),
+                    json!({"phase": "instant", "ts": timestamp, "pid": pid_of(&lane),
                     "tid": lane.thread, "category": "tracering", "name": name, "args": args}),
                 );
             }
@@ -460,6 +467,7 @@ fn expected_for(path: &Path) -> Value {
                 timestamp,
                 payload,
             } => {
+                let timestamp = timestamp.0;
                 threads.entry(lane.thread).or_insert(lane.slot);
                 pid = pid_of(&lane);
                 last_ts.insert(lane.thread, timestamp);
@@ -858,7 +866,7 @@ fn summary_fits_a_screen_and_counts_everything() {
     let mut stamps: Vec<u64> = Vec::new();
     let mut reader = TraceReader::open(&trace).unwrap();
     while let Some(e) = reader.next() {
-        stamps.extend(e.unwrap().timestamp());
+        stamps.extend(e.unwrap().timestamp().map(|t| t.0));
     }
     let (first, last) = (stamps.iter().min().unwrap(), stamps.iter().max().unwrap());
     assert!(
@@ -882,13 +890,13 @@ impl<A: Sink, B: Sink> Sink for Tee<A, B> {
         self.0.timebase(t)?;
         self.1.timebase(t)
     }
-    fn event(&mut self, lane: LaneId, e: &LaneEvent) -> Result<(), Error> {
-        self.0.event(lane, e)?;
-        self.1.event(lane, e)
+    fn event(&mut self, lane: LaneId, ts: Nanos, e: &LaneEvent) -> Result<(), Error> {
+        self.0.event(lane, ts, e)?;
+        self.1.event(lane, ts, e)
     }
-    fn record(&mut self, lane: LaneId, r: &Record<'_>) -> Result<(), Error> {
-        self.0.record(lane, r)?;
-        self.1.record(lane, r)
+    fn record(&mut self, lane: LaneId, ts: Nanos, r: &Record<'_>) -> Result<(), Error> {
+        self.0.record(lane, ts, r)?;
+        self.1.record(lane, ts, r)
     }
     fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
         self.0.drops(lane, events, records)?;
@@ -975,17 +983,17 @@ fn summary_totals_losses_per_thread_from_markers_and_drop_reports() {
     };
     let base = tracering::clock::now_ns();
     let marker = |ts: u64, events: u32, records: u64| LaneEvent {
-        timestamp: ts,
+        timestamp: tracering::clock::Ticks(ts),
         kind: tracering::pipeline::EVENT_LOSS,
         aux: events,
         a: records,
         b: ts - 10,
     };
-    sink.event(lane(0, 2001), &marker(base + 100, 5, 1))
+    sink.event(lane(0, 2001), Nanos(base + 100), &marker(base + 100, 5, 1))
         .unwrap();
-    sink.event(lane(0, 2001), &marker(base + 200, 2, 0))
+    sink.event(lane(0, 2001), Nanos(base + 200), &marker(base + 200, 2, 0))
         .unwrap();
-    sink.event(lane(1, 2002), &marker(base + 300, 0, 4))
+    sink.event(lane(1, 2002), Nanos(base + 300), &marker(base + 300, 0, 4))
         .unwrap();
     sink.drops(lane(0, 2001), 7, 1).unwrap();
     sink.drops(lane(1, 2002), 0, 4).unwrap();

@@ -288,7 +288,7 @@ fn snapshot_lanes(path: &std::path::Path) -> Vec<(u64, Vec<u64>, u64)> {
     let mut reader = TraceReader::open(path).unwrap();
     while let Some(e) = reader.next() {
         match e.unwrap() {
-            Entry::Event { lane, event } => {
+            Entry::Event { lane, event, .. } => {
                 let i = match lanes.iter().position(|l| l.0 == lane.slot as u64) {
                     Some(i) => i,
                     None => {
