@@ -15,7 +15,7 @@
 //! Hooks that only one ring type has stay beside that type, marked
 //! `pub(crate)` with a note that they serve the pipeline:
 //! `EventProducer::push_cached`, `EventConsumer::pop_batch_cached`,
-//! `RecordProducer::{stamp_ticks, write_or_drop_at, committed}`,
+//! `RecordProducer::{stamp_ticks, write_or_drop_at, committed, reserve_in_lap}`,
 //! `RecordConsumer::{read_batch_cached, copy_batch_cached,
 //! copy_span_cached, records_read, available_cached}`,
 //! `FlightRecordProducer::stamp_ticks` and `Record::from_owned`.

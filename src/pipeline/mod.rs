@@ -1,4 +1,5 @@
-//! The tracer pipeline, built on the rings through their public API: a
+//! The tracer pipeline, built on the rings (their public API, and the
+//! few hooks named in `ring_hooks.rs` that only the pipeline may use): a
 //! [`Registry`] of per-thread lanes in heap or shared memory, the [`Drain`]
 //! that empties them, and the [`Sink`]s it writes to (a [`FileSink`] writes
 //! the trace file that [`TraceReader`] reads back).

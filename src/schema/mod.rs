@@ -94,6 +94,7 @@
 //! lane's 17th record:
 //!
 //! ```
+//! use tracering::clock::Nanos;
 //! use tracering::pipeline::{Entry, LaneEvent, LaneId};
 //! use tracering::schema::{self, Callsites, Decoded};
 //!
@@ -107,13 +108,13 @@
 //! }
 //! rec.extend_from_slice(&[1, 0, 0, 0, 4, 0]); // one name, none omitted; len 4
 //! rec.extend_from_slice(b"path");
-//! let lane = LaneId::default();
+//! let (lane, t) = (LaneId::default(), Nanos(0));
 //! let exit = LaneEvent { kind: 0xFFFF_0001, a: 9, b: 3 | 17 << 32, ..Default::default() };
 //! let app = LaneEvent { kind: 7, ..Default::default() };
 //! let trace = [
-//!     Entry::Record { lane, kind: 0xFF00, timestamp: 0, payload: &rec },
-//!     Entry::Event { lane, event: exit },
-//!     Entry::Event { lane, event: app },
+//!     Entry::Record { lane, kind: 0xFF00, timestamp: t, payload: &rec },
+//!     Entry::Event { lane, timestamp: t, event: exit },
+//!     Entry::Event { lane, timestamp: t, event: app },
 //! ];
 //!
 //! let mut callsites = Callsites::default();
@@ -130,7 +131,7 @@
 //! }
 //! assert_eq!(seen, ["exit load ([\"path\"]) after 17", "the application's own"]);
 //! // A malformed reserved entry is a typed error, never a panic.
-//! let cut = Entry::Record { lane, kind: 0xFF00, timestamp: 0, payload: &rec[..rec.len() - 1] };
+//! let cut = Entry::Record { lane, kind: 0xFF00, timestamp: t, payload: &rec[..rec.len() - 1] };
 //! assert!(schema::decode(&cut).is_err());
 //! # Ok::<(), schema::SchemaError>(())
 //! ```
@@ -184,9 +185,10 @@ pub(crate) const RECORD_FOLLOWS_FROM: u16 = 0xFF06;
 /// ```
 /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
 /// let lane = LaneId::default();
-/// let loss = Entry::Event { lane, event: LaneEvent { kind: tracering::pipeline::EVENT_LOSS, ..Default::default() } };
+/// let t = tracering::clock::Nanos(0);
+/// let loss = Entry::Event { lane, timestamp: t, event: LaneEvent { kind: tracering::pipeline::EVENT_LOSS, ..Default::default() } };
 /// assert_eq!(tracering::schema::kind_name(&loss), Some("loss marker"));
-/// let own = Entry::Record { lane, kind: 7, timestamp: 0, payload: b"app data" };
+/// let own = Entry::Record { lane, kind: 7, timestamp: t, payload: b"app data" };
 /// assert_eq!(tracering::schema::kind_name(&own), None);
 /// ```
 pub fn kind_name(entry: &Entry<'_>) -> Option<&'static str> {
