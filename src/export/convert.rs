@@ -3,26 +3,12 @@
 
 use super::model::ExportWriter;
 use super::translate::Translator;
-use super::writer::Writer;
+use super::writer::{Format, Writer};
 use crate::error::{Error, TraceError};
 use crate::pipeline::TraceReader;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// What [`convert`] writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Format {
-    /// The Fuchsia trace format: Perfetto (ui.perfetto.dev) and
-    /// trace_processor open it.
-    Fxt,
-    /// Chrome trace-event JSON (feature `json`): chrome://tracing and
-    /// Perfetto.
-    #[cfg(feature = "json")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
-    Json,
-}
 
 /// What a conversion did.
 #[derive(Debug, PartialEq, Eq)]

@@ -2,11 +2,11 @@
 //! straight from the drain, with the `tracing` layer's names, and closes
 //! it when it is done.
 
-use super::convert::Format;
 use super::model::{ClockInfo, ThreadRef};
 use super::sink::ExportSink;
 use super::spans::SpanDecoder;
 use super::translate::{TraceMeta, Translator};
+use super::writer::Format;
 use super::writer::Writer;
 use crate::clock::{Nanos, Timebase};
 use crate::error::{Error, PipelineError, TraceError};

@@ -58,7 +58,7 @@ mod tasks;
 mod translate;
 mod writer;
 
-pub use convert::{convert, convert_file, convert_with, ConvertError, Converted, Format};
+pub use convert::{convert, convert_file, convert_with, ConvertError, Converted};
 pub use file::ExportFile;
 // Limits and names the writers share; users see their effect, not the numbers.
 #[allow(unused_imports)]
@@ -70,4 +70,4 @@ pub use tasks::SpanStyle;
 pub use translate::{EntryDecoder, TraceMeta, Translator};
 #[allow(unused_imports)]
 pub(crate) use translate::{CATEGORY, DEFAULT_PID, LOSS_NAME, MAX_PAYLOAD_HEX, MAX_PAYLOAD_TEXT};
-pub use writer::Writer;
+pub use writer::{Format, Writer};

@@ -1,12 +1,26 @@
 //! [`Writer`]: the streaming writer of an export [`Format`].
 
-use super::convert::Format;
 use super::fxt::FxtWriter;
 #[cfg(feature = "json")]
 use super::json::JsonWriter;
 use super::model::{ClockInfo, ExportEvent, ExportWriter, ThreadRef};
 use crate::error::Error;
 use std::io::Write;
+
+/// What an export writes: the [`Writer`] it picks, and what
+/// [`convert`](super::convert) writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// The Fuchsia trace format: Perfetto (ui.perfetto.dev) and
+    /// trace_processor open it.
+    Fxt,
+    /// Chrome trace-event JSON (feature `json`): chrome://tracing and
+    /// Perfetto.
+    #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+    Json,
+}
 
 /// Writes an export in a [`Format`] to `W`, streaming (wrap a file in a
 /// [`BufWriter`](std::io::BufWriter)): the Fuchsia trace format, in
