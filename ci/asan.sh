@@ -13,8 +13,13 @@
 # 0 errors and no definite leak. VALGRIND_SKIP (libtest --skip filters)
 # leaves out tests that are too slow under valgrind: by default the
 # 4-thread, 200k-job trace of tests/trust.rs (millions of events, and a
-# Python reader; ASan runs it above), and the dependent-crate test, whose
-# work is a nested `cargo run` that valgrind does not trace anyway.
+# Python reader; ASan runs it above), the dependent-crate test, whose
+# work is a nested `cargo run` that valgrind does not trace anyway, and
+# tests/clock_adopt.rs's rate comparison: the test process and the child
+# it spawns each calibrate the counter over 2 ms, and only the parent runs
+# under valgrind (which does not follow children), so its rate is skewed
+# (10.8% apart in one run, against a 10% bound; ASan and every other stage
+# run the test).
 set -euo pipefail
 # shellcheck source=ci/setup.sh
 source "$(dirname "$0")/setup.sh"
@@ -39,7 +44,7 @@ fi
 ci_log "asan: $apassed passed, $afailed failed, $areports sanitizer reports"
 
 # --- valgrind memcheck ------------------------------------------------------
-VALGRIND_SKIP="${VALGRIND_SKIP-four_threads_through_the_file_layer_keep_every_event_in_order a_crate_with_only_tracering_derives_pod_and_traces_to_fxt}"
+VALGRIND_SKIP="${VALGRIND_SKIP-four_threads_through_the_file_layer_keep_every_event_in_order a_crate_with_only_tracering_derives_pod_and_traces_to_fxt a_fresh_process_takes_the_creators_counter}"
 skip_args=()
 for s in $VALGRIND_SKIP; do
     skip_args+=(--skip "$s")
