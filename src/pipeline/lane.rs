@@ -658,16 +658,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_next_write_after_drops_tells_them_in_a_marker() {
-        let reg = Registry::new(RegistryConfig {
-            slots: 2,
-            event_capacity: 16,
-            record_capacity: 256,
+    /// A registry of `slots` lanes that drops what does not fit.
+    fn dropping(slots: usize, event_capacity: usize, record_capacity: usize) -> Registry {
+        Registry::new(RegistryConfig {
+            slots,
+            event_capacity,
+            record_capacity,
             on_full: FullPolicy::Drop,
             ..Default::default()
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn the_next_write_after_drops_tells_them_in_a_marker() {
+        let reg = dropping(2, 16, 256);
         let sink = Events::default();
         let mut drain = Drain::new(&reg, sink.clone(), DrainConfig::default()).unwrap();
         let mut lane = reg.register().unwrap();
@@ -715,13 +720,7 @@ mod tests {
 
     #[test]
     fn a_dropping_lane_leaves_its_marker_when_it_ends() {
-        let reg = Registry::new(RegistryConfig {
-            slots: 2,
-            event_capacity: 16,
-            on_full: FullPolicy::Drop,
-            ..Default::default()
-        })
-        .unwrap();
+        let reg = dropping(2, 16, RegistryConfig::default().record_capacity);
         let sink = Events::default();
         let mut drain = Drain::new(&reg, sink.clone(), DrainConfig::default()).unwrap();
         let mut lane = reg.register().unwrap();
@@ -745,14 +744,7 @@ mod tests {
     #[test]
     #[cfg_attr(miri, ignore = "waits in real time for a sleeping drain thread")]
     fn a_lane_opened_before_the_drain_wakes_it_at_its_watermark() {
-        let reg = Registry::new(RegistryConfig {
-            slots: 2,
-            event_capacity: 64,
-            record_capacity: 4096,
-            on_full: FullPolicy::Drop,
-            ..Default::default()
-        })
-        .unwrap();
+        let reg = dropping(2, 64, 4096);
         let mut lane = reg.register().unwrap();
         lane.event(1, 0, 0).unwrap();
         let sink = Events::default();
@@ -813,14 +805,7 @@ mod tests {
     /// counted, as it drops copied ones.
     #[test]
     fn records_encoded_in_place_read_back_and_drop_as_copies_do() {
-        let reg = Registry::new(RegistryConfig {
-            slots: 2,
-            event_capacity: 16,
-            record_capacity: 256,
-            on_full: FullPolicy::Drop,
-            ..Default::default()
-        })
-        .unwrap();
+        let reg = dropping(2, 16, 256);
         let sink = Records::default();
         let mut drain = Drain::new(&reg, sink.clone(), DrainConfig::default()).unwrap();
         let mut lane = reg.register().unwrap();
