@@ -184,6 +184,43 @@ fn direct_fxt_equals_converted_fxt() {
     }
 }
 
+/// Counts the event records of an FXT file (everything but metadata,
+/// strings, threads and kernel objects).
+const COUNT_EVENTS: &str = r#"
+import sys
+from fxt.reader import parse_records
+from fxt.models import KernelObjectRecord
+res = parse_records(open(sys.argv[1], 'rb'))
+assert not res.had_unexpected_eof
+recs = [r for p in res.records_by_provider.values() for r in p.records]
+print(sum(1 for r in recs if not isinstance(r, KernelObjectRecord)))
+"#;
+
+/// A span still open when the guard finishes is ended by the finish, and
+/// the file's count of events written includes those ends.
+#[test]
+fn the_count_of_events_written_includes_the_ends_a_finish_writes() {
+    let path = temp("left-open.fxt");
+    let (layer, guard) = TraceringLayer::fxt(&path).unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let span = dispatcher::with_default(&dispatch, || {
+        let span = info_span!("left open");
+        std::mem::forget(span.enter());
+        span
+    });
+    let (report, file) = guard.finish().unwrap();
+    assert_eq!(report.dropped(), 0);
+    // Its slice's begin and its task bar's begin were written as it ran;
+    // the finish wrote both ends.
+    assert_eq!(file.events_written(), 4);
+    if have_fxt() {
+        let n = run_python(COUNT_EVENTS, [&path]);
+        assert_eq!(n.trim(), "4", "events in the file");
+    }
+    drop((span, dispatch));
+    std::fs::remove_file(&path).ok();
+}
+
 #[test]
 fn convert_file_refuses_its_input_and_names_bad_files() {
     let trc = temp("refuse.trc");

@@ -53,8 +53,9 @@ impl Inner {
         }
     }
 
-    fn finish(self) -> Result<(), Error> {
-        self.0.finish().map(drop)
+    /// Finishes the export; the number of events written in all.
+    fn finish(self) -> Result<u64, Error> {
+        self.0.finish_counted().map(|(_, events)| events)
     }
 }
 
@@ -150,8 +151,11 @@ impl ExportFile {
     pub fn finish(&mut self) -> Result<(), Error> {
         match self.inner.take() {
             Some(inner) => {
+                // Counted before finishing, in case finishing fails; after
+                // it, with the ends of the slices it closed.
                 self.events = inner.events_written();
-                inner.finish()
+                self.events = inner.finish()?;
+                Ok(())
             }
             None => Ok(()),
         }

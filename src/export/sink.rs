@@ -89,13 +89,19 @@ impl<X: ExportWriter, D: EntryDecoder> ExportSink<X, D> {
     /// assert!(text.ends_with("]}\n"));
     /// # Ok::<(), tracering::Error>(())
     /// ```
-    pub fn finish(mut self) -> Result<X, Error> {
+    pub fn finish(self) -> Result<X, Error> {
+        self.finish_counted().map(|(writer, _)| writer)
+    }
+
+    /// [`finish`](Self::finish), and the number of events written in all,
+    /// the ones that finishing wrote included (ends of open slices).
+    pub(crate) fn finish_counted(mut self) -> Result<(X, u64), Error> {
         self.started()?;
         self.merge.finish();
         self.write_ready()?;
         self.translator.end_of_trace(&mut self.writer)?;
         self.writer.finish()?;
-        Ok(self.writer)
+        Ok((self.writer, self.translator.events_written()))
     }
 
     /// Writes the entries the merge has released.
