@@ -269,9 +269,8 @@ impl Lane {
             // An empty record, as `record` refuses it: nothing counted.
             Err((_, e)) => Err(RingError::InvalidRecord(e)),
         };
-        if detail.used_cached() >= self.wake_bytes && self.drain_sleeps() {
-            self.wake_for_detail();
-        }
+        let used = detail.used_cached();
+        self.wake_if_detail_due(used);
         r
     }
 
@@ -321,9 +320,8 @@ impl Lane {
             }
             r => r,
         };
-        if detail.used_cached() >= self.wake_bytes && self.drain_sleeps() {
-            self.wake_for_detail();
-        }
+        let used = detail.used_cached();
+        self.wake_if_detail_due(used);
         r
     }
 
@@ -376,6 +374,16 @@ impl Lane {
         // keeps mapped for as long as the lane lives; it is an atomic.
         let word = unsafe { self.asleep.0.as_ref() };
         arch::load_relaxed32(word) != 0
+    }
+
+    /// Wakes the drain if the detail ring's fill `used` (from the cached
+    /// consumer position) is at its watermark and the drain sleeps: the
+    /// check every record write ends with.
+    #[inline(always)]
+    fn wake_if_detail_due(&mut self, used: u64) {
+        if used >= self.wake_bytes && self.drain_sleeps() {
+            self.wake_for_detail();
+        }
     }
 
     /// Reads the drain's watermarks now (the cold wake path: the drain

@@ -45,7 +45,7 @@ use super::slot::{Slot, SlotLine, State};
 use super::wake;
 use crate::arch;
 use crate::clock::{ClockMode, ClockSource};
-use crate::error::{AttachError, BuildError, CapacityError, Error, PipelineError};
+use crate::error::{AttachError, BuildError, CapacityError, Error, PipelineError, RingError};
 use crate::event::EventRing;
 use crate::flight::{FlightRecordRing, FlightRing};
 use crate::layout::line_struct;
@@ -865,27 +865,30 @@ impl Registry {
     /// slot in the registry's `exhausted` counter.
     #[inline]
     pub fn emit(&self, kind: u32, a: u64, b: u64) -> Result<(), Error> {
-        // SAFETY: the registry's own key is used with `()` only.
-        unsafe {
-            self.with_cached_lane(
-                self.inner.id,
-                |_| (),
-                |lane, _: &mut ()| lane.event(kind, a, b).map_err(Error::from),
-                |e| Err(self.exhausted(e)),
-            )
-        }
+        self.write_own(|lane| lane.event(kind, a, b))
     }
 
     /// Writes a variable-length record (stamped now) to the calling thread's
     /// detail ring.
     #[inline]
     pub fn emit_record(&self, kind: u16, payload: &[u8]) -> Result<(), Error> {
+        self.write_own(|lane| lane.record(kind, payload))
+    }
+
+    /// One write of [`emit`](Self::emit) or
+    /// [`emit_record`](Self::emit_record) on the calling thread's lane; a
+    /// thread without one is counted in `exhausted`.
+    #[inline(always)]
+    fn write_own(
+        &self,
+        write: impl FnOnce(&mut Lane) -> Result<(), RingError>,
+    ) -> Result<(), Error> {
         // SAFETY: the registry's own key is used with `()` only.
         unsafe {
             self.with_cached_lane(
                 self.inner.id,
                 |_| (),
-                |lane, _: &mut ()| lane.record(kind, payload).map_err(Error::from),
+                |lane, _: &mut ()| write(lane).map_err(Error::from),
                 |e| Err(self.exhausted(e)),
             )
         }
