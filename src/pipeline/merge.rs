@@ -11,7 +11,10 @@
 //! ends with (the drain loads the record ring's position before the index
 //! ring's, so an event written before one of these records is among the
 //! events it read). So records below that bound go out as soon as the index
-//! events before them have, and a merge holds back at most one visit.
+//! events before them have, and a merge holds back at most one visit. The
+//! other way round, an index event may count records its block does not
+//! hold (the thread wrote them between the drain's two loads): it waits for
+//! them in the lane's queue.
 
 use super::entry::Entry;
 use super::lane_event::LaneEvent;
@@ -301,11 +304,22 @@ impl Merge {
         let mut i = 0;
         while i < events.len() || records.peek().is_some() {
             // The next index event goes first if it counts no more records
-            // than have gone (or has no order word), or if no record is left.
-            let event_first = events
-                .get(i)
-                .is_some_and(|e| records.peek().is_none() || due(records_before(e), next));
-            if event_first {
+            // than have gone (or has no order word).
+            let event_due = events.get(i).is_some_and(|e| due(records_before(e), next));
+            if !event_due && records.peek().is_none() {
+                // The thread wrote records after the drain loaded the
+                // record ring's position and then these events before it
+                // loaded the index ring's: they wait, held, for the records
+                // they count, which come in a later batch.
+                for e in &events[i..] {
+                    let mut e = *e;
+                    let timestamp = scale.to_ns(e.timestamp);
+                    convert_loss_time(&mut e, |t| scale.to_ns(Ticks(t)).0);
+                    q.events.push_back((e, timestamp, records_before(&e)));
+                }
+                break;
+            }
+            if event_due {
                 let mut e = events[i];
                 let timestamp = monotonic(&mut q.out_ns, scale.to_ns(e.timestamp));
                 convert_loss_time(&mut e, |t| scale.to_ns(Ticks(t)).0);
@@ -521,5 +535,95 @@ mod tests {
             assert!(direct);
         }
         assert_eq!(stamps, [1_100, 1_110, 1_110, 1_110]);
+    }
+
+    /// The thread wrote a record (its span's callsite) after the drain
+    /// loaded the record ring's position, and then the span's enter before
+    /// it loaded the index ring's: the batch holds the enter, not the
+    /// record it counts. The enter waits for the record, in both merges.
+    #[test]
+    fn an_event_that_counts_a_record_of_the_next_batch_waits_for_it() {
+        let lane = LaneId::default();
+        let order = |first_record| BatchOrder {
+            first_record,
+            complete: true,
+        };
+        let payload = [7u8; 8];
+        let rec = |timestamp| RawRecord {
+            kind: 1,
+            timestamp: Ticks(timestamp),
+            payload: &payload,
+        };
+        let kinds = |m: &mut Merge, out: &mut Vec<&'static str>| {
+            while let Some(e) = m.next() {
+                out.push(match e {
+                    Entry::Event { .. } => "enter",
+                    _ => "record",
+                });
+            }
+        };
+        let batches = [
+            (vec![enter(100, 0), enter(120, 2)], vec![rec(110)], 0),
+            (vec![enter(130, 3)], vec![rec(115), rec(125)], 1),
+        ];
+        // Queued (the reader's path).
+        let mut m = Merge::default();
+        let mut queued = Vec::new();
+        for (events, records, first) in &batches {
+            m.batch(
+                lane,
+                events.iter().copied(),
+                records.iter().copied(),
+                Times::Ticks(scale(0, 0)),
+                Some(order(*first)),
+            );
+            kinds(&mut m, &mut queued);
+        }
+        m.finish();
+        kinds(&mut m, &mut queued);
+        // In place where it can be (the export sink's path), queued where
+        // it cannot.
+        let mut m = Merge::default();
+        let mut direct = Vec::new();
+        let mut took = Vec::new();
+        for (events, records, first) in &batches {
+            let mut now = Vec::new();
+            let done = m
+                .batch_direct(
+                    lane,
+                    events,
+                    records.iter().copied(),
+                    scale(0, 0),
+                    order(*first),
+                    |e| {
+                        now.push(match e {
+                            Entry::Event { .. } => "enter",
+                            _ => "record",
+                        });
+                        Ok(())
+                    },
+                )
+                .unwrap();
+            took.push(done);
+            direct.extend(now);
+            if !done {
+                m.batch(
+                    lane,
+                    events.iter().copied(),
+                    records.iter().copied(),
+                    Times::Ticks(scale(0, 0)),
+                    Some(order(*first)),
+                );
+            }
+            kinds(&mut m, &mut direct);
+        }
+        m.finish();
+        kinds(&mut m, &mut direct);
+        let want = ["enter", "record", "record", "enter", "record", "enter"];
+        assert_eq!(queued, want);
+        assert_eq!(direct, want);
+        // The first batch went in place until the held enter; the second
+        // could not, the lane holding it.
+        assert_eq!(took, [true, false]);
     }
 }
