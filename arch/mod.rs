@@ -98,7 +98,7 @@ pub(crate) use generic::{adopt, now_ns, ns_per_tick_q32, source, ticks};
 #[cfg(not(any(miri, loom)))]
 pub(crate) use imp::{adopt, now_ns, ns_per_tick_q32, source, ticks};
 
-/// The counter behind [`crate::clock::ticks`]: a cycle counter, or
+/// The counter behind [`Ticks::now`](crate::clock::Ticks::now): a cycle counter, or
 /// `CLOCK_MONOTONIC` (one tick is one nanosecond), and then why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClockSource {

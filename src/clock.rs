@@ -1,9 +1,9 @@
 //! Time for the traced thread: raw counter ticks at write time, and
 //! nanoseconds later, on the drain.
 //!
-//! A lane's events are stamped with [`ticks`]: one read of the TSC on
+//! A lane's events are stamped with [`Ticks::now`]: one read of the TSC on
 //! x86_64, of CNTVCT_EL0 on aarch64, or of `CLOCK_MONOTONIC` where no
-//! counter can be trusted ([`source`] says which, and why). The traced
+//! counter can be trusted ([`ClockSource::current`] says which, and why). The traced
 //! thread never scales: the drain converts each timestamp to nanoseconds
 //! on `CLOCK_MONOTONIC` before its sink sees it, from (ticks,
 //! `CLOCK_MONOTONIC`) pairs that it samples when it starts, about every
@@ -62,7 +62,7 @@
 //! use tracering::pipeline::{Drain, Entry, Registry};
 //!
 //! let reg = Registry::new(Default::default())?;
-//! let before: Ticks = tracering::clock::ticks();
+//! let before: Ticks = tracering::clock::Ticks::now();
 //! reg.emit(1, 0, 0)?;
 //! let mut times: Vec<(Ticks, Nanos)> = Vec::new();
 //! let mut drain = Drain::new(&reg, |e: Entry<'_>| {
@@ -89,7 +89,7 @@ pub use crate::arch::ClockSource;
 
 /// A raw counter reading, as a lane stamps its events and records: TSC or
 /// CNTVCT ticks, or `CLOCK_MONOTONIC` nanoseconds where the counter is not
-/// used (see [`source`]). Only the drain's or the trace reader's
+/// used (see [`ClockSource::current`]). Only the drain's or the trace reader's
 /// conversion turns it into [`Nanos`].
 #[derive(
     Clone,
@@ -126,9 +126,23 @@ pub struct Ticks(pub u64);
 #[repr(transparent)]
 pub struct Nanos(pub u64);
 
-/// One read of the raw counter: what a lane stores.
+impl Ticks {
+    /// One read of the raw counter: what a lane stores.
+    ///
+    /// ```
+    /// use tracering::clock::Ticks;
+    /// let (a, b) = (Ticks::now(), Ticks::now());
+    /// assert!(b >= a); // on one thread, the counter never goes back
+    /// ```
+    #[inline]
+    pub fn now() -> Ticks {
+        ticks()
+    }
+}
+
+/// One read of the raw counter ([`Ticks::now`]).
 #[inline]
-pub fn ticks() -> Ticks {
+pub(crate) fn ticks() -> Ticks {
     Ticks(arch::ticks())
 }
 
@@ -142,17 +156,20 @@ pub fn now_ns() -> u64 {
     arch::now_ns()
 }
 
-/// The counter [`ticks`] reads, and if it is `CLOCK_MONOTONIC`, why.
-///
-/// ```
-/// use tracering::clock::{source, ClockSource};
-/// match source() {
-///     ClockSource::Tsc | ClockSource::Cntvct => {}
-///     why => assert!(why.is_monotonic(), "{why:?}"),
-/// }
-/// ```
-pub fn source() -> ClockSource {
-    arch::source()
+impl ClockSource {
+    /// The counter [`Ticks::now`] reads in this process, and if it is
+    /// `CLOCK_MONOTONIC`, why.
+    ///
+    /// ```
+    /// use tracering::clock::ClockSource;
+    /// match ClockSource::current() {
+    ///     ClockSource::Tsc | ClockSource::Cntvct => {}
+    ///     why => assert!(why.is_monotonic(), "{why:?}"),
+    /// }
+    /// ```
+    pub fn current() -> ClockSource {
+        arch::source()
+    }
 }
 
 /// The counter's rate, as first calibrated (2 ms against `CLOCK_MONOTONIC`
@@ -238,7 +255,7 @@ impl Timebase {
     pub fn current(mode: ClockMode) -> Timebase {
         Timebase {
             mode,
-            source: source(),
+            source: ClockSource::current(),
             counter_hz: ticks_per_second(),
         }
     }
@@ -352,7 +369,7 @@ struct WordPtr {
 unsafe impl Send for WordPtr {}
 
 impl Ticker {
-    /// Starts a thread that stores [`ticks`] into `word` every `period`.
+    /// Starts a thread that stores [`Ticks::now`] into `word` every `period`.
     pub(crate) fn spawn(
         word: NonNull<AtomicU64>,
         keep: crate::pipeline::Registry,
@@ -480,7 +497,7 @@ const RESAMPLE_NS: u64 = 100_000_000;
 
 impl TickConverter {
     pub(crate) fn new() -> TickConverter {
-        let identity = source().is_monotonic();
+        let identity = ClockSource::current().is_monotonic();
         let pair = sample();
         TickConverter {
             first: pair,

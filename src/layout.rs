@@ -304,17 +304,19 @@ impl RingHeader {
 
 /// Checks a capacity and returns the data-area length in bytes.
 pub(crate) fn data_bytes(capacity: usize, unit: usize, min: u64) -> Result<u64, crate::Error> {
-    use crate::error::{CapacityError, Error};
+    use crate::error::Error;
     let requested = capacity as u64;
-    let err = |reason| Error::Build(BuildError::InvalidCapacity { requested, reason });
     if capacity == 0 {
-        return Err(err(CapacityError::Zero));
+        return Err(Error::Build(BuildError::ZeroCapacity));
     }
     if !capacity.is_power_of_two() {
-        return Err(err(CapacityError::NotPowerOfTwo));
+        return Err(Error::Build(BuildError::NotPowerOfTwo { requested }));
     }
     if requested < min {
-        return Err(err(CapacityError::TooSmall { min }));
+        return Err(Error::Build(BuildError::CapacityTooSmall {
+            requested,
+            min,
+        }));
     }
     // The largest power of two whose data area, plus the header, fits in isize.
     let max_bytes = (isize::MAX as u64 - HEADER_SIZE as u64 + 1).next_power_of_two() >> 1;
@@ -325,7 +327,10 @@ pub(crate) fn data_bytes(capacity: usize, unit: usize, min: u64) -> Result<u64, 
         max.next_power_of_two() >> 1
     };
     if requested > max {
-        return Err(err(CapacityError::TooLarge { max }));
+        return Err(Error::Build(BuildError::CapacityTooLarge {
+            requested,
+            max,
+        }));
     }
     Ok(requested * unit as u64)
 }

@@ -96,7 +96,7 @@
 //! Miri and ThreadSanitizer check the code that ships. On x86_64 (TSO) they
 //! compile to a plain `mov`; on aarch64 to `ldar` (`ldapr` with `rcpc`) and
 //! `stlr`, with no `dmb`. Only the clock, cache-line size and spin hint are
-//! per architecture (see [`clock::source`]).
+//! per architecture (see [`ClockSource::current`](clock::ClockSource::current)).
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -157,8 +157,8 @@ mod text;
 pub use bytemuck;
 pub use diag::{Stats, VerifyReport};
 pub use error::{
-    AttachError, BuildError, CapacityError, Corruption, Error, PipelineError, PushError,
-    RecordError, RingError, TraceError,
+    AttachError, BuildError, Corruption, Error, PipelineError, PushError, RecordError, RingError,
+    TraceError,
 };
 pub use event::{EventConsumer, EventProducer, EventRing, ReadChunk, WriteChunkUninit};
 pub use peer::Peer;

@@ -27,7 +27,7 @@ fn child_main() {
     match Registry::attach(&region) {
         Ok(_) => println!(
             "\nattached source={:?} tps={}",
-            clock::source(),
+            clock::ClockSource::current(),
             clock::Timebase::current(clock::ClockMode::Precise).counter_hz
         ),
         Err(e) => println!("\nrefused {e:?}"),
@@ -86,7 +86,7 @@ fn is_monotonic(s: ClockSource) -> bool {
 fn a_fresh_process_takes_the_creators_counter() {
     let (name, _region, _reg) = named("same");
     let line = attach_in_child(&name, false);
-    let head = format!("attached source={:?} tps=", clock::source());
+    let head = format!("attached source={:?} tps=", clock::ClockSource::current());
     let tps: u64 = line
         .strip_prefix(&head)
         .unwrap_or_else(|| panic!("{line}, not {head}"))
@@ -118,7 +118,7 @@ fn a_fresh_process_takes_a_creators_fallback() {
     // This process has read its clock already: if that is the counter, it
     // cannot take the fallback and says so.
     let here = Registry::attach(&region);
-    if is_monotonic(clock::source()) {
+    if is_monotonic(clock::ClockSource::current()) {
         assert!(here.is_ok(), "{:?}", here.err());
     } else {
         assert!(matches!(
@@ -135,7 +135,7 @@ fn a_fresh_process_takes_a_creators_fallback() {
 fn an_explicit_fallback_request_wins_over_the_creator() {
     let (name, _region, _reg) = named("request");
     let line = attach_in_child(&name, true);
-    if is_monotonic(clock::source()) {
+    if is_monotonic(clock::ClockSource::current()) {
         assert!(line.starts_with("attached source=Monotonic"), "{line}");
     } else {
         assert!(

@@ -9,7 +9,7 @@ use tracering::pipeline::{Drain, DrainConfig, Entry, Registry};
 #[test]
 fn the_requested_fallback_is_used_and_converts_exactly() {
     std::env::set_var("TRACERING_CLOCK", "monotonic");
-    let src = clock::source();
+    let src = clock::ClockSource::current();
     if cfg!(any(miri, feature = "portable"))
         || !cfg!(any(target_arch = "x86_64", target_arch = "aarch64"))
     {
@@ -20,7 +20,7 @@ fn the_requested_fallback_is_used_and_converts_exactly() {
     let timebase = clock::Timebase::current(clock::ClockMode::Precise);
     assert_eq!(timebase.counter_hz, 1_000_000_000);
     let reg = Registry::new(Default::default()).unwrap();
-    let t0 = clock::ticks();
+    let t0 = clock::Ticks::now();
     reg.emit(1, t0.0, 0).unwrap();
     reg.detach_current_thread();
     let mut seen = Vec::new();

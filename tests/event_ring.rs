@@ -2,28 +2,39 @@
 //! reset and diagnostics.
 
 use tracering::BuildError;
-use tracering::{CapacityError, Error, EventRing, PushError, RingError};
+use tracering::{Error, EventRing, PushError, RingError};
 
 #[test]
 fn capacity_is_validated_never_rounded() {
-    let bad = |cap: usize, reason| {
+    let bad = |cap: usize, want: BuildError| {
         assert_eq!(
             EventRing::<u64>::with_capacity(cap).unwrap_err(),
-            Error::Build(BuildError::InvalidCapacity {
-                requested: cap as u64,
-                reason
-            })
+            Error::Build(want)
         )
     };
-    bad(0, CapacityError::Zero);
-    bad(3, CapacityError::NotPowerOfTwo);
-    bad(1000, CapacityError::NotPowerOfTwo);
-    bad(usize::MAX, CapacityError::NotPowerOfTwo);
+    bad(0, BuildError::ZeroCapacity);
+    bad(
+        3,
+        BuildError::NotPowerOfTwo {
+            requested: 3 as u64,
+        },
+    );
+    bad(
+        1000,
+        BuildError::NotPowerOfTwo {
+            requested: 1000 as u64,
+        },
+    );
+    bad(
+        usize::MAX,
+        BuildError::NotPowerOfTwo {
+            requested: usize::MAX as u64,
+        },
+    );
     match EventRing::<u64>::with_capacity(1 << 62).unwrap_err() {
-        Error::Build(BuildError::InvalidCapacity {
-            reason: CapacityError::TooLarge { max },
-            ..
-        }) => assert!(max < 1 << 62 && max.is_power_of_two()),
+        Error::Build(BuildError::CapacityTooLarge { max, .. }) => {
+            assert!(max < 1 << 62 && max.is_power_of_two())
+        }
         e => panic!("unexpected {e:?}"),
     }
     for cap in [1usize, 2, 4, 1024, 2048] {

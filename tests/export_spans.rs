@@ -77,7 +77,7 @@ fn trace_file() -> std::path::PathBuf {
 /// bars are tests/tokio_tasks.rs's).
 fn export(trc: &std::path::Path, out: &mut dyn ExportWriter) {
     let mut t = Translator::with_decoder(SpanDecoder::with_spans(SpanStyle::Threads));
-    let done = tracering::export::convert_with(trc, &mut t, out).unwrap();
+    let done = t.convert(trc, out).unwrap();
     assert_eq!(done.stopped, None);
 }
 

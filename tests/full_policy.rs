@@ -236,7 +236,7 @@ struct Markers {
 
 impl Sink for Markers {
     fn event(&mut self, _: LaneId, _: tracering::clock::Nanos, e: &LaneEvent) -> Result<(), Error> {
-        if e.kind == tracering::pipeline::EVENT_LOSS {
+        if e.kind == tracering::pipeline::LaneEvent::LOSS {
             self.count += 1;
             self.events += u64::from(e.aux);
         }

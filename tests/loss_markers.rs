@@ -176,7 +176,7 @@ fn check_json(doc: &Json) -> (u64, u64, u64) {
 
 /// What `tracer export` does, into `out`.
 fn export(trc: &std::path::Path, out: &mut dyn ExportWriter) {
-    let done = tracering::export::convert_with(trc, &mut Translator::new(), out).unwrap();
+    let done = Translator::new().convert(trc, out).unwrap();
     assert_eq!(done.stopped, None);
 }
 
@@ -191,7 +191,7 @@ fn losses_show_as_instants_and_spans_still_nest_in_a_file_export() {
     let mut reader = TraceReader::open(&trc).unwrap();
     while let Some(e) = reader.next() {
         if let tracering::pipeline::Entry::Event { event, .. } = e.unwrap() {
-            if event.kind == tracering::pipeline::EVENT_LOSS {
+            if event.kind == tracering::pipeline::LaneEvent::LOSS {
                 events += u64::from(event.aux);
                 records += event.a & 0xFFFF_FFFF; // the high half places it
             }

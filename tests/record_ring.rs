@@ -2,7 +2,7 @@
 //! overflow accounting, batches, reserve/commit, reset and diagnostics.
 
 use tracering::BuildError;
-use tracering::{CapacityError, Error, RecordError, RecordHeader, RecordRing, RingError};
+use tracering::{Error, RecordError, RecordHeader, RecordRing, RingError};
 
 /// A payload whose bytes depend on its sequence number and length.
 fn payload(seq: u64, len: usize) -> Vec<u8> {
@@ -13,19 +13,32 @@ fn payload(seq: u64, len: usize) -> Vec<u8> {
 
 #[test]
 fn capacity_is_validated_never_rounded() {
-    let bad = |cap: usize, reason| {
+    let bad = |cap: usize, want: BuildError| {
         assert_eq!(
             RecordRing::with_capacity(cap).unwrap_err(),
-            Error::Build(BuildError::InvalidCapacity {
-                requested: cap as u64,
-                reason
-            })
+            Error::Build(want)
         )
     };
-    bad(0, CapacityError::Zero);
-    bad(100, CapacityError::NotPowerOfTwo);
-    bad(65535, CapacityError::NotPowerOfTwo);
-    bad(32, CapacityError::TooSmall { min: 64 });
+    bad(0, BuildError::ZeroCapacity);
+    bad(
+        100,
+        BuildError::NotPowerOfTwo {
+            requested: 100 as u64,
+        },
+    );
+    bad(
+        65535,
+        BuildError::NotPowerOfTwo {
+            requested: 65535 as u64,
+        },
+    );
+    bad(
+        32,
+        BuildError::CapacityTooSmall {
+            requested: 32,
+            min: 64,
+        },
+    );
     let ring = RecordRing::new().unwrap();
     assert_eq!(ring.capacity(), 64 * 1024);
     assert_eq!(ring.max_payload(), 32 * 1024 - 16);

@@ -76,7 +76,7 @@ fn read_trace(path: &PathBuf) -> (HashMap<u64, Vec<u64>>, u64, Markers) {
     let mut reader = TraceReader::open(path).unwrap();
     while let Some(entry) = reader.next() {
         match entry.unwrap() {
-            Entry::Event { event, .. } if event.kind == tracering::pipeline::EVENT_LOSS => {
+            Entry::Event { event, .. } if event.kind == tracering::pipeline::LaneEvent::LOSS => {
                 markers.count += 1;
                 markers.events += u64::from(event.aux);
             }
@@ -613,7 +613,7 @@ fn drops_are_reported_exactly_with_the_watermark_drain() {
     let m = markers.clone();
     let sink = move |e: Entry<'_>| {
         if let Entry::Event { event: e, .. } = e {
-            if e.kind == tracering::pipeline::EVENT_LOSS {
+            if e.kind == tracering::pipeline::LaneEvent::LOSS {
                 m.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }

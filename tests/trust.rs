@@ -36,7 +36,7 @@ fn temp(name: &str) -> PathBuf {
 /// Both passes of the translation into `out`.
 fn export(trc: &std::path::Path, out: &mut dyn ExportWriter) {
     let mut t = Translator::with_decoder(SpanDecoder::default());
-    let done = tracering::export::convert_with(trc, &mut t, out).unwrap();
+    let done = t.convert(trc, out).unwrap();
     assert_eq!(done.stopped, None);
 }
 

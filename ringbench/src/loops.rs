@@ -7,7 +7,7 @@
 //! `lane-precise` and `lane-coarse` write with `Lane::event` into a
 //! registry lane of that clock mode (the coarse one with its ticker
 //! running), and empty it with a `Drain` pass after each lap;
-//! `push-ticks` pushes `LaneEvent`s stamped with one `clock::ticks()`.
+//! `push-ticks` pushes `LaneEvent`s stamped with one `clock::Ticks::now()`.
 //! Their write loops are `ringbench_lane_event` and `ringbench_push_ticks`.
 //!
 //! Each lap writes [`LAP`] 32-byte events into a 64 KiB ring (2048 slots)
@@ -100,7 +100,7 @@ pub fn ringbench_push_ticks(tx: &mut EventProducer<LaneEvent>, first: u64, n: u6
     let mut pushed = 0;
     for seq in first..first + n {
         let e = LaneEvent {
-            timestamp: tracering::clock::ticks(),
+            timestamp: tracering::clock::Ticks::now(),
             kind: 1,
             aux: 0,
             a: seq,

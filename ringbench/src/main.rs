@@ -865,7 +865,7 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
             "push-plus-ticks",
             Ops,
             cost_raw_push::<1>,
-            "EventProducer<LaneEvent>::push_or_drop, stamped with one clock::ticks()",
+            "EventProducer<LaneEvent>::push_or_drop, stamped with one clock::Ticks::now()",
         )
         .vs(&["bare-push"]),
         spec(
@@ -888,7 +888,7 @@ fn specs(scaling_cores: Option<&[core_affinity::CoreId]>) -> Vec<Spec> {
             "ticks",
             Ops,
             clock_read::<0>,
-            "tracering::clock::ticks(): the raw counter (rdtsc on x86_64)",
+            "tracering::clock::Ticks::now(): the raw counter (rdtsc on x86_64)",
         ),
         spec(
             "clock_cost",

@@ -1,49 +1,42 @@
 //! Errors of building and attaching rings, regions and registries:
-//! [`BuildError`], with [`CapacityError`] and [`AttachError`] for the
-//! details.
+//! [`BuildError`], with [`AttachError`] for the details of an attach.
 
 use core::fmt;
-
-/// Why a requested capacity was refused. Capacities are never rounded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CapacityError {
-    /// Zero slots or bytes.
-    Zero,
-    /// Not a power of two, so `pos & (capacity - 1)` would not wrap correctly.
-    NotPowerOfTwo,
-    /// Below the smallest ring this front-end supports.
-    TooSmall {
-        /// The smallest accepted capacity.
-        min: u64,
-    },
-    /// Larger than the address space or the format allows.
-    TooLarge {
-        /// The largest accepted capacity.
-        max: u64,
-    },
-}
 
 /// Why a ring, a region or a registry could not be built or attached.
 ///
 /// ```
-/// use tracering::{BuildError, CapacityError, Error, EventRing};
+/// use tracering::{BuildError, Error, EventRing};
 /// let err = EventRing::<u64>::with_capacity(1000).unwrap_err();
-/// assert_eq!(err, Error::Build(BuildError::InvalidCapacity {
-///     requested: 1000,
-///     reason: CapacityError::NotPowerOfTwo,
-/// }));
+/// assert_eq!(err, Error::Build(BuildError::NotPowerOfTwo { requested: 1000 }));
 /// assert_eq!(err.to_string(), "capacity 1000 is not a power of two (the nearest are 512 and 1024)");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// The capacity given to a constructor is unusable.
-    InvalidCapacity {
+    /// A capacity of zero slots or bytes. (Capacities are never rounded:
+    /// each of these four refuses the one asked for.)
+    ZeroCapacity,
+    /// A capacity that is not a power of two, so `pos & (capacity - 1)`
+    /// would not wrap correctly.
+    NotPowerOfTwo {
         /// What was asked for (slots for event rings and registries, bytes
         /// for record rings).
         requested: u64,
-        /// Why it was refused.
-        reason: CapacityError,
+    },
+    /// A capacity below the smallest ring this front-end supports.
+    CapacityTooSmall {
+        /// What was asked for.
+        requested: u64,
+        /// The smallest accepted capacity.
+        min: u64,
+    },
+    /// A capacity larger than the address space or the format allows.
+    CapacityTooLarge {
+        /// What was asked for.
+        requested: u64,
+        /// The largest accepted capacity.
+        max: u64,
     },
     /// A coarse clock period outside 1 µs ..= 1 s in a registry's
     /// [`ClockMode`](crate::clock::ClockMode).
@@ -125,26 +118,23 @@ pub enum BuildError {
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BuildError::InvalidCapacity { requested, reason } => match reason {
-                CapacityError::Zero => write!(f, "capacity must not be zero"),
-                CapacityError::NotPowerOfTwo => {
-                    let above = requested.checked_next_power_of_two();
-                    match above {
-                        Some(up) if up > 1 => write!(
-                            f,
-                            "capacity {requested} is not a power of two (the nearest are {} and {up})",
-                            up / 2
-                        ),
-                        _ => write!(f, "capacity {requested} is not a power of two"),
-                    }
+            BuildError::ZeroCapacity => write!(f, "capacity must not be zero"),
+            BuildError::NotPowerOfTwo { requested } => {
+                match requested.checked_next_power_of_two() {
+                    Some(up) if up > 1 => write!(
+                        f,
+                        "capacity {requested} is not a power of two (the nearest are {} and {up})",
+                        up / 2
+                    ),
+                    _ => write!(f, "capacity {requested} is not a power of two"),
                 }
-                CapacityError::TooSmall { min } => {
-                    write!(f, "capacity {requested} is below the minimum {min}")
-                }
-                CapacityError::TooLarge { max } => {
-                    write!(f, "capacity {requested} exceeds the maximum {max}")
-                }
-            },
+            }
+            BuildError::CapacityTooSmall { requested, min } => {
+                write!(f, "capacity {requested} is below the minimum {min}")
+            }
+            BuildError::CapacityTooLarge { requested, max } => {
+                write!(f, "capacity {requested} exceeds the maximum {max}")
+            }
             BuildError::InvalidClock { period_ns } => write!(
                 f,
                 "a coarse clock period of {period_ns} ns is outside 1 µs ..= 1 s"

@@ -3,7 +3,7 @@
 //! - The hot paths return two-byte errors: [`RingError`] and
 //!   [`PushError`] (which hands the value back).
 //! - Building and attaching rings, regions and registries:
-//!   [`BuildError`], with [`CapacityError`] and [`AttachError`].
+//!   [`BuildError`], with [`AttachError`].
 //! - The pipeline (emit, lanes, the drain and its threads):
 //!   [`PipelineError`].
 //! - Trace files, read or written: [`TraceError`], which names the file
@@ -19,7 +19,7 @@ mod pipeline;
 mod ring;
 mod trace;
 
-pub use build::{AttachError, BuildError, CapacityError};
+pub use build::{AttachError, BuildError};
 pub use pipeline::PipelineError;
 pub use ring::{Corruption, PushError, RecordError, RingError};
 pub use trace::TraceError;

@@ -53,67 +53,70 @@ pub fn convert(
     format: Format,
     out: impl Write,
 ) -> Result<Converted, Error> {
-    convert_with(input, &mut Translator::new(), &mut Writer::new(out, format))
+    Translator::new().convert(input, &mut Writer::new(out, format))
 }
 
-/// [`convert`] through a translator of the caller's (with a process id or
-/// names given by hand, or another decoder) into any writer, which it
-/// finishes.
-///
-/// ```
-/// use tracering::export::{convert_with, Format, Translator, Writer};
-/// let trc = std::env::temp_dir().join(format!("convert-with-{}.trc", std::process::id()));
-/// drop(tracering::pipeline::FileSink::create(&trc)?); // an empty trace
-/// let mut t = Translator::new();
-/// t.meta_mut().name_process("my app");
-/// let done = convert_with(&trc, &mut t, &mut Writer::new(Vec::new(), Format::Fxt))?;
-/// assert_eq!(done.entries, 0);
-/// # std::fs::remove_file(&trc).ok();
-/// # Ok::<(), tracering::Error>(())
-/// ```
-pub fn convert_with<D: super::translate::EntryDecoder>(
-    input: impl AsRef<Path>,
-    translator: &mut Translator<D>,
-    out: &mut dyn ExportWriter,
-) -> Result<Converted, Error> {
-    let input = input.as_ref();
-    // An entry that cannot be decoded is the input's fault: name the file.
-    // (A failed write is the output's, which has no name here.)
-    let named = |e: Error| match e {
-        Error::Trace(t @ TraceError::Schema { .. }) => Error::Trace(t).in_file(input),
-        other => other,
-    };
-    // First pass: threads, processes and callsite names (a file written
-    // entry by entry, such as a snapshot, may use a name before it
-    // describes it). It stops where the second will.
-    let mut reader = TraceReader::open(input)?;
-    while let Some(Ok(e)) = reader.next() {
-        translator.collect(&e).map_err(named)?;
-    }
-    let clock = translator.meta().clock();
-    translator.start(out, &clock)?;
-    let mut reader = TraceReader::open(input)?;
-    let (mut entries, mut stopped) = (0u64, None);
-    while let Some(entry) = reader.next() {
-        match entry {
-            Ok(e) => {
-                translator.entry(out, &e).map_err(named)?;
-                entries += 1;
-            }
-            Err(error) => {
-                stopped = Some((entries, error));
-                break;
+impl<D: super::translate::EntryDecoder> Translator<D> {
+    /// [`convert`] through this translator (with a process id or names
+    /// given by hand, or another decoder) into any writer, which it
+    /// finishes.
+    ///
+    /// ```
+    /// use tracering::export::{Format, Translator, Writer};
+    /// let trc = std::env::temp_dir().join(format!("convert-with-{}.trc", std::process::id()));
+    /// drop(tracering::pipeline::FileSink::create(&trc)?); // an empty trace
+    /// let mut t = Translator::new();
+    /// t.meta_mut().name_process("my app");
+    /// let done = t.convert(&trc, &mut Writer::new(Vec::new(), Format::Fxt))?;
+    /// assert_eq!(done.entries, 0);
+    /// # std::fs::remove_file(&trc).ok();
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    pub fn convert(
+        &mut self,
+        input: impl AsRef<Path>,
+        out: &mut dyn ExportWriter,
+    ) -> Result<Converted, Error> {
+        let translator = self;
+        let input = input.as_ref();
+        // An entry that cannot be decoded is the input's fault: name the file.
+        // (A failed write is the output's, which has no name here.)
+        let named = |e: Error| match e {
+            Error::Trace(t @ TraceError::Schema { .. }) => Error::Trace(t).in_file(input),
+            other => other,
+        };
+        // First pass: threads, processes and callsite names (a file written
+        // entry by entry, such as a snapshot, may use a name before it
+        // describes it). It stops where the second will.
+        let mut reader = TraceReader::open(input)?;
+        while let Some(Ok(e)) = reader.next() {
+            translator.collect(&e).map_err(named)?;
+        }
+        let clock = translator.meta().clock();
+        translator.start(out, &clock)?;
+        let mut reader = TraceReader::open(input)?;
+        let (mut entries, mut stopped) = (0u64, None);
+        while let Some(entry) = reader.next() {
+            match entry {
+                Ok(e) => {
+                    translator.entry(out, &e).map_err(named)?;
+                    entries += 1;
+                }
+                Err(error) => {
+                    stopped = Some((entries, error));
+                    break;
+                }
             }
         }
+        // Slices whose ends were lost (or lie past a damaged entry) end here.
+        translator.end_of_trace(out)?;
+        out.finish()?;
+        Ok(Converted {
+            entries,
+            events: translator.events_written(),
+            stopped,
+        })
     }
-    // Slices whose ends were lost (or lie past a damaged entry) end here.
-    translator.end_of_trace(out)?;
-    out.finish()?;
-    Ok(Converted {
-        entries,
-        events: translator.events_written(),
-        stopped,
-    })
 }
 
 /// Why [`convert_file`] failed. Each case names the file it is about.

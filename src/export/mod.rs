@@ -22,7 +22,7 @@
 //! # Three ways to an export
 //! - A trace file that a [`FileSink`](crate::pipeline::FileSink) wrote, in
 //!   one call: [`convert_file`] (or [`convert`] into any `Write`, or
-//!   [`convert_with`] through a translator and writer of your own).
+//!   [`Translator::convert`] through a translator and writer of your own).
 //! - Straight from the drain, without a trace file: an [`ExportSink`] over
 //!   a [`Writer`], as below (or an [`ExportFile`], which is what
 //!   `TraceringLayer::fxt` writes through).
@@ -58,7 +58,7 @@ mod tasks;
 mod translate;
 mod writer;
 
-pub use convert::{convert, convert_file, convert_with, ConvertError, Converted};
+pub use convert::{convert, convert_file, ConvertError, Converted};
 pub use file::ExportFile;
 // Limits and names the writers share; users see their effect, not the numbers.
 #[allow(unused_imports)]

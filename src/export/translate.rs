@@ -11,7 +11,7 @@
 //! | index event of kind `k` | an instant `"kind {k}"`, args `a`, `b`, `aux` |
 //! | record of kind `k` | an instant `"record {k}"`, args `len`, then `payload` (the bytes as text when they are UTF-8, cut to [`MAX_PAYLOAD_TEXT`] bytes) or `payload_hex` (hex of the first [`MAX_PAYLOAD_HEX`] bytes), and `cut: true` when either was cut |
 //! | drops | a counter `"dropped"`, args `events`, `records`: the thread's running totals, at the thread's last timestamp (the last entry's on any thread if it has none yet) |
-//! | loss marker ([`EVENT_LOSS`](crate::pipeline::EVENT_LOSS)) | an instant [`LOSS_NAME`] (`"events lost"`) at the marker's timestamp, args `events`, `records` (what the lane lost since its previous marker) and `since` (the time of the first of them) |
+//! | loss marker ([`LaneEvent::LOSS`](crate::pipeline::LaneEvent::LOSS)) | an instant [`LOSS_NAME`] (`"events lost"`) at the marker's timestamp, args `events`, `records` (what the lane lost since its previous marker) and `since` (the time of the first of them) |
 //!
 //! All in category [`CATEGORY`], on thread `ThreadRef { pid, tid:
 //! lane.thread }` (pid 1 unless [`Translator::with_pid`] says otherwise).
@@ -31,7 +31,7 @@
 use super::model::{Arg, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
 use crate::clock::Nanos;
 use crate::error::Error;
-use crate::pipeline::{Entry, LaneEvent, LaneId, EVENT_LOSS};
+use crate::pipeline::{Entry, LaneEvent, LaneId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
@@ -45,7 +45,7 @@ pub const MAX_PAYLOAD_TEXT: usize = 1024;
 pub const MAX_PAYLOAD_HEX: usize = 64;
 
 /// The name of the instant a loss marker becomes: a lane dropped writes
-/// (see [`EVENT_LOSS`](crate::pipeline::EVENT_LOSS)).
+/// (see [`EVENT_LOSS`](crate::pipeline::LaneEvent::LOSS)).
 pub const LOSS_NAME: &str = "events lost";
 
 /// The default process id when the trace does not say.
@@ -636,7 +636,7 @@ impl<D: EntryDecoder> Translator<D> {
         if decoder.event(&mut counting, thread, lane, timestamp, event)? {
             return Ok(());
         }
-        if event.kind == EVENT_LOSS {
+        if event.kind == LaneEvent::LOSS {
             let args = [
                 Arg::new("events", event.aux as u64),
                 Arg::new("records", event.a & 0xFFFF_FFFF),

@@ -28,7 +28,7 @@ pub enum Format {
 /// strings; older ones are evicted and written again when used), or
 /// Chrome trace-event JSON. It is the [`ExportWriter`] that a
 /// [`Translator`](super::Translator), an [`ExportSink`](super::ExportSink)
-/// and [`convert_with`](super::convert_with) write to; implement
+/// and [`Translator::convert`](super::Translator::convert) write to; implement
 /// [`ExportWriter`] for a format of your own.
 ///
 /// ```

@@ -188,7 +188,7 @@ impl Lane {
 
     /// Writes a whole index event as given (when full: waits, then drops
     /// and counts, by the registry's [`FullPolicy`]).
-    /// Its timestamp must be in [`ticks`](crate::clock::ticks), like the
+    /// Its timestamp must be in [`Ticks::now`](crate::clock::Ticks::now), like the
     /// lane's own: the drain converts every lane timestamp.
     #[inline]
     pub fn write(&mut self, event: LaneEvent) -> Result<(), RingError> {
@@ -331,7 +331,7 @@ impl Lane {
     /// The lane's detail producer, for reserve/commit and batches (`None` in
     /// a [`LaneMode::FlightRecorder`] registry, whose lanes write records
     /// with [`record`](Self::record) only). It stamps records with a precise
-    /// [`ticks`](crate::clock::ticks) read in either clock mode (a
+    /// [`Ticks::now`](crate::clock::Ticks::now) read in either clock mode (a
     /// caller-supplied timestamp must be in ticks too). Its writes return
     /// [`RingError::Full`] at once whatever the registry's [`FullPolicy`]:
     /// retrying is the caller's.

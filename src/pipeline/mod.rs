@@ -35,7 +35,7 @@ pub use drain::{Drain, DrainConfig, DrainHandle, DrainReport, LaneStats};
 pub use entry::Entry;
 pub use lane::Lane;
 pub use lane_event::{LaneEvent, LaneId};
-pub use order::EVENT_LOSS;
+
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
 pub use registry::{LaneStatus, Registry, RegistryStats, SlotState};

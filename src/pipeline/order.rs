@@ -26,29 +26,8 @@ pub(crate) const EVENT_INSTANT: u32 = 0xFFFF_0002;
 /// word.
 pub(crate) const EVENT_SPAN_CLOSE: u32 = 0xFFFF_0003;
 
-/// The kind of a loss marker, the index event a lane writes when a full
-/// ring made it drop writes.
-///
-/// Any lane of a [`Stream`](super::LaneMode::Stream) registry writes one,
-/// with or without the `tracing` layer: when a full ring dropped writes
-/// (after the registry's [`FullPolicy`](super::FullPolicy) gave up), the
-/// lane's next write first puts one marker into its index ring. Its fields:
-///
-/// - `aux`: the index events lost since the lane's previous marker;
-/// - `a`: the records lost since then (low 32 bits), and the records the
-///   lane's ring had taken when the marker was written (high 32 bits, as
-///   in an order word: a reader places the marker among the lane's records
-///   by it);
-/// - `b`: the time of the first loss, in the unit of the timestamp (ticks
-///   in the ring; the drain converts it to nanoseconds with the timestamp);
-/// - `timestamp`: when the marker was written.
-///
-/// Each count is a `u32` (more take several markers). A marker that does
-/// not fit either is not a drop: it waits for the next write. So the
-/// markers of a lane add up to the drops its drain reports, once the last
-/// one has been written. [`schema::decode`](crate::schema::decode) reads
-/// one as `Decoded::Loss`.
-pub const EVENT_LOSS: u32 = 0xFFFF_0004;
+/// A loss marker's kind: [`LaneEvent::LOSS`].
+pub(crate) const EVENT_LOSS: u32 = LaneEvent::LOSS;
 
 /// The order word of a reserved index event: `low` (which must fit in 32
 /// bits; higher bits are cut: a callsite id, or a loss marker's lost

@@ -45,7 +45,7 @@ use super::slot::{Slot, SlotLine, State};
 use super::wake;
 use crate::arch;
 use crate::clock::{ClockMode, ClockSource};
-use crate::error::{AttachError, BuildError, CapacityError, Error, PipelineError, RingError};
+use crate::error::{AttachError, BuildError, Error, PipelineError, RingError};
 use crate::event::EventRing;
 use crate::flight::{FlightRecordRing, FlightRing};
 use crate::layout::line_struct;
@@ -229,15 +229,13 @@ fn refused_geometry(cfg: &RegistryConfig) -> AttachError {
 impl Geometry {
     fn new(cfg: RegistryConfig) -> Result<Geometry, Error> {
         if cfg.slots == 0 || cfg.slots > MAX_SLOTS {
-            return Err(Error::Build(BuildError::InvalidCapacity {
-                requested: cfg.slots as u64,
-                reason: if cfg.slots == 0 {
-                    CapacityError::Zero
-                } else {
-                    CapacityError::TooLarge {
-                        max: MAX_SLOTS as u64,
-                    }
-                },
+            return Err(Error::Build(if cfg.slots == 0 {
+                BuildError::ZeroCapacity
+            } else {
+                BuildError::CapacityTooLarge {
+                    requested: cfg.slots as u64,
+                    max: MAX_SLOTS as u64,
+                }
             }));
         }
         let (index_bytes, detail_bytes) = match cfg.mode {
@@ -539,7 +537,7 @@ impl Registry {
         if let Some(line) = clock_line(region) {
             arch::store_relaxed(&line.full_policy, cfg.on_full.to_word());
         }
-        let source = crate::clock::source().code();
+        let source = crate::clock::ClockSource::current().code();
         arch::store_relaxed(&h.clock_source, source as u64);
         crate::clock::stop_word(reg.inner.time_word());
         arch::store_relaxed(&h.accepting, 1);
@@ -597,7 +595,7 @@ impl Registry {
         let peer = u8::try_from(theirs).ok().and_then(ClockSource::from_code);
         let ours = match peer {
             Some(peer) => arch::adopt(peer),
-            None => crate::clock::source(),
+            None => crate::clock::ClockSource::current(),
         };
         if !peer.is_some_and(|p| p.same_ticks(ours)) {
             return Err(Error::Build(BuildError::Attach(AttachError::ClockSource {

@@ -23,7 +23,7 @@ impl RecordProducer {
         RecordProducer { h, ticks: false }
     }
 
-    /// Stamps records with raw [`ticks`](crate::clock::ticks) from now on,
+    /// Stamps records with raw [`Ticks::now`](crate::clock::Ticks::now) from now on,
     /// as a registry lane's are.
     pub(crate) fn stamp_ticks(&mut self) {
         self.ticks = true;

@@ -394,7 +394,7 @@ pub enum Decoded<'a> {
         /// for a record (records are in order in their ring).
         records_before: Option<u32>,
     },
-    /// A [loss marker](crate::pipeline::EVENT_LOSS): what the lane dropped since its previous marker.
+    /// A [loss marker](crate::pipeline::LaneEvent::LOSS): what the lane dropped since its previous marker.
     Loss {
         /// Index events lost.
         events: u32,

@@ -13,7 +13,7 @@
 //! reserved index events carry an order word that the pipeline reads to
 //! merge a lane's two rings back into one stream (see "Order"), so the
 //! index-event kinds are defined by the pipeline, and this module decodes
-//! them. The loss marker ([`pipeline::EVENT_LOSS`](crate::pipeline::EVENT_LOSS)) is
+//! them. The loss marker ([`pipeline::LaneEvent::LOSS`](crate::pipeline::LaneEvent::LOSS)) is
 //! the pipeline's own: a lane writes it, with or without the layer;
 //! [`decode`] reads it too, so that a reader has one decoder for every
 //! reserved entry of a trace.
@@ -30,7 +30,7 @@
 //! | `0xFFFF_0001` | span exit | span id | order word | 0 |
 //! | `0xFFFF_0002` | event (without fields) | order word | parent span id, 0 = none | 0 |
 //! | `0xFFFF_0003` | span close | span id | order word | 0 |
-//! | `0xFFFF_0004` | [loss marker](crate::pipeline::EVENT_LOSS) | order word, with the records lost in place of the callsite | time of the first loss | index events lost |
+//! | `0xFFFF_0004` | [loss marker](crate::pipeline::LaneEvent::LOSS) | order word, with the records lost in place of the callsite | time of the first loss | index events lost |
 //!
 //! The order word is `callsite id | records_before << 32`:
 //! the callsite in the low 32 bits, and in the high 32 bits the number of
@@ -186,7 +186,7 @@ pub(crate) const RECORD_FOLLOWS_FROM: u16 = 0xFF06;
 /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
 /// let lane = LaneId::default();
 /// let t = tracering::clock::Nanos(0);
-/// let loss = Entry::Event { lane, timestamp: t, event: LaneEvent { kind: tracering::pipeline::EVENT_LOSS, ..Default::default() } };
+/// let loss = Entry::Event { lane, timestamp: t, event: LaneEvent { kind: tracering::pipeline::LaneEvent::LOSS, ..Default::default() } };
 /// assert_eq!(tracering::schema::kind_name(&loss), Some("loss marker"));
 /// let own = Entry::Record { lane, kind: 7, timestamp: t, payload: b"app data" };
 /// assert_eq!(tracering::schema::kind_name(&own), None);

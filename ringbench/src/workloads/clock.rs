@@ -3,7 +3,7 @@
 //! precise reading of the same event).
 //!
 //! **Accuracy.** One producer writes `Lane::event(KIND, p, seq)` where `p`
-//! is a `clock::ticks().0` read taken just before the call, while the default
+//! is a `clock::Ticks::now().0` read taken just before the call, while the default
 //! drain (and, in coarse mode, its ticker) runs. The drain converts the
 //! lane's stamp to `CLOCK_MONOTONIC` nanoseconds; the run converts `p` with
 //! its own line through two (ticks, `CLOCK_MONOTONIC`) pairs taken at its
@@ -33,7 +33,7 @@ pub const PACE_NS: u64 = 200;
 /// One clock read, for `clock_cost`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Read {
-    /// `tracering::clock::ticks().0`: the raw counter.
+    /// `tracering::clock::Ticks::now().0`: the raw counter.
     Ticks,
     /// `tracering::clock::now_ns()`: the counter scaled to nanoseconds.
     NowNs,
@@ -56,7 +56,7 @@ pub fn read_cost<H: ThreadHook>(cfg: &RunCfg<'_, H>, read: Read) -> f64 {
             while n < limit && (n % 4096 != 0 || tracering::clock::now_ns() < deadline) {
                 for _ in 0..64 {
                     sink = sink.wrapping_add(match read {
-                        Read::Ticks => clock::ticks().0,
+                        Read::Ticks => clock::Ticks::now().0,
                         Read::NowNs => tracering::clock::now_ns(),
                         Read::ClockGettime => {
                             std::hint::black_box(std::time::Instant::now());
@@ -116,9 +116,9 @@ fn monotonic_ns() -> u64 {
 fn pair() -> (u64, u64) {
     let mut best = (u64::MAX, 0, 0);
     for _ in 0..5 {
-        let a = clock::ticks().0;
+        let a = clock::Ticks::now().0;
         let n = monotonic_ns();
-        let b = clock::ticks().0;
+        let b = clock::Ticks::now().0;
         if b.wrapping_sub(a) < best.0 {
             best = (b.wrapping_sub(a), a + b.wrapping_sub(a) / 2, n);
         }
@@ -161,19 +161,19 @@ pub fn accuracy<H: ThreadHook>(
             let mut after = Vec::with_capacity(limit.min(1 << 21) as usize);
             let start = pair();
             let mut seq = 0u64;
-            let mut next = clock::ticks().0;
+            let mut next = clock::Ticks::now().0;
             let pace = ticks_for(PACE_NS);
             while seq < limit && (seq % 1024 != 0 || tracering::clock::now_ns() < deadline) {
-                let mut p = clock::ticks().0;
+                let mut p = clock::Ticks::now().0;
                 while p < next {
                     std::hint::spin_loop();
-                    p = clock::ticks().0;
+                    p = clock::Ticks::now().0;
                 }
                 next = p + pace;
                 if lane.event(KIND, p, seq).is_err() {
                     return Err("the lane refused an event");
                 }
-                after.push(clock::ticks().0);
+                after.push(clock::Ticks::now().0);
                 seq += 1;
             }
             let end = pair();

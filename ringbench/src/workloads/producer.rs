@@ -365,7 +365,7 @@ pub fn lane_default_drain<H: ThreadHook>(
 pub enum Stamp {
     /// Nothing: a bare push.
     None,
-    /// One `tracering::clock::ticks()` read (the raw counter).
+    /// One `tracering::clock::Ticks::now()` read (the raw counter).
     Ticks,
     /// One `tracering::clock::now_ns()` read (the counter scaled to ns).
     NowNs,
@@ -396,7 +396,7 @@ pub fn raw_index_push<H: ThreadHook>(
             |seq| {
                 let timestamp = match stamp {
                     Stamp::None => 0,
-                    Stamp::Ticks => tracering::clock::ticks().0,
+                    Stamp::Ticks => tracering::clock::Ticks::now().0,
                     Stamp::NowNs => tracering::clock::now_ns(),
                 };
                 let e = LaneEvent {

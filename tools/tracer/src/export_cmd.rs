@@ -5,7 +5,7 @@ use clap::{Args, ValueEnum};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use tracering::export::{self, convert_with, SpanDecoder, SpanStyle, Translator, Writer};
+use tracering::export::{self, SpanDecoder, SpanStyle, Translator, Writer};
 use tracering::pipeline::TraceReader;
 use tracering::Error;
 
@@ -161,7 +161,7 @@ pub fn export(
     };
     let mut writer = Writer::new(out, format);
     // The input opened above: what fails from here on is the output.
-    let done = convert_with(input, &mut translator, &mut writer).map_err(on_output)?;
+    let done = translator.convert(input, &mut writer).map_err(on_output)?;
     Ok(Exported {
         entries: done.entries,
         events: done.events,

@@ -378,7 +378,7 @@ fn soak(args: &SoakArgs) -> i32 {
     let markers_sink = markers.clone();
     let sink = move |e: Entry<'_>| {
         if let Entry::Event { event: ev, .. } = e {
-            if ev.kind == tracering::pipeline::EVENT_LOSS {
+            if ev.kind == tracering::pipeline::LaneEvent::LOSS {
                 markers_sink.fetch_add(1, Ordering::Relaxed);
                 return;
             }

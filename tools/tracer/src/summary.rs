@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use tracering::clock::Nanos;
 use tracering::export::{
-    convert_with, ClockInfo, EntryDecoder, ExportEvent, ExportWriter, Phase, SpanDecoder,
-    ThreadRef, TraceMeta, Translator,
+    ClockInfo, EntryDecoder, ExportEvent, ExportWriter, Phase, SpanDecoder, ThreadRef, TraceMeta,
+    Translator,
 };
 use tracering::pipeline::{Entry, LaneEvent, LaneId, RefusedThread};
 use tracering::schema::{self, Decoded};
@@ -296,7 +296,7 @@ pub struct Summary {
 pub fn summarise(path: &Path) -> Result<Summary, Error> {
     let mut translator = Translator::with_decoder(Tally::default());
     let mut counter = Counter::default();
-    let done = convert_with(path, &mut translator, &mut counter)?;
+    let done = translator.convert(path, &mut counter)?;
     let raw = std::mem::take(&mut translator.decoder_mut().raw);
     let mut threads: BTreeMap<ThreadRef, (String, PerThread)> = BTreeMap::new();
     for (lane, counts) in raw.lanes.iter() {

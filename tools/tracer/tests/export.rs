@@ -444,7 +444,7 @@ fn expected_for(path: &Path) -> Value {
                 pid = pid_of(&lane);
                 last_ts.insert(lane.thread, timestamp);
                 latest = timestamp;
-                let (name, args) = if event.kind == tracering::pipeline::EVENT_LOSS {
+                let (name, args) = if event.kind == tracering::pipeline::LaneEvent::LOSS {
                     // A lane's loss marker, drawn where the loss happened.
                     (
                         "events lost".to_string(),
@@ -984,7 +984,7 @@ fn summary_totals_losses_per_thread_from_markers_and_drop_reports() {
     let base = tracering::clock::now_ns();
     let marker = |ts: u64, events: u32, records: u64| LaneEvent {
         timestamp: tracering::clock::Ticks(ts),
-        kind: tracering::pipeline::EVENT_LOSS,
+        kind: tracering::pipeline::LaneEvent::LOSS,
         aux: events,
         a: records,
         b: ts - 10,

@@ -160,7 +160,9 @@ fn controller_restart_mid_run_loses_nothing() {
         let mut reader = TraceReader::open(path).unwrap();
         while let Some(e) = reader.next() {
             match e.unwrap() {
-                Entry::Event { event, .. } if event.kind == tracering::pipeline::EVENT_LOSS => {
+                Entry::Event { event, .. }
+                    if event.kind == tracering::pipeline::LaneEvent::LOSS =>
+                {
                     markers += 1;
                     lost += u64::from(event.aux);
                 }
