@@ -722,9 +722,9 @@ impl TraceringLayer {
     ///
     /// ```
     /// use tracering::layer::TraceringLayer;
-    /// use tracering::pipeline::{Drain, NullSink, Registry};
+    /// use tracering::pipeline::{Drain, Entry, Registry};
     /// let registry = Registry::new(Default::default())?;
-    /// let drain = Drain::spawn(&registry, NullSink, Default::default())?;
+    /// let drain = Drain::spawn(&registry, |_: Entry<'_>| {}, Default::default())?;
     /// let layer = TraceringLayer::new(&registry, &Default::default());
     /// # drop(layer); drain.stop()?;
     /// # Ok::<(), tracering::Error>(())

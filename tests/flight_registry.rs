@@ -161,7 +161,7 @@ fn a_second_snapshotter_is_refused_and_a_stream_registry_has_none() {
     ));
     assert!(tracering::pipeline::Drain::new(
         &reg,
-        tracering::pipeline::NullSink,
+        |_: tracering::pipeline::Entry<'_>| {},
         Default::default()
     )
     .is_err());

@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, Barrier};
 use tracering::layer::{LayerConfig, TraceringLayer};
-use tracering::pipeline::NullSink;
+use tracering::pipeline::Entry;
 use tracing::dispatcher::{self, Dispatch};
 use tracing_subscriber::prelude::*;
 
@@ -41,7 +41,8 @@ const MIB: f64 = 1024.0 * 1024.0;
 #[test]
 fn memory_grows_with_the_threads_seen() {
     let before = resident();
-    let (layer, guard) = TraceringLayer::with_sink(NullSink, LayerConfig::default()).unwrap();
+    let (layer, guard) =
+        TraceringLayer::with_sink(|_: Entry<'_>| {}, LayerConfig::default()).unwrap();
     assert_eq!(layer.registry().config().slots, 1024);
     let fresh = resident();
     let region_fresh = region_resident(layer.registry());

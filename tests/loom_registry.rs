@@ -8,7 +8,7 @@
 #![cfg(loom)]
 
 use loom::thread;
-use tracering::pipeline::{Drain, DrainConfig, FullPolicy, NullSink, Registry, RegistryConfig};
+use tracering::pipeline::{Drain, DrainConfig, Entry, FullPolicy, Registry, RegistryConfig};
 use tracering::{Error, PipelineError};
 
 fn model<F: Fn() + Sync + Send + 'static>(f: F) {
@@ -79,7 +79,7 @@ fn drain_recycles_a_retired_slot() {
             lane.event(1, 7, 0).unwrap();
             lane.generation()
         });
-        let mut drain = Drain::new(&reg, NullSink, DrainConfig::default()).unwrap();
+        let mut drain = Drain::new(&reg, |_: Entry<'_>| {}, DrainConfig::default()).unwrap();
         // Drain until the first producer's event is read and its slot freed.
         loop {
             drain.run_pass().unwrap();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use tracering::pipeline::{
-    Drain, DrainConfig, Entry, FileSink, NullSink, Registry, RegistryConfig, TraceReader,
+    Drain, DrainConfig, Entry, FileSink, Registry, RegistryConfig, TraceReader,
 };
 use tracering::PipelineError;
 use tracering::TraceError;
@@ -222,7 +222,7 @@ fn the_drain_shares_fairly_between_equal_lanes() {
         quantum_events: 64,
         ..DrainConfig::default()
     };
-    let mut drain = Drain::new(&reg, NullSink, cfg).unwrap();
+    let mut drain = Drain::new(&reg, |_: Entry<'_>| {}, cfg).unwrap();
     while drain.run_pass().unwrap() > 0 {}
     let report = drain.report();
     let jain = report.fairness.unwrap();
@@ -248,7 +248,7 @@ fn ten_thousand_short_lived_threads_recycle_slots() {
         ..Default::default()
     })
     .unwrap();
-    let drain = Drain::spawn(&reg, NullSink, DrainConfig::default()).unwrap();
+    let drain = Drain::spawn(&reg, |_: Entry<'_>| {}, DrainConfig::default()).unwrap();
     let mut refused_total = 0;
     for wave in 0..threads / 8 {
         let handles: Vec<_> = (0..8u64)
@@ -304,7 +304,7 @@ fn exhaustion_is_a_counted_typed_error() {
     assert_eq!(r, Err(Error::Pipeline(PipelineError::RegistryFull)));
     assert_eq!(reg.stats().exhausted, 1);
     drop((a, b));
-    let (report, _) = Drain::new(&reg, NullSink, DrainConfig::default())
+    let (report, _) = Drain::new(&reg, |_: Entry<'_>| {}, DrainConfig::default())
         .unwrap()
         .finish()
         .unwrap();
@@ -337,7 +337,7 @@ fn a_poisoned_lane_is_reported_and_skipped() {
     // SAFETY: the producer-position word of that lane's index ring (one line
     // into the ring header), inside the registry's region.
     unsafe { (reg.region().as_ptr().add(lane_at + line) as *mut u64).write_volatile(u64::MAX / 3) };
-    let mut drain = Drain::new(&reg, NullSink, DrainConfig::default()).unwrap();
+    let mut drain = Drain::new(&reg, |_: Entry<'_>| {}, DrainConfig::default()).unwrap();
     drain.run_pass().unwrap();
     good.event(1, 1, 2).unwrap();
     drain.run_pass().unwrap();

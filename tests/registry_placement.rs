@@ -3,7 +3,7 @@
 //! `Error::Build(BuildError::InUse)`, and the registry keeps working afterwards.
 
 use tracering::flight::{FlightRecordRing, FlightRing};
-use tracering::pipeline::{Drain, LaneEvent, NullSink, Registry, RegistryConfig};
+use tracering::pipeline::{Drain, Entry, LaneEvent, Registry, RegistryConfig};
 use tracering::BuildError;
 use tracering::{Error, EventRing, RecordRing, Region};
 
@@ -80,7 +80,7 @@ fn rings_over_a_registry_are_refused() {
 
     // The registry works as before: a new thread gets a lane, the drain
     // attaches to every lane, and every event arrives.
-    let drain = Drain::spawn(&reg, NullSink, Default::default()).unwrap();
+    let drain = Drain::spawn(&reg, |_: Entry<'_>| {}, Default::default()).unwrap();
     let r2 = reg.clone();
     std::thread::spawn(move || {
         for i in 0..50 {
@@ -110,7 +110,7 @@ fn the_registry_attaches_to_its_own_lanes() {
     let region = Region::heap(Registry::bytes_needed(cfg).unwrap()).unwrap();
     let reg = Registry::create_in(&region, cfg).unwrap();
     let agent = Registry::attach(&region).unwrap();
-    let mut drain = Drain::new(&reg, NullSink, Default::default()).unwrap();
+    let mut drain = Drain::new(&reg, |_: Entry<'_>| {}, Default::default()).unwrap();
     agent.emit(1, 2, 3).unwrap();
     assert_eq!(drain.run_pass().unwrap(), 1);
     let (at, _, _) = lanes(cfg);

@@ -6,9 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use tracering::layer::{LayerConfig, TraceringLayer};
-use tracering::pipeline::{
-    Drain, Entry, LaneEvent, LaneId, RefusedThread, Registry, RegistryConfig, Sink,
-};
+use tracering::pipeline::{Drain, Entry, LaneEvent, LaneId, Registry, RegistryConfig, Sink};
 use tracering::schema::{self, Decoded, Value};
 use tracering::PipelineError;
 use tracering::{Error, Record};
@@ -25,7 +23,8 @@ struct Count {
     per_thread: HashMap<u64, u64>,
     records: u64,
     events: u64,
-    refused: Vec<RefusedThread>,
+    /// (pid, tid, name) of each.
+    refused: Vec<(u32, u64, String)>,
 }
 
 impl Sink for Count {
@@ -58,8 +57,8 @@ impl Sink for Count {
         }
         Ok(())
     }
-    fn refused(&mut self, thread: &RefusedThread) -> Result<(), Error> {
-        self.refused.push(thread.clone());
+    fn refused(&mut self, pid: u32, tid: u64, name: &str) -> Result<(), Error> {
+        self.refused.push((pid, tid, name.to_string()));
         Ok(())
     }
 }
@@ -185,11 +184,11 @@ fn a_full_registry_counts_and_names_the_threads_it_refuses() {
     // Each refused thread tried twice; each is counted once.
     assert_eq!((report.events, report.exhausted), (4, 6));
     assert_eq!(report.emitted(), report.persisted() + report.dropped());
-    let named: BTreeSet<String> = sink.refused.iter().map(|t| t.name.clone()).collect();
+    let named: BTreeSet<String> = sink.refused.iter().map(|t| t.2.clone()).collect();
     assert_eq!(named, refused);
-    for t in &sink.refused {
-        assert_eq!(t.pid, std::process::id());
-        assert_ne!(t.tid, 0);
+    for (pid, tid, _) in &sink.refused {
+        assert_eq!(*pid, std::process::id());
+        assert_ne!(*tid, 0);
     }
 }
 
@@ -208,7 +207,7 @@ fn beyond_the_table_only_the_count_grows() {
     let (report, sink) = drain.finish().unwrap();
     assert_eq!((report.refused, report.exhausted), (40, 80));
     assert_eq!(sink.refused.len(), 32);
-    let names: BTreeSet<&str> = sink.refused.iter().map(|t| t.name.as_str()).collect();
+    let names: BTreeSet<&str> = sink.refused.iter().map(|t| t.2.as_str()).collect();
     assert_eq!(names.len(), 32);
     assert!(names.iter().all(|n| n.starts_with("worker-")));
 }
@@ -236,7 +235,7 @@ fn a_shared_registry_keeps_its_table_and_names_the_refused() {
     let (report, sink) = drain.finish().unwrap();
     assert_eq!((report.refused, report.exhausted, report.events), (3, 6, 4));
     assert_eq!(report.lanes.len(), 2);
-    let named: BTreeSet<String> = sink.refused.iter().map(|t| t.name.clone()).collect();
+    let named: BTreeSet<String> = sink.refused.iter().map(|t| t.2.clone()).collect();
     assert_eq!(named, refused);
 }
 
@@ -286,5 +285,5 @@ fn a_hostile_refused_table_is_only_data() {
     // Every entry looked complete: each is handed over as it is, its name
     // bytes (not UTF-8) replaced.
     assert_eq!(sink.refused.len(), 32);
-    assert!(sink.refused.iter().all(|t| t.name.contains('\u{FFFD}')));
+    assert!(sink.refused.iter().all(|t| t.2.contains('\u{FFFD}')));
 }

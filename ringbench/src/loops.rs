@@ -19,12 +19,10 @@
 //! benches.
 
 use ringbench::workloads::queues::{EventQueue, Rtrb, Tracering};
-use ringbench::workloads::{Event32, EVENT_SLOTS};
+use ringbench::workloads::{Event32, NullSink, EVENT_SLOTS};
 use std::hint::black_box;
 use tracering::clock::ClockMode;
-use tracering::pipeline::{
-    Drain, DrainConfig, Lane, LaneEvent, NullSink, Registry, RegistryConfig,
-};
+use tracering::pipeline::{Drain, DrainConfig, Lane, LaneEvent, Registry, RegistryConfig};
 use tracering::EventProducer;
 
 /// Events per lap: half the ring, so the ring never fills or runs dry.

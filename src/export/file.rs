@@ -10,7 +10,7 @@ use super::writer::Format;
 use super::writer::Writer;
 use crate::clock::{Nanos, Timebase};
 use crate::error::{Error, PipelineError, TraceError};
-use crate::pipeline::{Batch, LaneEvent, LaneId, RefusedThread, Sink};
+use crate::pipeline::{Batch, LaneEvent, LaneId, Sink};
 use crate::record::Record;
 use crate::schema::{self, Decoded};
 use std::fs::File;
@@ -191,8 +191,8 @@ impl Sink for ExportFile {
         self.sink()?.drops(lane, events, records)
     }
 
-    fn refused(&mut self, thread: &RefusedThread) -> Result<(), Error> {
-        self.sink()?.refused(thread)
+    fn refused(&mut self, pid: u32, tid: u64, name: &str) -> Result<(), Error> {
+        self.sink()?.refused(pid, tid, name)
     }
 
     fn timebase(&mut self, timebase: &Timebase) -> Result<(), Error> {

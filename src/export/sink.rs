@@ -8,7 +8,7 @@ use super::translate::{EntryDecoder, Translator};
 use crate::clock::{Nanos, Timebase};
 use crate::error::{Corruption, Error};
 use crate::pipeline::merge::{parse_records, BatchOrder, Merge, Times};
-use crate::pipeline::{Batch, Entry, LaneEvent, LaneId, RefusedThread, Sink};
+use crate::pipeline::{Batch, Entry, LaneEvent, LaneId, Sink};
 use crate::record::Record;
 
 /// A [`Sink`] that translates each entry and writes it to an
@@ -190,13 +190,9 @@ impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
         self.translator.entry(&mut self.writer, &entry)
     }
 
-    fn refused(&mut self, t: &RefusedThread) -> Result<(), Error> {
+    fn refused(&mut self, pid: u32, tid: u64, name: &str) -> Result<(), Error> {
         self.started()?;
-        let entry = Entry::Refused {
-            pid: t.pid,
-            tid: t.tid,
-            name: &t.name,
-        };
+        let entry = Entry::Refused { pid, tid, name };
         self.translator.entry(&mut self.writer, &entry)
     }
 

@@ -131,10 +131,10 @@ impl FullPolicy {
 /// What a registry's lanes do when full, chosen when it is built.
 ///
 /// ```
-/// use tracering::pipeline::{LaneMode, Registry, RegistryConfig, Snapshotter, NullSink};
+/// use tracering::pipeline::{Entry, LaneMode, Registry, RegistryConfig, Snapshotter};
 /// let reg = Registry::new(RegistryConfig { mode: LaneMode::FlightRecorder, ..Default::default() })?;
 /// for i in 0..5000 { reg.emit(1, i, 0)?; }      // more than a lane holds: never refused
-/// let lanes = Snapshotter::new(&reg)?.snapshot(&mut NullSink)?;
+/// let lanes = Snapshotter::new(&reg)?.snapshot(&mut |_: Entry<'_>| {})?;
 /// assert_eq!(lanes[0].events.kept, 1024); // the newest 1024
 /// # Ok::<(), tracering::Error>(())
 /// ```

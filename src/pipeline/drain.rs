@@ -497,10 +497,10 @@ impl<S: Sink> Drain<S> {
     /// last drain stopped.
     ///
     /// ```
-    /// use tracering::pipeline::{Drain, NullSink, Registry};
+    /// use tracering::pipeline::{Drain, Entry, Registry};
     /// let reg = Registry::new(Default::default())?;
     /// reg.emit(1, 2, 3)?;
-    /// let mut drain = Drain::new(&reg, NullSink, Default::default())?;
+    /// let mut drain = Drain::new(&reg, |_: Entry<'_>| {}, Default::default())?;
     /// assert_eq!(drain.run_pass()?, 1);
     /// # Ok::<(), tracering::Error>(())
     /// ```
@@ -588,7 +588,7 @@ impl<S: Sink> Drain<S> {
     fn name_refused(&mut self) -> Result<(), Error> {
         let inner = self.registry.inner();
         while let Some(t) = inner.refused_thread(self.refused_named) {
-            self.sink.refused(&t)?;
+            self.sink.refused(t.pid, t.tid, &t.name)?;
             self.refused_named += 1;
         }
         Ok(())
@@ -597,9 +597,9 @@ impl<S: Sink> Drain<S> {
     /// Starts the drain on its own thread.
     ///
     /// ```
-    /// use tracering::pipeline::{Drain, NullSink, Registry};
+    /// use tracering::pipeline::{Drain, Entry, Registry};
     /// let reg = Registry::new(Default::default())?;
-    /// let drain = Drain::spawn(&reg, NullSink, Default::default())?;
+    /// let drain = Drain::spawn(&reg, |_: Entry<'_>| {}, Default::default())?;
     /// reg.emit(1, 2, 3)?;
     /// reg.detach_current_thread();
     /// let (report, _sink) = drain.stop()?;

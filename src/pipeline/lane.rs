@@ -120,13 +120,13 @@ impl Lane {
 /// lane retires its slot, which the drain empties and frees:
 ///
 /// ```
-/// use tracering::pipeline::{Drain, NullSink, Registry};
+/// use tracering::pipeline::{Drain, Entry, Registry};
 /// let reg = Registry::new(Default::default())?;
 /// let mut lane = reg.register()?;
 /// lane.event(1, 10, 20)?;
 /// lane.record(2, b"details")?;
 /// drop(lane);
-/// let mut drain = Drain::new(&reg, NullSink, Default::default())?;
+/// let mut drain = Drain::new(&reg, |_: Entry<'_>| {}, Default::default())?;
 /// assert_eq!(drain.run_pass()?, 2);
 /// # Ok::<(), tracering::Error>(())
 /// ```

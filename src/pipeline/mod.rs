@@ -5,10 +5,10 @@
 //! the trace file that [`TraceReader`] reads back).
 //!
 //! ```
-//! use tracering::pipeline::{Drain, NullSink, Registry, RegistryConfig};
+//! use tracering::pipeline::{Drain, Entry, Registry, RegistryConfig};
 //!
 //! let registry = Registry::new(RegistryConfig::default())?;
-//! let drain = Drain::spawn(&registry, NullSink, Default::default())?;
+//! let drain = Drain::spawn(&registry, |_: Entry<'_>| {}, Default::default())?;
 //! let r = registry.clone();
 //! std::thread::spawn(move || r.emit(1, 42, 7)).join().unwrap()?;
 //! let (report, _sink) = drain.stop()?;
@@ -39,6 +39,7 @@ pub use lane_event::{LaneEvent, LaneId};
 #[cfg(all(feature = "tracing", not(loom)))]
 pub(crate) use registry::current_tid;
 pub use registry::{LaneStatus, Registry, RegistryStats, SlotState};
-pub use sink::{Batch, NullSink, RefusedThread, Sink};
+pub(crate) use sink::RefusedThread;
+pub use sink::{Batch, Sink};
 pub use snapshot::{LaneSnapshot, Snapshotter};
 pub use trace::{FileSink, TraceReader};

@@ -349,7 +349,7 @@ pub struct RegistryStats {
     /// registry closed, a nested emit, or an emit on the drain's own thread.
     pub exhausted: u64,
     /// Threads refused a lane because no slot was free, each counted once
-    /// (see [`RefusedThread`](super::RefusedThread)).
+    /// (see [`Sink::refused`](super::Sink::refused)).
     pub refused: u64,
     /// Whether new producers may still register.
     pub accepting: bool,

@@ -46,43 +46,13 @@ impl Batch<'_> {
     }
 }
 
-/// A thread that a registry refused a lane because no slot was free (every
-/// registry has a fixed number of slots: 1024 in the `tracing` layer's
-/// default, what the creator chose in shared memory). Its writes are
-/// counted in
-/// [`DrainReport::exhausted`](super::DrainReport::exhausted); the drain
-/// names it to [`Sink::refused`] once. The registry names the first 32
-/// refused threads; beyond them only
-/// [`DrainReport::refused`](super::DrainReport::refused) grows.
-///
-/// ```
-/// use tracering::pipeline::{Drain, Entry, Registry, RegistryConfig};
-/// let reg = Registry::new(RegistryConfig { slots: 1, ..Default::default() })?;
-/// let mut names = Vec::new();
-/// let mut drain = Drain::new(&reg, |e: Entry<'_>| {
-///     if let Entry::Refused { name, .. } = e {
-///         names.push(name.to_owned());
-///     }
-/// }, Default::default())?;
-/// let lane = reg.register()?; // this thread holds the only slot
-/// let r = reg.clone();
-/// std::thread::Builder::new().name("latecomer".into())
-///     .spawn(move || assert!(r.emit(1, 0, 0).is_err())).unwrap().join().unwrap();
-/// drop(lane);
-/// let (report, _) = drain.finish()?;
-/// assert_eq!((report.refused, report.exhausted), (1, 1));
-/// assert_eq!(names, ["latecomer"]);
-/// # Ok::<(), tracering::Error>(())
-/// ```
+/// A thread a registry refused a lane, as its table names it (see
+/// [`Sink::refused`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RefusedThread {
-    /// The thread's process id.
-    pub pid: u32,
-    /// The thread's OS id (Linux `gettid`).
-    pub tid: u64,
-    /// The first 16 bytes of its name (cut at a character boundary), empty
-    /// for a thread without one.
-    pub name: String,
+pub(crate) struct RefusedThread {
+    pub(crate) pid: u32,
+    pub(crate) tid: u64,
+    pub(crate) name: String,
 }
 
 /// Receives everything the drain reads, in per-lane order.
@@ -117,10 +87,39 @@ pub trait Sink {
         let _ = (lane, events, records);
         Ok(())
     }
-    /// A thread was refused a lane (no slot was free); called once per
-    /// named thread, between entries.
-    fn refused(&mut self, thread: &RefusedThread) -> Result<(), Error> {
-        let _ = thread;
+    /// A thread that a registry refused a lane because no slot was free (every
+    /// registry has a fixed number of slots: 1024 in the `tracing` layer's
+    /// default, what the creator chose in shared memory). Its writes are
+    /// counted in
+    /// [`DrainReport::exhausted`](super::DrainReport::exhausted); the drain
+    /// names it here once, between entries. The registry names the first 32
+    /// refused threads; beyond them only
+    /// [`DrainReport::refused`](super::DrainReport::refused) grows.
+    ///
+    /// ```
+    /// use tracering::pipeline::{Drain, Entry, Registry, RegistryConfig};
+    /// let reg = Registry::new(RegistryConfig { slots: 1, ..Default::default() })?;
+    /// let mut names = Vec::new();
+    /// let mut drain = Drain::new(&reg, |e: Entry<'_>| {
+    ///     if let Entry::Refused { name, .. } = e {
+    ///         names.push(name.to_owned());
+    ///     }
+    /// }, Default::default())?;
+    /// let lane = reg.register()?; // this thread holds the only slot
+    /// let r = reg.clone();
+    /// std::thread::Builder::new().name("latecomer".into())
+    ///     .spawn(move || assert!(r.emit(1, 0, 0).is_err())).unwrap().join().unwrap();
+    /// drop(lane);
+    /// let (report, _) = drain.finish()?;
+    /// assert_eq!((report.refused, report.exhausted), (1, 1));
+    /// assert_eq!(names, ["latecomer"]);
+    /// # Ok::<(), tracering::Error>(())
+    /// ```
+    /// `pid` and `tid` (Linux `gettid`) are the thread's process and OS
+    /// thread ids; `name` is the first 16 bytes of its name (cut at a
+    /// character boundary), empty for a thread without one.
+    fn refused(&mut self, pid: u32, tid: u64, name: &str) -> Result<(), Error> {
+        let _ = (pid, tid, name);
         Ok(())
     }
     /// What the timestamps of the entries that follow mean (the drain calls
@@ -151,19 +150,6 @@ pub trait Sink {
     }
     /// Makes everything written so far durable.
     fn flush(&mut self) -> Result<(), Error> {
-        Ok(())
-    }
-}
-
-/// Discards everything (for measuring the drain itself).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NullSink;
-
-impl Sink for NullSink {
-    fn event(&mut self, _: LaneId, _: Nanos, _: &LaneEvent) -> Result<(), Error> {
-        Ok(())
-    }
-    fn record(&mut self, _: LaneId, _: Nanos, _: &Record<'_>) -> Result<(), Error> {
         Ok(())
     }
 }
@@ -203,12 +189,8 @@ impl<F: FnMut(Entry<'_>)> Sink for F {
         self(Entry::Process { pid, name });
         Ok(())
     }
-    fn refused(&mut self, t: &RefusedThread) -> Result<(), Error> {
-        self(Entry::Refused {
-            pid: t.pid,
-            tid: t.tid,
-            name: &t.name,
-        });
+    fn refused(&mut self, pid: u32, tid: u64, name: &str) -> Result<(), Error> {
+        self(Entry::Refused { pid, tid, name });
         Ok(())
     }
 }

@@ -121,11 +121,11 @@ impl Snapshotter {
     /// nothing of a torn or corrupt copy reaches the sink.
     ///
     /// ```
-    /// use tracering::pipeline::{LaneMode, NullSink, Registry, RegistryConfig, Snapshotter};
+    /// use tracering::pipeline::{Entry, LaneMode, Registry, RegistryConfig, Snapshotter};
     /// let cfg = RegistryConfig { mode: LaneMode::FlightRecorder, event_capacity: 8, ..Default::default() };
     /// let reg = Registry::new(cfg)?;
     /// for i in 0..20 { reg.emit(1, i, 0)?; }
-    /// let lanes = Snapshotter::new(&reg)?.snapshot(&mut NullSink)?;
+    /// let lanes = Snapshotter::new(&reg)?.snapshot(&mut |_: Entry<'_>| {})?;
     /// let lane = lanes[0];
     /// assert_eq!((lane.events.first, lane.events.kept, lane.events.overwritten), (12, 8, 12));
     /// # Ok::<(), tracering::Error>(())

@@ -47,7 +47,7 @@ use super::entry::Entry;
 use super::lane_event::LaneEvent;
 use super::lane_event::LaneId;
 use super::merge::{parse_records, BatchOrder, Merge, Times};
-use super::sink::{Batch, RefusedThread, Sink};
+use super::sink::{Batch, Sink};
 use crate::clock::{ClockMode, ClockSource, Nanos, TickScale, Timebase};
 use crate::error::{Error, TraceError};
 use crate::record::format::framed;
@@ -273,11 +273,11 @@ impl Sink for FileSink {
         self.block(TAG_PROCESS, 0, &[&pid.to_le_bytes(), name.as_bytes()])
     }
 
-    fn refused(&mut self, t: &RefusedThread) -> Result<(), Error> {
-        let name = crate::text::cut(&t.name, MAX_NAME);
+    fn refused(&mut self, pid: u32, tid: u64, name: &str) -> Result<(), Error> {
+        let name = crate::text::cut(name, MAX_NAME);
         let mut head = [0u8; 16];
-        head[..4].copy_from_slice(&t.pid.to_le_bytes());
-        head[8..].copy_from_slice(&t.tid.to_le_bytes());
+        head[..4].copy_from_slice(&pid.to_le_bytes());
+        head[8..].copy_from_slice(&tid.to_le_bytes());
         self.block(TAG_REFUSED, 0, &[&head, name.as_bytes()])
     }
 

@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use tracering::clock::{Nanos, Timebase};
-use tracering::pipeline::{Batch, FileSink, LaneEvent, LaneId, RefusedThread, Sink};
+use tracering::pipeline::{Batch, FileSink, LaneEvent, LaneId, Sink};
 use tracering::{Error, Record};
 
 /// The largest a temporary file of the report grows: 16 MiB.
@@ -70,8 +70,8 @@ impl Sink for CappedFileSink {
     fn drops(&mut self, lane: LaneId, events: u64, records: u64) -> Result<(), Error> {
         self.sink.drops(lane, events, records)
     }
-    fn refused(&mut self, thread: &RefusedThread) -> Result<(), Error> {
-        self.sink.refused(thread)
+    fn refused(&mut self, pid: u32, tid: u64, name: &str) -> Result<(), Error> {
+        self.sink.refused(pid, tid, name)
     }
     fn timebase(&mut self, timebase: &Timebase) -> Result<(), Error> {
         self.sink.timebase(timebase)

@@ -13,12 +13,13 @@
 //! in the temp directory), and an FXT `ExportSink` with the span decoder
 //! (one-pass conversion on the drain's thread) into a file.
 
+use super::NullSink;
 use super::Throughput;
 use std::io::BufWriter;
 use std::time::Instant;
 use tracering::export::{ClockInfo, ExportSink, Format, SpanDecoder, Translator, Writer};
 use tracering::layer::{LayerConfig, TraceringLayer};
-use tracering::pipeline::{Drain, DrainConfig, FileSink, NullSink, Registry, Sink};
+use tracering::pipeline::{Drain, DrainConfig, FileSink, Registry, Sink};
 use tracing_subscriber::prelude::*;
 
 /// Lane counts of the workload.

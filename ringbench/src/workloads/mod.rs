@@ -343,3 +343,27 @@ mod tests {
         assert!((110.0..160.0).contains(&mean), "mean {mean}");
     }
 }
+
+/// A sink that discards everything, for measuring the drain itself (the
+/// library's sinks are closures or do real work; this is the bench's).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NullSink;
+
+impl tracering::pipeline::Sink for NullSink {
+    fn event(
+        &mut self,
+        _: tracering::pipeline::LaneId,
+        _: tracering::clock::Nanos,
+        _: &tracering::pipeline::LaneEvent,
+    ) -> Result<(), tracering::Error> {
+        Ok(())
+    }
+    fn record(
+        &mut self,
+        _: tracering::pipeline::LaneId,
+        _: tracering::clock::Nanos,
+        _: &tracering::Record<'_>,
+    ) -> Result<(), tracering::Error> {
+        Ok(())
+    }
+}

@@ -39,11 +39,9 @@
 
 use super::queues::{EventQueue, Rtrb, Tracering};
 use super::throughput::consume_in_order;
-use super::{cross, Event32, RunCfg, ThreadHook};
+use super::{cross, Event32, NullSink, RunCfg, ThreadHook};
 use tracering::clock::ClockMode;
-use tracering::pipeline::{
-    Drain, DrainConfig, DrainHandle, LaneEvent, NullSink, Registry, RegistryConfig,
-};
+use tracering::pipeline::{Drain, DrainConfig, DrainHandle, LaneEvent, Registry, RegistryConfig};
 use tracering::RingError;
 
 /// Slots of every ring of these workloads: 64K events of 32 bytes.

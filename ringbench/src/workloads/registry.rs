@@ -17,11 +17,12 @@
 //! run ends when that returns, and the count of events the sink received
 //! must equal the count the producers wrote.
 
+use super::NullSink;
 use super::{Budget, RunCfg, ThreadHook, Throughput, EVENT_SLOTS};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::Instant;
-use tracering::pipeline::{Drain, DrainConfig, NullSink, Registry, RegistryConfig};
+use tracering::pipeline::{Drain, DrainConfig, Registry, RegistryConfig};
 
 /// Producer-thread counts of the workload.
 pub const PRODUCERS: [usize; 4] = [1, 2, 4, 8];

@@ -32,11 +32,11 @@
 //! the second, as in `tracing_layer`.
 
 use super::tracing_layer::on_core;
+use super::NullSink;
 use super::{Budget, Cores};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracering::layer::{LayerConfig, TraceringLayer};
-use tracering::pipeline::NullSink;
 use tracing::dispatcher::Dispatch;
 use tracing::{info, info_span, Instrument};
 use tracing_subscriber::prelude::*;

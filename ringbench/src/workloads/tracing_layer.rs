@@ -51,10 +51,11 @@
 //! [`LayerCost::wall_ns`]).
 
 use super::capped::{CappedFileSink, RewindingFile};
+use super::NullSink;
 use super::{Budget, Cores};
 use std::sync::Barrier;
 use tracering::layer::{LayerConfig, TraceringLayer};
-use tracering::pipeline::{FullPolicy, NullSink};
+use tracering::pipeline::FullPolicy;
 use tracing::dispatcher::{self, Dispatch};
 use tracing::{info, info_span};
 use tracing_subscriber::prelude::*;

@@ -11,7 +11,7 @@ use tracering::export::{
     ClockInfo, EntryDecoder, ExportEvent, ExportWriter, Phase, SpanDecoder, ThreadRef, TraceMeta,
     Translator,
 };
-use tracering::pipeline::{Entry, LaneEvent, LaneId, RefusedThread};
+use tracering::pipeline::{Entry, LaneEvent, LaneId};
 use tracering::schema::{self, Decoded};
 use tracering::Error;
 
@@ -118,7 +118,8 @@ struct Raw {
     last: Option<u64>,
     lanes: HashMap<LaneId, PerThread>,
     processes: BTreeMap<u64, String>,
-    refused: Vec<tracering::pipeline::RefusedThread>,
+    /// The refused threads: (tid, name).
+    refused: Vec<(u64, String)>,
     /// Per index-event kind: its count and its name in the schema.
     event_kinds: BTreeMap<u32, (u64, Option<&'static str>)>,
     /// Per record kind: its count, its bytes and its name in the schema.
@@ -195,11 +196,7 @@ impl Raw {
             Entry::Process { pid, name } => {
                 self.processes.insert(u64::from(*pid), name.to_string());
             }
-            Entry::Refused { pid, tid, name } => self.refused.push(RefusedThread {
-                pid: *pid,
-                tid: *tid,
-                name: name.to_string(),
-            }),
+            Entry::Refused { tid, name, .. } => self.refused.push((*tid, name.to_string())),
             // Kinds of entries this build does not know are counted only.
             _ => {}
         }
@@ -463,7 +460,7 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
         let names: Vec<String> = r
             .refused
             .iter()
-            .map(|t| format!("tid {} \"{}\"", t.tid, t.name))
+            .map(|(tid, name)| format!("tid {tid} \"{name}\""))
             .collect();
         let _ = writeln!(
             out,
