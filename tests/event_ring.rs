@@ -16,13 +16,13 @@ fn capacity_is_validated_never_rounded() {
     bad(
         3,
         BuildError::NotPowerOfTwo {
-            requested: 3 as u64,
+            requested: 3,
         },
     );
     bad(
         1000,
         BuildError::NotPowerOfTwo {
-            requested: 1000 as u64,
+            requested: 1000,
         },
     );
     bad(

@@ -23,13 +23,13 @@ fn capacity_is_validated_never_rounded() {
     bad(
         100,
         BuildError::NotPowerOfTwo {
-            requested: 100 as u64,
+            requested: 100,
         },
     );
     bad(
         65535,
         BuildError::NotPowerOfTwo {
-            requested: 65535 as u64,
+            requested: 65535,
         },
     );
     bad(
