@@ -157,8 +157,7 @@ mod text;
 pub use bytemuck;
 pub use diag::{Stats, VerifyReport};
 pub use error::{
-    AttachError, BuildError, Corruption, Error, PipelineError, PushError, RecordError, RingError,
-    TraceError,
+    AttachError, BuildError, Corruption, Error, PipelineError, PushError, RingError, TraceError,
 };
 pub use event::{EventConsumer, EventProducer, EventRing, ReadChunk, WriteChunkUninit};
 pub use peer::Peer;

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use std::collections::VecDeque;
-use tracering::{EventRing, RecordError, RecordRing, RingError};
+use tracering::{EventRing, RecordRing, RingError};
 
 fn cases() -> ProptestConfig {
     ProptestConfig {
@@ -218,9 +218,9 @@ proptest! {
                         p.write_with_timestamp(k, seq, &data)
                     };
                     if l == 0 {
-                        prop_assert_eq!(r, Err(RingError::InvalidRecord(RecordError::Empty)));
+                        prop_assert_eq!(r, Err(RingError::EmptyRecord));
                     } else if l > max {
-                        prop_assert_eq!(r, Err(RingError::InvalidRecord(RecordError::TooLarge)));
+                        prop_assert_eq!(r, Err(RingError::RecordTooLarge));
                     } else if o.fits(&[framed(l)]) {
                         prop_assert_eq!(r, Ok(()));
                         o.push(k, data, framed(l));

@@ -2,7 +2,7 @@
 //! overflow accounting, batches, reserve/commit, reset and diagnostics.
 
 use tracering::BuildError;
-use tracering::{Error, RecordError, RecordHeader, RecordRing, RingError};
+use tracering::{Error, RecordHeader, RecordRing, RingError};
 
 /// A payload whose bytes depend on its sequence number and length.
 fn payload(seq: u64, len: usize) -> Vec<u8> {
@@ -20,18 +20,8 @@ fn capacity_is_validated_never_rounded() {
         )
     };
     bad(0, BuildError::ZeroCapacity);
-    bad(
-        100,
-        BuildError::NotPowerOfTwo {
-            requested: 100,
-        },
-    );
-    bad(
-        65535,
-        BuildError::NotPowerOfTwo {
-            requested: 65535,
-        },
-    );
+    bad(100, BuildError::NotPowerOfTwo { requested: 100 });
+    bad(65535, BuildError::NotPowerOfTwo { requested: 65535 });
     bad(
         32,
         BuildError::CapacityTooSmall {
@@ -49,25 +39,16 @@ fn capacity_is_validated_never_rounded() {
 #[test]
 fn bad_records_are_typed_errors_and_not_drops() {
     let (mut p, _c) = RecordRing::with_capacity(256).unwrap().split();
-    assert_eq!(
-        p.write(1, b""),
-        Err(RingError::InvalidRecord(RecordError::Empty))
-    );
-    assert_eq!(
-        p.write(1, &[0; 113]),
-        Err(RingError::InvalidRecord(RecordError::TooLarge))
-    );
+    assert_eq!(p.write(1, b""), Err(RingError::EmptyRecord));
+    assert_eq!(p.write(1, &[0; 113]), Err(RingError::RecordTooLarge));
     assert_eq!(
         p.write(RecordHeader::KIND_PAD, b"x"),
-        Err(RingError::InvalidRecord(RecordError::ReservedKind))
+        Err(RingError::ReservedKind)
     );
-    assert!(matches!(
-        p.reserve(1, 0),
-        Err(RingError::InvalidRecord(RecordError::Empty))
-    ));
+    assert!(matches!(p.reserve(1, 0), Err(RingError::EmptyRecord)));
     assert!(matches!(
         p.write_batch(&[(1, b"ok"), (2, b"")]),
-        Err(RingError::InvalidRecord(RecordError::Empty))
+        Err(RingError::EmptyRecord)
     ));
     p.write(RecordHeader::MAX_KIND, &[0; 112]).unwrap();
     let s = p.stats();
@@ -229,11 +210,11 @@ fn reserve_commit_abandon_and_shrink() {
     let mut g = p.reserve(2, 48).unwrap();
     g.payload_mut()[..3].copy_from_slice(b"abc");
     let g = match g.commit_len(0) {
-        Err((g, RecordError::Empty)) => g,
+        Err((g, RingError::EmptyRecord)) => g,
         _ => panic!("zero-length commit accepted"),
     };
     let g = match g.commit_len(49) {
-        Err((g, RecordError::TooLarge)) => g,
+        Err((g, RingError::RecordTooLarge)) => g,
         _ => panic!("over-long commit accepted"),
     };
     g.commit_len(3).ok().unwrap();

@@ -1,6 +1,6 @@
 //! The errors, by domain.
 //!
-//! - The hot paths return two-byte errors: [`RingError`] and
+//! - The hot paths return errors of one or two bytes: [`RingError`] and
 //!   [`PushError`] (which hands the value back).
 //! - Building and attaching rings, regions and registries:
 //!   [`BuildError`], with [`AttachError`].
@@ -21,7 +21,7 @@ mod trace;
 
 pub use build::{AttachError, BuildError};
 pub use pipeline::PipelineError;
-pub use ring::{Corruption, PushError, RecordError, RingError};
+pub use ring::{Corruption, PushError, RingError};
 pub use trace::TraceError;
 
 use core::fmt;

@@ -1,6 +1,6 @@
 //! The small errors of the write and read paths: [`RingError`] and
-//! [`PushError`], two bytes each, and what they name ([`Corruption`],
-//! [`RecordError`]).
+//! [`PushError`], at most two bytes each, and the broken invariant they
+//! may name ([`Corruption`]).
 
 use core::fmt;
 
@@ -37,39 +37,10 @@ impl fmt::Display for Corruption {
     }
 }
 
-/// Why a record was refused whatever the ring holds: retrying cannot help.
-/// [`RingError::InvalidRecord`] carries it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RecordError {
-    /// A record must carry at least one payload byte.
-    Empty,
-    /// The payload exceeds the ring's largest (`max_payload`): half the ring
-    /// minus the 16-byte header.
-    TooLarge,
-    /// Kind `0xFFFF` is reserved for the ring's padding marker.
-    ReservedKind,
-}
-
-impl fmt::Display for RecordError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RecordError::Empty => "a record needs at least one payload byte",
-            RecordError::TooLarge => {
-                "the record's payload exceeds the ring's max_payload (half the ring \
-                 minus the 16-byte header); use a larger ring or split the record"
-            }
-            RecordError::ReservedKind => "record kind 0xFFFF is reserved for padding",
-        })
-    }
-}
-
-impl std::error::Error for RecordError {}
-
 /// Why a read, a write or a batch on a ring did not happen.
 ///
-/// Two bytes, so the hot paths return it in registers (a static assertion
-/// pins the size). It converts into the crate's [`Error`](crate::Error).
+/// One byte (the corruption's code shares it), so the hot paths return it
+/// in a register (a static assertion pins the size). It converts into the crate's [`Error`](crate::Error).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RingError {
@@ -80,11 +51,18 @@ pub enum RingError {
     Empty,
     /// The shared state broke an invariant; the handle is poisoned.
     Corrupt(Corruption),
-    /// The record itself was refused.
-    InvalidRecord(RecordError),
+    /// A record must carry at least one payload byte. (This and the next
+    /// two refuse the record itself, whatever the ring holds: retrying
+    /// cannot help.)
+    EmptyRecord,
+    /// The record's payload exceeds the ring's largest (`max_payload`):
+    /// half the ring minus the 16-byte header.
+    RecordTooLarge,
+    /// Record kind `0xFFFF` is reserved for the ring's padding marker.
+    ReservedKind,
 }
 
-const _: () = assert!(core::mem::size_of::<RingError>() == 2);
+const _: () = assert!(core::mem::size_of::<RingError>() == 1);
 const _: () = assert!(core::mem::size_of::<PushError<()>>() <= 2);
 
 impl fmt::Display for RingError {
@@ -97,19 +75,21 @@ impl fmt::Display for RingError {
                 "the ring's shared state is corrupt ({what}); this handle is poisoned \
                  (a peer is faulty, or the memory was overwritten)"
             ),
-            RingError::InvalidRecord(why) => write!(f, "record refused: {why}"),
+            RingError::EmptyRecord => {
+                f.write_str("record refused: a record needs at least one payload byte")
+            }
+            RingError::RecordTooLarge => f.write_str(
+                "record refused: the payload exceeds the ring's max_payload (half the ring \
+                 minus the 16-byte header); use a larger ring or split the record",
+            ),
+            RingError::ReservedKind => {
+                f.write_str("record refused: record kind 0xFFFF is reserved for padding")
+            }
         }
     }
 }
 
-impl std::error::Error for RingError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            RingError::InvalidRecord(why) => Some(why),
-            _ => None,
-        }
-    }
-}
+impl std::error::Error for RingError {}
 
 /// A refused [`push`](crate::EventProducer::push), which hands the value
 /// back, so a caller that retries keeps no copy of its own.

@@ -239,14 +239,15 @@ impl FlightRecordProducer {
     /// Writes one record stamped now (nanoseconds, as
     /// [`RecordProducer::write`](crate::RecordProducer::write)); when the
     /// ring is full it replaces the oldest records. Fails only for a
-    /// record no ring accepts ([`RingError::InvalidRecord`]: the padding
+    /// record no ring accepts ([`RingError::ReservedKind`], `EmptyRecord` or
+    /// `RecordTooLarge`: the padding
     /// kind, an empty payload, or one over [`max_payload`](Self::max_payload)).
     ///
     /// ```
-    /// use tracering::{flight::FlightRecordRing, RecordError, RingError};
+    /// use tracering::{flight::FlightRecordRing, RingError};
     /// let (mut w, _r) = FlightRecordRing::with_capacity(128)?.split();
     /// w.write(1, &[0; 32])?;
-    /// assert_eq!(w.write(1, &[0; 33]), Err(RingError::InvalidRecord(RecordError::TooLarge)));
+    /// assert_eq!(w.write(1, &[0; 33]), Err(RingError::RecordTooLarge));
     /// # Ok::<(), tracering::Error>(())
     /// ```
     #[inline]
@@ -268,7 +269,7 @@ impl FlightRecordProducer {
         payload: &[u8],
     ) -> Result<(), RingError> {
         let len = payload.len() as u64;
-        check_record(kind, len, self.h.extra).map_err(RingError::InvalidRecord)?;
+        check_record(kind, len, self.h.extra)?;
         let core = &mut self.h.core;
         let raw = core.raw;
         let wmask = raw.mask >> 3;

@@ -267,7 +267,7 @@ impl Lane {
         let r = match grant.commit_len(n) {
             Ok(()) => Ok(n),
             // An empty record, as `record` refuses it: nothing counted.
-            Err((_, e)) => Err(RingError::InvalidRecord(e)),
+            Err((_, e)) => Err(e),
         };
         let used = detail.used_cached();
         self.wake_if_detail_due(used);

@@ -73,16 +73,16 @@ pub const fn framed(len: u64) -> u64 {
 /// ring whose largest payload is `max`: the checks both record rings (SPSC
 /// and flight) make before they touch the ring.
 #[inline(always)]
-pub(crate) fn check_record(kind: u16, len: u64, max: u64) -> Result<(), crate::RecordError> {
-    use crate::RecordError;
+pub(crate) fn check_record(kind: u16, len: u64, max: u64) -> Result<(), crate::RingError> {
+    use crate::RingError;
     if kind == RecordHeader::KIND_PAD {
-        return Err(RecordError::ReservedKind);
+        return Err(RingError::ReservedKind);
     }
     if len == 0 {
-        return Err(RecordError::Empty);
+        return Err(RingError::EmptyRecord);
     }
     if len > max {
-        return Err(RecordError::TooLarge);
+        return Err(RingError::RecordTooLarge);
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use super::format::{check_record, framed, RecordHeader};
 use super::Bytes;
 use crate::arch;
-use crate::error::{Error, RecordError, RingError};
+use crate::error::{Error, RingError};
 use crate::handles::ProducerHandle;
 use crate::layout::RECORD_HEADER;
 use crate::region::Region;
@@ -84,7 +84,7 @@ impl RecordProducer {
     #[inline(always)]
     fn check(&self, kind: u16, len: usize) -> Result<u64, RingError> {
         let len = len as u64;
-        check_record(kind, len, self.h.extra).map_err(RingError::InvalidRecord)?;
+        check_record(kind, len, self.h.extra)?;
         Ok(framed(len))
     }
 
@@ -333,12 +333,12 @@ impl WriteGrant<'_> {
     /// Publishes only the first `len` reserved bytes. A `len` of zero or
     /// beyond the reservation is refused and the grant is handed back.
     #[inline]
-    pub fn commit_len(self, len: usize) -> Result<(), (Self, RecordError)> {
+    pub fn commit_len(self, len: usize) -> Result<(), (Self, RingError)> {
         if len == 0 {
-            return Err((self, RecordError::Empty));
+            return Err((self, RingError::EmptyRecord));
         }
         if len > self.len {
-            return Err((self, RecordError::TooLarge));
+            return Err((self, RingError::RecordTooLarge));
         }
         self.finish(len);
         Ok(())
