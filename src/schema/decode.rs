@@ -274,8 +274,8 @@ impl<'a> Iterator for NameIter<'a> {
 pub struct Callsite<'a> {
     /// The callsite id that events and spans refer to.
     pub id: u64,
-    /// Span or event.
-    pub kind: CallsiteKind,
+    /// Span or event (see [`is_span`](Self::is_span)).
+    pub(crate) kind: CallsiteKind,
     /// Its level.
     pub level: Level,
     /// The span's or event's name.
@@ -293,6 +293,16 @@ pub struct Callsite<'a> {
 }
 
 impl<'a> Callsite<'a> {
+    /// Whether the callsite creates spans (else it creates events).
+    pub fn is_span(&self) -> bool {
+        self.kind == CallsiteKind::Span
+    }
+
+    /// Whether the callsite creates events (else it creates spans).
+    pub fn is_event(&self) -> bool {
+        self.kind == CallsiteKind::Event
+    }
+
     /// The field names, field 0 first; values refer to them by index.
     pub fn fields(&self) -> impl Iterator<Item = &'a str> + 'a {
         self.names.iter()

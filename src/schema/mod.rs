@@ -336,10 +336,11 @@ impl Level {
     }
 }
 
-/// Whether a callsite creates spans or events.
+/// Whether a callsite creates spans or events (its byte in a callsite
+/// record).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
-pub enum CallsiteKind {
+pub(crate) enum CallsiteKind {
     /// A span callsite (0).
     Span = 0,
     /// An event callsite (1).

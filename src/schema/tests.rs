@@ -104,6 +104,7 @@ proptest! {
         };
         prop_assert_eq!(cs.id, id);
         prop_assert_eq!(cs.kind, head.kind);
+        prop_assert_eq!((cs.is_span(), cs.is_event()), (head.kind == CallsiteKind::Span, head.kind == CallsiteKind::Event));
         prop_assert_eq!(cs.level, head.level);
         prop_assert_eq!((cs.name, cs.target, cs.file, cs.line), (head.name, head.target, head.file, line));
         prop_assert_eq!(cs.fields().collect::<Vec<_>>(), fields.iter().map(|s| s.as_str()).collect::<Vec<_>>());
