@@ -13,18 +13,8 @@ fn capacity_is_validated_never_rounded() {
         )
     };
     bad(0, BuildError::ZeroCapacity);
-    bad(
-        3,
-        BuildError::NotPowerOfTwo {
-            requested: 3 as u64,
-        },
-    );
-    bad(
-        1000,
-        BuildError::NotPowerOfTwo {
-            requested: 1000 as u64,
-        },
-    );
+    bad(3, BuildError::NotPowerOfTwo { requested: 3 });
+    bad(1000, BuildError::NotPowerOfTwo { requested: 1000 });
     bad(
         usize::MAX,
         BuildError::NotPowerOfTwo {

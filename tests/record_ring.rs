@@ -20,18 +20,8 @@ fn capacity_is_validated_never_rounded() {
         )
     };
     bad(0, BuildError::ZeroCapacity);
-    bad(
-        100,
-        BuildError::NotPowerOfTwo {
-            requested: 100 as u64,
-        },
-    );
-    bad(
-        65535,
-        BuildError::NotPowerOfTwo {
-            requested: 65535 as u64,
-        },
-    );
+    bad(100, BuildError::NotPowerOfTwo { requested: 100 });
+    bad(65535, BuildError::NotPowerOfTwo { requested: 65535 });
     bad(
         32,
         BuildError::CapacityTooSmall {
