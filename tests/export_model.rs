@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 use std::collections::HashMap;
 use tracering::export::{
-    Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Writer,
+    Arg, ArgValue, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Writer,
 };
 
 /// The most arguments an FXT event record holds (its 4-bit count field).
@@ -85,7 +85,7 @@ fn phase(p: u8) -> Phase {
 }
 
 fn write_all(w: &mut dyn ExportWriter, evs: &[Ev]) {
-    w.start(&ClockInfo::nanoseconds()).unwrap();
+    w.start(None).unwrap();
     for e in evs {
         let args: Vec<Arg<'_>> = e
             .args
@@ -351,7 +351,7 @@ proptest! {
             for e in &entries {
                 t.collect(&e.entry()).unwrap();
             }
-            t.start(out, &ClockInfo::nanoseconds()).unwrap();
+            t.start(out, None).unwrap();
             for e in &entries {
                 t.entry(out, &e.entry()).unwrap();
             }

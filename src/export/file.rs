@@ -2,7 +2,7 @@
 //! straight from the drain, with the `tracing` layer's names, and closes
 //! it when it is done.
 
-use super::model::{ClockInfo, ThreadRef};
+use super::model::ThreadRef;
 use super::sink::ExportSink;
 use super::spans::SpanDecoder;
 use super::translate::{TraceMeta, Translator};
@@ -113,12 +113,11 @@ impl ExportFile {
         })?;
         let out = BufWriter::new(file);
         let translator = || Translator::with_decoder(SpanDecoder::default());
-        // The drain's timebase replaces this clock before the first entry.
-        let clock = ClockInfo::nanoseconds();
+        // The drain gives its timebase before the first entry.
         let inner = Inner(Box::new(ExportSink::with_translator(
             Writer::new(out, format),
             translator(),
-            clock,
+            None,
         )?));
         Ok(ExportFile {
             path,

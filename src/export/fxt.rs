@@ -37,7 +37,10 @@
 //! file of whole records that a reader takes as it is. Wrap a file in a
 //! [`BufWriter`](std::io::BufWriter).
 
-use super::model::{ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
+use super::model::{
+    declared_clock, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef, TICKS_PER_SECOND,
+};
+use crate::clock::Timebase;
 use crate::error::Error;
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -289,8 +292,9 @@ pub(crate) struct FxtWriter<W: Write> {
     words: Vec<u64>,
     /// Bytes of the record being built.
     bytes: Vec<u8>,
-    /// The clock given to `start`, named on the process record.
-    clock: ClockInfo,
+    /// The clock's mode name and resolution (ns), from the timebase given
+    /// to `start`, named on the process record.
+    clock: (&'static str, u64),
 }
 
 impl<W: Write> std::fmt::Debug for FxtWriter<W> {
@@ -319,7 +323,7 @@ impl<W: Write> FxtWriter<W> {
             threads: Table::new(THREAD_SLOTS),
             words: Vec::with_capacity(64),
             bytes: Vec::with_capacity(512),
-            clock: ClockInfo::nanoseconds(),
+            clock: declared_clock(None),
         }
     }
 
@@ -402,16 +406,11 @@ impl<W: Write> FxtWriter<W> {
         // A process record carries the clock: its mode and resolution.
         let clock_refs = match process {
             Some(_) => None,
-            None => {
-                let mode = std::mem::take(&mut self.clock.mode);
-                let refs = (
-                    self.string("clock"),
-                    self.string(&mode),
-                    self.string("clock_resolution_ns"),
-                );
-                self.clock.mode = mode;
-                Some((refs.0?, refs.1?, refs.2?))
-            }
+            None => Some((
+                self.string("clock")?,
+                self.string(self.clock.0)?,
+                self.string("clock_resolution_ns")?,
+            )),
         };
         self.words.clear();
         self.words.push(koid);
@@ -424,10 +423,8 @@ impl<W: Write> FxtWriter<W> {
         if let Some((clock, mode, resolution)) = clock_refs {
             self.words
                 .push(ARG_STR | (1 << 4) | (clock << 16) | (mode << 32));
-            self.words.extend_from_slice(&[
-                ARG_U64 | (2 << 4) | (resolution << 16),
-                self.clock.resolution_ns,
-            ]);
+            self.words
+                .extend_from_slice(&[ARG_U64 | (2 << 4) | (resolution << 16), self.clock.1]);
             args = 2;
         }
         let header = RT_KERNEL_OBJECT | (kind << 16) | (name_ref << 24) | (args << 40);
@@ -436,14 +433,14 @@ impl<W: Write> FxtWriter<W> {
 }
 
 impl<W: Write> ExportWriter for FxtWriter<W> {
-    fn start(&mut self, clock: &ClockInfo) -> Result<(), Error> {
-        self.clock = clock.clone();
+    fn start(&mut self, timebase: Option<Timebase>) -> Result<(), Error> {
+        self.clock = declared_clock(timebase);
         self.out.write_all(&MAGIC.to_le_bytes())?;
         self.words.clear();
         let header = RT_METADATA | (META_PROVIDER_INFO << 16) | ((PROVIDER.len() as u64) << 52);
         self.emit(header, PROVIDER.as_bytes())?;
         self.words.clear();
-        self.words.push(clock.rate());
+        self.words.push(TICKS_PER_SECOND);
         self.emit(RT_INIT, &[])
     }
 
@@ -567,7 +564,7 @@ mod tests {
     #[test]
     fn preamble_and_an_event_with_every_argument_type() {
         let mut w = FxtWriter::new(Vec::new());
-        w.start(&ClockInfo::nanoseconds()).unwrap();
+        w.start(None).unwrap();
         let t = ThreadRef { pid: 5, tid: 6 };
         let args = [
             Arg::new("u", 1u64),
@@ -608,9 +605,46 @@ mod tests {
     }
 
     #[test]
+    fn the_process_record_names_the_timebase_s_clock_or_precise_nanoseconds() {
+        use crate::clock::ClockMode;
+        // (mode, resolution) on the process record, and the ticks per second.
+        let clock = |timebase| {
+            let mut w = FxtWriter::new(Vec::new());
+            w.start(timebase).unwrap();
+            w.process_name(1, "p").unwrap();
+            let bytes = w.into_inner();
+            let mut table = HashMap::new();
+            let (mut found, mut rate) = (None, 0);
+            for r in records(&bytes) {
+                let h = word(r, 0);
+                match h & 0xF {
+                    RT_INIT => rate = word(r, 1),
+                    RT_STRING => {
+                        let len = ((h >> 32) & 0x7FFF) as usize;
+                        let s = std::str::from_utf8(&r[8..8 + len]).unwrap().to_string();
+                        table.insert((h >> 16) & 0x7FFF, s);
+                    }
+                    RT_KERNEL_OBJECT => {
+                        assert_eq!((h >> 40) & 0xF, 2);
+                        let mode = table[&((word(r, 2) >> 32) & 0x7FFF)].clone();
+                        assert_eq!(table[&((word(r, 3) >> 16) & 0x7FFF)], "clock_resolution_ns");
+                        found = Some((mode, word(r, 4)));
+                    }
+                    _ => {}
+                }
+            }
+            (found.unwrap(), rate)
+        };
+        let ns = 1_000_000_000;
+        assert_eq!(clock(None), (("precise".to_string(), 1), ns));
+        let coarse = Timebase::current(ClockMode::coarse());
+        assert_eq!(clock(Some(coarse)), (("coarse".to_string(), 10_000), ns));
+    }
+
+    #[test]
     fn the_string_table_reuses_indexes_when_full() {
         let mut w = FxtWriter::with_string_capacity(Vec::new(), 64);
-        w.start(&ClockInfo::nanoseconds()).unwrap();
+        w.start(None).unwrap();
         let t = ThreadRef { pid: 1, tid: 1 };
         let names: Vec<String> = (0..200).map(|i| format!("name {i}")).collect();
         for n in &names {
@@ -646,7 +680,7 @@ mod tests {
     #[test]
     fn a_full_table_never_reuses_an_entry_the_same_record_needs() {
         let mut w = FxtWriter::with_string_capacity(Vec::new(), 64);
-        w.start(&ClockInfo::nanoseconds()).unwrap();
+        w.start(None).unwrap();
         let t = ThreadRef { pid: 1, tid: 1 };
         let names: Vec<String> = (0..300).map(|i| format!("n{i}")).collect();
         for (i, n) in names.iter().enumerate() {

@@ -14,15 +14,17 @@
 //!   to its enclosing slice with `"bp":"e"`), each of these four with an
 //!   `"id"` (a hex string), or `M` for the `process_name` / `thread_name` metadata events (which
 //!   carry `ts` 0, and `tid` 0 for a process);
-//! - `ts` is in microseconds, converted from ticks with the clock's ticks
-//!   per second (fractional: nanosecond ticks give three decimals). It is a
-//!   JSON number, which viewers read as a double: exact to the tick below
-//!   2^53 ticks (104 days of `CLOCK_MONOTONIC` nanoseconds), to double
-//!   precision (about 16 significant digits) beyond; the FXT export keeps
-//!   every tick of any timestamp;
+//! - `ts` is in microseconds, converted from the nanosecond timestamps
+//!   (fractional: three decimals). It is a JSON number, which viewers read
+//!   as a double: exact to the nanosecond below 2^53 ns (104 days), to
+//!   double precision (about 16 significant digits) beyond; the FXT export
+//!   keeps every nanosecond of any timestamp;
 //! - non-finite `f64` arguments become `null` (JSON has no NaN).
 
-use super::model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
+use super::model::{
+    declared_clock, Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef, TICKS_PER_SECOND,
+};
+use crate::clock::Timebase;
 use crate::error::Error;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::io::Write;
@@ -93,15 +95,12 @@ impl Serialize for Object<'_> {
 /// docs); behind [`Writer`](super::Writer).
 pub(crate) struct JsonWriter<W: Write> {
     out: W,
-    ticks_per_second: u64,
     first: bool,
 }
 
 impl<W: Write> std::fmt::Debug for JsonWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JsonWriter")
-            .field("ticks_per_second", &self.ticks_per_second)
-            .finish_non_exhaustive()
+        f.debug_struct("JsonWriter").finish_non_exhaustive()
     }
 }
 
@@ -109,11 +108,7 @@ impl<W: Write> JsonWriter<W> {
     /// A writer to `out` (wrap a file in a
     /// [`BufWriter`](std::io::BufWriter)).
     pub fn new(out: W) -> Self {
-        JsonWriter {
-            out,
-            ticks_per_second: 1_000_000_000,
-            first: true,
-        }
+        JsonWriter { out, first: true }
     }
 
     /// The destination, for reading what was written.
@@ -127,12 +122,12 @@ impl<W: Write> JsonWriter<W> {
         self.out
     }
 
-    /// Microseconds from ticks, exact to the tick for timestamps below
-    /// 2^53 ticks.
-    fn micros(&self, ticks: u64) -> f64 {
-        let tps = self.ticks_per_second;
-        let whole = (ticks / tps) as f64 * 1e6;
-        whole + (ticks % tps) as f64 * 1e6 / tps as f64
+    /// Microseconds from nanoseconds, exact to the nanosecond for
+    /// timestamps below 2^53 ns.
+    fn micros(ns: u64) -> f64 {
+        let tps = TICKS_PER_SECOND;
+        let whole = (ns / tps) as f64 * 1e6;
+        whole + (ns % tps) as f64 * 1e6 / tps as f64
     }
 
     fn object(&mut self, o: &Object<'_>) -> Result<(), Error> {
@@ -157,14 +152,14 @@ impl<W: Write> JsonWriter<W> {
 }
 
 impl<W: Write> ExportWriter for JsonWriter<W> {
-    fn start(&mut self, clock: &ClockInfo) -> Result<(), Error> {
-        self.ticks_per_second = clock.rate();
+    fn start(&mut self, timebase: Option<Timebase>) -> Result<(), Error> {
+        let (mode, resolution_ns) = declared_clock(timebase);
         self.out
             .write_all(b"{\"displayTimeUnit\":\"ns\",\"otherData\":")?;
         let other = [
-            Arg::new("clock", clock.mode.as_str()),
-            Arg::new("clock_resolution_ns", clock.resolution_ns),
-            Arg::new("ticks_per_second", clock.rate()),
+            Arg::new("clock", mode),
+            Arg::new("clock_resolution_ns", resolution_ns),
+            Arg::new("ticks_per_second", TICKS_PER_SECOND),
         ];
         serde_json::to_writer(&mut self.out, &Args(&other)).map_err(json_error)?;
         self.out.write_all(b",\"traceEvents\":[")?;
@@ -190,7 +185,7 @@ impl<W: Write> ExportWriter for JsonWriter<W> {
             Phase::FlowBegin { id } => ("s", Some(id)),
             Phase::FlowEnd { id } => ("f", Some(id)),
         };
-        let ts = self.micros(e.ts);
+        let ts = Self::micros(e.ts);
         self.object(&Object {
             name: e.name,
             cat: Some(e.category),
@@ -221,7 +216,7 @@ mod tests {
     #[test]
     fn a_document_parses_with_every_phase_and_argument_type() {
         let mut w = JsonWriter::new(Vec::new());
-        w.start(&ClockInfo::nanoseconds()).unwrap();
+        w.start(None).unwrap();
         let t = ThreadRef { pid: 3, tid: 4 };
         w.process_name(3, "p\"q").unwrap();
         w.thread_name(t, "lane 0").unwrap();
@@ -262,15 +257,30 @@ mod tests {
     }
 
     #[test]
-    fn microseconds_from_other_tick_rates() {
-        let mut w = JsonWriter::new(std::io::sink());
-        w.start(&ClockInfo {
-            ticks_per_second: 3_000_000,
-            mode: "precise".into(),
-            resolution_ns: 1,
-        })
-        .unwrap();
-        assert_eq!(w.micros(3_000_003), 1_000_001.0);
-        assert_eq!(w.micros(0), 0.0);
+    fn microseconds_from_nanoseconds() {
+        type J = JsonWriter<std::io::Sink>;
+        assert_eq!(J::micros(3_000_000_001), 3_000_000.001);
+        assert_eq!(J::micros(1_500), 1.5);
+        assert_eq!(J::micros(0), 0.0);
+        // Exact to the nanosecond up to 2^53 ns.
+        assert_eq!(J::micros((1 << 53) - 1), ((1u64 << 53) - 1) as f64 / 1e3);
+    }
+
+    #[test]
+    fn the_clock_is_the_timebase_s_or_precise_nanoseconds() {
+        use crate::clock::ClockMode;
+        let other = |timebase| {
+            let mut w = JsonWriter::new(Vec::new());
+            w.start(timebase).unwrap();
+            w.finish().unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&w.into_inner()).unwrap();
+            v["otherData"].to_string()
+        };
+        let none = r#"{"clock":"precise","clock_resolution_ns":1,"ticks_per_second":1000000000}"#;
+        assert_eq!(other(None), none);
+        let coarse = Timebase::current(ClockMode::coarse());
+        let want =
+            r#"{"clock":"coarse","clock_resolution_ns":10000,"ticks_per_second":1000000000}"#;
+        assert_eq!(other(Some(coarse)), want);
     }
 }

@@ -579,7 +579,7 @@ impl Default for Translator<SpanDecoder> {
 #[cfg(all(test, feature = "json"))]
 mod tests {
     use super::*;
-    use crate::export::{ClockInfo, Format, Translator, Writer};
+    use crate::export::{Format, Translator, Writer};
     use crate::pipeline::order;
 
     fn ev(ts: u64, kind: u32, span: u64) -> (Nanos, LaneEvent) {
@@ -596,7 +596,7 @@ mod tests {
     fn lost_exits_and_enters_still_nest() {
         let mut json = Writer::new(Vec::new(), Format::Json);
         let mut t = Translator::with_decoder(SpanDecoder::default());
-        t.start(&mut json, &ClockInfo::nanoseconds()).unwrap();
+        t.start(&mut json, None).unwrap();
         let lane = LaneId::default();
         for e in [
             ev(10, order::EVENT_SPAN_ENTER, 1),

@@ -504,7 +504,7 @@ fn end_bar(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::ClockInfo;
+    use crate::clock::Timebase;
     use crate::schema::{self, CallsiteHead, CallsiteKind, Level, ValuesWriter};
 
     /// Keeps (phase, name, ts) of every event.
@@ -512,7 +512,7 @@ mod tests {
     struct Capture(Vec<(Phase, String, u64)>);
 
     impl ExportWriter for Capture {
-        fn start(&mut self, _: &ClockInfo) -> Result<(), Error> {
+        fn start(&mut self, _: Option<Timebase>) -> Result<(), Error> {
             Ok(())
         }
         fn process_name(&mut self, _: u64, _: &str) -> Result<(), Error> {

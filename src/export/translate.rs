@@ -28,8 +28,8 @@
 //! learns the threads and their names, so that `start` names every thread
 //! before any event.
 
-use super::model::{Arg, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
-use crate::clock::Nanos;
+use super::model::{Arg, ExportEvent, ExportWriter, Phase, ThreadRef};
+use crate::clock::{Nanos, Timebase};
 use crate::error::Error;
 use crate::pipeline::{Entry, LaneEvent, LaneId};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -68,7 +68,7 @@ pub const DEFAULT_PID: u64 = 1;
 ///
 /// ```
 /// use tracering::Error;
-/// use tracering::export::{Arg, ClockInfo, EntryDecoder, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Translator, Writer};
+/// use tracering::export::{EntryDecoder, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Translator, Writer};
 /// use tracering::clock::Nanos;
 /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
 ///
@@ -85,7 +85,7 @@ pub const DEFAULT_PID: u64 = 1;
 ///
 /// let mut json = Writer::new(Vec::new(), Format::Json);
 /// let mut t = Translator::with_decoder(Spans);
-/// t.start(&mut json, &ClockInfo::nanoseconds())?;
+/// t.start(&mut json, None)?;
 /// let lane = LaneId { slot: 0, generation: 1, thread: 9, pid: 0 };
 /// for (ns, kind) in [(5, 100), (6, 7), (9, 101)] {
 ///     let event = LaneEvent { kind, a: 1, ..Default::default() };
@@ -167,7 +167,7 @@ struct ThreadMeta {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TraceMeta {
     threads: BTreeMap<ThreadRef, ThreadMeta>,
-    timebase: Option<crate::clock::Timebase>,
+    timebase: Option<Timebase>,
     process_name: Option<String>,
     /// Names the trace recorded, by process id.
     processes: BTreeMap<u64, String>,
@@ -176,17 +176,11 @@ pub struct TraceMeta {
 }
 
 impl TraceMeta {
-    /// The trace's timebase entry, if the first pass saw one.
-    pub fn timebase(&self) -> Option<crate::clock::Timebase> {
+    /// The trace's timebase entry, if the first pass saw one: what an
+    /// export of the trace starts with ([`Translator::start`]); `None` for
+    /// a file without one (written entry by entry).
+    pub fn timebase(&self) -> Option<Timebase> {
         self.timebase
-    }
-
-    /// The clock an export of this trace declares: its timebase's, or
-    /// plain nanoseconds for a file without one (written entry by entry).
-    pub fn clock(&self) -> ClockInfo {
-        self.timebase
-            .map(|t| ClockInfo::from_timebase(&t))
-            .unwrap_or_default()
     }
 
     /// Names `thread` (a later name replaces an earlier one).
@@ -316,8 +310,8 @@ impl Counting<'_> {
 }
 
 impl ExportWriter for Counting<'_> {
-    fn start(&mut self, clock: &ClockInfo) -> Result<(), Error> {
-        self.out.start(clock)
+    fn start(&mut self, timebase: Option<Timebase>) -> Result<(), Error> {
+        self.out.start(timebase)
     }
     fn process_name(&mut self, pid: u64, name: &str) -> Result<(), Error> {
         self.named_processes.insert(pid);
@@ -356,7 +350,7 @@ impl ExportWriter for Counting<'_> {
 /// [`with_decoder`](Self::with_decoder) says otherwise.
 ///
 /// ```
-/// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
+/// use tracering::export::{ExportWriter, Format, Translator, Writer};
 /// use tracering::clock::Nanos;
 /// use tracering::pipeline::{FileSink, LaneEvent, LaneId, Sink, TraceReader};
 ///
@@ -368,7 +362,7 @@ impl ExportWriter for Counting<'_> {
 ///
 /// let mut t = Translator::new();
 /// let mut fxt = Writer::new(Vec::new(), Format::Fxt);
-/// t.start(&mut fxt, &ClockInfo::nanoseconds())?;
+/// t.start(&mut fxt, None)?;
 /// let mut reader = TraceReader::open(&path)?;
 /// while let Some(entry) = reader.next() {
 ///     t.entry(&mut fxt, &entry?)?;
@@ -505,10 +499,16 @@ impl<D: EntryDecoder> Translator<D> {
         self.decoder.collect(entry, &mut self.meta)
     }
 
-    /// Starts `out` with `clock`, then names the process (its given name, or
-    /// `"tracering"`) and every thread a first pass saw.
-    pub fn start(&mut self, out: &mut dyn ExportWriter, clock: &ClockInfo) -> Result<(), Error> {
-        out.start(clock)?;
+    /// Starts `out` with `timebase` (the trace's, such as
+    /// [`TraceMeta::timebase`] after a first pass; `None` if it has none),
+    /// then names the process (its given name, or `"tracering"`) and every
+    /// thread a first pass saw.
+    pub fn start(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        timebase: Option<Timebase>,
+    ) -> Result<(), Error> {
+        out.start(timebase)?;
         let threads: Vec<ThreadRef> = self.meta.threads.keys().copied().collect();
         let mut pids: Vec<u64> = threads.iter().map(|t| t.pid).collect();
         pids.dedup();
@@ -548,12 +548,12 @@ impl<D: EntryDecoder> Translator<D> {
     /// timestamp, a process's name.
     ///
     /// ```
-    /// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
+    /// use tracering::export::{ExportWriter, Format, Translator, Writer};
     /// use tracering::clock::Nanos;
     /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
     /// let mut json = Writer::new(Vec::new(), Format::Json);
     /// let mut t = Translator::new();
-    /// t.start(&mut json, &ClockInfo::nanoseconds())?;
+    /// t.start(&mut json, None)?;
     /// let lane = LaneId::default();
     /// let event = LaneEvent { kind: 3, ..Default::default() };
     /// t.entry(&mut json, &Entry::Event { lane, timestamp: Nanos(0), event })?;
@@ -732,12 +732,12 @@ impl<D: EntryDecoder> Translator<D> {
     /// and [`export::convert`](super::convert) do.
     ///
     /// ```
-    /// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
+    /// use tracering::export::{ExportWriter, Format, Translator, Writer};
     /// use tracering::clock::Nanos;
     /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
     /// let mut json = Writer::new(Vec::new(), Format::Json);
     /// let mut t = Translator::new();
-    /// t.start(&mut json, &ClockInfo::nanoseconds())?;
+    /// t.start(&mut json, None)?;
     /// // The layer's span enter (kind 0xFFFF_0000) of span 1, callsite 1.
     /// let enter = LaneEvent { kind: 0xFFFF_0000, a: 1, b: 1, ..Default::default() };
     /// let lane = LaneId::default();

@@ -6,10 +6,9 @@ use clap::Args;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use tracering::clock::Nanos;
+use tracering::clock::{Nanos, Timebase};
 use tracering::export::{
-    ClockInfo, EntryDecoder, ExportEvent, ExportWriter, Phase, SpanDecoder, ThreadRef, TraceMeta,
-    Translator,
+    EntryDecoder, ExportEvent, ExportWriter, Phase, SpanDecoder, ThreadRef, TraceMeta, Translator,
 };
 use tracering::pipeline::{Entry, LaneEvent, LaneId, RefusedThread};
 use tracering::schema::{self, Decoded};
@@ -36,13 +35,10 @@ struct Counter {
     open: HashMap<ThreadRef, Vec<(String, u64)>>,
     /// Durations in nanoseconds, by span name.
     spans: HashMap<String, Vec<u64>>,
-    /// Ticks per second of the timestamps the writer receives.
-    rate: u64,
 }
 
 impl ExportWriter for Counter {
-    fn start(&mut self, clock: &ClockInfo) -> Result<(), Error> {
-        self.rate = clock.rate();
+    fn start(&mut self, _: Option<Timebase>) -> Result<(), Error> {
         Ok(())
     }
     fn process_name(&mut self, _: u64, _: &str) -> Result<(), Error> {
@@ -62,9 +58,8 @@ impl ExportWriter for Counter {
                 // The span decoder keeps slices nested: an end closes the
                 // innermost open slice of its thread.
                 if let Some((name, begin)) = self.open.get_mut(&e.thread).and_then(Vec::pop) {
-                    let ticks = e.ts.saturating_sub(begin);
-                    let ns = (u128::from(ticks) * 1_000_000_000 / u128::from(self.rate.max(1)))
-                        .min(u128::from(u64::MAX)) as u64;
+                    // Timestamps are nanoseconds.
+                    let ns = e.ts.saturating_sub(begin);
                     self.spans.entry(name).or_default().push(ns);
                 }
                 return Ok(());

@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tracering::clock::Nanos;
 use tracering::export::{
-    Arg, ArgValue, ClockInfo, ExportEvent, ExportSink, ExportWriter, Format, Phase, ThreadRef,
-    Writer,
+    Arg, ArgValue, ExportEvent, ExportSink, ExportWriter, Format, Phase, ThreadRef, Writer,
 };
 use tracering::pipeline::{
     Drain, FileSink, LaneEvent, LaneId, Registry, RegistryConfig, Sink, TraceReader,
@@ -609,7 +608,7 @@ fn emit(w: &mut dyn ExportWriter, events: &mut Vec<Value>, e: ExportEvent<'_>) {
 fn write_stress(w: &mut dyn ExportWriter) -> Value {
     let mut events = Vec::new();
     let mut threads = Vec::new();
-    w.start(&ClockInfo::nanoseconds()).unwrap();
+    w.start(None).unwrap();
     w.process_name(7, "stress").unwrap();
     let main: Vec<ThreadRef> = (1..=4)
         .map(|tid| ThreadRef {
@@ -914,13 +913,8 @@ fn sinks_export_straight_from_a_running_drain() {
     let trace = file("drain.trace");
     let fxt = file("drain.fxt");
     let out = std::io::BufWriter::new(std::fs::File::create(&fxt).unwrap());
-    let fxt_sink =
-        ExportSink::new(Writer::new(out, Format::Fxt), ClockInfo::nanoseconds()).unwrap();
-    let json_sink = ExportSink::new(
-        Writer::new(Vec::new(), Format::Json),
-        ClockInfo::nanoseconds(),
-    )
-    .unwrap();
+    let fxt_sink = ExportSink::new(Writer::new(out, Format::Fxt), None).unwrap();
+    let json_sink = ExportSink::new(Writer::new(Vec::new(), Format::Json), None).unwrap();
     let sink = Tee(FileSink::create(&trace).unwrap(), Tee(fxt_sink, json_sink));
     let registry = Registry::new(RegistryConfig {
         slots: 8,
