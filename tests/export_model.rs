@@ -6,9 +6,7 @@
 
 use proptest::prelude::*;
 use std::collections::HashMap;
-use tracering::export::{
-    Arg, ArgValue, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Writer,
-};
+use tracering::export::{Arg, ArgValue, ExportEvent, ExportWriter, Format, Phase, Writer};
 
 /// The most arguments an FXT event record holds (its 4-bit count field).
 const MAX_ARGS: usize = 15;
@@ -103,7 +101,8 @@ fn write_all(w: &mut dyn ExportWriter, evs: &[Ev]) {
             .collect();
         w.event(&ExportEvent {
             ts: e.ts,
-            thread: ThreadRef { pid: 9, tid: e.tid },
+            pid: 9,
+            tid: e.tid,
             phase: phase(e.phase),
             category: &e.category,
             name: &e.name,

@@ -38,7 +38,7 @@
 //! [`BufWriter`](std::io::BufWriter).
 
 use super::model::{
-    declared_clock, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef, TICKS_PER_SECOND,
+    declared_clock, ArgValue, ExportEvent, ExportWriter, Phase, Thread, TICKS_PER_SECOND,
 };
 use crate::clock::Timebase;
 use crate::error::Error;
@@ -287,7 +287,7 @@ impl<K: std::hash::Hash + Eq + Clone> Table<K> {
 pub(crate) struct FxtWriter<W: Write> {
     out: W,
     strings: Strings,
-    threads: Table<ThreadRef>,
+    threads: Table<Thread>,
     /// The record being built, in words.
     words: Vec<u64>,
     /// Bytes of the record being built.
@@ -377,7 +377,7 @@ impl<W: Write> FxtWriter<W> {
 
     /// The thread ref of `t`, writing its thread record first if it is new
     /// to the table.
-    fn thread(&mut self, t: ThreadRef) -> Result<u64, Error> {
+    fn thread(&mut self, t: Thread) -> Result<u64, Error> {
         if let Some(i) = self.threads.get(&t) {
             return Ok(i as u64);
         }
@@ -448,8 +448,8 @@ impl<W: Write> ExportWriter for FxtWriter<W> {
         self.kernel_object(OBJ_PROCESS, pid, name, None)
     }
 
-    fn thread_name(&mut self, thread: ThreadRef, name: &str) -> Result<(), Error> {
-        self.kernel_object(OBJ_THREAD, thread.tid, name, Some(thread.pid))
+    fn thread_name(&mut self, pid: u64, tid: u64, name: &str) -> Result<(), Error> {
+        self.kernel_object(OBJ_THREAD, tid, name, Some(pid))
     }
 
     fn event(&mut self, e: &ExportEvent<'_>) -> Result<(), Error> {
@@ -458,7 +458,7 @@ impl<W: Write> ExportWriter for FxtWriter<W> {
         // event record that refers to them.
         self.strings.next_record();
         self.threads.next_record();
-        let thread_ref = self.thread(e.thread)?;
+        let thread_ref = self.thread(e.thread())?;
         let category = self.string(e.category)?;
         let name = self.string(e.name)?;
         let mut refs = [(0u64, 0u64); MAX_ARGS];
@@ -565,7 +565,6 @@ mod tests {
     fn preamble_and_an_event_with_every_argument_type() {
         let mut w = FxtWriter::new(Vec::new());
         w.start(None).unwrap();
-        let t = ThreadRef { pid: 5, tid: 6 };
         let args = [
             Arg::new("u", 1u64),
             Arg::new("i", -2i64),
@@ -575,7 +574,8 @@ mod tests {
         ];
         w.event(&ExportEvent {
             ts: 77,
-            thread: t,
+            pid: 5,
+            tid: 6,
             phase: Phase::Counter,
             category: "c",
             name: "n",
@@ -645,12 +645,12 @@ mod tests {
     fn the_string_table_reuses_indexes_when_full() {
         let mut w = FxtWriter::with_string_capacity(Vec::new(), 64);
         w.start(None).unwrap();
-        let t = ThreadRef { pid: 1, tid: 1 };
         let names: Vec<String> = (0..200).map(|i| format!("name {i}")).collect();
         for n in &names {
             w.event(&ExportEvent {
                 ts: 1,
-                thread: t,
+                pid: 1,
+                tid: 1,
                 phase: Phase::Instant,
                 category: "",
                 name: n,
@@ -681,7 +681,6 @@ mod tests {
     fn a_full_table_never_reuses_an_entry_the_same_record_needs() {
         let mut w = FxtWriter::with_string_capacity(Vec::new(), 64);
         w.start(None).unwrap();
-        let t = ThreadRef { pid: 1, tid: 1 };
         let names: Vec<String> = (0..300).map(|i| format!("n{i}")).collect();
         for (i, n) in names.iter().enumerate() {
             // The category was interned first and is the oldest entry when
@@ -689,7 +688,8 @@ mod tests {
             let args = [Arg::new("k", "v")];
             w.event(&ExportEvent {
                 ts: i as u64,
-                thread: t,
+                pid: 1,
+                tid: 1,
                 phase: Phase::Instant,
                 category: "cat",
                 name: n,

@@ -22,7 +22,7 @@
 //! - non-finite `f64` arguments become `null` (JSON has no NaN).
 
 use super::model::{
-    declared_clock, Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef, TICKS_PER_SECOND,
+    declared_clock, Arg, ArgValue, ExportEvent, ExportWriter, Phase, TICKS_PER_SECOND,
 };
 use crate::clock::Timebase;
 use crate::error::Error;
@@ -58,7 +58,8 @@ struct Object<'a> {
     cat: Option<&'a str>,
     ph: &'a str,
     ts: f64,
-    thread: ThreadRef,
+    pid: u64,
+    tid: u64,
     args: Args<'a>,
     /// The async slice's or flow's id (`b`, `e`, `s`, `f`).
     id: Option<u64>,
@@ -76,8 +77,8 @@ impl Serialize for Object<'_> {
             m.serialize_entry("s", "t")?;
         }
         m.serialize_entry("ts", &self.ts)?;
-        m.serialize_entry("pid", &self.thread.pid)?;
-        m.serialize_entry("tid", &self.thread.tid)?;
+        m.serialize_entry("pid", &self.pid)?;
+        m.serialize_entry("tid", &self.tid)?;
         if let Some(id) = self.id {
             // A string: viewers read JSON numbers as doubles.
             m.serialize_entry("id", &format_args!("{id:#x}"))?;
@@ -137,14 +138,15 @@ impl<W: Write> JsonWriter<W> {
         serde_json::to_writer(&mut self.out, o).map_err(json_error)
     }
 
-    fn metadata(&mut self, what: &str, thread: ThreadRef, name: &str) -> Result<(), Error> {
+    fn metadata(&mut self, what: &str, pid: u64, tid: u64, name: &str) -> Result<(), Error> {
         let args = [Arg::new("name", name)];
         self.object(&Object {
             name: what,
             cat: None,
             ph: "M",
             ts: 0.0,
-            thread,
+            pid,
+            tid,
             args: Args(&args),
             id: None,
         })
@@ -167,11 +169,11 @@ impl<W: Write> ExportWriter for JsonWriter<W> {
     }
 
     fn process_name(&mut self, pid: u64, name: &str) -> Result<(), Error> {
-        self.metadata("process_name", ThreadRef { pid, tid: 0 }, name)
+        self.metadata("process_name", pid, 0, name)
     }
 
-    fn thread_name(&mut self, thread: ThreadRef, name: &str) -> Result<(), Error> {
-        self.metadata("thread_name", thread, name)
+    fn thread_name(&mut self, pid: u64, tid: u64, name: &str) -> Result<(), Error> {
+        self.metadata("thread_name", pid, tid, name)
     }
 
     fn event(&mut self, e: &ExportEvent<'_>) -> Result<(), Error> {
@@ -191,7 +193,8 @@ impl<W: Write> ExportWriter for JsonWriter<W> {
             cat: Some(e.category),
             ph,
             ts,
-            thread: e.thread,
+            pid: e.pid,
+            tid: e.tid,
             args: Args(e.args),
             id,
         })
@@ -217,9 +220,8 @@ mod tests {
     fn a_document_parses_with_every_phase_and_argument_type() {
         let mut w = JsonWriter::new(Vec::new());
         w.start(None).unwrap();
-        let t = ThreadRef { pid: 3, tid: 4 };
         w.process_name(3, "p\"q").unwrap();
-        w.thread_name(t, "lane 0").unwrap();
+        w.thread_name(3, 4, "lane 0").unwrap();
         let args = [
             Arg::new("u", u64::MAX),
             Arg::new("i", -1i64),
@@ -234,7 +236,8 @@ mod tests {
         ] {
             w.event(&ExportEvent {
                 ts,
-                thread: t,
+                pid: 3,
+                tid: 4,
                 phase,
                 category: "c",
                 name: "n",

@@ -9,13 +9,15 @@
 use crate::clock::Timebase;
 use crate::error::Error;
 
-/// A thread as the viewers know it: a process id and a thread id.
+/// A thread as the viewers know it, a process id and a thread id: the key
+/// the writers and the translation keep a thread's state under (the public
+/// API passes the two ids).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ThreadRef {
-    /// Process id (the tracing process; 1 when it is not known).
-    pub pid: u64,
-    /// Thread id (the OS thread id of the lane's producer).
-    pub tid: u64,
+pub(crate) struct Thread {
+    /// Process id.
+    pub(crate) pid: u64,
+    /// Thread id.
+    pub(crate) tid: u64,
 }
 
 /// What an event marks.
@@ -125,8 +127,11 @@ pub struct ExportEvent<'a> {
     /// Timestamp in nanoseconds (whatever counter stamped the trace; see
     /// [`Timebase`]).
     pub ts: u64,
-    /// The thread it happened on.
-    pub thread: ThreadRef,
+    /// The process it happened in (the tracing process; 1 when it is not
+    /// known).
+    pub pid: u64,
+    /// The thread it happened on (the OS thread id of the lane's producer).
+    pub tid: u64,
     /// What it marks.
     pub phase: Phase,
     /// Its category (`"tracering"` for the raw trace entries).
@@ -136,6 +141,16 @@ pub struct ExportEvent<'a> {
     /// Its arguments. FXT carries at most 15 per event: a writer for it
     /// keeps the first 15.
     pub args: &'a [Arg<'a>],
+}
+
+impl ExportEvent<'_> {
+    /// The thread it happened on, as a key.
+    pub(crate) fn thread(&self) -> Thread {
+        Thread {
+            pid: self.pid,
+            tid: self.tid,
+        }
+    }
 }
 
 /// Timestamps per second: every export counts nanoseconds.
@@ -162,13 +177,13 @@ pub(crate) fn declared_clock(timebase: Option<Timebase>) -> (&'static str, u64) 
 /// ```
 /// use tracering::Error;
 /// use tracering::clock::Timebase;
-/// use tracering::export::{ExportEvent, ExportWriter, ThreadRef};
+/// use tracering::export::{ExportEvent, ExportWriter};
 /// #[derive(Default)]
 /// struct Count(u64);
 /// impl ExportWriter for Count {
 ///     fn start(&mut self, _: Option<Timebase>) -> Result<(), Error> { Ok(()) }
 ///     fn process_name(&mut self, _: u64, _: &str) -> Result<(), Error> { Ok(()) }
-///     fn thread_name(&mut self, _: ThreadRef, _: &str) -> Result<(), Error> { Ok(()) }
+///     fn thread_name(&mut self, _pid: u64, _tid: u64, _: &str) -> Result<(), Error> { Ok(()) }
 ///     fn event(&mut self, _: &ExportEvent<'_>) -> Result<(), Error> { self.0 += 1; Ok(()) }
 ///     fn finish(&mut self) -> Result<(), Error> { Ok(()) }
 /// }
@@ -181,8 +196,8 @@ pub trait ExportWriter {
     fn start(&mut self, timebase: Option<Timebase>) -> Result<(), Error>;
     /// Names a process.
     fn process_name(&mut self, pid: u64, name: &str) -> Result<(), Error>;
-    /// Names a thread.
-    fn thread_name(&mut self, thread: ThreadRef, name: &str) -> Result<(), Error>;
+    /// Names thread `tid` of process `pid`.
+    fn thread_name(&mut self, pid: u64, tid: u64, name: &str) -> Result<(), Error>;
     /// Writes one event.
     fn event(&mut self, event: &ExportEvent<'_>) -> Result<(), Error>;
     /// Writes the closing bytes, if the format has any, and flushes. The
@@ -202,8 +217,8 @@ impl<X: ExportWriter + ?Sized> ExportWriter for &mut X {
     fn process_name(&mut self, pid: u64, name: &str) -> Result<(), Error> {
         (**self).process_name(pid, name)
     }
-    fn thread_name(&mut self, thread: ThreadRef, name: &str) -> Result<(), Error> {
-        (**self).thread_name(thread, name)
+    fn thread_name(&mut self, pid: u64, tid: u64, name: &str) -> Result<(), Error> {
+        (**self).thread_name(pid, tid, name)
     }
     fn event(&mut self, event: &ExportEvent<'_>) -> Result<(), Error> {
         (**self).event(event)

@@ -41,7 +41,7 @@
 //! named; a span's fields are shown if its new-span record comes before
 //! its enter in the file.
 
-use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
+use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, Thread};
 use super::tasks::{SpanStyle, Tasks};
 use super::translate::{EntryDecoder, TraceMeta, Translator};
 use crate::clock::Nanos;
@@ -161,7 +161,7 @@ pub struct SpanDecoder {
     /// Storage of closed spans, for reuse.
     free: Vec<SpanInfo>,
     /// Each thread's open slices and last timestamp.
-    threads: BTreeMap<ThreadRef, Nesting>,
+    threads: BTreeMap<Thread, Nesting>,
     /// The name a callsite or field not described gets.
     placeholder: String,
     /// Task bars, flows and counters (src/export/tasks.rs).
@@ -209,14 +209,15 @@ fn end(
     out: &mut dyn ExportWriter,
     callsites: &Callsites,
     scratch: &mut String,
-    thread: ThreadRef,
+    thread: Thread,
     ts: u64,
     open: Open,
 ) -> Result<(), Error> {
     let (name, category) = naming(callsites, scratch, open.callsite, open.described);
     out.event(&ExportEvent {
         ts,
-        thread,
+        pid: thread.pid,
+        tid: thread.tid,
         phase: Phase::End,
         category,
         name,
@@ -331,7 +332,7 @@ impl SpanDecoder {
     }
 
     /// Notes an entry of `thread` at `ts` (for the end of the trace).
-    fn saw(&mut self, thread: ThreadRef, ts: u64) {
+    fn saw(&mut self, thread: Thread, ts: u64) {
         let last = &mut self.threads.entry(thread).or_default().last_ts;
         *last = (*last).max(ts);
     }
@@ -340,7 +341,7 @@ impl SpanDecoder {
     fn write(
         &mut self,
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        thread: Thread,
         ts: u64,
         d: &Decoded<'_>,
     ) -> Result<(), Error> {
@@ -363,7 +364,8 @@ impl SpanDecoder {
                     naming(&self.callsites, &mut self.placeholder, callsite, described);
                 out.event(&ExportEvent {
                     ts,
-                    thread,
+                    pid: thread.pid,
+                    tid: thread.tid,
                     phase: Phase::Begin,
                     category,
                     name,
@@ -409,7 +411,7 @@ impl SpanDecoder {
     fn instant(
         &mut self,
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        thread: Thread,
         ts: u64,
         callsite: u64,
         values: Values<'_>,
@@ -436,7 +438,8 @@ impl SpanDecoder {
         let (name, category) = naming(&self.callsites, &mut self.placeholder, callsite, true);
         out.event(&ExportEvent {
             ts,
-            thread,
+            pid: thread.pid,
+            tid: thread.tid,
             phase: Phase::Instant,
             category,
             name: message.unwrap_or(name),
@@ -448,13 +451,13 @@ impl SpanDecoder {
     fn handle(
         &mut self,
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        thread: Thread,
         ts: u64,
         d: &Decoded<'_>,
     ) -> Result<bool, Error> {
         if let Decoded::ThreadName { name, .. } = d {
             if !name.is_empty() {
-                out.thread_name(thread, name)?;
+                out.thread_name(thread.pid, thread.tid, name)?;
             }
         }
         let meta_only = self.learn(d);
@@ -509,11 +512,13 @@ impl EntryDecoder for SpanDecoder {
     fn event(
         &mut self,
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        pid: u64,
+        tid: u64,
         _lane: LaneId,
         timestamp: Nanos,
         event: &LaneEvent,
     ) -> Result<bool, Error> {
+        let thread = Thread { pid, tid };
         self.saw(thread, timestamp.0);
         match newer_kind_is_none(schema::decode_event(event))? {
             // The translator draws loss markers, of every lane alike.
@@ -527,12 +532,14 @@ impl EntryDecoder for SpanDecoder {
     fn record(
         &mut self,
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        pid: u64,
+        tid: u64,
         _lane: LaneId,
         kind: u16,
         timestamp: Nanos,
         payload: &[u8],
     ) -> Result<bool, Error> {
+        let thread = Thread { pid, tid };
         self.saw(thread, timestamp.0);
         match newer_kind_is_none(schema::decode_record(kind, payload))? {
             Some(d) => self.handle(out, thread, timestamp.0, &d),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tracering::clock::Nanos;
 use tracering::export::{
-    Arg, ArgValue, ExportEvent, ExportSink, ExportWriter, Format, Phase, ThreadRef, Writer,
+    Arg, ArgValue, ExportEvent, ExportSink, ExportWriter, Format, Phase, Writer,
 };
 use tracering::pipeline::{
     Drain, FileSink, LaneEvent, LaneId, Registry, RegistryConfig, Sink, TraceReader,
@@ -245,7 +245,7 @@ fn expect(e: &ExportEvent<'_>) -> Value {
         .map(|a| (a.name.to_string(), arg_json(a.value)))
         .collect();
     json!({
-        "phase": phase_name(e.phase), "ts": e.ts, "pid": e.thread.pid, "tid": e.thread.tid,
+        "phase": phase_name(e.phase), "ts": e.ts, "pid": e.pid, "tid": e.tid,
         "category": e.category, "name": e.name, "args": args,
     })
 }
@@ -579,16 +579,18 @@ fn export_a_trace_file_to_fxt_and_json() {
     check_json(&std::fs::read(&js).unwrap(), &expected);
 }
 
+/// An event at `ts` on `thread`, (pid, tid).
 fn ev<'a>(
     ts: u64,
-    thread: ThreadRef,
+    thread: (u64, u64),
     phase: Phase,
     name: &'a str,
     args: &'a [Arg<'a>],
 ) -> ExportEvent<'a> {
     ExportEvent {
         ts,
-        thread,
+        pid: thread.0,
+        tid: thread.1,
         phase,
         category: "stress",
         name,
@@ -610,16 +612,12 @@ fn write_stress(w: &mut dyn ExportWriter) -> Value {
     let mut threads = Vec::new();
     w.start(None).unwrap();
     w.process_name(7, "stress").unwrap();
-    let main: Vec<ThreadRef> = (1..=4)
-        .map(|tid| ThreadRef {
-            pid: 7,
-            tid: 100 + tid,
-        })
-        .collect();
-    for (i, t) in main.iter().enumerate() {
+    // (pid, tid)
+    let main: Vec<(u64, u64)> = (1..=4).map(|tid| (7, 100 + tid)).collect();
+    for (i, &(pid, tid)) in main.iter().enumerate() {
         let name = format!("worker {i}");
-        w.thread_name(*t, &name).unwrap();
-        threads.push(json!({"pid": 7, "tid": t.tid, "name": name}));
+        w.thread_name(pid, tid, &name).unwrap();
+        threads.push(json!({"pid": 7, "tid": tid, "name": name}));
     }
     let all_types = [
         Arg::new("u", u64::MAX),
@@ -701,14 +699,11 @@ fn write_stress(w: &mut dyn ExportWriter) -> Value {
     // 300 threads (the table holds 255), then the first ones again.
     for tid in (0..300).chain(0..10) {
         ts += 1;
-        let t = ThreadRef {
-            pid: 7,
-            tid: 10_000 + tid,
-        };
+        let t = (7, 10_000 + tid);
         let name = format!("thread {tid}");
-        w.thread_name(t, &name).unwrap();
+        w.thread_name(t.0, t.1, &name).unwrap();
         if tid < 300 {
-            threads.push(json!({"pid": 7, "tid": t.tid, "name": name}));
+            threads.push(json!({"pid": 7, "tid": t.1, "name": name}));
         }
         emit(w, &mut events, ev(ts, t, Phase::Instant, "hello", &[]));
     }
