@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 use std::collections::HashMap;
-use tracering::export::{Arg, ArgValue, ExportEvent, ExportWriter, Format, Phase, Writer};
+use tracering::export::{ArgValue, ExportEvent, ExportWriter, Format, Phase, Writer};
 
 /// The most arguments an FXT event record holds (its 4-bit count field).
 const MAX_ARGS: usize = 15;
@@ -85,18 +85,18 @@ fn phase(p: u8) -> Phase {
 fn write_all(w: &mut dyn ExportWriter, evs: &[Ev]) {
     w.start(None).unwrap();
     for e in evs {
-        let args: Vec<Arg<'_>> = e
+        let args: Vec<(&str, ArgValue<'_>)> = e
             .args
             .iter()
-            .map(|(n, v)| Arg {
-                name: n,
-                value: match v {
+            .map(|(n, v)| {
+                let value = match v {
                     Val::U(x) => ArgValue::U64(*x),
                     Val::I(x) => ArgValue::I64(*x),
                     Val::F(x) => ArgValue::F64(*x),
                     Val::B(x) => ArgValue::Bool(*x),
                     Val::S(x) => ArgValue::Str(x),
-                },
+                };
+                (n.as_str(), value)
             })
             .collect();
         w.event(&ExportEvent {

@@ -462,18 +462,18 @@ impl<W: Write> ExportWriter for FxtWriter<W> {
         let category = self.string(e.category)?;
         let name = self.string(e.name)?;
         let mut refs = [(0u64, 0u64); MAX_ARGS];
-        for (r, a) in refs.iter_mut().zip(args) {
-            r.0 = self.string(a.name)?;
-            if let ArgValue::Str(s) = a.value {
+        for (r, &(arg_name, value)) in refs.iter_mut().zip(args) {
+            r.0 = self.string(arg_name)?;
+            if let ArgValue::Str(s) = value {
                 r.1 = self.string(s)?;
             }
         }
         // Every ref is still valid: the entries this record uses are pinned.
         self.words.clear();
         self.words.push(e.ts);
-        for (a, &(name_ref, value_ref)) in args.iter().zip(&refs) {
+        for (&(_, value), &(name_ref, value_ref)) in args.iter().zip(&refs) {
             let named = name_ref << 16;
-            match a.value {
+            match value {
                 ArgValue::U64(v) => self
                     .words
                     .extend_from_slice(&[ARG_U64 | (2 << 4) | named, v]),
@@ -540,7 +540,6 @@ impl<W: Write> ExportWriter for FxtWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::Arg;
 
     /// Splits `bytes` into records by their size fields.
     fn records(bytes: &[u8]) -> Vec<&[u8]> {
@@ -566,11 +565,11 @@ mod tests {
         let mut w = FxtWriter::new(Vec::new());
         w.start(None).unwrap();
         let args = [
-            Arg::new("u", 1u64),
-            Arg::new("i", -2i64),
-            Arg::new("f", 0.5f64),
-            Arg::new("b", true),
-            Arg::new("s", "text"),
+            ("u", ArgValue::from(1u64)),
+            ("i", ArgValue::from(-2i64)),
+            ("f", ArgValue::from(0.5f64)),
+            ("b", ArgValue::from(true)),
+            ("s", ArgValue::from("text")),
         ];
         w.event(&ExportEvent {
             ts: 77,
@@ -685,7 +684,7 @@ mod tests {
         for (i, n) in names.iter().enumerate() {
             // The category was interned first and is the oldest entry when
             // the table is full: the new name must not take its index.
-            let args = [Arg::new("k", "v")];
+            let args = [("k", ArgValue::from("v"))];
             w.event(&ExportEvent {
                 ts: i as u64,
                 pid: 1,

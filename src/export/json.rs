@@ -21,9 +21,7 @@
 //!   keeps every nanosecond of any timestamp;
 //! - non-finite `f64` arguments become `null` (JSON has no NaN).
 
-use super::model::{
-    declared_clock, Arg, ArgValue, ExportEvent, ExportWriter, Phase, TICKS_PER_SECOND,
-};
+use super::model::{declared_clock, ArgValue, ExportEvent, ExportWriter, Phase, TICKS_PER_SECOND};
 use crate::clock::Timebase;
 use crate::error::Error;
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -33,19 +31,19 @@ fn json_error(e: serde_json::Error) -> Error {
     Error::from(std::io::Error::from(e))
 }
 
-/// The `args` object of an event.
-struct Args<'a>(&'a [Arg<'a>]);
+/// The `args` object of an event: its arguments, names and values.
+struct Args<'a>(&'a [(&'a str, ArgValue<'a>)]);
 
 impl Serialize for Args<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
-        for a in self.0 {
-            match a.value {
-                ArgValue::U64(v) => m.serialize_entry(a.name, &v)?,
-                ArgValue::I64(v) => m.serialize_entry(a.name, &v)?,
-                ArgValue::F64(v) => m.serialize_entry(a.name, &v)?,
-                ArgValue::Bool(v) => m.serialize_entry(a.name, &v)?,
-                ArgValue::Str(v) => m.serialize_entry(a.name, v)?,
+        for &(name, value) in self.0 {
+            match value {
+                ArgValue::U64(v) => m.serialize_entry(name, &v)?,
+                ArgValue::I64(v) => m.serialize_entry(name, &v)?,
+                ArgValue::F64(v) => m.serialize_entry(name, &v)?,
+                ArgValue::Bool(v) => m.serialize_entry(name, &v)?,
+                ArgValue::Str(v) => m.serialize_entry(name, v)?,
             }
         }
         m.end()
@@ -139,7 +137,7 @@ impl<W: Write> JsonWriter<W> {
     }
 
     fn metadata(&mut self, what: &str, pid: u64, tid: u64, name: &str) -> Result<(), Error> {
-        let args = [Arg::new("name", name)];
+        let args = [("name", ArgValue::from(name))];
         self.object(&Object {
             name: what,
             cat: None,
@@ -159,9 +157,9 @@ impl<W: Write> ExportWriter for JsonWriter<W> {
         self.out
             .write_all(b"{\"displayTimeUnit\":\"ns\",\"otherData\":")?;
         let other = [
-            Arg::new("clock", mode),
-            Arg::new("clock_resolution_ns", resolution_ns),
-            Arg::new("ticks_per_second", TICKS_PER_SECOND),
+            ("clock", ArgValue::from(mode)),
+            ("clock_resolution_ns", ArgValue::from(resolution_ns)),
+            ("ticks_per_second", ArgValue::from(TICKS_PER_SECOND)),
         ];
         serde_json::to_writer(&mut self.out, &Args(&other)).map_err(json_error)?;
         self.out.write_all(b",\"traceEvents\":[")?;
@@ -223,11 +221,11 @@ mod tests {
         w.process_name(3, "p\"q").unwrap();
         w.thread_name(3, 4, "lane 0").unwrap();
         let args = [
-            Arg::new("u", u64::MAX),
-            Arg::new("i", -1i64),
-            Arg::new("f", f64::NAN),
-            Arg::new("b", false),
-            Arg::new("s", "a\nb"),
+            ("u", ArgValue::from(u64::MAX)),
+            ("i", ArgValue::from(-1i64)),
+            ("f", ArgValue::from(f64::NAN)),
+            ("b", ArgValue::from(false)),
+            ("s", ArgValue::from("a\nb")),
         ];
         for (ts, phase) in [
             (1_001, Phase::Begin),

@@ -5,8 +5,9 @@
 //!
 //! Its parts, each in its own file:
 //! - `model.rs`: the intermediate model both writers consume
-//!   ([`ExportEvent`], on a thread given by its pid and tid, [`Phase`],
-//!   [`Arg`]) and the [`ExportWriter`] trait, which starts with the trace's
+//!   ([`ExportEvent`], on a thread given by its pid and tid, with its
+//!   [`Phase`] and its arguments, each a name and an [`ArgValue`]) and the
+//!   [`ExportWriter`] trait, which starts with the trace's
 //!   [`Timebase`](crate::clock::Timebase) (`None`: the trace has none);
 //! - `fxt.rs` and `json.rs`: the two formats, both streaming, behind
 //!   `writer.rs`: [`Writer`];
@@ -65,7 +66,7 @@ pub use file::ExportFile;
 // Limits and names the writers share; users see their effect, not the numbers.
 #[allow(unused_imports)]
 pub(crate) use fxt::{MAX_ARGS, MAX_STRING};
-pub use model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase};
+pub use model::{ArgValue, ExportEvent, ExportWriter, Phase};
 pub use sink::ExportSink;
 pub use spans::SpanDecoder;
 pub use tasks::SpanStyle;

@@ -57,7 +57,9 @@ pub enum Phase {
     },
 }
 
-/// An argument's value.
+/// An argument's value: an event's argument is a name and an `ArgValue`
+/// (see [`ExportEvent::args`]). Each type it holds converts into it
+/// (`ArgValue::from(3u64)`, `"text".into()`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ArgValue<'a> {
     /// An unsigned integer.
@@ -102,25 +104,6 @@ impl<'a> From<&'a str> for ArgValue<'a> {
     }
 }
 
-/// A named argument of an event.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Arg<'a> {
-    /// The argument's name.
-    pub name: &'a str,
-    /// Its value.
-    pub value: ArgValue<'a>,
-}
-
-impl<'a> Arg<'a> {
-    /// An argument named `name` with `value`.
-    pub fn new(name: &'a str, value: impl Into<ArgValue<'a>>) -> Self {
-        Arg {
-            name,
-            value: value.into(),
-        }
-    }
-}
-
 /// One event, as every writer receives it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExportEvent<'a> {
@@ -138,9 +121,10 @@ pub struct ExportEvent<'a> {
     pub category: &'a str,
     /// Its name.
     pub name: &'a str,
-    /// Its arguments. FXT carries at most 15 per event: a writer for it
-    /// keeps the first 15.
-    pub args: &'a [Arg<'a>],
+    /// Its arguments, each a name and a value: `("n", ArgValue::from(3u64))`
+    /// or `("n", 3u64.into())`. FXT carries at most 15 per event: a writer
+    /// for it keeps the first 15.
+    pub args: &'a [(&'a str, ArgValue<'a>)],
 }
 
 impl ExportEvent<'_> {

@@ -41,7 +41,7 @@
 //! named; a span's fields are shown if its new-span record comes before
 //! its enter in the file.
 
-use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, Thread};
+use super::model::{ArgValue, ExportEvent, ExportWriter, Phase, Thread};
 use super::tasks::{SpanStyle, Tasks};
 use super::translate::{EntryDecoder, TraceMeta, Translator};
 use crate::clock::Nanos;
@@ -53,24 +53,24 @@ use std::collections::{BTreeMap, HashMap};
 /// Arguments kept on the stack: an event with more fields takes a `Vec`.
 const INLINE_ARGS: usize = 32;
 
-/// An event's arguments, built without allocating for up to
-/// [`INLINE_ARGS`] of them.
+/// An event's arguments (names and values), built without allocating for
+/// up to [`INLINE_ARGS`] of them.
 struct Args<'a> {
-    inline: [Arg<'a>; INLINE_ARGS],
+    inline: [(&'a str, ArgValue<'a>); INLINE_ARGS],
     len: usize,
-    more: Vec<Arg<'a>>,
+    more: Vec<(&'a str, ArgValue<'a>)>,
 }
 
 impl<'a> Args<'a> {
     fn new() -> Self {
         Args {
-            inline: [Arg::new("", 0u64); INLINE_ARGS],
+            inline: [("", ArgValue::U64(0)); INLINE_ARGS],
             len: 0,
             more: Vec::new(),
         }
     }
 
-    fn push(&mut self, a: Arg<'a>) {
+    fn push(&mut self, a: (&'a str, ArgValue<'a>)) {
         if self.len < INLINE_ARGS {
             self.inline[self.len] = a;
             self.len += 1;
@@ -82,23 +82,21 @@ impl<'a> Args<'a> {
         }
     }
 
-    /// Replaces the value of the argument named `name` if there is one;
+    /// Replaces the value of the argument named `a.0` if there is one;
     /// else adds it.
-    fn set(&mut self, a: Arg<'a>) {
+    fn set(&mut self, a: (&'a str, ArgValue<'a>)) {
         let slot = if self.more.is_empty() {
-            self.inline[..self.len]
-                .iter_mut()
-                .find(|b| b.name == a.name)
+            self.inline[..self.len].iter_mut().find(|b| b.0 == a.0)
         } else {
-            self.more.iter_mut().find(|b| b.name == a.name)
+            self.more.iter_mut().find(|b| b.0 == a.0)
         };
         match slot {
-            Some(b) => b.value = a.value,
+            Some(b) => b.1 = a.1,
             None => self.push(a),
         }
     }
 
-    fn as_slice(&self) -> &[Arg<'a>] {
+    fn as_slice(&self) -> &[(&'a str, ArgValue<'a>)] {
         if self.more.is_empty() {
             &self.inline[..self.len]
         } else {
@@ -249,7 +247,7 @@ fn add_values<'a>(
                 .find(|n| n.strip_prefix("field ").and_then(|x| x.parse().ok()) == Some(i))
                 .map_or("field", String::as_str),
         };
-        args.set(Arg::new(name, arg_value(v)));
+        args.set((name, arg_value(v)));
     }
 }
 
@@ -354,11 +352,11 @@ impl SpanDecoder {
                 let unnamed = unnamed_fields(&self.callsites, callsite, values());
                 let mut args = Args::new();
                 add_values(&mut args, &self.callsites, &unnamed, callsite, values());
-                args.push(Arg::new("span_id", span));
+                args.push(("span_id", ArgValue::from(span)));
                 if let Some(p) = info.and_then(|s| s.parent) {
                     // The parent may live on another thread, where nesting
                     // cannot show it.
-                    args.push(Arg::new("parent_span_id", p));
+                    args.push(("parent_span_id", ArgValue::from(p)));
                 }
                 let (name, category) =
                     naming(&self.callsites, &mut self.placeholder, callsite, described);
@@ -428,12 +426,15 @@ impl SpanDecoder {
         );
         // `info!(x, "text")` is named "text" (tracing's event name is
         // "event file:line").
-        let message = args.as_slice().iter().find_map(|a| match a.value {
-            ArgValue::Str(text) if a.name == "message" => Some(text),
-            _ => None,
-        });
+        let message = args
+            .as_slice()
+            .iter()
+            .find_map(|&(name, value)| match value {
+                ArgValue::Str(text) if name == "message" => Some(text),
+                _ => None,
+            });
         if let Some(c) = cs {
-            args.push(Arg::new("level", c.level.as_str()));
+            args.push(("level", ArgValue::from(c.level.as_str())));
         }
         let (name, category) = naming(&self.callsites, &mut self.placeholder, callsite, true);
         out.event(&ExportEvent {

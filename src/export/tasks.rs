@@ -48,7 +48,7 @@
 //! The event itself stays an instant with all its fields, so nothing is
 //! lost; a non-numeric field with the prefix is only an argument.
 
-use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, Thread};
+use super::model::{ArgValue, ExportEvent, ExportWriter, Phase, Thread};
 use crate::error::Error;
 use crate::schema::{Callsites, Decoded, Value};
 use std::collections::HashMap;
@@ -351,7 +351,7 @@ impl Tasks {
                     self.begins += 1;
                     let track = t.track;
                     t.begun = Some((thread, self.begins));
-                    let args = [Arg::new("span_id", span)];
+                    let args = [("span_id", ArgValue::from(span))];
                     let (name, category) = bar_name(callsites, &mut self.scratch, t);
                     out.event(&ExportEvent {
                         ts,
@@ -439,10 +439,7 @@ impl Tasks {
                         phase: Phase::Counter,
                         category,
                         name: series,
-                        args: &[Arg {
-                            name: "value",
-                            value,
-                        }],
+                        args: &[("value", value)],
                     })?;
                 }
             }

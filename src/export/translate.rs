@@ -29,7 +29,7 @@
 //! learns the threads and their names, so that `start` names every thread
 //! before any event.
 
-use super::model::{Arg, ExportEvent, ExportWriter, Phase, Thread};
+use super::model::{ArgValue, ExportEvent, ExportWriter, Phase, Thread};
 use crate::clock::{Nanos, Timebase};
 use crate::error::Error;
 use crate::pipeline::{Entry, LaneEvent, LaneId};
@@ -678,9 +678,9 @@ impl<D: EntryDecoder> Translator<D> {
         }
         if event.kind == LaneEvent::LOSS {
             let args = [
-                Arg::new("events", event.aux as u64),
-                Arg::new("records", event.a & 0xFFFF_FFFF),
-                Arg::new("since", event.b),
+                ("events", ArgValue::from(event.aux as u64)),
+                ("records", ArgValue::from(event.a & 0xFFFF_FFFF)),
+                ("since", ArgValue::from(event.b)),
             ];
             return counting.event(&ExportEvent {
                 ts: timestamp.0,
@@ -696,9 +696,9 @@ impl<D: EntryDecoder> Translator<D> {
         name.clear();
         let _ = write!(name, "kind {}", event.kind);
         let args = [
-            Arg::new("a", event.a),
-            Arg::new("b", event.b),
-            Arg::new("aux", event.aux as u64),
+            ("a", ArgValue::from(event.a)),
+            ("b", ArgValue::from(event.b)),
+            ("aux", ArgValue::from(event.aux as u64)),
         ];
         let (mut counting, _) = self.parts(out);
         let done = counting.event(&ExportEvent {
@@ -756,9 +756,9 @@ impl<D: EntryDecoder> Translator<D> {
             }
         };
         let args = [
-            Arg::new("len", payload.len() as u64),
-            Arg::new(key, text.as_str()),
-            Arg::new("cut", true),
+            ("len", ArgValue::from(payload.len() as u64)),
+            (key, ArgValue::from(text.as_str())),
+            ("cut", ArgValue::from(true)),
         ];
         let (mut counting, _) = self.parts(out);
         let done = counting.event(&ExportEvent {
@@ -819,7 +819,10 @@ impl<D: EntryDecoder> Translator<D> {
         let total = self.drops.entry(thread).or_default();
         total.0 = total.0.saturating_add(events);
         total.1 = total.1.saturating_add(records);
-        let args = [Arg::new("events", total.0), Arg::new("records", total.1)];
+        let args = [
+            ("events", ArgValue::from(total.0)),
+            ("records", ArgValue::from(total.1)),
+        ];
         let ts = self.last_ts.get(&thread).copied().unwrap_or(self.latest);
         let (mut out, _) = self.parts(out);
         out.event(&ExportEvent {

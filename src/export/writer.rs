@@ -33,9 +33,9 @@ pub enum Format {
 /// [`ExportWriter`] for a format of your own.
 ///
 /// ```
-/// use tracering::export::{Arg, ExportEvent, ExportWriter, Format, Phase, Writer};
+/// use tracering::export::{ArgValue, ExportEvent, ExportWriter, Format, Phase, Writer};
 ///
-/// let args = [Arg::new("n", 3u64)];
+/// let args = [("n", ArgValue::from(3u64)), ("unit", "items".into())];
 /// let begin = ExportEvent { ts: 1_000, pid: 1, tid: 2, phase: Phase::Begin, category: "app", name: "work", args: &[] };
 /// let end = ExportEvent { ts: 1_500, phase: Phase::End, args: &args, ..begin };
 /// let mut fxt = Writer::new(Vec::new(), Format::Fxt);

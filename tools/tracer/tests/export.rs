@@ -9,9 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tracering::clock::Nanos;
-use tracering::export::{
-    Arg, ArgValue, ExportEvent, ExportSink, ExportWriter, Format, Phase, Writer,
-};
+use tracering::export::{ArgValue, ExportEvent, ExportSink, ExportWriter, Format, Phase, Writer};
 use tracering::pipeline::{
     Drain, FileSink, LaneEvent, LaneId, Registry, RegistryConfig, Sink, TraceReader,
 };
@@ -242,7 +240,7 @@ fn expect(e: &ExportEvent<'_>) -> Value {
     let args: serde_json::Map<String, Value> = e
         .args
         .iter()
-        .map(|a| (a.name.to_string(), arg_json(a.value)))
+        .map(|&(name, value)| (name.to_string(), arg_json(value)))
         .collect();
     json!({
         "phase": phase_name(e.phase), "ts": e.ts, "pid": e.pid, "tid": e.tid,
@@ -585,7 +583,7 @@ fn ev<'a>(
     thread: (u64, u64),
     phase: Phase,
     name: &'a str,
-    args: &'a [Arg<'a>],
+    args: &'a [(&'a str, ArgValue<'a>)],
 ) -> ExportEvent<'a> {
     ExportEvent {
         ts,
@@ -620,13 +618,13 @@ fn write_stress(w: &mut dyn ExportWriter) -> Value {
         threads.push(json!({"pid": 7, "tid": tid, "name": name}));
     }
     let all_types = [
-        Arg::new("u", u64::MAX),
-        Arg::new("i", i64::MIN),
-        Arg::new("f", -2.5f64),
-        Arg::new("t", true),
-        Arg::new("no", false),
-        Arg::new("s", "a \"quoted\" string\n"),
-        Arg::new("empty", ""),
+        ("u", ArgValue::from(u64::MAX)),
+        ("i", ArgValue::from(i64::MIN)),
+        ("f", ArgValue::from(-2.5f64)),
+        ("t", ArgValue::from(true)),
+        ("no", ArgValue::from(false)),
+        ("s", ArgValue::from("a \"quoted\" string\n")),
+        ("empty", ArgValue::from("")),
     ];
     let mut ts = 5_000u64;
     let names = ["outer", "middle", "inner"];
@@ -671,7 +669,7 @@ fn write_stress(w: &mut dyn ExportWriter) -> Value {
             main[0],
             Phase::Counter,
             "gauge",
-            &[Arg::new("v", 3u64), Arg::new("w", 0.25)],
+            &[("v", ArgValue::from(3u64)), ("w", ArgValue::from(0.25))],
         ),
     );
     // 40000 distinct names, then the first ones again.
@@ -687,7 +685,7 @@ fn write_stress(w: &mut dyn ExportWriter) -> Value {
                 main[i % 4],
                 Phase::Instant,
                 n,
-                &[Arg::new("s", s.as_str())],
+                &[("s", ArgValue::from(s.as_str()))],
             ),
         );
     }
