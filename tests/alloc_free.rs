@@ -91,8 +91,8 @@ fn trace(path: &Path, rounds: u64) {
 fn one_pass(path: &Path) -> u64 {
     let mut t = Translator::new();
     let mut fxt = Writer::new(std::io::sink(), Format::Fxt);
-    let clock = t.meta().clock();
-    t.start(&mut fxt, &clock).unwrap();
+    let timebase = t.meta().timebase();
+    t.start(&mut fxt, timebase).unwrap();
     let mut reader = TraceReader::open(path).unwrap();
     let mut entries = 0;
     while let Some(entry) = reader.next() {

@@ -6,9 +6,7 @@
 
 use proptest::prelude::*;
 use std::collections::HashMap;
-use tracering::export::{
-    Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Writer,
-};
+use tracering::export::{ArgValue, ExportEvent, ExportWriter, Format, Phase, Writer};
 
 /// The most arguments an FXT event record holds (its 4-bit count field).
 const MAX_ARGS: usize = 15;
@@ -85,25 +83,26 @@ fn phase(p: u8) -> Phase {
 }
 
 fn write_all(w: &mut dyn ExportWriter, evs: &[Ev]) {
-    w.start(&ClockInfo::nanoseconds()).unwrap();
+    w.start(None).unwrap();
     for e in evs {
-        let args: Vec<Arg<'_>> = e
+        let args: Vec<(&str, ArgValue<'_>)> = e
             .args
             .iter()
-            .map(|(n, v)| Arg {
-                name: n,
-                value: match v {
+            .map(|(n, v)| {
+                let value = match v {
                     Val::U(x) => ArgValue::U64(*x),
                     Val::I(x) => ArgValue::I64(*x),
                     Val::F(x) => ArgValue::F64(*x),
                     Val::B(x) => ArgValue::Bool(*x),
                     Val::S(x) => ArgValue::Str(x),
-                },
+                };
+                (n.as_str(), value)
             })
             .collect();
         w.event(&ExportEvent {
             ts: e.ts,
-            thread: ThreadRef { pid: 9, tid: e.tid },
+            pid: 9,
+            tid: e.tid,
             phase: phase(e.phase),
             category: &e.category,
             name: &e.name,
@@ -351,7 +350,7 @@ proptest! {
             for e in &entries {
                 t.collect(&e.entry()).unwrap();
             }
-            t.start(out, &ClockInfo::nanoseconds()).unwrap();
+            t.start(out, None).unwrap();
             for e in &entries {
                 t.entry(out, &e.entry()).unwrap();
             }

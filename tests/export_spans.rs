@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap};
 use tracering::clock::{Nanos, Timebase};
 use tracering::export::{
-    ClockInfo, ExportSink, ExportWriter, Format, SpanDecoder, SpanStyle, Translator, Writer,
+    ExportSink, ExportWriter, Format, SpanDecoder, SpanStyle, Translator, Writer,
 };
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{
@@ -345,11 +345,7 @@ fn a_one_pass_export_sink_shows_what_two_passes_show() {
     };
     let sink = Tee(
         FileSink::create(&path).unwrap(),
-        ExportSink::new(
-            Writer::new(Vec::new(), Format::Json),
-            ClockInfo::nanoseconds(),
-        )
-        .unwrap(),
+        ExportSink::new(Writer::new(Vec::new(), Format::Json), None).unwrap(),
     );
     let (layer, guard) = TraceringLayer::with_sink(sink, cfg).unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
@@ -388,8 +384,8 @@ fn a_one_pass_export_sink_shows_what_two_passes_show() {
         t.collect(&e.unwrap()).unwrap();
     }
     let mut json = Writer::new(Vec::new(), Format::Json);
-    let clock = t.meta().clock();
-    t.start(&mut json, &clock).unwrap();
+    let timebase = t.meta().timebase();
+    t.start(&mut json, timebase).unwrap();
     let mut reader = TraceReader::open(&path).unwrap();
     while let Some(e) = reader.next() {
         t.entry(&mut json, &e.unwrap()).unwrap();

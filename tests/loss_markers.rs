@@ -12,9 +12,7 @@
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::mpsc;
-use tracering::export::{
-    ClockInfo, ExportSink, ExportWriter, Format, SpanDecoder, Translator, Writer,
-};
+use tracering::export::{ExportSink, ExportWriter, Format, SpanDecoder, Translator, Writer};
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{
     Drain, DrainConfig, DrainReport, FileSink, FullPolicy, Registry, RegistryConfig, Sink,
@@ -229,7 +227,7 @@ fn losses_show_as_instants_and_spans_still_nest_in_a_one_pass_export() {
     let sink = ExportSink::with_translator(
         Writer::new(Vec::new(), Format::Json),
         Translator::with_decoder(SpanDecoder::default()),
-        ClockInfo::nanoseconds(),
+        None,
     )
     .unwrap();
     let (report, sink) = lossy_run(sink);
@@ -248,7 +246,7 @@ fn losses_show_as_instants_and_spans_still_nest_in_a_one_pass_export() {
             Format::Fxt,
         ),
         Translator::with_decoder(SpanDecoder::default()),
-        ClockInfo::nanoseconds(),
+        None,
     )
     .unwrap();
     let (report, sink) = lossy_run(sink);

@@ -184,11 +184,11 @@ fn four_threads_through_the_file_layer_keep_every_event_in_order() {
 #[test]
 #[cfg_attr(miri, ignore = "too slow under Miri")]
 fn a_one_pass_export_names_everything_in_order() {
-    use tracering::export::{ClockInfo, ExportSink, Format, Writer};
+    use tracering::export::{ExportSink, Format, Writer};
     let sink = ExportSink::with_translator(
         Writer::new(Vec::new(), Format::Json),
         Translator::with_decoder(SpanDecoder::default()),
-        ClockInfo::nanoseconds(),
+        None,
     )
     .unwrap();
     // A JSON sink is slower than the traced threads (far slower in a debug

@@ -92,8 +92,8 @@ impl<D: super::translate::EntryDecoder> Translator<D> {
         while let Some(Ok(e)) = reader.next() {
             translator.collect(&e).map_err(named)?;
         }
-        let clock = translator.meta().clock();
-        translator.start(out, &clock)?;
+        let timebase = translator.meta().timebase();
+        translator.start(out, timebase)?;
         let mut reader = TraceReader::open(input)?;
         let (mut entries, mut stopped) = (0u64, None);
         while let Some(entry) = reader.next() {

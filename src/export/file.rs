@@ -2,7 +2,6 @@
 //! straight from the drain, with the `tracing` layer's names, and closes
 //! it when it is done.
 
-use super::model::{ClockInfo, ThreadRef};
 use super::sink::ExportSink;
 use super::spans::SpanDecoder;
 use super::translate::{TraceMeta, Translator};
@@ -31,7 +30,8 @@ impl Inner {
         self.0.translator().events_written()
     }
 
-    fn meta(&mut self, lane: LaneId) -> (ThreadRef, &mut TraceMeta) {
+    /// The `(pid, tid)` of `lane`'s thread, and the metadata.
+    fn meta(&mut self, lane: LaneId) -> ((u64, u64), &mut TraceMeta) {
         let t = self.0.translator_mut();
         (t.thread_of(lane), t.meta_mut())
     }
@@ -47,8 +47,8 @@ impl Inner {
         }
         if let Ok(Some(Decoded::ThreadName { name, .. })) = schema::decode_record(kind, payload) {
             if !name.is_empty() {
-                let (thread, meta) = self.meta(lane);
-                meta.name_thread(thread, name);
+                let ((pid, tid), meta) = self.meta(lane);
+                meta.name_thread(pid, tid, name);
             }
         }
     }
@@ -113,12 +113,11 @@ impl ExportFile {
         })?;
         let out = BufWriter::new(file);
         let translator = || Translator::with_decoder(SpanDecoder::default());
-        // The drain's timebase replaces this clock before the first entry.
-        let clock = ClockInfo::nanoseconds();
+        // The drain gives its timebase before the first entry.
         let inner = Inner(Box::new(ExportSink::with_translator(
             Writer::new(out, format),
             translator(),
-            clock,
+            None,
         )?));
         Ok(ExportFile {
             path,

@@ -37,7 +37,10 @@
 //! file of whole records that a reader takes as it is. Wrap a file in a
 //! [`BufWriter`](std::io::BufWriter).
 
-use super::model::{ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
+use super::model::{
+    declared_clock, ArgValue, ExportEvent, ExportWriter, Phase, Thread, TICKS_PER_SECOND,
+};
+use crate::clock::Timebase;
 use crate::error::Error;
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -284,13 +287,14 @@ impl<K: std::hash::Hash + Eq + Clone> Table<K> {
 pub(crate) struct FxtWriter<W: Write> {
     out: W,
     strings: Strings,
-    threads: Table<ThreadRef>,
+    threads: Table<Thread>,
     /// The record being built, in words.
     words: Vec<u64>,
     /// Bytes of the record being built.
     bytes: Vec<u8>,
-    /// The clock given to `start`, named on the process record.
-    clock: ClockInfo,
+    /// The clock's mode name and resolution (ns), from the timebase given
+    /// to `start`, named on the process record.
+    clock: (&'static str, u64),
 }
 
 impl<W: Write> std::fmt::Debug for FxtWriter<W> {
@@ -319,7 +323,7 @@ impl<W: Write> FxtWriter<W> {
             threads: Table::new(THREAD_SLOTS),
             words: Vec::with_capacity(64),
             bytes: Vec::with_capacity(512),
-            clock: ClockInfo::nanoseconds(),
+            clock: declared_clock(None),
         }
     }
 
@@ -373,7 +377,7 @@ impl<W: Write> FxtWriter<W> {
 
     /// The thread ref of `t`, writing its thread record first if it is new
     /// to the table.
-    fn thread(&mut self, t: ThreadRef) -> Result<u64, Error> {
+    fn thread(&mut self, t: Thread) -> Result<u64, Error> {
         if let Some(i) = self.threads.get(&t) {
             return Ok(i as u64);
         }
@@ -402,16 +406,11 @@ impl<W: Write> FxtWriter<W> {
         // A process record carries the clock: its mode and resolution.
         let clock_refs = match process {
             Some(_) => None,
-            None => {
-                let mode = std::mem::take(&mut self.clock.mode);
-                let refs = (
-                    self.string("clock"),
-                    self.string(&mode),
-                    self.string("clock_resolution_ns"),
-                );
-                self.clock.mode = mode;
-                Some((refs.0?, refs.1?, refs.2?))
-            }
+            None => Some((
+                self.string("clock")?,
+                self.string(self.clock.0)?,
+                self.string("clock_resolution_ns")?,
+            )),
         };
         self.words.clear();
         self.words.push(koid);
@@ -424,10 +423,8 @@ impl<W: Write> FxtWriter<W> {
         if let Some((clock, mode, resolution)) = clock_refs {
             self.words
                 .push(ARG_STR | (1 << 4) | (clock << 16) | (mode << 32));
-            self.words.extend_from_slice(&[
-                ARG_U64 | (2 << 4) | (resolution << 16),
-                self.clock.resolution_ns,
-            ]);
+            self.words
+                .extend_from_slice(&[ARG_U64 | (2 << 4) | (resolution << 16), self.clock.1]);
             args = 2;
         }
         let header = RT_KERNEL_OBJECT | (kind << 16) | (name_ref << 24) | (args << 40);
@@ -436,14 +433,14 @@ impl<W: Write> FxtWriter<W> {
 }
 
 impl<W: Write> ExportWriter for FxtWriter<W> {
-    fn start(&mut self, clock: &ClockInfo) -> Result<(), Error> {
-        self.clock = clock.clone();
+    fn start(&mut self, timebase: Option<Timebase>) -> Result<(), Error> {
+        self.clock = declared_clock(timebase);
         self.out.write_all(&MAGIC.to_le_bytes())?;
         self.words.clear();
         let header = RT_METADATA | (META_PROVIDER_INFO << 16) | ((PROVIDER.len() as u64) << 52);
         self.emit(header, PROVIDER.as_bytes())?;
         self.words.clear();
-        self.words.push(clock.rate());
+        self.words.push(TICKS_PER_SECOND);
         self.emit(RT_INIT, &[])
     }
 
@@ -451,8 +448,8 @@ impl<W: Write> ExportWriter for FxtWriter<W> {
         self.kernel_object(OBJ_PROCESS, pid, name, None)
     }
 
-    fn thread_name(&mut self, thread: ThreadRef, name: &str) -> Result<(), Error> {
-        self.kernel_object(OBJ_THREAD, thread.tid, name, Some(thread.pid))
+    fn thread_name(&mut self, pid: u64, tid: u64, name: &str) -> Result<(), Error> {
+        self.kernel_object(OBJ_THREAD, tid, name, Some(pid))
     }
 
     fn event(&mut self, e: &ExportEvent<'_>) -> Result<(), Error> {
@@ -461,22 +458,22 @@ impl<W: Write> ExportWriter for FxtWriter<W> {
         // event record that refers to them.
         self.strings.next_record();
         self.threads.next_record();
-        let thread_ref = self.thread(e.thread)?;
+        let thread_ref = self.thread(e.thread())?;
         let category = self.string(e.category)?;
         let name = self.string(e.name)?;
         let mut refs = [(0u64, 0u64); MAX_ARGS];
-        for (r, a) in refs.iter_mut().zip(args) {
-            r.0 = self.string(a.name)?;
-            if let ArgValue::Str(s) = a.value {
+        for (r, &(arg_name, value)) in refs.iter_mut().zip(args) {
+            r.0 = self.string(arg_name)?;
+            if let ArgValue::Str(s) = value {
                 r.1 = self.string(s)?;
             }
         }
         // Every ref is still valid: the entries this record uses are pinned.
         self.words.clear();
         self.words.push(e.ts);
-        for (a, &(name_ref, value_ref)) in args.iter().zip(&refs) {
+        for (&(_, value), &(name_ref, value_ref)) in args.iter().zip(&refs) {
             let named = name_ref << 16;
-            match a.value {
+            match value {
                 ArgValue::U64(v) => self
                     .words
                     .extend_from_slice(&[ARG_U64 | (2 << 4) | named, v]),
@@ -543,7 +540,6 @@ impl<W: Write> ExportWriter for FxtWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::Arg;
 
     /// Splits `bytes` into records by their size fields.
     fn records(bytes: &[u8]) -> Vec<&[u8]> {
@@ -567,18 +563,18 @@ mod tests {
     #[test]
     fn preamble_and_an_event_with_every_argument_type() {
         let mut w = FxtWriter::new(Vec::new());
-        w.start(&ClockInfo::nanoseconds()).unwrap();
-        let t = ThreadRef { pid: 5, tid: 6 };
+        w.start(None).unwrap();
         let args = [
-            Arg::new("u", 1u64),
-            Arg::new("i", -2i64),
-            Arg::new("f", 0.5f64),
-            Arg::new("b", true),
-            Arg::new("s", "text"),
+            ("u", ArgValue::from(1u64)),
+            ("i", ArgValue::from(-2i64)),
+            ("f", ArgValue::from(0.5f64)),
+            ("b", ArgValue::from(true)),
+            ("s", ArgValue::from("text")),
         ];
         w.event(&ExportEvent {
             ts: 77,
-            thread: t,
+            pid: 5,
+            tid: 6,
             phase: Phase::Counter,
             category: "c",
             name: "n",
@@ -608,15 +604,52 @@ mod tests {
     }
 
     #[test]
+    fn the_process_record_names_the_timebase_s_clock_or_precise_nanoseconds() {
+        use crate::clock::ClockMode;
+        // (mode, resolution) on the process record, and the ticks per second.
+        let clock = |timebase| {
+            let mut w = FxtWriter::new(Vec::new());
+            w.start(timebase).unwrap();
+            w.process_name(1, "p").unwrap();
+            let bytes = w.into_inner();
+            let mut table = HashMap::new();
+            let (mut found, mut rate) = (None, 0);
+            for r in records(&bytes) {
+                let h = word(r, 0);
+                match h & 0xF {
+                    RT_INIT => rate = word(r, 1),
+                    RT_STRING => {
+                        let len = ((h >> 32) & 0x7FFF) as usize;
+                        let s = std::str::from_utf8(&r[8..8 + len]).unwrap().to_string();
+                        table.insert((h >> 16) & 0x7FFF, s);
+                    }
+                    RT_KERNEL_OBJECT => {
+                        assert_eq!((h >> 40) & 0xF, 2);
+                        let mode = table[&((word(r, 2) >> 32) & 0x7FFF)].clone();
+                        assert_eq!(table[&((word(r, 3) >> 16) & 0x7FFF)], "clock_resolution_ns");
+                        found = Some((mode, word(r, 4)));
+                    }
+                    _ => {}
+                }
+            }
+            (found.unwrap(), rate)
+        };
+        let ns = 1_000_000_000;
+        assert_eq!(clock(None), (("precise".to_string(), 1), ns));
+        let coarse = Timebase::current(ClockMode::coarse());
+        assert_eq!(clock(Some(coarse)), (("coarse".to_string(), 10_000), ns));
+    }
+
+    #[test]
     fn the_string_table_reuses_indexes_when_full() {
         let mut w = FxtWriter::with_string_capacity(Vec::new(), 64);
-        w.start(&ClockInfo::nanoseconds()).unwrap();
-        let t = ThreadRef { pid: 1, tid: 1 };
+        w.start(None).unwrap();
         let names: Vec<String> = (0..200).map(|i| format!("name {i}")).collect();
         for n in &names {
             w.event(&ExportEvent {
                 ts: 1,
-                thread: t,
+                pid: 1,
+                tid: 1,
                 phase: Phase::Instant,
                 category: "",
                 name: n,
@@ -646,16 +679,16 @@ mod tests {
     #[test]
     fn a_full_table_never_reuses_an_entry_the_same_record_needs() {
         let mut w = FxtWriter::with_string_capacity(Vec::new(), 64);
-        w.start(&ClockInfo::nanoseconds()).unwrap();
-        let t = ThreadRef { pid: 1, tid: 1 };
+        w.start(None).unwrap();
         let names: Vec<String> = (0..300).map(|i| format!("n{i}")).collect();
         for (i, n) in names.iter().enumerate() {
             // The category was interned first and is the oldest entry when
             // the table is full: the new name must not take its index.
-            let args = [Arg::new("k", "v")];
+            let args = [("k", ArgValue::from("v"))];
             w.event(&ExportEvent {
                 ts: i as u64,
-                thread: t,
+                pid: 1,
+                tid: 1,
                 phase: Phase::Instant,
                 category: "cat",
                 name: n,

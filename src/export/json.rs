@@ -14,15 +14,15 @@
 //!   to its enclosing slice with `"bp":"e"`), each of these four with an
 //!   `"id"` (a hex string), or `M` for the `process_name` / `thread_name` metadata events (which
 //!   carry `ts` 0, and `tid` 0 for a process);
-//! - `ts` is in microseconds, converted from ticks with the clock's ticks
-//!   per second (fractional: nanosecond ticks give three decimals). It is a
-//!   JSON number, which viewers read as a double: exact to the tick below
-//!   2^53 ticks (104 days of `CLOCK_MONOTONIC` nanoseconds), to double
-//!   precision (about 16 significant digits) beyond; the FXT export keeps
-//!   every tick of any timestamp;
+//! - `ts` is in microseconds, converted from the nanosecond timestamps
+//!   (fractional: three decimals). It is a JSON number, which viewers read
+//!   as a double: exact to the nanosecond below 2^53 ns (104 days), to
+//!   double precision (about 16 significant digits) beyond; the FXT export
+//!   keeps every nanosecond of any timestamp;
 //! - non-finite `f64` arguments become `null` (JSON has no NaN).
 
-use super::model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
+use super::model::{declared_clock, ArgValue, ExportEvent, ExportWriter, Phase, TICKS_PER_SECOND};
+use crate::clock::Timebase;
 use crate::error::Error;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::io::Write;
@@ -31,19 +31,19 @@ fn json_error(e: serde_json::Error) -> Error {
     Error::from(std::io::Error::from(e))
 }
 
-/// The `args` object of an event.
-struct Args<'a>(&'a [Arg<'a>]);
+/// The `args` object of an event: its arguments, names and values.
+struct Args<'a>(&'a [(&'a str, ArgValue<'a>)]);
 
 impl Serialize for Args<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
-        for a in self.0 {
-            match a.value {
-                ArgValue::U64(v) => m.serialize_entry(a.name, &v)?,
-                ArgValue::I64(v) => m.serialize_entry(a.name, &v)?,
-                ArgValue::F64(v) => m.serialize_entry(a.name, &v)?,
-                ArgValue::Bool(v) => m.serialize_entry(a.name, &v)?,
-                ArgValue::Str(v) => m.serialize_entry(a.name, v)?,
+        for &(name, value) in self.0 {
+            match value {
+                ArgValue::U64(v) => m.serialize_entry(name, &v)?,
+                ArgValue::I64(v) => m.serialize_entry(name, &v)?,
+                ArgValue::F64(v) => m.serialize_entry(name, &v)?,
+                ArgValue::Bool(v) => m.serialize_entry(name, &v)?,
+                ArgValue::Str(v) => m.serialize_entry(name, v)?,
             }
         }
         m.end()
@@ -56,7 +56,8 @@ struct Object<'a> {
     cat: Option<&'a str>,
     ph: &'a str,
     ts: f64,
-    thread: ThreadRef,
+    pid: u64,
+    tid: u64,
     args: Args<'a>,
     /// The async slice's or flow's id (`b`, `e`, `s`, `f`).
     id: Option<u64>,
@@ -74,8 +75,8 @@ impl Serialize for Object<'_> {
             m.serialize_entry("s", "t")?;
         }
         m.serialize_entry("ts", &self.ts)?;
-        m.serialize_entry("pid", &self.thread.pid)?;
-        m.serialize_entry("tid", &self.thread.tid)?;
+        m.serialize_entry("pid", &self.pid)?;
+        m.serialize_entry("tid", &self.tid)?;
         if let Some(id) = self.id {
             // A string: viewers read JSON numbers as doubles.
             m.serialize_entry("id", &format_args!("{id:#x}"))?;
@@ -93,15 +94,12 @@ impl Serialize for Object<'_> {
 /// docs); behind [`Writer`](super::Writer).
 pub(crate) struct JsonWriter<W: Write> {
     out: W,
-    ticks_per_second: u64,
     first: bool,
 }
 
 impl<W: Write> std::fmt::Debug for JsonWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JsonWriter")
-            .field("ticks_per_second", &self.ticks_per_second)
-            .finish_non_exhaustive()
+        f.debug_struct("JsonWriter").finish_non_exhaustive()
     }
 }
 
@@ -109,11 +107,7 @@ impl<W: Write> JsonWriter<W> {
     /// A writer to `out` (wrap a file in a
     /// [`BufWriter`](std::io::BufWriter)).
     pub fn new(out: W) -> Self {
-        JsonWriter {
-            out,
-            ticks_per_second: 1_000_000_000,
-            first: true,
-        }
+        JsonWriter { out, first: true }
     }
 
     /// The destination, for reading what was written.
@@ -127,12 +121,12 @@ impl<W: Write> JsonWriter<W> {
         self.out
     }
 
-    /// Microseconds from ticks, exact to the tick for timestamps below
-    /// 2^53 ticks.
-    fn micros(&self, ticks: u64) -> f64 {
-        let tps = self.ticks_per_second;
-        let whole = (ticks / tps) as f64 * 1e6;
-        whole + (ticks % tps) as f64 * 1e6 / tps as f64
+    /// Microseconds from nanoseconds, exact to the nanosecond for
+    /// timestamps below 2^53 ns.
+    fn micros(ns: u64) -> f64 {
+        let tps = TICKS_PER_SECOND;
+        let whole = (ns / tps) as f64 * 1e6;
+        whole + (ns % tps) as f64 * 1e6 / tps as f64
     }
 
     fn object(&mut self, o: &Object<'_>) -> Result<(), Error> {
@@ -142,14 +136,15 @@ impl<W: Write> JsonWriter<W> {
         serde_json::to_writer(&mut self.out, o).map_err(json_error)
     }
 
-    fn metadata(&mut self, what: &str, thread: ThreadRef, name: &str) -> Result<(), Error> {
-        let args = [Arg::new("name", name)];
+    fn metadata(&mut self, what: &str, pid: u64, tid: u64, name: &str) -> Result<(), Error> {
+        let args = [("name", ArgValue::from(name))];
         self.object(&Object {
             name: what,
             cat: None,
             ph: "M",
             ts: 0.0,
-            thread,
+            pid,
+            tid,
             args: Args(&args),
             id: None,
         })
@@ -157,14 +152,14 @@ impl<W: Write> JsonWriter<W> {
 }
 
 impl<W: Write> ExportWriter for JsonWriter<W> {
-    fn start(&mut self, clock: &ClockInfo) -> Result<(), Error> {
-        self.ticks_per_second = clock.rate();
+    fn start(&mut self, timebase: Option<Timebase>) -> Result<(), Error> {
+        let (mode, resolution_ns) = declared_clock(timebase);
         self.out
             .write_all(b"{\"displayTimeUnit\":\"ns\",\"otherData\":")?;
         let other = [
-            Arg::new("clock", clock.mode.as_str()),
-            Arg::new("clock_resolution_ns", clock.resolution_ns),
-            Arg::new("ticks_per_second", clock.rate()),
+            ("clock", ArgValue::from(mode)),
+            ("clock_resolution_ns", ArgValue::from(resolution_ns)),
+            ("ticks_per_second", ArgValue::from(TICKS_PER_SECOND)),
         ];
         serde_json::to_writer(&mut self.out, &Args(&other)).map_err(json_error)?;
         self.out.write_all(b",\"traceEvents\":[")?;
@@ -172,11 +167,11 @@ impl<W: Write> ExportWriter for JsonWriter<W> {
     }
 
     fn process_name(&mut self, pid: u64, name: &str) -> Result<(), Error> {
-        self.metadata("process_name", ThreadRef { pid, tid: 0 }, name)
+        self.metadata("process_name", pid, 0, name)
     }
 
-    fn thread_name(&mut self, thread: ThreadRef, name: &str) -> Result<(), Error> {
-        self.metadata("thread_name", thread, name)
+    fn thread_name(&mut self, pid: u64, tid: u64, name: &str) -> Result<(), Error> {
+        self.metadata("thread_name", pid, tid, name)
     }
 
     fn event(&mut self, e: &ExportEvent<'_>) -> Result<(), Error> {
@@ -190,13 +185,14 @@ impl<W: Write> ExportWriter for JsonWriter<W> {
             Phase::FlowBegin { id } => ("s", Some(id)),
             Phase::FlowEnd { id } => ("f", Some(id)),
         };
-        let ts = self.micros(e.ts);
+        let ts = Self::micros(e.ts);
         self.object(&Object {
             name: e.name,
             cat: Some(e.category),
             ph,
             ts,
-            thread: e.thread,
+            pid: e.pid,
+            tid: e.tid,
             args: Args(e.args),
             id,
         })
@@ -221,16 +217,15 @@ mod tests {
     #[test]
     fn a_document_parses_with_every_phase_and_argument_type() {
         let mut w = JsonWriter::new(Vec::new());
-        w.start(&ClockInfo::nanoseconds()).unwrap();
-        let t = ThreadRef { pid: 3, tid: 4 };
+        w.start(None).unwrap();
         w.process_name(3, "p\"q").unwrap();
-        w.thread_name(t, "lane 0").unwrap();
+        w.thread_name(3, 4, "lane 0").unwrap();
         let args = [
-            Arg::new("u", u64::MAX),
-            Arg::new("i", -1i64),
-            Arg::new("f", f64::NAN),
-            Arg::new("b", false),
-            Arg::new("s", "a\nb"),
+            ("u", ArgValue::from(u64::MAX)),
+            ("i", ArgValue::from(-1i64)),
+            ("f", ArgValue::from(f64::NAN)),
+            ("b", ArgValue::from(false)),
+            ("s", ArgValue::from("a\nb")),
         ];
         for (ts, phase) in [
             (1_001, Phase::Begin),
@@ -239,7 +234,8 @@ mod tests {
         ] {
             w.event(&ExportEvent {
                 ts,
-                thread: t,
+                pid: 3,
+                tid: 4,
                 phase,
                 category: "c",
                 name: "n",
@@ -262,15 +258,30 @@ mod tests {
     }
 
     #[test]
-    fn microseconds_from_other_tick_rates() {
-        let mut w = JsonWriter::new(std::io::sink());
-        w.start(&ClockInfo {
-            ticks_per_second: 3_000_000,
-            mode: "precise".into(),
-            resolution_ns: 1,
-        })
-        .unwrap();
-        assert_eq!(w.micros(3_000_003), 1_000_001.0);
-        assert_eq!(w.micros(0), 0.0);
+    fn microseconds_from_nanoseconds() {
+        type J = JsonWriter<std::io::Sink>;
+        assert_eq!(J::micros(3_000_000_001), 3_000_000.001);
+        assert_eq!(J::micros(1_500), 1.5);
+        assert_eq!(J::micros(0), 0.0);
+        // Exact to the nanosecond up to 2^53 ns.
+        assert_eq!(J::micros((1 << 53) - 1), ((1u64 << 53) - 1) as f64 / 1e3);
+    }
+
+    #[test]
+    fn the_clock_is_the_timebase_s_or_precise_nanoseconds() {
+        use crate::clock::ClockMode;
+        let other = |timebase| {
+            let mut w = JsonWriter::new(Vec::new());
+            w.start(timebase).unwrap();
+            w.finish().unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&w.into_inner()).unwrap();
+            v["otherData"].to_string()
+        };
+        let none = r#"{"clock":"precise","clock_resolution_ns":1,"ticks_per_second":1000000000}"#;
+        assert_eq!(other(None), none);
+        let coarse = Timebase::current(ClockMode::coarse());
+        let want =
+            r#"{"clock":"coarse","clock_resolution_ns":10000,"ticks_per_second":1000000000}"#;
+        assert_eq!(other(Some(coarse)), want);
     }
 }

@@ -5,8 +5,10 @@
 //!
 //! Its parts, each in its own file:
 //! - `model.rs`: the intermediate model both writers consume
-//!   ([`ExportEvent`], [`ThreadRef`], [`Phase`], [`Arg`], [`ClockInfo`]) and
-//!   the [`ExportWriter`] trait;
+//!   ([`ExportEvent`], on a thread given by its pid and tid, with its
+//!   [`Phase`] and its arguments, each a name and an [`ArgValue`]) and the
+//!   [`ExportWriter`] trait, which starts with the trace's
+//!   [`Timebase`](crate::clock::Timebase) (`None`: the trace has none);
 //! - `fxt.rs` and `json.rs`: the two formats, both streaming, behind
 //!   `writer.rs`: [`Writer`];
 //! - `translate.rs`: [`Translator`], from trace entries to events, with the
@@ -30,11 +32,12 @@
 //!   [`Writer`] (its docs show how).
 //!
 //! ```
-//! use tracering::export::{ClockInfo, ExportSink, Format, Writer};
+//! use tracering::export::{ExportSink, Format, Writer};
 //! use tracering::pipeline::{Drain, Registry};
 //!
 //! let registry = Registry::new(Default::default())?;
-//! let sink = ExportSink::new(Writer::new(Vec::new(), Format::Fxt), ClockInfo::nanoseconds())?;
+//! // The drain hands the sink its timebase before any entry.
+//! let sink = ExportSink::new(Writer::new(Vec::new(), Format::Fxt), None)?;
 //! let drain = Drain::spawn(&registry, sink, Default::default())?;
 //! let r = registry.clone();
 //! // An application's own index event (kind 7): an instant named "kind 7".
@@ -63,7 +66,7 @@ pub use file::ExportFile;
 // Limits and names the writers share; users see their effect, not the numbers.
 #[allow(unused_imports)]
 pub(crate) use fxt::{MAX_ARGS, MAX_STRING};
-pub use model::{Arg, ArgValue, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
+pub use model::{ArgValue, ExportEvent, ExportWriter, Phase};
 pub use sink::ExportSink;
 pub use spans::SpanDecoder;
 pub use tasks::SpanStyle;

@@ -1,19 +1,23 @@
 //! The intermediate model every export writer consumes: threads, phases,
-//! arguments, events and the clock, plus the [`ExportWriter`] trait.
+//! arguments and events, plus the [`ExportWriter`] trait (which starts with
+//! the trace's [`Timebase`], if it has one).
 //!
 //! Everything here borrows: an [`ExportEvent`] points at names and arguments
 //! that live only for the call, so a writer copies (or interns) what it
 //! keeps.
 
+use crate::clock::Timebase;
 use crate::error::Error;
 
-/// A thread as the viewers know it: a process id and a thread id.
+/// A thread as the viewers know it, a process id and a thread id: the key
+/// the writers and the translation keep a thread's state under (the public
+/// API passes the two ids).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ThreadRef {
-    /// Process id (the tracing process; 1 when it is not known).
-    pub pid: u64,
-    /// Thread id (the OS thread id of the lane's producer).
-    pub tid: u64,
+pub(crate) struct Thread {
+    /// Process id.
+    pub(crate) pid: u64,
+    /// Thread id.
+    pub(crate) tid: u64,
 }
 
 /// What an event marks.
@@ -53,7 +57,9 @@ pub enum Phase {
     },
 }
 
-/// An argument's value.
+/// An argument's value: an event's argument is a name and an `ArgValue`
+/// (see [`ExportEvent::args`]). Each type it holds converts into it
+/// (`ArgValue::from(3u64)`, `"text".into()`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ArgValue<'a> {
     /// An unsigned integer.
@@ -98,97 +104,49 @@ impl<'a> From<&'a str> for ArgValue<'a> {
     }
 }
 
-/// A named argument of an event.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Arg<'a> {
-    /// The argument's name.
-    pub name: &'a str,
-    /// Its value.
-    pub value: ArgValue<'a>,
-}
-
-impl<'a> Arg<'a> {
-    /// An argument named `name` with `value`.
-    pub fn new(name: &'a str, value: impl Into<ArgValue<'a>>) -> Self {
-        Arg {
-            name,
-            value: value.into(),
-        }
-    }
-}
-
 /// One event, as every writer receives it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExportEvent<'a> {
-    /// Timestamp in clock ticks (see [`ClockInfo`]).
+    /// Timestamp in nanoseconds (whatever counter stamped the trace; see
+    /// [`Timebase`]).
     pub ts: u64,
-    /// The thread it happened on.
-    pub thread: ThreadRef,
+    /// The process it happened in (the tracing process; 1 when it is not
+    /// known).
+    pub pid: u64,
+    /// The thread it happened on (the OS thread id of the lane's producer).
+    pub tid: u64,
     /// What it marks.
     pub phase: Phase,
     /// Its category (`"tracering"` for the raw trace entries).
     pub category: &'a str,
     /// Its name.
     pub name: &'a str,
-    /// Its arguments. FXT carries at most 15 per event: a writer for it
-    /// keeps the first 15.
-    pub args: &'a [Arg<'a>],
+    /// Its arguments, each a name and a value: `("n", ArgValue::from(3u64))`
+    /// or `("n", 3u64.into())`. FXT carries at most 15 per event: a writer
+    /// for it keeps the first 15.
+    pub args: &'a [(&'a str, ArgValue<'a>)],
 }
 
-/// The clock the timestamps count.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClockInfo {
-    /// Ticks per second (1_000_000_000 for nanoseconds). Never zero: a
-    /// writer given 0 uses 1_000_000_000.
-    pub ticks_per_second: u64,
-    /// How the events were stamped: the [`ClockMode`](crate::clock::ClockMode)'s
-    /// name, `"precise"` or `"coarse"`.
-    pub mode: String,
-    /// The finest difference two timestamps can show, in nanoseconds (a
-    /// coarse clock's period; 1 for a precise one).
-    pub resolution_ns: u64,
-}
-
-impl ClockInfo {
-    /// The clock of today's trace files: nanoseconds, `"precise"`.
-    pub fn nanoseconds() -> Self {
-        ClockInfo {
-            ticks_per_second: 1_000_000_000,
-            mode: "precise".to_string(),
-            resolution_ns: 1,
-        }
-    }
-
-    /// The clock of a trace whose timebase entry says `t` (its timestamps
-    /// are nanoseconds whatever the counter was).
-    ///
-    /// ```
-    /// use tracering::clock::{ClockMode, Timebase};
-    /// let c = tracering::export::ClockInfo::from_timebase(&Timebase::current(ClockMode::coarse()));
-    /// assert_eq!((c.mode.as_str(), c.resolution_ns), ("coarse", 10_000));
-    /// ```
-    pub fn from_timebase(t: &crate::clock::Timebase) -> Self {
-        ClockInfo {
-            ticks_per_second: 1_000_000_000,
-            mode: t.mode.name().to_string(),
-            resolution_ns: t.resolution_ns(),
-        }
-    }
-
-    /// `ticks_per_second`, or 1_000_000_000 when it is zero.
-    pub fn rate(&self) -> u64 {
-        if self.ticks_per_second == 0 {
-            1_000_000_000
-        } else {
-            self.ticks_per_second
+impl ExportEvent<'_> {
+    /// The thread it happened on, as a key.
+    pub(crate) fn thread(&self) -> Thread {
+        Thread {
+            pid: self.pid,
+            tid: self.tid,
         }
     }
 }
 
-impl Default for ClockInfo {
-    /// [`ClockInfo::nanoseconds`].
-    fn default() -> Self {
-        ClockInfo::nanoseconds()
+/// Timestamps per second: every export counts nanoseconds.
+pub(crate) const TICKS_PER_SECOND: u64 = 1_000_000_000;
+
+/// The clock a writer declares for `timebase`: the name of the mode that
+/// stamped the events and the finest difference two timestamps can show,
+/// in nanoseconds; `("precise", 1)` for a trace without a timebase.
+pub(crate) fn declared_clock(timebase: Option<Timebase>) -> (&'static str, u64) {
+    match timebase {
+        Some(t) => (t.mode.name(), t.resolution_ns()),
+        None => ("precise", 1),
     }
 }
 
@@ -202,24 +160,28 @@ impl Default for ClockInfo {
 ///
 /// ```
 /// use tracering::Error;
-/// use tracering::export::{ClockInfo, ExportEvent, ExportWriter, ThreadRef};
+/// use tracering::clock::Timebase;
+/// use tracering::export::{ExportEvent, ExportWriter};
 /// #[derive(Default)]
 /// struct Count(u64);
 /// impl ExportWriter for Count {
-///     fn start(&mut self, _: &ClockInfo) -> Result<(), Error> { Ok(()) }
+///     fn start(&mut self, _: Option<Timebase>) -> Result<(), Error> { Ok(()) }
 ///     fn process_name(&mut self, _: u64, _: &str) -> Result<(), Error> { Ok(()) }
-///     fn thread_name(&mut self, _: ThreadRef, _: &str) -> Result<(), Error> { Ok(()) }
+///     fn thread_name(&mut self, _pid: u64, _tid: u64, _: &str) -> Result<(), Error> { Ok(()) }
 ///     fn event(&mut self, _: &ExportEvent<'_>) -> Result<(), Error> { self.0 += 1; Ok(()) }
 ///     fn finish(&mut self) -> Result<(), Error> { Ok(()) }
 /// }
 /// ```
 pub trait ExportWriter {
-    /// Writes the preamble, with the clock the timestamps count.
-    fn start(&mut self, clock: &ClockInfo) -> Result<(), Error>;
+    /// Writes the preamble. Timestamps are nanoseconds; `timebase` says
+    /// how they were stamped (its mode and resolution), `None` when the
+    /// trace does not say (a file written entry by entry): a writer then
+    /// declares a precise clock of 1 ns resolution.
+    fn start(&mut self, timebase: Option<Timebase>) -> Result<(), Error>;
     /// Names a process.
     fn process_name(&mut self, pid: u64, name: &str) -> Result<(), Error>;
-    /// Names a thread.
-    fn thread_name(&mut self, thread: ThreadRef, name: &str) -> Result<(), Error>;
+    /// Names thread `tid` of process `pid`.
+    fn thread_name(&mut self, pid: u64, tid: u64, name: &str) -> Result<(), Error>;
     /// Writes one event.
     fn event(&mut self, event: &ExportEvent<'_>) -> Result<(), Error>;
     /// Writes the closing bytes, if the format has any, and flushes. The
@@ -233,14 +195,14 @@ pub trait ExportWriter {
 }
 
 impl<X: ExportWriter + ?Sized> ExportWriter for &mut X {
-    fn start(&mut self, clock: &ClockInfo) -> Result<(), Error> {
-        (**self).start(clock)
+    fn start(&mut self, timebase: Option<Timebase>) -> Result<(), Error> {
+        (**self).start(timebase)
     }
     fn process_name(&mut self, pid: u64, name: &str) -> Result<(), Error> {
         (**self).process_name(pid, name)
     }
-    fn thread_name(&mut self, thread: ThreadRef, name: &str) -> Result<(), Error> {
-        (**self).thread_name(thread, name)
+    fn thread_name(&mut self, pid: u64, tid: u64, name: &str) -> Result<(), Error> {
+        (**self).thread_name(pid, tid, name)
     }
     fn event(&mut self, event: &ExportEvent<'_>) -> Result<(), Error> {
         (**self).event(event)

@@ -2,7 +2,7 @@
 //! the drain, through a [`Translator`] (so the same translation as `tracer
 //! export`).
 
-use super::model::{ClockInfo, ExportWriter};
+use super::model::ExportWriter;
 use super::spans::SpanDecoder;
 use super::translate::{EntryDecoder, Translator};
 use crate::clock::{Nanos, Timebase};
@@ -17,8 +17,10 @@ use crate::record::Record;
 pub struct ExportSink<X, D = SpanDecoder> {
     writer: X,
     translator: Translator<D>,
-    /// The clock to start with; `None` once the writer has started.
-    pending: Option<ClockInfo>,
+    /// The timebase to start with (`None`: the trace has none).
+    timebase: Option<Timebase>,
+    /// Whether the writer has started.
+    started: bool,
     /// Puts each lane's batches in the order its thread wrote them.
     merge: Merge,
 }
@@ -28,7 +30,7 @@ impl<X: std::fmt::Debug, D> std::fmt::Debug for ExportSink<X, D> {
         f.debug_struct("ExportSink")
             .field("writer", &self.writer)
             .field("translator", &self.translator)
-            .field("started", &self.pending.is_none())
+            .field("started", &self.started)
             .finish()
     }
 }
@@ -37,9 +39,10 @@ impl<X: ExportWriter> ExportSink<X> {
     /// A sink to `writer` with the translation of [`Translator::new`] (the
     /// `tracing` layer's spans and events decoded). The writer starts
     /// with the drain's timebase ([`Sink::timebase`], which a drain calls
-    /// first), or with `clock` if entries come without one.
-    pub fn new(writer: X, clock: ClockInfo) -> Result<Self, Error> {
-        Self::with_translator(writer, Translator::new(), clock)
+    /// first), or with `timebase` if entries come without one (`None`:
+    /// nanoseconds of an unknown clock, declared as precise).
+    pub fn new(writer: X, timebase: Option<Timebase>) -> Result<Self, Error> {
+        Self::with_translator(writer, Translator::new(), timebase)
     }
 }
 
@@ -50,20 +53,22 @@ impl<X: ExportWriter, D: EntryDecoder> ExportSink<X, D> {
     pub fn with_translator(
         writer: X,
         translator: Translator<D>,
-        clock: ClockInfo,
+        timebase: Option<Timebase>,
     ) -> Result<Self, Error> {
         Ok(ExportSink {
             writer,
             translator,
-            pending: Some(clock),
+            timebase,
+            started: false,
             merge: Merge::default(),
         })
     }
 
-    /// Starts the writer with the pending clock, once.
+    /// Starts the writer with the timebase, once.
     fn started(&mut self) -> Result<(), Error> {
-        if let Some(clock) = self.pending.take() {
-            self.translator.start(&mut self.writer, &clock)?;
+        if !self.started {
+            self.started = true;
+            self.translator.start(&mut self.writer, self.timebase)?;
         }
         Ok(())
     }
@@ -83,8 +88,8 @@ impl<X: ExportWriter, D: EntryDecoder> ExportSink<X, D> {
     /// ([`ExportWriter::finish`]) and returns the writer.
     ///
     /// ```
-    /// use tracering::export::{ClockInfo, ExportSink, Format, Writer};
-    /// let sink = ExportSink::new(Writer::new(Vec::new(), Format::Json), ClockInfo::nanoseconds())?;
+    /// use tracering::export::{ExportSink, Format, Writer};
+    /// let sink = ExportSink::new(Writer::new(Vec::new(), Format::Json), None)?;
     /// let text = String::from_utf8(sink.finish()?.into_inner()).unwrap();
     /// assert!(text.ends_with("]}\n"));
     /// # Ok::<(), tracering::Error>(())
@@ -115,8 +120,8 @@ impl<X: ExportWriter, D: EntryDecoder> ExportSink<X, D> {
 
 impl<X: ExportWriter, D: EntryDecoder> Sink for ExportSink<X, D> {
     fn timebase(&mut self, t: &Timebase) -> Result<(), Error> {
-        if self.pending.is_some() {
-            self.pending = Some(ClockInfo::from_timebase(t));
+        if !self.started {
+            self.timebase = Some(*t);
         }
         self.started()
     }

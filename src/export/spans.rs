@@ -41,7 +41,7 @@
 //! named; a span's fields are shown if its new-span record comes before
 //! its enter in the file.
 
-use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
+use super::model::{ArgValue, ExportEvent, ExportWriter, Phase, Thread};
 use super::tasks::{SpanStyle, Tasks};
 use super::translate::{EntryDecoder, TraceMeta, Translator};
 use crate::clock::Nanos;
@@ -53,24 +53,24 @@ use std::collections::{BTreeMap, HashMap};
 /// Arguments kept on the stack: an event with more fields takes a `Vec`.
 const INLINE_ARGS: usize = 32;
 
-/// An event's arguments, built without allocating for up to
-/// [`INLINE_ARGS`] of them.
+/// An event's arguments (names and values), built without allocating for
+/// up to [`INLINE_ARGS`] of them.
 struct Args<'a> {
-    inline: [Arg<'a>; INLINE_ARGS],
+    inline: [(&'a str, ArgValue<'a>); INLINE_ARGS],
     len: usize,
-    more: Vec<Arg<'a>>,
+    more: Vec<(&'a str, ArgValue<'a>)>,
 }
 
 impl<'a> Args<'a> {
     fn new() -> Self {
         Args {
-            inline: [Arg::new("", 0u64); INLINE_ARGS],
+            inline: [("", ArgValue::U64(0)); INLINE_ARGS],
             len: 0,
             more: Vec::new(),
         }
     }
 
-    fn push(&mut self, a: Arg<'a>) {
+    fn push(&mut self, a: (&'a str, ArgValue<'a>)) {
         if self.len < INLINE_ARGS {
             self.inline[self.len] = a;
             self.len += 1;
@@ -82,23 +82,21 @@ impl<'a> Args<'a> {
         }
     }
 
-    /// Replaces the value of the argument named `name` if there is one;
+    /// Replaces the value of the argument named `a.0` if there is one;
     /// else adds it.
-    fn set(&mut self, a: Arg<'a>) {
+    fn set(&mut self, a: (&'a str, ArgValue<'a>)) {
         let slot = if self.more.is_empty() {
-            self.inline[..self.len]
-                .iter_mut()
-                .find(|b| b.name == a.name)
+            self.inline[..self.len].iter_mut().find(|b| b.0 == a.0)
         } else {
-            self.more.iter_mut().find(|b| b.name == a.name)
+            self.more.iter_mut().find(|b| b.0 == a.0)
         };
         match slot {
-            Some(b) => b.value = a.value,
+            Some(b) => b.1 = a.1,
             None => self.push(a),
         }
     }
 
-    fn as_slice(&self) -> &[Arg<'a>] {
+    fn as_slice(&self) -> &[(&'a str, ArgValue<'a>)] {
         if self.more.is_empty() {
             &self.inline[..self.len]
         } else {
@@ -161,7 +159,7 @@ pub struct SpanDecoder {
     /// Storage of closed spans, for reuse.
     free: Vec<SpanInfo>,
     /// Each thread's open slices and last timestamp.
-    threads: BTreeMap<ThreadRef, Nesting>,
+    threads: BTreeMap<Thread, Nesting>,
     /// The name a callsite or field not described gets.
     placeholder: String,
     /// Task bars, flows and counters (src/export/tasks.rs).
@@ -209,14 +207,15 @@ fn end(
     out: &mut dyn ExportWriter,
     callsites: &Callsites,
     scratch: &mut String,
-    thread: ThreadRef,
+    thread: Thread,
     ts: u64,
     open: Open,
 ) -> Result<(), Error> {
     let (name, category) = naming(callsites, scratch, open.callsite, open.described);
     out.event(&ExportEvent {
         ts,
-        thread,
+        pid: thread.pid,
+        tid: thread.tid,
         phase: Phase::End,
         category,
         name,
@@ -248,7 +247,7 @@ fn add_values<'a>(
                 .find(|n| n.strip_prefix("field ").and_then(|x| x.parse().ok()) == Some(i))
                 .map_or("field", String::as_str),
         };
-        args.set(Arg::new(name, arg_value(v)));
+        args.set((name, arg_value(v)));
     }
 }
 
@@ -331,7 +330,7 @@ impl SpanDecoder {
     }
 
     /// Notes an entry of `thread` at `ts` (for the end of the trace).
-    fn saw(&mut self, thread: ThreadRef, ts: u64) {
+    fn saw(&mut self, thread: Thread, ts: u64) {
         let last = &mut self.threads.entry(thread).or_default().last_ts;
         *last = (*last).max(ts);
     }
@@ -340,7 +339,7 @@ impl SpanDecoder {
     fn write(
         &mut self,
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        thread: Thread,
         ts: u64,
         d: &Decoded<'_>,
     ) -> Result<(), Error> {
@@ -353,17 +352,18 @@ impl SpanDecoder {
                 let unnamed = unnamed_fields(&self.callsites, callsite, values());
                 let mut args = Args::new();
                 add_values(&mut args, &self.callsites, &unnamed, callsite, values());
-                args.push(Arg::new("span_id", span));
+                args.push(("span_id", ArgValue::from(span)));
                 if let Some(p) = info.and_then(|s| s.parent) {
                     // The parent may live on another thread, where nesting
                     // cannot show it.
-                    args.push(Arg::new("parent_span_id", p));
+                    args.push(("parent_span_id", ArgValue::from(p)));
                 }
                 let (name, category) =
                     naming(&self.callsites, &mut self.placeholder, callsite, described);
                 out.event(&ExportEvent {
                     ts,
-                    thread,
+                    pid: thread.pid,
+                    tid: thread.tid,
                     phase: Phase::Begin,
                     category,
                     name,
@@ -409,7 +409,7 @@ impl SpanDecoder {
     fn instant(
         &mut self,
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        thread: Thread,
         ts: u64,
         callsite: u64,
         values: Values<'_>,
@@ -426,17 +426,21 @@ impl SpanDecoder {
         );
         // `info!(x, "text")` is named "text" (tracing's event name is
         // "event file:line").
-        let message = args.as_slice().iter().find_map(|a| match a.value {
-            ArgValue::Str(text) if a.name == "message" => Some(text),
-            _ => None,
-        });
+        let message = args
+            .as_slice()
+            .iter()
+            .find_map(|&(name, value)| match value {
+                ArgValue::Str(text) if name == "message" => Some(text),
+                _ => None,
+            });
         if let Some(c) = cs {
-            args.push(Arg::new("level", c.level.as_str()));
+            args.push(("level", ArgValue::from(c.level.as_str())));
         }
         let (name, category) = naming(&self.callsites, &mut self.placeholder, callsite, true);
         out.event(&ExportEvent {
             ts,
-            thread,
+            pid: thread.pid,
+            tid: thread.tid,
             phase: Phase::Instant,
             category,
             name: message.unwrap_or(name),
@@ -448,13 +452,13 @@ impl SpanDecoder {
     fn handle(
         &mut self,
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        thread: Thread,
         ts: u64,
         d: &Decoded<'_>,
     ) -> Result<bool, Error> {
         if let Decoded::ThreadName { name, .. } = d {
             if !name.is_empty() {
-                out.thread_name(thread, name)?;
+                out.thread_name(thread.pid, thread.tid, name)?;
             }
         }
         let meta_only = self.learn(d);
@@ -509,11 +513,13 @@ impl EntryDecoder for SpanDecoder {
     fn event(
         &mut self,
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        pid: u64,
+        tid: u64,
         _lane: LaneId,
         timestamp: Nanos,
         event: &LaneEvent,
     ) -> Result<bool, Error> {
+        let thread = Thread { pid, tid };
         self.saw(thread, timestamp.0);
         match newer_kind_is_none(schema::decode_event(event))? {
             // The translator draws loss markers, of every lane alike.
@@ -527,12 +533,14 @@ impl EntryDecoder for SpanDecoder {
     fn record(
         &mut self,
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        pid: u64,
+        tid: u64,
         _lane: LaneId,
         kind: u16,
         timestamp: Nanos,
         payload: &[u8],
     ) -> Result<bool, Error> {
+        let thread = Thread { pid, tid };
         self.saw(thread, timestamp.0);
         match newer_kind_is_none(schema::decode_record(kind, payload))? {
             Some(d) => self.handle(out, thread, timestamp.0, &d),
@@ -579,7 +587,7 @@ impl Default for Translator<SpanDecoder> {
 #[cfg(all(test, feature = "json"))]
 mod tests {
     use super::*;
-    use crate::export::{ClockInfo, Format, Translator, Writer};
+    use crate::export::{Format, Translator, Writer};
     use crate::pipeline::order;
 
     fn ev(ts: u64, kind: u32, span: u64) -> (Nanos, LaneEvent) {
@@ -596,7 +604,7 @@ mod tests {
     fn lost_exits_and_enters_still_nest() {
         let mut json = Writer::new(Vec::new(), Format::Json);
         let mut t = Translator::with_decoder(SpanDecoder::default());
-        t.start(&mut json, &ClockInfo::nanoseconds()).unwrap();
+        t.start(&mut json, None).unwrap();
         let lane = LaneId::default();
         for e in [
             ev(10, order::EVENT_SPAN_ENTER, 1),

@@ -48,7 +48,7 @@
 //! The event itself stays an instant with all its fields, so nothing is
 //! lost; a non-numeric field with the prefix is only an argument.
 
-use super::model::{Arg, ArgValue, ExportEvent, ExportWriter, Phase, ThreadRef};
+use super::model::{ArgValue, ExportEvent, ExportWriter, Phase, Thread};
 use crate::error::Error;
 use crate::schema::{Callsites, Decoded, Value};
 use std::collections::HashMap;
@@ -112,10 +112,10 @@ struct Task {
     /// Its track key (0: its own span id).
     track: u64,
     /// Its bar's begin: (thread, order of begins), once written.
-    begun: Option<(ThreadRef, u64)>,
+    begun: Option<(Thread, u64)>,
     /// Its close, when it came before its creation (second pass; lanes
     /// come in turn): (thread, timestamp).
-    closed_first: Option<(ThreadRef, u64)>,
+    closed_first: Option<(Thread, u64)>,
     /// Its callsite, which names its bar, and whether it was described
     /// when the bar began (else the bar is named by its id, at both ends).
     callsite: u64,
@@ -302,13 +302,14 @@ impl Tasks {
     /// Starts arrow `id` here.
     fn flow_from(
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        thread: Thread,
         ts: u64,
         id: u64,
     ) -> Result<(), Error> {
         out.event(&ExportEvent {
             ts,
-            thread,
+            pid: thread.pid,
+            tid: thread.tid,
             phase: Phase::FlowBegin { id },
             category: FLOW_CATEGORY,
             name: FLOW_NAME,
@@ -324,7 +325,7 @@ impl Tasks {
         &mut self,
         out: &mut dyn ExportWriter,
         callsites: &Callsites,
-        thread: ThreadRef,
+        thread: Thread,
         ts: u64,
         d: &Decoded<'_>,
     ) -> Result<(), Error> {
@@ -350,11 +351,12 @@ impl Tasks {
                     self.begins += 1;
                     let track = t.track;
                     t.begun = Some((thread, self.begins));
-                    let args = [Arg::new("span_id", span)];
+                    let args = [("span_id", ArgValue::from(span))];
                     let (name, category) = bar_name(callsites, &mut self.scratch, t);
                     out.event(&ExportEvent {
                         ts,
-                        thread,
+                        pid: thread.pid,
+                        tid: thread.tid,
                         phase: Phase::AsyncBegin { id: track },
                         category,
                         name,
@@ -388,7 +390,8 @@ impl Tasks {
                     for id in ids {
                         out.event(&ExportEvent {
                             ts,
-                            thread,
+                            pid: thread.pid,
+                            tid: thread.tid,
                             phase: Phase::FlowEnd { id },
                             category: FLOW_CATEGORY,
                             name: FLOW_NAME,
@@ -431,14 +434,12 @@ impl Tasks {
                     let category = callsites.get(callsite).map_or("tracing", |c| c.target);
                     out.event(&ExportEvent {
                         ts,
-                        thread,
+                        pid: thread.pid,
+                        tid: thread.tid,
                         phase: Phase::Counter,
                         category,
                         name: series,
-                        args: &[Arg {
-                            name: "value",
-                            value,
-                        }],
+                        args: &[("value", value)],
                     })?;
                 }
             }
@@ -454,7 +455,7 @@ impl Tasks {
         out: &mut dyn ExportWriter,
         callsites: &Callsites,
     ) -> Result<(), Error> {
-        let mut open: Vec<(u64, ThreadRef, Task)> = self
+        let mut open: Vec<(u64, Thread, Task)> = self
             .spans
             .drain()
             .filter_map(|(_, t)| t.begun.map(|(thread, order)| (order, thread, t)))
@@ -486,14 +487,15 @@ fn end_bar(
     out: &mut dyn ExportWriter,
     callsites: &Callsites,
     scratch: &mut String,
-    thread: ThreadRef,
+    thread: Thread,
     ts: u64,
     t: &Task,
 ) -> Result<(), Error> {
     let (name, category) = bar_name(callsites, scratch, t);
     out.event(&ExportEvent {
         ts,
-        thread,
+        pid: thread.pid,
+        tid: thread.tid,
         phase: Phase::AsyncEnd { id: t.track },
         category,
         name,
@@ -504,7 +506,7 @@ fn end_bar(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::ClockInfo;
+    use crate::clock::Timebase;
     use crate::schema::{self, CallsiteHead, CallsiteKind, Level, ValuesWriter};
 
     /// Keeps (phase, name, ts) of every event.
@@ -512,13 +514,13 @@ mod tests {
     struct Capture(Vec<(Phase, String, u64)>);
 
     impl ExportWriter for Capture {
-        fn start(&mut self, _: &ClockInfo) -> Result<(), Error> {
+        fn start(&mut self, _: Option<Timebase>) -> Result<(), Error> {
             Ok(())
         }
         fn process_name(&mut self, _: u64, _: &str) -> Result<(), Error> {
             Ok(())
         }
-        fn thread_name(&mut self, _: ThreadRef, _: &str) -> Result<(), Error> {
+        fn thread_name(&mut self, _: u64, _: u64, _: &str) -> Result<(), Error> {
             Ok(())
         }
         fn event(&mut self, e: &ExportEvent<'_>) -> Result<(), Error> {
@@ -593,7 +595,7 @@ mod tests {
             );
         }
         let mut out = Capture::default();
-        let t = ThreadRef { pid: 1, tid: 7 };
+        let t = Thread { pid: 1, tid: 7 };
         let c = callsites();
         for (&(span, _, at, end), (kind, bytes)) in spans.iter().zip(&records) {
             let d = schema::decode_record(*kind, bytes).unwrap().unwrap();
@@ -639,7 +641,7 @@ mod tests {
         let d = schema::decode_record(kind, &buf[..n]).unwrap().unwrap();
         let mut out = Capture::default();
         let mut tasks = Tasks::new(SpanStyle::Both);
-        let t = ThreadRef { pid: 1, tid: 7 };
+        let t = Thread { pid: 1, tid: 7 };
         tasks.write(&mut out, &callsites(), t, 5, &d).unwrap();
         assert_eq!(out.0, [(Phase::Counter, "depth".to_string(), 5)]);
     }

@@ -13,8 +13,9 @@
 //! | drops | a counter `"dropped"`, args `events`, `records`: the thread's running totals, at the thread's last timestamp (the last entry's on any thread if it has none yet) |
 //! | loss marker ([`LaneEvent::LOSS`](crate::pipeline::LaneEvent::LOSS)) | an instant [`LOSS_NAME`] (`"events lost"`) at the marker's timestamp, args `events`, `records` (what the lane lost since its previous marker) and `since` (the time of the first of them) |
 //!
-//! All in category [`CATEGORY`], on thread `ThreadRef { pid, tid:
-//! lane.thread }` (pid 1 unless [`Translator::with_pid`] says otherwise).
+//! All in category [`CATEGORY`], on thread `lane.thread` of process
+//! `lane.pid` ([`Translator::thread_of`]; pid 1 when the lane does not
+//! record one, unless [`Translator::with_pid`] says otherwise).
 //! A thread is named `"lane {slot}"` unless a decoder names it.
 //!
 //! # One pass, or two
@@ -28,8 +29,8 @@
 //! learns the threads and their names, so that `start` names every thread
 //! before any event.
 
-use super::model::{Arg, ClockInfo, ExportEvent, ExportWriter, Phase, ThreadRef};
-use crate::clock::Nanos;
+use super::model::{ArgValue, ExportEvent, ExportWriter, Phase, Thread};
+use crate::clock::{Nanos, Timebase};
 use crate::error::Error;
 use crate::pipeline::{Entry, LaneEvent, LaneId};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -68,24 +69,24 @@ pub const DEFAULT_PID: u64 = 1;
 ///
 /// ```
 /// use tracering::Error;
-/// use tracering::export::{Arg, ClockInfo, EntryDecoder, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Translator, Writer};
+/// use tracering::export::{EntryDecoder, ExportEvent, ExportWriter, Format, Phase, Translator, Writer};
 /// use tracering::clock::Nanos;
 /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
 ///
 /// /// Kind 100 opens a span named by `a`, kind 101 closes it.
 /// struct Spans;
 /// impl EntryDecoder for Spans {
-///     fn event(&mut self, out: &mut dyn ExportWriter, thread: ThreadRef, _: LaneId, ts: Nanos, e: &LaneEvent) -> Result<bool, Error> {
+///     fn event(&mut self, out: &mut dyn ExportWriter, pid: u64, tid: u64, _: LaneId, ts: Nanos, e: &LaneEvent) -> Result<bool, Error> {
 ///         let phase = match e.kind { 100 => Phase::Begin, 101 => Phase::End, _ => return Ok(false) };
 ///         let name = if e.a == 1 { "parse" } else { "other" };
-///         out.event(&ExportEvent { ts: ts.0, thread, phase, category: "app", name, args: &[] })?;
+///         out.event(&ExportEvent { ts: ts.0, pid, tid, phase, category: "app", name, args: &[] })?;
 ///         Ok(true)
 ///     }
 /// }
 ///
 /// let mut json = Writer::new(Vec::new(), Format::Json);
 /// let mut t = Translator::with_decoder(Spans);
-/// t.start(&mut json, &ClockInfo::nanoseconds())?;
+/// t.start(&mut json, None)?;
 /// let lane = LaneId { slot: 0, generation: 1, thread: 9, pid: 0 };
 /// for (ns, kind) in [(5, 100), (6, 7), (9, 101)] {
 ///     let event = LaneEvent { kind, a: 1, ..Default::default() };
@@ -106,30 +107,37 @@ pub trait EntryDecoder {
         Ok(())
     }
 
-    /// An index event on `thread`, and its time. `Ok(true)`: handled.
+    /// An index event of `lane`, shown on thread `tid` of process `pid`
+    /// ([`Translator::thread_of`] the lane), and its time. `Ok(true)`:
+    /// handled.
     fn event(
         &mut self,
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        pid: u64,
+        tid: u64,
         lane: LaneId,
         timestamp: Nanos,
         event: &LaneEvent,
     ) -> Result<bool, Error> {
-        let _ = (out, thread, lane, timestamp, event);
+        let _ = (out, pid, tid, lane, timestamp, event);
         Ok(false)
     }
 
-    /// A record on `thread`. `Ok(true)`: handled.
+    /// A record of `lane`, shown on thread `tid` of process `pid`.
+    /// `Ok(true)`: handled.
+    // The entry's parts, as `event` takes them, and the record's own.
+    #[allow(clippy::too_many_arguments)]
     fn record(
         &mut self,
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        pid: u64,
+        tid: u64,
         lane: LaneId,
         kind: u16,
         timestamp: Nanos,
         payload: &[u8],
     ) -> Result<bool, Error> {
-        let _ = (out, thread, lane, kind, timestamp, payload);
+        let _ = (out, pid, tid, lane, kind, timestamp, payload);
         Ok(false)
     }
 
@@ -159,15 +167,16 @@ struct ThreadMeta {
 /// the process name and the time span.
 ///
 /// ```
-/// use tracering::export::{ThreadRef, TraceMeta};
+/// use tracering::export::TraceMeta;
 /// let mut m = TraceMeta::default();
-/// m.name_thread(ThreadRef { pid: 1, tid: 3 }, "worker");
-/// assert_eq!(m.thread_name(ThreadRef { pid: 1, tid: 3 }), "worker");
+/// m.name_thread(1, 3, "worker");
+/// assert_eq!(m.thread_name(1, 3), "worker");
+/// assert_eq!(m.thread_name(1, 4), "lane 0"); // not seen
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TraceMeta {
-    threads: BTreeMap<ThreadRef, ThreadMeta>,
-    timebase: Option<crate::clock::Timebase>,
+    threads: BTreeMap<Thread, ThreadMeta>,
+    timebase: Option<Timebase>,
     process_name: Option<String>,
     /// Names the trace recorded, by process id.
     processes: BTreeMap<u64, String>,
@@ -176,21 +185,21 @@ pub struct TraceMeta {
 }
 
 impl TraceMeta {
-    /// The trace's timebase entry, if the first pass saw one.
-    pub fn timebase(&self) -> Option<crate::clock::Timebase> {
+    /// The trace's timebase entry, if the first pass saw one: what an
+    /// export of the trace starts with ([`Translator::start`]); `None` for
+    /// a file without one (written entry by entry).
+    pub fn timebase(&self) -> Option<Timebase> {
         self.timebase
     }
 
-    /// The clock an export of this trace declares: its timebase's, or
-    /// plain nanoseconds for a file without one (written entry by entry).
-    pub fn clock(&self) -> ClockInfo {
-        self.timebase
-            .map(|t| ClockInfo::from_timebase(&t))
-            .unwrap_or_default()
+    /// Names thread `tid` of process `pid` (a later name replaces an
+    /// earlier one).
+    pub fn name_thread(&mut self, pid: u64, tid: u64, name: &str) {
+        self.name(Thread { pid, tid }, name);
     }
 
-    /// Names `thread` (a later name replaces an earlier one).
-    pub fn name_thread(&mut self, thread: ThreadRef, name: &str) {
+    /// Names `thread`.
+    fn name(&mut self, thread: Thread, name: &str) {
         self.threads.entry(thread).or_default().name = Some(name.to_string());
     }
 
@@ -198,11 +207,11 @@ impl TraceMeta {
     /// first pass sees a thread's entries after the translator has).
     ///
     /// ```
-    /// use tracering::export::{ThreadRef, TraceMeta};
+    /// use tracering::export::TraceMeta;
     /// let mut m = TraceMeta::default();
-    /// m.name_thread(ThreadRef { pid: 1, tid: 3 }, "lane 0");
+    /// m.name_thread(1, 3, "lane 0");
     /// m.name_tid(3, "worker");
-    /// assert_eq!(m.thread_name(ThreadRef { pid: 1, tid: 3 }), "worker");
+    /// assert_eq!(m.thread_name(1, 3), "worker");
     /// ```
     pub fn name_tid(&mut self, tid: u64, name: &str) {
         for (t, m) in self.threads.iter_mut() {
@@ -256,8 +265,15 @@ impl TraceMeta {
         self.process_name.as_deref()
     }
 
-    /// The name `thread` gets: its given name, or `"lane {slot}"`.
-    pub fn thread_name(&self, thread: ThreadRef) -> String {
+    /// The name thread `tid` of process `pid` gets: its given name, or
+    /// `"lane {slot}"` (the registry slot of its first lane; `"lane 0"` for
+    /// a thread not seen).
+    pub fn thread_name(&self, pid: u64, tid: u64) -> String {
+        self.name_of(Thread { pid, tid })
+    }
+
+    /// The name `thread` gets (see [`thread_name`](Self::thread_name)).
+    fn name_of(&self, thread: Thread) -> String {
         match self.threads.get(&thread) {
             Some(ThreadMeta {
                 name: Some(name), ..
@@ -268,7 +284,7 @@ impl TraceMeta {
     }
 
     /// The name given to `thread`, if any.
-    fn thread_name_is(&self, thread: ThreadRef) -> Option<&str> {
+    fn thread_name_is(&self, thread: Thread) -> Option<&str> {
         self.threads.get(&thread)?.name.as_deref()
     }
 
@@ -278,14 +294,14 @@ impl TraceMeta {
     }
 
     /// Notes `thread` (on its first entry, with `slot`).
-    fn know(&mut self, thread: ThreadRef, slot: u32) {
+    fn know(&mut self, thread: Thread, slot: u32) {
         self.threads.entry(thread).or_insert_with(|| ThreadMeta {
             slot,
             ..Default::default()
         });
     }
 
-    fn saw(&mut self, thread: ThreadRef, slot: u32, ts: Option<u64>) {
+    fn saw(&mut self, thread: Thread, slot: u32, ts: Option<u64>) {
         self.know(thread, slot);
         if let Some(ts) = ts {
             self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
@@ -302,7 +318,7 @@ struct Counting<'a> {
     out: &'a mut dyn ExportWriter,
     events: &'a mut u64,
     meta: &'a mut TraceMeta,
-    named: &'a mut HashSet<ThreadRef>,
+    named: &'a mut HashSet<Thread>,
     named_processes: &'a mut HashSet<u64>,
 }
 
@@ -316,27 +332,29 @@ impl Counting<'_> {
 }
 
 impl ExportWriter for Counting<'_> {
-    fn start(&mut self, clock: &ClockInfo) -> Result<(), Error> {
-        self.out.start(clock)
+    fn start(&mut self, timebase: Option<Timebase>) -> Result<(), Error> {
+        self.out.start(timebase)
     }
     fn process_name(&mut self, pid: u64, name: &str) -> Result<(), Error> {
         self.named_processes.insert(pid);
         self.out.process_name(pid, name)
     }
-    fn thread_name(&mut self, thread: ThreadRef, name: &str) -> Result<(), Error> {
-        self.name_process(thread.pid)?;
+    fn thread_name(&mut self, pid: u64, tid: u64, name: &str) -> Result<(), Error> {
+        self.name_process(pid)?;
+        let thread = Thread { pid, tid };
         if self.meta.thread_name_is(thread) != Some(name) {
-            self.meta.name_thread(thread, name);
+            self.meta.name(thread, name);
         }
         self.named.insert(thread);
-        self.out.thread_name(thread, name)
+        self.out.thread_name(pid, tid, name)
     }
     fn event(&mut self, e: &ExportEvent<'_>) -> Result<(), Error> {
-        if !self.named.contains(&e.thread) {
-            self.name_process(e.thread.pid)?;
-            self.named.insert(e.thread);
-            let name = self.meta.thread_name(e.thread);
-            self.out.thread_name(e.thread, &name)?;
+        let thread = e.thread();
+        if !self.named.contains(&thread) {
+            self.name_process(thread.pid)?;
+            self.named.insert(thread);
+            let name = self.meta.name_of(thread);
+            self.out.thread_name(thread.pid, thread.tid, &name)?;
         }
         self.out.event(e)?;
         *self.events += 1;
@@ -356,7 +374,7 @@ impl ExportWriter for Counting<'_> {
 /// [`with_decoder`](Self::with_decoder) says otherwise.
 ///
 /// ```
-/// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
+/// use tracering::export::{ExportWriter, Format, Translator, Writer};
 /// use tracering::clock::Nanos;
 /// use tracering::pipeline::{FileSink, LaneEvent, LaneId, Sink, TraceReader};
 ///
@@ -368,7 +386,7 @@ impl ExportWriter for Counting<'_> {
 ///
 /// let mut t = Translator::new();
 /// let mut fxt = Writer::new(Vec::new(), Format::Fxt);
-/// t.start(&mut fxt, &ClockInfo::nanoseconds())?;
+/// t.start(&mut fxt, None)?;
 /// let mut reader = TraceReader::open(&path)?;
 /// while let Some(entry) = reader.next() {
 ///     t.entry(&mut fxt, &entry?)?;
@@ -376,7 +394,8 @@ impl ExportWriter for Counting<'_> {
 /// t.end_of_trace(&mut fxt)?;
 /// fxt.finish()?;
 /// assert_eq!(t.events_written(), 1);
-/// assert_eq!(t.meta().thread_name(t.thread_of(lane)), "lane 2");
+/// let (pid, tid) = t.thread_of(lane);
+/// assert_eq!(t.meta().thread_name(pid, tid), "lane 2");
 /// # std::fs::remove_file(&path).ok();
 /// # Ok::<(), tracering::Error>(())
 /// ```
@@ -384,11 +403,11 @@ pub struct Translator<D> {
     decoder: D,
     pid: u64,
     meta: TraceMeta,
-    named: HashSet<ThreadRef>,
+    named: HashSet<Thread>,
     /// Processes already named in the output.
     named_processes: HashSet<u64>,
-    drops: HashMap<ThreadRef, (u64, u64)>,
-    last_ts: HashMap<ThreadRef, u64>,
+    drops: HashMap<Thread, (u64, u64)>,
+    last_ts: HashMap<Thread, u64>,
     /// The timestamp of the last entry on any thread.
     latest: u64,
     events: u64,
@@ -452,17 +471,25 @@ impl<D: EntryDecoder> Translator<D> {
         &mut self.meta
     }
 
-    /// The thread a lane's entries are shown on.
+    /// The thread a lane's entries are shown on: `(pid, tid)`, the
+    /// lane's process (this translator's pid if the lane does not record
+    /// one) and its OS thread id.
     ///
     /// ```
-    /// use tracering::export::{ThreadRef, Translator};
+    /// use tracering::export::Translator;
     /// use tracering::pipeline::LaneId;
     /// let t = Translator::new();
-    /// assert_eq!(t.thread_of(LaneId { slot: 1, generation: 1, thread: 5, pid: 0 }), ThreadRef { pid: 1, tid: 5 });
-    /// assert_eq!(t.thread_of(LaneId { slot: 1, generation: 1, thread: 5, pid: 77 }), ThreadRef { pid: 77, tid: 5 });
+    /// assert_eq!(t.thread_of(LaneId { slot: 1, generation: 1, thread: 5, pid: 0 }), (1, 5));
+    /// assert_eq!(t.thread_of(LaneId { slot: 1, generation: 1, thread: 5, pid: 77 }), (77, 5));
     /// ```
-    pub fn thread_of(&self, lane: LaneId) -> ThreadRef {
-        ThreadRef {
+    pub fn thread_of(&self, lane: LaneId) -> (u64, u64) {
+        let t = self.key_of(lane);
+        (t.pid, t.tid)
+    }
+
+    /// The thread a lane's entries are shown on, as a key.
+    fn key_of(&self, lane: LaneId) -> Thread {
+        Thread {
             pid: if lane.pid == 0 {
                 self.pid
             } else {
@@ -500,16 +527,22 @@ impl<D: EntryDecoder> Translator<D> {
             // No lane, nothing in the export: `tracer summary` lists them.
             _ => return Ok(()),
         };
-        let thread = self.thread_of(lane);
+        let thread = self.key_of(lane);
         self.meta.saw(thread, lane.slot, ts);
         self.decoder.collect(entry, &mut self.meta)
     }
 
-    /// Starts `out` with `clock`, then names the process (its given name, or
-    /// `"tracering"`) and every thread a first pass saw.
-    pub fn start(&mut self, out: &mut dyn ExportWriter, clock: &ClockInfo) -> Result<(), Error> {
-        out.start(clock)?;
-        let threads: Vec<ThreadRef> = self.meta.threads.keys().copied().collect();
+    /// Starts `out` with `timebase` (the trace's, such as
+    /// [`TraceMeta::timebase`] after a first pass; `None` if it has none),
+    /// then names the process (its given name, or `"tracering"`) and every
+    /// thread a first pass saw.
+    pub fn start(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        timebase: Option<Timebase>,
+    ) -> Result<(), Error> {
+        out.start(timebase)?;
+        let threads: Vec<Thread> = self.meta.threads.keys().copied().collect();
         let mut pids: Vec<u64> = threads.iter().map(|t| t.pid).collect();
         pids.dedup();
         if pids.is_empty() {
@@ -521,7 +554,7 @@ impl<D: EntryDecoder> Translator<D> {
             self.named_processes.insert(pid);
         }
         for t in threads {
-            out.thread_name(t, &self.meta.thread_name(t))?;
+            out.thread_name(t.pid, t.tid, &self.meta.name_of(t))?;
             self.named.insert(t);
         }
         Ok(())
@@ -548,12 +581,12 @@ impl<D: EntryDecoder> Translator<D> {
     /// timestamp, a process's name.
     ///
     /// ```
-    /// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
+    /// use tracering::export::{ExportWriter, Format, Translator, Writer};
     /// use tracering::clock::Nanos;
     /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
     /// let mut json = Writer::new(Vec::new(), Format::Json);
     /// let mut t = Translator::new();
-    /// t.start(&mut json, &ClockInfo::nanoseconds())?;
+    /// t.start(&mut json, None)?;
     /// let lane = LaneId::default();
     /// let event = LaneEvent { kind: 3, ..Default::default() };
     /// t.entry(&mut json, &Entry::Event { lane, timestamp: Nanos(0), event })?;
@@ -611,8 +644,8 @@ impl<D: EntryDecoder> Translator<D> {
     }
 
     /// Notes an entry of `lane` at `ts`: its thread.
-    fn note(&mut self, lane: LaneId, ts: u64) -> ThreadRef {
-        let thread = self.thread_of(lane);
+    fn note(&mut self, lane: LaneId, ts: u64) -> Thread {
+        let thread = self.key_of(lane);
         self.meta.know(thread, lane.slot);
         if let Some(last) = self.last_ts.get_mut(&thread) {
             *last = ts;
@@ -633,18 +666,26 @@ impl<D: EntryDecoder> Translator<D> {
     ) -> Result<(), Error> {
         let thread = self.note(lane, timestamp.0);
         let (mut counting, decoder) = self.parts(out);
-        if decoder.event(&mut counting, thread, lane, timestamp, event)? {
+        if decoder.event(
+            &mut counting,
+            thread.pid,
+            thread.tid,
+            lane,
+            timestamp,
+            event,
+        )? {
             return Ok(());
         }
         if event.kind == LaneEvent::LOSS {
             let args = [
-                Arg::new("events", event.aux as u64),
-                Arg::new("records", event.a & 0xFFFF_FFFF),
-                Arg::new("since", event.b),
+                ("events", ArgValue::from(event.aux as u64)),
+                ("records", ArgValue::from(event.a & 0xFFFF_FFFF)),
+                ("since", ArgValue::from(event.b)),
             ];
             return counting.event(&ExportEvent {
                 ts: timestamp.0,
-                thread,
+                pid: thread.pid,
+                tid: thread.tid,
                 phase: Phase::Instant,
                 category: CATEGORY,
                 name: LOSS_NAME,
@@ -655,14 +696,15 @@ impl<D: EntryDecoder> Translator<D> {
         name.clear();
         let _ = write!(name, "kind {}", event.kind);
         let args = [
-            Arg::new("a", event.a),
-            Arg::new("b", event.b),
-            Arg::new("aux", event.aux as u64),
+            ("a", ArgValue::from(event.a)),
+            ("b", ArgValue::from(event.b)),
+            ("aux", ArgValue::from(event.aux as u64)),
         ];
         let (mut counting, _) = self.parts(out);
         let done = counting.event(&ExportEvent {
             ts: timestamp.0,
-            thread,
+            pid: thread.pid,
+            tid: thread.tid,
             phase: Phase::Instant,
             category: CATEGORY,
             name: &name,
@@ -684,7 +726,15 @@ impl<D: EntryDecoder> Translator<D> {
     ) -> Result<(), Error> {
         let thread = self.note(lane, timestamp.0);
         let (mut counting, decoder) = self.parts(out);
-        if decoder.record(&mut counting, thread, lane, kind, timestamp, payload)? {
+        if decoder.record(
+            &mut counting,
+            thread.pid,
+            thread.tid,
+            lane,
+            kind,
+            timestamp,
+            payload,
+        )? {
             return Ok(());
         }
         let mut name = std::mem::take(&mut self.name);
@@ -706,14 +756,15 @@ impl<D: EntryDecoder> Translator<D> {
             }
         };
         let args = [
-            Arg::new("len", payload.len() as u64),
-            Arg::new(key, text.as_str()),
-            Arg::new("cut", true),
+            ("len", ArgValue::from(payload.len() as u64)),
+            (key, ArgValue::from(text.as_str())),
+            ("cut", ArgValue::from(true)),
         ];
         let (mut counting, _) = self.parts(out);
         let done = counting.event(&ExportEvent {
             ts: timestamp.0,
-            thread,
+            pid: thread.pid,
+            tid: thread.tid,
             phase: Phase::Instant,
             category: CATEGORY,
             name: &name,
@@ -732,12 +783,12 @@ impl<D: EntryDecoder> Translator<D> {
     /// and [`export::convert`](super::convert) do.
     ///
     /// ```
-    /// use tracering::export::{ClockInfo, ExportWriter, Format, Translator, Writer};
+    /// use tracering::export::{ExportWriter, Format, Translator, Writer};
     /// use tracering::clock::Nanos;
     /// use tracering::pipeline::{Entry, LaneEvent, LaneId};
     /// let mut json = Writer::new(Vec::new(), Format::Json);
     /// let mut t = Translator::new();
-    /// t.start(&mut json, &ClockInfo::nanoseconds())?;
+    /// t.start(&mut json, None)?;
     /// // The layer's span enter (kind 0xFFFF_0000) of span 1, callsite 1.
     /// let enter = LaneEvent { kind: 0xFFFF_0000, a: 1, b: 1, ..Default::default() };
     /// let lane = LaneId::default();
@@ -763,17 +814,21 @@ impl<D: EntryDecoder> Translator<D> {
         events: u64,
         records: u64,
     ) -> Result<(), Error> {
-        let thread = self.thread_of(lane);
+        let thread = self.key_of(lane);
         self.meta.know(thread, lane.slot);
         let total = self.drops.entry(thread).or_default();
         total.0 = total.0.saturating_add(events);
         total.1 = total.1.saturating_add(records);
-        let args = [Arg::new("events", total.0), Arg::new("records", total.1)];
+        let args = [
+            ("events", ArgValue::from(total.0)),
+            ("records", ArgValue::from(total.1)),
+        ];
         let ts = self.last_ts.get(&thread).copied().unwrap_or(self.latest);
         let (mut out, _) = self.parts(out);
         out.event(&ExportEvent {
             ts,
-            thread,
+            pid: thread.pid,
+            tid: thread.tid,
             phase: Phase::Counter,
             category: CATEGORY,
             name: "dropped",

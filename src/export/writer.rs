@@ -3,7 +3,8 @@
 use super::fxt::FxtWriter;
 #[cfg(feature = "json")]
 use super::json::JsonWriter;
-use super::model::{ClockInfo, ExportEvent, ExportWriter, ThreadRef};
+use super::model::{ExportEvent, ExportWriter};
+use crate::clock::Timebase;
 use crate::error::Error;
 use std::io::Write;
 
@@ -32,15 +33,14 @@ pub enum Format {
 /// [`ExportWriter`] for a format of your own.
 ///
 /// ```
-/// use tracering::export::{Arg, ClockInfo, ExportEvent, ExportWriter, Format, Phase, ThreadRef, Writer};
+/// use tracering::export::{ArgValue, ExportEvent, ExportWriter, Format, Phase, Writer};
 ///
-/// let t = ThreadRef { pid: 1, tid: 2 };
-/// let args = [Arg::new("n", 3u64)];
-/// let begin = ExportEvent { ts: 1_000, thread: t, phase: Phase::Begin, category: "app", name: "work", args: &[] };
+/// let args = [("n", ArgValue::from(3u64)), ("unit", "items".into())];
+/// let begin = ExportEvent { ts: 1_000, pid: 1, tid: 2, phase: Phase::Begin, category: "app", name: "work", args: &[] };
 /// let end = ExportEvent { ts: 1_500, phase: Phase::End, args: &args, ..begin };
 /// let mut fxt = Writer::new(Vec::new(), Format::Fxt);
-/// fxt.start(&ClockInfo::nanoseconds())?;
-/// fxt.thread_name(t, "main")?;
+/// fxt.start(None)?; // no timebase: plain nanoseconds
+/// fxt.thread_name(1, 2, "main")?;
 /// fxt.event(&begin)?;
 /// fxt.event(&end)?;
 /// fxt.finish()?;
@@ -51,7 +51,7 @@ pub enum Format {
 ///
 /// # #[cfg(feature = "json")] {
 /// let mut json = Writer::new(Vec::new(), Format::Json);
-/// json.start(&ClockInfo::nanoseconds())?;
+/// json.start(None)?;
 /// json.event(&ExportEvent { phase: Phase::Instant, ..end })?;
 /// json.finish()?;
 /// let text = String::from_utf8(json.into_inner()).unwrap();
@@ -135,16 +135,16 @@ impl<W: Write> std::fmt::Debug for Writer<W> {
 }
 
 impl<W: Write> ExportWriter for Writer<W> {
-    fn start(&mut self, clock: &ClockInfo) -> Result<(), Error> {
-        either!(&mut self.inner, w => w.start(clock))
+    fn start(&mut self, timebase: Option<Timebase>) -> Result<(), Error> {
+        either!(&mut self.inner, w => w.start(timebase))
     }
 
     fn process_name(&mut self, pid: u64, name: &str) -> Result<(), Error> {
         either!(&mut self.inner, w => w.process_name(pid, name))
     }
 
-    fn thread_name(&mut self, thread: ThreadRef, name: &str) -> Result<(), Error> {
-        either!(&mut self.inner, w => w.thread_name(thread, name))
+    fn thread_name(&mut self, pid: u64, tid: u64, name: &str) -> Result<(), Error> {
+        either!(&mut self.inner, w => w.thread_name(pid, tid, name))
     }
 
     #[inline]

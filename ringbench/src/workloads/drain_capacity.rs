@@ -17,7 +17,7 @@ use super::NullSink;
 use super::Throughput;
 use std::io::BufWriter;
 use std::time::Instant;
-use tracering::export::{ClockInfo, ExportSink, Format, SpanDecoder, Translator, Writer};
+use tracering::export::{ExportSink, Format, SpanDecoder, Translator, Writer};
 use tracering::layer::{LayerConfig, TraceringLayer};
 use tracering::pipeline::{Drain, DrainConfig, FileSink, Registry, Sink};
 use tracing_subscriber::prelude::*;
@@ -78,7 +78,7 @@ pub fn drain_capacity(lanes: usize, sink: &str) -> Result<(Throughput, u64), &'s
             let sink = ExportSink::with_translator(
                 Writer::new(BufWriter::with_capacity(1 << 20, file), Format::Fxt),
                 translator,
-                ClockInfo::nanoseconds(),
+                None,
             )
             .map_err(|_| "FXT sink could not start")?;
             run(&registry, sink, fill)

@@ -6,10 +6,9 @@ use clap::Args;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use tracering::clock::Nanos;
+use tracering::clock::{Nanos, Timebase};
 use tracering::export::{
-    ClockInfo, EntryDecoder, ExportEvent, ExportWriter, Phase, SpanDecoder, ThreadRef, TraceMeta,
-    Translator,
+    EntryDecoder, ExportEvent, ExportWriter, Phase, SpanDecoder, TraceMeta, Translator,
 };
 use tracering::pipeline::{Entry, LaneEvent, LaneId};
 use tracering::schema::{self, Decoded};
@@ -33,38 +32,35 @@ struct Counter {
     /// Events by name: a span once (at its begin), instants and counters.
     names: HashMap<String, u64>,
     /// Each thread's open slices: name and begin time.
-    open: HashMap<ThreadRef, Vec<(String, u64)>>,
+    /// Keyed by (process id, thread id).
+    open: HashMap<(u64, u64), Vec<(String, u64)>>,
     /// Durations in nanoseconds, by span name.
     spans: HashMap<String, Vec<u64>>,
-    /// Ticks per second of the timestamps the writer receives.
-    rate: u64,
 }
 
 impl ExportWriter for Counter {
-    fn start(&mut self, clock: &ClockInfo) -> Result<(), Error> {
-        self.rate = clock.rate();
+    fn start(&mut self, _: Option<Timebase>) -> Result<(), Error> {
         Ok(())
     }
     fn process_name(&mut self, _: u64, _: &str) -> Result<(), Error> {
         Ok(())
     }
-    fn thread_name(&mut self, _: ThreadRef, _: &str) -> Result<(), Error> {
+    fn thread_name(&mut self, _: u64, _: u64, _: &str) -> Result<(), Error> {
         Ok(())
     }
     fn event(&mut self, e: &ExportEvent<'_>) -> Result<(), Error> {
         match e.phase {
             Phase::Begin => self
                 .open
-                .entry(e.thread)
+                .entry((e.pid, e.tid))
                 .or_default()
                 .push((e.name.to_string(), e.ts)),
             Phase::End => {
                 // The span decoder keeps slices nested: an end closes the
                 // innermost open slice of its thread.
-                if let Some((name, begin)) = self.open.get_mut(&e.thread).and_then(Vec::pop) {
-                    let ticks = e.ts.saturating_sub(begin);
-                    let ns = (u128::from(ticks) * 1_000_000_000 / u128::from(self.rate.max(1)))
-                        .min(u128::from(u64::MAX)) as u64;
+                if let Some((name, begin)) = self.open.get_mut(&(e.pid, e.tid)).and_then(Vec::pop) {
+                    // Timestamps are nanoseconds.
+                    let ns = e.ts.saturating_sub(begin);
                     self.spans.entry(name).or_default().push(ns);
                 }
                 return Ok(());
@@ -221,25 +217,27 @@ impl EntryDecoder for Tally {
     fn event(
         &mut self,
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        pid: u64,
+        tid: u64,
         lane: LaneId,
         timestamp: Nanos,
         event: &LaneEvent,
     ) -> Result<bool, Error> {
-        self.spans.event(out, thread, lane, timestamp, event)
+        self.spans.event(out, pid, tid, lane, timestamp, event)
     }
 
     fn record(
         &mut self,
         out: &mut dyn ExportWriter,
-        thread: ThreadRef,
+        pid: u64,
+        tid: u64,
         lane: LaneId,
         kind: u16,
         timestamp: Nanos,
         payload: &[u8],
     ) -> Result<bool, Error> {
         self.spans
-            .record(out, thread, lane, kind, timestamp, payload)
+            .record(out, pid, tid, lane, kind, timestamp, payload)
     }
 
     fn end_of_trace(&mut self, out: &mut dyn ExportWriter) -> Result<(), Error> {
@@ -279,7 +277,7 @@ pub struct Summary {
     counter: Counter,
     /// By (process id, thread id): the thread as the export shows it, its
     /// name and its counts.
-    threads: BTreeMap<ThreadRef, (String, PerThread)>,
+    threads: BTreeMap<(u64, u64), (String, PerThread)>,
     /// Per span name, largest total first.
     spans: Vec<SpanStats>,
     /// The damaged entry's number and error, if the file is damaged.
@@ -295,12 +293,15 @@ pub fn summarise(path: &Path) -> Result<Summary, Error> {
     let mut counter = Counter::default();
     let done = translator.convert(path, &mut counter)?;
     let raw = std::mem::take(&mut translator.decoder_mut().raw);
-    let mut threads: BTreeMap<ThreadRef, (String, PerThread)> = BTreeMap::new();
+    let mut threads: BTreeMap<(u64, u64), (String, PerThread)> = BTreeMap::new();
     for (lane, counts) in raw.lanes.iter() {
-        let thread = translator.thread_of(*lane);
-        let row = threads
-            .entry(thread)
-            .or_insert_with(|| (translator.meta().thread_name(thread), PerThread::default()));
+        let (pid, tid) = translator.thread_of(*lane);
+        let row = threads.entry((pid, tid)).or_insert_with(|| {
+            (
+                translator.meta().thread_name(pid, tid),
+                PerThread::default(),
+            )
+        });
         row.1.slot = counts.slot;
         row.1.events += counts.events;
         row.1.records += counts.records;
@@ -481,8 +482,7 @@ pub fn render(path: &Path, s: &Summary, top: usize) -> String {
     let rows = s
         .threads
         .iter()
-        .map(|(thread, (name, t))| {
-            let tid = thread.tid;
+        .map(|(&(_pid, tid), (name, t))| {
             (
                 format!("tid {tid} \"{name}\""),
                 t.events + t.records,

@@ -9,10 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tracering::clock::Nanos;
-use tracering::export::{
-    Arg, ArgValue, ClockInfo, ExportEvent, ExportSink, ExportWriter, Format, Phase, ThreadRef,
-    Writer,
-};
+use tracering::export::{ArgValue, ExportEvent, ExportSink, ExportWriter, Format, Phase, Writer};
 use tracering::pipeline::{
     Drain, FileSink, LaneEvent, LaneId, Registry, RegistryConfig, Sink, TraceReader,
 };
@@ -243,10 +240,10 @@ fn expect(e: &ExportEvent<'_>) -> Value {
     let args: serde_json::Map<String, Value> = e
         .args
         .iter()
-        .map(|a| (a.name.to_string(), arg_json(a.value)))
+        .map(|&(name, value)| (name.to_string(), arg_json(value)))
         .collect();
     json!({
-        "phase": phase_name(e.phase), "ts": e.ts, "pid": e.thread.pid, "tid": e.thread.tid,
+        "phase": phase_name(e.phase), "ts": e.ts, "pid": e.pid, "tid": e.tid,
         "category": e.category, "name": e.name, "args": args,
     })
 }
@@ -580,16 +577,18 @@ fn export_a_trace_file_to_fxt_and_json() {
     check_json(&std::fs::read(&js).unwrap(), &expected);
 }
 
+/// An event at `ts` on `thread`, (pid, tid).
 fn ev<'a>(
     ts: u64,
-    thread: ThreadRef,
+    thread: (u64, u64),
     phase: Phase,
     name: &'a str,
-    args: &'a [Arg<'a>],
+    args: &'a [(&'a str, ArgValue<'a>)],
 ) -> ExportEvent<'a> {
     ExportEvent {
         ts,
-        thread,
+        pid: thread.0,
+        tid: thread.1,
         phase,
         category: "stress",
         name,
@@ -609,27 +608,23 @@ fn emit(w: &mut dyn ExportWriter, events: &mut Vec<Value>, e: ExportEvent<'_>) {
 fn write_stress(w: &mut dyn ExportWriter) -> Value {
     let mut events = Vec::new();
     let mut threads = Vec::new();
-    w.start(&ClockInfo::nanoseconds()).unwrap();
+    w.start(None).unwrap();
     w.process_name(7, "stress").unwrap();
-    let main: Vec<ThreadRef> = (1..=4)
-        .map(|tid| ThreadRef {
-            pid: 7,
-            tid: 100 + tid,
-        })
-        .collect();
-    for (i, t) in main.iter().enumerate() {
+    // (pid, tid)
+    let main: Vec<(u64, u64)> = (1..=4).map(|tid| (7, 100 + tid)).collect();
+    for (i, &(pid, tid)) in main.iter().enumerate() {
         let name = format!("worker {i}");
-        w.thread_name(*t, &name).unwrap();
-        threads.push(json!({"pid": 7, "tid": t.tid, "name": name}));
+        w.thread_name(pid, tid, &name).unwrap();
+        threads.push(json!({"pid": 7, "tid": tid, "name": name}));
     }
     let all_types = [
-        Arg::new("u", u64::MAX),
-        Arg::new("i", i64::MIN),
-        Arg::new("f", -2.5f64),
-        Arg::new("t", true),
-        Arg::new("no", false),
-        Arg::new("s", "a \"quoted\" string\n"),
-        Arg::new("empty", ""),
+        ("u", ArgValue::from(u64::MAX)),
+        ("i", ArgValue::from(i64::MIN)),
+        ("f", ArgValue::from(-2.5f64)),
+        ("t", ArgValue::from(true)),
+        ("no", ArgValue::from(false)),
+        ("s", ArgValue::from("a \"quoted\" string\n")),
+        ("empty", ArgValue::from("")),
     ];
     let mut ts = 5_000u64;
     let names = ["outer", "middle", "inner"];
@@ -674,7 +669,7 @@ fn write_stress(w: &mut dyn ExportWriter) -> Value {
             main[0],
             Phase::Counter,
             "gauge",
-            &[Arg::new("v", 3u64), Arg::new("w", 0.25)],
+            &[("v", ArgValue::from(3u64)), ("w", ArgValue::from(0.25))],
         ),
     );
     // 40000 distinct names, then the first ones again.
@@ -690,7 +685,7 @@ fn write_stress(w: &mut dyn ExportWriter) -> Value {
                 main[i % 4],
                 Phase::Instant,
                 n,
-                &[Arg::new("s", s.as_str())],
+                &[("s", ArgValue::from(s.as_str()))],
             ),
         );
     }
@@ -702,14 +697,11 @@ fn write_stress(w: &mut dyn ExportWriter) -> Value {
     // 300 threads (the table holds 255), then the first ones again.
     for tid in (0..300).chain(0..10) {
         ts += 1;
-        let t = ThreadRef {
-            pid: 7,
-            tid: 10_000 + tid,
-        };
+        let t = (7, 10_000 + tid);
         let name = format!("thread {tid}");
-        w.thread_name(t, &name).unwrap();
+        w.thread_name(t.0, t.1, &name).unwrap();
         if tid < 300 {
-            threads.push(json!({"pid": 7, "tid": t.tid, "name": name}));
+            threads.push(json!({"pid": 7, "tid": t.1, "name": name}));
         }
         emit(w, &mut events, ev(ts, t, Phase::Instant, "hello", &[]));
     }
@@ -914,13 +906,8 @@ fn sinks_export_straight_from_a_running_drain() {
     let trace = file("drain.trace");
     let fxt = file("drain.fxt");
     let out = std::io::BufWriter::new(std::fs::File::create(&fxt).unwrap());
-    let fxt_sink =
-        ExportSink::new(Writer::new(out, Format::Fxt), ClockInfo::nanoseconds()).unwrap();
-    let json_sink = ExportSink::new(
-        Writer::new(Vec::new(), Format::Json),
-        ClockInfo::nanoseconds(),
-    )
-    .unwrap();
+    let fxt_sink = ExportSink::new(Writer::new(out, Format::Fxt), None).unwrap();
+    let json_sink = ExportSink::new(Writer::new(Vec::new(), Format::Json), None).unwrap();
     let sink = Tee(FileSink::create(&trace).unwrap(), Tee(fxt_sink, json_sink));
     let registry = Registry::new(RegistryConfig {
         slots: 8,
