@@ -6,7 +6,9 @@
 # package fxt (installed here, pinned); TRACERING_REQUIRE_FXT=1 makes its
 # absence a failure instead of a skipped check. The library's `tracing`
 # feature (the layer, its tests, its example and doctests) is on everywhere;
-# clippy also runs with every feature (`portable` included).
+# clippy also runs with every feature (`portable` included). The public
+# surface (ci/surface.sh: rustdoc's item list with every feature) stays at
+# or under 90 items: a new public item has to earn its place.
 set -euo pipefail
 # shellcheck source=ci/setup.sh
 source "$(dirname "$0")/setup.sh"
@@ -29,9 +31,11 @@ run_logged stable-test-release cargo test --workspace --features tracering/traci
 read -r rp rf < <(count_tests "$CI_LOGS/stable-test-release.log")
 
 run_logged stable-doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --features tracering/tracing --no-deps || fails+=(doc)
+run_logged stable-surface env MAX=90 bash ci/surface.sh || fails+=(surface)
+surface=$(awk '/^public items/{print $NF}' "$CI_LOGS/stable-surface.log")
 
 if [ ${#fails[@]} -eq 0 ]; then
-    echo "stable: fmt, clippy -D warnings and doc clean; tests debug $dp passed, release $rp passed"
+    echo "stable: fmt, clippy -D warnings and doc clean, $surface public items; tests debug $dp passed, release $rp passed"
 else
     echo "stable: FAILED (${fails[*]}); tests debug $dp passed $df failed, release $rp passed $rf failed"
     exit 1
