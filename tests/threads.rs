@@ -287,3 +287,60 @@ fn a_hostile_refused_table_is_only_data() {
     assert_eq!(sink.refused.len(), 32);
     assert!(sink.refused.iter().all(|t| t.2.contains('\u{FFFD}')));
 }
+
+/// A refused thread is in the export a viewer opens, not only in the
+/// trace file: a track named after it, with one instant that says it was
+/// refused a lane. Written to a trace file, converted to JSON, read back.
+#[test]
+#[cfg_attr(miri, ignore = "files and threads")]
+fn a_refused_thread_shows_in_the_export() {
+    use tracering::export::{convert, Format};
+    use tracering::pipeline::FileSink;
+    let trc = std::env::temp_dir().join(format!("threads-refused-{}.trc", std::process::id()));
+    let cfg = RegistryConfig {
+        slots: 1,
+        event_capacity: 64,
+        record_capacity: 4096,
+        ..Default::default()
+    };
+    let reg = Registry::new(cfg).unwrap();
+    let drain = Drain::spawn(&reg, FileSink::create(&trc).unwrap(), Default::default()).unwrap();
+    let outcome = crowd(&reg, 3);
+    let refused: BTreeSet<String> = outcome
+        .iter()
+        .filter(|(_, r)| *r)
+        .map(|(n, _)| n.clone())
+        .collect();
+    assert_eq!(refused.len(), 2);
+    let (report, _) = drain.stop().unwrap();
+    assert_eq!(report.refused, 2);
+    let mut json = Vec::new();
+    let done = convert(&trc, Format::Json, &mut json).unwrap();
+    assert_eq!(done.stopped, None);
+    let doc: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let events = doc["traceEvents"].as_array().unwrap();
+    // tid -> the track's name.
+    let tracks: HashMap<u64, String> = events
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+        .map(|e| {
+            let name = e["args"]["name"].as_str().unwrap().to_string();
+            (e["tid"].as_u64().unwrap(), name)
+        })
+        .collect();
+    let marks: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["ph"] == "i" && e["name"] == "refused a lane")
+        .collect();
+    let mut shown = BTreeSet::new();
+    for m in &marks {
+        let name = m["args"]["name"].as_str().unwrap().to_string();
+        assert_eq!(m["args"]["tid"], m["tid"]);
+        let tid = m["tid"].as_u64().unwrap();
+        assert_eq!(tracks[&tid], format!("{name} (refused a lane)"));
+        shown.insert(name);
+    }
+    assert_eq!(shown, refused, "{marks:?}");
+    assert_eq!(marks.len(), 2);
+    std::fs::remove_file(&trc).ok();
+}

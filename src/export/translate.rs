@@ -12,6 +12,7 @@
 //! | record of kind `k` | an instant `"record {k}"`, args `len`, then `payload` (the bytes as text when they are UTF-8, cut to [`MAX_PAYLOAD_TEXT`] bytes) or `payload_hex` (hex of the first [`MAX_PAYLOAD_HEX`] bytes), and `cut: true` when either was cut |
 //! | drops | a counter `"dropped"`, args `events`, `records`: the thread's running totals, at the thread's last timestamp (the last entry's on any thread if it has none yet) |
 //! | loss marker ([`LaneEvent::LOSS`](crate::pipeline::LaneEvent::LOSS)) | an instant [`LOSS_NAME`] (`"events lost"`) at the marker's timestamp, args `events`, `records` (what the lane lost since its previous marker) and `since` (the time of the first of them) |
+//! | refused thread (no slot was free for it) | its own track, named `"{name} (refused a lane)"`, with an instant `"refused a lane"` (args `tid`, `name`) at the last timestamp seen: the viewer shows that the thread ran and that its events are not in the trace (the drain counts them as exhausted) |
 //!
 //! All in category [`CATEGORY`], on thread `lane.thread` of process
 //! `lane.pid` ([`Translator::thread_of`]; pid 1 when the lane does not
@@ -626,7 +627,7 @@ impl<D: EntryDecoder> Translator<D> {
                 Ok(())
             }
             Entry::Process { pid, name } => self.process(out, pid, name),
-            _ => Ok(()),
+            Entry::Refused { pid, tid, name } => self.refused(out, pid, tid, name),
         }
     }
 
@@ -807,6 +808,37 @@ impl<D: EntryDecoder> Translator<D> {
 
     /// A drop report: a counter `"dropped"` with the thread's running
     /// totals, at its last timestamp (or the last on any thread).
+    /// A thread the registry refused a lane: a track of its own, named
+    /// after it, with one instant that says why it holds nothing else.
+    fn refused(
+        &mut self,
+        out: &mut dyn ExportWriter,
+        pid: u32,
+        tid: u64,
+        name: &str,
+    ) -> Result<(), Error> {
+        const REFUSED: &str = "refused a lane";
+        let pid = if pid == 0 { self.pid } else { u64::from(pid) };
+        let track = if name.is_empty() {
+            format!("thread {tid} ({REFUSED})")
+        } else {
+            format!("{name} ({REFUSED})")
+        };
+        let ts = self.latest;
+        let args = [("tid", ArgValue::from(tid)), ("name", ArgValue::from(name))];
+        let (mut out, _) = self.parts(out);
+        out.thread_name(pid, tid, &track)?;
+        out.event(&ExportEvent {
+            ts,
+            pid,
+            tid,
+            phase: Phase::Instant,
+            category: CATEGORY,
+            name: REFUSED,
+            args: &args,
+        })
+    }
+
     fn drops(
         &mut self,
         out: &mut dyn ExportWriter,
