@@ -523,10 +523,11 @@ impl<D: EntryDecoder> Translator<D> {
             Entry::Drops { lane, .. } => (lane, None),
             Entry::Process { pid, name } => {
                 self.meta.name_process_of(pid as u64, name);
-                return Ok(());
+                return self.decoder.collect(entry, &mut self.meta);
             }
-            // No lane, nothing in the export: `tracer summary` lists them.
-            _ => return Ok(()),
+            // No lane to learn (a refused thread): the decoder still sees
+            // it, as it sees every entry (`tracer summary` lists them).
+            _ => return self.decoder.collect(entry, &mut self.meta),
         };
         let thread = self.key_of(lane);
         self.meta.saw(thread, lane.slot, ts);

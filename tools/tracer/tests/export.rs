@@ -1000,3 +1000,64 @@ fn summary_totals_losses_per_thread_from_markers_and_drop_reports() {
     assert!(s.contains("events lost"), "{s}");
     std::fs::remove_file(&path).ok();
 }
+
+/// `tracer summary` lists the threads a full registry refused, by name,
+/// and `tracer export` shows each on a track of its own: the translator's
+/// first pass hands every entry to the decoder, lane or not.
+#[test]
+#[cfg_attr(miri, ignore = "spawns processes")]
+fn summary_and_export_name_the_refused_threads() {
+    let trace = file("refused.trace");
+    let json_out = file("refused.json");
+    let registry = Registry::new(RegistryConfig {
+        slots: 1,
+        event_capacity: 64,
+        record_capacity: 4096,
+        ..Default::default()
+    })
+    .unwrap();
+    let drain = Drain::spawn(
+        &registry,
+        FileSink::create(&trace).unwrap(),
+        Default::default(),
+    )
+    .unwrap();
+    let lane = registry.register().unwrap(); // this thread holds the only slot
+    for name in ["late-a", "late-b"] {
+        let r = registry.clone();
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || assert!(r.emit(1, 0, 0).is_err()))
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+    drop(lane);
+    let (report, _) = drain.stop().unwrap();
+    assert_eq!(report.refused, 2);
+    let out = run(&["summary", trace.to_str().unwrap()]);
+    let s = text(&out.stdout);
+    assert!(out.status.success(), "{s}{}", text(&out.stderr));
+    assert!(s.contains("refused 2 thread(s) a lane"), "{s}");
+    assert!(s.contains("\"late-a\"") && s.contains("\"late-b\""), "{s}");
+    let out = run(&[
+        "export",
+        "--format",
+        "json",
+        trace.to_str().unwrap(),
+        json_out.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&json_out).unwrap()).unwrap();
+    let tracks: BTreeSet<String> = doc["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+        .map(|e| e["args"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(tracks.contains("late-a (refused a lane)"), "{tracks:?}");
+    assert!(tracks.contains("late-b (refused a lane)"), "{tracks:?}");
+    std::fs::remove_file(&trace).ok();
+    std::fs::remove_file(&json_out).ok();
+}
