@@ -3,7 +3,7 @@
 //! offset, so that two processes (or two builds) agree on the bytes.
 
 use crate::arch;
-use crate::error::BuildError;
+use crate::error::{BuildError, Error};
 use crate::sync::atomic::{AtomicU32, AtomicU64};
 use core::mem::size_of;
 
@@ -303,8 +303,7 @@ impl RingHeader {
 }
 
 /// Checks a capacity and returns the data-area length in bytes.
-pub(crate) fn data_bytes(capacity: usize, unit: usize, min: u64) -> Result<u64, crate::Error> {
-    use crate::error::Error;
+pub(crate) fn data_bytes(capacity: usize, unit: usize, min: u64) -> Result<u64, Error> {
     let requested = capacity as u64;
     if capacity == 0 {
         return Err(Error::Build(BuildError::ZeroCapacity));

@@ -293,8 +293,8 @@ impl Merge {
         records: impl Iterator<Item = RawRecord<'a>>,
         scale: TickScale,
         order: BatchOrder,
-        mut emit: impl FnMut(Entry<'_>) -> Result<(), crate::Error>,
-    ) -> Result<bool, crate::Error> {
+        mut emit: impl FnMut(Entry<'_>) -> Result<(), crate::error::Error>,
+    ) -> Result<bool, crate::error::Error> {
         let (_, q) = queue(&mut self.index, &mut self.lanes, lane);
         if !order.complete || !q.events.is_empty() || !q.records.is_empty() {
             return Ok(false);

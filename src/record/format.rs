@@ -73,8 +73,8 @@ pub const fn framed(len: u64) -> u64 {
 /// ring whose largest payload is `max`: the checks both record rings (SPSC
 /// and flight) make before they touch the ring.
 #[inline(always)]
-pub(crate) fn check_record(kind: u16, len: u64, max: u64) -> Result<(), crate::RingError> {
-    use crate::RingError;
+pub(crate) fn check_record(kind: u16, len: u64, max: u64) -> Result<(), crate::error::RingError> {
+    use crate::error::RingError;
     if kind == RecordHeader::KIND_PAD {
         return Err(RingError::ReservedKind);
     }
