@@ -243,11 +243,26 @@ fn convert_file_refuses_its_input_and_names_bad_files() {
     let err = convert_file(&missing, &out, Format::Fxt).unwrap_err();
     assert!(matches!(err, ConvertError::Input { .. }), "{err:?}");
     assert!(err.to_string().contains("missing.trc"), "{err}");
+    assert_eq!(
+        err.to_string().matches("missing.trc").count(),
+        1,
+        "the message names the file once: {err}"
+    );
     assert!(!out.exists());
+
+    // Not a trace: the message says what it is, naming the file once.
+    let garbage = temp("garbage.trc");
+    std::fs::write(&garbage, b"hello, not a trace").unwrap();
+    let err = convert_file(&garbage, &out, Format::Fxt).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("is not a tracering trace"), "{message}");
+    assert_eq!(message.matches("garbage.trc").count(), 1, "{message}");
+    std::fs::remove_file(&garbage).ok();
 
     // An output that cannot be created.
     let nowhere = temp("no-such-dir").join("out.fxt");
     let err = convert_file(&trc, &nowhere, Format::Fxt).unwrap_err();
     assert!(matches!(err, ConvertError::Output { .. }), "{err:?}");
+    assert_eq!(err.to_string().matches("out.fxt").count(), 1, "{err}");
     std::fs::remove_file(&trc).ok();
 }

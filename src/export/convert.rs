@@ -161,8 +161,16 @@ impl fmt::Display for ConvertError {
                 "{} is both the trace and the output: give the output another name",
                 path.display()
             ),
+            // The reader's and the writer's errors name their file: say
+            // it once.
+            ConvertError::Input { path, error } if names(error, path) => {
+                write!(f, "cannot read the trace: {error}")
+            }
             ConvertError::Input { path, error } => {
                 write!(f, "cannot read the trace {}: {error}", path.display())
+            }
+            ConvertError::Output { path, error } if names(error, path) => {
+                write!(f, "cannot write the export: {error}")
             }
             ConvertError::Output { path, error } => {
                 write!(f, "cannot write {}: {error}", path.display())
@@ -181,6 +189,11 @@ impl fmt::Display for ConvertError {
             }
         }
     }
+}
+
+/// Whether `error`'s message already names `path`.
+fn names(error: &Error, path: &Path) -> bool {
+    matches!(error, Error::Trace(e) if e.path() == Some(path))
 }
 
 impl std::error::Error for ConvertError {
