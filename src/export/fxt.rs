@@ -42,9 +42,9 @@ use super::model::{
 };
 use crate::clock::Timebase;
 use crate::error::Error;
+use rustc_hash::{FxHashMap, FxHasher};
 use std::borrow::Borrow;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::io::Write;
 
 /// The longest string written, in bytes; longer ones are cut at a character
@@ -99,53 +99,11 @@ fn clip(s: &str) -> &str {
     crate::text::cut(s, MAX_STRING)
 }
 
-/// A small multiply-rotate hasher (the Firefox/rustc "Fx" recipe): the
-/// tables here hash short strings and small keys many times per event, for
-/// which SipHash's flood resistance buys nothing.
-#[derive(Clone, Copy, Default)]
-struct FxHasher(u64);
-
-const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(FX_SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type Fx = BuildHasherDefault<FxHasher>;
-
 /// The hash of a string for the string table.
 fn hash_str(s: &str) -> u64 {
     let mut h = FxHasher::default();
     h.write(s.as_bytes());
-    h.add(s.len() as u64);
+    h.write_usize(s.len());
     h.finish()
 }
 
@@ -156,7 +114,7 @@ fn hash_str(s: &str) -> u64 {
 /// it comes back (correct, only slower). Slots are reused round-robin, as
 /// [`Table`]'s are.
 struct Strings {
-    index: HashMap<u64, u16, Fx>,
+    index: FxHashMap<u64, u16>,
     slots: Vec<String>,
     used: Vec<u64>,
     next: usize,
@@ -166,7 +124,7 @@ struct Strings {
 impl Strings {
     fn new(capacity: usize) -> Self {
         Strings {
-            index: HashMap::default(),
+            index: FxHashMap::default(),
             slots: vec![String::new(); capacity],
             used: vec![0; capacity],
             next: 0,
@@ -229,7 +187,7 @@ fn next_unpinned(used: &[u64], next: &mut usize, record: u64) -> usize {
 /// every index is taken. An entry used by the record being built is pinned
 /// (stamped with the record's number) and never reused for that record.
 struct Table<K> {
-    index: HashMap<K, u16, Fx>,
+    index: FxHashMap<K, u16>,
     slots: Vec<Option<K>>,
     /// The record number that last used each slot.
     used: Vec<u64>,
@@ -240,7 +198,7 @@ struct Table<K> {
 impl<K: std::hash::Hash + Eq + Clone> Table<K> {
     fn new(capacity: usize) -> Self {
         Table {
-            index: HashMap::default(),
+            index: FxHashMap::default(),
             slots: vec![None; capacity],
             used: vec![0; capacity],
             next: 0,
@@ -540,6 +498,7 @@ impl<W: Write> ExportWriter for FxtWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     /// Splits `bytes` into records by their size fields.
     fn records(bytes: &[u8]) -> Vec<&[u8]> {

@@ -47,8 +47,9 @@ use super::translate::{EntryDecoder, TraceMeta, Translator};
 use crate::clock::Nanos;
 use crate::error::Error;
 use crate::pipeline::{Entry, LaneEvent, LaneId};
-use crate::schema::{self, Callsites, Decoded, SchemaError, Value, Values};
-use std::collections::{BTreeMap, HashMap};
+use crate::schema::{self, Callsite, Callsites, Decoded, SchemaError, Value, Values};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 
 /// Arguments kept on the stack: an event with more fields takes a `Vec`.
 const INLINE_ARGS: usize = 32;
@@ -155,7 +156,7 @@ impl SpanInfo {
 #[derive(Clone, Debug, Default)]
 pub struct SpanDecoder {
     callsites: Callsites,
-    spans: HashMap<u64, SpanInfo>,
+    spans: FxHashMap<u64, SpanInfo>,
     /// Storage of closed spans, for reuse.
     free: Vec<SpanInfo>,
     /// Each thread's open slices and last timestamp.
@@ -182,16 +183,16 @@ struct Nesting {
     last_ts: u64,
 }
 
-/// The name and category of callsite `id`: its own, or a placeholder
-/// written into `scratch`.
+/// The name and category of callsite `id` (`cs`, looked up once by the
+/// caller): its own, or a placeholder written into `scratch`.
 fn naming<'a>(
-    callsites: &'a Callsites,
+    cs: Option<&Callsite<'a>>,
     scratch: &'a mut String,
     id: u64,
     described: bool,
 ) -> (&'a str, &'a str) {
     if described {
-        if let Some(c) = callsites.get(id) {
+        if let Some(c) = cs {
             return (c.name, c.target);
         }
     }
@@ -211,7 +212,8 @@ fn end(
     ts: u64,
     open: Open,
 ) -> Result<(), Error> {
-    let (name, category) = naming(callsites, scratch, open.callsite, open.described);
+    let cs = callsites.get(open.callsite);
+    let (name, category) = naming(cs.as_ref(), scratch, open.callsite, open.described);
     out.event(&ExportEvent {
         ts,
         pid: thread.pid,
@@ -223,10 +225,10 @@ fn end(
     })
 }
 
-/// The name of field `index` of `callsite`, or `None` if it was not
-/// described.
-fn field_name(callsites: &Callsites, callsite: u64, index: u16) -> Option<&str> {
-    callsites.field_name(callsite, index)
+/// The name of field `index` of the callsite `cs`, or `None` if it was
+/// not described.
+fn field_name<'a>(cs: Option<&Callsite<'a>>, index: u16) -> Option<&'a str> {
+    cs?.field(index)
 }
 
 /// Adds the values to `args`, named after the callsite's fields; a value
@@ -234,13 +236,12 @@ fn field_name(callsites: &Callsites, callsite: u64, index: u16) -> Option<&str> 
 /// (filled by a first call that returns its needs).
 fn add_values<'a>(
     args: &mut Args<'a>,
-    callsites: &'a Callsites,
+    cs: Option<&Callsite<'a>>,
     unnamed: &'a [String],
-    callsite: u64,
     values: impl Iterator<Item = (u16, Value<'a>)>,
 ) {
     for (i, v) in values {
-        let name = match field_name(callsites, callsite, i) {
+        let name = match field_name(cs, i) {
             Some(n) => n,
             None => unnamed
                 .iter()
@@ -254,13 +255,12 @@ fn add_values<'a>(
 /// The `field {index}` names the values need (fields not described):
 /// usually none, and then nothing is allocated.
 fn unnamed_fields<'a>(
-    callsites: &Callsites,
-    callsite: u64,
+    cs: Option<&Callsite<'_>>,
     values: impl Iterator<Item = (u16, Value<'a>)>,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for (i, _) in values {
-        if field_name(callsites, callsite, i).is_none() {
+        if field_name(cs, i).is_none() {
             out.push(format!("field {i}"));
         }
     }
@@ -346,12 +346,13 @@ impl SpanDecoder {
         match *d {
             Decoded::SpanEnter { .. } if !self.tasks.style().threads() => Ok(()),
             Decoded::SpanEnter { span, callsite, .. } => {
-                let described = self.callsites.get(callsite).is_some();
+                let cs = self.callsites.get(callsite);
+                let described = cs.is_some();
                 let info = self.spans.get(&span);
                 let values = || info.into_iter().flat_map(SpanInfo::values);
-                let unnamed = unnamed_fields(&self.callsites, callsite, values());
+                let unnamed = unnamed_fields(cs.as_ref(), values());
                 let mut args = Args::new();
-                add_values(&mut args, &self.callsites, &unnamed, callsite, values());
+                add_values(&mut args, cs.as_ref(), &unnamed, values());
                 args.push(("span_id", ArgValue::from(span)));
                 if let Some(p) = info.and_then(|s| s.parent) {
                     // The parent may live on another thread, where nesting
@@ -359,7 +360,7 @@ impl SpanDecoder {
                     args.push(("parent_span_id", ArgValue::from(p)));
                 }
                 let (name, category) =
-                    naming(&self.callsites, &mut self.placeholder, callsite, described);
+                    naming(cs.as_ref(), &mut self.placeholder, callsite, described);
                 out.event(&ExportEvent {
                     ts,
                     pid: thread.pid,
@@ -415,15 +416,9 @@ impl SpanDecoder {
         values: Values<'_>,
     ) -> Result<(), Error> {
         let cs = self.callsites.get(callsite);
-        let unnamed = unnamed_fields(&self.callsites, callsite, values.iter());
+        let unnamed = unnamed_fields(cs.as_ref(), values.iter());
         let mut args = Args::new();
-        add_values(
-            &mut args,
-            &self.callsites,
-            &unnamed,
-            callsite,
-            values.iter(),
-        );
+        add_values(&mut args, cs.as_ref(), &unnamed, values.iter());
         // `info!(x, "text")` is named "text" (tracing's event name is
         // "event file:line").
         let message = args
@@ -436,7 +431,7 @@ impl SpanDecoder {
         if let Some(c) = cs {
             args.push(("level", ArgValue::from(c.level.as_str())));
         }
-        let (name, category) = naming(&self.callsites, &mut self.placeholder, callsite, true);
+        let (name, category) = naming(cs.as_ref(), &mut self.placeholder, callsite, true);
         out.event(&ExportEvent {
             ts,
             pid: thread.pid,

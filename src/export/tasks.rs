@@ -51,7 +51,7 @@
 use super::model::{ArgValue, ExportEvent, ExportWriter, Phase, Thread};
 use crate::error::Error;
 use crate::schema::{Callsites, Decoded, Value};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 
 /// The prefix of an event field that is also a counter sample: a numeric
@@ -142,16 +142,16 @@ pub(crate) struct Tasks {
     /// whether tracks are placed.
     collected: bool,
     placed: bool,
-    spans: HashMap<u64, Task>,
+    spans: FxHashMap<u64, Task>,
     links: Vec<Link>,
     /// Span -> indexes into `links` (first pass).
-    links_of: HashMap<u64, Vec<usize>>,
+    links_of: FxHashMap<u64, Vec<usize>>,
     /// Links met so far in the second pass.
     next_link: usize,
     /// (span, timestamp, thread) of an enter -> the flows it ends.
-    ends: HashMap<(u64, u64, u64), Vec<u64>>,
+    ends: FxHashMap<(u64, u64, u64), Vec<u64>>,
     /// Span -> the flow its creation starts.
-    spawns: HashMap<u64, u64>,
+    spawns: FxHashMap<u64, u64>,
     /// The flow each link starts, by the link's index.
     link_flows: Vec<Option<u64>>,
     next_flow: u64,
@@ -268,7 +268,8 @@ impl Tasks {
         // allocation of its own. A track is keyed by the span that started
         // it, so there are at most as many as spans: sized once, the table
         // never grows (tests/alloc_free.rs counts on it).
-        let mut tops: HashMap<u64, (u64, u64)> = HashMap::with_capacity(order.len());
+        let mut tops: FxHashMap<u64, (u64, u64)> =
+            FxHashMap::with_capacity_and_hasher(order.len(), Default::default());
         for (created, span) in order {
             let Some(t) = self.spans.get(&span) else {
                 continue;
@@ -418,10 +419,12 @@ impl Tasks {
             Decoded::Event {
                 callsite, values, ..
             } => {
+                // Only a described callsite names its fields.
+                let Some(cs) = callsites.get(callsite) else {
+                    return Ok(());
+                };
                 for (i, v) in values.iter() {
-                    let Some(series) = callsites
-                        .field_name(callsite, i)
-                        .and_then(|n| n.strip_prefix(COUNTER_PREFIX))
+                    let Some(series) = cs.field(i).and_then(|n| n.strip_prefix(COUNTER_PREFIX))
                     else {
                         continue;
                     };
@@ -431,13 +434,12 @@ impl Tasks {
                         Value::F64(x) => ArgValue::F64(x),
                         _ => continue,
                     };
-                    let category = callsites.get(callsite).map_or("tracing", |c| c.target);
                     out.event(&ExportEvent {
                         ts,
                         pid: thread.pid,
                         tid: thread.tid,
                         phase: Phase::Counter,
-                        category,
+                        category: cs.target,
                         name: series,
                         args: &[("value", value)],
                     })?;

@@ -34,7 +34,8 @@ use super::model::{ArgValue, ExportEvent, ExportWriter, Phase, Thread};
 use crate::clock::{Nanos, Timebase};
 use crate::error::Error;
 use crate::pipeline::{Entry, LaneEvent, LaneId};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The category of every event of the default translation.
@@ -319,8 +320,8 @@ struct Counting<'a> {
     out: &'a mut dyn ExportWriter,
     events: &'a mut u64,
     meta: &'a mut TraceMeta,
-    named: &'a mut HashSet<Thread>,
-    named_processes: &'a mut HashSet<u64>,
+    named: &'a mut FxHashSet<Thread>,
+    named_processes: &'a mut FxHashSet<u64>,
 }
 
 impl Counting<'_> {
@@ -404,11 +405,11 @@ pub struct Translator<D> {
     decoder: D,
     pid: u64,
     meta: TraceMeta,
-    named: HashSet<Thread>,
+    named: FxHashSet<Thread>,
     /// Processes already named in the output.
-    named_processes: HashSet<u64>,
-    drops: HashMap<Thread, (u64, u64)>,
-    last_ts: HashMap<Thread, u64>,
+    named_processes: FxHashSet<u64>,
+    drops: FxHashMap<Thread, (u64, u64)>,
+    last_ts: FxHashMap<Thread, u64>,
     /// The timestamp of the last entry on any thread.
     latest: u64,
     events: u64,
@@ -434,10 +435,10 @@ impl<D: EntryDecoder> Translator<D> {
             decoder,
             pid: DEFAULT_PID,
             meta: TraceMeta::default(),
-            named: HashSet::new(),
-            named_processes: HashSet::new(),
-            drops: HashMap::new(),
-            last_ts: HashMap::new(),
+            named: FxHashSet::default(),
+            named_processes: FxHashSet::default(),
+            drops: FxHashMap::default(),
+            last_ts: FxHashMap::default(),
             latest: 0,
             events: 0,
             name: String::new(),

@@ -28,7 +28,7 @@ struct Kept {
 /// [module docs](super) show it at work.
 #[derive(Clone, Debug, Default)]
 pub struct Callsites {
-    map: std::collections::HashMap<u64, Kept>,
+    map: rustc_hash::FxHashMap<u64, Kept>,
 }
 
 impl Callsites {
