@@ -130,6 +130,25 @@ fn live_threads(threads: u64, per_thread: u64) {
     }
 }
 
+/// A registry of `slots` lanes with small rings.
+fn small(slots: usize) -> RegistryConfig {
+    RegistryConfig {
+        slots,
+        event_capacity: 64,
+        record_capacity: 4096,
+        ..Default::default()
+    }
+}
+
+/// The names of the threads of a [`crowd`] that were refused.
+fn refused_names(outcome: &[(String, bool)]) -> BTreeSet<String> {
+    outcome
+        .iter()
+        .filter(|(_, r)| *r)
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
 /// Runs `n` named threads at once against `reg`: each emits, waits for all
 /// the others, emits again, and returns whether its writes were refused.
 fn crowd(reg: &Registry, n: usize) -> Vec<(String, bool)> {
@@ -161,20 +180,11 @@ fn crowd(reg: &Registry, n: usize) -> Vec<(String, bool)> {
 
 #[test]
 fn a_full_registry_counts_and_names_the_threads_it_refuses() {
-    let cfg = RegistryConfig {
-        slots: 2,
-        event_capacity: 64,
-        record_capacity: 4096,
-        ..Default::default()
-    };
+    let cfg = small(2);
     let reg = Registry::new(cfg).unwrap();
     let mut drain = Drain::new(&reg, Count::default(), Default::default()).unwrap();
     let outcome = crowd(&reg, 5);
-    let refused: BTreeSet<String> = outcome
-        .iter()
-        .filter(|(_, r)| *r)
-        .map(|(n, _)| n.clone())
-        .collect();
+    let refused = refused_names(&outcome);
     assert_eq!(refused.len(), 3);
     assert_eq!(reg.stats().refused, 3);
     drain.run_pass().unwrap();
@@ -194,12 +204,7 @@ fn a_full_registry_counts_and_names_the_threads_it_refuses() {
 
 #[test]
 fn beyond_the_table_only_the_count_grows() {
-    let cfg = RegistryConfig {
-        slots: 1,
-        event_capacity: 64,
-        record_capacity: 4096,
-        ..Default::default()
-    };
+    let cfg = small(1);
     let reg = Registry::new(cfg).unwrap();
     let drain = Drain::new(&reg, Count::default(), Default::default()).unwrap();
     let outcome = crowd(&reg, 41);
@@ -215,22 +220,13 @@ fn beyond_the_table_only_the_count_grows() {
 #[cfg(all(target_os = "linux", feature = "shm"))]
 #[test]
 fn a_shared_registry_keeps_its_table_and_names_the_refused() {
-    let cfg = RegistryConfig {
-        slots: 2,
-        event_capacity: 64,
-        record_capacity: 4096,
-        ..Default::default()
-    };
+    let cfg = small(2);
     let region = tracering::Region::memfd("threads", Registry::bytes_needed(cfg).unwrap()).unwrap();
     let controller = Registry::create_in(&region, cfg).unwrap();
     let agent = Registry::attach(&region).unwrap();
     let drain = Drain::new(&controller, Count::default(), Default::default()).unwrap();
     let outcome = crowd(&agent, 5);
-    let refused: BTreeSet<String> = outcome
-        .iter()
-        .filter(|(_, r)| *r)
-        .map(|(n, _)| n.clone())
-        .collect();
+    let refused = refused_names(&outcome);
     assert_eq!(refused.len(), 3);
     let (report, sink) = drain.finish().unwrap();
     assert_eq!((report.refused, report.exhausted, report.events), (3, 6, 4));
@@ -242,12 +238,7 @@ fn a_shared_registry_keeps_its_table_and_names_the_refused() {
 #[cfg(all(target_os = "linux", feature = "shm"))]
 #[test]
 fn a_hostile_refused_table_is_only_data() {
-    let cfg = RegistryConfig {
-        slots: 2,
-        event_capacity: 64,
-        record_capacity: 4096,
-        ..Default::default()
-    };
+    let cfg = small(2);
     let region = tracering::Region::memfd("hostile", Registry::bytes_needed(cfg).unwrap()).unwrap();
     let reg = Registry::create_in(&region, cfg).unwrap();
     let line = tracering::Region::ALIGN;
@@ -297,20 +288,11 @@ fn a_refused_thread_shows_in_the_export() {
     use tracering::export::{convert, Format};
     use tracering::pipeline::FileSink;
     let trc = std::env::temp_dir().join(format!("threads-refused-{}.trc", std::process::id()));
-    let cfg = RegistryConfig {
-        slots: 1,
-        event_capacity: 64,
-        record_capacity: 4096,
-        ..Default::default()
-    };
+    let cfg = small(1);
     let reg = Registry::new(cfg).unwrap();
     let drain = Drain::spawn(&reg, FileSink::create(&trc).unwrap(), Default::default()).unwrap();
     let outcome = crowd(&reg, 3);
-    let refused: BTreeSet<String> = outcome
-        .iter()
-        .filter(|(_, r)| *r)
-        .map(|(n, _)| n.clone())
-        .collect();
+    let refused = refused_names(&outcome);
     assert_eq!(refused.len(), 2);
     let (report, _) = drain.stop().unwrap();
     assert_eq!(report.refused, 2);

@@ -465,6 +465,23 @@ mod tests {
         }
     }
 
+    /// A complete batch whose first record is `first_record`.
+    fn order(first_record: u64) -> BatchOrder {
+        BatchOrder {
+            first_record,
+            complete: true,
+        }
+    }
+
+    /// A record of kind 1 with an 8-byte payload.
+    fn rec(timestamp: u64) -> RawRecord<'static> {
+        RawRecord {
+            kind: 1,
+            timestamp: Ticks(timestamp),
+            payload: &[7u8; 8],
+        }
+    }
+
     fn enter(ticks: u64, records_before: u32) -> LaneEvent {
         LaneEvent {
             timestamp: Ticks(ticks),
@@ -482,16 +499,6 @@ mod tests {
     #[test]
     fn a_scale_that_moves_back_never_turns_time_back() {
         let lane = LaneId::default();
-        let order = |first_record| BatchOrder {
-            first_record,
-            complete: true,
-        };
-        let payload = [7u8; 8];
-        let rec = |timestamp| RawRecord {
-            kind: 1,
-            timestamp: Ticks(timestamp),
-            payload: &payload,
-        };
         // Queued (the reader's path).
         let mut m = Merge::default();
         m.batch(
@@ -544,23 +551,23 @@ mod tests {
     #[test]
     fn an_event_that_counts_a_record_of_the_next_batch_waits_for_it() {
         let lane = LaneId::default();
-        let order = |first_record| BatchOrder {
-            first_record,
-            complete: true,
-        };
-        let payload = [7u8; 8];
-        let rec = |timestamp| RawRecord {
-            kind: 1,
-            timestamp: Ticks(timestamp),
-            payload: &payload,
+        let kind = |e: Entry<'_>| match e {
+            Entry::Event { .. } => "enter",
+            _ => "record",
         };
         let kinds = |m: &mut Merge, out: &mut Vec<&'static str>| {
             while let Some(e) = m.next() {
-                out.push(match e {
-                    Entry::Event { .. } => "enter",
-                    _ => "record",
-                });
+                out.push(kind(e));
             }
+        };
+        let queue = |m: &mut Merge, events: &[LaneEvent], records: &[RawRecord<'static>], first| {
+            m.batch(
+                lane,
+                events.iter().copied(),
+                records.iter().copied(),
+                Times::Ticks(scale(0, 0)),
+                Some(order(first)),
+            )
         };
         let batches = [
             (vec![enter(100, 0), enter(120, 2)], vec![rec(110)], 0),
@@ -570,13 +577,7 @@ mod tests {
         let mut m = Merge::default();
         let mut queued = Vec::new();
         for (events, records, first) in &batches {
-            m.batch(
-                lane,
-                events.iter().copied(),
-                records.iter().copied(),
-                Times::Ticks(scale(0, 0)),
-                Some(order(*first)),
-            );
+            queue(&mut m, events, records, *first);
             kinds(&mut m, &mut queued);
         }
         m.finish();
@@ -596,10 +597,7 @@ mod tests {
                     scale(0, 0),
                     order(*first),
                     |e| {
-                        now.push(match e {
-                            Entry::Event { .. } => "enter",
-                            _ => "record",
-                        });
+                        now.push(kind(e));
                         Ok(())
                     },
                 )
@@ -607,13 +605,7 @@ mod tests {
             took.push(done);
             direct.extend(now);
             if !done {
-                m.batch(
-                    lane,
-                    events.iter().copied(),
-                    records.iter().copied(),
-                    Times::Ticks(scale(0, 0)),
-                    Some(order(*first)),
-                );
+                queue(&mut m, events, records, *first);
             }
             kinds(&mut m, &mut direct);
         }
