@@ -21,6 +21,7 @@ use super::lane_event::LaneEvent;
 use super::lane_event::LaneId;
 use super::order::{self, records_before};
 use crate::clock::{Nanos, TickScale, Ticks};
+use crate::error::Error;
 use std::collections::{HashMap, VecDeque};
 
 /// Whether an index event that counts `rb` records before it (`None`: no
@@ -293,8 +294,8 @@ impl Merge {
         records: impl Iterator<Item = RawRecord<'a>>,
         scale: TickScale,
         order: BatchOrder,
-        mut emit: impl FnMut(Entry<'_>) -> Result<(), crate::error::Error>,
-    ) -> Result<bool, crate::error::Error> {
+        mut emit: impl FnMut(Entry<'_>) -> Result<(), Error>,
+    ) -> Result<bool, Error> {
         let (_, q) = queue(&mut self.index, &mut self.lanes, lane);
         if !order.complete || !q.events.is_empty() || !q.records.is_empty() {
             return Ok(false);
